@@ -1,0 +1,114 @@
+"""Exception types of gridgeo.
+
+Every error a user can cause is a :class:`GridgeoError`; the ones caused by the
+input data also subclass :class:`ValueError` so that callers who catch
+``ValueError`` keep working.  Input checks collect all problems first and raise
+one :class:`InputError` that lists them, each naming the file, the rows and the
+remedy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = [
+    "GridgeoError",
+    "InputError",
+    "CRSError",
+    "OutputExistsError",
+    "Problem",
+]
+
+
+class GridgeoError(Exception):
+    """Base class of every error gridgeo raises on purpose."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem found in the input.
+
+    Parameters
+    ----------
+    source : str
+        The file (or layer label) the problem is in.
+    message : str
+        What is wrong, naming the rows where rows are at fault.
+    fix : str
+        How to fix it.
+    """
+
+    source: str
+    message: str
+    fix: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.source}: {self.message}"
+        return f"{text} — fix: {self.fix}" if self.fix else text
+
+
+class InputError(GridgeoError, ValueError):
+    """The input data cannot be used as it is; lists every problem found."""
+
+    def __init__(self, problems: list[Problem] | Problem | str):
+        if isinstance(problems, str):
+            problems = [Problem("input", problems)]
+        elif isinstance(problems, Problem):
+            problems = [problems]
+        self.problems: list[Problem] = list(problems)
+        super().__init__(self._format())
+
+    def _format(self) -> str:
+        if len(self.problems) == 1:
+            return str(self.problems[0])
+        lines = [f"{len(self.problems)} problems in the input:"]
+        lines += [f"  - {p}" for p in self.problems]
+        return "\n".join(lines)
+
+
+class CRSError(InputError):
+    """A layer has no CRS, or a CRS that does not fit its coordinates."""
+
+
+class OutputExistsError(GridgeoError, FileExistsError):
+    """The output folder exists and ``overwrite`` was not given."""
+
+
+@dataclass
+class ProblemCollector:
+    """Collect problems and raise them together.
+
+    Examples
+    --------
+    >>> problems = ProblemCollector()
+    >>> problems.add("buildings.shp", "rows 3, 9: households is negative", "use 0 or more")
+    >>> len(problems)
+    1
+    """
+
+    problems: list[Problem] = field(default_factory=list)
+
+    def add(self, source: str, message: str, fix: str = "") -> None:
+        self.problems.append(Problem(source, message, fix))
+
+    def __len__(self) -> int:
+        return len(self.problems)
+
+    def raise_if_any(self, error: type[InputError] = InputError) -> None:
+        if self.problems:
+            raise error(self.problems)
+
+
+def describe_rows(labels, limit: int = 10) -> str:
+    """Name rows compactly: ``rows 3, 7, 12 (and 40 more)``.
+
+    Examples
+    --------
+    >>> describe_rows([1, 2, 3])
+    'rows 1, 2, 3'
+    """
+    labels = list(labels)
+    shown = ", ".join(str(x) for x in labels[:limit])
+    word = "row" if len(labels) == 1 else "rows"
+    more = f" (and {len(labels) - limit} more)" if len(labels) > limit else ""
+    return f"{word} {shown}{more}"

@@ -1,0 +1,235 @@
+"""Partition one connected community part: grid count, bisection, refinement, flags.
+
+Buildings whose households alone exceed the band's maximum become grids of
+their own (they are the only legitimate reason for an oversize grid besides
+an infeasible total).  What remains is split per connected component; a
+component whose households admit no grid count in the band joins the
+neighbouring oversize grid, or, when it has none, forms grids flagged with a
+plain-language reason.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse.csgraph import connected_components
+
+from ..adjacency import CellGraph
+from .bisect import _TREES as _TREES_FIRST, recursive_bisection
+from .count import choose_grid_count, feasible_counts
+from .refine import refine_labels
+
+__all__ = ["GridNote", "partition_part", "IN_BAND", "OVERSIZE", "INFEASIBLE", "DETACHED", "OUT_OF_BAND"]
+
+IN_BAND = "in_band"
+OVERSIZE = "oversize_building"
+INFEASIBLE = "infeasible_total"
+DETACHED = "detached_part"
+OUT_OF_BAND = "out_of_band"
+
+
+@dataclass(frozen=True)
+class GridNote:
+    """Why a grid is (or is not) allowed outside the band; ``status`` is empty for ordinary grids."""
+
+    status: str = ""
+    reason: str = ""
+
+
+def partition_part(
+    graph: CellGraph,
+    low: int,
+    high: int,
+    rng: np.random.Generator,
+    *,
+    detached: bool = False,
+) -> tuple[np.ndarray, list[GridNote]]:
+    """Split one connected community part into grids.
+
+    Parameters
+    ----------
+    graph : CellGraph
+        Cells of the part (connected).
+    low, high : int
+        Household band of a grid.
+    rng : numpy.random.Generator
+    detached : bool
+        True when the part is one of several separate pieces of its community
+        (an island or exclave); its flags then say so.
+
+    Returns
+    -------
+    labels : ndarray of int
+        Grid label 0..k-1 per cell; every grid connected.
+    notes : list of GridNote
+        One per grid: an excuse (oversize building, infeasible total, detached
+        part) or a defect, decided after refinement.
+
+    Examples
+    --------
+    >>> import numpy as np, shapely
+    >>> from gridgeo.adjacency import build_cell_graph
+    >>> cells = np.array([shapely.box(i, 0, i + 1, 1) for i in range(8)])
+    >>> g = build_cell_graph(cells, np.full(8, 100), shapely.centroid(cells))
+    >>> labels, notes = partition_part(g, 300, 500, np.random.default_rng(0))
+    >>> np.bincount(labels, weights=g.weight).tolist()
+    [400.0, 400.0]
+    """
+    n = graph.n
+    labels = np.full(n, -1, dtype=np.int64)
+    big = graph.weight > high
+    notes: list[GridNote] = []
+    next_label = 0
+    for node in np.flatnonzero(big):
+        labels[node] = next_label
+        notes.append(
+            GridNote(
+                OVERSIZE,
+                f"holds a building of {int(graph.weight[node])} households, more than the band maximum {high}",
+            )
+        )
+        next_label += 1
+    rest = np.flatnonzero(~big)
+    if len(rest):
+        count, component = connected_components(graph.shared[rest][:, rest], directed=False)
+        for c in range(count):
+            members = rest[component == c]
+            total = int(graph.weight[members].sum())
+            k, feasible = choose_grid_count(total, low, high)
+            if not feasible and big.any():
+                host = _adjacent_oversize_grid(graph, members, labels, big)
+                if host is not None:
+                    labels[members] = host
+                    continue
+            sub = graph.subgraph(members)
+            local, k = _split_component(sub, total, k, feasible, low, high, rng)
+            labels[members] = local + next_label
+            if not feasible:
+                notes.extend([_infeasible_note(total, k, low, high, detached)] * k)
+            else:
+                notes.extend([GridNote()] * k)
+            next_label += k
+    excused = np.array([note.status == OVERSIZE for note in notes], dtype=bool)
+    if excused.any():
+        labels = refine_labels(graph, labels, low, high, frozen=big, excused=excused)
+    weights = np.bincount(labels, weights=graph.weight, minlength=next_label)
+    final = []
+    for label, note in enumerate(notes):
+        if note.status:
+            final.append(note)
+        elif low <= weights[label] <= high:
+            final.append(GridNote(IN_BAND, ""))
+        else:
+            final.append(
+                GridNote(
+                    OUT_OF_BAND,
+                    f"{int(weights[label])} households: no contiguous split within {low}–{high} was found "
+                    "for this part (defect)",
+                )
+            )
+    return labels, final
+
+
+def _split_component(graph, total, k, feasible, low, high, rng, attempts: int = 4):
+    """Bisect, refine and repair; when grids stay out of band, retry other counts and draws."""
+    if k <= 1:
+        return np.zeros(graph.n, dtype=np.int64), 1
+    counts = [k]
+    if feasible:
+        middle = (low + high) / 2.0
+        counts += sorted((c for c in feasible_counts(total, low, high) if c != k), key=lambda c: abs(total / c - middle))
+    excused = not feasible
+    best = None
+    for attempt in range(attempts):
+        count = counts[attempt % len(counts)]
+        labels = recursive_bisection(graph, count, low, high, rng, trees=_TREES_FIRST if attempt == 0 else 120)
+        labels = refine_labels(graph, labels, low, high)
+        if not excused:
+            labels = _repair_band(graph, labels, np.zeros(count, dtype=bool), low, high, rng, np.zeros(graph.n, bool))
+        weights = np.bincount(labels, weights=graph.weight, minlength=count)
+        miss = 0 if excused else sum(_miss(w, low, high) for w in weights)
+        key = (miss, attempt)
+        if best is None or key < best[0]:
+            best = (key, labels, count)
+        if miss == 0:
+            break
+    return best[1], best[2]
+
+
+def _repair_band(graph, labels, excused, low, high, rng, frozen, rounds: int = 20):
+    """Merge an out-of-band grid with neighbours and split the union again (ReCom style)."""
+    k = len(excused)
+    for _ in range(rounds):
+        weights = np.bincount(labels, weights=graph.weight, minlength=k)
+        bad = [g for g in range(k) if not excused[g] and not (low <= weights[g] <= high)]
+        if not bad:
+            break
+        improved = False
+        for g in sorted(bad, key=lambda g: -max(weights[g] - high, low - weights[g])):
+            for group in _neighbour_groups(graph, labels, g, excused, k):
+                nodes = np.flatnonzero(np.isin(labels, group))
+                if frozen[nodes].any():
+                    continue
+                sub = graph.subgraph(nodes)
+                before = sum(_miss(weights[h], low, high) for h in group)
+                local = recursive_bisection(sub, len(group), low, high, rng, trees=200)
+                after_w = np.bincount(local, weights=sub.weight, minlength=len(group))
+                after = sum(_miss(w, low, high) for w in after_w)
+                if after < before:
+                    trial = labels.copy()
+                    for i, h in enumerate(group):
+                        trial[nodes[local == i]] = h
+                    labels = refine_labels(graph, trial, low, high, frozen=frozen)
+                    improved = True
+                    break
+            if improved:
+                break
+        if not improved:
+            break
+    return labels
+
+
+def _miss(weight, low, high):
+    return max(weight - high, low - weight, 0)
+
+
+def _neighbour_groups(graph, labels, g, excused, k):
+    """Groups to merge with grid ``g``: each neighbour alone, then pairs, longest shared border first."""
+    members = np.flatnonzero(labels == g)
+    rows = graph.shared[members].tocoo()
+    border = np.bincount(labels[rows.col], weights=rows.data, minlength=k)
+    border[g] = 0
+    neighbours = [h for h in np.argsort(-border, kind="stable") if border[h] > 0 and not excused[h]]
+    groups = [[g, h] for h in neighbours]
+    groups += [[g, h1, h2] for i, h1 in enumerate(neighbours) for h2 in neighbours[i + 1 :]][:10]
+    if len(neighbours) > 2:
+        groups.append([g, *neighbours])
+    return groups
+
+
+def _adjacent_oversize_grid(graph, members, labels, big):
+    """The oversize grid sharing the longest boundary with ``members`` (None if none touches)."""
+    rows = graph.shared[members]
+    touching = rows[:, big]
+    if touching.nnz == 0:
+        return None
+    per_big = np.asarray(touching.sum(axis=0)).ravel()
+    big_nodes = np.flatnonzero(big)
+    return int(labels[big_nodes[int(np.argmax(per_big))]])
+
+
+def _infeasible_note(total, k, low, high, detached):
+    if detached:
+        return GridNote(
+            DETACHED,
+            f"detached part of the community (island or exclave) with {total} households, which admit no "
+            f"grid count within {low}–{high}; it forms its own grid",
+        )
+    if total == 0:
+        return GridNote(INFEASIBLE, "no households in this community")
+    return GridNote(
+        INFEASIBLE,
+        f"the community's {total} households admit no grid count within {low}–{high}; "
+        f"split into {k} grid{'s' if k > 1 else ''} as near the band as possible",
+    )

@@ -1,0 +1,346 @@
+"""Input checks and preparation, done once before any partitioning.
+
+Every problem is collected and reported together (file, rows, remedy).  Fixable
+things are fixed and said: invalid geometries are repaired with ``make_valid``,
+layers in other CRSs are reprojected, Z/M coordinates dropped, buildings
+outside every community are kept in an ``unassigned`` layer with the reason,
+buildings across two communities go to the one holding most of their footprint.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from .crs import check_coordinates_fit_crs, local_metric_crs, require_crs
+from .errors import CRSError, InputError, Problem, ProblemCollector, describe_rows
+from .households import HEIGHT_COLUMNS, LEVEL_COLUMNS, calibrate_to_totals, estimate_households
+
+__all__ = ["Prepared", "prepare_inputs", "OUTSIDE", "NO_GEOMETRY"]
+
+logger = logging.getLogger(__name__)
+
+OUTSIDE = "outside every community"
+NO_GEOMETRY = "no geometry (empty or missing)"
+POLYGONAL = {"Polygon", "MultiPolygon"}
+PUNCTUAL = {"Point", "MultiPoint"}
+
+
+@dataclass
+class Prepared:
+    """Checked inputs, ready for partitioning (all geometry work in ``metric_crs``)."""
+
+    communities: gpd.GeoDataFrame  # input rows, input CRS
+    community_ids: np.ndarray  # str per community
+    community_geoms: np.ndarray  # metric, repaired
+    buildings: gpd.GeoDataFrame  # input rows (assigned only), input CRS, unchanged
+    building_geoms: np.ndarray  # metric, repaired
+    building_community: np.ndarray  # community index per assigned building
+    households: np.ndarray  # int64 per assigned building
+    households_estimated: bool
+    unassigned: gpd.GeoDataFrame  # input rows + reason
+    barriers: np.ndarray  # metric lines
+    input_crs: CRS
+    metric_crs: CRS
+    notes: list[str] = field(default_factory=list)
+
+
+def prepare_inputs(
+    communities: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    *,
+    households: str | None = None,
+    community_id: str | None = None,
+    building_id: str | None = None,
+    community_households: str | None = None,
+    barriers: list[gpd.GeoDataFrame] | None = None,
+    labels: dict[str, str] | None = None,
+    default_storeys: float = 3.0,
+    dwelling_m2: float = 90.0,
+) -> Prepared:
+    """Check the inputs, collect every problem, and prepare metric arrays.
+
+    Parameters
+    ----------
+    communities, buildings : GeoDataFrame
+        Community polygons and building footprints or points.
+    households : str, optional
+        Column of buildings with household counts; estimated when omitted.
+    community_id, building_id : str, optional
+        Id columns (``community_id`` defaults to a column of that name when present).
+    community_households : str, optional
+        Column of communities with register totals used to calibrate estimates.
+    barriers : list of GeoDataFrame, optional
+        Line layers (roads, rivers, walls).
+    labels : dict, optional
+        Names used in messages, keys ``communities``, ``buildings``, ``barriers``.
+
+    Returns
+    -------
+    Prepared
+
+    Raises
+    ------
+    InputError
+        Listing every problem found.
+    """
+    labels = {"communities": "communities", "buildings": "buildings", "barriers": "barriers", **(labels or {})}
+    c_label, b_label = labels["communities"], labels["buildings"]
+    problems = ProblemCollector()
+    notes: list[str] = []
+
+    for frame, label in ((communities, c_label), (buildings, b_label)):
+        if len(frame) == 0:
+            problems.add(label, "has no features", "check that the right file and layer were given")
+    if problems:
+        problems.raise_if_any()
+    crs_problems = ProblemCollector()
+    for frame, label in ((communities, c_label), (buildings, b_label)):
+        try:
+            require_crs(frame, label)
+        except CRSError as exc:
+            crs_problems.problems.extend(exc.problems)
+            continue
+        issue = check_coordinates_fit_crs(frame, label)
+        if issue:
+            crs_problems.problems.append(issue)
+    for i, frame in enumerate(barriers or []):
+        label = f"{labels['barriers']}[{i + 1}]" if len(barriers or []) > 1 else labels["barriers"]
+        try:
+            require_crs(frame, label)
+        except CRSError as exc:
+            crs_problems.problems.extend(exc.problems)
+    crs_problems.raise_if_any(CRSError)
+
+    input_crs = CRS.from_user_input(communities.crs)
+    if CRS.from_user_input(buildings.crs) != input_crs:
+        notes.append(f"{b_label} reprojected from {CRS.from_user_input(buildings.crs).name} to {input_crs.name}")
+        logger.info(notes[-1])
+
+    # -- ids ------------------------------------------------------------------------------
+    if community_id is None and "community_id" in communities.columns:
+        community_id = "community_id"
+    if community_id is not None and community_id not in communities.columns:
+        problems.add(c_label, f"has no column '{community_id}'", f"use one of: {', '.join(map(str, communities.columns))}")
+        community_id = None
+    if community_id is not None:
+        ids = communities[community_id]
+        missing = ids.isna() | (ids.astype(str).str.strip() == "")
+        if missing.any():
+            problems.add(c_label, f"{describe_rows(np.flatnonzero(missing) + 1)}: community id '{community_id}' is empty", "give every community an id")
+        ids = ids.astype(str).to_numpy()
+        _check_duplicates(problems, c_label, ids, community_id)
+    else:
+        ids = np.array([f"{i + 1}" for i in range(len(communities))], dtype=object)
+        notes.append(f"{c_label}: no community id column; communities are numbered by row (1..{len(communities)})")
+    if building_id is not None:
+        if building_id not in buildings.columns:
+            problems.add(b_label, f"has no column '{building_id}'", f"use one of: {', '.join(map(str, buildings.columns))}")
+        else:
+            bids = buildings[building_id]
+            missing = bids.isna()
+            if missing.any():
+                problems.add(b_label, f"{describe_rows(np.flatnonzero(missing) + 1)}: building id '{building_id}' is empty", "give every building an id")
+            _check_duplicates(problems, b_label, bids.astype(str).to_numpy(), building_id)
+
+    # -- geometry types ----------------------------------------------------------------------
+    c_geoms = communities.geometry.to_numpy()
+    c_empty = shapely.is_missing(c_geoms) | shapely.is_empty(c_geoms)
+    if c_empty.any():
+        problems.add(c_label, f"{describe_rows(np.flatnonzero(c_empty) + 1)} have no geometry", "delete these rows or draw their boundaries")
+    c_types = pd.Series(shapely.get_type_id(c_geoms))
+    not_polygon = ~c_empty & ~np.isin(c_types, (3, 6))
+    if not_polygon.any():
+        problems.add(c_label, f"{describe_rows(np.flatnonzero(not_polygon) + 1)} are not polygons", "communities must be (multi)polygons")
+    b_geoms = buildings.geometry.to_numpy()
+    b_empty = shapely.is_missing(b_geoms) | shapely.is_empty(b_geoms)
+    b_types = shapely.get_type_id(np.where(b_empty, None, b_geoms))
+    bad_type = ~b_empty & ~np.isin(b_types, (0, 3, 4, 6))
+    if bad_type.any():
+        problems.add(b_label, f"{describe_rows(np.flatnonzero(bad_type) + 1)} are lines, not footprints or points", "give buildings as polygons or points")
+
+    # -- households -----------------------------------------------------------------------------
+    estimated = households is None
+    hh_values = None
+    if households is not None:
+        if households not in buildings.columns:
+            problems.add(b_label, f"has no column '{households}'", f"use one of: {', '.join(map(str, buildings.columns))}, or omit --households to estimate")
+        else:
+            raw = buildings[households]
+            numeric = pd.to_numeric(raw, errors="coerce")
+            missing = raw.isna().to_numpy()
+            text = (~missing) & numeric.isna().to_numpy()
+            values = numeric.to_numpy(dtype=float)
+            negative = np.isfinite(values) & (values < 0)
+            fractional = np.isfinite(values) & (values >= 0) & (values != np.round(values))
+            if missing.any():
+                problems.add(b_label, f"{describe_rows(np.flatnonzero(missing) + 1)}: households '{households}' is missing", "fill in a count (0 for non-residential buildings)")
+            if text.any():
+                shown = ", ".join(repr(v) for v in raw[text].astype(str).unique()[:5])
+                problems.add(b_label, f"{describe_rows(np.flatnonzero(text) + 1)}: households '{households}' is not a number ({shown})", "use whole numbers")
+            if negative.any():
+                problems.add(b_label, f"{describe_rows(np.flatnonzero(negative) + 1)}: households '{households}' is negative", "use 0 or more")
+            if fractional.any():
+                problems.add(b_label, f"{describe_rows(np.flatnonzero(fractional) + 1)}: households '{households}' is not a whole number", "round the counts")
+            hh_values = np.where(np.isfinite(values), values, 0).astype(np.int64)
+    if community_households is not None and community_households not in communities.columns:
+        problems.add(c_label, f"has no column '{community_households}'", f"use one of: {', '.join(map(str, communities.columns))}")
+    problems.raise_if_any()
+
+    # -- to the metric CRS, repaired -----------------------------------------------------------
+    metric = local_metric_crs(communities)
+    notes.append(f"geometry computed in {metric.name} (EPSG:{metric.to_epsg()})")
+    c_metric = _repair(communities.to_crs(metric).geometry.to_numpy(), c_label, notes, polygonal=True)
+    b_metric_all = _repair(buildings.to_crs(metric).geometry.to_numpy(), b_label, notes, polygonal=False)
+    c_metric = shapely.force_2d(c_metric)
+    b_metric_all = shapely.force_2d(b_metric_all)
+    barrier_lines = []
+    for frame in barriers or []:
+        lines = shapely.force_2d(frame.to_crs(metric).geometry.to_numpy())
+        lines = lines[~(shapely.is_missing(lines) | shapely.is_empty(lines))]
+        lines = np.where(np.isin(shapely.get_type_id(lines), (3, 6)), shapely.boundary(lines), lines)
+        barrier_lines.append(lines)
+    barrier_array = np.concatenate(barrier_lines) if barrier_lines else np.zeros(0, dtype=object)
+
+    # -- buildings to communities --------------------------------------------------------------
+    assignment = np.full(len(buildings), -1, dtype=np.int64)
+    reason = np.full(len(buildings), "", dtype=object)
+    reason[b_empty] = NO_GEOMETRY
+    valid = np.flatnonzero(~b_empty & ~shapely.is_empty(b_metric_all))
+    reason[(~b_empty) & shapely.is_empty(b_metric_all)] = NO_GEOMETRY
+    tree = shapely.STRtree(c_metric)
+    b_idx, c_idx = tree.query(b_metric_all[valid], predicate="intersects")
+    b_idx = valid[b_idx]
+    if len(b_idx):
+        polygonal = np.isin(shapely.get_type_id(b_metric_all[b_idx]), (3, 6))
+        overlap = np.where(
+            polygonal,
+            shapely.area(shapely.intersection(b_metric_all[b_idx], c_metric[c_idx])),
+            1.0,
+        )
+        positive = overlap > 0
+        b_idx, c_idx, overlap = b_idx[positive], c_idx[positive], overlap[positive]
+        order = np.lexsort((ids[c_idx].astype(str), -overlap, b_idx))
+        b_sorted, c_sorted = b_idx[order], c_idx[order]
+        first = np.r_[True, b_sorted[1:] != b_sorted[:-1]]
+        assignment[b_sorted[first]] = c_sorted[first]
+        counts = np.bincount(b_sorted, minlength=len(buildings))
+        straddling = np.flatnonzero(counts > 1)
+        if len(straddling):
+            notes.append(
+                f"{b_label}: {len(straddling)} buildings straddle two or more communities; each went to the "
+                f"community holding most of its footprint ({describe_rows(straddling[:10] + 1)})"
+            )
+            logger.info(notes[-1])
+    reason[(assignment < 0) & (reason == "")] = OUTSIDE
+    outside = assignment < 0
+    if outside.any():
+        notes.append(f"{b_label}: {int(outside.sum())} buildings not in any community are kept in the 'unassigned' layer")
+        logger.warning(notes[-1])
+    assigned = np.flatnonzero(~outside)
+    kept = buildings.iloc[assigned]
+    unassigned = buildings.iloc[np.flatnonzero(outside)].copy()
+    unassigned["reason"] = reason[outside]
+
+    # -- households, given or estimated ------------------------------------------------------------
+    b_metric = b_metric_all[assigned]
+    community_of = assignment[assigned]
+    if not estimated:
+        hh = hh_values[assigned]
+    else:
+        if not np.isin(shapely.get_type_id(b_metric), (3, 6)).all():
+            raise InputError(
+                [
+                    Problem(
+                        b_label,
+                        "some buildings are points, so households cannot be estimated from footprints",
+                        "give a households column with --households COL",
+                    )
+                ]
+            )
+        levels = _first_column(kept, LEVEL_COLUMNS)
+        height = _first_column(kept, HEIGHT_COLUMNS)
+        hh, source = estimate_households(
+            shapely.area(b_metric),
+            levels=None if levels is None else kept[levels].to_numpy(),
+            height_m=None if height is None else kept[height].to_numpy(),
+            default_storeys=default_storeys,
+            dwelling_m2=dwelling_m2,
+        )
+        used = ", ".join(f"{name}: {int((source == name).sum())}" for name in ("levels", "height", "default"))
+        notes.append(
+            f"households ESTIMATED from footprint × storeys × 0.8 ÷ {dwelling_m2:g} m² (storeys from {used}"
+            f"{'; levels column ' + repr(levels) if levels else ''}{'; height column ' + repr(height) if height else ''})"
+        )
+        logger.warning(notes[-1])
+    if community_households is not None:
+        totals_raw = pd.to_numeric(communities[community_households], errors="coerce")
+        totals = {i: int(v) for i, v in enumerate(totals_raw) if np.isfinite(v) and v >= 0}
+        hh = calibrate_to_totals(hh, community_of, totals, shapely.area(b_metric))
+        notes.append(f"households scaled to the register totals in '{community_households}' ({len(totals)} communities)")
+        estimated = True
+
+    return Prepared(
+        communities=communities,
+        community_ids=ids.astype(str),
+        community_geoms=c_metric,
+        buildings=kept,
+        building_geoms=b_metric,
+        building_community=community_of,
+        households=np.asarray(hh, dtype=np.int64),
+        households_estimated=estimated,
+        unassigned=unassigned,
+        barriers=barrier_array,
+        input_crs=input_crs,
+        metric_crs=metric,
+        notes=notes,
+    )
+
+
+def _check_duplicates(problems: ProblemCollector, label: str, values: np.ndarray, column: str) -> None:
+    series = pd.Series(values)
+    dup = series.duplicated(keep=False).to_numpy()
+    if dup.any():
+        shown = ", ".join(repr(v) for v in pd.unique(series[dup])[:5])
+        problems.add(label, f"{describe_rows(np.flatnonzero(dup) + 1)}: duplicate {column} values ({shown})", f"make '{column}' unique")
+
+
+def _first_column(frame: pd.DataFrame, names) -> str | None:
+    lower = {str(c).lower(): c for c in frame.columns}
+    for name in names:
+        if name in lower:
+            column = lower[name]
+            if pd.to_numeric(frame[column], errors="coerce").notna().any():
+                return column
+    return None
+
+
+def _repair(geoms: np.ndarray, label: str, notes: list[str], *, polygonal: bool) -> np.ndarray:
+    geoms = geoms.copy()
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    invalid = present & ~shapely.is_valid(np.where(present, geoms, None))
+    if invalid.any():
+        fixed = shapely.make_valid(geoms[invalid])
+        kinds = shapely.get_type_id(geoms[invalid])
+        fixed = np.array([_keep_kind(f, k) for f, k in zip(fixed, kinds)], dtype=object)
+        geoms[invalid] = fixed
+        notes.append(f"{label}: repaired {int(invalid.sum())} invalid geometries with make_valid ({describe_rows(np.flatnonzero(invalid)[:10] + 1)})")
+        logger.warning(notes[-1])
+    return geoms
+
+
+def _keep_kind(geom, kind):
+    """After make_valid keep the parts of the original dimension (polygons stay polygons)."""
+    if kind in (3, 6):
+        parts = shapely.get_parts(geom)
+        parts = parts[np.isin(shapely.get_type_id(parts), (3, 6))]
+        if len(parts) == 0:
+            return shapely.Polygon()
+        return shapely.union_all(parts)
+    return geom
