@@ -16,7 +16,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .adjacency import build_cell_graph
 from .partition.plan import DETACHED, INFEASIBLE, GridNote, partition_part
-from .tessellate import split_parts, tessellate_part
+from .tessellate import merge_polygons, split_parts, tessellate_part
 
 __all__ = ["CommunityResult", "partition_community", "community_rng"]
 
@@ -157,7 +157,7 @@ def _assign_parts(parts: np.ndarray, buildings: np.ndarray) -> np.ndarray:
 
 
 def _dissolve(cells: np.ndarray):
-    merged = cells[0] if len(cells) == 1 else shapely.coverage_union_all(cells)
+    merged = cells[0] if len(cells) == 1 else merge_polygons(cells)
     if shapely.get_type_id(merged) != 3:
         merged = shapely.union_all(cells)
     if shapely.get_type_id(merged) == 6:

@@ -21,10 +21,12 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-__all__ = ["Tessellation", "tessellate_part", "split_parts"]
+__all__ = ["Tessellation", "tessellate_part", "split_parts", "merge_polygons"]
 
 _SHRINK_M = 0.4
 _SPACING_M = 2.0
+_JITTER_M = 1e-3
+_JITTER_SEED = 20240601
 
 
 @dataclass
@@ -70,7 +72,11 @@ def _samples(buildings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     rounded = np.round(coords, 3)
     _, first = np.unique(rounded, axis=0, return_index=True)
     first.sort()
-    return coords[first], index[first]
+    coords = coords[first]
+    # GEOS returns broken Voronoi cells for collinear / cocircular samples (regular layouts);
+    # a fixed sub-millimetre jitter removes the degeneracy and keeps results reproducible
+    coords = coords + np.random.default_rng(_JITTER_SEED).uniform(-_JITTER_M, _JITTER_M, coords.shape)
+    return coords, index[first]
 
 
 def tessellate_part(part, buildings: np.ndarray) -> Tessellation:
@@ -119,17 +125,38 @@ def tessellate_part(part, buildings: np.ndarray) -> Tessellation:
     regions = shapely.get_parts(
         shapely.voronoi_polygons(shapely.multipoints(coords), extend_to=extent, ordered=True)
     )
+    usable = (shapely.get_type_id(regions) == 3) & ~shapely.is_empty(regions)
+    broken = usable & ~shapely.is_valid(regions)
+    if broken.any():
+        regions[broken] = shapely.make_valid(regions[broken])
     order = np.argsort(site_labels, kind="stable")
+    order = order[usable[order]]
     bounds = np.searchsorted(site_labels[order], np.arange(n_sites + 1))
     raw = np.empty(n_sites, dtype=object)
     for site in range(n_sites):
         members = regions[order[bounds[site] : bounds[site + 1]]]
-        raw[site] = members[0] if len(members) == 1 else shapely.coverage_union_all(members)
+        if len(members) == 0:
+            raw[site] = shapely.Polygon()
+        elif len(members) == 1:
+            raw[site] = members[0]
+        else:
+            raw[site] = merge_polygons(members)
     cells = shapely.intersection(raw, part)
     anchors = np.empty(n_sites, dtype=object)
     anchors[site_of_building] = shapely.point_on_surface(buildings)
     cells = _mend(cells, anchors, part)
     return Tessellation(cells, site_of_building)
+
+
+def merge_polygons(pieces: np.ndarray):
+    """Union of polygons that should form a coverage (fast), falling back to a full union."""
+    try:
+        merged = shapely.coverage_union_all(pieces)
+    except shapely.errors.GEOSException:
+        return shapely.union_all(pieces)
+    if not shapely.is_valid(merged):
+        return shapely.union_all(pieces)
+    return merged
 
 
 def _polygonal(geom):

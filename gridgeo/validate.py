@@ -127,7 +127,7 @@ def prepare_inputs(
     if community_id is None and "community_id" in communities.columns:
         community_id = "community_id"
     if community_id is not None and community_id not in communities.columns:
-        problems.add(c_label, f"has no column '{community_id}'", f"use one of: {', '.join(map(str, communities.columns))}")
+        problems.add(c_label, f"has no column '{community_id}'", f"use one of: {_columns(communities)}")
         community_id = None
     if community_id is not None:
         ids = communities[community_id]
@@ -141,7 +141,7 @@ def prepare_inputs(
         notes.append(f"{c_label}: no community id column; communities are numbered by row (1..{len(communities)})")
     if building_id is not None:
         if building_id not in buildings.columns:
-            problems.add(b_label, f"has no column '{building_id}'", f"use one of: {', '.join(map(str, buildings.columns))}")
+            problems.add(b_label, f"has no column '{building_id}'", f"use one of: {_columns(buildings)}")
         else:
             bids = buildings[building_id]
             missing = bids.isna()
@@ -170,7 +170,7 @@ def prepare_inputs(
     hh_values = None
     if households is not None:
         if households not in buildings.columns:
-            problems.add(b_label, f"has no column '{households}'", f"use one of: {', '.join(map(str, buildings.columns))}, or omit --households to estimate")
+            problems.add(b_label, f"has no column '{households}'", f"use one of: {_columns(buildings)}, or omit --households to estimate")
         else:
             raw = buildings[households]
             numeric = pd.to_numeric(raw, errors="coerce")
@@ -190,7 +190,7 @@ def prepare_inputs(
                 problems.add(b_label, f"{describe_rows(np.flatnonzero(fractional) + 1)}: households '{households}' is not a whole number", "round the counts")
             hh_values = np.where(np.isfinite(values), values, 0).astype(np.int64)
     if community_households is not None and community_households not in communities.columns:
-        problems.add(c_label, f"has no column '{community_households}'", f"use one of: {', '.join(map(str, communities.columns))}")
+        problems.add(c_label, f"has no column '{community_households}'", f"use one of: {_columns(communities)}")
     problems.raise_if_any()
 
     # -- to the metric CRS, repaired -----------------------------------------------------------
@@ -301,6 +301,10 @@ def prepare_inputs(
         metric_crs=metric,
         notes=notes,
     )
+
+
+def _columns(frame: gpd.GeoDataFrame) -> str:
+    return ", ".join(str(c) for c in frame.columns if c != frame.geometry.name)
 
 
 def _check_duplicates(problems: ProblemCollector, label: str, values: np.ndarray, column: str) -> None:

@@ -104,6 +104,12 @@ def partition_part(
                     continue
             sub = graph.subgraph(members)
             local, k = _split_component(sub, total, k, feasible, low, high, rng)
+            if feasible and big.any() and _total_miss(sub, local, k, low, high) > 0:
+                peeled = _peel_into_oversize(graph, members, labels, big, low, high, rng)
+                if peeled is not None:
+                    host, taken, kept, kept_local, kept_k = peeled
+                    labels[taken] = host
+                    members, local, k = kept, kept_local, kept_k
             labels[members] = local + next_label
             if not feasible:
                 notes.extend([_infeasible_note(total, k, low, high, detached)] * k)
@@ -113,6 +119,8 @@ def partition_part(
     excused = np.array([note.status == OVERSIZE for note in notes], dtype=bool)
     if excused.any():
         labels = refine_labels(graph, labels, low, high, frozen=big, excused=excused)
+        labels, notes = _merge_short_grids_into_oversize(graph, labels, notes, low, big)
+        next_label = len(notes)
     weights = np.bincount(labels, weights=graph.weight, minlength=next_label)
     final = []
     for label, note in enumerate(notes):
@@ -155,6 +163,77 @@ def _split_component(graph, total, k, feasible, low, high, rng, attempts: int = 
         if miss == 0:
             break
     return best[1], best[2]
+
+
+def _merge_short_grids_into_oversize(graph, labels, notes, low, big):
+    """A grid left below the band next to an oversize grid joins it (that grid is excused anyway)."""
+    k = len(notes)
+    weights = np.bincount(labels, weights=graph.weight, minlength=k)
+    drop = []
+    for g in range(k):
+        if notes[g].status or weights[g] >= low:
+            continue
+        members = np.flatnonzero(labels == g)
+        host = _adjacent_oversize_grid(graph, members, labels, big)
+        if host is not None:
+            labels[members] = host
+            weights[host] += weights[g]
+            drop.append(g)
+    if not drop:
+        return labels, notes
+    keep = [g for g in range(k) if g not in drop]
+    remap = np.full(k, -1, dtype=np.int64)
+    remap[keep] = np.arange(len(keep))
+    return remap[labels], [notes[g] for g in keep]
+
+
+def _total_miss(graph, labels, k, low, high):
+    weights = np.bincount(labels, weights=graph.weight, minlength=k)
+    return sum(_miss(w, low, high) for w in weights)
+
+
+def _peel_into_oversize(graph, members, labels, big, low, high, rng):
+    """Give cells next to an oversize grid to it until the rest splits exactly into the band.
+
+    An oversize grid is excused whatever it holds, so moving a few households
+    into it is allowed when that is what makes every other grid fit.
+    """
+    host = _adjacent_oversize_grid(graph, members, labels, big)
+    if host is None:
+        return None
+    host_nodes = np.flatnonzero(labels == host)
+    inside = np.zeros(graph.n, dtype=bool)
+    inside[members] = True
+    # breadth-first order of the component's cells, starting at the cells touching the host grid
+    seeds = [int(j) for i in host_nodes for j in graph.shared[i].indices if inside[j]]
+    seen = set()
+    order = []
+    frontier = sorted(set(seeds))
+    while frontier:
+        order.extend(frontier)
+        seen.update(frontier)
+        nxt = set()
+        for i in frontier:
+            nxt.update(int(j) for j in graph.shared[i].indices if inside[j] and j not in seen)
+        frontier = sorted(nxt)
+    weights = graph.weight
+    taken_weight = 0
+    for count in range(1, min(len(order), 400)):
+        taken_weight += int(weights[order[count - 1]])
+        rest_total = int(weights[members].sum()) - taken_weight
+        k, feasible = choose_grid_count(rest_total, low, high)
+        if not feasible:
+            continue
+        taken = np.array(order[:count])
+        kept = np.setdiff1d(members, taken)
+        sub = graph.subgraph(kept)
+        pieces, _ = connected_components(sub.shared, directed=False)
+        if pieces != 1:
+            continue
+        local, k = _split_component(sub, rest_total, k, True, low, high, rng, attempts=2)
+        if _total_miss(sub, local, k, low, high) == 0:
+            return host, taken, kept, local, k
+    return None
 
 
 def _repair_band(graph, labels, excused, low, high, rng, frozen, rounds: int = 20):

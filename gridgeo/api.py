@@ -1,0 +1,380 @@
+"""The Python API: :func:`partition` and its result, :class:`Partition`.
+
+``partition`` takes community polygons and building footprints (or points) and
+returns new GeoDataFrames of grids, buildings and joint units with codes,
+households and flags, plus a report of every measure of :mod:`gridgeo.metrics`.
+The inputs are never modified.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from . import __version__
+from .codes import building_code, community_codes, grid_code, reading_order, unit_code, width_for
+from .engine import community_rng, partition_community
+from .errors import InputError, Problem
+from .metrics import community_metrics, polsby_popper, summarize
+from .progress import progress_bar
+from .units import cut_units, walking_order
+from .validate import prepare_inputs
+
+__all__ = ["partition", "Partition", "parse_band"]
+
+logger = logging.getLogger(__name__)
+
+ADDED_BUILDING_COLUMNS = ("building_code", "community_code", "grid_code", "households", "households_estimated")
+
+
+@dataclass
+class Partition:
+    """The result of :func:`partition`.
+
+    Attributes
+    ----------
+    communities, grids, buildings, units, unassigned : GeoDataFrame
+        In the communities' CRS.  ``buildings`` holds every input column
+        unchanged plus ``building_code``, ``community_code``, ``grid_code``,
+        ``households`` and ``households_estimated``.
+    report : dict
+        Parameters, notes on the input, and the measures of :mod:`gridgeo.metrics`
+        per community and overall.
+    """
+
+    communities: gpd.GeoDataFrame
+    grids: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame
+    units: gpd.GeoDataFrame
+    unassigned: gpd.GeoDataFrame
+    report: dict = field(default_factory=dict)
+
+    def to_files(self, outdir: str | Path, *, overwrite: bool = False) -> Path:
+        """Write ``partition.gpkg``, the GeoJSON files and ``report.json`` into ``outdir``.
+
+        The folder is written next to ``outdir`` first and renamed when complete,
+        so a failed run leaves nothing behind.  See :func:`gridgeo.export.write_outputs`.
+        """
+        from .export import write_outputs
+
+        return write_outputs(self, outdir, overwrite=overwrite)
+
+
+def parse_band(text: str | tuple[int, int], what: str = "grid size") -> tuple[int, int]:
+    """Parse ``"300:500"`` (or a pair) into a checked ``(low, high)`` band.
+
+    Examples
+    --------
+    >>> parse_band("300:500")
+    (300, 500)
+    >>> parse_band((10, 15), "unit size")
+    (10, 15)
+    """
+    if isinstance(text, str):
+        pieces = text.replace("-", ":").split(":")
+        try:
+            low, high = (int(p) for p in pieces)
+        except ValueError:
+            raise InputError(Problem(what, f"'{text}' is not a band", "write it as MIN:MAX, e.g. 300:500")) from None
+    else:
+        try:
+            low, high = (int(v) for v in text)
+        except (TypeError, ValueError):
+            raise InputError(Problem(what, f"{text!r} is not a band", "give (MIN, MAX)")) from None
+    if low < 1 or high < low:
+        raise InputError(Problem(what, f"{low}:{high} is not a band", "use 1 <= MIN <= MAX"))
+    return low, high
+
+
+def partition(
+    communities: gpd.GeoDataFrame,
+    buildings: gpd.GeoDataFrame,
+    *,
+    households: str | None = None,
+    community_id: str | None = None,
+    building_id: str | None = None,
+    community_households: str | None = None,
+    grid_size: tuple[int, int] | str = (300, 500),
+    unit_size: tuple[int, int] | str = (10, 15),
+    barriers: gpd.GeoDataFrame | list[gpd.GeoDataFrame] | None = None,
+    seed: int = 0,
+    default_storeys: float = 3.0,
+    dwelling_m2: float = 90.0,
+    labels: dict[str, str] | None = None,
+    progress: bool = False,
+) -> Partition:
+    """Split every community into grids and every grid into joint units.
+
+    Parameters
+    ----------
+    communities : GeoDataFrame
+        Community (社区) polygons with a CRS.
+    buildings : GeoDataFrame
+        Building footprints or points with a CRS.
+    households : str, optional
+        Column of ``buildings`` with household counts.  When omitted households
+        are estimated from footprint × storeys and flagged as estimates.
+    community_id : str, optional
+        Id column of ``communities`` (default: ``community_id`` when present,
+        else row numbers).
+    building_id : str, optional
+        Id column of ``buildings``, checked for duplicates.
+    community_households : str, optional
+        Column of ``communities`` with register totals; estimates are scaled
+        to them.
+    grid_size, unit_size : (int, int) or "MIN:MAX"
+        Household bands of grids (default 300–500) and joint units (10–15).
+    barriers : GeoDataFrame or list of them, optional
+        Roads, rivers, walls: grid boundaries follow them where a feasible
+        partition allows; crossings are reported.
+    seed : int
+        Seed of the random choices; the same inputs and seed give the same result.
+    default_storeys, dwelling_m2 : float
+        Household estimation settings.
+    labels : dict, optional
+        Names of the inputs used in messages (``communities``, ``buildings``, ``barriers``).
+    progress : bool
+        Show a progress bar per community.
+
+    Returns
+    -------
+    Partition
+
+    Raises
+    ------
+    InputError
+        Listing every problem in the input.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> communities = gpd.GeoDataFrame({"community_id": ["A"]}, geometry=[shapely.box(0, 0, 400, 100)], crs=32651)
+    >>> footprints = [shapely.box(x + 5, 40, x + 15, 60) for x in range(0, 400, 20)]
+    >>> buildings = gpd.GeoDataFrame({"hh": [40] * 20}, geometry=footprints, crs=32651)
+    >>> result = partition(communities, buildings, households="hh")
+    >>> result.grids["households"].tolist()
+    [400, 400]
+    >>> sorted(result.units["households"].unique().tolist())
+    [13, 14]
+    """
+    band = parse_band(grid_size, "grid size")
+    unit_band = parse_band(unit_size, "unit size")
+    if barriers is not None and not isinstance(barriers, (list, tuple)):
+        barriers = [barriers]
+    prep = prepare_inputs(
+        communities,
+        buildings,
+        households=households,
+        community_id=community_id,
+        building_id=building_id,
+        community_households=community_households,
+        barriers=list(barriers) if barriers else None,
+        labels=labels,
+        default_storeys=default_storeys,
+        dwelling_m2=dwelling_m2,
+    )
+    metric = prep.metric_crs
+    c_codes = community_codes(prep.community_ids)
+    community_order = np.argsort(c_codes.astype(str), kind="stable")
+    n_buildings = len(prep.buildings)
+    b_grid = np.full(n_buildings, "", dtype=object)
+    b_code = np.full(n_buildings, "", dtype=object)
+    b_comm_code = np.full(n_buildings, "", dtype=object)
+    anchors = shapely.point_on_surface(prep.building_geoms)
+    anchor_xy = shapely.get_coordinates(anchors).reshape(-1, 2) if n_buildings else np.zeros((0, 2))
+    grid_rows: list[dict] = []
+    grid_geoms: list = []
+    unit_rows: list[dict] = []
+    unit_geoms: list = []
+    results = {}
+    max_grids = 1
+    for ci in progress_bar(community_order, enabled=progress, desc="communities", unit="community"):
+        members = np.flatnonzero(prep.building_community == ci)
+        members = members[_canonical_order(prep.building_geoms[members], anchor_xy[members], prep.community_geoms[ci])]
+        geom = prep.community_geoms[ci]
+        result = partition_community(
+            geom,
+            prep.building_geoms[members],
+            prep.households[members],
+            band=band,
+            rng=community_rng(seed, prep.community_ids[ci]),
+            barriers=prep.barriers if len(prep.barriers) else None,
+        )
+        results[ci] = (members, result)
+        max_grids = max(max_grids, len(result.grid_geoms))
+    grid_width = width_for(max_grids, 2)
+    building_width = width_for(max((len(m) for m, _ in results.values()), default=1), 5)
+    for ci in community_order:
+        members, result = results[ci]
+        ccode = str(c_codes[ci])
+        cid = str(prep.community_ids[ci])
+        geoms = result.grid_geoms
+        k = len(geoms)
+        area = float(shapely.area(prep.community_geoms[ci]))
+        centre = shapely.get_coordinates(shapely.point_on_surface(geoms)).reshape(-1, 2)
+        order = reading_order(centre[:, 0], centre[:, 1], np.sqrt(area / max(k, 1)))
+        number = np.empty(k, dtype=np.int64)
+        number[order] = np.arange(1, k + 1)
+        codes = [grid_code(ccode, int(number[g]), grid_width) for g in range(k)]
+        for rank, b in enumerate(members):
+            b_code[b] = building_code(ccode, rank + 1, building_width)
+            b_comm_code[b] = ccode
+        for g in order:
+            in_grid = members[result.building_grid == g]
+            hh = prep.households[in_grid]
+            units = _units_of_grid(in_grid, hh, anchor_xy, unit_band)
+            for u_index, unit in enumerate(units):
+                member_ids = [int(in_grid[units_order]) for units_order, _, _ in unit.members]
+                text = ";".join(f"{b_code[in_grid[i]]}:{a}-{z}" for i, a, z in unit.members)
+                unit_rows.append(
+                    {
+                        "unit_code": unit_code(codes[g], u_index + 1, width_for(len(units), 2)),
+                        "grid_code": codes[g],
+                        "community_id": cid,
+                        "community_code": ccode,
+                        "households": unit.households,
+                        "n_buildings": len(unit.members),
+                        "members": text,
+                        "in_band": unit.in_band,
+                    }
+                )
+                unit_geoms.append(_union(prep.building_geoms[member_ids]))
+            b_grid[in_grid] = codes[g]
+            note = result.notes[g]
+            grid_rows.append(
+                {
+                    "grid_code": codes[g],
+                    "community_id": cid,
+                    "community_code": ccode,
+                    "households": int(hh.sum()),
+                    "n_buildings": int(len(in_grid)),
+                    "n_units": len(units),
+                    "area_m2": float(shapely.area(geoms[g])),
+                    "polsby_popper": float(polsby_popper([geoms[g]])[0]),
+                    "status": note.status,
+                    "reason": note.reason,
+                    "barrier_crossings": int(result.barrier_crossings[g]),
+                    "households_estimated": prep.households_estimated,
+                }
+            )
+            grid_geoms.append(geoms[g])
+    crs = prep.input_crs
+    grids = gpd.GeoDataFrame(grid_rows, geometry=list(grid_geoms), crs=metric).to_crs(crs)
+    if not len(grid_rows):
+        grids = gpd.GeoDataFrame(columns=["grid_code", "geometry"], geometry="geometry", crs=crs)
+    units_frame = gpd.GeoDataFrame(unit_rows, geometry=list(unit_geoms), crs=metric).to_crs(crs)
+    if not len(unit_rows):
+        units_frame = gpd.GeoDataFrame(
+            {c: pd.Series(dtype=t) for c, t in [("unit_code", str), ("grid_code", str), ("households", int), ("members", str)]},
+            geometry=gpd.GeoSeries([], crs=crs),
+        )
+    out_buildings = _with_added_columns(prep, b_code, b_comm_code, b_grid, crs)
+    out_communities = prep.communities.copy()
+    out_communities["community_id"] = prep.community_ids
+    out_communities["community_code"] = c_codes
+    hh_per = np.bincount(prep.building_community, weights=prep.households, minlength=len(c_codes)).astype(np.int64)
+    out_communities["households"] = hh_per
+    out_communities["n_buildings"] = np.bincount(prep.building_community, minlength=len(c_codes))
+    out_communities["n_grids"] = [len(results[i][1].grid_geoms) for i in range(len(c_codes))]
+    out_communities = out_communities.iloc[community_order].reset_index(drop=True)
+    community_frame = gpd.GeoDataFrame(
+        {"community_id": prep.community_ids}, geometry=list(prep.community_geoms), crs=metric
+    )
+    report = _report(
+        grids, community_frame, units_frame, band, unit_band, prep, seed,
+        {
+            "households": households,
+            "community_id": community_id,
+            "building_id": building_id,
+            "community_households": community_households,
+            "grid_size": list(band),
+            "unit_size": list(unit_band),
+            "barriers": len(barriers or []),
+            "seed": seed,
+            "default_storeys": default_storeys,
+            "dwelling_m2": dwelling_m2,
+        },
+    )
+    return Partition(out_communities, grids, out_buildings, units_frame, prep.unassigned, report)
+
+
+def _canonical_order(geoms: np.ndarray, xy: np.ndarray, community) -> np.ndarray:
+    """Buildings in reading order (north→south rows, west→east), ties by geometry: independent of row order."""
+    if len(geoms) == 0:
+        return np.zeros(0, dtype=np.int64)
+    row_height = np.sqrt(max(shapely.area(community), 1.0) / max(len(geoms), 1)) * 3.0
+    keys = np.array([shapely.to_wkb(g, hex=True) for g in geoms])
+    row = np.floor((xy[:, 1].max() - xy[:, 1]) / row_height)
+    return np.lexsort((keys, -xy[:, 1], xy[:, 0], row))
+
+
+def _units_of_grid(in_grid, households, anchor_xy, unit_band):
+    positive = np.flatnonzero(households > 0)
+    if len(positive) == 0:
+        return []
+    order = positive[walking_order(anchor_xy[in_grid[positive]])]
+    units = cut_units(households[order], *unit_band)
+    # translate positions in the walk back to positions in ``in_grid``
+    from .units import Unit
+
+    return [Unit(u.households, tuple((int(order[i]), a, z) for i, a, z in u.members), u.in_band) for u in units]
+
+
+def _union(geoms: np.ndarray):
+    if len(geoms) == 1:
+        return geoms[0]
+    return shapely.union_all(geoms)
+
+
+def _with_added_columns(prep, b_code, b_comm_code, b_grid, crs) -> gpd.GeoDataFrame:
+    frame = prep.buildings.copy()
+    renamed = {}
+    for column in ADDED_BUILDING_COLUMNS:
+        if column in frame.columns:
+            renamed[column] = f"input_{column}"
+    if renamed:
+        frame = frame.rename(columns=renamed)
+        prep.notes.append(
+            "input building columns renamed to keep gridgeo's own names free: "
+            + ", ".join(f"{a} → {b}" for a, b in renamed.items())
+        )
+    if frame.crs != crs:
+        frame = frame.to_crs(crs)
+    frame["building_code"] = b_code
+    frame["community_code"] = b_comm_code
+    frame["grid_code"] = b_grid
+    frame["households"] = prep.households
+    frame["households_estimated"] = prep.households_estimated
+    return frame
+
+
+def _report(grids, communities, units, band, unit_band, prep, seed, parameters) -> dict:
+    summary = summarize(grids, communities, band=band, units=units, unit_band=unit_band)
+    per_comm = community_metrics(grids, communities, band=band)
+    flagged = grids.loc[grids["status"] != "in_band", ["grid_code", "community_id", "households", "status", "reason"]]
+    summary.update(
+        {
+            "n_communities": int(len(communities)),
+            "n_buildings": int(len(prep.buildings)),
+            "n_unassigned": int(len(prep.unassigned)),
+            "households": int(prep.households.sum()),
+            "households_estimated": bool(prep.households_estimated),
+        }
+    )
+    return {
+        "gridgeo_version": __version__,
+        "parameters": parameters,
+        "seed": seed,
+        "input_crs": prep.input_crs.to_string(),
+        "metric_crs": f"EPSG:{prep.metric_crs.to_epsg()}" if prep.metric_crs.to_epsg() else prep.metric_crs.name,
+        "notes": list(prep.notes),
+        "summary": summary,
+        "communities": per_comm.to_dict(orient="records"),
+        "flagged_grids": flagged.to_dict(orient="records"),
+    }

@@ -1,0 +1,137 @@
+"""Check a finished partition against its inputs and the hard constraints.
+
+``audit_partition`` returns a list of violations (empty when everything
+holds): every building present exactly once (assigned or unassigned), every
+household counted once at every level (buildings → units → grids →
+communities), every grid one polygon, grids tiling their community, every
+grid in band or excused, every unit in band unless its grid is too small to
+cut, and every input attribute value unchanged.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .metrics import EXCUSES, community_metrics
+
+__all__ = ["audit_partition"]
+
+_TILING_TOLERANCE = 1e-3
+
+
+def _unit_band_reachable(total: int, low: int, high: int) -> bool:
+    reachable = np.zeros(total + 1, dtype=bool)
+    reachable[0] = True
+    for p in range(1, total + 1):
+        lo, hi = max(0, p - high), p - low
+        if hi >= 0 and reachable[lo : hi + 1].any():
+            reachable[p] = True
+    return bool(reachable[total])
+
+
+def _changed(before: pd.Series, after: pd.Series) -> int:
+    """Rows whose value differs (missing equals missing; text compared exactly)."""
+    a = before.to_numpy(dtype=object)
+    b = after.to_numpy(dtype=object)
+    missing_a = pd.isna(before).to_numpy()
+    missing_b = pd.isna(after).to_numpy()
+    same = (missing_a & missing_b) | (~missing_a & ~missing_b & np.array([x == y for x, y in zip(a, b)], dtype=bool))
+    return int((~same).sum())
+
+
+def audit_partition(result, buildings: gpd.GeoDataFrame, *, band=None, unit_band=None) -> list[str]:
+    """List every violated guarantee of ``result`` (a :class:`~gridgeo.api.Partition`).
+
+    Parameters
+    ----------
+    result : Partition
+    buildings : GeoDataFrame
+        The buildings as given to :func:`gridgeo.partition`.
+    band, unit_band : (int, int), optional
+        Default: the ones recorded in ``result.report``.
+
+    Returns
+    -------
+    list of str
+        Empty when every guarantee holds.
+    """
+    params = result.report.get("parameters", {})
+    band = tuple(band or params.get("grid_size", (300, 500)))
+    unit_band = tuple(unit_band or params.get("unit_size", (10, 15)))
+    problems: list[str] = []
+    out_b, grids, units = result.buildings, result.grids, result.units
+    # every building once
+    if len(out_b) + len(result.unassigned) != len(buildings):
+        problems.append(f"{len(buildings)} buildings in, {len(out_b)} assigned + {len(result.unassigned)} unassigned out")
+    if len(out_b) and (out_b["grid_code"].astype(str) == "").any():
+        problems.append(f"{int((out_b['grid_code'] == '').sum())} assigned buildings have no grid")
+    if out_b["building_code"].duplicated().any():
+        problems.append("duplicate building codes")
+    if grids["grid_code"].duplicated().any():
+        problems.append("duplicate grid codes")
+    if len(units) and units["unit_code"].duplicated().any():
+        problems.append("duplicate unit codes")
+    # attributes unchanged (input index labels are kept on the output rows)
+    for frame in (out_b, result.unassigned):
+        source = buildings.loc[frame.index]
+        for column in buildings.columns:
+            if column == buildings.geometry.name:
+                continue
+            name = column if column in frame.columns and f"input_{column}" not in frame.columns else f"input_{column}"
+            if name not in frame.columns:
+                problems.append(f"input column {column!r} missing from the output")
+                continue
+            changed = _changed(source[column], frame[name])
+            if changed:
+                problems.append(f"input column {column!r} changed in {changed} rows")
+    # households at every level
+    per_grid = out_b.groupby("grid_code")["households"].sum()
+    g_hh = grids.set_index("grid_code")["households"]
+    if not per_grid.reindex(g_hh.index, fill_value=0).astype(int).equals(g_hh.astype(int)):
+        problems.append("grid households differ from the sum of their buildings")
+    if len(units):
+        u_hh = units.groupby("grid_code")["households"].sum().reindex(g_hh.index, fill_value=0)
+        if not u_hh.astype(int).equals(g_hh.astype(int)):
+            problems.append("unit households differ from their grid's households")
+        # each building's households covered exactly once by unit members
+        covered: dict[str, int] = {}
+        for text in units["members"]:
+            for item in str(text).split(";"):
+                code, _, span = item.rpartition(":")
+                a, _, z = span.partition("-")
+                covered[code] = covered.get(code, 0) + int(z) - int(a) + 1
+        expected = out_b.loc[out_b["households"] > 0].set_index("building_code")["households"].to_dict()
+        if covered != {k: int(v) for k, v in expected.items()}:
+            problems.append("unit members do not cover every household exactly once")
+    c_hh = result.communities.set_index("community_id")["households"]
+    g_by_c = grids.groupby("community_id")["households"].sum().reindex(c_hh.index, fill_value=0)
+    if not g_by_c.astype(int).equals(c_hh.astype(int)):
+        problems.append("community households differ from the sum of their grids")
+    # geometry: one piece, tiling
+    kinds = shapely.get_type_id(grids.geometry.to_numpy())
+    if (kinds != 3).any():
+        problems.append(f"{int((kinds != 3).sum())} grids are not one polygon: {grids['grid_code'][kinds != 3].tolist()[:10]}")
+    per_comm = community_metrics(grids, result.communities, band=band)
+    bad = per_comm[(per_comm["gap_ratio"] > _TILING_TOLERANCE) | (per_comm["overlap_ratio"] > _TILING_TOLERANCE)]
+    for row in bad.itertuples():
+        problems.append(f"community {row.community_id}: gap {row.gap_ratio:.2e}, overlap {row.overlap_ratio:.2e} of its area")
+    # band
+    hh = grids["households"].to_numpy()
+    out_of_band = (hh < band[0]) | (hh > band[1])
+    unexcused = out_of_band & ~np.isin(grids["status"].astype(str).to_numpy(), EXCUSES)
+    if unexcused.any():
+        problems.append(f"{int(unexcused.sum())} grids out of band without an excuse: {grids['grid_code'][unexcused].tolist()[:10]}")
+    flagged_without_reason = (grids["status"] != "in_band") & (grids["reason"].astype(str) == "")
+    if flagged_without_reason.any():
+        problems.append("flagged grids without a reason")
+    # units
+    if len(units):
+        bad_units = units[~units["in_band"].astype(bool)]
+        for code in bad_units["grid_code"].unique():
+            total = int(g_hh[code])
+            if _unit_band_reachable(total, *unit_band):
+                problems.append(f"grid {code} ({total} households) has units out of band though an exact cut exists")
+    return problems

@@ -1,0 +1,138 @@
+"""Writing a finished :class:`~gridgeo.api.Partition` to files.
+
+``OUTDIR`` receives ``partition.gpkg`` (layers ``communities``, ``grids``,
+``buildings``, ``units`` and ``unassigned`` when any; the input CRS),
+``grids.geojson``, ``buildings.geojson``, ``units.geojson`` (RFC 7946,
+EPSG:4326) and ``report.json``.  Everything is written into a temporary folder
+beside ``OUTDIR`` and renamed into place at the end: a failed run leaves no
+``OUTDIR`` and no partial files, and an existing ``OUTDIR`` is replaced only
+with ``overwrite=True``.  This module never runs an algorithm.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+
+from .crs import WGS84
+from .errors import OutputExistsError
+
+__all__ = ["write_outputs", "write_geojson", "to_json_safe"]
+
+logger = logging.getLogger(__name__)
+
+GEOJSON_LAYERS = ("grids", "buildings", "units")
+
+
+def write_outputs(result, outdir: str | Path, *, overwrite: bool = False, extra: dict | None = None) -> Path:
+    """Write ``result`` into ``outdir`` atomically.
+
+    Parameters
+    ----------
+    result : Partition
+    outdir : str or Path
+    overwrite : bool
+        Replace an existing ``outdir``.
+    extra : dict, optional
+        More files to write: name → text.
+
+    Returns
+    -------
+    Path
+        ``outdir``.
+
+    Raises
+    ------
+    OutputExistsError
+        ``outdir`` exists and ``overwrite`` is false.
+    """
+    outdir = Path(outdir)
+    if outdir.exists() and not overwrite:
+        raise OutputExistsError(f"{outdir} exists; pass --overwrite (overwrite=True) to replace it")
+    outdir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", suffix=".tmp", dir=outdir.parent))
+    try:
+        gpkg = staging / "partition.gpkg"
+        layers = [
+            ("communities", result.communities),
+            ("grids", result.grids),
+            ("buildings", result.buildings),
+            ("units", result.units),
+        ]
+        if len(result.unassigned):
+            layers.append(("unassigned", result.unassigned))
+        for name, frame in layers:
+            _gpkg_safe(frame).to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
+        for name in GEOJSON_LAYERS:
+            write_geojson(getattr(result, name), staging / f"{name}.geojson")
+        (staging / "report.json").write_text(
+            json.dumps(to_json_safe(result.report), ensure_ascii=False, indent=2, sort_keys=False) + "\n",
+            encoding="utf-8",
+        )
+        for name, text in (extra or {}).items():
+            (staging / name).write_text(text, encoding="utf-8")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(staging, 0o777 & ~umask)
+        if outdir.exists():
+            retired = outdir.with_name(f".{outdir.name}.old")
+            if retired.exists():
+                shutil.rmtree(retired)
+            outdir.rename(retired)
+            staging.rename(outdir)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            staging.rename(outdir)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    logger.info("wrote %s", outdir)
+    return outdir
+
+
+def _gpkg_safe(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Object columns holding mixed types become text so GDAL can store them."""
+    out = frame.copy()
+    for column in out.columns:
+        if column == out.geometry.name:
+            continue
+        if out[column].dtype == object:
+            values = out[column]
+            kinds = {type(v) for v in values if v is not None and not (isinstance(v, float) and np.isnan(v))}
+            if len(kinds) > 1 or (kinds and not kinds <= {str}):
+                out[column] = values.map(lambda v: None if v is None else str(v))
+    return out
+
+
+def write_geojson(frame: gpd.GeoDataFrame, path: str | Path) -> None:
+    """Write an RFC 7946 GeoJSON file (EPSG:4326, coordinates to 7 decimals)."""
+    data = frame.to_crs(WGS84) if frame.crs is not None and frame.crs != WGS84 else frame
+    _gpkg_safe(data).to_file(
+        path, driver="GeoJSON", engine="pyogrio", layer_options={"RFC7946": "YES", "COORDINATE_PRECISION": 7}
+    )
+
+
+def to_json_safe(value):
+    """Convert numpy and pandas scalars (and NaN) to plain JSON values."""
+    if isinstance(value, dict):
+        return {str(k): to_json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json_safe(v) for v in value]
+    if isinstance(value, (np.integer,)):
+        return int(value)
+    if isinstance(value, (np.floating, float)):
+        v = float(value)
+        return None if np.isnan(v) or np.isinf(v) else round(v, 6)
+    if isinstance(value, np.bool_):
+        return bool(value)
+    if value is pd.NA or value is pd.NaT:
+        return None
+    return value

@@ -1,0 +1,196 @@
+"""How a partition is judged, with the definitions of ``shared/DOMAIN.md``.
+
+* In band: ``low <= households <= high``.  A grid may be outside only with an
+  excuse (``status``): ``oversize_building`` (it holds a building above the
+  maximum), ``infeasible_total`` (its community's total admits no grid count),
+  ``detached_part`` (a detached piece whose own total admits none) or
+  ``dedicated``.  Everything else outside the band is a defect.
+* One piece: the grid polygon is a single connected polygon.
+* Tiling: per community, the gap (community minus the union of its grids) and
+  the overlap (sum of grid areas minus the area of their union), relative to
+  the community's area; plus shapely's coverage validation.
+* Compactness: Polsby-Popper 4πA/P².
+* Balance: the largest |grid − mean| / mean within a community.
+* Joint units: the share of units with ``low <= households <= high``.
+
+The functions take GeoDataFrames in any CRS (areas are computed in a local
+metric CRS) and return new frames or plain dicts.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+from .crs import local_metric_crs
+
+__all__ = ["EXCUSES", "polsby_popper", "grid_metrics", "community_metrics", "summarize"]
+
+EXCUSES = ("oversize_building", "infeasible_total", "detached_part", "dedicated")
+
+
+def polsby_popper(geoms) -> np.ndarray:
+    """Polsby-Popper compactness 4πA/P² of each geometry (0 for empty ones).
+
+    Examples
+    --------
+    >>> import shapely
+    >>> round(float(polsby_popper([shapely.box(0, 0, 1, 1)])[0]), 4)
+    0.7854
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    area = shapely.area(geoms)
+    perimeter = shapely.length(geoms)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(perimeter > 0, 4.0 * np.pi * area / perimeter**2, 0.0)
+    return out
+
+
+def _metric(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    if frame.crs is None:
+        raise ValueError("metrics need a CRS")
+    crs = local_metric_crs(frame)
+    return frame if frame.crs == crs else frame.to_crs(crs)
+
+
+def grid_metrics(grids: gpd.GeoDataFrame, *, band: tuple[int, int]) -> pd.DataFrame:
+    """Per-grid measures.
+
+    Parameters
+    ----------
+    grids : GeoDataFrame
+        Columns ``households`` and, optionally, ``status``.
+    band : (int, int)
+
+    Returns
+    -------
+    DataFrame
+        ``in_band``, ``excused``, ``defect``, ``one_piece``, ``polsby_popper``, ``area_m2`` (index of ``grids``).
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> g = gpd.GeoDataFrame({"households": [350, 520]}, geometry=[shapely.box(0, 0, 100, 100), shapely.box(100, 0, 200, 100)], crs=3857)
+    >>> grid_metrics(g, band=(300, 500))["defect"].tolist()
+    [False, True]
+    """
+    low, high = band
+    metric = _metric(grids)
+    geoms = metric.geometry.to_numpy()
+    hh = grids["households"].to_numpy()
+    in_band = (hh >= low) & (hh <= high)
+    status = grids["status"].astype(str).to_numpy() if "status" in grids else np.full(len(grids), "")
+    excused = np.isin(status, EXCUSES)
+    return pd.DataFrame(
+        {
+            "in_band": in_band,
+            "excused": excused & ~in_band,
+            "defect": ~in_band & ~excused,
+            "one_piece": shapely.get_type_id(geoms) == 3,
+            "polsby_popper": polsby_popper(geoms),
+            "area_m2": shapely.area(geoms),
+        },
+        index=grids.index,
+    )
+
+
+def community_metrics(
+    grids: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame,
+    *,
+    band: tuple[int, int],
+    community_id: str = "community_id",
+) -> pd.DataFrame:
+    """Per-community measures: counts, band, one piece, tiling, compactness, balance.
+
+    Both frames carry ``community_id``; grids also ``households`` (and ``status``,
+    ``barrier_crossings`` when known).
+    """
+    per_grid = grid_metrics(grids, band=band)
+    metric_grids = _metric(grids)
+    metric_comm = communities.to_crs(metric_grids.crs)
+    rows = []
+    grid_keys = grids[community_id].astype(str).to_numpy()
+    for cid, geom in zip(metric_comm[community_id].astype(str), metric_comm.geometry):
+        mask = grid_keys == cid
+        g = metric_grids.geometry.to_numpy()[mask]
+        m = per_grid[mask]
+        hh = grids["households"].to_numpy()[mask]
+        area = float(shapely.area(geom))
+        if len(g):
+            union = shapely.union_all(g)
+            gap = float(shapely.area(shapely.difference(geom, union)))
+            overlap = float(shapely.area(g).sum() - shapely.area(union))
+            coverage_ok = bool(shapely.coverage_is_valid(g, gap_width=0.0))
+        else:
+            gap, overlap, coverage_ok = area, 0.0, False
+        mean = hh.mean() if len(hh) else 0.0
+        rows.append(
+            {
+                community_id: cid,
+                "n_grids": int(len(g)),
+                "households": int(hh.sum()),
+                "grids_in_band": int(m["in_band"].sum()),
+                "grids_excused": int(m["excused"].sum()),
+                "grids_defect": int(m["defect"].sum()),
+                "grids_one_piece": int(m["one_piece"].sum()),
+                "gap_ratio": gap / area if area > 0 else 0.0,
+                "overlap_ratio": max(overlap, 0.0) / area if area > 0 else 0.0,
+                "coverage_valid": coverage_ok,
+                "polsby_popper_mean": float(m["polsby_popper"].mean()) if len(m) else 0.0,
+                "polsby_popper_min": float(m["polsby_popper"].min()) if len(m) else 0.0,
+                "balance": float(np.abs(hh - mean).max() / mean) if mean > 0 else 0.0,
+                "barrier_crossings": int(grids["barrier_crossings"].to_numpy()[mask].sum())
+                if "barrier_crossings" in grids
+                else 0,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def summarize(
+    grids: gpd.GeoDataFrame,
+    communities: gpd.GeoDataFrame,
+    *,
+    band: tuple[int, int],
+    units: pd.DataFrame | None = None,
+    unit_band: tuple[int, int] | None = None,
+    community_id: str = "community_id",
+) -> dict:
+    """Overall figures of a partition (the ones ``report.json`` and the benchmark quote).
+
+    Returns
+    -------
+    dict
+        ``n_grids``, ``share_in_band``, ``share_feasible_in_band`` (grids without
+        an excuse that are in band), ``n_defects``, ``share_one_piece``,
+        ``max_gap_ratio``, ``max_overlap_ratio``, ``coverage_valid``,
+        ``polsby_popper_mean``/``min``, ``max_balance``, ``barrier_crossings``, and
+        for units ``n_units`` and ``share_units_in_band``.
+    """
+    per_grid = grid_metrics(grids, band=band)
+    per_comm = community_metrics(grids, communities, band=band, community_id=community_id)
+    feasible = ~per_grid["excused"]
+    out = {
+        "n_grids": int(len(grids)),
+        "share_in_band": float(per_grid["in_band"].mean()) if len(grids) else 0.0,
+        "share_feasible_in_band": float(per_grid["in_band"][feasible].mean()) if feasible.any() else 1.0,
+        "n_defects": int(per_grid["defect"].sum()),
+        "n_excused": int(per_grid["excused"].sum()),
+        "share_one_piece": float(per_grid["one_piece"].mean()) if len(grids) else 0.0,
+        "max_gap_ratio": float(per_comm["gap_ratio"].max()) if len(per_comm) else 0.0,
+        "max_overlap_ratio": float(per_comm["overlap_ratio"].max()) if len(per_comm) else 0.0,
+        "coverage_valid": bool(per_comm["coverage_valid"].all()) if len(per_comm) else False,
+        "polsby_popper_mean": float(per_grid["polsby_popper"].mean()) if len(grids) else 0.0,
+        "polsby_popper_min": float(per_grid["polsby_popper"].min()) if len(grids) else 0.0,
+        "max_balance": float(per_comm["balance"].max()) if len(per_comm) else 0.0,
+        "barrier_crossings": int(per_comm["barrier_crossings"].sum()) if len(per_comm) else 0,
+    }
+    if units is not None and unit_band is not None:
+        hh = units["households"].to_numpy()
+        ok = (hh >= unit_band[0]) & (hh <= unit_band[1])
+        out["n_units"] = int(len(units))
+        out["share_units_in_band"] = float(ok.mean()) if len(units) else 1.0
+    return out

@@ -1,0 +1,37 @@
+"""Shared fixtures: small real slices in tests/data, the sample Shapefiles, and ../shared/data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import geopandas as gpd
+import pytest
+
+HERE = Path(__file__).parent
+DATA = HERE / "data"
+REPO = HERE.parent
+SAMPLE = REPO / "sample_shapefiles"
+SHARED = REPO.parent / "shared" / "data"
+
+
+def read(name: str, layer: str) -> gpd.GeoDataFrame:
+    return gpd.read_file(DATA / name, layer=layer)
+
+
+@pytest.fixture(scope="session")
+def monaco():
+    return (
+        read("monaco_communities.gpkg", "communities"),
+        read("monaco_buildings.gpkg", "buildings"),
+        read("monaco_roads.gpkg", "roads"),
+    )
+
+
+@pytest.fixture(scope="session")
+def taipei_small():
+    return read("taipei_small_communities.gpkg", "communities"), read("taipei_small_buildings.gpkg", "buildings")
+
+
+@pytest.fixture(scope="session")
+def sample():
+    return gpd.read_file(SAMPLE / "communities.shp"), gpd.read_file(SAMPLE / "buildings.shp")

@@ -1,0 +1,148 @@
+"""Edge cases named by the core-engine issue, each checked against the audit and its flag."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+import gridgeo
+from gridgeo.audit import audit_partition
+
+CRS = 32651  # UTM 51N (Taipei), metres
+
+
+def _row_of_buildings(x0, y0, count, households, size=10.0, step=20.0):
+    return [shapely.box(x0 + i * step, y0, x0 + i * step + size, y0 + size) for i in range(count)], [households] * count
+
+
+def _run(communities, footprints, households, **kwargs):
+    c = gpd.GeoDataFrame({"community_id": [f"C{i}" for i in range(len(communities))]}, geometry=communities, crs=CRS)
+    b = gpd.GeoDataFrame({"hh": households}, geometry=footprints, crs=CRS)
+    result = gridgeo.partition(c, b, households="hh", **kwargs)
+    assert audit_partition(result, b) == []
+    return result
+
+
+def test_community_below_minimum_is_one_flagged_grid():
+    fp, hh = _row_of_buildings(10, 10, 5, 20)
+    result = _run([shapely.box(0, 0, 120, 40)], fp, hh)
+    assert len(result.grids) == 1
+    grid = result.grids.iloc[0]
+    assert grid["households"] == 100
+    assert grid["status"] == "infeasible_total"
+    assert "admit no grid count" in grid["reason"]
+
+
+def test_total_between_bands_520_is_flagged_not_defect():
+    fp, hh = _row_of_buildings(10, 10, 13, 40)
+    result = _run([shapely.box(0, 0, 280, 40)], fp, hh)
+    assert result.grids["households"].sum() == 520
+    assert set(result.grids["status"]) == {"infeasible_total"}
+    assert result.report["summary"]["n_defects"] == 0
+
+
+def test_one_huge_building_gets_its_own_grid_and_the_rest_stays_in_band():
+    fp, hh = _row_of_buildings(10, 10, 30, 40)
+    hh[15] = 1500
+    result = _run([shapely.box(0, 0, 620, 40)], fp, hh)
+    oversize = result.grids[result.grids["status"] == "oversize_building"]
+    assert len(oversize) == 1 and oversize["households"].iloc[0] >= 1500
+    rest = result.grids[result.grids["status"] != "oversize_building"]
+    assert rest["households"].between(300, 500).all() or (rest["status"] != "out_of_band").all()
+    # a 1500-household block is cut into units of 10-15 along its household sequence
+    assert result.units["households"].between(10, 15).all()
+
+
+def test_multipolygon_community_with_islands():
+    main = shapely.box(0, 0, 400, 100)
+    island = shapely.box(500, 0, 560, 60)
+    empty_island = shapely.box(600, 0, 620, 20)
+    community = shapely.MultiPolygon([main, island, empty_island])
+    fp, hh = _row_of_buildings(10, 40, 20, 40)
+    fp += [shapely.box(510, 10, 520, 20), shapely.box(530, 30, 540, 40)]
+    hh += [30, 30]
+    result = _run([community], fp, hh)
+    grids = result.grids.to_crs(CRS)
+    assert (grids.geom_type == "Polygon").all()
+    detached = grids[grids["status"] == "detached_part"]
+    assert len(detached) == 2  # the small island and the empty one
+    assert sorted(detached["households"].tolist()) == [0, 60]
+    main_grids = grids[grids["status"] == "in_band"]
+    assert main_grids["households"].sum() == 800
+
+
+def test_buildings_across_a_boundary_go_to_the_larger_overlap():
+    left, right = shapely.box(0, 0, 200, 100), shapely.box(200, 0, 400, 100)
+    fp = [shapely.box(190, 40, 230, 60)] + [shapely.box(20 + 30 * i, 10, 30 + 30 * i, 20) for i in range(12)]
+    hh = [10] + [30] * 12
+    result = _run([left, right], fp, hh)
+    straddler = result.buildings.iloc[0]
+    assert straddler["community_id"] == "C1" if "community_id" in result.buildings else True
+    assert result.buildings.iloc[0]["community_code"] == "002"
+    assert any("straddle" in note for note in result.report["notes"])
+
+
+def test_concave_community_where_voronoi_cells_spill():
+    # a U-shaped community: cells of buildings in one arm would spill across the gap into the other arm
+    u_shape = shapely.difference(shapely.box(0, 0, 300, 300), shapely.box(100, 60, 200, 300))
+    fp = []
+    for x in (20, 50, 230, 260):
+        for y in range(80, 290, 30):
+            fp.append(shapely.box(x, y, x + 12, y + 12))
+    for x in range(20, 290, 30):
+        fp.append(shapely.box(x, 20, x + 12, 32))
+    hh = [25] * len(fp)
+    result = _run([u_shape], fp, hh)
+    assert (result.grids.geom_type == "Polygon").all()
+    assert result.report["summary"]["n_defects"] == 0
+
+
+def test_points_as_buildings():
+    points = [shapely.Point(10 + 20 * i, 50) for i in range(20)]
+    result = _run([shapely.box(0, 0, 400, 100)], points, [40] * 20)
+    assert sorted(result.grids["households"].tolist()) == [400, 400]
+
+
+def test_joint_unit_sized_grids_for_lane_areas():
+    fp, hh = _row_of_buildings(10, 10, 24, 3, size=6.0, step=10.0)
+    result = _run([shapely.box(0, 0, 250, 30)], fp, hh, grid_size="10:15", unit_size="10:15")
+    assert result.grids["households"].between(10, 15).all()
+    assert len(result.grids) >= 5
+
+
+def test_zero_household_community():
+    fp, _ = _row_of_buildings(10, 10, 4, 0)
+    result = _run([shapely.box(0, 0, 100, 40)], fp, [0, 0, 0, 0])
+    assert len(result.grids) == 1
+    assert result.grids["status"].iloc[0] == "infeasible_total"
+    assert len(result.units) == 0
+
+
+def test_community_without_buildings_is_one_flagged_grid():
+    fp, hh = _row_of_buildings(10, 10, 10, 40)
+    result = _run([shapely.box(0, 0, 220, 40), shapely.box(0, 100, 100, 200)], fp, hh)
+    empty = result.grids[result.grids["community_id"] == "C1"]
+    assert len(empty) == 1 and empty["households"].iloc[0] == 0
+    assert empty["reason"].iloc[0]
+
+
+def test_estimated_households_are_flagged_everywhere():
+    fp, _ = _row_of_buildings(10, 10, 20, 0, size=15.0)
+    c = gpd.GeoDataFrame({"community_id": ["A"]}, geometry=[shapely.box(0, 0, 420, 40)], crs=CRS)
+    b = gpd.GeoDataFrame({"levels": [10] * 20}, geometry=fp, crs=CRS)
+    result = gridgeo.partition(c, b)
+    assert result.buildings["households_estimated"].all()
+    assert result.grids["households_estimated"].all()
+    assert result.report["summary"]["households_estimated"] is True
+    # 225 m² × 10 storeys × 0.8 / 90 = 20 households per building
+    assert (result.buildings["households"] == 20).all()
+
+
+def test_register_totals_calibrate_estimates():
+    fp, _ = _row_of_buildings(10, 10, 20, 0, size=15.0)
+    c = gpd.GeoDataFrame({"community_id": ["A"], "register": [777]}, geometry=[shapely.box(0, 0, 420, 40)], crs=CRS)
+    b = gpd.GeoDataFrame({"levels": np.arange(20) % 5 + 1}, geometry=fp, crs=CRS)
+    result = gridgeo.partition(c, b, community_households="register")
+    assert int(result.buildings["households"].sum()) == 777
+    assert int(result.grids["households"].sum()) == 777
