@@ -275,6 +275,12 @@ def partition(
             geometry=gpd.GeoSeries([], crs=crs),
         )
     out_buildings = _with_added_columns(prep, b_code, b_comm_code, b_grid, crs)
+    # rows in code order: the output does not depend on the input's row order
+    out_buildings = out_buildings.iloc[np.argsort(b_code.astype(str), kind="stable")]
+    unassigned = prep.unassigned
+    if len(unassigned):
+        keys = np.array([shapely.to_wkb(g, hex=True) if g is not None else "" for g in unassigned.geometry])
+        unassigned = unassigned.iloc[np.argsort(keys, kind="stable")]
     out_communities = prep.communities.copy()
     out_communities["community_id"] = prep.community_ids
     out_communities["community_code"] = c_codes
@@ -301,7 +307,7 @@ def partition(
             "dwelling_m2": dwelling_m2,
         },
     )
-    return Partition(out_communities, grids, out_buildings, units_frame, prep.unassigned, report)
+    return Partition(out_communities, grids, out_buildings, units_frame, unassigned, report)
 
 
 def _canonical_order(geoms: np.ndarray, xy: np.ndarray, community) -> np.ndarray:

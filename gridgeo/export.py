@@ -21,6 +21,7 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 
 from .crs import WGS84
 from .errors import OutputExistsError
@@ -30,6 +31,7 @@ __all__ = ["write_outputs", "write_geojson", "to_json_safe"]
 logger = logging.getLogger(__name__)
 
 GEOJSON_LAYERS = ("grids", "buildings", "units")
+_FIXED_DATE = "2000-01-01T00:00:00.000Z"
 
 
 def write_outputs(result, outdir: str | Path, *, overwrite: bool = False, extra: dict | None = None) -> Path:
@@ -59,6 +61,9 @@ def write_outputs(result, outdir: str | Path, *, overwrite: bool = False, extra:
         raise OutputExistsError(f"{outdir} exists; pass --overwrite (overwrite=True) to replace it")
     outdir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", suffix=".tmp", dir=outdir.parent))
+    previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    # a fixed GeoPackage timestamp: the same inputs and seed give byte-identical files
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": _FIXED_DATE})
     try:
         gpkg = staging / "partition.gpkg"
         layers = [
@@ -94,6 +99,8 @@ def write_outputs(result, outdir: str | Path, *, overwrite: bool = False, extra:
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
     logger.info("wrote %s", outdir)
     return outdir
 

@@ -29,6 +29,8 @@ from .crs import local_metric_crs
 __all__ = ["EXCUSES", "polsby_popper", "grid_metrics", "community_metrics", "summarize"]
 
 EXCUSES = ("oversize_building", "infeasible_total", "detached_part", "dedicated")
+#: a defect whose reason starts with this was proven unavoidable (see gridgeo.partition.proof)
+PROVEN_INFEASIBLE = "proven infeasible"
 
 
 def polsby_popper(geoms) -> np.ndarray:
@@ -67,7 +69,7 @@ def grid_metrics(grids: gpd.GeoDataFrame, *, band: tuple[int, int]) -> pd.DataFr
     Returns
     -------
     DataFrame
-        ``in_band``, ``excused``, ``defect``, ``one_piece``, ``polsby_popper``, ``area_m2`` (index of ``grids``).
+        ``in_band``, ``excused``, ``defect``, ``proven_infeasible``, ``one_piece``, ``polsby_popper``, ``area_m2`` (index of ``grids``).
 
     Examples
     --------
@@ -83,11 +85,14 @@ def grid_metrics(grids: gpd.GeoDataFrame, *, band: tuple[int, int]) -> pd.DataFr
     in_band = (hh >= low) & (hh <= high)
     status = grids["status"].astype(str).to_numpy() if "status" in grids else np.full(len(grids), "")
     excused = np.isin(status, EXCUSES)
+    reason = grids["reason"].astype(str).to_numpy() if "reason" in grids else np.full(len(grids), "")
+    proven = np.char.startswith(reason.astype(str), PROVEN_INFEASIBLE)
     return pd.DataFrame(
         {
             "in_band": in_band,
             "excused": excused & ~in_band,
             "defect": ~in_band & ~excused,
+            "proven_infeasible": ~in_band & ~excused & proven,
             "one_piece": shapely.get_type_id(geoms) == 3,
             "polsby_popper": polsby_popper(geoms),
             "area_m2": shapely.area(geoms),
@@ -166,7 +171,8 @@ def summarize(
     dict
         ``n_grids``, ``share_in_band``, ``share_feasible_in_band`` (grids without
         an excuse that are in band), ``n_defects``, ``share_one_piece``,
-        ``max_gap_ratio``, ``max_overlap_ratio``, ``coverage_valid``,
+        ``n_defects_proven_infeasible`` (defects for which no contiguous in-band
+        split exists, by proof), ``max_gap_ratio``, ``max_overlap_ratio``, ``coverage_valid``,
         ``polsby_popper_mean``/``min``, ``max_balance``, ``barrier_crossings``, and
         for units ``n_units`` and ``share_units_in_band``.
     """
@@ -178,6 +184,7 @@ def summarize(
         "share_in_band": float(per_grid["in_band"].mean()) if len(grids) else 0.0,
         "share_feasible_in_band": float(per_grid["in_band"][feasible].mean()) if feasible.any() else 1.0,
         "n_defects": int(per_grid["defect"].sum()),
+        "n_defects_proven_infeasible": int(per_grid["proven_infeasible"].sum()),
         "n_excused": int(per_grid["excused"].sum()),
         "share_one_piece": float(per_grid["one_piece"].mean()) if len(grids) else 0.0,
         "max_gap_ratio": float(per_comm["gap_ratio"].max()) if len(per_comm) else 0.0,

@@ -233,9 +233,14 @@ def prepare_inputs(
         counts = np.bincount(b_sorted, minlength=len(buildings))
         straddling = np.flatnonzero(counts > 1)
         if len(straddling):
+            if building_id is not None and building_id in buildings.columns:
+                named = sorted(buildings[building_id].astype(str).to_numpy()[straddling])
+                which = f"{building_id} " + ", ".join(named[:10]) + (f" and {len(named) - 10} more" if len(named) > 10 else "")
+            else:
+                which = describe_rows(straddling + 1)
             notes.append(
                 f"{b_label}: {len(straddling)} buildings straddle two or more communities; each went to the "
-                f"community holding most of its footprint ({describe_rows(straddling[:10] + 1)})"
+                f"community holding most of its footprint ({which})"
             )
             logger.info(notes[-1])
     reason[(assignment < 0) & (reason == "")] = OUTSIDE

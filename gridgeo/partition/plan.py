@@ -18,6 +18,7 @@ from scipy.sparse.csgraph import connected_components
 from ..adjacency import CellGraph
 from .bisect import _TREES as _TREES_FIRST, recursive_bisection
 from .count import choose_grid_count, feasible_counts
+from .proof import MAX_EXHAUSTIVE, enclosed_pocket, no_split_exists
 from .refine import refine_labels
 
 __all__ = ["GridNote", "partition_part", "IN_BAND", "OVERSIZE", "INFEASIBLE", "DETACHED", "OUT_OF_BAND"]
@@ -27,6 +28,7 @@ OVERSIZE = "oversize_building"
 INFEASIBLE = "infeasible_total"
 DETACHED = "detached_part"
 OUT_OF_BAND = "out_of_band"
+PROVEN = "proven infeasible"  # same text as gridgeo.metrics.PROVEN_INFEASIBLE
 
 
 @dataclass(frozen=True)
@@ -129,14 +131,23 @@ def partition_part(
         elif low <= weights[label] <= high:
             final.append(GridNote(IN_BAND, ""))
         else:
-            final.append(
-                GridNote(
-                    OUT_OF_BAND,
-                    f"{int(weights[label])} households: no contiguous split within {low}–{high} was found "
-                    "for this part (defect)",
-                )
-            )
+            final.append(GridNote(OUT_OF_BAND, _defect_reason(graph, labels, label, weights, low, high)))
     return labels, final
+
+
+def _defect_reason(graph, labels, label, weights, low, high):
+    """Explain an out-of-band grid: proven infeasible when a proof applies, else a search failure."""
+    cells = np.flatnonzero(labels == label)
+    pocket = enclosed_pocket(graph, cells, low, high)
+    if pocket:
+        return f"{PROVEN}: {pocket}"
+    if graph.n <= MAX_EXHAUSTIVE and no_split_exists(graph, None, low, high):
+        return (
+            f"{PROVEN}: {int(weights[label])} households; exhaustive search over all {graph.n} cells of this "
+            f"part found no split into connected grids within {low}–{high}"
+        )
+    return f"{int(weights[label])} households: no contiguous split within {low}–{high} was found for this part"
+
 
 
 def _split_component(graph, total, k, feasible, low, high, rng, attempts: int = 4):

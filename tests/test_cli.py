@@ -1,0 +1,97 @@
+"""The command line, through click's CliRunner, on the sample Shapefiles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+import pytest
+from click.testing import CliRunner
+
+from gridgeo.cli import main
+
+from .conftest import SAMPLE
+
+ARGS = [str(SAMPLE / "communities.shp"), str(SAMPLE / "buildings.shp"), "--households", "hh_est", "--community-id", "comm_id", "--building-id", "bldg_id"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("cli") / "out"
+    result = CliRunner().invoke(main, ["partition", *ARGS, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def test_partition_writes_every_output(run_dir):
+    names = {p.name for p in run_dir.iterdir()}
+    assert {"partition.gpkg", "grids.geojson", "buildings.geojson", "units.geojson", "report.json"} <= names
+    layers = set(pyogrio.list_layers(run_dir / "partition.gpkg")[:, 0])
+    assert {"communities", "grids", "buildings", "units"} <= layers
+
+
+def test_geojson_is_wgs84_and_gpkg_keeps_input_crs(run_dir):
+    grids = gpd.read_file(run_dir / "grids.geojson")
+    assert grids.crs.to_epsg() == 4326
+    gpkg = gpd.read_file(run_dir / "partition.gpkg", layer="grids")
+    assert gpkg.crs.to_epsg() == 4326  # the sample is stored in EPSG:4326
+    assert {"grid_code", "community_id", "households", "n_buildings", "n_units", "area_m2", "polsby_popper", "status", "reason"} <= set(grids.columns)
+
+
+def test_chinese_text_survives_the_round_trip(run_dir):
+    buildings = gpd.read_file(run_dir / "partition.gpkg", layer="buildings")
+    source = gpd.read_file(SAMPLE / "buildings.shp")
+    assert buildings["district"].iloc[0] == source["district"].iloc[0]
+    assert "區" in buildings["district"].iloc[0]
+    assert {"building_code", "grid_code", "households", "households_estimated"} <= set(buildings.columns)
+
+
+def test_report_json(run_dir):
+    report = json.loads((run_dir / "report.json").read_text(encoding="utf-8"))
+    assert report["summary"]["n_defects"] == 0
+    assert report["parameters"]["households"] == "hh_est"
+    assert len(report["communities"]) == 4
+
+
+def test_existing_output_needs_overwrite(run_dir):
+    result = CliRunner().invoke(main, ["partition", *ARGS, "-o", str(run_dir)])
+    assert result.exit_code == 2
+    assert "--overwrite" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_user_error_is_one_clear_message_and_exit_2(tmp_path):
+    result = CliRunner().invoke(main, ["partition", str(SAMPLE / "communities.shp"), str(SAMPLE / "buildings.shp"), "--households", "nope", "-o", str(tmp_path / "x")])
+    assert result.exit_code == 2
+    assert "buildings.shp" in result.output and "nope" in result.output and "hh_est" in result.output
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "x").exists()
+
+
+def test_missing_file_is_exit_2(tmp_path):
+    result = CliRunner().invoke(main, ["partition", str(tmp_path / "none.shp"), str(SAMPLE / "buildings.shp"), "-o", str(tmp_path / "x")])
+    assert result.exit_code == 2
+    assert "file not found" in result.output
+
+
+def test_validate_reports_problems_with_exit_1(tmp_path):
+    bad = gpd.read_file(SAMPLE / "buildings.shp")
+    bad.loc[[3, 7], "hh_est"] = -1
+    path = tmp_path / "bad.gpkg"
+    bad.to_file(path, layer="buildings")
+    result = CliRunner().invoke(main, ["validate", str(SAMPLE / "communities.shp"), f"{path}:buildings", "--households", "hh_est", "--community-id", "comm_id"])
+    assert result.exit_code == 1
+    assert "rows 4, 8" in result.output and "negative" in result.output
+
+
+def test_validate_ok(tmp_path):
+    result = CliRunner().invoke(main, ["validate", *ARGS])
+    assert result.exit_code == 0
+    assert "OK: 4 communities" in result.output
+
+
+def test_version():
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0 and "gridgeo" in result.output

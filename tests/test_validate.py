@@ -1,0 +1,131 @@
+"""Input checks: problems are collected, name the file, the rows and the fix."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pytest
+import shapely
+
+import gridgeo
+from gridgeo.errors import CRSError, InputError
+
+CRS = 32651
+
+
+def _layers(n=6, households=None, crs=CRS):
+    c = gpd.GeoDataFrame({"community_id": ["A"]}, geometry=[shapely.box(0, 0, 200, 50)], crs=crs)
+    b = gpd.GeoDataFrame(
+        {"bid": [f"b{i}" for i in range(n)], "hh": households if households is not None else [60] * n},
+        geometry=[shapely.box(10 + 30 * i, 20, 20 + 30 * i, 30) for i in range(n)],
+        crs=crs,
+    )
+    return c, b
+
+
+def test_missing_crs_names_both_layers():
+    c, b = _layers()
+    c = c.set_crs(None, allow_override=True)
+    b = b.set_crs(None, allow_override=True)
+    with pytest.raises(CRSError) as info:
+        gridgeo.partition(c, b, households="hh", labels={"communities": "c.shp", "buildings": "b.shp"})
+    text = str(info.value)
+    assert "c.shp" in text and "b.shp" in text and ".prj" in text
+
+
+def test_projected_coordinates_labelled_wgs84_are_caught():
+    c, b = _layers()
+    c = c.set_crs(4326, allow_override=True)
+    b = b.set_crs(4326, allow_override=True)
+    c = c.set_geometry(c.geometry.translate(300000, 2700000))
+    b = b.set_geometry(b.geometry.translate(300000, 2700000))
+    with pytest.raises(CRSError, match="not longitudes and latitudes"):
+        gridgeo.partition(c, b, households="hh")
+
+
+def test_bad_households_are_all_reported_with_rows():
+    c, b = _layers(households=[60, None, "abc", -3, 2.5, 60])
+    b["hh"] = b["hh"].astype(object)
+    with pytest.raises(InputError) as info:
+        gridgeo.partition(c, b, households="hh", labels={"buildings": "b.gpkg"})
+    problems = info.value.problems
+    text = str(info.value)
+    assert len(problems) == 4
+    assert "row 2" in text and "row 3" in text and "row 4" in text and "row 5" in text
+    assert "'abc'" in text and "b.gpkg" in text
+
+
+def test_duplicate_ids_are_reported():
+    c, b = _layers()
+    b.loc[3, "bid"] = "b0"
+    with pytest.raises(InputError, match="duplicate bid"):
+        gridgeo.partition(c, b, households="hh", building_id="bid")
+
+
+def test_unknown_column_lists_the_available_ones():
+    c, b = _layers()
+    with pytest.raises(InputError, match="use one of: bid, hh"):
+        gridgeo.partition(c, b, households="households")
+
+
+def test_empty_layer_is_an_error():
+    c, b = _layers()
+    with pytest.raises(InputError, match="no features"):
+        gridgeo.partition(c, b.iloc[:0], households="hh")
+
+
+def test_buildings_outside_every_community_are_kept_unassigned():
+    c, b = _layers()
+    b.loc[5, "geometry"] = shapely.box(500, 500, 510, 510)
+    result = gridgeo.partition(c, b, households="hh")
+    assert len(result.unassigned) == 1
+    assert result.unassigned["reason"].iloc[0] == "outside every community"
+    assert result.unassigned["bid"].iloc[0] == "b5"
+    assert len(result.buildings) == 5
+
+
+def test_invalid_geometries_are_repaired_and_counted():
+    c, b = _layers()
+    bowtie = shapely.Polygon([(40, 20), (50, 30), (50, 20), (40, 30)])
+    b.loc[1, "geometry"] = bowtie
+    result = gridgeo.partition(c, b, households="hh")
+    assert any("repaired 1 invalid" in note for note in result.report["notes"])
+    assert len(result.buildings) == 6
+
+
+def test_differing_crs_is_reprojected():
+    c, b = _layers()
+    b = b.to_crs(4326)
+    result = gridgeo.partition(c, b, households="hh")
+    assert any("reprojected" in note for note in result.report["notes"])
+    assert result.grids.crs == c.crs
+
+
+def test_cgcs2000_input_is_computed_in_gauss_kruger():
+    c, b = _layers()
+    c = c.set_geometry(c.geometry.translate(500000 - 100, 4400000)).set_crs(32650, allow_override=True).to_crs(4490)
+    b = b.set_geometry(b.geometry.translate(500000 - 100, 4400000)).set_crs(32650, allow_override=True).to_crs(4490)
+    result = gridgeo.partition(c, b, households="hh")
+    assert result.report["metric_crs"] == "EPSG:4548"  # CGCS2000 / 3-degree Gauss-Kruger CM 117E
+    assert result.grids.crs.to_epsg() == 4490
+
+
+def test_bad_band_is_an_error():
+    c, b = _layers()
+    with pytest.raises(InputError, match="MIN:MAX"):
+        gridgeo.partition(c, b, households="hh", grid_size="abc")
+    with pytest.raises(InputError, match="1 <= MIN <= MAX"):
+        gridgeo.partition(c, b, households="hh", grid_size="500:300")
+
+
+def test_points_without_households_cannot_be_estimated():
+    c, b = _layers()
+    b = b.set_geometry(b.geometry.centroid)
+    with pytest.raises(InputError, match="--households"):
+        gridgeo.partition(c, b)
+
+
+def test_errors_are_value_errors():
+    c, b = _layers()
+    with pytest.raises(ValueError) as info:
+        gridgeo.partition(c, b, households="nope")
+    assert isinstance(info.value, gridgeo.GridgeoError)
