@@ -21,6 +21,7 @@ _ANGLES = 18
 _TREES = 40
 _BARRIER_CUT_COST = 0.05
 _BALANCE_WEIGHT = 1.0
+_CHECKED = 6  # straight cuts checked for connectivity, best first
 
 
 def recursive_bisection(
@@ -93,9 +94,11 @@ class _Context:
         sub_adj = self.adjacency[nodes][:, nodes].tocsr()
         sub_cost = self.cut_cost[nodes][:, nodes].tocsr()
         xy = g.xy[nodes]
-        best = None  # (violation, score, mask, k_a, k_b)
+        middle = (self.low + self.high) / 2.0
         orientations = [(k1, k2)] if k1 == k2 else [(k1, k2), (k2, k1)]
-        for direction in self.directions:
+        candidates = []  # (violation, score, tie, mask, k_a, k_b) before connectivity repair
+        seen = set()
+        for d, direction in enumerate(self.directions):
             order = np.argsort(xy @ direction, kind="stable")
             cumulative = np.cumsum(w[order])
             for k_a, k_b in orientations:
@@ -105,9 +108,23 @@ class _Context:
                 cut_at = _prefix_length(cumulative, target, low_a, high_a)
                 mask = np.zeros(len(nodes), dtype=bool)
                 mask[order[:cut_at]] = True
-                candidate = self._evaluate(mask, w, total, sub_adj, sub_cost, scale, k_a, k_b)
-                if candidate is not None and (best is None or candidate[:2] < best[:2]):
-                    best = candidate
+                key = (mask.tobytes(), k_a)
+                if key in seen:
+                    continue
+                seen.add(key)
+                weight_a = int(cumulative[cut_at - 1])
+                violation = _band_miss(weight_a, k_a, self.low, self.high) + _band_miss(total - weight_a, k_b, self.low, self.high)
+                cut = float(mask.astype(float) @ (sub_cost @ (~mask).astype(float)))
+                score = cut / scale + _BALANCE_WEIGHT * abs(weight_a - target) / middle
+                candidates.append((violation, score, len(candidates), mask, k_a, k_b))
+        candidates.sort(key=lambda c: c[:3])
+        best = None  # (violation, score, mask, k_a, k_b) after connectivity repair
+        for violation, score, _, mask, k_a, k_b in candidates[:_CHECKED]:
+            candidate = self._evaluate(mask, w, total, sub_adj, sub_cost, scale, k_a, k_b)
+            if candidate is not None and (best is None or candidate[:2] < best[:2]):
+                best = candidate
+            if best is not None and best[0] == 0 and violation == 0 and abs(best[1] - score) < 1e-9:
+                break  # the best straight cut was connected as it stood
         if best is None or best[0] > 0:
             fallback = self._tree_cuts(nodes, w, total, sub_adj, sub_cost, scale, orientations)
             if fallback is not None and (best is None or fallback[:2] < best[:2]):

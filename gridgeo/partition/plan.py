@@ -162,7 +162,7 @@ def _split_component(graph, total, k, feasible, low, high, rng, attempts: int = 
     best = None
     for attempt in range(attempts):
         count = counts[attempt % len(counts)]
-        labels = recursive_bisection(graph, count, low, high, rng, trees=_TREES_FIRST if attempt == 0 else 120)
+        labels = recursive_bisection(graph, count, low, high, rng, trees=_TREES_FIRST if attempt == 0 else 80)
         labels = refine_labels(graph, labels, low, high)
         if not excused:
             labels = _repair_band(graph, labels, np.zeros(count, dtype=bool), low, high, rng, np.zeros(graph.n, bool))
@@ -229,19 +229,23 @@ def _peel_into_oversize(graph, members, labels, big, low, high, rng):
         frontier = sorted(nxt)
     weights = graph.weight
     taken_weight = 0
+    tries = 0
     for count in range(1, min(len(order), 400)):
         taken_weight += int(weights[order[count - 1]])
         rest_total = int(weights[members].sum()) - taken_weight
         k, feasible = choose_grid_count(rest_total, low, high)
         if not feasible:
             continue
+        tries += 1
+        if tries > 12:
+            break
         taken = np.array(order[:count])
         kept = np.setdiff1d(members, taken)
         sub = graph.subgraph(kept)
         pieces, _ = connected_components(sub.shared, directed=False)
         if pieces != 1:
             continue
-        local, k = _split_component(sub, rest_total, k, True, low, high, rng, attempts=2)
+        local, k = _split_component(sub, rest_total, k, True, low, high, rng, attempts=1)
         if _total_miss(sub, local, k, low, high) == 0:
             return host, taken, kept, local, k
     return None
@@ -263,7 +267,7 @@ def _repair_band(graph, labels, excused, low, high, rng, frozen, rounds: int = 2
                     continue
                 sub = graph.subgraph(nodes)
                 before = sum(_miss(weights[h], low, high) for h in group)
-                local = recursive_bisection(sub, len(group), low, high, rng, trees=200)
+                local = recursive_bisection(sub, len(group), low, high, rng, trees=60)
                 after_w = np.bincount(local, weights=sub.weight, minlength=len(group))
                 after = sum(_miss(w, low, high) for w in after_w)
                 if after < before:
@@ -299,14 +303,23 @@ def _neighbour_groups(graph, labels, g, excused, k):
 
 
 def _adjacent_oversize_grid(graph, members, labels, big):
-    """The oversize grid sharing the longest boundary with ``members`` (None if none touches)."""
-    rows = graph.shared[members]
-    touching = rows[:, big]
-    if touching.nnz == 0:
+    """The oversize grid sharing the longest boundary with ``members`` (None if none touches).
+
+    An oversize grid is any grid holding a cell in ``big``; all its cells count.
+    """
+    hosts = np.unique(labels[big])
+    hosts = hosts[hosts >= 0]
+    if len(hosts) == 0:
         return None
-    per_big = np.asarray(touching.sum(axis=0)).ravel()
-    big_nodes = np.flatnonzero(big)
-    return int(labels[big_nodes[int(np.argmax(per_big))]])
+    rows = graph.shared[members].tocoo()
+    neighbour_labels = labels[rows.col]
+    touching = np.isin(neighbour_labels, hosts)
+    if not touching.any():
+        return None
+    border = {}
+    for label, length in zip(neighbour_labels[touching], rows.data[touching]):
+        border[int(label)] = border.get(int(label), 0.0) + float(length)
+    return max(sorted(border), key=lambda h: border[h])
 
 
 def _infeasible_note(total, k, low, high, detached):
