@@ -24,7 +24,7 @@ import shapely
 __all__ = ["Tessellation", "tessellate_part", "split_parts", "merge_polygons"]
 
 _SHRINK_M = 0.4
-_SPACING_M = 2.0
+_SPACING_M = 3.0
 _JITTER_M = 1e-3
 _JITTER_SEED = 20240601
 

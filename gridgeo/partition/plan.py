@@ -105,7 +105,8 @@ def partition_part(
                     labels[members] = host
                     continue
             sub = graph.subgraph(members)
-            local, k = _split_component(sub, total, k, feasible, low, high, rng)
+            # next to an oversize grid, a failed split is better mended by peeling cells into it
+            local, k = _split_component(sub, total, k, feasible, low, high, rng, attempts=1 if big.any() else 4)
             if feasible and big.any() and _total_miss(sub, local, k, low, high) > 0:
                 peeled = _peel_into_oversize(graph, members, labels, big, low, high, rng)
                 if peeled is not None:
