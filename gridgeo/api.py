@@ -292,8 +292,9 @@ def partition(
     community_frame = gpd.GeoDataFrame(
         {"community_id": prep.community_ids}, geometry=list(prep.community_geoms), crs=metric
     )
+    crossings_min = sum(int(results[i][1].barrier_crossings_min) for i in results)
     report = _report(
-        grids, community_frame, units_frame, band, unit_band, prep, seed,
+        grids, community_frame, units_frame, band, unit_band, prep, seed, crossings_min,
         {
             "households": households,
             "community_id": community_id,
@@ -360,7 +361,7 @@ def _with_added_columns(prep, b_code, b_comm_code, b_grid, crs) -> gpd.GeoDataFr
     return frame
 
 
-def _report(grids, communities, units, band, unit_band, prep, seed, parameters) -> dict:
+def _report(grids, communities, units, band, unit_band, prep, seed, crossings_min, parameters) -> dict:
     summary = summarize(grids, communities, band=band, units=units, unit_band=unit_band)
     per_comm = community_metrics(grids, communities, band=band)
     flagged = grids.loc[grids["status"] != "in_band", ["grid_code", "community_id", "households", "status", "reason"]]
@@ -371,6 +372,7 @@ def _report(grids, communities, units, band, unit_band, prep, seed, parameters) 
             "n_unassigned": int(len(prep.unassigned)),
             "households": int(prep.households.sum()),
             "households_estimated": bool(prep.households_estimated),
+            "barrier_crossings_min": int(crossings_min),
         }
     )
     return {

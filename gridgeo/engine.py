@@ -33,12 +33,16 @@ class CommunityResult:
     notes : list of GridNote
     barrier_crossings : ndarray of int
         Per grid: how many barriers it spans (blocks joined minus one).
+    barrier_crossings_min : int
+        A lower bound on the crossings any partition of this community into the
+        same number of grids needs: blocks minus grids, per connected part.
     """
 
     building_grid: np.ndarray
     grid_geoms: np.ndarray
     notes: list[GridNote]
     barrier_crossings: np.ndarray
+    barrier_crossings_min: int = 0
 
 
 def community_rng(seed: int, community_id: str) -> np.random.Generator:
@@ -91,6 +95,7 @@ def partition_community(
     grid_geoms: list = []
     notes: list[GridNote] = []
     crossings: list[int] = []
+    crossings_min = 0
     detached = len(parts) > 1
     for p, part in enumerate(parts):
         members = np.flatnonzero(part_of == p)
@@ -127,12 +132,14 @@ def partition_community(
                 cells = tess.cells[nodes[labels == label]]
                 grid_geoms.append(_dissolve(cells))
             crossings.extend(_barrier_crossings(sub, labels, k))
+            crossings_min += max(0, _block_count(sub) - k)
         building_grid[members] = site_grid[tess.site_of_building]
     return CommunityResult(
         building_grid=building_grid,
         grid_geoms=np.array(grid_geoms, dtype=object),
         notes=notes,
         barrier_crossings=np.asarray(crossings, dtype=np.int64),
+        barrier_crossings_min=crossings_min,
     )
 
 
@@ -168,12 +175,20 @@ def _dissolve(cells: np.ndarray):
     return merged
 
 
+def _blocks(graph) -> tuple[int, np.ndarray]:
+    free = graph.shared - graph.shared.multiply(graph.barrier > 0)
+    free.eliminate_zeros()
+    return connected_components(free, directed=False)
+
+
+def _block_count(graph) -> int:
+    return 1 if graph.barrier.nnz == 0 else _blocks(graph)[0]
+
+
 def _barrier_crossings(graph, labels: np.ndarray, k: int) -> list[int]:
     if graph.barrier.nnz == 0:
         return [0] * k
-    free = graph.shared - graph.shared.multiply(graph.barrier > 0)
-    free.eliminate_zeros()
-    _, block = connected_components(free, directed=False)
+    _, block = _blocks(graph)
     out = []
     for label in range(k):
         out.append(len(np.unique(block[labels == label])) - 1)

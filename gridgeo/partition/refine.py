@@ -3,8 +3,9 @@
 Boundary cells move one at a time to a neighbouring grid when the move keeps
 the donor grid connected and improves, in this order: the total amount by
 which grids miss the band, then the sum of the grids' Polsby-Popper scores
-(minus small penalties for distance from the band's midpoint and for barrier
-lines inside a grid).  Areas and perimeters are updated from the cell graph
+(minus small penalties for distance from the band's midpoint and for every
+extra barrier block a grid spans: a *block* is a set of cells no barrier line
+separates, so a grid spanning two blocks crosses a barrier).  Areas and perimeters are updated from the cell graph
 (shared edge lengths), so no geometry is touched while searching.
 """
 
@@ -13,13 +14,14 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
+from scipy.sparse.csgraph import connected_components
 
 from ..adjacency import CellGraph
 
 __all__ = ["refine_labels"]
 
 _BALANCE_PENALTY = 0.02
-_BARRIER_PENALTY = 2.0
+_BLOCK_PENALTY = 0.3  # in Polsby-Popper units, per extra block a grid spans
 _EPS = 1e-9
 
 
@@ -76,6 +78,15 @@ def refine_labels(
     return search.labels
 
 
+def _blocks(graph: CellGraph) -> np.ndarray | None:
+    """Block id per cell (cells joined without crossing a barrier), or None without barriers."""
+    if graph.barrier.nnz == 0:
+        return None
+    free = graph.shared - graph.shared.multiply(graph.barrier > 0)
+    free.eliminate_zeros()
+    return connected_components(free, directed=False)[1]
+
+
 class _Search:
     def __init__(self, graph, labels, low, high, k, frozen, excused):
         self.g = graph
@@ -87,8 +98,12 @@ class _Search:
         self.indptr = shared.indptr
         self.indices = shared.indices
         self.lengths = shared.data
-        barrier = graph.barrier
-        self.b_indptr, self.b_indices, self.b_lengths = barrier.indptr, barrier.indices, barrier.data
+        self.block = _blocks(graph)
+        self.block_count: list[dict[int, int]] = [dict() for _ in range(k)]
+        if self.block is not None:
+            for node, lab in enumerate(labels):
+                counts = self.block_count[lab]
+                counts[self.block[node]] = counts.get(self.block[node], 0) + 1
         self.weight = graph.weight.astype(np.int64)
         self.area = graph.area
         self.perimeter = graph.perimeter
@@ -135,13 +150,12 @@ class _Search:
             out[lab] = out.get(lab, 0.0) + self.lengths[p]
         return out
 
-    def _barrier_lengths(self, node):
-        labels = self.labels
-        out = {}
-        for p in range(self.b_indptr[node], self.b_indptr[node + 1]):
-            lab = labels[self.b_indices[p]]
-            out[lab] = out.get(lab, 0.0) + self.b_lengths[p]
-        return out
+    def _block_change(self, node, a, b):
+        """Change in the number of blocks spanned (summed over grids) when ``node`` moves a → b."""
+        beta = self.block[node]
+        leaves = self.block_count[a].get(beta, 0) == 1
+        arrives = self.block_count[b].get(beta, 0) == 0
+        return int(arrives) - int(leaves)
 
     def _stays_connected(self, node, grid):
         labels = self.labels
@@ -169,7 +183,6 @@ class _Search:
         lengths = self._neighbour_lengths(node)
         if len(lengths) == 1 and a in lengths:
             return None
-        barriers = self._barrier_lengths(node) if self.b_indptr[node + 1] > self.b_indptr[node] else {}
         w = self.weight[node]
         area = self.area[node]
         perim = self.perimeter[node]
@@ -180,7 +193,6 @@ class _Search:
         base_a = self._pp(aa, pa) - self._balance(wa, a)
         gain_a = self._pp(new_aa, new_pa) - self._balance(wa - w, a) - base_a
         miss_a = self._miss(wa - w, a) - self._miss(wa, a)
-        barrier_a = barriers.get(a, 0.0)
         best = None
         for b, lb in lengths.items():
             if b == a:
@@ -195,7 +207,8 @@ class _Search:
             gain = gain_a + (
                 self._pp(ab + area, new_pb) - self._balance(wb + w, b) - self._pp(ab, pb) + self._balance(wb, b)
             )
-            gain -= _BARRIER_PENALTY * (barriers.get(b, 0.0) - barrier_a) / self.scale
+            if self.block is not None:
+                gain -= _BLOCK_PENALTY * self._block_change(node, a, b)
             key = (miss, -gain)
             if miss < 0 or gain > _EPS:
                 if best is None or key < best[0]:
@@ -214,6 +227,13 @@ class _Search:
         self.grid_size[b] += 1
         self.grid_perimeter[a] = new_pa
         self.grid_perimeter[b] = new_pb
+        if self.block is not None:
+            beta = self.block[node]
+            counts = self.block_count[a]
+            counts[beta] -= 1
+            if counts[beta] == 0:
+                del counts[beta]
+            self.block_count[b][beta] = self.block_count[b].get(beta, 0) + 1
 
     def run(self, max_moves: int) -> None:
         labels = self.labels
