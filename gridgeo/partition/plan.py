@@ -18,7 +18,7 @@ from scipy.sparse.csgraph import connected_components
 from ..adjacency import CellGraph
 from .bisect import _TREES as _TREES_FIRST, recursive_bisection
 from .count import choose_grid_count, feasible_counts
-from .proof import MAX_EXHAUSTIVE, enclosed_pocket, no_split_exists
+from .proof import MAX_EXHAUSTIVE, enclosed_pocket, exact_split, no_split_exists
 from .refine import refine_labels
 
 __all__ = ["GridNote", "partition_part", "IN_BAND", "OVERSIZE", "INFEASIBLE", "DETACHED", "OUT_OF_BAND"]
@@ -174,6 +174,10 @@ def _split_component(graph, total, k, feasible, low, high, rng, attempts: int = 
             best = (key, labels, count)
         if miss == 0:
             break
+    if best[0][0] > 0 and graph.n <= MAX_EXHAUSTIVE:
+        exact = exact_split(graph, low, high, k)
+        if exact is not None:
+            return exact, int(exact.max()) + 1
     return best[1], best[2]
 
 

@@ -6,7 +6,8 @@ Two checks, both exact:
   is one neighbouring cell; every grid holding a pocket cell must then hold
   that gateway cell too, and the pocket plus the gateway exceed the maximum;
 * *exhaustive search* for small parts (at most ``MAX_EXHAUSTIVE`` cells): every
-  split of the part into connected in-band grids is enumerated.
+  split of the part into connected in-band grids is enumerated.  The same
+  search also *finds* the best split when the heuristics missed one.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from scipy.sparse.csgraph import connected_components
 
 from ..adjacency import CellGraph
 
-__all__ = ["enclosed_pocket", "no_split_exists", "MAX_EXHAUSTIVE"]
+__all__ = ["enclosed_pocket", "no_split_exists", "exact_split", "MAX_EXHAUSTIVE"]
 
 MAX_EXHAUSTIVE = 16
 
@@ -44,17 +45,10 @@ def enclosed_pocket(graph: CellGraph, cells: np.ndarray, low: int, high: int) ->
     )
 
 
-def no_split_exists(graph: CellGraph, k_options, low: int, high: int) -> bool:
-    """True when no split of the (small, connected) ``graph`` into connected in-band grids exists.
-
-    Only for graphs of at most ``MAX_EXHAUSTIVE`` cells; returns False (nothing proven) above that.
-    """
+def _in_band_connected_subsets(graph: CellGraph, low: int, high: int) -> list[int]:
     n = graph.n
-    if n > MAX_EXHAUSTIVE or n == 0:
-        return False
     weights = graph.weight
     neighbours = [set(int(j) for j in graph.shared[i].indices) for i in range(n)]
-    # all connected subsets with an in-band weight, as bit masks
     good = []
     for bits in range(1, 1 << n):
         members = [i for i in range(n) if bits >> i & 1]
@@ -71,20 +65,69 @@ def no_split_exists(graph: CellGraph, k_options, low: int, high: int) -> bool:
                     stack.append(j)
         if len(seen) == len(members):
             good.append(bits)
+    return good
+
+
+def _covers(n: int, good: list[int], limit: int = 20000):
+    """Yield splits of all n cells into subsets from ``good`` (as lists of bit masks)."""
     full = (1 << n) - 1
     by_lowest: dict[int, list[int]] = {}
     for bits in good:
         lowest = (bits & -bits).bit_length() - 1
         by_lowest.setdefault(lowest, []).append(bits)
+    found = 0
 
-    def cover(used: int) -> bool:
+    def walk(used: int, chosen: list[int]):
+        nonlocal found
+        if found >= limit:
+            return
         if used == full:
-            return True
+            found += 1
+            yield list(chosen)
+            return
         free = ~used & full
         lowest = (free & -free).bit_length() - 1
-        return any(not (bits & used) and cover(used | bits) for bits in by_lowest.get(lowest, []))
+        for bits in by_lowest.get(lowest, []):
+            if not bits & used:
+                chosen.append(bits)
+                yield from walk(used | bits, chosen)
+                chosen.pop()
 
-    return not cover(0)
+    yield from walk(0, [])
+
+
+def no_split_exists(graph: CellGraph, k_options, low: int, high: int) -> bool:
+    """True when no split of the (small, connected) ``graph`` into connected in-band grids exists.
+
+    Only for graphs of at most ``MAX_EXHAUSTIVE`` cells; returns False (nothing proven) above that.
+    """
+    if graph.n > MAX_EXHAUSTIVE or graph.n == 0:
+        return False
+    good = _in_band_connected_subsets(graph, low, high)
+    return next(_covers(graph.n, good, limit=1), None) is None
+
+
+def exact_split(graph: CellGraph, low: int, high: int, k: int) -> np.ndarray | None:
+    """The best split of a small graph into connected in-band grids, or None when none exists.
+
+    Prefers ``k`` grids, then the shortest total boundary between grids.
+    """
+    n = graph.n
+    if n > MAX_EXHAUSTIVE or n == 0:
+        return None
+    good = _in_band_connected_subsets(graph, low, high)
+    rows, cols = graph.shared.nonzero()
+    lengths = np.asarray(graph.shared[rows, cols]).ravel()
+    best = None
+    for cover in _covers(n, good):
+        labels = np.empty(n, dtype=np.int64)
+        for label, bits in enumerate(cover):
+            labels[[i for i in range(n) if bits >> i & 1]] = label
+        cut = float(lengths[labels[rows] != labels[cols]].sum())
+        key = (abs(len(cover) - k), cut)
+        if best is None or key < best[0]:
+            best = (key, labels)
+    return None if best is None else best[1]
 
 
 def components_of(graph: CellGraph, mask: np.ndarray) -> int:
