@@ -20,7 +20,7 @@ from ..adjacency import CellGraph
 
 __all__ = ["refine_labels"]
 
-_BALANCE_PENALTY = 0.02
+_BALANCE_PENALTY = 0.1
 _BLOCK_PENALTY = 0.3  # in Polsby-Popper units, per extra block a grid spans
 _EPS = 1e-9
 
@@ -63,7 +63,7 @@ def refine_labels(
     >>> from gridgeo.adjacency import build_cell_graph
     >>> cells = np.array([shapely.box(i, 0, i + 1, 1) for i in range(6)])
     >>> g = build_cell_graph(cells, np.full(6, 10), shapely.centroid(cells))
-    >>> refine_labels(g, np.array([0, 1, 1, 1, 1, 1]), 20, 40).tolist()
+    >>> refine_labels(g, np.array([0, 1, 1, 1, 1, 1]), 20, 40).tolist()  # 10 + 50 -> 30 + 30
     [0, 0, 0, 1, 1, 1]
     """
     labels = np.asarray(labels, dtype=np.int64).copy()
