@@ -1,0 +1,102 @@
+"""Reading every supported format, text encodings, and points as buildings."""
+
+from __future__ import annotations
+
+import shutil
+import zipfile
+
+import geopandas as gpd
+import pytest
+from click.testing import CliRunner
+
+import gridgeo
+from gridgeo.cli import main
+from gridgeo.errors import InputError
+from gridgeo.io import read_layer, split_layer_spec
+
+from .conftest import SAMPLE
+
+
+@pytest.fixture(scope="module")
+def sample_frames():
+    return gpd.read_file(SAMPLE / "communities.shp"), gpd.read_file(SAMPLE / "buildings.shp")
+
+
+@pytest.mark.parametrize("suffix", [".geojson", ".gpkg", ".parquet", ".shp"])
+def test_every_format_reads_back_the_same_rows(sample_frames, tmp_path, suffix):
+    communities, buildings = sample_frames
+    path = tmp_path / f"b{suffix}"
+    if suffix == ".parquet":
+        buildings.to_parquet(path)
+    else:
+        buildings.to_file(path)
+    frame = read_layer(path)
+    assert len(frame) == len(buildings)
+    assert frame.crs.equals(buildings.crs)
+    assert list(frame["district"]) == list(buildings["district"])
+
+
+def test_cpg_is_honoured_for_chinese_text():
+    frame = read_layer(SAMPLE / "communities.shp")
+    assert frame["name"].str.endswith("里").all()
+
+
+def test_gbk_dbf_without_cpg_needs_encoding(sample_frames, tmp_path):
+    communities, _ = sample_frames
+    path = tmp_path / "gbk.shp"
+    communities.to_file(path, encoding="gbk")
+    (tmp_path / "gbk.cpg").unlink(missing_ok=True)
+    frame = read_layer(path, encoding="gbk")
+    assert list(frame["name"]) == list(communities["name"])
+
+
+def test_gb18030_shapefile_runs_through_the_cli(sample_frames, tmp_path):
+    communities, buildings = sample_frames
+    communities.to_file(tmp_path / "c.shp", encoding="gb18030")
+    buildings.to_file(tmp_path / "b.shp", encoding="gb18030")
+    for name in ("c.cpg", "b.cpg"):
+        (tmp_path / name).unlink(missing_ok=True)
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["partition", str(tmp_path / "c.shp"), str(tmp_path / "b.shp"), "--encoding", "gb18030", "--households", "hh_est", "--community-id", "comm_id", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    written = gpd.read_file(out / "partition.gpkg", layer="communities")
+    assert set(written["name"]) == set(communities["name"])
+
+
+def test_zipped_shapefile(sample_frames, tmp_path):
+    _, buildings = sample_frames
+    with zipfile.ZipFile(tmp_path / "b.zip", "w") as archive:
+        for part in SAMPLE.glob("buildings.*"):
+            archive.write(part, part.name)
+    frame = read_layer(tmp_path / "b.zip")
+    assert len(frame) == len(buildings)
+
+
+def test_geopackage_with_several_layers_needs_a_layer_name(sample_frames, tmp_path):
+    communities, buildings = sample_frames
+    path = tmp_path / "both.gpkg"
+    communities.to_file(path, layer="communities")
+    buildings.to_file(path, layer="buildings")
+    with pytest.raises(InputError, match="2 layers"):
+        read_layer(path)
+    assert len(read_layer(path, layer="buildings")) == len(buildings)
+    assert split_layer_spec(f"{path}:buildings") == (str(path), "buildings")
+
+
+def test_buildings_as_points(sample_frames):
+    communities, buildings = sample_frames
+    points = buildings.copy()
+    points["geometry"] = buildings.to_crs(3826).representative_point().to_crs(buildings.crs)
+    result = gridgeo.partition(communities, points, households="hh_est", community_id="comm_id")
+    assert int(result.grids["households"].sum()) == int(buildings["hh_est"].sum())
+    assert (result.grids.geom_type == "Polygon").all()
+    assert result.report["summary"]["n_defects"] == result.report["summary"]["n_defects_proven_infeasible"]
+
+
+def test_shapefile_without_prj_is_a_clear_error(sample_frames, tmp_path):
+    for part in SAMPLE.glob("buildings.*"):
+        shutil.copy(part, tmp_path / part.name)
+    (tmp_path / "buildings.prj").unlink()
+    result = CliRunner().invoke(main, ["partition", str(SAMPLE / "communities.shp"), str(tmp_path / "buildings.shp"), "--households", "hh_est", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "buildings.shp" in result.output and "no coordinate reference system" in result.output
