@@ -75,6 +75,11 @@ class _Context:
         cost = graph.shared - (1.0 - _BARRIER_CUT_COST) * graph.barrier
         self.cut_cost = sp.csr_matrix(cost)
         self.adjacency = (graph.shared > 0).astype(np.int8).tocsr()
+        self.block = None
+        if graph.barrier.nnz:
+            free = graph.shared - graph.shared.multiply(graph.barrier > 0)
+            free.eliminate_zeros()
+            self.block = connected_components(free, directed=False)[1]
         angles = np.pi * np.arange(_ANGLES) / _ANGLES
         self.directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
 
@@ -117,6 +122,8 @@ class _Context:
                 cut = float(mask.astype(float) @ (sub_cost @ (~mask).astype(float)))
                 score = cut / scale + _BALANCE_WEIGHT * abs(weight_a - target) / middle
                 candidates.append((violation, score, len(candidates), mask, k_a, k_b))
+        if self.block is not None:
+            candidates += self._block_candidates(nodes, w, total, xy, sub_cost, scale, orientations, len(candidates))
         candidates.sort(key=lambda c: c[:3])
         best = None  # (violation, score, mask, k_a, k_b) after connectivity repair
         for violation, score, _, mask, k_a, k_b in candidates[:_CHECKED]:
@@ -135,6 +142,45 @@ class _Context:
             return nodes[mask], nodes[~mask], k1, k2
         _, _, mask, k_a, k_b = best
         return nodes[mask], nodes[~mask], k_a, k_b
+
+    def _block_candidates(self, nodes, w, total, xy, sub_cost, scale, orientations, start):
+        """Sweeps over whole barrier blocks: their cuts run exactly along barrier lines."""
+        _, local = np.unique(self.block[nodes], return_inverse=True)
+        n_blocks = int(local.max()) + 1
+        if n_blocks < 2:
+            return []
+        area = self.g.area[nodes]
+        block_w = np.bincount(local, weights=w, minlength=n_blocks)
+        block_area = np.bincount(local, weights=area, minlength=n_blocks)
+        block_xy = np.stack(
+            [np.bincount(local, weights=xy[:, i] * area, minlength=n_blocks) / np.maximum(block_area, 1e-9) for i in (0, 1)],
+            axis=1,
+        )
+        middle = (self.low + self.high) / 2.0
+        out = []
+        seen = set()
+        for direction in self.directions:
+            order = np.argsort(block_xy @ direction, kind="stable")
+            cumulative = np.cumsum(block_w[order])
+            for k_a, k_b in orientations:
+                low_a = max(k_a * self.low, total - k_b * self.high)
+                high_a = min(k_a * self.high, total - k_b * self.low)
+                target = total * k_a / (k_a + k_b)
+                cut_at = _prefix_length(cumulative, target, low_a, high_a)
+                weight_a = int(cumulative[cut_at - 1])
+                if not (low_a <= weight_a <= high_a):
+                    continue
+                chosen = np.zeros(n_blocks, dtype=bool)
+                chosen[order[:cut_at]] = True
+                mask = chosen[local]
+                key = (mask.tobytes(), k_a)
+                if key in seen:
+                    continue
+                seen.add(key)
+                cut = float(mask.astype(float) @ (sub_cost @ (~mask).astype(float)))
+                score = cut / scale + _BALANCE_WEIGHT * abs(weight_a - target) / middle
+                out.append((0.0, score, start + len(out), mask, k_a, k_b))
+        return out
 
     def _evaluate(self, mask, w, total, sub_adj, sub_cost, scale, k_a, k_b):
         mask = _make_sides_connected(mask, sub_adj, w)

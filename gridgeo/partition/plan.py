@@ -19,7 +19,7 @@ from ..adjacency import CellGraph
 from .bisect import _TREES as _TREES_FIRST, recursive_bisection
 from .count import choose_grid_count, feasible_counts
 from .proof import MAX_EXHAUSTIVE, enclosed_pocket, exact_split, no_split_exists
-from .refine import refine_labels
+from .refine import consolidate_blocks, refine_labels
 
 __all__ = ["GridNote", "partition_part", "IN_BAND", "OVERSIZE", "INFEASIBLE", "DETACHED", "OUT_OF_BAND"]
 
@@ -124,6 +124,9 @@ def partition_part(
         labels = refine_labels(graph, labels, low, high, frozen=big, excused=excused)
         labels, notes = _merge_short_grids_into_oversize(graph, labels, notes, low, big)
         next_label = len(notes)
+    if graph.barrier.nnz:
+        labels = consolidate_blocks(graph, labels, low, high, frozen=big)
+        labels = refine_labels(graph, labels, low, high, frozen=big, excused=excused)
     weights = np.bincount(labels, weights=graph.weight, minlength=next_label)
     final = []
     for label, note in enumerate(notes):

@@ -18,7 +18,7 @@ from scipy.sparse.csgraph import connected_components
 
 from ..adjacency import CellGraph
 
-__all__ = ["refine_labels"]
+__all__ = ["refine_labels", "consolidate_blocks"]
 
 _BALANCE_PENALTY = 0.1
 _BLOCK_PENALTY = 0.3  # in Polsby-Popper units, per extra block a grid spans
@@ -262,3 +262,86 @@ class _Search:
             if not queued[node]:
                 queued[node] = True
                 queue.append(node)
+
+
+def consolidate_blocks(
+    graph: CellGraph, labels: np.ndarray, low: int, high: int, *, frozen: np.ndarray | None = None, rounds: int = 4
+) -> np.ndarray:
+    """Move the cells a grid holds of a barrier block to the neighbouring grid that holds more of it.
+
+    Each accepted move takes one barrier crossing away: the donor stops spanning
+    that block, the receiver already spans it.  Moves keep both grids connected
+    and never take a grid out of the band (or further out of it).
+
+    Examples
+    --------
+    >>> import numpy as np, shapely
+    >>> from gridgeo.adjacency import build_cell_graph
+    >>> cells = np.array([shapely.box(i, 0, i + 1, 1) for i in range(6)])
+    >>> wall = np.array([shapely.LineString([(2.5, -1), (2.5, 2)])])
+    >>> g = build_cell_graph(cells, np.full(6, 10), shapely.centroid(cells), wall)
+    >>> consolidate_blocks(g, np.array([0, 0, 0, 0, 1, 1]), 20, 40).tolist()
+    [0, 0, 0, 1, 1, 1]
+    """
+    block = _blocks(graph)
+    labels = np.asarray(labels, dtype=np.int64).copy()
+    if block is None:
+        return labels
+    frozen = np.zeros(graph.n, dtype=bool) if frozen is None else frozen
+    indptr, indices = graph.shared.indptr, graph.shared.indices
+    weight = graph.weight
+    for _ in range(rounds):
+        moved = False
+        k = int(labels.max()) + 1
+        grid_weight = np.bincount(labels, weights=weight, minlength=k)
+        pairs = {}
+        for node in range(graph.n):
+            pairs.setdefault((int(labels[node]), int(block[node])), []).append(node)
+        spans = np.bincount([g for g, _ in pairs], minlength=k)
+        for (a, beta), cells in sorted(pairs.items(), key=lambda item: len(item[1])):
+            if spans[a] <= 1 or frozen[cells].any():
+                continue
+            cells_arr = np.asarray(cells)
+            if len(cells_arr) >= (labels == a).sum():
+                continue
+            holders = [g for (g, bb) in pairs if bb == beta and g != a and len(pairs[(g, bb)]) > len(cells)]
+            w = float(weight[cells_arr].sum())
+            for b in sorted(holders, key=lambda g: -len(pairs[(g, beta)])):
+                before = _miss(grid_weight[a], low, high) + _miss(grid_weight[b], low, high)
+                after = _miss(grid_weight[a] - w, low, high) + _miss(grid_weight[b] + w, low, high)
+                if after > before:
+                    continue
+                trial = labels.copy()
+                trial[cells_arr] = b
+                if not (_connected(trial == a, indptr, indices) and _connected(trial == b, indptr, indices)):
+                    continue
+                labels = trial
+                grid_weight[a] -= w
+                grid_weight[b] += w
+                spans[a] -= 1
+                pairs[(b, beta)] = pairs[(b, beta)] + cells
+                pairs[(a, beta)] = []
+                moved = True
+                break
+        if not moved:
+            break
+    return labels
+
+
+def _miss(weight, low, high):
+    return max(weight - high, low - weight, 0)
+
+
+def _connected(mask: np.ndarray, indptr, indices) -> bool:
+    members = np.flatnonzero(mask)
+    if len(members) <= 1:
+        return True
+    seen = {int(members[0])}
+    stack = [int(members[0])]
+    while stack:
+        v = stack.pop()
+        for j in indices[indptr[v] : indptr[v + 1]]:
+            if mask[j] and j not in seen:
+                seen.add(int(j))
+                stack.append(int(j))
+    return len(seen) == len(members)
