@@ -168,11 +168,26 @@ class _Context:
                 target = total * k_a / (k_a + k_b)
                 cut_at = _prefix_length(cumulative, target, low_a, high_a)
                 weight_a = int(cumulative[cut_at - 1])
-                if not (low_a <= weight_a <= high_a):
-                    continue
                 chosen = np.zeros(n_blocks, dtype=bool)
-                chosen[order[:cut_at]] = True
-                mask = chosen[local]
+                if low_a <= weight_a <= high_a:
+                    chosen[order[:cut_at]] = True
+                    mask = chosen[local]
+                else:
+                    # whole blocks up to the range, then part of the next block (a cut inside one block)
+                    whole = int(np.searchsorted(cumulative, low_a, side="left"))
+                    if whole >= n_blocks:
+                        continue
+                    chosen[order[:whole]] = True
+                    mask = chosen[local]
+                    split = np.flatnonzero(local == order[whole])
+                    inner = split[np.argsort(xy[split] @ direction, kind="stable")]
+                    base = float(w[mask].sum())
+                    partial = base + np.cumsum(w[inner])
+                    take = _prefix_length(np.append(partial, np.inf), target, low_a, high_a)
+                    mask[inner[:take]] = True
+                    weight_a = int(w[mask].sum())
+                    if not (low_a <= weight_a <= high_a):
+                        continue
                 key = (mask.tobytes(), k_a)
                 if key in seen:
                     continue
