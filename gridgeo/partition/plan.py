@@ -105,8 +105,12 @@ def partition_part(
                     labels[members] = host
                     continue
             sub = graph.subgraph(members)
-            # next to an oversize grid, a failed split is better mended by peeling cells into it
-            local, k = _split_component(sub, total, k, feasible, low, high, rng, attempts=1 if big.any() else 4)
+            by_blocks = _split_by_barrier_regions(sub, low, high, rng) if feasible and sub.barrier.nnz else None
+            if by_blocks is not None:
+                local, k = by_blocks
+            else:
+                # next to an oversize grid, a failed split is better mended by peeling cells into it
+                local, k = _split_component(sub, total, k, feasible, low, high, rng, attempts=1 if big.any() else 4)
             if feasible and big.any() and _total_miss(sub, local, k, low, high) > 0:
                 peeled = _peel_into_oversize(graph, members, labels, big, low, high, rng)
                 if peeled is not None:
@@ -182,6 +186,63 @@ def _split_component(graph, total, k, feasible, low, high, rng, attempts: int = 
         if exact is not None:
             return exact, int(exact.max()) + 1
     return best[1], best[2]
+
+
+def _split_by_barrier_regions(graph, low, high, rng):
+    """Split along barriers first: each barrier block whose households admit a grid count is split on its own.
+
+    Blocks that admit no count are merged, smallest first, with the neighbouring
+    region that makes them feasible (those merges are the only barrier crossings
+    the result needs).  Each region is then split independently.  Returns None
+    when a region cannot be split within the band (the caller then splits the
+    component as a whole).
+    """
+    free = graph.shared - graph.shared.multiply(graph.barrier > 0)
+    free.eliminate_zeros()
+    n_blocks, block = connected_components(free, directed=False)
+    if n_blocks < 2:
+        return None
+    region = block.copy()
+    weights = np.bincount(region, weights=graph.weight, minlength=n_blocks)
+    rows, cols = graph.shared.nonzero()
+    lengths = np.asarray(graph.shared[rows, cols]).ravel()
+    alive = set(range(n_blocks))
+
+    def feasible(total):
+        return choose_grid_count(int(total), low, high)[1]
+
+    while True:
+        bad = sorted((r for r in alive if not feasible(weights[r])), key=lambda r: (weights[r], r))
+        if not bad or len(alive) == 1:
+            break
+        r = bad[0]
+        touching = (region[rows] == r) & (region[cols] != r)
+        if not touching.any():
+            return None
+        border = np.bincount(region[cols][touching], weights=lengths[touching], minlength=n_blocks)
+        neighbours = [q for q in np.flatnonzero(border > 0) if q in alive]
+        fitting = [q for q in neighbours if feasible(weights[q] + weights[r])]
+        pool = fitting or neighbours
+        target = max(pool, key=lambda q: (border[q], -q))
+        region[region == r] = target
+        weights[target] += weights[r]
+        weights[r] = 0
+        alive.discard(r)
+    labels = np.full(graph.n, -1, dtype=np.int64)
+    next_label = 0
+    for r in sorted(alive):
+        nodes = np.flatnonzero(region == r)
+        total = int(graph.weight[nodes].sum())
+        k, ok = choose_grid_count(total, low, high)
+        if not ok:
+            return None
+        sub = graph.subgraph(nodes)
+        local, k = _split_component(sub, total, k, True, low, high, rng, attempts=2)
+        if _total_miss(sub, local, k, low, high) > 0:
+            return None
+        labels[nodes] = local + next_label
+        next_label += k
+    return labels, next_label
 
 
 def _merge_short_grids_into_oversize(graph, labels, notes, low, big):
