@@ -9,7 +9,6 @@ The inputs are never modified.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
@@ -23,6 +22,7 @@ from .engine import community_rng, partition_community
 from .errors import InputError, Problem
 from .metrics import community_metrics, polsby_popper, summarize
 from .progress import progress_bar
+from .result import Partition
 from .units import cut_units, walking_order
 from .validate import prepare_inputs
 
@@ -31,39 +31,6 @@ __all__ = ["partition", "Partition", "parse_band"]
 logger = logging.getLogger(__name__)
 
 ADDED_BUILDING_COLUMNS = ("building_code", "community_code", "grid_code", "households", "households_estimated")
-
-
-@dataclass
-class Partition:
-    """The result of :func:`partition`.
-
-    Attributes
-    ----------
-    communities, grids, buildings, units, unassigned : GeoDataFrame
-        In the communities' CRS.  ``buildings`` holds every input column
-        unchanged plus ``building_code``, ``community_code``, ``grid_code``,
-        ``households`` and ``households_estimated``.
-    report : dict
-        Parameters, notes on the input, and the measures of :mod:`gridgeo.metrics`
-        per community and overall.
-    """
-
-    communities: gpd.GeoDataFrame
-    grids: gpd.GeoDataFrame
-    buildings: gpd.GeoDataFrame
-    units: gpd.GeoDataFrame
-    unassigned: gpd.GeoDataFrame
-    report: dict = field(default_factory=dict)
-
-    def to_files(self, outdir: str | Path, *, overwrite: bool = False) -> Path:
-        """Write ``partition.gpkg``, the GeoJSON files and ``report.json`` into ``outdir``.
-
-        The folder is written next to ``outdir`` first and renamed when complete,
-        so a failed run leaves nothing behind.  See :func:`gridgeo.export.write_outputs`.
-        """
-        from .export import write_outputs
-
-        return write_outputs(self, outdir, overwrite=overwrite)
 
 
 def parse_band(text: str | tuple[int, int], what: str = "grid size") -> tuple[int, int]:

@@ -1,0 +1,83 @@
+"""The result of a partition run, in memory or read back from an output folder."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import pyogrio
+
+from .errors import InputError, Problem
+
+__all__ = ["Partition", "read_outputs"]
+
+
+@dataclass
+class Partition:
+    """The result of :func:`partition`.
+
+    Attributes
+    ----------
+    communities, grids, buildings, units, unassigned : GeoDataFrame
+        In the communities' CRS.  ``buildings`` holds every input column
+        unchanged plus ``building_code``, ``community_code``, ``grid_code``,
+        ``households`` and ``households_estimated``.
+    report : dict
+        Parameters, notes on the input, and the measures of :mod:`gridgeo.metrics`
+        per community and overall.
+    """
+
+    communities: gpd.GeoDataFrame
+    grids: gpd.GeoDataFrame
+    buildings: gpd.GeoDataFrame
+    units: gpd.GeoDataFrame
+    unassigned: gpd.GeoDataFrame
+    report: dict = field(default_factory=dict)
+
+    def to_files(self, outdir: str | Path, *, overwrite: bool = False) -> Path:
+        """Write ``partition.gpkg``, the GeoJSON files and ``report.json`` into ``outdir``.
+
+        The folder is written next to ``outdir`` first and renamed when complete,
+        so a failed run leaves nothing behind.  See :func:`gridgeo.export.write_outputs`.
+        """
+        from .export import write_outputs
+
+        return write_outputs(self, outdir, overwrite=overwrite)
+
+
+def read_outputs(outdir: str | Path) -> Partition:
+    """Read a finished run's ``partition.gpkg`` and ``report.json`` back into a :class:`Partition`.
+
+    Examples
+    --------
+    >>> import tempfile, geopandas as gpd, shapely, gridgeo
+    >>> c = gpd.GeoDataFrame({"community_id": ["A"]}, geometry=[shapely.box(0, 0, 200, 100)], crs=32651)
+    >>> b = gpd.GeoDataFrame({"hh": [100] * 4}, geometry=[shapely.box(20 + 40 * i, 40, 30 + 40 * i, 50) for i in range(4)], crs=32651)
+    >>> folder = gridgeo.partition(c, b, households="hh").to_files(tempfile.mkdtemp() + "/run")
+    >>> read_outputs(folder).grids["households"].tolist()
+    [400]
+    """
+    outdir = Path(outdir)
+    gpkg = outdir / "partition.gpkg"
+    report = outdir / "report.json"
+    if not gpkg.exists() or not report.exists():
+        raise InputError(
+            Problem(str(outdir), "is not a gridgeo output folder (partition.gpkg or report.json missing)", "run gridgeo partition first")
+        )
+    layers = set(pyogrio.list_layers(gpkg)[:, 0])
+
+    def layer(name):
+        if name in layers:
+            return gpd.read_file(gpkg, layer=name)
+        return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=gpd.read_file(gpkg, layer="grids", rows=0).crs))
+
+    return Partition(
+        communities=layer("communities"),
+        grids=layer("grids"),
+        buildings=layer("buildings"),
+        units=layer("units"),
+        unassigned=layer("unassigned"),
+        report=json.loads(report.read_text(encoding="utf-8")),
+    )
