@@ -1,27 +1,34 @@
 """The ``gridgeo`` command line: a click group of thin commands (read → library → write).
 
+Commands: ``partition``, ``validate``, ``map``, ``report``, ``demo``.
+
 Exit codes: 0 success; 1 the input has problems (``validate``); 2 a usage or
 input error (one clear message, no traceback unless ``-v``); 3 an unexpected
-internal error.
+internal error; 130 interrupted.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 import click
 
 from . import __version__
-from .errors import GridgeoError
+from .errors import GridgeoError, InputError, OutputExistsError, Problem
 
 logger = logging.getLogger("gridgeo")
 
 EXIT_PROBLEMS = 1
 EXIT_USAGE = 2
 EXIT_INTERNAL = 3
+FORMATS = ("gpkg", "geojson", "shp", "csv", "xlsx")
+LANGS = ("zh", "en")
+BASEMAPS = ("osm", "tianditu", "gaode")
 
 
 def _configure_logging(verbosity: int) -> None:
@@ -48,12 +55,13 @@ def _handle_errors(func):
             click.echo(f"Error: {exc}", err=True)
             ctx.exit(EXIT_USAGE)
         except KeyboardInterrupt:
-            click.echo("Interrupted; nothing was written.", err=True)
+            click.echo("Interrupted; no output was written.", err=True)
             ctx.exit(130)
         except OSError as exc:
             if verbose:
                 logger.exception("error")
-            click.echo(f"Error: {exc.strerror or exc} ({exc.filename or ''})", err=True)
+            where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+            click.echo(f"Error: {exc.strerror or exc}{where}", err=True)
             ctx.exit(EXIT_USAGE)
         except Exception as exc:  # noqa: BLE001 - the CLI must not print tracebacks
             if verbose:
@@ -70,28 +78,59 @@ def _handle_errors(func):
 @click.option("-q", "--quiet", is_flag=True, help="Only errors.")
 @click.pass_context
 def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
-    """Split communities (社区) into governance grids (网格) and joint-household units (联户)."""
+    """Split communities (社区) into governance grids (网格) and joint-household units (联户).
+
+    Start with `gridgeo demo`, then `gridgeo partition --help`.
+    """
     verbosity = -1 if quiet else verbose
     ctx.obj = {"verbosity": verbosity}
     _configure_logging(verbosity)
 
 
+# -- shared options ------------------------------------------------------------------------------
+_CONFIG_TO_PARAM = {"map": "make_map", "report": "make_report"}
+
+
+def _load_config(ctx: click.Context, _param, value):
+    if value:
+        from .config import load_config
+
+        try:
+            loaded = load_config(value)
+            renamed = {_CONFIG_TO_PARAM.get(key, key): item for key, item in loaded.items()}
+            ctx.default_map = {**(ctx.default_map or {}), **renamed}
+        except InputError as exc:
+            raise click.BadParameter(str(exc)) from None
+    return value
+
+
 def input_options(func):
     """Options shared by commands that read communities and buildings."""
     options = [
-        click.option("--households", "households", metavar="COL", help="Buildings column with household counts (estimated from footprint × storeys when omitted)."),
+        click.option("--households", metavar="COL", help="Buildings column with household counts (estimated from footprint × storeys when omitted)."),
         click.option("--community-id", metavar="COL", help="Communities id column (default: community_id, else row numbers)."),
         click.option("--building-id", metavar="COL", help="Buildings id column (checked for duplicates)."),
         click.option("--community-households", metavar="COL", help="Communities column with register totals; estimates are scaled to them."),
-        click.option("--barriers", multiple=True, metavar="FILE", help="Line layer (roads, rivers, walls) that grid boundaries should follow; repeatable; FILE.gpkg:LAYER picks a layer."),
-        click.option("--encoding", metavar="ENC", help="Text encoding of Shapefile DBFs without a .cpg (e.g. gbk, gb18030)."),
+        click.option("--barriers", multiple=True, metavar="FILE", help="Line layer (roads, rivers, walls) grid boundaries should follow; repeatable; FILE.gpkg:LAYER picks a layer."),
+        click.option("--encoding", metavar="ENC", help="Text encoding of input Shapefile DBFs (gbk, gb18030, …); overrides a .cpg."),
     ]
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def _read_inputs(communities: str, buildings: str, barriers: tuple[str, ...], encoding: str | None):
+def map_options(func):
+    options = [
+        click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True, help="Language of the map and report."),
+        click.option("--basemap", type=click.Choice(BASEMAPS), default="osm", show_default=True, help="Map background (gaode shifts drawings to GCJ-02)."),
+        click.option("--tianditu-key", metavar="KEY", envvar="TIANDITU_KEY", help="Tianditu (天地图) key for --basemap tianditu (or $TIANDITU_KEY)."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _read_inputs(communities: str, buildings: str, barriers, encoding: str | None):
     from .io import layer_label, read_layer, split_layer_spec
 
     frames = []
@@ -108,58 +147,156 @@ def _read_inputs(communities: str, buildings: str, barriers: tuple[str, ...], en
     return frames[0], frames[1], barrier_frames, labels
 
 
+def _data_options(households, community_id, building_id, community_households, barrier_frames, labels) -> dict:
+    """Keyword options shared by gridgeo.partition and gridgeo.validate.prepare_inputs."""
+    return {
+        "households": households,
+        "community_id": community_id,
+        "building_id": building_id,
+        "community_households": community_households,
+        "barriers": barrier_frames or None,
+        "labels": labels,
+    }
+
+
+def _formats(values) -> list[str]:
+    chosen = []
+    for value in values or ():
+        for item in str(value).split(","):
+            item = item.strip().lower()
+            if not item:
+                continue
+            if item not in FORMATS:
+                raise InputError(Problem("--format", f"unknown format '{item}'", f"use {', '.join(FORMATS)}"))
+            if item not in chosen:
+                chosen.append(item)
+    return chosen
+
+
+def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, barriers, shp_encoding):
+    """The extra outputs of a run, each written into the staging folder."""
+    writers = []
+    if "shp" in formats:
+        from .shapefile import write_shapefiles
+
+        writers.append(lambda result, folder: write_shapefiles(result, folder / "shp", encoding=shp_encoding))
+    if "csv" in formats or "xlsx" in formats:
+        from .roster import write_roster
+
+        writers.append(lambda result, folder: write_roster(result, folder, lang=lang))
+    if make_report:
+        from .report import write_report
+
+        writers.append(lambda result, folder: write_report(result, folder, lang=lang))
+    if make_map:
+        from .maps import write_maps
+
+        writers.append(
+            lambda result, folder: write_maps(result, folder, lang=lang, basemap=basemap, tianditu_key=tianditu_key, barriers=barriers)
+        )
+    return tuple(writers)
+
+
+# -- partition -------------------------------------------------------------------------------------
 @main.command()
-@click.argument("communities", metavar="COMMUNITIES")
-@click.argument("buildings", metavar="BUILDINGS")
-@click.option("-o", "--output", "outdir", required=True, type=click.Path(file_okay=False), help="Output folder.")
+@click.argument("communities", metavar="COMMUNITIES", required=False)
+@click.argument("buildings", metavar="BUILDINGS", required=False)
+@click.option("--config", type=click.Path(dir_okay=False), callback=_load_config, is_eager=True, expose_value=False, help="TOML file with the same keys as these options (flags win).")
+@click.option("-o", "--output", metavar="OUTDIR", type=click.Path(file_okay=False), help="Output folder.")
 @input_options
 @click.option("--grid-size", default="300:500", show_default=True, metavar="MIN:MAX", help="Household band of a grid.")
 @click.option("--unit-size", default="10:15", show_default=True, metavar="MIN:MAX", help="Household band of a joint unit.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random choices.")
+@click.option("--format", "formats", multiple=True, metavar="FMT", help="Extra exports: shp, csv, xlsx (GeoPackage and GeoJSON are always written); repeatable or comma-separated.")
+@click.option("--shp-encoding", default=None, metavar="ENC", help="Encoding of exported Shapefiles (default utf-8, or --encoding when given; gbk for older Chinese GIS software).")
+@click.option("--map/--no-map", "make_map", default=True, show_default=True, help="Write map.html.")
+@click.option("--report/--no-report", "make_report", default=True, show_default=True, help="Write report.html.")
+@map_options
 @click.option("--overwrite", is_flag=True, help="Replace OUTDIR if it exists.")
-@click.option("--progress/--no-progress", default=None, help="Progress bar (default: when stderr is a terminal).")
+@click.option("--progress/--no-progress", default=None, help="Progress bar per community (default: when stderr is a terminal).")
 @_handle_errors
-def partition(communities, buildings, outdir, households, community_id, building_id, community_households, barriers, encoding, grid_size, unit_size, seed, overwrite, progress):
+def partition(communities, buildings, output, households, community_id, building_id, community_households, barriers, encoding, grid_size, unit_size, seed, formats, shp_encoding, make_map, make_report, lang, basemap, tianditu_key, overwrite, progress):
     """Partition COMMUNITIES into grids using BUILDINGS, writing OUTDIR.
 
-    COMMUNITIES and BUILDINGS are Shapefiles, GeoJSON, GeoPackage (FILE.gpkg:LAYER)
-    or GeoParquet files.
+    COMMUNITIES and BUILDINGS are Shapefiles, GeoJSON, GeoPackage (FILE.gpkg:LAYER),
+    GeoParquet or zipped Shapefiles.  OUTDIR receives partition.gpkg, grids/buildings/
+    units.geojson, report.json, report.html, map.html and config.toml.
     """
     from .api import partition as run_partition
-    from .errors import OutputExistsError
+    from .config import dump_config
+    from .export import write_outputs
 
-    if Path(outdir).exists() and not overwrite:
-        raise OutputExistsError(f"{outdir} exists; pass --overwrite to replace it")
+    missing = [name for name, value in (("COMMUNITIES", communities), ("BUILDINGS", buildings), ("-o/--output", output)) if not value]
+    if missing:
+        raise InputError(Problem("command line", f"missing {', '.join(missing)}", "give them as arguments or in --config"))
+    if Path(output).exists() and not overwrite:
+        raise OutputExistsError(f"{output} exists; pass --overwrite to replace it")
+    chosen = _formats(formats)
+    if basemap == "tianditu" and not tianditu_key and make_map:
+        raise InputError(Problem("--basemap tianditu", "needs a Tianditu key", "pass --tianditu-key KEY (or set TIANDITU_KEY), or use --basemap osm"))
     comm, bldg, barrier_frames, labels = _read_inputs(communities, buildings, barriers, encoding)
     if progress is None:
         progress = sys.stderr.isatty() and logger.getEffectiveLevel() <= logging.WARNING
     result = run_partition(
         comm,
         bldg,
-        households=households,
-        community_id=community_id,
-        building_id=building_id,
-        community_households=community_households,
+        **_data_options(households, community_id, building_id, community_households, barrier_frames, labels),
         grid_size=grid_size,
         unit_size=unit_size,
-        barriers=barrier_frames or None,
         seed=seed,
-        labels=labels,
         progress=progress,
     )
-    result.to_files(outdir, overwrite=overwrite)
+    resolved = {
+        "communities": str(communities),
+        "buildings": str(buildings),
+        "output": str(output),
+        "households": households,
+        "community_id": community_id,
+        "building_id": building_id,
+        "community_households": community_households,
+        "barriers": list(barriers),
+        "encoding": encoding,
+        "grid_size": grid_size,
+        "unit_size": unit_size,
+        "seed": seed,
+        "formats": chosen,
+        "map": make_map,
+        "report": make_report,
+        "lang": lang,
+        "basemap": basemap,
+    }
+    barrier_layer = None
+    if barrier_frames:
+        import pandas as pd
+
+        barrier_layer = pd.concat([f.to_crs(comm.crs)[[f.geometry.name]].rename_geometry("geometry") for f in barrier_frames], ignore_index=True)
+    writers = _writers(
+        chosen,
+        make_map=make_map,
+        make_report=make_report,
+        lang=lang,
+        basemap=basemap,
+        tianditu_key=tianditu_key,
+        barriers=barrier_layer,
+        shp_encoding=shp_encoding or encoding or "utf-8",
+    )
+    write_outputs(result, output, overwrite=overwrite, extra={"config.toml": dump_config(resolved)}, writers=writers)
     s = result.report["summary"]
     logger.info("notes: %s", "; ".join(result.report["notes"]))
     if logger.getEffectiveLevel() <= logging.WARNING:
+        proven = s.get("n_defects_proven_infeasible", 0)
         click.echo(
             f"{s['n_grids']} grids, {s.get('n_units', 0)} joint units from {s['n_buildings']} buildings "
-            f"({s['households']} households{', estimated' if s['households_estimated'] else ''}) in "
-            f"{s['n_communities']} communities; in band {s['share_feasible_in_band']:.1%} of feasible grids, "
-            f"{s['n_excused']} flagged with a reason, {s['n_defects']} defects; written to {outdir}",
+            f"({s['households']} households{', ESTIMATED' if s['households_estimated'] else ''}) in "
+            f"{s['n_communities']} communities; {s['n_excused']} grids flagged with a reason, "
+            f"{s['n_defects']} defects ({proven} proven unavoidable); written to {output}",
             err=True,
         )
+        if make_map:
+            click.echo(f"map: {Path(output) / 'map.html'}", err=True)
 
 
+# -- validate ---------------------------------------------------------------------------------------
 @main.command()
 @click.argument("communities", metavar="COMMUNITIES")
 @click.argument("buildings", metavar="BUILDINGS")
@@ -167,20 +304,12 @@ def partition(communities, buildings, outdir, households, community_id, building
 @_handle_errors
 def validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding):
     """Check COMMUNITIES and BUILDINGS without partitioning; exit 1 when there are problems."""
-    from .errors import InputError
     from .validate import prepare_inputs
 
     comm, bldg, barrier_frames, labels = _read_inputs(communities, buildings, barriers, encoding)
     try:
         prep = prepare_inputs(
-            comm,
-            bldg,
-            households=households,
-            community_id=community_id,
-            building_id=building_id,
-            community_households=community_households,
-            barriers=barrier_frames or None,
-            labels=labels,
+            comm, bldg, **_data_options(households, community_id, building_id, community_households, barrier_frames, labels)
         )
     except InputError as exc:
         click.echo(f"{len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''}:")
@@ -190,6 +319,107 @@ def validate(communities, buildings, households, community_id, building_id, comm
     click.echo(f"OK: {len(prep.communities)} communities, {len(prep.buildings)} buildings assigned, {len(prep.unassigned)} unassigned")
     for note in prep.notes:
         click.echo(f"  note: {note}")
+
+
+# -- map / report from a finished run -------------------------------------------------------------------
+def _replace_file(target: Path, write) -> None:
+    """Write ``target`` through a temporary file in the same folder, then rename."""
+    handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
+    os.close(handle)
+    try:
+        write(Path(temp))
+        os.replace(temp, target)
+    finally:
+        if os.path.exists(temp):
+            os.unlink(temp)
+
+
+@main.command("map")
+@click.argument("outdir", metavar="OUTDIR", type=click.Path(file_okay=False))
+@map_options
+@click.option("--barriers", multiple=True, metavar="FILE", help="Barrier lines to draw.")
+@_handle_errors
+def map_command(outdir, lang, basemap, tianditu_key, barriers):
+    """Re-render OUTDIR/map.html from a finished run (e.g. with another basemap or language)."""
+    from .io import read_layer, split_layer_spec
+    from .maps import write_maps
+    from .result import read_outputs
+
+    result = read_outputs(outdir)
+    barrier_layer = None
+    if barriers:
+        import pandas as pd
+
+        frames = [read_layer(*split_layer_spec(spec)) for spec in barriers]
+        barrier_layer = pd.concat([f.to_crs(result.grids.crs)[[f.geometry.name]] for f in frames], ignore_index=True)
+    with tempfile.TemporaryDirectory(dir=outdir) as staging:
+        paths = write_maps(result, Path(staging), lang=lang, basemap=basemap, tianditu_key=tianditu_key, barriers=barrier_layer)
+        for path in paths:
+            target = Path(outdir) / path.relative_to(staging)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+    click.echo(f"map: {Path(outdir) / 'map.html'}", err=True)
+
+
+@main.command("report")
+@click.argument("outdir", metavar="OUTDIR", type=click.Path(file_okay=False))
+@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True)
+@_handle_errors
+def report_command(outdir, lang):
+    """Re-render OUTDIR/report.html from a finished run."""
+    from .report import write_report
+    from .result import read_outputs
+
+    result = read_outputs(outdir)
+    with tempfile.TemporaryDirectory(dir=outdir) as staging:
+        path = write_report(result, Path(staging), lang=lang)
+        os.replace(path, Path(outdir) / "report.html")
+    click.echo(f"report: {Path(outdir) / 'report.html'}", err=True)
+
+
+# -- demo ---------------------------------------------------------------------------------------------
+def _sample_folder() -> Path:
+    for candidate in (Path.cwd() / "sample_shapefiles", Path(__file__).resolve().parents[1] / "sample_shapefiles"):
+        if (candidate / "buildings.shp").exists():
+            return candidate
+    raise InputError(
+        Problem("sample_shapefiles", "not found next to this installation or in the current folder", "run `gridgeo demo` from the gridgeo repository folder")
+    )
+
+
+@main.command()
+@click.option("-o", "--output", default="gridgeo-demo", show_default=True, type=click.Path(file_okay=False), help="Output folder (replaced if it exists).")
+@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True)
+@click.pass_context
+@_handle_errors
+def demo(ctx, output, lang):
+    """Partition the sample data (four Taipei villages) into OUTPUT and say where the map is."""
+    sample = _sample_folder()
+    ctx.invoke(
+        partition,
+        communities=str(sample / "communities.shp"),
+        buildings=str(sample / "buildings.shp"),
+        output=output,
+        households="hh_est",
+        community_id="comm_id",
+        building_id="bldg_id",
+        community_households=None,
+        barriers=(),
+        encoding=None,
+        grid_size="300:500",
+        unit_size="10:15",
+        seed=0,
+        formats=("csv", "xlsx"),
+        shp_encoding=None,
+        make_map=True,
+        make_report=True,
+        lang=lang,
+        basemap="osm",
+        tianditu_key=None,
+        overwrite=True,
+        progress=None,
+    )
+    click.echo(f"Open {Path(output).resolve() / 'map.html'} in a browser.")
 
 
 if __name__ == "__main__":  # pragma: no cover

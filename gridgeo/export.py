@@ -34,7 +34,14 @@ GEOJSON_LAYERS = ("grids", "buildings", "units")
 _FIXED_DATE = "2000-01-01T00:00:00.000Z"
 
 
-def write_outputs(result, outdir: str | Path, *, overwrite: bool = False, extra: dict | None = None) -> Path:
+def write_outputs(
+    result,
+    outdir: str | Path,
+    *,
+    overwrite: bool = False,
+    extra: dict | None = None,
+    writers: tuple = (),
+) -> Path:
     """Write ``result`` into ``outdir`` atomically.
 
     Parameters
@@ -45,6 +52,9 @@ def write_outputs(result, outdir: str | Path, *, overwrite: bool = False, extra:
         Replace an existing ``outdir``.
     extra : dict, optional
         More files to write: name → text.
+    writers : tuple of callables
+        Each is called as ``writer(result, folder)`` with the staging folder, so
+        maps, reports, rosters and Shapefiles land atomically with the rest.
 
     Returns
     -------
@@ -84,6 +94,8 @@ def write_outputs(result, outdir: str | Path, *, overwrite: bool = False, extra:
         )
         for name, text in (extra or {}).items():
             (staging / name).write_text(text, encoding="utf-8")
+        for writer in writers:
+            writer(result, staging)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(staging, 0o777 & ~umask)

@@ -11,6 +11,7 @@ any falsifying example.
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 from pathlib import Path
@@ -18,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import geopandas as gpd  # noqa: E402
-from hypothesis import HealthCheck, given, seed, settings  # noqa: E402
+from hypothesis import HealthCheck, Phase, given, seed, settings  # noqa: E402
 
 import gridgeo  # noqa: E402
 from gridgeo.audit import audit_partition  # noqa: E402
@@ -29,11 +30,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--examples", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--failure", default="fuzz-failure.json", help="Where a failing case is saved (JSON with WKT).")
+    parser.add_argument("--shrink", action="store_true", help="Let hypothesis shrink a failure (slow).")
     args = parser.parse_args()
     count = 0
+    phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if args.shrink else [])
 
     @seed(args.seed)
-    @settings(max_examples=args.examples, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+    @settings(max_examples=args.examples, deadline=None, database=None, phases=phases, suppress_health_check=list(HealthCheck))
     @given(layouts())
     def check(layout):
         nonlocal count
@@ -43,6 +47,11 @@ def main() -> int:
         b = gpd.GeoDataFrame({"hh": hh}, geometry=footprints, crs=CRS)
         result = gridgeo.partition(c, b, households="hh", seed=rng_seed % 1000)
         problems = audit_partition(result, b)
+        if problems:
+            Path(args.failure).write_text(
+                json.dumps({"community": community.wkt, "buildings": [f.wkt for f in footprints], "households": hh, "seed": rng_seed % 1000, "problems": problems}),
+                encoding="utf-8",
+            )
         assert problems == [], problems
 
     start = time.time()

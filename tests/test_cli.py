@@ -92,6 +92,65 @@ def test_validate_ok(tmp_path):
     assert "OK: 4 communities" in result.output
 
 
+def test_config_file_gives_the_same_run_and_is_written_back(tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text(
+        "\n".join(
+            [
+                f'communities = "{SAMPLE / "communities.shp"}"',
+                f'buildings = "{SAMPLE / "buildings.shp"}"',
+                'households = "hh_est"',
+                'community-id = "comm_id"',
+                'building_id = "bldg_id"',
+                'grid-size = "300:500"',
+                "seed = 0",
+                "map = false",
+                "report = false",
+            ]
+        ),
+        encoding="utf-8",
+    )
+    out = tmp_path / "from-config"
+    result = CliRunner().invoke(main, ["partition", "--config", str(config), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    written = (out / "config.toml").read_text(encoding="utf-8")
+    assert 'households = "hh_est"' in written and "seed = 0" in written
+    # repeating the run from the written configuration gives identical grids
+    again = tmp_path / "again"
+    result = CliRunner().invoke(main, ["partition", "--config", str(out / "config.toml"), "-o", str(again)])
+    assert result.exit_code == 0, result.output
+    assert (out / "grids.geojson").read_bytes() == (again / "grids.geojson").read_bytes()
+
+
+def test_flags_override_the_config_file(tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text('grid-size = "300:500"\nmap = false\nreport = false\n', encoding="utf-8")
+    out = tmp_path / "o"
+    result = CliRunner().invoke(main, ["partition", *ARGS, "--config", str(config), "--grid-size", "200:400", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["parameters"]["grid_size"] == [200, 400]
+
+
+def test_unknown_config_key_is_a_usage_error(tmp_path):
+    config = tmp_path / "run.toml"
+    config.write_text('grid_sise = "300:500"\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["partition", *ARGS, "--config", str(config), "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "unknown key 'grid_sise'" in result.output
+
+
+def test_missing_arguments_are_named(tmp_path):
+    result = CliRunner().invoke(main, ["partition", "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "COMMUNITIES" in result.output and "BUILDINGS" in result.output
+
+
+def test_unknown_format_is_an_error(tmp_path):
+    result = CliRunner().invoke(main, ["partition", *ARGS, "--format", "dwg", "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2 and "unknown format 'dwg'" in result.output
+
+
 def test_version():
     result = CliRunner().invoke(main, ["--version"])
     assert result.exit_code == 0 and "gridgeo" in result.output

@@ -20,8 +20,7 @@ def _commands():
 def test_ci_runs_the_readme_test_command():
     _, test_command = _commands()
     ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
-    assert test_command.replace("python3 -m venv .venv && ", "") in ci
-    assert "python3 -m venv .venv" in ci
+    assert test_command in ci.splitlines()
 
 
 def test_readme_main_command_runs(tmp_path, monkeypatch):

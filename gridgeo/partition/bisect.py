@@ -83,6 +83,12 @@ class _Context:
         angles = np.pi * np.arange(_ANGLES) / _ANGLES
         self.directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
 
+    def _side_range(self, total: int, k_a: int, k_b: int) -> tuple[int, int, float]:
+        """Households side A may hold so both sides divide into their grid counts, and its target."""
+        low_a = max(k_a * self.low, total - k_b * self.high)
+        high_a = min(k_a * self.high, total - k_b * self.low)
+        return low_a, high_a, total * k_a / (k_a + k_b)
+
     def split(self, nodes: np.ndarray, k: int) -> list[np.ndarray]:
         if k <= 1 or len(nodes) <= 1:
             return [nodes]
@@ -107,9 +113,7 @@ class _Context:
             order = np.argsort(xy @ direction, kind="stable")
             cumulative = np.cumsum(w[order])
             for k_a, k_b in orientations:
-                low_a = max(k_a * self.low, total - k_b * self.high)
-                high_a = min(k_a * self.high, total - k_b * self.low)
-                target = total * k_a / (k_a + k_b)
+                low_a, high_a, target = self._side_range(total, k_a, k_b)
                 cut_at = _prefix_length(cumulative, target, low_a, high_a)
                 mask = np.zeros(len(nodes), dtype=bool)
                 mask[order[:cut_at]] = True
@@ -163,9 +167,7 @@ class _Context:
             order = np.argsort(block_xy @ direction, kind="stable")
             cumulative = np.cumsum(block_w[order])
             for k_a, k_b in orientations:
-                low_a = max(k_a * self.low, total - k_b * self.high)
-                high_a = min(k_a * self.high, total - k_b * self.low)
-                target = total * k_a / (k_a + k_b)
+                low_a, high_a, target = self._side_range(total, k_a, k_b)
                 cut_at = _prefix_length(cumulative, target, low_a, high_a)
                 weight_a = int(cumulative[cut_at - 1])
                 chosen = np.zeros(n_blocks, dtype=bool)
@@ -228,9 +230,7 @@ class _Context:
                 subtree[parent[node]] += subtree[node]
             children = order[1:]
             for k_a, k_b in orientations:
-                low_a = max(k_a * self.low, total - k_b * self.high)
-                high_a = min(k_a * self.high, total - k_b * self.low)
-                target = total * k_a / (k_a + k_b)
+                low_a, high_a, target = self._side_range(total, k_a, k_b)
                 ok = children[(subtree[children] >= low_a) & (subtree[children] <= high_a)]
                 if len(ok) == 0:
                     continue

@@ -19,7 +19,8 @@ from ..adjacency import CellGraph
 
 __all__ = ["enclosed_pocket", "no_split_exists", "exact_split", "MAX_EXHAUSTIVE"]
 
-MAX_EXHAUSTIVE = 16
+MAX_EXHAUSTIVE = 40
+_BUDGET = 200_000
 
 
 def enclosed_pocket(graph: CellGraph, cells: np.ndarray, low: int, high: int) -> str | None:
@@ -45,46 +46,78 @@ def enclosed_pocket(graph: CellGraph, cells: np.ndarray, low: int, high: int) ->
     )
 
 
-def _in_band_connected_subsets(graph: CellGraph, low: int, high: int) -> list[int]:
+def _in_band_connected_subsets(graph: CellGraph, low: int, high: int, budget: int = _BUDGET) -> list[int] | None:
+    """Bit masks of every connected cell set with households in [low, high] (None past ``budget`` steps).
+
+    Connected sets are enumerated once each (Wernicke's ESU), pruned as soon
+    as their households pass ``high`` (households are never negative).
+    """
     n = graph.n
-    weights = graph.weight
+    weights = [int(x) for x in graph.weight]
     neighbours = [set(int(j) for j in graph.shared[i].indices) for i in range(n)]
-    good = []
-    for bits in range(1, 1 << n):
-        members = [i for i in range(n) if bits >> i & 1]
-        w = int(weights[members].sum())
-        if not (low <= w <= high):
-            continue
-        seen = {members[0]}
-        stack = [members[0]]
-        while stack:
-            v = stack.pop()
-            for j in neighbours[v]:
-                if bits >> j & 1 and j not in seen:
-                    seen.add(j)
-                    stack.append(j)
-        if len(seen) == len(members):
+    good: list[int] = []
+    steps = 0
+
+    def extend(bits: int, members: list[int], border: set[int], weight: int, extension: list[int], root: int) -> bool:
+        nonlocal steps
+        steps += 1
+        if steps > budget:
+            return False
+        if weight >= low:
             good.append(bits)
+        extension = list(extension)
+        while extension:
+            w = extension.pop()
+            new_weight = weight + weights[w]
+            if new_weight > high:
+                continue
+            exclusive = [u for u in neighbours[w] if u > root and not (bits >> u & 1) and u not in border]
+            new_border = border | neighbours[w]
+            if not extend(bits | (1 << w), members + [w], new_border, new_weight, extension + exclusive, root):
+                return False
+        return True
+
+    for root in range(n):
+        if weights[root] > high:
+            continue
+        start = [u for u in sorted(neighbours[root]) if u > root]
+        if not extend(1 << root, [root], set(neighbours[root]) | {root}, weights[root], start, root):
+            return None
     return good
 
 
-def _covers(n: int, good: list[int], limit: int = 20000):
-    """Yield splits of all n cells into subsets from ``good`` (as lists of bit masks)."""
+def _covers(n: int, good: list[int], limit: int = 20000, budget: int = _BUDGET, state: dict | None = None):
+    """Yield splits of all n cells into subsets from ``good`` (as lists of bit masks).
+
+    ``state["cut_short"]`` becomes True when the search stopped at ``budget``
+    before it was complete (so the absence of a split proves nothing).
+    """
+    state = {} if state is None else state
+    state["cut_short"] = False
     full = (1 << n) - 1
     by_lowest: dict[int, list[int]] = {}
     for bits in good:
         lowest = (bits & -bits).bit_length() - 1
         by_lowest.setdefault(lowest, []).append(bits)
     found = 0
+    steps = 0
+    dead: set[int] = set()
 
     def walk(used: int, chosen: list[int]):
-        nonlocal found
+        nonlocal found, steps
         if found >= limit:
             return
+        if steps > budget:
+            state["cut_short"] = True
+            return
+        steps += 1
         if used == full:
             found += 1
             yield list(chosen)
             return
+        if used in dead:
+            return
+        before = found
         free = ~used & full
         lowest = (free & -free).bit_length() - 1
         for bits in by_lowest.get(lowest, []):
@@ -92,6 +125,8 @@ def _covers(n: int, good: list[int], limit: int = 20000):
                 chosen.append(bits)
                 yield from walk(used | bits, chosen)
                 chosen.pop()
+        if found == before and steps <= budget:
+            dead.add(used)
 
     yield from walk(0, [])
 
@@ -99,12 +134,17 @@ def _covers(n: int, good: list[int], limit: int = 20000):
 def no_split_exists(graph: CellGraph, k_options, low: int, high: int) -> bool:
     """True when no split of the (small, connected) ``graph`` into connected in-band grids exists.
 
-    Only for graphs of at most ``MAX_EXHAUSTIVE`` cells; returns False (nothing proven) above that.
+    Only for graphs of at most ``MAX_EXHAUSTIVE`` cells, and only when the search
+    finishes within its step budget; otherwise returns False (nothing proven).
     """
     if graph.n > MAX_EXHAUSTIVE or graph.n == 0:
         return False
     good = _in_band_connected_subsets(graph, low, high)
-    return next(_covers(graph.n, good, limit=1), None) is None
+    if good is None:
+        return False
+    state: dict = {}
+    found = next(_covers(graph.n, good, limit=1, state=state), None)
+    return found is None and not state["cut_short"]
 
 
 def exact_split(graph: CellGraph, low: int, high: int, k: int) -> np.ndarray | None:
@@ -116,6 +156,8 @@ def exact_split(graph: CellGraph, low: int, high: int, k: int) -> np.ndarray | N
     if n > MAX_EXHAUSTIVE or n == 0:
         return None
     good = _in_band_connected_subsets(graph, low, high)
+    if good is None:
+        return None
     rows, cols = graph.shared.nonzero()
     lengths = np.asarray(graph.shared[rows, cols]).ravel()
     best = None

@@ -1,0 +1,108 @@
+"""Run configuration files (TOML): the same keys as the command-line flags.
+
+``gridgeo partition --config plan.toml`` reads the keys below (dashes or
+underscores); flags given on the command line win.  Every run writes the
+resolved configuration to ``OUTDIR/config.toml`` so it can be repeated exactly
+with ``gridgeo partition --config OUTDIR/config.toml``.
+"""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+
+from .errors import InputError, Problem
+
+__all__ = ["KEYS", "load_config", "dump_config"]
+
+#: key → expected Python type(s)
+KEYS: dict[str, tuple[type, ...]] = {
+    "communities": (str,),
+    "buildings": (str,),
+    "output": (str,),
+    "households": (str,),
+    "community_id": (str,),
+    "building_id": (str,),
+    "community_households": (str,),
+    "barriers": (list,),
+    "encoding": (str,),
+    "grid_size": (str,),
+    "unit_size": (str,),
+    "seed": (int,),
+    "formats": (list,),
+    "map": (bool,),
+    "report": (bool,),
+    "lang": (str,),
+    "basemap": (str,),
+    "tianditu_key": (str,),
+    "overwrite": (bool,),
+}
+
+
+def load_config(path: str | Path) -> dict:
+    """Read a TOML run configuration; unknown keys and wrong types are errors.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "run.toml"
+    >>> _ = p.write_text('grid-size = "300:500"\\nseed = 3\\n', encoding="utf-8")
+    >>> load_config(p)
+    {'grid_size': '300:500', 'seed': 3}
+    """
+    path = Path(path)
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise InputError(Problem(str(path), "file not found", "check the --config path")) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise InputError(Problem(path.name, f"is not valid TOML ({exc})", "fix the syntax")) from None
+    config = {}
+    problems = []
+    for key, value in raw.items():
+        name = key.replace("-", "_")
+        if name not in KEYS:
+            problems.append(Problem(path.name, f"unknown key '{key}'", f"use one of: {', '.join(sorted(KEYS))}"))
+            continue
+        if isinstance(value, int) and not isinstance(value, bool) and name in {"grid_size", "unit_size"}:
+            problems.append(Problem(path.name, f"'{key}' must be text like \"300:500\"", "quote the band"))
+            continue
+        if not isinstance(value, KEYS[name]) or (isinstance(value, bool) and bool not in KEYS[name]):
+            problems.append(Problem(path.name, f"'{key}' has the wrong type ({type(value).__name__})", f"give a {KEYS[name][0].__name__}"))
+            continue
+        config[name] = value
+    if problems:
+        raise InputError(problems)
+    return config
+
+
+def dump_config(config: dict) -> str:
+    """TOML text for a flat configuration (keys sorted, ``None`` values left out).
+
+    Examples
+    --------
+    >>> print(dump_config({"seed": 0, "households": "hh", "barriers": ["roads.gpkg"], "map": True}))
+    barriers = ["roads.gpkg"]
+    households = "hh"
+    map = true
+    seed = 0
+    <BLANKLINE>
+    """
+    lines = []
+    for key in sorted(config):
+        value = config[key]
+        if value is None:
+            continue
+        lines.append(f"{key} = {_toml_value(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    return json.dumps(str(value), ensure_ascii=False)

@@ -1,0 +1,620 @@
+"""A self-contained HTML report of a finished partition (``report.html``).
+
+One page, no external resources: the styles are inline, the two plots
+(households per grid with the band marked, and the Polsby-Popper distribution)
+are inline SVG drawn by matplotlib with its text turned into paths, so the page
+looks the same on any machine, offline.  A Content-Security-Policy forbids
+scripts and remote loads.  Every data value is HTML-escaped.
+
+Plot labels are Chinese when ``lang="zh"`` and a CJK-capable font is installed
+(Noto Sans CJK, Source Han Sans, WenQuanYi, Microsoft YaHei, SimHei, ...);
+otherwise the plots use plain ASCII English labels so that nothing renders as
+empty boxes.  The HTML text itself is always in the chosen language (the
+browser renders it with its own fonts).
+
+This module only reads a :class:`~gridgeo.result.Partition`; it never runs an
+algorithm.
+"""
+
+from __future__ import annotations
+
+import functools
+import html
+import io
+import logging
+import math
+import os
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .labels import check_lang, status_label
+
+__all__ = ["build_report_html", "write_report", "cjk_font"]
+
+logger = logging.getLogger(__name__)
+
+#: fonts tried first, in order, for Chinese plot labels
+CJK_FAMILIES = (
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Micro Hei",
+    "WenQuanYi Zen Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Hiragino Sans GB",
+    "Heiti SC",
+    "Noto Sans CJK JP",
+    "Noto Sans CJK TC",
+    "Noto Sans CJK KR",
+    "AR PL UMing CN",
+    "AR PL UKai CN",
+    "Droid Sans Fallback",
+)
+_PROBE = "网格户数社区均值"
+#: columns of ``result.communities`` tried, in order, for community names
+NAME_COLUMNS = ("name", "Name", "NAME", "community_name", "名称", "社区名称", "社区", "comm_name")
+
+_T: dict[str, dict[str, str]] = {
+    "title": {"zh": "网格划分报告", "en": "Grid partition report"},
+    "parameters": {"zh": "参数", "en": "Parameters"},
+    "grid_band": {"zh": "网格户数区间", "en": "grid households band"},
+    "unit_band": {"zh": "联户户数区间", "en": "joint unit households band"},
+    "seed": {"zh": "随机种子", "en": "seed"},
+    "households_column": {"zh": "户数字段", "en": "households column"},
+    "estimated_source": {"zh": "（按建筑面积与层数估算）", "en": "(estimated from footprint and storeys)"},
+    "input_crs": {"zh": "输入坐标系", "en": "input CRS"},
+    "metric_crs": {"zh": "计算坐标系", "en": "metric CRS"},
+    "version": {"zh": "gridgeo 版本", "en": "gridgeo version"},
+    "estimated_banner": {
+        "zh": "注意：户数为估算值（建筑面积 × 层数），不是登记数据；使用前请核实。",
+        "en": "Note: households are ESTIMATES (footprint × storeys), not register counts; verify before use.",
+    },
+    "summary": {"zh": "概览", "en": "Summary"},
+    "communities_n": {"zh": "社区数", "en": "communities"},
+    "buildings_n": {"zh": "建筑数", "en": "buildings"},
+    "unassigned_n": {"zh": "未归属建筑", "en": "unassigned buildings"},
+    "households": {"zh": "总户数", "en": "households"},
+    "households_estimated": {"zh": "户数为估算值", "en": "households estimated"},
+    "grids_n": {"zh": "网格数", "en": "grids"},
+    "share_in_band": {"zh": "户数在区间内的网格占比", "en": "grids in band"},
+    "share_feasible_in_band": {"zh": "无豁免理由网格的在区间占比", "en": "grids without an excuse in band"},
+    "excused": {"zh": "有豁免理由的网格", "en": "grids outside the band with an excuse"},
+    "defects": {"zh": "缺陷网格（其中已证明不可行）", "en": "defects (of which proven infeasible)"},
+    "one_piece": {"zh": "单一连片网格占比", "en": "grids in one piece"},
+    "tiling": {"zh": "拼接：最大空隙 / 最大重叠", "en": "tiling: largest gap / overlap"},
+    "coverage_valid": {"zh": "覆盖有效", "en": "valid coverage"},
+    "pp": {"zh": "紧凑度 Polsby-Popper 均值 / 最小值", "en": "Polsby-Popper mean / min"},
+    "balance": {"zh": "均衡度（社区内最大偏差）", "en": "balance (largest deviation in a community)"},
+    "barriers": {"zh": "跨越障碍次数（下限）", "en": "barrier crossings (lower bound)"},
+    "units": {"zh": "联户数 / 在区间内占比", "en": "joint units / in band"},
+    "yes": {"zh": "是", "en": "yes"},
+    "no": {"zh": "否", "en": "no"},
+    "notes": {"zh": "输入说明", "en": "Notes on the input"},
+    "no_notes": {"zh": "无。", "en": "None."},
+    "plots": {"zh": "分布", "en": "Distributions"},
+    "hist_caption": {"zh": "网格户数分布（阴影为目标区间 {low}–{high} 户）", "en": "Households per grid (shaded: the band {low}–{high})"},
+    "pp_caption": {"zh": "网格紧凑度（Polsby-Popper，1 为圆形）", "en": "Grid compactness (Polsby-Popper; 1 is a circle)"},
+    "per_community": {"zh": "各社区", "en": "Per community"},
+    "code": {"zh": "编码", "en": "code"},
+    "id": {"zh": "标识", "en": "id"},
+    "name": {"zh": "名称", "en": "name"},
+    "c_grids": {"zh": "网格", "en": "grids"},
+    "c_households": {"zh": "户数", "en": "households"},
+    "c_in_band": {"zh": "在区间", "en": "in band"},
+    "c_excused": {"zh": "豁免", "en": "excused"},
+    "c_defect": {"zh": "缺陷", "en": "defects"},
+    "c_one_piece": {"zh": "连片", "en": "one piece"},
+    "c_gap": {"zh": "空隙", "en": "gap"},
+    "c_overlap": {"zh": "重叠", "en": "overlap"},
+    "c_pp_mean": {"zh": "紧凑度均值", "en": "PP mean"},
+    "c_pp_min": {"zh": "紧凑度最小", "en": "PP min"},
+    "c_balance": {"zh": "均衡度", "en": "balance"},
+    "c_barriers": {"zh": "跨越障碍", "en": "barrier crossings"},
+    "flagged": {"zh": "需关注的网格（户数不在区间内）", "en": "Flagged grids (outside the band)"},
+    "no_flagged": {"zh": "没有：所有网格的户数都在区间内。", "en": "None: every grid is in the band."},
+    "grid": {"zh": "网格", "en": "grid"},
+    "community": {"zh": "社区", "en": "community"},
+    "status": {"zh": "状态", "en": "status"},
+    "reason": {"zh": "原因", "en": "reason"},
+    "footer": {
+        "zh": "由 gridgeo 生成。所有指标的定义见 gridgeo.metrics。",
+        "en": "Made by gridgeo. The measures are defined in gridgeo.metrics.",
+    },
+}
+
+# plot labels: Chinese only with a CJK font; the "en" set is plain ASCII
+_PLOT: dict[str, dict[str, str]] = {
+    "households": {"zh": "户数", "en": "households"},
+    "grids": {"zh": "网格数", "en": "grids"},
+    "band": {"zh": "区间 {low}–{high}", "en": "band {low}-{high}"},
+    "in_band": {"zh": "在区间内", "en": "in band"},
+    "outside": {"zh": "区间外", "en": "outside the band"},
+    "pp": {"zh": "Polsby-Popper 紧凑度", "en": "Polsby-Popper"},
+    "mean": {"zh": "均值 {v:.2f}", "en": "mean {v:.2f}"},
+    "min": {"zh": "最小 {v:.2f}", "en": "min {v:.2f}"},
+    "empty": {"zh": "没有网格", "en": "no grids"},
+}
+
+_CSS = """
+body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC",system-ui,sans-serif;
+margin:2em auto;max-width:70em;padding:0 1em;color:#222;line-height:1.45}
+h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #ccc}
+table{border-collapse:collapse;margin:.5em 0;font-size:.92em;display:block;overflow-x:auto;max-width:100%}
+th,td{border:1px solid #ccc;padding:.25em .55em;text-align:left;vertical-align:top}
+th{background:#f3f3f3}#communities td,#flagged td:not(:last-child){white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.banner{background:#fff4d6;border:1px solid #e0b84a;padding:.6em 1em;margin:1em 0}
+.bad{color:#b00020;font-weight:bold}figure{margin:1em 0}figure svg{max-width:100%;height:auto}
+figcaption{font-size:.9em;color:#555}.params{color:#444;font-size:.95em}footer{margin-top:2em;color:#777;font-size:.85em}
+"""
+
+
+def build_report_html(result, *, lang: str = "zh", name_column: str | None = None) -> str:
+    """Render the quality report of ``result`` as one self-contained HTML page.
+
+    Parameters
+    ----------
+    result : Partition
+        A partition, in memory or read back with :func:`gridgeo.read_outputs`.
+    lang : {"zh", "en"}
+        Language of the labels.
+    name_column : str, optional
+        Column of ``result.communities`` holding community names (default: the
+        first of ``name``, ``community_name``, ``名称``, ``社区名称``, ... present).
+
+    Returns
+    -------
+    str
+        The HTML page: summary figures, the input notes, a histogram of grid
+        households with the band marked, the Polsby-Popper distribution, a table
+        per community and every flagged grid with its reason.
+
+    Raises
+    ------
+    InputError
+        ``lang`` is not supported.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely, gridgeo
+    >>> c = gpd.GeoDataFrame({"community_id": ["A"]}, geometry=[shapely.box(0, 0, 200, 100)], crs=32651)
+    >>> b = gpd.GeoDataFrame({"hh": [100] * 4}, geometry=[shapely.box(20 + 40 * i, 40, 30 + 40 * i, 50) for i in range(4)], crs=32651)
+    >>> page = build_report_html(gridgeo.partition(c, b, households="hh"), lang="en")
+    >>> page.startswith("<!DOCTYPE html>"), page.count("<svg"), "hist-band-low" in page
+    (True, 2, True)
+    """
+    lang = check_lang(lang)
+    report = result.report or {}
+    summary = report.get("summary", {})
+    params = report.get("parameters", {})
+    low, high = _band(params.get("grid_size"))
+    t = {key: value[lang] for key, value in _T.items()}
+    names = _community_names(result.communities, name_column)
+
+    parts = [
+        "<!DOCTYPE html>",
+        f'<html lang="{"zh-CN" if lang == "zh" else "en"}">',
+        "<head>",
+        '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">",
+        f"<title>gridgeo — {_e(t['title'])}</title>",
+        f"<style>{_CSS}</style>",
+        "</head>",
+        "<body>",
+        f"<h1>gridgeo — {_e(t['title'])}</h1>",
+        _parameters(report, params, (low, high), t),
+    ]
+    if summary.get("households_estimated"):
+        parts.append(f'<div class="banner" id="estimated">{_e(t["estimated_banner"])}</div>')
+    parts += [f"<h2>{_e(t['summary'])}</h2>", _summary_table(summary, t)]
+    parts += [f"<h2>{_e(t['notes'])}</h2>", _notes(report.get("notes", []), t)]
+    parts += [f"<h2>{_e(t['plots'])}</h2>"]
+    households = _numbers(result.grids, "households")
+    pp = _polsby_popper(result.grids)
+    font = cjk_font() if lang == "zh" else None
+    plot_lang = "zh" if font else "en"
+    if lang == "zh" and not font:
+        logger.info("no CJK font found for the report plots; their labels are in English")
+    parts.append(
+        _figure(
+            "hist",
+            _households_svg(households, (low, high), plot_lang, font),
+            t["hist_caption"].format(low=low, high=high),
+        )
+    )
+    parts.append(_figure("pp", _pp_svg(pp, plot_lang, font), t["pp_caption"]))
+    parts += [f"<h2>{_e(t['per_community'])}</h2>", _community_table(report.get("communities", []), result.communities, names, t)]
+    parts += [f"<h2>{_e(t['flagged'])}</h2>", _flagged_table(result.grids, result.communities, names, lang, t)]
+    parts += [f"<footer>{_e(t['footer'])}</footer>", "</body>", "</html>", ""]
+    return "\n".join(parts)
+
+
+def write_report(result, outdir: str | Path, *, lang: str = "zh", name_column: str | None = None) -> Path:
+    """Write :func:`build_report_html` to ``outdir/report.html`` (UTF-8).
+
+    ``outdir`` is created if needed; the file is written under a temporary name
+    and renamed, so a failure never leaves a half-written report.
+
+    Returns
+    -------
+    Path
+        The path of ``report.html``.
+
+    Examples
+    --------
+    >>> import tempfile, geopandas as gpd, shapely, gridgeo
+    >>> c = gpd.GeoDataFrame({"community_id": ["A"]}, geometry=[shapely.box(0, 0, 200, 100)], crs=32651)
+    >>> b = gpd.GeoDataFrame({"hh": [100] * 4}, geometry=[shapely.box(20 + 40 * i, 40, 30 + 40 * i, 50) for i in range(4)], crs=32651)
+    >>> write_report(gridgeo.partition(c, b, households="hh"), tempfile.mkdtemp(), lang="en").name
+    'report.html'
+    """
+    text = build_report_html(result, lang=lang, name_column=name_column)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    target = outdir / "report.html"
+    handle, temp = tempfile.mkstemp(prefix=".report.", suffix=".html.tmp", dir=outdir)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
+            stream.write(text)
+        os.chmod(temp, 0o644)
+        os.replace(temp, target)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    logger.info("wrote %s", target)
+    return target
+
+
+@functools.lru_cache(maxsize=1)
+def cjk_font() -> str | None:
+    """The family name of an installed font that covers Chinese, or ``None``.
+
+    The families of :data:`CJK_FAMILIES` are tried first, then every font
+    matplotlib knows; a font counts when its character map holds a few common
+    Chinese characters.  The answer is cached for the process.
+
+    Examples
+    --------
+    >>> cjk_font() is None or isinstance(cjk_font(), str)
+    True
+    """
+    from matplotlib import font_manager
+
+    entries = {}
+    for entry in font_manager.fontManager.ttflist:
+        entries.setdefault(entry.name, entry)
+    preferred = [entries[name] for name in CJK_FAMILIES if name in entries]
+    others = [entries[name] for name in sorted(entries) if name not in CJK_FAMILIES]
+    for entry in preferred + others:
+        if _covers(entry.fname, _PROBE):
+            logger.debug("CJK font for plots: %s (%s)", entry.name, entry.fname)
+            return entry.name
+    return None
+
+
+def _covers(path: str, text: str) -> bool:
+    from matplotlib import ft2font
+
+    try:
+        charmap = ft2font.FT2Font(path).get_charmap()
+    except (OSError, RuntimeError, ValueError):
+        return False
+    return all(ord(ch) in charmap for ch in text)
+
+
+# -- HTML pieces ---------------------------------------------------------------------------------
+
+
+def _e(value) -> str:
+    """Escape any value for HTML text and attributes."""
+    return html.escape("" if value is None else str(value), quote=True)
+
+
+def _band(grid_size) -> tuple[int, int]:
+    if grid_size is not None and len(grid_size) == 2:
+        return int(grid_size[0]), int(grid_size[1])
+    logger.warning("report has no grid_size parameter; assuming the default band 300–500")
+    return 300, 500
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
+
+
+def _int(value) -> str:
+    return "—" if _missing(value) else f"{int(value):,}"
+
+
+def _pct(value, digits: int = 1) -> str:
+    return "—" if _missing(value) else f"{float(value) * 100:.{digits}f}%"
+
+
+def _num(value, digits: int = 3) -> str:
+    return "—" if _missing(value) else f"{float(value):.{digits}f}"
+
+
+def _yes(value, t) -> str:
+    return "—" if _missing(value) else (t["yes"] if bool(value) else t["no"])
+
+
+def _parameters(report: dict, params: dict, band: tuple[int, int], t: dict) -> str:
+    unit = params.get("unit_size")
+    column = params.get("households")
+    hh = column if column else t["estimated_source"]
+    items = [
+        (t["grid_band"], f"{band[0]}–{band[1]}"),
+        (t["unit_band"], f"{unit[0]}–{unit[1]}" if unit and len(unit) == 2 else "—"),
+        (t["households_column"], hh),
+        (t["seed"], params.get("seed", report.get("seed", "—"))),
+        (t["input_crs"], report.get("input_crs", "—")),
+        (t["metric_crs"], report.get("metric_crs", "—")),
+        (t["version"], report.get("gridgeo_version", "—")),
+    ]
+    return '<p class="params">' + " · ".join(f"{_e(k)}: <b>{_e(v)}</b>" for k, v in items) + "</p>"
+
+
+def _summary_table(s: dict, t: dict) -> str:
+    defects = s.get("n_defects")
+    proven = s.get("n_defects_proven_infeasible")
+    crossings = s.get("barrier_crossings")
+    lower = s.get("barrier_crossings_min")
+    rows = [
+        ("communities", t["communities_n"], _int(s.get("n_communities"))),
+        ("buildings", t["buildings_n"], _int(s.get("n_buildings"))),
+        ("unassigned", t["unassigned_n"], _int(s.get("n_unassigned"))),
+        ("households", t["households"], _int(s.get("households"))),
+        ("households_estimated", t["households_estimated"], _yes(s.get("households_estimated"), t)),
+        ("grids", t["grids_n"], _int(s.get("n_grids"))),
+        ("share_in_band", t["share_in_band"], _pct(s.get("share_in_band"))),
+        ("share_feasible_in_band", t["share_feasible_in_band"], _pct(s.get("share_feasible_in_band"))),
+        ("excused", t["excused"], _int(s.get("n_excused"))),
+        ("defects", t["defects"], f"{_int(defects)} ({_int(proven)})"),
+        ("one_piece", t["one_piece"], _pct(s.get("share_one_piece"))),
+        ("tiling", t["tiling"], f"{_pct(s.get('max_gap_ratio'), 4)} / {_pct(s.get('max_overlap_ratio'), 4)}"),
+        ("coverage_valid", t["coverage_valid"], _yes(s.get("coverage_valid"), t)),
+        ("polsby_popper", t["pp"], f"{_num(s.get('polsby_popper_mean'))} / {_num(s.get('polsby_popper_min'))}"),
+        ("balance", t["balance"], _pct(s.get("max_balance"))),
+        ("barrier_crossings", t["barriers"], f"{_int(crossings)} ({_int(lower)})"),
+        ("units", t["units"], f"{_int(s.get('n_units'))} / {_pct(s.get('share_units_in_band'))}"),
+    ]
+    body = []
+    for key, label, value in rows:
+        bad = (key == "defects" and not _missing(defects) and int(defects) > 0) or (
+            key == "households_estimated" and bool(s.get("households_estimated"))
+        )
+        cls = ' class="n bad"' if bad else ' class="n"'
+        body.append(f'<tr id="summary-{_e(key)}"><th>{_e(label)}</th><td{cls}>{_e(value)}</td></tr>')
+    return '<table id="summary">\n' + "\n".join(body) + "\n</table>"
+
+
+def _notes(notes, t) -> str:
+    if not notes:
+        return f'<p id="notes">{_e(t["no_notes"])}</p>'
+    return '<ul id="notes">\n' + "\n".join(f"<li>{_e(note)}</li>" for note in notes) + "\n</ul>"
+
+
+def _community_names(communities, name_column: str | None) -> dict[str, str]:
+    if communities is None or "community_id" not in communities:
+        return {}
+    column = name_column
+    if column is None:
+        column = next((c for c in NAME_COLUMNS if c in communities.columns), None)
+    elif column not in communities.columns:
+        logger.warning("communities have no column %r; the report shows no community names", column)
+        column = None
+    if column is None:
+        return {}
+    return {str(k): ("" if _missing(v) else str(v)) for k, v in zip(communities["community_id"], communities[column])}
+
+
+def _community_codes(communities) -> dict[str, str]:
+    if communities is None or "community_id" not in communities or "community_code" not in communities:
+        return {}
+    return {str(k): str(v) for k, v in zip(communities["community_id"], communities["community_code"])}
+
+
+def _community_table(rows: list[dict], communities, names: dict[str, str], t: dict) -> str:
+    codes = _community_codes(communities)
+    head = ["code", "id"] + (["name"] if names else []) + [
+        "c_grids", "c_households", "c_in_band", "c_excused", "c_defect", "c_one_piece",
+        "c_gap", "c_overlap", "c_pp_mean", "c_pp_min", "c_balance", "c_barriers",
+    ]
+    out = ['<table id="communities">', "<tr>" + "".join(f"<th>{_e(t[h])}</th>" for h in head) + "</tr>"]
+    ordered = sorted(rows, key=lambda r: (codes.get(str(r.get("community_id")), ""), str(r.get("community_id"))))
+    for row in ordered:
+        cid = str(row.get("community_id", ""))
+        text = [codes.get(cid, ""), cid] + ([names.get(cid, "")] if names else [])
+        numbers = [
+            _int(row.get("n_grids")),
+            _int(row.get("households")),
+            _int(row.get("grids_in_band")),
+            _int(row.get("grids_excused")),
+            _int(row.get("grids_defect")),
+            _int(row.get("grids_one_piece")),
+            _pct(row.get("gap_ratio"), 4),
+            _pct(row.get("overlap_ratio"), 4),
+            _num(row.get("polsby_popper_mean")),
+            _num(row.get("polsby_popper_min")),
+            _pct(row.get("balance")),
+            _int(row.get("barrier_crossings")),
+        ]
+        defect = not _missing(row.get("grids_defect")) and int(row.get("grids_defect")) > 0
+        cells = [f"<td>{_e(v)}</td>" for v in text] + [
+            f'<td class="n{" bad" if defect and i == 4 else ""}">{_e(v)}</td>' for i, v in enumerate(numbers)
+        ]
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _flagged_table(grids, communities, names: dict[str, str], lang: str, t: dict) -> str:
+    if grids is None or not len(grids) or "status" not in grids:
+        return f'<p id="flagged">{_e(t["no_flagged"])}</p>'
+    flagged = grids.loc[grids["status"].astype(str) != "in_band"]
+    if not len(flagged):
+        return f'<p id="flagged">{_e(t["no_flagged"])}</p>'
+    flagged = flagged.sort_values("grid_code", kind="stable") if "grid_code" in flagged else flagged
+    codes = _community_codes(communities)
+    head = [t["grid"], t["community"], t["c_households"], t["status"], t["reason"]]
+    out = ['<table id="flagged">', "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
+    for _, row in flagged.iterrows():
+        cid = str(row.get("community_id", ""))
+        community = " ".join(x for x in (codes.get(cid, ""), names.get(cid, "") or cid) if x)
+        status = str(row.get("status", ""))
+        label = status_label(status, lang)
+        shown = f"{label} ({status})" if label != status else status
+        out.append(
+            f'<tr class="flagged-grid" data-status="{_e(status)}">'
+            f"<td>{_e(row.get('grid_code', ''))}</td><td>{_e(community)}</td>"
+            f'<td class="n">{_e(_int(row.get("households")))}</td>'
+            f"<td>{_e(shown)}</td><td>{_e(row.get('reason', ''))}</td></tr>"
+        )
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _figure(prefix: str, svg: str, caption: str) -> str:
+    return f'<figure id="fig-{prefix}">\n{svg}\n<figcaption>{_e(caption)}</figcaption>\n</figure>'
+
+
+# -- plots ---------------------------------------------------------------------------------------
+
+
+def _numbers(frame, column: str) -> np.ndarray:
+    if frame is None or column not in frame:
+        return np.zeros(0)
+    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
+    return values[np.isfinite(values)]
+
+
+def _polsby_popper(grids) -> np.ndarray:
+    if grids is None or not len(grids):
+        return np.zeros(0)
+    if "polsby_popper" in grids:
+        return _numbers(grids, "polsby_popper")
+    from .metrics import grid_metrics
+
+    return grid_metrics(grids, band=(0, 0))["polsby_popper"].to_numpy(dtype=float)
+
+
+def _plot_labels(lang: str) -> dict[str, str]:
+    """Plot labels in ``lang`` (``"en"`` is plain ASCII, safe with any font)."""
+    return {key: value[lang] for key, value in _PLOT.items()}
+
+
+def _new_figure():
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(7.0, 3.2), dpi=100, layout="constrained")
+    FigureCanvasAgg(fig)  # no pyplot, no GUI backend, no global state
+    return fig
+
+
+def _rc(font: str | None) -> dict:
+    families = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
+    return {
+        "font.family": "sans-serif",
+        "font.sans-serif": families,
+        "axes.unicode_minus": False,
+        "svg.fonttype": "path",
+        "font.size": 10,
+    }
+
+
+def _svg(fig, prefix: str) -> str:
+    """The figure as an inline ``<svg>`` element whose ids all start with ``prefix-``."""
+    import matplotlib
+
+    buffer = io.StringIO()
+    with matplotlib.rc_context({"svg.hashsalt": f"gridgeo-{prefix}"}):
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
+    text = buffer.getvalue()
+    text = text[text.index("<svg") :]
+    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, count=1, flags=re.S)
+    text = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}-\1"', text)
+    text = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}-\1)", text)
+    text = re.sub(r'href="#([^"]+)"', rf'href="#{prefix}-\1"', text)
+    return text.replace("<svg ", '<svg role="img" ', 1).strip()
+
+
+def _households_svg(values: np.ndarray, band: tuple[int, int], lang: str, font: str | None) -> str:
+    import matplotlib
+
+    labels = _plot_labels(lang)
+    low, high = band
+    with matplotlib.rc_context(_rc(font)):
+        fig = _new_figure()
+        ax = fig.add_subplot()
+        ax.axvspan(low, high, facecolor="#2e7d32", alpha=0.12, edgecolor="#2e7d32", lw=0, gid="band", label=labels["band"].format(low=low, high=high))
+        ax.axvline(low, color="#2e7d32", lw=1.5, ls="--", gid="band-low")
+        ax.axvline(high, color="#2e7d32", lw=1.5, ls="--", gid="band-high")
+        if len(values):
+            edges = _bin_edges(values, low, high)
+            counts, edges = np.histogram(values, bins=edges)
+            centres = (edges[:-1] + edges[1:]) / 2
+            inside = (centres >= low) & (centres <= high)
+            widths = np.diff(edges)
+            for name, mask, colour in (("in-band", inside, "#1f77b4"), ("outside", ~inside, "#d95f02")):
+                if mask.any():
+                    bars = ax.bar(edges[:-1][mask], counts[mask], width=widths[mask], align="edge", color=colour,
+                                  edgecolor="white", lw=0.5, label=labels["in_band" if name == "in-band" else "outside"])
+                    for i, patch in enumerate(bars):
+                        patch.set_gid(f"bar-{name}-{i}")
+            span = max(values.max(), high) - min(values.min(), low)
+            ax.set_xlim(min(values.min(), low) - 0.05 * span, max(values.max(), high) + 0.05 * span)
+            ax.yaxis.get_major_locator().set_params(integer=True)
+        else:
+            ax.text(0.5, 0.5, labels["empty"], transform=ax.transAxes, ha="center", va="center")
+        ax.set_xlabel(labels["households"])
+        ax.set_ylabel(labels["grids"])
+        fig.legend(loc="outside upper center", ncols=3, frameon=False)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        return _svg(fig, "hist")
+
+
+def _bin_edges(values: np.ndarray, low: int, high: int) -> np.ndarray:
+    """Bins aligned to the band (five across it), so every bar is wholly inside or outside."""
+    width = max((high - low) / 5.0, 1.0)
+    below = max(math.ceil((low - values.min()) / width), 0)
+    above = max(math.ceil((values.max() - high) / width), 0)
+    if below + above + 5 > 60:  # far outliers: plain bins over the whole range
+        lo, hi = min(values.min(), low), max(values.max(), high)
+        return np.linspace(lo, hi, 41)
+    edges = low + width * np.arange(-below, 5 + above + 1)
+    edges[-1] = max(edges[-1], values.max())
+    return edges
+
+
+def _pp_svg(values: np.ndarray, lang: str, font: str | None) -> str:
+    import matplotlib
+
+    labels = _plot_labels(lang)
+    with matplotlib.rc_context(_rc(font)):
+        fig = _new_figure()
+        ax = fig.add_subplot()
+        if len(values):
+            _, _, bars = ax.hist(values, bins=np.linspace(0.0, 1.0, 21), color="#7570b3", edgecolor="white", lw=0.5)
+            for i, patch in enumerate(bars):
+                patch.set_gid(f"bar-{i}")
+            mean, smallest = float(values.mean()), float(values.min())
+            ax.axvline(mean, color="#222", lw=1.5, gid="mean", label=labels["mean"].format(v=mean))
+            ax.axvline(smallest, color="#d95f02", lw=1.2, ls=":", gid="min", label=labels["min"].format(v=smallest))
+            fig.legend(loc="outside upper center", ncols=2, frameon=False)
+            ax.yaxis.get_major_locator().set_params(integer=True)
+        else:
+            ax.text(0.5, 0.5, labels["empty"], transform=ax.transAxes, ha="center", va="center")
+        ax.set_xlim(0.0, 1.0)
+        ax.set_xlabel(labels["pp"])
+        ax.set_ylabel(labels["grids"])
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        return _svg(fig, "pp")

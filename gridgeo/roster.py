@@ -1,0 +1,292 @@
+"""The staffing roster: one row per grid for the "1+1+1+N" grid team, and the joint units.
+
+Every grid (网格) is staffed by a "1+1+1+N" team: a grid Party branch secretary
+(网格党支部书记), a grid leader (网格长), a full-time grid worker (专职网格员) and
+N part-time grid workers or volunteers (兼职网格员/志愿者).  :func:`grid_roster`
+lists every grid with its figures and those four columns left EMPTY for the
+street office to fill in; :func:`unit_roster` lists the joint units (联户) of
+each grid with their member buildings.  :func:`write_roster` writes both as CSV
+(UTF-8 with a byte-order mark, so Excel shows Chinese correctly) and as one
+Excel workbook.
+
+Same result → byte-identical files: rows are sorted by code, CSV line ends are
+``\\r\\n``, and the workbook's document properties and ZIP timestamps are fixed.
+
+This module only reads a :class:`~gridgeo.result.Partition`; it never runs an
+algorithm.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import logging
+import os
+import tempfile
+import unicodedata
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .labels import check_lang, column_label, status_label
+
+__all__ = ["GRID_COLUMNS", "STAFF_COLUMNS", "UNIT_COLUMNS", "grid_roster", "unit_roster", "write_roster"]
+
+logger = logging.getLogger(__name__)
+
+GRID_COLUMNS = ("grid_code", "community_id", "community_code", "households", "n_buildings", "n_units", "area_m2", "status", "reason")
+#: the "1+1+1+N" team, left empty to be filled in
+STAFF_COLUMNS = ("party_branch_secretary", "grid_leader", "full_time_grid_worker", "helpers")
+UNIT_COLUMNS = ("unit_code", "grid_code", "households", "n_buildings", "members")
+
+_TEXT = ("grid_code", "community_id", "community_code", "status", "reason", "unit_code", "members") + STAFF_COLUMNS
+_INTEGER = ("households", "n_buildings", "n_units")
+#: document properties of every workbook written (so rewrites are byte-identical)
+FIXED_DATETIME = datetime.datetime(2000, 1, 1, 0, 0, 0)
+_ZIP_DATETIME = (1980, 1, 1, 0, 0, 0)
+
+
+def grid_roster(result, *, lang: str = "en") -> pd.DataFrame:
+    """One row per grid, sorted by ``grid_code``, with empty staffing columns.
+
+    Parameters
+    ----------
+    result : Partition
+    lang : {"en", "zh"}
+        ``"en"`` keeps the machine column names and status codes; ``"zh"``
+        gives Chinese headers (网格编码, 户数, ..., 网格党支部书记, 网格长,
+        专职网格员, 兼职网格员/志愿者) and Chinese status labels.
+
+    Returns
+    -------
+    DataFrame
+        ``grid_code``, ``community_id``, ``community_code``, ``households``,
+        ``n_buildings``, ``n_units``, ``area_m2`` (rounded to 0.1 m²),
+        ``status``, ``reason`` and the empty strings of
+        ``party_branch_secretary``, ``grid_leader``, ``full_time_grid_worker``,
+        ``helpers``.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely, gridgeo
+    >>> c = gpd.GeoDataFrame({"community_id": ["A"]}, geometry=[shapely.box(0, 0, 200, 100)], crs=32651)
+    >>> b = gpd.GeoDataFrame({"hh": [100] * 4}, geometry=[shapely.box(20 + 40 * i, 40, 30 + 40 * i, 50) for i in range(4)], crs=32651)
+    >>> roster = grid_roster(gridgeo.partition(c, b, households="hh"))
+    >>> roster[["grid_code", "households", "grid_leader"]].to_dict("records")
+    [{'grid_code': '001-01', 'households': 400, 'grid_leader': ''}]
+    >>> list(grid_roster(gridgeo.partition(c, b, households="hh"), lang="zh").columns[-4:])
+    ['网格党支部书记', '网格长', '专职网格员', '兼职网格员/志愿者']
+    """
+    lang = check_lang(lang)
+    frame = _table(result.grids, GRID_COLUMNS, "grid_code", "grids")
+    if "area_m2" in frame:
+        frame["area_m2"] = pd.to_numeric(frame["area_m2"], errors="coerce").round(1)
+    for column in STAFF_COLUMNS:
+        frame[column] = ""
+    return _localise(frame, lang)
+
+
+def unit_roster(result, *, lang: str = "en") -> pd.DataFrame:
+    """The joint units of every grid, sorted by ``unit_code``.
+
+    Parameters
+    ----------
+    result : Partition
+    lang : {"en", "zh"}
+        Chinese headers with ``"zh"``.
+
+    Returns
+    -------
+    DataFrame
+        ``unit_code``, ``grid_code``, ``households``, ``n_buildings`` and
+        ``members`` (``"003-B00012:1-12;003-B00013:1-2"``: building code and
+        its household positions in the unit).
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely, gridgeo
+    >>> c = gpd.GeoDataFrame({"community_id": ["A"]}, geometry=[shapely.box(0, 0, 200, 100)], crs=32651)
+    >>> b = gpd.GeoDataFrame({"hh": [12, 13]}, geometry=[shapely.box(20, 40, 30, 50), shapely.box(60, 40, 70, 50)], crs=32651)
+    >>> unit_roster(gridgeo.partition(c, b, households="hh", grid_size=(20, 30)))["members"].tolist()
+    ['001-B00001:1-12', '001-B00002:1-13']
+    """
+    lang = check_lang(lang)
+    return _localise(_table(result.units, UNIT_COLUMNS, "unit_code", "units"), lang)
+
+
+def write_roster(result, outdir: str | Path, *, lang: str = "zh") -> list[Path]:
+    """Write ``roster.csv``, ``units.csv`` and ``roster.xlsx`` into ``outdir``.
+
+    Parameters
+    ----------
+    result : Partition
+    outdir : str or Path
+        Created if needed.  Each file is written under a temporary name and
+        renamed, so a failure never leaves a half-written file.
+    lang : {"zh", "en"}
+        Language of the headers and status labels.
+
+    Returns
+    -------
+    list of Path
+        ``[roster.csv, units.csv, roster.xlsx]``.  The CSVs are UTF-8 with a
+        byte-order mark and ``\\r\\n`` line ends; the workbook has the sheets
+        ``grids`` and ``units``, each with a bold, frozen header row, a filter
+        and column widths fitted to the text.
+
+    Examples
+    --------
+    >>> import tempfile, geopandas as gpd, shapely, gridgeo
+    >>> c = gpd.GeoDataFrame({"community_id": ["A"]}, geometry=[shapely.box(0, 0, 200, 100)], crs=32651)
+    >>> b = gpd.GeoDataFrame({"hh": [100] * 4}, geometry=[shapely.box(20 + 40 * i, 40, 30 + 40 * i, 50) for i in range(4)], crs=32651)
+    >>> [p.name for p in write_roster(gridgeo.partition(c, b, households="hh"), tempfile.mkdtemp())]
+    ['roster.csv', 'units.csv', 'roster.xlsx']
+    """
+    lang = check_lang(lang)
+    grids = grid_roster(result, lang=lang)
+    units = unit_roster(result, lang=lang)
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    paths = [outdir / "roster.csv", outdir / "units.csv", outdir / "roster.xlsx"]
+    _write_bytes(paths[0], _csv_bytes(grids))
+    _write_bytes(paths[1], _csv_bytes(units))
+    _write_bytes(paths[2], _xlsx_bytes({"grids": grids, "units": units}, text_columns=_text_labels(lang)))
+    logger.info("wrote %s", ", ".join(str(p) for p in paths))
+    return paths
+
+
+# -- tables ----------------------------------------------------------------------------------------
+
+
+def _table(frame, columns: tuple[str, ...], sort_by: str, layer: str) -> pd.DataFrame:
+    """The ``columns`` of ``frame`` as a plain DataFrame, typed, sorted, index 0..n-1."""
+    out = pd.DataFrame(index=range(len(frame)) if frame is not None else range(0))
+    for column in columns:
+        if frame is not None and column in frame.columns:
+            values = pd.Series(frame[column].to_numpy(), index=out.index)
+        else:
+            logger.warning("%s have no column %r; it is left empty in the roster", layer, column)
+            values = pd.Series([None] * len(out), index=out.index, dtype=object)
+        if column in _INTEGER:
+            numbers = pd.to_numeric(values, errors="coerce")
+            values = numbers.astype("int64") if numbers.notna().all() else numbers.astype("Int64")
+        elif column in _TEXT:
+            values = values.map(_text).astype(object)
+        out[column] = values
+    if len(out):
+        out = out.sort_values(sort_by, kind="stable").reset_index(drop=True)
+    return out
+
+
+def _text(value) -> str:
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return ""
+    return str(value)
+
+
+def _localise(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
+    if lang == "en":
+        return frame
+    out = frame.copy()
+    if "status" in out:
+        out["status"] = out["status"].map(lambda s: status_label(s, lang) if s else s)
+    return out.rename(columns={c: column_label(c, lang) for c in out.columns})
+
+
+def _text_labels(lang: str) -> set[str]:
+    return {column_label(c, lang) for c in _TEXT}
+
+
+# -- files -----------------------------------------------------------------------------------------
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.chmod(temp, 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _csv_bytes(frame: pd.DataFrame) -> bytes:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, lineterminator="\r\n")
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def _display_width(text: str) -> int:
+    """Width of ``text`` in Excel character units (CJK characters count two)."""
+    return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
+
+
+def _xlsx_bytes(sheets: dict[str, pd.DataFrame], *, text_columns: set[str]) -> bytes:
+    from openpyxl import Workbook
+    from openpyxl.styles import Font
+    from openpyxl.utils import get_column_letter
+    from openpyxl.xml.functions import tostring
+
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    bold = Font(bold=True)
+    for title, frame in sheets.items():
+        sheet = workbook.create_sheet(title)
+        columns = [str(c) for c in frame.columns]
+        for j, name in enumerate(columns, start=1):
+            sheet.cell(row=1, column=j, value=name).font = bold
+        text_like = [name in text_columns for name in columns]
+        for i, row in enumerate(frame.itertuples(index=False, name=None), start=2):
+            for j, value in enumerate(row, start=1):
+                value = _cell_value(value)
+                cell = sheet.cell(row=i, column=j, value=value)
+                if isinstance(value, str) and cell.data_type == "f":
+                    cell.data_type = "s"  # text from the data is never a formula
+                if text_like[j - 1]:
+                    cell.number_format = "@"
+                elif isinstance(value, float):
+                    cell.number_format = "0.0"
+        for j, name in enumerate(columns, start=1):
+            values = [_display_width(str(v)) for v in frame.iloc[:, j - 1].tolist() if _cell_value(v) is not None]
+            width = max([_display_width(name)] + values) + 2
+            sheet.column_dimensions[get_column_letter(j)].width = min(max(width, 8), 60)
+        sheet.freeze_panes = "A2"
+        if columns:
+            sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(len(frame) + 1, 1)}"
+    workbook.properties.creator = "gridgeo"
+    workbook.properties.created = FIXED_DATETIME
+    buffer = io.BytesIO()
+    workbook.save(buffer)  # openpyxl stamps "modified" with the current time here ...
+    workbook.properties.modified = FIXED_DATETIME  # ... so the core properties are written again
+    core = tostring(workbook.properties.to_tree())
+    return _stable_zip(buffer.getvalue(), {"docProps/core.xml": core})
+
+
+def _cell_value(value):
+    if value is None or value is pd.NA:
+        return None
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and np.isnan(value):
+        return None
+    if isinstance(value, str) and value == "":
+        return None
+    return value
+
+
+def _stable_zip(data: bytes, replace: dict[str, bytes]) -> bytes:
+    """Re-pack a ZIP with fixed timestamps and attributes (members and order unchanged)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(data)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            payload = replace.get(info.filename, source.read(info.filename))
+            fixed = zipfile.ZipInfo(info.filename, date_time=_ZIP_DATETIME)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.create_system = 3
+            fixed.external_attr = 0o644 << 16
+            target.writestr(fixed, payload)
+    return out.getvalue()

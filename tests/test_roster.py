@@ -1,0 +1,107 @@
+"""The staffing roster: a row per grid with empty 1+1+1+N columns, the units, CSV with BOM, xlsx, byte-identical."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+
+import pandas as pd
+import pytest
+
+import gridgeo
+from gridgeo.roster import GRID_COLUMNS, STAFF_COLUMNS, UNIT_COLUMNS, grid_roster, unit_roster, write_roster
+
+openpyxl = pytest.importorskip("openpyxl")
+
+STAFF_ZH = ["网格党支部书记", "网格长", "专职网格员", "兼职网格员/志愿者"]
+
+
+@pytest.fixture(scope="module")
+def result(sample):
+    communities, buildings = sample
+    return gridgeo.partition(communities, buildings, households="hh_est")
+
+
+@pytest.fixture(scope="module")
+def written(result, tmp_path_factory):
+    return write_roster(result, tmp_path_factory.mktemp("roster"), lang="zh")
+
+
+def test_grid_roster_rows_and_columns(result):
+    roster = grid_roster(result)
+    assert list(roster.columns) == list(GRID_COLUMNS + STAFF_COLUMNS)
+    assert len(roster) == len(result.grids)
+    assert roster["grid_code"].tolist() == sorted(result.grids["grid_code"])
+    assert roster["households"].sum() == result.grids["households"].sum()
+    assert (roster[list(STAFF_COLUMNS)] == "").all().all()
+    by_code = result.grids.set_index("grid_code")
+    assert (roster.set_index("grid_code")["n_units"] == by_code["n_units"]).all()
+
+
+def test_grid_roster_zh_headers(result):
+    roster = grid_roster(result, lang="zh")
+    assert list(roster.columns[-4:]) == STAFF_ZH
+    assert roster.columns[0] == "网格编码"
+    assert set(roster["状态"]) <= {"在区间内", "含超大建筑", "社区总户数无法均分", "分离地块", "专属网格", "超出区间（缺陷）"}
+
+
+def test_unit_roster(result):
+    units = unit_roster(result)
+    assert list(units.columns) == list(UNIT_COLUMNS)
+    assert len(units) == len(result.units)
+    assert units["unit_code"].tolist() == sorted(result.units["unit_code"])
+    assert (units["unit_code"].str[:-3] == units["grid_code"]).all()
+    assert units.groupby("grid_code")["households"].sum().to_dict() == result.grids.set_index("grid_code")["households"].to_dict()
+
+
+def test_csv_has_bom_and_rereads_chinese(written, result):
+    roster_csv, units_csv, _ = written
+    for path in (roster_csv, units_csv):
+        data = path.read_bytes()
+        assert data.startswith(b"\xef\xbb\xbf")
+        assert b"\r\n" in data
+    back = pd.read_csv(roster_csv, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    assert list(back.columns[-4:]) == STAFF_ZH
+    assert back["网格编码"].tolist() == sorted(result.grids["grid_code"])
+    assert (back[STAFF_ZH] == "").all().all()
+    units = pd.read_csv(units_csv, encoding="utf-8-sig", dtype=str)
+    assert units.columns[0] == "联户编码" and len(units) == len(result.units)
+
+
+def test_xlsx_sheets_header_widths(written, result):
+    workbook = openpyxl.load_workbook(written[2])
+    assert workbook.sheetnames == ["grids", "units"]
+    grids, units = workbook["grids"], workbook["units"]
+    assert grids.max_row == len(result.grids) + 1 and units.max_row == len(result.units) + 1
+    assert grids.freeze_panes == "A2" and units.freeze_panes == "A2"
+    header = [cell.value for cell in grids[1]]
+    assert header[-4:] == STAFF_ZH and all(cell.font.b for cell in grids[1])
+    assert all(cell.value is None for row in grids.iter_rows(min_row=2, min_col=len(header) - 3) for cell in row)
+    # codes stay text (leading zeros kept), counts are numbers
+    assert grids["A2"].value == sorted(result.grids["grid_code"])[0] and isinstance(grids["D2"].value, int)
+    widths = [grids.column_dimensions[c].width for c in "ABCDEFGHIJKLM"]
+    assert all(8 <= w <= 60 for w in widths)
+    assert workbook.properties.created == workbook.properties.modified
+
+
+def test_rewrites_are_byte_identical(result, written, tmp_path):
+    again = write_roster(result, tmp_path, lang="zh")
+    for first, second in zip(written, again):
+        assert hashlib.sha256(first.read_bytes()).hexdigest() == hashlib.sha256(second.read_bytes()).hexdigest(), first.name
+
+
+def test_formula_like_text_stays_text(result, tmp_path):
+    import dataclasses
+
+    grids = result.grids.copy()
+    grids["community_id"] = "=HYPERLINK(\"http://x\")"
+    workbook = openpyxl.load_workbook(write_roster(dataclasses.replace(result, grids=grids), tmp_path, lang="en")[2])
+    cell = workbook["grids"]["B2"]
+    assert cell.data_type == "s" and cell.value.startswith("=HYPERLINK")
+
+
+def test_english_files(result, tmp_path):
+    roster_csv, _, xlsx = write_roster(result, tmp_path, lang="en")
+    back = pd.read_csv(io.BytesIO(roster_csv.read_bytes()), encoding="utf-8-sig")
+    assert list(back.columns) == list(GRID_COLUMNS + STAFF_COLUMNS)
+    assert [c.value for c in openpyxl.load_workbook(xlsx)["units"][1]] == list(UNIT_COLUMNS)

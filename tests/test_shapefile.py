@@ -1,0 +1,135 @@
+"""Shapefile export: every layer read back whole, Chinese in UTF-8 and GBK, short field names on record."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import logging
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+import gridgeo
+from gridgeo.shapefile import LAYERS, shapefile_field_names, write_shapefiles
+
+
+@pytest.fixture(scope="module")
+def result(sample):
+    communities, buildings = sample
+    return gridgeo.partition(communities, buildings, households="hh_est")
+
+
+@pytest.fixture(scope="module", params=["utf-8", "gbk"])
+def written(request, result, tmp_path_factory):
+    folder = tmp_path_factory.mktemp(f"shp-{request.param}") / "shp"
+    return request.param, folder, write_shapefiles(result, folder, encoding=request.param)
+
+
+def test_layers_read_back(written, result):
+    encoding, folder, paths = written
+    assert [p.name for p in paths] == [f"{name}.shp" for name in LAYERS] + ["fields.csv"]
+    for name in LAYERS:
+        shp = folder / f"{name}.shp"
+        for suffix in (".shx", ".dbf", ".prj", ".cpg"):
+            assert shp.with_suffix(suffix).exists()
+        assert shp.with_suffix(".cpg").read_text() == {"utf-8": "UTF-8", "gbk": "GBK"}[encoding]
+        back = gpd.read_file(shp, encoding=encoding)
+        original = getattr(result, name)
+        assert len(back) == len(original)
+        assert back.crs == original.crs
+
+
+def test_chinese_text_survives(written, result):
+    encoding, folder, _ = written
+    names = sorted(result.communities["name"])
+    assert any(not n.isascii() for n in names)
+    assert sorted(gpd.read_file(folder / "communities.shp", encoding=encoding)["name"]) == names
+    # the .cpg alone is enough for a reader
+    assert sorted(gpd.read_file(folder / "communities.shp")["name"]) == names
+
+
+def test_values_and_booleans(written, result):
+    encoding, folder, _ = written
+    fields = pd.read_csv(folder / "fields.csv", encoding="utf-8-sig")
+    short = dict(zip(zip(fields["layer"], fields["field"]), fields["shapefile_field"]))
+    grids = gpd.read_file(folder / "grids.shp", encoding=encoding).sort_values(short["grids", "grid_code"])
+    expected = result.grids.sort_values("grid_code")
+    assert grids[short["grids", "households"]].tolist() == expected["households"].tolist()
+    estimated = grids[short["grids", "households_estimated"]]
+    assert set(estimated.astype(int)) <= {0, 1}
+    assert estimated.astype(int).tolist() == expected["households_estimated"].astype(int).tolist()
+    units = gpd.read_file(folder / "units.shp", encoding=encoding)
+    assert set(units["in_band"].astype(int)) <= {0, 1}
+    assert sorted(units["members"]) == sorted(result.units["members"])
+
+
+def test_fields_csv_names_short_and_unique(written, result):
+    encoding, folder, _ = written
+    fields = pd.read_csv(folder / "fields.csv", encoding="utf-8-sig", dtype=str)
+    assert list(fields.columns) == ["layer", "field", "shapefile_field"]
+    for layer, group in fields.groupby("layer"):
+        frame = getattr(result, layer)
+        assert group["field"].tolist() == [c for c in frame.columns if c != frame.geometry.name]
+        assert all(len(n.encode(encoding)) <= 10 for n in group["shapefile_field"])
+        assert group["shapefile_field"].str.casefold().is_unique
+        dbf = gpd.read_file(folder / f"{layer}.shp", encoding=encoding, rows=0)
+        assert [c for c in dbf.columns if c != "geometry"] == group["shapefile_field"].tolist()
+    assert (fields.loc[fields["field"] == "community_code", "shapefile_field"] == "comm_code").all()
+
+
+def test_field_names_deterministic_and_collision_free():
+    columns = ["households", "households_estimated", "hh_estim", "HH_ESTIM_2", "abcdefghijklmno", "abcdefghijXYZ", "名称名称名称名称"]
+    first = shapefile_field_names(columns, encoding="utf-8")
+    assert first == shapefile_field_names(columns, encoding="utf-8")
+    names = list(first.values())
+    assert len({n.casefold() for n in names}) == len(names)
+    assert all(len(n.encode("utf-8")) <= 10 for n in names)
+    assert first["households"] == "households" and first["hh_estim"] == "hh_estim"
+    assert first["households_estimated"] != "hh_estim"
+    assert first["abcdefghijklmno"] == "abcdefghij" and first["abcdefghijXYZ"] == "abcdefgh_1"
+    assert first["名称名称名称名称"] == "名称名"  # whole characters only
+    assert shapefile_field_names(["名称名称名称名称"], encoding="gbk") == {"名称名称名称名称": "名称名称名"}
+
+
+def test_rewrite_is_byte_identical(result, tmp_path):
+    a = write_shapefiles(result, tmp_path / "a")
+    b = write_shapefiles(result, tmp_path / "b")
+    for pa, pb in zip(sorted((tmp_path / "a").iterdir()), sorted((tmp_path / "b").iterdir())):
+        assert pa.name == pb.name
+        assert hashlib.sha256(pa.read_bytes()).digest() == hashlib.sha256(pb.read_bytes()).digest(), pa.name
+    assert len(a) == len(b)
+
+
+def test_gbk_cannot_encode_raises_and_writes_nothing(result, tmp_path):
+    communities = result.communities.copy()
+    communities.loc[1, "name"] = "孝德里🏠"
+    communities.loc[2, "full_name"] = "Straße"
+    bad = dataclasses.replace(result, communities=communities)
+    with pytest.raises(gridgeo.InputError) as info:
+        write_shapefiles(bad, tmp_path / "shp", encoding="gbk")
+    text = str(info.value)
+    assert "communities.shp" in text and "'name'" in text and "'full_name'" in text
+    assert communities.loc[1, "community_code"] in text and communities.loc[2, "community_code"] in text
+    assert "UTF-8" in text and "🏠" in text
+    assert not (tmp_path / "shp").exists()
+    # UTF-8 holds them
+    write_shapefiles(bad, tmp_path / "shp", encoding="utf-8")
+    assert "孝德里🏠" in gpd.read_file(tmp_path / "shp" / "communities.shp")["name"].tolist()
+
+
+def test_long_text_cut_with_warning(result, tmp_path, caplog):
+    units = result.units.copy()
+    units.loc[units.index[:3], "members"] = "社" * 200  # 600 bytes in UTF-8
+    with caplog.at_level(logging.WARNING, logger="gridgeo.shapefile"):
+        write_shapefiles(dataclasses.replace(result, units=units), tmp_path, encoding="utf-8")
+    assert any("units.shp" in r.message and "'members'" in r.message and " 3 values" in r.message for r in caplog.records)
+    back = gpd.read_file(tmp_path / "units.shp")
+    cut = back.loc[back["members"].str.startswith("社"), "members"]
+    assert len(cut) == 3 and all(len(v.encode("utf-8")) <= 254 and set(v) == {"社"} for v in cut)
+
+
+def test_bad_encoding_names(result, tmp_path):
+    for encoding in ("no-such-codec", "utf-16"):
+        with pytest.raises(gridgeo.InputError):
+            write_shapefiles(result, tmp_path, encoding=encoding)
