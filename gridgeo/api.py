@@ -18,10 +18,10 @@ import shapely
 
 from . import __version__
 from .codes import building_code, community_codes, grid_code, reading_order, unit_code, width_for
-from .engine import community_rng, partition_community
+from .engine import CommunityTask, run_community_task
+from .parallel import map_ordered
 from .errors import InputError, Problem
 from .metrics import community_metrics, polsby_popper, summarize
-from .progress import progress_bar
 from .result import Partition
 from .units import cut_units, walking_order
 from .validate import prepare_inputs
@@ -75,6 +75,8 @@ def partition(
     dwelling_m2: float = 90.0,
     labels: dict[str, str] | None = None,
     progress: bool = False,
+    workers: int = 1,
+    scheduler: str | None = None,
 ) -> Partition:
     """Split every community into grids and every grid into joint units.
 
@@ -108,6 +110,10 @@ def partition(
         Names of the inputs used in messages (``communities``, ``buildings``, ``barriers``).
     progress : bool
         Show a progress bar per community.
+    workers : int
+        Processes working on communities in parallel (results are identical to a serial run).
+    scheduler : str, optional
+        Address of a Dask distributed scheduler to run the communities on instead.
 
     Returns
     -------
@@ -161,18 +167,23 @@ def partition(
     unit_geoms: list = []
     results = {}
     max_grids = 1
-    for ci in progress_bar(community_order, enabled=progress, desc="communities", unit="community"):
+    barrier_tree = shapely.STRtree(prep.barriers) if len(prep.barriers) else None
+    tasks = []
+    member_lists = []
+    for ci in community_order:
         members = np.flatnonzero(prep.building_community == ci)
         members = members[_canonical_order(prep.building_geoms[members], anchor_xy[members], prep.community_geoms[ci])]
         geom = prep.community_geoms[ci]
-        result = partition_community(
-            geom,
-            prep.building_geoms[members],
-            prep.households[members],
-            band=band,
-            rng=community_rng(seed, prep.community_ids[ci]),
-            barriers=prep.barriers if len(prep.barriers) else None,
+        local_barriers = None
+        if barrier_tree is not None:
+            hits = np.sort(barrier_tree.query(geom, predicate="intersects"))
+            local_barriers = prep.barriers[hits] if len(hits) else None
+        member_lists.append(members)
+        tasks.append(
+            CommunityTask(geom, prep.building_geoms[members], prep.households[members], band, seed, str(prep.community_ids[ci]), local_barriers)
         )
+    outcomes = map_ordered(run_community_task, tasks, workers=workers, scheduler=scheduler, progress=progress)
+    for ci, members, result in zip(community_order, member_lists, outcomes):
         results[ci] = (members, result)
         max_grids = max(max_grids, len(result.grid_geoms))
     grid_width = width_for(max_grids, 2)

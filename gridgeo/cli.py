@@ -212,10 +212,12 @@ def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, bar
 @click.option("--map/--no-map", "make_map", default=True, show_default=True, help="Write map.html.")
 @click.option("--report/--no-report", "make_report", default=True, show_default=True, help="Write report.html.")
 @map_options
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes working on communities in parallel (default: all cores); results do not depend on it.")
+@click.option("--scheduler", metavar="ADDRESS", help="Run the communities on a Dask distributed cluster (tcp://host:8786).")
 @click.option("--overwrite", is_flag=True, help="Replace OUTDIR if it exists.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar per community (default: when stderr is a terminal).")
 @_handle_errors
-def partition(communities, buildings, output, households, community_id, building_id, community_households, barriers, encoding, grid_size, unit_size, seed, formats, shp_encoding, make_map, make_report, lang, basemap, tianditu_key, overwrite, progress):
+def partition(communities, buildings, output, households, community_id, building_id, community_households, barriers, encoding, grid_size, unit_size, seed, formats, shp_encoding, make_map, make_report, lang, basemap, tianditu_key, workers, scheduler, overwrite, progress):
     """Partition COMMUNITIES into grids using BUILDINGS, writing OUTDIR.
 
     COMMUNITIES and BUILDINGS are Shapefiles, GeoJSON, GeoPackage (FILE.gpkg:LAYER),
@@ -225,6 +227,7 @@ def partition(communities, buildings, output, households, community_id, building
     from .api import partition as run_partition
     from .config import dump_config
     from .export import write_outputs
+    from .parallel import default_workers
 
     missing = [name for name, value in (("COMMUNITIES", communities), ("BUILDINGS", buildings), ("-o/--output", output)) if not value]
     if missing:
@@ -245,6 +248,8 @@ def partition(communities, buildings, output, households, community_id, building
         unit_size=unit_size,
         seed=seed,
         progress=progress,
+        workers=workers or default_workers(),
+        scheduler=scheduler,
     )
     resolved = {
         "communities": str(communities),
@@ -416,6 +421,8 @@ def demo(ctx, output, lang):
         lang=lang,
         basemap="osm",
         tianditu_key=None,
+        workers=None,
+        scheduler=None,
         overwrite=True,
         progress=None,
     )

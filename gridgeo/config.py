@@ -37,6 +37,8 @@ KEYS: dict[str, tuple[type, ...]] = {
     "basemap": (str,),
     "tianditu_key": (str,),
     "overwrite": (bool,),
+    "workers": (int,),
+    "scheduler": (str,),
 }
 
 

@@ -18,7 +18,7 @@ from .adjacency import build_cell_graph
 from .partition.plan import DETACHED, INFEASIBLE, GridNote, partition_part
 from .tessellate import merge_polygons, split_parts, tessellate_part
 
-__all__ = ["CommunityResult", "partition_community", "community_rng"]
+__all__ = ["CommunityResult", "CommunityTask", "partition_community", "run_community_task", "community_rng"]
 
 
 @dataclass
@@ -43,6 +43,31 @@ class CommunityResult:
     notes: list[GridNote]
     barrier_crossings: np.ndarray
     barrier_crossings_min: int = 0
+
+
+@dataclass
+class CommunityTask:
+    """Everything one community needs, so it can run in another process or on a cluster."""
+
+    geometry: object
+    buildings: np.ndarray
+    households: np.ndarray
+    band: tuple[int, int]
+    seed: int
+    community_id: str
+    barriers: np.ndarray | None = None
+
+
+def run_community_task(task: CommunityTask) -> CommunityResult:
+    """Partition the community of ``task`` (a picklable, module-level entry point)."""
+    return partition_community(
+        task.geometry,
+        task.buildings,
+        task.households,
+        band=task.band,
+        rng=community_rng(task.seed, task.community_id),
+        barriers=task.barriers,
+    )
 
 
 def community_rng(seed: int, community_id: str) -> np.random.Generator:

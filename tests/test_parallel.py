@@ -1,0 +1,44 @@
+"""A process pool and a Dask cluster give byte-identical outputs to a serial run."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+import gridgeo
+
+
+def _hashes(folder):
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def serial(taipei_small, tmp_path_factory):
+    communities, buildings = taipei_small
+    out = tmp_path_factory.mktemp("par") / "serial"
+    gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id", seed=3).to_files(out)
+    return out
+
+
+def test_two_workers_give_identical_files(taipei_small, serial, tmp_path):
+    communities, buildings = taipei_small
+    out = tmp_path / "pool"
+    gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id", seed=3, workers=2).to_files(out)
+    assert _hashes(out) == _hashes(serial)
+
+
+def test_dask_local_cluster_gives_identical_files(taipei_small, serial, tmp_path):
+    distributed = pytest.importorskip("distributed", reason="install gridgeo[dask]")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        communities, buildings = taipei_small
+        out = tmp_path / "dask"
+        result = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id", seed=3, scheduler=cluster.scheduler_address)
+        result.to_files(out)
+    assert _hashes(out) == _hashes(serial)
+
+
+def test_unreachable_scheduler_is_a_clear_error(taipei_small):
+    communities, buildings = taipei_small
+    with pytest.raises(gridgeo.InputError, match="cannot reach"):
+        gridgeo.partition(communities, buildings, households="hh_est", scheduler="tcp://127.0.0.1:9")
