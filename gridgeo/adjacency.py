@@ -67,6 +67,8 @@ def build_cell_graph(
     weight: np.ndarray,
     anchors: np.ndarray,
     barriers: np.ndarray | None = None,
+    *,
+    outline_length: float | None = None,
 ) -> CellGraph:
     """Build the :class:`CellGraph` of ``cells``.
 
@@ -81,6 +83,12 @@ def build_cell_graph(
         when it crosses the segment between their anchors.
     barriers : ndarray of LineString, optional
         Barrier lines in the same CRS.
+    outline_length : float, optional
+        Boundary length of the area the cells tile.  When given, shared edges are
+        found by matching identical boundary segments (fast, exact for a
+        tessellation's shared vertices) and checked against it: if the cells'
+        perimeters minus twice the shared lengths do not add up to the outline,
+        shared edges are measured by geometric intersection instead.
 
     Returns
     -------
@@ -100,13 +108,14 @@ def build_cell_graph(
     centroids = shapely.centroid(cells)
     xy = shapely.get_coordinates(centroids).reshape(n, 2)
     if n > 1:
-        tree = shapely.STRtree(cells)
-        left, right = tree.query(cells, predicate="intersects")
-        keep = left < right
-        left, right = left[keep], right[keep]
-        lengths = shapely.length(
-            shapely.intersection(shapely.boundary(cells[left]), shapely.boundary(cells[right]))
-        )
+        left = None
+        if outline_length is not None:
+            left, right, lengths = _shared_by_segments(cells)
+            exterior = perimeter.sum() - 2.0 * lengths.sum()
+            if abs(exterior - outline_length) > 1e-6 * max(outline_length, 1.0) + 1e-6:
+                left = None
+        if left is None:
+            left, right, lengths = _shared_by_intersection(cells)
         edge = lengths > _MIN_SHARED_M
         left, right, lengths = left[edge], right[edge], lengths[edge]
     else:
@@ -132,3 +141,36 @@ def build_cell_graph(
     barrier = sp.csr_matrix((lengths[edge] * crossed[edge], pattern.indices.copy(), pattern.indptr.copy()), shape=(n, n))
     barrier.eliminate_zeros()
     return CellGraph(np.asarray(weight, dtype=np.int64), area, perimeter, xy, shared, barrier)
+
+
+def _shared_by_intersection(cells: np.ndarray):
+    tree = shapely.STRtree(cells)
+    left, right = tree.query(cells, predicate="intersects")
+    keep = left < right
+    left, right = left[keep], right[keep]
+    lengths = shapely.length(shapely.intersection(shapely.boundary(cells[left]), shapely.boundary(cells[right])))
+    return left, right, lengths
+
+
+def _shared_by_segments(cells: np.ndarray):
+    """Shared boundary length of every pair of cells, by matching identical boundary segments."""
+    rings, ring_owner = shapely.get_rings(cells, return_index=True)
+    coords, ring_of = shapely.get_coordinates(rings, return_index=True)
+    same_ring = ring_of[1:] == ring_of[:-1]
+    start, end = coords[:-1][same_ring], coords[1:][same_ring]
+    owner = ring_owner[ring_of[:-1][same_ring]]
+    a, b = np.round(start, 6), np.round(end, 6)
+    swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
+    key = np.concatenate([np.where(swap[:, None], b, a), np.where(swap[:, None], a, b)], axis=1)
+    _, segment = np.unique(key, axis=0, return_inverse=True)
+    segment = segment.ravel()
+    length = np.hypot(*(end - start).T)
+    order = np.argsort(segment, kind="stable")
+    segment, owner, length = segment[order], owner[order], length[order]
+    twin = np.flatnonzero((segment[1:] == segment[:-1]) & (owner[1:] != owner[:-1]))
+    first, second = owner[twin], owner[twin + 1]
+    lo, hi = np.minimum(first, second), np.maximum(first, second)
+    pair = lo.astype(np.int64) * len(cells) + hi
+    unique_pair, which = np.unique(pair, return_inverse=True)
+    lengths = np.bincount(which.ravel(), weights=length[twin], minlength=len(unique_pair))
+    return unique_pair // len(cells), unique_pair % len(cells), lengths

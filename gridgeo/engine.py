@@ -141,7 +141,7 @@ def partition_community(
         if barriers is not None and len(barriers):
             hits = shapely.STRtree(barriers).query(part, predicate="intersects")
             local_barriers = barriers[hits] if len(hits) else None
-        graph = build_cell_graph(tess.cells, site_weight, anchors, local_barriers)
+        graph = build_cell_graph(tess.cells, site_weight, anchors, local_barriers, outline_length=float(shapely.length(part)))
         # a part whose cells fall apart (pinched polygon) is split into connected pieces
         count, piece = connected_components(graph.shared, directed=False)
         site_grid = np.full(n_sites, -1, dtype=np.int64)

@@ -22,6 +22,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 
 from .crs import WGS84
 from .errors import OutputExistsError
@@ -120,8 +121,9 @@ def write_outputs(
 def _gpkg_safe(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Object columns holding mixed types become text so GDAL can store them."""
     out = frame.copy()
+    geometry = out.geometry.name if isinstance(out, gpd.GeoDataFrame) else None
     for column in out.columns:
-        if column == out.geometry.name:
+        if column == geometry:
             continue
         if out[column].dtype == object:
             values = out[column]
@@ -131,12 +133,46 @@ def _gpkg_safe(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return out
 
 
-def write_geojson(frame: gpd.GeoDataFrame, path: str | Path) -> None:
-    """Write an RFC 7946 GeoJSON file (EPSG:4326, coordinates to 7 decimals)."""
+def write_geojson(frame: gpd.GeoDataFrame, path: str | Path, *, precision: int = 7) -> None:
+    """Write an RFC 7946 GeoJSON file (EPSG:4326, coordinates rounded to ``precision`` decimals).
+
+    Written directly with shapely's vectorised ``to_geojson`` and ``json``: several
+    times faster than GDAL's GeoJSON driver on large layers, with the same content.
+
+    Examples
+    --------
+    >>> import json, tempfile, geopandas as gpd, shapely
+    >>> f = gpd.GeoDataFrame({"name": ["<a>"], "n": [3]}, geometry=[shapely.Point(121.5, 25.05)], crs=4326)
+    >>> p = tempfile.mkdtemp() + "/x.geojson"
+    >>> write_geojson(f, p)
+    >>> json.load(open(p, encoding="utf-8"))["features"][0]["properties"]
+    {'name': '<a>', 'n': 3}
+    """
     data = frame.to_crs(WGS84) if frame.crs is not None and frame.crs != WGS84 else frame
-    _gpkg_safe(data).to_file(
-        path, driver="GeoJSON", engine="pyogrio", layer_options={"RFC7946": "YES", "COORDINATE_PRECISION": 7}
-    )
+    geoms = data.geometry.to_numpy()
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    rounded = geoms.copy()
+    if present.any():
+        rounded[present] = shapely.transform(geoms[present], lambda xy: np.round(xy, precision))
+        # RFC 7946: exterior rings counter-clockwise
+        polygonal = present & np.isin(shapely.get_type_id(geoms), (3, 6))
+        rounded[polygonal] = shapely.orient_polygons(rounded[polygonal], exterior_cw=False)
+    texts = np.full(len(geoms), "null", dtype=object)
+    if present.any():
+        texts[present] = shapely.to_geojson(rounded[present])
+    columns = [c for c in data.columns if c != data.geometry.name]
+    records = _gpkg_safe(data[columns]).to_dict(orient="records") if columns else [{}] * len(data)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write('{"type":"FeatureCollection","features":[')
+        for i, (geometry, properties) in enumerate(zip(texts, records)):
+            if i:
+                handle.write(",")
+            handle.write('{"type":"Feature","properties":')
+            handle.write(json.dumps(to_json_safe(properties), ensure_ascii=False, allow_nan=False))
+            handle.write(',"geometry":')
+            handle.write(geometry)
+            handle.write("}")
+        handle.write("]}\n")
 
 
 def to_json_safe(value):
@@ -150,6 +186,8 @@ def to_json_safe(value):
     if isinstance(value, (np.floating, float)):
         v = float(value)
         return None if np.isnan(v) or np.isinf(v) else round(v, 6)
+    if isinstance(value, (pd.Timestamp, np.datetime64)):
+        return None if pd.isna(value) else pd.Timestamp(value).isoformat()
     if isinstance(value, np.bool_):
         return bool(value)
     if value is pd.NA or value is pd.NaT:

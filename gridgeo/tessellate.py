@@ -129,23 +129,32 @@ def tessellate_part(part, buildings: np.ndarray) -> Tessellation:
     broken = usable & ~shapely.is_valid(regions)
     if broken.any():
         regions[broken] = shapely.make_valid(regions[broken])
-    order = np.argsort(site_labels, kind="stable")
-    order = order[usable[order]]
-    bounds = np.searchsorted(site_labels[order], np.arange(n_sites + 1))
-    raw = np.empty(n_sites, dtype=object)
-    for site in range(n_sites):
-        members = regions[order[bounds[site] : bounds[site + 1]]]
-        if len(members) == 0:
-            raw[site] = shapely.Polygon()
-        elif len(members) == 1:
-            raw[site] = members[0]
-        else:
-            raw[site] = merge_polygons(members)
+    raw = _dissolve_by_site(regions[usable], site_labels[usable], n_sites)
     cells = shapely.intersection(raw, part)
     anchors = np.empty(n_sites, dtype=object)
     anchors[site_of_building] = shapely.point_on_surface(buildings)
     cells = _mend(cells, anchors, part)
     return Tessellation(cells, site_of_building)
+
+
+def _dissolve_by_site(regions: np.ndarray, labels: np.ndarray, n_sites: int) -> np.ndarray:
+    """One polygon per site: the union of its Voronoi regions (a coverage), vectorised over sites."""
+    order = np.argsort(labels, kind="stable")
+    regions, labels = regions[order], labels[order]
+    collections = shapely.geometrycollections(regions, indices=labels, out=np.full(n_sites, None, dtype=object))
+    collections = np.where(shapely.is_missing(collections), shapely.Polygon(), collections)
+    try:
+        # shapely's element-wise coverage union (what coverage_union_all calls per collection)
+        merged = shapely.lib.coverage_union(collections)
+        if shapely.is_valid(merged).all():
+            return merged
+    except (shapely.errors.GEOSException, AttributeError):
+        pass
+    bounds = np.searchsorted(labels, np.arange(n_sites + 1))
+    return np.array(
+        [merge_polygons(regions[bounds[s] : bounds[s + 1]]) if bounds[s + 1] > bounds[s] else shapely.Polygon() for s in range(n_sites)],
+        dtype=object,
+    )
 
 
 def merge_polygons(pieces: np.ndarray):
@@ -171,7 +180,9 @@ def _mend(cells: np.ndarray, anchors: np.ndarray, part) -> np.ndarray:
     n = len(cells)
     kept = np.empty(n, dtype=object)
     strays = []
-    for i in range(n):
+    simple = (shapely.get_type_id(cells) == 3) & ~shapely.is_empty(cells)
+    kept[simple] = cells[simple]
+    for i in np.flatnonzero(~simple):
         pieces = _polygonal(cells[i])
         if len(pieces) == 0:
             kept[i] = None

@@ -73,6 +73,8 @@ def cut_units(households: np.ndarray, low: int, high: int) -> list[Unit]:
     --------
     >>> [u.households for u in cut_units(np.array([12, 60, 3]), 10, 15)]
     [12, 13, 13, 13, 12, 12]
+    >>> [len(u.members) for u in cut_units(np.array([12, 13, 14]), 10, 15)]
+    [1, 1, 1]
     >>> [u.households for u in cut_units(np.array([12, 48, 15]), 10, 15)]
     [12, 12, 12, 12, 12, 15]
     """
@@ -80,15 +82,79 @@ def cut_units(households: np.ndarray, low: int, high: int) -> list[Unit]:
     total = int(households.sum())
     if total == 0:
         return []
-    # building boundary flags along the household sequence (position p = after p households)
     ends = np.cumsum(households)
+    starts = np.concatenate([[0], ends[:-1]])
+    if _decomposable(np.array([total]), low, high)[0]:
+        cuts = _cuts_between_buildings(ends[households > 0], low, high)
+    else:
+        cuts = _cuts_any(total, ends, low, high)
+    units = []
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        members = []
+        for i in np.flatnonzero((starts < b) & (ends > a) & (households > 0)):
+            first = max(a, starts[i]) - starts[i] + 1
+            last = min(b, ends[i]) - starts[i]
+            members.append((int(i), int(first), int(last)))
+        size = b - a
+        units.append(Unit(int(size), tuple(members), bool(low <= size <= high)))
+    return units
+
+
+def _decomposable(lengths: np.ndarray, low: int, high: int) -> np.ndarray:
+    """Whether each length is a sum of sizes in [low, high] (some m with m·low ≤ L ≤ m·high)."""
+    lengths = np.asarray(lengths)
+    m = -(-lengths // high)
+    return (lengths > 0) & (m * low <= lengths)
+
+
+def _cuts_between_buildings(ends: np.ndarray, low: int, high: int) -> list[int]:
+    """Exact fewest-splits cut when the total is decomposable.
+
+    A dynamic program over building boundaries: a stretch of L households
+    between two chosen boundaries becomes m = ceil(L / high) units of near-equal
+    size (all in the band when L is decomposable), costing m − 1 cuts inside
+    buildings; cuts that would fall on a building boundary are found as
+    shorter stretches.  Ties go to stretches whose units are nearest the band's middle.
+    """
+    bounds = np.concatenate([[0], ends]).astype(np.int64)
+    n = len(bounds)
+    best = np.full(n, np.inf)
+    best[0] = 0.0
+    back = np.zeros(n, dtype=np.int64)
+    middle = (low + high) / 2.0
+    for j in range(1, n):
+        lengths = bounds[j] - bounds[:j]
+        ok = _decomposable(lengths, low, high)
+        if not ok.any():
+            continue
+        m = -(-lengths // high)
+        spread = np.abs(lengths / np.maximum(m, 1) - middle) / (high - low + 1)
+        cost = best[:j] + np.where(ok, (m - 1) + 0.001 * spread, np.inf)
+        i = int(np.argmin(cost))
+        best[j] = cost[i]
+        back[j] = i
+    cuts = []
+    j = n - 1
+    while j > 0:
+        i = back[j]
+        length = int(bounds[j] - bounds[i])
+        m = -(-length // high)
+        sizes = np.full(m, length // m)
+        sizes[: length - sizes.sum()] += 1
+        positions = bounds[i] + np.cumsum(sizes)
+        cuts.extend(int(p) for p in positions[::-1])
+        j = i
+    return [0] + cuts[::-1]
+
+
+def _cuts_any(total: int, ends: np.ndarray, low: int, high: int) -> list[int]:
+    """When no exact cut exists: as few units out of band as possible (household-level DP)."""
     on_boundary = np.zeros(total + 1, dtype=bool)
     on_boundary[0] = True
     on_boundary[ends] = True
     middle = (low + high) / 2.0
     sizes = np.arange(1, max(high, 2 * low - 1) + 1)
     out_of_band = (sizes < low) | (sizes > high)
-    # cost: 1000 per unit out of band, 1 per cut inside a building, a little for distance from the middle
     size_cost = out_of_band * 1000.0 + ((sizes - middle) / (high - low + 1)) ** 2 * 0.01
     best = np.full(total + 1, np.inf)
     best[0] = 0.0
@@ -105,15 +171,4 @@ def cut_units(households: np.ndarray, low: int, high: int) -> list[Unit]:
     while p > 0:
         cuts.append(p)
         p -= choice[p]
-    cuts = [0] + cuts[::-1]
-    starts = np.concatenate([[0], ends[:-1]])
-    units = []
-    for a, b in zip(cuts[:-1], cuts[1:]):
-        members = []
-        for i in np.flatnonzero((starts < b) & (ends > a) & (households > 0)):
-            first = max(a, starts[i]) - starts[i] + 1
-            last = min(b, ends[i]) - starts[i]
-            members.append((int(i), int(first), int(last)))
-        size = b - a
-        units.append(Unit(int(size), tuple(members), bool(low <= size <= high)))
-    return units
+    return [0] + cuts[::-1]

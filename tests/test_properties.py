@@ -5,7 +5,7 @@ from __future__ import annotations
 import geopandas as gpd
 import numpy as np
 import shapely
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import gridgeo
@@ -99,3 +99,23 @@ def test_grid_count_is_feasible_when_one_exists(total, low, extra):
     if feasible:
         assert low <= total / k <= high
     assert k >= 1
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.integers(0, 70), min_size=1, max_size=25))
+def test_building_boundary_program_splits_as_few_buildings_as_the_household_program(households):
+    from gridgeo.units import _cuts_any, _cuts_between_buildings, _decomposable
+
+    h = np.array(households)
+    total = int(h.sum())
+    assume(_decomposable(np.array([total]), 10, 15)[0])
+    ends = np.cumsum(h)
+    boundaries = set(np.concatenate([[0], ends]).tolist())
+
+    def splits(cuts):
+        return sum(1 for c in cuts if c not in boundaries)
+
+    fast = _cuts_between_buildings(ends[h > 0], 10, 15)
+    exact = _cuts_any(total, ends, 10, 15)
+    assert all(10 <= b - a <= 15 for a, b in zip(fast[:-1], fast[1:]))
+    assert splits(fast) == splits(exact)

@@ -110,7 +110,9 @@ def partition_part(
                 local, k = by_blocks
             else:
                 # next to an oversize grid, a failed split is better mended by peeling cells into it
-                local, k = _split_component(sub, total, k, feasible, low, high, rng, attempts=1 if big.any() else 4)
+                local, k = _split_component(
+                sub, total, k, feasible, low, high, rng, attempts=1 if big.any() else 4, repair_rounds=3 if big.any() else 20
+            )
             if feasible and big.any() and _total_miss(sub, local, k, low, high) > 0:
                 peeled = _peel_into_oversize(graph, members, labels, big, low, high, rng)
                 if peeled is not None:
@@ -158,7 +160,7 @@ def _defect_reason(graph, labels, label, weights, low, high):
 
 
 
-def _split_component(graph, total, k, feasible, low, high, rng, attempts: int = 4):
+def _split_component(graph, total, k, feasible, low, high, rng, attempts: int = 4, repair_rounds: int = 20):
     """Bisect, refine and repair; when grids stay out of band, retry other counts and draws."""
     if k <= 1:
         return np.zeros(graph.n, dtype=np.int64), 1
@@ -173,7 +175,7 @@ def _split_component(graph, total, k, feasible, low, high, rng, attempts: int = 
         labels = recursive_bisection(graph, count, low, high, rng, trees=_TREES_FIRST if attempt == 0 else 80)
         labels = refine_labels(graph, labels, low, high)
         if not excused:
-            labels = _repair_band(graph, labels, np.zeros(count, dtype=bool), low, high, rng, np.zeros(graph.n, bool))
+            labels = _repair_band(graph, labels, np.zeros(count, dtype=bool), low, high, rng, np.zeros(graph.n, bool), rounds=repair_rounds)
         weights = np.bincount(labels, weights=graph.weight, minlength=count)
         miss = 0 if excused else sum(_miss(w, low, high) for w in weights)
         key = (miss, attempt)
