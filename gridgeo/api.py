@@ -23,7 +23,6 @@ from .parallel import map_ordered
 from .errors import InputError, Problem
 from .metrics import community_metrics, polsby_popper, summarize
 from .result import Partition
-from .units import cut_units, walking_order
 from .validate import prepare_inputs
 
 __all__ = ["partition", "Partition", "parse_band"]
@@ -180,7 +179,7 @@ def partition(
             local_barriers = prep.barriers[hits] if len(hits) else None
         member_lists.append(members)
         tasks.append(
-            CommunityTask(geom, prep.building_geoms[members], prep.households[members], band, seed, str(prep.community_ids[ci]), local_barriers)
+            CommunityTask(geom, prep.building_geoms[members], prep.households[members], band, seed, str(prep.community_ids[ci]), local_barriers, unit_band)
         )
     outcomes = map_ordered(run_community_task, tasks, workers=workers, scheduler=scheduler, progress=progress)
     for ci, members, result in zip(community_order, member_lists, outcomes):
@@ -206,9 +205,8 @@ def partition(
         for g in order:
             in_grid = members[result.building_grid == g]
             hh = prep.households[in_grid]
-            units = _units_of_grid(in_grid, hh, anchor_xy, unit_band)
-            for u_index, unit in enumerate(units):
-                member_ids = [int(in_grid[units_order]) for units_order, _, _ in unit.members]
+            units = result.grid_units[g]
+            for u_index, (unit, unit_geom) in enumerate(zip(units, result.unit_geoms[g])):
                 text = ";".join(f"{b_code[in_grid[i]]}:{a}-{z}" for i, a, z in unit.members)
                 unit_rows.append(
                     {
@@ -222,7 +220,7 @@ def partition(
                         "in_band": unit.in_band,
                     }
                 )
-                unit_geoms.append(_union(prep.building_geoms[member_ids]))
+                unit_geoms.append(unit_geom)
             b_grid[in_grid] = codes[g]
             note = result.notes[g]
             grid_rows.append(
@@ -297,24 +295,6 @@ def _canonical_order(geoms: np.ndarray, xy: np.ndarray, community) -> np.ndarray
     keys = np.array([shapely.to_wkb(g, hex=True) for g in geoms])
     row = np.floor((xy[:, 1].max() - xy[:, 1]) / row_height)
     return np.lexsort((keys, -xy[:, 1], xy[:, 0], row))
-
-
-def _units_of_grid(in_grid, households, anchor_xy, unit_band):
-    positive = np.flatnonzero(households > 0)
-    if len(positive) == 0:
-        return []
-    order = positive[walking_order(anchor_xy[in_grid[positive]])]
-    units = cut_units(households[order], *unit_band)
-    # translate positions in the walk back to positions in ``in_grid``
-    from .units import Unit
-
-    return [Unit(u.households, tuple((int(order[i]), a, z) for i, a, z in u.members), u.in_band) for u in units]
-
-
-def _union(geoms: np.ndarray):
-    if len(geoms) == 1:
-        return geoms[0]
-    return shapely.union_all(geoms)
 
 
 def _with_added_columns(prep, b_code, b_comm_code, b_grid, crs) -> gpd.GeoDataFrame:

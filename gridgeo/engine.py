@@ -17,6 +17,7 @@ from scipy.sparse.csgraph import connected_components
 from .adjacency import build_cell_graph
 from .partition.plan import DETACHED, INFEASIBLE, GridNote, partition_part
 from .tessellate import merge_polygons, split_parts, tessellate_part
+from .units import Unit, cut_units, walking_order
 
 __all__ = ["CommunityResult", "CommunityTask", "partition_community", "run_community_task", "community_rng"]
 
@@ -43,6 +44,8 @@ class CommunityResult:
     notes: list[GridNote]
     barrier_crossings: np.ndarray
     barrier_crossings_min: int = 0
+    grid_units: list | None = None  # per grid: list of Unit, member positions index the grid's buildings
+    unit_geoms: list | None = None  # per grid: list of unit geometries
 
 
 @dataclass
@@ -56,11 +59,12 @@ class CommunityTask:
     seed: int
     community_id: str
     barriers: np.ndarray | None = None
+    unit_band: tuple[int, int] | None = None
 
 
 def run_community_task(task: CommunityTask) -> CommunityResult:
-    """Partition the community of ``task`` (a picklable, module-level entry point)."""
-    return partition_community(
+    """Partition the community of ``task`` and cut its grids into joint units (picklable entry point)."""
+    result = partition_community(
         task.geometry,
         task.buildings,
         task.households,
@@ -68,6 +72,35 @@ def run_community_task(task: CommunityTask) -> CommunityResult:
         rng=community_rng(task.seed, task.community_id),
         barriers=task.barriers,
     )
+    if task.unit_band is not None:
+        result.grid_units, result.unit_geoms = _joint_units(task, result)
+    return result
+
+
+def _joint_units(task: CommunityTask, result: CommunityResult):
+    """Units of every grid, in walking order, with the union of their buildings as geometry."""
+    xy = shapely.get_coordinates(shapely.point_on_surface(task.buildings)).reshape(-1, 2)
+    grid_units, unit_geoms = [], []
+    for g in range(len(result.grid_geoms)):
+        in_grid = np.flatnonzero(result.building_grid == g)
+        hh = task.households[in_grid]
+        positive = np.flatnonzero(hh > 0)
+        if len(positive) == 0:
+            grid_units.append([])
+            unit_geoms.append([])
+            continue
+        order = positive[walking_order(xy[in_grid[positive]])]
+        units = [
+            Unit(u.households, tuple((int(order[i]), a, z) for i, a, z in u.members), u.in_band)
+            for u in cut_units(hh[order], *task.unit_band)
+        ]
+        geoms = []
+        for unit in units:
+            parts = task.buildings[in_grid[[i for i, _, _ in unit.members]]]
+            geoms.append(parts[0] if len(parts) == 1 else shapely.union_all(parts))
+        grid_units.append(units)
+        unit_geoms.append(geoms)
+    return grid_units, unit_geoms
 
 
 def community_rng(seed: int, community_id: str) -> np.random.Generator:

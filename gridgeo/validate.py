@@ -219,11 +219,14 @@ def prepare_inputs(
     b_idx = valid[b_idx]
     if len(b_idx):
         polygonal = np.isin(shapely.get_type_id(b_metric_all[b_idx]), (3, 6))
-        overlap = np.where(
-            polygonal,
-            shapely.area(shapely.intersection(b_metric_all[b_idx], c_metric[c_idx])),
-            1.0,
-        )
+        # the overlap area matters only where a footprint is not wholly inside one community
+        counts = np.bincount(b_idx, minlength=len(buildings))
+        shapely.prepare(c_metric)
+        inside = (counts[b_idx] == 1) & shapely.contains(c_metric[c_idx], b_metric_all[b_idx])
+        overlap = np.ones(len(b_idx))
+        measure = polygonal & ~inside
+        overlap[measure] = shapely.area(shapely.intersection(b_metric_all[b_idx][measure], c_metric[c_idx][measure]))
+        overlap[inside & polygonal] = shapely.area(b_metric_all[b_idx][inside & polygonal])
         positive = overlap > 0
         b_idx, c_idx, overlap = b_idx[positive], c_idx[positive], overlap[positive]
         order = np.lexsort((ids[c_idx].astype(str), -overlap, b_idx))
