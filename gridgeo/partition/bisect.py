@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.sparse.csgraph import breadth_first_order, connected_components, minimum_spanning_tree
+from scipy.sparse.csgraph import connected_components
 
 from ..adjacency import CellGraph
 
@@ -219,12 +219,11 @@ class _Context:
         if n < 2:
             return None
         upper = sp.triu(sub_adj, k=1).tocoo()
+        rows, cols = upper.row.astype(np.int64), upper.col.astype(np.int64)
         best = None
         for _ in range(self.trees):
-            random = self.rng.random(len(upper.data)) + 0.01
-            tree = minimum_spanning_tree(sp.csr_matrix((random, (upper.row, upper.col)), shape=(n, n)))
-            tree = tree + tree.T
-            order, parent = breadth_first_order(tree, 0, directed=False, return_predecessors=True)
+            random = self.rng.random(len(rows))
+            order, parent = _random_spanning_tree(n, rows, cols, random)
             subtree = w.astype(np.int64).copy()
             for node in order[:0:-1]:
                 subtree[parent[node]] += subtree[node]
@@ -243,6 +242,45 @@ class _Context:
             if best is not None and best[0] == 0:
                 break
         return best
+
+
+def _random_spanning_tree(n: int, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray):
+    """Breadth-first order and parents of the minimum spanning tree for random edge ``weights``.
+
+    Kruskal with a union-find in plain Python: for the few hundred cells of a
+    community it is much cheaper than building sparse matrices for scipy.
+    """
+    root = list(range(n))
+
+    def find(x):
+        while root[x] != x:
+            root[x] = root[root[x]]
+            x = root[x]
+        return x
+
+    neighbours = [[] for _ in range(n)]
+    joined = 0
+    for e in np.argsort(weights, kind="stable").tolist():
+        a, b = int(rows[e]), int(cols[e])
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            root[ra] = rb
+            neighbours[a].append(b)
+            neighbours[b].append(a)
+            joined += 1
+            if joined == n - 1:
+                break
+    parent = np.full(n, -9999, dtype=np.int64)
+    order = [0]
+    seen = [False] * n
+    seen[0] = True
+    for v in order:
+        for u in neighbours[v]:
+            if not seen[u]:
+                seen[u] = True
+                parent[u] = v
+                order.append(u)
+    return np.asarray(order, dtype=np.int64), parent
 
 
 def _band_miss(weight: int, parts: int, low: int, high: int) -> float:

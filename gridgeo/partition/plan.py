@@ -18,7 +18,7 @@ from scipy.sparse.csgraph import connected_components
 from ..adjacency import CellGraph
 from .bisect import _TREES as _TREES_FIRST, recursive_bisection
 from .count import choose_grid_count, feasible_counts
-from .proof import MAX_EXHAUSTIVE, enclosed_pocket, exact_split, no_split_exists
+from .proof import MAX_EXHAUSTIVE, enclosed_pocket, exact_split, no_split_exists, stranded_cell
 from .refine import consolidate_blocks, refine_labels
 
 __all__ = ["GridNote", "partition_part", "IN_BAND", "OVERSIZE", "INFEASIBLE", "DETACHED", "OUT_OF_BAND"]
@@ -133,6 +133,12 @@ def partition_part(
     if graph.barrier.nnz:
         labels = consolidate_blocks(graph, labels, low, high, frozen=big)
         labels = refine_labels(graph, labels, low, high, frozen=big, excused=excused)
+    # a last repair over the whole part, for grids the per-component steps left out of band
+    excused_any = np.array([bool(note.status) for note in notes], dtype=bool)
+    weights = np.bincount(labels, weights=graph.weight, minlength=next_label)
+    if any(not excused_any[g] and not (low <= weights[g] <= high) for g in range(next_label)):
+        labels = _repair_band(graph, labels, excused_any, low, high, rng, big, rounds=20)
+        labels = refine_labels(graph, labels, low, high, frozen=big, excused=np.array([n.status == OVERSIZE for n in notes]))
     weights = np.bincount(labels, weights=graph.weight, minlength=next_label)
     final = []
     for label, note in enumerate(notes):
@@ -148,7 +154,7 @@ def partition_part(
 def _defect_reason(graph, labels, label, weights, low, high):
     """Explain an out-of-band grid: proven infeasible when a proof applies, else a search failure."""
     cells = np.flatnonzero(labels == label)
-    pocket = enclosed_pocket(graph, cells, low, high)
+    pocket = enclosed_pocket(graph, cells, low, high) or stranded_cell(graph, cells, low, high)
     if pocket:
         return f"{PROVEN}: {pocket}"
     if graph.n <= MAX_EXHAUSTIVE and no_split_exists(graph, None, low, high):
@@ -316,7 +322,7 @@ def _peel_into_oversize(graph, members, labels, big, low, high, rng):
         pieces, _ = connected_components(sub.shared, directed=False)
         if pieces != 1:
             continue
-        local, k = _split_component(sub, rest_total, k, True, low, high, rng, attempts=1)
+        local, k = _split_component(sub, rest_total, k, True, low, high, rng, attempts=1, repair_rounds=0)
         if _total_miss(sub, local, k, low, high) == 0:
             return host, taken, kept, local, k
     return None
@@ -338,7 +344,7 @@ def _repair_band(graph, labels, excused, low, high, rng, frozen, rounds: int = 2
                     continue
                 sub = graph.subgraph(nodes)
                 before = sum(_miss(weights[h], low, high) for h in group)
-                local = recursive_bisection(sub, len(group), low, high, rng, trees=60)
+                local = recursive_bisection(sub, len(group), low, high, rng, trees=20)
                 after_w = np.bincount(local, weights=sub.weight, minlength=len(group))
                 after = sum(_miss(w, low, high) for w in after_w)
                 if after < before:

@@ -2,6 +2,8 @@
 
 Two checks, both exact:
 
+* a *stranded cell*: a cell below the band whose every neighbour has
+  households and pushes it over the maximum, so no in-band grid can hold it;
 * an *enclosed pocket*: the cells of a grid below the band whose only way out
   is one neighbouring cell; every grid holding a pocket cell must then hold
   that gateway cell too, and the pocket plus the gateway exceed the maximum;
@@ -17,10 +19,49 @@ from scipy.sparse.csgraph import connected_components
 
 from ..adjacency import CellGraph
 
-__all__ = ["enclosed_pocket", "no_split_exists", "exact_split", "MAX_EXHAUSTIVE"]
+__all__ = ["stranded_cell", "enclosed_pocket", "no_split_exists", "exact_split", "MAX_EXHAUSTIVE"]
 
 MAX_EXHAUSTIVE = 40
 _BUDGET = 200_000
+
+
+def stranded_cell(graph: CellGraph, cells: np.ndarray, low: int, high: int) -> str | None:
+    """A reason when one of ``cells`` cannot be in any in-band grid at all.
+
+    A cell below the band must share its grid with cells that have households;
+    the first such cell reached (through cells without households) is one of
+    its *frontier*.  If every frontier cell pushes it above the maximum, no
+    in-band grid can hold it.
+    """
+    weights = graph.weight
+    indptr, indices = graph.shared.indptr, graph.shared.indices
+    for c in cells:
+        w = int(weights[c])
+        if w >= low or w == 0:
+            continue
+        seen = {int(c)}
+        stack = [int(c)]
+        frontier = set()
+        while stack:
+            v = stack.pop()
+            for j in indices[indptr[v] : indptr[v + 1]]:
+                j = int(j)
+                if j in seen:
+                    continue
+                seen.add(j)
+                if weights[j] == 0:
+                    stack.append(j)
+                else:
+                    frontier.add(j)
+        if not frontier:
+            continue
+        lightest = min(int(weights[j]) for j in frontier)
+        if w + lightest > high:
+            return (
+                f"a building of {w} households is below {low} alone, and every building it could share a grid "
+                f"with takes it above {high} (the lightest has {lightest}); no in-band grid can hold it"
+            )
+    return None
 
 
 def enclosed_pocket(graph: CellGraph, cells: np.ndarray, low: int, high: int) -> str | None:
