@@ -137,6 +137,10 @@ def partition(
     """
     band = parse_band(grid_size, "grid size")
     unit_band = parse_band(unit_size, "unit size")
+    if unit_band[0] > band[1]:
+        raise InputError(
+            Problem("unit size", f"units of {unit_band[0]}–{unit_band[1]} households cannot fit in grids of at most {band[1]}", "make the unit band smaller than the grid band")
+        )
     if barriers is not None and not isinstance(barriers, (list, tuple)):
         barriers = [barriers]
     prep = prepare_inputs(

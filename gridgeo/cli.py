@@ -159,6 +159,24 @@ def _data_options(households, community_id, building_id, community_households, b
     }
 
 
+def _absolute(spec: str) -> str:
+    """``file[:layer]`` with the file made absolute, so a saved config works from any folder."""
+    from .io import split_layer_spec
+
+    path, layer = split_layer_spec(spec)
+    full = str(Path(path).resolve())
+    return f"{full}:{layer}" if layer else full
+
+
+def _lines_layer(frames, crs):
+    """Barrier layers as one GeoDataFrame of geometries in ``crs`` (for drawing)."""
+    import geopandas as gpd
+    import pandas as pd
+
+    parts = [gpd.GeoDataFrame(geometry=f.to_crs(crs).geometry.to_numpy(), crs=crs) for f in frames]
+    return gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry="geometry", crs=crs)
+
+
 def _formats(values) -> list[str]:
     chosen = []
     for value in values or ():
@@ -252,15 +270,16 @@ def partition(communities, buildings, output, households, community_id, building
         scheduler=scheduler,
     )
     resolved = {
-        "communities": str(communities),
-        "buildings": str(buildings),
-        "output": str(output),
+        "communities": _absolute(communities),
+        "buildings": _absolute(buildings),
+        "output": str(Path(output).resolve()),
         "households": households,
         "community_id": community_id,
         "building_id": building_id,
         "community_households": community_households,
-        "barriers": list(barriers),
+        "barriers": [_absolute(spec) for spec in barriers],
         "encoding": encoding,
+        "shp_encoding": shp_encoding,
         "grid_size": grid_size,
         "unit_size": unit_size,
         "seed": seed,
@@ -272,9 +291,7 @@ def partition(communities, buildings, output, households, community_id, building
     }
     barrier_layer = None
     if barrier_frames:
-        import pandas as pd
-
-        barrier_layer = pd.concat([f.to_crs(comm.crs)[[f.geometry.name]].rename_geometry("geometry") for f in barrier_frames], ignore_index=True)
+        barrier_layer = _lines_layer(barrier_frames, comm.crs)
     writers = _writers(
         chosen,
         make_map=make_map,
@@ -311,8 +328,8 @@ def validate(communities, buildings, households, community_id, building_id, comm
     """Check COMMUNITIES and BUILDINGS without partitioning; exit 1 when there are problems."""
     from .validate import prepare_inputs
 
-    comm, bldg, barrier_frames, labels = _read_inputs(communities, buildings, barriers, encoding)
     try:
+        comm, bldg, barrier_frames, labels = _read_inputs(communities, buildings, barriers, encoding)
         prep = prepare_inputs(
             comm, bldg, **_data_options(households, community_id, building_id, community_households, barrier_frames, labels)
         )
@@ -327,36 +344,47 @@ def validate(communities, buildings, households, community_id, building_id, comm
 
 
 # -- map / report from a finished run -------------------------------------------------------------------
-def _replace_file(target: Path, write) -> None:
-    """Write ``target`` through a temporary file in the same folder, then rename."""
-    handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
-    os.close(handle)
+def _saved_config(outdir) -> dict:
+    """The resolved configuration a run wrote into its folder (empty when missing)."""
+    from .config import load_config
+
+    path = Path(outdir) / "config.toml"
+    if not path.exists():
+        return {}
     try:
-        write(Path(temp))
-        os.replace(temp, target)
-    finally:
-        if os.path.exists(temp):
-            os.unlink(temp)
+        return load_config(path)
+    except InputError:
+        return {}
 
 
 @main.command("map")
 @click.argument("outdir", metavar="OUTDIR", type=click.Path(file_okay=False))
-@map_options
+@click.option("--lang", type=click.Choice(LANGS), default=None, help="Language (default: the run's).")
+@click.option("--basemap", type=click.Choice(BASEMAPS), default=None, help="Map background (default: the run's).")
+@click.option("--tianditu-key", metavar="KEY", envvar="TIANDITU_KEY", help="Tianditu key (or $TIANDITU_KEY).")
 @click.option("--barriers", multiple=True, metavar="FILE", help="Barrier lines to draw.")
 @_handle_errors
 def map_command(outdir, lang, basemap, tianditu_key, barriers):
-    """Re-render OUTDIR/map.html from a finished run (e.g. with another basemap or language)."""
+    """Re-render OUTDIR/map.html from a finished run (e.g. with another basemap or language).
+
+    Without --lang/--basemap/--barriers the run's own settings (its config.toml) are used.
+    """
     from .io import read_layer, split_layer_spec
     from .maps import write_maps
     from .result import read_outputs
 
     result = read_outputs(outdir)
+    saved = _saved_config(outdir)
+    lang = lang or saved.get("lang", "zh")
+    basemap = basemap or saved.get("basemap", "osm")
+    barriers = barriers or tuple(saved.get("barriers", ()))
     barrier_layer = None
     if barriers:
-        import pandas as pd
-
-        frames = [read_layer(*split_layer_spec(spec)) for spec in barriers]
-        barrier_layer = pd.concat([f.to_crs(result.grids.crs)[[f.geometry.name]] for f in frames], ignore_index=True)
+        frames = []
+        for spec in barriers:
+            path, layer = split_layer_spec(spec)
+            frames.append(read_layer(path, layer=layer))
+        barrier_layer = _lines_layer(frames, result.grids.crs)
     with tempfile.TemporaryDirectory(dir=outdir) as staging:
         paths = write_maps(result, Path(staging), lang=lang, basemap=basemap, tianditu_key=tianditu_key, barriers=barrier_layer)
         for path in paths:
@@ -368,14 +396,15 @@ def map_command(outdir, lang, basemap, tianditu_key, barriers):
 
 @main.command("report")
 @click.argument("outdir", metavar="OUTDIR", type=click.Path(file_okay=False))
-@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True)
+@click.option("--lang", type=click.Choice(LANGS), default=None, help="Language (default: the run's).")
 @_handle_errors
 def report_command(outdir, lang):
-    """Re-render OUTDIR/report.html from a finished run."""
+    """Re-render OUTDIR/report.html from a finished run (in the run's language unless --lang is given)."""
     from .report import write_report
     from .result import read_outputs
 
     result = read_outputs(outdir)
+    lang = lang or _saved_config(outdir).get("lang", "zh")
     with tempfile.TemporaryDirectory(dir=outdir) as staging:
         path = write_report(result, Path(staging), lang=lang)
         os.replace(path, Path(outdir) / "report.html")

@@ -38,6 +38,7 @@ KEYS: dict[str, tuple[type, ...]] = {
     "tianditu_key": (str,),
     "overwrite": (bool,),
     "workers": (int,),
+    "shp_encoding": (str,),
     "scheduler": (str,),
 }
 

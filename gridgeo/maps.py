@@ -676,13 +676,18 @@ _APP_JS = r"""
       var p = f.properties;
       layer.bindTooltip('<b>' + (p.code || '') + '</b>' + (p.id ? '<br>' + T.building_id + ': ' + p.id : '') +
         '<br>' + T.grid_code + ': ' + (p.grid || '\u2014') + '<br>' + T.households + ': ' + hh(p), {sticky: true});
+      // a click on a building opens its grid's popup (buildings cover most of a dense grid)
+      layer.on('click', function (e) {
+        var g = p.grid ? gridIndex[decode(p.grid).trim().toLowerCase()] : null;
+        if (g) { g.openPopup(e.latlng); }
+      });
     }
   });
 
   window.gridgeoMap.buildings = buildings;
 
   var communities = L.geoJSON(D.layers.communities, {
-    pane: pane('gg-communities', 430), interactive: false,
+    pane: pane('gg-communities', 405), interactive: false,
     style: function () { return {color: '#111', weight: 3, opacity: 0.9, fill: false}; }
   });
 

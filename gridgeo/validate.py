@@ -198,7 +198,7 @@ def prepare_inputs(
     notes.append(f"geometry computed in {metric.name} (EPSG:{metric.to_epsg()})")
     c_metric = _repair(communities.to_crs(metric).geometry.to_numpy(), c_label, notes, polygonal=True)
     b_metric_all = _repair(buildings.to_crs(metric).geometry.to_numpy(), b_label, notes, polygonal=False)
-    c_metric = shapely.force_2d(c_metric)
+    c_metric = _drop_slivers(shapely.force_2d(c_metric), c_label, notes)
     b_metric_all = shapely.force_2d(b_metric_all)
     barrier_lines = []
     for frame in barriers or []:
@@ -248,6 +248,14 @@ def prepare_inputs(
             logger.info(notes[-1])
     reason[(assignment < 0) & (reason == "")] = OUTSIDE
     outside = assignment < 0
+    if outside.all():
+        raise InputError(
+            Problem(
+                b_label,
+                f"none of the {len(buildings)} buildings lies in any community of {c_label}",
+                "check that both layers cover the same place and carry the right CRS",
+            )
+        )
     if outside.any():
         notes.append(f"{b_label}: {int(outside.sum())} buildings not in any community are kept in the 'unassigned' layer")
         logger.warning(notes[-1])
@@ -309,6 +317,28 @@ def prepare_inputs(
         metric_crs=metric,
         notes=notes,
     )
+
+
+SLIVER_M2 = 1.0
+
+
+def _drop_slivers(geoms: np.ndarray, label: str, notes: list[str]) -> np.ndarray:
+    """Remove polygon parts under ``SLIVER_M2`` (digitising slivers no grid could stand on)."""
+    out = geoms.copy()
+    dropped = 0
+    for i, geom in enumerate(geoms):
+        parts = shapely.get_parts(geom)
+        if len(parts) <= 1:
+            continue
+        keep = shapely.area(parts) >= SLIVER_M2
+        if keep.all() or not keep.any():
+            continue
+        dropped += int((~keep).sum())
+        out[i] = shapely.multipolygons(parts[keep]) if keep.sum() > 1 else parts[keep][0]
+    if dropped:
+        notes.append(f"{label}: dropped {dropped} sliver parts smaller than {SLIVER_M2:g} m² from multi-part communities")
+        logger.warning(notes[-1])
+    return out
 
 
 def _columns(frame: gpd.GeoDataFrame) -> str:

@@ -154,3 +154,57 @@ def test_unknown_format_is_an_error(tmp_path):
 def test_version():
     result = CliRunner().invoke(main, ["--version"])
     assert result.exit_code == 0 and "gridgeo" in result.output
+
+
+def test_barriers_through_the_command_line_and_map_rerender(tmp_path):
+    from .conftest import DATA
+
+    out = tmp_path / "roads"
+    args = [
+        "partition",
+        str(DATA / "monaco_communities.gpkg"),
+        str(DATA / "monaco_buildings.gpkg"),
+        "--households",
+        "hh_est",
+        "--barriers",
+        f"{DATA / 'monaco_roads.gpkg'}:roads",
+        "--lang",
+        "en",
+        "-o",
+        str(out),
+    ]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["parameters"]["barriers"] == 1
+    first = (out / "map.html").read_text(encoding="utf-8")
+    assert '"lang"' in first or 'lang="en"' in first
+    # re-rendering without flags keeps the run's language and barriers
+    result = CliRunner().invoke(main, ["map", str(out)])
+    assert result.exit_code == 0, result.output
+    again = (out / "map.html").read_text(encoding="utf-8")
+    assert 'lang="en"' in again
+    result = CliRunner().invoke(main, ["map", str(out), "--barriers", f"{DATA / 'monaco_roads.gpkg'}:roads", "--lang", "zh"])
+    assert result.exit_code == 0, result.output
+    assert 'lang="zh' in (out / "map.html").read_text(encoding="utf-8")
+
+
+def test_saved_config_uses_absolute_paths(run_dir):
+    text = (run_dir / "config.toml").read_text(encoding="utf-8")
+    assert f'communities = "{(SAMPLE / "communities.shp").resolve()}"' in text
+
+
+def test_validate_missing_file_exits_1(tmp_path):
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "none.shp"), str(SAMPLE / "buildings.shp")])
+    assert result.exit_code == 1
+    assert "file not found" in result.output
+
+
+def test_buildings_far_from_every_community_are_an_error(tmp_path):
+    moved = gpd.read_file(SAMPLE / "buildings.shp")
+    moved["geometry"] = moved.geometry.translate(5, 5)
+    path = tmp_path / "moved.gpkg"
+    moved.to_file(path)
+    result = CliRunner().invoke(main, ["partition", str(SAMPLE / "communities.shp"), str(path), "--households", "hh_est", "-o", str(tmp_path / "o")])
+    assert result.exit_code == 2
+    assert "none of the 523 buildings lies in any community" in result.output
