@@ -25,11 +25,24 @@ def test_ci_runs_the_readme_test_command():
 
 def test_readme_main_command_runs(tmp_path, monkeypatch):
     main_command, _ = _commands()
-    gridgeo_part = main_command.split("&& .venv/bin/gridgeo ", 1)[1]
-    args = shlex.split(gridgeo_part)
-    monkeypatch.chdir(REPO)
-    out = tmp_path / "gridgeo-out"
-    args[args.index("-o") + 1] = str(out)
+    args = shlex.split(main_command.split("&& .venv/bin/gridgeo ", 1)[1])
+    assert args == ["demo"]
+    # the demo reads sample_shapefiles/ from the repository folder and writes ./gridgeo-demo/
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr("gridgeo.cli._sample_folder", lambda: REPO / "sample_shapefiles")
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
-    assert (out / "partition.gpkg").exists() and (out / "report.json").exists()
+    out = tmp_path / "gridgeo-demo"
+    for name in ("partition.gpkg", "report.json", "map.html", "report.html", "roster.xlsx", "grids.geojson"):
+        assert (out / name).exists(), name
+    assert "map.html" in result.output
+
+
+def test_readme_planner_recipe_command_runs(tmp_path, monkeypatch):
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    recipe = re.search(r"```bash\n(\.venv/bin/gridgeo partition .+?)\n```", text, flags=re.S).group(1)
+    args = shlex.split(recipe.replace("\\\n", " "))[1:]
+    monkeypatch.chdir(REPO)
+    args[args.index("-o") + 1] = str(tmp_path / "out")
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
