@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import geopandas as gpd
@@ -12,6 +13,11 @@ DATA = HERE / "data"
 REPO = HERE.parent
 SAMPLE = REPO / "sample_shapefiles"
 SHARED = REPO.parent / "shared" / "data"
+
+
+def file_hashes(folder: Path) -> dict[str, str]:
+    """SHA-256 of every file directly in ``folder``, by name (for byte-identity checks)."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
 
 
 def read(name: str, layer: str) -> gpd.GeoDataFrame:

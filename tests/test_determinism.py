@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 
 import gridgeo
 
-
-def _hashes(folder):
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+from .conftest import file_hashes
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +20,7 @@ def first_run(taipei_small, tmp_path_factory):
 def test_same_seed_gives_identical_files(taipei_small, first_run, tmp_path):
     communities, buildings = taipei_small
     gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id", seed=7).to_files(tmp_path / "b")
-    assert _hashes(first_run) == _hashes(tmp_path / "b")
+    assert file_hashes(first_run) == file_hashes(tmp_path / "b")
 
 
 def test_shuffled_rows_give_identical_files(taipei_small, first_run, tmp_path):
@@ -32,7 +28,7 @@ def test_shuffled_rows_give_identical_files(taipei_small, first_run, tmp_path):
     shuffled_b = buildings.sample(frac=1.0, random_state=3).reset_index(drop=True)
     shuffled_c = communities.sample(frac=1.0, random_state=5).reset_index(drop=True)
     gridgeo.partition(shuffled_c, shuffled_b, households="hh_est", building_id="building_id", seed=7).to_files(tmp_path / "c")
-    assert _hashes(first_run) == _hashes(tmp_path / "c")
+    assert file_hashes(first_run) == file_hashes(tmp_path / "c")
 
 
 def test_other_seed_still_meets_every_guarantee(taipei_small):

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
 
 import gridgeo
 
-
-def _hashes(folder):
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+from .conftest import file_hashes
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +21,7 @@ def test_two_workers_give_identical_files(taipei_small, serial, tmp_path):
     communities, buildings = taipei_small
     out = tmp_path / "pool"
     gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id", seed=3, workers=2).to_files(out)
-    assert _hashes(out) == _hashes(serial)
+    assert file_hashes(out) == file_hashes(serial)
 
 
 def test_dask_local_cluster_gives_identical_files(taipei_small, serial, tmp_path):
@@ -35,7 +31,7 @@ def test_dask_local_cluster_gives_identical_files(taipei_small, serial, tmp_path
         out = tmp_path / "dask"
         result = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id", seed=3, scheduler=cluster.scheduler_address)
         result.to_files(out)
-    assert _hashes(out) == _hashes(serial)
+    assert file_hashes(out) == file_hashes(serial)
 
 
 def test_unreachable_scheduler_is_a_clear_error(taipei_small):
