@@ -876,11 +876,13 @@ def build_map(
     return page
 
 
-def _subset(result: Partition, code: str) -> Partition:
+def _subset(result: Partition, codes) -> Partition:
+    codes = {codes} if isinstance(codes, str) else set(codes)
+
     def pick(frame):
         if frame is None or "community_code" not in frame.columns:
             return frame.iloc[0:0] if frame is not None else frame
-        return frame[frame["community_code"].astype(str) == code]
+        return frame[frame["community_code"].astype(str).isin(codes)]
 
     return Partition(
         communities=pick(result.communities),
@@ -929,8 +931,8 @@ def _index_page(result: Partition, entries: list[tuple[str, str, Path]], *, lang
     )
 
 
-def write_maps(result: Partition, outdir, *, max_buildings_per_map: int = 20000, **options) -> list[Path]:
-    """Write ``outdir/map.html``; split big results into one map per community.
+def write_maps(result: Partition, outdir, *, max_buildings_per_map: int = 10000, **options) -> list[Path]:
+    """Write ``outdir/map.html``; split big results into maps of neighbouring communities.
 
     Parameters
     ----------
@@ -939,10 +941,11 @@ def write_maps(result: Partition, outdir, *, max_buildings_per_map: int = 20000,
     outdir : str or Path
         Folder to write into (created when missing; existing maps are replaced).
     max_buildings_per_map : int
-        When the result has more buildings than this, every community gets its
-        own map ``outdir/maps/<community_code>.html`` (the file name made only
-        from the sanitised community code) and ``map.html`` becomes an index
-        page linking them.
+        When the result has more buildings than this, communities are drawn on
+        several maps ``outdir/maps/<first>_<last>.html`` (consecutive community
+        codes, at most this many buildings per map unless one community alone
+        has more; file names made only from sanitised codes) and ``map.html``
+        becomes an index page listing every community with a link to its map.
     **options
         Passed to :func:`build_map` (``lang``, ``basemap``, ``tianditu_key``,
         ``barriers``, ``title``, ``data_attribution``).
@@ -977,27 +980,39 @@ def write_maps(result: Partition, outdir, *, max_buildings_per_map: int = 20000,
     folder = outdir / "maps"
     folder.mkdir(exist_ok=True)
     logger.info(
-        "%d buildings > %d: writing %d maps, one per community, into %s",
-        len(result.buildings), max_buildings_per_map, len(codes), folder,
+        "%d buildings > %d: writing maps of at most %d buildings into %s",
+        len(result.buildings), max_buildings_per_map, max_buildings_per_map, folder,
     )  # fmt: skip
     written, entries, taken = [], [], set()
     base_title = options.pop("title", None)
+    counts = result.buildings["community_code"].astype(str).value_counts().to_dict() if "community_code" in result.buildings else {}
+    # neighbouring codes share a map until it holds max_buildings_per_map buildings
+    chunks, current, size = [], [], 0
     for code in codes:
-        stem = _sanitise_filename(code)
+        n = int(counts.get(code, 0))
+        if current and size + n > max_buildings_per_map:
+            chunks.append(current)
+            current, size = [], 0
+        current.append(code)
+        size += n
+    if current:
+        chunks.append(current)
+    for chunk in chunks:
+        stem = _sanitise_filename(chunk[0] if len(chunk) == 1 else f"{chunk[0]}_{chunk[-1]}")
         name, n = stem, 2
         while name.lower() in taken:
             name, n = f"{stem}-{n}", n + 1
         taken.add(name.lower())
         path = folder / f"{name}.html"
-        sub = _subset(result, code)
+        sub = _subset(result, chunk)
         if len(sub.buildings) > max_buildings_per_map:
-            logger.warning("community %s alone has %d buildings (> %d): its map may be slow", code, len(sub.buildings), max_buildings_per_map)
-        label = names.get(code, "")
+            logger.warning("community %s alone has %d buildings (> %d): its map may be slow", chunk[0], len(sub.buildings), max_buildings_per_map)
         default = LABELS[lang]["title"]
-        sub_title = f"{base_title or default} — {code} {label}".strip()
+        span = chunk[0] if len(chunk) == 1 else f"{chunk[0]}–{chunk[-1]}"
+        sub_title = f"{base_title or default} — {span} {names.get(chunk[0], '') if len(chunk) == 1 else ''}".strip()
         _write_text(path, build_map(sub, title=sub_title, **options))
         written.append(path)
-        entries.append((code, label, path))
+        entries.extend((code, names.get(code, ""), path) for code in chunk)
     _write_text(index, _index_page(result, entries, lang=lang, title=base_title, limit=max_buildings_per_map))
     logger.info("wrote %s and %d community maps", index, len(written))
     return [index, *written]
