@@ -21,6 +21,7 @@ from .codes import building_code, community_codes, grid_code, reading_order, uni
 from .engine import CommunityTask, run_community_task
 from .parallel import map_ordered
 from .errors import InputError, Problem
+from .labels import reason_text
 from .metrics import community_metrics, polsby_popper, summarize
 from .result import Partition
 from .validate import prepare_inputs
@@ -239,6 +240,7 @@ def partition(
                     "polsby_popper": float(polsby_popper([geoms[g]])[0]),
                     "status": note.status,
                     "reason": note.reason,
+                    "reason_zh": reason_text(note.code, dict(note.params), "zh"),
                     "barrier_crossings": int(result.barrier_crossings[g]),
                     "households_estimated": prep.households_estimated,
                 }
@@ -326,7 +328,7 @@ def _with_added_columns(prep, b_code, b_comm_code, b_grid, crs) -> gpd.GeoDataFr
 def _report(grids, communities, units, band, unit_band, prep, seed, crossings_min, parameters) -> dict:
     summary = summarize(grids, communities, band=band, units=units, unit_band=unit_band)
     per_comm = community_metrics(grids, communities, band=band)
-    flagged = grids.loc[grids["status"] != "in_band", ["grid_code", "community_id", "households", "status", "reason"]]
+    flagged = grids.loc[grids["status"] != "in_band", ["grid_code", "community_id", "households", "status", "reason", "reason_zh"]]
     summary.update(
         {
             "n_communities": int(len(communities)),

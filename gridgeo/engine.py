@@ -15,7 +15,7 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 
 from .adjacency import build_cell_graph
-from .partition.plan import DETACHED, INFEASIBLE, GridNote, partition_part
+from .partition.plan import DETACHED, INFEASIBLE, GridNote, make_note, partition_part
 from .tessellate import merge_polygons, split_parts, tessellate_part
 from .units import Unit, cut_units, walking_order
 
@@ -161,9 +161,9 @@ def partition_community(
             grid_geoms.append(part)
             crossings.append(0)
             if detached:
-                notes.append(GridNote(DETACHED, "detached part of the community (island or exclave) with no buildings; it forms its own grid"))
+                notes.append(make_note(DETACHED, "detached_empty"))
             else:
-                notes.append(GridNote(INFEASIBLE, "no buildings in this community"))
+                notes.append(make_note(INFEASIBLE, "no_buildings"))
             continue
         tess = tessellate_part(part, buildings[members])
         n_sites = len(tess.cells)

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .errors import InputError, Problem
 
-__all__ = ["LANGS", "STATUS_LABELS", "STATUS_MEANINGS", "COLUMN_LABELS", "check_lang", "status_label", "column_label"]
+__all__ = ["LANGS", "STATUS_LABELS", "STATUS_MEANINGS", "REASONS", "reason_text", "localized_reasons", "COLUMN_LABELS", "check_lang", "status_label", "column_label"]
 
 #: the languages every human-facing output supports
 LANGS = ("zh", "en")
@@ -38,6 +38,68 @@ STATUS_MEANINGS: dict[str, dict[str, str]] = {
     "dedicated": {"zh": "为单位、商场、医院、学校等设立的专属网格", "en": "a grid for one institution (school, hospital, mall, enterprise)"},
     "out_of_band": {"zh": "户数超出范围，需要处理", "en": "households outside the band: to be fixed"},
 }
+
+#: why a grid is outside the band, per reason code; ``{name}`` fields come from the engine
+REASONS: dict[str, dict[str, str]] = {
+    "oversize_building": {
+        "en": "holds a building of {households} households, more than the band maximum {high}",
+        "zh": "含一栋 {households} 户的建筑，超过网格上限 {high} 户",
+    },
+    "infeasible_total": {
+        "en": "the community's {total} households admit no grid count within {low}–{high}; split into {k} {grids} as near the band as possible",
+        "zh": "社区共 {total} 户，无法分成户数都在 {low}–{high} 之间的网格；已分成 {k} 个尽量接近区间的网格",
+    },
+    "no_households": {"en": "no households in this community", "zh": "该社区没有住户"},
+    "no_buildings": {"en": "no buildings in this community", "zh": "该社区没有建筑"},
+    "detached_part": {
+        "en": "detached part of the community (island or exclave) with {total} households, which admit no grid count within {low}–{high}; it forms its own grid",
+        "zh": "社区的分离地块（飞地或岛），共 {total} 户，无法分成 {low}–{high} 户的网格；单独成为网格",
+    },
+    "detached_empty": {
+        "en": "detached part of the community (island or exclave) with no buildings; it forms its own grid",
+        "zh": "社区的分离地块（飞地或岛），没有建筑；单独成为网格",
+    },
+    "proven_pocket": {
+        "en": "proven infeasible: {households} households enclosed behind one building's cell ({gateway} households): any grid holding them must hold that building too ({total} > {high}), and alone they are below {low}; no contiguous split within {low}–{high} exists",
+        "zh": "已证明无解：{households} 户被一栋 {gateway} 户建筑的单元包围，含它们的网格必须同时含该建筑（{total} > {high}），单独又少于 {low} 户；不存在户数都在 {low}–{high} 的连通划分",
+    },
+    "proven_stranded": {
+        "en": "proven infeasible: a building of {households} households is below {low} alone, and every building it could share a grid with takes it above {high} (the lightest has {lightest}); no in-band grid can hold it",
+        "zh": "已证明无解：一栋 {households} 户的建筑单独少于 {low} 户，与任何可相连的建筑合并又超过 {high} 户（最少的一栋也有 {lightest} 户）",
+    },
+    "proven_exhaustive": {
+        "en": "proven infeasible: {households} households; exhaustive search over all {cells} cells of this part found no split into connected grids within {low}–{high}",
+        "zh": "已证明无解：{households} 户；对该地块全部 {cells} 个单元穷举搜索，不存在户数都在 {low}–{high} 的连通划分",
+    },
+    "search_failed": {
+        "en": "{households} households: no contiguous split within {low}–{high} was found for this part",
+        "zh": "{households} 户：未找到该地块户数都在 {low}–{high} 的连通划分",
+    },
+}
+
+
+def reason_text(code: str, params: dict, lang: str = "en") -> str:
+    """The sentence for a reason ``code`` with its ``params`` (empty for no code).
+
+    Examples
+    --------
+    >>> reason_text("oversize_building", {"households": 612, "high": 500}, "zh")
+    '含一栋 612 户的建筑，超过网格上限 500 户'
+    """
+    if not code:
+        return ""
+    values = dict(params)
+    if "k" in values:
+        values.setdefault("grids", "grid" if values["k"] == 1 else "grids")
+    return REASONS[code][lang].format(**values)
+
+
+def localized_reasons(frame, lang: str):
+    """The reasons of a grids frame in ``lang`` (``reason_zh`` for Chinese when present, else ``reason``)."""
+    if lang == "zh" and "reason_zh" in frame:
+        return frame["reason_zh"]
+    return frame["reason"] if "reason" in frame else None
+
 
 COLUMN_LABELS: dict[str, dict[str, str]] = {
     "grid_code": {"zh": "网格编码", "en": "grid code"},

@@ -476,7 +476,8 @@ def _map_data(result: Partition, *, lang: str, basemap: str, tianditu_key, barri
         _column(grids, "grid_code"), _column(grids, "community_code"), _column(grids, "community_id"),
         _column(grids, "households"), _column(grids, "households_estimated"), _column(grids, "n_buildings"),
         _column(grids, "n_units"), _column(grids, "area_m2"), _column(grids, "polsby_popper"),
-        _column(grids, "status"), _column(grids, "reason"), _column(grids, "barrier_crossings"), colour.tolist(),
+        _column(grids, "status"), _column(grids, "reason_zh" if lang == "zh" and "reason_zh" in grids else "reason"),
+        _column(grids, "barrier_crossings"), colour.tolist(),
     ):  # fmt: skip
         code, ccode, cid, hh, est, nb, nu, area, pp, status, reason, bx, k = row
         community = names.get(str(ccode)) or ("" if cid is None or pd.isna(cid) else str(cid))

@@ -474,7 +474,7 @@ def _flagged_table(grids, communities, names: dict[str, str], lang: str, t: dict
             f'<tr class="flagged-grid" data-status="{_e(status)}">'
             f"<td>{_e(row.get('grid_code', ''))}</td><td>{_e(community)}</td>"
             f'<td class="n">{_e(_int(row.get("households")))}</td>'
-            f"<td>{_e(shown)}</td><td>{_e(row.get('reason', ''))}</td></tr>"
+            f"<td>{_e(shown)}</td><td>{_e((lang == 'zh' and row.get('reason_zh')) or row.get('reason', ''))}</td></tr>"
         )
     out.append("</table>")
     return "\n".join(out)

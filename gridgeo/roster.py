@@ -81,6 +81,9 @@ def grid_roster(result, *, lang: str = "en") -> pd.DataFrame:
     """
     lang = check_lang(lang)
     frame = _table(result.grids, GRID_COLUMNS, "grid_code", "grids")
+    if lang == "zh" and "reason_zh" in result.grids:
+        zh = result.grids.set_index("grid_code")["reason_zh"]
+        frame["reason"] = frame["grid_code"].map(zh).fillna(frame["reason"])
     if "area_m2" in frame:
         frame["area_m2"] = pd.to_numeric(frame["area_m2"], errors="coerce").round(1)
     for column in STAFF_COLUMNS:

@@ -47,7 +47,7 @@ def written(taipei_small, tmp_path_factory):
     buildings.loc[buildings.index[0], "building_id"] = XSS_FLAG
     buildings.loc[buildings.index[1], "building_id"] = XSS_ALERT
     result = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id")
-    result.grids.loc[result.grids.index[0], "reason"] = XSS_ALERT + XSS_FLAG
+    result.grids.loc[result.grids.index[0], ["reason", "reason_zh"]] = XSS_ALERT + XSS_FLAG
     out = tmp_path_factory.mktemp("map")
     (path,) = write_maps(result, out)
     return result, path

@@ -27,7 +27,7 @@ def result(taipei_small):
     communities["community_id"] = communities["community_id"].astype(str)
     communities.loc[communities.index[0], "community_id"] = "6300600014 " + XSS
     out = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id")
-    out.grids.loc[out.grids.index[-1], "reason"] = XSS
+    out.grids.loc[out.grids.index[-1], ["reason", "reason_zh"]] = XSS
     return out
 
 

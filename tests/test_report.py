@@ -83,11 +83,11 @@ def test_summary_figures(page_en, flagged_result):
 
 def test_every_flagged_grid_listed_with_reason(page_zh, page_en, flagged_result):
     flagged = flagged_result.grids[flagged_result.grids["status"] != "in_band"]
-    for page in (page_zh, page_en):
+    for page, column in ((page_zh, "reason_zh"), (page_en, "reason")):
         assert page.count('class="flagged-grid"') == len(flagged)
         for _, grid in flagged.iterrows():
             assert f"<td>{grid['grid_code']}</td>" in page
-            assert report_module._e(grid["reason"]) in page
+            assert report_module._e(grid[column]) in page
 
 
 def test_clean_run_says_none_flagged(sample_result):
@@ -105,7 +105,7 @@ def test_injected_markup_is_escaped(flagged_result):
     communities = flagged_result.communities.copy()
     communities.loc[0, "name"] = SCRIPT
     grids = flagged_result.grids.copy()
-    grids.loc[grids.index[grids["status"] != "in_band"][0], "reason"] = 'bad "reason" <b>&'
+    grids.loc[grids.index[grids["status"] != "in_band"][0], ["reason", "reason_zh"]] = 'bad "reason" <b>&'
     report = dict(flagged_result.report, notes=[*flagged_result.report["notes"], "<img src=x onerror=alert(1)>"])
     hostile = dataclasses.replace(flagged_result, communities=communities, grids=grids, report=report)
     for lang in ("zh", "en"):

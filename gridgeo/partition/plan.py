@@ -19,24 +19,38 @@ from ..adjacency import CellGraph
 from .bisect import _TREES as _TREES_FIRST, recursive_bisection
 from .count import choose_grid_count, feasible_counts
 from .proof import MAX_EXHAUSTIVE, enclosed_pocket, exact_split, no_split_exists, stranded_cell
+from ..labels import reason_text
 from .refine import consolidate_blocks, refine_labels
 
-__all__ = ["GridNote", "partition_part", "IN_BAND", "OVERSIZE", "INFEASIBLE", "DETACHED", "OUT_OF_BAND"]
+__all__ = ["GridNote", "make_note", "partition_part", "IN_BAND", "OVERSIZE", "INFEASIBLE", "DETACHED", "OUT_OF_BAND"]
 
 IN_BAND = "in_band"
 OVERSIZE = "oversize_building"
 INFEASIBLE = "infeasible_total"
 DETACHED = "detached_part"
 OUT_OF_BAND = "out_of_band"
-PROVEN = "proven infeasible"  # same text as gridgeo.metrics.PROVEN_INFEASIBLE
 
 
 @dataclass(frozen=True)
 class GridNote:
-    """Why a grid is (or is not) allowed outside the band; ``status`` is empty for ordinary grids."""
+    """Why a grid is (or is not) allowed outside the band; ``status`` is empty for ordinary grids.
+
+    ``code`` and ``params`` name the reason (see :data:`gridgeo.labels.REASONS`);
+    ``reason`` is its English sentence.
+    """
 
     status: str = ""
-    reason: str = ""
+    code: str = ""
+    params: tuple = ()
+
+    @property
+    def reason(self) -> str:
+        return reason_text(self.code, dict(self.params), "en")
+
+
+def make_note(status: str, code: str = "", **params) -> GridNote:
+    """A :class:`GridNote` with its reason parameters."""
+    return GridNote(status, code, tuple(sorted(params.items())))
 
 
 def partition_part(
@@ -85,12 +99,7 @@ def partition_part(
     next_label = 0
     for node in np.flatnonzero(big):
         labels[node] = next_label
-        notes.append(
-            GridNote(
-                OVERSIZE,
-                f"holds a building of {int(graph.weight[node])} households, more than the band maximum {high}",
-            )
-        )
+        notes.append(make_note(OVERSIZE, "oversize_building", households=int(graph.weight[node]), high=high))
         next_label += 1
     rest = np.flatnonzero(~big)
     if len(rest):
@@ -145,25 +154,22 @@ def partition_part(
         if note.status:
             final.append(note)
         elif low <= weights[label] <= high:
-            final.append(GridNote(IN_BAND, ""))
+            final.append(GridNote(IN_BAND))
         else:
-            final.append(GridNote(OUT_OF_BAND, _defect_reason(graph, labels, label, weights, low, high)))
+            final.append(_defect_note(graph, labels, label, weights, low, high))
     return labels, final
 
 
-def _defect_reason(graph, labels, label, weights, low, high):
+def _defect_note(graph, labels, label, weights, low, high) -> GridNote:
     """Explain an out-of-band grid: proven infeasible when a proof applies, else a search failure."""
     cells = np.flatnonzero(labels == label)
-    pocket = enclosed_pocket(graph, cells, low, high) or stranded_cell(graph, cells, low, high)
-    if pocket:
-        return f"{PROVEN}: {pocket}"
+    proof = enclosed_pocket(graph, cells, low, high) or stranded_cell(graph, cells, low, high)
+    if proof:
+        code, params = proof
+        return make_note(OUT_OF_BAND, code, low=low, high=high, **params)
     if graph.n <= MAX_EXHAUSTIVE and no_split_exists(graph, None, low, high):
-        return (
-            f"{PROVEN}: {int(weights[label])} households; exhaustive search over all {graph.n} cells of this "
-            f"part found no split into connected grids within {low}–{high}"
-        )
-    return f"{int(weights[label])} households: no contiguous split within {low}–{high} was found for this part"
-
+        return make_note(OUT_OF_BAND, "proven_exhaustive", households=int(weights[label]), cells=graph.n, low=low, high=high)
+    return make_note(OUT_OF_BAND, "search_failed", households=int(weights[label]), low=low, high=high)
 
 
 def _split_component(graph, total, k, feasible, low, high, rng, attempts: int = 4, repair_rounds: int = 20):
@@ -401,15 +407,7 @@ def _adjacent_oversize_grid(graph, members, labels, big):
 
 def _infeasible_note(total, k, low, high, detached):
     if detached:
-        return GridNote(
-            DETACHED,
-            f"detached part of the community (island or exclave) with {total} households, which admit no "
-            f"grid count within {low}–{high}; it forms its own grid",
-        )
+        return make_note(DETACHED, "detached_part", total=total, low=low, high=high)
     if total == 0:
-        return GridNote(INFEASIBLE, "no households in this community")
-    return GridNote(
-        INFEASIBLE,
-        f"the community's {total} households admit no grid count within {low}–{high}; "
-        f"split into {k} grid{'s' if k > 1 else ''} as near the band as possible",
-    )
+        return make_note(INFEASIBLE, "no_households")
+    return make_note(INFEASIBLE, "infeasible_total", total=total, k=k, low=low, high=high)

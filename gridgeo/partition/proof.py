@@ -25,8 +25,8 @@ MAX_EXHAUSTIVE = 40
 _BUDGET = 200_000
 
 
-def stranded_cell(graph: CellGraph, cells: np.ndarray, low: int, high: int) -> str | None:
-    """A reason when one of ``cells`` cannot be in any in-band grid at all.
+def stranded_cell(graph: CellGraph, cells: np.ndarray, low: int, high: int) -> tuple[str, dict] | None:
+    """Reason code and parameters when one of ``cells`` cannot be in any in-band grid at all.
 
     A cell below the band must share its grid with cells that have households;
     the first such cell reached (through cells without households) is one of
@@ -57,15 +57,12 @@ def stranded_cell(graph: CellGraph, cells: np.ndarray, low: int, high: int) -> s
             continue
         lightest = min(int(weights[j]) for j in frontier)
         if w + lightest > high:
-            return (
-                f"a building of {w} households is below {low} alone, and every building it could share a grid "
-                f"with takes it above {high} (the lightest has {lightest}); no in-band grid can hold it"
-            )
+            return "proven_stranded", {"households": w, "lightest": lightest}
     return None
 
 
-def enclosed_pocket(graph: CellGraph, cells: np.ndarray, low: int, high: int) -> str | None:
-    """A reason when ``cells`` (a grid below the band) is a pocket behind one gateway cell."""
+def enclosed_pocket(graph: CellGraph, cells: np.ndarray, low: int, high: int) -> tuple[str, dict] | None:
+    """Reason code and parameters when ``cells`` (a grid below the band) is a pocket behind one gateway cell."""
     weight = int(graph.weight[cells].sum())
     if weight >= low:
         return None
@@ -80,11 +77,7 @@ def enclosed_pocket(graph: CellGraph, cells: np.ndarray, low: int, high: int) ->
     total = weight + int(graph.weight[gateway])
     if total <= high:
         return None
-    return (
-        f"{weight} households enclosed behind one building's cell ({int(graph.weight[gateway])} households): "
-        f"any grid holding them must hold that building too ({total} > {high}), and alone they are below "
-        f"{low}; no contiguous split within {low}–{high} exists"
-    )
+    return "proven_pocket", {"households": weight, "gateway": int(graph.weight[gateway]), "total": total}
 
 
 def _in_band_connected_subsets(graph: CellGraph, low: int, high: int, budget: int = _BUDGET) -> list[int] | None:
