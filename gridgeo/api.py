@@ -326,8 +326,8 @@ def _with_added_columns(prep, b_code, b_comm_code, b_grid, crs) -> gpd.GeoDataFr
 
 
 def _report(grids, communities, units, band, unit_band, prep, seed, crossings_min, parameters) -> dict:
-    summary = summarize(grids, communities, band=band, units=units, unit_band=unit_band)
     per_comm = community_metrics(grids, communities, band=band)
+    summary = summarize(grids, communities, band=band, units=units, unit_band=unit_band, per_community=per_comm)
     flagged = grids.loc[grids["status"] != "in_band", ["grid_code", "community_id", "households", "status", "reason", "reason_zh"]]
     summary.update(
         {

@@ -161,18 +161,34 @@ def write_geojson(frame: gpd.GeoDataFrame, path: str | Path, *, precision: int =
     if present.any():
         texts[present] = shapely.to_geojson(rounded[present])
     columns = [c for c in data.columns if c != data.geometry.name]
-    records = _gpkg_safe(data[columns]).to_dict(orient="records") if columns else [{}] * len(data)
+    safe = _gpkg_safe(data[columns]) if columns else None
+    values = [_json_column(safe[c]) for c in columns]
+    names = [str(c) for c in columns]
     with open(path, "w", encoding="utf-8") as handle:
         handle.write('{"type":"FeatureCollection","features":[')
-        for i, (geometry, properties) in enumerate(zip(texts, records)):
+        for i, geometry in enumerate(texts):
             if i:
                 handle.write(",")
             handle.write('{"type":"Feature","properties":')
-            handle.write(json.dumps(to_json_safe(properties), ensure_ascii=False, allow_nan=False))
+            handle.write(json.dumps(dict(zip(names, (column[i] for column in values))), ensure_ascii=False, allow_nan=False))
             handle.write(',"geometry":')
             handle.write(geometry)
             handle.write("}")
         handle.write("]}\n")
+
+
+def _json_column(series: pd.Series) -> list:
+    """A column as plain JSON values (numbers, text, booleans, None), converted in one pass."""
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return [None if v is pd.NA else bool(v) for v in series.tolist()]
+    if pd.api.types.is_integer_dtype(series.dtype):
+        return [None if v is pd.NA else int(v) for v in series.tolist()]
+    if pd.api.types.is_float_dtype(series.dtype):
+        array = series.to_numpy(dtype=float, na_value=np.nan)
+        finite = np.isfinite(array)
+        rounded = np.round(array, 6).tolist()
+        return [r if ok else None for r, ok in zip(rounded, finite)]
+    return [to_json_safe(v) for v in series.tolist()]
 
 
 def to_json_safe(value):

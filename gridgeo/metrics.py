@@ -174,8 +174,12 @@ def summarize(
     units: pd.DataFrame | None = None,
     unit_band: tuple[int, int] | None = None,
     community_id: str = "community_id",
+    per_community: pd.DataFrame | None = None,
 ) -> dict:
     """Overall figures of a partition (the ones ``report.json`` and the benchmark quote).
+
+    per_community : DataFrame, optional
+        The result of :func:`community_metrics` when already computed.
 
     Returns
     -------
@@ -188,7 +192,7 @@ def summarize(
         for units ``n_units`` and ``share_units_in_band``.
     """
     per_grid = grid_metrics(grids, band=band)
-    per_comm = community_metrics(grids, communities, band=band, community_id=community_id)
+    per_comm = per_community if per_community is not None else community_metrics(grids, communities, band=band, community_id=community_id)
     feasible = ~per_grid["excused"]
     out = {
         "n_grids": int(len(grids)),
