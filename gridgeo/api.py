@@ -20,7 +20,7 @@ from . import __version__
 from .codes import building_code, community_codes, grid_code, reading_order, unit_code, width_for
 from .engine import CommunityTask, run_community_task
 from .parallel import map_ordered
-from .errors import InputError, Problem
+from .errors import AuditError, InputError, Problem
 from .labels import reason_text
 from .metrics import community_metrics, polsby_popper, summarize
 from .result import Partition
@@ -77,6 +77,7 @@ def partition(
     progress: bool = False,
     workers: int = 1,
     scheduler: str | None = None,
+    audit: bool = True,
 ) -> Partition:
     """Split every community into grids and every grid into joint units.
 
@@ -114,6 +115,11 @@ def partition(
         Processes working on communities in parallel (results are identical to a serial run).
     scheduler : str, optional
         Address of a Dask distributed scheduler to run the communities on instead.
+    audit : bool
+        Compare the result with the input before returning it (every building
+        once, households conserved at every level, attributes unchanged, grids
+        one polygon each and tiling their community); a difference raises
+        :class:`~gridgeo.errors.AuditError`.
 
     Returns
     -------
@@ -290,7 +296,14 @@ def partition(
             "dwelling_m2": dwelling_m2,
         },
     )
-    return Partition(out_communities, grids, out_buildings, units_frame, unassigned, report)
+    result = Partition(out_communities, grids, out_buildings, units_frame, unassigned, report)
+    if audit:
+        from .audit import audit_partition
+
+        problems = audit_partition(result, buildings, band=band, unit_band=unit_band, quality=False)
+        if problems:
+            raise AuditError("the result does not match the input: " + "; ".join(problems))
+    return result
 
 
 def _canonical_order(geoms: np.ndarray, xy: np.ndarray, community) -> np.ndarray:

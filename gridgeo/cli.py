@@ -19,7 +19,7 @@ from pathlib import Path
 import click
 
 from . import __version__
-from .errors import GridgeoError, InputError, OutputExistsError, Problem
+from .errors import AuditError, GridgeoError, InputError, OutputExistsError, Problem
 
 logger = logging.getLogger("gridgeo")
 
@@ -49,6 +49,9 @@ def _handle_errors(func):
         verbose = (ctx.find_root().obj or {}).get("verbosity", 0) > 0
         try:
             return func(*args, **kwargs)
+        except AuditError as exc:
+            click.echo(f"Audit failed, nothing was written: {exc} (this is a gridgeo bug; please report it with -v output)", err=True)
+            ctx.exit(EXIT_INTERNAL)
         except GridgeoError as exc:
             if verbose:
                 logger.exception("error")

@@ -16,6 +16,7 @@ __all__ = [
     "InputError",
     "CRSError",
     "OutputExistsError",
+    "AuditError",
     "Problem",
 ]
 
@@ -68,6 +69,10 @@ class InputError(GridgeoError, ValueError):
 
 class CRSError(InputError):
     """A layer has no CRS, or a CRS that does not fit its coordinates."""
+
+
+class AuditError(GridgeoError):
+    """The result failed the comparison with its input (a bug in gridgeo: please report it)."""
 
 
 class OutputExistsError(GridgeoError, FileExistsError):

@@ -131,3 +131,12 @@ def test_multipolygon_community_parts_get_their_own_grids(monaco_result):
     # Larvotto (MON-006) has two parts; no grid may span both
     grids = monaco_result.grids[monaco_result.grids["community_id"] == "MON-006"]
     assert (grids.geom_type == "Polygon").all()
+
+
+def test_every_run_is_audited_and_a_mismatch_is_fatal(taipei_small, monkeypatch):
+    import gridgeo.audit
+
+    communities, buildings = taipei_small
+    monkeypatch.setattr(gridgeo.audit, "audit_partition", lambda *a, **k: ["households differ"])
+    with pytest.raises(gridgeo.errors.AuditError, match="households differ"):
+        gridgeo.partition(communities, buildings, households="hh_est")
