@@ -11,8 +11,8 @@ import logging
 __version__ = "0.1.0"
 
 from .api import partition  # noqa: E402
-from .result import Partition, read_outputs  # noqa: E402
 from .errors import CRSError, GridgeoError, InputError, OutputExistsError  # noqa: E402
+from .result import Partition, read_outputs  # noqa: E402
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 

@@ -50,7 +50,7 @@ class CellGraph:
     def n(self) -> int:
         return len(self.weight)
 
-    def subgraph(self, nodes: np.ndarray) -> "CellGraph":
+    def subgraph(self, nodes: np.ndarray) -> CellGraph:
         """The graph induced by ``nodes`` (renumbered 0..len(nodes)-1)."""
         return CellGraph(
             self.weight[nodes],

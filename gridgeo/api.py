@@ -9,7 +9,6 @@ The inputs are never modified.
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -19,10 +18,10 @@ import shapely
 from . import __version__
 from .codes import building_code, community_codes, grid_code, reading_order, unit_code, width_for
 from .engine import CommunityTask, run_community_task
-from .parallel import map_ordered
 from .errors import AuditError, InputError, Problem
 from .labels import reason_text
 from .metrics import community_metrics, polsby_popper, summarize
+from .parallel import map_ordered
 from .result import Partition
 from .validate import prepare_inputs
 

@@ -421,7 +421,7 @@ def _basemap_config(basemap: str, tianditu_key: str | None, lang: str) -> dict:
             "name": "高德地图 AMap",
             "layers": [
                 {
-                    "url": "https://webrd0{s}.is.autonavi.com/appmaptile?lang=%s&size=1&scale=1&style=8&x={x}&y={y}&z={z}" % amap_lang,
+                    "url": "https://webrd0{s}.is.autonavi.com/appmaptile?lang=" + amap_lang + "&size=1&scale=1&style=8&x={x}&y={y}&z={z}",
                     "subdomains": "1234",
                     "maxNativeZoom": 18,
                     "attribution": _GAODE_ATTR,

@@ -252,7 +252,7 @@ def _as_frame(frame) -> gpd.GeoDataFrame:
     if frame is None:
         return gpd.GeoDataFrame(geometry=gpd.GeoSeries([]))
     try:
-        frame.geometry
+        _ = frame.geometry
     except AttributeError:  # a plain DataFrame, or a GeoDataFrame without an active geometry
         return gpd.GeoDataFrame(pd.DataFrame(frame), geometry=gpd.GeoSeries([None] * len(frame), index=frame.index))
     return frame

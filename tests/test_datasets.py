@@ -24,7 +24,7 @@ def _load(name):
     return communities, buildings
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _run(name):
     communities, buildings = _load(name)
     result = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id", grid_size=(300, 500), unit_size=(10, 15))

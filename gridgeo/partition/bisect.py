@@ -109,7 +109,7 @@ class _Context:
         orientations = [(k1, k2)] if k1 == k2 else [(k1, k2), (k2, k1)]
         candidates = []  # (violation, score, tie, mask, k_a, k_b) before connectivity repair
         seen = set()
-        for d, direction in enumerate(self.directions):
+        for direction in self.directions:
             order = np.argsort(xy @ direction, kind="stable")
             cumulative = np.cumsum(w[order])
             for k_a, k_b in orientations:

@@ -16,10 +16,11 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 
 from ..adjacency import CellGraph
-from .bisect import _TREES as _TREES_FIRST, recursive_bisection
+from ..labels import reason_text
+from .bisect import _TREES as _TREES_FIRST
+from .bisect import recursive_bisection
 from .count import choose_grid_count, feasible_counts
 from .proof import MAX_EXHAUSTIVE, enclosed_pocket, exact_split, no_split_exists, stranded_cell
-from ..labels import reason_text
 from .refine import consolidate_blocks, refine_labels
 
 __all__ = ["GridNote", "make_note", "partition_part", "IN_BAND", "OVERSIZE", "INFEASIBLE", "DETACHED", "OUT_OF_BAND"]
