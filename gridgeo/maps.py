@@ -57,6 +57,7 @@ import shapely
 from .chinacoords import to_gcj02
 from .crs import local_metric_crs
 from .errors import InputError, Problem
+from .files import write_atomic
 from .labels import STATUS_LABELS, STATUS_MEANINGS
 from .result import Partition
 
@@ -895,12 +896,6 @@ def _subset(result: Partition, codes) -> Partition:
     )
 
 
-def _write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
-
-
 def _index_page(result: Partition, entries: list[tuple[str, str, Path]], *, lang: str, title: str | None, limit: int) -> str:
     labels = _check_lang(lang)
     grids = result.grids
@@ -971,7 +966,7 @@ def write_maps(result: Partition, outdir, *, max_buildings_per_map: int = 10000,
     outdir.mkdir(parents=True, exist_ok=True)
     index = outdir / "map.html"
     if len(result.buildings) <= max_buildings_per_map:
-        _write_text(index, build_map(result, **options))
+        write_atomic(index, build_map(result, **options))
         logger.info("wrote %s", index)
         return [index]
 
@@ -1011,9 +1006,9 @@ def write_maps(result: Partition, outdir, *, max_buildings_per_map: int = 10000,
         default = LABELS[lang]["title"]
         span = chunk[0] if len(chunk) == 1 else f"{chunk[0]}–{chunk[-1]}"
         sub_title = f"{base_title or default} — {span} {names.get(chunk[0], '') if len(chunk) == 1 else ''}".strip()
-        _write_text(path, build_map(sub, title=sub_title, **options))
+        write_atomic(path, build_map(sub, title=sub_title, **options))
         written.append(path)
         entries.extend((code, names.get(code, ""), path) for code in chunk)
-    _write_text(index, _index_page(result, entries, lang=lang, title=base_title, limit=max_buildings_per_map))
+    write_atomic(index, _index_page(result, entries, lang=lang, title=base_title, limit=max_buildings_per_map))
     logger.info("wrote %s and %d community maps", index, len(written))
     return [index, *written]

@@ -23,14 +23,13 @@ import html
 import io
 import logging
 import math
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .files import write_atomic
 from .labels import check_lang, status_label
 
 __all__ = ["build_report_html", "write_report", "cjk_font"]
@@ -259,15 +258,7 @@ def write_report(result, outdir: str | Path, *, lang: str = "zh", name_column: s
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     target = outdir / "report.html"
-    handle, temp = tempfile.mkstemp(prefix=".report.", suffix=".html.tmp", dir=outdir)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8", newline="\n") as stream:
-            stream.write(text)
-        os.chmod(temp, 0o644)
-        os.replace(temp, target)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    write_atomic(target, text)
     logger.info("wrote %s", target)
     return target
 

@@ -21,8 +21,6 @@ from __future__ import annotations
 import datetime
 import io
 import logging
-import os
-import tempfile
 import unicodedata
 import zipfile
 from pathlib import Path
@@ -30,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .files import write_atomic
 from .labels import check_lang, column_label, status_label
 
 __all__ = ["GRID_COLUMNS", "STAFF_COLUMNS", "UNIT_COLUMNS", "grid_roster", "unit_roster", "write_roster"]
@@ -153,9 +152,9 @@ def write_roster(result, outdir: str | Path, *, lang: str = "zh") -> list[Path]:
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     paths = [outdir / "roster.csv", outdir / "units.csv", outdir / "roster.xlsx"]
-    _write_bytes(paths[0], _csv_bytes(grids))
-    _write_bytes(paths[1], _csv_bytes(units))
-    _write_bytes(paths[2], _xlsx_bytes({"grids": grids, "units": units}, text_columns=_text_labels(lang)))
+    write_atomic(paths[0], _csv_bytes(grids))
+    write_atomic(paths[1], _csv_bytes(units))
+    write_atomic(paths[2], _xlsx_bytes({"grids": grids, "units": units}, text_columns=_text_labels(lang)))
     logger.info("wrote %s", ", ".join(str(p) for p in paths))
     return paths
 
@@ -203,18 +202,6 @@ def _text_labels(lang: str) -> set[str]:
 
 
 # -- files -----------------------------------------------------------------------------------------
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.chmod(temp, 0o644)
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
 
 
 def _csv_bytes(frame: pd.DataFrame) -> bytes:
