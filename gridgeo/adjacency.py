@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.sparse as sp
 import shapely
+from scipy.sparse.csgraph import connected_components
 
 __all__ = ["CellGraph", "build_cell_graph"]
 
@@ -49,6 +50,15 @@ class CellGraph:
     @property
     def n(self) -> int:
         return len(self.weight)
+
+    def blocks(self) -> tuple[int, np.ndarray]:
+        """Barrier blocks: the count and the block id per cell (cells joined without crossing a barrier).
+
+        Without barriers every connected piece is one block.
+        """
+        free = self.shared - self.shared.multiply(self.barrier > 0)
+        free.eliminate_zeros()
+        return connected_components(free, directed=False)
 
     def subgraph(self, nodes: np.ndarray) -> CellGraph:
         """The graph induced by ``nodes`` (renumbered 0..len(nodes)-1)."""

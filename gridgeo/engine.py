@@ -233,20 +233,14 @@ def _dissolve(cells: np.ndarray):
     return merged
 
 
-def _blocks(graph) -> tuple[int, np.ndarray]:
-    free = graph.shared - graph.shared.multiply(graph.barrier > 0)
-    free.eliminate_zeros()
-    return connected_components(free, directed=False)
-
-
 def _block_count(graph) -> int:
-    return 1 if graph.barrier.nnz == 0 else _blocks(graph)[0]
+    return 1 if graph.barrier.nnz == 0 else graph.blocks()[0]
 
 
 def _barrier_crossings(graph, labels: np.ndarray, k: int) -> list[int]:
     if graph.barrier.nnz == 0:
         return [0] * k
-    _, block = _blocks(graph)
+    _, block = graph.blocks()
     out = []
     for label in range(k):
         out.append(len(np.unique(block[labels == label])) - 1)

@@ -77,9 +77,7 @@ class _Context:
         self.adjacency = (graph.shared > 0).astype(np.int8).tocsr()
         self.block = None
         if graph.barrier.nnz:
-            free = graph.shared - graph.shared.multiply(graph.barrier > 0)
-            free.eliminate_zeros()
-            self.block = connected_components(free, directed=False)[1]
+            self.block = graph.blocks()[1]
         angles = np.pi * np.arange(_ANGLES) / _ANGLES
         self.directions = np.stack([np.cos(angles), np.sin(angles)], axis=1)
 

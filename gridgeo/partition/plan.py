@@ -168,7 +168,7 @@ def _defect_note(graph, labels, label, weights, low, high) -> GridNote:
     if proof:
         code, params = proof
         return make_note(OUT_OF_BAND, code, low=low, high=high, **params)
-    if graph.n <= MAX_EXHAUSTIVE and no_split_exists(graph, None, low, high):
+    if graph.n <= MAX_EXHAUSTIVE and no_split_exists(graph, low, high):
         return make_note(OUT_OF_BAND, "proven_exhaustive", households=int(weights[label]), cells=graph.n, low=low, high=high)
     return make_note(OUT_OF_BAND, "search_failed", households=int(weights[label]), low=low, high=high)
 
@@ -212,9 +212,7 @@ def _split_by_barrier_regions(graph, low, high, rng):
     when a region cannot be split within the band (the caller then splits the
     component as a whole).
     """
-    free = graph.shared - graph.shared.multiply(graph.barrier > 0)
-    free.eliminate_zeros()
-    n_blocks, block = connected_components(free, directed=False)
+    n_blocks, block = graph.blocks()
     if n_blocks < 2:
         return None
     region = block.copy()

@@ -15,7 +15,6 @@ Two checks, both exact:
 from __future__ import annotations
 
 import numpy as np
-from scipy.sparse.csgraph import connected_components
 
 from ..adjacency import CellGraph
 
@@ -92,7 +91,7 @@ def _in_band_connected_subsets(graph: CellGraph, low: int, high: int, budget: in
     good: list[int] = []
     steps = 0
 
-    def extend(bits: int, members: list[int], border: set[int], weight: int, extension: list[int], root: int) -> bool:
+    def extend(bits: int, border: set[int], weight: int, extension: list[int], root: int) -> bool:
         nonlocal steps
         steps += 1
         if steps > budget:
@@ -107,7 +106,7 @@ def _in_band_connected_subsets(graph: CellGraph, low: int, high: int, budget: in
                 continue
             exclusive = [u for u in neighbours[w] if u > root and not (bits >> u & 1) and u not in border]
             new_border = border | neighbours[w]
-            if not extend(bits | (1 << w), members + [w], new_border, new_weight, extension + exclusive, root):
+            if not extend(bits | (1 << w), new_border, new_weight, extension + exclusive, root):
                 return False
         return True
 
@@ -115,7 +114,7 @@ def _in_band_connected_subsets(graph: CellGraph, low: int, high: int, budget: in
         if weights[root] > high:
             continue
         start = [u for u in sorted(neighbours[root]) if u > root]
-        if not extend(1 << root, [root], set(neighbours[root]) | {root}, weights[root], start, root):
+        if not extend(1 << root, set(neighbours[root]) | {root}, weights[root], start, root):
             return None
     return good
 
@@ -165,7 +164,7 @@ def _covers(n: int, good: list[int], limit: int = 20000, budget: int = _BUDGET, 
     yield from walk(0, [])
 
 
-def no_split_exists(graph: CellGraph, k_options, low: int, high: int) -> bool:
+def no_split_exists(graph: CellGraph, low: int, high: int) -> bool:
     """True when no split of the (small, connected) ``graph`` into connected in-band grids exists.
 
     Only for graphs of at most ``MAX_EXHAUSTIVE`` cells, and only when the search
@@ -204,10 +203,3 @@ def exact_split(graph: CellGraph, low: int, high: int, k: int) -> np.ndarray | N
         if best is None or key < best[0]:
             best = (key, labels)
     return None if best is None else best[1]
-
-
-def components_of(graph: CellGraph, mask: np.ndarray) -> int:
-    idx = np.flatnonzero(mask)
-    if len(idx) == 0:
-        return 0
-    return connected_components(graph.shared[idx][:, idx], directed=False)[0]

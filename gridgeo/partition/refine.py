@@ -14,7 +14,6 @@ from __future__ import annotations
 from collections import deque
 
 import numpy as np
-from scipy.sparse.csgraph import connected_components
 
 from ..adjacency import CellGraph
 
@@ -82,9 +81,7 @@ def _blocks(graph: CellGraph) -> np.ndarray | None:
     """Block id per cell (cells joined without crossing a barrier), or None without barriers."""
     if graph.barrier.nnz == 0:
         return None
-    free = graph.shared - graph.shared.multiply(graph.barrier > 0)
-    free.eliminate_zeros()
-    return connected_components(free, directed=False)[1]
+    return graph.blocks()[1]
 
 
 class _Search:
