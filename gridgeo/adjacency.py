@@ -16,6 +16,8 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import connected_components
 
+from .arrays import group_rows
+
 __all__ = ["CellGraph", "build_cell_graph"]
 
 _MIN_SHARED_M = 1e-6
@@ -172,11 +174,9 @@ def _shared_by_segments(cells: np.ndarray):
     a, b = np.round(start, 6), np.round(end, 6)
     swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
     key = np.concatenate([np.where(swap[:, None], b, a), np.where(swap[:, None], a, b)], axis=1)
-    _, segment = np.unique(key, axis=0, return_inverse=True)
-    segment = segment.ravel()
+    order, segment = group_rows(key + 0.0)
     length = np.hypot(*(end - start).T)
-    order = np.argsort(segment, kind="stable")
-    segment, owner, length = segment[order], owner[order], length[order]
+    owner, length = owner[order], length[order]
     twin = np.flatnonzero((segment[1:] == segment[:-1]) & (owner[1:] != owner[:-1]))
     first, second = owner[twin], owner[twin + 1]
     lo, hi = np.minimum(first, second), np.maximum(first, second)

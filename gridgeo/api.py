@@ -280,8 +280,9 @@ def partition(
         {"community_id": prep.community_ids}, geometry=list(prep.community_geoms), crs=metric
     )
     crossings_min = sum(int(results[i][1].barrier_crossings_min) for i in results)
+    per_community = community_metrics(grids, community_frame, band=band)
     report = _report(
-        grids, community_frame, units_frame, band, unit_band, prep, seed, crossings_min,
+        grids, community_frame, units_frame, band, unit_band, prep, seed, crossings_min, per_community,
         {
             "households": households,
             "community_id": community_id,
@@ -299,7 +300,9 @@ def partition(
     if audit:
         from .audit import audit_partition
 
-        problems = audit_partition(result, buildings, band=band, unit_band=unit_band, quality=False)
+        problems = audit_partition(
+            result, buildings, band=band, unit_band=unit_band, quality=False, per_community=per_community
+        )
         if problems:
             raise AuditError("the result does not match the input: " + "; ".join(problems))
     return result
@@ -310,7 +313,7 @@ def _canonical_order(geoms: np.ndarray, xy: np.ndarray, community) -> np.ndarray
     if len(geoms) == 0:
         return np.zeros(0, dtype=np.int64)
     row_height = np.sqrt(max(shapely.area(community), 1.0) / max(len(geoms), 1)) * 3.0
-    keys = np.array([shapely.to_wkb(g, hex=True) for g in geoms])
+    keys = shapely.to_wkb(geoms, hex=True)
     row = np.floor((xy[:, 1].max() - xy[:, 1]) / row_height)
     return np.lexsort((keys, -xy[:, 1], xy[:, 0], row))
 
@@ -337,8 +340,7 @@ def _with_added_columns(prep, b_code, b_comm_code, b_grid, crs) -> gpd.GeoDataFr
     return frame
 
 
-def _report(grids, communities, units, band, unit_band, prep, seed, crossings_min, parameters) -> dict:
-    per_comm = community_metrics(grids, communities, band=band)
+def _report(grids, communities, units, band, unit_band, prep, seed, crossings_min, per_comm, parameters) -> dict:
     summary = summarize(grids, communities, band=band, units=units, unit_band=unit_band, per_community=per_comm)
     flagged = grids.loc[grids["status"] != "in_band", ["grid_code", "community_id", "households", "status", "reason", "reason_zh"]]
     summary.update(

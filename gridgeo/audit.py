@@ -44,7 +44,15 @@ def _changed(before: pd.Series, after: pd.Series) -> int:
     return int((~same).sum())
 
 
-def audit_partition(result, buildings: gpd.GeoDataFrame, *, band=None, unit_band=None, quality: bool = True) -> list[str]:
+def audit_partition(
+    result,
+    buildings: gpd.GeoDataFrame,
+    *,
+    band=None,
+    unit_band=None,
+    quality: bool = True,
+    per_community: pd.DataFrame | None = None,
+) -> list[str]:
     """List every violated guarantee of ``result`` (a :class:`~gridgeo.api.Partition`).
 
     Parameters
@@ -58,6 +66,9 @@ def audit_partition(result, buildings: gpd.GeoDataFrame, *, band=None, unit_band
         Also check the band (every grid in band, excused or proven infeasible)
         and the unit band.  Without it only the integrity of the data is checked
         (what :func:`gridgeo.partition` verifies after every run).
+    per_community : DataFrame, optional
+        :func:`gridgeo.metrics.community_metrics` of ``result`` when already
+        computed (the tiling check reads its gap and overlap ratios).
 
     Returns
     -------
@@ -120,7 +131,7 @@ def audit_partition(result, buildings: gpd.GeoDataFrame, *, band=None, unit_band
     kinds = shapely.get_type_id(grids.geometry.to_numpy())
     if (kinds != 3).any():
         problems.append(f"{int((kinds != 3).sum())} grids are not one polygon: {grids['grid_code'][kinds != 3].tolist()[:10]}")
-    per_comm = community_metrics(grids, result.communities, band=band)
+    per_comm = per_community if per_community is not None else community_metrics(grids, result.communities, band=band)
     bad = per_comm[(per_comm["gap_ratio"] > _TILING_TOLERANCE) | (per_comm["overlap_ratio"] > _TILING_TOLERANCE)]
     for row in bad.itertuples():
         problems.append(f"community {row.community_id}: gap {row.gap_ratio:.2e}, overlap {row.overlap_ratio:.2e} of its area")

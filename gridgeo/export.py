@@ -161,34 +161,38 @@ def write_geojson(frame: gpd.GeoDataFrame, path: str | Path, *, precision: int =
     if present.any():
         texts[present] = shapely.to_geojson(rounded[present])
     columns = [c for c in data.columns if c != data.geometry.name]
-    safe = _gpkg_safe(data[columns]) if columns else None
-    values = [_json_column(safe[c]) for c in columns]
-    names = [str(c) for c in columns]
+    properties = _json_properties(_gpkg_safe(data[columns]) if columns else None, len(texts))
     with open(path, "w", encoding="utf-8") as handle:
         handle.write('{"type":"FeatureCollection","features":[')
-        for i, geometry in enumerate(texts):
-            if i:
-                handle.write(",")
-            handle.write('{"type":"Feature","properties":')
-            handle.write(json.dumps(dict(zip(names, (column[i] for column in values))), ensure_ascii=False, allow_nan=False))
-            handle.write(',"geometry":')
-            handle.write(geometry)
-            handle.write("}")
+        handle.write(
+            ",".join(
+                f'{{"type":"Feature","properties":{props},"geometry":{geometry}}}'
+                for props, geometry in zip(properties, texts)
+            )
+        )
         handle.write("]}\n")
 
 
-def _json_column(series: pd.Series) -> list:
-    """A column as plain JSON values (numbers, text, booleans, None), converted in one pass."""
-    if pd.api.types.is_bool_dtype(series.dtype):
-        return [None if v is pd.NA else bool(v) for v in series.tolist()]
-    if pd.api.types.is_integer_dtype(series.dtype):
-        return [None if v is pd.NA else int(v) for v in series.tolist()]
-    if pd.api.types.is_float_dtype(series.dtype):
-        array = series.to_numpy(dtype=float, na_value=np.nan)
-        finite = np.isfinite(array)
-        rounded = np.round(array, 6).tolist()
-        return [r if ok else None for r, ok in zip(rounded, finite)]
-    return [to_json_safe(v) for v in series.tolist()]
+def _json_properties(frame: pd.DataFrame | None, n: int) -> list[str]:
+    """Each row as a JSON object (text), written by pandas' C encoder in one pass.
+
+    Floats are rounded to 6 decimals, missing values become ``null``, text stays
+    UTF-8 (not ``\\u`` escapes) and dates are ISO 8601.
+    """
+    if frame is None or len(frame.columns) == 0 or n == 0:
+        return ["{}"] * n
+    frame = frame.copy()
+    frame.columns = [str(c) for c in frame.columns]
+    for column in frame.columns:
+        if pd.api.types.is_float_dtype(frame[column].dtype):
+            values = frame[column].to_numpy(dtype=float, na_value=np.nan)
+            frame[column] = np.where(np.isfinite(values), np.round(values, 6), np.nan)
+    text = frame.to_json(orient="records", lines=True, force_ascii=False, date_format="iso", double_precision=15)
+    # JSON text never holds a raw newline inside a value, so the records split cleanly
+    lines = text.rstrip("\n").split("\n")
+    if len(lines) != n:
+        raise ValueError(f"property encoding produced {len(lines)} records for {n} features")
+    return lines
 
 
 def to_json_safe(value):

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
+from .arrays import group_rows
+
 __all__ = ["Tessellation", "tessellate_part", "split_parts", "merge_polygons"]
 
 _SHRINK_M = 0.4
@@ -69,9 +71,10 @@ def _samples(buildings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     )
     coords, index = shapely.get_coordinates(boundaries, return_index=True)
     # closed rings repeat their first vertex: drop exact duplicates within and across buildings
-    rounded = np.round(coords, 3)
-    _, first = np.unique(rounded, axis=0, return_index=True)
-    first.sort()
+    order, group = group_rows(np.round(coords, 3) + 0.0)
+    starts = np.ones(len(group), dtype=bool)
+    starts[1:] = group[1:] != group[:-1]
+    first = np.sort(order[starts])
     coords = coords[first]
     # GEOS returns broken Voronoi cells for collinear / cocircular samples (regular layouts);
     # a fixed sub-millimetre jitter removes the degeneracy and keeps results reproducible
@@ -123,18 +126,37 @@ def tessellate_part(part, buildings: np.ndarray) -> Tessellation:
 
     extent = shapely.buffer(shapely.envelope(part), 10.0)
     regions = shapely.get_parts(
-        shapely.voronoi_polygons(shapely.multipoints(coords), extend_to=extent, ordered=True)
+        shapely.voronoi_polygons(_multipoint(coords), extend_to=extent, ordered=True)
     )
     usable = (shapely.get_type_id(regions) == 3) & ~shapely.is_empty(regions)
-    broken = usable & ~shapely.is_valid(regions)
-    if broken.any():
-        regions[broken] = shapely.make_valid(regions[broken])
-    raw = _dissolve_by_site(regions[usable], site_labels[usable], n_sites)
-    cells = shapely.intersection(raw, part)
     anchors = np.empty(n_sites, dtype=object)
     anchors[site_of_building] = shapely.point_on_surface(buildings)
-    cells = _mend(cells, anchors, part)
+    cells = _cells(regions[usable], site_labels[usable], n_sites, anchors, part)
+    # GEOS may return a broken Voronoi region for degenerate samples (none in the real datasets):
+    # the cells of a tiling add up to the part's area, so a shortfall is checked, not assumed away
+    area = shapely.area(part)
+    if abs(shapely.area(cells).sum() - area) > 1e-9 * area:
+        broken = usable & ~shapely.is_valid(regions)
+        if broken.any():
+            regions[broken] = shapely.make_valid(regions[broken])
+            cells = _cells(regions[usable], site_labels[usable], n_sites, anchors, part)
     return Tessellation(cells, site_of_building)
+
+
+def _cells(regions: np.ndarray, labels: np.ndarray, n_sites: int, anchors: np.ndarray, part) -> np.ndarray:
+    """Voronoi regions dissolved per site, clipped to ``part`` and mended into single polygons."""
+    raw = _dissolve_by_site(regions, labels, n_sites)
+    return _mend(shapely.intersection(raw, part), anchors, part)
+
+
+def _multipoint(coords: np.ndarray):
+    """A MultiPoint of ``coords`` built from WKB in one step (no Point object per sample)."""
+    n = len(coords)
+    records = np.zeros(n, dtype=[("order", "u1"), ("kind", "<u4"), ("x", "<f8"), ("y", "<f8")])
+    records["order"], records["kind"] = 1, 1
+    records["x"], records["y"] = coords[:, 0], coords[:, 1]
+    header = np.array([1], dtype="u1").tobytes() + np.array([4, n], dtype="<u4").tobytes()
+    return shapely.from_wkb(header + records.tobytes())
 
 
 def _dissolve_by_site(regions: np.ndarray, labels: np.ndarray, n_sites: int) -> np.ndarray:
@@ -182,18 +204,23 @@ def _mend(cells: np.ndarray, anchors: np.ndarray, part) -> np.ndarray:
     strays = []
     simple = (shapely.get_type_id(cells) == 3) & ~shapely.is_empty(cells)
     kept[simple] = cells[simple]
-    for i in np.flatnonzero(~simple):
-        pieces = _polygonal(cells[i])
-        if len(pieces) == 0:
-            kept[i] = None
-            continue
-        if len(pieces) == 1:
-            kept[i] = pieces[0]
-            continue
-        holds = shapely.intersects(pieces, anchors[i])
-        keep = int(np.flatnonzero(holds)[0]) if holds.any() else int(np.argmax(shapely.area(pieces)))
-        kept[i] = pieces[keep]
-        strays.extend(p for j, p in enumerate(pieces) if j != keep)
+    complex_ = np.flatnonzero(~simple)
+    if len(complex_):
+        pieces, owner = shapely.get_parts(cells[complex_], return_index=True)
+        good = (shapely.get_type_id(pieces) == 3) & (shapely.area(pieces) > 0)
+        pieces, owner = pieces[good], complex_[owner[good]]
+        # per cell the first piece holding its building's anchor, else the largest piece
+        holds = shapely.intersects(pieces, anchors[owner])
+        area = shapely.area(pieces)
+        rank = np.lexsort((np.arange(len(pieces)), -area, ~holds, owner))
+        first = np.ones(len(rank), dtype=bool)
+        first[1:] = owner[rank][1:] != owner[rank][:-1]
+        keep = rank[first]
+        kept[owner[keep]] = pieces[keep]
+        is_kept = np.zeros(len(pieces), dtype=bool)
+        is_kept[keep] = True
+        strays = list(pieces[~is_kept])
+    empty = [i for i in range(n) if kept[i] is None]
     empty = [i for i in range(n) if kept[i] is None]
     if empty:
         # a site whose cell vanished (a building outside the part's interior): give it a sliver
@@ -205,23 +232,7 @@ def _mend(cells: np.ndarray, anchors: np.ndarray, part) -> np.ndarray:
     rounds = 0
     while strays and rounds < 50:
         rounds += 1
-        tree = shapely.STRtree(kept)
-        left = []
-        for stray in strays:
-            candidates = tree.query(stray, predicate="intersects")
-            if len(candidates) == 0:
-                left.append(stray)
-                continue
-            shared = shapely.length(shapely.intersection(shapely.boundary(kept[candidates]), shapely.boundary(stray)))
-            best = int(candidates[np.argmax(shared)])
-            if shared.max() <= 0:
-                left.append(stray)
-                continue
-            merged = _polygonal(shapely.union(kept[best], stray))
-            if len(merged) == 1:
-                kept[best] = merged[0]
-            else:
-                left.append(stray)
+        left = _absorb_strays(kept, np.array(strays, dtype=object))
         if len(left) == len(strays):
             break
         strays = left
@@ -232,3 +243,46 @@ def _mend(cells: np.ndarray, anchors: np.ndarray, part) -> np.ndarray:
             best = int(tree.nearest(stray))
             kept[best] = shapely.union(kept[best], stray)
     return kept
+
+
+def _absorb_strays(kept: np.ndarray, strays: np.ndarray) -> list:
+    """One round of mending, vectorised: each stray joins the cell it shares the longest edge with.
+
+    ``kept`` is updated in place; the strays that could not join a cell yet
+    (touching only other strays, or making a cell fall apart) are returned.
+    """
+    tree = shapely.STRtree(kept)
+    stray_of, cell_of = tree.query(strays, predicate="intersects")
+    if len(stray_of) == 0:
+        return list(strays)
+    shared = shapely.length(shapely.intersection(shapely.boundary(kept[cell_of]), shapely.boundary(strays[stray_of])))
+    # per stray the longest shared edge, ties to the lowest cell index (deterministic)
+    order = np.lexsort((cell_of, -shared, stray_of))
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = stray_of[order][1:] != stray_of[order][:-1]
+    pick = order[first]
+    pick = pick[shared[pick] > 0]
+    joined = np.zeros(len(strays), dtype=bool)
+    target, which = cell_of[pick], stray_of[pick]
+    by_target = np.argsort(target, kind="stable")
+    target, which = target[by_target], which[by_target]
+    cells = np.unique(target)
+    members = np.concatenate([cells, target])
+    pieces = np.concatenate([kept[cells], strays[which]])
+    groups = np.searchsorted(cells, members)
+    sort = np.argsort(groups, kind="stable")
+    collections = shapely.geometrycollections(pieces[sort], indices=groups[sort])
+    try:
+        merged = shapely.lib.coverage_union(collections)
+    except (shapely.errors.GEOSException, AttributeError):
+        merged = np.array([shapely.union_all(shapely.get_parts(c)) for c in collections], dtype=object)
+    single = (shapely.get_type_id(merged) == 3) & shapely.is_valid(merged)
+    for g in np.flatnonzero(~single):
+        # not a clean coverage: a full union, accepted only when it gives one polygon
+        result = _polygonal(shapely.union_all(shapely.get_parts(collections[g])))
+        if len(result) == 1:
+            merged[g] = result[0]
+            single[g] = True
+    kept[cells[single]] = merged[single]
+    joined[which[single[np.searchsorted(cells, target)]]] = True
+    return list(strays[~joined])
