@@ -15,7 +15,7 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 
 from .adjacency import build_cell_graph
-from .partition.plan import DETACHED, INFEASIBLE, GridNote, make_note, partition_part
+from .partition.plan import DETACHED, INFEASIBLE, GridNote, barrier_crossings_lower_bound, make_note, partition_part
 from .tessellate import merge_polygons, split_parts, tessellate_part
 from .units import Unit, cut_units, walking_order
 
@@ -190,7 +190,7 @@ def partition_community(
                 cells = tess.cells[nodes[labels == label]]
                 grid_geoms.append(_dissolve(cells))
             crossings.extend(_barrier_crossings(sub, labels, k))
-            crossings_min += max(0, _block_count(sub) - k)
+            crossings_min += barrier_crossings_lower_bound(sub, k, low, high)
         building_grid[members] = site_grid[tess.site_of_building]
     return CommunityResult(
         building_grid=building_grid,
@@ -231,10 +231,6 @@ def _dissolve(cells: np.ndarray):
         if shapely.get_type_id(closed) == 3:
             merged = closed
     return merged
-
-
-def _block_count(graph) -> int:
-    return 1 if graph.barrier.nnz == 0 else graph.blocks()[0]
 
 
 def _barrier_crossings(graph, labels: np.ndarray, k: int) -> list[int]:

@@ -147,3 +147,24 @@ def test_register_totals_calibrate_estimates():
     result = gridgeo.partition(c, b, community_households="register")
     assert int(result.buildings["households"].sum()) == 777
     assert int(result.grids["households"].sum()) == 777
+
+
+def test_a_courtyard_pocket_is_proven_infeasible_whether_alone_or_with_its_gateway():
+    """Shanghai's case: 201 households reachable only through a 378-household building."""
+    import scipy.sparse as sp
+
+    from gridgeo.adjacency import CellGraph
+    from gridgeo.partition.proof import enclosed_pocket
+
+    # 0 = courtyard (201), 1 = the building around it (378), 2-4 = the street (150 each)
+    edges = [(0, 1), (1, 2), (2, 3), (3, 4), (1, 4)]
+    rows = [a for a, b in edges] + [b for a, b in edges]
+    cols = [b for a, b in edges] + [a for a, b in edges]
+    shared = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(5, 5))
+    graph = CellGraph(np.array([201, 378, 150, 150, 150]), np.ones(5), np.ones(5), np.zeros((5, 2)), shared, sp.csr_matrix((5, 5)))
+    alone = enclosed_pocket(graph, np.array([0]), 300, 500)
+    joined = enclosed_pocket(graph, np.array([0, 1]), 300, 500)
+    assert alone == joined == ("proven_pocket", {"households": 201, "gateway": 378, "total": 579})
+    # a grid above the band that is not a pocket plus its gateway gets no proof
+    assert enclosed_pocket(graph, np.array([1, 2]), 300, 500) is None
+    assert enclosed_pocket(graph, np.array([2, 3, 4, 1]), 300, 500) is None

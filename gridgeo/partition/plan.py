@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from ..adjacency import CellGraph
@@ -23,7 +24,7 @@ from .count import choose_grid_count, feasible_counts
 from .proof import MAX_EXHAUSTIVE, enclosed_pocket, exact_split, no_split_exists, stranded_cell
 from .refine import consolidate_blocks, refine_labels
 
-__all__ = ["GridNote", "make_note", "partition_part", "IN_BAND", "OVERSIZE", "INFEASIBLE", "DETACHED", "OUT_OF_BAND"]
+__all__ = ["GridNote", "make_note", "partition_part", "barrier_crossings_lower_bound", "IN_BAND", "OVERSIZE", "INFEASIBLE", "DETACHED", "OUT_OF_BAND"]
 
 IN_BAND = "in_band"
 OVERSIZE = "oversize_building"
@@ -140,6 +141,7 @@ def partition_part(
         labels = refine_labels(graph, labels, low, high, frozen=big, excused=excused)
         labels, notes = _merge_short_grids_into_oversize(graph, labels, notes, low, big)
         next_label = len(notes)
+        excused = np.array([note.status == OVERSIZE for note in notes], dtype=bool)
     if graph.barrier.nnz:
         labels = consolidate_blocks(graph, labels, low, high, frozen=big)
         labels = refine_labels(graph, labels, low, high, frozen=big, excused=excused)
@@ -150,6 +152,18 @@ def partition_part(
         labels = _repair_band(graph, labels, excused_any, low, high, rng, big, rounds=20)
         labels = refine_labels(graph, labels, low, high, frozen=big, excused=np.array([n.status == OVERSIZE for n in notes]))
     weights = np.bincount(labels, weights=graph.weight, minlength=next_label)
+    missed = sum(_miss(weights[g], low, high) for g in range(next_label) if not excused_any[g])
+    if missed > 0 and graph.barrier.nnz:
+        # the band is a constraint, barriers an objective: when the barrier-guided search leaves a
+        # grid out of band, the barrier-blind search gets its chance and wins if it misses less
+        blind = CellGraph(graph.weight, graph.area, graph.perimeter, graph.xy, graph.shared, _empty_like(graph.barrier))
+        blind_labels, blind_notes = partition_part(blind, low, high, rng, detached=detached)
+        blind_weights = np.bincount(blind_labels, weights=graph.weight, minlength=len(blind_notes))
+        blind_missed = sum(
+            _miss(blind_weights[g], low, high) for g, note in enumerate(blind_notes) if note.status in ("", IN_BAND, OUT_OF_BAND)
+        )
+        if blind_missed < missed:
+            return blind_labels, blind_notes
     final = []
     for label, note in enumerate(notes):
         if note.status:
@@ -235,7 +249,11 @@ def _split_by_barrier_regions(graph, low, high, rng):
         border = np.bincount(region[cols][touching], weights=lengths[touching], minlength=n_blocks)
         neighbours = [q for q in np.flatnonzero(border > 0) if q in alive]
         fitting = [q for q in neighbours if feasible(weights[q] + weights[r])]
-        pool = fitting or neighbours
+        # two blocks that cannot stand alone but can together: one crossing settles both
+        pairing = [q for q in fitting if not feasible(weights[q])]
+        # else gather small blocks together (a group of small blocks that reaches the band saves a crossing)
+        gathering = [q for q in neighbours if not feasible(weights[q]) and weights[q] + weights[r] < low]
+        pool = pairing or gathering or fitting or neighbours
         target = max(pool, key=lambda q: (border[q], -q))
         region[region == r] = target
         weights[target] += weights[r]
@@ -256,6 +274,45 @@ def _split_by_barrier_regions(graph, low, high, rng):
         labels[nodes] = local + next_label
         next_label += k
     return labels, next_label
+
+
+def barrier_crossings_lower_bound(graph: CellGraph, k: int, low: int, high: int) -> int:
+    """A lower bound on the barrier crossings of any in-band partition of ``graph`` into ``k`` grids.
+
+    Crossings are counted per grid as the barrier blocks it touches minus one.
+    Link two blocks when a grid touches both: each linked group of ``m`` blocks
+    costs at least ``m - 1`` crossings, and its households must admit a grid
+    count.  A block whose households admit none (too few, or in a gap such as
+    501-599 with 300-500) therefore sits in a group of two or more; such a
+    block costs a crossing of its own unless its group holds only such blocks,
+    and each of those groups needs at least ``low`` households.  Hence, with
+    ``s`` such blocks holding ``W`` households::
+
+        crossings >= max(blocks - k, s - min(s // 2, W // low))
+
+    Where the graph holds a building above ``high`` (its grid is excused, not
+    in band) or the total admits no count, only ``blocks - k`` is claimed.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from gridgeo.adjacency import CellGraph
+    >>> w = np.array([400, 20, 30])          # a road separates every cell
+    >>> shared = sp.csr_matrix(np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=float))
+    >>> g = CellGraph(w, np.ones(3), np.ones(3), np.zeros((3, 2)), shared, shared.copy())
+    >>> barrier_crossings_lower_bound(g, 1, 300, 500)
+    2
+    """
+    if graph.barrier.nnz == 0:
+        return 0
+    n_blocks, block = graph.blocks()
+    bound = max(0, n_blocks - k)
+    if n_blocks < 2 or (graph.weight > high).any() or not choose_grid_count(int(graph.weight.sum()), low, high)[1]:
+        return bound
+    totals = np.bincount(block, weights=graph.weight, minlength=n_blocks).astype(np.int64)
+    stuck = [int(t) for t in totals if not choose_grid_count(int(t), low, high)[1]]
+    s, w = len(stuck), sum(stuck)
+    return max(bound, s - min(s // 2, w // max(low, 1)))
 
 
 def _merge_short_grids_into_oversize(graph, labels, notes, low, big):
@@ -410,3 +467,8 @@ def _infeasible_note(total, k, low, high, detached):
     if total == 0:
         return make_note(INFEASIBLE, "no_households")
     return make_note(INFEASIBLE, "infeasible_total", total=total, k=k, low=low, high=high)
+
+
+def _empty_like(matrix):
+    """An all-zero sparse matrix of the same shape (a graph without barriers)."""
+    return sp.csr_matrix(matrix.shape, dtype=matrix.dtype)

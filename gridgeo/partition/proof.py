@@ -61,10 +61,33 @@ def stranded_cell(graph: CellGraph, cells: np.ndarray, low: int, high: int) -> t
 
 
 def enclosed_pocket(graph: CellGraph, cells: np.ndarray, low: int, high: int) -> tuple[str, dict] | None:
-    """Reason code and parameters when ``cells`` (a grid below the band) is a pocket behind one gateway cell."""
+    """Reason code and parameters when ``cells`` is, or holds, a pocket behind one gateway cell.
+
+    A pocket is a set of cells whose only outside neighbour is one gateway cell,
+    with fewer than ``low`` households, and with more than ``high`` together with
+    the gateway.  Some grid is then out of band whatever the split: a grid that
+    stays inside the pocket is below ``low``, and the grid holding the gateway
+    can only avoid that by taking the whole pocket, which puts it above
+    ``high``.  Two shapes are recognised: the grid is the pocket (below the
+    band), or the pocket plus its gateway (above the band).
+    """
     weight = int(graph.weight[cells].sum())
-    if weight >= low:
-        return None
+    if weight < low:
+        found = _pocket(graph, cells, low, high)
+        return found[1:] if found else None
+    if weight > high:
+        for gateway in cells:
+            pocket = cells[cells != gateway]
+            if len(pocket) and int(graph.weight[pocket].sum()) < low:
+                found = _pocket(graph, pocket, low, high)
+                if found is not None and found[0] == gateway:
+                    return found[1:]
+    return None
+
+
+def _pocket(graph: CellGraph, cells: np.ndarray, low: int, high: int) -> tuple[int, str, dict] | None:
+    """(gateway, code, parameters) when ``cells`` is a pocket behind one gateway cell."""
+    weight = int(graph.weight[cells].sum())
     inside = np.zeros(graph.n, dtype=bool)
     inside[cells] = True
     outside = set()
@@ -76,7 +99,7 @@ def enclosed_pocket(graph: CellGraph, cells: np.ndarray, low: int, high: int) ->
     total = weight + int(graph.weight[gateway])
     if total <= high:
         return None
-    return "proven_pocket", {"households": weight, "gateway": int(graph.weight[gateway]), "total": total}
+    return gateway, "proven_pocket", {"households": weight, "gateway": int(graph.weight[gateway]), "total": total}
 
 
 def _in_band_connected_subsets(graph: CellGraph, low: int, high: int, budget: int = _BUDGET) -> list[int] | None:

@@ -116,6 +116,7 @@ class _Search:
         self.frozen = np.zeros(len(labels), dtype=bool) if frozen is None else np.asarray(frozen, dtype=bool)
         self.excused = np.zeros(k, dtype=bool)
         if excused is not None:
+            excused = np.asarray(excused, dtype=bool)[:k]
             self.excused[: len(excused)] = excused
 
     # -- scores ----------------------------------------------------------------------
