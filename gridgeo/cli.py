@@ -14,12 +14,13 @@ import logging
 import os
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 
 import click
 
 from . import __version__
-from .errors import AuditError, GridgeoError, InputError, OutputExistsError, Problem
+from .errors import AuditError, GridgeoError, InputError, Problem
 
 logger = logging.getLogger("gridgeo")
 
@@ -40,6 +41,11 @@ def _configure_logging(verbosity: int) -> None:
     root.setLevel(level)
 
 
+def _log_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """Python warnings of the libraries (GDAL, pandas, …) as one log line each, shown with -v."""
+    logger.info("%s: %s", category.__name__, message)
+
+
 def _handle_errors(func):
     """Map library errors to one message and an exit code; tracebacks only with -v."""
 
@@ -48,7 +54,9 @@ def _handle_errors(func):
         ctx = click.get_current_context()
         verbose = (ctx.find_root().obj or {}).get("verbosity", 0) > 0
         try:
-            return func(*args, **kwargs)
+            with warnings.catch_warnings():
+                warnings.showwarning = _log_warning
+                return func(*args, **kwargs)
         except AuditError as exc:
             click.echo(f"Audit failed, nothing was written: {exc} (this is a gridgeo bug; please report it with -v output)", err=True)
             ctx.exit(EXIT_INTERNAL)
@@ -138,14 +146,23 @@ def _read_inputs(communities: str, buildings: str, barriers, encoding: str | Non
 
     frames = []
     labels = {}
+    problems = []  # every unreadable file is reported at once
     for key, spec in (("communities", communities), ("buildings", buildings)):
         path, layer = split_layer_spec(spec)
-        frames.append(read_layer(path, layer=layer, encoding=encoding))
         labels[key] = layer_label(path, layer)
+        try:
+            frames.append(read_layer(path, layer=layer, encoding=encoding))
+        except InputError as exc:
+            problems += exc.problems
     barrier_frames = []
     for spec in barriers:
         path, layer = split_layer_spec(spec)
-        barrier_frames.append(read_layer(path, layer=layer, encoding=encoding))
+        try:
+            barrier_frames.append(read_layer(path, layer=layer, encoding=encoding))
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        raise InputError(problems)
     labels["barriers"] = ", ".join(layer_label(*split_layer_spec(s)) for s in barriers) or "barriers"
     return frames[0], frames[1], barrier_frames, labels
 
@@ -169,6 +186,21 @@ def _absolute(spec: str) -> str:
     path, layer = split_layer_spec(spec)
     full = str(Path(path).resolve())
     return f"{full}:{layer}" if layer else full
+
+
+def _check_output(output: str, overwrite: bool, specs) -> None:
+    """Refuse an OUTDIR that holds an input (replacing it would delete the input) or may not be replaced."""
+    from .export import check_output_folder
+    from .io import split_layer_spec
+
+    out = Path(output).resolve()
+    for spec in specs:
+        path = Path(split_layer_spec(spec)[0]).resolve()
+        if path == out or out in path.parents:
+            raise InputError(
+                Problem("-o/--output", f"{output} holds the input file {path.name}; writing there would replace it", "write the output to another folder")
+            )
+    check_output_folder(output, overwrite)
 
 
 def _lines_layer(frames, crs):
@@ -253,8 +285,7 @@ def partition(communities, buildings, output, households, community_id, building
     missing = [name for name, value in (("COMMUNITIES", communities), ("BUILDINGS", buildings), ("-o/--output", output)) if not value]
     if missing:
         raise InputError(Problem("command line", f"missing {', '.join(missing)}", "give them as arguments or in --config"))
-    if Path(output).exists() and not overwrite:
-        raise OutputExistsError(f"{output} exists; pass --overwrite to replace it")
+    _check_output(output, overwrite, [communities, buildings, *barriers])
     chosen = _formats(formats)
     if basemap == "tianditu" and not tianditu_key and make_map:
         raise InputError(Problem("--basemap tianditu", "needs a Tianditu key", "pass --tianditu-key KEY (or set TIANDITU_KEY), or use --basemap osm"))

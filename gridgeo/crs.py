@@ -53,7 +53,8 @@ def check_coordinates_fit_crs(frame: gpd.GeoDataFrame, source: str) -> Problem |
     """Return a problem when geographic coordinates fall outside longitude/latitude ranges.
 
     This catches projected coordinates labelled as EPSG:4326 (or CGCS2000), a frequent
-    mistake when a ``.prj`` is copied from another file.
+    mistake when a ``.prj`` is copied from another file, and latitude/longitude pairs
+    stored in swapped order (when the latitude column then exceeds 90°).
     """
     crs = CRS.from_user_input(frame.crs)
     if not crs.is_geographic or frame.empty:
@@ -62,6 +63,13 @@ def check_coordinates_fit_crs(frame: gpd.GeoDataFrame, source: str) -> Problem |
     if not np.all(np.isfinite([minx, miny, maxx, maxy])):
         return None
     if minx < -180.0 or maxx > 180.0 or miny < -90.0 or maxy > 90.0:
+        if -90.0 <= minx and maxx <= 90.0 and -180.0 <= miny and maxy <= 180.0:
+            return Problem(
+                source,
+                f"coordinates ({minx:.4f}, {miny:.4f}) – ({maxx:.4f}, {maxy:.4f}) are not longitude, latitude: they look like "
+                f"latitude, longitude (swapped), yet the layer's CRS is geographic ({crs.name}) with longitude first",
+                "swap the X and Y coordinates (longitude first) and save the layer again",
+            )
         return Problem(
             source,
             f"coordinates ({minx:.0f}, {miny:.0f}) – ({maxx:.0f}, {maxy:.0f}) are not longitudes and "

@@ -16,6 +16,7 @@ __all__ = [
     "InputError",
     "CRSError",
     "OutputExistsError",
+    "OutputError",
     "AuditError",
     "Problem",
 ]
@@ -76,7 +77,23 @@ class AuditError(GridgeoError):
 
 
 class OutputExistsError(GridgeoError, FileExistsError):
-    """The output folder exists and ``overwrite`` was not given."""
+    """The output folder exists and ``overwrite`` was not given (or may not be replaced)."""
+
+
+class OutputError(GridgeoError, OSError):
+    """The output could not be written (no permission, disk full); nothing was left behind.
+
+    Examples
+    --------
+    >>> import errno
+    >>> error = OutputError("out: disk full", errno.ENOSPC)
+    >>> str(error), error.errno == errno.ENOSPC, isinstance(error, OSError)
+    ('out: disk full', True, True)
+    """
+
+    def __init__(self, message: str, code: int | None = None):
+        OSError.__init__(self, message)
+        self.errno = code
 
 
 @dataclass

@@ -6,11 +6,15 @@
 EPSG:4326) and ``report.json``.  Everything is written into a temporary folder
 beside ``OUTDIR`` and renamed into place at the end: a failed run leaves no
 ``OUTDIR`` and no partial files, and an existing ``OUTDIR`` is replaced only
-with ``overwrite=True``.  This module never runs an algorithm.
+with ``overwrite=True`` and only when it is empty or an earlier gridgeo output
+(it holds ``report.json`` or ``partition.gpkg``).  A folder that cannot be
+written (no permission, disk full) raises :class:`~gridgeo.errors.OutputError`.
+This module never runs an algorithm.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -25,14 +29,83 @@ import pyogrio
 import shapely
 
 from .crs import WGS84
-from .errors import OutputExistsError
+from .errors import GridgeoError, OutputError, OutputExistsError, Problem
 
-__all__ = ["write_outputs", "write_geojson", "to_json_safe"]
+__all__ = ["write_outputs", "write_geojson", "to_json_safe", "check_output_folder"]
 
 logger = logging.getLogger(__name__)
 
 GEOJSON_LAYERS = ("grids", "buildings", "units")
 _FIXED_DATE = "2000-01-01T00:00:00.000Z"
+#: files that mark a folder as an earlier gridgeo output, which ``overwrite`` may replace
+OUTPUT_MARKERS = ("report.json", "partition.gpkg")
+
+
+def check_output_folder(outdir: str | Path, overwrite: bool) -> None:
+    """Raise :class:`OutputExistsError` unless ``outdir`` may be (re)written.
+
+    A missing folder is fine; an existing one needs ``overwrite`` and must be a
+    folder that is empty or an earlier gridgeo output, so a mistyped ``-o`` never
+    deletes unrelated files.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> folder = pathlib.Path(tempfile.mkdtemp())
+    >>> check_output_folder(folder / "new", overwrite=False)
+    >>> (folder / "notes.txt").write_text("mine")
+    4
+    >>> try:
+    ...     check_output_folder(folder, overwrite=True)
+    ... except OutputExistsError as error:
+    ...     print("not a gridgeo output folder" in str(error))
+    True
+    """
+    outdir = Path(outdir)
+    if not outdir.exists() and not outdir.is_symlink():
+        return
+    if not outdir.is_dir():
+        raise OutputExistsError(str(Problem(str(outdir), "exists and is not a folder", "choose a folder name for -o/--output")))
+    if not overwrite:
+        raise OutputExistsError(str(Problem(str(outdir), "exists", "pass --overwrite (overwrite=True) to replace it, or choose another folder")))
+    if any(outdir.iterdir()) and not any((outdir / name).exists() for name in OUTPUT_MARKERS):
+        raise OutputExistsError(
+            str(
+                Problem(
+                    str(outdir),
+                    "is not empty and is not a gridgeo output folder (no report.json or partition.gpkg), so --overwrite will not replace it",
+                    "choose a new folder, or empty this one yourself",
+                )
+            )
+        )
+
+
+def _output_error(exc: BaseException, outdir: Path) -> OutputError | None:
+    """A user-facing :class:`OutputError` for a failed write (full disk, no permission), else None."""
+    if isinstance(exc, GridgeoError):
+        return None
+    code = getattr(exc, "errno", None)
+    text = str(exc)
+    if code is None and not isinstance(exc, OSError):
+        # GDAL (through pyogrio) reports its own write failures as text
+        for marker, value in (("No space left", errno.ENOSPC), ("Permission denied", errno.EACCES), ("Read-only file system", errno.EROFS)):
+            if marker in text:
+                code = value
+    if not isinstance(exc, OSError) and code is None:
+        return None
+    where = getattr(exc, "filename", None)
+    # name the file being written, not gridgeo's temporary folder
+    detail = f" ({Path(where).name})" if where and not Path(where).name.startswith(f".{outdir.name}.") else ""
+    if code == errno.ENOSPC or code == getattr(errno, "EDQUOT", None):
+        problem = Problem(str(outdir), f"disk full while writing{detail}; nothing was written", "free some space, or write to another disk with -o")
+    elif code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        problem = Problem(
+            str(outdir), f"permission denied: cannot write in {outdir.parent}{detail}; nothing was written", "choose an output folder you can write to (-o), or change its permissions"
+        )
+    else:
+        reason = getattr(exc, "strerror", None) or text
+        problem = Problem(str(outdir), f"cannot be written: {reason}{detail}; nothing was written", "check the output folder and the disk")
+    return OutputError(str(problem), code)
 
 
 def write_outputs(
@@ -65,17 +138,21 @@ def write_outputs(
     Raises
     ------
     OutputExistsError
-        ``outdir`` exists and ``overwrite`` is false.
+        ``outdir`` exists and ``overwrite`` is false, or it is neither empty nor
+        an earlier gridgeo output (see :func:`check_output_folder`).
+    OutputError
+        The files could not be written (no permission, disk full); nothing is
+        left behind and an existing ``outdir`` is kept.
     """
     outdir = Path(outdir)
-    if outdir.exists() and not overwrite:
-        raise OutputExistsError(f"{outdir} exists; pass --overwrite (overwrite=True) to replace it")
-    outdir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", suffix=".tmp", dir=outdir.parent))
+    check_output_folder(outdir, overwrite)
     previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
-    # a fixed GeoPackage timestamp: the same inputs and seed give byte-identical files
-    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": _FIXED_DATE})
+    staging = None
     try:
+        outdir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{outdir.name}.", suffix=".tmp", dir=outdir.parent))
+        # a fixed GeoPackage timestamp: the same inputs and seed give byte-identical files
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": _FIXED_DATE})
         gpkg = staging / "partition.gpkg"
         layers = [
             ("communities", result.communities),
@@ -105,12 +182,20 @@ def write_outputs(
             if retired.exists():
                 shutil.rmtree(retired)
             outdir.rename(retired)
-            staging.rename(outdir)
+            try:
+                staging.rename(outdir)
+            except BaseException:
+                retired.rename(outdir)  # put the previous output back
+                raise
             shutil.rmtree(retired, ignore_errors=True)
         else:
             staging.rename(outdir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
+    except BaseException as exc:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+        error = _output_error(exc, outdir) if isinstance(exc, Exception) else None
+        if error is not None:
+            raise error from exc
         raise
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})

@@ -2,9 +2,12 @@
 
 Every problem is collected and reported together (file, rows, remedy).  Fixable
 things are fixed and said: invalid geometries are repaired with ``make_valid``,
-layers in other CRSs are reprojected, Z/M coordinates dropped, buildings
-outside every community are kept in an ``unassigned`` layer with the reason,
-buildings across two communities go to the one holding most of their footprint.
+layers in other CRSs are reprojected, Z coordinates ignored and M values
+dropped, buildings outside every community are kept in an ``unassigned`` layer
+with the reason, buildings across two communities go to the one holding most of
+their footprint.  Things that are kept but deserve a look are warned about:
+overlapping communities, buildings with identical geometry, communities without
+households.
 """
 
 from __future__ import annotations
@@ -117,6 +120,8 @@ def prepare_inputs(
         except CRSError as exc:
             crs_problems.problems.extend(exc.problems)
     crs_problems.raise_if_any(CRSError)
+    communities = _drop_m_values(communities, c_label, notes)
+    buildings = _drop_m_values(buildings, b_label, notes)
 
     input_crs = CRS.from_user_input(communities.crs)
     if CRS.from_user_input(buildings.crs) != input_crs:
@@ -157,13 +162,21 @@ def prepare_inputs(
     c_types = pd.Series(shapely.get_type_id(c_geoms))
     not_polygon = ~c_empty & ~np.isin(c_types, (3, 6))
     if not_polygon.any():
-        problems.add(c_label, f"{describe_rows(np.flatnonzero(not_polygon) + 1)} are not polygons", "communities must be (multi)polygons")
+        problems.add(
+            c_label,
+            f"{describe_rows(np.flatnonzero(not_polygon) + 1)}: geometry is {_kinds(c_geoms[not_polygon])}, not a polygon",
+            "communities must be (multi)polygons",
+        )
     b_geoms = buildings.geometry.to_numpy()
     b_empty = shapely.is_missing(b_geoms) | shapely.is_empty(b_geoms)
     b_types = shapely.get_type_id(np.where(b_empty, None, b_geoms))
     bad_type = ~b_empty & ~np.isin(b_types, (0, 3, 4, 6))
     if bad_type.any():
-        problems.add(b_label, f"{describe_rows(np.flatnonzero(bad_type) + 1)} are lines, not footprints or points", "give buildings as polygons or points")
+        problems.add(
+            b_label,
+            f"{describe_rows(np.flatnonzero(bad_type) + 1)}: geometry is {_kinds(b_geoms[bad_type])}, not a footprint or point",
+            "give buildings as polygons or points (split geometry collections, delete lines)",
+        )
 
     # -- households -----------------------------------------------------------------------------
     estimated = households is None
@@ -179,6 +192,7 @@ def prepare_inputs(
             values = numeric.to_numpy(dtype=float)
             negative = np.isfinite(values) & (values < 0)
             fractional = np.isfinite(values) & (values >= 0) & (values != np.round(values))
+            infinite = ~missing & ~text & ~np.isfinite(values)
             if missing.any():
                 problems.add(b_label, f"{describe_rows(np.flatnonzero(missing) + 1)}: households '{households}' is missing", "fill in a count (0 for non-residential buildings)")
             if text.any():
@@ -188,10 +202,13 @@ def prepare_inputs(
                 problems.add(b_label, f"{describe_rows(np.flatnonzero(negative) + 1)}: households '{households}' is negative", "use 0 or more")
             if fractional.any():
                 problems.add(b_label, f"{describe_rows(np.flatnonzero(fractional) + 1)}: households '{households}' is not a whole number", "round the counts")
+            if infinite.any():
+                problems.add(b_label, f"{describe_rows(np.flatnonzero(infinite) + 1)}: households '{households}' is infinite", "use whole numbers")
             hh_values = np.where(np.isfinite(values), values, 0).astype(np.int64)
     if community_households is not None and community_households not in communities.columns:
         problems.add(c_label, f"has no column '{community_households}'", f"use one of: {_columns(communities)}")
     problems.raise_if_any()
+    _warn_duplicate_geometries(b_geoms, b_empty, b_label, notes)
 
     # -- to the metric CRS, repaired -----------------------------------------------------------
     metric = local_metric_crs(communities)
@@ -199,6 +216,7 @@ def prepare_inputs(
     c_metric = _repair(communities.to_crs(metric).geometry.to_numpy(), c_label, notes, polygonal=True)
     b_metric_all = _repair(buildings.to_crs(metric).geometry.to_numpy(), b_label, notes, polygonal=False)
     c_metric = _drop_slivers(shapely.force_2d(c_metric), c_label, notes)
+    _warn_overlaps(c_metric, ids, c_label, notes)
     b_metric_all = shapely.force_2d(b_metric_all)
     barrier_lines = []
     for frame in barriers or []:
@@ -245,19 +263,26 @@ def prepare_inputs(
                 f"{b_label}: {len(straddling)} buildings straddle two or more communities; each went to the "
                 f"community holding most of its footprint ({which})"
             )
-            logger.info(notes[-1])
+            logger.warning(notes[-1])
     reason[(assignment < 0) & (reason == "")] = OUTSIDE
     outside = assignment < 0
     if outside.all():
+        swapped = _looks_swapped(communities, buildings, c_label, b_label)
         raise InputError(
             Problem(
                 b_label,
-                f"none of the {len(buildings)} buildings lies in any community of {c_label}",
-                "check that both layers cover the same place and carry the right CRS",
+                f"none of the {len(buildings)} buildings lies in any community of {c_label}"
+                + (f"; the coordinates of {swapped} look like latitude, longitude (swapped)" if swapped else ""),
+                f"swap the X and Y coordinates of {swapped} (longitude first)" if swapped else "check that both layers cover the same place and carry the right CRS",
             )
         )
     if outside.any():
-        notes.append(f"{b_label}: {int(outside.sum())} buildings not in any community are kept in the 'unassigned' layer")
+        kinds = []
+        for what, text in ((OUTSIDE, "outside every community"), (NO_GEOMETRY, "without geometry")):
+            rows = np.flatnonzero(reason == what)
+            if len(rows):
+                kinds.append(f"{len(rows)} {text}: {describe_rows(rows + 1)}")
+        notes.append(f"{b_label}: {int(outside.sum())} buildings are kept in the 'unassigned' layer with the reason ({'; '.join(kinds)})")
         logger.warning(notes[-1])
     assigned = np.flatnonzero(~outside)
     kept = buildings.iloc[assigned]
@@ -301,6 +326,16 @@ def prepare_inputs(
         hh = calibrate_to_totals(hh, community_of, totals, shapely.area(b_metric))
         notes.append(f"households scaled to the register totals in '{community_households}' ({len(totals)} communities)")
         estimated = True
+    totals = np.bincount(community_of, weights=hh, minlength=len(communities))
+    empty = np.flatnonzero(totals == 0)
+    if len(empty) == len(communities):
+        source = f"'{households}'" if households else "the estimate"
+        notes.append(f"{b_label}: every building has 0 households in {source}; each community is one grid flagged infeasible_total (check the households column)")
+        logger.warning(notes[-1])
+    elif len(empty):
+        shown = ", ".join(str(x) for x in ids[empty][:10]) + (f" and {len(empty) - 10} more" if len(empty) > 10 else "")
+        notes.append(f"{c_label}: {len(empty)} communities have no households ({shown}); each is one grid flagged infeasible_total")
+        logger.warning(notes[-1])
 
     return Prepared(
         communities=communities,
@@ -339,6 +374,80 @@ def _drop_slivers(geoms: np.ndarray, label: str, notes: list[str]) -> np.ndarray
         notes.append(f"{label}: dropped {dropped} sliver parts smaller than {SLIVER_M2:g} m² from multi-part communities")
         logger.warning(notes[-1])
     return out
+
+
+def _kinds(geoms: np.ndarray) -> str:
+    """The geometry types present, e.g. ``GeometryCollection or LineString``."""
+    return " or ".join(sorted({g.geom_type for g in geoms}))
+
+
+def _drop_m_values(frame: gpd.GeoDataFrame, label: str, notes: list[str]) -> gpd.GeoDataFrame:
+    """Note Z coordinates (ignored: grids are 2D); drop M values, which the GeoPackage and GeoJSON outputs cannot hold."""
+    geoms = frame.geometry.to_numpy()
+    has_z = shapely.has_z(geoms)
+    if has_z.any():
+        notes.append(f"{label}: {int(has_z.sum())} geometries have Z coordinates; grids are computed in 2D")
+        logger.info(notes[-1])
+    has_m = shapely.has_m(geoms)
+    if not has_m.any():
+        return frame
+    fixed = geoms.copy()
+    for with_z, dimension in ((True, 3), (False, 2)):
+        chosen = has_m & (has_z == with_z)
+        if chosen.any():
+            fixed[chosen] = shapely.from_wkb(shapely.to_wkb(geoms[chosen], output_dimension=dimension, flavor="iso"))
+    notes.append(f"{label}: dropped the M (measure) values of {int(has_m.sum())} geometries ({describe_rows(np.flatnonzero(has_m) + 1)}); X, Y and Z are kept")
+    logger.warning(notes[-1])
+    return frame.set_geometry(gpd.GeoSeries(fixed, index=frame.index, crs=frame.crs))
+
+
+def _warn_duplicate_geometries(geoms: np.ndarray, empty: np.ndarray, label: str, notes: list[str]) -> None:
+    """Warn about buildings with exactly the same geometry (often entered twice: households would count twice)."""
+    present = np.flatnonzero(~empty)
+    keys = pd.Series(shapely.to_wkb(geoms[present]))
+    dup = keys.duplicated(keep=False).to_numpy()
+    if dup.any():
+        groups = keys[dup].nunique()
+        notes.append(
+            f"{label}: {describe_rows(present[dup] + 1)} have the same geometry as another building ({groups} groups); they share one "
+            "cell and one grid (check for buildings entered twice: their households count twice)"
+        )
+        logger.warning(notes[-1])
+
+
+def _warn_overlaps(geoms: np.ndarray, ids: np.ndarray, label: str, notes: list[str]) -> None:
+    """Warn about communities overlapping by more than ``SLIVER_M2`` (their grids will overlap there too)."""
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    keep = left < right
+    left, right = left[keep], right[keep]
+    if not len(left):
+        return
+    area = shapely.area(shapely.intersection(geoms[left], geoms[right]))
+    big = np.flatnonzero(area > SLIVER_M2)
+    if not len(big):
+        return
+    pairs = [f"{ids[left[i]]} & {ids[right[i]]} (rows {left[i] + 1}, {right[i] + 1}: {area[i]:,.0f} m²)" for i in big[:5]]
+    more = f" and {len(big) - 5} more" if len(big) > 5 else ""
+    notes.append(
+        f"{label}: {len(big)} pairs of communities overlap: {'; '.join(pairs)}{more}; a building in an overlap goes to the community "
+        "holding most of its footprint and the grids of both cover the overlap (clip the boundaries so they do not overlap)"
+    )
+    logger.warning(notes[-1])
+
+
+def _looks_swapped(communities: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, c_label: str, b_label: str) -> str | None:
+    """The label of the layer whose X and Y, swapped, would make the two (geographic) layers meet, or None."""
+    if communities.crs is None or buildings.crs is None or CRS.from_user_input(communities.crs) != CRS.from_user_input(buildings.crs):
+        return None
+    if not CRS.from_user_input(communities.crs).is_geographic:
+        return None
+    c_box = shapely.box(*communities.total_bounds)
+    b_box = shapely.box(*buildings.total_bounds)
+    if shapely.intersects(shapely.box(*buildings.total_bounds[[1, 0, 3, 2]]), c_box):
+        return b_label
+    if shapely.intersects(shapely.box(*communities.total_bounds[[1, 0, 3, 2]]), b_box):
+        return c_label
+    return None
 
 
 def _columns(frame: gpd.GeoDataFrame) -> str:

@@ -54,25 +54,12 @@ def test_report_json(run_dir):
     assert len(report["communities"]) == 4
 
 
-def test_existing_output_needs_overwrite(run_dir):
-    result = CliRunner().invoke(main, ["partition", *ARGS, "-o", str(run_dir)])
-    assert result.exit_code == 2
-    assert "--overwrite" in result.output
-    assert "Traceback" not in result.output
-
-
 def test_user_error_is_one_clear_message_and_exit_2(tmp_path):
     result = CliRunner().invoke(main, ["partition", str(SAMPLE / "communities.shp"), str(SAMPLE / "buildings.shp"), "--households", "nope", "-o", str(tmp_path / "x")])
     assert result.exit_code == 2
     assert "buildings.shp" in result.output and "nope" in result.output and "hh_est" in result.output
     assert "Traceback" not in result.output
     assert not (tmp_path / "x").exists()
-
-
-def test_missing_file_is_exit_2(tmp_path):
-    result = CliRunner().invoke(main, ["partition", str(tmp_path / "none.shp"), str(SAMPLE / "buildings.shp"), "-o", str(tmp_path / "x")])
-    assert result.exit_code == 2
-    assert "file not found" in result.output
 
 
 def test_validate_reports_problems_with_exit_1(tmp_path):
@@ -197,13 +184,3 @@ def test_validate_missing_file_exits_1(tmp_path):
     result = CliRunner().invoke(main, ["validate", str(tmp_path / "none.shp"), str(SAMPLE / "buildings.shp")])
     assert result.exit_code == 1
     assert "file not found" in result.output
-
-
-def test_buildings_far_from_every_community_are_an_error(tmp_path):
-    moved = gpd.read_file(SAMPLE / "buildings.shp")
-    moved["geometry"] = moved.geometry.translate(5, 5)
-    path = tmp_path / "moved.gpkg"
-    moved.to_file(path)
-    result = CliRunner().invoke(main, ["partition", str(SAMPLE / "communities.shp"), str(path), "--households", "hh_est", "-o", str(tmp_path / "o")])
-    assert result.exit_code == 2
-    assert "none of the 523 buildings lies in any community" in result.output

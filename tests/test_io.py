@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import zipfile
 
 import geopandas as gpd
@@ -91,12 +90,3 @@ def test_buildings_as_points(sample_frames):
     assert int(result.grids["households"].sum()) == int(buildings["hh_est"].sum())
     assert (result.grids.geom_type == "Polygon").all()
     assert result.report["summary"]["n_defects"] == result.report["summary"]["n_defects_proven_infeasible"]
-
-
-def test_shapefile_without_prj_is_a_clear_error(sample_frames, tmp_path):
-    for part in SAMPLE.glob("buildings.*"):
-        shutil.copy(part, tmp_path / part.name)
-    (tmp_path / "buildings.prj").unlink()
-    result = CliRunner().invoke(main, ["partition", str(SAMPLE / "communities.shp"), str(tmp_path / "buildings.shp"), "--households", "hh_est", "-o", str(tmp_path / "out")])
-    assert result.exit_code == 2
-    assert "buildings.shp" in result.output and "no coordinate reference system" in result.output
