@@ -41,6 +41,7 @@ def read_layer(
     *,
     layer: str | None = None,
     encoding: str | None = None,
+    bbox: tuple[float, float, float, float] | None = None,
 ) -> gpd.GeoDataFrame:
     """Read one vector layer.
 
@@ -56,6 +57,10 @@ def read_layer(
     encoding : str, optional
         Text encoding of a Shapefile's DBF (``gbk``, ``gb18030``, ``utf-8``);
         overrides the ``.cpg`` file.
+    bbox : (minx, miny, maxx, maxy), optional
+        Read only the features whose extent meets this box, given in the
+        layer's own CRS: the spatial index does the filtering, so a worker
+        reads its communities' buildings without loading a whole province.
 
     Returns
     -------
@@ -87,7 +92,7 @@ def read_layer(
                 )
     try:
         if suffix in _PARQUET:
-            return gpd.read_parquet(path)
+            return gpd.read_parquet(path, bbox=tuple(bbox) if bbox is not None else None)
         source = _zip_source(path, label) if suffix == ".zip" else str(path)
         if encoding is None and suffix in {".shp", ".zip"}:
             encoding = _guess_dbf_encoding(path, label)
@@ -105,7 +110,10 @@ def read_layer(
         kwargs = {}
         if encoding:
             kwargs["encoding"] = encoding
-        return gpd.read_file(source, layer=layer, engine="pyogrio", **kwargs)
+        if bbox is not None:
+            kwargs["bbox"] = tuple(float(v) for v in bbox)
+        # Arrow reads columns in bulk: 2-3x faster on large layers, with the same dtypes
+        return gpd.read_file(source, layer=layer, engine="pyogrio", use_arrow=True, **kwargs)
     except InputError:
         raise
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:

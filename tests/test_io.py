@@ -35,6 +35,21 @@ def test_every_format_reads_back_the_same_rows(sample_frames, tmp_path, suffix):
     assert list(frame["district"]) == list(buildings["district"])
 
 
+@pytest.mark.parametrize("suffix", [".gpkg", ".shp", ".parquet"])
+def test_bbox_reads_only_the_buildings_of_one_community(sample_frames, tmp_path, suffix):
+    communities, buildings = sample_frames
+    path = tmp_path / f"b{suffix}"
+    buildings.to_parquet(path, write_covering_bbox=True) if suffix == ".parquet" else buildings.to_file(path)
+    box = tuple(communities.geometry.iloc[0].bounds)
+    frame = read_layer(path, bbox=box)
+    envelope = communities.geometry.iloc[0].envelope
+    expected = buildings[buildings.geometry.intersects(envelope)]
+    assert 0 < len(frame) < len(buildings)
+    # every building meeting the box is read, and nothing whose extent misses it
+    assert set(expected.geometry.to_wkb()) <= set(frame.geometry.to_wkb())
+    assert frame.geometry.envelope.intersects(envelope).all()
+
+
 def test_cpg_is_honoured_for_chinese_text():
     frame = read_layer(SAMPLE / "communities.shp")
     assert frame["name"].str.endswith("里").all()
