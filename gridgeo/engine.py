@@ -80,26 +80,46 @@ def run_community_task(task: CommunityTask) -> CommunityResult:
 def _joint_units(task: CommunityTask, result: CommunityResult):
     """Units of every grid, in walking order, with the union of their buildings as geometry."""
     xy = shapely.get_coordinates(shapely.point_on_surface(task.buildings)).reshape(-1, 2)
-    grid_units, unit_geoms = [], []
+    grid_units = []
     for g in range(len(result.grid_geoms)):
         in_grid = np.flatnonzero(result.building_grid == g)
         hh = task.households[in_grid]
         positive = np.flatnonzero(hh > 0)
         if len(positive) == 0:
             grid_units.append([])
-            unit_geoms.append([])
             continue
         order = positive[walking_order(xy[in_grid[positive]])]
         units = [
             Unit(u.households, tuple((int(order[i]), a, z) for i, a, z in u.members), u.in_band)
             for u in cut_units(hh[order], *task.unit_band)
         ]
-        geoms = []
-        for unit in units:
-            parts = task.buildings[in_grid[[i for i, _, _ in unit.members]]]
-            geoms.append(parts[0] if len(parts) == 1 else shapely.union_all(parts))
         grid_units.append(units)
-        unit_geoms.append(geoms)
+    # geometry of every unit at once: its building, or the union of its buildings
+    unit_of, member = [], []
+    count = 0
+    for g, units in enumerate(grid_units):
+        in_grid = np.flatnonzero(result.building_grid == g) if units else None
+        for unit in units:
+            for i, _, _ in unit.members:
+                unit_of.append(count)
+                member.append(in_grid[i])
+            count += 1
+    unit_of, member = np.asarray(unit_of, dtype=np.int64), np.asarray(member, dtype=np.int64)
+    sizes = np.bincount(unit_of, minlength=count)
+    geoms = np.empty(count, dtype=object)
+    starts = np.searchsorted(unit_of, np.arange(count))
+    single = sizes == 1
+    geoms[single] = task.buildings[member[starts[single]]]
+    several = np.flatnonzero(~single)
+    if len(several):
+        rank = np.full(count, -1, dtype=np.int64)
+        rank[several] = np.arange(len(several))
+        chosen = rank[unit_of] >= 0
+        collections = shapely.geometrycollections(task.buildings[member[chosen]], indices=rank[unit_of[chosen]])
+        # element-wise unary union: what shapely.union_all does for one collection, vectorised
+        geoms[several] = shapely.lib.unary_union(collections)
+    bounds = np.cumsum([0] + [len(units) for units in grid_units])
+    unit_geoms = [list(geoms[bounds[g] : bounds[g + 1]]) for g in range(len(grid_units))]
     return grid_units, unit_geoms
 
 

@@ -17,9 +17,11 @@ from __future__ import annotations
 import errno
 import json
 import logging
+import multiprocessing
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 
 import geopandas as gpd
@@ -162,10 +164,16 @@ def write_outputs(
         ]
         if len(result.unassigned):
             layers.append(("unassigned", result.unassigned))
-        for name, frame in layers:
-            _gpkg_safe(frame).to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
-        for name in GEOJSON_LAYERS:
-            write_geojson(getattr(result, name), staging / f"{name}.geojson")
+
+        def geojson(*names):
+            return lambda: [write_geojson(getattr(result, name), staging / f"{name}.geojson") for name in names]
+
+        def geopackage():
+            for name, frame in layers:
+                _gpkg_safe(frame).to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
+
+        # the files are independent: on a multi-core machine they are written side by side
+        run_side_by_side([geopackage, geojson("units"), geojson("buildings", "grids")])
         (staging / "report.json").write_text(
             json.dumps(to_json_safe(result.report), ensure_ascii=False, indent=2, sort_keys=False) + "\n",
             encoding="utf-8",
@@ -216,6 +224,63 @@ def _gpkg_safe(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             if len(kinds) > 1 or (kinds and not kinds <= {str}):
                 out[column] = values.map(lambda v: None if v is None else str(v))
     return out
+
+
+def run_side_by_side(jobs: list) -> None:
+    """Run independent writing jobs (callables without arguments), in forked processes when possible.
+
+    The first job runs here; the others run in child processes forked from
+    this one (so nothing is pickled on the way in) when the platform can fork,
+    there is more than one core and no other thread is running (forking a
+    threaded process can deadlock).  Otherwise the jobs run one after the
+    other.  An exception in any job (including an interrupt) is raised here
+    after every child has stopped.
+    """
+    can_fork = "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1
+    if len(jobs) < 2 or not can_fork or threading.active_count() > 1:
+        for job in jobs:
+            job()
+        return
+    context = multiprocessing.get_context("fork")
+    children = []
+    try:
+        for job in jobs[1:]:
+            receive, send = context.Pipe(duplex=False)
+            child = context.Process(target=_child, args=(job, send), daemon=True)
+            child.start()
+            send.close()
+            children.append((child, receive))
+        jobs[0]()
+        for child, receive in children:
+            try:
+                error = receive.recv()
+            except EOFError:
+                error = RuntimeError(f"a writer process stopped unexpectedly (exit code {child.exitcode})")
+            child.join()
+            if error is not None:
+                raise error
+    finally:
+        for child, receive in children:
+            if child.is_alive():
+                child.terminate()
+            child.join()
+            receive.close()
+
+
+def _child(job, send) -> None:
+    """Run ``job`` in a forked child and report its exception (or None) to the parent."""
+    error = None
+    try:
+        job()
+    except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
+        error = exc
+    try:
+        send.send(error)
+    except Exception:  # an exception that cannot be pickled: send its text
+        send.send(RuntimeError(f"{type(error).__name__}: {error}"))
+    finally:
+        send.close()
+    os._exit(0)
 
 
 def write_geojson(frame: gpd.GeoDataFrame, path: str | Path, *, precision: int = 7) -> None:
