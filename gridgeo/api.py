@@ -16,12 +16,14 @@ import pandas as pd
 import shapely
 
 from . import __version__
+from .areas import assign_areas, facility_letter
 from .codes import building_code, community_codes, grid_code, reading_order, unit_code, width_for
 from .engine import CommunityTask, run_community_task
 from .errors import AuditError, InputError, Problem
 from .labels import reason_text
 from .metrics import community_metrics, polsby_popper, summarize
 from .parallel import map_ordered
+from .partition.plan import DEDICATED
 from .result import Partition
 from .validate import prepare_inputs
 
@@ -69,6 +71,9 @@ def partition(
     grid_size: tuple[int, int] | str = (300, 500),
     unit_size: tuple[int, int] | str = (10, 15),
     barriers: gpd.GeoDataFrame | list[gpd.GeoDataFrame] | None = None,
+    dedicated: gpd.GeoDataFrame | pd.DataFrame | None = None,
+    dedicated_type: str = "type",
+    compounds: gpd.GeoDataFrame | None = None,
     seed: int = 0,
     default_storeys: float = 3.0,
     dwelling_m2: float = 90.0,
@@ -162,6 +167,9 @@ def partition(
         dwelling_m2=dwelling_m2,
     )
     metric = prep.metric_crs
+    areas = None
+    if (dedicated is not None and len(dedicated)) or (compounds is not None and len(compounds)):
+        areas = assign_areas(prep, dedicated=dedicated, dedicated_type=dedicated_type, building_id=building_id, compounds=compounds, high=band[1])
     c_codes = community_codes(prep.community_ids)
     community_order = np.argsort(c_codes.astype(str), kind="stable")
     n_buildings = len(prep.buildings)
@@ -188,9 +196,10 @@ def partition(
             hits = np.sort(barrier_tree.query(geom, predicate="intersects"))
             local_barriers = prep.barriers[hits] if len(hits) else None
         member_lists.append(members)
-        tasks.append(
-            CommunityTask(geom, prep.building_geoms[members], prep.households[members], band, seed, str(prep.community_ids[ci]), local_barriers, unit_band)
-        )
+        task = CommunityTask(geom, prep.building_geoms[members], prep.households[members], band, seed, str(prep.community_ids[ci]), local_barriers, unit_band)
+        if areas is not None:
+            _add_areas(task, areas, ci, members)
+        tasks.append(task)
     outcomes = map_ordered(run_community_task, tasks, workers=workers, scheduler=scheduler, progress=progress)
     for ci, members, result in zip(community_order, member_lists, outcomes):
         results[ci] = (members, result)
@@ -206,9 +215,7 @@ def partition(
         area = float(shapely.area(prep.community_geoms[ci]))
         centre = shapely.get_coordinates(shapely.point_on_surface(geoms)).reshape(-1, 2)
         order = reading_order(centre[:, 0], centre[:, 1], np.sqrt(area / max(k, 1)))
-        number = np.empty(k, dtype=np.int64)
-        number[order] = np.arange(1, k + 1)
-        codes = [grid_code(ccode, int(number[g]), grid_width) for g in range(k)]
+        codes = _grid_codes(ccode, order, result.notes, grid_width)
         for rank, b in enumerate(members):
             b_code[b] = building_code(ccode, rank + 1, building_width)
             b_comm_code[b] = ccode
@@ -247,6 +254,8 @@ def partition(
                     "reason": note.reason,
                     "reason_zh": reason_text(note.code, dict(note.params), "zh"),
                     "barrier_crossings": int(result.barrier_crossings[g]),
+                    "grid_type": "dedicated" if note.status == DEDICATED else "basic",
+                    "facility_type": str(dict(note.params).get("facility", "")) if note.status == DEDICATED else "",
                     "households_estimated": prep.households_estimated,
                 }
             )
@@ -291,11 +300,16 @@ def partition(
             "grid_size": list(band),
             "unit_size": list(unit_band),
             "barriers": len(barriers or []),
+            "dedicated": 0 if dedicated is None else int(len(dedicated)),
+            "dedicated_type": dedicated_type,
+            "compounds": 0 if compounds is None else int(len(compounds)),
             "seed": seed,
             "default_storeys": default_storeys,
             "dwelling_m2": dwelling_m2,
         },
     )
+    if areas is not None and len(areas.compounds):
+        report["compounds"] = _compound_report(areas, b_grid, prep, band)
     result = Partition(out_communities, grids, out_buildings, units_frame, unassigned, report)
     if audit:
         from .audit import audit_partition
@@ -306,6 +320,59 @@ def partition(
         if problems:
             raise AuditError("the result does not match the input: " + "; ".join(problems))
     return result
+
+
+def _add_areas(task: CommunityTask, areas, ci: int, members: np.ndarray) -> None:
+    """Give a community's task its area groups (local numbering) and its large compounds' outlines as barriers."""
+    own = np.flatnonzero(areas.community == ci)
+    if len(own):
+        local = np.full(len(areas.geoms), -1, dtype=np.int64)
+        local[own] = np.arange(len(own))
+        global_group = areas.building_group[members]
+        task.groups = np.where(global_group >= 0, local[np.maximum(global_group, 0)], -1)
+        task.group_geoms = areas.geoms[own]
+        task.group_facility = areas.facility[own]
+    big = areas.compounds[(areas.compounds["community_index"] == ci) & ~areas.compounds["kept_whole"]]
+    if len(big):
+        outlines = shapely.get_parts(shapely.boundary(np.array(list(big["outline"]), dtype=object)))
+        task.barriers = outlines if task.barriers is None else np.concatenate([task.barriers, outlines])
+
+
+def _compound_report(areas, b_grid: np.ndarray, prep, band) -> list[dict]:
+    """Every compound: its grids, whether it was split and why (in English and Chinese)."""
+    rows = []
+    for compound in areas.compounds.itertuples():
+        grids = sorted(set(b_grid[compound.members].tolist()))
+        params = {"compound": compound.compound, "households": int(compound.households), "high": band[1], "grids": len(grids)}
+        split = len(grids) > 1
+        rows.append(
+            {
+                "compound": str(compound.compound),
+                "community_id": str(prep.community_ids[compound.community_index]),
+                "households": int(compound.households),
+                "n_buildings": int(compound.n_buildings),
+                "kept_whole": bool(compound.kept_whole),
+                "grids": grids,
+                "split": split,
+                "reason": reason_text("compound_too_big", params, "en") if split else "",
+                "reason_zh": reason_text("compound_too_big", params, "zh") if split else "",
+            }
+        )
+        if split:
+            logger.info("%s", rows[-1]["reason"])
+    return rows
+
+
+def _grid_codes(ccode: str, order: np.ndarray, notes: list, width: int) -> list[str]:
+    """Grid codes in reading order: ``003-01``… for grids, ``003-H01``… per facility type for dedicated grids."""
+    codes = [""] * len(notes)
+    counters: dict[str, int] = {}
+    for g in order:
+        note = notes[g]
+        key = facility_letter(dict(note.params).get("facility", "")) if note.status == DEDICATED else ""
+        counters[key] = counters.get(key, 0) + 1
+        codes[g] = f"{ccode}-{key}{counters[key]:0{width}d}" if key else grid_code(ccode, counters[key], width)
+    return codes
 
 
 def _canonical_order(geoms: np.ndarray, xy: np.ndarray, community) -> np.ndarray:

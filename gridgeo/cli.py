@@ -167,6 +167,35 @@ def _read_inputs(communities: str, buildings: str, barriers, encoding: str | Non
     return frames[0], frames[1], barrier_frames, labels
 
 
+def _read_areas(dedicated: str | None, compounds: str | None, encoding: str | None):
+    """The --dedicated layer (or CSV of building ids) and the --compounds layer, None when not given."""
+    import pandas as pd
+
+    from .io import read_layer, split_layer_spec
+
+    frames = []
+    problems = []
+    for spec in (dedicated, compounds):
+        if not spec:
+            frames.append(None)
+            continue
+        path, layer = split_layer_spec(spec)
+        try:
+            if path.lower().endswith(".csv") and spec is dedicated:
+                if not Path(path).exists():
+                    raise InputError(Problem(path, "file not found", "check the path"))
+                frames.append(pd.read_csv(path, dtype=str, encoding=encoding or "utf-8-sig"))
+            else:
+                frames.append(read_layer(path, layer=layer, encoding=encoding))
+        except InputError as exc:
+            problems += exc.problems
+        except (UnicodeDecodeError, pd.errors.ParserError) as exc:
+            problems.append(Problem(path, f"cannot be read as CSV ({exc})", "save it as UTF-8 CSV with a header row"))
+    if problems:
+        raise InputError(problems)
+    return frames[0], frames[1]
+
+
 def _data_options(households, community_id, building_id, community_households, barrier_frames, labels) -> dict:
     """Keyword options shared by gridgeo.partition and gridgeo.validate.prepare_inputs."""
     return {
@@ -260,6 +289,9 @@ def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, bar
 @click.option("--grid-size", default="300:500", show_default=True, metavar="MIN:MAX", help="Household band of a grid.")
 @click.option("--unit-size", default="10:15", show_default=True, metavar="MIN:MAX", help="Household band of a joint unit.")
 @click.option("--seed", default=0, show_default=True, type=int, help="Seed of the random choices.")
+@click.option("--dedicated", metavar="FILE", help="Dedicated facilities (专属网格): polygons with a type column, or a CSV of building ids (--building-id column) with a type; each becomes its own grid.")
+@click.option("--dedicated-type", default="type", show_default=True, metavar="COL", help="Column of --dedicated with the facility type (school, hospital, mall, enterprise, campus, market).")
+@click.option("--compounds", metavar="FILE", help="Residential compound (小区) polygons: a compound that fits the band's maximum is never split.")
 @click.option("--format", "formats", multiple=True, metavar="FMT", help="Extra exports: shp, csv, xlsx (GeoPackage and GeoJSON are always written); repeatable or comma-separated.")
 @click.option("--shp-encoding", default=None, metavar="ENC", help="Encoding of exported Shapefiles (default utf-8, or --encoding when given; gbk for older Chinese GIS software).")
 @click.option("--map/--no-map", "make_map", default=True, show_default=True, help="Write map.html.")
@@ -270,7 +302,7 @@ def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, bar
 @click.option("--overwrite", is_flag=True, help="Replace OUTDIR if it exists.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar per community (default: when stderr is a terminal).")
 @_handle_errors
-def partition(communities, buildings, output, households, community_id, building_id, community_households, barriers, encoding, grid_size, unit_size, seed, formats, shp_encoding, make_map, make_report, lang, basemap, tianditu_key, workers, scheduler, overwrite, progress):
+def partition(communities, buildings, output, households, community_id, building_id, community_households, barriers, encoding, grid_size, unit_size, seed, dedicated, dedicated_type, compounds, formats, shp_encoding, make_map, make_report, lang, basemap, tianditu_key, workers, scheduler, overwrite, progress):
     """Partition COMMUNITIES into grids using BUILDINGS, writing OUTDIR.
 
     COMMUNITIES and BUILDINGS are Shapefiles, GeoJSON, GeoPackage (FILE.gpkg:LAYER),
@@ -285,11 +317,12 @@ def partition(communities, buildings, output, households, community_id, building
     missing = [name for name, value in (("COMMUNITIES", communities), ("BUILDINGS", buildings), ("-o/--output", output)) if not value]
     if missing:
         raise InputError(Problem("command line", f"missing {', '.join(missing)}", "give them as arguments or in --config"))
-    _check_output(output, overwrite, [communities, buildings, *barriers])
+    _check_output(output, overwrite, [communities, buildings, *barriers, *(spec for spec in (dedicated, compounds) if spec)])
     chosen = _formats(formats)
     if basemap == "tianditu" and not tianditu_key and make_map:
         raise InputError(Problem("--basemap tianditu", "needs a Tianditu key", "pass --tianditu-key KEY (or set TIANDITU_KEY), or use --basemap osm"))
     comm, bldg, barrier_frames, labels = _read_inputs(communities, buildings, barriers, encoding)
+    dedicated_frame, compound_frame = _read_areas(dedicated, compounds, encoding)
     if progress is None:
         progress = sys.stderr.isatty() and logger.getEffectiveLevel() <= logging.WARNING
     result = run_partition(
@@ -299,6 +332,9 @@ def partition(communities, buildings, output, households, community_id, building
         grid_size=grid_size,
         unit_size=unit_size,
         seed=seed,
+        dedicated=dedicated_frame,
+        dedicated_type=dedicated_type,
+        compounds=compound_frame,
         progress=progress,
         workers=workers or default_workers(),
         scheduler=scheduler,
@@ -312,6 +348,9 @@ def partition(communities, buildings, output, households, community_id, building
         "building_id": building_id,
         "community_households": community_households,
         "barriers": [_absolute(spec) for spec in barriers],
+        "dedicated": _absolute(dedicated) if dedicated else None,
+        "dedicated_type": dedicated_type,
+        "compounds": _absolute(compounds) if compounds else None,
         "encoding": encoding,
         "shp_encoding": shp_encoding,
         "grid_size": grid_size,

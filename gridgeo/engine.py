@@ -35,8 +35,9 @@ class CommunityResult:
     barrier_crossings : ndarray of int
         Per grid: how many barriers it spans (blocks joined minus one).
     barrier_crossings_min : int
-        A lower bound on the crossings any partition of this community into the
-        same number of grids needs: blocks minus grids, per connected part.
+        A lower bound on the crossings any in-band partition of this community
+        into the same number of grids needs (see
+        :func:`gridgeo.partition.plan.barrier_crossings_lower_bound`).
     """
 
     building_grid: np.ndarray
@@ -60,6 +61,9 @@ class CommunityTask:
     community_id: str
     barriers: np.ndarray | None = None
     unit_band: tuple[int, int] | None = None
+    groups: np.ndarray | None = None  # per building: area group (-1: none)
+    group_geoms: np.ndarray | None = None  # per group: polygon (dedicated grounds, compound)
+    group_facility: np.ndarray | None = None  # per group: facility type of a dedicated grid, None for a compound
 
 
 def run_community_task(task: CommunityTask) -> CommunityResult:
@@ -71,6 +75,9 @@ def run_community_task(task: CommunityTask) -> CommunityResult:
         band=task.band,
         rng=community_rng(task.seed, task.community_id),
         barriers=task.barriers,
+        groups=task.groups,
+        group_geoms=task.group_geoms,
+        group_facility=task.group_facility,
     )
     if task.unit_band is not None:
         result.grid_units, result.unit_geoms = _joint_units(task, result)
@@ -136,6 +143,9 @@ def partition_community(
     band: tuple[int, int],
     rng: np.random.Generator,
     barriers: np.ndarray | None = None,
+    groups: np.ndarray | None = None,
+    group_geoms: np.ndarray | None = None,
+    group_facility: np.ndarray | None = None,
 ) -> CommunityResult:
     """Split one community into grids.
 
@@ -151,6 +161,15 @@ def partition_community(
         Household band of a grid.
     rng : numpy.random.Generator
     barriers : ndarray of LineString, optional
+    groups : ndarray of int, optional
+        Per building, its area group (-1: none).  A group's buildings form one
+        cell seeded by the group's polygon, so they are never split and the
+        grid boundary follows the polygon.
+    group_geoms : ndarray of Polygon, optional
+        Per group, its polygon (metric CRS, inside the community).
+    group_facility : ndarray of object, optional
+        Per group, the facility type when the group is a dedicated grid
+        (专属网格), None for a compound kept whole.
 
     Returns
     -------
@@ -175,9 +194,22 @@ def partition_community(
     crossings: list[int] = []
     crossings_min = 0
     detached = len(parts) > 1
+    n_groups = 0 if group_geoms is None else len(group_geoms)
+    if n_groups:
+        # each group belongs to the part it overlaps most; its buildings elsewhere stay loose
+        overlap = np.array([[shapely.area(shapely.intersection(g, part)) for part in parts] for g in group_geoms])
+        group_part = np.argmax(overlap, axis=1)
+        groups = np.asarray(groups, dtype=np.int64)
     for p, part in enumerate(parts):
         members = np.flatnonzero(part_of == p)
-        if len(members) == 0:
+        local_groups = here = None
+        if n_groups:
+            here = np.flatnonzero(group_part == p)
+            remap = np.full(n_groups, -1, dtype=np.int64)
+            remap[here] = np.arange(len(here))
+            local_groups = np.where(groups[members] >= 0, remap[np.maximum(groups[members], 0)], -1)
+            clipped = shapely.intersection(group_geoms[here], part)
+        if len(members) == 0 and not (n_groups and len(here)):
             grid_geoms.append(part)
             crossings.append(0)
             if detached:
@@ -185,11 +217,21 @@ def partition_community(
             else:
                 notes.append(make_note(INFEASIBLE, "no_buildings"))
             continue
-        tess = tessellate_part(part, buildings[members])
+        if local_groups is not None and len(here):
+            tess = tessellate_part(part, buildings[members], groups=local_groups, group_geoms=clipped)
+        else:
+            tess = tessellate_part(part, buildings[members])
         n_sites = len(tess.cells)
         site_weight = np.bincount(tess.site_of_building, weights=households[members], minlength=n_sites).astype(np.int64)
-        anchors = np.empty(n_sites, dtype=object)
-        anchors[tess.site_of_building] = shapely.point_on_surface(buildings[members])
+        anchors = tess.anchors
+        site_facility = None
+        if local_groups is not None and len(here) and group_facility is not None:
+            site_facility = np.full(n_sites, None, dtype=object)
+            for local, g in enumerate(here):
+                if group_facility[g] is not None:
+                    site_facility[tess.site_of_group[local]] = group_facility[g]
+            if all(f is None for f in site_facility):
+                site_facility = None
         local_barriers = None
         if barriers is not None and len(barriers):
             hits = shapely.STRtree(barriers).query(part, predicate="intersects")
@@ -201,7 +243,10 @@ def partition_community(
         for q in range(count):
             nodes = np.flatnonzero(piece == q)
             sub = graph.subgraph(nodes) if count > 1 else graph
-            labels, part_notes = partition_part(sub, low, high, rng, detached=detached or count > 1)
+            labels, part_notes = partition_part(
+                sub, low, high, rng, detached=detached or count > 1,
+                dedicated=site_facility[nodes] if site_facility is not None else None,
+            )
             offset = len(grid_geoms)
             site_grid[nodes] = labels + offset
             k = len(part_notes)
@@ -210,7 +255,11 @@ def partition_community(
                 cells = tess.cells[nodes[labels == label]]
                 grid_geoms.append(_dissolve(cells))
             crossings.extend(_barrier_crossings(sub, labels, k))
-            crossings_min += barrier_crossings_lower_bound(sub, k, low, high)
+            if site_facility is not None and any(f is not None for f in site_facility[nodes]):
+                # dedicated grids sit outside the band: only the plain count bound holds
+                crossings_min += max(0, (sub.blocks()[0] if sub.barrier.nnz else 1) - k)
+            else:
+                crossings_min += barrier_crossings_lower_bound(sub, k, low, high)
         building_grid[members] = site_grid[tess.site_of_building]
     return CommunityResult(
         building_grid=building_grid,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .errors import InputError, Problem
 
-__all__ = ["LANGS", "STATUS_LABELS", "STATUS_MEANINGS", "REASONS", "reason_text", "localized_reasons", "COLUMN_LABELS", "check_lang", "status_label", "column_label"]
+__all__ = ["LANGS", "STATUS_LABELS", "STATUS_MEANINGS", "REASONS", "reason_text", "localized_reasons", "COLUMN_LABELS", "FACILITY_LABELS", "check_lang", "status_label", "column_label"]
 
 #: the languages every human-facing output supports
 LANGS = ("zh", "en")
@@ -59,6 +59,14 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "detached part of the community (island or exclave) with no buildings; it forms its own grid",
         "zh": "社区的分离地块（飞地或岛），没有建筑；单独成为网格",
     },
+    "dedicated": {
+        "en": "dedicated grid (专属网格) for a {facility} with {households} households; outside the household band by rule",
+        "zh": "{facility}专属网格，{households} 户；按规定不受户数区间限制",
+    },
+    "compound_too_big": {
+        "en": "compound {compound} has {households} households, more than the grid maximum {high}: split into {grids} grids, only between its buildings",
+        "zh": "小区 {compound} 共 {households} 户，超过网格上限 {high} 户：分为 {grids} 个网格，只在楼栋之间拆分",
+    },
     "proven_pocket": {
         "en": "proven infeasible: {households} households enclosed behind one building's cell ({gateway} households): any grid holding them must hold that building too ({total} > {high}), and alone they are below {low}; no contiguous split within {low}–{high} exists",
         "zh": "已证明无解：{households} 户被一栋 {gateway} 户建筑的单元包围，含它们的网格必须同时含该建筑（{total} > {high}），单独又少于 {low} 户；不存在户数都在 {low}–{high} 的连通划分",
@@ -78,6 +86,18 @@ REASONS: dict[str, dict[str, str]] = {
 }
 
 
+#: facility types of dedicated grids (专属网格); other types are shown as given
+FACILITY_LABELS: dict[str, dict[str, str]] = {
+    "school": {"zh": "学校", "en": "school"},
+    "hospital": {"zh": "医院", "en": "hospital"},
+    "mall": {"zh": "商场", "en": "mall"},
+    "enterprise": {"zh": "企业", "en": "enterprise"},
+    "campus": {"zh": "园区", "en": "campus"},
+    "market": {"zh": "市场", "en": "market"},
+    "government": {"zh": "机关", "en": "government office"},
+}
+
+
 def reason_text(code: str, params: dict, lang: str = "en") -> str:
     """The sentence for a reason ``code`` with its ``params`` (empty for no code).
 
@@ -89,6 +109,8 @@ def reason_text(code: str, params: dict, lang: str = "en") -> str:
     if not code:
         return ""
     values = dict(params)
+    if "facility" in values:
+        values["facility"] = FACILITY_LABELS.get(str(values["facility"]).lower(), {}).get(lang, values["facility"])
     if "k" in values:
         values.setdefault("grids", "grid" if values["k"] == 1 else "grids")
     return REASONS[code][lang].format(**values)

@@ -41,10 +41,16 @@ class Tessellation:
         One cell per site.
     site_of_building : ndarray of int
         For every input building (in input order), the index of its site.
+    site_of_group : ndarray of int
+        For every area group (dedicated facility, compound), the index of its site.
+    anchors : ndarray of Point
+        A point inside each site's building or area.
     """
 
     cells: np.ndarray
     site_of_building: np.ndarray
+    site_of_group: np.ndarray | None = None
+    anchors: np.ndarray | None = None
 
 
 def split_parts(geometry) -> np.ndarray:
@@ -82,7 +88,13 @@ def _samples(buildings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return coords, index[first]
 
 
-def tessellate_part(part, buildings: np.ndarray) -> Tessellation:
+def tessellate_part(
+    part,
+    buildings: np.ndarray,
+    *,
+    groups: np.ndarray | None = None,
+    group_geoms: np.ndarray | None = None,
+) -> Tessellation:
     """Tessellate one polygon ``part`` among ``buildings`` (all inside it).
 
     Parameters
@@ -90,7 +102,14 @@ def tessellate_part(part, buildings: np.ndarray) -> Tessellation:
     part : shapely.Polygon
         The community part, in a metric CRS.
     buildings : ndarray of geometries
-        Footprints or points, at least one.
+        Footprints or points.
+    groups : ndarray of int, optional
+        Per building, the area group it belongs to (-1: none).  All buildings of
+        a group share one site, seeded by the group's polygon instead of their
+        footprints, so the cell follows the area's outline (a dedicated
+        facility's grounds, a compound's wall).
+    group_geoms : ndarray of Polygon, optional
+        The polygon of each group, inside ``part``; a group may hold no building.
 
     Returns
     -------
@@ -105,32 +124,52 @@ def tessellate_part(part, buildings: np.ndarray) -> Tessellation:
     >>> t = tessellate_part(part, b)
     >>> round(float(shapely.area(t.cells).sum()), 6)
     10000.0
+    >>> school = np.array([shapely.box(50, 0, 100, 50)])
+    >>> t = tessellate_part(part, b, groups=np.array([-1, -1]), group_geoms=school)
+    >>> len(t.cells), bool(shapely.covers(t.cells[t.site_of_group[0]].buffer(0.5), school[0]))
+    (3, True)
     """
     n = len(buildings)
-    if n == 1:
-        return Tessellation(np.array([part], dtype=object), np.zeros(1, dtype=np.int64))
-    coords, labels = _samples(buildings)
-    # buildings left without samples of their own join the site of the building they duplicate
-    site_of_building = np.full(n, -1, dtype=np.int64)
+    if groups is None or group_geoms is None or len(group_geoms) == 0:
+        groups = np.full(n, -1, dtype=np.int64)
+        group_geoms = np.zeros(0, dtype=object)
+    groups = np.asarray(groups, dtype=np.int64)
+    # sampling units: every building outside the groups, then one unit per group
+    loose = np.flatnonzero(groups < 0)
+    units = np.concatenate([buildings[loose], np.asarray(group_geoms, dtype=object)])
+    unit_of_building = np.empty(n, dtype=np.int64)
+    unit_of_building[loose] = np.arange(len(loose))
+    grouped = groups >= 0
+    unit_of_building[grouped] = len(loose) + groups[grouped]
+    group_units = len(loose) + np.arange(len(group_geoms))
+    m = len(units)
+    unit_anchors = shapely.point_on_surface(units)
+    if m == 1:
+        return Tessellation(np.array([part], dtype=object), np.zeros(n, dtype=np.int64), np.zeros(len(group_geoms), dtype=np.int64), unit_anchors)
+    coords, labels = _samples(units)
+    # units left without samples of their own join the site of the unit they duplicate
+    site_of_unit = np.full(m, -1, dtype=np.int64)
     present = np.unique(labels)
-    site_of_building[present] = np.arange(len(present))
-    missing = np.flatnonzero(site_of_building < 0)
+    site_of_unit[present] = np.arange(len(present))
+    missing = np.flatnonzero(site_of_unit < 0)
     if len(missing):
         tree = shapely.STRtree(shapely.points(coords))
-        nearest = tree.nearest(shapely.point_on_surface(buildings[missing]))
-        site_of_building[missing] = site_of_building[labels[nearest]]
+        nearest = tree.nearest(unit_anchors[missing])
+        site_of_unit[missing] = site_of_unit[labels[nearest]]
     n_sites = len(present)
+    anchors = np.empty(n_sites, dtype=object)
+    anchors[site_of_unit] = unit_anchors
+    site_of_building = site_of_unit[unit_of_building]
+    site_of_group = site_of_unit[group_units]
     if n_sites == 1:
-        return Tessellation(np.array([part], dtype=object), site_of_building)
-    site_labels = site_of_building[labels]
+        return Tessellation(np.array([part], dtype=object), site_of_building, site_of_group, anchors)
+    site_labels = site_of_unit[labels]
 
     extent = shapely.buffer(shapely.envelope(part), 10.0)
     regions = shapely.get_parts(
         shapely.voronoi_polygons(_multipoint(coords), extend_to=extent, ordered=True)
     )
     usable = (shapely.get_type_id(regions) == 3) & ~shapely.is_empty(regions)
-    anchors = np.empty(n_sites, dtype=object)
-    anchors[site_of_building] = shapely.point_on_surface(buildings)
     cells = _cells(regions[usable], site_labels[usable], n_sites, anchors, part)
     # GEOS may return a broken Voronoi region for degenerate samples (none in the real datasets):
     # the cells of a tiling add up to the part's area, so a shortfall is checked, not assumed away
@@ -140,7 +179,7 @@ def tessellate_part(part, buildings: np.ndarray) -> Tessellation:
         if broken.any():
             regions[broken] = shapely.make_valid(regions[broken])
             cells = _cells(regions[usable], site_labels[usable], n_sites, anchors, part)
-    return Tessellation(cells, site_of_building)
+    return Tessellation(cells, site_of_building, site_of_group, anchors)
 
 
 def _cells(regions: np.ndarray, labels: np.ndarray, n_sites: int, anchors: np.ndarray, part) -> np.ndarray:

@@ -24,13 +24,14 @@ from .count import choose_grid_count, feasible_counts
 from .proof import MAX_EXHAUSTIVE, enclosed_pocket, exact_split, no_split_exists, stranded_cell
 from .refine import consolidate_blocks, refine_labels
 
-__all__ = ["GridNote", "make_note", "partition_part", "barrier_crossings_lower_bound", "IN_BAND", "OVERSIZE", "INFEASIBLE", "DETACHED", "OUT_OF_BAND"]
+__all__ = ["GridNote", "make_note", "partition_part", "barrier_crossings_lower_bound", "IN_BAND", "OVERSIZE", "INFEASIBLE", "DETACHED", "OUT_OF_BAND", "DEDICATED"]
 
 IN_BAND = "in_band"
 OVERSIZE = "oversize_building"
 INFEASIBLE = "infeasible_total"
 DETACHED = "detached_part"
 OUT_OF_BAND = "out_of_band"
+DEDICATED = "dedicated"
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,7 @@ def partition_part(
     rng: np.random.Generator,
     *,
     detached: bool = False,
+    dedicated: np.ndarray | None = None,
 ) -> tuple[np.ndarray, list[GridNote]]:
     """Split one connected community part into grids.
 
@@ -83,6 +85,10 @@ def partition_part(
     notes : list of GridNote
         One per grid: an excuse (oversize building, infeasible total, detached
         part) or a defect, decided after refinement.
+    dedicated : ndarray of object, optional
+        Per cell, the facility type when the cell is a dedicated facility
+        (专属网格: school, hospital, ...), else None.  Each such cell is a grid of
+        its own outside the household band; the rest is split around it.
 
     Examples
     --------
@@ -96,14 +102,20 @@ def partition_part(
     """
     n = graph.n
     labels = np.full(n, -1, dtype=np.int64)
-    big = graph.weight > high
+    facility = np.zeros(n, dtype=bool) if dedicated is None else np.array([d is not None for d in dedicated], dtype=bool)
+    big = (graph.weight > high) & ~facility
+    fixed = big | facility
     notes: list[GridNote] = []
     next_label = 0
+    for node in np.flatnonzero(facility):
+        labels[node] = next_label
+        notes.append(make_note(DEDICATED, "dedicated", facility=str(dedicated[node]), households=int(graph.weight[node])))
+        next_label += 1
     for node in np.flatnonzero(big):
         labels[node] = next_label
         notes.append(make_note(OVERSIZE, "oversize_building", households=int(graph.weight[node]), high=high))
         next_label += 1
-    rest = np.flatnonzero(~big)
+    rest = np.flatnonzero(~fixed)
     if len(rest):
         count, component = connected_components(graph.shared[rest][:, rest], directed=False)
         for c in range(count):
@@ -136,28 +148,30 @@ def partition_part(
             else:
                 notes.extend([GridNote()] * k)
             next_label += k
-    excused = np.array([note.status == OVERSIZE for note in notes], dtype=bool)
+    excused = np.array([note.status in (OVERSIZE, DEDICATED) for note in notes], dtype=bool)
     if excused.any():
-        labels = refine_labels(graph, labels, low, high, frozen=big, excused=excused)
+        labels = refine_labels(graph, labels, low, high, frozen=fixed, excused=excused, closed=np.unique(labels[facility]))
         labels, notes = _merge_short_grids_into_oversize(graph, labels, notes, low, big)
         next_label = len(notes)
-        excused = np.array([note.status == OVERSIZE for note in notes], dtype=bool)
+        excused = np.array([note.status in (OVERSIZE, DEDICATED) for note in notes], dtype=bool)
     if graph.barrier.nnz:
-        labels = consolidate_blocks(graph, labels, low, high, frozen=big)
-        labels = refine_labels(graph, labels, low, high, frozen=big, excused=excused)
+        labels = consolidate_blocks(graph, labels, low, high, frozen=fixed, closed=np.unique(labels[facility]))
+        labels = refine_labels(graph, labels, low, high, frozen=fixed, excused=excused, closed=np.unique(labels[facility]))
     # a last repair over the whole part, for grids the per-component steps left out of band
     excused_any = np.array([bool(note.status) for note in notes], dtype=bool)
     weights = np.bincount(labels, weights=graph.weight, minlength=next_label)
     if any(not excused_any[g] and not (low <= weights[g] <= high) for g in range(next_label)):
-        labels = _repair_band(graph, labels, excused_any, low, high, rng, big, rounds=20)
-        labels = refine_labels(graph, labels, low, high, frozen=big, excused=np.array([n.status == OVERSIZE for n in notes]))
+        labels = _repair_band(graph, labels, excused_any, low, high, rng, fixed, rounds=20, closed=np.unique(labels[facility]))
+        labels = refine_labels(
+            graph, labels, low, high, frozen=fixed, excused=np.array([n.status in (OVERSIZE, DEDICATED) for n in notes]), closed=np.unique(labels[facility])
+        )
     weights = np.bincount(labels, weights=graph.weight, minlength=next_label)
     missed = sum(_miss(weights[g], low, high) for g in range(next_label) if not excused_any[g])
     if missed > 0 and graph.barrier.nnz:
         # the band is a constraint, barriers an objective: when the barrier-guided search leaves a
         # grid out of band, the barrier-blind search gets its chance and wins if it misses less
         blind = CellGraph(graph.weight, graph.area, graph.perimeter, graph.xy, graph.shared, _empty_like(graph.barrier))
-        blind_labels, blind_notes = partition_part(blind, low, high, rng, detached=detached)
+        blind_labels, blind_notes = partition_part(blind, low, high, rng, detached=detached, dedicated=dedicated)
         blind_weights = np.bincount(blind_labels, weights=graph.weight, minlength=len(blind_notes))
         blind_missed = sum(
             _miss(blind_weights[g], low, high) for g, note in enumerate(blind_notes) if note.status in ("", IN_BAND, OUT_OF_BAND)
@@ -390,7 +404,7 @@ def _peel_into_oversize(graph, members, labels, big, low, high, rng):
     return None
 
 
-def _repair_band(graph, labels, excused, low, high, rng, frozen, rounds: int = 20):
+def _repair_band(graph, labels, excused, low, high, rng, frozen, rounds: int = 20, closed=None):
     """Merge an out-of-band grid with neighbours and split the union again (ReCom style)."""
     k = len(excused)
     for _ in range(rounds):
@@ -413,7 +427,7 @@ def _repair_band(graph, labels, excused, low, high, rng, frozen, rounds: int = 2
                     trial = labels.copy()
                     for i, h in enumerate(group):
                         trial[nodes[local == i]] = h
-                    labels = refine_labels(graph, trial, low, high, frozen=frozen)
+                    labels = refine_labels(graph, trial, low, high, frozen=frozen, closed=closed)
                     improved = True
                     break
             if improved:

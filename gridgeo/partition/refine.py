@@ -32,6 +32,7 @@ def refine_labels(
     *,
     frozen: np.ndarray | None = None,
     excused: np.ndarray | None = None,
+    closed: np.ndarray | None = None,
     max_moves: int | None = None,
 ) -> np.ndarray:
     """Improve ``labels`` by single-cell moves; every grid stays connected.
@@ -48,6 +49,8 @@ def refine_labels(
     excused : ndarray of bool, optional
         Grids allowed outside the band (an oversize building): they may take
         cells from grids that are over the band, and their own total is not scored.
+    closed : ndarray of int, optional
+        Grid labels that take no cell (dedicated grids keep exactly their facility).
     max_moves : int, optional
         Stop after this many moves (default: 50 per cell).
 
@@ -73,6 +76,8 @@ def refine_labels(
     if k <= 1:
         return labels
     search = _Search(graph, labels, low, high, k, frozen, excused)
+    if closed is not None and len(closed):
+        search.closed[np.asarray(closed, dtype=np.int64)[np.asarray(closed) < k]] = True
     search.run(max_moves if max_moves is not None else 50 * n)
     return search.labels
 
@@ -114,6 +119,7 @@ class _Search:
         self.grid_perimeter = np.bincount(labels, weights=self.perimeter, minlength=k) - internal_len
         self.scale = float(np.sqrt(max(self.grid_area.mean(), 1e-9)))
         self.frozen = np.zeros(len(labels), dtype=bool) if frozen is None else np.asarray(frozen, dtype=bool)
+        self.closed = np.zeros(k, dtype=bool)
         self.excused = np.zeros(k, dtype=bool)
         if excused is not None:
             excused = np.asarray(excused, dtype=bool)[:k]
@@ -193,7 +199,7 @@ class _Search:
         miss_a = self._miss(wa - w, a) - self._miss(wa, a)
         best = None
         for b, lb in lengths.items():
-            if b == a:
+            if b == a or self.closed[b]:
                 continue
             wb, ab, pb = self.grid_weight[b], self.grid_area[b], self.grid_perimeter[b]
             if self.excused[b] and w > 0 and miss_a >= 0:
@@ -263,7 +269,14 @@ class _Search:
 
 
 def consolidate_blocks(
-    graph: CellGraph, labels: np.ndarray, low: int, high: int, *, frozen: np.ndarray | None = None, rounds: int = 4
+    graph: CellGraph,
+    labels: np.ndarray,
+    low: int,
+    high: int,
+    *,
+    frozen: np.ndarray | None = None,
+    closed: np.ndarray | None = None,
+    rounds: int = 4,
 ) -> np.ndarray:
     """Move the cells a grid holds of a barrier block to the neighbouring grid that holds more of it.
 
@@ -286,6 +299,7 @@ def consolidate_blocks(
     if block is None:
         return labels
     frozen = np.zeros(graph.n, dtype=bool) if frozen is None else frozen
+    shut = set() if closed is None else {int(g) for g in closed}
     indptr, indices = graph.shared.indptr, graph.shared.indices
     weight = graph.weight
     for _ in range(rounds):
@@ -302,7 +316,7 @@ def consolidate_blocks(
             cells_arr = np.asarray(cells)
             if len(cells_arr) >= (labels == a).sum():
                 continue
-            holders = [g for (g, bb) in pairs if bb == beta and g != a and len(pairs[(g, bb)]) > len(cells)]
+            holders = [g for (g, bb) in pairs if bb == beta and g != a and len(pairs[(g, bb)]) > len(cells) and g not in shut]
             w = float(weight[cells_arr].sum())
             for b in sorted(holders, key=lambda g: -len(pairs[(g, beta)])):
                 before = _miss(grid_weight[a], low, high) + _miss(grid_weight[b], low, high)
