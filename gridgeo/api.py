@@ -25,6 +25,7 @@ from .metrics import community_metrics, polsby_popper, summarize
 from .parallel import map_ordered
 from .partition.plan import DEDICATED
 from .result import Partition
+from .standard_codes import apply_codes, prepare_codes
 from .validate import prepare_inputs
 
 __all__ = ["partition", "Partition", "parse_band"]
@@ -82,6 +83,14 @@ def partition(
     workers: int = 1,
     scheduler: str | None = None,
     audit: bool = True,
+    code_scheme: str = "default",
+    object_class: str | None = None,
+    county_code_column: str | None = None,
+    street_code_column: str | None = None,
+    community_code_column: str | None = None,
+    valid_from: str | None = None,
+    valid_to: str | None = None,
+    responsible_unit_column: str | None = None,
 ) -> Partition:
     """Split every community into grids and every grid into joint units.
 
@@ -124,6 +133,20 @@ def partition(
         once, households conserved at every level, attributes unchanged, grids
         one polygon each and tiling their community); a difference raises
         :class:`~gridgeo.errors.AuditError`.
+    code_scheme : str
+        A standard code for every grid in the column ``standard_code`` (see
+        :mod:`gridgeo.standard_codes`): ``"cjt349"`` (CJ/T 349-2010, 20 digits),
+        ``"db11"`` (DB11/T 2157-2023, 15 digits) or a template such as
+        ``"{district}{street}{community}{grid:03d}"``; ``"default"`` adds none.
+    object_class : str, optional
+        The 6-digit object class that begins CJ/T 349-2010 codes (required for ``cjt349``).
+    county_code_column, street_code_column, community_code_column : str, optional
+        Columns of ``communities`` with the 6-digit county (district), 3-digit
+        street and 3-digit community codes the scheme uses.
+    valid_from, valid_to : str, optional
+        ``YYYY-MM-DD`` dates written to the grids' ``valid_from`` and ``valid_to``.
+    responsible_unit_column : str, optional
+        Column of ``communities`` copied to its grids' ``responsible_unit``.
 
     Returns
     -------
@@ -154,6 +177,18 @@ def partition(
         )
     if barriers is not None and not isinstance(barriers, (list, tuple)):
         barriers = [barriers]
+    code_settings = prepare_codes(
+        communities,
+        code_scheme=code_scheme,
+        object_class=object_class,
+        county_code_column=county_code_column,
+        street_code_column=street_code_column,
+        community_code_column=community_code_column,
+        valid_from=valid_from,
+        valid_to=valid_to,
+        responsible_unit_column=responsible_unit_column,
+        label=(labels or {}).get("communities", "communities"),
+    )
     prep = prepare_inputs(
         communities,
         buildings,
@@ -264,6 +299,8 @@ def partition(
     grids = gpd.GeoDataFrame(grid_rows, geometry=list(grid_geoms), crs=metric).to_crs(crs)
     if not len(grid_rows):
         grids = gpd.GeoDataFrame(columns=["grid_code", "geometry"], geometry="geometry", crs=crs)
+    grids = apply_codes(grids, code_settings, prep.community_ids)
+    prep.notes.extend(code_settings.notes)
     units_frame = gpd.GeoDataFrame(unit_rows, geometry=list(unit_geoms), crs=metric).to_crs(crs)
     if not len(unit_rows):
         units_frame = gpd.GeoDataFrame(
@@ -306,6 +343,14 @@ def partition(
             "seed": seed,
             "default_storeys": default_storeys,
             "dwelling_m2": dwelling_m2,
+            "code_scheme": code_settings.code_scheme,
+            "object_class": code_settings.object_class,
+            "county_code_column": county_code_column,
+            "street_code_column": street_code_column,
+            "community_code_column": community_code_column,
+            "valid_from": code_settings.valid_from,
+            "valid_to": code_settings.valid_to,
+            "responsible_unit_column": responsible_unit_column,
         },
     )
     if areas is not None and len(areas.compounds):

@@ -91,6 +91,14 @@ def audit_partition(
         problems.append("duplicate grid codes")
     if len(units) and units["unit_code"].duplicated().any():
         problems.append("duplicate unit codes")
+    scheme = params.get("code_scheme") or "default"
+    if scheme != "default" and len(grids):
+        from .standard_codes import check_standard_codes
+
+        if "standard_code" not in grids.columns:
+            problems.append(f"code scheme {scheme} but the grids have no standard_code")
+        else:
+            problems += check_standard_codes(grids, scheme)
     # attributes unchanged (input index labels are kept on the output rows)
     for frame in (out_b, result.unassigned):
         source = buildings.loc[frame.index]

@@ -99,7 +99,7 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 
 # -- shared options ------------------------------------------------------------------------------
-_CONFIG_TO_PARAM = {"map": "make_map", "report": "make_report"}
+_CONFIG_TO_PARAM = {"map": "make_map", "report": "make_report", "district_code_column": "county_code_column"}
 
 
 def _load_config(ctx: click.Context, _param, value):
@@ -128,6 +128,41 @@ def input_options(func):
     for option in reversed(options):
         func = option(func)
     return func
+
+
+CODE_PARAMS = (
+    "code_scheme",
+    "object_class",
+    "county_code_column",
+    "street_code_column",
+    "community_code_column",
+    "valid_from",
+    "valid_to",
+    "responsible_unit_column",
+)
+
+
+def code_options(func):
+    """Options of the standard grid codes (gridgeo.standard_codes), handed to the command as one ``codes`` dict."""
+    options = [
+        click.option("--code-scheme", default="default", show_default=True, metavar="SCHEME", help="Standard grid code in column standard_code: cjt349 (CJ/T 349-2010, 20 digits), db11 (DB11/T 2157-2023, 15 digits) or a template such as '{district}{street}{community}{grid:03d}'."),
+        click.option("--object-class", metavar="NNNNNN", help="6-digit object class that begins CJ/T 349-2010 codes (CJ/T 348-2010; required with cjt349)."),
+        click.option("--county-code-column", "--district-code-column", "county_code_column", metavar="COL", help="Communities column with the 6-digit county (district) code, GB/T 2260."),
+        click.option("--street-code-column", metavar="COL", help="Communities column with the 3-digit street (township) code, GB/T 10114."),
+        click.option("--community-code-column", metavar="COL", help="Communities column with the 3-digit community code."),
+        click.option("--valid-from", metavar="YYYY-MM-DD", help="Start date written to every grid (valid_from)."),
+        click.option("--valid-to", metavar="YYYY-MM-DD", help="End date written to every grid (valid_to)."),
+        click.option("--responsible-unit-column", metavar="COL", help="Communities column copied to its grids' responsible_unit."),
+    ]
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        codes = {name: kwargs.pop(name) for name in CODE_PARAMS}
+        return func(*args, codes=codes, **kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
 
 
 def map_options(func):
@@ -301,8 +336,9 @@ def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, bar
 @click.option("--scheduler", metavar="ADDRESS", help="Run the communities on a Dask distributed cluster (tcp://host:8786).")
 @click.option("--overwrite", is_flag=True, help="Replace OUTDIR if it exists.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar per community (default: when stderr is a terminal).")
+@code_options
 @_handle_errors
-def partition(communities, buildings, output, households, community_id, building_id, community_households, barriers, encoding, grid_size, unit_size, seed, dedicated, dedicated_type, compounds, formats, shp_encoding, make_map, make_report, lang, basemap, tianditu_key, workers, scheduler, overwrite, progress):
+def partition(communities, buildings, output, households, community_id, building_id, community_households, barriers, encoding, grid_size, unit_size, seed, dedicated, dedicated_type, compounds, formats, shp_encoding, make_map, make_report, lang, basemap, tianditu_key, workers, scheduler, overwrite, progress, codes):
     """Partition COMMUNITIES into grids using BUILDINGS, writing OUTDIR.
 
     COMMUNITIES and BUILDINGS are Shapefiles, GeoJSON, GeoPackage (FILE.gpkg:LAYER),
@@ -338,6 +374,7 @@ def partition(communities, buildings, output, households, community_id, building
         progress=progress,
         workers=workers or default_workers(),
         scheduler=scheduler,
+        **codes,
     )
     resolved = {
         "communities": _absolute(communities),
@@ -361,6 +398,7 @@ def partition(communities, buildings, output, households, community_id, building
         "report": make_report,
         "lang": lang,
         "basemap": basemap,
+        **codes,
     }
     barrier_layer = None
     if barrier_frames:

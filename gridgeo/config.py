@@ -8,6 +8,7 @@ with ``gridgeo partition --config OUTDIR/config.toml``.
 
 from __future__ import annotations
 
+import datetime
 import json
 import tomllib
 from pathlib import Path
@@ -43,6 +44,15 @@ KEYS: dict[str, tuple[type, ...]] = {
     "workers": (int,),
     "shp_encoding": (str,),
     "scheduler": (str,),
+    "code_scheme": (str,),
+    "object_class": (str,),
+    "county_code_column": (str,),
+    "district_code_column": (str,),
+    "street_code_column": (str,),
+    "community_code_column": (str,),
+    "valid_from": (str, datetime.date),
+    "valid_to": (str, datetime.date),
+    "responsible_unit_column": (str,),
 }
 
 

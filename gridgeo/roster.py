@@ -31,16 +31,20 @@ import pandas as pd
 from .files import write_atomic
 from .labels import check_lang, column_label, status_label
 
-__all__ = ["GRID_COLUMNS", "STAFF_COLUMNS", "UNIT_COLUMNS", "grid_roster", "unit_roster", "write_roster"]
+__all__ = ["GRID_COLUMNS", "CODE_COLUMNS", "DETAIL_COLUMNS", "STAFF_COLUMNS", "UNIT_COLUMNS", "grid_roster", "unit_roster", "write_roster"]
 
 logger = logging.getLogger(__name__)
 
 GRID_COLUMNS = ("grid_code", "community_id", "community_code", "households", "n_buildings", "n_units", "area_m2", "status", "reason")
+#: listed after ``grid_code`` when the run has a standard code scheme (:mod:`gridgeo.standard_codes`)
+CODE_COLUMNS = ("standard_code",)
+#: listed after ``reason`` when the run gave validity dates or a responsible-unit column
+DETAIL_COLUMNS = ("valid_from", "valid_to", "responsible_unit")
 #: the "1+1+1+N" team, left empty to be filled in
 STAFF_COLUMNS = ("party_branch_secretary", "grid_leader", "full_time_grid_worker", "helpers")
 UNIT_COLUMNS = ("unit_code", "grid_code", "households", "n_buildings", "members")
 
-_TEXT = ("grid_code", "community_id", "community_code", "status", "reason", "unit_code", "members") + STAFF_COLUMNS
+_TEXT = ("grid_code", "standard_code", "valid_from", "valid_to", "responsible_unit", "community_id", "community_code", "status", "reason", "unit_code", "members") + STAFF_COLUMNS
 _INTEGER = ("households", "n_buildings", "n_units")
 #: document properties of every workbook written (so rewrites are byte-identical)
 FIXED_DATETIME = datetime.datetime(2000, 1, 1, 0, 0, 0)
@@ -65,7 +69,9 @@ def grid_roster(result, *, lang: str = "en") -> pd.DataFrame:
         ``n_buildings``, ``n_units``, ``area_m2`` (rounded to 0.1 m²),
         ``status``, ``reason`` and the empty strings of
         ``party_branch_secretary``, ``grid_leader``, ``full_time_grid_worker``,
-        ``helpers``.
+        ``helpers``.  Grids with a ``standard_code`` list it after
+        ``grid_code``; ``valid_from``, ``valid_to`` and ``responsible_unit``
+        follow ``reason`` when the grids have them.
 
     Examples
     --------
@@ -79,7 +85,10 @@ def grid_roster(result, *, lang: str = "en") -> pd.DataFrame:
     ['网格党支部书记', '网格长', '专职网格员', '兼职网格员/志愿者']
     """
     lang = check_lang(lang)
-    frame = _table(result.grids, GRID_COLUMNS, "grid_code", "grids")
+    present = set(result.grids.columns) if result.grids is not None else set()
+    columns = GRID_COLUMNS[:1] + tuple(c for c in CODE_COLUMNS if c in present) + GRID_COLUMNS[1:]
+    columns += tuple(c for c in DETAIL_COLUMNS if c in present)
+    frame = _table(result.grids, columns, "grid_code", "grids")
     if lang == "zh" and "reason_zh" in result.grids:
         zh = result.grids.set_index("grid_code")["reason_zh"]
         frame["reason"] = frame["grid_code"].map(zh).fillna(frame["reason"])

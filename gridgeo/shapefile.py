@@ -65,6 +65,8 @@ ABBREVIATIONS = {
     "polsby_popper": "polsby_pp",
     "barrier_crossings": "barr_cross",
     "building_code": "bldg_code",
+    "standard_code": "std_code",
+    "responsible_unit": "resp_unit",
 }
 MAX_NAME_BYTES = 10
 MAX_TEXT_BYTES = 254
