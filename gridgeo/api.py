@@ -248,7 +248,9 @@ def partition(
         geoms = result.grid_geoms
         k = len(geoms)
         area = float(shapely.area(prep.community_geoms[ci]))
-        centre = shapely.get_coordinates(shapely.point_on_surface(geoms)).reshape(-1, 2)
+        points = shapely.point_on_surface(geoms)
+        # one row per grid even for an empty geometry (get_coordinates would skip it)
+        centre = np.column_stack([np.nan_to_num(shapely.get_x(points)), np.nan_to_num(shapely.get_y(points))]).reshape(-1, 2)
         order = reading_order(centre[:, 0], centre[:, 1], np.sqrt(area / max(k, 1)))
         codes = _grid_codes(ccode, order, result.notes, grid_width)
         for rank, b in enumerate(members):
