@@ -1,6 +1,6 @@
 """The ``gridgeo`` command line: a click group of thin commands (read → library → write).
 
-Commands: ``partition``, ``validate``, ``map``, ``report``, ``demo``.
+Commands: ``partition``, ``validate``, ``map``, ``report``, ``print``, ``demo``.
 
 Exit codes: 0 success; 1 the input has problems (``validate``); 2 a usage or
 input error (one clear message, no traceback unless ``-v``); 3 an unexpected
@@ -99,7 +99,7 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
 
 
 # -- shared options ------------------------------------------------------------------------------
-_CONFIG_TO_PARAM = {"map": "make_map", "report": "make_report", "district_code_column": "county_code_column"}
+_CONFIG_TO_PARAM = {"map": "make_map", "report": "make_report", "print": "make_print", "district_code_column": "county_code_column"}
 
 
 def _load_config(ctx: click.Context, _param, value):
@@ -290,7 +290,7 @@ def _formats(values) -> list[str]:
     return chosen
 
 
-def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, barriers, shp_encoding):
+def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, barriers, shp_encoding, make_print=False, progress=False):
     """The extra outputs of a run, each written into the staging folder."""
     writers = []
     if "shp" in formats:
@@ -311,6 +311,10 @@ def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, bar
         writers.append(
             lambda result, folder: write_maps(result, folder, lang=lang, basemap=basemap, tianditu_key=tianditu_key, barriers=barriers)
         )
+    if make_print:
+        from .printmap import write_print_maps
+
+        writers.append(lambda result, folder: write_print_maps(result, folder, lang=lang, progress=progress))
     return tuple(writers)
 
 
@@ -331,6 +335,7 @@ def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, bar
 @click.option("--shp-encoding", default=None, metavar="ENC", help="Encoding of exported Shapefiles (default utf-8, or --encoding when given; gbk for older Chinese GIS software).")
 @click.option("--map/--no-map", "make_map", default=True, show_default=True, help="Write map.html.")
 @click.option("--report/--no-report", "make_report", default=True, show_default=True, help="Write report.html.")
+@click.option("--print/--no-print", "make_print", default=False, show_default=True, help="Write print/<community>.png and .pdf: A3 notice maps (公示图), about 1-2 s per community.")
 @map_options
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes working on communities in parallel (default: all cores); results do not depend on it.")
 @click.option("--scheduler", metavar="ADDRESS", help="Run the communities on a Dask distributed cluster (tcp://host:8786).")
@@ -338,7 +343,7 @@ def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, bar
 @click.option("--progress/--no-progress", default=None, help="Progress bar per community (default: when stderr is a terminal).")
 @code_options
 @_handle_errors
-def partition(communities, buildings, output, households, community_id, building_id, community_households, barriers, encoding, grid_size, unit_size, seed, dedicated, dedicated_type, compounds, formats, shp_encoding, make_map, make_report, lang, basemap, tianditu_key, workers, scheduler, overwrite, progress, codes):
+def partition(communities, buildings, output, households, community_id, building_id, community_households, barriers, encoding, grid_size, unit_size, seed, dedicated, dedicated_type, compounds, formats, shp_encoding, make_map, make_report, make_print, lang, basemap, tianditu_key, workers, scheduler, overwrite, progress, codes):
     """Partition COMMUNITIES into grids using BUILDINGS, writing OUTDIR.
 
     COMMUNITIES and BUILDINGS are Shapefiles, GeoJSON, GeoPackage (FILE.gpkg:LAYER),
@@ -357,6 +362,10 @@ def partition(communities, buildings, output, households, community_id, building
     chosen = _formats(formats)
     if basemap == "tianditu" and not tianditu_key and make_map:
         raise InputError(Problem("--basemap tianditu", "needs a Tianditu key", "pass --tianditu-key KEY (or set TIANDITU_KEY), or use --basemap osm"))
+    if make_print:
+        from .printmap import check_fonts
+
+        check_fonts(lang)  # before the run, not after it
     comm, bldg, barrier_frames, labels = _read_inputs(communities, buildings, barriers, encoding)
     dedicated_frame, compound_frame = _read_areas(dedicated, compounds, encoding)
     if progress is None:
@@ -396,6 +405,7 @@ def partition(communities, buildings, output, households, community_id, building
         "formats": chosen,
         "map": make_map,
         "report": make_report,
+        "print": make_print,
         "lang": lang,
         "basemap": basemap,
         **codes,
@@ -412,6 +422,8 @@ def partition(communities, buildings, output, households, community_id, building
         tianditu_key=tianditu_key,
         barriers=barrier_layer,
         shp_encoding=shp_encoding or encoding or "utf-8",
+        make_print=make_print,
+        progress=progress,
     )
     write_outputs(result, output, overwrite=overwrite, extra={"config.toml": dump_config(resolved)}, writers=writers)
     s = result.report["summary"]
@@ -427,6 +439,8 @@ def partition(communities, buildings, output, households, community_id, building
         )
         if make_map:
             click.echo(f"map: {Path(output) / 'map.html'}", err=True)
+        if make_print:
+            click.echo(f"print: {Path(output) / 'print'}", err=True)
 
 
 # -- validate ---------------------------------------------------------------------------------------
@@ -522,6 +536,34 @@ def report_command(outdir, lang):
     click.echo(f"report: {Path(outdir) / 'report.html'}", err=True)
 
 
+@main.command("print")
+@click.argument("outdir", metavar="OUTDIR", type=click.Path(file_okay=False))
+@click.option("--lang", type=click.Choice(LANGS), default=None, help="Language (default: the run's).")
+@click.option("--dpi", type=click.IntRange(20, 600), default=150, show_default=True, help="PNG resolution (300 for a print shop); the PDF is vector.")
+@click.option("--date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Date printed under the title, YYYY-MM-DD (default: today).")
+@click.option("--attribution", metavar="TEXT", help="Source and licence of the input data, printed in the footer.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar over the communities (default: when stderr is a terminal).")
+@_handle_errors
+def print_command(outdir, lang, dpi, date, attribution, progress):
+    """Draw OUTDIR/print/<community>.png and .pdf: one A3-landscape notice map (公示图) per community of a finished run."""
+    from .printmap import write_print_maps
+    from .result import read_outputs
+
+    result = read_outputs(outdir)
+    lang = lang or _saved_config(outdir).get("lang", "zh")
+    if progress is None:
+        progress = sys.stderr.isatty() and logger.getEffectiveLevel() <= logging.WARNING
+    with tempfile.TemporaryDirectory(dir=outdir) as staging:
+        paths = write_print_maps(
+            result, Path(staging), lang=lang, dpi=dpi, date=date.date() if date else None, data_attribution=attribution, progress=progress
+        )
+        for path in paths:
+            target = Path(outdir) / path.relative_to(staging)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+    click.echo(f"print: {len(paths) // 2} communities in {Path(outdir) / 'print'}", err=True)
+
+
 # -- demo ---------------------------------------------------------------------------------------------
 def _sample_folder() -> Path:
     for candidate in (Path.cwd() / "sample_shapefiles", Path(__file__).resolve().parents[1] / "sample_shapefiles"):
@@ -558,6 +600,7 @@ def demo(ctx, output, lang):
         shp_encoding=None,
         make_map=True,
         make_report=True,
+        make_print=False,
         lang=lang,
         basemap="osm",
         tianditu_key=None,

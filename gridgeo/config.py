@@ -37,6 +37,7 @@ KEYS: dict[str, tuple[type, ...]] = {
     "formats": (list,),
     "map": (bool,),
     "report": (bool,),
+    "print": (bool,),
     "lang": (str,),
     "basemap": (str,),
     "tianditu_key": (str,),

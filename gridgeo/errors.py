@@ -17,6 +17,7 @@ __all__ = [
     "CRSError",
     "OutputExistsError",
     "OutputError",
+    "FontMissingError",
     "AuditError",
     "Problem",
 ]
@@ -78,6 +79,16 @@ class AuditError(GridgeoError):
 
 class OutputExistsError(GridgeoError, FileExistsError):
     """The output folder exists and ``overwrite`` was not given (or may not be replaced)."""
+
+
+class FontMissingError(GridgeoError):
+    """No installed font can draw the Chinese text of a printed map.
+
+    Examples
+    --------
+    >>> isinstance(FontMissingError("no CJK font"), GridgeoError)
+    True
+    """
 
 
 class OutputError(GridgeoError, OSError):

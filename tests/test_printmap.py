@@ -1,0 +1,244 @@
+"""Printable notice maps (公示图): one A3-landscape PNG and PDF per community, on the real test slices."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+import shutil
+import warnings
+
+import numpy as np
+import pytest
+import shapely
+from click.testing import CliRunner
+from PIL import Image
+
+import gridgeo
+from gridgeo.cli import main
+from gridgeo.errors import FontMissingError, InputError
+from gridgeo.printmap import PAGE_MM, find_cjk_font, print_figure, render_print_map, write_print_maps
+
+from .conftest import DATA
+
+DATE = dt.date(2026, 1, 2)
+TAIPEI = [str(DATA / "taipei_small_communities.gpkg"), str(DATA / "taipei_small_buildings.gpkg"), "--households", "hh_est"]
+PT_PER_MM = 72 / 25.4
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    """A partition of the Taipei slice (3 villages) written with --print (150 dpi)."""
+    out = tmp_path_factory.mktemp("print") / "out"
+    result = CliRunner().invoke(main, ["partition", *TAIPEI, "--print", "--no-map", "--no-report", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+@pytest.fixture(scope="module")
+def taipei(run_dir):
+    return gridgeo.read_outputs(run_dir)
+
+
+@pytest.fixture(scope="module")
+def monaco_result(monaco):
+    communities, buildings, _ = monaco
+    return gridgeo.partition(communities, buildings, households="hh_est")
+
+
+def _texts(fig) -> list[str]:
+    return [t.get_text() for ax in fig.axes for t in ax.texts]
+
+
+def _glyph_problems(records, caplog) -> list[str]:
+    found = [str(w.message) for w in records if "missing from font" in str(w.message) or "Glyph" in str(w.message)]
+    found += [r.getMessage() for r in caplog.records if "missing from font" in r.getMessage() or "findfont" in r.getMessage()]
+    return found
+
+
+def test_partition_print_writes_one_png_and_pdf_per_community(run_dir, taipei):
+    codes = sorted(taipei.communities["community_code"].astype(str))
+    assert codes == ["001", "002", "003"]
+    names = sorted(p.name for p in (run_dir / "print").iterdir())
+    assert names == sorted([f"{c}.png" for c in codes] + [f"{c}.pdf" for c in codes])
+    assert "print = true" in (run_dir / "config.toml").read_text(encoding="utf-8")
+    # written in the staging folder and renamed with the rest: nothing left beside OUTDIR
+    assert sorted(p.name for p in run_dir.parent.iterdir()) == ["out"]
+
+
+def test_png_is_a3_landscape_at_the_dpi(run_dir):
+    for path in sorted((run_dir / "print").glob("*.png")):
+        with Image.open(path) as image:
+            width, height = image.size
+            assert abs(width - PAGE_MM[0] / 25.4 * 150) <= 1 and abs(height - PAGE_MM[1] / 25.4 * 150) <= 1, image.size
+            assert image.info["dpi"][0] == pytest.approx(150, abs=0.1)
+            assert image.mode in ("RGB", "RGBA")
+
+
+def test_pdf_page_is_a3_landscape(run_dir):
+    for path in sorted((run_dir / "print").glob("*.pdf")):
+        data = path.read_bytes()
+        assert data.startswith(b"%PDF-")
+        boxes = re.findall(rb"/MediaBox\s*\[\s*0\s+0\s+([\d.]+)\s+([\d.]+)\s*\]", data)
+        assert len(boxes) == 1, boxes  # one page
+        width, height = (float(v) for v in boxes[0])
+        assert width == pytest.approx(420 * PT_PER_MM, abs=0.01) and height == pytest.approx(297 * PT_PER_MM, abs=0.01)
+        assert b"CreationDate" not in data
+        # the CJK font is embedded (Type 42 for a TrueType font), so the page prints the same anywhere
+        font = find_cjk_font()
+        if font.truetype:
+            assert re.search(rb"/BaseFont /[A-Z]{6}\+" + re.escape(font.family.replace(" ", "").encode()), data)
+
+
+def test_same_inputs_give_identical_bytes(taipei):
+    first = render_print_map(taipei, "002", dpi=40, date=DATE)
+    second = render_print_map(taipei, "002", dpi=40, date=DATE)
+    assert first[0] == second[0] and first[1] == second[1]
+    assert len(first[0]) > 10_000 and len(first[1]) > 10_000
+
+
+def test_chinese_text_renders_without_missing_glyphs(taipei, caplog):
+    name = taipei.communities.set_index("community_code").loc["001", "name"]
+    assert name == "景星里"
+    with caplog.at_level(logging.WARNING), warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        fig = print_figure(taipei, "001", date=DATE, data_attribution="臺北市政府 臺北市自動化3D近似建物模型；內政部國土測繪中心 村里界圖")
+        png, pdf = render_print_map(taipei, "001", dpi=40, date=DATE)
+        fig.canvas.draw()
+    assert _glyph_problems(records, caplog) == []
+    texts = _texts(fig)
+    assert f"{name} 网格划分公示图" in texts
+    assert "制图日期：2026年1月2日" in texts
+    assert find_cjk_font(name + "网格划分公示图") is not None
+    families = {tuple(t.get_fontfamily()) for ax in fig.axes for t in ax.texts}
+    assert families == {(find_cjk_font(" ".join(texts)).family, "DejaVu Sans")}
+    assert png[:4] == b"\x89PNG" and pdf[:5] == b"%PDF-"
+
+
+def test_page_has_labels_legend_scale_north_and_footer(taipei):
+    fig = print_figure(taipei, "002", date=DATE, data_attribution="Taipei City Government open data")
+    paper, map_ax = fig.axes
+    grids = taipei.grids[taipei.grids["community_code"] == "002"].sort_values("grid_code")
+    map_texts = [t.get_text() for t in map_ax.texts]
+    panel_texts = [t.get_text() for t in paper.texts]
+    for code, households in zip(grids["grid_code"], grids["households"]):
+        assert code in map_texts and f"{households}户" in map_texts  # labelled on the map
+        assert code in panel_texts and f"{households:,}" in panel_texts  # listed in the table
+    assert f"{grids['households'].sum():,}" in panel_texts  # total row
+    assert "北" in map_texts
+    scale = next(t for t in map_texts if t.startswith("比例尺 1:"))
+    denominator = int(re.search(r"1:([\d,]+)", scale).group(1).replace(",", ""))
+    # the frame is 290 mm wide on paper and drawn at exactly that scale, in metres
+    x0, x1 = map_ax.get_xlim()
+    y0, y1 = map_ax.get_ylim()
+    assert (x1 - x0) / 0.290 == pytest.approx(denominator) and (y1 - y0) / 0.240 == pytest.approx(denominator)
+    assert str(denominator)[0] in "1234579"  # a round scale: 1, 1.25, 1.5, 2, 2.5, 3, 4, 5, 7.5 × 10ⁿ
+    assert any(t.endswith(" 米") for t in map_texts)  # scale bar in metres
+    community = taipei.communities[taipei.communities["community_code"] == "002"].to_crs(taipei.report["metric_crs"])
+    minx, miny, maxx, maxy = community.total_bounds
+    assert x0 <= minx and maxx <= x1 and y0 <= miny and maxy <= y1  # the whole community is on the page
+    footer = " ".join(panel_texts)
+    assert f"gridgeo {gridgeo.__version__}" in footer and "EPSG:32651" in footer and "hh_est" in footer
+    assert "数据：Taipei City Government open data" in panel_texts
+
+
+def test_touching_grids_never_share_a_colour(taipei):
+    for code in ("001", "002", "003"):
+        fig = print_figure(taipei, code, date=DATE)
+        fills = next(c for c in fig.axes[1].collections if c.get_gid() == "grid-fills").get_facecolors()
+        grids = taipei.grids[taipei.grids["community_code"] == code].sort_values("grid_code").to_crs(taipei.report["metric_crs"])
+        assert len(fills) == len(grids)
+        geoms = grids.geometry.to_numpy()
+        touching = 0
+        for i in range(len(geoms)):
+            for j in range(i + 1, len(geoms)):
+                if shapely.intersects(geoms[i], geoms[j]):
+                    touching += 1
+                    assert not np.allclose(fills[i], fills[j]), (code, i, j)
+        assert touching >= len(geoms) - 1  # grids tile a community: the check is not vacuous
+
+
+def test_flagged_grids_show_their_status_and_reason(monaco_result):
+    monaco = monaco_result
+    flagged = monaco.grids[monaco.grids["status"] != "in_band"]
+    assert set(flagged["status"]) == {"oversize_building", "detached_part"}
+    for lang, labels in (("en", {"oversize_building": "oversize building", "detached_part": "detached part"}), ("zh", {"oversize_building": "含超大建筑", "detached_part": "分离地块"})):
+        for code, status in zip(flagged["grid_code"], flagged["status"]):
+            texts = _texts(print_figure(monaco, code[:3], lang=lang, date=DATE))
+            assert labels[status] in texts  # status column and legend
+            assert any(t.startswith(f"{code} {labels[status]}") for t in texts)  # the reason under the table
+
+
+def test_without_a_cjk_font(taipei, monkeypatch, caplog):
+    monkeypatch.setattr("gridgeo.printmap.find_cjk_font", lambda text="": None)
+    with pytest.raises(FontMissingError, match="install-system-deps.sh"):
+        render_print_map(taipei, "001", dpi=30, date=DATE)
+    # English pages need no CJK font: Chinese names give way to the community id
+    with caplog.at_level(logging.WARNING), warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        fig = print_figure(taipei, "001", lang="en", date=DATE)
+        fig.canvas.draw()
+    assert _glyph_problems(records, caplog) == []
+    texts = _texts(fig)
+    assert "Community 6300600014: governance grids for public notice" in texts
+    assert not any("景星里" in t for t in texts)
+    with pytest.raises(FontMissingError):
+        print_figure(taipei, "001", lang="en", data_attribution="臺北市政府")
+
+
+def test_file_names_come_from_sanitised_codes(taipei, tmp_path):
+    one = gridgeo.Partition(
+        communities=taipei.communities[taipei.communities["community_code"] == "003"].assign(community_code="../../evil code"),
+        grids=taipei.grids[taipei.grids["community_code"] == "003"].assign(community_code="../../evil code"),
+        buildings=taipei.buildings[taipei.buildings["community_code"] == "003"].assign(community_code="../../evil code"),
+        units=taipei.units.iloc[0:0],
+        unassigned=taipei.unassigned,
+        report=taipei.report,
+    )
+    paths = write_print_maps(one, tmp_path, lang="en", dpi=20, date=DATE)
+    assert [p.name for p in paths] == ["evil_code.png", "evil_code.pdf"]
+    assert all(p.parent == tmp_path / "print" for p in paths)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["print"]
+
+
+def test_bad_arguments(taipei):
+    with pytest.raises(InputError, match="dpi"):
+        render_print_map(taipei, "001", dpi=5)
+    with pytest.raises(InputError, match="no community with code"):
+        print_figure(taipei, "999")
+    with pytest.raises(InputError, match="unknown language"):
+        print_figure(taipei, "001", lang="fr")
+
+
+def test_cli_print_renders_from_an_output_folder(run_dir, tmp_path):
+    out = tmp_path / "copy"
+    shutil.copytree(run_dir, out)
+    before = {p.name: p.read_bytes() for p in (out / "print").iterdir()}
+    result = CliRunner().invoke(main, ["print", str(out), "--lang", "en", "--dpi", "40", "--date", "2026-01-02", "--attribution", "© Taipei City Government"])
+    assert result.exit_code == 0, result.output
+    assert "3 communities" in result.output
+    after = {p.name: p.read_bytes() for p in (out / "print").iterdir()}
+    assert sorted(after) == sorted(before) and all(after[name] != before[name] for name in after)
+    with Image.open(out / "print" / "001.png") as image:
+        assert abs(image.size[0] - PAGE_MM[0] / 25.4 * 40) <= 1
+    # the staging folder is gone: OUTDIR holds what it held before
+    assert sorted(p.name for p in out.iterdir()) == sorted(p.name for p in run_dir.iterdir())
+
+
+def test_cli_print_on_a_folder_that_is_not_an_output_exits_2(tmp_path):
+    (tmp_path / "notes.txt").write_text("not a run", encoding="utf-8")
+    for folder in (tmp_path, tmp_path / "missing"):
+        result = CliRunner().invoke(main, ["print", str(folder)])
+        assert result.exit_code == 2, result.output
+        assert "is not a gridgeo output folder" in result.output
+        assert "Traceback" not in result.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_partition_print_without_a_cjk_font_fails_before_the_run(tmp_path, monkeypatch):
+    monkeypatch.setattr("gridgeo.printmap.find_cjk_font", lambda text="": None)
+    monkeypatch.setattr("gridgeo.api.partition", lambda *a, **k: pytest.fail("the partition ran"))
+    result = CliRunner().invoke(main, ["partition", *TAIPEI, "--print", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2, result.output
+    assert "install-system-deps.sh" in result.output and "--lang en" in result.output
+    assert not (tmp_path / "out").exists()
