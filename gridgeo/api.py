@@ -24,6 +24,7 @@ from .metrics import community_metrics, polsby_popper, summarize
 from .parallel import map_ordered
 from .result import Partition
 from .validate import prepare_inputs
+from .workload import add_workload
 
 __all__ = ["partition", "Partition", "parse_band"]
 
@@ -123,6 +124,8 @@ def partition(
     Returns
     -------
     Partition
+        With the staffing and workload columns of :func:`gridgeo.add_workload`
+        (straight-line tours; call it again with ``roads`` to follow them).
 
     Raises
     ------
@@ -305,7 +308,7 @@ def partition(
         )
         if problems:
             raise AuditError("the result does not match the input: " + "; ".join(problems))
-    return result
+    return add_workload(result)  # helpers_n, tour_m, workload_index, workload_flag (gridgeo.workload)
 
 
 def _canonical_order(geoms: np.ndarray, xy: np.ndarray, community) -> np.ndarray:

@@ -40,6 +40,15 @@ KEYS: dict[str, tuple[type, ...]] = {
     "workers": (int,),
     "shp_encoding": (str,),
     "scheduler": (str,),
+    # staffing, workload and service coverage
+    "roads": (list,),
+    "service_centres": (str,),
+    "centre_id": (str,),
+    "centre_name": (str,),
+    "households_per_helper": (int,),
+    "workload_factor": (float, int),
+    "walk_speed": (float, int),
+    "walk_limit": (float, int),
 }
 
 

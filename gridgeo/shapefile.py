@@ -65,6 +65,10 @@ ABBREVIATIONS = {
     "polsby_popper": "polsby_pp",
     "barrier_crossings": "barr_cross",
     "building_code": "bldg_code",
+    "workload_index": "wl_index",
+    "workload_flag": "wl_flag",
+    "centre_name": "centre_nm",
+    "coverage_flag": "cov_flag",
 }
 MAX_NAME_BYTES = 10
 MAX_TEXT_BYTES = 254
