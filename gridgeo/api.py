@@ -27,6 +27,7 @@ from .partition.plan import DEDICATED
 from .result import Partition
 from .standard_codes import apply_codes, prepare_codes
 from .validate import prepare_inputs
+from .workload import add_workload
 
 __all__ = ["partition", "Partition", "parse_band"]
 
@@ -151,6 +152,8 @@ def partition(
     Returns
     -------
     Partition
+        With the staffing and workload columns of :func:`gridgeo.add_workload`
+        (straight-line tours; call it again with ``roads`` to follow them).
 
     Raises
     ------
@@ -366,7 +369,7 @@ def partition(
         )
         if problems:
             raise AuditError("the result does not match the input: " + "; ".join(problems))
-    return result
+    return add_workload(result)  # helpers_n, tour_m, workload_index, workload_flag (gridgeo.workload)
 
 
 def _add_areas(task: CommunityTask, areas, ci: int, members: np.ndarray) -> None:

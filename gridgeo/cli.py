@@ -176,6 +176,74 @@ def map_options(func):
     return func
 
 
+def service_options(func):
+    """Staffing, workload and service coverage options of ``partition`` (gridgeo.workload, gridgeo.coverage)."""
+    from .coverage import DEFAULT_LIMIT_MIN, DEFAULT_SPEED
+    from .workload import DEFAULT_FACTOR, DEFAULT_HOUSEHOLDS_PER_HELPER
+
+    positive = click.FloatRange(min=0, min_open=True)
+    options = [
+        click.option("--roads", multiple=True, metavar="FILE", help="Road and path lines to walk along (tours through a grid's buildings, walks to service centres); FILE.gpkg:LAYER; repeatable; may be the --barriers file. Without: straight lines."),
+        click.option("--service-centres", metavar="FILE", help="Points of service centres (党群服务中心, …): each grid's walk to the nearest is measured and flagged beyond --walk-limit."),
+        click.option("--centre-id", metavar="COL", help="Service centres id column (default: centre_id, id, 编号, … else row numbers)."),
+        click.option("--centre-name", metavar="COL", help="Service centres name column (default: centre_name, name, 名称, …)."),
+        click.option("--households-per-helper", type=click.IntRange(min=1), default=DEFAULT_HOUSEHOLDS_PER_HELPER, show_default=True, help="One part-time helper (the N of 1+1+1+N) per this many households; a local rule."),
+        click.option("--workload-factor", type=positive, default=DEFAULT_FACTOR, show_default=True, help="Flag grids whose workload index exceeds this multiple of their community's mean."),
+        click.option("--walk-speed", type=positive, default=DEFAULT_SPEED, show_default=True, help="Walking speed in metres per minute (80 ≈ 4.8 km/h)."),
+        click.option("--walk-limit", type=positive, default=DEFAULT_LIMIT_MIN, show_default=True, help="Minutes: grids farther than this from every service centre are flagged."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def _read_services(roads, service_centres, centre_id, centre_name, encoding, communities):
+    """Read and check the roads and service centres before the run; build the walking network once."""
+    from .coverage import prepare_centres
+    from .crs import local_metric_crs
+    from .io import layer_label, read_layer, split_layer_spec
+    from .network import build_road_network
+
+    problems, road_frames, centres = [], [], None
+    for spec in roads:
+        path, layer = split_layer_spec(spec)
+        try:
+            road_frames.append(read_layer(path, layer=layer, encoding=encoding))
+        except InputError as exc:
+            problems += exc.problems
+    if service_centres:
+        path, layer = split_layer_spec(service_centres)
+        label = layer_label(path, layer)
+        try:
+            centres = prepare_centres(read_layer(path, layer=layer, encoding=encoding), id_column=centre_id, name_column=centre_name, label=label)
+        except InputError as exc:
+            problems += exc.problems
+    elif centre_id or centre_name:
+        problems.append(Problem("--centre-id/--centre-name", "given without --service-centres", "add --service-centres FILE"))
+    network = None
+    if road_frames and not problems:
+        labels = [layer_label(*split_layer_spec(spec)) for spec in roads]
+        try:
+            network = build_road_network(road_frames, crs=local_metric_crs(communities), labels=labels)
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        raise InputError(problems)
+    return network, centres
+
+
+def _add_services(result, network, centres, *, households_per_helper, workload_factor, walk_speed, walk_limit):
+    """Workload along the roads and with the chosen settings (partition() used the defaults), and coverage."""
+    from .coverage import add_coverage
+    from .workload import DEFAULT_FACTOR, DEFAULT_HOUSEHOLDS_PER_HELPER, add_workload
+
+    if network is not None or households_per_helper != DEFAULT_HOUSEHOLDS_PER_HELPER or workload_factor != DEFAULT_FACTOR:
+        result = add_workload(result, roads=network, households_per_helper=households_per_helper, factor=workload_factor)
+    if centres is not None:
+        result = add_coverage(result, centres, roads=network, speed=walk_speed, limit_min=walk_limit)
+    return result
+
+
 def _read_inputs(communities: str, buildings: str, barriers, encoding: str | None):
     from .io import layer_label, read_layer, split_layer_spec
 
@@ -290,7 +358,7 @@ def _formats(values) -> list[str]:
     return chosen
 
 
-def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, barriers, shp_encoding, make_print=False, progress=False):
+def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, barriers, shp_encoding, make_print=False, progress=False, service_centres=None):
     """The extra outputs of a run, each written into the staging folder."""
     writers = []
     if "shp" in formats:
@@ -309,7 +377,9 @@ def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, bar
         from .maps import write_maps
 
         writers.append(
-            lambda result, folder: write_maps(result, folder, lang=lang, basemap=basemap, tianditu_key=tianditu_key, barriers=barriers)
+            lambda result, folder: write_maps(
+                result, folder, lang=lang, basemap=basemap, tianditu_key=tianditu_key, barriers=barriers, service_centres=service_centres
+            )
         )
     if make_print:
         from .printmap import write_print_maps
@@ -342,8 +412,9 @@ def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, bar
 @click.option("--overwrite", is_flag=True, help="Replace OUTDIR if it exists.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar per community (default: when stderr is a terminal).")
 @code_options
+@service_options
 @_handle_errors
-def partition(communities, buildings, output, households, community_id, building_id, community_households, barriers, encoding, grid_size, unit_size, seed, dedicated, dedicated_type, compounds, formats, shp_encoding, make_map, make_report, make_print, lang, basemap, tianditu_key, workers, scheduler, overwrite, progress, codes):
+def partition(communities, buildings, output, households, community_id, building_id, community_households, barriers, encoding, grid_size, unit_size, seed, dedicated, dedicated_type, compounds, formats, shp_encoding, make_map, make_report, make_print, lang, basemap, tianditu_key, workers, scheduler, overwrite, progress, codes, **services):
     """Partition COMMUNITIES into grids using BUILDINGS, writing OUTDIR.
 
     COMMUNITIES and BUILDINGS are Shapefiles, GeoJSON, GeoPackage (FILE.gpkg:LAYER),
@@ -358,7 +429,7 @@ def partition(communities, buildings, output, households, community_id, building
     missing = [name for name, value in (("COMMUNITIES", communities), ("BUILDINGS", buildings), ("-o/--output", output)) if not value]
     if missing:
         raise InputError(Problem("command line", f"missing {', '.join(missing)}", "give them as arguments or in --config"))
-    _check_output(output, overwrite, [communities, buildings, *barriers, *(spec for spec in (dedicated, compounds) if spec)])
+    _check_output(output, overwrite, [communities, buildings, *barriers, *(spec for spec in (dedicated, compounds) if spec), *services["roads"], *filter(None, [services["service_centres"]])])
     chosen = _formats(formats)
     if basemap == "tianditu" and not tianditu_key and make_map:
         raise InputError(Problem("--basemap tianditu", "needs a Tianditu key", "pass --tianditu-key KEY (or set TIANDITU_KEY), or use --basemap osm"))
@@ -368,6 +439,7 @@ def partition(communities, buildings, output, households, community_id, building
         check_fonts(lang)  # before the run, not after it
     comm, bldg, barrier_frames, labels = _read_inputs(communities, buildings, barriers, encoding)
     dedicated_frame, compound_frame = _read_areas(dedicated, compounds, encoding)
+    network, centres = _read_services(services["roads"], services["service_centres"], services["centre_id"], services["centre_name"], encoding, comm)
     if progress is None:
         progress = sys.stderr.isatty() and logger.getEffectiveLevel() <= logging.WARNING
     result = run_partition(
@@ -384,6 +456,9 @@ def partition(communities, buildings, output, households, community_id, building
         workers=workers or default_workers(),
         scheduler=scheduler,
         **codes,
+    )
+    result = _add_services(
+        result, network, centres, **{k: services[k] for k in ("households_per_helper", "workload_factor", "walk_speed", "walk_limit")}
     )
     resolved = {
         "communities": _absolute(communities),
@@ -409,6 +484,14 @@ def partition(communities, buildings, output, households, community_id, building
         "lang": lang,
         "basemap": basemap,
         **codes,
+        "roads": [_absolute(spec) for spec in services["roads"]],
+        "service_centres": _absolute(services["service_centres"]) if services["service_centres"] else None,
+        "centre_id": services["centre_id"],
+        "centre_name": services["centre_name"],
+        "households_per_helper": services["households_per_helper"],
+        "workload_factor": services["workload_factor"],
+        "walk_speed": services["walk_speed"],
+        "walk_limit": services["walk_limit"],
     }
     barrier_layer = None
     if barrier_frames:
@@ -424,6 +507,7 @@ def partition(communities, buildings, output, households, community_id, building
         shp_encoding=shp_encoding or encoding or "utf-8",
         make_print=make_print,
         progress=progress,
+        service_centres=centres,
     )
     write_outputs(result, output, overwrite=overwrite, extra={"config.toml": dump_config(resolved)}, writers=writers)
     s = result.report["summary"]
@@ -441,6 +525,16 @@ def partition(communities, buildings, output, households, community_id, building
             click.echo(f"map: {Path(output) / 'map.html'}", err=True)
         if make_print:
             click.echo(f"print: {Path(output) / 'print'}", err=True)
+        click.echo(_services_summary(result.report), err=True)
+
+
+def _services_summary(report: dict) -> str:
+    """One line on the teams, workload flags and (when measured) the walks to service centres."""
+    w, c = report.get("workload", {}), report.get("coverage")
+    text = f"1+1+1+N teams: {w.get('helpers', 0)} helpers in all; {w.get('n_flagged', 0)} grids with a workload far above their community's mean"
+    if c:
+        text += f"; {c['n_flagged']} grids beyond a {c['limit_min']:g}-minute walk of {c['n_centres']} service centres"
+    return text
 
 
 # -- validate ---------------------------------------------------------------------------------------
@@ -503,6 +597,12 @@ def map_command(outdir, lang, basemap, tianditu_key, barriers):
     lang = lang or saved.get("lang", "zh")
     basemap = basemap or saved.get("basemap", "osm")
     barriers = barriers or tuple(saved.get("barriers", ()))
+    centres = None
+    if saved.get("service_centres"):  # the run's service centres, drawn again
+        from .coverage import prepare_centres
+
+        path, layer = split_layer_spec(saved["service_centres"])
+        centres = prepare_centres(read_layer(path, layer=layer), id_column=saved.get("centre_id"), name_column=saved.get("centre_name"))
     barrier_layer = None
     if barriers:
         frames = []
@@ -511,7 +611,9 @@ def map_command(outdir, lang, basemap, tianditu_key, barriers):
             frames.append(read_layer(path, layer=layer))
         barrier_layer = _lines_layer(frames, result.grids.crs)
     with tempfile.TemporaryDirectory(dir=outdir) as staging:
-        paths = write_maps(result, Path(staging), lang=lang, basemap=basemap, tianditu_key=tianditu_key, barriers=barrier_layer)
+        paths = write_maps(
+            result, Path(staging), lang=lang, basemap=basemap, tianditu_key=tianditu_key, barriers=barrier_layer, service_centres=centres
+        )
         for path in paths:
             target = Path(outdir) / path.relative_to(staging)
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -54,6 +54,15 @@ KEYS: dict[str, tuple[type, ...]] = {
     "valid_from": (str, datetime.date),
     "valid_to": (str, datetime.date),
     "responsible_unit_column": (str,),
+    # staffing, workload and service coverage
+    "roads": (list,),
+    "service_centres": (str,),
+    "centre_id": (str,),
+    "centre_name": (str,),
+    "households_per_helper": (int,),
+    "workload_factor": (float, int),
+    "walk_speed": (float, int),
+    "walk_limit": (float, int),
 }
 
 

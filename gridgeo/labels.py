@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from .errors import InputError, Problem
 
-__all__ = ["LANGS", "STATUS_LABELS", "STATUS_MEANINGS", "REASONS", "reason_text", "localized_reasons", "COLUMN_LABELS", "FACILITY_LABELS", "check_lang", "status_label", "column_label"]
+__all__ = ["LANGS", "STATUS_LABELS", "STATUS_MEANINGS", "REASONS", "reason_text", "localized_reasons", "COLUMN_LABELS", "FACILITY_LABELS", "FLAG_WORDS", "check_lang", "status_label", "column_label"]
 
 #: the languages every human-facing output supports
 LANGS = ("zh", "en")
@@ -147,7 +147,21 @@ COLUMN_LABELS: dict[str, dict[str, str]] = {
     "grid_leader": {"zh": "网格长", "en": "grid leader"},
     "full_time_grid_worker": {"zh": "专职网格员", "en": "full-time grid worker"},
     "helpers": {"zh": "兼职网格员/志愿者", "en": "part-time grid workers / volunteers"},
+    # staffing, workload and service coverage (gridgeo.workload, gridgeo.coverage)
+    "helpers_n": {"zh": "兼职网格员/志愿者人数（N）", "en": "helpers needed (N)"},
+    "tour_m": {"zh": "走访全部建筑路线长度（米）", "en": "walking tour of all buildings (m)"},
+    "workload_index": {"zh": "工作量指数（社区均值为1）", "en": "workload index (community mean 1)"},
+    "workload_flag": {"zh": "工作量明显偏高", "en": "workload far above the community mean"},
+    "centre_id": {"zh": "最近服务中心编号", "en": "nearest service centre id"},
+    "centre_name": {"zh": "最近服务中心", "en": "nearest service centre"},
+    "walk_m": {"zh": "步行距离（米）", "en": "walk (m)"},
+    "walk_min": {"zh": "步行时间（分钟）", "en": "walk (minutes)"},
+    "walk_route": {"zh": "距离计算方式", "en": "walk measured"},
+    "coverage_flag": {"zh": "超出步行服务范围", "en": "beyond the walking limit"},
 }
+
+#: yes/no of the flag columns in human-facing tables
+FLAG_WORDS: dict[str, dict[bool, str]] = {"zh": {True: "是", False: "否"}, "en": {True: "yes", False: "no"}}
 
 
 def check_lang(lang: str) -> str:

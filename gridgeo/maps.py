@@ -126,6 +126,20 @@ LABELS = {
         "index_title": "gridgeo 网格图（按社区）",
         "index_note": "共 {n} 栋建筑，超过单张地图上限 {limit}，按社区分图：",
         "index_map": "地图",
+        "helpers_n": "网格队伍（1+1+1+N）",
+        "tour_m": "走访全部建筑路线（米）",
+        "workload_index": "工作量指数（社区均值为1）",
+        "workload_high": "明显偏高",
+        "high_workload": "工作量明显偏高的网格",
+        "centre": "最近服务中心",
+        "walk_min": "步行时间（分钟）",
+        "walk_straight": "直线距离",
+        "beyond_walk": "超出步行服务范围的网格",
+        "service_centres": "服务中心（党群服务中心等）",
+        "centre_id": "编号",
+        "centre_name": "名称",
+        "grids_served": "最近的网格数",
+        "minutes": "分钟",
     },
     "en": {
         "html_lang": "en",
@@ -164,6 +178,20 @@ LABELS = {
         "index_title": "gridgeo grid maps by community",
         "index_note": "{n} buildings exceed the limit of {limit} per map; one map per community:",
         "index_map": "map",
+        "helpers_n": "Grid team (1+1+1+N)",
+        "tour_m": "Walking tour of all buildings (m)",
+        "workload_index": "Workload index (community mean 1)",
+        "workload_high": "far above the mean",
+        "high_workload": "Grids with a workload far above the mean",
+        "centre": "Nearest service centre",
+        "walk_min": "Walk (minutes)",
+        "walk_straight": "straight line",
+        "beyond_walk": "Grids beyond the walking limit",
+        "service_centres": "Service centres",
+        "centre_id": "Id",
+        "centre_name": "Name",
+        "grids_served": "Grids nearest to it",
+        "minutes": "min",
     },
 }
 
@@ -451,7 +479,22 @@ def _column(frame: pd.DataFrame, name: str) -> list:
     return frame[name].tolist() if name in frame.columns else [None] * len(frame)
 
 
-def _map_data(result: Partition, *, lang: str, basemap: str, tianditu_key, barriers, title, data_attribution) -> dict:
+def _centres_layer(centres, grids: gpd.GeoDataFrame, metric, gcj: bool) -> dict | None:
+    """Service centres as a point layer: id, name and how many grids have it as their nearest."""
+    if centres is None or not len(centres):
+        return None
+    from .coverage import prepare_centres
+
+    points = prepare_centres(centres)
+    served = grids["centre_id"].astype(str).value_counts() if "centre_id" in grids else pd.Series(dtype=int)
+    props = [
+        {"id": _esc(i), "name": _esc(n) or None, "n": int(served.get(str(i), 0)) if "centre_id" in grids else None}
+        for i, n in zip(points["centre_id"], points["centre_name"])
+    ]
+    return _feature_collection(_display_geometry(points.geometry, metric, gcj), props)
+
+
+def _map_data(result: Partition, *, lang: str, basemap: str, tianditu_key, barriers, title, data_attribution, service_centres=None) -> dict:
     labels = _check_lang(lang)
     base = _basemap_config(basemap, tianditu_key, lang)
     gcj = basemap == "gaode"
@@ -500,6 +543,15 @@ def _map_data(result: Partition, *, lang: str, basemap: str, tianditu_key, barri
                 "k": int(k),
             }
         )
+    # staffing, workload and walk to the nearest service centre (gridgeo.workload, gridgeo.coverage)
+    for props, helpers, tour, wi, wf, centre, walk, route, cf in zip(
+        grid_props, _column(grids, "helpers_n"), _column(grids, "tour_m"), _column(grids, "workload_index"),
+        _column(grids, "workload_flag"), _column(grids, "centre_name"), _column(grids, "walk_min"),
+        _column(grids, "walk_route"), _column(grids, "coverage_flag"),
+    ):  # fmt: skip
+        props.update({"helpers": _num(helpers), "tour": _num(tour), "wi": _num(wi, 2), "wf": _flag(wf)})
+        if walk is not None and not pd.isna(walk):
+            props.update({"centre": _esc(centre) or None, "walk": _num(walk, 1), "straight": route == "straight", "cf": _flag(cf)})
     grid_geoms = _display_geometry(grids.geometry, metric, gcj)
 
     # buildings
@@ -559,6 +611,7 @@ def _map_data(result: Partition, *, lang: str, basemap: str, tianditu_key, barri
         "units": _feature_collection(u_geoms, u_props),
         "unassigned": _feature_collection(x_geoms, x_props) if has_unassigned else None,
         "barriers": barrier_fc,
+        "centres": _centres_layer(service_centres, grids, metric, gcj),
     }
     display_bounds = [gpd.GeoSeries(g[~shapely.is_empty(g)] if len(g) else g, crs=4326) for g in (grid_geoms, c_geoms)]
     attribution = html.escape(labels["data_by"])
@@ -578,6 +631,7 @@ def _map_data(result: Partition, *, lang: str, basemap: str, tianditu_key, barri
         "dataAttribution": attribution,
         "layers": layers,
         "bounds": _bounds(*display_bounds),
+        "walkLimit": _num(((result.report or {}).get("coverage") or {}).get("limit_min"), 1),
     }
 
 
@@ -600,6 +654,7 @@ body { font: 13px/1.4 system-ui, -apple-system, "Segoe UI", "PingFang SC", "Micr
 .gg-popup table { border-collapse: collapse; }
 .gg-popup th { text-align: left; font-weight: 600; padding: 1px 8px 1px 0; vertical-align: top; white-space: nowrap; }
 .gg-popup td { padding: 1px 0; }
+.gg-flag { color: #c51b7d; }
 """
 
 # The page's program: static (the same text for every map), so its hash is fixed.
@@ -634,7 +689,16 @@ _APP_JS = r"""
       row(T.grid_code, '<b>' + p.code + '</b>') + row(T.community, p.community) + row(T.households, hh(p)) +
       row(T.n_buildings, fmt(p.nb)) + row(T.n_units, fmt(p.nu)) + row(T.area_m2, fmt(p.area)) +
       row(T.polsby_popper, fmt(p.pp, 3)) + row(T.status, p.status_text) + row(T.reason, p.reason) +
-      (p.bx ? row(T.barrier_crossings, fmt(p.bx)) : '') + '</table></div>';
+      (p.bx ? row(T.barrier_crossings, fmt(p.bx)) : '') +
+      (p.helpers !== null && p.helpers !== undefined ? row(T.helpers_n, '1+1+1+' + fmt(p.helpers)) : '') +
+      (p.tour !== null && p.tour !== undefined ? row(T.tour_m, fmt(p.tour)) : '') +
+      (p.wi !== null && p.wi !== undefined ? row(T.workload_index, fmt(p.wi, 2) + (p.wf ? ' <b class="gg-flag">' + T.workload_high + '</b>' : '')) : '') +
+      (p.walk !== null && p.walk !== undefined ? row(T.centre, p.centre) + row(T.walk_min, walkText(p)) : '') +
+      '</table></div>';
+  }
+  function walkText(p) {
+    var t = fmt(p.walk, 1) + (p.straight ? ' (' + T.walk_straight + ')' : '');
+    return p.cf ? '<b class="gg-flag">' + t + ' &gt; ' + fmt(D.walkLimit, 0) + '</b>' : t;
   }
 
   var gridIndex = {};
@@ -648,7 +712,8 @@ _APP_JS = r"""
     onEachFeature: function (f, layer) {
       var p = f.properties;
       gridIndex[decode(p.code).trim().toLowerCase()] = layer;
-      layer.bindTooltip('<b>' + p.code + '</b><br>' + T.households + ': ' + hh(p), {sticky: true, className: 'gg-tip'});
+      layer.bindTooltip('<b>' + p.code + '</b><br>' + T.households + ': ' + hh(p) +
+        (p.walk !== null && p.walk !== undefined ? '<br>' + T.walk_min + ': ' + walkText(p) : ''), {sticky: true, className: 'gg-tip'});
       layer.bindPopup(gridPopup(p), {maxWidth: 380});
     }
   });
@@ -688,6 +753,48 @@ _APP_JS = r"""
 
   window.gridgeoMap.buildings = buildings;
 
+  // flagged grids: hatched beyond the walking limit, dotted with a workload far above the mean
+  function svgPattern(id, draw) {
+    var ns = 'http://www.w3.org/2000/svg';
+    var holder = document.getElementById('gg-patterns');
+    if (!holder) {
+      holder = document.createElementNS(ns, 'svg'); holder.id = 'gg-patterns';
+      holder.setAttribute('width', '0'); holder.setAttribute('height', '0'); holder.style.position = 'absolute';
+      holder.appendChild(document.createElementNS(ns, 'defs')); document.body.appendChild(holder);
+    }
+    var pattern = document.createElementNS(ns, 'pattern');
+    pattern.setAttribute('id', id); pattern.setAttribute('patternUnits', 'userSpaceOnUse');
+    pattern.setAttribute('width', '10'); pattern.setAttribute('height', '10');
+    draw(pattern, ns); holder.firstChild.appendChild(pattern);
+    return 'url(#' + id + ')';
+  }
+  function flaggedLayer(key, paneName, z, fill) {
+    return L.geoJSON(D.layers.grids, {
+      pane: pane(paneName, z), interactive: false,
+      filter: function (f) { return f.properties[key] === true; },
+      style: function () { return {stroke: false, fillColor: fill, fillOpacity: 1}; }
+    });
+  }
+  var flagged = {};
+  if (D.layers.grids.features.some(function (f) { return f.properties.cf === true; })) {
+    var hatch = svgPattern('gg-hatch', function (p, ns) {
+      p.setAttribute('patternTransform', 'rotate(45)');
+      var r = document.createElementNS(ns, 'rect');
+      r.setAttribute('width', '4'); r.setAttribute('height', '10'); r.setAttribute('fill', '#c51b7d'); r.setAttribute('fill-opacity', '0.55');
+      p.appendChild(r);
+    });
+    flagged.beyond_walk = flaggedLayer('cf', 'gg-coverage', 412, hatch);
+  }
+  if (D.layers.grids.features.some(function (f) { return f.properties.wf === true; })) {
+    var dots = svgPattern('gg-dots', function (p, ns) {
+      var c = document.createElementNS(ns, 'circle');
+      c.setAttribute('cx', '5'); c.setAttribute('cy', '5'); c.setAttribute('r', '2'); c.setAttribute('fill', '#08306b'); c.setAttribute('fill-opacity', '0.7');
+      p.appendChild(c);
+    });
+    flagged.high_workload = flaggedLayer('wf', 'gg-workload', 411, dots);
+  }
+  window.gridgeoMap.flagged = flagged;
+
   var communities = L.geoJSON(D.layers.communities, {
     pane: pane('gg-communities', 405), interactive: false,
     style: function () { return {color: '#111', weight: 3, opacity: 0.9, fill: false}; }
@@ -715,6 +822,23 @@ _APP_JS = r"""
       style: function () { return {color: '#0b57d0', weight: 3, opacity: 0.8}; }
     }).addTo(map);
   }
+  Object.keys(flagged).forEach(function (key) { overlays[T[key]] = flagged[key].addTo(map); });
+  if (D.layers.centres) {
+    var centres = L.geoJSON(D.layers.centres, {
+      pane: pane('gg-centres', 450),
+      pointToLayer: function (f, latlng) {
+        return L.circleMarker(latlng, {radius: 7, color: '#ffffff', weight: 2, fillColor: '#c51b7d', fillOpacity: 1, className: 'gg-centre'});
+      },
+      onEachFeature: function (f, layer) {
+        var p = f.properties;
+        layer.bindTooltip('<b>' + (p.name || p.id) + '</b>', {sticky: true});
+        layer.bindPopup('<div class="gg-popup"><b>' + T.service_centres + '</b><table>' + row(T.centre_id, p.id) + row(T.centre_name, p.name) +
+          (p.n !== null && p.n !== undefined ? row(T.grids_served, fmt(p.n)) : '') + '</table></div>', {maxWidth: 320});
+      }
+    });
+    overlays[T.service_centres] = centres.addTo(map);
+    window.gridgeoMap.centres = centres;
+  }
   var baseLayers = {}; baseLayers[D.basemap.name] = base;
   L.control.layers(baseLayers, overlays, {collapsed: false, position: 'topright'}).addTo(map);
 
@@ -729,6 +853,15 @@ _APP_JS = r"""
     });
     h += '<div><span class="gg-sw" style="border:3px solid #111;background:none"></span><span>' + T.communities + '</span></div>';
     h += '<div><span class="gg-sw" style="border:1px dashed #1a1a1a;background:none"></span><span>' + T.units + '</span></div>';
+    if (flagged.beyond_walk) {
+      h += '<div><span class="gg-sw" style="background:repeating-linear-gradient(45deg,#c51b7d 0 3px,transparent 3px 7px)"></span><span>' + T.beyond_walk + '</span></div>';
+    }
+    if (flagged.high_workload) {
+      h += '<div><span class="gg-sw" style="background:radial-gradient(#08306b 1.5px,transparent 2px) 0 0/6px 6px"></span><span>' + T.high_workload + '</span></div>';
+    }
+    if (D.layers.centres) {
+      h += '<div><span class="gg-sw" style="width:12px;height:12px;border-radius:50%;border:2px solid #fff;background:#c51b7d;box-shadow:0 0 0 1px #999"></span><span>' + T.service_centres + '</span></div>';
+    }
     h += '<div class="gg-note">' + D.palette.slice(0, 6).map(function (c) {
       return '<span class="gg-sw" style="width:10px;background:' + c + '"></span>'; }).join('') + ' ' + T.fill_note + '</div>';
     div.innerHTML = h;
@@ -822,6 +955,7 @@ def build_map(
     barriers: gpd.GeoDataFrame | None = None,
     title: str | None = None,
     data_attribution: str | None = None,
+    service_centres: gpd.GeoDataFrame | None = None,
 ) -> str:
     """Build one self-contained, offline-capable HTML page showing a partition.
 
@@ -844,6 +978,12 @@ def build_map(
     data_attribution : str, optional
         Attribution of the input data (e.g. "© OpenStreetMap contributors"),
         shown next to the basemap's.
+    service_centres : GeoDataFrame, optional
+        Service centres (:func:`gridgeo.coverage.prepare_centres`) drawn as a
+        layer with popups (id, name, grids nearest to it).  Grids with
+        ``coverage_flag`` are hatched in their own layer, grids with
+        ``workload_flag`` dotted in another; popups show the team size, the
+        walking tour, the workload index and the walk to the nearest centre.
 
     Returns
     -------
@@ -867,7 +1007,7 @@ def build_map(
     """
     data = _map_data(
         result, lang=lang, basemap=basemap, tianditu_key=tianditu_key, barriers=barriers, title=title,
-        data_attribution=data_attribution,
+        data_attribution=data_attribution, service_centres=service_centres,
     )  # fmt: skip
     page = _page(data, lang)
     logger.debug(
@@ -944,7 +1084,7 @@ def write_maps(result: Partition, outdir, *, max_buildings_per_map: int = 10000,
         becomes an index page listing every community with a link to its map.
     **options
         Passed to :func:`build_map` (``lang``, ``basemap``, ``tianditu_key``,
-        ``barriers``, ``title``, ``data_attribution``).
+        ``barriers``, ``title``, ``data_attribution``, ``service_centres``).
 
     Returns
     -------

@@ -122,6 +122,40 @@ _T: dict[str, dict[str, str]] = {
     "community": {"zh": "社区", "en": "community"},
     "status": {"zh": "状态", "en": "status"},
     "reason": {"zh": "原因", "en": "reason"},
+    # staffing, workload and service coverage (gridgeo.workload, gridgeo.coverage)
+    "governance": {"zh": "网格队伍、工作量与服务覆盖", "en": "Staffing, workload and service coverage"},
+    "helpers_total": {"zh": "兼职网格员/志愿者合计（每 {n} 户 1 人，1+1+1+N 中的 N）", "en": "helpers in all (the N of 1+1+1+N, one per {n} households)"},
+    "workload_flagged": {"zh": "工作量明显偏高的网格（指数 > {f}，社区均值为 1）", "en": "grids with a workload far above their community's mean (index > {f}; the mean is 1)"},
+    "tour_distances": {"zh": "走访路线距离计算", "en": "tours measured"},
+    "walk_distances": {"zh": "步行距离计算", "en": "walks measured"},
+    "road network": {"zh": "沿道路网络", "en": "along the road network"},
+    "straight line": {"zh": "直线", "en": "straight line"},
+    "centres_n": {"zh": "服务中心数", "en": "service centres"},
+    "walk_speed": {"zh": "步行速度（米/分钟）", "en": "walking speed (m/min)"},
+    "coverage_flagged": {"zh": "步行超过 {m} 分钟的网格（其户数）", "en": "grids beyond a {m}-minute walk (their households)"},
+    "distribution": {"zh": "分布", "en": "distribution"},
+    "d_min": {"zh": "最小", "en": "min"},
+    "d_p25": {"zh": "下四分位", "en": "25 %"},
+    "d_median": {"zh": "中位数", "en": "median"},
+    "d_p75": {"zh": "上四分位", "en": "75 %"},
+    "d_max": {"zh": "最大", "en": "max"},
+    "tour_m": {"zh": "走访全部建筑路线（米）", "en": "walking tour of all buildings (m)"},
+    "workload_index": {"zh": "工作量指数", "en": "workload index"},
+    "walk_min": {"zh": "到最近服务中心步行（分钟）", "en": "walk to the nearest service centre (minutes)"},
+    "c_helpers": {"zh": "网格员/志愿者", "en": "helpers"},
+    "c_workload_flagged": {"zh": "工作量偏高", "en": "workload flagged"},
+    "c_tour_mean": {"zh": "平均路线（米）", "en": "mean tour (m)"},
+    "c_coverage_flagged": {"zh": "超出步行范围", "en": "beyond the walk"},
+    "c_walk_mean": {"zh": "平均步行（分钟）", "en": "mean walk (min)"},
+    "c_walk_max": {"zh": "最长步行（分钟）", "en": "longest walk (min)"},
+    "services_flagged": {"zh": "工作量偏高或超出步行范围的网格", "en": "Grids flagged for workload or walking distance"},
+    "no_services_flagged": {"zh": "没有。", "en": "None."},
+    "centre": {"zh": "最近服务中心", "en": "nearest service centre"},
+    "flag": {"zh": "标记", "en": "flag"},
+    "flag_workload": {"zh": "工作量为社区均值的 {v} 倍", "en": "workload {v} × the community mean"},
+    "flag_walk": {"zh": "步行 {v} 分钟 > {m}", "en": "walk {v} min > {m}"},
+    "walk_caption": {"zh": "各网格到最近服务中心的步行时间（虚线为 {m} 分钟）", "en": "Walk from each grid to its nearest service centre (dashed: {m} minutes)"},
+    "governance_notes": {"zh": "说明", "en": "Notes"},
     "footer": {
         "zh": "由 gridgeo 生成。所有指标的定义见 gridgeo.metrics。",
         "en": "Made by gridgeo. The measures are defined in gridgeo.metrics.",
@@ -139,6 +173,8 @@ _PLOT: dict[str, dict[str, str]] = {
     "mean": {"zh": "均值 {v:.2f}", "en": "mean {v:.2f}"},
     "min": {"zh": "最小 {v:.2f}", "en": "min {v:.2f}"},
     "empty": {"zh": "没有网格", "en": "no grids"},
+    "walk": {"zh": "步行时间（分钟）", "en": "walk (minutes)"},
+    "limit": {"zh": "{m:g} 分钟", "en": "{m:g} minutes"},
 }
 
 _CSS = """
@@ -231,6 +267,7 @@ def build_report_html(result, *, lang: str = "zh", name_column: str | None = Non
     parts.append(_figure("pp", _pp_svg(pp, plot_lang, font), t["pp_caption"]))
     parts += [f"<h2>{_e(t['per_community'])}</h2>", _community_table(report.get("communities", []), result.communities, names, t)]
     parts += [f"<h2>{_e(t['flagged'])}</h2>", _flagged_table(result.grids, result.communities, names, lang, t)]
+    parts += _governance(result, report, names, t, plot_lang, font)
     parts += [f"<footer>{_e(t['footer'])}</footer>", "</body>", "</html>", ""]
     return "\n".join(parts)
 
@@ -609,3 +646,151 @@ def _pp_svg(values: np.ndarray, lang: str, font: str | None) -> str:
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
         return _svg(fig, "pp")
+
+
+# -- staffing, workload and service coverage ----------------------------------------------------------
+
+
+def _governance(result, report: dict, names: dict[str, str], t: dict, plot_lang: str, font: str | None) -> list[str]:
+    """The section on the 1+1+1+N teams, workload flags and walks to service centres (empty without them)."""
+    workload, coverage = report.get("workload"), report.get("coverage")
+    if not workload and not coverage:
+        return []
+    parts = [f'<h2 id="governance">{_e(t["governance"])}</h2>']
+    rows = []
+    if workload:
+        rows += [
+            ("helpers", t["helpers_total"].format(n=workload.get("households_per_helper", "—")), _int(workload.get("helpers"))),
+            ("workload_flagged", t["workload_flagged"].format(f=workload.get("factor", "—")), _int(workload.get("n_flagged"))),
+            ("workload_distances", t["tour_distances"], t.get(workload.get("distances"), workload.get("distances", "—"))),
+        ]
+    if coverage:
+        limit = coverage.get("limit_min", 15)
+        rows += [
+            ("centres", t["centres_n"], _int(coverage.get("n_centres"))),
+            ("walk_speed", t["walk_speed"], _num(coverage.get("speed_m_per_min"), 0)),
+            ("coverage_flagged", t["coverage_flagged"].format(m=f"{limit:g}"), f"{_int(coverage.get('n_flagged'))} ({_int(coverage.get('households_flagged'))})"),
+            ("coverage_distances", t["walk_distances"], t.get(coverage.get("distances"), coverage.get("distances", "—"))),
+        ]
+    body = []
+    for key, label, value in rows:
+        bad = key.endswith("_flagged") and value not in ("0", "0 (0)", "—")
+        body.append(f'<tr id="governance-{_e(key)}"><th>{_e(label)}</th><td class="n{" bad" if bad else ""}">{_e(value)}</td></tr>')
+    parts.append('<table id="governance-summary">\n' + "\n".join(body) + "\n</table>")
+    parts.append(_distribution_table(workload, coverage, t))
+    if coverage:
+        walks = _numbers(result.grids, "walk_min")
+        limit = float(coverage.get("limit_min", 15))
+        parts.append(_figure("walk", _walk_svg(walks, limit, plot_lang, font), t["walk_caption"].format(m=f"{limit:g}")))
+    parts.append(_governance_communities(workload, coverage, result.communities, names, t))
+    parts.append(_governance_flagged(result.grids, result.communities, names, t, coverage))
+    notes = [n for section in (workload, coverage) if section for n in section.get("notes", [])]
+    if notes:
+        parts.append(f"<p>{_e(t['governance_notes'])}:</p>")
+        parts.append('<ul id="governance-notes">\n' + "\n".join(f"<li>{_e(n)}</li>" for n in dict.fromkeys(notes)) + "\n</ul>")
+    return parts
+
+
+def _distribution_table(workload, coverage, t) -> str:
+    keys = ("min", "p25", "median", "p75", "max")
+    rows = []
+    for section, key, label, digits in ((workload, "tour_m", t["tour_m"], 0), (workload, "workload_index", t["workload_index"], 2), (coverage, "walk_min", t["walk_min"], 1)):
+        values = (section or {}).get(key)
+        if values:
+            cells = "".join(f'<td class="n">{_e(_num(values.get(k), digits))}</td>' for k in keys)
+            rows.append(f'<tr id="distribution-{key}"><th>{_e(label)}</th>{cells}</tr>')
+    head = f"<tr><th>{_e(t['distribution'])}</th>" + "".join(f"<th>{_e(t['d_' + k])}</th>" for k in keys) + "</tr>"
+    return '<table id="governance-distribution">\n' + head + "\n" + "\n".join(rows) + "\n</table>"
+
+
+def _governance_communities(workload, coverage, communities, names: dict[str, str], t: dict) -> str:
+    codes = _community_codes(communities)
+    work = {str(r.get("community_id")): r for r in (workload or {}).get("communities", [])}
+    cover = {str(r.get("community_id")): r for r in (coverage or {}).get("communities", [])}
+    head = ["code", "id"] + (["name"] if names else []) + ["c_grids"]
+    if workload:
+        head += ["c_helpers", "c_workload_flagged", "c_tour_mean"]
+    if coverage:
+        head += ["c_coverage_flagged", "c_walk_mean", "c_walk_max"]
+    out = ['<table id="governance-communities">', "<tr>" + "".join(f"<th>{_e(t[h])}</th>" for h in head) + "</tr>"]
+    for cid in sorted(set(work) | set(cover), key=lambda c: (codes.get(c, ""), c)):
+        w, c = work.get(cid, {}), cover.get(cid, {})
+        cells = [f"<td>{_e(v)}</td>" for v in [codes.get(cid, ""), cid] + ([names.get(cid, "")] if names else [])]
+        numbers = [(_int(w.get("n_grids", c.get("n_grids"))), False)]
+        if workload:
+            numbers += [(_int(w.get("helpers")), False), (_int(w.get("n_flagged")), bool(w.get("n_flagged"))), (_num(w.get("tour_m_mean"), 0), False)]
+        if coverage:
+            numbers += [(_int(c.get("n_flagged")), bool(c.get("n_flagged"))), (_num(c.get("walk_min_mean"), 1), False), (_num(c.get("walk_min_max"), 1), False)]
+        cells += [f'<td class="n{" bad" if bad else ""}">{_e(v)}</td>' for v, bad in numbers]
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _governance_flagged(grids, communities, names: dict[str, str], t: dict, coverage) -> str:
+    heading = f"<h3>{_e(t['services_flagged'])}</h3>"
+    if grids is None or not len(grids):
+        return heading + f'<p id="governance-flagged">{_e(t["no_services_flagged"])}</p>'
+    workload_flag = grids["workload_flag"].astype(bool).to_numpy() if "workload_flag" in grids else np.zeros(len(grids), dtype=bool)
+    coverage_flag = grids["coverage_flag"].astype(bool).to_numpy() if "coverage_flag" in grids else np.zeros(len(grids), dtype=bool)
+    flagged = grids.loc[workload_flag | coverage_flag]
+    if not len(flagged):
+        return heading + f'<p id="governance-flagged">{_e(t["no_services_flagged"])}</p>'
+    flagged = flagged.sort_values("grid_code", kind="stable")
+    codes = _community_codes(communities)
+    limit = float((coverage or {}).get("limit_min", 15))
+    head = [t["grid"], t["community"], t["c_households"], t["c_helpers"], t["tour_m"], t["workload_index"]]
+    if coverage:
+        head += [t["centre"], t["walk_min"]]
+    head.append(t["flag"])
+    out = [heading, '<table id="governance-flagged">', "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
+    for _, row in flagged.iterrows():
+        cid = str(row.get("community_id", ""))
+        community = " ".join(x for x in (codes.get(cid, ""), names.get(cid, "") or cid) if x)
+        reasons = []
+        if bool(row.get("workload_flag", False)):
+            reasons.append(t["flag_workload"].format(v=_num(row.get("workload_index"), 2)))
+        if bool(row.get("coverage_flag", False)):
+            reasons.append(t["flag_walk"].format(v=_num(row.get("walk_min"), 1), m=f"{limit:g}"))
+        cells = [_e(row.get("grid_code", "")), _e(community)]
+        numbers = [_int(row.get("households")), _int(row.get("helpers_n")), _num(row.get("tour_m"), 0), _num(row.get("workload_index"), 2)]
+        cells += [f'<span class="n">{_e(v)}</span>' for v in numbers]
+        if coverage:
+            cells += [_e(row.get("centre_name", "") or row.get("centre_id", "")), f'<span class="n">{_e(_num(row.get("walk_min"), 1))}</span>']
+        cells.append(_e("; ".join(reasons)))
+        kinds = " ".join(k for k, on in (("workload", row.get("workload_flag", False)), ("coverage", row.get("coverage_flag", False))) if bool(on))
+        out.append(f'<tr class="service-flagged" data-flags="{_e(kinds)}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+    out.append("</table>")
+    return "\n".join(out)
+
+
+def _walk_svg(values: np.ndarray, limit: float, lang: str, font: str | None) -> str:
+    """Histogram of the walk minutes with the limit marked (bars beyond it in the flag colour)."""
+    import matplotlib
+
+    labels = _plot_labels(lang)
+    with matplotlib.rc_context(_rc(font)):
+        fig = _new_figure()
+        ax = fig.add_subplot()
+        if len(values):
+            top = max(float(values.max()), limit) * 1.05
+            width = max(limit / 10.0, top / 40.0)
+            edges = np.arange(0.0, top + width, width)
+            counts, edges = np.histogram(values, bins=edges)
+            centres = (edges[:-1] + edges[1:]) / 2
+            beyond = centres > limit
+            for name, mask, colour in (("within", ~beyond, "#1f77b4"), ("beyond", beyond, "#c51b7d")):
+                if mask.any():
+                    bars = ax.bar(edges[:-1][mask], counts[mask], width=width, align="edge", color=colour, edgecolor="white", lw=0.5)
+                    for i, patch in enumerate(bars):
+                        patch.set_gid(f"bar-{name}-{i}")
+            ax.axvline(limit, color="#c51b7d", lw=1.5, ls="--", gid="limit", label=labels["limit"].format(m=limit))
+            fig.legend(loc="outside upper center", ncols=1, frameon=False)
+            ax.yaxis.get_major_locator().set_params(integer=True)
+        else:
+            ax.text(0.5, 0.5, labels["empty"], transform=ax.transAxes, ha="center", va="center")
+        ax.set_xlabel(labels["walk"])
+        ax.set_ylabel(labels["grids"])
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+        return _svg(fig, "walk")

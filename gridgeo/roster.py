@@ -3,9 +3,13 @@
 Every grid (网格) is staffed by a "1+1+1+N" team: a grid Party branch secretary
 (网格党支部书记), a grid leader (网格长), a full-time grid worker (专职网格员) and
 N part-time grid workers or volunteers (兼职网格员/志愿者).  :func:`grid_roster`
-lists every grid with its figures and those four columns left EMPTY for the
-street office to fill in; :func:`unit_roster` lists the joint units (联户) of
-each grid with their member buildings.  :func:`write_roster` writes both as CSV
+lists every grid with its figures, its workload (walking tour, workload index
+and flag of :mod:`gridgeo.workload`), its walk to the nearest service centre
+when measured (:mod:`gridgeo.coverage`), ``helpers_n`` — the N of the team,
+one helper per ``households_per_helper`` households — and the four name
+columns left EMPTY for the street office to fill in (the helpers' N names go
+into the one ``helpers`` cell, separated by "、"); :func:`unit_roster` lists
+the joint units (联户) of each grid with their member buildings.  :func:`write_roster` writes both as CSV
 (UTF-8 with a byte-order mark, so Excel shows Chinese correctly) and as one
 Excel workbook.
 
@@ -29,9 +33,9 @@ import numpy as np
 import pandas as pd
 
 from .files import write_atomic
-from .labels import check_lang, column_label, status_label
+from .labels import FLAG_WORDS, check_lang, column_label, status_label
 
-__all__ = ["GRID_COLUMNS", "CODE_COLUMNS", "DETAIL_COLUMNS", "STAFF_COLUMNS", "UNIT_COLUMNS", "grid_roster", "unit_roster", "write_roster"]
+__all__ = ["GRID_COLUMNS", "CODE_COLUMNS", "DETAIL_COLUMNS", "WORKLOAD_COLUMNS", "STAFF_COLUMNS", "UNIT_COLUMNS", "grid_roster", "unit_roster", "write_roster"]
 
 logger = logging.getLogger(__name__)
 
@@ -40,19 +44,22 @@ GRID_COLUMNS = ("grid_code", "community_id", "community_code", "households", "n_
 CODE_COLUMNS = ("standard_code",)
 #: listed after ``reason`` when the run gave validity dates or a responsible-unit column
 DETAIL_COLUMNS = ("valid_from", "valid_to", "responsible_unit")
+#: workload, service coverage and team size, when the grids carry them (in this order, before the team)
+WORKLOAD_COLUMNS = ("tour_m", "workload_index", "workload_flag", "centre_name", "walk_min", "coverage_flag", "helpers_n")
 #: the "1+1+1+N" team, left empty to be filled in
 STAFF_COLUMNS = ("party_branch_secretary", "grid_leader", "full_time_grid_worker", "helpers")
 UNIT_COLUMNS = ("unit_code", "grid_code", "households", "n_buildings", "members")
 
-_TEXT = ("grid_code", "standard_code", "valid_from", "valid_to", "responsible_unit", "community_id", "community_code", "status", "reason", "unit_code", "members") + STAFF_COLUMNS
-_INTEGER = ("households", "n_buildings", "n_units")
+_TEXT = ("grid_code", "standard_code", "valid_from", "valid_to", "responsible_unit", "community_id", "community_code", "status", "reason", "unit_code", "members", "centre_name") + STAFF_COLUMNS
+_INTEGER = ("households", "n_buildings", "n_units", "helpers_n")
+_FLAGS = ("workload_flag", "coverage_flag")
 #: document properties of every workbook written (so rewrites are byte-identical)
 FIXED_DATETIME = datetime.datetime(2000, 1, 1, 0, 0, 0)
 _ZIP_DATETIME = (1980, 1, 1, 0, 0, 0)
 
 
 def grid_roster(result, *, lang: str = "en") -> pd.DataFrame:
-    """One row per grid, sorted by ``grid_code``, with empty staffing columns.
+    """One row per grid, sorted by ``grid_code``, with its workload, team size and empty staffing columns.
 
     Parameters
     ----------
@@ -67,11 +74,13 @@ def grid_roster(result, *, lang: str = "en") -> pd.DataFrame:
     DataFrame
         ``grid_code``, ``community_id``, ``community_code``, ``households``,
         ``n_buildings``, ``n_units``, ``area_m2`` (rounded to 0.1 m²),
-        ``status``, ``reason`` and the empty strings of
+        ``status``, ``reason``; those of ``tour_m``, ``workload_index``,
+        ``workload_flag``, ``centre_name``, ``walk_min``, ``coverage_flag`` and
+        ``helpers_n`` the grids carry; and the empty strings of
         ``party_branch_secretary``, ``grid_leader``, ``full_time_grid_worker``,
         ``helpers``.  Grids with a ``standard_code`` list it after
         ``grid_code``; ``valid_from``, ``valid_to`` and ``responsible_unit``
-        follow ``reason`` when the grids have them.
+        follow ``reason`` when the grids have them.  Flags are ``True``/``False`` (是/否 with ``"zh"``).
 
     Examples
     --------
@@ -79,8 +88,8 @@ def grid_roster(result, *, lang: str = "en") -> pd.DataFrame:
     >>> c = gpd.GeoDataFrame({"community_id": ["A"]}, geometry=[shapely.box(0, 0, 200, 100)], crs=32651)
     >>> b = gpd.GeoDataFrame({"hh": [100] * 4}, geometry=[shapely.box(20 + 40 * i, 40, 30 + 40 * i, 50) for i in range(4)], crs=32651)
     >>> roster = grid_roster(gridgeo.partition(c, b, households="hh"))
-    >>> roster[["grid_code", "households", "grid_leader"]].to_dict("records")
-    [{'grid_code': '001-01', 'households': 400, 'grid_leader': ''}]
+    >>> roster[["grid_code", "households", "helpers_n", "grid_leader"]].to_dict("records")
+    [{'grid_code': '001-01', 'households': 400, 'helpers_n': 4, 'grid_leader': ''}]
     >>> list(grid_roster(gridgeo.partition(c, b, households="hh"), lang="zh").columns[-4:])
     ['网格党支部书记', '网格长', '专职网格员', '兼职网格员/志愿者']
     """
@@ -88,6 +97,7 @@ def grid_roster(result, *, lang: str = "en") -> pd.DataFrame:
     present = set(result.grids.columns) if result.grids is not None else set()
     columns = GRID_COLUMNS[:1] + tuple(c for c in CODE_COLUMNS if c in present) + GRID_COLUMNS[1:]
     columns += tuple(c for c in DETAIL_COLUMNS if c in present)
+    columns += tuple(c for c in WORKLOAD_COLUMNS if c in present)
     frame = _table(result.grids, columns, "grid_code", "grids")
     if lang == "zh" and "reason_zh" in result.grids:
         zh = result.grids.set_index("grid_code")["reason_zh"]
@@ -203,6 +213,9 @@ def _localise(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     out = frame.copy()
     if "status" in out:
         out["status"] = out["status"].map(lambda s: status_label(s, lang) if s else s)
+    for column in _FLAGS:
+        if column in out:
+            out[column] = out[column].map(lambda v: FLAG_WORDS[lang].get(bool(v), "") if not pd.isna(v) else "")
     return out.rename(columns={c: column_label(c, lang) for c in out.columns})
 
 

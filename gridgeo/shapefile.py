@@ -67,6 +67,10 @@ ABBREVIATIONS = {
     "building_code": "bldg_code",
     "standard_code": "std_code",
     "responsible_unit": "resp_unit",
+    "workload_index": "wl_index",
+    "workload_flag": "wl_flag",
+    "centre_name": "centre_nm",
+    "coverage_flag": "cov_flag",
 }
 MAX_NAME_BYTES = 10
 MAX_TEXT_BYTES = 254

@@ -11,6 +11,9 @@ import pytest
 import gridgeo
 from gridgeo.roster import GRID_COLUMNS, STAFF_COLUMNS, UNIT_COLUMNS, grid_roster, unit_roster, write_roster
 
+#: what gridgeo.partition adds to every grid (gridgeo.workload), in roster order; coverage only with service centres
+TEAM_COLUMNS = ("tour_m", "workload_index", "workload_flag", "helpers_n")
+
 openpyxl = pytest.importorskip("openpyxl")
 
 STAFF_ZH = ["网格党支部书记", "网格长", "专职网格员", "兼职网格员/志愿者"]
@@ -29,7 +32,7 @@ def written(result, tmp_path_factory):
 
 def test_grid_roster_rows_and_columns(result):
     roster = grid_roster(result)
-    assert list(roster.columns) == list(GRID_COLUMNS + STAFF_COLUMNS)
+    assert list(roster.columns) == list(GRID_COLUMNS + TEAM_COLUMNS + STAFF_COLUMNS)
     assert len(roster) == len(result.grids)
     assert roster["grid_code"].tolist() == sorted(result.grids["grid_code"])
     assert roster["households"].sum() == result.grids["households"].sum()
@@ -103,5 +106,5 @@ def test_formula_like_text_stays_text(result, tmp_path):
 def test_english_files(result, tmp_path):
     roster_csv, _, xlsx = write_roster(result, tmp_path, lang="en")
     back = pd.read_csv(io.BytesIO(roster_csv.read_bytes()), encoding="utf-8-sig")
-    assert list(back.columns) == list(GRID_COLUMNS + STAFF_COLUMNS)
+    assert list(back.columns) == list(GRID_COLUMNS + TEAM_COLUMNS + STAFF_COLUMNS)
     assert [c.value for c in openpyxl.load_workbook(xlsx)["units"][1]] == list(UNIT_COLUMNS)
