@@ -21,7 +21,9 @@ and a new building layer and returns a new :class:`~gridgeo.result.Partition`:
    holds), the grids start from their previous buildings, the grid count is adjusted
    when the region's total needs it (the smallest grid is dissolved into its
    neighbours, or the largest is split), and boundary cells are moved one at a time
-   only while that reduces the band miss.  When this leaves a grid out of band the
+   only while that reduces the band miss; when single cells cannot fix it (large
+   buildings), a grid and its neighbours are merged and split again (ReCom, as in
+   :mod:`gridgeo.partition.plan`).  When this leaves a grid out of band the
    region grows by the neighbour sharing the longest border with it, up to
    ``max_region`` grids; beyond that the whole community is partitioned afresh.
    Grids of a region whose buildings the repair did not touch keep their polygon.
@@ -64,7 +66,7 @@ from .errors import AuditError, InputError, Problem
 from .labels import reason_text
 from .metrics import community_metrics, polsby_popper
 from .partition.count import feasible_counts
-from .partition.plan import DEDICATED, IN_BAND, OVERSIZE, GridNote, make_note, partition_part
+from .partition.plan import DEDICATED, IN_BAND, OVERSIZE, GridNote, _repair_band, make_note, partition_part
 from .partition.refine import _Search
 from .result import Partition, read_outputs
 from .tessellate import split_parts, tessellate_part
@@ -620,9 +622,16 @@ def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng) -> n
     search = _Repair(graph, labels, low, high, k, big, excused)
     search.run(50 * graph.n)
     labels = search.labels
-    weights = np.bincount(labels, weights=graph.weight, minlength=k)
-    if any(not excused[g] and not (low <= weights[g] <= high) for g in range(k)):
-        return None
+
+    def missing(labels):
+        weights = np.bincount(labels, weights=graph.weight, minlength=k)
+        return any(not excused[g] and not (low <= weights[g] <= high) for g in range(k))
+
+    if missing(labels):
+        # single-cell moves are stuck (large buildings): merge a grid with neighbours and split again (ReCom)
+        labels = _repair_band(graph, labels, excused, low, high, rng, big, rounds=20)
+        if missing(labels):
+            return None
     return labels
 
 
