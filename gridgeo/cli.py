@@ -1,6 +1,6 @@
 """The ``gridgeo`` command line: a click group of thin commands (read → library → write).
 
-Commands: ``partition``, ``validate``, ``map``, ``report``, ``print``, ``demo``.
+Commands: ``partition``, ``update``, ``validate``, ``map``, ``report``, ``print``, ``demo``.
 
 Exit codes: 0 success; 1 the input has problems (``validate``); 2 a usage or
 input error (one clear message, no traceback unless ``-v``); 3 an unexpected
@@ -535,6 +535,58 @@ def _services_summary(report: dict) -> str:
     if c:
         text += f"; {c['n_flagged']} grids beyond a {c['limit_min']:g}-minute walk of {c['n_centres']} service centres"
     return text
+
+
+# -- update ---------------------------------------------------------------------------------------------
+@main.command("update")
+@click.argument("previous", metavar="PREVIOUS_OUTDIR", type=click.Path(file_okay=False))
+@click.option("--buildings", "buildings", required=True, metavar="FILE", help="The complete new building layer (same columns as the previous run's input).")
+@click.option("-o", "--output", required=True, metavar="OUTDIR", type=click.Path(file_okay=False), help="Output folder of the updated plan.")
+@click.option("--barriers", multiple=True, metavar="FILE", help="Barrier lines for re-partitioned grids (default: the previous run's, from its config.toml).")
+@click.option("--encoding", metavar="ENC", help="Text encoding of an input Shapefile DBF (gbk, gb18030, …).")
+@click.option("--format", "formats", multiple=True, metavar="FMT", help="Extra exports: shp, csv, xlsx.")
+@click.option("--map/--no-map", "make_map", default=True, show_default=True, help="Write map.html.")
+@click.option("--report/--no-report", "make_report", default=True, show_default=True, help="Write report.html.")
+@click.option("--lang", type=click.Choice(LANGS), default=None, help="Language of the map and report (default: the previous run's).")
+@click.option("--overwrite", is_flag=True, help="Replace OUTDIR if it exists.")
+@_handle_errors
+def update_command(previous, buildings, output, barriers, encoding, formats, make_map, make_report, lang, overwrite):
+    """Update the plan in PREVIOUS_OUTDIR for a new building layer, writing OUTDIR.
+
+    Unchanged grids keep their polygons and codes; only grids whose buildings or
+    households changed (and as few neighbours as needed) are re-drawn.  OUTDIR also
+    receives changes.json (grids added, retired, reshaped; buildings moved; the
+    share of households whose grid changed); report.json names the parent run.
+    """
+    from .export import write_outputs
+    from .io import layer_label, read_layer, split_layer_spec
+    from .update import update
+
+    prev = Path(previous)
+    if prev.resolve() == Path(output).resolve():
+        raise InputError(Problem("-o/--output", f"{output} is PREVIOUS_OUTDIR; writing there would replace the plan being updated", "write the update to a new folder"))
+    _check_output(output, overwrite, [buildings, *barriers])
+    chosen = _formats(formats)
+    saved = _saved_config(prev)
+    barriers = barriers or tuple(saved.get("barriers", ()))
+    path, layer = split_layer_spec(buildings)
+    frame = read_layer(path, layer=layer, encoding=encoding)
+    barrier_frames = [read_layer(*split_layer_spec(spec), encoding=encoding) for spec in barriers]
+    result = update(prev, frame, barriers=barrier_frames or None, labels={"buildings": layer_label(path, layer), "communities": f"{previous}/partition.gpkg:communities"})
+    lang = lang or saved.get("lang", "zh")
+    writers = _writers(
+        chosen, make_map=make_map, make_report=make_report, lang=lang, basemap=saved.get("basemap", "osm") if os.environ.get("TIANDITU_KEY") or saved.get("basemap") != "tianditu" else "osm",
+        tianditu_key=os.environ.get("TIANDITU_KEY"), barriers=_lines_layer(barrier_frames, result.grids.crs) if barrier_frames else None, shp_encoding=encoding or "utf-8",
+    )
+    write_outputs(result, output, overwrite=overwrite, writers=writers)
+    c = result.changes
+    if logger.getEffectiveLevel() <= logging.WARNING:
+        click.echo(
+            f"{len(c['grids_added'])} grids added, {len(c['grids_retired'])} retired, {len(c['grids_reshaped'])} reshaped, "
+            f"{len(c['grids_modified'])} with other buildings; {len(c['buildings_moved'])} buildings and "
+            f"{c['households_moved']} households ({100 * c['share_households_moved']:.2f} %) changed grid; written to {output}",
+            err=True,
+        )
 
 
 # -- validate ---------------------------------------------------------------------------------------

@@ -178,6 +178,13 @@ def write_outputs(
             json.dumps(to_json_safe(result.report), ensure_ascii=False, indent=2, sort_keys=False) + "\n",
             encoding="utf-8",
         )
+        if getattr(result, "changes", None) is not None:
+            (staging / "changes.json").write_text(
+                json.dumps(to_json_safe(result.changes), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+            )
+        from .update import write_grid_index
+
+        write_grid_index(result.grids, staging)  # grids.rtree.idx/.dat: places new buildings in `gridgeo update`
         for name, text in (extra or {}).items():
             (staging / name).write_text(text, encoding="utf-8")
         for writer in writers:

@@ -268,6 +268,8 @@ def build_report_html(result, *, lang: str = "zh", name_column: str | None = Non
     parts += [f"<h2>{_e(t['per_community'])}</h2>", _community_table(report.get("communities", []), result.communities, names, t)]
     parts += [f"<h2>{_e(t['flagged'])}</h2>", _flagged_table(result.grids, result.communities, names, lang, t)]
     parts += _governance(result, report, names, t, plot_lang, font)
+    if report.get("changes"):
+        parts += _changes_section(report, lang)
     parts += [f"<footer>{_e(t['footer'])}</footer>", "</body>", "</html>", ""]
     return "\n".join(parts)
 
@@ -794,3 +796,32 @@ def _walk_svg(values: np.ndarray, limit: float, lang: str, font: str | None) -> 
         for side in ("top", "right"):
             ax.spines[side].set_visible(False)
         return _svg(fig, "walk")
+_CHANGES_T = {
+    "title": {"zh": "与上一版相比的变化", "en": "Changes against the previous plan"},
+    "parent": {"zh": "上一版", "en": "previous plan"},
+    "grids_added": {"zh": "新增网格", "en": "grids added"},
+    "grids_retired": {"zh": "撤销网格（编码不再使用）", "en": "grids retired (codes never reused)"},
+    "grids_reshaped": {"zh": "边界调整的网格", "en": "grids reshaped"},
+    "grids_modified": {"zh": "边界不变、建筑或户数变化的网格", "en": "grids with the same polygon and other buildings or households"},
+    "buildings_added": {"zh": "新增建筑", "en": "buildings added"},
+    "buildings_removed": {"zh": "拆除建筑", "en": "buildings removed"},
+    "buildings_moved": {"zh": "更换网格的建筑", "en": "buildings that changed grid"},
+    "households_moved": {"zh": "更换网格的户数", "en": "households that changed grid"},
+    "share_households_moved": {"zh": "更换网格的户数占比", "en": "share of households that changed grid"},
+}
+
+
+def _changes_section(report: dict, lang: str) -> list[str]:
+    """The change report of an updated plan (``report["changes"]``, counts only; the lists are in changes.json)."""
+    changes = report["changes"]
+    rows = []
+    for key, labels in _CHANGES_T.items():
+        if key in ("title", "parent") or key not in changes:
+            continue
+        value = changes[key]
+        text = f"{100 * float(value):.2f} %" if key.startswith("share") else str(value)
+        rows.append(f"<tr><th>{_e(labels[lang])}</th><td>{_e(text)}</td></tr>")
+    parent = report.get("parent") or {}
+    if parent.get("path"):
+        rows.append(f"<tr><th>{_e(_CHANGES_T['parent'][lang])}</th><td>{_e(parent['path'])} (sha256 {_e(str(parent.get('report_sha256', ''))[:12])})</td></tr>")
+    return [f'<h2 id="changes">{_e(_CHANGES_T["title"][lang])}</h2>', '<table class="changes">', *rows, "</table>"]

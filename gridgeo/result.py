@@ -27,6 +27,9 @@ class Partition:
     report : dict
         Parameters, notes on the input, and the measures of :mod:`gridgeo.metrics`
         per community and overall.
+    changes : dict, optional
+        What :func:`gridgeo.update.update` changed against the previous run
+        (written as ``changes.json``); None for a fresh partition.
     """
 
     communities: gpd.GeoDataFrame
@@ -35,6 +38,7 @@ class Partition:
     units: gpd.GeoDataFrame
     unassigned: gpd.GeoDataFrame
     report: dict = field(default_factory=dict)
+    changes: dict | None = None
 
     def to_files(self, outdir: str | Path, *, overwrite: bool = False) -> Path:
         """Write ``partition.gpkg``, the GeoJSON files and ``report.json`` into ``outdir``.
@@ -80,4 +84,5 @@ def read_outputs(outdir: str | Path) -> Partition:
         units=layer("units"),
         unassigned=layer("unassigned"),
         report=json.loads(report.read_text(encoding="utf-8")),
+        changes=json.loads((outdir / "changes.json").read_text(encoding="utf-8")) if (outdir / "changes.json").exists() else None,
     )

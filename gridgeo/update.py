@@ -1,0 +1,968 @@
+"""Living plans: update a finished partition for new buildings, keeping what did not change.
+
+:func:`update` takes a previous run (an output folder or a :class:`~gridgeo.result.Partition`)
+and a new building layer and returns a new :class:`~gridgeo.result.Partition`:
+
+1. **Matching.**  New buildings are matched to the previous run's buildings by the
+   building id column the previous run recorded (``parameters.building_id``), else
+   by footprint overlap (intersection over union above 0.5, points by position).
+   A building is *changed* when it is new, removed, or its geometry (beyond 1 mm)
+   or households changed.  Matched buildings keep their building code; new ones are
+   numbered after the highest code ever used in their community.
+2. **Placement.**  A new (or moved) building joins the previous grid holding its
+   representative point, found through the spatial index of the previous grids
+   (``grids.rtree.idx``/``.dat`` beside the output, rebuilt in memory when missing).
+3. **Repair.**  A grid whose buildings changed keeps its polygon and code when its
+   households stay in the band (or its excuse, an oversize building, still holds);
+   only its joint units are re-cut.  A grid that falls out of the band is repaired
+   with as few neighbours as needed: the region made of it and the neighbour grid
+   sharing its longest border is tessellated again (inside the union of their
+   polygons only, so every other grid keeps its polygon exactly and the tiling
+   holds), the grids start from their previous buildings, the grid count is adjusted
+   when the region's total needs it (the smallest grid is dissolved into its
+   neighbours, or the largest is split), and boundary cells are moved one at a time
+   only while that reduces the band miss; when single cells cannot fix it (large
+   buildings), a grid and its neighbours are merged and split again (ReCom, as in
+   :mod:`gridgeo.partition.plan`).  When this leaves a grid out of band the
+   region grows by the neighbour sharing the longest border with it, up to
+   ``max_region`` grids; beyond that the whole community is partitioned afresh.
+   Grids of a region whose buildings the repair did not touch keep their polygon.
+4. **Codes.**  The new grid with the largest household overlap with a previous grid
+   inherits its code (each code at most once); other new grids take numbers after
+   the community's highest number ever used; retired codes are recorded in the
+   report (``retired_grid_codes``, ``retired_building_codes``) and never reused.
+5. **Changes and history.**  :attr:`Partition.changes` lists grids added, retired,
+   reshaped (same code, new polygon) and modified (same polygon, other buildings or
+   households), buildings added, removed and moved between grids, and the share of
+   households whose grid changed (of the households in buildings present in both
+   versions).  ``report["parent"]`` names the previous run (path, sha256 of its
+   ``report.json``, parameters) and ``report["history"]`` the chain of ancestors.
+
+Dedicated grids (专属网格) are never merged with other grids: buildings placed in
+them join them, and they keep their polygon.  Compounds given to the previous run
+are not re-applied to regions that are re-partitioned (noted in the report).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from scipy.sparse.csgraph import connected_components
+
+from .adjacency import CellGraph, build_cell_graph
+from .api import _report, _with_added_columns, parse_band
+from .codes import building_code, width_for
+from .engine import CommunityTask, _assign_parts, _dissolve, _joint_units, community_rng, partition_community
+from .errors import AuditError, InputError, Problem
+from .labels import reason_text
+from .metrics import community_metrics, polsby_popper
+from .partition.count import feasible_counts
+from .partition.plan import DEDICATED, IN_BAND, OVERSIZE, GridNote, _repair_band, make_note, partition_part
+from .partition.refine import _Search
+from .result import Partition, read_outputs
+from .tessellate import split_parts, tessellate_part
+from .validate import prepare_inputs
+
+__all__ = ["update", "GRID_INDEX", "write_grid_index", "load_grid_index"]
+
+logger = logging.getLogger(__name__)
+
+#: base name of the persisted spatial index of the grids (``grids.rtree.idx`` and ``grids.rtree.dat``)
+GRID_INDEX = "grids.rtree"
+_GEOMETRY_TOLERANCE_M = 1e-3
+_MATCH_IOU = 0.5
+_BASIC_CODE = re.compile(r"^(.+)-(\d+)$")
+_BUILDING_CODE = re.compile(r"^(.+)-B(\d+)$")
+
+
+# -- the persisted spatial index --------------------------------------------------------------------
+def write_grid_index(grids: gpd.GeoDataFrame, folder: str | Path) -> None:
+    """Write an rtree index of ``grids`` (bounding boxes in their CRS, id = row position) into ``folder``.
+
+    Examples
+    --------
+    >>> import tempfile, geopandas as gpd, shapely
+    >>> g = gpd.GeoDataFrame({"grid_code": ["001-01"]}, geometry=[shapely.box(0, 0, 1, 1)], crs=32651)
+    >>> folder = tempfile.mkdtemp()
+    >>> write_grid_index(g, folder)
+    >>> list(load_grid_index(folder, g).intersection((0.5, 0.5, 0.5, 0.5)))
+    [0]
+    """
+    from rtree import index
+
+    bounds = shapely.bounds(grids.geometry.to_numpy()) if len(grids) else np.zeros((0, 4))
+    items = [(i, tuple(float(v) for v in b), None) for i, b in enumerate(bounds) if np.isfinite(b).all()]
+    properties = index.Property()
+    properties.overwrite = True
+    idx = index.Index(str(Path(folder) / GRID_INDEX), items, properties=properties) if items else index.Index(str(Path(folder) / GRID_INDEX), properties=properties)
+    idx.close()
+
+
+def load_grid_index(folder: str | Path | None, grids: gpd.GeoDataFrame):
+    """The rtree index of ``grids`` saved in ``folder``, or a new in-memory one when it is missing or stale."""
+    from rtree import index
+
+    base = Path(folder) / GRID_INDEX if folder is not None else None
+    if base is not None and base.with_suffix(".rtree.idx").exists() and base.with_suffix(".rtree.dat").exists():
+        idx = index.Index(str(base))
+        expected = shapely.bounds(grids.geometry.to_numpy())
+        full = (float(np.nanmin(expected[:, 0])), float(np.nanmin(expected[:, 1])), float(np.nanmax(expected[:, 2])), float(np.nanmax(expected[:, 3]))) if len(grids) else None
+        if full is not None and idx.count(full) == len(grids):
+            logger.info("using the saved grid index %s", base)
+            return idx
+        logger.info("the saved grid index %s does not match the grids; rebuilding it in memory", base)
+    bounds = shapely.bounds(grids.geometry.to_numpy()) if len(grids) else np.zeros((0, 4))
+    items = [(i, tuple(float(v) for v in b), None) for i, b in enumerate(bounds) if np.isfinite(b).all()]
+    return index.Index(items) if items else index.Index()
+
+
+# -- state of one community during the update ----------------------------------------------------------
+@dataclass
+class _Grid:
+    code: str
+    geom: object  # metric polygon
+    members: set[int]  # indices of new buildings
+    note: GridNote
+    dedicated: bool = False
+    polygon_kept: bool = True  # geometry is the previous run's polygon of this code
+    original: object = None  # the previous run's polygon (input CRS) when kept
+    previous_row: dict | None = None
+
+
+@dataclass
+class _Context:
+    band: tuple[int, int]
+    households: np.ndarray
+    geoms: np.ndarray  # metric building geometries (new buildings)
+    barriers: np.ndarray | None
+    seed: int
+    community_id: str
+    community_code: str
+    max_region: int
+    retired: set[str] = field(default_factory=set)
+    next_number: int = 1
+    width: int = 2
+
+
+class _Repair(_Search):
+    """The local search of :mod:`gridgeo.partition.refine`, limited to moves that reduce the band miss."""
+
+    def _best_move(self, node):
+        best = super()._best_move(node)
+        if best is None or best[0][0] >= 0:
+            return None
+        return best
+
+
+def update(
+    previous: Partition | str | Path,
+    buildings: gpd.GeoDataFrame,
+    *,
+    barriers: gpd.GeoDataFrame | list[gpd.GeoDataFrame] | None = None,
+    labels: dict[str, str] | None = None,
+    max_region: int = 6,
+    audit: bool = True,
+) -> Partition:
+    """Update a previous partition for a new building layer, changing as little as possible.
+
+    Parameters
+    ----------
+    previous : Partition or path
+        The previous run, or its output folder (read with :func:`gridgeo.result.read_outputs`;
+        its saved grid index is used to place new buildings).
+    buildings : GeoDataFrame
+        The complete new building layer (same columns as the previous run's input).
+    barriers : GeoDataFrame or list of them, optional
+        Barrier lines for the regions that are re-partitioned.
+    labels : dict, optional
+        Names of the inputs used in messages.
+    max_region : int
+        Largest number of grids a repair region may grow to before the whole
+        community is partitioned afresh.
+    audit : bool
+        Check the result's integrity (every building once, households conserved,
+        one polygon per grid, tiling); a failure raises :class:`AuditError`.
+
+    Returns
+    -------
+    Partition
+        With :attr:`Partition.changes` filled and ``report["parent"]`` naming the previous run.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely, gridgeo
+    >>> c = gpd.GeoDataFrame({"community_id": ["A"]}, geometry=[shapely.box(0, 0, 400, 100)], crs=32651)
+    >>> b = gpd.GeoDataFrame({"bid": [str(i) for i in range(20)], "hh": [40] * 20},
+    ...                      geometry=[shapely.box(x + 5, 40, x + 15, 60) for x in range(0, 400, 20)], crs=32651)
+    >>> before = gridgeo.partition(c, b, households="hh", building_id="bid")
+    >>> after = update(before, b.iloc[1:])  # one building demolished
+    >>> after.grids["grid_code"].tolist(), after.grids["households"].tolist()
+    (['001-01', '001-02'], [360, 400])
+    >>> after.changes["grids_modified"], after.changes["share_households_moved"]
+    (['001-01'], 0.0)
+    """
+    prev, prev_path = (read_outputs(previous), Path(previous)) if isinstance(previous, (str, Path)) else (previous, None)
+    report = prev.report
+    params = dict(report.get("parameters", {}))
+    if "grid_size" not in params:
+        raise InputError(Problem(str(prev_path or "previous"), "has no run parameters in its report", "update a folder written by gridgeo partition or update"))
+    band = parse_band(tuple(params["grid_size"]), "grid size")
+    unit_band = parse_band(tuple(params.get("unit_size", (10, 15))), "unit size")
+    seed = int(params.get("seed", 0))
+    if barriers is not None and not isinstance(barriers, (list, tuple)):
+        barriers = [barriers]
+    building_id = params.get("building_id")
+    prep = prepare_inputs(
+        prev.communities,
+        buildings,
+        households=params.get("households"),
+        community_id="community_id",
+        building_id=building_id,
+        community_households=params.get("community_households"),
+        barriers=list(barriers) if barriers else None,
+        labels=labels,
+        default_storeys=float(params.get("default_storeys", 3.0)),
+        dwelling_m2=float(params.get("dwelling_m2", 90.0)),
+    )
+    if params.get("compounds"):
+        prep.notes.append("compounds of the previous run are not re-applied to re-partitioned grids")
+    metric, crs = prep.metric_crs, prep.input_crs
+    n = len(prep.buildings)
+    comm_code_of_id = dict(zip(prev.communities["community_id"].astype(str), prev.communities["community_code"].astype(str)))
+    b_comm = np.array([comm_code_of_id[str(prep.community_ids[c])] for c in prep.building_community], dtype=object)
+
+    # previous run, in the metric CRS
+    pb = prev.buildings
+    pb_codes = pb["building_code"].astype(str).to_numpy()
+    pb_grid = pb["grid_code"].astype(str).to_numpy()
+    pb_comm = pb["community_code"].astype(str).to_numpy()
+    pb_hh = pb["households"].to_numpy(dtype=np.int64)
+    pb_geom = pb.geometry.to_crs(metric).to_numpy() if len(pb) else np.zeros(0, dtype=object)
+    pg = prev.grids.reset_index(drop=True)
+    pg_codes = pg["grid_code"].astype(str).to_numpy()
+    pg_comm = pg["community_code"].astype(str).to_numpy()
+    pg_metric = pg.geometry.to_crs(metric).to_numpy()
+
+    match = _match(prep, pb, pb_geom, building_id)
+    same_comm = match >= 0
+    same_comm[same_comm] = pb_comm[match[same_comm]] == b_comm[same_comm]
+    match = np.where(same_comm, match, -1)
+    matched_prev = np.zeros(len(pb), dtype=bool)
+    matched_prev[match[match >= 0]] = True
+    geom_changed = np.zeros(n, dtype=bool)
+    hh_changed = np.zeros(n, dtype=bool)
+    m = np.flatnonzero(match >= 0)
+    if len(m):
+        geom_changed[m] = ~shapely.equals_exact(prep.building_geoms[m], pb_geom[match[m]], tolerance=_GEOMETRY_TOLERANCE_M)
+        hh_changed[m] = prep.households[m] != pb_hh[match[m]]
+    is_new = match < 0
+
+    # placement of new and moved buildings through the (saved) grid index
+    home = np.full(n, "", dtype=object)
+    home[m] = pb_grid[match[m]]
+    place = np.flatnonzero(is_new | geom_changed)
+    if len(place):
+        home[place] = _place(prep.building_geoms[place], b_comm[place], home[place], pg, pg_codes, pg_comm, pg_metric, metric, prev_path)
+
+    # building codes: kept, or numbered after the highest ever used in the community
+    b_code = np.full(n, "", dtype=object)
+    b_code[m] = pb_codes[match[m]]
+    retired_buildings = set(report.get("retired_building_codes", [])) | set(pb_codes[~matched_prev].tolist())
+    _number_new_buildings(b_code, is_new, b_comm, prep, pb_codes, retired_buildings)
+    # from here on buildings are in code order: the result does not depend on the input's row order
+    canon = np.argsort(b_code.astype(str), kind="stable")
+    prep.buildings = prep.buildings.iloc[canon]
+    prep.building_geoms = prep.building_geoms[canon]
+    prep.building_community = prep.building_community[canon]
+    prep.households = prep.households[canon]
+    b_code, b_comm, match, home = b_code[canon], b_comm[canon], match[canon], home[canon]
+    is_new, geom_changed, hh_changed = is_new[canon], geom_changed[canon], hh_changed[canon]
+    m = np.flatnonzero(match >= 0)
+
+    # per community: repair what changed
+    retired_grids = set(report.get("retired_grid_codes", []))
+    prev_members: dict[str, set[int]] = {}
+    for i in m:
+        prev_members.setdefault(pb_grid[match[i]], set()).add(int(i))
+    dirty_buildings = is_new | geom_changed | hh_changed
+    dirty_grids = set(home[dirty_buildings].tolist()) | set(pb_grid[~matched_prev].tolist())
+    barrier_tree = shapely.STRtree(prep.barriers) if len(prep.barriers) else None
+    final: dict[str, _Grid] = {}
+    order = sorted(set(pg_comm.tolist()))
+    for ccode in order:
+        rows = np.flatnonzero(pg_comm == ccode)
+        ci = int(np.flatnonzero(prev.communities["community_code"].astype(str).to_numpy() == ccode)[0])
+        cid = str(prev.communities["community_id"].iloc[ci])
+        grids: dict[str, _Grid] = {}
+        for r in rows:
+            code = pg_codes[r]
+            row = pg.iloc[r]
+            members = {int(i) for i in np.flatnonzero(home == code)}
+            dedicated = str(row.get("status", "")) == DEDICATED
+            note = _previous_note(row)
+            grids[code] = _Grid(code, pg_metric[r], members, note, dedicated, True, pg.geometry.iloc[r], row.to_dict())
+        context = _Context(
+            band, prep.households, prep.building_geoms, _local_barriers(barrier_tree, prep.barriers, prep.community_geoms[prep.community_ids.astype(str) == cid]),
+            seed, cid, ccode, max_region, retired_grids,
+        )
+        context.next_number, context.width = _next_grid_number(ccode, list(grids) + sorted(retired_grids))
+        community_geom = prep.community_geoms[np.flatnonzero(prep.community_ids.astype(str) == cid)[0]]
+        if any(code in dirty_grids for code in grids):
+            _repair_community(grids, dirty_grids, context, community_geom)
+        final.update(grids)
+        retired_grids = context.retired
+
+    result, changes = _assemble(
+        prev, prep, final, pg, pg_codes, prev_members, match, b_code, b_comm, dirty_buildings, is_new, pb_codes, matched_prev,
+        pb_grid, pb_hh, band, unit_band, seed, metric, crs, params,
+    )
+    parent = {
+        "path": str(prev_path.resolve()) if prev_path is not None else None,
+        "report_sha256": _report_hash(prev_path, report),
+        "parameters": params,
+    }
+    result.report["parent"] = parent
+    result.report["history"] = list(report.get("history", [])) + [parent]
+    result.report["retired_grid_codes"] = sorted(retired_grids | set(changes["grids_retired"]))
+    result.report["retired_building_codes"] = sorted(retired_buildings)
+    changes["parent"] = parent
+    result.report["changes"] = {key: (len(value) if isinstance(value, list) else value) for key, value in changes.items() if key != "parent"}
+    result.changes = changes
+    logger.info(
+        "update: %d grids added, %d retired, %d reshaped, %d modified; %.2f %% of households changed grid",
+        len(changes["grids_added"]), len(changes["grids_retired"]), len(changes["grids_reshaped"]), len(changes["grids_modified"]),
+        100 * changes["share_households_moved"],
+    )
+    if audit:
+        from .audit import audit_partition
+
+        problems = audit_partition(result, buildings, band=band, unit_band=unit_band, quality=False)
+        if problems:
+            raise AuditError("the updated plan does not match the input: " + "; ".join(problems))
+    return result
+
+
+# -- matching and placement ------------------------------------------------------------------------------
+def _match(prep, pb: gpd.GeoDataFrame, pb_geom: np.ndarray, building_id: str | None) -> np.ndarray:
+    """Index of the previous building matched to each new building, -1 when none."""
+    n = len(prep.buildings)
+    match = np.full(n, -1, dtype=np.int64)
+    if n == 0 or len(pb) == 0:
+        return match
+    if building_id and building_id in prep.buildings.columns:
+        column = building_id if building_id in pb.columns and f"input_{building_id}" not in pb.columns else f"input_{building_id}"
+        if column in pb.columns:
+            lookup = {str(v): j for j, v in enumerate(pb[column].astype(str).to_numpy())}
+            match[:] = [lookup.get(str(v), -1) for v in prep.buildings[building_id].astype(str).to_numpy()]
+            return match
+    # by footprint overlap (IoU), or by position for points; mutual best pairs only
+    tree = shapely.STRtree(pb_geom)
+    new_idx, old_idx = tree.query(prep.building_geoms, predicate="intersects")
+    if len(new_idx) == 0:
+        return match
+    a, b = prep.building_geoms[new_idx], pb_geom[old_idx]
+    polygonal = np.isin(shapely.get_type_id(a), (3, 6)) & np.isin(shapely.get_type_id(b), (3, 6))
+    inter = np.where(polygonal, shapely.area(shapely.intersection(a, b)), 0.0)
+    union = np.where(polygonal, shapely.area(a) + shapely.area(b) - inter, 1.0)
+    score = np.where(polygonal, inter / np.maximum(union, 1e-12), (shapely.distance(a, b) <= _GEOMETRY_TOLERANCE_M).astype(float))
+    keep = score > _MATCH_IOU
+    new_idx, old_idx, score = new_idx[keep], old_idx[keep], score[keep]
+    taken_new = np.zeros(n, dtype=bool)
+    taken_old = np.zeros(len(pb), dtype=bool)
+    for k in np.lexsort((old_idx, new_idx, -score)):
+        i, j = new_idx[k], old_idx[k]
+        if not taken_new[i] and not taken_old[j]:
+            match[i] = j
+            taken_new[i] = taken_old[j] = True
+    return match
+
+
+def _place(geoms, comm, current, pg, pg_codes, pg_comm, pg_metric, metric, folder) -> np.ndarray:
+    """The previous grid (same community) holding each building's representative point; its current grid when it still does."""
+    points = shapely.point_on_surface(geoms)
+    points_in = gpd.GeoSeries(points, crs=metric).to_crs(pg.crs).to_numpy()
+    index = load_grid_index(folder, pg)
+    out = np.empty(len(geoms), dtype=object)
+    code_row = {c: r for r, c in enumerate(pg_codes)}
+    for k, (point, p_in) in enumerate(zip(points, points_in)):
+        if current[k] and current[k] in code_row and shapely.covers(pg_metric[code_row[current[k]]], point):
+            out[k] = current[k]
+            continue
+        x, y = shapely.get_coordinates(p_in)[0]
+        candidates = sorted(r for r in index.intersection((x, y, x, y)) if pg_comm[r] == comm[k])
+        hit = [r for r in candidates if shapely.covers(pg.geometry.iloc[r], p_in)]
+        if hit:
+            out[k] = pg_codes[hit[0]]
+            continue
+        own = np.flatnonzero(pg_comm == comm[k])
+        distance = shapely.distance(pg_metric[own], point)
+        out[k] = pg_codes[own[int(np.argmin(distance))]]
+    return out
+
+
+def _number_new_buildings(b_code, is_new, b_comm, prep, pb_codes, retired) -> None:
+    """Codes for new buildings, per community after the highest number ever used, in reading order."""
+    from .api import _canonical_order
+
+    used: dict[str, int] = {}
+    width = 5
+    for code in list(pb_codes) + sorted(retired):
+        hit = _BUILDING_CODE.match(str(code))
+        if hit:
+            used[hit.group(1)] = max(used.get(hit.group(1), 0), int(hit.group(2)))
+            width = max(width, len(hit.group(2)))
+    anchors = shapely.get_coordinates(shapely.point_on_surface(prep.building_geoms)).reshape(-1, 2)
+    for ccode in sorted(set(b_comm[is_new].tolist())):
+        new = np.flatnonzero(is_new & (b_comm == ccode))
+        ci = prep.building_community[new[0]]
+        new = new[_canonical_order(prep.building_geoms[new], anchors[new], prep.community_geoms[ci])]
+        start = used.get(ccode, 0)
+        w = max(width, len(str(start + len(new))))
+        for rank, i in enumerate(new):
+            b_code[i] = building_code(ccode, start + rank + 1, w)
+
+
+def _next_grid_number(ccode: str, codes: list[str]) -> tuple[int, int]:
+    """The next free basic grid number of a community and the code width."""
+    top, width = 0, 2
+    for code in codes:
+        hit = _BASIC_CODE.match(code)
+        if hit and hit.group(1) == ccode:
+            top = max(top, int(hit.group(2)))
+            width = max(width, len(hit.group(2)))
+    return top + 1, width
+
+
+def _local_barriers(tree, barriers, community_geoms):
+    if tree is None or not len(community_geoms):
+        return None
+    hits = np.sort(tree.query(community_geoms[0], predicate="intersects"))
+    return barriers[hits] if len(hits) else None
+
+
+def _previous_note(row) -> GridNote:
+    """A note standing for the previous status and reason of a grid (kept for grids that do not change)."""
+    status = str(row.get("status", "") or "")
+    return GridNote(status, "", ()) if status != IN_BAND else GridNote(IN_BAND)
+
+
+# -- the repair ----------------------------------------------------------------------------------------
+def _weight(grid: _Grid, ctx: _Context) -> int:
+    return int(ctx.households[sorted(grid.members)].sum()) if grid.members else 0
+
+
+def _oversize(grid: _Grid, ctx: _Context) -> bool:
+    return bool(grid.members) and int(ctx.households[sorted(grid.members)].max()) > ctx.band[1]
+
+
+def _is_bad(grid: _Grid, ctx: _Context) -> bool:
+    if grid.dedicated:
+        return False
+    w = _weight(grid, ctx)
+    return not (ctx.band[0] <= w <= ctx.band[1]) and not _oversize(grid, ctx)
+
+
+def _shared_lengths(grids: dict[str, _Grid], codes: list[str]) -> dict[tuple[str, str], float]:
+    """Border length shared by every pair of adjacent grids among ``codes``."""
+    geoms = np.array([grids[c].geom for c in codes], dtype=object)
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
+    keep = left < right
+    left, right = left[keep], right[keep]
+    out = {}
+    if len(left):
+        lengths = shapely.length(shapely.intersection(shapely.boundary(geoms[left]), shapely.buffer(geoms[right], 0.01)))
+        for a, b, length in zip(left, right, lengths):
+            if length > 0.05:
+                out[(codes[a], codes[b])] = out[(codes[b], codes[a])] = float(length)
+    return out
+
+
+def _repair_community(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, community_geom) -> None:
+    """Bring every grid of one community back into the band, touching as few grids as possible."""
+    for code, grid in grids.items():
+        if code in dirty:
+            grid.note = _note_for(grid, ctx)
+    attempts = 0
+    while True:
+        bad = sorted(code for code, grid in grids.items() if code in dirty and _is_bad(grid, ctx))
+        if not bad:
+            return
+        attempts += 1
+        code = bad[0]
+        region = [code]
+        solved = False
+        while True:
+            candidates = [c for c, g in grids.items() if not g.dedicated]
+            shared = _shared_lengths(grids, candidates) if len(candidates) > 1 else {}
+            border: dict[str, float] = {}
+            for (a, b), length in shared.items():
+                if a in region and b not in region:
+                    border[b] = border.get(b, 0.0) + length
+            if not border or len(region) >= ctx.max_region:
+                break
+            region.append(max(sorted(border), key=lambda c: border[c]))
+            if _repair_region(grids, region, ctx, dirty):
+                solved = True
+                break
+        if not solved:
+            logger.info("community %s: repairing grid %s needs the whole community", ctx.community_id, code)
+            _repartition_whole(grids, ctx, community_geom, dirty)
+            return
+        if attempts > 4 * len(grids) + 10:
+            _repartition_whole(grids, ctx, community_geom, dirty)
+            return
+
+
+def _note_for(grid: _Grid, ctx: _Context) -> GridNote:
+    if grid.dedicated:
+        return grid.note
+    w = _weight(grid, ctx)
+    if ctx.band[0] <= w <= ctx.band[1]:
+        return GridNote(IN_BAND)
+    if _oversize(grid, ctx):
+        return make_note(OVERSIZE, "oversize_building", households=int(ctx.households[sorted(grid.members)].max()), high=ctx.band[1])
+    return grid.note
+
+
+def _tessellate(region, members: np.ndarray, ctx: _Context):
+    """Cells and graph of one region polygon for ``members`` (None when the region is not one piece)."""
+    parts = split_parts(region)
+    if len(parts) != 1 or len(members) == 0:
+        return None
+    part = parts[0]
+    tess = tessellate_part(part, ctx.geoms[members])
+    n_sites = len(tess.cells)
+    weight = np.bincount(tess.site_of_building, weights=ctx.households[members], minlength=n_sites).astype(np.int64)
+    barriers = None
+    if ctx.barriers is not None:
+        hits = shapely.STRtree(ctx.barriers).query(part, predicate="intersects")
+        barriers = ctx.barriers[hits] if len(hits) else None
+    graph = build_cell_graph(tess.cells, weight, tess.anchors, barriers, outline_length=float(shapely.length(part)))
+    if connected_components(graph.shared, directed=False)[0] != 1:
+        return None
+    return tess, graph
+
+
+def _reassign_loose(graph: CellGraph, labels: np.ndarray) -> None:
+    """Give every cell labelled -1 the label it shares the longest border with (in place)."""
+    indptr, indices, lengths = graph.shared.indptr, graph.shared.indices, graph.shared.data
+    while (labels < 0).any():
+        progress = False
+        for node in np.flatnonzero(labels < 0):
+            neighbours = indices[indptr[node] : indptr[node + 1]]
+            known = labels[neighbours] >= 0
+            if not known.any():
+                continue
+            totals = np.bincount(labels[neighbours][known], weights=lengths[indptr[node] : indptr[node + 1]][known])
+            labels[node] = int(np.argmax(totals))
+            progress = True
+        if not progress:
+            raise RuntimeError("cells without a labelled neighbour in a connected graph")
+
+
+def _connect(graph: CellGraph, labels: np.ndarray) -> None:
+    """Make every label connected: its heaviest piece stays, other pieces join their neighbours (in place)."""
+    for label in np.unique(labels[labels >= 0]):
+        nodes = np.flatnonzero(labels == label)
+        count, piece = connected_components(graph.shared[nodes][:, nodes], directed=False)
+        if count > 1:
+            weight = np.bincount(piece, weights=graph.weight[nodes] + 1e-6, minlength=count)
+            labels[nodes[piece != int(np.argmax(weight))]] = -1
+    _reassign_loose(graph, labels)
+
+
+def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng) -> np.ndarray | None:
+    """Labels with every grid in band or excused, changing as little as possible; None when it fails."""
+    low, high = ctx.band
+    labels = labels.copy()
+    _connect(graph, labels)
+    labels = np.unique(labels, return_inverse=True)[1].astype(np.int64)
+    big = graph.weight > high
+    for _ in range(len(labels) + 1):
+        k = int(labels.max()) + 1
+        weights = np.bincount(labels, weights=graph.weight, minlength=k)
+        excused = np.zeros(k, dtype=bool)
+        excused[np.unique(labels[big])] = True
+        plain = np.flatnonzero(~excused)
+        total = int(weights[plain].sum())
+        counts = feasible_counts(total, low, high)
+        if len(plain) == 0:
+            return labels
+        if not len(counts):
+            return None
+        target = min(counts, key=lambda c: (abs(c - len(plain)), c))
+        if target < len(plain):
+            smallest = plain[np.lexsort((plain, weights[plain]))[0]]
+            labels[labels == smallest] = -1
+            _reassign_loose(graph, labels)
+            labels = np.unique(labels, return_inverse=True)[1].astype(np.int64)
+            continue
+        if target > len(plain):
+            largest = plain[np.lexsort((plain, -weights[plain]))[0]]
+            nodes = np.flatnonzero(labels == largest)
+            local, _ = partition_part(graph.subgraph(nodes), low, high, rng)
+            if local.max() < 1:
+                return None
+            labels[nodes[local > 0]] = local[local > 0] + k - 1
+            continue
+        break
+    k = int(labels.max()) + 1
+    excused = np.zeros(k, dtype=bool)
+    excused[np.unique(labels[big])] = True
+    search = _Repair(graph, labels, low, high, k, big, excused)
+    search.run(50 * graph.n)
+    labels = search.labels
+
+    def missing(labels):
+        weights = np.bincount(labels, weights=graph.weight, minlength=k)
+        return any(not excused[g] and not (low <= weights[g] <= high) for g in range(k))
+
+    if missing(labels):
+        # single-cell moves are stuck (large buildings): merge a grid with neighbours and split again (ReCom)
+        labels = _repair_band(graph, labels, excused, low, high, rng, big, rounds=20)
+        if missing(labels):
+            return None
+    return labels
+
+
+def _repair_region(grids: dict[str, _Grid], region: list[str], ctx: _Context, dirty: set[str]) -> bool:
+    """Repair the grids of ``region`` inside the union of their polygons; False when that is not enough."""
+    region = sorted(region)
+    members = np.array(sorted(set().union(*(grids[c].members for c in region))), dtype=np.int64)
+    shape = shapely.union_all([grids[c].geom for c in region])
+    built = _tessellate(shape, members, ctx)
+    if built is None:
+        return False
+    tess, graph = built
+    code_label = {c: i for i, c in enumerate(region)}
+    building_label = np.array([next(code_label[c] for c in region if int(b) in grids[c].members) for b in members])
+    labels = np.full(graph.n, -1, dtype=np.int64)
+    # a site shared by buildings of several grids (identical footprints) goes with its first building
+    for local in range(len(members) - 1, -1, -1):
+        labels[tess.site_of_building[local]] = building_label[local]
+    rng = community_rng(ctx.seed, f"{ctx.community_id}:update:{region[0]}")
+    solved = _solve_labels(graph, labels, ctx, rng)
+    if solved is None:
+        return False
+    site_label = solved
+    new_members = [set(members[site_label[tess.site_of_building] == g].tolist()) for g in range(int(site_label.max()) + 1)]
+    cells = [tess.cells[site_label == g] for g in range(len(new_members))]
+    _replace(grids, region, new_members, cells, ctx, dirty)
+    return True
+
+
+def _replace(grids, region, new_members, cells, ctx: _Context, dirty: set[str]) -> None:
+    """Swap the grids of ``region`` for new ones; codes by largest household overlap, untouched grids keep their polygon."""
+    codes = _inherit(grids, region, new_members, ctx)
+    old = {c: grids[c] for c in region}
+    kept = {code for code, members in zip(codes, new_members) if code in old and old[code].members == members}
+    if any(not old[c].members and c not in codes for c in region):
+        kept = set()  # the area of a grid left without buildings goes to grids that did not change otherwise
+    # redraw only the grids whose buildings changed, inside the union of their old polygons
+    redraw = [g for g, code in enumerate(codes) if code not in kept]
+    polygons = _redraw([new_members[g] for g in redraw], [old[c].geom for c in region if c not in kept], ctx)
+    if polygons is None:  # fall back to the region's own cells
+        kept = set()
+        redraw = list(range(len(codes)))
+        polygons = [_dissolve(cells[g]) for g in redraw]
+    for c in region:
+        del grids[c]
+    for g, code in enumerate(codes):
+        previous = old.get(code)
+        if code in kept:
+            grid = previous
+        else:
+            polygon = polygons[redraw.index(g)]
+            grid = _Grid(code, polygon, new_members[g], GridNote(), False, False, None, previous.previous_row if previous else None)
+        grid.members = new_members[g]
+        grid.note = _note_for(grid, ctx)
+        grids[code] = grid
+        dirty.add(code)
+    ctx.retired |= {c for c in region if c not in codes}
+
+
+def _redraw(members_list: list[set[int]], polygons: list, ctx: _Context) -> list | None:
+    """Polygons for grids of the given buildings, tiling the union of ``polygons``; None when one is not one piece."""
+    if not members_list:
+        return []
+    shape = shapely.union_all(polygons)
+    parts = split_parts(shape)
+    members = np.array(sorted(set().union(*members_list)), dtype=np.int64)
+    label_of = {}
+    for g, group in enumerate(members_list):
+        for b in group:
+            label_of[b] = g
+    part_of = _assign_parts(parts, ctx.geoms[members])
+    out: list = [None] * len(members_list)
+    for p, part in enumerate(parts):
+        here = members[part_of == p]
+        if len(here) == 0:
+            return None
+        built = _tessellate(part, here, ctx)
+        if built is None:
+            return None
+        tess, graph = built
+        site_label = np.full(graph.n, -1, dtype=np.int64)
+        for local, b in enumerate(here):
+            site = tess.site_of_building[local]
+            if site_label[site] >= 0 and site_label[site] != label_of[int(b)]:
+                return None
+            site_label[site] = label_of[int(b)]
+        for g in np.unique(site_label):
+            nodes = np.flatnonzero(site_label == g)
+            if out[g] is not None or connected_components(graph.shared[nodes][:, nodes], directed=False)[0] != 1:
+                return None
+            polygon = _dissolve(tess.cells[nodes])
+            if shapely.get_type_id(polygon) != 3:
+                return None
+            out[g] = polygon
+    if any(p is None for p in out):
+        return None
+    return out
+
+
+def _inherit(grids, region: list[str], new_members: list[set[int]], ctx: _Context) -> list[str]:
+    """Codes of new grids: the largest household overlap with an old grid inherits its code, others get new numbers."""
+    pairs = []
+    for g, members in enumerate(new_members):
+        for code in region:
+            common = members & grids[code].members
+            if common:
+                pairs.append((-int(ctx.households[sorted(common)].sum()), -len(common), code, g))
+    codes: list[str | None] = [None] * len(new_members)
+    used = set()
+    for _, _, code, g in sorted(pairs):
+        if codes[g] is None and code not in used:
+            codes[g] = code
+            used.add(code)
+    fresh = [g for g in range(len(new_members)) if codes[g] is None]
+    if fresh:
+        xy = np.array([shapely.get_coordinates(shapely.centroid(shapely.multipoints(shapely.get_coordinates(shapely.point_on_surface(ctx.geoms[sorted(new_members[g])])))))[0] for g in fresh])
+        for g in [fresh[i] for i in np.lexsort((xy[:, 0], -xy[:, 1]))]:
+            codes[g] = _new_code(ctx)
+    return [str(c) for c in codes]
+
+
+def _new_code(ctx: _Context) -> str:
+    ccode = ctx.community_code
+    while True:
+        code = f"{ccode}-{ctx.next_number:0{max(ctx.width, len(str(ctx.next_number)))}d}"
+        ctx.next_number += 1
+        if code not in ctx.retired:
+            return code
+
+
+def _repartition_whole(grids: dict[str, _Grid], ctx: _Context, community_geom, dirty: set[str]) -> None:
+    """Partition the community afresh (its dedicated grids stay), inheriting codes by household overlap."""
+    region = sorted(c for c, g in grids.items() if not g.dedicated)
+    members = np.array(sorted(set().union(*(grids[c].members for c in region))), dtype=np.int64)
+    has_dedicated = any(g.dedicated for g in grids.values())
+    shape = shapely.union_all([grids[c].geom for c in region]) if has_dedicated else community_geom
+    result = partition_community(
+        shape, ctx.geoms[members], ctx.households[members], band=ctx.band,
+        rng=community_rng(ctx.seed, f"{ctx.community_id}:update"), barriers=ctx.barriers,
+    )
+    k = len(result.grid_geoms)
+    new_members = [set(members[result.building_grid == g].tolist()) for g in range(k)]
+    codes = _inherit(grids, region, new_members, ctx)
+    for c in region:
+        previous = grids.pop(c)
+        if c not in codes:
+            ctx.retired.add(c)
+        grids_prev_row = previous.previous_row
+        if c in codes:
+            g = codes.index(c)
+            grids[c] = _Grid(c, result.grid_geoms[g], new_members[g], result.notes[g], False, False, None, grids_prev_row)
+    for g, code in enumerate(codes):
+        if code not in grids:
+            grids[code] = _Grid(code, result.grid_geoms[g], new_members[g], result.notes[g], False, False, None, None)
+        dirty.add(code)
+
+
+# -- assembling the result ---------------------------------------------------------------------------------
+def _assemble(prev, prep, final, pg, pg_codes, prev_members, match, b_code, b_comm, dirty_buildings, is_new, pb_codes, matched_prev, pb_grid, pb_hh, band, unit_band, seed, metric, crs, params):
+    n = len(prep.buildings)
+    b_grid = np.full(n, "", dtype=object)
+    for code, grid in final.items():
+        if grid.members:
+            b_grid[sorted(grid.members)] = code
+    prev_row_of = {c: r for r, c in enumerate(pg_codes)}
+    unchanged = set()
+    for code, grid in final.items():
+        if (
+            grid.polygon_kept
+            and code in prev_row_of
+            and grid.members == prev_members.get(code, set())
+            and not any(dirty_buildings[sorted(grid.members)])
+            and len(grid.members) == int(pg["n_buildings"].iloc[prev_row_of[code]])
+        ):
+            unchanged.add(code)
+    # order: surviving grids in the previous order, new ones after in code order
+    order = [c for c in pg_codes if c in final] + sorted(c for c in final if c not in prev_row_of)
+    redo = [c for c in order if c not in unchanged]
+    # joint units of every grid that changed
+    units_of: dict[str, tuple[list, list]] = {}
+    if redo:
+        task_members = np.array([b for c in redo for b in sorted(final[c].members)], dtype=np.int64)
+        labels = np.array([g for g, c in enumerate(redo) for _ in final[c].members], dtype=np.int64)
+        task = CommunityTask(None, prep.building_geoms[task_members], prep.households[task_members], band, seed, "", unit_band=unit_band)
+        from .engine import CommunityResult
+
+        fake = CommunityResult(labels, np.empty(len(redo), dtype=object), [], np.zeros(len(redo), dtype=np.int64))
+        grid_units, unit_geoms = _joint_units(task, fake)
+        offset = 0
+        for g, c in enumerate(redo):
+            size = len(final[c].members)
+            local = task_members[offset : offset + size]
+            units_of[c] = (grid_units[g], unit_geoms[g], local)
+            offset += size
+    prev_units = prev.units
+    grid_rows, grid_geoms, unit_frames = [], [], []
+    metric_geoms, metric_at = [], []
+    comm_id_of_code = dict(zip(prev.communities["community_code"].astype(str), prev.communities["community_id"].astype(str)))
+    new_unit_rows, new_unit_geoms = [], []
+    for code in order:
+        grid = final[code]
+        if code in unchanged:
+            row = pg.iloc[prev_row_of[code]].drop(labels=pg.geometry.name).to_dict()
+            grid_rows.append(row)
+            grid_geoms.append(grid.original)
+            unit_frames.append(prev_units[prev_units["grid_code"].astype(str) == code])
+            continue
+        members = np.array(sorted(grid.members), dtype=np.int64)
+        ccode = code.rsplit("-", 1)[0]
+        base = dict(grid.previous_row or {})
+        base.pop(pg.geometry.name, None)
+        row = {column: base.get(column, None) for column in pg.columns if column != pg.geometry.name}
+        units, ugeoms, local = units_of[code]
+        note = grid.note
+        row.update(
+            {
+                "grid_code": code,
+                "community_id": comm_id_of_code[ccode],
+                "community_code": ccode,
+                "households": int(prep.households[members].sum()) if len(members) else 0,
+                "n_buildings": int(len(members)),
+                "n_units": len(units),
+                "households_estimated": prep.households_estimated,
+            }
+        )
+        if not grid.dedicated:
+            row.update(
+                {
+                    "status": note.status or IN_BAND,
+                    "reason": note.reason if note.code else (base.get("reason", "") if note.status and note.status != IN_BAND else ""),
+                    "reason_zh": reason_text(note.code, dict(note.params), "zh") if note.code else (base.get("reason_zh", "") if note.status and note.status != IN_BAND else ""),
+                    "grid_type": "basic",
+                    "facility_type": "",
+                }
+            )
+        if grid.polygon_kept:
+            grid_geoms.append(grid.original)
+        else:
+            metric_at.append(len(grid_geoms))
+            metric_geoms.append(grid.geom)
+            grid_geoms.append(None)
+            row["area_m2"] = float(shapely.area(grid.geom))
+            row["polsby_popper"] = float(polsby_popper([grid.geom])[0])
+            if "barrier_crossings" in row and row["barrier_crossings"] is None:
+                row["barrier_crossings"] = 0
+        grid_rows.append(row)
+        width = width_for(len(units), 2)
+        for u, (unit, ugeom) in enumerate(zip(units, ugeoms)):
+            new_unit_rows.append(
+                {
+                    "unit_code": f"{code}-{u + 1:0{width}d}",
+                    "grid_code": code,
+                    "community_id": comm_id_of_code[ccode],
+                    "community_code": ccode,
+                    "households": unit.households,
+                    "n_buildings": len(unit.members),
+                    "members": ";".join(f"{b_code[local[i]]}:{a}-{z}" for i, a, z in unit.members),
+                    "in_band": unit.in_band,
+                }
+            )
+            new_unit_geoms.append(ugeom)
+    if metric_geoms:
+        converted = gpd.GeoSeries(metric_geoms, crs=metric).to_crs(crs).to_numpy()
+        for at, geom in zip(metric_at, converted):
+            grid_geoms[at] = geom
+    grids = gpd.GeoDataFrame(pd.DataFrame(grid_rows, columns=[c for c in pg.columns if c != pg.geometry.name]), geometry=list(grid_geoms), crs=crs)
+    for column in pg.columns:
+        if column != pg.geometry.name and column in grids and pg[column].dtype != object and not grids[column].isna().any():
+            grids[column] = grids[column].astype(pg[column].dtype)
+    fresh_units = gpd.GeoDataFrame(new_unit_rows, geometry=list(new_unit_geoms), crs=metric).to_crs(crs) if new_unit_rows else None
+    parts = [f for f in unit_frames if len(f)] + ([fresh_units] if fresh_units is not None else [])
+    units = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry=prev_units.geometry.name, crs=crs) if parts else prev_units.iloc[0:0]
+    if len(units):
+        units = units.iloc[np.argsort(units["unit_code"].astype(str).to_numpy(), kind="stable")].reset_index(drop=True)
+    # buildings and communities
+    out_buildings = _with_added_columns(prep, b_code, b_comm, b_grid, crs)
+    out_buildings = out_buildings.iloc[np.argsort(b_code.astype(str), kind="stable")]
+    unassigned = prep.unassigned
+    if len(unassigned):
+        keys = np.array([shapely.to_wkb(g, hex=True) if g is not None else "" for g in unassigned.geometry])
+        unassigned = unassigned.iloc[np.argsort(keys, kind="stable")]
+    communities = prev.communities.copy()
+    hh = pd.Series(prep.households, dtype=np.int64).groupby(b_comm).sum() if n else pd.Series(dtype=np.int64)
+    counts = pd.Series(np.ones(n, dtype=np.int64)).groupby(b_comm).sum() if n else pd.Series(dtype=np.int64)
+    ccodes = communities["community_code"].astype(str)
+    communities["households"] = ccodes.map(hh).fillna(0).astype(np.int64).to_numpy()
+    communities["n_buildings"] = ccodes.map(counts).fillna(0).astype(np.int64).to_numpy()
+    communities["n_grids"] = ccodes.map(grids["community_code"].astype(str).value_counts()).fillna(0).astype(np.int64).to_numpy()
+    community_frame = gpd.GeoDataFrame({"community_id": prep.community_ids}, geometry=list(prep.community_geoms), crs=metric)
+    per_community = community_metrics(grids, community_frame, band=band)
+    crossings_min = int(prev.report.get("summary", {}).get("barrier_crossings_min", 0))
+    report = _report(grids, community_frame, units, band, unit_band, prep, seed, crossings_min, per_community, params)
+    result = Partition(communities, grids, out_buildings, units, unassigned, report)
+    # changes
+    prev_codes = set(pg_codes.tolist())
+    new_codes = set(final)
+    reshaped = sorted(c for c in new_codes & prev_codes if not final[c].polygon_kept)
+    modified = sorted(c for c in new_codes & prev_codes if final[c].polygon_kept and c not in unchanged)
+    moved = []
+    moved_hh = compared_hh = 0
+    for i in np.flatnonzero(match >= 0):
+        j = match[i]
+        hh_i = int(prep.households[i])
+        compared_hh += hh_i
+        if b_grid[i] != pb_grid[j]:
+            moved.append({"building_code": str(b_code[i]), "from": str(pb_grid[j]), "to": str(b_grid[i]), "households": hh_i})
+            moved_hh += hh_i
+    moved.sort(key=lambda item: item["building_code"])
+    changes = {
+        "grids_added": sorted(new_codes - prev_codes),
+        "grids_retired": sorted(prev_codes - new_codes),
+        "grids_reshaped": reshaped,
+        "grids_modified": modified,
+        "buildings_added": sorted(str(c) for c in b_code[is_new]),
+        "buildings_removed": sorted(str(c) for c in pb_codes[~matched_prev]),
+        "buildings_changed": sorted(str(c) for c in b_code[dirty_buildings & ~is_new]),
+        "buildings_moved": moved,
+        "households_added": int(prep.households[is_new].sum()),
+        "households_removed": int(pb_hh[~matched_prev].sum()),
+        "households_moved": int(moved_hh),
+        "households_compared": int(compared_hh),
+        "share_households_moved": float(moved_hh / compared_hh) if compared_hh else 0.0,
+    }
+    return result, changes
+
+
+def _report_hash(path: Path | None, report: dict) -> str:
+    """sha256 of the previous run's ``report.json`` (of its JSON text when it came from memory)."""
+    if path is not None and (path / "report.json").exists():
+        return hashlib.sha256((path / "report.json").read_bytes()).hexdigest()
+    from .export import to_json_safe
+
+    text = json.dumps(to_json_safe(report), ensure_ascii=False, indent=2, sort_keys=False) + "\n"
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
