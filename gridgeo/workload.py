@@ -28,7 +28,9 @@ The workload index compares each grid with the other grids of its community::
     workload_index = Σ_k w_k · x_k / mean_community(x_k),   k ∈ {households, n_buildings, area_m2, tour_m}
 
 with equal weights ``w_k = 1/4`` by default (a ratio is 1 where the community's
-mean is 0).  The index averages 1.0 over each community's grids, so
+mean is 0).  Means are taken over the grids a grid team serves: dedicated grids
+(staffed by their institution) and grids without households are left out of
+the comparison and never flagged.  The index averages 1.0 over those grids, so
 ``workload_flag`` — the index above ``factor`` (default 1.5) — marks a grid
 whose workload is more than 1.5 times its community's mean.  A community with
 one grid has nothing to compare with and is never flagged.
@@ -417,15 +419,20 @@ def grid_workload(
         "tour_m": tours,
     }
     community = out["community_id"].astype(str).to_numpy()
+    # grids compared: those a grid team serves (not dedicated grids, which their institution staffs,
+    # nor grids without households such as an empty island)
+    compared = households > 0
+    if "grid_type" in out:
+        compared &= out["grid_type"].astype(str).to_numpy() != "dedicated"
     index = np.zeros(len(out))
     for key, values in indicators.items():
-        mean = pd.Series(values).groupby(community).transform("mean").to_numpy()
+        mean = pd.Series(np.where(compared, values, np.nan)).groupby(community).transform("mean").fillna(0).to_numpy()
         ratio = np.divide(values, mean, out=np.ones_like(values), where=mean > 0)
         index += w[key] * ratio
     out["helpers_n"] = helpers_needed(households, households_per_helper)
     out["tour_m"] = np.round(tours, 1)
     out["workload_index"] = np.round(index, 3)
-    out["workload_flag"] = index > factor + 1e-12
+    out["workload_flag"] = compared & (index > factor + 1e-12)
     out.attrs["workload_straight_pairs"] = straight_pairs
     return out
 
