@@ -1,6 +1,6 @@
 """The ``gridgeo`` command line: a click group of thin commands (read → library → write).
 
-Commands: ``partition``, ``update``, ``validate``, ``map``, ``report``, ``print``, ``demo``.
+Commands: ``partition``, ``update``, ``apply-edits``, ``validate``, ``map``, ``report``, ``print``, ``demo``.
 
 Exit codes: 0 success; 1 the input has problems (``validate``); 2 a usage or
 input error (one clear message, no traceback unless ``-v``); 3 an unexpected
@@ -587,6 +587,56 @@ def update_command(previous, buildings, output, barriers, encoding, formats, mak
             f"{c['households_moved']} households ({100 * c['share_households_moved']:.2f} %) changed grid; written to {output}",
             err=True,
         )
+
+
+# -- apply-edits -----------------------------------------------------------------------------------------
+@main.command("apply-edits")
+@click.argument("previous", metavar="OUTDIR", type=click.Path(file_okay=False))
+@click.argument("edits", metavar="EDITS.csv", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, metavar="NEW", type=click.Path(file_okay=False), help="Output folder of the edited plan.")
+@click.option("--format", "formats", multiple=True, metavar="FMT", help="Extra exports: shp, csv, xlsx.")
+@click.option("--map/--no-map", "make_map", default=True, show_default=True, help="Write map.html.")
+@click.option("--report/--no-report", "make_report", default=True, show_default=True, help="Write report.html.")
+@click.option("--lang", type=click.Choice(LANGS), default=None, help="Language of the map, report and messages (default: the run's).")
+@click.option("--overwrite", is_flag=True, help="Replace NEW if it exists.")
+@_handle_errors
+def apply_edits_command(previous, edits, output, formats, make_map, make_report, lang, overwrite):
+    """Apply a planner's edits in EDITS.csv to the plan in OUTDIR, writing NEW.
+
+    EDITS.csv has the header building_code,grid_code[,action]: a row moves (pins)
+    the building into the grid (a new code such as 003-09 creates a grid); action
+    lock (or unlock) with an empty building_code locks a whole grid against
+    `gridgeo update`.  Only the grids the moves touch are re-drawn; every edit is
+    kept, and each constraint it breaks (band, one piece) is flagged and listed in
+    NEW/edits.json.
+    """
+    from .edits import apply_edits, broken_summary
+    from .export import write_outputs
+
+    prev = Path(previous)
+    if prev.resolve() == Path(output).resolve():
+        raise InputError(Problem("-o/--output", f"{output} is OUTDIR; writing there would replace the plan being edited", "write the edited plan to a new folder"))
+    _check_output(output, overwrite, [edits, previous])
+    chosen = _formats(formats)
+    saved = _saved_config(prev)
+    result = apply_edits(prev, edits)
+    lang = lang or saved.get("lang", "zh")
+    writers = _writers(
+        chosen, make_map=make_map, make_report=make_report, lang=lang, basemap="osm" if saved.get("basemap") == "tianditu" and not os.environ.get("TIANDITU_KEY") else saved.get("basemap", "osm"),
+        tianditu_key=os.environ.get("TIANDITU_KEY"), barriers=None, shp_encoding="utf-8",
+    )
+    write_outputs(result, output, overwrite=overwrite, writers=writers)
+    record = result.edits
+    if logger.getEffectiveLevel() <= logging.WARNING:
+        moved = sum(1 for m in record["moves"] if m["from"] != m["to"])
+        click.echo(
+            f"{moved} buildings moved, {len(record['moves']) - moved} pinned, {len(record['locked'])} grids locked; "
+            f"{len(record['grids_redrawn'])} grids re-drawn, {len(record['grids_created'])} created, {len(record['grids_retired'])} retired; "
+            f"{len(record['broken_constraints'])} broken constraints kept; written to {output}",
+            err=True,
+        )
+        for line in broken_summary(result, lang):
+            click.echo(f"  kept: {line}", err=True)
 
 
 # -- validate ---------------------------------------------------------------------------------------

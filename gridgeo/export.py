@@ -182,6 +182,8 @@ def write_outputs(
             (staging / "changes.json").write_text(
                 json.dumps(to_json_safe(result.changes), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
             )
+        if getattr(result, "edits", None) is not None:
+            (staging / "edits.json").write_text(json.dumps(to_json_safe(result.edits), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         from .update import write_grid_index
 
         write_grid_index(result.grids, staging)  # grids.rtree.idx/.dat: places new buildings in `gridgeo update`

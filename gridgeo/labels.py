@@ -28,6 +28,7 @@ STATUS_LABELS: dict[str, dict[str, str]] = {
     "detached_part": {"zh": "分离地块", "en": "detached part"},
     "dedicated": {"zh": "专属网格", "en": "dedicated"},
     "out_of_band": {"zh": "超出区间（缺陷）", "en": "out of band (defect)"},
+    "edited_split": {"zh": "人工调整后不连通", "en": "split by a manual edit"},
 }
 
 STATUS_MEANINGS: dict[str, dict[str, str]] = {
@@ -37,6 +38,7 @@ STATUS_MEANINGS: dict[str, dict[str, str]] = {
     "detached_part": {"zh": "多部分社区中独立的一块，其户数无法分成范围内的网格", "en": "a detached piece of a community whose own total admits no grid count"},
     "dedicated": {"zh": "为单位、商场、医院、学校等设立的专属网格", "en": "a grid for one institution (school, hospital, mall, enterprise)"},
     "out_of_band": {"zh": "户数超出范围，需要处理", "en": "households outside the band: to be fixed"},
+    "edited_split": {"zh": "规划人员的调整使网格分成多块，按调整保留", "en": "a planner's edit left the grid in several pieces; kept as edited"},
 }
 
 #: why a grid is outside the band, per reason code; ``{name}`` fields come from the engine
@@ -78,6 +80,22 @@ REASONS: dict[str, dict[str, str]] = {
     "proven_exhaustive": {
         "en": "proven infeasible: {households} households; exhaustive search over all {cells} cells of this part found no split into connected grids within {low}–{high}",
         "zh": "已证明无解：{households} 户；对该地块全部 {cells} 个单元穷举搜索，不存在户数都在 {low}–{high} 的连通划分",
+    },
+    "manual_edit": {
+        "en": "manual edit: {households} households, outside {low}–{high}; kept as the planner set it (buildings moved: {moved})",
+        "zh": "人工调整：{households} 户，超出 {low}–{high} 户区间；按规划人员的调整保留（调整的建筑：{moved}）",
+    },
+    "manual_edit_split": {
+        "en": "manual edit: the grid is in {pieces} pieces ({households} households, band {low}–{high}); kept as the planner set it (buildings moved: {moved})",
+        "zh": "人工调整：网格分成 {pieces} 块（{households} 户，区间 {low}–{high} 户）；按规划人员的调整保留（调整的建筑：{moved}）",
+    },
+    "manual_edit_empty": {
+        "en": "manual edit: every building was moved out, and no neighbour grid can take the area; kept empty (band {low}–{high})",
+        "zh": "人工调整：全部建筑已移出，且没有相邻网格可接收该区域；保留为空网格（区间 {low}–{high} 户）",
+    },
+    "locked_grid": {
+        "en": "kept as the planner edited it (locked, or holding a pinned building): {households} households, outside {low}–{high}; not re-drawn by the update",
+        "zh": "按规划人员的调整保留（已锁定或含指定建筑）：{households} 户，超出 {low}–{high} 户区间；更新时不重新划分",
     },
     "search_failed": {
         "en": "{households} households: no contiguous split within {low}–{high} was found for this part",

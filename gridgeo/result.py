@@ -8,6 +8,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import pyogrio
+import shapely
 
 from .errors import InputError, Problem
 
@@ -30,6 +31,9 @@ class Partition:
     changes : dict, optional
         What :func:`gridgeo.update.update` changed against the previous run
         (written as ``changes.json``); None for a fresh partition.
+    edits : dict, optional
+        What :func:`gridgeo.edits.apply_edits` applied and every constraint the
+        edits break (written as ``edits.json``); None otherwise.
     """
 
     communities: gpd.GeoDataFrame
@@ -39,6 +43,7 @@ class Partition:
     unassigned: gpd.GeoDataFrame
     report: dict = field(default_factory=dict)
     changes: dict | None = None
+    edits: dict | None = None
 
     def to_files(self, outdir: str | Path, *, overwrite: bool = False) -> Path:
         """Write ``partition.gpkg``, the GeoJSON files and ``report.json`` into ``outdir``.
@@ -77,12 +82,22 @@ def read_outputs(outdir: str | Path) -> Partition:
             return gpd.read_file(gpkg, layer=name)
         return gpd.GeoDataFrame(geometry=gpd.GeoSeries([], crs=gpd.read_file(gpkg, layer="grids", rows=0).crs))
 
+    grids = layer("grids")
+    if len(grids):
+        # the GeoPackage stores all grids as MultiPolygon once one grid has several pieces (edited_split)
+        geoms = grids.geometry.to_numpy()
+        single = (shapely.get_type_id(geoms) == 6) & (shapely.get_num_geometries(geoms) == 1)
+        if single.any():
+            geoms = geoms.copy()
+            geoms[single] = shapely.get_geometry(geoms[single], 0)
+            grids = grids.set_geometry(gpd.GeoSeries(geoms, index=grids.index, crs=grids.crs), crs=grids.crs)
     return Partition(
         communities=layer("communities"),
-        grids=layer("grids"),
+        grids=grids,
         buildings=layer("buildings"),
         units=layer("units"),
         unassigned=layer("unassigned"),
         report=json.loads(report.read_text(encoding="utf-8")),
         changes=json.loads((outdir / "changes.json").read_text(encoding="utf-8")) if (outdir / "changes.json").exists() else None,
+        edits=json.loads((outdir / "edits.json").read_text(encoding="utf-8")) if (outdir / "edits.json").exists() else None,
     )

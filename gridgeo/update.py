@@ -41,6 +41,13 @@ and a new building layer and returns a new :class:`~gridgeo.result.Partition`:
 Dedicated grids (专属网格) are never merged with other grids: buildings placed in
 them join them, and they keep their polygon.  Compounds given to the previous run
 are not re-applied to regions that are re-partitioned (noted in the report).
+
+Grids a planner edited with :func:`gridgeo.edits.apply_edits` are kept the same
+way: grids in ``report["locked_grids"]``, grids an edit left in pieces
+(``edited_split``) and grids holding a pinned building
+(``report["pinned_buildings"]``) are never re-drawn by a repair; buildings placed
+in them join them.  Locks and pins are carried into the new report, and
+``changes["pins_broken"]`` lists pinned buildings no longer in their pinned grid.
 """
 
 from __future__ import annotations
@@ -66,7 +73,7 @@ from .errors import AuditError, InputError, Problem
 from .labels import reason_text
 from .metrics import community_metrics, polsby_popper
 from .partition.count import feasible_counts
-from .partition.plan import DEDICATED, IN_BAND, OVERSIZE, GridNote, _repair_band, make_note, partition_part
+from .partition.plan import DEDICATED, IN_BAND, OUT_OF_BAND, OVERSIZE, GridNote, _repair_band, make_note, partition_part
 from .partition.refine import _Search
 from .result import Partition, read_outputs
 from .tessellate import split_parts, tessellate_part
@@ -136,6 +143,7 @@ class _Grid:
     polygon_kept: bool = True  # geometry is the previous run's polygon of this code
     original: object = None  # the previous run's polygon (input CRS) when kept
     previous_row: dict | None = None
+    locked: bool = False  # kept as a planner edited it (gridgeo.edits): never re-drawn by the repair
 
 
 @dataclass
@@ -295,6 +303,10 @@ def update(
         prev_members.setdefault(pb_grid[match[i]], set()).add(int(i))
     dirty_buildings = is_new | geom_changed | hh_changed
     dirty_grids = set(home[dirty_buildings].tolist()) | set(pb_grid[~matched_prev].tolist())
+    # grids a planner edited (gridgeo.edits): locked, left in pieces by an edit, or holding a pinned building
+    pins = dict(report.get("pinned_buildings", {}))
+    protected = set(report.get("locked_grids", [])) | set(pins.values())
+    protected |= set(pg_codes[pg["status"].astype(str).to_numpy() == "edited_split"].tolist()) if "status" in pg else set()
     barrier_tree = shapely.STRtree(prep.barriers) if len(prep.barriers) else None
     final: dict[str, _Grid] = {}
     order = sorted(set(pg_comm.tolist()))
@@ -310,6 +322,7 @@ def update(
             dedicated = str(row.get("status", "")) == DEDICATED
             note = _previous_note(row)
             grids[code] = _Grid(code, pg_metric[r], members, note, dedicated, True, pg.geometry.iloc[r], row.to_dict())
+            grids[code].locked = code in protected
         context = _Context(
             band, prep.households, prep.building_geoms, _local_barriers(barrier_tree, prep.barriers, prep.community_geoms[prep.community_ids.astype(str) == cid]),
             seed, cid, ccode, max_region, retired_grids,
@@ -334,6 +347,12 @@ def update(
     result.report["history"] = list(report.get("history", [])) + [parent]
     result.report["retired_grid_codes"] = sorted(retired_grids | set(changes["grids_retired"]))
     result.report["retired_building_codes"] = sorted(retired_buildings)
+    if "locked_grids" in report or pins:
+        codes_now = set(result.buildings["grid_code"].astype(str)) | set(result.grids["grid_code"].astype(str))
+        grid_of = dict(zip(result.buildings["building_code"].astype(str), result.buildings["grid_code"].astype(str)))
+        result.report["locked_grids"] = sorted(c for c in report.get("locked_grids", []) if c in codes_now)
+        result.report["pinned_buildings"] = {b: g for b, g in sorted(pins.items()) if b in grid_of}
+        changes["pins_broken"] = [{"building_code": b, "pinned": g, "grid_code": grid_of[b]} for b, g in sorted(pins.items()) if b in grid_of and grid_of[b] != g]
     changes["parent"] = parent
     result.report["changes"] = {key: (len(value) if isinstance(value, list) else value) for key, value in changes.items() if key != "parent"}
     result.changes = changes
@@ -465,7 +484,7 @@ def _oversize(grid: _Grid, ctx: _Context) -> bool:
 
 
 def _is_bad(grid: _Grid, ctx: _Context) -> bool:
-    if grid.dedicated:
+    if grid.dedicated or grid.locked:
         return False
     w = _weight(grid, ctx)
     return not (ctx.band[0] <= w <= ctx.band[1]) and not _oversize(grid, ctx)
@@ -502,7 +521,7 @@ def _repair_community(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, c
         region = [code]
         solved = False
         while True:
-            candidates = [c for c, g in grids.items() if not g.dedicated]
+            candidates = [c for c, g in grids.items() if not g.dedicated and not g.locked]
             shared = _shared_lengths(grids, candidates) if len(candidates) > 1 else {}
             border: dict[str, float] = {}
             for (a, b), length in shared.items():
@@ -531,6 +550,8 @@ def _note_for(grid: _Grid, ctx: _Context) -> GridNote:
         return GridNote(IN_BAND)
     if _oversize(grid, ctx):
         return make_note(OVERSIZE, "oversize_building", households=int(ctx.households[sorted(grid.members)].max()), high=ctx.band[1])
+    if grid.locked and grid.note.status != "edited_split":
+        return make_note(OUT_OF_BAND, "locked_grid", households=w, low=ctx.band[0], high=ctx.band[1])
     return grid.note
 
 
@@ -764,9 +785,11 @@ def _new_code(ctx: _Context) -> str:
 
 def _repartition_whole(grids: dict[str, _Grid], ctx: _Context, community_geom, dirty: set[str]) -> None:
     """Partition the community afresh (its dedicated grids stay), inheriting codes by household overlap."""
-    region = sorted(c for c, g in grids.items() if not g.dedicated)
+    region = sorted(c for c, g in grids.items() if not g.dedicated and not g.locked)
+    if not region:
+        return
     members = np.array(sorted(set().union(*(grids[c].members for c in region))), dtype=np.int64)
-    has_dedicated = any(g.dedicated for g in grids.values())
+    has_dedicated = any(g.dedicated or g.locked for g in grids.values())
     shape = shapely.union_all([grids[c].geom for c in region]) if has_dedicated else community_geom
     result = partition_community(
         shape, ctx.geoms[members], ctx.households[members], band=ctx.band,

@@ -1,0 +1,278 @@
+"""Manual edits (gridgeo.edits, `gridgeo apply-edits`) on three real Taipei villages (tests/data/taipei_small_*)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from click.testing import CliRunner
+
+import gridgeo
+from gridgeo.audit import audit_partition
+from gridgeo.cli import main
+from gridgeo.edits import EDITED_SPLIT, apply_edits
+from gridgeo.errors import InputError
+from gridgeo.result import read_outputs
+from gridgeo.update import update
+
+from .conftest import file_hashes
+
+OPTIONS = {"households": "hh_est", "community_id": "community_id", "building_id": "building_id"}
+
+
+@pytest.fixture(scope="module")
+def plan(taipei_small, tmp_path_factory):
+    """The plan of the three villages, written to a folder: 10 grids, all in band."""
+    communities, buildings = taipei_small
+    folder = gridgeo.partition(communities, buildings, **OPTIONS).to_files(tmp_path_factory.mktemp("edits") / "v1")
+    return folder, buildings
+
+
+def _edits(*rows, action=None) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["building_code", "grid_code"])
+    if action is not None:
+        frame["action"] = action
+    return frame
+
+
+def _adjacent(grids, a: str, b: str) -> bool:
+    g = grids.to_crs(3826).set_index("grid_code").geometry
+    return float(shapely.area(shapely.intersection(shapely.buffer(g[a], 0.5), g[b]))) > 1.0
+
+
+def _nearest_building(previous, source: str, target: str, min_households: int = 0) -> str:
+    """The building of grid ``source`` (with at least ``min_households``) nearest to grid ``target``."""
+    b = previous.buildings.to_crs(3826)
+    g = previous.grids.to_crs(3826).set_index("grid_code").geometry
+    here = b[(b["grid_code"] == source) & (b["households"] >= min_households)]
+    return str(here.loc[here.geometry.distance(g[target]).idxmin(), "building_code"])
+
+
+def _polygons(result) -> dict[str, bytes]:
+    return {code: shapely.to_wkb(geom) for code, geom in zip(result.grids["grid_code"], result.grids.geometry)}
+
+
+def _layer_input(previous) -> pd.DataFrame:
+    from gridgeo.edits import _input_layer
+
+    return _input_layer(previous)
+
+
+def test_moving_one_building_between_adjacent_grids_redraws_exactly_those_two(plan):
+    folder, _ = plan
+    previous = read_outputs(folder)
+    assert _adjacent(previous.grids, "001-01", "001-02")
+    code = _nearest_building(previous, "001-01", "001-02")
+    hh = int(previous.buildings.set_index("building_code").loc[code, "households"])
+    edited = apply_edits(folder, _edits((code, "001-02")))
+    # the edit is kept and households are conserved at every level
+    assert edited.buildings.set_index("building_code").loc[code, "grid_code"] == "001-02"
+    before = previous.grids.set_index("grid_code")["households"]
+    after = edited.grids.set_index("grid_code")["households"]
+    assert after["001-01"] == before["001-01"] - hh and after["001-02"] == before["001-02"] + hh
+    assert int(after.sum()) == int(before.sum()) == int(edited.communities["households"].sum())
+    units = edited.units.groupby("grid_code")["households"].sum()
+    assert units.reindex(after.index).astype(int).equals(after.astype(int))
+    assert audit_partition(edited, _layer_input(previous), quality=False) == []
+    # exactly the two grids are re-drawn; every other polygon and unit is byte-identical
+    old, new = _polygons(previous), _polygons(edited)
+    assert {c for c in old if old[c] != new[c]} == {"001-01", "001-02"}
+    assert edited.edits["grids_redrawn"] == ["001-01", "001-02"]
+    kept_units = previous.units[~previous.units["grid_code"].isin(["001-01", "001-02"])]
+    new_units = edited.units[~edited.units["grid_code"].isin(["001-01", "001-02"])]
+    assert kept_units["unit_code"].tolist() == new_units["unit_code"].tolist()
+    assert kept_units["members"].tolist() == new_units["members"].tolist()
+    # units of the two grids were cut again and list the moved building in its new grid
+    assert any(code in str(m) for m in edited.units.loc[edited.units["grid_code"] == "001-02", "members"])
+    assert not any(code in str(m) for m in edited.units.loc[edited.units["grid_code"] == "001-01", "members"])
+    assert edited.edits["broken_constraints"] == []
+    assert edited.changes["buildings_moved"] == [{"building_code": code, "from": "001-01", "to": "001-02", "households": hh}]
+    assert edited.report["pinned_buildings"] == {code: "001-02"}
+    assert edited.report["parent"]["report_sha256"] == file_hashes(folder)["report.json"]
+
+
+def test_edit_pushing_a_grid_out_of_band_is_kept_and_reported(plan):
+    folder, _ = plan
+    previous = read_outputs(folder)
+    # 001-01 has 308 households: a building of 9 or more next to 001-02 takes it below 300
+    code = _nearest_building(previous, "001-01", "001-02", min_households=9)
+    edited = apply_edits(previous, _edits((code, "001-02")))
+    row = edited.grids.set_index("grid_code").loc["001-01"]
+    assert row["households"] < 300
+    assert row["status"] == "out_of_band"
+    assert row["reason"].startswith("manual edit:") and code in row["reason"]
+    assert row["reason_zh"].startswith("人工调整：")
+    broken = edited.edits["broken_constraints"]
+    assert [(item["grid_code"], item["constraint"]) for item in broken] == [("001-01", "band")]
+    assert edited.report["edits"]["broken_constraints"][0]["grid_code"] == "001-01"
+    assert edited.buildings.set_index("building_code").loc[code, "grid_code"] == "001-02"
+    # integrity holds; the quality audit names the defect instead of hiding it
+    assert audit_partition(edited, _layer_input(previous), quality=False) == []
+    assert any("001-01" in p for p in audit_partition(edited, _layer_input(previous), quality=True))
+    assert edited.report["summary"]["n_defects"] == 1
+
+
+def test_non_adjacent_move_is_kept_as_a_split_grid(plan, tmp_path):
+    folder, _ = plan
+    previous = read_outputs(folder)
+    assert not _adjacent(previous.grids, "002-05", "002-01")
+    b = previous.buildings
+    code = str(b[(b["grid_code"] == "002-05") & (b["households"] < 100)].sort_values("building_code").iloc[-1]["building_code"])
+    edited = apply_edits(previous, _edits((code, "002-01")))
+    grids = edited.grids.set_index("grid_code")
+    assert grids.loc["002-01", "status"] == EDITED_SPLIT
+    assert grids.geometry["002-01"].geom_type == "MultiPolygon" and len(grids.geometry["002-01"].geoms) == 2
+    assert "2 pieces" in grids.loc["002-01", "reason"] and "分成 2 块" in grids.loc["002-01", "reason_zh"]
+    assert [(i["grid_code"], i["constraint"], i.get("pieces")) for i in edited.edits["broken_constraints"]] == [("002-01", "one_piece", 2)]
+    assert audit_partition(edited, _layer_input(previous), quality=False) == []
+    # written and read back: the split grid stays in pieces, the others are single polygons again
+    out = edited.to_files(tmp_path / "split")
+    back = read_outputs(out)
+    kinds = dict(zip(back.grids["grid_code"], back.grids.geom_type))
+    assert kinds.pop("002-01") == "MultiPolygon" and set(kinds.values()) == {"Polygon"}
+    assert json.loads((out / "edits.json").read_text(encoding="utf-8"))["broken_constraints"][0]["constraint"] == "one_piece"
+
+
+def test_emptied_grid_is_retired_and_its_area_redrawn(plan):
+    folder, _ = plan
+    previous = read_outputs(folder)
+    b = previous.buildings
+    codes = b.loc[b["grid_code"] == "002-05", "building_code"].astype(str).tolist()
+    edited = apply_edits(previous, _edits(*[(c, "002-06") for c in codes]))
+    assert "002-05" not in set(edited.grids["grid_code"])
+    assert edited.edits["grids_retired"] == ["002-05"]
+    assert "002-05" in edited.report["retired_grid_codes"] and edited.changes["grids_retired"] == ["002-05"]
+    assert audit_partition(edited, _layer_input(previous), quality=False) == []
+    # 002-06 now holds both grids' households: above the band, kept and reported
+    row = edited.grids.set_index("grid_code").loc["002-06"]
+    assert row["households"] == int(previous.grids.set_index("grid_code").loc[["002-05", "002-06"], "households"].sum())
+    assert row["status"] == "out_of_band" and row["reason"].startswith("manual edit:")
+    assert [(i["grid_code"], i["constraint"]) for i in edited.edits["broken_constraints"]] == [("002-06", "band")]
+
+
+def test_new_grid_code_creates_a_grid_and_locks_are_recorded(plan):
+    folder, _ = plan
+    previous = read_outputs(folder)
+    code = _nearest_building(previous, "003-02", "003-01")
+    edits = pd.DataFrame({"building_code": [code, ""], "grid_code": ["003-09", "002-03"], "action": ["", "lock"]})
+    edited = apply_edits(previous, edits)
+    assert edited.edits["grids_created"] == ["003-09"]
+    assert edited.buildings.set_index("building_code").loc[code, "grid_code"] == "003-09"
+    assert edited.report["locked_grids"] == ["002-03"]
+    assert audit_partition(edited, _layer_input(previous), quality=False) == []
+    assert [i["grid_code"] for i in edited.edits["broken_constraints"] if i["constraint"] == "band"] == ["003-09"]
+
+
+def test_edits_are_deterministic(plan, tmp_path):
+    folder, _ = plan
+    previous = read_outputs(folder)
+    code = _nearest_building(previous, "001-01", "001-02")
+    a = apply_edits(folder, _edits((code, "001-02"))).to_files(tmp_path / "a")
+    b = apply_edits(folder, _edits((code, "001-02"))).to_files(tmp_path / "b")
+    hashes_a, hashes_b = file_hashes(a), file_hashes(b)
+    assert hashes_a == hashes_b
+
+
+def test_round_trip_update_without_building_change_keeps_the_edited_plan(plan, tmp_path):
+    folder, buildings = plan
+    previous = read_outputs(folder)
+    near = _nearest_building(previous, "001-01", "001-02")
+    far = str(previous.buildings[(previous.buildings["grid_code"] == "002-05") & (previous.buildings["households"] < 100)].sort_values("building_code").iloc[-1]["building_code"])
+    edits = pd.DataFrame({"building_code": [near, far, ""], "grid_code": ["001-02", "002-01", "003-01"], "action": ["move", "move", "lock"]})
+    edited_dir = apply_edits(folder, edits).to_files(tmp_path / "edited")
+    edited = read_outputs(edited_dir)
+    again = update(edited_dir, buildings)
+    again_dir = again.to_files(tmp_path / "again")
+    hashes_a, hashes_b = file_hashes(edited_dir), file_hashes(again_dir)
+    for name in ("partition.gpkg", "grids.geojson", "buildings.geojson"):
+        assert hashes_a[name] == hashes_b[name], name
+    # units: same codes, members, households and shapes (unchanged units are read back from the GeoPackage as MultiPolygon)
+    ua, ub = edited.units, again.units
+    assert ua["unit_code"].tolist() == ub["unit_code"].tolist() and ua["members"].tolist() == ub["members"].tolist()
+    assert shapely.equals(ua.geometry.to_numpy(), ub.geometry.to_numpy()).all()
+    assert again.changes["buildings_moved"] == [] and again.changes["grids_reshaped"] == []
+    assert again.report["locked_grids"] == ["003-01"]
+    assert again.report["pinned_buildings"] == {far: "002-01", near: "001-02"}
+    assert again.changes["pins_broken"] == []
+
+
+def test_update_keeps_locked_and_pinned_grids_when_buildings_change(plan):
+    folder, buildings = plan
+    previous = read_outputs(folder)
+    code = _nearest_building(previous, "001-01", "001-02")
+    edited = apply_edits(previous, pd.DataFrame({"building_code": [code, ""], "grid_code": ["001-02", "001-01"], "action": ["move", "lock"]}))
+    # demolish the buildings of 001-01 until it falls below the band: the locked grid is flagged, not re-drawn
+    b = edited.buildings
+    doomed = b.loc[b["grid_code"] == "001-01"].sort_values("building_code")["building_id"].iloc[:6]
+    remaining = buildings[~buildings["building_id"].isin(doomed)]
+    updated = update(edited, remaining)
+    old, new = _polygons(edited), _polygons(updated)
+    assert old["001-01"] == new["001-01"] and old["001-02"] == new["001-02"]
+    row = updated.grids.set_index("grid_code").loc["001-01"]
+    assert row["households"] < 300
+    assert row["status"] == "out_of_band" and row["reason"].startswith("kept as the planner edited it")
+    assert updated.changes["grids_reshaped"] == [] and updated.changes["grids_modified"] == ["001-01"]
+    assert updated.buildings.set_index("building_code").loc[code, "grid_code"] == "001-02"
+    assert audit_partition(updated, remaining, quality=False) == []
+
+
+def test_bad_edit_rows_are_one_input_error(plan):
+    folder, _ = plan
+    previous = read_outputs(folder)
+    b = previous.buildings
+    one = str(b.loc[b["grid_code"] == "001-01", "building_code"].iloc[0])
+    two = str(b.loc[b["grid_code"] == "002-01", "building_code"].iloc[0])
+    edits = pd.DataFrame(
+        {
+            "building_code": ["001-B99999", one, two, two, "", one],
+            "grid_code": ["001-01", "002-01", "002-02", "002-03", "009-01", ""],
+            "action": ["", "", "", "", "lock", "shove"],
+        }
+    )
+    with pytest.raises(InputError) as info:
+        apply_edits(previous, edits, source="edits.csv")
+    text = str(info.value)
+    assert len(info.value.problems) == 6
+    for fragment in (
+        "line 2: unknown building code 001-B99999",
+        f"line 3: building {one} of community 001 cannot move to grid 002-01",
+        f"line 5: building {two} is sent to 002-03 but also to 002-02",
+        "line 6: cannot lock unknown grid 009-01",
+        "line 7: unknown action ['shove']",
+        "line 7: no grid_code",
+    ):
+        assert fragment in text, fragment
+    with pytest.raises(InputError, match="missing column grid_code"):
+        apply_edits(previous, pd.DataFrame({"building_code": [one]}))
+
+
+def test_cli_apply_edits(plan, tmp_path):
+    folder, _ = plan
+    previous = read_outputs(folder)
+    code = _nearest_building(previous, "001-01", "001-02", min_households=9)
+    csv = tmp_path / "edits.csv"
+    csv.write_text(f"building_code,grid_code\n{code},001-02\n", encoding="utf-8")
+    runner = CliRunner()
+    out = tmp_path / "edited"
+    result = runner.invoke(main, ["apply-edits", str(folder), str(csv), "-o", str(out), "--no-map", "--no-report", "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    assert "1 buildings moved" in result.output and "kept: 001-01 [band]: manual edit:" in result.output
+    record = json.loads((out / "edits.json").read_text(encoding="utf-8"))
+    assert record["moves"][0]["building_code"] == code and record["moves"][0]["lines"] == [2]
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert report["edits"]["moves"] == 1 and report["parent"]["path"] == str(folder.resolve())
+    assert (out / "changes.json").exists()
+    # bad rows: exit 2 with one message naming the file and the line; nothing written
+    bad = tmp_path / "bad.csv"
+    bad.write_text("building_code,grid_code\n001-B99999,001-01\n", encoding="utf-8")
+    result = runner.invoke(main, ["apply-edits", str(folder), str(bad), "-o", str(tmp_path / "never")])
+    assert result.exit_code == 2
+    assert "bad.csv: line 2: unknown building code 001-B99999" in result.output
+    assert not (tmp_path / "never").exists()
+    # writing into the plan being edited is refused
+    result = runner.invoke(main, ["apply-edits", str(folder), str(csv), "-o", str(folder), "--overwrite"])
+    assert result.exit_code == 2 and "OUTDIR" in result.output
+    assert np.isin(["partition.gpkg", "report.json"], [p.name for p in folder.iterdir()]).all()
