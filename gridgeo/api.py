@@ -358,9 +358,15 @@ def partition(
             "responsible_unit_column": responsible_unit_column,
         },
     )
+    compound_frame = None
     if areas is not None and len(areas.compounds):
         report["compounds"] = _compound_report(areas, b_grid, prep, band)
-    result = Partition(out_communities, grids, out_buildings, units_frame, unassigned, report)
+        compound_frame = gpd.GeoDataFrame(
+            [{**{k: v for k, v in row.items() if k != "grids"}, "grids": ";".join(row["grids"])} for row in report["compounds"]],
+            geometry=list(areas.compounds["outline"]),
+            crs=metric,
+        ).to_crs(crs)
+    result = Partition(out_communities, grids, out_buildings, units_frame, unassigned, report, compounds=compound_frame)
     if audit:
         from .audit import audit_partition
 

@@ -164,6 +164,8 @@ def write_outputs(
         ]
         if len(result.unassigned):
             layers.append(("unassigned", result.unassigned))
+        if getattr(result, "compounds", None) is not None and len(result.compounds):
+            layers.append(("compounds", result.compounds))
 
         def geojson(*names):
             return lambda: [write_geojson(getattr(result, name), staging / f"{name}.geojson") for name in names]

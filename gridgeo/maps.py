@@ -136,6 +136,10 @@ LABELS = {
         "walk_straight": "直线距离",
         "beyond_walk": "超出步行服务范围的网格",
         "service_centres": "服务中心（党群服务中心等）",
+        "compounds": "小区",
+        "compound_name": "小区",
+        "compound_grids": "所在网格",
+        "compound_split": "拆分原因",
         "centre_id": "编号",
         "centre_name": "名称",
         "grids_served": "最近的网格数",
@@ -188,6 +192,10 @@ LABELS = {
         "walk_straight": "straight line",
         "beyond_walk": "Grids beyond the walking limit",
         "service_centres": "Service centres",
+        "compounds": "Compounds",
+        "compound_name": "Compound",
+        "compound_grids": "Grids",
+        "compound_split": "Split because",
         "centre_id": "Id",
         "centre_name": "Name",
         "grids_served": "Grids nearest to it",
@@ -494,6 +502,26 @@ def _centres_layer(centres, grids: gpd.GeoDataFrame, metric, gcj: bool) -> dict 
     return _feature_collection(_display_geometry(points.geometry, metric, gcj), props)
 
 
+def _compounds_layer(result: Partition, metric, gcj: bool, lang: str) -> dict | None:
+    """Compound outlines (小区): name, households, grids, and why a split one was split."""
+    compounds = getattr(result, "compounds", None)
+    if compounds is None or not len(compounds):
+        return None
+    if "community_id" in compounds.columns and result.grids is not None and "community_id" in result.grids.columns:
+        compounds = compounds[compounds["community_id"].astype(str).isin(set(result.grids["community_id"].astype(str)))]
+        if not len(compounds):
+            return None
+    reason = "reason_zh" if lang == "zh" and "reason_zh" in compounds.columns else "reason"
+    props = [
+        {"name": _esc(n), "households": int(h), "grids": _esc(g), "split": bool(sp), "reason": _esc(r) or None}
+        for n, h, g, sp, r in zip(
+            _column(compounds, "compound"), _column(compounds, "households"), _column(compounds, "grids"),
+            _column(compounds, "split"), _column(compounds, reason),
+        )
+    ]  # fmt: skip
+    return _feature_collection(_display_geometry(compounds.geometry, metric, gcj), props)
+
+
 def _map_data(result: Partition, *, lang: str, basemap: str, tianditu_key, barriers, title, data_attribution, service_centres=None) -> dict:
     labels = _check_lang(lang)
     base = _basemap_config(basemap, tianditu_key, lang)
@@ -612,6 +640,7 @@ def _map_data(result: Partition, *, lang: str, basemap: str, tianditu_key, barri
         "unassigned": _feature_collection(x_geoms, x_props) if has_unassigned else None,
         "barriers": barrier_fc,
         "centres": _centres_layer(service_centres, grids, metric, gcj),
+        "compounds": _compounds_layer(result, metric, gcj, lang),
     }
     display_bounds = [gpd.GeoSeries(g[~shapely.is_empty(g)] if len(g) else g, crs=4326) for g in (grid_geoms, c_geoms)]
     attribution = html.escape(labels["data_by"])
@@ -839,6 +868,19 @@ _APP_JS = r"""
     overlays[T.service_centres] = centres.addTo(map);
     window.gridgeoMap.centres = centres;
   }
+  if (D.layers.compounds) {
+    overlays[T.compounds] = L.geoJSON(D.layers.compounds, {
+      pane: pane('gg-compounds', 430),
+      style: function (f) { return {color: f.properties.split ? '#d95f02' : '#6a3d9a', weight: 2, dashArray: '6 4', fill: false}; },
+      onEachFeature: function (f, layer) {
+        var p = f.properties;
+        layer.bindTooltip('<b>' + p.name + '</b> ' + fmt(p.households), {sticky: true});
+        layer.bindPopup('<div class="gg-popup"><b>' + T.compounds + '</b><table>' + row(T.compound_name, p.name) +
+          row(T.households, fmt(p.households)) + row(T.compound_grids, p.grids) + (p.reason ? row(T.compound_split, p.reason) : '') +
+          '</table></div>', {maxWidth: 360});
+      }
+    }).addTo(map);
+  }
   var baseLayers = {}; baseLayers[D.basemap.name] = base;
   L.control.layers(baseLayers, overlays, {collapsed: false, position: 'topright'}).addTo(map);
 
@@ -1033,6 +1075,7 @@ def _subset(result: Partition, codes) -> Partition:
         units=pick(result.units),
         unassigned=result.unassigned.iloc[0:0] if result.unassigned is not None else None,
         report=result.report,
+        compounds=getattr(result, "compounds", None),
     )
 
 

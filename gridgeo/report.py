@@ -268,6 +268,8 @@ def build_report_html(result, *, lang: str = "zh", name_column: str | None = Non
     parts += [f"<h2>{_e(t['per_community'])}</h2>", _community_table(report.get("communities", []), result.communities, names, t)]
     parts += [f"<h2>{_e(t['flagged'])}</h2>", _flagged_table(result.grids, result.communities, names, lang, t)]
     parts += _governance(result, report, names, t, plot_lang, font)
+    if report.get("compounds"):
+        parts += _compounds_section(report["compounds"], lang)
     if report.get("changes"):
         parts += _changes_section(report, lang)
     parts += [f"<footer>{_e(t['footer'])}</footer>", "</body>", "</html>", ""]
@@ -809,6 +811,35 @@ _CHANGES_T = {
     "households_moved": {"zh": "更换网格的户数", "en": "households that changed grid"},
     "share_households_moved": {"zh": "更换网格的户数占比", "en": "share of households that changed grid"},
 }
+
+
+_COMPOUNDS_T = {
+    "title": {"zh": "小区", "en": "Compounds"},
+    "summary": {
+        "zh": "共 {n} 个小区：{whole} 个完整地划入一个网格，{split} 个被拆分（户数超过网格上限，只在楼栋之间拆分）。",
+        "en": "{n} compounds: {whole} lie whole in one grid, {split} were split (more households than a grid's maximum; split only between buildings).",
+    },
+    "compound": {"zh": "小区", "en": "Compound"},
+    "households": {"zh": "户数", "en": "Households"},
+    "grids": {"zh": "所在网格", "en": "Grids"},
+    "why": {"zh": "拆分原因", "en": "Why it was split"},
+}
+
+
+def _compounds_section(rows: list[dict], lang: str) -> list[str]:
+    """Every compound's outcome: counts, and each split compound with its grids and reason."""
+    t = {k: v[lang] for k, v in _COMPOUNDS_T.items()}
+    split = [r for r in rows if r.get("split")]
+    parts = [f'<h2 id="compounds">{_e(t["title"])}</h2>', f"<p>{_e(t['summary'].format(n=len(rows), whole=len(rows) - len(split), split=len(split)))}</p>"]
+    if split:
+        reason = "reason_zh" if lang == "zh" else "reason"
+        body = "\n".join(
+            f"<tr><td>{_e(r['compound'])}</td><td class=\"n\">{_e(str(r['households']))}</td><td>{_e(', '.join(r['grids']))}</td><td>{_e(r.get(reason, ''))}</td></tr>"
+            for r in split
+        )
+        head = f"<tr><th>{_e(t['compound'])}</th><th>{_e(t['households'])}</th><th>{_e(t['grids'])}</th><th>{_e(t['why'])}</th></tr>"
+        parts.append(f'<table id="compounds-split">\n{head}\n{body}\n</table>')
+    return parts
 
 
 def _changes_section(report: dict, lang: str) -> list[str]:

@@ -34,6 +34,9 @@ class Partition:
     edits : dict, optional
         What :func:`gridgeo.edits.apply_edits` applied and every constraint the
         edits break (written as ``edits.json``); None otherwise.
+    compounds : GeoDataFrame, optional
+        The compounds (小区) of a run given ``compounds``: outline, households,
+        grids, whether and why it was split (layer ``compounds``); None otherwise.
     """
 
     communities: gpd.GeoDataFrame
@@ -44,6 +47,7 @@ class Partition:
     report: dict = field(default_factory=dict)
     changes: dict | None = None
     edits: dict | None = None
+    compounds: gpd.GeoDataFrame | None = None
 
     def to_files(self, outdir: str | Path, *, overwrite: bool = False) -> Path:
         """Write ``partition.gpkg``, the GeoJSON files and ``report.json`` into ``outdir``.
@@ -100,4 +104,5 @@ def read_outputs(outdir: str | Path) -> Partition:
         report=json.loads(report.read_text(encoding="utf-8")),
         changes=json.loads((outdir / "changes.json").read_text(encoding="utf-8")) if (outdir / "changes.json").exists() else None,
         edits=json.loads((outdir / "edits.json").read_text(encoding="utf-8")) if (outdir / "edits.json").exists() else None,
+        compounds=layer("compounds") if "compounds" in layers else None,
     )

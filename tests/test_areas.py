@@ -139,3 +139,23 @@ def test_a_compound_that_fits_is_never_split_and_every_split_is_reported():
             assert "only between its buildings" in r["reason"] and "超过网格上限" in r["reason_zh"]
     s = result.report["summary"]
     assert s["n_defects"] == s["n_defects_proven_infeasible"] and s["share_one_piece"] == 1.0
+
+
+def test_compounds_are_a_layer_of_the_geopackage_and_of_the_map(tmp_path):
+    from gridgeo.maps import write_maps
+    from gridgeo.result import read_outputs
+
+    buildings, compounds, result = _compound_run()
+    folder = result.to_files(tmp_path / "run")
+    back = read_outputs(folder)
+    assert back.compounds is not None and len(back.compounds) == len(compounds)
+    assert set(back.compounds["compound"]) == set(compounds["name"])
+    split = back.compounds[back.compounds["split"].astype(bool)]
+    assert (split["reason"].str.len() > 0).all() and split["grids"].str.contains(";").all()
+    write_maps(back, folder, lang="en")
+    page = (folder / "map.html").read_text(encoding="utf-8")
+    assert '"compounds"' in page and compounds["name"].iloc[0] in page
+    from gridgeo.report import build_report_html
+
+    html_text = build_report_html(back, lang="zh")
+    assert 'id="compounds"' in html_text and ("compounds-split" in html_text) == bool(len(split))
