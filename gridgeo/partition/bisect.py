@@ -302,21 +302,34 @@ def _prefix_length(cumulative: np.ndarray, target: float, low: float, high: floa
 
 
 def _make_sides_connected(mask, adjacency, w, rounds: int = 6):
-    """Move stray components of each side to the other side until both are connected."""
+    """Move stray components of each side to the other side until both are connected.
+
+    Each side keeps its heaviest component (then the largest, then the one
+    holding the lowest cell) and hands the others over.  Components are
+    labelled on the whole graph with the other side's edges dropped, which
+    avoids slicing the sparse matrix.
+    """
+    n = len(mask)
+    rows = np.repeat(np.arange(n), np.diff(adjacency.indptr))
+    cols = adjacency.indices
     for _ in range(rounds):
         changed = False
         for side in (True, False):
-            members = np.flatnonzero(mask == side)
-            if len(members) <= 1:
+            on_side = mask == side
+            if on_side.sum() <= 1:
                 continue
-            count, comp = connected_components(adjacency[members][:, members], directed=False)
-            if count <= 1:
+            kept = on_side[rows] & on_side[cols]
+            inside = sp.csr_matrix((np.ones(int(kept.sum()), dtype=np.int8), (rows[kept], cols[kept])), shape=(n, n))
+            _, comp = connected_components(inside, directed=False)
+            members = np.flatnonzero(on_side)
+            labels, local = np.unique(comp[members], return_inverse=True)
+            if len(labels) <= 1:
                 continue
-            weights = np.bincount(comp, weights=w[members] + 1e-6, minlength=count)
-            sizes = np.bincount(comp, minlength=count)
+            weights = np.bincount(local, weights=w[members] + 1e-6, minlength=len(labels))
+            sizes = np.bincount(local, minlength=len(labels))
             keep = int(np.lexsort((-sizes, -weights))[0])
-            stray = members[comp != keep]
-            mask[stray] = not side
+            mask = mask.copy()
+            mask[members[local != keep]] = not side
             changed = True
         if not changed:
             return mask
