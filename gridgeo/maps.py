@@ -137,6 +137,13 @@ LABELS = {
         "beyond_walk": "超出步行服务范围的网格",
         "service_centres": "服务中心（党群服务中心等）",
         "compounds": "小区",
+        "standard_code": "标准编码",
+        "facility_type": "专属网格类型",
+        "change": "本次更新",
+        "change_added": "新增网格",
+        "change_reshaped": "边界调整",
+        "change_modified": "建筑变化",
+        "changed_grids": "本次更新变化的网格",
         "compound_name": "小区",
         "compound_grids": "所在网格",
         "compound_split": "拆分原因",
@@ -193,6 +200,13 @@ LABELS = {
         "beyond_walk": "Grids beyond the walking limit",
         "service_centres": "Service centres",
         "compounds": "Compounds",
+        "standard_code": "Standard code",
+        "facility_type": "Dedicated grid for",
+        "change": "This update",
+        "change_added": "new grid",
+        "change_reshaped": "boundary changed",
+        "change_modified": "buildings changed",
+        "changed_grids": "Grids changed by this update",
         "compound_name": "Compound",
         "compound_grids": "Grids",
         "compound_split": "Split because",
@@ -580,6 +594,19 @@ def _map_data(result: Partition, *, lang: str, basemap: str, tianditu_key, barri
         props.update({"helpers": _num(helpers), "tour": _num(tour), "wi": _num(wi, 2), "wf": _flag(wf)})
         if walk is not None and not pd.isna(walk):
             props.update({"centre": _esc(centre) or None, "walk": _num(walk, 1), "straight": route == "straight", "cf": _flag(cf)})
+    # standard code, facility type of a dedicated grid, and what an update or edit changed
+    changes = getattr(result, "changes", None) or {}
+    change_of = {}
+    for key in ("grids_modified", "grids_reshaped", "grids_added"):
+        for code in changes.get(key, []) or []:
+            change_of[str(code)] = key.removeprefix("grids_")
+    for props, code, std, fac in zip(grid_props, _column(grids, "grid_code"), _column(grids, "standard_code"), _column(grids, "facility_type")):
+        if std is not None and not pd.isna(std) and str(std):
+            props["std"] = _esc(std)
+        if fac is not None and not pd.isna(fac) and str(fac):
+            props["fac"] = _esc(fac)
+        if str(code) in change_of:
+            props["chg"] = change_of[str(code)]
     grid_geoms = _display_geometry(grids.geometry, metric, gcj)
 
     # buildings
@@ -715,7 +742,9 @@ _APP_JS = r"""
 
   function gridPopup(p) {
     return '<div class="gg-popup"><table>' +
-      row(T.grid_code, '<b>' + p.code + '</b>') + row(T.community, p.community) + row(T.households, hh(p)) +
+      row(T.grid_code, '<b>' + p.code + '</b>') + (p.std ? row(T.standard_code, p.std) : '') +
+      (p.fac ? row(T.facility_type, p.fac) : '') + (p.chg ? row(T.change, '<b class="gg-flag">' + T['change_' + p.chg] + '</b>') : '') +
+      row(T.community, p.community) + row(T.households, hh(p)) +
       row(T.n_buildings, fmt(p.nb)) + row(T.n_units, fmt(p.nu)) + row(T.area_m2, fmt(p.area)) +
       row(T.polsby_popper, fmt(p.pp, 3)) + row(T.status, p.status_text) + row(T.reason, p.reason) +
       (p.bx ? row(T.barrier_crossings, fmt(p.bx)) : '') +
@@ -867,6 +896,16 @@ _APP_JS = r"""
     });
     overlays[T.service_centres] = centres.addTo(map);
     window.gridgeoMap.centres = centres;
+  }
+  var changed = D.layers.grids.features.filter(function (f) { return f.properties.chg; });
+  if (changed.length) {
+    overlays[T.changed_grids] = L.geoJSON({type: 'FeatureCollection', features: changed}, {
+      pane: pane('gg-changed', 445), interactive: false,
+      style: function (f) {
+        var c = {added: '#1b9e77', reshaped: '#d95f02', modified: '#7570b3'}[f.properties.chg];
+        return {color: c, weight: 4, opacity: 0.9, fill: false};
+      }
+    }).addTo(map);
   }
   if (D.layers.compounds) {
     overlays[T.compounds] = L.geoJSON(D.layers.compounds, {

@@ -217,6 +217,11 @@ def test_cli_update(taipei_small, tmp_path):
     assert len(changes["buildings_removed"]) == 14
     assert 'id="changes"' in (out / "report.html").read_text(encoding="utf-8")
     assert (out / "map.html").exists() and (out / f"{GRID_INDEX}.idx").exists()
+    # the map draws what changed: each changed grid carries its kind, shown in an overlay and its popup
+    page = (out / "map.html").read_text(encoding="utf-8")
+    changed = changes["grids_modified"] + changes["grids_reshaped"] + changes["grids_added"]
+    assert changed and page.count('"chg"') == len(changed)
+    assert "Grids changed by this update" in page
     # the plan being updated is never overwritten, a missing folder is a plain error
     same = runner.invoke(main, ["update", str(folder), "--buildings", str(tmp_path / "new.gpkg"), "-o", str(folder), "--overwrite"])
     assert same.exit_code == 2 and "PREVIOUS_OUTDIR" in same.output
