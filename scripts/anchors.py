@@ -51,6 +51,7 @@ from __future__ import annotations
 import logging
 import math
 import multiprocessing
+import os
 import statistics
 import time
 import traceback
@@ -294,26 +295,46 @@ def _method_call(method: str, graph, k: int, band: tuple[int, int], seed: int):
     raise ValueError(f"unknown method {method!r}")
 
 
-def _solve_gridgeo(task: dict) -> dict:
+class _Clock:
+    """Accumulated wall-clock and CPU seconds (this process, all threads) of the timed calls."""
+
+    def __init__(self):
+        self.wall = float("nan")
+        self.cpu = float("nan")
+
+    def reset(self) -> None:
+        self.wall, self.cpu = 0.0, 0.0
+
+    def time(self, call, *args, **kwargs):
+        """``call(*args, **kwargs)``, its seconds added even when it raises."""
+        wall, cpu = time.perf_counter(), time.process_time()
+        try:
+            return call(*args, **kwargs)
+        finally:
+            self.wall += time.perf_counter() - wall
+            self.cpu += time.process_time() - cpu
+
+
+def _solve_gridgeo(task: dict, clock: _Clock) -> dict:
     """Time ``partition_part`` on every piece and ``partition_community`` on the whole community."""
     from gridgeo.engine import community_rng, partition_community
     from gridgeo.partition.plan import partition_part
 
     low, high = task["band"]
-    part_runs, community_runs = [], []
+    runs, cpu_runs, community_runs = [], [], []
     labels: list = []
     ks: list = []
+    whole = None
     for _ in range(task["repeats"]):
         rng = community_rng(task["seed"], task["community_id"])
         labels, ks = [], []
-        elapsed = 0.0
+        clock.reset()
         for graph, detached in zip(task["graphs"], task["detached"]):
-            start = time.perf_counter()
-            piece_labels, notes = partition_part(graph, low, high, rng, detached=detached)
-            elapsed += time.perf_counter() - start
+            piece_labels, notes = clock.time(partition_part, graph, low, high, rng, detached=detached)
             labels.append(piece_labels)
             ks.append(len(notes))
-        part_runs.append(elapsed)
+        runs.append(clock.wall)
+        cpu_runs.append(clock.cpu)
         start = time.perf_counter()
         whole = partition_community(
             task["geometry"], task["buildings"], task["households"], band=task["band"], rng=community_rng(task["seed"], task["community_id"])
@@ -322,36 +343,38 @@ def _solve_gridgeo(task: dict) -> dict:
     return {
         "labels": labels,
         "ks": ks,
-        "seconds": statistics.median(part_runs),
-        "runs": part_runs,
+        "seconds": statistics.median(runs),
+        "cpu_seconds": statistics.median(cpu_runs),
+        "runs": runs,
         "community_seconds": statistics.median(community_runs),
         "community_grids": len(whole.grid_geoms),
     }
 
 
-def _solve(method: str, task: dict, clock: dict) -> dict:
+def _solve(method: str, task: dict, clock: _Clock) -> dict:
     """Run ``method`` on one community (all its pieces), ``repeats`` times; the median time is kept.
 
-    ``clock["seconds"]`` holds the timed seconds of the current repeat, so a
-    failure can report how long the method ran before it.
+    ``clock`` holds the timed seconds of the current repeat, so a failure can
+    report how long the method ran before it.
     """
     if method == GRIDGEO:
-        return _solve_gridgeo(task)
+        return _solve_gridgeo(task, clock)
     start = time.perf_counter()
     calls = [_method_call(method, g, k, task["band"], task["seed"]) for g, k in zip(task["graphs"], task["ks"])]
     prep_seconds = time.perf_counter() - start
-    runs, labels = [], []
+    runs, cpu_runs, labels = [], [], []
     for _ in range(task["repeats"]):
-        labels = []
-        clock["seconds"] = 0.0
-        for call in calls:
-            start = time.perf_counter()
-            try:
-                labels.append(call())
-            finally:
-                clock["seconds"] += time.perf_counter() - start
-        runs.append(clock["seconds"])
-    return {"labels": labels, "seconds": statistics.median(runs), "runs": runs, "prep_seconds": prep_seconds}
+        clock.reset()
+        labels = [clock.time(call) for call in calls]
+        runs.append(clock.wall)
+        cpu_runs.append(clock.cpu)
+    return {
+        "labels": labels,
+        "seconds": statistics.median(runs),
+        "cpu_seconds": statistics.median(cpu_runs),
+        "runs": runs,
+        "prep_seconds": prep_seconds,
+    }
 
 
 def _memory_mb(pid: int | str = "self", key: str = "VmHWM") -> float | None:
@@ -383,18 +406,19 @@ def worker_main(conn, method: str) -> None:
         if task is None:
             return
         _reset_peak()
-        clock = {"seconds": float("nan")}
+        clock = _Clock()
         try:
             out = _solve(method, task, clock)
             out["status"] = "ok"
         except MemoryError:
-            out = {"status": "memory", "error": "MemoryError", "seconds": clock["seconds"]}
+            out = {"status": "memory", "error": "MemoryError", "seconds": clock.wall, "cpu_seconds": clock.cpu}
         except Exception as exc:  # an anchor's failure is a result, not a crash of the benchmark
             out = {
                 "status": "failed",
                 "error": f"{type(exc).__name__}: {exc}"[:300],
                 "where": traceback.format_exc(limit=-2)[-600:],
-                "seconds": clock["seconds"],
+                "seconds": clock.wall,
+                "cpu_seconds": clock.cpu,
             }
         out["peak_mb"] = _memory_mb()
         conn.send(out)
@@ -421,22 +445,37 @@ def _stop(process) -> None:
     process.join()
 
 
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process so far (/proc/<pid>/stat; nan when unavailable)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return float("nan")
+
+
 def _wait(process, conn, limit_s: float, memory_mb: float) -> dict:
-    """The worker's answer, or a timeout / memory / crash record after killing it."""
+    """The worker's answer, or a timeout / memory / crash record after killing it.
+
+    A killed worker's CPU seconds are those it used since the task was sent
+    (the method's preparation included).
+    """
     start = time.perf_counter()
+    cpu_start = _cpu_seconds(process.pid)
     peak = 0.0
     while not conn.poll(_POLL_S):
         elapsed = time.perf_counter() - start
         rss = _memory_mb(process.pid, "VmRSS") or 0.0
         peak = max(peak, _memory_mb(process.pid) or rss)
+        killed = {"seconds": elapsed, "cpu_seconds": _cpu_seconds(process.pid) - cpu_start, "peak_mb": peak}
         if not process.is_alive():
-            return {"status": "crashed", "error": f"worker exited with code {process.exitcode}", "seconds": elapsed, "peak_mb": peak}
+            return {"status": "crashed", "error": f"worker exited with code {process.exitcode}", **killed}
         if elapsed > limit_s:
             _stop(process)
-            return {"status": "timeout", "error": f"no result within {limit_s:.0f} s", "seconds": limit_s, "peak_mb": peak}
+            return {"status": "timeout", "error": f"no result within {limit_s:.0f} s", **killed, "seconds": limit_s}
         if rss > memory_mb:
             _stop(process)
-            return {"status": "memory", "error": f"resident memory {rss:.0f} MB over the {memory_mb:.0f} MB limit", "seconds": elapsed, "peak_mb": peak}
+            return {"status": "memory", "error": f"resident memory {rss:.0f} MB over the {memory_mb:.0f} MB limit", **killed}
     try:
         return conn.recv()
     except EOFError:
@@ -497,9 +536,11 @@ def run_method(
             if process is None or not process.is_alive():
                 process, conn, started_mb = _start_worker(method)
                 baseline = started_mb if baseline is None else baseline
+            load = os.getloadavg()[0]
             conn.send(task)
             out = _wait(process, conn, timeout_s * repeats, memory_mb)
             out["community_id"] = case.community_id
+            out["load"] = max(load, os.getloadavg()[0])
             results.append(out)
             if out["status"] != "ok":
                 logger.info("%s on %s: %s (%s)", method, case.community_id, out["status"], out.get("error", ""))
@@ -573,10 +614,14 @@ def evaluate(cases: list[Case], run: dict, band: tuple[int, int], metric_crs) ->
     for out in outcomes:
         status_counts[out["status"]] = status_counts.get(out["status"], 0) + 1
     seconds = [float(out.get("seconds", 0.0)) for out in outcomes]
+    loads = [out["load"] for out in outcomes if "load" in out]
     figures = {
         "status_counts": status_counts,
         "n_communities": len(cases),
         "seconds_total": float(np.nansum(seconds)),
+        "cpu_seconds_total": float(np.nansum([float(out.get("cpu_seconds", 0.0)) for out in outcomes])),
+        "load_median": float(np.median(loads)) if loads else None,
+        "load_max": float(np.max(loads)) if loads else None,
         "seconds_total_ok": float(sum(out["seconds"] for out in outcomes if out["status"] == "ok")),
         "seconds_median": float(np.nanmedian(seconds)) if seconds else 0.0,
         "seconds_max": float(np.nanmax(seconds)) if seconds else 0.0,
@@ -674,7 +719,7 @@ def compare(
                 **{
                     method: {
                         key: run["communities"][i].get(key)
-                        for key in ("status", "seconds", "community_seconds", "error")
+                        for key in ("status", "seconds", "cpu_seconds", "community_seconds", "error", "load")
                         if key in run["communities"][i]
                     }
                     for method, run in runs.items()
@@ -704,11 +749,13 @@ def gerrychain_ratio(methods: dict, per_community: list[dict]) -> dict | None:
     ok = [row for row in per_community if row[faster]["status"] == "ok"]
     seconds_ok = sum(row[faster]["seconds"] for row in ok)
     gridgeo_ok = sum(row[GRIDGEO]["seconds"] for row in ok)
+    cpu = methods[faster]["cpu_seconds_total"]
     return {
         "faster": faster,
         "seconds": seconds,
         "lower_bound": methods[faster]["lower_bound"],
         "over_partition_part": seconds / g["seconds_total"] if g["seconds_total"] > 0 else math.inf,
+        "cpu_over_partition_part": cpu / g["cpu_seconds_total"] if g["cpu_seconds_total"] > 0 else math.inf,
         "over_partition_community": seconds / g["community_seconds_total"] if g.get("community_seconds_total") else math.inf,
         "communities_ok": len(ok),
         "seconds_ok": seconds_ok,
@@ -764,7 +811,9 @@ def markdown(section: dict) -> list[str]:
         "every grid one piece and in band or excused. Households `hh_est`, band "
         f"{settings['band'][0]}–{settings['band'][1]}, seed {settings['seed']}, 2-core machine; gerrychain on its rustworkx graph, "
         f"ε from the band (fallback {FALLBACK_EPSILON} when the mean grid is outside it); spopt on households as attribute; "
-        "KMeans on cell centroids weighted by households.",
+        "KMeans on cell centroids weighted by households. Seconds are wall-clock; CPU s is the worker's CPU time over the same "
+        "calls (all its threads; for a killed worker everything since the community was sent), which other jobs on the machine "
+        "do not inflate; load is the 1-min load average around each community (median / max; the running method counts 1).",
         "",
         "### Speed: gridgeo against the faster gerrychain function (target ≥ 40×)",
         "",
@@ -772,8 +821,9 @@ def markdown(section: dict) -> list[str]:
         "count with the time they took to fail), and, in the last ratio column, over the communities that function finished only.",
         "",
         "| dataset | communities | cells | gridgeo partition_part s | gridgeo partition_community s | gerrychain-tree s (finished) | "
-        "gerrychain-seed s (finished) | faster / partition_part | faster / partition_community | where it finished: faster / partition_part | ≥ 40× (all; where finished) |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "gerrychain-seed s (finished) | faster / partition_part | same in CPU time | faster / partition_community | "
+        "where it finished: faster / partition_part | ≥ 40× (all; where finished) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def total(m: dict | None, finished: bool = False) -> str:
@@ -790,21 +840,23 @@ def markdown(section: dict) -> list[str]:
             bound = "≥ " if r["lower_bound"] else ""
             ratio_a = f"{bound}{_times(r['over_partition_part'])} ({r['faster'].split('-')[1]})"
             ratio_b = f"{bound}{_times(r['over_partition_community'])}"
+            ratio_cpu = f"{bound}{_times(r['cpu_over_partition_part'])}"
             ok = r["over_partition_part_ok"]
             ratio_c = f"{_times(ok)} ({r['seconds_ok']:.2f} s / {r['gridgeo_seconds_ok']:.3f} s, {r['communities_ok']})" if ok is not None else "–"
             target = ("yes" if r["over_partition_part"] >= 40 else "no") + "; " + ("yes" if ok is not None and ok >= 40 else "no")
         else:
-            ratio_a = ratio_b = ratio_c = target = "–"
+            ratio_a = ratio_b = ratio_c = ratio_cpu = target = "–"
         lines.append(
             f"| {d['dataset']} | {d['communities']} | {d['cells']:,} | {g['seconds_total']:.2f} | {g['community_seconds_total']:.2f} | "
-            f"{total(ms.get('gerrychain-tree'), True)} | {total(ms.get('gerrychain-seed'), True)} | {ratio_a} | {ratio_b} | {ratio_c} | {target} |"
+            f"{total(ms.get('gerrychain-tree'), True)} | {total(ms.get('gerrychain-seed'), True)} | {ratio_a} | {ratio_cpu} | {ratio_b} | {ratio_c} | {target} |"
         )
     lines += [
         "",
         "### Constraint satisfaction and quality per method",
         "",
-        "| dataset | method | s total | s median / max per community | peak MB (baseline) | communities ok / failed | meeting | grids | in band | defects | one piece | PP mean | PP min | max balance | max gap |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| dataset | method | s total | s median / max per community | CPU s | load | peak MB (baseline) | communities ok / failed | "
+        "meeting | grids | in band | defects | one piece | PP mean | PP min | max balance | max gap |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for d in section["datasets"]:
         for name, m in d["methods"].items():
@@ -816,7 +868,8 @@ def markdown(section: dict) -> list[str]:
                 else "– | – | – | – | – | – | – | –"
             )
             lines.append(
-                f"| {d['dataset']} | {name} | {total(m)} | {m['seconds_median']:.3f} / {m['seconds_max']:.2f} | "
+                f"| {d['dataset']} | {name} | {total(m)} | {m['seconds_median']:.3f} / {m['seconds_max']:.2f} | {m['cpu_seconds_total']:.2f} | "
+                f"{m['load_median']:.1f} / {m['load_max']:.1f} | "
                 f"{m['peak_mb']:.0f} ({m['baseline_mb'] or 0:.0f}) | {_status_text(m['status_counts'])} | "
                 f"{m['communities_meeting']}/{m['n_communities']} | {quality} |"
             )
