@@ -159,3 +159,29 @@ def test_compounds_are_a_layer_of_the_geopackage_and_of_the_map(tmp_path):
 
     html_text = build_report_html(back, lang="zh")
     assert 'id="compounds"' in html_text and ("compounds-split" in html_text) == bool(len(split))
+
+
+def test_dedicated_facilities_and_compounds_in_one_run_with_standard_codes():
+    communities, buildings, grounds = _porto_facilities()
+    metric = grounds.crs
+    # compounds: real footprints within 2 m of each other merged, outside the facility grounds
+    others = buildings.to_crs(metric)
+    others = others[~others.representative_point().within(grounds.union_all())]
+    merged = gpd.GeoSeries([others.buffer(2.0).union_all()], crs=metric).explode(index_parts=False)
+    compounds = gpd.GeoDataFrame(geometry=list(merged[merged.area > 300]), crs=metric)
+    compounds["name"] = [f"C{i:03d}" for i in range(len(compounds))]
+    codes = communities[["community_id"]].assign(xq="440106", jd="003", sq=[f"{i + 1:03d}" for i in range(len(communities))])
+    communities = communities.assign(xq=codes["xq"], jd=codes["jd"], sq=codes["sq"])
+    result = gridgeo.partition(
+        communities, buildings, households="hh_est", building_id="building_id", dedicated=grounds, compounds=compounds,
+        code_scheme="db11", county_code_column="xq", street_code_column="jd", community_code_column="sq",
+    )
+    assert audit_partition(result, buildings) == []
+    s = result.report["summary"]
+    assert s["n_defects"] == s["n_defects_proven_infeasible"] and s["share_one_piece"] == 1.0
+    assert (result.grids["grid_type"] == "dedicated").sum() == len(grounds)
+    rows = result.report["compounds"]
+    assert rows and all(len(r["grids"]) == 1 for r in rows if r["households"] <= 500 and r["n_buildings"])
+    from gridgeo.standard_codes import validate_code
+
+    assert all(validate_code(code, "db11") for code in result.grids["standard_code"])
