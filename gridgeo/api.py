@@ -17,6 +17,7 @@ import shapely
 
 from . import __version__
 from .areas import assign_areas, facility_letter
+from .arrays import geometry_order
 from .codes import building_code, community_codes, grid_code, reading_order, unit_code, width_for
 from .engine import CommunityTask, run_community_task
 from .errors import AuditError, InputError, Problem
@@ -221,6 +222,7 @@ def partition(
     unit_rows: list[dict] = []
     unit_geoms: list = []
     results = {}
+    straight_tours: dict[str, float] = {}
     max_grids = 1
     barrier_tree = shapely.STRtree(prep.barriers) if len(prep.barriers) else None
     tasks = []
@@ -238,7 +240,9 @@ def partition(
         if areas is not None:
             _add_areas(task, areas, ci, members)
         tasks.append(task)
-    outcomes = map_ordered(run_community_task, tasks, workers=workers, scheduler=scheduler, progress=progress)
+    outcomes = map_ordered(
+        run_community_task, tasks, workers=workers, scheduler=scheduler, progress=progress, weights=[len(t.buildings) for t in tasks]
+    )
     for ci, members, result in zip(community_order, member_lists, outcomes):
         results[ci] = (members, result)
         max_grids = max(max_grids, len(result.grid_geoms))
@@ -300,6 +304,8 @@ def partition(
                 }
             )
             grid_geoms.append(geoms[g])
+            if result.grid_tours is not None:
+                straight_tours[codes[g]] = float(result.grid_tours[g])
     crs = prep.input_crs
     grids = gpd.GeoDataFrame(grid_rows, geometry=list(grid_geoms), crs=metric).to_crs(crs)
     if not len(grid_rows):
@@ -317,8 +323,7 @@ def partition(
     out_buildings = out_buildings.iloc[np.argsort(b_code.astype(str), kind="stable")]
     unassigned = prep.unassigned
     if len(unassigned):
-        keys = np.array([shapely.to_wkb(g, hex=True) if g is not None else "" for g in unassigned.geometry])
-        unassigned = unassigned.iloc[np.argsort(keys, kind="stable")]
+        unassigned = unassigned.iloc[geometry_order(unassigned.geometry.to_numpy())]
     out_communities = prep.communities.copy()
     out_communities["community_id"] = prep.community_ids
     out_communities["community_code"] = c_codes
@@ -375,7 +380,8 @@ def partition(
         )
         if problems:
             raise AuditError("the result does not match the input: " + "; ".join(problems))
-    return add_workload(result)  # helpers_n, tour_m, workload_index, workload_flag (gridgeo.workload)
+    # helpers_n, tour_m, workload_index, workload_flag (gridgeo.workload); tours measured by the workers
+    return add_workload(result, straight_tours=straight_tours)
 
 
 def _add_areas(task: CommunityTask, areas, ci: int, members: np.ndarray) -> None:
@@ -436,9 +442,20 @@ def _canonical_order(geoms: np.ndarray, xy: np.ndarray, community) -> np.ndarray
     if len(geoms) == 0:
         return np.zeros(0, dtype=np.int64)
     row_height = np.sqrt(max(shapely.area(community), 1.0) / max(len(geoms), 1)) * 3.0
-    keys = shapely.to_wkb(geoms, hex=True)
     row = np.floor((xy[:, 1].max() - xy[:, 1]) / row_height)
-    return np.lexsort((keys, -xy[:, 1], xy[:, 0], row))
+    order = np.lexsort((-xy[:, 1], xy[:, 0], row))
+    # ties (buildings sharing a representative point) are ordered by their geometry's WKB,
+    # computed for the tied buildings only
+    key = np.column_stack([row, xy[:, 0], xy[:, 1]])[order]
+    tied_next = (key[1:] == key[:-1]).all(axis=1)
+    if tied_next.any():
+        starts = np.flatnonzero(np.concatenate([[True], ~tied_next]))
+        ends = np.concatenate([starts[1:], [len(order)]])
+        for a, z in zip(starts, ends):
+            if z - a > 1:
+                run = order[a:z]
+                order[a:z] = run[np.argsort(shapely.to_wkb(geoms[run], hex=True), kind="stable")]
+    return order
 
 
 def _with_added_columns(prep, b_code, b_comm_code, b_grid, crs) -> gpd.GeoDataFrame:

@@ -18,6 +18,7 @@ from .adjacency import build_cell_graph
 from .partition.plan import DETACHED, INFEASIBLE, GridNote, barrier_crossings_lower_bound, make_note, partition_part
 from .tessellate import merge_polygons, split_parts, tessellate_part
 from .units import Unit, cut_units, walking_order
+from .workload import straight_distances, walking_tour
 
 __all__ = ["CommunityResult", "CommunityTask", "partition_community", "run_community_task", "community_rng"]
 
@@ -47,6 +48,7 @@ class CommunityResult:
     barrier_crossings_min: int = 0
     grid_units: list | None = None  # per grid: list of Unit, member positions index the grid's buildings
     unit_geoms: list | None = None  # per grid: list of unit geometries
+    grid_tours: np.ndarray | None = None  # per grid: straight-line walking tour in metres (gridgeo.workload)
 
 
 @dataclass
@@ -81,7 +83,24 @@ def run_community_task(task: CommunityTask) -> CommunityResult:
     )
     if task.unit_band is not None:
         result.grid_units, result.unit_geoms = _joint_units(task, result)
+    result.grid_tours = _straight_tours(task.buildings, result.building_grid, len(result.grid_geoms))
     return result
+
+
+def _straight_tours(buildings: np.ndarray, building_grid: np.ndarray, n_grids: int) -> np.ndarray:
+    """Per grid, the straight-line walking tour through its buildings' representative points.
+
+    The same figure :func:`gridgeo.workload.grid_workload` computes without
+    roads (buildings taken in the task's order, which is their code order);
+    measured here so it runs in the community's worker.
+    """
+    xy = shapely.get_coordinates(shapely.point_on_surface(buildings)).reshape(-1, 2)
+    tours = np.zeros(n_grids)
+    for g in range(n_grids):
+        rows = np.flatnonzero(building_grid == g)
+        if len(rows) >= 2:
+            tours[g] = walking_tour(straight_distances(xy[rows]))[1]
+    return tours
 
 
 def _joint_units(task: CommunityTask, result: CommunityResult):

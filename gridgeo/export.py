@@ -28,6 +28,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import pyproj
 import shapely
 
 from .crs import WGS84
@@ -309,12 +310,22 @@ def write_geojson(frame: gpd.GeoDataFrame, path: str | Path, *, precision: int =
     >>> json.load(open(p, encoding="utf-8"))["features"][0]["properties"]
     {'name': '<a>', 'n': 3}
     """
-    data = frame.to_crs(WGS84) if frame.crs is not None and frame.crs != WGS84 else frame
+    data = frame
     geoms = data.geometry.to_numpy()
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     rounded = geoms.copy()
     if present.any():
-        rounded[present] = shapely.transform(geoms[present], lambda xy: np.round(xy, precision))
+        if frame.crs is not None and frame.crs != WGS84:
+            # reprojected and rounded in one pass over the coordinates (what to_crs(4326) computes)
+            transformer = pyproj.Transformer.from_crs(frame.crs, WGS84, always_xy=True)
+
+            def to_lonlat(xy):
+                lon, lat = transformer.transform(xy[:, 0], xy[:, 1])
+                return np.round(np.column_stack([lon, lat]), precision)
+
+            rounded[present] = shapely.transform(geoms[present], to_lonlat)
+        else:
+            rounded[present] = shapely.transform(geoms[present], lambda xy: np.round(xy, precision))
         # RFC 7946: exterior rings counter-clockwise
         polygonal = present & np.isin(shapely.get_type_id(geoms), (3, 6))
         rounded[polygonal] = shapely.orient_polygons(rounded[polygonal], exterior_cw=False)

@@ -68,6 +68,15 @@ def _union(geoms: np.ndarray):
     return shapely.union_all(geoms)
 
 
+def _tiling(community, grids: np.ndarray) -> tuple[float, float, bool]:
+    """Gap area, overlap area and coverage validity of ``grids`` over ``community``."""
+    coverage_ok = bool(shapely.coverage_is_valid(grids, gap_width=0.0))
+    union = _union(grids)
+    gap = float(shapely.area(shapely.difference(community, union)))
+    overlap = float(shapely.area(grids).sum() - shapely.area(union))
+    return gap, overlap, coverage_ok
+
+
 def grid_metrics(grids: gpd.GeoDataFrame, *, band: tuple[int, int]) -> pd.DataFrame:
     """Per-grid measures.
 
@@ -136,10 +145,7 @@ def community_metrics(
         hh = grids["households"].to_numpy()[mask]
         area = float(shapely.area(geom))
         if len(g):
-            union = _union(g)
-            gap = float(shapely.area(shapely.difference(geom, union)))
-            overlap = float(shapely.area(g).sum() - shapely.area(union))
-            coverage_ok = bool(shapely.coverage_is_valid(g, gap_width=0.0))
+            gap, overlap, coverage_ok = _tiling(geom, g)
         else:
             gap, overlap, coverage_ok = area, 0.0, False
         mean = hh.mean() if len(hh) else 0.0

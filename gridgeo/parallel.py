@@ -44,6 +44,7 @@ def map_ordered(
     scheduler: str | None = None,
     progress: bool = False,
     desc: str = "communities",
+    weights: Sequence[float] | None = None,
 ) -> list[R]:
     """``[func(item) for item in items]``, possibly in parallel, in the order of ``items``.
 
@@ -58,6 +59,10 @@ def map_ordered(
         Address of a Dask distributed scheduler (``tcp://host:8786``); overrides ``workers``.
     progress : bool
         Show a progress bar.
+    weights : sequence of float, optional
+        Expected cost of each item.  In parallel the heaviest items are started
+        first, so no worker is left with a large item at the end (longest
+        processing time first); the results keep the order of ``items``.
 
     Examples
     --------
@@ -66,17 +71,34 @@ def map_ordered(
     """
     items = list(items)
     if scheduler:
-        return _on_dask(func, items, scheduler, progress, desc)
+        return _on_dask(func, items, scheduler, progress, desc, weights)
     if workers <= 1 or len(items) <= 1:
         return [func(item) for item in progress_bar(items, enabled=progress, desc=desc, total=len(items))]
     from concurrent.futures import ProcessPoolExecutor
 
+    order = _heaviest_first(weights, len(items))
     with ProcessPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        results = pool.map(func, items, chunksize=1)
-        return list(progress_bar(results, enabled=progress, desc=desc, total=len(items)))
+        futures = [None] * len(items)
+        for i in order:
+            futures[i] = pool.submit(func, items[i])
+        if progress:
+            from concurrent.futures import as_completed
+
+            for _ in progress_bar(as_completed(futures), enabled=True, desc=desc, total=len(items)):
+                pass
+        return [future.result() for future in futures]
 
 
-def _on_dask(func, items, scheduler, progress, desc):
+def _heaviest_first(weights: Sequence[float] | None, n: int) -> list[int]:
+    """Item positions by decreasing weight (ties keep their order); the given order without weights."""
+    if weights is None:
+        return list(range(n))
+    if len(weights) != n:
+        raise ValueError(f"{len(weights)} weights for {n} items")
+    return sorted(range(n), key=lambda i: (-float(weights[i]), i))
+
+
+def _on_dask(func, items, scheduler, progress, desc, weights=None):
     try:
         from distributed import Client
     except ImportError:
@@ -89,7 +111,9 @@ def _on_dask(func, items, scheduler, progress, desc):
         raise InputError(Problem("--scheduler", f"cannot reach {scheduler} ({exc})", "check the scheduler address")) from None
     try:
         logger.info("running %d tasks on %s", len(items), scheduler)
-        futures = client.map(func, items, pure=False)
+        # heaviest first: Dask runs higher priorities earlier
+        rank = {i: r for r, i in enumerate(_heaviest_first(weights, len(items)))}
+        futures = [client.submit(func, item, pure=False, priority=len(items) - rank[i]) for i, item in enumerate(items)]
         if progress:
             from distributed import as_completed
 

@@ -185,7 +185,12 @@ def tessellate_part(
 def _cells(regions: np.ndarray, labels: np.ndarray, n_sites: int, anchors: np.ndarray, part) -> np.ndarray:
     """Voronoi regions dissolved per site, clipped to ``part`` and mended into single polygons."""
     raw = _dissolve_by_site(regions, labels, n_sites)
-    return _mend(shapely.intersection(raw, part), anchors, part)
+    # only the cells reaching the part's boundary need clipping
+    shapely.prepare(part)  # a cache on the geometry object; its value is unchanged
+    clipped = raw.copy()
+    outside = ~shapely.contains_properly(part, raw)
+    clipped[outside] = shapely.intersection(raw[outside], part)
+    return _mend(clipped, anchors, part)
 
 
 def _multipoint(coords: np.ndarray):

@@ -67,6 +67,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .adjacency import CellGraph, build_cell_graph
 from .api import _report, _with_added_columns, parse_band
+from .arrays import geometry_order
 from .codes import building_code, width_for
 from .engine import CommunityTask, _assign_parts, _dissolve, _joint_units, community_rng, partition_community
 from .errors import AuditError, InputError, Problem
@@ -934,8 +935,7 @@ def _assemble(prev, prep, final, pg, pg_codes, prev_members, match, b_code, b_co
     out_buildings = out_buildings.iloc[np.argsort(b_code.astype(str), kind="stable")]
     unassigned = prep.unassigned
     if len(unassigned):
-        keys = np.array([shapely.to_wkb(g, hex=True) if g is not None else "" for g in unassigned.geometry])
-        unassigned = unassigned.iloc[np.argsort(keys, kind="stable")]
+        unassigned = unassigned.iloc[geometry_order(unassigned.geometry.to_numpy())]
     communities = prev.communities.copy()
     hh = pd.Series(prep.households, dtype=np.int64).groupby(b_comm).sum() if n else pd.Series(dtype=np.int64)
     counts = pd.Series(np.ones(n, dtype=np.int64)).groupby(b_comm).sum() if n else pd.Series(dtype=np.int64)

@@ -64,6 +64,7 @@ __all__ = [
     "two_opt",
     "tour_length",
     "walking_tour",
+    "straight_distances",
     "building_points",
     "grid_workload",
     "add_workload",
@@ -249,7 +250,8 @@ def walking_tour(dist: np.ndarray) -> tuple[np.ndarray, float]:
     return order, tour_length(dist, order)
 
 
-def _straight(xy: np.ndarray) -> np.ndarray:
+def straight_distances(xy: np.ndarray) -> np.ndarray:
+    """Straight-line distances between all pairs of points ``xy`` (n, 2), as an (n, n) array."""
     return np.hypot(xy[:, None, 0] - xy[None, :, 0], xy[:, None, 1] - xy[None, :, 1])
 
 
@@ -298,6 +300,7 @@ def grid_workload(
     households_per_helper: int = DEFAULT_HOUSEHOLDS_PER_HELPER,
     factor: float = DEFAULT_FACTOR,
     weights: dict[str, float] | None = None,
+    straight_tours: dict[str, float] | None = None,
 ) -> gpd.GeoDataFrame:
     """The grids with their helpers, tour length, workload index and flag.
 
@@ -318,6 +321,11 @@ def grid_workload(
     weights : dict, optional
         Weights of ``households``, ``n_buildings``, ``area_m2``, ``tour_m`` in the
         index (default 1/4 each; normalised to sum 1).
+    straight_tours : dict, optional
+        Straight-line tour lengths already measured, by grid code (what
+        :func:`walking_tour` gives on the grid's buildings' representative
+        points in code order; :func:`gridgeo.partition` measures them in its
+        workers).  Used only without ``roads``; grids missing from it are measured here.
 
     Returns
     -------
@@ -391,16 +399,21 @@ def grid_workload(
     network = _network(roads, metric)
     if "building_code" in buildings.columns:
         buildings = buildings.iloc[np.argsort(buildings["building_code"].astype(str).to_numpy(), kind="stable")]
-    xy = building_points(buildings, metric)
     codes = out["grid_code"].astype(str).to_numpy()
     members = _members(codes, buildings["grid_code"].astype(str).to_numpy())
+    known = straight_tours if network is None and straight_tours is not None else {}
+    needed = [g for g, rows in enumerate(members) if len(rows) >= 2 and codes[g] not in known]
+    xy = building_points(buildings, metric) if needed else np.zeros((0, 2))
     tours = np.zeros(len(out))
     straight_pairs = 0
     for g, rows in enumerate(members):
         if len(rows) < 2:
             continue
+        if codes[g] in known:
+            tours[g] = float(known[codes[g]])
+            continue
         if network is None:
-            dist = _straight(xy[rows])
+            dist = straight_distances(xy[rows])
         else:
             dist, missing = network.distance_matrix(xy[rows])
             straight_pairs += missing
@@ -444,6 +457,7 @@ def add_workload(
     households_per_helper: int = DEFAULT_HOUSEHOLDS_PER_HELPER,
     factor: float = DEFAULT_FACTOR,
     weights: dict[str, float] | None = None,
+    straight_tours: dict[str, float] | None = None,
 ):
     """A copy of a :class:`~gridgeo.result.Partition` with the workload columns and a ``workload`` report section.
 
@@ -471,7 +485,13 @@ def add_workload(
     if roads is not None and not isinstance(roads, RoadNetwork):
         network = build_road_network(roads, crs=local_metric_crs(result.grids))
     grids = grid_workload(
-        result.grids, result.buildings, roads=network, households_per_helper=households_per_helper, factor=factor, weights=weights
+        result.grids,
+        result.buildings,
+        roads=network,
+        households_per_helper=households_per_helper,
+        factor=factor,
+        weights=weights,
+        straight_tours=straight_tours,
     )
     report = dict(result.report or {})
     report["workload"] = workload_report(

@@ -207,3 +207,14 @@ def test_points_layer_of_buildings_gives_the_same_tours(result, metric):
     as_points["geometry"] = gpd.GeoSeries(points, index=as_points.index, crs=metric).to_crs(as_points.crs)
     again = grid_workload(result.grids, as_points)
     assert np.allclose(again["tour_m"], result.grids["tour_m"], atol=0.2)
+
+
+def test_tours_measured_in_the_workers_equal_a_fresh_measure(taipei_small):
+    """gridgeo.partition measures straight tours in its community workers; recomputing them
+    from the finished result (here with the input in TWD97 / TM2, a projected CRS) gives the same figures."""
+    communities, buildings = taipei_small[0].to_crs(3826), taipei_small[1].to_crs(3826)
+    result = gridgeo.partition(communities, buildings, households="hh_est", workers=2)
+    again = add_workload(result)
+    assert (result.grids["n_buildings"] >= 2).sum() >= 10
+    assert again.grids["tour_m"].tolist() == result.grids["tour_m"].tolist()
+    assert again.grids["workload_index"].tolist() == result.grids["workload_index"].tolist()
