@@ -358,7 +358,7 @@ def _formats(values) -> list[str]:
     return chosen
 
 
-def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, barriers, shp_encoding, make_print=False, progress=False, service_centres=None):
+def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, barriers, shp_encoding, make_print=False, print_attribution=None, progress=False, service_centres=None):
     """The extra outputs of a run, each written into the staging folder."""
     writers = []
     if "shp" in formats:
@@ -384,7 +384,7 @@ def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, bar
     if make_print:
         from .printmap import write_print_maps
 
-        writers.append(lambda result, folder: write_print_maps(result, folder, lang=lang, progress=progress))
+        writers.append(lambda result, folder: write_print_maps(result, folder, lang=lang, data_attribution=print_attribution, progress=progress))
     return tuple(writers)
 
 
@@ -406,6 +406,7 @@ def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, bar
 @click.option("--map/--no-map", "make_map", default=True, show_default=True, help="Write map.html.")
 @click.option("--report/--no-report", "make_report", default=True, show_default=True, help="Write report.html.")
 @click.option("--print/--no-print", "make_print", default=False, show_default=True, help="Write print/<community>.png and .pdf: A3 notice maps (公示图), about 1-2 s per community.")
+@click.option("--print-attribution", metavar="TEXT", help="Source and licence of the input data, printed in the footer of the --print maps.")
 @map_options
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes working on communities in parallel (default: all cores); results do not depend on it.")
 @click.option("--scheduler", metavar="ADDRESS", help="Run the communities on a Dask distributed cluster (tcp://host:8786).")
@@ -414,7 +415,7 @@ def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, bar
 @code_options
 @service_options
 @_handle_errors
-def partition(communities, buildings, output, households, community_id, building_id, community_households, barriers, encoding, grid_size, unit_size, seed, dedicated, dedicated_type, compounds, formats, shp_encoding, make_map, make_report, make_print, lang, basemap, tianditu_key, workers, scheduler, overwrite, progress, codes, **services):
+def partition(communities, buildings, output, households, community_id, building_id, community_households, barriers, encoding, grid_size, unit_size, seed, dedicated, dedicated_type, compounds, formats, shp_encoding, make_map, make_report, make_print, print_attribution, lang, basemap, tianditu_key, workers, scheduler, overwrite, progress, codes, **services):
     """Partition COMMUNITIES into grids using BUILDINGS, writing OUTDIR.
 
     COMMUNITIES and BUILDINGS are Shapefiles, GeoJSON, GeoPackage (FILE.gpkg:LAYER),
@@ -481,6 +482,7 @@ def partition(communities, buildings, output, households, community_id, building
         "map": make_map,
         "report": make_report,
         "print": make_print,
+        "print_attribution": print_attribution,
         "lang": lang,
         "basemap": basemap,
         **codes,
@@ -506,6 +508,7 @@ def partition(communities, buildings, output, households, community_id, building
         barriers=barrier_layer,
         shp_encoding=shp_encoding or encoding or "utf-8",
         make_print=make_print,
+        print_attribution=print_attribution,
         progress=progress,
         service_centres=centres,
     )
@@ -644,19 +647,54 @@ def apply_edits_command(previous, edits, output, formats, make_map, make_report,
 @click.argument("communities", metavar="COMMUNITIES")
 @click.argument("buildings", metavar="BUILDINGS")
 @input_options
+@click.option("--grid-size", default="300:500", show_default=True, metavar="MIN:MAX", help="Household band of a grid (decides which compounds fit in one grid).")
+@click.option("--dedicated", metavar="FILE", help="Dedicated facilities to check: polygons with a type column, or a CSV of building ids with a type.")
+@click.option("--dedicated-type", default="type", show_default=True, metavar="COL", help="Column of --dedicated with the facility type.")
+@click.option("--compounds", metavar="FILE", help="Residential compound (小区) polygons to check.")
+@code_options
 @_handle_errors
-def validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding):
-    """Check COMMUNITIES and BUILDINGS without partitioning; exit 1 when there are problems."""
+def validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding, grid_size, dedicated, dedicated_type, compounds, codes):
+    """Check COMMUNITIES and BUILDINGS (and the facility, compound and code options) without partitioning.
+
+    Every problem is listed at once; exit 1 when there are problems.
+    """
+    from .api import parse_band
+    from .areas import assign_areas
+    from .standard_codes import prepare_codes
     from .validate import prepare_inputs
 
+    problems = []
+    prep = None
+    try:
+        band = parse_band(grid_size, "grid size")
+    except InputError as exc:
+        problems += exc.problems
+        band = (300, 500)
     try:
         comm, bldg, barrier_frames, labels = _read_inputs(communities, buildings, barriers, encoding)
-        prep = prepare_inputs(
-            comm, bldg, **_data_options(households, community_id, building_id, community_households, barrier_frames, labels)
-        )
     except InputError as exc:
-        click.echo(f"{len(exc.problems)} problem{'s' if len(exc.problems) != 1 else ''}:")
-        for problem in exc.problems:
+        problems += exc.problems
+        comm = None
+    if comm is not None:
+        try:
+            prepare_codes(comm, **codes, label=labels.get("communities", "communities"))
+        except InputError as exc:
+            problems += exc.problems
+        try:
+            prep = prepare_inputs(comm, bldg, **_data_options(households, community_id, building_id, community_households, barrier_frames, labels))
+        except InputError as exc:
+            problems += exc.problems
+    if dedicated or compounds:
+        try:
+            dedicated_frame, compound_frame = _read_areas(dedicated, compounds, encoding)
+            if prep is not None:  # placing them needs the checked inputs
+                areas = assign_areas(prep, dedicated=dedicated_frame, dedicated_type=dedicated_type, building_id=building_id, compounds=compound_frame, high=band[1])
+                prep.notes.append(f"{len(areas.geoms)} dedicated facilities and compounds placed in their communities")
+        except InputError as exc:
+            problems += exc.problems
+    if problems:
+        click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}:")
+        for problem in problems:
             click.echo(f"  - {problem}")
         sys.exit(EXIT_PROBLEMS)
     click.echo(f"OK: {len(prep.communities)} communities, {len(prep.buildings)} buildings assigned, {len(prep.unassigned)} unassigned")

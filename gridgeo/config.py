@@ -38,6 +38,7 @@ KEYS: dict[str, tuple[type, ...]] = {
     "map": (bool,),
     "report": (bool,),
     "print": (bool,),
+    "print_attribution": (str,),
     "lang": (str,),
     "basemap": (str,),
     "tianditu_key": (str,),

@@ -173,7 +173,7 @@ def write_outputs(
 
         def geopackage():
             for name, frame in layers:
-                _gpkg_safe(frame).to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
+                _gpkg_safe(frame).to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio", use_arrow=True)
 
         # the files are independent: on a multi-core machine they are written side by side
         run_side_by_side([geopackage, geojson("units"), geojson("buildings", "grids")])

@@ -72,6 +72,30 @@ def test_validate_reports_problems_with_exit_1(tmp_path):
     assert "rows 4, 8" in result.output and "negative" in result.output
 
 
+def test_validate_lists_code_band_and_input_problems_together(tmp_path):
+    bad = gpd.read_file(SAMPLE / "buildings.shp")
+    bad.loc[[3], "hh_est"] = -1
+    path = tmp_path / "bad.gpkg"
+    bad.to_file(path, layer="buildings")
+    args = [str(SAMPLE / "communities.shp"), f"{path}:buildings", "--households", "hh_est", "--community-id", "comm_id"]
+    result = CliRunner().invoke(
+        main, ["validate", *args, "--grid-size", "500:300", "--code-scheme", "db11", "--county-code-column", "nope", "--compounds", str(tmp_path / "none.gpkg")]
+    )
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    for expected in ("500:300 is not a band", "has no column 'nope'", "street-code-column", "row 4", "negative", "none.gpkg: file not found"):
+        assert expected in result.output, expected
+    assert result.output.startswith("6 problems:")
+
+
+def test_validate_places_compounds(tmp_path):
+    communities = gpd.read_file(SAMPLE / "communities.shp")
+    compound = gpd.GeoDataFrame({"name": ["A"]}, geometry=[communities.to_crs(3826).geometry.iloc[0].centroid.buffer(60)], crs=3826)
+    compound.to_file(tmp_path / "compounds.gpkg", layer="compounds")
+    result = CliRunner().invoke(main, ["validate", *ARGS, "--compounds", str(tmp_path / "compounds.gpkg")])
+    assert result.exit_code == 0, result.output
+    assert "1 dedicated facilities and compounds placed" in result.output
+
+
 def test_validate_ok(tmp_path):
     result = CliRunner().invoke(main, ["validate", *ARGS])
     assert result.exit_code == 0

@@ -24,13 +24,14 @@ from .conftest import DATA
 DATE = dt.date(2026, 1, 2)
 TAIPEI = [str(DATA / "taipei_small_communities.gpkg"), str(DATA / "taipei_small_buildings.gpkg"), "--households", "hh_est"]
 PT_PER_MM = 72 / 25.4
+ATTRIBUTION = "Taipei City Government open data"
 
 
 @pytest.fixture(scope="module")
 def run_dir(tmp_path_factory):
     """A partition of the Taipei slice (3 villages) written with --print (150 dpi)."""
     out = tmp_path_factory.mktemp("print") / "out"
-    result = CliRunner().invoke(main, ["partition", *TAIPEI, "--print", "--no-map", "--no-report", "-o", str(out)])
+    result = CliRunner().invoke(main, ["partition", *TAIPEI, "--print", "--print-attribution", ATTRIBUTION, "--no-map", "--no-report", "-o", str(out)])
     assert result.exit_code == 0, result.output
     return out
 
@@ -242,3 +243,21 @@ def test_partition_print_without_a_cjk_font_fails_before_the_run(tmp_path, monke
     assert result.exit_code == 2, result.output
     assert "install-system-deps.sh" in result.output and "--lang en" in result.output
     assert not (tmp_path / "out").exists()
+
+
+def test_partition_print_attribution_reaches_the_page(run_dir, tmp_path):
+    """--print-attribution prints the data source in the footer: re-drawing the run with the same
+    text gives the same bytes, and without it different ones."""
+    assert f'print_attribution = "{ATTRIBUTION}"' in (run_dir / "config.toml").read_text(encoding="utf-8")
+    day = dt.date.today()
+    pages = {}
+    for name, extra in (("same", ["--attribution", ATTRIBUTION]), ("none", [])):
+        out = tmp_path / name
+        shutil.copytree(run_dir, out)
+        result = CliRunner().invoke(main, ["print", str(out), *extra])
+        assert result.exit_code == 0, result.output
+        pages[name] = (out / "print" / "001.png").read_bytes()
+    if dt.date.today() != day:
+        pytest.skip("the date printed on the pages changed during the test")
+    assert pages["same"] == (run_dir / "print" / "001.png").read_bytes()
+    assert pages["none"] != pages["same"]
