@@ -19,6 +19,9 @@ metric CRS) and return new frames or plain dicts.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -66,6 +69,23 @@ def _union(geoms: np.ndarray):
     except shapely.errors.GEOSException:
         pass
     return shapely.union_all(geoms)
+
+
+def _tilings(communities: np.ndarray, grids: list[np.ndarray]) -> list[tuple[float, float, bool]]:
+    """:func:`_tiling` of every community, on the machine's cores (GEOS releases the GIL)."""
+    def one(i: int) -> tuple[float, float, bool]:
+        if len(grids[i]) == 0:
+            return float(shapely.area(communities[i])), 0.0, False
+        return _tiling(communities[i], grids[i])
+
+    threads = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1), len(grids))
+    if threads <= 1 or sum(len(g) for g in grids) < 200:
+        return [one(i) for i in range(len(grids))]
+    # the largest communities first, so no thread is left with one at the end; results keep their order
+    order = sorted(range(len(grids)), key=lambda i: -len(grids[i]))
+    with ThreadPoolExecutor(max_workers=threads) as pool:
+        results = dict(zip(order, pool.map(one, order)))
+    return [results[i] for i in range(len(grids))]
 
 
 def _tiling(community, grids: np.ndarray) -> tuple[float, float, bool]:
@@ -136,37 +156,40 @@ def community_metrics(
     per_grid = grid_metrics(grids, band=band)
     metric_grids = _metric(grids)
     metric_comm = communities.to_crs(metric_grids.crs)
-    rows = []
     grid_keys = grids[community_id].astype(str).to_numpy()
-    for cid, geom in zip(metric_comm[community_id].astype(str), metric_comm.geometry):
-        mask = grid_keys == cid
-        g = metric_grids.geometry.to_numpy()[mask]
-        m = per_grid[mask]
-        hh = grids["households"].to_numpy()[mask]
+    geoms = metric_grids.geometry.to_numpy()
+    households = grids["households"].to_numpy()
+    crossings = grids["barrier_crossings"].to_numpy() if "barrier_crossings" in grids else np.zeros(len(grids), dtype=np.int64)
+    flags = {name: per_grid[name].to_numpy() for name in ("in_band", "excused", "defect", "one_piece", "polsby_popper")}
+    # grid rows per community, in the grids' order
+    order = np.argsort(grid_keys, kind="stable")
+    sorted_keys = grid_keys[order]
+    ids = metric_comm[community_id].astype(str).to_numpy()
+    members = [order[a:b] for a, b in zip(np.searchsorted(sorted_keys, ids, "left"), np.searchsorted(sorted_keys, ids, "right"))]
+    community_geoms = metric_comm.geometry.to_numpy()
+    tilings = _tilings(community_geoms, [geoms[rows] for rows in members])
+    rows = []
+    for cid, geom, index, (gap, overlap, coverage_ok) in zip(ids, community_geoms, members, tilings):
+        hh = households[index]
+        pp = flags["polsby_popper"][index]
         area = float(shapely.area(geom))
-        if len(g):
-            gap, overlap, coverage_ok = _tiling(geom, g)
-        else:
-            gap, overlap, coverage_ok = area, 0.0, False
         mean = hh.mean() if len(hh) else 0.0
         rows.append(
             {
                 community_id: cid,
-                "n_grids": int(len(g)),
+                "n_grids": int(len(index)),
                 "households": int(hh.sum()),
-                "grids_in_band": int(m["in_band"].sum()),
-                "grids_excused": int(m["excused"].sum()),
-                "grids_defect": int(m["defect"].sum()),
-                "grids_one_piece": int(m["one_piece"].sum()),
+                "grids_in_band": int(flags["in_band"][index].sum()),
+                "grids_excused": int(flags["excused"][index].sum()),
+                "grids_defect": int(flags["defect"][index].sum()),
+                "grids_one_piece": int(flags["one_piece"][index].sum()),
                 "gap_ratio": gap / area if area > 0 else 0.0,
                 "overlap_ratio": max(overlap, 0.0) / area if area > 0 else 0.0,
                 "coverage_valid": coverage_ok,
-                "polsby_popper_mean": float(m["polsby_popper"].mean()) if len(m) else 0.0,
-                "polsby_popper_min": float(m["polsby_popper"].min()) if len(m) else 0.0,
+                "polsby_popper_mean": float(pp.mean()) if len(pp) else 0.0,
+                "polsby_popper_min": float(pp.min()) if len(pp) else 0.0,
                 "balance": float(np.abs(hh - mean).max() / mean) if mean > 0 else 0.0,
-                "barrier_crossings": int(grids["barrier_crossings"].to_numpy()[mask].sum())
-                if "barrier_crossings" in grids
-                else 0,
+                "barrier_crossings": int(crossings[index].sum()),
             }
         )
     return pd.DataFrame(rows)
