@@ -233,13 +233,16 @@ def prepare_inputs(
     valid = np.flatnonzero(~b_empty & ~shapely.is_empty(b_metric_all))
     reason[(~b_empty) & shapely.is_empty(b_metric_all)] = NO_GEOMETRY
     tree = shapely.STRtree(c_metric)
-    b_idx, c_idx = tree.query(b_metric_all[valid], predicate="intersects")
-    b_idx = valid[b_idx]
+    # bounding boxes from the tree, then the exact test with the communities prepared (each is
+    # tested against many buildings; the tree's own predicate would prepare every building instead)
+    b_idx, c_idx = tree.query(b_metric_all[valid])
+    shapely.prepare(c_metric)
+    hit = shapely.intersects(c_metric[c_idx], b_metric_all[valid][b_idx])
+    b_idx, c_idx = valid[b_idx[hit]], c_idx[hit]
     if len(b_idx):
         polygonal = np.isin(shapely.get_type_id(b_metric_all[b_idx]), (3, 6))
         # the overlap area matters only where a footprint is not wholly inside one community
         counts = np.bincount(b_idx, minlength=len(buildings))
-        shapely.prepare(c_metric)
         inside = (counts[b_idx] == 1) & shapely.contains(c_metric[c_idx], b_metric_all[b_idx])
         overlap = np.ones(len(b_idx))
         measure = polygonal & ~inside
