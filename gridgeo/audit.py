@@ -41,7 +41,13 @@ def _changed(before: pd.Series, after: pd.Series) -> int:
     b = after.to_numpy(dtype=object)
     missing_a = pd.isna(before).to_numpy()
     missing_b = pd.isna(after).to_numpy()
-    same = (missing_a & missing_b) | (~missing_a & ~missing_b & np.array([x == y for x, y in zip(a, b)], dtype=bool))
+    try:  # element-wise == in one numpy loop
+        equal = np.asarray(a == b, dtype=bool)
+        if equal.shape != a.shape:
+            raise ValueError("not element-wise")
+    except (ValueError, TypeError):  # values that are themselves arrays
+        equal = np.array([bool(np.all(x == y)) for x, y in zip(a, b)], dtype=bool)
+    same = (missing_a & missing_b) | (~missing_a & ~missing_b & equal)
     return int((~same).sum())
 
 

@@ -172,8 +172,10 @@ def write_outputs(
             return lambda: [write_geojson(getattr(result, name), staging / f"{name}.geojson") for name in names]
 
         def geopackage():
+            # not through Arrow: its batches follow the frame's internal chunks, so equal frames built
+            # in different ways could give different SQLite page layouts (the files must be byte-identical)
             for name, frame in layers:
-                _gpkg_safe(frame).to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio", use_arrow=True)
+                _gpkg_safe(frame).to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
 
         # the files are independent: on a multi-core machine they are written side by side
         run_side_by_side([geopackage, geojson("units"), geojson("buildings", "grids")])
