@@ -47,6 +47,10 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "holds a building of {households} households, more than the band maximum {high}",
         "zh": "含一栋 {households} 户的建筑，超过网格上限 {high} 户",
     },
+    "oversize_absorbed": {
+        "en": "holds a building of {households} households, more than the band maximum {high}, and {absorbed} households of neighbouring buildings that could form no contiguous grid within {low}–{high}",
+        "zh": "含一栋 {households} 户的建筑，超过网格上限 {high} 户；并含相邻建筑 {absorbed} 户，这些建筑无法组成户数在 {low}–{high} 之间的连通网格",
+    },
     "infeasible_total": {
         "en": "the community's {total} households admit no grid count within {low}–{high}; split into {k} {grids} as near the band as possible",
         "zh": "社区共 {total} 户，无法分成户数都在 {low}–{high} 之间的网格；已分成 {k} 个尽量接近区间的网格",

@@ -21,6 +21,7 @@ from ..labels import reason_text
 from .bisect import _TREES as _TREES_FIRST
 from .bisect import recursive_bisection
 from .count import choose_grid_count, feasible_counts
+from .mend import mend_band
 from .proof import MAX_EXHAUSTIVE, enclosed_pocket, exact_split, no_split_exists, stranded_cell
 from .refine import consolidate_blocks, refine_labels
 
@@ -166,6 +167,11 @@ def partition_part(
             graph, labels, low, high, frozen=fixed, excused=np.array([n.status in (OVERSIZE, DEDICATED) for n in notes]), closed=np.unique(labels[facility])
         )
     weights = np.bincount(labels, weights=graph.weight, minlength=next_label)
+    if any(not excused_any[g] and not (low <= weights[g] <= high) for g in range(next_label)):
+        labels, notes = _mend(graph, labels, notes, low, high)
+        next_label = len(notes)
+        excused_any = np.array([bool(note.status) for note in notes], dtype=bool)
+        weights = np.bincount(labels, weights=graph.weight, minlength=next_label)
     missed = sum(_miss(weights[g], low, high) for g in range(next_label) if not excused_any[g])
     if missed > 0 and graph.barrier.nnz:
         # the band is a constraint, barriers an objective: when the barrier-guided search leaves a
@@ -187,6 +193,22 @@ def partition_part(
         else:
             final.append(_defect_note(graph, labels, label, weights, low, high))
     return labels, final
+
+
+def _mend(graph, labels, notes, low, high):
+    """:func:`~gridgeo.partition.mend.mend_band` with the notes kept in step (new grids, absorbed households, dropped grids)."""
+    ordinary = np.array([not note.status for note in notes], dtype=bool)
+    oversize = np.array([note.status == OVERSIZE for note in notes], dtype=bool)
+    labels, ordinary, absorbed = mend_band(graph, labels, ordinary, low, high, oversize=oversize)
+    notes = list(notes) + [GridNote()] * (len(ordinary) - len(notes))
+    for host, households in absorbed.items():
+        building = dict(notes[host].params).get("households", 0)
+        notes[host] = make_note(OVERSIZE, "oversize_absorbed", households=building, high=high, absorbed=households, low=low)
+    present = np.bincount(labels, minlength=len(notes)) > 0
+    keep = np.flatnonzero(present)
+    remap = np.full(len(notes), -1, dtype=np.int64)
+    remap[keep] = np.arange(len(keep))
+    return remap[labels], [notes[g] for g in keep]
 
 
 def _defect_note(graph, labels, label, weights, low, high) -> GridNote:
