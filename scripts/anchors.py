@@ -815,6 +815,10 @@ def markdown(section: dict) -> list[str]:
         "calls (all its threads; for a killed worker everything since the community was sent), which other jobs on the machine "
         "do not inflate; load is the 1-min load average around each community (median / max; the running method counts 1).",
         "",
+        "The tiled scale-ups of the end-to-end table are not given to the anchors: a tiling holds translated copies of these "
+        "same communities and every method works community by community, so a method's time on a tiling is its time here "
+        "times the number of copies, with the same failures, and the ratios below hold unchanged.",
+        "",
         "### Speed: gridgeo against the faster gerrychain function (target ≥ 40×)",
         "",
         "Ratios are the faster gerrychain function's total time over gridgeo's on the same communities (all of them; failures "
