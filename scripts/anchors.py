@@ -817,7 +817,7 @@ def markdown(section: dict) -> list[str]:
         "",
         "The tiled scale-ups of the end-to-end table are not given to the anchors: a tiling holds translated copies of these "
         "same communities and every method works community by community, so a method's time on a tiling is its time here "
-        "times the number of copies, with the same failures, and the ratios below hold unchanged.",
+        "times the number of copies (up to its random draws, which depend on the community ids), and so are the ratios below.",
         "",
         "### Speed: gridgeo against the faster gerrychain function (target ≥ 40×)",
         "",
