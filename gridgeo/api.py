@@ -366,11 +366,7 @@ def partition(
     compound_frame = None
     if areas is not None and len(areas.compounds):
         report["compounds"] = _compound_report(areas, b_grid, prep, band)
-        compound_frame = gpd.GeoDataFrame(
-            [{**{k: v for k, v in row.items() if k != "grids"}, "grids": ";".join(row["grids"])} for row in report["compounds"]],
-            geometry=list(areas.compounds["outline"]),
-            crs=metric,
-        ).to_crs(crs)
+        compound_frame = _compound_layer(report["compounds"], areas, metric, crs)
     result = Partition(out_communities, grids, out_buildings, units_frame, unassigned, report, compounds=compound_frame)
     if audit:
         from .audit import audit_partition
@@ -400,13 +396,21 @@ def _add_areas(task: CommunityTask, areas, ci: int, members: np.ndarray) -> None
         task.barriers = outlines if task.barriers is None else np.concatenate([task.barriers, outlines])
 
 
-def _compound_report(areas, b_grid: np.ndarray, prep, band) -> list[dict]:
-    """Every compound: its grids, whether it was split and why (in English and Chinese)."""
+def _compound_report(areas, b_grid: np.ndarray, prep, band, *, edited: np.ndarray | None = None) -> list[dict]:
+    """Every compound: its grids, whether it was split and why (in English and Chinese).
+
+    ``edited`` marks the buildings a planner's edits hold in place (pinned, or in
+    a locked grid): a compound that fits in one grid but is split through them
+    says so.
+    """
     rows = []
     for compound in areas.compounds.itertuples():
         grids = sorted(set(b_grid[compound.members].tolist()))
         params = {"compound": compound.compound, "households": int(compound.households), "high": band[1], "grids": len(grids)}
         split = len(grids) > 1
+        code = "compound_too_big"
+        if split and compound.kept_whole:
+            code = "compound_split_by_edit" if edited is not None and edited[compound.members].any() else "compound_split"
         rows.append(
             {
                 "compound": str(compound.compound),
@@ -416,13 +420,22 @@ def _compound_report(areas, b_grid: np.ndarray, prep, band) -> list[dict]:
                 "kept_whole": bool(compound.kept_whole),
                 "grids": grids,
                 "split": split,
-                "reason": reason_text("compound_too_big", params, "en") if split else "",
-                "reason_zh": reason_text("compound_too_big", params, "zh") if split else "",
+                "reason": reason_text(code, params, "en") if split else "",
+                "reason_zh": reason_text(code, params, "zh") if split else "",
             }
         )
         if split:
             logger.info("%s", rows[-1]["reason"])
     return rows
+
+
+def _compound_layer(rows: list[dict], areas, metric, crs) -> gpd.GeoDataFrame:
+    """The ``compounds`` layer: one row per compound of :func:`_compound_report`, its outline as geometry."""
+    return gpd.GeoDataFrame(
+        [{**{k: v for k, v in row.items() if k != "grids"}, "grids": ";".join(row["grids"])} for row in rows],
+        geometry=list(areas.compounds["outline"]),
+        crs=metric,
+    ).to_crs(crs)
 
 
 def _grid_codes(ccode: str, order: np.ndarray, notes: list, width: int) -> list[str]:

@@ -70,6 +70,7 @@ def assign_areas(
     building_id: str | None = None,
     compounds: gpd.GeoDataFrame | None = None,
     high: int,
+    exclude: np.ndarray | None = None,
 ) -> AreaGroups:
     """Group the prepared buildings by dedicated facility and compound.
 
@@ -88,6 +89,9 @@ def assign_areas(
         Compound polygons (an optional ``name`` column labels them).
     high : int
         The grid band's maximum: compounds up to it are kept whole.
+    exclude : ndarray of bool, optional
+        Per prepared building, true when it belongs to no facility or compound
+        (a living plan's update passes the buildings of its dedicated grids).
 
     Returns
     -------
@@ -114,6 +118,8 @@ def assign_areas(
     problems = ProblemCollector()
     n_b = len(prep.building_geoms)
     building_group = np.full(n_b, -1, dtype=np.int64)
+    if exclude is not None:
+        building_group[np.asarray(exclude, dtype=bool)] = -2  # taken: in no group (reset to -1 at the end)
     geoms: list = []
     community: list[int] = []
     facility: list = []
@@ -169,7 +175,7 @@ def assign_areas(
                         continue
                     ci, clipped = found
                     group = len(geoms)
-                    inside = np.flatnonzero((prep.building_community == ci) & (building_group < 0))
+                    inside = np.flatnonzero((prep.building_community == ci) & (building_group == -1))
                     inside = inside[shapely.intersects(clipped, points[inside])]
                     building_group[inside] = group
                     geoms.append(clipped)
@@ -213,7 +219,7 @@ def assign_areas(
                     logger.warning("compound %s lies in no community; ignored", name)
                     continue
                 ci, clipped = found
-                inside = np.flatnonzero((prep.building_community == ci) & (building_group < 0))
+                inside = np.flatnonzero((prep.building_community == ci) & (building_group == -1))
                 inside = inside[shapely.intersects(clipped, points[inside])]
                 total = int(prep.households[inside].sum())
                 kept = total <= high and len(inside) > 0
@@ -227,6 +233,7 @@ def assign_areas(
                     {"compound": name, "community_index": ci, "households": total, "n_buildings": int(len(inside)), "kept_whole": kept, "outline": clipped, "members": inside}
                 )
     problems.raise_if_any()
+    building_group[building_group < 0] = -1
     return AreaGroups(
         building_group=building_group,
         geoms=np.array(geoms, dtype=object),

@@ -244,6 +244,43 @@ def _add_services(result, network, centres, *, households_per_helper, workload_f
     return result
 
 
+def _record_service_sources(result, roads, service_centres, centre_id=None, centre_name=None) -> None:
+    """Name the road and service-centre files in ``report["parameters"]``, so `gridgeo update` measures with them again."""
+    params = dict(result.report.get("parameters", {}))
+    params["roads"] = [_absolute(spec) for spec in roads]
+    params["service_centres"] = _absolute(service_centres) if service_centres else params.get("service_centres")
+    params["centre_id"] = centre_id if service_centres else params.get("centre_id")
+    params["centre_name"] = centre_name if service_centres else params.get("centre_name")
+    result.report["parameters"] = params
+
+
+def _living_services(previous: Path, roads, service_centres, encoding):
+    """Roads and service centres for `update` / `apply-edits`: the flags, else (roads) the config.toml of a plan whose
+    report records none; None leaves the choice to the library (the files or layer the plan recorded).
+
+    Returns the road file specs used, the road layers and the prepared centres.
+    """
+    import json
+
+    from .coverage import prepare_centres
+    from .io import read_layer, split_layer_spec
+
+    recorded = {}
+    if (previous / "report.json").exists():
+        try:
+            recorded = json.loads((previous / "report.json").read_text(encoding="utf-8")).get("parameters", {})
+        except (OSError, ValueError):
+            recorded = {}
+    if not roads and "roads" not in recorded:
+        roads = tuple(_saved_config(previous).get("roads", ()))
+    road_frames = [read_layer(*split_layer_spec(spec), encoding=encoding) for spec in roads] or None
+    centres = None
+    if service_centres:
+        path, layer = split_layer_spec(service_centres)
+        centres = prepare_centres(read_layer(path, layer=layer, encoding=encoding), id_column=recorded.get("centre_id"), name_column=recorded.get("centre_name"))
+    return tuple(roads), road_frames, centres
+
+
 def _read_inputs(communities: str, buildings: str, barriers, encoding: str | None):
     from .io import layer_label, read_layer, split_layer_spec
 
@@ -461,6 +498,7 @@ def partition(communities, buildings, output, households, community_id, building
     result = _add_services(
         result, network, centres, **{k: services[k] for k in ("households_per_helper", "workload_factor", "walk_speed", "walk_limit")}
     )
+    _record_service_sources(result, services["roads"], services["service_centres"], services["centre_id"], services["centre_name"])
     resolved = {
         "communities": _absolute(communities),
         "buildings": _absolute(buildings),
@@ -546,6 +584,8 @@ def _services_summary(report: dict) -> str:
 @click.option("--buildings", "buildings", required=True, metavar="FILE", help="The complete new building layer (same columns as the previous run's input).")
 @click.option("-o", "--output", required=True, metavar="OUTDIR", type=click.Path(file_okay=False), help="Output folder of the updated plan.")
 @click.option("--barriers", multiple=True, metavar="FILE", help="Barrier lines for re-partitioned grids (default: the previous run's, from its config.toml).")
+@click.option("--roads", multiple=True, metavar="FILE", help="Roads for the walking tours and walks (default: the ones the previous run recorded).")
+@click.option("--service-centres", metavar="FILE", help="Service centres for the walks (default: the previous run's).")
 @click.option("--encoding", metavar="ENC", help="Text encoding of an input Shapefile DBF (gbk, gb18030, …).")
 @click.option("--format", "formats", multiple=True, metavar="FMT", help="Extra exports: shp, csv, xlsx.")
 @click.option("--map/--no-map", "make_map", default=True, show_default=True, help="Write map.html.")
@@ -553,13 +593,15 @@ def _services_summary(report: dict) -> str:
 @click.option("--lang", type=click.Choice(LANGS), default=None, help="Language of the map and report (default: the previous run's).")
 @click.option("--overwrite", is_flag=True, help="Replace OUTDIR if it exists.")
 @_handle_errors
-def update_command(previous, buildings, output, barriers, encoding, formats, make_map, make_report, lang, overwrite):
+def update_command(previous, buildings, output, barriers, roads, service_centres, encoding, formats, make_map, make_report, lang, overwrite):
     """Update the plan in PREVIOUS_OUTDIR for a new building layer, writing OUTDIR.
 
     Unchanged grids keep their polygons and codes; only grids whose buildings or
     households changed (and as few neighbours as needed) are re-drawn.  OUTDIR also
     receives changes.json (grids added, retired, reshaped; buildings moved; the
     share of households whose grid changed); report.json names the parent run.
+    Compounds of the previous run stay whole where grids are re-drawn, and the
+    team, workload and walk columns are measured again as the previous run did.
     """
     from .export import write_outputs
     from .io import layer_label, read_layer, split_layer_spec
@@ -568,14 +610,20 @@ def update_command(previous, buildings, output, barriers, encoding, formats, mak
     prev = Path(previous)
     if prev.resolve() == Path(output).resolve():
         raise InputError(Problem("-o/--output", f"{output} is PREVIOUS_OUTDIR; writing there would replace the plan being updated", "write the update to a new folder"))
-    _check_output(output, overwrite, [buildings, *barriers])
+    _check_output(output, overwrite, [buildings, *barriers, *roads, *filter(None, [service_centres])])
     chosen = _formats(formats)
     saved = _saved_config(prev)
     barriers = barriers or tuple(saved.get("barriers", ()))
     path, layer = split_layer_spec(buildings)
     frame = read_layer(path, layer=layer, encoding=encoding)
     barrier_frames = [read_layer(*split_layer_spec(spec), encoding=encoding) for spec in barriers]
-    result = update(prev, frame, barriers=barrier_frames or None, labels={"buildings": layer_label(path, layer), "communities": f"{previous}/partition.gpkg:communities"})
+    road_specs, road_frames, centres = _living_services(prev, roads, service_centres, encoding)
+    result = update(
+        prev, frame, barriers=barrier_frames or None, roads=road_frames, service_centres=centres,
+        labels={"buildings": layer_label(path, layer), "communities": f"{previous}/partition.gpkg:communities"},
+    )
+    if road_specs or service_centres:
+        _record_service_sources(result, road_specs, service_centres, result.report["parameters"].get("centre_id"), result.report["parameters"].get("centre_name"))
     lang = lang or saved.get("lang", "zh")
     writers = _writers(
         chosen, make_map=make_map, make_report=make_report, lang=lang, basemap=saved.get("basemap", "osm") if os.environ.get("TIANDITU_KEY") or saved.get("basemap") != "tianditu" else "osm",
@@ -601,9 +649,11 @@ def update_command(previous, buildings, output, barriers, encoding, formats, mak
 @click.option("--map/--no-map", "make_map", default=True, show_default=True, help="Write map.html.")
 @click.option("--report/--no-report", "make_report", default=True, show_default=True, help="Write report.html.")
 @click.option("--lang", type=click.Choice(LANGS), default=None, help="Language of the map, report and messages (default: the run's).")
+@click.option("--roads", multiple=True, metavar="FILE", help="Roads for the walking tours and walks (default: the ones the plan recorded).")
+@click.option("--service-centres", metavar="FILE", help="Service centres for the walks (default: the plan's).")
 @click.option("--overwrite", is_flag=True, help="Replace NEW if it exists.")
 @_handle_errors
-def apply_edits_command(previous, edits, output, formats, make_map, make_report, lang, overwrite):
+def apply_edits_command(previous, edits, output, formats, make_map, make_report, lang, roads, service_centres, overwrite):
     """Apply a planner's edits in EDITS.csv to the plan in OUTDIR, writing NEW.
 
     EDITS.csv has the header building_code,grid_code[,action]: a row moves (pins)
@@ -619,10 +669,13 @@ def apply_edits_command(previous, edits, output, formats, make_map, make_report,
     prev = Path(previous)
     if prev.resolve() == Path(output).resolve():
         raise InputError(Problem("-o/--output", f"{output} is OUTDIR; writing there would replace the plan being edited", "write the edited plan to a new folder"))
-    _check_output(output, overwrite, [edits, previous])
+    _check_output(output, overwrite, [edits, previous, *roads, *filter(None, [service_centres])])
     chosen = _formats(formats)
     saved = _saved_config(prev)
-    result = apply_edits(prev, edits)
+    road_specs, road_frames, centres = _living_services(prev, roads, service_centres, None)
+    result = apply_edits(prev, edits, roads=road_frames, service_centres=centres)
+    if road_specs or service_centres:
+        _record_service_sources(result, road_specs, service_centres, result.report["parameters"].get("centre_id"), result.report["parameters"].get("centre_name"))
     lang = lang or saved.get("lang", "zh")
     writers = _writers(
         chosen, make_map=make_map, make_report=make_report, lang=lang, basemap="osm" if saved.get("basemap") == "tianditu" and not os.environ.get("TIANDITU_KEY") else saved.get("basemap", "osm"),

@@ -348,7 +348,9 @@ def add_coverage(
     holds the settings, the number of centres, ``n_flagged``, the distribution
     of ``walk_min``, one record per community (grids, flagged grids, households
     in flagged grids, mean and longest walk), every centre with the number of
-    grids it is nearest to, and every flagged grid.
+    grids it is nearest to, and every flagged grid.  The prepared centres are
+    kept as :attr:`Partition.service_centres` (in their own CRS; the layer
+    ``service_centres`` of ``partition.gpkg``), so an update measures them again.
 
     Examples
     --------
@@ -369,7 +371,7 @@ def add_coverage(
     grids = grid_coverage(result.grids, result.buildings, points, roads=network, speed=speed, limit_min=limit_min)
     report = dict(result.report or {})
     report["coverage"] = coverage_report(grids, points, speed=speed, limit_min=limit_min, network=network)
-    return dataclasses.replace(result, grids=grids, report=report)
+    return dataclasses.replace(result, grids=grids, report=report, service_centres=points)
 
 
 def coverage_report(

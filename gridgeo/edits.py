@@ -30,12 +30,20 @@ Applying the moves:
   They are re-drawn together: the union of their previous polygons is
   tessellated again among their buildings (:func:`gridgeo.tessellate.tessellate_part`,
   deterministic) and the cells are dissolved by the new assignment.  Every other
-  grid keeps its polygon, row and joint units exactly.  A grid emptied by the
+  grid keeps its polygon, row (but for the staffing, workload and coverage
+  columns, see below) and joint units exactly.  A grid emptied by the
   moves is retired (``report["retired_grid_codes"]``, ``changes.json``); when
   its area touches no other affected grid, the neighbour grid sharing the
   longest border with it is re-drawn too and takes the area.  An emptied grid
   with no neighbour at all is kept, empty, and reported.
+* **Compounds** (小区) of the plan that fit in one grid and still lie in one
+  grid after the moves are one cell seeded by their outline when their grid is
+  re-drawn, as in a fresh partition; the ``compounds`` layer and report section
+  are written again, and a compound the edits split says so ("the planner's
+  edits keep it in 2 grids").
 * **Joint units** (联户) are cut again for the affected grids only.
+* **Staffing, workload and coverage** columns of every grid are computed
+  afresh with the plan's settings (:func:`gridgeo.lineage.add_services`).
 * **Broken constraints are reported, never undone.**  A re-drawn grid outside
   the household band gets ``status="out_of_band"`` and the reason "manual
   edit: …" (English and Chinese); a grid that the edits leave in several
@@ -48,7 +56,8 @@ Applying the moves:
   :func:`gridgeo.update.update`; ``changes.json`` lists what changed.
   ``report["pinned_buildings"]`` (building code → grid code, every move ever
   applied) and ``report["locked_grids"]`` are carried forward by later edits
-  and by ``gridgeo update``, which never re-draws a locked grid.
+  and by ``gridgeo update``, which never re-draws a locked grid and keeps every
+  pinned building in its pinned grid (the rest of that grid may be repaired).
 """
 
 from __future__ import annotations
@@ -62,13 +71,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .api import ADDED_BUILDING_COLUMNS, parse_band
+from .api import ADDED_BUILDING_COLUMNS
 from .engine import _assign_parts, _dissolve
 from .errors import AuditError, InputError, Problem, ProblemCollector
+from .lineage import add_services, parent_record, read_previous, service_settings
 from .partition.plan import DEDICATED, DETACHED, IN_BAND, INFEASIBLE, OUT_OF_BAND, OVERSIZE, GridNote, make_note
-from .result import Partition, read_outputs
+from .result import Partition
 from .tessellate import split_parts, tessellate_part
-from .update import _assemble, _Grid, _previous_note, _report_hash
+from .update import _assemble, _compound_groups, _compound_outcomes, _Grid, _previous_compounds, _previous_note
 from .validate import prepare_inputs
 
 __all__ = ["EDITED_SPLIT", "ACTIONS", "read_edits", "check_edits", "apply_edits", "broken_summary"]
@@ -253,8 +263,14 @@ def _listing(codes: list[str]) -> str:
     return shown + (f" and {len(codes) - _SHOWN} more" if len(codes) > _SHOWN else "")
 
 
-def _redraw_community(grids: dict[str, _Grid], region: set[str], geoms: np.ndarray, kept_empty: set[str], broken: list[dict]) -> dict[str, object]:
-    """New metric polygons of the grids in ``region`` (and of neighbours drawn in to take emptied areas)."""
+def _redraw_community(grids: dict[str, _Grid], region: set[str], geoms: np.ndarray, kept_empty: set[str], broken: list[dict], *, compounds=None) -> dict[str, object]:
+    """New metric polygons of the grids in ``region`` (and of neighbours drawn in to take emptied areas).
+
+    ``compounds`` is ``(compound_of, outlines, sizes)``: every building's compound
+    (-1: none; only compounds that lie in one grid after the edits), each
+    compound's outline and its number of buildings.  A compound whose buildings
+    are all re-drawn is one cell seeded by its outline, as in a fresh partition.
+    """
     while True:
         codes = sorted(region)
         shape = shapely.union_all([grids[c].geom for c in codes if grids[c].geom is not None])
@@ -286,7 +302,8 @@ def _redraw_community(grids: dict[str, _Grid], region: set[str], geoms: np.ndarr
     cells_of: dict[str, list] = {c: [] for c in codes if grids[c].members}
     for p, part in enumerate(parts):
         here = members[part_of == p]
-        tess = tessellate_part(part, geoms[here])
+        groups, outlines = _compound_groups(here, part, *compounds) if compounds is not None else (None, None)
+        tess = tessellate_part(part, geoms[here], groups=groups, group_geoms=outlines)
         site_label = np.full(len(tess.cells), "", dtype=object)
         for local in range(len(here) - 1, -1, -1):
             site = tess.site_of_building[local]
@@ -332,6 +349,8 @@ def apply_edits(
     edits: pd.DataFrame | str | Path,
     *,
     source: str | None = None,
+    roads=None,
+    service_centres: gpd.GeoDataFrame | None = None,
     audit: bool = True,
 ) -> Partition:
     """Apply a planner's edits (moves, pins, locks) to a finished plan, keeping every edit.
@@ -345,6 +364,11 @@ def apply_edits(
         (``move``, the default, ``lock`` or ``unlock``); see the module docstring.
     source : str, optional
         Name of the edit file in messages (default: the path, or ``"edits"``).
+    roads : GeoDataFrame, list of them or RoadNetwork, optional
+        Roads for the walking tours and walks (default: the road files the plan
+        recorded, when it measured along roads).
+    service_centres : GeoDataFrame, optional
+        Service centres for the coverage columns (default: the plan's).
     audit : bool
         Check the integrity of the result (every building once, households
         conserved at every level, tiling, one polygon per grid except grids
@@ -362,6 +386,8 @@ def apply_edits(
     ------
     InputError
         The edit file has problems (all of them listed); nothing is applied.
+        Or the plan measured along roads (or to service centres) that are
+        neither given nor recorded.
 
     Examples
     --------
@@ -376,19 +402,15 @@ def apply_edits(
     >>> edited.grids["households"].tolist(), edited.edits["moves"][0]["from"]
     ([360, 440], '001-01')
     """
-    prev, prev_path = (read_outputs(previous), Path(previous)) if isinstance(previous, (str, Path)) else (previous, None)
+    run = read_previous(previous, fix="edit a folder written by gridgeo partition, update or apply-edits")
+    prev, prev_path, report, params = run.partition, run.path, run.report, run.params
+    band, unit_band, seed = run.band, run.unit_band, run.seed
     if isinstance(edits, (str, Path)):
         source = source or str(edits)
         edits = read_edits(edits)
     source = source or "edits"
-    report = prev.report
-    params = dict(report.get("parameters", {}))
-    if "grid_size" not in params:
-        raise InputError(Problem(str(prev_path or "previous"), "has no run parameters in its report", "edit a folder written by gridgeo partition, update or apply-edits"))
-    band = parse_band(tuple(params["grid_size"]), "grid size")
-    unit_band = parse_band(tuple(params.get("unit_size", (10, 15))), "unit size")
-    seed = int(params.get("seed", 0))
     moves, locks, unlocks, lines = check_edits(prev, edits, source=source)
+    services = service_settings(run, roads=roads, service_centres=service_centres)
 
     # the previous run's input, prepared as the run prepared it; row labels say which previous building each is
     layer = _input_layer(prev)
@@ -439,6 +461,20 @@ def apply_edits(
     for i in range(len(b_code)):
         prev_members.setdefault(str(pb_grid[match[i]]), set()).add(i)
     affected = {m["from"] for m in real_moves} | {m["to"] for m in real_moves}
+    # compounds: one that fits and lies in one grid after the moves is one cell wherever grids are re-drawn
+    pins = dict(run.pins)
+    pins.update({m["building_code"]: m["to"] for m in moved_rows})
+    locked = (set(run.locks) | set(locks)) - set(unlocks)
+    dedicated_codes = set(pg_codes[pg["status"].astype(str).to_numpy() == DEDICATED].tolist()) if "status" in pg else set()
+    areas = _previous_compounds(prev, prep, band, np.isin(b_grid.astype(str), sorted(dedicated_codes)))
+    held = np.isin(b_code.astype(str), list(pins)) | np.isin(b_grid.astype(str), sorted(locked))
+    cells = None
+    if areas is not None:
+        compound_of = np.where(held, -1, areas.building_group)
+        grouped = np.flatnonzero(compound_of >= 0)
+        spread = pd.Series(b_grid[grouped].astype(str)).groupby(compound_of[grouped]).nunique()
+        compound_of[np.isin(compound_of, spread.index[spread > 1].to_numpy())] = -1  # split by the edits: cells of their own
+        cells = (compound_of, areas.geoms, np.bincount(compound_of[compound_of >= 0], minlength=len(areas.geoms)))
 
     final: dict[str, _Grid] = {}
     broken: list[dict] = []
@@ -455,7 +491,7 @@ def apply_edits(
             grids[code] = _Grid(code, None, {int(i) for i in np.flatnonzero(b_grid == code)}, GridNote(), False, False, None, None)
         region = {c for c in grids if c in affected}
         if region:
-            polygons = _redraw_community(grids, region, prep.building_geoms, kept_empty, broken)
+            polygons = _redraw_community(grids, region, prep.building_geoms, kept_empty, broken, compounds=cells)
             for code, polygon in polygons.items():
                 grids[code].geom = polygon
                 grids[code].polygon_kept = False
@@ -498,11 +534,14 @@ def apply_edits(
             item["reason"] = f"manual edit: building {item['building_code']} shares its footprint cell with a building of grid {item['other_grid']}; the cell went to {item['other_grid']}"
     broken = sorted(broken, key=lambda item: (item["grid_code"], item["constraint"]))
 
-    locked = (set(report.get("locked_grids", [])) | set(locks)) - set(unlocks)
     locked = sorted(c for c in locked if c in final)
-    pins = dict(report.get("pinned_buildings", {}))
-    pins.update({m["building_code"]: m["to"] for m in moved_rows})
-    parent = {"path": str(prev_path.resolve()) if prev_path is not None else None, "report_sha256": _report_hash(prev_path, report), "parameters": params}
+    final_grid = np.full(len(b_code), "", dtype=object)
+    for code, grid in final.items():
+        final_grid[sorted(grid.members)] = code
+    if areas is not None:
+        edited = held | np.isin(final_grid.astype(str), locked)
+        result.report["compounds"], result.compounds = _compound_outcomes(areas, final_grid, prep, band, edited, prev.compounds, metric, crs)
+    parent = parent_record(run)
     edits_record = {
         "source": source,
         "moves": moved_rows,
@@ -535,6 +574,7 @@ def apply_edits(
     changes["parent"] = parent
     result.report["changes"] = {key: (len(value) if isinstance(value, list) else value) for key, value in changes.items() if key != "parent"}
     result.changes = changes
+    result = add_services(result, services)  # staffing, workload, coverage of the final grids, as the plan ran them
     logger.info(
         "apply-edits: %d buildings moved, %d pinned, %d grids re-drawn, %d created, %d retired; %d broken constraints",
         len(real_moves), len(moved_rows) - len(real_moves), len(edits_record["grids_redrawn"]), len(edits_record["grids_created"]), len(retired_now), len(broken),

@@ -1,7 +1,8 @@
 """Writing a finished :class:`~gridgeo.api.Partition` to files.
 
 ``OUTDIR`` receives ``partition.gpkg`` (layers ``communities``, ``grids``,
-``buildings``, ``units`` and ``unassigned`` when any; the input CRS),
+``buildings``, ``units``, and ``unassigned``, ``compounds`` and
+``service_centres`` when the run has them; the input CRS),
 ``grids.geojson``, ``buildings.geojson``, ``units.geojson`` (RFC 7946,
 EPSG:4326) and ``report.json``.  Everything is written into a temporary folder
 beside ``OUTDIR`` and renamed into place at the end: a failed run leaves no
@@ -167,6 +168,8 @@ def write_outputs(
             layers.append(("unassigned", result.unassigned))
         if getattr(result, "compounds", None) is not None and len(result.compounds):
             layers.append(("compounds", result.compounds))
+        if getattr(result, "service_centres", None) is not None and len(result.service_centres):
+            layers.append(("service_centres", result.service_centres))
 
         def geojson(*names):
             return lambda: [write_geojson(getattr(result, name), staging / f"{name}.geojson") for name in names]

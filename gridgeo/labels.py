@@ -73,6 +73,14 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "compound {compound} has {households} households, more than the grid maximum {high}: split into {grids} grids, only between its buildings",
         "zh": "小区 {compound} 共 {households} 户，超过网格上限 {high} 户：分为 {grids} 个网格，只在楼栋之间拆分",
     },
+    "compound_split_by_edit": {
+        "en": "compound {compound} has {households} households and fits in one grid, but the planner's edits (pinned buildings, locked grids) keep it in {grids} grids",
+        "zh": "小区 {compound} 共 {households} 户，可放入一个网格，但规划人员的调整（指定建筑、锁定网格）使其分在 {grids} 个网格",
+    },
+    "compound_split": {
+        "en": "compound {compound} has {households} households and fits in one grid, but is split into {grids} grids",
+        "zh": "小区 {compound} 共 {households} 户，可放入一个网格，但被分在 {grids} 个网格",
+    },
     "proven_pocket": {
         "en": "proven infeasible: {households} households enclosed behind one building's cell ({gateway} households): any grid holding them must hold that building too ({total} > {high}), and alone they are below {low}; no contiguous split within {low}–{high} exists",
         "zh": "已证明无解：{households} 户被一栋 {gateway} 户建筑的单元包围，含它们的网格必须同时含该建筑（{total} > {high}），单独又少于 {low} 户；不存在户数都在 {low}–{high} 的连通划分",

@@ -1061,7 +1061,8 @@ def build_map(
         shown next to the basemap's.
     service_centres : GeoDataFrame, optional
         Service centres (:func:`gridgeo.coverage.prepare_centres`) drawn as a
-        layer with popups (id, name, grids nearest to it).  Grids with
+        layer with popups (id, name, grids nearest to it); default: the
+        result's own (:attr:`Partition.service_centres`).  Grids with
         ``coverage_flag`` are hatched in their own layer, grids with
         ``workload_flag`` dotted in another; popups show the team size, the
         walking tour, the workload index and the walk to the nearest centre.
@@ -1088,7 +1089,8 @@ def build_map(
     """
     data = _map_data(
         result, lang=lang, basemap=basemap, tianditu_key=tianditu_key, barriers=barriers, title=title,
-        data_attribution=data_attribution, service_centres=service_centres,
+        data_attribution=data_attribution,
+        service_centres=service_centres if service_centres is not None else getattr(result, "service_centres", None),
     )  # fmt: skip
     page = _page(data, lang)
     logger.debug(
@@ -1115,6 +1117,7 @@ def _subset(result: Partition, codes) -> Partition:
         unassigned=result.unassigned.iloc[0:0] if result.unassigned is not None else None,
         report=result.report,
         compounds=getattr(result, "compounds", None),
+        service_centres=getattr(result, "service_centres", None),
     )
 
 

@@ -7,12 +7,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import geopandas as gpd
+import numpy as np
 import pyogrio
 import shapely
 
 from .errors import InputError, Problem
 
-__all__ = ["Partition", "read_outputs"]
+__all__ = ["Partition", "read_outputs", "single_part_units"]
 
 
 @dataclass
@@ -37,6 +38,10 @@ class Partition:
     compounds : GeoDataFrame, optional
         The compounds (小区) of a run given ``compounds``: outline, households,
         grids, whether and why it was split (layer ``compounds``); None otherwise.
+    service_centres : GeoDataFrame, optional
+        The service centres the coverage columns were measured to
+        (:func:`gridgeo.coverage.add_coverage`; layer ``service_centres``), so an
+        update can measure them again; None otherwise.
     """
 
     communities: gpd.GeoDataFrame
@@ -48,6 +53,7 @@ class Partition:
     changes: dict | None = None
     edits: dict | None = None
     compounds: gpd.GeoDataFrame | None = None
+    service_centres: gpd.GeoDataFrame | None = None
 
     def to_files(self, outdir: str | Path, *, overwrite: bool = False) -> Path:
         """Write ``partition.gpkg``, the GeoJSON files and ``report.json`` into ``outdir``.
@@ -95,14 +101,53 @@ def read_outputs(outdir: str | Path) -> Partition:
             geoms = geoms.copy()
             geoms[single] = shapely.get_geometry(geoms[single], 0)
             grids = grids.set_geometry(gpd.GeoSeries(geoms, index=grids.index, crs=grids.crs), crs=grids.crs)
+    buildings = layer("buildings")
     return Partition(
         communities=layer("communities"),
         grids=grids,
-        buildings=layer("buildings"),
-        units=layer("units"),
+        buildings=buildings,
+        units=single_part_units(layer("units"), buildings),
         unassigned=layer("unassigned"),
         report=json.loads(report.read_text(encoding="utf-8")),
         changes=json.loads((outdir / "changes.json").read_text(encoding="utf-8")) if (outdir / "changes.json").exists() else None,
         edits=json.loads((outdir / "edits.json").read_text(encoding="utf-8")) if (outdir / "edits.json").exists() else None,
         compounds=layer("compounds") if "compounds" in layers else None,
+        service_centres=layer("service_centres") if "service_centres" in layers else None,
     )
+
+
+def single_part_units(units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Units with the geometry type a run gives them: one-part multi-geometries back to single parts.
+
+    A unit's geometry is its building's geometry (one building) or the union of
+    its buildings' (several): a Polygon, or a MultiPolygon of two or more parts.
+    The GeoPackage stores a layer holding both as MultiPolygon only, so a unit
+    read back is a one-part MultiPolygon where the run wrote a Polygon.  This
+    restores the Polygon (the same coordinates), except for a one-building unit
+    whose building in ``buildings`` is itself a multi-geometry.  Points likewise.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> u = gpd.GeoDataFrame({"n_buildings": [1, 2], "members": ["001-B00001:1-12", "001-B00001:13-14;001-B00002:1-9"]},
+    ...                      geometry=[shapely.MultiPolygon([shapely.box(0, 0, 1, 1)]), shapely.MultiPolygon([shapely.box(0, 0, 2, 1)])], crs=32651)
+    >>> b = gpd.GeoDataFrame({"building_code": ["001-B00001"]}, geometry=[shapely.box(0, 0, 1, 1)], crs=32651)
+    >>> single_part_units(u, b).geom_type.tolist()
+    ['Polygon', 'Polygon']
+    """
+    if not len(units) or units.geometry.name not in units:
+        return units
+    geoms = units.geometry.to_numpy()
+    single = np.isin(shapely.get_type_id(geoms), (4, 6)) & (shapely.get_num_geometries(geoms) == 1)
+    if not single.any():
+        return units
+    if "n_buildings" in units and "members" in units and "building_code" in buildings and len(buildings):
+        multi_building = dict(
+            zip(buildings["building_code"].astype(str), np.isin(shapely.get_type_id(buildings.geometry.to_numpy()), (4, 6)))
+        )
+        one = units["n_buildings"].to_numpy() == 1
+        first = units["members"].astype(str).str.split(":", n=1).str[0].to_numpy()
+        single &= ~(one & np.array([multi_building.get(code, False) for code in first], dtype=bool))
+    geoms = geoms.copy()
+    geoms[single] = shapely.get_geometry(geoms[single], 0)
+    return units.set_geometry(gpd.GeoSeries(geoms, index=units.index, crs=units.crs), crs=units.crs)

@@ -39,21 +39,44 @@ and a new building layer and returns a new :class:`~gridgeo.result.Partition`:
    ``report.json``, parameters) and ``report["history"]`` the chain of ancestors.
 
 Dedicated grids (专属网格) are never merged with other grids: buildings placed in
-them join them, and they keep their polygon.  Compounds given to the previous run
-are not re-applied to regions that are re-partitioned (noted in the report).
+them join them, and they keep their polygon.
 
-Grids a planner edited with :func:`gridgeo.edits.apply_edits` are kept the same
-way: grids in ``report["locked_grids"]``, grids an edit left in pieces
-(``edited_split``) and grids holding a pinned building
-(``report["pinned_buildings"]``) are never re-drawn by a repair; buildings placed
-in them join them.  Locks and pins are carried into the new report, and
-``changes["pins_broken"]`` lists pinned buildings no longer in their pinned grid.
+**Compounds** (小区) of the previous run (its ``compounds`` layer) are re-applied
+as a fresh run applies them: their buildings are found again among the new
+buildings (representative point in the outline, :func:`gridgeo.areas.assign_areas`);
+a compound whose households fit within the band's maximum is one cell seeded by
+its outline wherever a region is tessellated again (so a repair never splits it
+and the boundary follows its wall), and a larger one's outline is a barrier line.
+A new building of a compound joins the grid holding the compound's other
+buildings; a compound that fits but lies in several grids (it was too big
+before, or a building left it) makes those grids a repair region.  The
+``compounds`` layer and report section are written again for the new plan.
+
+**Staffing, workload and coverage** (:mod:`gridgeo.workload`,
+:mod:`gridgeo.coverage`) are computed afresh for every grid of the new plan with
+the previous run's settings (:func:`gridgeo.lineage.service_settings`): the
+workload index compares a grid with its community's mean, so it moves with any
+change in the community.
+
+Grids a planner edited with :func:`gridgeo.edits.apply_edits`: grids in
+``report["locked_grids"]`` and grids an edit left in pieces (``edited_split``)
+are never re-drawn by a repair; buildings placed in them join them.  A pinned
+building (``report["pinned_buildings"]``) stays in its pinned grid, and that grid
+keeps its code, but the rest of the grid is repaired like any other: the pinned
+building's cell never moves, a grid holding one is not dissolved or merged and
+split again, and a region whose repair would separate pins of one grid (or join
+pins of two) grows instead.  Only when the whole community must be partitioned
+afresh and a fresh split would move a pinned building are the grids holding
+pinned buildings kept as they are.  Locks and pins are carried into the new
+report, and ``changes["pins_broken"]`` lists pinned buildings no longer in their
+pinned grid.
+
+Joint units of unchanged grids are taken from the previous run with the
+geometry type a fresh run gives them (:func:`gridgeo.result.single_part_units`).
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import re
 from dataclasses import dataclass, field
@@ -66,17 +89,19 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 
 from .adjacency import CellGraph, build_cell_graph
-from .api import _report, _with_added_columns, parse_band
+from .api import _report, _with_added_columns
+from .areas import AreaGroups, assign_areas
 from .arrays import geometry_order
 from .codes import building_code, width_for
 from .engine import CommunityTask, _assign_parts, _dissolve, _joint_units, community_rng, partition_community
-from .errors import AuditError, InputError, Problem
+from .errors import AuditError
 from .labels import reason_text
+from .lineage import add_services, parent_record, read_previous, service_settings
 from .metrics import community_metrics, polsby_popper
 from .partition.count import feasible_counts
 from .partition.plan import DEDICATED, IN_BAND, OUT_OF_BAND, OVERSIZE, GridNote, _repair_band, make_note, partition_part
 from .partition.refine import _Search
-from .result import Partition, read_outputs
+from .result import Partition, single_part_units
 from .tessellate import split_parts, tessellate_part
 from .validate import prepare_inputs
 
@@ -160,6 +185,10 @@ class _Context:
     retired: set[str] = field(default_factory=set)
     next_number: int = 1
     width: int = 2
+    pins: dict[int, str] = field(default_factory=dict)  # pinned building → the grid code it stays in
+    compound_of: np.ndarray | None = None  # per building: its compound (one cell when redrawn), -1: none
+    compound_geoms: np.ndarray | None = None  # per compound: outline (metric, inside its community)
+    compound_size: np.ndarray | None = None  # per compound: its buildings that must stay together
 
 
 class _Repair(_Search):
@@ -177,6 +206,8 @@ def update(
     buildings: gpd.GeoDataFrame,
     *,
     barriers: gpd.GeoDataFrame | list[gpd.GeoDataFrame] | None = None,
+    roads=None,
+    service_centres: gpd.GeoDataFrame | None = None,
     labels: dict[str, str] | None = None,
     max_region: int = 6,
     audit: bool = True,
@@ -192,6 +223,11 @@ def update(
         The complete new building layer (same columns as the previous run's input).
     barriers : GeoDataFrame or list of them, optional
         Barrier lines for the regions that are re-partitioned.
+    roads : GeoDataFrame, list of them or RoadNetwork, optional
+        Roads for the walking tours and walks (default: the road files the previous
+        run recorded, when it measured along roads).
+    service_centres : GeoDataFrame, optional
+        Service centres for the coverage columns (default: the previous run's).
     labels : dict, optional
         Names of the inputs used in messages.
     max_region : int
@@ -206,6 +242,13 @@ def update(
     Partition
         With :attr:`Partition.changes` filled and ``report["parent"]`` naming the previous run.
 
+    Raises
+    ------
+    InputError
+        The previous folder is not a gridgeo output, the new buildings have
+        problems, or the previous run measured along roads (or to service
+        centres) that are neither given nor recorded.
+
     Examples
     --------
     >>> import geopandas as gpd, shapely, gridgeo
@@ -219,14 +262,10 @@ def update(
     >>> after.changes["grids_modified"], after.changes["share_households_moved"]
     (['001-01'], 0.0)
     """
-    prev, prev_path = (read_outputs(previous), Path(previous)) if isinstance(previous, (str, Path)) else (previous, None)
-    report = prev.report
-    params = dict(report.get("parameters", {}))
-    if "grid_size" not in params:
-        raise InputError(Problem(str(prev_path or "previous"), "has no run parameters in its report", "update a folder written by gridgeo partition or update"))
-    band = parse_band(tuple(params["grid_size"]), "grid size")
-    unit_band = parse_band(tuple(params.get("unit_size", (10, 15))), "unit size")
-    seed = int(params.get("seed", 0))
+    run = read_previous(previous, fix="update a folder written by gridgeo partition, update or apply-edits")
+    prev, prev_path, report, params = run.partition, run.path, run.report, run.params
+    band, unit_band, seed = run.band, run.unit_band, run.seed
+    services = service_settings(run, roads=roads, service_centres=service_centres)  # before the work: fail early
     if barriers is not None and not isinstance(barriers, (list, tuple)):
         barriers = [barriers]
     building_id = params.get("building_id")
@@ -242,8 +281,6 @@ def update(
         default_storeys=float(params.get("default_storeys", 3.0)),
         dwelling_m2=float(params.get("dwelling_m2", 90.0)),
     )
-    if params.get("compounds"):
-        prep.notes.append("compounds of the previous run are not re-applied to re-partitioned grids")
     metric, crs = prep.metric_crs, prep.input_crs
     n = len(prep.buildings)
     comm_code_of_id = dict(zip(prev.communities["community_id"].astype(str), prev.communities["community_code"].astype(str)))
@@ -297,17 +334,39 @@ def update(
     is_new, geom_changed, hh_changed = is_new[canon], geom_changed[canon], hh_changed[canon]
     m = np.flatnonzero(match >= 0)
 
+    # grids a planner edited (gridgeo.edits): locked or left in pieces by an edit stay as they are;
+    # a pinned building stays in its pinned grid (which keeps its code), the rest of that grid may be repaired
+    pins = dict(run.pins)
+    grid_comm = dict(zip(pg_codes, pg_comm))
+    protected = set(run.locks)
+    protected |= set(pg_codes[pg["status"].astype(str).to_numpy() == "edited_split"].tolist()) if "status" in pg else set()
+    pinned: dict[int, str] = {}
+    for i in np.flatnonzero(np.isin(b_code.astype(str), list(pins))):
+        target = pins[str(b_code[i])]
+        if grid_comm.get(target) == b_comm[i]:
+            home[i] = target  # placement never moves a pinned building out of its grid
+            if target not in protected:
+                pinned[int(i)] = target
+    dedicated_codes = set(pg_codes[pg["status"].astype(str).to_numpy() == DEDICATED].tolist()) if "status" in pg else set()
+    held = np.isin(home.astype(str), sorted(protected)) | np.isin(b_code.astype(str), list(pins))
+
+    # compounds of the previous run, on the new buildings: a compound that fits is one cell wherever a region is redrawn
+    areas = _previous_compounds(prev, prep, band, np.isin(home.astype(str), sorted(dedicated_codes)))
+    compound_of = None
+    if areas is not None:
+        compound_of = np.where(held, -1, areas.building_group)
+        _join_compound_mates(home, compound_of, np.flatnonzero(is_new | geom_changed), set(pinned))
+    dirty_buildings = is_new | geom_changed | hh_changed
+
     # per community: repair what changed
     retired_grids = set(report.get("retired_grid_codes", []))
     prev_members: dict[str, set[int]] = {}
     for i in m:
         prev_members.setdefault(pb_grid[match[i]], set()).add(int(i))
-    dirty_buildings = is_new | geom_changed | hh_changed
     dirty_grids = set(home[dirty_buildings].tolist()) | set(pb_grid[~matched_prev].tolist())
-    # grids a planner edited (gridgeo.edits): locked, left in pieces by an edit, or holding a pinned building
-    pins = dict(report.get("pinned_buildings", {}))
-    protected = set(report.get("locked_grids", [])) | set(pins.values())
-    protected |= set(pg_codes[pg["status"].astype(str).to_numpy() == "edited_split"].tolist()) if "status" in pg else set()
+    if compound_of is not None:
+        dirty_grids |= _split_compound_grids(home, compound_of)
+        sizes = np.bincount(compound_of[compound_of >= 0], minlength=len(areas.geoms))
     barrier_tree = shapely.STRtree(prep.barriers) if len(prep.barriers) else None
     final: dict[str, _Grid] = {}
     order = sorted(set(pg_comm.tolist()))
@@ -315,6 +374,7 @@ def update(
         rows = np.flatnonzero(pg_comm == ccode)
         ci = int(np.flatnonzero(prev.communities["community_code"].astype(str).to_numpy() == ccode)[0])
         cid = str(prev.communities["community_id"].iloc[ci])
+        pi = int(np.flatnonzero(prep.community_ids.astype(str) == cid)[0])
         grids: dict[str, _Grid] = {}
         for r in rows:
             code = pg_codes[r]
@@ -324,12 +384,13 @@ def update(
             note = _previous_note(row)
             grids[code] = _Grid(code, pg_metric[r], members, note, dedicated, True, pg.geometry.iloc[r], row.to_dict())
             grids[code].locked = code in protected
-        context = _Context(
-            band, prep.households, prep.building_geoms, _local_barriers(barrier_tree, prep.barriers, prep.community_geoms[prep.community_ids.astype(str) == cid]),
-            seed, cid, ccode, max_region, retired_grids,
-        )
+        local_barriers = _local_barriers(barrier_tree, prep.barriers, prep.community_geoms[[pi]])
+        context = _Context(band, prep.households, prep.building_geoms, local_barriers, seed, cid, ccode, max_region, retired_grids)
         context.next_number, context.width = _next_grid_number(ccode, list(grids) + sorted(retired_grids))
-        community_geom = prep.community_geoms[np.flatnonzero(prep.community_ids.astype(str) == cid)[0]]
+        context.pins = {i: code for i, code in pinned.items() if code in grids}
+        if compound_of is not None:
+            _add_compounds(context, areas, compound_of, sizes, pi)
+        community_geom = prep.community_geoms[pi]
         if any(code in dirty_grids for code in grids):
             _repair_community(grids, dirty_grids, context, community_geom)
         final.update(grids)
@@ -339,11 +400,13 @@ def update(
         prev, prep, final, pg, pg_codes, prev_members, match, b_code, b_comm, dirty_buildings, is_new, pb_codes, matched_prev,
         pb_grid, pb_hh, band, unit_band, seed, metric, crs, params,
     )
-    parent = {
-        "path": str(prev_path.resolve()) if prev_path is not None else None,
-        "report_sha256": _report_hash(prev_path, report),
-        "parameters": params,
-    }
+    b_grid = np.full(n, "", dtype=object)
+    for code, grid in final.items():
+        b_grid[sorted(grid.members)] = code
+    if areas is not None:
+        edited = held | np.isin(b_grid, sorted(protected))
+        result.report["compounds"], result.compounds = _compound_outcomes(areas, b_grid, prep, band, edited, prev.compounds, metric, crs)
+    parent = parent_record(run)
     result.report["parent"] = parent
     result.report["history"] = list(report.get("history", [])) + [parent]
     result.report["retired_grid_codes"] = sorted(retired_grids | set(changes["grids_retired"]))
@@ -351,12 +414,13 @@ def update(
     if "locked_grids" in report or pins:
         codes_now = set(result.buildings["grid_code"].astype(str)) | set(result.grids["grid_code"].astype(str))
         grid_of = dict(zip(result.buildings["building_code"].astype(str), result.buildings["grid_code"].astype(str)))
-        result.report["locked_grids"] = sorted(c for c in report.get("locked_grids", []) if c in codes_now)
+        result.report["locked_grids"] = sorted(c for c in run.locks if c in codes_now)
         result.report["pinned_buildings"] = {b: g for b, g in sorted(pins.items()) if b in grid_of}
         changes["pins_broken"] = [{"building_code": b, "pinned": g, "grid_code": grid_of[b]} for b, g in sorted(pins.items()) if b in grid_of and grid_of[b] != g]
     changes["parent"] = parent
     result.report["changes"] = {key: (len(value) if isinstance(value, list) else value) for key, value in changes.items() if key != "parent"}
     result.changes = changes
+    result = add_services(result, services)  # staffing, workload, coverage of the final grids, as the parent ran them
     logger.info(
         "update: %d grids added, %d retired, %d reshaped, %d modified; %.2f %% of households changed grid",
         len(changes["grids_added"]), len(changes["grids_retired"]), len(changes["grids_reshaped"]), len(changes["grids_modified"]),
@@ -475,6 +539,104 @@ def _previous_note(row) -> GridNote:
     return GridNote(status, "", ()) if status != IN_BAND else GridNote(IN_BAND)
 
 
+# -- compounds ------------------------------------------------------------------------------------------
+def _previous_compounds(prev: Partition, prep, band: tuple[int, int], in_dedicated: np.ndarray) -> AreaGroups | None:
+    """The previous run's compounds (its ``compounds`` layer) grouping the new buildings as a fresh run groups them."""
+    layer = getattr(prev, "compounds", None)
+    if layer is None or not len(layer):
+        if prev.report.get("parameters", {}).get("compounds"):
+            prep.notes.append("the previous run had compounds but its output holds no compounds layer: they are not re-applied")
+        return None
+    names = layer["compound"].astype(str).to_numpy() if "compound" in layer else np.array([f"row {i}" for i in range(len(layer))], dtype=object)
+    frame = gpd.GeoDataFrame({"name": names}, geometry=layer.geometry.to_numpy(), crs=layer.crs)
+    return assign_areas(prep, compounds=frame, high=band[1], exclude=in_dedicated)
+
+
+def _join_compound_mates(home: np.ndarray, compound_of: np.ndarray, placed: np.ndarray, pinned: set[int]) -> None:
+    """A new or moved building of a compound that fits joins the one grid holding the compound's other buildings (in place)."""
+    if not len(placed):
+        return
+    fixed = np.ones(len(home), dtype=bool)
+    fixed[placed] = False
+    owners: dict[int, set[str]] = {}
+    for j in np.flatnonzero((compound_of >= 0) & fixed):
+        owners.setdefault(int(compound_of[j]), set()).add(str(home[j]))
+    for i in placed:
+        group = int(compound_of[i])
+        if group >= 0 and int(i) not in pinned and len(owners.get(group, ())) == 1:
+            home[i] = next(iter(owners[group]))
+
+
+def _split_compound_grids(home: np.ndarray, compound_of: np.ndarray) -> set[str]:
+    """Grids holding part of a compound that fits in one grid but lies in several (they are repaired)."""
+    grids_of: dict[int, set[str]] = {}
+    for j in np.flatnonzero(compound_of >= 0):
+        grids_of.setdefault(int(compound_of[j]), set()).add(str(home[j]))
+    return set().union(*(grids for grids in grids_of.values() if len(grids) > 1)) if grids_of else set()
+
+
+def _add_compounds(ctx: _Context, areas: AreaGroups, compound_of: np.ndarray, sizes: np.ndarray, community_index: int) -> None:
+    """Give a community's context its compounds: one cell for each that fits, the outline of each larger one as a barrier."""
+    ctx.compound_of = compound_of
+    ctx.compound_geoms = areas.geoms
+    ctx.compound_size = sizes
+    rows = areas.compounds
+    big = rows[(rows["community_index"] == community_index) & ~rows["kept_whole"].astype(bool)]
+    if len(big):
+        outlines = shapely.get_parts(shapely.boundary(np.array(list(big["outline"]), dtype=object)))
+        ctx.barriers = outlines if ctx.barriers is None else np.concatenate([ctx.barriers, outlines])
+
+
+def _compound_groups(members: np.ndarray, shape, compound_of: np.ndarray | None, geoms: np.ndarray | None, sizes: np.ndarray | None) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Per member, its local compound (-1: none) and per local compound its outline inside ``shape``.
+
+    ``compound_of`` gives every building's compound (-1: none), ``geoms`` every
+    compound's outline and ``sizes`` its number of buildings.  Only compounds
+    whose every building is among ``members`` become one cell.
+    """
+    if compound_of is None or not len(members):
+        return None, None
+    of = compound_of[members]
+    present, counts = np.unique(of[of >= 0], return_counts=True)
+    whole = present[counts == sizes[present]]
+    if not len(whole):
+        return None, None
+    outlines = np.array([_polygonal(g) for g in shapely.intersection(geoms[whole], shape)], dtype=object)
+    usable = np.array([g is not None for g in outlines], dtype=bool)
+    whole, outlines = whole[usable], outlines[usable]
+    if not len(whole):
+        return None, None
+    local = np.full(len(geoms), -1, dtype=np.int64)
+    local[whole] = np.arange(len(whole))
+    groups = np.where(of >= 0, local[np.maximum(of, 0)], -1)
+    return groups, outlines
+
+
+def _polygonal(geom):
+    """The polygonal part of ``geom`` (None when it has no area)."""
+    if geom is None or shapely.is_empty(geom):
+        return None
+    if shapely.get_type_id(geom) not in (3, 6):
+        parts = [p for p in shapely.get_parts(geom) if shapely.get_type_id(p) in (3, 6)]
+        geom = shapely.union_all(parts) if parts else None
+    return geom if geom is not None and shapely.area(geom) > 0 else None
+
+
+def _compound_outcomes(areas: AreaGroups, b_grid: np.ndarray, prep, band, edited: np.ndarray, previous: gpd.GeoDataFrame, metric, crs):
+    """The ``compounds`` report section and layer of a new plan (grids of every compound, split or not and why).
+
+    The outlines are the ``previous`` layer's, unchanged (not clipped again), so
+    a plan updated without change keeps its compounds layer byte for byte.
+    """
+    from .api import _compound_layer, _compound_report
+
+    rows = _compound_report(areas, b_grid, prep, band, edited=edited)
+    layer = _compound_layer(rows, areas, metric, crs)
+    if len(previous) == len(layer):
+        layer = layer.set_geometry(gpd.GeoSeries(previous.geometry.to_numpy(), index=layer.index, crs=previous.crs).to_crs(crs))
+    return rows, layer
+
+
 # -- the repair ----------------------------------------------------------------------------------------
 def _weight(grid: _Grid, ctx: _Context) -> int:
     return int(ctx.households[sorted(grid.members)].sum()) if grid.members else 0
@@ -508,20 +670,25 @@ def _shared_lengths(grids: dict[str, _Grid], codes: list[str]) -> dict[tuple[str
 
 
 def _repair_community(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, community_geom) -> None:
-    """Bring every grid of one community back into the band, touching as few grids as possible."""
+    """Bring every grid of one community back into the band, touching as few grids as possible.
+
+    A grid is repaired when it changed and left the band, or when it holds part
+    of a compound that fits in one grid but lies in several; the region always
+    holds every grid of the compounds it touches.
+    """
     for code, grid in grids.items():
         if code in dirty:
             grid.note = _note_for(grid, ctx)
     attempts = 0
     while True:
-        bad = sorted(code for code, grid in grids.items() if code in dirty and _is_bad(grid, ctx))
+        bad = {code for code, grid in grids.items() if code in dirty and _is_bad(grid, ctx)} | _split_compounds(grids, ctx)
         if not bad:
             return
         attempts += 1
-        code = bad[0]
-        region = [code]
-        solved = False
-        while True:
+        code = min(bad)
+        region = _with_compound_mates(grids, [code], ctx)
+        solved = len(region) > 1 and _repair_region(grids, region, ctx, dirty)
+        while not solved:
             candidates = [c for c, g in grids.items() if not g.dedicated and not g.locked]
             shared = _shared_lengths(grids, candidates) if len(candidates) > 1 else {}
             border: dict[str, float] = {}
@@ -530,10 +697,8 @@ def _repair_community(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, c
                     border[b] = border.get(b, 0.0) + length
             if not border or len(region) >= ctx.max_region:
                 break
-            region.append(max(sorted(border), key=lambda c: border[c]))
-            if _repair_region(grids, region, ctx, dirty):
-                solved = True
-                break
+            region = _with_compound_mates(grids, region + [max(sorted(border), key=lambda c: border[c])], ctx)
+            solved = _repair_region(grids, region, ctx, dirty)
         if not solved:
             logger.info("community %s: repairing grid %s needs the whole community", ctx.community_id, code)
             _repartition_whole(grids, ctx, community_geom, dirty)
@@ -541,6 +706,37 @@ def _repair_community(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, c
         if attempts > 4 * len(grids) + 10:
             _repartition_whole(grids, ctx, community_geom, dirty)
             return
+
+
+def _compounds_in(grid: _Grid, ctx: _Context) -> set[int]:
+    if ctx.compound_of is None or not grid.members:
+        return set()
+    return set(ctx.compound_of[sorted(grid.members)].tolist()) - {-1}
+
+
+def _split_compounds(grids: dict[str, _Grid], ctx: _Context) -> set[str]:
+    """Grids (not locked, not dedicated) holding part of a compound that fits in one grid but lies in several."""
+    if ctx.compound_of is None:
+        return set()
+    holders: dict[int, set[str]] = {}
+    for code, grid in grids.items():
+        if not grid.dedicated and not grid.locked:
+            for compound in _compounds_in(grid, ctx):
+                holders.setdefault(compound, set()).add(code)
+    return set().union(*(codes for codes in holders.values() if len(codes) > 1)) if holders else set()
+
+
+def _with_compound_mates(grids: dict[str, _Grid], region: list[str], ctx: _Context) -> list[str]:
+    """``region`` and every other grid holding a building of a compound (that fits) it touches."""
+    region = list(region)
+    if ctx.compound_of is None:
+        return region
+    while True:
+        touched = set().union(*(_compounds_in(grids[c], ctx) for c in region))
+        extra = sorted(c for c, g in grids.items() if c not in region and not g.dedicated and not g.locked and _compounds_in(g, ctx) & touched)
+        if not extra:
+            return region
+        region += extra
 
 
 def _note_for(grid: _Grid, ctx: _Context) -> GridNote:
@@ -557,12 +753,17 @@ def _note_for(grid: _Grid, ctx: _Context) -> GridNote:
 
 
 def _tessellate(region, members: np.ndarray, ctx: _Context):
-    """Cells and graph of one region polygon for ``members`` (None when the region is not one piece)."""
+    """Cells and graph of one region polygon for ``members`` (None when the region is not one piece).
+
+    Every compound that fits in one grid and has all its buildings among
+    ``members`` is one cell seeded by its outline, as in a fresh partition.
+    """
     parts = split_parts(region)
     if len(parts) != 1 or len(members) == 0:
         return None
     part = parts[0]
-    tess = tessellate_part(part, ctx.geoms[members])
+    groups, outlines = _compound_groups(members, part, ctx.compound_of, ctx.compound_geoms, ctx.compound_size)
+    tess = tessellate_part(part, ctx.geoms[members], groups=groups, group_geoms=outlines)
     n_sites = len(tess.cells)
     weight = np.bincount(tess.site_of_building, weights=ctx.households[members], minlength=n_sites).astype(np.int64)
     barriers = None
@@ -592,22 +793,43 @@ def _reassign_loose(graph: CellGraph, labels: np.ndarray) -> None:
             raise RuntimeError("cells without a labelled neighbour in a connected graph")
 
 
-def _connect(graph: CellGraph, labels: np.ndarray) -> None:
-    """Make every label connected: its heaviest piece stays, other pieces join their neighbours (in place)."""
+def _connect(graph: CellGraph, labels: np.ndarray, fixed: np.ndarray | None = None) -> None:
+    """Make every label connected: its heaviest piece stays, other pieces join their neighbours (in place).
+
+    A piece holding a ``fixed`` cell (a pinned building) is kept before a heavier one.
+    """
     for label in np.unique(labels[labels >= 0]):
         nodes = np.flatnonzero(labels == label)
         count, piece = connected_components(graph.shared[nodes][:, nodes], directed=False)
         if count > 1:
             weight = np.bincount(piece, weights=graph.weight[nodes] + 1e-6, minlength=count)
+            if fixed is not None:
+                weight += 1e12 * np.bincount(piece, weights=fixed[nodes].astype(float), minlength=count)
             labels[nodes[piece != int(np.argmax(weight))]] = -1
     _reassign_loose(graph, labels)
 
 
-def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng) -> np.ndarray | None:
-    """Labels with every grid in band or excused, changing as little as possible; None when it fails."""
+def _pins_hold(labels: np.ndarray, pin_of: np.ndarray) -> bool:
+    """Whether the cells pinned to one grid share a label, and cells pinned to different grids do not."""
+    pinned = np.flatnonzero(pin_of >= 0)
+    if not len(pinned):
+        return True
+    pairs = set(zip(pin_of[pinned].tolist(), labels[pinned].tolist()))
+    return len(pairs) == len({p for p, _ in pairs}) == len({lab for _, lab in pairs})
+
+
+def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, pin_of: np.ndarray | None = None) -> np.ndarray | None:
+    """Labels with every grid in band or excused, changing as little as possible; None when it fails.
+
+    ``pin_of`` gives per cell the grid a pinned building holds it to (-1: none):
+    pinned cells never move, and the result keeps the cells of one pinned grid
+    together and those of different pinned grids apart (None otherwise).
+    """
     low, high = ctx.band
     labels = labels.copy()
-    _connect(graph, labels)
+    pin_of = np.full(graph.n, -1, dtype=np.int64) if pin_of is None else pin_of
+    fixed = pin_of >= 0
+    _connect(graph, labels, fixed)
     labels = np.unique(labels, return_inverse=True)[1].astype(np.int64)
     big = graph.weight > high
     for _ in range(len(labels) + 1):
@@ -619,12 +841,14 @@ def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng) -> n
         total = int(weights[plain].sum())
         counts = feasible_counts(total, low, high)
         if len(plain) == 0:
-            return labels
+            return labels if _pins_hold(labels, pin_of) else None
         if not len(counts):
             return None
         target = min(counts, key=lambda c: (abs(c - len(plain)), c))
         if target < len(plain):
-            smallest = plain[np.lexsort((plain, weights[plain]))[0]]
+            free = plain[~np.isin(plain, labels[fixed])]  # a grid holding a pinned building is not dissolved
+            pool = free if len(free) else plain
+            smallest = pool[np.lexsort((pool, weights[pool]))[0]]
             labels[labels == smallest] = -1
             _reassign_loose(graph, labels)
             labels = np.unique(labels, return_inverse=True)[1].astype(np.int64)
@@ -641,7 +865,8 @@ def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng) -> n
     k = int(labels.max()) + 1
     excused = np.zeros(k, dtype=bool)
     excused[np.unique(labels[big])] = True
-    search = _Repair(graph, labels, low, high, k, big, excused)
+    frozen = big | fixed
+    search = _Repair(graph, labels, low, high, k, frozen, excused)
     search.run(50 * graph.n)
     labels = search.labels
 
@@ -650,11 +875,12 @@ def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng) -> n
         return any(not excused[g] and not (low <= weights[g] <= high) for g in range(k))
 
     if missing(labels):
-        # single-cell moves are stuck (large buildings): merge a grid with neighbours and split again (ReCom)
-        labels = _repair_band(graph, labels, excused, low, high, rng, big, rounds=20)
+        # single-cell moves are stuck (large buildings): merge a grid with neighbours and split again (ReCom);
+        # grids holding a pinned building are not merged
+        labels = _repair_band(graph, labels, excused, low, high, rng, frozen, rounds=20)
         if missing(labels):
             return None
-    return labels
+    return labels if _pins_hold(labels, pin_of) else None
 
 
 def _repair_region(grids: dict[str, _Grid], region: list[str], ctx: _Context, dirty: set[str]) -> bool:
@@ -672,8 +898,15 @@ def _repair_region(grids: dict[str, _Grid], region: list[str], ctx: _Context, di
     # a site shared by buildings of several grids (identical footprints) goes with its first building
     for local in range(len(members) - 1, -1, -1):
         labels[tess.site_of_building[local]] = building_label[local]
+    # a pinned building's site stays in its grid
+    pin_of = np.full(graph.n, -1, dtype=np.int64)
+    for local, b in enumerate(members.tolist()):
+        code = ctx.pins.get(b)
+        if code in code_label:
+            site = tess.site_of_building[local]
+            labels[site] = pin_of[site] = code_label[code]
     rng = community_rng(ctx.seed, f"{ctx.community_id}:update:{region[0]}")
-    solved = _solve_labels(graph, labels, ctx, rng)
+    solved = _solve_labels(graph, labels, ctx, rng, pin_of)
     if solved is None:
         return False
     site_label = solved
@@ -753,26 +986,51 @@ def _redraw(members_list: list[set[int]], polygons: list, ctx: _Context) -> list
     return out
 
 
-def _inherit(grids, region: list[str], new_members: list[set[int]], ctx: _Context) -> list[str]:
-    """Codes of new grids: the largest household overlap with an old grid inherits its code, others get new numbers."""
+def _inherit(grids, region: list[str], new_members: list[set[int]], ctx: _Context, geoms=None) -> list[str]:
+    """Codes of new grids: a grid holding a pinned building keeps the pinned code; then the largest
+    household overlap with an old grid inherits its code (for a grid without buildings, the largest
+    area overlap, when ``geoms`` gives the new polygons); others get new numbers."""
+    codes: list[str | None] = [None] * len(new_members)
+    used = set()
+    for g, members in enumerate(new_members):
+        wanted = sorted({ctx.pins[b] for b in members if b in ctx.pins} & set(region))
+        if len(wanted) == 1 and wanted[0] not in used:
+            codes[g] = wanted[0]
+            used.add(wanted[0])
     pairs = []
     for g, members in enumerate(new_members):
         for code in region:
             common = members & grids[code].members
             if common:
                 pairs.append((-int(ctx.households[sorted(common)].sum()), -len(common), code, g))
-    codes: list[str | None] = [None] * len(new_members)
-    used = set()
     for _, _, code, g in sorted(pairs):
         if codes[g] is None and code not in used:
             codes[g] = code
             used.add(code)
+    if geoms is not None:
+        overlaps = []
+        for g, members in enumerate(new_members):
+            if codes[g] is None and not members:
+                for code in region:
+                    if code not in used and grids[code].geom is not None:
+                        area = float(shapely.area(shapely.intersection(geoms[g], grids[code].geom)))
+                        if area > 0:
+                            overlaps.append((-area, code, g))
+        for _, code, g in sorted(overlaps):
+            if codes[g] is None and code not in used:
+                codes[g] = code
+                used.add(code)
     fresh = [g for g in range(len(new_members)) if codes[g] is None]
     if fresh:
-        xy = np.array([shapely.get_coordinates(shapely.centroid(shapely.multipoints(shapely.get_coordinates(shapely.point_on_surface(ctx.geoms[sorted(new_members[g])])))))[0] for g in fresh])
+        xy = np.array([_anchor(ctx.geoms[sorted(new_members[g])] if new_members[g] else np.array([geoms[g]], dtype=object)) for g in fresh])
         for g in [fresh[i] for i in np.lexsort((xy[:, 0], -xy[:, 1]))]:
             codes[g] = _new_code(ctx)
     return [str(c) for c in codes]
+
+
+def _anchor(geoms: np.ndarray) -> np.ndarray:
+    """The centroid of the representative points of ``geoms`` (x, y): where a new grid is numbered."""
+    return shapely.get_coordinates(shapely.centroid(shapely.multipoints(shapely.get_coordinates(shapely.point_on_surface(geoms)))))[0]
 
 
 def _new_code(ctx: _Context) -> str:
@@ -785,32 +1043,57 @@ def _new_code(ctx: _Context) -> str:
 
 
 def _repartition_whole(grids: dict[str, _Grid], ctx: _Context, community_geom, dirty: set[str]) -> None:
-    """Partition the community afresh (its dedicated grids stay), inheriting codes by household overlap."""
-    region = sorted(c for c, g in grids.items() if not g.dedicated and not g.locked)
-    if not region:
+    """Partition the community afresh (its dedicated and locked grids stay), inheriting codes by household overlap.
+
+    Compounds that fit are one cell, larger ones' outlines are barriers, as in a
+    fresh run.  When the fresh split cannot keep every pinned building in its
+    pinned grid, the grids holding pinned buildings are kept as they are too and
+    the rest is split afresh.
+    """
+    for keep_pinned in (False, True):
+        holding = {c for c, g in grids.items() if keep_pinned and any(b in ctx.pins for b in g.members)}
+        region = sorted(c for c, g in grids.items() if not g.dedicated and not g.locked and c not in holding)
+        if not region:
+            return
+        members = np.array(sorted(set().union(*(grids[c].members for c in region))), dtype=np.int64)
+        if not len(members):
+            return
+        kept_apart = any(g.dedicated or g.locked for g in grids.values()) or bool(holding)
+        shape = shapely.union_all([grids[c].geom for c in region]) if kept_apart else community_geom
+        groups, outlines = _compound_groups(members, shape, ctx.compound_of, ctx.compound_geoms, ctx.compound_size)
+        result = partition_community(
+            shape, ctx.geoms[members], ctx.households[members], band=ctx.band,
+            rng=community_rng(ctx.seed, f"{ctx.community_id}:update"), barriers=ctx.barriers,
+            groups=groups, group_geoms=outlines, group_facility=None if outlines is None else np.full(len(outlines), None, dtype=object),
+        )
+        k = len(result.grid_geoms)
+        new_members = [set(members[result.building_grid == g].tolist()) for g in range(k)]
+        label = np.full(len(members), -1, dtype=np.int64)
+        pin_of = np.full(len(members), -1, dtype=np.int64)
+        for g, group in enumerate(new_members):
+            label[np.searchsorted(members, sorted(group))] = g
+        for local, b in enumerate(members.tolist()):
+            if b in ctx.pins:
+                pin_of[local] = region.index(ctx.pins[b]) if ctx.pins[b] in region else -1
+        if not keep_pinned and not _pins_hold(label, pin_of):
+            logger.info("community %s: a fresh split would move pinned buildings; their grids are kept", ctx.community_id)
+            continue
+        for c in holding:
+            grids[c].locked = True
+            grids[c].note = _note_for(grids[c], ctx)
+        codes = _inherit(grids, region, new_members, ctx, result.grid_geoms)
+        for c in region:
+            previous = grids.pop(c)
+            if c not in codes:
+                ctx.retired.add(c)
+            if c in codes:
+                g = codes.index(c)
+                grids[c] = _Grid(c, result.grid_geoms[g], new_members[g], result.notes[g], False, False, None, previous.previous_row)
+        for g, code in enumerate(codes):
+            if code not in grids:
+                grids[code] = _Grid(code, result.grid_geoms[g], new_members[g], result.notes[g], False, False, None, None)
+            dirty.add(code)
         return
-    members = np.array(sorted(set().union(*(grids[c].members for c in region))), dtype=np.int64)
-    has_dedicated = any(g.dedicated or g.locked for g in grids.values())
-    shape = shapely.union_all([grids[c].geom for c in region]) if has_dedicated else community_geom
-    result = partition_community(
-        shape, ctx.geoms[members], ctx.households[members], band=ctx.band,
-        rng=community_rng(ctx.seed, f"{ctx.community_id}:update"), barriers=ctx.barriers,
-    )
-    k = len(result.grid_geoms)
-    new_members = [set(members[result.building_grid == g].tolist()) for g in range(k)]
-    codes = _inherit(grids, region, new_members, ctx)
-    for c in region:
-        previous = grids.pop(c)
-        if c not in codes:
-            ctx.retired.add(c)
-        grids_prev_row = previous.previous_row
-        if c in codes:
-            g = codes.index(c)
-            grids[c] = _Grid(c, result.grid_geoms[g], new_members[g], result.notes[g], False, False, None, grids_prev_row)
-    for g, code in enumerate(codes):
-        if code not in grids:
-            grids[code] = _Grid(code, result.grid_geoms[g], new_members[g], result.notes[g], False, False, None, None)
-        dirty.add(code)
 
 
 # -- assembling the result ---------------------------------------------------------------------------------
@@ -933,6 +1216,8 @@ def _assemble(prev, prep, final, pg, pg_codes, prev_members, match, b_code, b_co
     # buildings and communities
     out_buildings = _with_added_columns(prep, b_code, b_comm, b_grid, crs)
     out_buildings = out_buildings.iloc[np.argsort(b_code.astype(str), kind="stable")]
+    # units kept from the GeoPackage come back as one-part MultiPolygons: the geometry type a fresh run gives them
+    units = single_part_units(units, out_buildings)
     unassigned = prep.unassigned
     if len(unassigned):
         unassigned = unassigned.iloc[geometry_order(unassigned.geometry.to_numpy())]
@@ -979,13 +1264,3 @@ def _assemble(prev, prep, final, pg, pg_codes, prev_members, match, b_code, b_co
         "share_households_moved": float(moved_hh / compared_hh) if compared_hh else 0.0,
     }
     return result, changes
-
-
-def _report_hash(path: Path | None, report: dict) -> str:
-    """sha256 of the previous run's ``report.json`` (of its JSON text when it came from memory)."""
-    if path is not None and (path / "report.json").exists():
-        return hashlib.sha256((path / "report.json").read_bytes()).hexdigest()
-    from .export import to_json_safe
-
-    text = json.dumps(to_json_safe(report), ensure_ascii=False, indent=2, sort_keys=False) + "\n"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()

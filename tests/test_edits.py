@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -187,19 +188,18 @@ def test_round_trip_update_without_building_change_keeps_the_edited_plan(plan, t
     again = update(edited_dir, buildings)
     again_dir = again.to_files(tmp_path / "again")
     hashes_a, hashes_b = file_hashes(edited_dir), file_hashes(again_dir)
-    for name in ("partition.gpkg", "grids.geojson", "buildings.geojson"):
+    for name in ("partition.gpkg", "grids.geojson", "buildings.geojson", "units.geojson"):
         assert hashes_a[name] == hashes_b[name], name
-    # units: same codes, members, households and shapes (unchanged units are read back from the GeoPackage as MultiPolygon)
     ua, ub = edited.units, again.units
     assert ua["unit_code"].tolist() == ub["unit_code"].tolist() and ua["members"].tolist() == ub["members"].tolist()
-    assert shapely.equals(ua.geometry.to_numpy(), ub.geometry.to_numpy()).all()
+    assert list(shapely.to_wkb(ua.geometry.to_numpy())) == list(shapely.to_wkb(ub.geometry.to_numpy()))
     assert again.changes["buildings_moved"] == [] and again.changes["grids_reshaped"] == []
     assert again.report["locked_grids"] == ["003-01"]
     assert again.report["pinned_buildings"] == {far: "002-01", near: "001-02"}
     assert again.changes["pins_broken"] == []
 
 
-def test_update_keeps_locked_and_pinned_grids_when_buildings_change(plan):
+def test_update_keeps_locked_grids_when_buildings_change(plan):
     folder, buildings = plan
     previous = read_outputs(folder)
     code = _nearest_building(previous, "001-01", "001-02")
@@ -217,6 +217,80 @@ def test_update_keeps_locked_and_pinned_grids_when_buildings_change(plan):
     assert updated.changes["grids_reshaped"] == [] and updated.changes["grids_modified"] == ["001-01"]
     assert updated.buildings.set_index("building_code").loc[code, "grid_code"] == "001-02"
     assert audit_partition(updated, remaining, quality=False) == []
+
+
+def test_update_repairs_a_grid_holding_a_pin_and_the_pin_holds(plan, tmp_path):
+    folder, buildings = plan
+    previous = read_outputs(folder)
+    # pin a building of 002-01 into its neighbour 002-02
+    assert _adjacent(previous.grids, "002-01", "002-02")
+    code = _nearest_building(previous, "002-01", "002-02")
+    edited_dir = apply_edits(folder, _edits((code, "002-02"))).to_files(tmp_path / "edited")
+    edited = read_outputs(edited_dir)
+    assert edited.report["pinned_buildings"] == {code: "002-02"}
+    # demolish the largest other buildings of 002-02 until it falls below the band
+    b = edited.buildings
+    others = b[(b["grid_code"] == "002-02") & (b["building_code"] != code)].sort_values(["households", "building_code"], ascending=[False, True])
+    total = int(b.loc[b["grid_code"] == "002-02", "households"].sum())
+    gone = []
+    for building_id, hh in zip(others["building_id"], others["households"]):
+        if total < 300:
+            break
+        gone.append(building_id)
+        total -= int(hh)
+    remaining = buildings[~buildings["building_id"].isin(gone)]
+    updated = update(edited_dir, remaining)
+    # the grid holding the pin was repaired like any other: re-drawn, back in the band, its code kept
+    assert "002-02" in updated.changes["grids_reshaped"]
+    row = updated.grids.set_index("grid_code").loc["002-02"]
+    assert 300 <= row["households"] <= 500 and row["status"] == "in_band"
+    assert _polygons(updated)["002-02"] != _polygons(edited)["002-02"]
+    # the pin holds: the building stays in 002-02, nothing is reported broken, every guarantee holds
+    assert updated.buildings.set_index("building_code").loc[code, "grid_code"] == "002-02"
+    assert updated.changes["pins_broken"] == [] and updated.report["pinned_buildings"] == {code: "002-02"}
+    assert audit_partition(updated, remaining, quality=True) == []
+    assert updated.report["summary"]["n_defects"] == 0
+    # grids outside the repaired region keep their polygons
+    kept = set(edited.grids["grid_code"]) - set(updated.changes["grids_reshaped"]) - set(updated.changes["grids_retired"])
+    old, new = _polygons(edited), _polygons(updated)
+    assert kept and all(old[c] == new[c] for c in kept)
+
+
+def test_edits_with_compounds_report_the_compound_they_split_and_round_trip(taipei_small, tmp_path):
+    """Compounds from real footprints within 2 m of each other (as in tests/test_areas.py)."""
+    communities, buildings = taipei_small
+    metric = buildings.estimate_utm_crs()
+    merged = gpd.GeoSeries([buildings.to_crs(metric).buffer(2.0).union_all()], crs=metric).explode(index_parts=False)
+    compounds = gpd.GeoDataFrame({"name": [f"C{i:03d}" for i in range(int((merged.area > 200).sum()))]}, geometry=list(merged[merged.area > 200]), crs=metric)
+    folder = gridgeo.partition(communities, buildings, **OPTIONS, compounds=compounds).to_files(tmp_path / "v1")
+    previous = read_outputs(folder)
+    # a compound of several buildings that fits in one grid: move its building nearest to a neighbouring grid there
+    b = previous.buildings.to_crs(metric)
+    points = b.representative_point()
+    for row in previous.report["compounds"]:
+        if row["kept_whole"] and row["n_buildings"] >= 3:
+            grid = row["grids"][0]
+            neighbours = [g for g in previous.grids["grid_code"] if g != grid and g[:3] == grid[:3] and _adjacent(previous.grids, g, grid)]
+            if neighbours:
+                break
+    inside = b[points.within(compounds.set_index("name").geometry[row["compound"]]).to_numpy()]
+    target = neighbours[0]
+    g = previous.grids.to_crs(metric).set_index("grid_code").geometry
+    code = str(inside.loc[inside.geometry.distance(g[target]).idxmin(), "building_code"])
+    edited = apply_edits(folder, _edits((code, target)))
+    after = {r["compound"]: r for r in edited.report["compounds"]}[row["compound"]]
+    assert after["split"] and after["grids"] == sorted([grid, target])
+    assert "planner's edits" in after["reason"] and "规划人员的调整" in after["reason_zh"]
+    assert edited.compounds.set_index("compound").loc[row["compound"], "grids"] == ";".join(sorted([grid, target]))
+    # every other compound that fits still lies in one grid
+    assert all(not r["split"] for name, r in {r["compound"]: r for r in edited.report["compounds"]}.items() if r["kept_whole"] and name != row["compound"])
+    assert audit_partition(edited, _layer_input(previous), quality=False) == []
+    # round trip: an update without building change gives the edited plan back, compounds layer included
+    edited_dir = edited.to_files(tmp_path / "edited")
+    again_dir = update(edited_dir, buildings).to_files(tmp_path / "again")
+    hashes_a, hashes_b = file_hashes(edited_dir), file_hashes(again_dir)
+    for name in ("partition.gpkg", "grids.geojson", "buildings.geojson", "units.geojson"):
+        assert hashes_a[name] == hashes_b[name], name
 
 
 def test_bad_edit_rows_are_one_input_error(plan):

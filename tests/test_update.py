@@ -7,8 +7,10 @@ import json
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyogrio
 import pytest
 import shapely
+import shapely.geometry
 from click.testing import CliRunner
 
 import gridgeo
@@ -108,8 +110,65 @@ def test_no_change_update_leaves_the_plan_identical(taipei_small, tmp_path):
         a, b = getattr(saved, layer), getattr(updated, layer)
         assert a.drop(columns="geometry").equals(b.drop(columns="geometry").astype(a.drop(columns="geometry").dtypes.to_dict()))
         assert list(shapely.to_wkb(a.geometry.to_numpy())) == list(shapely.to_wkb(b.geometry.to_numpy()))
+        # the same geometries, of the same types, as the fresh run made them
+        fresh = getattr(previous, layer)
+        assert list(shapely.to_wkb(fresh.geometry.to_numpy())) == list(shapely.to_wkb(b.geometry.to_numpy()))
     assert saved.buildings["grid_code"].tolist() == updated.buildings["grid_code"].tolist()
     assert saved.buildings["building_code"].tolist() == updated.buildings["building_code"].tolist()
+    # written out, the plan is byte for byte the first one
+    again = file_hashes(updated.to_files(tmp_path / "v2"))
+    first = file_hashes(folder)
+    for name in ("partition.gpkg", "grids.geojson", "buildings.geojson", "units.geojson"):
+        assert again[name] == first[name], name
+
+
+@pytest.mark.parametrize("dataset", ["taipei_small", "monaco"])
+def test_unit_geometry_types_are_those_of_a_fresh_run(dataset, request, tmp_path):
+    """Polygon footprints (Taipei) and one-part MultiPolygon footprints (Monaco): a unit's type does not change in an update."""
+    communities, buildings = request.getfixturevalue(dataset)[:2]
+    options = OPTIONS if dataset == "taipei_small" else {"households": "hh_est", "building_id": "building_id"}
+    folder = gridgeo.partition(communities, buildings, **options).to_files(tmp_path / "v1")
+    rng = np.random.default_rng(1)
+    remaining = buildings.drop(buildings.index[rng.choice(len(buildings), 10, replace=False)])
+    updated = update(folder, remaining)
+    out = updated.to_files(tmp_path / "v2")
+
+    def features(path):
+        return {f["properties"]["unit_code"]: f for f in json.loads((path / "units.geojson").read_text(encoding="utf-8"))["features"]}
+
+    before, after = features(folder), features(out)
+    same = [code for code in after if code in before and before[code]["properties"]["members"] == after[code]["properties"]["members"]]
+    assert len(same) > 0.3 * len(after)
+    assert [after[c]["geometry"]["type"] for c in same] == [before[c]["geometry"]["type"] for c in same]
+    # every unit, kept or cut again, has the type the fresh rule gives: its building's own type, else the union's
+    kinds = dict(zip(updated.buildings["building_code"], updated.buildings.geom_type))
+    for feature in after.values():
+        members = feature["properties"]["members"].split(";")
+        geometry = shapely.geometry.shape(feature["geometry"])
+        if len(members) == 1:
+            assert feature["geometry"]["type"] == kinds[members[0].rsplit(":", 1)[0]]
+        else:
+            assert feature["geometry"]["type"] == ("Polygon" if len(shapely.get_parts(geometry)) == 1 else "MultiPolygon")
+    types = {name: pyogrio.read_info(path / "partition.gpkg", layer="units")["geometry_type"] for name, path in (("fresh", folder), ("updated", out))}
+    assert types["fresh"] == types["updated"]
+    assert audit_partition(updated, remaining, quality=True) == []
+
+
+def test_whole_community_repartition_keeps_an_empty_detached_part(monaco):
+    """Monaco's Larvotto has a detached part without buildings: when the update must split that community afresh,
+    the empty part stays a grid of its own and keeps its code."""
+    communities, buildings, _ = monaco
+    previous = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id")
+    empty = previous.grids[previous.grids["n_buildings"] == 0]
+    assert len(empty) == 1 and empty["status"].iloc[0] == "detached_part"
+    rng = np.random.default_rng(1)
+    remaining = buildings.drop(buildings.index[rng.choice(len(buildings), 10, replace=False)])
+    updated = update(previous, remaining)
+    assert audit_partition(updated, remaining, quality=True) == []
+    code = empty["grid_code"].iloc[0]
+    row = updated.grids.set_index("grid_code").loc[code]
+    assert row["n_buildings"] == 0 and row["status"] == "detached_part"
+    assert code not in updated.changes["grids_retired"]
 
 
 def test_update_is_deterministic_and_records_its_parent(taipei_small, tmp_path):
