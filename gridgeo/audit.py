@@ -149,6 +149,9 @@ def audit_partition(
     pieces = (kinds != 3) & ~(edited_split & (kinds == 6))
     if pieces.any():
         problems.append(f"{int(pieces.sum())} grids are not one polygon: {grids['grid_code'][pieces].tolist()[:10]}")
+    invalid = ~shapely.is_valid(grids.geometry.to_numpy())
+    if invalid.any():
+        problems.append(f"{int(invalid.sum())} grid polygons are not valid: {grids['grid_code'][invalid].tolist()[:10]}")
     per_comm = per_community if per_community is not None else community_metrics(grids, result.communities, band=band)
     bad = per_comm[(per_comm["gap_ratio"] > _TILING_TOLERANCE) | (per_comm["overlap_ratio"] > _TILING_TOLERANCE)]
     for row in bad.itertuples():

@@ -16,7 +16,7 @@ from scipy.sparse.csgraph import connected_components
 
 from .adjacency import build_cell_graph
 from .partition.plan import DETACHED, INFEASIBLE, GridNote, barrier_crossings_lower_bound, make_note, partition_part
-from .tessellate import merge_polygons, split_parts, tessellate_part
+from .tessellate import merge_polygons, remove_spikes, split_parts, tessellate_part
 from .units import Unit, cut_units, walking_order
 from .workload import straight_distances, walking_tour
 
@@ -318,7 +318,7 @@ def _dissolve(cells: np.ndarray):
         closed = shapely.buffer(shapely.buffer(merged, 1e-6), -1e-6)
         if shapely.get_type_id(closed) == 3:
             merged = closed
-    return merged
+    return remove_spikes(merged)
 
 
 def _barrier_crossings(graph, labels: np.ndarray, k: int) -> list[int]:

@@ -91,7 +91,12 @@ def _tilings(communities: np.ndarray, grids: list[np.ndarray]) -> list[tuple[flo
 def _tiling(community, grids: np.ndarray) -> tuple[float, float, bool]:
     """Gap area, overlap area and coverage validity of ``grids`` over ``community``."""
     coverage_ok = bool(shapely.coverage_is_valid(grids, gap_width=0.0))
-    union = _union(grids)
+    try:
+        union = _union(grids)
+    except shapely.errors.GEOSException:
+        # an invalid grid polygon (the audit reports it): measure on its repaired shape rather than fail
+        grids = shapely.make_valid(grids)
+        union = shapely.union_all(grids)
     gap = float(shapely.area(shapely.difference(community, union)))
     overlap = float(shapely.area(grids).sum() - shapely.area(union))
     return gap, overlap, coverage_ok

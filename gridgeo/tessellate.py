@@ -23,7 +23,7 @@ import shapely
 
 from .arrays import group_rows
 
-__all__ = ["Tessellation", "tessellate_part", "split_parts", "merge_polygons"]
+__all__ = ["Tessellation", "tessellate_part", "split_parts", "merge_polygons", "remove_spikes"]
 
 _SHRINK_M = 0.4
 _SPACING_M = 3.0
@@ -232,6 +232,54 @@ def merge_polygons(pieces: np.ndarray):
     if not shapely.is_valid(merged):
         return shapely.union_all(pieces)
     return merged
+
+
+def remove_spikes(polygon, tolerance: float = 1e-6):
+    """``polygon`` without zero-width spikes (a ring going out and back along the same line).
+
+    Dissolving cells can leave a slit where a cell's boundary touches itself
+    (around a compound's outline, say); it has no area and is valid by a hair in
+    the metric CRS, but turns into a self-intersection once reprojected to
+    longitude/latitude.  Removing the out-and-back vertices changes no area and
+    no edge shared with a neighbour.  Returns the same object when there is none.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> p = shapely.Polygon([(0, 0), (4, 0), (4, 2), (2, 2), (2, 5), (2, 2), (0, 2)])
+    >>> remove_spikes(p).wkt
+    'POLYGON ((0 0, 4 0, 4 2, 2 2, 0 2, 0 0))'
+    """
+    if shapely.get_type_id(polygon) == 6:
+        parts = [remove_spikes(part, tolerance) for part in shapely.get_parts(polygon)]
+        return shapely.MultiPolygon([p for p in parts if not p.is_empty])
+    if shapely.get_type_id(polygon) != 3 or polygon.is_empty:
+        return polygon
+    rings = [polygon.exterior, *polygon.interiors]
+    cleaned = [_ring_without_spikes(shapely.get_coordinates(ring), tolerance) for ring in rings]
+    if all(c is None for c in cleaned):
+        return polygon
+    coords = [shapely.get_coordinates(ring) if c is None else c for ring, c in zip(rings, cleaned)]
+    if len(coords[0]) < 4:
+        return polygon
+    return shapely.Polygon(coords[0], [c for c in coords[1:] if len(c) >= 4])
+
+
+def _ring_without_spikes(coords: np.ndarray, tolerance: float) -> np.ndarray | None:
+    """The closed ring ``coords`` with every out-and-back spike removed, or None when it has none."""
+    ring = coords[:-1]
+    changed = False
+    while len(ring) >= 3:
+        back = np.hypot(*(np.roll(ring, 1, axis=0) - np.roll(ring, -1, axis=0)).T) <= tolerance
+        if not back.any():
+            break
+        i = int(np.flatnonzero(back)[0])
+        # the tip (i) and the vertex where the ring comes back (i + 1) go
+        ring = np.delete(ring, [i, (i + 1) % len(ring)], axis=0)
+        changed = True
+    if not changed:
+        return None
+    return np.vstack([ring, ring[:1]]) if len(ring) else ring
 
 
 def _polygonal(geom):
