@@ -215,8 +215,6 @@ def partition(
     b_grid = np.full(n_buildings, "", dtype=object)
     b_code = np.full(n_buildings, "", dtype=object)
     b_comm_code = np.full(n_buildings, "", dtype=object)
-    anchors = shapely.point_on_surface(prep.building_geoms)
-    anchor_xy = shapely.get_coordinates(anchors).reshape(-1, 2) if n_buildings else np.zeros((0, 2))
     grid_rows: list[dict] = []
     grid_geoms: list = []
     unit_rows: list[dict] = []
@@ -224,22 +222,7 @@ def partition(
     results = {}
     straight_tours: dict[str, float] = {}
     max_grids = 1
-    barrier_tree = shapely.STRtree(prep.barriers) if len(prep.barriers) else None
-    tasks = []
-    member_lists = []
-    for ci in community_order:
-        members = np.flatnonzero(prep.building_community == ci)
-        members = members[_canonical_order(prep.building_geoms[members], anchor_xy[members], prep.community_geoms[ci])]
-        geom = prep.community_geoms[ci]
-        local_barriers = None
-        if barrier_tree is not None:
-            hits = np.sort(barrier_tree.query(geom, predicate="intersects"))
-            local_barriers = prep.barriers[hits] if len(hits) else None
-        member_lists.append(members)
-        task = CommunityTask(geom, prep.building_geoms[members], prep.households[members], band, seed, str(prep.community_ids[ci]), local_barriers, unit_band)
-        if areas is not None:
-            _add_areas(task, areas, ci, members)
-        tasks.append(task)
+    member_lists, tasks = community_tasks(prep, community_order, band, unit_band, seed, areas)
     outcomes = map_ordered(
         run_community_task, tasks, workers=workers, scheduler=scheduler, progress=progress, weights=[len(t.buildings) for t in tasks]
     )
@@ -378,6 +361,50 @@ def partition(
             raise AuditError("the result does not match the input: " + "; ".join(problems))
     # helpers_n, tour_m, workload_index, workload_flag (gridgeo.workload); tours measured by the workers
     return add_workload(result, straight_tours=straight_tours)
+
+
+def community_tasks(prep, community_order: np.ndarray, band, unit_band, seed: int, areas=None, anchor_xy=None):
+    """The buildings (in canonical order) and the :class:`CommunityTask` of every community, in ``community_order``.
+
+    Parameters
+    ----------
+    prep : gridgeo.validate.Prepared
+    community_order : ndarray of int
+        Community indices in processing order.
+    band, unit_band : (int, int)
+        Household bands of grids and joint units (``unit_band`` None: no units).
+    seed : int
+    areas : optional
+        Dedicated grounds and compounds (:func:`gridgeo.areas.assign_areas`).
+    anchor_xy : ndarray, optional
+        Representative points of the buildings (computed when omitted).
+
+    Returns
+    -------
+    member_lists : list of ndarray
+        Per community, its building rows in the order its task holds them.
+    tasks : list of CommunityTask
+    """
+    if anchor_xy is None:
+        n = len(prep.building_geoms)
+        anchor_xy = shapely.get_coordinates(shapely.point_on_surface(prep.building_geoms)).reshape(-1, 2) if n else np.zeros((0, 2))
+    barrier_tree = shapely.STRtree(prep.barriers) if len(prep.barriers) else None
+    tasks = []
+    member_lists = []
+    for ci in community_order:
+        members = np.flatnonzero(prep.building_community == ci)
+        members = members[_canonical_order(prep.building_geoms[members], anchor_xy[members], prep.community_geoms[ci])]
+        geom = prep.community_geoms[ci]
+        local_barriers = None
+        if barrier_tree is not None:
+            hits = np.sort(barrier_tree.query(geom, predicate="intersects"))
+            local_barriers = prep.barriers[hits] if len(hits) else None
+        member_lists.append(members)
+        task = CommunityTask(geom, prep.building_geoms[members], prep.households[members], band, seed, str(prep.community_ids[ci]), local_barriers, unit_band)
+        if areas is not None:
+            _add_areas(task, areas, ci, members)
+        tasks.append(task)
+    return member_lists, tasks
 
 
 def _add_areas(task: CommunityTask, areas, ci: int, members: np.ndarray) -> None:

@@ -165,6 +165,7 @@ def partition_community(
     groups: np.ndarray | None = None,
     group_geoms: np.ndarray | None = None,
     group_facility: np.ndarray | None = None,
+    trace: list | None = None,
 ) -> CommunityResult:
     """Split one community into grids.
 
@@ -189,6 +190,11 @@ def partition_community(
     group_facility : ndarray of object, optional
         Per group, the facility type when the group is a dedicated grid
         (专属网格), None for a compound kept whole.
+    trace : list, optional
+        When given, receives one ``(graph, labels, notes, offset)`` tuple per
+        connected piece partitioned: its cell graph, the grid label per cell,
+        the grid notes, and the index of its first grid in the result (for
+        diagnostics such as :func:`gridgeo.barrier_audit.barrier_audit`).
 
     Returns
     -------
@@ -267,6 +273,8 @@ def partition_community(
                 dedicated=site_facility[nodes] if site_facility is not None else None,
             )
             offset = len(grid_geoms)
+            if trace is not None:
+                trace.append((sub, labels, part_notes, offset))
             site_grid[nodes] = labels + offset
             k = len(part_notes)
             notes.extend(part_notes)

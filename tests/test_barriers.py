@@ -7,7 +7,12 @@ import numpy as np
 import shapely
 
 import gridgeo
+from gridgeo.adjacency import build_cell_graph
 from gridgeo.audit import audit_partition
+from gridgeo.barrier_audit import barrier_audit
+from gridgeo.partition.crossings import block_alone, explain_crossings
+from gridgeo.partition.plan import partition_part
+from gridgeo.partition.proof import forced_pockets
 
 CRS = 32651
 
@@ -52,3 +57,61 @@ def test_real_roads_keep_guarantees_and_report_crossings(monaco):
     assert s["barrier_crossings"] >= s["barrier_crossings_min"]
     assert with_roads.grids["barrier_crossings"].sum() == s["barrier_crossings"]
     assert with_roads.report["parameters"]["barriers"] == 1
+
+
+def _row(weights, walls):
+    """Unit squares in a row with households ``weights`` and vertical walls at the x positions ``walls``."""
+    cells = np.array([shapely.box(i, 0, i + 1, 1) for i in range(len(weights))])
+    lines = np.array([shapely.LineString([(x, -1), (x, 2)]) for x in walls])
+    return build_cell_graph(cells, np.array(weights), shapely.centroid(cells), lines)
+
+
+def _crossings(graph, labels):
+    _, block = graph.blocks()
+    return sum(len(np.unique(block[labels == g])) - 1 for g in range(int(labels.max()) + 1))
+
+
+def test_what_a_tower_leaves_of_its_block_joins_the_tower_not_the_next_block():
+    # block A: a tower of 800 and a house of 100; a wall; block B: 800 households that split into 2 grids
+    graph = _row([800, 100, 200, 200, 200, 200], [2])
+    for seed in range(3):
+        labels, notes = partition_part(graph, 300, 500, np.random.default_rng(seed))
+        assert labels[1] == labels[0] and _crossings(graph, labels) == 0
+        assert [n.status for n in notes] == ["oversize_building", "in_band", "in_band"]
+
+
+def test_a_pocket_out_of_band_in_every_partition_stays_in_its_block():
+    # cell 0 (100) is a pocket behind cell 1 (450): their grid is out of band whatever the split
+    graph = _row([100, 450, 400, 400, 400, 400], [4])
+    labels, notes = partition_part(graph, 300, 500, np.random.default_rng(0))
+    assert _crossings(graph, labels) == 0
+    assert [n.code for n in notes if n.status == "out_of_band"] == ["proven_pocket"]
+    assert [(p.tolist(), v) for p, v in forced_pockets(graph, 300, 500)] == [([0], 1)]
+
+
+def test_crossing_verdicts():
+    rng = np.random.default_rng(0)
+    # a block of 100 households cannot stand alone: joining it to its neighbour is necessary
+    graph = _row([100, 150, 150, 150, 150], [1])
+    rows = explain_crossings(graph, np.array([0, 0, 0, 1, 1]), [None, None], 300, 500, rng)
+    assert [(r["verdict"], r["block_verdicts"]) for r in rows] == [("necessary", ["no_count", "alone"])]
+    # block A holds a forced pocket (cells 0-1, out of band anyway) and 400 more; block B 600 in two grids:
+    # a grid joining them is needless, though A's total (950) has no in-band split
+    graph = _row([100, 450, 200, 200, 150, 150, 150, 150], [4])
+    rows = explain_crossings(graph, np.array([0, 0, 1, 1, 1, 2, 2, 2]), [None] * 3, 300, 500, rng)
+    assert [(r["verdict"], r["block_counts"]) for r in rows] == [("needless", [True, True])]
+    assert block_alone(graph, np.arange(4), 300, 500, rng)[0] == "no_split"
+    # a block with a tower always stands alone: what the tower leaves may join it
+    graph = _row([900, 250, 200, 200], [2])
+    assert block_alone(graph, np.arange(2), 300, 500, rng)[0] == "alone"
+
+
+def test_barrier_audit_matches_the_partition(monaco):
+    communities, buildings, roads = monaco
+    result = gridgeo.partition(communities, buildings, households="hh_est", barriers=roads)
+    audit = barrier_audit(communities, buildings, roads, households="hh_est", result=result)
+    s = result.report["summary"]
+    assert (audit.crossings, audit.crossings_min) == (s["barrier_crossings"], s["barrier_crossings_min"])
+    crossing = result.grids.loc[result.grids["barrier_crossings"] > 0].set_index("grid_code")["barrier_crossings"]
+    assert audit.grids.set_index("grid_code")["crossings"].sort_index().to_dict() == crossing.sort_index().to_dict()
+    assert audit.count("needless") == 0, audit.grids

@@ -6,10 +6,15 @@ an infeasible total).  What remains is split per connected component; a
 component whose households admit no grid count in the band joins the
 neighbouring oversize grid, or, when it has none, forms grids flagged with a
 plain-language reason.
+
+With barrier lines the split goes block by block instead (see
+:func:`_split_by_blocks`): grids cross a barrier only where a block cannot
+form grids on its own, or where the band needs it.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,10 +27,12 @@ from .bisect import _TREES as _TREES_FIRST
 from .bisect import recursive_bisection
 from .count import choose_grid_count, feasible_counts
 from .mend import mend_band
-from .proof import MAX_EXHAUSTIVE, enclosed_pocket, exact_split, no_split_exists, stranded_cell
+from .proof import MAX_EXHAUSTIVE, enclosed_pocket, exact_split, forced_pockets, no_split_exists, stranded_cell
 from .refine import consolidate_blocks, refine_labels
 
 __all__ = ["GridNote", "make_note", "partition_part", "barrier_crossings_lower_bound", "IN_BAND", "OVERSIZE", "INFEASIBLE", "DETACHED", "OUT_OF_BAND", "DEDICATED"]
+
+logger = logging.getLogger(__name__)
 
 IN_BAND = "in_band"
 OVERSIZE = "oversize_building"
@@ -91,6 +98,14 @@ def partition_part(
         (专属网格: school, hospital, ...), else None.  Each such cell is a grid of
         its own outside the household band; the rest is split around it.
 
+    Notes
+    -----
+    When ``graph.barrier`` has edges, each barrier block (what towers leave of
+    it) is split on its own where its households and shape allow; only blocks
+    that cannot stand alone, or whose split would miss the band, share grids
+    with a neighbour.  A barrier-blind split of the whole part is the last
+    resort, kept only if it misses the band less.
+
     Examples
     --------
     >>> import numpy as np, shapely
@@ -117,7 +132,10 @@ def partition_part(
         notes.append(make_note(OVERSIZE, "oversize_building", households=int(graph.weight[node]), high=high))
         next_label += 1
     rest = np.flatnonzero(~fixed)
-    if len(rest):
+    if len(rest) and graph.barrier.nnz:
+        # grid boundaries follow barriers: each block remainder is split on its own where it can be
+        next_label = _split_by_blocks(graph, rest, labels, notes, big, next_label, low, high, rng, detached)
+    elif len(rest):
         count, component = connected_components(graph.shared[rest][:, rest], directed=False)
         for c in range(count):
             members = rest[component == c]
@@ -129,12 +147,8 @@ def partition_part(
                     labels[members] = host
                     continue
             sub = graph.subgraph(members)
-            by_blocks = _split_by_barrier_regions(sub, low, high, rng) if feasible and sub.barrier.nnz else None
-            if by_blocks is not None:
-                local, k = by_blocks
-            else:
-                # next to an oversize grid, a failed split is better mended by peeling cells into it
-                local, k = _split_component(
+            # next to an oversize grid, a failed split is better mended by peeling cells into it
+            local, k = _split_component(
                 sub, total, k, feasible, low, high, rng, attempts=1 if big.any() else 4, repair_rounds=3 if big.any() else 20
             )
             if feasible and big.any() and _total_miss(sub, local, k, low, high) > 0:
@@ -183,6 +197,7 @@ def partition_part(
             _miss(blind_weights[g], low, high) for g, note in enumerate(blind_notes) if note.status in ("", IN_BAND, OUT_OF_BAND)
         )
         if blind_missed < missed:
+            logger.debug("barrier-blind split kept: it misses the band by %d households, the barrier-guided one by %d", blind_missed, missed)
             return blind_labels, blind_notes
     final = []
     for label, note in enumerate(notes):
@@ -223,8 +238,13 @@ def _defect_note(graph, labels, label, weights, low, high) -> GridNote:
     return make_note(OUT_OF_BAND, "search_failed", households=int(weights[label]), low=low, high=high)
 
 
-def _split_component(graph, total, k, feasible, low, high, rng, attempts: int = 4, repair_rounds: int = 20):
-    """Bisect, refine and repair; when grids stay out of band, retry other counts and draws."""
+def _split_component(graph, total, k, feasible, low, high, rng, attempts: int = 4, repair_rounds: int = 20, exact: tuple[int, int] | None = None):
+    """Bisect, refine and repair; when grids stay out of band, retry other counts and draws.
+
+    Parts of up to ``MAX_EXHAUSTIVE`` cells still out of band are solved
+    exactly; ``exact`` (splits compared, search steps) bounds that search
+    (default: :func:`~gridgeo.partition.proof.exact_split`'s own bounds).
+    """
     if k <= 1:
         return np.zeros(graph.n, dtype=np.int64), 1
     counts = [k]
@@ -247,69 +267,212 @@ def _split_component(graph, total, k, feasible, low, high, rng, attempts: int = 
         if miss == 0:
             break
     if best[0][0] > 0 and graph.n <= MAX_EXHAUSTIVE:
-        exact = exact_split(graph, low, high, k)
-        if exact is not None:
-            return exact, int(exact.max()) + 1
+        found = exact_split(graph, low, high, k) if exact is None else exact_split(graph, low, high, k, limit=exact[0], budget=exact[1])
+        if found is not None:
+            return found, int(found.max()) + 1
     return best[1], best[2]
 
 
-def _split_by_barrier_regions(graph, low, high, rng):
-    """Split along barriers first: each barrier block whose households admit a grid count is split on its own.
+_TRIAL_EXACT = (200, 20_000)  # exact splits compared and search steps when trying a union of two regions
 
-    Blocks that admit no count are merged, smallest first, with the neighbouring
-    region that makes them feasible (those merges are the only barrier crossings
-    the result needs).  Each region is then split independently.  Returns None
-    when a region cannot be split within the band (the caller then splits the
-    component as a whole).
+
+def _split_by_blocks(graph, rest, labels, notes, big, next_label, low, high, rng, detached):
+    """Split the cells ``rest`` (no tower, no dedicated cell) so that grids follow barrier lines.
+
+    A *unit* is a set of ``rest`` cells joined without crossing a barrier: a
+    barrier block, or what towers (buildings above the band, grids of their own)
+    leave of one.  Units whose households admit a grid count are split on their
+    own.  A unit that admits none joins a tower of its own block when it touches
+    one (no crossing: the tower's grid is excused anyway); otherwise it is paired
+    or gathered with neighbouring units that cannot stand alone either, or
+    joined to the neighbour it shares the longest border with (the crossings the
+    band forces).  A unit whose split misses the band gives cells to a tower of
+    its block, or is merged with a neighbouring unit and split again when that
+    misses less.  Writes grid labels into ``labels``, appends a note per new grid
+    to ``notes`` and returns the next free label.
     """
-    n_blocks, block = graph.blocks()
-    if n_blocks < 2:
-        return None
-    region = block.copy()
-    weights = np.bincount(region, weights=graph.weight, minlength=n_blocks)
-    rows, cols = graph.shared.nonzero()
-    lengths = np.asarray(graph.shared[rows, cols]).ravel()
-    alive = set(range(n_blocks))
+    # a pocket behind one gateway is out of band in every partition: it and its gateway form one grid,
+    # so the rest of its block is judged (and split) without it (only where no tower or dedicated grid
+    # touches them and their component's households admit a grid count: else that grid is excused anyway)
+    free = np.zeros(graph.n, dtype=bool)
+    free[rest] = True
+    _, component = connected_components(graph.shared[rest][:, rest], directed=False)
+    component_of = np.full(graph.n, -1, dtype=np.int64)
+    component_of[rest] = component
+    component_total = np.bincount(component, weights=graph.weight[rest])
+    gateways: dict[int, list[np.ndarray]] = {}
+    for pocket, gateway in forced_pockets(graph, low, high):
+        if free[gateway] and free[pocket].all() and free[graph.shared[gateway].indices].all():
+            gateways.setdefault(gateway, []).append(pocket)
+    for gateway in sorted(gateways):
+        cells = np.concatenate([[gateway], *gateways[gateway]])
+        # several pockets behind one gateway: kept only while together they stay a pocket (below the band)
+        if not free[cells].all() or int(graph.weight[cells].sum()) - int(graph.weight[gateway]) >= low:
+            continue
+        if not choose_grid_count(int(component_total[component_of[gateway]]), low, high)[1]:
+            continue
+        labels[cells] = next_label
+        free[cells] = False
+        notes.append(GridNote())
+        next_label += 1
+    rest = np.flatnonzero(free)
+    if len(rest) == 0:
+        return next_label
+    sub = graph.subgraph(rest)
+    n_units, unit = sub.blocks()
+    weights = np.bincount(unit, weights=sub.weight, minlength=n_units).astype(np.int64)
+    hosts = _block_hosts(graph, rest, unit, n_units, labels, big)
+    coo = sp.triu(sub.shared, k=1).tocoo()
+    rows, cols, lengths = coo.row, coo.col, coo.data
 
     def feasible(total):
         return choose_grid_count(int(total), low, high)[1]
 
-    while True:
-        bad = sorted((r for r in alive if not feasible(weights[r])), key=lambda r: (weights[r], r))
-        if not bad or len(alive) == 1:
-            break
-        r = bad[0]
-        touching = (region[rows] == r) & (region[cols] != r)
-        if not touching.any():
-            return None
-        border = np.bincount(region[cols][touching], weights=lengths[touching], minlength=n_blocks)
-        neighbours = [q for q in np.flatnonzero(border > 0) if q in alive]
-        fitting = [q for q in neighbours if feasible(weights[q] + weights[r])]
-        # two blocks that cannot stand alone but can together: one crossing settles both
-        pairing = [q for q in fitting if not feasible(weights[q])]
-        # else gather small blocks together (a group of small blocks that reaches the band saves a crossing)
-        gathering = [q for q in neighbours if not feasible(weights[q]) and weights[q] + weights[r] < low]
-        pool = pairing or gathering or fitting or neighbours
-        target = max(pool, key=lambda q: (border[q], -q))
+    # per cell: its barrier block, and whether its unit could form grids (or join a tower) on its own
+    _, block = graph.blocks()
+    alone = np.zeros(graph.n, dtype=bool)
+    alone[rest] = np.array([feasible(weights[u]) or hosts[u] is not None for u in range(n_units)], dtype=bool)[unit]
+    region = unit.copy()
+    host = list(hosts)
+    alive = set(range(n_units))
+    isolated: set[int] = set()
+
+    def borders(r):
+        """Border length of region ``r`` with every other region."""
+        a, b = region[rows] == r, region[cols] == r
+        out = np.bincount(region[cols][a & ~b], weights=lengths[a & ~b], minlength=n_units).astype(float)
+        out += np.bincount(region[rows][b & ~a], weights=lengths[b & ~a], minlength=n_units)
+        return out
+
+    def merge(r, target):
         region[region == r] = target
         weights[target] += weights[r]
         weights[r] = 0
+        if host[target] is None:
+            host[target] = host[r]
         alive.discard(r)
-    labels = np.full(graph.n, -1, dtype=np.int64)
-    next_label = 0
+
+    while True:
+        bad = sorted((r for r in alive if r not in isolated and host[r] is None and not feasible(weights[r])), key=lambda r: (weights[r], r))
+        if not bad:
+            break
+        r = bad[0]
+        border = borders(r)
+        neighbours = [int(q) for q in np.flatnonzero(border > 0)]
+        if not neighbours:
+            isolated.add(r)
+            continue
+        fitting = [q for q in neighbours if feasible(weights[q] + weights[r])]
+        # two units that cannot stand alone but can together: one crossing settles both
+        pairing = [q for q in fitting if not feasible(weights[q])]
+        # else gather small units together (a group of small units that reaches the band saves a crossing)
+        gathering = [q for q in neighbours if not feasible(weights[q]) and weights[q] + weights[r] < low]
+        pool = pairing or gathering or fitting or neighbours
+        merge(r, max(pool, key=lambda q: (border[q], -q)))
+    # split every region; a region that admits no count joins a tower (its own block's when it has one)
+    parts: dict[int, tuple[np.ndarray, np.ndarray, int, int]] = {}  # region -> (nodes, local labels, k, miss)
     for r in sorted(alive):
-        nodes = np.flatnonzero(region == r)
-        total = int(graph.weight[nodes].sum())
+        nodes = rest[region == r]
+        total = int(weights[r])
         k, ok = choose_grid_count(total, low, high)
         if not ok:
-            return None
-        sub = graph.subgraph(nodes)
-        local, k = _split_component(sub, total, k, True, low, high, rng, attempts=2)
-        if _total_miss(sub, local, k, low, high) > 0:
-            return None
+            target = host[r] if host[r] is not None else _adjacent_oversize_grid(graph, nodes, labels, big)
+            if target is not None:
+                labels[nodes] = target
+                continue
+            part = graph.subgraph(nodes)
+            local, k = _split_component(part, total, k, False, low, high, rng)
+            parts[r] = (nodes, local, k, -1)
+            continue
+        part = graph.subgraph(nodes)
+        local, k = _split_component(part, total, k, True, low, high, rng, attempts=2, repair_rounds=3 if host[r] is not None else 20)
+        parts[r] = (nodes, local, k, _total_miss(part, local, k, low, high))
+    # regions that miss the band: give cells to a tower of the block, else try a neighbouring region
+    for r in sorted(parts):
+        if r not in parts or parts[r][3] <= 0:
+            continue
+        nodes, local, k, miss = parts[r]
+        if host[r] is not None:
+            peeled = _peel_into_oversize(graph, nodes, labels, big, low, high, rng, host=host[r])
+            if peeled is not None:
+                _, taken, kept, kept_local, kept_k = peeled
+                labels[taken] = host[r]
+                parts[r] = (kept, kept_local, kept_k, 0)
+                continue
+        border = borders(r)
+        best = None
+        for rank, q in enumerate(sorted((int(q) for q in np.flatnonzero(border > 0)), key=lambda q: (-border[q], q))):
+            if q not in parts or parts[q][3] < 0:
+                continue
+            union = np.sort(np.concatenate([nodes, parts[q][0]]))
+            total = int(graph.weight[union].sum())
+            k_union, ok = choose_grid_count(total, low, high)
+            if not ok:
+                continue
+            part = graph.subgraph(union)
+            joined, k_union = _split_component(part, total, k_union, True, low, high, rng, attempts=2, exact=_TRIAL_EXACT)
+            after = _total_miss(part, joined, k_union, low, high)
+            if after < miss + parts[q][3]:
+                # fewest grids joining two blocks that could each stand alone, then fewest crossings
+                key = (after, *_crossing_score(block[union], alone[union], joined, k_union), rank)
+                if best is None or key < best[0]:
+                    best = (key, q, union, joined, k_union, after)
+        if best is not None:
+            _, q, union, joined, k_union, after = best
+            region[np.isin(region, [r, q])] = min(r, q)
+            if host[min(r, q)] is None:
+                host[min(r, q)] = host[max(r, q)]
+            del parts[max(r, q)]
+            parts[min(r, q)] = (union, joined, k_union, after)
+        elif host[r] is None:
+            # the band comes first: cells may go to a tower across a barrier
+            peeled = _peel_into_oversize(graph, nodes, labels, big, low, high, rng)
+            if peeled is not None:
+                target, taken, kept, kept_local, kept_k = peeled
+                labels[taken] = target
+                parts[r] = (kept, kept_local, kept_k, 0)
+    for r in sorted(parts):
+        nodes, local, k, miss = parts[r]
         labels[nodes] = local + next_label
+        if miss < 0:
+            total = int(graph.weight[nodes].sum())
+            notes.extend([_infeasible_note(total, k, low, high, detached)] * k)
+        else:
+            notes.extend([GridNote()] * k)
         next_label += k
-    return labels, next_label
+    return next_label
+
+
+def _crossing_score(block, alone, labels, k):
+    """(grids joining two or more blocks that could each stand alone, crossings) of a split."""
+    needless = crossings = 0
+    for g in range(k):
+        mine = labels == g
+        spanned = np.unique(block[mine])
+        crossings += len(spanned) - 1
+        if len(spanned) > 1:
+            free = np.unique(block[mine & alone])
+            needless += int(len(free) > 1)
+    return needless, crossings
+
+
+def _block_hosts(graph, rest, unit, n_units, labels, big):
+    """Per unit, the tower grid it shares the longest barrier-free border with (None when it touches none)."""
+    out: list[int | None] = [None] * n_units
+    if not big.any():
+        return out
+    coo = graph.shared[rest].tocoo()
+    crossing = np.asarray(graph.barrier[rest[coo.row], coo.col]).ravel() > 0
+    towards = big[coo.col] & ~crossing
+    if not towards.any():
+        return out
+    border: dict[tuple[int, int], float] = {}
+    for u, g, length in zip(unit[coo.row[towards]], labels[coo.col[towards]], coo.data[towards]):
+        border[(int(u), int(g))] = border.get((int(u), int(g)), 0.0) + float(length)
+    for (u, g), length in sorted(border.items()):
+        if out[u] is None or length > border[(u, out[u])]:
+            out[u] = g
+    return out
 
 
 def barrier_crossings_lower_bound(graph: CellGraph, k: int, low: int, high: int) -> int:
@@ -378,13 +541,16 @@ def _total_miss(graph, labels, k, low, high):
     return sum(_miss(w, low, high) for w in weights)
 
 
-def _peel_into_oversize(graph, members, labels, big, low, high, rng):
+def _peel_into_oversize(graph, members, labels, big, low, high, rng, host=None):
     """Give cells next to an oversize grid to it until the rest splits exactly into the band.
 
     An oversize grid is excused whatever it holds, so moving a few households
-    into it is allowed when that is what makes every other grid fit.
+    into it is allowed when that is what makes every other grid fit.  ``host``
+    is that grid (default: the oversize grid sharing the longest border with
+    ``members``).
     """
-    host = _adjacent_oversize_grid(graph, members, labels, big)
+    if host is None:
+        host = _adjacent_oversize_grid(graph, members, labels, big)
     if host is None:
         return None
     host_nodes = np.flatnonzero(labels == host)
@@ -481,6 +647,7 @@ def _adjacent_oversize_grid(graph, members, labels, big):
     """The oversize grid sharing the longest boundary with ``members`` (None if none touches).
 
     An oversize grid is any grid holding a cell in ``big``; all its cells count.
+    With barriers, grids reached without crossing one come first.
     """
     hosts = np.unique(labels[big])
     hosts = hosts[hosts >= 0]
@@ -491,6 +658,11 @@ def _adjacent_oversize_grid(graph, members, labels, big):
     touching = np.isin(neighbour_labels, hosts)
     if not touching.any():
         return None
+    if graph.barrier.nnz:
+        # a host across no barrier first
+        free = touching & ~(np.asarray(graph.barrier[members[rows.row], rows.col]).ravel() > 0)
+        if free.any():
+            touching = free
     border = {}
     for label, length in zip(neighbour_labels[touching], rows.data[touching]):
         border[int(label)] = border.get(int(label), 0.0) + float(length)

@@ -1,12 +1,14 @@
 """Proofs that no contiguous in-band split exists, so a defect can be explained exactly.
 
-Two checks, both exact:
+The checks, all exact:
 
 * a *stranded cell*: a cell below the band whose every neighbour has
   households and pushes it over the maximum, so no in-band grid can hold it;
 * an *enclosed pocket*: the cells of a grid below the band whose only way out
   is one neighbouring cell; every grid holding a pocket cell must then hold
   that gateway cell too, and the pocket plus the gateway exceed the maximum;
+* a *forced pocket* (:func:`forced_pockets`): the same shape found in a whole
+  graph, so the grid holding it is out of band in every partition;
 * *exhaustive search* for small parts (at most ``MAX_EXHAUSTIVE`` cells): every
   split of the part into connected in-band grids is enumerated.  The same
   search also *finds* the best split when the heuristics missed one.
@@ -15,10 +17,11 @@ Two checks, both exact:
 from __future__ import annotations
 
 import numpy as np
+from scipy.sparse.csgraph import connected_components
 
 from ..adjacency import CellGraph
 
-__all__ = ["stranded_cell", "enclosed_pocket", "no_split_exists", "exact_split", "MAX_EXHAUSTIVE"]
+__all__ = ["stranded_cell", "enclosed_pocket", "forced_pockets", "no_split_exists", "exact_split", "MAX_EXHAUSTIVE"]
 
 MAX_EXHAUSTIVE = 40
 _BUDGET = 200_000
@@ -83,6 +86,44 @@ def enclosed_pocket(graph: CellGraph, cells: np.ndarray, low: int, high: int) ->
                 if found is not None and found[0] == gateway:
                     return found[1:]
     return None
+
+
+def forced_pockets(graph: CellGraph, low: int, high: int) -> list[tuple[np.ndarray, int]]:
+    """Pockets that force a grid out of band in every partition of ``graph``: ``(pocket cells, gateway)``.
+
+    A pocket is a connected set of cells whose only neighbour outside it is one
+    gateway cell, with fewer than ``low`` households and more than ``high``
+    together with the gateway (see :func:`gridgeo.partition.proof.enclosed_pocket`):
+    every grid holding a pocket cell must hold the gateway and the whole pocket.
+    Only gateways with ``high - low < households <= high`` qualify.
+
+    Examples
+    --------
+    >>> import numpy as np, shapely
+    >>> from gridgeo.adjacency import build_cell_graph
+    >>> cells = np.array([shapely.box(i, 0, i + 1, 1) for i in range(4)])
+    >>> g = build_cell_graph(cells, np.array([100, 450, 200, 200]), shapely.centroid(cells))
+    >>> [(p.tolist(), v) for p, v in forced_pockets(g, 300, 500)]
+    [([0], 1)]
+    """
+    weight = graph.weight
+    out = []
+    for v in np.flatnonzero((weight > high - low) & (weight <= high)):
+        v = int(v)
+        around = graph.shared[v].indices
+        if len(around) < 1:
+            continue
+        keep = np.ones(graph.n, dtype=bool)
+        keep[v] = False
+        rest = np.flatnonzero(keep)
+        _, comp = connected_components(graph.shared[rest][:, rest], directed=False)
+        label = np.full(graph.n, -1, dtype=np.int64)
+        label[rest] = comp
+        totals = np.bincount(comp, weights=weight[rest])
+        for c in sorted(set(label[around].tolist())):
+            if totals[c] < low and totals[c] + weight[v] > high:
+                out.append((rest[comp == c], v))
+    return out
 
 
 def _pocket(graph: CellGraph, cells: np.ndarray, low: int, high: int) -> tuple[int, str, dict] | None:
@@ -203,21 +244,23 @@ def no_split_exists(graph: CellGraph, low: int, high: int) -> bool:
     return found is None and not state["cut_short"]
 
 
-def exact_split(graph: CellGraph, low: int, high: int, k: int) -> np.ndarray | None:
+def exact_split(graph: CellGraph, low: int, high: int, k: int, limit: int = 20000, budget: int = _BUDGET) -> np.ndarray | None:
     """The best split of a small graph into connected in-band grids, or None when none exists.
 
-    Prefers ``k`` grids, then the shortest total boundary between grids.
+    Prefers ``k`` grids, then the shortest total boundary between grids, among
+    the first ``limit`` splits found; the search stops after ``budget`` steps
+    (None then proves nothing).
     """
     n = graph.n
     if n > MAX_EXHAUSTIVE or n == 0:
         return None
-    good = _in_band_connected_subsets(graph, low, high)
+    good = _in_band_connected_subsets(graph, low, high, budget=budget)
     if good is None:
         return None
     rows, cols = graph.shared.nonzero()
     lengths = np.asarray(graph.shared[rows, cols]).ravel()
     best = None
-    for cover in _covers(n, good):
+    for cover in _covers(n, good, limit=limit, budget=budget):
         labels = np.empty(n, dtype=np.int64)
         for label, bits in enumerate(cover):
             labels[[i for i in range(n) if bits >> i & 1]] = label
