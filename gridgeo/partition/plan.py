@@ -573,6 +573,8 @@ def _peel_into_oversize(graph, members, labels, big, low, high, rng, host=None):
     tries = 0
     for count in range(1, min(len(order), 400)):
         taken_weight += int(weights[order[count - 1]])
+        if taken_weight > high:
+            break  # never more than one grid's worth: beyond, other repairs distort less
         rest_total = int(weights[members].sum()) - taken_weight
         k, feasible = choose_grid_count(rest_total, low, high)
         if not feasible:
