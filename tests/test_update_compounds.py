@@ -34,12 +34,17 @@ def _wanhua_with_compounds():
     buildings = gpd.read_file(folder / "buildings.gpkg")
     ids = sorted(communities["community_id"])[:12]
     communities, buildings = communities[communities["community_id"].isin(ids)], buildings[buildings["community_id"].isin(ids)]
+    return communities, buildings, _compounds_of(buildings)
+
+
+def _compounds_of(buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Stand-in compounds: footprints within 2 m of each other merged, kept above 200 m²."""
     metric = buildings.estimate_utm_crs()
     merged = buildings.to_crs(metric).buffer(2.0).union_all()
     compounds = gpd.GeoDataFrame(geometry=list(gpd.GeoSeries([merged]).explode(index_parts=False)), crs=metric)
     compounds = compounds[compounds.area > 200].reset_index(drop=True)
     compounds["name"] = [f"C{i:03d}" for i in range(len(compounds))]
-    return communities, buildings, compounds
+    return compounds
 
 
 @pytest.fixture(scope="module")
@@ -162,10 +167,7 @@ def test_a_fresh_run_with_compounds_gives_valid_polygons_after_reprojection():
         pytest.skip(f"{folder} is not present")
     communities = gpd.read_file(folder / "communities.gpkg", layer="communities")
     buildings = gpd.read_file(folder / "buildings.gpkg")
-    metric = buildings.estimate_utm_crs()
-    merged = buildings.to_crs(metric).buffer(2.0).union_all()
-    compounds = gpd.GeoDataFrame(geometry=list(gpd.GeoSeries([merged]).explode(index_parts=False)), crs=metric)
-    compounds = compounds[compounds.area > 200].reset_index(drop=True)
+    compounds = _compounds_of(buildings)
     rng = np.random.default_rng(0)
     held_out = rng.choice(len(buildings), int(round(0.05 * len(buildings))), replace=False)
     earlier = buildings.drop(buildings.index[held_out])
