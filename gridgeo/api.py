@@ -19,6 +19,7 @@ from . import __version__
 from .areas import assign_areas, facility_letter
 from .arrays import geometry_order
 from .codes import building_code, community_codes, grid_code, reading_order, unit_code, width_for
+from .crs import reproject_polygons
 from .engine import CommunityTask, run_community_task
 from .errors import AuditError, InputError, Problem
 from .labels import reason_text
@@ -290,7 +291,7 @@ def partition(
             if result.grid_tours is not None:
                 straight_tours[codes[g]] = float(result.grid_tours[g])
     crs = prep.input_crs
-    grids = gpd.GeoDataFrame(grid_rows, geometry=list(grid_geoms), crs=metric).to_crs(crs)
+    grids = gpd.GeoDataFrame(grid_rows, geometry=list(reproject_polygons(grid_geoms, metric, crs)) if grid_geoms else [], crs=crs)
     if not len(grid_rows):
         grids = gpd.GeoDataFrame(columns=["grid_code", "geometry"], geometry="geometry", crs=crs)
     grids = apply_codes(grids, code_settings, prep.community_ids)

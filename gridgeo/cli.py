@@ -273,7 +273,7 @@ def _living_services(previous: Path, roads, service_centres, encoding):
             recorded = {}
     if not roads and "roads" not in recorded:
         roads = tuple(_saved_config(previous).get("roads", ()))
-    road_frames = [read_layer(*split_layer_spec(spec), encoding=encoding) for spec in roads] or None
+    road_frames = [read_layer(split_layer_spec(spec)[0], layer=split_layer_spec(spec)[1], encoding=encoding) for spec in roads] or None
     centres = None
     if service_centres:
         path, layer = split_layer_spec(service_centres)
@@ -616,7 +616,7 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
     barriers = barriers or tuple(saved.get("barriers", ()))
     path, layer = split_layer_spec(buildings)
     frame = read_layer(path, layer=layer, encoding=encoding)
-    barrier_frames = [read_layer(*split_layer_spec(spec), encoding=encoding) for spec in barriers]
+    barrier_frames = [read_layer(split_layer_spec(spec)[0], layer=split_layer_spec(spec)[1], encoding=encoding) for spec in barriers]
     road_specs, road_frames, centres = _living_services(prev, roads, service_centres, encoding)
     result = update(
         prev, frame, barriers=barrier_frames or None, roads=road_frames, service_centres=centres,
@@ -629,7 +629,10 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
         chosen, make_map=make_map, make_report=make_report, lang=lang, basemap=saved.get("basemap", "osm") if os.environ.get("TIANDITU_KEY") or saved.get("basemap") != "tianditu" else "osm",
         tianditu_key=os.environ.get("TIANDITU_KEY"), barriers=_lines_layer(barrier_frames, result.grids.crs) if barrier_frames else None, shp_encoding=encoding or "utf-8",
     )
-    write_outputs(result, output, overwrite=overwrite, writers=writers)
+    carried = _carried_config(
+        saved, output, lang=lang, buildings=_absolute(buildings), barriers=[_absolute(spec) for spec in barriers], roads=roads, service_centres=service_centres
+    )
+    write_outputs(result, output, overwrite=overwrite, writers=writers, extra={"config.toml": carried})
     c = result.changes
     if logger.getEffectiveLevel() <= logging.WARNING:
         click.echo(
@@ -638,6 +641,19 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
             f"{c['households_moved']} households ({100 * c['share_households_moved']:.2f} %) changed grid; written to {output}",
             err=True,
         )
+
+
+def _carried_config(saved: dict, output, *, lang, roads=(), service_centres=None, **changes) -> str:
+    """The parent run's config.toml for a derived plan (update, apply-edits), so the next update in a chain
+    finds the same barriers, roads, language and map settings."""
+    from .config import dump_config
+
+    config = {**saved, **changes, "output": str(Path(output).resolve()), "lang": lang}
+    if roads:
+        config["roads"] = [_absolute(spec) for spec in roads]
+    if service_centres:
+        config["service_centres"] = _absolute(service_centres)
+    return dump_config({k: v for k, v in config.items() if v is not None})
 
 
 # -- apply-edits -----------------------------------------------------------------------------------------
@@ -681,7 +697,8 @@ def apply_edits_command(previous, edits, output, formats, make_map, make_report,
         chosen, make_map=make_map, make_report=make_report, lang=lang, basemap="osm" if saved.get("basemap") == "tianditu" and not os.environ.get("TIANDITU_KEY") else saved.get("basemap", "osm"),
         tianditu_key=os.environ.get("TIANDITU_KEY"), barriers=None, shp_encoding="utf-8",
     )
-    write_outputs(result, output, overwrite=overwrite, writers=writers)
+    carried = _carried_config(saved, output, lang=lang, roads=roads, service_centres=service_centres)
+    write_outputs(result, output, overwrite=overwrite, writers=writers, extra={"config.toml": carried})
     record = result.edits
     if logger.getEffectiveLevel() <= logging.WARNING:
         moved = sum(1 for m in record["moves"] if m["from"] != m["to"])

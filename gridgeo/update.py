@@ -93,6 +93,7 @@ from .api import _report, _with_added_columns
 from .areas import AreaGroups, assign_areas
 from .arrays import geometry_order
 from .codes import building_code, width_for
+from .crs import reproject_polygons
 from .engine import CommunityTask, _assign_parts, _dissolve, _joint_units, community_rng, partition_community
 from .errors import AuditError
 from .labels import reason_text
@@ -1201,7 +1202,7 @@ def _assemble(prev, prep, final, pg, pg_codes, prev_members, match, b_code, b_co
             )
             new_unit_geoms.append(ugeom)
     if metric_geoms:
-        converted = gpd.GeoSeries(metric_geoms, crs=metric).to_crs(crs).to_numpy()
+        converted = reproject_polygons(metric_geoms, metric, crs)
         for at, geom in zip(metric_at, converted):
             grid_geoms[at] = geom
     grids = gpd.GeoDataFrame(pd.DataFrame(grid_rows, columns=[c for c in pg.columns if c != pg.geometry.name]), geometry=list(grid_geoms), crs=crs)

@@ -138,3 +138,34 @@ def test_roads_measured_but_not_recorded_must_be_given_again(monaco):
     fresh = grid_workload(updated.grids.drop(columns=list(WORKLOAD_COLUMNS)), updated.buildings, roads=network)
     assert updated.grids["tour_m"].tolist() == fresh["tour_m"].tolist()
     assert updated.report["workload"]["distances"] == "road network" and updated.report["parameters"]["roads"] is None
+
+
+def test_a_chain_of_updates_keeps_the_barriers_and_settings(monaco, tmp_path):
+    """update and apply-edits write the parent's config.toml forward (with their own output and buildings), so the
+    next update of the chain re-draws along the same barriers, in the same language."""
+    from gridgeo.config import load_config
+
+    _, buildings, _ = monaco
+    args = ["partition", str(DATA / "monaco_communities.gpkg"), str(DATA / "monaco_buildings.gpkg"), "--households", "hh_est",
+            "--building-id", "building_id", "--barriers", ROADS, "--lang", "en", "--no-map", "--no-report", "-o", str(tmp_path / "v1")]  # fmt: skip
+    assert CliRunner().invoke(main, args).exit_code == 0
+    rng = np.random.default_rng(3)
+    for step in (2, 3):
+        layer = buildings.drop(buildings.index[rng.choice(len(buildings), 20, replace=False)])
+        layer.to_file(tmp_path / f"b{step}.gpkg", layer="buildings")
+        result = CliRunner().invoke(
+            main, ["update", str(tmp_path / f"v{step - 1}"), "--buildings", str(tmp_path / f"b{step}.gpkg"), "-o", str(tmp_path / f"v{step}"), "--no-map", "--no-report"]
+        )
+        assert result.exit_code == 0, result.output
+        config = load_config(tmp_path / f"v{step}" / "config.toml")
+        assert config["barriers"] == [ROADS.replace(str(DATA), str(DATA.resolve()))]
+        assert config["lang"] == "en" and config["output"] == str((tmp_path / f"v{step}").resolve())
+        assert config["buildings"] == str((tmp_path / f"b{step}.gpkg").resolve())
+    # the last plan measured its crossings against the same barriers as the first
+    last = read_outputs(tmp_path / "v3")
+    assert last.grids["barrier_crossings"].sum() > 0
+    edits = tmp_path / "edits.csv"
+    edits.write_text(f"building_code,grid_code,action\n,{sorted(last.grids['grid_code'])[0]},lock\n", encoding="utf-8")
+    edited = CliRunner().invoke(main, ["apply-edits", str(tmp_path / "v3"), str(edits), "-o", str(tmp_path / "e4"), "--no-map", "--no-report"])
+    assert edited.exit_code == 0, edited.output
+    assert load_config(tmp_path / "e4" / "config.toml")["barriers"] == config["barriers"]
