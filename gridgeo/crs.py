@@ -143,8 +143,7 @@ def reproject_polygons(geoms, source, target) -> np.ndarray:
     (True, 'Polygon')
     """
     out = gpd.GeoSeries(list(geoms), crs=source).to_crs(target).to_numpy()
-    present = ~shapely.is_missing(out)
-    broken = np.flatnonzero(present & ~shapely.is_valid(np.where(present, out, None)))
+    broken = np.flatnonzero(~shapely.is_missing(out) & ~shapely.is_valid(out))
     for i in broken:
         parts = shapely.get_parts(shapely.make_valid(out[i]))
         parts = parts[np.isin(shapely.get_type_id(parts), (3,))]

@@ -19,7 +19,6 @@ metric CRS) and return new frames or plain dicts.
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import geopandas as gpd
@@ -28,6 +27,7 @@ import pandas as pd
 import shapely
 
 from .crs import local_metric_crs
+from .parallel import default_workers
 
 __all__ = ["EXCUSES", "polsby_popper", "grid_metrics", "community_metrics", "summarize"]
 
@@ -78,7 +78,7 @@ def _tilings(communities: np.ndarray, grids: list[np.ndarray]) -> list[tuple[flo
             return float(shapely.area(communities[i])), 0.0, False
         return _tiling(communities[i], grids[i])
 
-    threads = min(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1), len(grids))
+    threads = min(default_workers(), len(grids))
     if threads <= 1 or sum(len(g) for g in grids) < 200:
         return [one(i) for i in range(len(grids))]
     # the largest communities first, so no thread is left with one at the end; results keep their order

@@ -235,9 +235,10 @@ def prepare_inputs(
     tree = shapely.STRtree(c_metric)
     # bounding boxes from the tree, then the exact test with the communities prepared (each is
     # tested against many buildings; the tree's own predicate would prepare every building instead)
-    b_idx, c_idx = tree.query(b_metric_all[valid])
+    candidates = b_metric_all[valid]
+    b_idx, c_idx = tree.query(candidates)
     shapely.prepare(c_metric)
-    hit = shapely.intersects(c_metric[c_idx], b_metric_all[valid][b_idx])
+    hit = shapely.intersects(c_metric[c_idx], candidates[b_idx])
     b_idx, c_idx = valid[b_idx[hit]], c_idx[hit]
     if len(b_idx):
         polygonal = np.isin(shapely.get_type_id(b_metric_all[b_idx]), (3, 6))

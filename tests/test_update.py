@@ -24,8 +24,7 @@ from .conftest import SHARED, file_hashes
 OPTIONS = {"households": "hh_est", "community_id": "community_id", "building_id": "building_id"}
 
 
-@pytest.fixture(scope="module")
-def wanhua():
+def wanhua_slice() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """12 real communities of 萬華/大同 (1,431 buildings, 29,165 estimated households)."""
     folder = SHARED / "taipei_wanhua_datong"
     if not folder.exists():
@@ -34,6 +33,11 @@ def wanhua():
     buildings = gpd.read_file(folder / "buildings.gpkg")
     ids = sorted(communities["community_id"])[:12]
     return communities[communities["community_id"].isin(ids)], buildings[buildings["community_id"].isin(ids)]
+
+
+@pytest.fixture(scope="module")
+def wanhua():
+    return wanhua_slice()
 
 
 def _check_update(previous: gridgeo.Partition, updated: gridgeo.Partition, buildings: gpd.GeoDataFrame) -> dict:

@@ -20,20 +20,14 @@ from gridgeo.result import read_outputs
 from gridgeo.update import update
 
 from .conftest import SHARED
-from .test_update import OPTIONS, _check_update
+from .test_update import OPTIONS, _check_update, wanhua_slice
 
 HIGH = 500
 
 
 @functools.cache
 def _wanhua_with_compounds():
-    folder = SHARED / "taipei_wanhua_datong"
-    if not folder.exists():
-        pytest.skip(f"{folder} is not present (the shared data sits beside the repository in CI)")
-    communities = gpd.read_file(folder / "communities.gpkg")
-    buildings = gpd.read_file(folder / "buildings.gpkg")
-    ids = sorted(communities["community_id"])[:12]
-    communities, buildings = communities[communities["community_id"].isin(ids)], buildings[buildings["community_id"].isin(ids)]
+    communities, buildings = wanhua_slice()
     return communities, buildings, _compounds_of(buildings)
 
 
