@@ -15,7 +15,8 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 
 from .adjacency import build_cell_graph
-from .partition.plan import DETACHED, INFEASIBLE, GridNote, barrier_crossings_lower_bound, make_note, partition_part
+from .corridors import join_through_corridors
+from .partition.plan import DETACHED, INFEASIBLE, OUT_OF_BAND, GridNote, barrier_crossings_lower_bound, make_note, partition_part
 from .tessellate import merge_polygons, remove_spikes, split_parts, tessellate_part
 from .units import Unit, cut_units, walking_order
 from .workload import straight_distances, walking_tour
@@ -269,9 +270,21 @@ def partition_community(
             nodes = np.flatnonzero(piece == q)
             sub = graph.subgraph(nodes) if count > 1 else graph
             labels, part_notes = partition_part(
-                sub, low, high, rng, detached=detached or count > 1,
+                sub,
+                low,
+                high,
+                rng,
+                detached=detached or count > 1,
                 dedicated=site_facility[nodes] if site_facility is not None else None,
             )
+            piece_cells = tess.cells[nodes]
+            strips: dict = {}
+            if any(note.status == OUT_OF_BAND for note in part_notes):
+                joined = _join_through_corridors(
+                    sub, labels, part_notes, piece_cells, nodes, tess, buildings[members], low, high, local_barriers
+                )
+                if joined is not None:
+                    labels, part_notes, piece_cells, strips = joined
             offset = len(grid_geoms)
             if trace is not None:
                 trace.append((sub, labels, part_notes, offset))
@@ -279,7 +292,9 @@ def partition_community(
             k = len(part_notes)
             notes.extend(part_notes)
             for label in range(k):
-                cells = tess.cells[nodes[labels == label]]
+                cells = piece_cells[labels == label]
+                if label in strips:
+                    cells = np.concatenate([cells, np.array(strips[label], dtype=object)])
                 grid_geoms.append(_dissolve(cells))
             crossings.extend(_barrier_crossings(sub, labels, k))
             if site_facility is not None and any(f is not None for f in site_facility[nodes]):
@@ -294,6 +309,21 @@ def partition_community(
         notes=notes,
         barrier_crossings=np.asarray(crossings, dtype=np.int64),
         barrier_crossings_min=crossings_min,
+    )
+
+
+def _join_through_corridors(graph, labels, notes, cells, nodes, tess, buildings, low, high, barriers):
+    """:func:`gridgeo.corridors.join_through_corridors` for one piece: footprints per cell, no strips from area groups."""
+    n_sites = len(tess.cells)
+    by_site: list[list] = [[] for _ in range(n_sites)]
+    for b, site in enumerate(tess.site_of_building):
+        by_site[site].append(buildings[b])
+    allowed = np.ones(n_sites, dtype=bool)
+    if tess.site_of_group is not None and len(tess.site_of_group):
+        allowed[np.asarray(tess.site_of_group, dtype=np.int64)] = False
+    footprints = [by_site[site] for site in nodes]
+    return join_through_corridors(
+        graph, labels, notes, cells, footprints, low, high, allowed_via=allowed[nodes], barriers=barriers
     )
 
 

@@ -109,6 +109,10 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "kept as the planner edited it (locked, or holding a pinned building): {households} households, outside {low}–{high}; not re-drawn by the update",
         "zh": "按规划人员的调整保留（已锁定或含指定建筑）：{households} 户，超出 {low}–{high} 户区间；更新时不重新划分",
     },
+    "corridor": {
+        "en": "in band; reaches part of its buildings through {corridors} narrow strip(s) along a neighbouring cell's edge, because the building cells alone admit no contiguous split within {low}–{high}",
+        "zh": "户数在区间内；通过 {corridors} 条沿相邻单元边缘的窄带连接部分建筑，因为仅按建筑单元不存在户数都在 {low}–{high} 的连通划分",
+    },
     "search_failed": {
         "en": "{households} households: no contiguous split within {low}–{high} was found for this part",
         "zh": "{households} 户：未找到该地块户数都在 {low}–{high} 的连通划分",

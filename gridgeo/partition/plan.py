@@ -30,7 +30,7 @@ from .mend import mend_band
 from .proof import MAX_EXHAUSTIVE, enclosed_pocket, exact_split, forced_pockets, no_split_exists, stranded_cell
 from .refine import consolidate_blocks, refine_labels
 
-__all__ = ["GridNote", "make_note", "partition_part", "barrier_crossings_lower_bound", "IN_BAND", "OVERSIZE", "INFEASIBLE", "DETACHED", "OUT_OF_BAND", "DEDICATED"]
+__all__ = ["GridNote", "make_note", "defect_note", "partition_part", "barrier_crossings_lower_bound", "IN_BAND", "OVERSIZE", "INFEASIBLE", "DETACHED", "OUT_OF_BAND", "DEDICATED"]
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +206,7 @@ def partition_part(
         elif low <= weights[label] <= high:
             final.append(GridNote(IN_BAND))
         else:
-            final.append(_defect_note(graph, labels, label, weights, low, high))
+            final.append(defect_note(graph, labels, label, weights, low, high))
     return labels, final
 
 
@@ -226,7 +226,7 @@ def _mend(graph, labels, notes, low, high):
     return remap[labels], [notes[g] for g in keep]
 
 
-def _defect_note(graph, labels, label, weights, low, high) -> GridNote:
+def defect_note(graph, labels, label, weights, low, high) -> GridNote:
     """Explain an out-of-band grid: proven infeasible when a proof applies, else a search failure."""
     cells = np.flatnonzero(labels == label)
     proof = enclosed_pocket(graph, cells, low, high) or stranded_cell(graph, cells, low, high)
