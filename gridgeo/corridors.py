@@ -44,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 #: strip widths tried, widest first (metres)
 CORRIDOR_WIDTHS_M = (2.0, 0.5)
+#: ground kept free around a building where a strip narrows to pass it (metres)
+CLEARANCE_M = 0.25
 _ON_EDGE_M = 1e-4
 _ATTEMPTS = 3
 _ARCS_TRIED = 4
@@ -94,7 +96,7 @@ def carve_corridor(via, start, end, *, width: float, footprints=None, barriers=N
     on_end = shapely.dwithin(mid, shapely.boundary(end), _ON_EDGE_M)
     if not on_start.any() or not on_end.any():
         return None
-    inner = shapely.buffer(via, -width, join_style="mitre", mitre_limit=5.0)
+    inner = shapely.buffer(via, -width, quad_segs=4)
     if inner.is_empty:
         return None
     strip = shapely.difference(via, inner)
@@ -110,7 +112,10 @@ def carve_corridor(via, start, end, *, width: float, footprints=None, barriers=N
         if abs(along - arc_length) > 1e-6 * max(arc_length, 1.0) + 1e-6:
             continue  # the cuts did not separate the arc from the rest of the strip
         if blockers and any(_overlaps(corridor, g) for g in blockers):
-            continue
+            # a building close to the outline: the strip narrows to pass it, keeping a clearance
+            corridor = _round_buildings(corridor, blockers, ring, first, last)
+            if corridor is None:
+                continue
         if (
             barriers is not None
             and len(barriers)
@@ -120,10 +125,22 @@ def carve_corridor(via, start, end, *, width: float, footprints=None, barriers=N
         rest = shapely.difference(via, corridor)
         if shapely.get_type_id(rest) != 3 or rest.is_empty:
             continue
-        if blockers and not all(_inside(g, rest) for g in blockers):
-            continue
         return corridor, rest
     return None
+
+
+def _round_buildings(corridor, blockers, ring: np.ndarray, first: int, last: int):
+    """``corridor`` without the ground within :data:`CLEARANCE_M` of the buildings, when it stays one piece with both end edges whole."""
+    keep_out = shapely.buffer(shapely.union_all(np.array(blockers, dtype=object)), CLEARANCE_M, quad_segs=4)
+    narrowed = shapely.difference(corridor, keep_out)
+    if shapely.get_type_id(narrowed) != 3 or narrowed.is_empty:
+        return None
+    boundary = shapely.boundary(narrowed)
+    for edge in (first, last):
+        segment = shapely.LineString(ring[[edge, edge + 1]])
+        if abs(shapely.length(shapely.intersection(boundary, segment)) - segment.length) > 1e-6:
+            return None  # the end edges must stay whole, or the neighbours' vertices would not match
+    return narrowed
 
 
 def _overlaps(corridor, footprint) -> bool:
@@ -132,57 +149,55 @@ def _overlaps(corridor, footprint) -> bool:
     return bool(shapely.intersects(corridor, footprint))
 
 
-def _inside(footprint, rest) -> bool:
-    if shapely.get_type_id(footprint) in (3, 6):
-        area = shapely.area(footprint)
-        return area == 0 or shapely.area(shapely.intersection(footprint, rest)) >= area * (1 - 1e-9)
-    return bool(shapely.intersects(footprint, rest))
-
-
 def _arc_edges(first: int, last: int, m: int) -> np.ndarray:
     return np.arange(first, first + ((last - first) % m) + 1) % m
 
 
 def _arcs(on_start: np.ndarray, on_end: np.ndarray, lengths: np.ndarray) -> list[tuple[int, int]]:
-    """Edge ranges (first, last), walking forward, from a run of one cell's edges through the next run of the other's; shortest first."""
+    """Edge ranges (first, last), walking forward, from the last edge of a run of one cell's edges to the first edge of the other's; shortest first.
+
+    The strip then shares one whole edge with each cell (so their vertices match)
+    and no more of the outline than it needs.
+    """
     m = len(on_start)
     out = []
     for a, b in ((on_start, on_end), (on_end, on_start)):
-        starts = [i for i in range(m) if a[i] and not a[i - 1]]
-        if not starts:
-            continue
-        for i in starts:
-            j = i
-            steps = 0
-            while not b[j % m] and steps < m:
-                j += 1
-                steps += 1
-            if steps >= m:
+        for i in range(m):
+            if not a[i] or a[(i + 1) % m] or b[i]:
                 continue
-            while b[(j + 1) % m] and steps < m:
+            j = i + 1
+            while j < i + m and not b[j % m] and not a[j % m]:
                 j += 1
-                steps += 1
-            first, last = i % m, j % m
-            if a[last] and b[last] and last == first:
-                continue
-            out.append((first, last))
-    out = sorted(set(out), key=lambda fl: (float(lengths[_arc_edges(fl[0], fl[1], m)].sum()), fl))
-    return out
+            if j < i + m and b[j % m]:
+                out.append((i, j % m))
+    return sorted(set(out), key=lambda fl: (float(lengths[_arc_edges(fl[0], fl[1], m)].sum()), fl))
 
 
 def _strip_between(strip, ring: np.ndarray, first: int, last: int, width: float):
-    """The piece of ``strip`` along edges ``first..last`` of ``ring`` (cut off at both ends)."""
+    """The piece of ``strip`` along edges ``first..last`` of ``ring`` (cut off at both ends, at most 1.5 widths from them)."""
     m = len(ring) - 1
-    cuts = [_cut(ring, first, width), _cut(ring, (last + 1) % m, width)]
+    cuts = [_cut(ring, first, width, strip), _cut(ring, (last + 1) % m, width, strip)]
     pieces = shapely.get_parts(shapely.ops.split(strip, shapely.MultiLineString(cuts)))
     pieces = pieces[shapely.get_type_id(pieces) == 3]
     if len(pieces) < 2:
         return None
     edges = _arc_edges(first, last, m)
-    middle = edges[len(edges) // 2]
-    probe = shapely.Point((ring[middle] + ring[middle + 1]) / 2 + _inward(ring, middle) * width / 2)
-    hit = [p for p in pieces if shapely.contains(p, probe)]
-    return hit[0] if len(hit) == 1 else None
+    arc = shapely.LineString(np.vstack([ring[edges], ring[edges[-1] + 1]]))
+    piece = _most_along(pieces, arc)
+    if piece is None:
+        return None
+    # where the cell is thinner than the strip, the piece may reach far from the arc: keep the band along it
+    near = shapely.get_parts(shapely.intersection(piece, shapely.buffer(arc, 1.5 * width, quad_segs=4)))
+    return _most_along(near[shapely.get_type_id(near) == 3], arc)
+
+
+def _most_along(pieces: np.ndarray, arc):
+    """The piece whose boundary runs along the whole of ``arc``, or None."""
+    if not len(pieces):
+        return None
+    contact = shapely.length(shapely.intersection(shapely.boundary(pieces), arc))
+    best = int(np.argmax(contact))
+    return pieces[best] if abs(contact[best] - arc.length) <= 1e-6 * max(arc.length, 1.0) + 1e-6 else None
 
 
 def _inward(ring: np.ndarray, edge: int) -> np.ndarray:
@@ -191,13 +206,23 @@ def _inward(ring: np.ndarray, edge: int) -> np.ndarray:
     return np.array([-d[1], d[0]]) / norm if norm else np.zeros(2)
 
 
-def _cut(ring: np.ndarray, vertex: int, width: float):
-    """A segment from ring vertex ``vertex`` straight inwards, long enough to cross a strip of ``width``."""
+def _cut(ring: np.ndarray, vertex: int, width: float, strip=None):
+    """A segment from ring vertex ``vertex`` straight inwards across a strip of ``width`` (stopping just past it)."""
     m = len(ring) - 1
     direction = _inward(ring, (vertex - 1) % m) + _inward(ring, vertex)
     norm = np.hypot(*direction)
     direction = _inward(ring, vertex) if norm < 1e-9 else direction / norm
-    return shapely.LineString([ring[vertex], ring[vertex] + direction * width * 6])
+    start = ring[vertex]
+    line = shapely.LineString([start, start + direction * width * 6])
+    if strip is None:
+        return line
+    # only the first crossing of the strip: a long cut could cross it again where the cell bends
+    inside = shapely.get_parts(shapely.line_merge(shapely.intersection(line, strip)))
+    first = [p for p in inside if shapely.get_type_id(p) == 1 and shapely.distance(p, shapely.Point(start)) < 1e-9]
+    if not first:
+        return line
+    reach = max(np.hypot(*(shapely.get_coordinates(first[0]) - start).T))
+    return shapely.LineString([start, start + direction * (reach + 0.05 * width)])
 
 
 def bridge_pairs(graph: CellGraph, allowed_via: np.ndarray) -> sp.csr_matrix:
