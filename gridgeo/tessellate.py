@@ -85,7 +85,20 @@ def _samples(buildings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # GEOS returns broken Voronoi cells for collinear / cocircular samples (regular layouts);
     # a fixed sub-millimetre jitter removes the degeneracy and keeps results reproducible
     coords = coords + np.random.default_rng(_JITTER_SEED).uniform(-_JITTER_M, _JITTER_M, coords.shape)
-    return coords, index[first]
+    index = index[first]
+    if polygonal.sum() > 1:
+        # overlapping footprints: a sample inside another footprint would give that building's
+        # ground to its neighbour; drop it (a building keeps its samples when all would go)
+        poly_idx = np.flatnonzero(polygonal)
+        s_idx, b_idx = shapely.STRtree(buildings[poly_idx]).query(shapely.points(coords), predicate="within")
+        inside = s_idx[poly_idx[b_idx] != index[s_idx]]
+        if len(inside):
+            drop = np.zeros(len(coords), dtype=bool)
+            drop[inside] = True
+            kept_any = np.bincount(index[~drop], minlength=len(buildings)) > 0
+            drop &= kept_any[index]
+            coords, index = coords[~drop], index[~drop]
+    return coords, index
 
 
 def tessellate_part(

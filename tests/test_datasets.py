@@ -5,7 +5,9 @@ from __future__ import annotations
 import functools
 
 import geopandas as gpd
+import numpy as np
 import pytest
+import shapely
 
 import gridgeo
 from gridgeo.audit import audit_partition
@@ -52,6 +54,24 @@ def test_figures_meet_the_acceptance_bar(dataset):
     assert s["share_one_piece"] == 1.0
     assert s["max_gap_ratio"] < 1e-3 and s["max_overlap_ratio"] < 1e-3
     assert s["coverage_valid"]
+
+
+def test_buildings_lie_in_their_own_grid(dataset):
+    name, _, _, result = dataset
+    crs = result.grids.estimate_utm_crs()
+    grids = result.grids.to_crs(crs).set_index("grid_code").geometry
+    buildings = result.buildings.to_crs(crs)
+    own = grids.loc[buildings["grid_code"]].to_numpy()
+    footprints = shapely.make_valid(buildings.geometry.to_numpy())
+    inside = shapely.covers(own, shapely.point_on_surface(footprints))
+    # footprints that overlap another (3D-model parts, duplicated outlines) cannot all hold their own point
+    left, right = shapely.STRtree(footprints).query(footprints, predicate="intersects")
+    pairs = left != right
+    shared = shapely.area(shapely.intersection(footprints[left[pairs]], footprints[right[pairs]])) > 0.01
+    overlapping = np.zeros(len(footprints), dtype=bool)
+    overlapping[left[pairs][shared]] = True
+    # the representative point of every other footprint lies in its own grid
+    assert inside[~overlapping].mean() >= 0.999, (name, np.flatnonzero(~inside & ~overlapping))
 
 
 def test_units_in_band_except_in_grids_too_small_to_cut(dataset):

@@ -168,3 +168,17 @@ def test_a_courtyard_pocket_is_proven_infeasible_whether_alone_or_with_its_gatew
     # a grid above the band that is not a pocket plus its gateway gets no proof
     assert enclosed_pocket(graph, np.array([1, 2]), 300, 500) is None
     assert enclosed_pocket(graph, np.array([2, 3, 4, 1]), 300, 500) is None
+
+
+def test_overlapping_footprints_keep_their_representative_points():
+    """A footprint overlapping another (3D-model footprints often do) must not lose the ground around its
+    representative point to the other building's samples."""
+    from gridgeo.tessellate import tessellate_part
+
+    big = shapely.box(0, 0, 20, 20)  # representative point (10, 10)
+    wing = shapely.box(12, 5, 30, 15)  # overlaps big's east half, not its representative point
+    part = shapely.box(-10, -10, 40, 30)
+    tess = tessellate_part(part, np.array([big, wing]))
+    cells = tess.cells[tess.site_of_building]
+    assert shapely.contains(cells, shapely.point_on_surface(np.array([big, wing]))).all()
+    assert abs(shapely.area(tess.cells).sum() - part.area) < 1e-6
