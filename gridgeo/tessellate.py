@@ -87,18 +87,39 @@ def _samples(buildings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     coords = coords + np.random.default_rng(_JITTER_SEED).uniform(-_JITTER_M, _JITTER_M, coords.shape)
     index = index[first]
     if polygonal.sum() > 1:
-        # overlapping footprints: a sample inside another footprint would give that building's
-        # ground to its neighbour; drop it (a building keeps its samples when all would go)
-        poly_idx = np.flatnonzero(polygonal)
-        s_idx, b_idx = shapely.STRtree(buildings[poly_idx]).query(shapely.points(coords), predicate="within")
-        inside = s_idx[poly_idx[b_idx] != index[s_idx]]
-        if len(inside):
-            drop = np.zeros(len(coords), dtype=bool)
-            drop[inside] = True
-            kept_any = np.bincount(index[~drop], minlength=len(buildings)) > 0
-            drop &= kept_any[index]
-            coords, index = coords[~drop], index[~drop]
+        coords, index = _without_buried_samples(coords, index, buildings, polygonal)
     return coords, index
+
+
+def _without_buried_samples(coords: np.ndarray, index: np.ndarray, buildings: np.ndarray, polygonal: np.ndarray):
+    """Drop the samples that lie inside another building's footprint (overlapping footprints).
+
+    Such a sample would give that building's ground, and often its
+    representative point, to the neighbour.  A building keeps its samples when
+    all of them would go (a footprint nested in another).  ``index`` must be
+    non-decreasing (samples grouped by building).
+    """
+    poly_idx = np.flatnonzero(polygonal)
+    polys = buildings[poly_idx]
+    left, right = shapely.STRtree(polys).query(polys, predicate="intersects")
+    other = left != right
+    left, right = poly_idx[left[other]], poly_idx[right[other]]
+    # only pairs whose interiors meet: footprints sharing a wall are left alone
+    meet = shapely.relate_pattern(buildings[left], buildings[right], "T********")
+    left, right = left[meet], right[meet]
+    if not len(left):
+        return coords, index
+    bounds = np.searchsorted(index, np.arange(len(buildings) + 1))
+    counts = bounds[left + 1] - bounds[left]
+    pair = np.repeat(np.arange(len(left)), counts)
+    sample = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts) + bounds[left][pair]
+    shapely.prepare(buildings[np.unique(right)])
+    inside = shapely.contains_xy(buildings[right[pair]], coords[sample, 0], coords[sample, 1])
+    drop = np.zeros(len(coords), dtype=bool)
+    drop[sample[inside]] = True
+    kept_any = np.bincount(index[~drop], minlength=len(buildings)) > 0
+    drop &= kept_any[index]
+    return coords[~drop], index[~drop]
 
 
 def tessellate_part(

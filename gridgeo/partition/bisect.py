@@ -9,6 +9,8 @@ the fallback when no straight sweep gives a feasible split.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
@@ -73,8 +75,11 @@ class _Context:
         self.high = high
         self.rng = rng
         cost = graph.shared - (1.0 - _BARRIER_CUT_COST) * graph.barrier
-        self.cut_cost = sp.csr_matrix(cost)
-        self.adjacency = (graph.shared > 0).astype(np.int8).tocsr()
+        cost = sp.csr_matrix(cost)
+        cost.sort_indices()
+        # the cut costs as an edge list in CSR order: every neighbour pair has a positive cost,
+        # so it carries the adjacency too, and a sorted node subset keeps the order
+        self.edges = _EdgeCosts(np.repeat(np.arange(graph.n), np.diff(cost.indptr)), cost.indices.astype(np.int64), cost.data)
         self.block = None
         if graph.barrier.nnz:
             self.block = graph.blocks()[1]
@@ -100,8 +105,7 @@ class _Context:
         w = g.weight[nodes]
         total = int(w.sum())
         scale = float(np.sqrt(max(g.area[nodes].sum(), 1e-9)))
-        sub_adj = self.adjacency[nodes][:, nodes].tocsr()
-        sub_cost = self.cut_cost[nodes][:, nodes].tocsr()
+        sub_cost, sub_adj = self._sub_edges(nodes)
         xy = g.xy[nodes]
         middle = (self.low + self.high) / 2.0
         orientations = [(k1, k2)] if k1 == k2 else [(k1, k2), (k2, k1)]
@@ -121,7 +125,7 @@ class _Context:
                 seen.add(key)
                 weight_a = int(cumulative[cut_at - 1])
                 violation = _band_miss(weight_a, k_a, self.low, self.high) + _band_miss(total - weight_a, k_b, self.low, self.high)
-                cut = float(mask.astype(float) @ (sub_cost @ (~mask).astype(float)))
+                cut = _cut_weight(mask, sub_cost)
                 score = cut / scale + _BALANCE_WEIGHT * abs(weight_a - target) / middle
                 candidates.append((violation, score, len(candidates), mask, k_a, k_b))
         if self.block is not None:
@@ -144,6 +148,21 @@ class _Context:
             return nodes[mask], nodes[~mask], k1, k2
         _, _, mask, k_a, k_b = best
         return nodes[mask], nodes[~mask], k_a, k_b
+
+    def _sub_edges(self, nodes: np.ndarray) -> tuple[_EdgeCosts, sp.csr_matrix]:
+        """Edges among ``nodes`` (sorted), renumbered: as an edge list and as a CSR adjacency."""
+        position = np.full(self.g.n, -1, dtype=np.int64)
+        position[nodes] = np.arange(len(nodes))
+        edges = self.edges
+        rows, cols = position[edges.rows], position[edges.cols]
+        keep = (rows >= 0) & (cols >= 0)
+        rows, cols, cost = rows[keep], cols[keep], edges.cost[keep]
+        if len(nodes) > 1 and (np.diff(nodes) < 0).any():  # unsorted nodes: restore the CSR order
+            order = np.lexsort((cols, rows))
+            rows, cols, cost = rows[order], cols[order], cost[order]
+        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(nodes)))])
+        adjacency = sp.csr_matrix((np.ones(len(cols), dtype=np.int8), cols, indptr), shape=(len(nodes), len(nodes)))
+        return _EdgeCosts(rows, cols, cost), adjacency
 
     def _block_candidates(self, nodes, w, total, xy, sub_cost, scale, orientations, start):
         """Sweeps over whole barrier blocks: their cuts run exactly along barrier lines."""
@@ -192,7 +211,7 @@ class _Context:
                 if key in seen:
                     continue
                 seen.add(key)
-                cut = float(mask.astype(float) @ (sub_cost @ (~mask).astype(float)))
+                cut = _cut_weight(mask, sub_cost)
                 score = cut / scale + _BALANCE_WEIGHT * abs(weight_a - target) / middle
                 out.append((0.0, score, start + len(out), mask, k_a, k_b))
         return out
@@ -206,7 +225,7 @@ class _Context:
         violation = _band_miss(weight_a, k_a, self.low, self.high) + _band_miss(
             weight_b, k_b, self.low, self.high
         )
-        cut = float(mask.astype(float) @ (sub_cost @ (~mask).astype(float)))
+        cut = _cut_weight(mask, sub_cost)
         middle = (self.low + self.high) / 2.0
         target = total * k_a / (k_a + k_b)
         score = cut / scale + _BALANCE_WEIGHT * abs(weight_a - target) / middle
@@ -240,6 +259,20 @@ class _Context:
             if best is not None and best[0] == 0:
                 break
         return best
+
+
+class _EdgeCosts(NamedTuple):
+    """The cut-cost matrix of a bisection's cells as an edge list (both directions)."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    cost: np.ndarray
+
+
+def _cut_weight(mask: np.ndarray, edges: _EdgeCosts) -> float:
+    """Total cost of the edges from side A (``mask``) to side B (``mask @ cost @ ~mask``)."""
+    across = mask[edges.rows] & ~mask[edges.cols]
+    return float(edges.cost[across].sum())
 
 
 def _random_spanning_tree(n: int, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray):
@@ -314,13 +347,17 @@ def _make_sides_connected(mask, adjacency, w, rounds: int = 6):
     cols = adjacency.indices
     for _ in range(rounds):
         changed = False
+        comp = None  # components of both sides at once (edges within a side), valid until the mask changes
         for side in (True, False):
             on_side = mask == side
             if on_side.sum() <= 1:
                 continue
-            kept = on_side[rows] & on_side[cols]
-            inside = sp.csr_matrix((np.ones(int(kept.sum()), dtype=np.int8), (rows[kept], cols[kept])), shape=(n, n))
-            _, comp = connected_components(inside, directed=False)
+            if comp is None:
+                kept = mask[rows] == mask[cols]
+                # rows are in CSR order, so the kept edges give the CSR structure directly
+                indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[kept], minlength=n))])
+                inside = sp.csr_matrix((np.ones(int(kept.sum()), dtype=np.int8), cols[kept], indptr), shape=(n, n))
+                _, comp = connected_components(inside, directed=False)
             members = np.flatnonzero(on_side)
             labels, local = np.unique(comp[members], return_inverse=True)
             if len(labels) <= 1:
@@ -331,6 +368,7 @@ def _make_sides_connected(mask, adjacency, w, rounds: int = 6):
             mask = mask.copy()
             mask[members[local != keep]] = not side
             changed = True
+            comp = None
         if not changed:
             return mask
     return None

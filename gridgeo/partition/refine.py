@@ -79,7 +79,7 @@ def refine_labels(
     if closed is not None and len(closed):
         search.closed[np.asarray(closed, dtype=np.int64)[np.asarray(closed) < k]] = True
     search.run(max_moves if max_moves is not None else 50 * n)
-    return search.labels
+    return np.asarray(search.labels, dtype=np.int64)
 
 
 def _blocks(graph: CellGraph) -> np.ndarray | None:
@@ -239,13 +239,24 @@ class _Search:
                 del counts[beta]
             self.block_count[b][beta] = self.block_count[b].get(beta, 0) + 1
 
+    def _as_python(self) -> None:
+        """Plain lists for the move loop: scalar access to them is several times faster than to arrays
+        (the arithmetic is the same IEEE doubles and integers, so the moves are too)."""
+        for name in ("labels", "indptr", "indices", "lengths", "weight", "area", "perimeter", "grid_weight", "grid_area", "grid_size", "grid_perimeter", "frozen", "closed", "excused"):
+            setattr(self, name, np.asarray(getattr(self, name)).tolist())
+        if self.block is not None:
+            self.block = self.block.tolist()
+
     def run(self, max_moves: int) -> None:
-        labels = self.labels
+        labels = np.asarray(self.labels)
         rows = np.repeat(np.arange(len(self.indptr) - 1), np.diff(self.indptr))
         boundary = np.unique(rows[labels[rows] != labels[self.indices]])
         queue = deque(int(i) for i in boundary)
-        queued = np.zeros(len(labels), dtype=bool)
-        queued[boundary] = True
+        queued = [False] * len(labels)
+        for i in boundary.tolist():
+            queued[i] = True
+        self._as_python()
+        labels = self.labels
         moves = 0
         while queue and moves < max_moves:
             node = queue.popleft()
