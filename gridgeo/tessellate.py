@@ -87,11 +87,11 @@ def _samples(buildings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     coords = coords + np.random.default_rng(_JITTER_SEED).uniform(-_JITTER_M, _JITTER_M, coords.shape)
     index = index[first]
     if polygonal.sum() > 1:
-        coords, index = _without_buried_samples(coords, index, buildings, polygonal)
+        coords, index = _without_buried_samples(coords, index, buildings, shrunk, polygonal)
     return coords, index
 
 
-def _without_buried_samples(coords: np.ndarray, index: np.ndarray, buildings: np.ndarray, polygonal: np.ndarray):
+def _without_buried_samples(coords: np.ndarray, index: np.ndarray, buildings: np.ndarray, shrunk: np.ndarray, polygonal: np.ndarray):
     """Drop the samples that lie inside another building's footprint (overlapping footprints).
 
     Such a sample would give that building's ground, and often its
@@ -100,13 +100,11 @@ def _without_buried_samples(coords: np.ndarray, index: np.ndarray, buildings: np
     non-decreasing (samples grouped by building).
     """
     poly_idx = np.flatnonzero(polygonal)
-    polys = buildings[poly_idx]
-    left, right = shapely.STRtree(polys).query(polys, predicate="intersects")
+    # the samples lie on the shrunk outlines: only a footprint reaching one can hold a sample, and
+    # footprints that merely share a wall do not (their boxes miss, which the tree sees cheaply)
+    left, right = shapely.STRtree(buildings[poly_idx]).query(shrunk[poly_idx], predicate="intersects")
     other = left != right
     left, right = poly_idx[left[other]], poly_idx[right[other]]
-    # only pairs whose interiors meet: footprints sharing a wall are left alone
-    meet = shapely.relate_pattern(buildings[left], buildings[right], "T********")
-    left, right = left[meet], right[meet]
     if not len(left):
         return coords, index
     bounds = np.searchsorted(index, np.arange(len(buildings) + 1))
