@@ -34,7 +34,8 @@ import shapely.ops
 from scipy.sparse.csgraph import connected_components
 
 from .adjacency import CellGraph
-from .partition.mend import mend_band
+from .partition.bisect import find_root
+from .partition.mend import drop_empty_labels, mend_band, out_of_band_grids
 from .partition.plan import IN_BAND, OUT_OF_BAND, GridNote, defect_note, make_note
 from .tessellate import merge_polygons
 
@@ -70,8 +71,8 @@ def carve_corridor(via, start, end, *, width: float, footprints=None, barriers=N
     Returns
     -------
     (corridor, rest) or None
-        Two polygons whose union is ``via``: the strip, which shares the whole
-        of ``via``'s edge with ``start`` and with ``end``, and what is left.
+        Two polygons whose union is ``via``: the strip, which shares one whole
+        edge of ``via``'s outline with ``start`` and one with ``end``, and what is left.
         None when no such strip exists (a footprint or barrier in the way, a
         cell too narrow, a rest in pieces).
 
@@ -206,7 +207,7 @@ def _inward(ring: np.ndarray, edge: int) -> np.ndarray:
     return np.array([-d[1], d[0]]) / norm if norm else np.zeros(2)
 
 
-def _cut(ring: np.ndarray, vertex: int, width: float, strip=None):
+def _cut(ring: np.ndarray, vertex: int, width: float, strip):
     """A segment from ring vertex ``vertex`` straight inwards across a strip of ``width`` (stopping just past it)."""
     m = len(ring) - 1
     direction = _inward(ring, (vertex - 1) % m) + _inward(ring, vertex)
@@ -214,8 +215,6 @@ def _cut(ring: np.ndarray, vertex: int, width: float, strip=None):
     direction = _inward(ring, vertex) if norm < 1e-9 else direction / norm
     start = ring[vertex]
     line = shapely.LineString([start, start + direction * width * 6])
-    if strip is None:
-        return line
     # only the first crossing of the strip: a long cut could cross it again where the cell bends
     inside = shapely.get_parts(shapely.line_merge(shapely.intersection(line, strip)))
     first = [p for p in inside if shapely.get_type_id(p) == 1 and shapely.distance(p, shapely.Point(start)) < 1e-9]
@@ -278,7 +277,7 @@ def join_through_corridors(
         list of strips it gained; None when nothing could be repaired.
     """
     ordinary = np.array([n.status in ("", IN_BAND, OUT_OF_BAND) for n in notes], dtype=bool)
-    bad_before = _out_of_band(graph, labels, ordinary, low, high)
+    bad_before = out_of_band_grids(graph, labels, ordinary, low, high)
     if not bad_before:
         return None
     bridges = bridge_pairs(graph, allowed_via)
@@ -289,7 +288,7 @@ def join_through_corridors(
             graph.weight, graph.area, graph.perimeter, graph.xy, (graph.shared + bridges * 1e-3).tocsr(), graph.barrier
         )
         new_labels, new_ordinary, _ = mend_band(wide, labels, ordinary, low, high, oversize=np.zeros(len(ordinary), dtype=bool))
-        bad_after = _out_of_band(graph, new_labels, new_ordinary, low, high)
+        bad_after = out_of_band_grids(graph, new_labels, new_ordinary, low, high)
         if len(bad_after) >= len(bad_before):
             return None
         drawn = _draw(graph, new_labels, cells, footprints, allowed_via, barriers)
@@ -305,12 +304,6 @@ def join_through_corridors(
             continue
         return _final(graph, new_labels, notes, new_ordinary, new_cells, extra, used, low, high)
     return None
-
-
-def _out_of_band(graph, labels, ordinary, low, high) -> list[int]:
-    weights = np.bincount(labels, weights=graph.weight, minlength=len(ordinary))
-    present = np.bincount(labels, minlength=len(ordinary)) > 0
-    return [g for g in range(len(ordinary)) if ordinary[g] and present[g] and not (low <= weights[g] <= high)]
 
 
 def _without(bridges: sp.csr_matrix, pairs) -> sp.csr_matrix:
@@ -348,9 +341,9 @@ def _draw(graph, labels, cells, footprints, allowed_via, barriers):
                         candidates.append((-length, int(c), a, b))
         candidates.sort()
         for _, c, a, b in candidates:
-            if _root(parent, where[a]) == _root(parent, where[b]):
+            if find_root(parent, where[a]) == find_root(parent, where[b]):
                 continue
-            link = _link(cells, extra, labels, c, a, b, footprints[c], barriers)
+            link = _link(cells, c, a, b, footprints[c], barriers)
             if link is None:
                 failed.append((a, b))
                 continue
@@ -358,27 +351,18 @@ def _draw(graph, labels, cells, footprints, allowed_via, barriers):
             cells[c] = rest
             extra.setdefault(int(g), []).append(corridor)
             used.append((a, b, c))
-            parent[_root(parent, where[a])] = _root(parent, where[b])
-        if len({_root(parent, x) for x in range(count)}) > 1:
+            parent[find_root(parent, where[a])] = find_root(parent, where[b])
+        if len({find_root(parent, x) for x in range(count)}) > 1:
             if not failed:
                 return None
             return cells, extra, used, failed
     return cells, extra, used, []
 
 
-def _root(parent: list[int], x: int) -> int:
-    """Union-find root of component ``x`` (with path halving)."""
-    while parent[x] != x:
-        parent[x] = parent[parent[x]]
-        x = parent[x]
-    return x
-
-
-def _link(cells, extra, labels, c, a, b, footprints, barriers):
-    start = cells[a]
-    end = cells[b]
+def _link(cells, c, a, b, footprints, barriers):
+    """A strip of cell ``c`` joining cells ``a`` and ``b``, the widest that fits."""
     for width in CORRIDOR_WIDTHS_M:
-        link = carve_corridor(cells[c], start, end, width=width, footprints=footprints, barriers=barriers)
+        link = carve_corridor(cells[c], cells[a], cells[b], width=width, footprints=footprints, barriers=barriers)
         if link is not None:
             return link
     return None
@@ -412,11 +396,7 @@ def _grids_whole(cells, extra, labels, k, *, changed) -> bool:
 def _final(graph, labels, notes, ordinary, cells, extra, used, low, high):
     k = len(ordinary)
     notes = list(notes) + [GridNote()] * (k - len(notes))
-    present = np.bincount(labels, minlength=k) > 0
-    keep = np.flatnonzero(present)
-    remap = np.full(k, -1, dtype=np.int64)
-    remap[keep] = np.arange(len(keep))
-    labels = remap[labels]
+    labels, keep = drop_empty_labels(labels, k)
     weights = np.bincount(labels, weights=graph.weight, minlength=len(keep))
     final = []
     out_extra = {}

@@ -869,7 +869,7 @@ def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, pin_
     frozen = big | fixed
     search = _Repair(graph, labels, low, high, k, frozen, excused)
     search.run(50 * graph.n)
-    labels = np.asarray(search.labels, dtype=np.int64)
+    labels = search.labels
 
     def missing(labels):
         weights = np.bincount(labels, weights=graph.weight, minlength=k)

@@ -105,7 +105,7 @@ class _Context:
         w = g.weight[nodes]
         total = int(w.sum())
         scale = float(np.sqrt(max(g.area[nodes].sum(), 1e-9)))
-        sub_cost, sub_adj = self._sub_edges(nodes)
+        sub_cost = self._sub_edges(nodes)
         xy = g.xy[nodes]
         middle = (self.low + self.high) / 2.0
         orientations = [(k1, k2)] if k1 == k2 else [(k1, k2), (k2, k1)]
@@ -133,13 +133,13 @@ class _Context:
         candidates.sort(key=lambda c: c[:3])
         best = None  # (violation, score, mask, k_a, k_b) after connectivity repair
         for violation, score, _, mask, k_a, k_b in candidates[:_CHECKED]:
-            candidate = self._evaluate(mask, w, total, sub_adj, sub_cost, scale, k_a, k_b)
+            candidate = self._evaluate(mask, w, total, sub_cost, scale, k_a, k_b)
             if candidate is not None and (best is None or candidate[:2] < best[:2]):
                 best = candidate
             if best is not None and best[0] == 0 and violation == 0 and abs(best[1] - score) < 1e-9:
                 break  # the best straight cut was connected as it stood
         if best is None or best[0] > 0:
-            fallback = self._tree_cuts(nodes, w, total, sub_adj, sub_cost, scale, orientations)
+            fallback = self._tree_cuts(nodes, w, total, sub_cost, scale, orientations)
             if fallback is not None and (best is None or fallback[:2] < best[:2]):
                 best = fallback
         if best is None:  # degenerate: give one node to side b
@@ -149,8 +149,8 @@ class _Context:
         _, _, mask, k_a, k_b = best
         return nodes[mask], nodes[~mask], k_a, k_b
 
-    def _sub_edges(self, nodes: np.ndarray) -> tuple[_EdgeCosts, sp.csr_matrix]:
-        """Edges among ``nodes`` (sorted), renumbered: as an edge list and as a CSR adjacency."""
+    def _sub_edges(self, nodes: np.ndarray) -> _EdgeCosts:
+        """Edges among ``nodes``, renumbered, in CSR order."""
         position = np.full(self.g.n, -1, dtype=np.int64)
         position[nodes] = np.arange(len(nodes))
         edges = self.edges
@@ -160,9 +160,7 @@ class _Context:
         if len(nodes) > 1 and (np.diff(nodes) < 0).any():  # unsorted nodes: restore the CSR order
             order = np.lexsort((cols, rows))
             rows, cols, cost = rows[order], cols[order], cost[order]
-        indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=len(nodes)))])
-        adjacency = sp.csr_matrix((np.ones(len(cols), dtype=np.int8), cols, indptr), shape=(len(nodes), len(nodes)))
-        return _EdgeCosts(rows, cols, cost), adjacency
+        return _EdgeCosts(rows, cols, cost)
 
     def _block_candidates(self, nodes, w, total, xy, sub_cost, scale, orientations, start):
         """Sweeps over whole barrier blocks: their cuts run exactly along barrier lines."""
@@ -216,8 +214,8 @@ class _Context:
                 out.append((0.0, score, start + len(out), mask, k_a, k_b))
         return out
 
-    def _evaluate(self, mask, w, total, sub_adj, sub_cost, scale, k_a, k_b):
-        mask = _make_sides_connected(mask, sub_adj, w)
+    def _evaluate(self, mask, w, total, sub_cost, scale, k_a, k_b):
+        mask = _make_sides_connected(mask, sub_cost, w)
         if mask is None or mask.all() or not mask.any():
             return None
         weight_a = int(w[mask].sum())
@@ -231,12 +229,12 @@ class _Context:
         score = cut / scale + _BALANCE_WEIGHT * abs(weight_a - target) / middle
         return (violation, score, mask, k_a, k_b)
 
-    def _tree_cuts(self, nodes, w, total, sub_adj, sub_cost, scale, orientations):
+    def _tree_cuts(self, nodes, w, total, sub_cost, scale, orientations):
         n = len(nodes)
         if n < 2:
             return None
-        upper = sp.triu(sub_adj, k=1).tocoo()
-        rows, cols = upper.row.astype(np.int64), upper.col.astype(np.int64)
+        upper = sub_cost.rows < sub_cost.cols  # each neighbour pair once, in row-major order
+        rows, cols = sub_cost.rows[upper], sub_cost.cols[upper]
         best = None
         for _ in range(self.trees):
             random = self.rng.random(len(rows))
@@ -253,7 +251,7 @@ class _Context:
                 chosen = ok[np.argsort(np.abs(subtree[ok] - target), kind="stable")[:5]]
                 for child in chosen:
                     mask = _subtree_mask(order, parent, child, n)
-                    candidate = self._evaluate(mask, w, total, sub_adj, sub_cost, scale, k_a, k_b)
+                    candidate = self._evaluate(mask, w, total, sub_cost, scale, k_a, k_b)
                     if candidate is not None and (best is None or candidate[:2] < best[:2]):
                         best = candidate
             if best is not None and best[0] == 0:
@@ -262,7 +260,10 @@ class _Context:
 
 
 class _EdgeCosts(NamedTuple):
-    """The cut-cost matrix of a bisection's cells as an edge list (both directions)."""
+    """The cut-cost matrix of a bisection's cells as an edge list (both directions, CSR order).
+
+    Every neighbour pair has a positive cost, so the list is the adjacency too.
+    """
 
     rows: np.ndarray
     cols: np.ndarray
@@ -275,6 +276,14 @@ def _cut_weight(mask: np.ndarray, edges: _EdgeCosts) -> float:
     return float(edges.cost[across].sum())
 
 
+def find_root(parent: list[int], x: int) -> int:
+    """Root of ``x`` in a union-find forest given as a parent list (with path halving)."""
+    while parent[x] != x:
+        parent[x] = parent[parent[x]]
+        x = parent[x]
+    return x
+
+
 def _random_spanning_tree(n: int, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray):
     """Breadth-first order and parents of the minimum spanning tree for random edge ``weights``.
 
@@ -282,18 +291,11 @@ def _random_spanning_tree(n: int, rows: np.ndarray, cols: np.ndarray, weights: n
     community it is much cheaper than building sparse matrices for scipy.
     """
     root = list(range(n))
-
-    def find(x):
-        while root[x] != x:
-            root[x] = root[root[x]]
-            x = root[x]
-        return x
-
     neighbours = [[] for _ in range(n)]
     joined = 0
     for e in np.argsort(weights, kind="stable").tolist():
         a, b = int(rows[e]), int(cols[e])
-        ra, rb = find(a), find(b)
+        ra, rb = find_root(root, a), find_root(root, b)
         if ra != rb:
             root[ra] = rb
             neighbours[a].append(b)
@@ -334,17 +336,16 @@ def _prefix_length(cumulative: np.ndarray, target: float, low: float, high: floa
     return int(nearest[len(nearest) // 2])
 
 
-def _make_sides_connected(mask, adjacency, w, rounds: int = 6):
+def _make_sides_connected(mask, edges: _EdgeCosts, w, rounds: int = 6):
     """Move stray components of each side to the other side until both are connected.
 
     Each side keeps its heaviest component (then the largest, then the one
     holding the lowest cell) and hands the others over.  Components are
-    labelled on the whole graph with the other side's edges dropped, which
-    avoids slicing the sparse matrix.
+    labelled on the whole graph with the edges between the sides dropped, which
+    avoids slicing a sparse matrix; ``edges`` must be in CSR order.
     """
     n = len(mask)
-    rows = np.repeat(np.arange(n), np.diff(adjacency.indptr))
-    cols = adjacency.indices
+    rows, cols = edges.rows, edges.cols
     for _ in range(rounds):
         changed = False
         comp = None  # components of both sides at once (edges within a side), valid until the mask changes

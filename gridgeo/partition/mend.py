@@ -30,7 +30,7 @@ from scipy.sparse.csgraph import connected_components
 from ..adjacency import CellGraph
 from .proof import MAX_EXHAUSTIVE, exact_split
 
-__all__ = ["mend_band"]
+__all__ = ["mend_band", "out_of_band_grids", "drop_empty_labels"]
 
 #: neighbour groups tried per out-of-band grid in the exact step
 _MAX_GROUPS = 12
@@ -84,7 +84,7 @@ def mend_band(
     ordinary = np.asarray(ordinary, dtype=bool).copy()
     oversize = np.asarray(oversize, dtype=bool).copy()
     absorbed: dict[int, int] = {}
-    for g in _bad(graph, labels, ordinary, low, high):
+    for g in out_of_band_grids(graph, labels, ordinary, low, high):
         if not _bad_one(graph, labels, g, low, high):
             continue  # fixed by an earlier repair of a neighbour
         for group in _groups(graph, labels, g, ordinary):
@@ -104,7 +104,7 @@ def mend_band(
                 oversize = np.concatenate([oversize, np.zeros(count - len(group), dtype=bool)])
             labels[nodes] = np.asarray(names, dtype=np.int64)[split]
             break
-    for g in _bad(graph, labels, ordinary, low, high):
+    for g in out_of_band_grids(graph, labels, ordinary, low, high):
         members = np.flatnonzero(labels == g)
         host = _lightest_oversize_neighbour(graph, labels, members, oversize)
         if host is None:
@@ -118,12 +118,20 @@ def _weights(graph: CellGraph, labels: np.ndarray, k: int) -> np.ndarray:
     return np.bincount(labels, weights=graph.weight, minlength=k)
 
 
-def _bad(graph: CellGraph, labels: np.ndarray, ordinary: np.ndarray, low: int, high: int) -> list[int]:
+def out_of_band_grids(graph: CellGraph, labels: np.ndarray, ordinary: np.ndarray, low: int, high: int) -> list[int]:
     """Ordinary grids with cells that are outside the band, the largest miss first."""
     weights = _weights(graph, labels, len(ordinary))
     present = np.bincount(labels, minlength=len(ordinary)) > 0
     bad = [g for g in range(len(ordinary)) if ordinary[g] and present[g] and not (low <= weights[g] <= high)]
     return sorted(bad, key=lambda g: (-max(weights[g] - high, low - weights[g]), g))
+
+
+def drop_empty_labels(labels: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Labels renumbered 0.. without the grids that hold no cell, and the old number of each kept grid."""
+    keep = np.flatnonzero(np.bincount(labels, minlength=k) > 0)
+    remap = np.full(k, -1, dtype=np.int64)
+    remap[keep] = np.arange(len(keep))
+    return remap[labels], keep
 
 
 def _bad_one(graph: CellGraph, labels: np.ndarray, g: int, low: int, high: int) -> bool:

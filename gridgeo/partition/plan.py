@@ -26,7 +26,7 @@ from ..labels import reason_text
 from .bisect import _TREES as _TREES_FIRST
 from .bisect import recursive_bisection
 from .count import choose_grid_count, feasible_counts
-from .mend import mend_band
+from .mend import drop_empty_labels, mend_band
 from .proof import MAX_EXHAUSTIVE, enclosed_pocket, exact_split, forced_pockets, no_split_exists, stranded_cell
 from .refine import consolidate_blocks, refine_labels
 
@@ -219,11 +219,8 @@ def _mend(graph, labels, notes, low, high):
     for host, households in absorbed.items():
         building = dict(notes[host].params).get("households", 0)
         notes[host] = make_note(OVERSIZE, "oversize_absorbed", households=building, high=high, absorbed=households, low=low)
-    present = np.bincount(labels, minlength=len(notes)) > 0
-    keep = np.flatnonzero(present)
-    remap = np.full(len(notes), -1, dtype=np.int64)
-    remap[keep] = np.arange(len(keep))
-    return remap[labels], [notes[g] for g in keep]
+    labels, keep = drop_empty_labels(labels, len(notes))
+    return labels, [notes[g] for g in keep]
 
 
 def defect_note(graph, labels, label, weights, low, high) -> GridNote:

@@ -79,7 +79,7 @@ def refine_labels(
     if closed is not None and len(closed):
         search.closed[np.asarray(closed, dtype=np.int64)[np.asarray(closed) < k]] = True
     search.run(max_moves if max_moves is not None else 50 * n)
-    return np.asarray(search.labels, dtype=np.int64)
+    return search.labels
 
 
 def _blocks(graph: CellGraph) -> np.ndarray | None:
@@ -241,7 +241,8 @@ class _Search:
 
     def _as_python(self) -> None:
         """Plain lists for the move loop: scalar access to them is several times faster than to arrays
-        (the arithmetic is the same IEEE doubles and integers, so the moves are too)."""
+        (the arithmetic is the same IEEE doubles and integers, so the moves are too).  :meth:`run`
+        gives ``labels`` back as an array."""
         for name in ("labels", "indptr", "indices", "lengths", "weight", "area", "perimeter", "grid_weight", "grid_area", "grid_size", "grid_perimeter", "frozen", "closed", "excused"):
             setattr(self, name, np.asarray(getattr(self, name)).tolist())
         if self.block is not None:
@@ -277,6 +278,7 @@ class _Search:
             if not queued[node]:
                 queued[node] = True
                 queue.append(node)
+        self.labels = np.asarray(labels, dtype=np.int64)
 
 
 def consolidate_blocks(
