@@ -263,6 +263,7 @@ def partition(
                         "n_buildings": len(unit.members),
                         "members": text,
                         "in_band": unit.in_band,
+                        **_unit_reason(unit.in_band, int(hh.sum()), unit_band),
                     }
                 )
                 unit_geoms.append(unit_geom)
@@ -362,6 +363,14 @@ def partition(
             raise AuditError("the result does not match the input: " + "; ".join(problems))
     # helpers_n, tour_m, workload_index, workload_flag (gridgeo.workload); tours measured by the workers
     return add_workload(result, straight_tours=straight_tours)
+
+
+def _unit_reason(in_band: bool, grid_households: int, unit_band) -> dict:
+    """``reason`` and ``reason_zh`` of a joint unit: empty in band, else why its grid admits no exact cut."""
+    if in_band:
+        return {"reason": "", "reason_zh": ""}
+    params = {"households": grid_households, "low": unit_band[0], "high": unit_band[1]}
+    return {"reason": reason_text("unit_unfit", params, "en"), "reason_zh": reason_text("unit_unfit", params, "zh")}
 
 
 def community_tasks(prep, community_order: np.ndarray, band, unit_band, seed: int, areas=None, anchor_xy=None):

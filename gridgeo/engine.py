@@ -11,12 +11,15 @@ import zlib
 from dataclasses import dataclass
 
 import numpy as np
+import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import connected_components
 
-from .adjacency import build_cell_graph
+from .adjacency import CellGraph, build_cell_graph
 from .corridors import join_through_corridors
 from .partition.plan import DETACHED, INFEASIBLE, OUT_OF_BAND, GridNote, barrier_crossings_lower_bound, make_note, partition_part
+from .partition.unitfit import fit_units
+from .routes import repair_by_routes
 from .tessellate import merge_polygons, remove_spikes, split_parts, tessellate_part
 from .units import Unit, cut_units, walking_order
 from .workload import straight_distances, walking_tour
@@ -81,6 +84,7 @@ def run_community_task(task: CommunityTask) -> CommunityResult:
         groups=task.groups,
         group_geoms=task.group_geoms,
         group_facility=task.group_facility,
+        unit_band=task.unit_band,
     )
     if task.unit_band is not None:
         result.grid_units, result.unit_geoms = _joint_units(task, result)
@@ -166,6 +170,7 @@ def partition_community(
     groups: np.ndarray | None = None,
     group_geoms: np.ndarray | None = None,
     group_facility: np.ndarray | None = None,
+    unit_band: tuple[int, int] | None = None,
     trace: list | None = None,
 ) -> CommunityResult:
     """Split one community into grids.
@@ -191,6 +196,10 @@ def partition_community(
     group_facility : ndarray of object, optional
         Per group, the facility type when the group is a dedicated grid
         (专属网格), None for a compound kept whole.
+    unit_band : (int, int), optional
+        The joint-unit band: an oversize grid whose households no unit cut
+        fits then takes in neighbouring households
+        (:func:`gridgeo.partition.unitfit.fit_units`).
     trace : list, optional
         When given, receives one ``(graph, labels, notes, offset)`` tuple per
         connected piece partitioned: its cell graph, the grid label per cell,
@@ -285,6 +294,13 @@ def partition_community(
                 )
                 if joined is not None:
                     labels, part_notes, piece_cells, strips = joined
+            if unit_band is not None:
+                # strips may have parted cells that touched: the moves go by the cells as they are now
+                current = _still_touching(sub, piece_cells) if strips else sub
+                fitted = fit_units(current, labels, part_notes, band=(low, high), unit_band=unit_band, frozen=set(strips))
+                if fitted is not None:
+                    labels, part_notes, keep = fitted
+                    strips = {new: strips[int(old)] for new, old in enumerate(keep) if int(old) in strips}
             offset = len(grid_geoms)
             if trace is not None:
                 trace.append((sub, labels, part_notes, offset))
@@ -322,9 +338,29 @@ def _join_through_corridors(graph, labels, notes, cells, nodes, tess, buildings,
     if tess.site_of_group is not None and len(tess.site_of_group):
         allowed[np.asarray(tess.site_of_group, dtype=np.int64)] = False
     footprints = [by_site[site] for site in nodes]
-    return join_through_corridors(
+    joined = join_through_corridors(
         graph, labels, notes, cells, footprints, low, high, allowed_via=allowed[nodes], barriers=barriers
     )
+    if joined is not None:
+        labels, notes, cells, strips = joined
+    else:
+        strips = {}
+    if any(note.status == OUT_OF_BAND for note in notes):
+        routed = repair_by_routes(
+            graph, labels, notes, cells, strips, footprints, low, high, allowed_via=allowed[nodes], barriers=barriers
+        )
+        if routed is not None:
+            return routed
+    return joined
+
+
+def _still_touching(graph: CellGraph, cells: np.ndarray) -> CellGraph:
+    """``graph`` without the adjacencies of cells that no longer share an edge (strips taken out between them)."""
+    pairs = sp.triu(graph.shared, k=1).tocoo()
+    edge = shapely.relate_pattern(cells[pairs.row], cells[pairs.col], "****1****")
+    kept = sp.coo_matrix((pairs.data[edge], (pairs.row[edge], pairs.col[edge])), shape=graph.shared.shape)
+    shared = (kept + kept.T).tocsr()
+    return CellGraph(graph.weight, graph.area, graph.perimeter, graph.xy, shared, graph.barrier)
 
 
 def _assign_parts(parts: np.ndarray, buildings: np.ndarray) -> np.ndarray:

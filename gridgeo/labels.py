@@ -51,9 +51,17 @@ REASONS: dict[str, dict[str, str]] = {
         "en": "holds a building of {households} households, more than the band maximum {high}, and {absorbed} households of neighbouring buildings that could form no contiguous grid within {low}–{high}",
         "zh": "含一栋 {households} 户的建筑，超过网格上限 {high} 户；并含相邻建筑 {absorbed} 户，这些建筑无法组成户数在 {low}–{high} 之间的连通网格",
     },
+    "oversize_units": {
+        "en": "holds a building of {households} households, more than the band maximum {high}, and {absorbed} households of neighbouring buildings, so that its households can be cut into joint units of {unit_low}–{unit_high}",
+        "zh": "含一栋 {households} 户的建筑，超过网格上限 {high} 户；并含相邻建筑 {absorbed} 户，使全网格户数能分成每个 {unit_low}–{unit_high} 户的联户",
+    },
     "infeasible_total": {
         "en": "the community's {total} households admit no grid count within {low}–{high}; split into {k} {grids} as near the band as possible",
         "zh": "社区共 {total} 户，无法分成户数都在 {low}–{high} 之间的网格；已分成 {k} 个尽量接近区间的网格",
+    },
+    "unit_unfit": {
+        "en": "its grid's {households} households admit no cut into joint units of {low}–{high} (no unit count m with m × {low} ≤ {households} ≤ m × {high}), and no neighbouring households could join the grid",
+        "zh": "所在网格共 {households} 户，无法分成每个 {low}–{high} 户的联户（不存在联户数 m 使 m × {low} ≤ {households} ≤ m × {high}），且无相邻住户可并入该网格",
     },
     "no_households": {"en": "no households in this community", "zh": "该社区没有住户"},
     "no_buildings": {"en": "no buildings in this community", "zh": "该社区没有建筑"},
@@ -110,8 +118,8 @@ REASONS: dict[str, dict[str, str]] = {
         "zh": "按规划人员的调整保留（已锁定或含指定建筑）：{households} 户，超出 {low}–{high} 户区间；更新时不重新划分",
     },
     "corridor": {
-        "en": "in band; reaches part of its buildings through {corridors} narrow strip(s) along a neighbouring cell's edge, because the building cells alone admit no contiguous split within {low}–{high}",
-        "zh": "户数在区间内；通过 {corridors} 条沿相邻单元边缘的窄带连接部分建筑，因为仅按建筑单元不存在户数都在 {low}–{high} 的连通划分",
+        "en": "in band; reaches part of its buildings through {corridors} narrow strip(s) of open ground between other buildings, because the building cells alone admit no contiguous split within {low}–{high}",
+        "zh": "户数在区间内；通过 {corridors} 条穿过其他建筑之间空地的窄带连接部分建筑，因为仅按建筑单元不存在户数都在 {low}–{high} 的连通划分",
     },
     "search_failed": {
         "en": "{households} households: no contiguous split within {low}–{high} was found for this part",

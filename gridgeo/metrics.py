@@ -11,7 +11,10 @@
   the community's area; plus shapely's coverage validation.
 * Compactness: Polsby-Popper 4πA/P².
 * Balance: the largest |grid − mean| / mean within a community.
-* Joint units: the share of units with ``low <= households <= high``.
+* Joint units: the share of units with ``low <= households <= high``; also
+  among the units of grids whose total admits an exact cut (some unit count
+  ``m`` with ``m·low <= total <= m·high``; with units of 10–15 every grid of
+  20 or more, ``shared/DOMAIN.md``).
 
 The functions take GeoDataFrames in any CRS (areas are computed in a local
 metric CRS) and return new frames or plain dicts.
@@ -28,6 +31,7 @@ import shapely
 
 from .crs import local_metric_crs
 from .parallel import default_workers
+from .partition.unitfit import fits_units
 
 __all__ = ["EXCUSES", "polsby_popper", "grid_metrics", "community_metrics", "summarize"]
 
@@ -223,7 +227,9 @@ def summarize(
         ``n_defects_proven_infeasible`` (defects for which no contiguous in-band
         split exists, by proof), ``max_gap_ratio``, ``max_overlap_ratio``, ``coverage_valid``,
         ``polsby_popper_mean``/``min``, ``max_balance``, ``barrier_crossings``, and
-        for units ``n_units`` and ``share_units_in_band``.
+        for units ``n_units``, ``share_units_in_band`` and
+        ``share_cuttable_units_in_band`` (units of grids whose households admit
+        an exact cut into the unit band).
     """
     per_grid = grid_metrics(grids, band=band)
     per_comm = per_community if per_community is not None else community_metrics(grids, communities, band=band, community_id=community_id)
@@ -249,4 +255,9 @@ def summarize(
         ok = (hh >= unit_band[0]) & (hh <= unit_band[1])
         out["n_units"] = int(len(units))
         out["share_units_in_band"] = float(ok.mean()) if len(units) else 1.0
+        if "grid_code" in units and "grid_code" in grids:
+            # units whose grid's total admits an exact cut (DOMAIN.md: any grid of 20 or more with units of 10-15)
+            totals = grids.set_index("grid_code")["households"].reindex(units["grid_code"]).to_numpy()
+            cuttable = np.array([fits_units(t, *unit_band) if np.isfinite(t) else False for t in totals], dtype=bool)
+            out["share_cuttable_units_in_band"] = float(ok[cuttable].mean()) if cuttable.any() else 1.0
     return out

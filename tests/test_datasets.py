@@ -82,6 +82,31 @@ def test_units_in_band_except_in_grids_too_small_to_cut(dataset):
     assert (grid_hh.loc[outside["grid_code"]] < 20).all()
 
 
+@functools.cache
+def _run_joint_unit_sized(name):
+    communities, buildings = _load(name)
+    result = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id", grid_size=(10, 15), unit_size=(10, 15))
+    return buildings, result
+
+
+@pytest.mark.parametrize("name", DATASETS)
+def test_joint_unit_sized_grids_meet_the_acceptance_bar(name):
+    """``--grid-size 10:15`` on every dataset: no defect, one piece each, a valid tiling, units cut in band."""
+    buildings, result = _run_joint_unit_sized(name)
+    assert audit_partition(result, buildings, quality=False) == [], name
+    s = result.report["summary"]
+    assert s["n_buildings"] + s["n_unassigned"] == len(buildings)
+    assert s["households"] == int(buildings.loc[result.buildings.index, "hh_est"].sum())
+    assert s["n_defects"] == 0, result.grids.loc[result.grids["status"] == "out_of_band", ["grid_code", "households", "reason"]]
+    assert s["share_one_piece"] == 1.0 and s["coverage_valid"]
+    assert s["max_gap_ratio"] < 1e-3 and s["max_overlap_ratio"] < 1e-3
+    # every unit of a grid whose households admit an exact cut is in band; the others say why
+    assert s["share_cuttable_units_in_band"] == 1.0
+    units = result.units
+    assert (units.loc[~units["in_band"].astype(bool), "reason"].str.len() > 0).all()
+    assert units["households"].sum() == s["households"]
+
+
 def test_taipei_compactness_beats_the_anchors():
     _, _, _, result = _run("taipei_wanhua_datong")
     # gerrychain recursive_tree_part measured 0.435 here, naive split-line bisection 0.456
