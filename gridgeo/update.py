@@ -190,6 +190,7 @@ class _Context:
     compound_of: np.ndarray | None = None  # per building: its compound (one cell when redrawn), -1: none
     compound_geoms: np.ndarray | None = None  # per compound: outline (metric, inside its community)
     compound_size: np.ndarray | None = None  # per compound: its buildings that must stay together
+    unit_band: tuple[int, int] | None = None  # joint-unit band: oversize grids that fit no unit cut take in households
 
 
 class _Repair(_Search):
@@ -386,7 +387,7 @@ def update(
             grids[code] = _Grid(code, pg_metric[r], members, note, dedicated, True, pg.geometry.iloc[r], row.to_dict())
             grids[code].locked = code in protected
         local_barriers = _local_barriers(barrier_tree, prep.barriers, prep.community_geoms[[pi]])
-        context = _Context(band, prep.households, prep.building_geoms, local_barriers, seed, cid, ccode, max_region, retired_grids)
+        context = _Context(band, prep.households, prep.building_geoms, local_barriers, seed, cid, ccode, max_region, retired_grids, unit_band=unit_band)
         context.next_number, context.width = _next_grid_number(ccode, list(grids) + sorted(retired_grids))
         context.pins = {i: code for i, code in pinned.items() if code in grids}
         if compound_of is not None:
@@ -1066,6 +1067,7 @@ def _repartition_whole(grids: dict[str, _Grid], ctx: _Context, community_geom, d
             shape, ctx.geoms[members], ctx.households[members], band=ctx.band,
             rng=community_rng(ctx.seed, f"{ctx.community_id}:update"), barriers=ctx.barriers,
             groups=groups, group_geoms=outlines, group_facility=None if outlines is None else np.full(len(outlines), None, dtype=object),
+            unit_band=ctx.unit_band,
         )
         k = len(result.grid_geoms)
         new_members = [set(members[result.building_grid == g].tolist()) for g in range(k)]

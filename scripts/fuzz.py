@@ -32,6 +32,10 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--failure", default="fuzz-failure.json", help="Where a failing case is saved (JSON with WKT).")
     parser.add_argument("--shrink", action="store_true", help="Let hypothesis shrink a failure (slow).")
+    parser.add_argument("--grid-size", default="300:500", help="Grid band, e.g. 10:15 for joint-unit-sized grids (default 300:500).")
+    parser.add_argument(
+        "--divide", type=int, default=1, help="Divide the drawn households (0-200 per building) by this, e.g. 15 with --grid-size 10:15."
+    )
     args = parser.parse_args()
     count = 0
     phases = [Phase.explicit, Phase.reuse, Phase.generate] + ([Phase.shrink] if args.shrink else [])
@@ -43,9 +47,10 @@ def main() -> int:
         nonlocal count
         count += 1
         community, footprints, hh, rng_seed = layout
+        hh = [h // args.divide for h in hh]
         c = gpd.GeoDataFrame({"community_id": ["X"]}, geometry=[community], crs=CRS)
         b = gpd.GeoDataFrame({"hh": hh}, geometry=footprints, crs=CRS)
-        result = gridgeo.partition(c, b, households="hh", seed=rng_seed % 1000)
+        result = gridgeo.partition(c, b, households="hh", seed=rng_seed % 1000, grid_size=args.grid_size)
         problems = audit_partition(result, b)
         if problems:
             Path(args.failure).write_text(
