@@ -64,6 +64,8 @@ _KEY_DECIMALS = 6
 _SLIVER_M2 = 1e-4
 _HOLE_VERTICES = 8
 _ACROSS = -2
+#: cost factor of a segment between two cells of another grid, once routes along grid boundaries failed
+_INNER_COST = 4.0
 
 
 @dataclass
@@ -92,27 +94,33 @@ class _Network:
     side_a: np.ndarray
     side_b: np.ndarray
 
-    def avoiding(self, polygons: list, distance: float, *, labels: np.ndarray, receiver: int | None) -> sp.csr_matrix:
-        """The graph without the segments within ``distance`` of ``polygons`` (other grids' strips) and inside other grids.
+    def avoiding(self, polygons: list, distance: float, *, labels: np.ndarray, receiver: int | None, inner_cost: float | None = None) -> sp.csr_matrix:
+        """The graph without the segments within ``distance`` of ``polygons`` (other grids' strips), and without those inside other grids.
 
         A strip along a segment between two cells of one grid could cut that
-        grid in two, so such segments serve only the grid itself.
+        grid in two, so such segments serve only the grid itself; with
+        ``inner_cost`` they stay, their length multiplied by it (the checks
+        after drawing reject a strip that does cut a grid).
         """
         inner = (self.side_a >= 0) & (self.side_b >= 0) & (self.side_a != self.side_b)
         inner &= labels[np.maximum(self.side_a, 0)] == labels[np.maximum(self.side_b, 0)]
         if receiver is not None:
             inner &= labels[np.maximum(self.side_a, 0)] != receiver
-        near = np.flatnonzero(inner)
+        near = np.zeros(0, dtype=np.int64) if inner_cost is not None else np.flatnonzero(inner)
         if polygons:
             _, close = shapely.STRtree(self.lines).query(np.array(polygons, dtype=object), predicate="dwithin", distance=distance)
             near = np.unique(np.r_[near, close])
-        if not len(near):
+        scale = np.ones(len(self.lo))
+        if inner_cost is not None:
+            scale[inner] = inner_cost
+        scale[near] = 0.0
+        if not len(near) and inner_cost is None:
             return self.matrix
         n = len(self.xy)
-        cut = sp.coo_matrix((np.ones(2 * len(near)), (np.r_[self.lo[near], self.hi[near]], np.r_[self.hi[near], self.lo[near]])), shape=(n, n)).tocsr()
-        out = (self.matrix - self.matrix.multiply(cut > 0)).tocsr()
-        out.eliminate_zeros()
-        return out
+        length = shapely.length(self.lines) * scale
+        keep = scale > 0
+        lo, hi, length = self.lo[keep], self.hi[keep], length[keep]
+        return sp.coo_matrix((np.r_[length, length], (np.r_[lo, hi], np.r_[hi, lo])), shape=(n, n)).tocsr()
 
 
 def outline_network(cells: np.ndarray, *, blocked_cells: np.ndarray, footprints, barriers, half_width: float) -> _Network:
@@ -506,12 +514,14 @@ class _Router:
         weights = np.bincount(state.labels, weights=self.graph.weight, minlength=k)
         present = np.bincount(state.labels, minlength=k) > 0
         mine = np.flatnonzero(state.labels == g)
-        for half in (x / 2 for x in _widths()):
-            net = self._network(state, half)
+        nets: dict[float, _Network] = {}
+        for half, strict in ((x / 2, strict) for x in _widths() for strict in (True, False)):
+            net = nets[half] if half in nets else nets.setdefault(half, self._network(state, half))
             sources = np.unique(np.concatenate([net.cell_nodes[c] for c in mine]))
             if not len(sources):
                 continue
-            dist, pred, _ = dijkstra(self._usable(state, net, g, half), directed=False, indices=sources, min_only=True, limit=MAX_ROUTE_M, return_predecessors=True)
+            usable = self._usable(state, net, g, half, strict=strict)
+            dist, pred, _ = dijkstra(usable, directed=False, indices=sources, min_only=True, limit=MAX_ROUTE_M, return_predecessors=True)
             candidates = []
             for x in np.flatnonzero(present & state.ordinary):
                 if x == g:
@@ -532,6 +542,7 @@ class _Router:
                 if not self.connected_without(state, x, int(c)):
                     continue
                 candidates.append((self._cost(net, dist, np.array([c])), kind, x, int(c), np.array([c])))
+            logger.debug("grid %d (%g households), %g m strips, strict %s: %d candidates, %d within reach", g, w, 2 * half, strict, len(candidates), sum(np.isfinite(cand[0]) for cand in candidates))
             candidates = [cand for cand in candidates if np.isfinite(cand[0])]
             candidates.sort(key=lambda cand: (cand[1] == 2, *cand[:4]))
             direct = [cand for cand in candidates if cand[1] != 2][:_TRIES]
@@ -555,18 +566,20 @@ class _Router:
         sources = net.cell_nodes[cell]
         if not len(sources):
             return None
-        dist, pred, _ = dijkstra(self._usable(state, net, None, half), directed=False, indices=sources, min_only=True, limit=MAX_ROUTE_M, return_predecessors=True)
-        candidates = []
-        for x in np.flatnonzero(present & state.ordinary):
-            if x != g and self.in_band(weights[x] + wc):
-                targets = np.flatnonzero(state.labels == x)
-                candidates.append((self._cost(net, dist, targets), int(x), targets))
-        candidates = [cand for cand in candidates if np.isfinite(cand[0])]
-        candidates.sort(key=lambda cand: cand[:2])
-        for _cost, x, targets in candidates[:_TRIES]:
-            found = self._apply(state, receiver=x, moved=np.array([cell]), ends=(np.array([cell]), targets), net=net, pred=pred, dist=dist, half=half)
-            if found is not None:
-                return found
+        for strict in (True, False):
+            usable = self._usable(state, net, None, half, strict=strict)
+            dist, pred, _ = dijkstra(usable, directed=False, indices=sources, min_only=True, limit=MAX_ROUTE_M, return_predecessors=True)
+            candidates = []
+            for x in np.flatnonzero(present & state.ordinary):
+                if x != g and self.in_band(weights[x] + wc):
+                    targets = np.flatnonzero(state.labels == x)
+                    candidates.append((self._cost(net, dist, targets), int(x), targets))
+            candidates = [cand for cand in candidates if np.isfinite(cand[0])]
+            candidates.sort(key=lambda cand: cand[:2])
+            for _cost, x, targets in candidates[:_TRIES]:
+                found = self._apply(state, receiver=x, moved=np.array([cell]), ends=(np.array([cell]), targets), net=net, pred=pred, dist=dist, half=half)
+                if found is not None:
+                    return found
         return None
 
     @staticmethod
@@ -575,10 +588,13 @@ class _Router:
         return float(dist[nodes].min()) if len(nodes) else np.inf
 
     @staticmethod
-    def _usable(state: _State, net: _Network, receiver: int | None, half: float) -> sp.csr_matrix:
-        """The network without the ground of strips that belong to other grids than ``receiver`` (a route may not cut them)."""
+    def _usable(state: _State, net: _Network, receiver: int | None, half: float, *, strict: bool = True) -> sp.csr_matrix:
+        """The network without the ground of strips that belong to other grids than ``receiver`` (a route may not cut them).
+
+        ``strict``: no segment inside another grid either; else such segments cost :data:`_INNER_COST` times their length.
+        """
         strips = [s for g, held in state.extra.items() if g != receiver for s in held if s is not None]
-        return net.avoiding(strips, half, labels=state.labels, receiver=receiver)
+        return net.avoiding(strips, half, labels=state.labels, receiver=receiver, inner_cost=None if strict else _INNER_COST)
 
     def _network(self, state: _State, half: float) -> _Network:
         return outline_network(state.cells, blocked_cells=~self.allowed, footprints=self.footprints, barriers=self.barriers, half_width=half)
