@@ -296,22 +296,24 @@ def join_through_corridors(
             return None
         new_cells, extra, used, failed = drawn
         if failed:
-            bridges = _without(bridges, failed)
+            bridges = without_pairs(bridges, failed)
             continue
         k = len(new_ordinary)
-        if not _grids_whole(new_cells, extra, new_labels, k, changed=_touched(labels, new_labels, used, k)):
-            bridges = _without(bridges, [(a, b) for a, b, _ in used])
+        if not grids_whole(new_cells, extra, new_labels, k, changed=_touched(labels, new_labels, used, k)):
+            bridges = without_pairs(bridges, [(a, b) for a, b, _ in used])
             continue
-        return _final(graph, new_labels, notes, new_ordinary, new_cells, extra, used, low, high)
+        logger.debug("corridors: %d strips drawn", len(used))
+        return final_notes(graph, new_labels, notes, new_ordinary, new_cells, extra, low, high)
     return None
 
 
-def _without(bridges: sp.csr_matrix, pairs) -> sp.csr_matrix:
-    bridges = bridges.tolil()
-    for a, b in pairs:
-        bridges[a, b] = 0
-        bridges[b, a] = 0
-    out = bridges.tocsr()
+def without_pairs(links: sp.csr_matrix, pairs) -> sp.csr_matrix:
+    """``links`` (symmetric) without the entries of ``pairs`` in either direction."""
+    if not pairs:
+        return links
+    a, b = np.array(pairs, dtype=np.int64).T
+    drop = sp.coo_matrix((np.ones(2 * len(a)), (np.r_[a, b], np.r_[b, a])), shape=links.shape).tocsr()
+    out = (links - links.multiply(drop > 0)).tocsr()
     out.eliminate_zeros()
     return out
 
@@ -378,14 +380,20 @@ def _touched(old: np.ndarray, new: np.ndarray, used, k: int) -> np.ndarray:
     return changed
 
 
-def _grids_whole(cells, extra, labels, k, *, changed) -> bool:
-    """Every changed grid one polygon, and the piece's grids a valid coverage."""
+def grids_whole(cells, extra, labels, k, *, changed) -> bool:
+    """Every changed grid one polygon, no strip left to a grid without cells, and the piece's grids a valid coverage.
+
+    ``extra`` maps a grid to the strips it holds; ``changed`` is a boolean per grid.
+    """
     geoms = []
     for g in range(k):
         members = np.flatnonzero(labels == g)
+        strips = extra.get(g, [])
         if not len(members):
+            if strips:
+                return False
             continue
-        pieces = np.concatenate([cells[members], np.array(extra.get(g, []), dtype=object)])
+        pieces = np.concatenate([cells[members], np.array(strips, dtype=object)])
         merged = merge_polygons(pieces) if len(pieces) > 1 else pieces[0]
         if changed[g] and shapely.get_type_id(merged) != 3:
             return False
@@ -393,7 +401,11 @@ def _grids_whole(cells, extra, labels, k, *, changed) -> bool:
     return bool(shapely.coverage_is_valid(np.array(geoms, dtype=object), gap_width=0.0))
 
 
-def _final(graph, labels, notes, ordinary, cells, extra, used, low, high):
+def final_notes(graph, labels, notes, ordinary, cells, extra, low, high):
+    """Labels without empty grids, and notes: ordinary grids in band (``corridor`` when they hold strips) or explained defects.
+
+    Returns ``(labels, notes, cells, extra)`` with ``extra`` renumbered like the labels.
+    """
     k = len(ordinary)
     notes = list(notes) + [GridNote()] * (k - len(notes))
     labels, keep = drop_empty_labels(labels, k)
@@ -402,7 +414,7 @@ def _final(graph, labels, notes, ordinary, cells, extra, used, low, high):
     out_extra = {}
     for new, old in enumerate(keep):
         note = notes[old]
-        strips = extra.get(int(old), [])
+        strips = [s for s in extra.get(int(old), []) if s is not None and not shapely.is_empty(s)]
         if strips:
             out_extra[new] = strips
         if ordinary[old]:
@@ -411,5 +423,4 @@ def _final(graph, labels, notes, ordinary, cells, extra, used, low, high):
             else:
                 note = defect_note(graph, labels, new, weights, low, high)
         final.append(note)
-    logger.debug("corridors: %d strips drawn", len(used))
     return labels, final, cells, out_extra

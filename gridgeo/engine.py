@@ -329,7 +329,8 @@ def partition_community(
 
 
 def _join_through_corridors(graph, labels, notes, cells, nodes, tess, buildings, low, high, barriers):
-    """:func:`gridgeo.corridors.join_through_corridors` for one piece: footprints per cell, no strips from area groups."""
+    """The strip repairs for one piece: :func:`gridgeo.corridors.join_through_corridors`, then
+    :func:`gridgeo.routes.repair_by_routes` for grids still out of band (footprints per cell, no strips from area groups)."""
     n_sites = len(tess.cells)
     by_site: list[list] = [[] for _ in range(n_sites)]
     for b, site in enumerate(tess.site_of_building):

@@ -31,7 +31,7 @@ import shapely
 
 from .crs import local_metric_crs
 from .parallel import default_workers
-from .partition.unitfit import fits_units
+from .units import fits_units
 
 __all__ = ["EXCUSES", "polsby_popper", "grid_metrics", "community_metrics", "summarize"]
 

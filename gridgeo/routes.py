@@ -38,8 +38,9 @@ import shapely
 from scipy.sparse.csgraph import connected_components, dijkstra
 
 from .adjacency import CellGraph
-from .partition.mend import drop_empty_labels, mend_band, out_of_band_grids
-from .partition.plan import IN_BAND, OUT_OF_BAND, GridNote, defect_note, make_note
+from .corridors import final_notes, grids_whole, without_pairs
+from .partition.mend import mend_band, out_of_band_grids
+from .partition.plan import IN_BAND, OUT_OF_BAND, GridNote
 from .tessellate import merge_polygons
 
 __all__ = ["repair_by_routes", "outline_network", "ROUTE_WIDTHS_M", "MAX_ROUTE_M"]
@@ -300,7 +301,6 @@ def repair_by_routes(
     >>> strips[0][0].bounds, new_cells[1].bounds  # the 2 m strip runs on the outline: its inner half is taken from the 12's yard
     ((10.0, 19.0, 20.0, 20.0), (10.0, 0.0, 20.0, 19.0))
     """
-    k = len(notes)
     ordinary = np.array([n.status in ("", IN_BAND, OUT_OF_BAND) for n in notes], dtype=bool)
     if not out_of_band_grids(graph, labels, ordinary, low, high):
         return None
@@ -321,7 +321,7 @@ def repair_by_routes(
     if not repaired:
         return None
     logger.debug("routes: %d grids repaired", repaired)
-    return _final(graph, state, notes, k, low, high)
+    return final_notes(graph, state.labels, notes, state.ordinary, state.cells, state.extra, low, high)
 
 
 class _Router:
@@ -365,7 +365,7 @@ class _Router:
         bad = out_of_band_grids(self.graph, state.labels, ordinary, self.low, self.high)
         if not bad:
             return None
-        nets = {half: self._network(state, half) for half in (x / 2 for x in _widths())}
+        nets = {half: self._network(state, half) for half in (x / 2 for x in ROUTE_WIDTHS_M)}
         links = self._links(state, nets[min(nets)], bad)
         graph = self.graph
         for _ in range(_ATTEMPTS):
@@ -384,7 +384,7 @@ class _Router:
             failed = self._connect(trial, changed, nets)
             if not failed:
                 return trial, len(bad) - len(after)
-            links = _without(links, failed)
+            links = without_pairs(links, failed)
         return None
 
     def _links(self, state: _State, net: _Network, bad: list[int]) -> sp.csr_matrix:
@@ -477,7 +477,7 @@ class _Router:
         members = np.flatnonzero(state.labels == g)
         if len(members) < 2:
             return None
-        for half in (x / 2 for x in _widths()):
+        for half in (x / 2 for x in ROUTE_WIDTHS_M):
             net = self._network(state, half)
             for cell in members:
                 wc = float(self.graph.weight[cell])
@@ -515,7 +515,7 @@ class _Router:
         present = np.bincount(state.labels, minlength=k) > 0
         mine = np.flatnonzero(state.labels == g)
         nets: dict[float, _Network] = {}
-        for half, strict in ((x / 2, strict) for x in _widths() for strict in (True, False)):
+        for half, strict in ((x / 2, strict) for x in ROUTE_WIDTHS_M for strict in (True, False)):
             net = nets[half] if half in nets else nets.setdefault(half, self._network(state, half))
             sources = np.unique(np.concatenate([net.cell_nodes[c] for c in mine]))
             if not len(sources):
@@ -684,54 +684,6 @@ class _Router:
         return touched
 
     def _whole(self, state: _State, changed: set[int]) -> bool:
-        """Every changed grid one polygon, every grid's households as before except the movers, the grids a valid coverage."""
-        geoms = []
+        """Every changed grid one polygon and the grids a valid coverage (:func:`gridgeo.corridors.grids_whole`)."""
         k = len(state.ordinary)
-        for g in range(k):
-            members = np.flatnonzero(state.labels == g)
-            strips = state.extra.get(g, [])
-            if not len(members):
-                if strips:
-                    return False
-                continue
-            pieces = np.concatenate([state.cells[members], np.array(strips, dtype=object)])
-            merged = merge_polygons(pieces) if len(pieces) > 1 else pieces[0]
-            if g in changed and shapely.get_type_id(merged) != 3:
-                return False
-            geoms.append(merged)
-        return bool(shapely.coverage_is_valid(np.array(geoms, dtype=object), gap_width=0.0))
-
-
-def _widths() -> tuple[float, ...]:
-    return ROUTE_WIDTHS_M
-
-
-def _final(graph: CellGraph, state: _State, notes: list[GridNote], k_before: int, low: int, high: int):
-    k = len(state.ordinary)
-    notes = list(notes) + [GridNote()] * (k - k_before)
-    labels, keep = drop_empty_labels(state.labels, k)
-    weights = np.bincount(labels, weights=graph.weight, minlength=len(keep))
-    final = []
-    out_extra = {}
-    for new, old in enumerate(keep):
-        note = notes[old]
-        strips = [s for s in state.extra.get(int(old), []) if s is not None and not shapely.is_empty(s)]
-        if strips:
-            out_extra[new] = strips
-        if state.ordinary[old]:
-            if low <= weights[new] <= high:
-                note = make_note(IN_BAND, "corridor", corridors=len(strips), low=low, high=high) if strips else GridNote(IN_BAND)
-            else:
-                note = defect_note(graph, labels, new, weights, low, high)
-        final.append(note)
-    return labels, final, state.cells, out_extra
-
-
-def _without(links: sp.csr_matrix, pairs) -> sp.csr_matrix:
-    if not pairs:
-        return links
-    a, b = np.array(pairs, dtype=np.int64).T
-    drop = sp.coo_matrix((np.ones(2 * len(a)), (np.r_[a, b], np.r_[b, a])), shape=links.shape).tocsr()
-    out = (links - links.multiply(drop > 0)).tocsr()
-    out.eliminate_zeros()
-    return out
+        return grids_whole(state.cells, state.extra, state.labels, k, changed=np.isin(np.arange(k), list(changed)))

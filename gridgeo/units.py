@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Unit", "walking_order", "cut_units"]
+__all__ = ["Unit", "walking_order", "cut_units", "fits_units"]
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,17 @@ def cut_units(households: np.ndarray, low: int, high: int) -> list[Unit]:
         size = b - a
         units.append(Unit(int(size), tuple(members), bool(low <= size <= high)))
     return units
+
+
+def fits_units(households: float, low: int, high: int) -> bool:
+    """Whether a grid of ``households`` can be cut into units of ``low``–``high`` exactly.
+
+    Examples
+    --------
+    >>> [h for h in range(9, 31) if not fits_units(h, 10, 15)]
+    [9, 16, 17, 18, 19]
+    """
+    return bool(_decomposable(np.array([int(round(households))]), low, high)[0])
 
 
 def _decomposable(lengths: np.ndarray, low: int, high: int) -> np.ndarray:

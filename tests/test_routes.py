@@ -14,8 +14,8 @@ import gridgeo
 import gridgeo.engine
 import gridgeo.routes
 from gridgeo.audit import audit_partition
-from gridgeo.partition.unitfit import fits_units
 from gridgeo.routes import CLEARANCE_M, outline_network
+from gridgeo.units import fits_units
 
 from .conftest import SHARED
 

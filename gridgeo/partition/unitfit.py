@@ -23,25 +23,11 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 
 from ..adjacency import CellGraph
+from ..units import fits_units
 from .mend import drop_empty_labels
 from .plan import IN_BAND, OVERSIZE, GridNote, make_note
 
-__all__ = ["fits_units", "fit_units"]
-
-
-def fits_units(households: float, low: int, high: int) -> bool:
-    """Whether ``households`` can be cut into units of ``low``–``high`` exactly.
-
-    Examples
-    --------
-    >>> [h for h in range(9, 31) if not fits_units(h, 10, 15)]
-    [9, 16, 17, 18, 19]
-    """
-    h = int(round(households))
-    if h <= 0:
-        return False
-    m = -(-h // high)
-    return m * low <= h
+__all__ = ["fit_units"]
 
 
 def fit_units(
