@@ -421,6 +421,6 @@ def final_notes(graph, labels, notes, ordinary, cells, extra, low, high):
             if low <= weights[new] <= high:
                 note = make_note(IN_BAND, "corridor", corridors=len(strips), low=low, high=high) if strips else GridNote(IN_BAND)
             else:
-                note = defect_note(graph, labels, new, weights, low, high)
+                note = defect_note(graph, labels, new, weights, low, high, ordinary=np.asarray(ordinary, dtype=bool)[keep])
         final.append(note)
     return labels, final, cells, out_extra

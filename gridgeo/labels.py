@@ -98,8 +98,8 @@ REASONS: dict[str, dict[str, str]] = {
         "zh": "已证明无解：一栋 {households} 户的建筑单独少于 {low} 户，与任何可相连的建筑合并又超过 {high} 户（最少的一栋也有 {lightest} 户）",
     },
     "proven_exhaustive": {
-        "en": "proven infeasible: {households} households; exhaustive search over all {cells} cells of this part found no split into connected grids within {low}–{high}",
-        "zh": "已证明无解：{households} 户；对该地块全部 {cells} 个单元穷举搜索，不存在户数都在 {low}–{high} 的连通划分",
+        "en": "proven infeasible: {households} households; an exact search over the {cells} building cells around it (those not in an excused grid) found no split into connected grids within {low}–{high}",
+        "zh": "已证明无解：{households} 户；对其周围 {cells} 个建筑单元（不含已说明例外的网格）精确求解，不存在户数都在 {low}–{high} 的连通划分",
     },
     "manual_edit": {
         "en": "manual edit: {households} households, outside {low}–{high}; kept as the planner set it (buildings moved: {moved})",

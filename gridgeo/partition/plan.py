@@ -27,7 +27,8 @@ from .bisect import _TREES as _TREES_FIRST
 from .bisect import recursive_bisection
 from .count import choose_grid_count, feasible_counts
 from .mend import drop_empty_labels, mend_band
-from .proof import MAX_EXHAUSTIVE, enclosed_pocket, exact_split, forced_pockets, no_split_exists, stranded_cell
+from .program import MAX_PROGRAM, exact_labels, proven_no_split
+from .proof import MAX_EXHAUSTIVE, enclosed_pocket, exact_split, forced_pockets, stranded_cell
 from .refine import consolidate_blocks, refine_labels
 
 __all__ = ["GridNote", "make_note", "defect_note", "partition_part", "barrier_crossings_lower_bound", "IN_BAND", "OVERSIZE", "INFEASIBLE", "DETACHED", "OUT_OF_BAND", "DEDICATED"]
@@ -186,6 +187,11 @@ def partition_part(
         next_label = len(notes)
         excused_any = np.array([bool(note.status) for note in notes], dtype=bool)
         weights = np.bincount(labels, weights=graph.weight, minlength=next_label)
+    if any(not excused_any[g] and not (low <= weights[g] <= high) for g in range(next_label)):
+        labels, notes = _solve_regions(graph, labels, notes, low, high)
+        next_label = len(notes)
+        excused_any = np.array([bool(note.status) for note in notes], dtype=bool)
+        weights = np.bincount(labels, weights=graph.weight, minlength=next_label)
     missed = sum(_miss(weights[g], low, high) for g in range(next_label) if not excused_any[g])
     if missed > 0 and graph.barrier.nnz:
         # the band is a constraint, barriers an objective: when the barrier-guided search leaves a
@@ -206,7 +212,7 @@ def partition_part(
         elif low <= weights[label] <= high:
             final.append(GridNote(IN_BAND))
         else:
-            final.append(defect_note(graph, labels, label, weights, low, high))
+            final.append(defect_note(graph, labels, label, weights, low, high, ordinary=~excused_any))
     return labels, final
 
 
@@ -223,24 +229,71 @@ def _mend(graph, labels, notes, low, high):
     return labels, [notes[g] for g in keep]
 
 
-def defect_note(graph, labels, label, weights, low, high) -> GridNote:
-    """Explain an out-of-band grid: proven infeasible when a proof applies, else a search failure."""
+def defect_note(graph, labels, label, weights, low, high, ordinary: np.ndarray | None = None) -> GridNote:
+    """Explain an out-of-band grid: proven infeasible when a proof applies, else a search failure.
+
+    ``ordinary`` marks, per label, the grids without an excuse (default: all).
+    The exact proof is about the connected cells of ordinary grids around the
+    grid: no split of them into connected in-band grids exists.
+    """
     cells = np.flatnonzero(labels == label)
     proof = enclosed_pocket(graph, cells, low, high) or stranded_cell(graph, cells, low, high)
     if proof:
         code, params = proof
         return make_note(OUT_OF_BAND, code, low=low, high=high, **params)
-    if graph.n <= MAX_EXHAUSTIVE and no_split_exists(graph, low, high):
-        return make_note(OUT_OF_BAND, "proven_exhaustive", households=int(weights[label]), cells=graph.n, low=low, high=high)
+    region = _ordinary_region(graph, labels, label, ordinary)
+    if len(region) <= MAX_PROGRAM and proven_no_split(graph.subgraph(region), low, high):
+        return make_note(OUT_OF_BAND, "proven_exhaustive", households=int(weights[label]), cells=len(region), low=low, high=high)
     return make_note(OUT_OF_BAND, "search_failed", households=int(weights[label]), low=low, high=high)
+
+
+def _ordinary_region(graph, labels, label, ordinary) -> np.ndarray:
+    """The cells of ordinary grids connected to grid ``label`` through cells of ordinary grids."""
+    free = np.ones(graph.n, dtype=bool) if ordinary is None else np.asarray(ordinary, dtype=bool)[labels]
+    free[labels == label] = True
+    nodes = np.flatnonzero(free)
+    _, component = connected_components(graph.shared[nodes][:, nodes], directed=False)
+    start = component[np.searchsorted(nodes, np.flatnonzero(labels == label)[0])]
+    return nodes[component == start]
+
+
+def _solve_regions(graph, labels, notes, low, high):
+    """Re-split exactly each region of ordinary grids that still holds an out-of-band grid.
+
+    A region is a connected set of cells of ordinary grids (no excuse) of at
+    most ``MAX_PROGRAM`` cells; when :func:`~gridgeo.partition.program.exact_labels`
+    finds a split of it into connected in-band grids, it replaces the region's grids.
+    """
+    ordinary = np.array([not note.status for note in notes], dtype=bool)
+    k = len(notes)
+    for g in range(k):
+        members = labels == g
+        if not ordinary[g] or not members.any() or low <= graph.weight[members].sum() <= high:
+            continue
+        region = _ordinary_region(graph, labels, g, ordinary)
+        if len(region) > MAX_PROGRAM:
+            continue
+        before = np.unique(labels[region])
+        found = exact_labels(graph.subgraph(region), low, high, len(before))
+        if found is None:
+            continue
+        count = int(found.max()) + 1
+        names = np.concatenate([before, np.arange(len(notes), len(notes) + max(count - len(before), 0))])
+        labels = labels.copy()
+        labels[region] = names[found]
+        notes = list(notes) + [GridNote()] * max(count - len(before), 0)
+        ordinary = np.concatenate([ordinary, np.ones(max(count - len(before), 0), dtype=bool)])
+    labels, keep = drop_empty_labels(labels, len(notes))
+    return labels, [notes[g] for g in keep]
 
 
 def _split_component(graph, total, k, feasible, low, high, rng, attempts: int = 4, repair_rounds: int = 20, exact: tuple[int, int] | None = None):
     """Bisect, refine and repair; when grids stay out of band, retry other counts and draws.
 
-    Parts of up to ``MAX_EXHAUSTIVE`` cells still out of band are solved
-    exactly; ``exact`` (splits compared, search steps) bounds that search
-    (default: :func:`~gridgeo.partition.proof.exact_split`'s own bounds).
+    Parts still out of band are solved exactly: up to ``MAX_PROGRAM`` cells by
+    :func:`~gridgeo.partition.program.exact_labels`, or, when ``exact``
+    (splits compared, search steps) is given, up to ``MAX_EXHAUSTIVE`` cells by
+    the exhaustive search within those bounds.
     """
     if k <= 1:
         return np.zeros(graph.n, dtype=np.int64), 1
@@ -263,8 +316,8 @@ def _split_component(graph, total, k, feasible, low, high, rng, attempts: int = 
             best = (key, labels, count)
         if miss == 0:
             break
-    if best[0][0] > 0 and graph.n <= MAX_EXHAUSTIVE:
-        found = exact_split(graph, low, high, k) if exact is None else exact_split(graph, low, high, k, limit=exact[0], budget=exact[1])
+    if best[0][0] > 0 and graph.n <= (MAX_PROGRAM if exact is None else MAX_EXHAUSTIVE):
+        found = exact_labels(graph, low, high, k) if exact is None else exact_split(graph, low, high, k, limit=exact[0], budget=exact[1])
         if found is not None:
             return found, int(found.max()) + 1
     return best[1], best[2]

@@ -21,7 +21,7 @@ from scipy.sparse.csgraph import connected_components
 
 from ..adjacency import CellGraph
 
-__all__ = ["stranded_cell", "enclosed_pocket", "forced_pockets", "no_split_exists", "exact_split", "MAX_EXHAUSTIVE"]
+__all__ = ["stranded_cell", "enclosed_pocket", "forced_pockets", "no_split_exists", "exact_split", "in_band_connected_subsets", "MAX_EXHAUSTIVE"]
 
 MAX_EXHAUSTIVE = 40
 _BUDGET = 200_000
@@ -143,7 +143,7 @@ def _pocket(graph: CellGraph, cells: np.ndarray, low: int, high: int) -> tuple[i
     return gateway, "proven_pocket", {"households": weight, "gateway": int(graph.weight[gateway]), "total": total}
 
 
-def _in_band_connected_subsets(graph: CellGraph, low: int, high: int, budget: int = _BUDGET) -> list[int] | None:
+def in_band_connected_subsets(graph: CellGraph, low: int, high: int, budget: int = _BUDGET) -> list[int] | None:
     """Bit masks of every connected cell set with households in [low, high] (None past ``budget`` steps).
 
     Connected sets are enumerated once each (Wernicke's ESU), pruned as soon
@@ -236,7 +236,7 @@ def no_split_exists(graph: CellGraph, low: int, high: int) -> bool:
     """
     if graph.n > MAX_EXHAUSTIVE or graph.n == 0:
         return False
-    good = _in_band_connected_subsets(graph, low, high)
+    good = in_band_connected_subsets(graph, low, high)
     if good is None:
         return False
     state: dict = {}
@@ -244,23 +244,29 @@ def no_split_exists(graph: CellGraph, low: int, high: int) -> bool:
     return found is None and not state["cut_short"]
 
 
-def exact_split(graph: CellGraph, low: int, high: int, k: int, limit: int = 20000, budget: int = _BUDGET) -> np.ndarray | None:
+def exact_split(
+    graph: CellGraph, low: int, high: int, k: int, limit: int = 20000, budget: int = _BUDGET, state: dict | None = None
+) -> np.ndarray | None:
     """The best split of a small graph into connected in-band grids, or None when none exists.
 
     Prefers ``k`` grids, then the shortest total boundary between grids, among
     the first ``limit`` splits found; the search stops after ``budget`` steps
-    (None then proves nothing).
+    (None then proves nothing).  ``state["complete"]`` (when a dict is given)
+    tells whether the search ran to its end, so that None is a proof.
     """
+    state = {} if state is None else state
+    state["complete"] = False
     n = graph.n
     if n > MAX_EXHAUSTIVE or n == 0:
         return None
-    good = _in_band_connected_subsets(graph, low, high, budget=budget)
+    good = in_band_connected_subsets(graph, low, high, budget=budget)
     if good is None:
         return None
     rows, cols = graph.shared.nonzero()
     lengths = np.asarray(graph.shared[rows, cols]).ravel()
     best = None
-    for cover in _covers(n, good, limit=limit, budget=budget):
+    search: dict = {}
+    for cover in _covers(n, good, limit=limit, budget=budget, state=search):
         labels = np.empty(n, dtype=np.int64)
         for label, bits in enumerate(cover):
             labels[[i for i in range(n) if bits >> i & 1]] = label
@@ -268,4 +274,5 @@ def exact_split(graph: CellGraph, low: int, high: int, k: int, limit: int = 2000
         key = (abs(len(cover) - k), cut)
         if best is None or key < best[0]:
             best = (key, labels)
+    state["complete"] = not search["cut_short"]
     return None if best is None else best[1]
