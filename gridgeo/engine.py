@@ -7,6 +7,7 @@ generator of a community is seeded from the run's seed and the community id.
 
 from __future__ import annotations
 
+import copy
 import zlib
 from dataclasses import dataclass
 
@@ -20,7 +21,7 @@ from .corridors import join_through_corridors
 from .partition.plan import DETACHED, INFEASIBLE, OUT_OF_BAND, GridNote, barrier_crossings_lower_bound, make_note, partition_part
 from .partition.unitfit import fit_units
 from .routes import repair_by_routes
-from .tessellate import merge_polygons, remove_spikes, split_parts, tessellate_part
+from .tessellate import held_elsewhere, join_held_sites, merge_polygons, remove_spikes, split_parts, tessellate_part
 from .units import Unit, cut_units, walking_order
 from .workload import straight_distances, walking_tour
 
@@ -256,36 +257,33 @@ def partition_community(
             tess = tessellate_part(part, buildings[members], groups=local_groups, group_geoms=clipped)
         else:
             tess = tessellate_part(part, buildings[members])
-        n_sites = len(tess.cells)
-        site_weight = np.bincount(tess.site_of_building, weights=households[members], minlength=n_sites).astype(np.int64)
-        anchors = tess.anchors
-        site_facility = None
-        if local_groups is not None and len(here) and group_facility is not None:
-            site_facility = np.full(n_sites, None, dtype=object)
-            for local, g in enumerate(here):
-                if group_facility[g] is not None:
-                    site_facility[tess.site_of_group[local]] = group_facility[g]
-            if all(f is None for f in site_facility):
-                site_facility = None
         local_barriers = None
         if barriers is not None and len(barriers):
             hits = shapely.STRtree(barriers).query(part, predicate="intersects")
             local_barriers = barriers[hits] if len(hits) else None
-        graph = build_cell_graph(tess.cells, site_weight, anchors, local_barriers, outline_length=float(shapely.length(part)))
-        # a part whose cells fall apart (pinched polygon) is split into connected pieces
-        count, piece = connected_components(graph.shared, directed=False)
+        site_groups = (here, group_facility) if local_groups is not None and len(here) else None
+        # overlapping footprints: a building whose representative point ended in another building's cell
+        # shares that building's site (one grid for both), unless that leaves more grids out of band
+        split = None
+        held = held_elsewhere(tess.cells, shapely.point_on_surface(buildings[members]), tess.site_of_building)
+        if len(held):
+            weight = np.bincount(tess.site_of_building, weights=households[members], minlength=len(tess.cells)).astype(np.int64)
+            together = join_held_sites(tess, held, weight, high)
+            if together is not tess:
+                trial_rng = copy.deepcopy(rng)
+                trial = _split_part(part, together, households[members], site_groups, local_barriers, low, high, trial_rng, detached)
+                if _out_of_band(trial) == 0:
+                    tess, split, rng = together, trial, trial_rng
+                else:
+                    split = _split_part(part, tess, households[members], site_groups, local_barriers, low, high, rng, detached)
+                    if _out_of_band(trial) <= _out_of_band(split):
+                        tess, split, rng = together, trial, trial_rng
+        if split is None:
+            split = _split_part(part, tess, households[members], site_groups, local_barriers, low, high, rng, detached)
+        n_sites = len(tess.cells)
+        graph, pieces, site_facility = split
         site_grid = np.full(n_sites, -1, dtype=np.int64)
-        for q in range(count):
-            nodes = np.flatnonzero(piece == q)
-            sub = graph.subgraph(nodes) if count > 1 else graph
-            labels, part_notes = partition_part(
-                sub,
-                low,
-                high,
-                rng,
-                detached=detached or count > 1,
-                dedicated=site_facility[nodes] if site_facility is not None else None,
-            )
+        for nodes, sub, labels, part_notes in pieces:
             piece_cells = tess.cells[nodes]
             strips: dict = {}
             if any(note.status == OUT_OF_BAND for note in part_notes):
@@ -326,6 +324,43 @@ def partition_community(
         barrier_crossings=np.asarray(crossings, dtype=np.int64),
         barrier_crossings_min=crossings_min,
     )
+
+
+def _out_of_band(split) -> int:
+    """Grids of a :func:`_split_part` result left out of band without an excuse."""
+    return sum(note.status == OUT_OF_BAND for _, _, _, notes in split[1] for note in notes)
+
+
+def _split_part(part, tess, households, site_groups, barriers, low, high, rng, detached):
+    """The cell graph of one tessellated part, per connected piece ``(nodes, graph, labels, notes)`` of its split, and the sites' facility types."""
+    n_sites = len(tess.cells)
+    site_weight = np.bincount(tess.site_of_building, weights=households, minlength=n_sites).astype(np.int64)
+    site_facility = None
+    if site_groups is not None and site_groups[1] is not None:
+        here, group_facility = site_groups
+        site_facility = np.full(n_sites, None, dtype=object)
+        for local, g in enumerate(here):
+            if group_facility[g] is not None:
+                site_facility[tess.site_of_group[local]] = group_facility[g]
+        if all(f is None for f in site_facility):
+            site_facility = None
+    graph = build_cell_graph(tess.cells, site_weight, tess.anchors, barriers, outline_length=float(shapely.length(part)))
+    # a part whose cells fall apart (pinched polygon) is split into connected pieces
+    count, piece = connected_components(graph.shared, directed=False)
+    pieces = []
+    for q in range(count):
+        nodes = np.flatnonzero(piece == q)
+        sub = graph.subgraph(nodes) if count > 1 else graph
+        labels, notes = partition_part(
+            sub,
+            low,
+            high,
+            rng,
+            detached=detached or count > 1,
+            dedicated=site_facility[nodes] if site_facility is not None else None,
+        )
+        pieces.append((nodes, sub, labels, notes))
+    return graph, pieces, site_facility
 
 
 def _join_through_corridors(graph, labels, notes, cells, nodes, tess, buildings, low, high, barriers):

@@ -23,7 +23,7 @@ import shapely
 
 from .arrays import group_rows
 
-__all__ = ["Tessellation", "tessellate_part", "split_parts", "merge_polygons", "remove_spikes"]
+__all__ = ["Tessellation", "tessellate_part", "split_parts", "merge_polygons", "remove_spikes", "held_elsewhere", "join_held_sites"]
 
 _SHRINK_M = 0.4
 _SPACING_M = 3.0
@@ -410,3 +410,102 @@ def _absorb_strays(kept: np.ndarray, strays: np.ndarray) -> list:
     kept[cells[single]] = merged[single]
     joined[which[single[np.searchsorted(cells, target)]]] = True
     return list(strays[~joined])
+
+
+def held_elsewhere(cells: np.ndarray, points: np.ndarray, site_of_point: np.ndarray) -> np.ndarray:
+    """Pairs ``(site, holder)``: a point of ``site`` (a building's representative point) lies in ``holder``'s cell.
+
+    Overlapping footprints can leave a building's representative point in the
+    cell of the building drawn over it; the partition then keeps the two in one
+    grid where the band allows (:func:`join_held_sites`).
+
+    Examples
+    --------
+    >>> import numpy as np, shapely
+    >>> cells = np.array([shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)])
+    >>> held_elsewhere(cells, shapely.points([(0.5, 0.5), (0.5, 0.2)]), np.array([0, 1])).tolist()
+    [[1, 0]]
+    """
+    points = np.asarray(points, dtype=object)
+    site_of_point = np.asarray(site_of_point, dtype=np.int64)
+    own = shapely.covers(cells[site_of_point], points)
+    stray = np.flatnonzero(~own)
+    if not len(stray):
+        return np.zeros((0, 2), dtype=np.int64)
+    which, holder = shapely.STRtree(cells).query(points[stray], predicate="intersects")
+    first = np.unique(which, return_index=True)[1]
+    pairs = np.column_stack([site_of_point[stray[which[first]]], holder[first]])
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    return np.unique(pairs, axis=0)
+
+
+def join_held_sites(tess: Tessellation, held: np.ndarray, weight: np.ndarray, high: int) -> Tessellation:
+    """Tessellation with each pair of ``held`` sites made one site where that cannot cost the band.
+
+    ``held`` pairs (from :func:`held_elsewhere`) are buildings whose
+    representative point lies in another building's cell (overlapping
+    footprints).  Made one site, they always share a grid, so neither looks
+    split.  A pair is joined only when the joined site either stays within
+    ``high`` households or already holds a building above ``high`` (whose grid
+    is outside the band by rule anyway), and only when the joined cells form
+    one polygon; area groups (dedicated facilities, compounds) are never joined.
+
+    Examples
+    --------
+    >>> import numpy as np, shapely
+    >>> cells = np.array([shapely.box(i, 0, i + 1, 1) for i in range(3)])
+    >>> t = Tessellation(cells, np.array([0, 1, 2]), None, shapely.centroid(cells))
+    >>> joined = join_held_sites(t, np.array([[1, 0], [2, 1]]), np.array([6, 5, 9]), 15)
+    >>> len(joined.cells), joined.site_of_building.tolist()  # 6 + 5 joined; 9 more would pass 15
+    (2, [0, 0, 1])
+    """
+    n = len(tess.cells)
+    weight = np.asarray(weight, dtype=np.int64)
+    parent = np.arange(n)
+    total = weight.copy()
+    big = weight > high
+    grouped = np.zeros(n, dtype=bool)
+    if tess.site_of_group is not None and len(tess.site_of_group):
+        grouped[tess.site_of_group] = True
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = int(parent[i])
+        return i
+
+    for site, holder in np.asarray(held, dtype=np.int64).reshape(-1, 2):
+        if grouped[site] or grouped[holder]:
+            continue
+        a, b = root(int(site)), root(int(holder))
+        if a == b or not (big[a] or big[b] or total[a] + total[b] <= high):
+            continue
+        a, b = min(a, b), max(a, b)
+        parent[b] = a
+        total[a] += total[b]
+        big[a] |= big[b]
+    roots = np.array([root(i) for i in range(n)])
+    merged = {}
+    for r in np.unique(roots[roots != np.arange(n)]):
+        union = merge_polygons(tess.cells[roots == r])
+        if shapely.get_type_id(union) == 3:
+            merged[int(r)] = union
+        else:  # a join that would not give one polygon: its sites stay apart
+            apart = np.flatnonzero(roots == r)
+            roots[apart] = apart
+    if not merged:
+        return tess
+    kept, new_of_old = np.unique(roots, return_inverse=True)
+    cells = np.empty(len(kept), dtype=object)
+    anchors = np.empty(len(kept), dtype=object)
+    for new, r in enumerate(kept):
+        members = np.flatnonzero(roots == r)
+        cells[new] = merged.get(int(r), tess.cells[r])
+        # the heaviest building's point anchors the joined site
+        anchors[new] = tess.anchors[members[int(np.argmax(weight[members]))]] if tess.anchors is not None else None
+    return Tessellation(
+        cells,
+        new_of_old[tess.site_of_building],
+        None if tess.site_of_group is None else new_of_old[tess.site_of_group],
+        anchors if tess.anchors is not None else None,
+    )
