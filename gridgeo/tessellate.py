@@ -22,6 +22,7 @@ import numpy as np
 import shapely
 
 from .arrays import group_rows
+from .partition.bisect import find_root
 
 __all__ = ["Tessellation", "tessellate_part", "split_parts", "merge_polygons", "remove_spikes", "held_elsewhere", "join_held_sites"]
 
@@ -461,30 +462,24 @@ def join_held_sites(tess: Tessellation, held: np.ndarray, weight: np.ndarray, hi
     """
     n = len(tess.cells)
     weight = np.asarray(weight, dtype=np.int64)
-    parent = np.arange(n)
+    parent = list(range(n))
     total = weight.copy()
     big = weight > high
     grouped = np.zeros(n, dtype=bool)
     if tess.site_of_group is not None and len(tess.site_of_group):
         grouped[tess.site_of_group] = True
 
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = int(parent[i])
-        return i
-
     for site, holder in np.asarray(held, dtype=np.int64).reshape(-1, 2):
         if grouped[site] or grouped[holder]:
             continue
-        a, b = root(int(site)), root(int(holder))
+        a, b = find_root(parent, int(site)), find_root(parent, int(holder))
         if a == b or not (big[a] or big[b] or total[a] + total[b] <= high):
             continue
         a, b = min(a, b), max(a, b)
         parent[b] = a
         total[a] += total[b]
         big[a] |= big[b]
-    roots = np.array([root(i) for i in range(n)])
+    roots = np.array([find_root(parent, i) for i in range(n)])
     merged = {}
     for r in np.unique(roots[roots != np.arange(n)]):
         union = merge_polygons(tess.cells[roots == r])
@@ -501,7 +496,7 @@ def join_held_sites(tess: Tessellation, held: np.ndarray, weight: np.ndarray, hi
     for new, r in enumerate(kept):
         members = np.flatnonzero(roots == r)
         cells[new] = merged.get(int(r), tess.cells[r])
-        # the heaviest building's point anchors the joined site
+        # the point of the site with the most households anchors the joined site
         anchors[new] = tess.anchors[members[int(np.argmax(weight[members]))]] if tess.anchors is not None else None
     return Tessellation(
         cells,
