@@ -14,7 +14,10 @@ This step looks further.  For an out-of-band grid it tries, cheapest route first
 - **hand-off** (a grid above the maximum): one of its own buildings goes to a
   grid it can join, the rest staying one piece in band;
 - **split**: a grid above the maximum whose buildings are each below the
-  minimum is cut in two, and each part is repaired as above.
+  minimum is cut in two, and each part is repaired as above;
+- **absorb**, when none of these works: the grid joins the nearest grid that
+  holds a building above the maximum (excused anyway), as
+  :func:`gridgeo.partition.mend.mend_band` does with a touching one.
 
 The route is the shortest path along the cells' outlines (where the
 tessellation runs midway between buildings) that keeps clear of every
@@ -40,7 +43,7 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from .adjacency import CellGraph
 from .corridors import final_notes, grids_whole, without_pairs
 from .partition.mend import mend_band, out_of_band_grids
-from .partition.plan import IN_BAND, OUT_OF_BAND, GridNote
+from .partition.plan import IN_BAND, OUT_OF_BAND, OVERSIZE, GridNote, make_note
 from .tessellate import merge_polygons
 
 __all__ = ["repair_by_routes", "outline_network", "ROUTE_WIDTHS_M", "MAX_ROUTE_M"]
@@ -318,6 +321,22 @@ def repair_by_routes(
         if fixed is not None:
             state = fixed
             repaired += 1
+    notes = list(notes)
+    hosts = np.array([n.status == OVERSIZE for n in notes] + [False] * (len(state.ordinary) - len(notes)), dtype=bool)
+    for g in out_of_band_grids(graph, state.labels, state.ordinary, low, high):
+        if not hosts.any():
+            break
+        households = int(router.weight(state, g))
+        absorbed = router.absorb(state, g, hosts)
+        if absorbed is None:
+            continue
+        state, host = absorbed
+        params = dict(notes[host].params)
+        notes[host] = make_note(
+            OVERSIZE, "oversize_absorbed", households=params.get("households", 0), high=high, low=low,
+            absorbed=params.get("absorbed", 0) + households,
+        )
+        repaired += 1
     if not repaired:
         return None
     logger.debug("routes: %d grids repaired", repaired)
@@ -555,6 +574,44 @@ class _Router:
                 if found is not None:
                     logger.debug("routes: grid %d grew through a %.1f m route (%s)", g, cost, ("donation", "merge", "chain")[kind])
                     return found
+        return None
+
+    def absorb(self, state: _State, g: int, hosts: np.ndarray) -> tuple[_State, int] | None:
+        """Grid ``g`` joins the grid in ``hosts`` (above the maximum by a building) that the shortest route reaches.
+
+        Returns the new state and the host, or None when no host is within
+        :data:`MAX_ROUTE_M` or no route can be drawn.
+        """
+        mine = np.flatnonzero(state.labels == g)
+        present = np.bincount(state.labels, minlength=len(hosts)) > 0
+        weights = np.bincount(state.labels, weights=self.graph.weight, minlength=len(hosts))
+        for half, strict in ((x / 2, strict) for x in ROUTE_WIDTHS_M for strict in (True, False)):
+            net = self._network(state, half)
+            sources = np.unique(np.concatenate([net.cell_nodes[c] for c in mine]))
+            if not len(sources):
+                continue
+            candidates = []
+            for x in np.flatnonzero(hosts & present):
+                trial = state.copy()
+                trial.labels[mine] = x
+                trial.extra.setdefault(int(x), []).extend(trial.extra.pop(g, []))
+                usable = self._usable(trial, net, int(x), half, strict=strict)
+                targets = np.flatnonzero(state.labels == x)
+                dist, pred, _ = dijkstra(usable, directed=False, indices=sources, min_only=True, limit=MAX_ROUTE_M, return_predecessors=True)
+                cost = self._cost(net, dist, targets)
+                if np.isfinite(cost):
+                    candidates.append((cost, float(weights[x]), int(x), trial, targets, dist, pred))
+            candidates.sort(key=lambda cand: cand[:3])
+            for cost, _w, x, trial, targets, dist, pred in candidates[:_TRIES]:
+                changed = {x}
+                if self.touch[mine][:, targets].nnz == 0:
+                    touched = self._draw_path(trial, x, net, pred, dist, targets, half)
+                    if touched is None:
+                        continue
+                    changed |= touched
+                if self._whole(trial, changed):
+                    logger.debug("routes: grid %d joined the oversize grid %d through a %.1f m route", g, x, cost)
+                    return trial, x
         return None
 
     def _hand_off(self, state: _State, g: int, cell: int, net: _Network, half: float) -> _State | None:

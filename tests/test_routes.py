@@ -17,7 +17,7 @@ from gridgeo.audit import audit_partition
 from gridgeo.routes import CLEARANCE_M, outline_network
 from gridgeo.units import fits_units
 
-from .conftest import SHARED
+from .conftest import DATA, SHARED
 
 
 def _munich(ids):
@@ -122,3 +122,45 @@ def test_unit_fit_leaves_no_grid_without_an_exact_unit_cut():
     per_building = result.buildings.groupby("grid_code")["households"].max()
     assert (per_building.loc[fitted.index] > 15).all()
     assert all(fits_units(h, 10, 15) for h in fitted["households"])
+
+
+def test_stranded_house_joins_the_nearest_oversize_grid_through_a_route():
+    # a house of 2 whose only neighbour has 15 (10-15): no in-band grid can hold it, even through
+    # routes; it joins the grid of the 40-household tower two cells away, through the yard behind the 15
+    from gridgeo.adjacency import build_cell_graph
+    from gridgeo.partition.plan import make_note
+    from gridgeo.routes import repair_by_routes
+
+    cells = np.array([shapely.box(i * 10, 0, i * 10 + 10, 20) for i in range(3)])
+    houses = [np.array([shapely.box(i * 10, 0, i * 10 + 10, 12)]) for i in range(3)]
+    graph = build_cell_graph(cells, np.array([2, 15, 40]), shapely.centroid(cells))
+    notes = [make_note("out_of_band", "search_failed"), make_note("in_band"), make_note("oversize_building", "oversize_building", households=40, high=15)]
+    labels, new_notes, new_cells, strips = repair_by_routes(graph, np.array([0, 1, 2]), notes, cells, {}, houses, 10, 15, allowed_via=np.ones(3, bool))
+    assert labels.tolist() == [1, 0, 1]
+    assert [n.status for n in new_notes] == ["in_band", "oversize_building"]
+    assert new_notes[1].code == "oversize_absorbed" and dict(new_notes[1].params)["absorbed"] == 2
+    tower = shapely.union_all([new_cells[0], new_cells[2], *strips[1]])
+    assert shapely.get_type_id(tower) == 3  # one polygon through the strip
+    assert shapely.distance(strips[1][0], houses[1][0]) >= CLEARANCE_M - 1e-9
+    assert shapely.coverage_is_valid(np.array([new_cells[1], tower], dtype=object))
+
+
+def test_stranded_grid_on_real_data_joins_an_oversize_grid():
+    # a re-cut Monaco community (tests/data/monaco_recut.gpkg, derived boundary) at 10-15: a building of 6
+    # households touches none that it can form a grid with; it joins a grid with a building above 15
+    communities = gpd.read_file(DATA / "monaco_recut.gpkg", layer="communities")
+    buildings = gpd.read_file(DATA / "monaco_recut.gpkg", layer="buildings")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(gridgeo.routes._Router, "absorb", lambda *a, **k: None)
+        without = gridgeo.partition(communities, buildings, households="hh_est", grid_size=(10, 15), workers=1)
+    assert without.report["summary"]["n_defects"] == 1
+    result = gridgeo.partition(communities, buildings, households="hh_est", grid_size=(10, 15), workers=1)
+    assert result.report["summary"]["n_defects"] == 0
+    assert audit_partition(result, buildings) == []
+    grids = result.grids
+    absorbed = grids[grids["reason"].str.contains("neighbouring buildings that could form no contiguous grid")]
+    assert len(absorbed) == 1 and absorbed["status"].iloc[0] == "oversize_building"
+    code = absorbed["grid_code"].iloc[0]
+    assert result.buildings.loc[result.buildings["grid_code"] == code, "households"].max() > 15
+    assert int(grids["households"].sum()) == int(buildings["hh_est"].sum())
+    assert (shapely.get_type_id(grids.geometry.to_numpy()) == 3).all()
