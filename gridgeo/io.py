@@ -13,12 +13,15 @@ from __future__ import annotations
 
 import logging
 import posixpath
+import warnings
 import zipfile
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pyogrio
+import shapely
+import shapely.errors
 
 from .errors import InputError, Problem, describe_rows
 
@@ -113,7 +116,15 @@ def read_layer(
         if bbox is not None:
             kwargs["bbox"] = tuple(float(v) for v in bbox)
         # Arrow reads columns in bulk: 2-3x faster on large layers, with the same dtypes
-        return gpd.read_file(source, layer=layer, engine="pyogrio", use_arrow=True, **kwargs)
+        with warnings.catch_warnings(record=True) as gdal_warnings:
+            warnings.simplefilter("always", RuntimeWarning)
+            try:
+                return gpd.read_file(source, layer=layer, engine="pyogrio", use_arrow=True, **kwargs)
+            except shapely.errors.GEOSException as exc:
+                return _read_malformed(source, layer, label, exc, kwargs)
+            finally:
+                for message in dict.fromkeys(str(w.message) for w in gdal_warnings):
+                    logger.warning("%s: GDAL: %s", label, message)
     except InputError:
         raise
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
@@ -124,6 +135,24 @@ def read_layer(
         raise InputError(
             Problem(label, f"text is not in the expected encoding ({exc.reason})", "pass --encoding gbk (or gb18030)")
         ) from exc
+
+
+def _read_malformed(source: str, layer: str | None, label: str, exc: Exception, kwargs: dict) -> gpd.GeoDataFrame:
+    """Read a layer holding geometries malformed as stored (a ring of fewer than 3 points, unclosed).
+
+    Shapely repairs what it can while reading; the rest become rows without
+    geometry, which the input checks list and keep in the unassigned layer.
+    """
+    frame = gpd.read_file(source, layer=layer, engine="pyogrio", use_arrow=True, on_invalid="fix", **kwargs)
+    missing = np.flatnonzero(frame.geometry.isna().to_numpy())
+    logger.warning(
+        "%s: some geometries are malformed as stored (%s); they were repaired while reading where possible, and %d rows are left without geometry%s",
+        label,
+        exc,
+        len(missing),
+        f" ({describe_rows(missing + 1)})" if len(missing) else "",
+    )
+    return frame
 
 
 def _gdal_reason(exc: Exception) -> str:

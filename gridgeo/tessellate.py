@@ -212,7 +212,39 @@ def tessellate_part(
         if broken.any():
             regions[broken] = shapely.make_valid(regions[broken])
             cells = _cells(regions[usable], site_labels[usable], n_sites, anchors, part)
+    empty = np.flatnonzero(shapely.is_empty(cells))
+    if len(empty):
+        # a site whose samples all fell outside the part (a footprint drawn around the part, say):
+        # a sample inside the part for each of its units, and the diagram again
+        lost = np.flatnonzero(np.isin(site_of_unit, empty))
+        inside = shapely.point_on_surface(shapely.intersection(units[lost], part))
+        found = ~shapely.is_empty(inside)
+        if found.any():
+            coords = np.vstack([coords, shapely.get_coordinates(inside[found])])
+            site_labels = np.r_[site_labels, site_of_unit[lost[found]]]
+            regions = shapely.get_parts(shapely.voronoi_polygons(_multipoint(coords), extend_to=extent, ordered=True))
+            usable = (shapely.get_type_id(regions) == 3) & ~shapely.is_empty(regions)
+            cells = _cells(regions[usable], site_labels[usable], n_sites, anchors, part)
+    if shapely.is_empty(cells).any():
+        return _without_empty_sites(Tessellation(cells, site_of_building, site_of_group, anchors))
     return Tessellation(cells, site_of_building, site_of_group, anchors)
+
+
+def _without_empty_sites(tess: Tessellation) -> Tessellation:
+    """Sites left without ground in the part share the cell nearest to their anchor."""
+    empty = shapely.is_empty(tess.cells)
+    keep = np.flatnonzero(~empty)
+    target = np.arange(len(tess.cells))
+    target[empty] = keep[shapely.STRtree(tess.cells[keep]).nearest(tess.anchors[empty])]
+    remap = np.full(len(tess.cells), -1, dtype=np.int64)
+    remap[keep] = np.arange(len(keep))
+    site = remap[target]
+    return Tessellation(
+        tess.cells[keep],
+        site[tess.site_of_building],
+        None if tess.site_of_group is None else site[tess.site_of_group],
+        tess.anchors[keep],
+    )
 
 
 def _cells(regions: np.ndarray, labels: np.ndarray, n_sites: int, anchors: np.ndarray, part) -> np.ndarray:

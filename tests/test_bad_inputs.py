@@ -293,6 +293,18 @@ def _sliver_building(base, inputs, work, mp):
     return _write(inputs, c, b)
 
 
+def _malformed_ring(base, inputs, work, mp):
+    # a footprint stored as a ring of two points (as some OSM extracts hold): shapely cannot even parse it
+    setup = _write(inputs, base.communities, base.buildings, bname="b.geojson")
+    data = json.loads(Path(setup.buildings).read_text(encoding="utf-8"))
+    geometry = data["features"][3]["geometry"]
+    exterior = geometry["coordinates"][0] if geometry["type"] == "Polygon" else geometry["coordinates"][0][0]
+    ring = exterior[:2]
+    data["features"][3]["geometry"] = {"type": "Polygon", "coordinates": [ring]}
+    Path(setup.buildings).write_text(json.dumps(data), encoding="utf-8")
+    return setup
+
+
 def _duplicate_geometry(b):
     twin = b.iloc[[2]].assign(bldg_id="twin-of-row-3")
     return gpd.GeoDataFrame(pd.concat([b, twin], ignore_index=True), crs=b.crs)
@@ -522,6 +534,13 @@ CASES = [
     Case("self_intersecting_building", _buildings(_self_intersecting), "repair", ("b.gpkg: repaired 1 invalid geometries with make_valid (row 4)",)),
     Case("sliver_community_part", _communities(_sliver_part), "repair", ("c.gpkg: dropped 1 sliver parts",)),
     Case("sliver_building_zero_area", _sliver_building, "repair", ("repaired 1 invalid geometries", "1 without geometry: row 4"), _check_unassigned("no geometry (empty or missing)")),
+    Case(
+        "malformed_ring_in_file",
+        _malformed_ring,
+        "repair",
+        ("b.geojson: some geometries are malformed as stored", "1 without geometry: row 4"),
+        _check_unassigned("no geometry (empty or missing)"),
+    ),
     Case("duplicate_geometries", _buildings(_duplicate_geometry), "repair", ("rows 3, 162 have the same geometry",)),
     Case("overlapping_communities", _communities(_overlapping), "repair", ("c.gpkg: 1 pairs of communities overlap: 6300600014 & 6300600017",)),
     Case("community_with_hole_and_enclave", _communities(_hole_and_enclave), "accepted", (), _check_enclave),

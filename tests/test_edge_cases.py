@@ -9,6 +9,8 @@ import shapely
 import gridgeo
 from gridgeo.audit import audit_partition
 
+from .conftest import DATA
+
 CRS = 32651  # UTM 51N (Taipei), metres
 
 
@@ -182,3 +184,29 @@ def test_overlapping_footprints_keep_their_representative_points():
     cells = tess.cells[tess.site_of_building]
     assert shapely.contains(cells, shapely.point_on_surface(np.array([big, wing]))).all()
     assert abs(shapely.area(tess.cells).sum() - part.area) < 1e-6
+
+
+
+def test_footprint_whose_ground_in_the_community_lies_under_another_gets_a_cell():
+    # real OSM data (tests/data/helsinki_overlap.gpkg): a 6,431 m² outline 85 % covered by another outline;
+    # the community boundary cuts it so that all of its uncovered ground, and so all of its samples,
+    # lie outside: it used to get an empty cell (and the cell graph failed on it)
+    from gridgeo.tessellate import Tessellation, _without_empty_sites, tessellate_part
+
+    communities = gpd.read_file(DATA / "helsinki_overlap.gpkg", layer="communities")
+    buildings = gpd.read_file(DATA / "helsinki_overlap.gpkg", layer="buildings")
+    part = communities.geometry.iloc[0]
+    tess = tessellate_part(part, buildings.geometry.to_numpy())
+    assert not shapely.is_empty(tess.cells).any()
+    assert len(tess.cells) == len(buildings)
+    assert shapely.coverage_is_valid(tess.cells)
+    assert abs(shapely.area(tess.cells).sum() - part.area) < 1e-6 * part.area
+    result = gridgeo.partition(communities, buildings, grid_size=(10, 15))
+    assert audit_partition(result, buildings) == []
+    assert result.buildings["grid_code"].notna().all() and len(result.unassigned) == 0
+    # the last resort, when even a sample inside the part cannot be placed: the site shares the nearest cell
+    cells = np.array([shapely.box(0, 0, 10, 10), shapely.Polygon(), shapely.box(10, 0, 20, 10)], dtype=object)
+    anchors = shapely.points([(5, 5), (18, 30), (15, 5)])
+    mended = _without_empty_sites(Tessellation(cells, np.array([0, 1, 1, 2]), np.array([2]), anchors))
+    assert len(mended.cells) == 2
+    assert mended.site_of_building.tolist() == [0, 1, 1, 1] and mended.site_of_group.tolist() == [1]
