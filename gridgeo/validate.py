@@ -218,6 +218,7 @@ def prepare_inputs(
     c_metric = _drop_slivers(shapely.force_2d(c_metric), c_label, notes)
     _warn_overlaps(c_metric, ids, c_label, notes)
     b_metric_all = shapely.force_2d(b_metric_all)
+    _warn_nested_footprints(b_metric_all, b_label, notes)
     barrier_lines = []
     for frame in barriers or []:
         lines = shapely.force_2d(frame.to_crs(metric).geometry.to_numpy())
@@ -415,6 +416,26 @@ def _warn_duplicate_geometries(geoms: np.ndarray, empty: np.ndarray, label: str,
         notes.append(
             f"{label}: {describe_rows(present[dup] + 1)} have the same geometry as another building ({groups} groups); they share one "
             "cell and one grid (check for buildings entered twice: their households count twice)"
+        )
+        logger.warning(notes[-1])
+
+
+def _warn_nested_footprints(geoms: np.ndarray, label: str, notes: list[str]) -> None:
+    """Warn about footprints that lie inside another one (OSM building parts, outlines drawn twice).
+
+    Each keeps its own households, so a building drawn twice counts its
+    households twice; identical outlines are warned about separately.
+    """
+    rows = np.flatnonzero(np.isin(shapely.get_type_id(geoms), (3, 6)) & ~shapely.is_empty(geoms))
+    if len(rows) < 2:
+        return
+    shapes = geoms[rows]
+    inner, outer = shapely.STRtree(shapes).query(shapes, predicate="within")
+    nested = np.unique(inner[(inner != outer) & ~shapely.equals(shapes[inner], shapes[outer])])
+    if len(nested):
+        notes.append(
+            f"{label}: {describe_rows(rows[nested] + 1)} {'lies' if len(nested) == 1 else 'lie'} inside another building's footprint "
+            "(building parts, or outlines drawn twice?); each keeps its own households, so check that no household is counted twice"
         )
         logger.warning(notes[-1])
 

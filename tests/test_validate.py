@@ -92,6 +92,18 @@ def test_invalid_geometries_are_repaired_and_counted():
     assert len(result.buildings) == 6
 
 
+def test_footprints_inside_another_are_named():
+    # an OSM building part drawn inside its building: both kept, the inner one named (row 7), identical twins not
+    c, b = _layers()
+    part = b.iloc[[2]].assign(bid="part-of-b2", geometry=[shapely.box(42, 22, 48, 28)])
+    twin = b.iloc[[4]].assign(bid="twin-of-b4")
+    b = gpd.GeoDataFrame(gpd.pd.concat([b, part, twin], ignore_index=True), crs=b.crs)
+    result = gridgeo.partition(c, b, households="hh", grid_size=(100, 500))
+    nested = [note for note in result.report["notes"] if "inside another building's footprint" in note]
+    assert len(nested) == 1 and "row 7 lies inside" in nested[0]
+    assert len(result.buildings) == 8 and int(result.grids["households"].sum()) == 8 * 60
+
+
 def test_differing_crs_is_reprojected():
     c, b = _layers()
     b = b.to_crs(4326)
