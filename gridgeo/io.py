@@ -20,7 +20,6 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import pyogrio
-import shapely
 import shapely.errors
 
 from .errors import InputError, Problem, describe_rows

@@ -43,7 +43,7 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from .adjacency import CellGraph
 from .corridors import final_notes, grids_whole, without_pairs
 from .partition.mend import mend_band, out_of_band_grids
-from .partition.plan import IN_BAND, OUT_OF_BAND, OVERSIZE, GridNote, make_note
+from .partition.plan import IN_BAND, OUT_OF_BAND, OVERSIZE, GridNote, absorbed_note
 from .tessellate import merge_polygons
 
 __all__ = ["repair_by_routes", "outline_network", "ROUTE_WIDTHS_M", "MAX_ROUTE_M"]
@@ -331,11 +331,7 @@ def repair_by_routes(
         if absorbed is None:
             continue
         state, host = absorbed
-        params = dict(notes[host].params)
-        notes[host] = make_note(
-            OVERSIZE, "oversize_absorbed", households=params.get("households", 0), high=high, low=low,
-            absorbed=params.get("absorbed", 0) + households,
-        )
+        notes[host] = absorbed_note(notes[host], households, low=low, high=high)
         repaired += 1
     if not repaired:
         return None
@@ -592,26 +588,24 @@ class _Router:
                 continue
             candidates = []
             for x in np.flatnonzero(hosts & present):
-                trial = state.copy()
-                trial.labels[mine] = x
-                trial.extra.setdefault(int(x), []).extend(trial.extra.pop(g, []))
-                usable = self._usable(trial, net, int(x), half, strict=strict)
+                # the route is found as if ``g`` already belonged to ``x``: it may run inside either
+                labels = state.labels.copy()
+                labels[mine] = x
+                extra = {h: list(s) for h, s in state.extra.items() if h != g}
+                extra.setdefault(int(x), []).extend(state.extra.get(g, []))
+                joined = _State(labels, state.cells, extra, state.ordinary)
                 targets = np.flatnonzero(state.labels == x)
+                usable = self._usable(joined, net, int(x), half, strict=strict)
                 dist, pred, _ = dijkstra(usable, directed=False, indices=sources, min_only=True, limit=MAX_ROUTE_M, return_predecessors=True)
                 cost = self._cost(net, dist, targets)
                 if np.isfinite(cost):
-                    candidates.append((cost, float(weights[x]), int(x), trial, targets, dist, pred))
+                    candidates.append((cost, float(weights[x]), int(x), joined, targets, dist, pred))
             candidates.sort(key=lambda cand: cand[:3])
-            for cost, _w, x, trial, targets, dist, pred in candidates[:_TRIES]:
-                changed = {x}
-                if self.touch[mine][:, targets].nnz == 0:
-                    touched = self._draw_path(trial, x, net, pred, dist, targets, half)
-                    if touched is None:
-                        continue
-                    changed |= touched
-                if self._whole(trial, changed):
+            for cost, _w, x, joined, targets, dist, pred in candidates[:_TRIES]:
+                found = self._apply(joined, receiver=x, moved=mine, ends=(mine, targets), net=net, pred=pred, dist=dist, half=half)
+                if found is not None:
                     logger.debug("routes: grid %d joined the oversize grid %d through a %.1f m route", g, x, cost)
-                    return trial, x
+                    return found, x
         return None
 
     def _hand_off(self, state: _State, g: int, cell: int, net: _Network, half: float) -> _State | None:

@@ -198,20 +198,7 @@ def tessellate_part(
         return Tessellation(np.array([part], dtype=object), site_of_building, site_of_group, anchors)
     site_labels = site_of_unit[labels]
 
-    extent = shapely.buffer(shapely.envelope(part), 10.0)
-    regions = shapely.get_parts(
-        shapely.voronoi_polygons(_multipoint(coords), extend_to=extent, ordered=True)
-    )
-    usable = (shapely.get_type_id(regions) == 3) & ~shapely.is_empty(regions)
-    cells = _cells(regions[usable], site_labels[usable], n_sites, anchors, part)
-    # GEOS may return a broken Voronoi region for degenerate samples (none in the real datasets):
-    # the cells of a tiling add up to the part's area, so a shortfall is checked, not assumed away
-    area = shapely.area(part)
-    if abs(shapely.area(cells).sum() - area) > 1e-9 * area:
-        broken = usable & ~shapely.is_valid(regions)
-        if broken.any():
-            regions[broken] = shapely.make_valid(regions[broken])
-            cells = _cells(regions[usable], site_labels[usable], n_sites, anchors, part)
+    cells = _voronoi_cells(coords, site_labels, n_sites, anchors, part)
     empty = np.flatnonzero(shapely.is_empty(cells))
     if len(empty):
         # a site whose samples all fell outside the part (a footprint drawn around the part, say):
@@ -222,12 +209,27 @@ def tessellate_part(
         if found.any():
             coords = np.vstack([coords, shapely.get_coordinates(inside[found])])
             site_labels = np.r_[site_labels, site_of_unit[lost[found]]]
-            regions = shapely.get_parts(shapely.voronoi_polygons(_multipoint(coords), extend_to=extent, ordered=True))
-            usable = (shapely.get_type_id(regions) == 3) & ~shapely.is_empty(regions)
-            cells = _cells(regions[usable], site_labels[usable], n_sites, anchors, part)
+            cells = _voronoi_cells(coords, site_labels, n_sites, anchors, part)
     if shapely.is_empty(cells).any():
         return _without_empty_sites(Tessellation(cells, site_of_building, site_of_group, anchors))
     return Tessellation(cells, site_of_building, site_of_group, anchors)
+
+
+def _voronoi_cells(coords: np.ndarray, site_labels: np.ndarray, n_sites: int, anchors: np.ndarray, part) -> np.ndarray:
+    """One cell per site from the Voronoi diagram of the samples ``coords`` (site per sample in ``site_labels``)."""
+    extent = shapely.buffer(shapely.envelope(part), 10.0)
+    regions = shapely.get_parts(shapely.voronoi_polygons(_multipoint(coords), extend_to=extent, ordered=True))
+    usable = (shapely.get_type_id(regions) == 3) & ~shapely.is_empty(regions)
+    cells = _cells(regions[usable], site_labels[usable], n_sites, anchors, part)
+    # GEOS may return a broken Voronoi region for degenerate samples (none in the real datasets):
+    # the cells of a tiling add up to the part's area, so a shortfall is checked, not assumed away
+    area = shapely.area(part)
+    if abs(shapely.area(cells).sum() - area) > 1e-9 * area:
+        broken = usable & ~shapely.is_valid(regions)
+        if broken.any():
+            regions[broken] = shapely.make_valid(regions[broken])
+            cells = _cells(regions[usable], site_labels[usable], n_sites, anchors, part)
+    return cells
 
 
 def _without_empty_sites(tess: Tessellation) -> Tessellation:

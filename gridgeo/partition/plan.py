@@ -223,10 +223,17 @@ def _mend(graph, labels, notes, low, high):
     labels, ordinary, absorbed = mend_band(graph, labels, ordinary, low, high, oversize=oversize)
     notes = list(notes) + [GridNote()] * (len(ordinary) - len(notes))
     for host, households in absorbed.items():
-        building = dict(notes[host].params).get("households", 0)
-        notes[host] = make_note(OVERSIZE, "oversize_absorbed", households=building, high=high, absorbed=households, low=low)
+        notes[host] = absorbed_note(notes[host], households, low=low, high=high)
     labels, keep = drop_empty_labels(labels, len(notes))
     return labels, [notes[g] for g in keep]
+
+
+def absorbed_note(note: GridNote, households: int, *, low: int, high: int) -> GridNote:
+    """The note of an oversize grid once it took in ``households`` of grids that could not reach the band."""
+    params = dict(note.params)
+    return make_note(
+        OVERSIZE, "oversize_absorbed", households=params.get("households", 0), high=high, low=low, absorbed=params.get("absorbed", 0) + households
+    )
 
 
 def defect_note(graph, labels, label, weights, low, high, ordinary: np.ndarray | None = None) -> GridNote:
