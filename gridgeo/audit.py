@@ -4,7 +4,9 @@
 holds): every building present exactly once (assigned or unassigned), every
 household counted once at every level (buildings → units → grids →
 communities), every grid one polygon (except a grid a planner's edit left in pieces,
-flagged ``edited_split``), grids tiling their community, every
+flagged ``edited_split``), grids tiling their community (no gap, no overlap, and
+a valid polygonal coverage: neighbouring grids share exactly the same edge
+vertices, ``shapely.coverage_is_valid``), every
 grid in band or excused, every unit in band unless its grid is too small to
 cut, and every input attribute value unchanged.  A grid out of band without
 an excuse passes the audit only when its reason carries a proof that no
@@ -18,6 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from .crs import local_metric_crs
 from .metrics import EXCUSES, PROVEN_INFEASIBLE, community_metrics
 
 __all__ = ["audit_partition"]
@@ -49,6 +52,17 @@ def _changed(before: pd.Series, after: pd.Series) -> int:
         equal = np.array([bool(np.all(x == y)) for x, y in zip(a, b)], dtype=bool)
     same = (missing_a & missing_b) | (~missing_a & ~missing_b & equal)
     return int((~same).sum())
+
+
+def _mismatch(grids: gpd.GeoDataFrame, community_id) -> str:
+    """How much of a community's grid edges do not match their neighbours' (for the audit's message)."""
+    rows = grids[grids["community_id"].astype(str) == str(community_id)]
+    edges = shapely.coverage_invalid_edges(rows.geometry.to_numpy())
+    codes = rows["grid_code"].astype(str).to_numpy()[~shapely.is_empty(edges) & ~shapely.is_missing(edges)]
+    metric = gpd.GeoSeries(edges, crs=grids.crs)
+    metric = metric.to_crs(local_metric_crs(gpd.GeoDataFrame(geometry=rows.geometry, crs=grids.crs))) if grids.crs is not None else metric
+    length = float(np.nansum(shapely.length(metric.to_numpy())))
+    return f"{length:.1f} m of edges that do not match a neighbour's, in grids {', '.join(codes[:10])}"
 
 
 def audit_partition(
@@ -156,6 +170,9 @@ def audit_partition(
     bad = per_comm[(per_comm["gap_ratio"] > _TILING_TOLERANCE) | (per_comm["overlap_ratio"] > _TILING_TOLERANCE)]
     for row in bad.itertuples():
         problems.append(f"community {row.community_id}: gap {row.gap_ratio:.2e}, overlap {row.overlap_ratio:.2e} of its area")
+    if "coverage_valid" in per_comm:
+        for row in per_comm[~per_comm["coverage_valid"].astype(bool)].itertuples():
+            problems.append(f"community {row.community_id}: its grids are not a valid polygonal coverage ({_mismatch(grids, row.community_id)})")
     if not quality:
         return problems
     # band

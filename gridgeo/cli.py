@@ -638,7 +638,8 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
         click.echo(
             f"{len(c['grids_added'])} grids added, {len(c['grids_retired'])} retired, {len(c['grids_reshaped'])} reshaped, "
             f"{len(c['grids_modified'])} with other buildings; {len(c['buildings_moved'])} buildings and "
-            f"{c['households_moved']} households ({100 * c['share_households_moved']:.2f} %) changed grid; written to {output}",
+            f"{c['households_moved']} households ({100 * c['share_households_moved']:.2f} %) changed grid "
+            f"(any repair must move at least {c.get('households_moved_lower_bound', 0)}); written to {output}",
             err=True,
         )
 

@@ -75,12 +75,12 @@ def _union(geoms: np.ndarray):
     return shapely.union_all(geoms)
 
 
-def _tilings(communities: np.ndarray, grids: list[np.ndarray]) -> list[tuple[float, float, bool]]:
+def _tilings(communities: np.ndarray, grids: list[np.ndarray], written: list[np.ndarray]) -> list[tuple[float, float, bool]]:
     """:func:`_tiling` of every community, on the machine's cores (GEOS releases the GIL)."""
     def one(i: int) -> tuple[float, float, bool]:
         if len(grids[i]) == 0:
             return float(shapely.area(communities[i])), 0.0, False
-        return _tiling(communities[i], grids[i])
+        return _tiling(communities[i], grids[i], written[i])
 
     threads = min(default_workers(), len(grids))
     if threads <= 1 or sum(len(g) for g in grids) < 200:
@@ -92,9 +92,10 @@ def _tilings(communities: np.ndarray, grids: list[np.ndarray]) -> list[tuple[flo
     return [results[i] for i in range(len(grids))]
 
 
-def _tiling(community, grids: np.ndarray) -> tuple[float, float, bool]:
-    """Gap area, overlap area and coverage validity of ``grids`` over ``community``."""
-    coverage_ok = bool(shapely.coverage_is_valid(grids, gap_width=0.0))
+def _tiling(community, grids: np.ndarray, written: np.ndarray) -> tuple[float, float, bool]:
+    """Gap area and overlap area of ``grids`` (metric) over ``community``, and whether the grids as ``written``
+    (in their own CRS: reprojecting can hide or make a vertex that misses its neighbour's edge) form a valid coverage."""
+    coverage_ok = bool(shapely.coverage_is_valid(written, gap_width=0.0))
     try:
         union = _union(grids)
     except shapely.errors.GEOSException:
@@ -176,7 +177,8 @@ def community_metrics(
     ids = metric_comm[community_id].astype(str).to_numpy()
     members = [order[a:b] for a, b in zip(np.searchsorted(sorted_keys, ids, "left"), np.searchsorted(sorted_keys, ids, "right"))]
     community_geoms = metric_comm.geometry.to_numpy()
-    tilings = _tilings(community_geoms, [geoms[rows] for rows in members])
+    written = grids.geometry.to_numpy()
+    tilings = _tilings(community_geoms, [geoms[rows] for rows in members], [written[rows] for rows in members])
     rows = []
     for cid, geom, index, (gap, overlap, coverage_ok) in zip(ids, community_geoms, members, tilings):
         hh = households[index]

@@ -810,6 +810,7 @@ _CHANGES_T = {
     "buildings_moved": {"zh": "更换网格的建筑", "en": "buildings that changed grid"},
     "households_moved": {"zh": "更换网格的户数", "en": "households that changed grid"},
     "share_households_moved": {"zh": "更换网格的户数占比", "en": "share of households that changed grid"},
+    "households_moved_lower_bound": {"zh": "任何修复至少须更换网格的户数（下界）", "en": "households any repair must move (lower bound)"},
 }
 
 

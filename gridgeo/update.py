@@ -15,8 +15,11 @@ and a new building layer and returns a new :class:`~gridgeo.result.Partition`:
 3. **Repair.**  A grid whose buildings changed keeps its polygon and code when its
    households stay in the band (or its excuse, an oversize building, still holds);
    only its joint units are re-cut.  A grid that falls out of the band is repaired
-   with as few neighbours as needed: the region made of it and the neighbour grid
-   sharing its longest border is tessellated again (inside the union of their
+   with as few neighbours as needed: first with the grids that the cheapest flow
+   of households links it to (:mod:`gridgeo.movebound`, computed on the grids as
+   they are; when that region cannot be repaired, its borders are closed and the
+   flow is computed again, three times at most), then with the neighbour grid
+   sharing its longest border.  A region is tessellated again (inside the union of their
    polygons only, so every other grid keeps its polygon exactly and the tiling
    holds), the grids start from their previous buildings, the grid count is adjusted
    when the region's total needs it (the smallest grid is dissolved into its
@@ -31,11 +34,16 @@ and a new building layer and returns a new :class:`~gridgeo.result.Partition`:
    inherits its code (each code at most once); other new grids take numbers after
    the community's highest number ever used; retired codes are recorded in the
    report (``retired_grid_codes``, ``retired_building_codes``) and never reused.
-5. **Changes and history.**  :attr:`Partition.changes` lists grids added, retired,
+5. **Seams.**  The re-drawn grids are reprojected to the output CRS and fitted
+   to the kept grids around them (:mod:`gridgeo.seams`): their edges take the
+   kept vertices exactly, so every community's grids stay a valid polygonal
+   coverage; the audit checks it and a result that is not is an error.
+6. **Changes and history.**  :attr:`Partition.changes` lists grids added, retired,
    reshaped (same code, new polygon) and modified (same polygon, other buildings or
    households), buildings added, removed and moved between grids, and the share of
    households whose grid changed (of the households in buildings present in both
-   versions).  ``report["parent"]`` names the previous run (path, sha256 of its
+   versions), and ``households_moved_lower_bound``, the fewest of them any repair
+   must move (:mod:`gridgeo.movebound`).  ``report["parent"]`` names the previous run (path, sha256 of its
    ``report.json``, parameters) and ``report["history"]`` the chain of ancestors.
 
 Dedicated grids (专属网格) are never merged with other grids: buildings placed in
@@ -99,10 +107,12 @@ from .errors import AuditError
 from .labels import reason_text
 from .lineage import add_services, parent_record, read_previous, service_settings
 from .metrics import community_metrics, polsby_popper
+from .movebound import cheapest_moves
 from .partition.count import feasible_counts
-from .partition.plan import DEDICATED, IN_BAND, OUT_OF_BAND, OVERSIZE, GridNote, _repair_band, make_note, partition_part
+from .partition.plan import DEDICATED, IN_BAND, INFEASIBLE, OUT_OF_BAND, OVERSIZE, GridNote, _repair_band, make_note, partition_part
 from .partition.refine import _Search
 from .result import Partition, single_part_units
+from .seams import SEAM_TOLERANCE_M, fit_to_kept, seam_tolerance
 from .tessellate import split_parts, tessellate_part
 from .validate import prepare_inputs
 
@@ -191,6 +201,7 @@ class _Context:
     compound_geoms: np.ndarray | None = None  # per compound: outline (metric, inside its community)
     compound_size: np.ndarray | None = None  # per compound: its buildings that must stay together
     unit_band: tuple[int, int] | None = None  # joint-unit band: oversize grids that fit no unit cut take in households
+    is_new: np.ndarray | None = None  # per building: added since the previous run (moving it moves no existing household)
 
 
 class _Repair(_Search):
@@ -359,6 +370,7 @@ def update(
         compound_of = np.where(held, -1, areas.building_group)
         _join_compound_mates(home, compound_of, np.flatnonzero(is_new | geom_changed), set(pinned))
     dirty_buildings = is_new | geom_changed | hh_changed
+    lower_bound, _ = _cheapest_moves(pg_codes, pg_comm, pg_metric, home, prep.households, is_new, band, dedicated_codes | protected)
 
     # per community: repair what changed
     retired_grids = set(report.get("retired_grid_codes", []))
@@ -390,6 +402,7 @@ def update(
         context = _Context(band, prep.households, prep.building_geoms, local_barriers, seed, cid, ccode, max_region, retired_grids, unit_band=unit_band)
         context.next_number, context.width = _next_grid_number(ccode, list(grids) + sorted(retired_grids))
         context.pins = {i: code for i, code in pinned.items() if code in grids}
+        context.is_new = is_new
         if compound_of is not None:
             _add_compounds(context, areas, compound_of, sizes, pi)
         community_geom = prep.community_geoms[pi]
@@ -419,6 +432,7 @@ def update(
         result.report["locked_grids"] = sorted(c for c in run.locks if c in codes_now)
         result.report["pinned_buildings"] = {b: g for b, g in sorted(pins.items()) if b in grid_of}
         changes["pins_broken"] = [{"building_code": b, "pinned": g, "grid_code": grid_of[b]} for b, g in sorted(pins.items()) if b in grid_of and grid_of[b] != g]
+    changes["households_moved_lower_bound"] = lower_bound
     changes["parent"] = parent
     result.report["changes"] = {key: (len(value) if isinstance(value, list) else value) for key, value in changes.items() if key != "parent"}
     result.changes = changes
@@ -515,6 +529,47 @@ def _number_new_buildings(b_code, is_new, b_comm, prep, pb_codes, retired) -> No
         w = max(width, len(str(start + len(new))))
         for rank, i in enumerate(new):
             b_code[i] = building_code(ccode, start + rank + 1, w)
+
+
+def _cheapest_moves(codes, communities, geoms, home, households, is_new, band, fixed_codes) -> tuple[int, dict[str, list[tuple[str, str]]]]:
+    """The fewest households of kept buildings that any repair must move (:mod:`gridgeo.movebound`), summed
+    over communities, and per community the pairs of grids (sender, receiver) the cheapest repair moves them between.
+
+    Every building is counted in the previous grid it was placed in (``home``);
+    grids holding a building above the band's maximum have no band and keep that
+    building; dedicated, locked and edited grids (``fixed_codes``) take no part.
+    """
+    row_of = {c: r for r, c in enumerate(codes)}
+    at = np.array([row_of.get(str(h), -1) for h in home], dtype=np.int64)
+    placed = at >= 0
+    k = len(codes)
+    kept, added = placed & ~is_new, placed & is_new
+    old = np.bincount(at[kept], weights=households[kept], minlength=k).astype(np.int64)
+    new = np.bincount(at[added], weights=households[added], minlength=k).astype(np.int64)
+    largest = np.zeros(k, dtype=np.int64)
+    np.maximum.at(largest, at[placed], households[placed])
+    largest_old = np.zeros(k, dtype=np.int64)
+    np.maximum.at(largest_old, at[kept], households[kept])
+    free = largest > band[1]
+    held = np.where(largest_old > band[1], largest_old, 0)
+    positive = placed & (households > 0)
+    smallest = np.full(k, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(smallest, at[positive], households[positive])
+    smallest = np.where(smallest == np.iinfo(np.int64).max, 1, smallest)
+    fixed = np.isin(codes.astype(str), sorted(fixed_codes))
+    total, pairs = 0, {}
+    for ccode in sorted(set(communities.tolist())):
+        rows = np.flatnonzero(communities == ccode)
+        here = geoms[rows]
+        left, right = shapely.STRtree(here).query(here, predicate="intersects")
+        keep = left < right
+        left, right = left[keep], right[keep]
+        shared = shapely.length(shapely.intersection(shapely.boundary(here[left]), shapely.buffer(here[right], 0.01))) if len(left) else []
+        borders = [(int(a), int(b)) for a, b, length in zip(left, right, shared) if length > 0.05]
+        flow = cheapest_moves(old[rows], new[rows], borders, band=band, free=free[rows], fixed=fixed[rows], held=held[rows], smallest=smallest[rows])
+        total += flow.bound
+        pairs[ccode] = [(str(codes[rows[a]]), str(codes[rows[b]])) for a, b in flow.pairs]
+    return int(total), pairs
 
 
 def _next_grid_number(ccode: str, codes: list[str]) -> tuple[int, int]:
@@ -688,8 +743,10 @@ def _repair_community(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, c
             return
         attempts += 1
         code = min(bad)
-        region = _with_compound_mates(grids, [code], ctx)
-        solved = len(region) > 1 and _repair_region(grids, region, ctx, dirty)
+        # first the grids the cheapest flow of households links to this one, then the grids sharing its longest borders
+        solved = _repair_along_flow(grids, code, ctx, dirty)
+        region = [code] if solved else _with_compound_mates(grids, [code], ctx)
+        solved = solved or (len(region) > 1 and _repair_region(grids, region, ctx, dirty))
         while not solved:
             candidates = [c for c, g in grids.items() if not g.dedicated and not g.locked]
             shared = _shared_lengths(grids, candidates) if len(candidates) > 1 else {}
@@ -708,6 +765,63 @@ def _repair_community(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, c
         if attempts > 4 * len(grids) + 10:
             _repartition_whole(grids, ctx, community_geom, dirty)
             return
+
+
+#: regions tried along the cheapest flow before the repair falls back to growing by the longest border
+_FLOW_TRIES = 3
+
+
+def _repair_along_flow(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: set[str]) -> bool:
+    """Repair ``code`` with the grids the cheapest flow of households (:mod:`gridgeo.movebound`) links to it.
+
+    The flow is computed on the grids as they are now; when its region cannot be
+    repaired (the households it would move are not at the border: a building
+    walled in behind another), the borders it crossed are closed and the flow is
+    computed again, up to :data:`_FLOW_TRIES` times.
+    """
+    closed: set[tuple[str, str]] = set()
+    for _ in range(_FLOW_TRIES):
+        region = _with_compound_mates(grids, _flow_region(grids, code, ctx, closed), ctx)
+        if len(region) < 2:
+            return False
+        if _repair_region(grids, region, ctx, dirty):
+            return True
+        closed |= {(a, b) for a in region for b in region if a != b}
+    return False
+
+
+def _flow_region(grids: dict[str, _Grid], code: str, ctx: _Context, closed: set[tuple[str, str]]) -> list[str]:
+    """``code`` and the grids the cheapest flow of households links to it, nearest first (at most ``ctx.max_region``).
+
+    Only grids that are still there and may change (not dedicated, not locked)
+    take part; households do not cross the ``closed`` borders.
+    """
+    codes = sorted(grids)
+    usable = np.array([not grids[c].dedicated and not grids[c].locked for c in codes])
+    members = [np.array(sorted(grids[c].members), dtype=np.int64) for c in codes]
+    new = np.array([int(ctx.households[m][ctx.is_new[m]].sum()) if ctx.is_new is not None else 0 for m in members])
+    total = np.array([int(ctx.households[m].sum()) for m in members])
+    largest = np.array([int(ctx.households[m].max()) if len(m) else 0 for m in members])
+    largest_old = np.array([int(ctx.households[m][~ctx.is_new[m]].max()) if ctx.is_new is not None and (~ctx.is_new[m]).any() else (largest[i] if ctx.is_new is None else 0) for i, m in enumerate(members)])
+    index = {c: i for i, c in enumerate(codes)}
+    shared = _shared_lengths(grids, codes) if len(codes) > 1 else {}
+    borders = sorted({(min(index[a], index[b]), max(index[a], index[b])) for a, b in shared if (a, b) not in closed})
+    smallest = np.array([int(ctx.households[m][ctx.households[m] > 0].min()) if (ctx.households[m] > 0).any() else 1 for m in members])
+    flow = cheapest_moves(
+        total - new, new, borders, band=ctx.band, free=largest > ctx.band[1], fixed=~usable,
+        held=np.where(largest_old > ctx.band[1], largest_old, 0), smallest=smallest, fresh_from_neighbours=False,
+    )
+    links: dict[str, set[str]] = {}
+    for a, b in flow.pairs:
+        links.setdefault(codes[a], set()).add(codes[b])
+        links.setdefault(codes[b], set()).add(codes[a])
+    region, frontier = [code], [code]
+    while frontier and len(region) < ctx.max_region:
+        frontier = [n for c in frontier for n in sorted(links.get(c, ())) if n not in region]
+        for n in dict.fromkeys(frontier):
+            if len(region) < ctx.max_region:
+                region.append(n)
+    return region
 
 
 def _compounds_in(grid: _Grid, ctx: _Context) -> set[int]:
@@ -820,8 +934,11 @@ def _pins_hold(labels: np.ndarray, pin_of: np.ndarray) -> bool:
     return len(pairs) == len({p for p, _ in pairs}) == len({lab for _, lab in pairs})
 
 
-def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, pin_of: np.ndarray | None = None) -> np.ndarray | None:
+def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, pin_of: np.ndarray | None = None, existing: np.ndarray | None = None) -> np.ndarray | None:
     """Labels with every grid in band or excused, changing as little as possible; None when it fails.
+
+    ``existing`` gives per cell the households of buildings that were there
+    before the update: cells without any are moved first.
 
     ``pin_of`` gives per cell the grid a pinned building holds it to (-1: none):
     pinned cells never move, and the result keeps the cells of one pinned grid
@@ -845,7 +962,7 @@ def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, pin_
         if len(plain) == 0:
             return labels if _pins_hold(labels, pin_of) else None
         if not len(counts):
-            return None
+            break  # the plain grids alone fit no count: cells of grids holding a large building may still come over
         target = min(counts, key=lambda c: (abs(c - len(plain)), c))
         if target < len(plain):
             free = plain[~np.isin(plain, labels[fixed])]  # a grid holding a pinned building is not dissolved
@@ -868,6 +985,11 @@ def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, pin_
     excused = np.zeros(k, dtype=bool)
     excused[np.unique(labels[big])] = True
     frozen = big | fixed
+    if existing is not None and (existing > 0).any():
+        # cells of added buildings (and empty ones) first: moving them moves no household that was there before
+        search = _Repair(graph, labels, low, high, k, frozen | (existing > 0), excused)
+        search.run(50 * graph.n)
+        labels = search.labels
     search = _Repair(graph, labels, low, high, k, frozen, excused)
     search.run(50 * graph.n)
     labels = search.labels
@@ -908,7 +1030,11 @@ def _repair_region(grids: dict[str, _Grid], region: list[str], ctx: _Context, di
             site = tess.site_of_building[local]
             labels[site] = pin_of[site] = code_label[code]
     rng = community_rng(ctx.seed, f"{ctx.community_id}:update:{region[0]}")
-    solved = _solve_labels(graph, labels, ctx, rng, pin_of)
+    existing = np.zeros(graph.n, dtype=np.int64)
+    if ctx.is_new is not None:
+        old = ~ctx.is_new[members]
+        np.add.at(existing, tess.site_of_building[old], ctx.households[members][old])
+    solved = _solve_labels(graph, labels, ctx, rng, pin_of, existing)
     if solved is None:
         return False
     site_label = solved
@@ -1058,7 +1184,9 @@ def _repartition_whole(grids: dict[str, _Grid], ctx: _Context, community_geom, d
         if not region:
             return
         members = np.array(sorted(set().union(*(grids[c].members for c in region))), dtype=np.int64)
-        if not len(members):
+        if not int(ctx.households[members].sum()):
+            for c in region:  # no household left to grid (a cleared community): the grids stay, flagged
+                grids[c].note = make_note(INFEASIBLE, "no_households")
             return
         kept_apart = any(g.dedicated or g.locked for g in grids.values()) or bool(holding)
         shape = shapely.union_all([grids[c].geom for c in region]) if kept_apart else community_geom
@@ -1100,6 +1228,33 @@ def _repartition_whole(grids: dict[str, _Grid], ctx: _Context, community_geom, d
 
 
 # -- assembling the result ---------------------------------------------------------------------------------
+def _fit_metric(geoms: list, communities: list[str]) -> list:
+    """The re-drawn grids (metric polygons) of each community meeting each other exactly (:func:`gridgeo.seams.fit_to_kept`)."""
+    out = list(geoms)
+    communities = np.asarray(communities, dtype=object)
+    array = np.array(geoms, dtype=object)
+    for ccode in sorted(set(communities.tolist())):
+        rows = np.flatnonzero(communities == ccode)
+        if len(rows) > 1:
+            for at, geom in zip(rows, fit_to_kept(array[rows], [], tolerance=SEAM_TOLERANCE_M)):
+                out[at] = geom
+    return out
+
+
+def _fit_seams(grid_geoms: list, redrawn_at: list[int], communities: list[str], crs) -> None:
+    """Make the re-drawn grids of each community meet its kept grids exactly (in place; :mod:`gridgeo.seams`)."""
+    tolerance = seam_tolerance(crs)
+    redrawn = np.zeros(len(grid_geoms), dtype=bool)
+    redrawn[redrawn_at] = True
+    communities = np.asarray(communities, dtype=object)
+    geoms = np.array(grid_geoms, dtype=object)
+    for ccode in sorted(set(communities[redrawn].tolist())):
+        here = communities == ccode
+        mend, kept = np.flatnonzero(here & redrawn), np.flatnonzero(here & ~redrawn)
+        for at, geom in zip(mend, fit_to_kept(geoms[mend], geoms[kept], tolerance=tolerance)):
+            grid_geoms[at] = geom
+
+
 def _assemble(prev, prep, final, pg, pg_codes, prev_members, match, b_code, b_comm, dirty_buildings, is_new, pb_codes, matched_prev, pb_grid, pb_hh, band, unit_band, seed, metric, crs, params):
     n = len(prep.buildings)
     b_grid = np.full(n, "", dtype=object)
@@ -1204,9 +1359,14 @@ def _assemble(prev, prep, final, pg, pg_codes, prev_members, match, b_code, b_co
             )
             new_unit_geoms.append(ugeom)
     if metric_geoms:
+        grid_communities = [row["community_code"] for row in grid_rows]
+        # grids re-drawn in different steps meet exactly in metres first (a vertex of one on the other's edge is
+        # inserted there: after reprojection it would lie a hair off that edge), then meet the kept grids
+        metric_geoms = _fit_metric(metric_geoms, [grid_communities[at] for at in metric_at])
         converted = reproject_polygons(metric_geoms, metric, crs)
         for at, geom in zip(metric_at, converted):
             grid_geoms[at] = geom
+        _fit_seams(grid_geoms, metric_at, grid_communities, crs)
     grids = gpd.GeoDataFrame(pd.DataFrame(grid_rows, columns=[c for c in pg.columns if c != pg.geometry.name]), geometry=list(grid_geoms), crs=crs)
     for column in pg.columns:
         if column != pg.geometry.name and column in grids and pg[column].dtype != object and not grids[column].isna().any():

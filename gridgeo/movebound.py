@@ -1,0 +1,228 @@
+"""A lower bound on the households an update must move between grids.
+
+When buildings are added or removed, every building first stays in (or joins)
+the previous grid that holds it.  Grids then above the band's maximum must give
+households away, grids below its minimum must receive some or be dissolved, and
+a community whose total no longer admits its grid count needs a grid more or
+less.  :func:`households_to_move` bounds from below the number of households
+of buildings present before and after (the ones :attr:`Partition.changes`
+counts in ``households_moved``) that any repair must move, under the model that
+households move between grids across the previous grids' shared borders.
+
+It is the optimum of a small mixed-integer program per community (solved by
+HiGHS; when it stops at its node limit, the best proven bound is taken, so the
+value can only be lower than what a real repair needs):
+
+* every moved building crosses one border, from its grid into a bordering
+  one, and stays there unless that grid is dissolved: a dissolved grid's area
+  goes to its neighbours, so what enters it may pass on at no further cost.
+  Two flows on the directed border graph of the previous grids carry the
+  buildings: *old* households (buildings present in both versions), each
+  costing 1 when it leaves its own grid (a chain A → B → C moves buildings out
+  of A and out of B), and *new* households (added buildings), free;
+* households leave a grid in whole buildings: a grid that gives any gives at
+  least its smallest building;
+* every grid's final total, its households plus what comes in minus what goes
+  out, lies in the band, or the grid is dissolved (it is retired and every
+  building it holds leaves);
+* a virtual *fresh* node beside every grid stands for grids the repair creates
+  there: fed by that grid and the grids bordering it, it receives between
+  ``min × u`` and ``max × u`` households for a whole number ``u ≥ 0`` of them;
+* grids that are excused (they hold a building above the maximum) have no band
+  and keep that building (a repair never moves it); dedicated and locked grids
+  take no part.
+
+The bound is the program's optimum, rounded up.  A repair that moves a building
+to a grid it did not border (through a corridor) is outside the model.  The
+grids the optimum moves households between are where :func:`gridgeo.update.update`
+repairs first (:class:`MoveFlow`).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import coo_matrix
+
+__all__ = ["MoveFlow", "cheapest_moves", "households_to_move"]
+
+#: branch-and-bound nodes per community (a count, not a time: the bound does not depend on the machine)
+_NODE_LIMIT = 2000
+
+
+@dataclass
+class MoveFlow:
+    """The optimum of :func:`cheapest_moves`: the bound and the borders its flows cross."""
+
+    bound: int
+    #: pairs of grids (sender, receiver) between which the cheapest repair moves households
+    pairs: list[tuple[int, int]] = field(default_factory=list)
+    #: grids out of (or beside) which the cheapest repair creates a grid
+    fresh: list[int] = field(default_factory=list)
+
+
+def households_to_move(old, new, borders, *, band, free=None, fixed=None, held=None, smallest=None) -> int:
+    """The fewest old households a repair of one community must move between grids (a lower bound).
+
+    The value of :func:`cheapest_moves`; see there for the parameters.
+
+    Examples
+    --------
+    Three grids in a row; the first gained 80 households, the last lost 60:
+
+    >>> households_to_move([580, 400, 240], [0, 0, 0], [(0, 1), (1, 2)], band=(300, 500))
+    140
+
+    The same when the 80 are new buildings: they can simply join the second grid,
+    which passes 60 of its own on to the third.
+
+    >>> households_to_move([500, 400, 240], [80, 0, 0], [(0, 1), (1, 2)], band=(300, 500))
+    60
+    """
+    return cheapest_moves(old, new, borders, band=band, free=free, fixed=fixed, held=held, smallest=smallest).bound
+
+
+def cheapest_moves(
+    old: np.ndarray,
+    new: np.ndarray,
+    borders: list[tuple[int, int]],
+    *,
+    band: tuple[int, int],
+    free: np.ndarray | None = None,
+    fixed: np.ndarray | None = None,
+    held: np.ndarray | None = None,
+    smallest: np.ndarray | None = None,
+    fresh_from_neighbours: bool = True,
+) -> MoveFlow:
+    """The cheapest repair of one community in the border model: the bound and where its households cross.
+
+    Parameters
+    ----------
+    old, new : array of int
+        Per grid, the households of buildings present before and after (``old``)
+        and of added buildings (``new``) it holds once every building is placed.
+    borders : list of (int, int)
+        Pairs of grids sharing a border (each pair once, in either order).
+    band : (int, int)
+        The household band.
+    free : array of bool, optional
+        Grids without a band (holding a building above the maximum).
+    fixed : array of bool, optional
+        Grids that take no part (dedicated or locked).
+    held : array of int, optional
+        Old households a grid keeps whatever the repair (its building above the
+        maximum, which a repair never moves).
+    smallest : array of int, optional
+        Per grid, the fewest households of one of its buildings (of those with
+        any): households leave a grid in whole buildings, so a grid that gives
+        any gives at least that (default 1).
+    fresh_from_neighbours : bool
+        Whether a grid the repair creates beside a grid may also take buildings
+        of the grids bordering it (the bound: True).  False gives a plan that
+        creates grids only out of one grid, which is what the repair follows.
+
+    Returns
+    -------
+    MoveFlow
+        ``bound`` 0 and no pairs when every grid is in band (or free).
+
+    Examples
+    --------
+    >>> flow = cheapest_moves([580, 400, 240], [0, 0, 0], [(0, 1), (1, 2)], band=(300, 500))
+    >>> flow.bound, flow.pairs
+    (140, [(0, 1), (1, 2)])
+
+    A grid 2 households short whose neighbour's buildings hold 30 households each:
+
+    >>> cheapest_moves([298, 450], [0, 0], [(0, 1)], band=(300, 500), smallest=[30, 30]).bound
+    30
+    """
+    old = np.asarray(old, dtype=float)
+    new = np.asarray(new, dtype=float)
+    k = len(old)
+    low, high = band
+    free = np.zeros(k, dtype=bool) if free is None else np.asarray(free, dtype=bool)
+    fixed = np.zeros(k, dtype=bool) if fixed is None else np.asarray(fixed, dtype=bool)
+    held = np.zeros(k) if held is None else np.asarray(held, dtype=float)
+    smallest = np.ones(k) if smallest is None else np.maximum(np.asarray(smallest, dtype=float), 1.0)
+    total = old + new
+    constrained = ~free & ~fixed
+    if not constrained.any() or all(low <= total[i] <= high for i in np.flatnonzero(constrained)):
+        return MoveFlow(0)
+    big = float(total[~fixed].sum()) + 1.0
+    # arcs between bordering grids that take part, and to the fresh node beside each grid (index k + i)
+    pairs = {(a, b) for a, b in borders if a != b and not fixed[a] and not fixed[b]}
+    arcs = sorted(pairs | {(b, a) for a, b in pairs})
+    near = [{i} for i in range(k)]
+    for a, b in pairs:
+        near[a].add(b)
+        near[b].add(a)
+    arcs += sorted((j, k + i) for i in range(k) if not fixed[i] for j in (near[i] if fresh_from_neighbours else {i}))
+    m = len(arcs)
+    tail = np.array([a for a, _ in arcs], dtype=np.int64)
+    head = np.array([b for _, b in arcs], dtype=np.int64)
+    # variables: f, z (old and new households per arc), s (own old households leaving a grid, cost 1),
+    # y (a grid sends any), d (grid dissolved), u (fresh grids beside each grid)
+    f_at, z_at, s_at, y_at, d_at, u_at = 0, m, 2 * m, 2 * m + k, 2 * m + 2 * k, 2 * m + 3 * k
+    n_var = 2 * m + 4 * k
+    cost = np.zeros(n_var)
+    cost[s_at : s_at + k] = 1.0
+    rows, cols, vals, rhs = [], [], [], []
+
+    def add(entries, bound):
+        for c, v in entries:
+            rows.append(len(rhs))
+            cols.append(c)
+            vals.append(v)
+        rhs.append(bound)
+
+    out_arcs = [np.flatnonzero(tail == i) for i in range(k)]
+    in_arcs = [np.flatnonzero(head == i) for i in range(2 * k)]
+    for i in range(k):
+        if fixed[i]:
+            continue
+        f_in, f_out = [(f_at + a, 1.0) for a in in_arcs[i]], [(f_at + a, 1.0) for a in out_arcs[i]]
+        z_in, z_out = [(z_at + a, 1.0) for a in in_arcs[i]], [(z_at + a, 1.0) for a in out_arcs[i]]
+        minus = lambda entries: [(c, -v) for c, v in entries]  # noqa: E731
+        net = f_in + z_in + minus(f_out) + minus(z_out)  # final = total + net
+        # what leaves beyond the grid's own households passes through: only a dissolved grid lets it
+        add(f_out + [(s_at + i, -1.0)] + minus(f_in), 0.0)
+        add(f_out + [(s_at + i, -1.0), (d_at + i, -big)], 0.0)
+        add(z_out + minus(z_in), new[i])
+        add(z_out + [(d_at + i, -big)], new[i])
+        # own households leave in whole buildings; a building above the maximum stays
+        add([(s_at + i, 1.0)], max(old[i] - held[i], 0.0))
+        add([(s_at + i, -1.0), (y_at + i, smallest[i])], 0.0)
+        add([(s_at + i, 1.0), (y_at + i, -big)], 0.0)
+        if constrained[i]:
+            add(minus(net) + [(d_at + i, -float(low))], total[i] - low)  # final >= low, or dissolved
+            add(net + [(d_at + i, float(high))], high - total[i])  # final <= high, and 0 when dissolved
+        else:
+            add(minus(net), total[i])  # final >= 0
+        fresh_in = [(f_at + a, 1.0) for a in in_arcs[k + i]] + [(z_at + a, 1.0) for a in in_arcs[k + i]]
+        add(minus(fresh_in) + [(u_at + i, float(low))], 0.0)  # fresh >= low u
+        add(fresh_in + [(u_at + i, -float(high))], 0.0)  # fresh <= high u
+    a_ub = coo_matrix((vals, (rows, cols)), shape=(len(rhs), n_var)).tocsr()
+    upper = np.full(n_var, np.inf)
+    upper[y_at : y_at + k] = 1.0
+    upper[d_at : d_at + k] = constrained.astype(float)
+    integrality = np.zeros(n_var)
+    integrality[y_at:] = 1  # a grid sends or not, is dissolved or not; fresh grids come whole
+    solved = milp(
+        cost, constraints=LinearConstraint(a_ub, -np.inf, np.array(rhs)), bounds=Bounds(np.zeros(n_var), upper),
+        integrality=integrality, options={"node_limit": _NODE_LIMIT, "presolve": True},
+    )
+    if solved.status == 0:
+        value = solved.fun
+    elif solved.status == 1 and np.isfinite(getattr(solved, "mip_dual_bound", np.nan)):
+        value = max(float(solved.mip_dual_bound), 0.0)  # stopped at the node limit: the proven bound so far
+    else:
+        return MoveFlow(0)  # no repair within the model (e.g. a total that fits no grid count): no bound claimed
+    flows = solved.x[f_at : f_at + m] + solved.x[z_at : z_at + m] if solved.x is not None else np.zeros(m)
+    used = flows > 0.5
+    pairs_used = sorted({(int(a), int(b)) for a, b in zip(tail[used], head[used]) if b < k})
+    fresh = sorted({int(b) - k for b in head[used] if b >= k} | {int(a) for a, b in zip(tail[used], head[used]) if b >= k})
+    return MoveFlow(int(math.ceil(value - 1e-6)), pairs_used, fresh)

@@ -1,0 +1,220 @@
+"""Seams: make re-drawn grids meet the grids kept around them exactly (a valid polygonal coverage).
+
+A plan that is updated or edited keeps most grid polygons byte for byte and
+re-draws a few.  The re-drawn ones are computed in the local metric CRS and
+reprojected, so their edges along a kept neighbour carry coordinates that differ
+from the neighbour's in the last digits, and the points where two re-drawn grids
+meet the kept boundary are new vertices in the middle of a kept edge.  Either
+makes the community's grids an invalid coverage (``shapely.coverage_is_valid``
+is false) although no gap or overlap can be seen.
+
+:func:`fit_to_kept` mends the re-drawn polygons only — the kept ones are never
+changed — in the output CRS:
+
+1. every vertex of a re-drawn polygon within ``tolerance`` of a kept vertex
+   takes that vertex's exact coordinates;
+2. every other vertex within ``tolerance`` of a kept edge (a junction where two
+   re-drawn grids meet a kept one) moves to the nearer end of that edge, the same
+   way in every re-drawn polygon that holds it, so the re-drawn grids still
+   meet each other exactly (a kept grid never gains a vertex);
+3. the re-drawn polygons' own vertices within ``tolerance`` of each other
+   (grids re-drawn in different steps) take one value;
+4. the vertices of kept and of other re-drawn polygons that lie on a re-drawn
+   edge are inserted into it (``shapely.snap``), so both sides of a shared edge
+   hold the same vertices.
+
+A polygon that this would make invalid keeps its junction (step 2 is undone for
+the polygons concerned); one still invalid is repaired when that keeps it one
+polygon of the same area, and otherwise left as it came, so that the caller's
+audit reports the community: a broken guarantee is an error, never a silent
+result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from pyproj import CRS
+from scipy.spatial import cKDTree
+
+__all__ = ["fit_to_kept", "seam_tolerance"]
+
+#: largest distance, in metres, between two coordinates that stand for the same vertex
+SEAM_TOLERANCE_M = 1e-3
+
+
+def seam_tolerance(crs) -> float:
+    """The seam tolerance (:data:`SEAM_TOLERANCE_M`) in the units of ``crs``.
+
+    Examples
+    --------
+    >>> seam_tolerance(32651)
+    0.001
+    >>> round(seam_tolerance(4326) * 111_320, 6)
+    0.001
+    """
+    crs = CRS.from_user_input(crs)
+    if crs.is_geographic:
+        return SEAM_TOLERANCE_M / 111_320.0
+    factor = crs.axis_info[0].unit_conversion_factor if crs.axis_info else 1.0
+    return SEAM_TOLERANCE_M / (factor or 1.0)
+
+
+def _kept_segments(kept: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end points of every edge of the ``kept`` polygons' rings."""
+    rings = shapely.get_rings(kept)
+    coords, ring = shapely.get_coordinates(rings, return_index=True)
+    same = ring[1:] == ring[:-1]
+    return coords[:-1][same], coords[1:][same]
+
+
+def fit_to_kept(redrawn, kept, *, tolerance: float) -> np.ndarray:
+    """The ``redrawn`` polygons with their edges along the ``kept`` polygons matching them exactly.
+
+    Parameters
+    ----------
+    redrawn : array of Polygon or MultiPolygon
+        Polygons to mend (a new array is returned; the input is not changed).
+    kept : array of Polygon or MultiPolygon
+        Polygons that must not change (the grids kept around the re-drawn ones).
+    tolerance : float
+        Largest distance, in the polygons' units, between coordinates that stand
+        for the same vertex (see :func:`seam_tolerance`).
+
+    Returns
+    -------
+    numpy.ndarray
+        The mended polygons, in the order of ``redrawn``.
+
+    Examples
+    --------
+    Two re-drawn rectangles whose shared corner sits in the middle of a kept edge,
+    one corner a hair inside the kept polygon:
+
+    >>> import shapely
+    >>> kept = [shapely.Polygon([(0, 0), (4, 0), (4, 1), (0, 1)])]
+    >>> redrawn = [shapely.Polygon([(0, 0.99999999), (2.1, 1), (2.1, 3), (0, 3)]),
+    ...            shapely.Polygon([(2.1, 1), (4, 1), (4, 3), (2.1, 3)])]
+    >>> bool(shapely.coverage_is_valid(kept + redrawn))
+    False
+    >>> fitted = fit_to_kept(redrawn, kept, tolerance=1e-6)
+    >>> bool(shapely.coverage_is_valid(kept + list(fitted)))
+    True
+    >>> [[2.1, 1.0] in shapely.get_coordinates(g).tolist() for g in fitted]  # the junction moved to a kept vertex
+    [False, False]
+    """
+    redrawn = _without_slits(np.asarray(redrawn, dtype=object), tolerance)
+    kept = np.asarray(kept, dtype=object)
+    if not len(redrawn):
+        return redrawn
+    kept_coords = np.unique(shapely.get_coordinates(kept), axis=0) if len(kept) else np.zeros((0, 2))
+    coords = shapely.get_coordinates(redrawn)
+    unique, inverse = np.unique(coords, axis=0, return_inverse=True)
+    inverse = inverse.reshape(-1)
+    target = unique.copy()
+    on_vertex = np.zeros(len(unique), dtype=bool)
+    if len(kept_coords):
+        distance, nearest = cKDTree(kept_coords).query(unique)
+        on_vertex = distance <= tolerance
+        target[on_vertex] = kept_coords[nearest[on_vertex]]
+    # junctions: vertices on a kept edge, away from its ends, move to the nearer end
+    starts, ends = _kept_segments(kept) if len(kept) else (np.zeros((0, 2)), np.zeros((0, 2)))
+    junction = np.zeros(len(unique), dtype=bool)
+    rest = np.flatnonzero(~on_vertex)
+    if len(rest) and len(starts):
+        segments = shapely.linestrings(np.stack([starts, ends], axis=1))
+        segment_tree = shapely.STRtree(segments)
+        point_at, segment_at = segment_tree.query_nearest(shapely.points(unique[rest]), max_distance=tolerance, all_matches=False)
+        if len(point_at):
+            rows = rest[point_at]
+            a, b = starts[segment_at], ends[segment_at]
+            to_a = np.hypot(*(unique[rows] - a).T) <= np.hypot(*(unique[rows] - b).T)
+            target[rows] = np.where(to_a[:, None], a, b)
+            junction[rows] = True
+    _merge_close(target, ~on_vertex & ~junction, tolerance)
+    fitted = _mend(redrawn, target[inverse], kept_coords, tolerance)
+    if junction.any():
+        # a junction move that leaves a polygon invalid is undone for every polygon holding that vertex
+        invalid = ~_sound(fitted)
+        if invalid.any():
+            _, owner = shapely.get_coordinates(redrawn, return_index=True)
+            undo = np.zeros(len(unique), dtype=bool)
+            undo[np.unique(inverse[np.isin(owner, np.flatnonzero(invalid))])] = True
+            undo &= junction
+            if undo.any():
+                target[undo] = unique[undo]
+                fitted = _mend(redrawn, target[inverse], kept_coords, tolerance)
+    for i in np.flatnonzero(~_sound(fitted)):
+        fitted[i] = _repaired(fitted[i], redrawn[i])
+    return fitted
+
+
+def _repaired(geom, before):
+    """``geom`` made valid when that keeps it one piece of the same area, else ``before`` (the audit then names it)."""
+    parts = shapely.get_parts(shapely.make_valid(geom))
+    parts = parts[shapely.get_type_id(parts) == 3]
+    if len(parts) == 1 and abs(shapely.area(parts[0]) - shapely.area(before)) <= 1e-9 * max(shapely.area(before), 1.0):
+        return parts[0]
+    return before
+
+
+def _sound(geoms: np.ndarray) -> np.ndarray:
+    """Whether each geometry is a valid polygon or multipolygon."""
+    return shapely.is_valid(geoms) & np.isin(shapely.get_type_id(geoms), (3, 6))
+
+
+def _without_slits(geoms: np.ndarray, tolerance: float) -> np.ndarray:
+    """``geoms`` without holes of no real area (slits left by a dissolve), which the fit would collapse."""
+    out = geoms.copy()
+    tiny = 1e4 * tolerance * tolerance
+    for i, geom in enumerate(geoms):
+        parts = shapely.get_parts(geom)
+        if not any(len(part.interiors) for part in parts):
+            continue
+        kept = [shapely.Polygon(part.exterior, [ring for ring in part.interiors if shapely.area(shapely.Polygon(ring)) > tiny]) for part in parts]
+        out[i] = kept[0] if shapely.get_type_id(geom) == 3 else shapely.MultiPolygon(kept)
+    return out
+
+
+def _merge_close(coords: np.ndarray, free: np.ndarray, tolerance: float) -> None:
+    """Give the ``free`` coordinates that lie within ``tolerance`` of each other one value: the smallest of their group (in place)."""
+    at = np.flatnonzero(free)
+    if len(at) < 2:
+        return
+    pairs = cKDTree(coords[at]).query_pairs(tolerance, output_type="ndarray")
+    if not len(pairs):
+        return
+    parent = np.arange(len(at))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in pairs:
+        ra, rb = root(int(a)), root(int(b))
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)  # coordinates are sorted: the smallest index is the smallest value
+    roots = np.array([root(i) for i in range(len(at))])
+    coords[at] = coords[at[roots]]
+
+
+def _mend(redrawn: np.ndarray, coords: np.ndarray, kept_coords: np.ndarray, tolerance: float) -> np.ndarray:
+    """``redrawn`` with new coordinates, repeated points dropped, and every vertex of a kept or another
+    re-drawn polygon that lies on one of their edges inserted into it."""
+    moved = shapely.remove_repeated_points(shapely.transform(redrawn, lambda _: coords), tolerance=0.0)
+    own, owner = shapely.get_coordinates(moved, return_index=True)
+    everything = np.vstack([kept_coords, own])
+    source = np.concatenate([np.full(len(kept_coords), -1), owner])
+    out = np.empty(len(moved), dtype=object)
+    bounds = shapely.bounds(moved)
+    for i, geom in enumerate(moved):
+        x0, y0, x1, y1 = bounds[i]
+        near = (
+            (everything[:, 0] >= x0 - tolerance) & (everything[:, 0] <= x1 + tolerance)
+            & (everything[:, 1] >= y0 - tolerance) & (everything[:, 1] <= y1 + tolerance)
+            & (source != i)
+        )
+        out[i] = shapely.snap(geom, shapely.multipoints(np.unique(everything[near], axis=0)), tolerance) if near.any() else geom
+    return out

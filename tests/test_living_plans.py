@@ -1,0 +1,205 @@
+"""Living plans keep every guarantee of a fresh run: after `update` and `apply-edits` each community's grids are a
+valid polygonal coverage (edges that match, ``shapely.coverage_is_valid``), households are conserved, every grid is
+one polygon and in band or excused, and ``changes.json`` reports a lower bound on the households any repair moves.
+
+Runs on the five real datasets of ``../shared/data`` (a reduced matrix; ``scripts/living_matrix.py`` runs the whole
+one: 1, 5 and 10 %, added and removed, spread and concentrated, three seeds) and on the sample's real Taipei slice.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from click.testing import CliRunner
+
+import gridgeo
+from gridgeo.audit import audit_partition
+from gridgeo.cli import main
+from gridgeo.edits import apply_edits
+from gridgeo.movebound import households_to_move
+from gridgeo.result import Partition, read_outputs
+from gridgeo.seams import fit_to_kept
+from gridgeo.update import update
+
+from .conftest import REPO, SHARED
+
+_spec = importlib.util.spec_from_file_location("living_matrix", REPO / "scripts" / "living_matrix.py")
+living_matrix = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(living_matrix)
+change_buildings, invalid_coverages = living_matrix.change_buildings, living_matrix.invalid_coverages
+
+OPTIONS = {"households": "hh_est", "community_id": "community_id", "building_id": "building_id"}
+DATASETS = ["monaco", "munich_altstadt", "shanghai_bund", "taipei_wanhua_datong", "porto"]
+
+
+def load(name: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    folder = SHARED / name
+    if not folder.exists():
+        pytest.skip(f"{folder} is not present (the shared data sits beside the repository in CI)")
+    return gpd.read_file(folder / "communities.gpkg"), gpd.read_file(folder / "buildings.gpkg")
+
+
+def check_living(previous: Partition, result: Partition, buildings: gpd.GeoDataFrame) -> None:
+    """Every guarantee of a fresh run, on the output of an update or an edit."""
+    assert invalid_coverages(result) == []
+    assert audit_partition(result, buildings, quality=True) == []
+    assert int(result.buildings["households"].sum()) == int(result.grids["households"].sum()) == int(result.communities["households"].sum())
+    assert (shapely.get_type_id(result.grids.geometry.to_numpy()) == 3).all()
+    changes = result.changes
+    bound = changes.get("households_moved_lower_bound")
+    if bound is not None:
+        assert 0 <= bound <= changes["households_moved"]
+    # a grid whose polygon was kept keeps it byte for byte
+    old = dict(zip(previous.grids["grid_code"], previous.grids.geometry))
+    redrawn = set(changes["grids_added"]) | set(changes["grids_reshaped"])
+    for code, geom in zip(result.grids["grid_code"], result.grids.geometry):
+        if code not in redrawn:
+            assert shapely.to_wkb(geom) == shapely.to_wkb(old[code]), code
+
+
+@pytest.fixture(scope="module", params=DATASETS)
+def dataset(request, tmp_path_factory):
+    communities, buildings = load(request.param)
+    return request.param, communities, buildings, tmp_path_factory.mktemp(request.param)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("share", "added", "concentrated"), [(0.05, True, False), (0.05, False, False), (0.05, True, True)])
+def test_updates_keep_a_valid_coverage_on_every_dataset(dataset, share, added, concentrated):
+    name, communities, buildings, folder = dataset
+    changed = change_buildings(buildings, share=share, seed=0, concentrated=concentrated)
+    before = buildings.drop(buildings.index[changed]) if added else buildings
+    after = buildings if added else buildings.drop(buildings.index[changed])
+    previous = gridgeo.partition(communities, before, **OPTIONS)
+    path = previous.to_files(folder / f"v1-{share}-{added}-{concentrated}")
+    result = update(path, after)
+    check_living(previous, result, after)
+    if concentrated:
+        # a new estate touches few grids: the others keep their polygon and their buildings
+        assert len(result.changes["grids_modified"]) + len(result.changes["grids_reshaped"]) < len(result.grids)
+
+
+def test_update_then_edit_then_update_keeps_every_guarantee(monaco, tmp_path):
+    communities, buildings, _ = monaco
+    changed = change_buildings(buildings, share=0.05, seed=1, concentrated=False)
+    first = gridgeo.partition(communities, buildings.drop(buildings.index[changed]), **OPTIONS)
+    second = update(first.to_files(tmp_path / "v1"), buildings)
+    check_living(first, second, buildings)
+    # move a building of the first grid to the neighbour sharing the longest border with it
+    grids = second.grids.to_crs(32632).set_index("grid_code")
+    source = grids.index[0]
+    community = grids.loc[source, "community_id"]
+    others = grids[(grids.index != source) & (grids["community_id"] == community)]
+    shared = others.geometry.intersection(grids.geometry[source].buffer(0.01)).length
+    target = shared.idxmax()
+    b = second.buildings.to_crs(32632)
+    mine = b[b["grid_code"] == source]
+    building = str(mine.loc[mine.geometry.distance(grids.geometry[target]).idxmin(), "building_code"])
+    edits = tmp_path / "edits.csv"
+    pd.DataFrame({"building_code": [building], "grid_code": [target]}).to_csv(edits, index=False)
+    third = apply_edits(second.to_files(tmp_path / "v2"), edits)  # audited against the plan's own buildings
+    assert invalid_coverages(third) == []
+    assert third.buildings.set_index("building_code").loc[building, "grid_code"] == target
+    assert int(third.grids["households"].sum()) == int(second.grids["households"].sum())
+    removed = change_buildings(buildings, share=0.05, seed=2, concentrated=True)
+    fourth = update(third.to_files(tmp_path / "v3"), buildings.drop(buildings.index[removed]))
+    assert invalid_coverages(fourth) == []
+    assert audit_partition(fourth, buildings.drop(buildings.index[removed]), quality=False) == []
+    assert fourth.buildings.set_index("building_code").loc[building, "grid_code"] == target  # the pin holds
+
+
+def test_one_edit_on_the_sample_keeps_the_coverage_valid(sample, tmp_path):
+    """Moving a building to a neighbouring grid re-draws both; they meet the unchanged grids exactly."""
+    communities, buildings = sample
+    plan = gridgeo.partition(communities, buildings, households="hh_est", community_id="comm_id", building_id="bldg_id")
+    folder = plan.to_files(tmp_path / "v1")
+    grids = plan.grids.to_crs(3826).set_index("grid_code")
+    b = plan.buildings.to_crs(3826)
+    for source in sorted(grids.index)[:4]:
+        community = grids.loc[source, "community_id"]
+        neighbours = grids[(grids.index != source) & (grids["community_id"] == community)]
+        touching = neighbours[neighbours.geometry.intersection(grids.geometry[source].buffer(0.01)).length > 1]
+        for target in touching.index[:2]:
+            mine = b[b["grid_code"] == source]
+            building = str(mine.loc[mine.geometry.distance(grids.geometry[target]).idxmin(), "building_code"])
+            edits = tmp_path / f"{building}-{target}.csv"
+            pd.DataFrame({"building_code": [building], "grid_code": [target]}).to_csv(edits, index=False)
+            result = apply_edits(folder, edits)
+            assert invalid_coverages(result) == [], (building, target)
+            assert set(result.edits["grids_redrawn"]) >= {target}
+
+
+def test_the_audit_reports_edges_that_do_not_match(taipei_small):
+    """A grid with a vertex its neighbour lacks (no gap, no overlap) is a broken guarantee the audit names."""
+    communities, buildings = taipei_small
+    plan = gridgeo.partition(communities, buildings, **OPTIONS)
+    assert audit_partition(plan, buildings) == []
+    grids = plan.grids.copy()
+    geoms = grids.geometry.to_numpy()
+    # insert the midpoint of an edge shared with a neighbour into one side only
+    a, b = next((i, j) for i in range(len(geoms)) for j in range(i + 1, len(geoms)) if grids["community_id"].iloc[i] == grids["community_id"].iloc[j] and shapely.length(shapely.intersection(geoms[i], geoms[j])) > 0)
+    shared = shapely.intersection(geoms[a], geoms[b])
+    line = shapely.get_parts(shapely.line_merge(shared))[0]
+    ring = shapely.get_coordinates(geoms[a].exterior)
+    start, end = shapely.get_coordinates(line)[:2]
+    k = next(i for i in range(len(ring) - 1) if {tuple(ring[i]), tuple(ring[i + 1])} == {tuple(start), tuple(end)})
+    middle = (ring[k] + ring[k + 1]) / 2
+    broken = shapely.Polygon(np.vstack([ring[: k + 1], [middle], ring[k + 1 :]]), [r.coords for r in geoms[a].interiors])
+    assert shapely.equals(broken, geoms[a])
+    grids.loc[grids.index[a], grids.geometry.name] = broken
+    tampered = Partition(plan.communities, grids, plan.buildings, plan.units, plan.unassigned, plan.report)
+    problems = audit_partition(tampered, buildings, quality=False)
+    assert any("not a valid polygonal coverage" in p and str(grids["grid_code"].iloc[a]) in p for p in problems), problems
+
+
+def test_fit_to_kept_never_changes_the_kept_polygons_and_keeps_redrawn_ones_apart():
+    kept = [shapely.box(0, 0, 10, 5), shapely.box(10, 0, 20, 5)]
+    redrawn = [shapely.Polygon([(0, 5.0000000001), (7.3, 5), (7.3, 9), (0, 9)]), shapely.Polygon([(7.3, 5), (20, 5), (20, 9), (7.3, 9)])]
+    fitted = fit_to_kept(redrawn, kept, tolerance=1e-6)
+    assert shapely.coverage_is_valid(kept + list(fitted))
+    assert shapely.equals(shapely.union_all(fitted), shapely.box(0, 5, 20, 9))
+    assert shapely.area(shapely.intersection(fitted[0], fitted[1])) == 0
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "borders", "expected"),
+    [
+        ([400, 400], [0, 0], [(0, 1)], 0),  # in band: nothing to move
+        ([520, 380], [0, 0], [(0, 1)], 20),  # excess over one border
+        ([500, 380], [20, 0], [(0, 1)], 0),  # the excess is new: it may join the neighbour
+        ([580, 400, 240], [0, 0, 0], [(0, 1), (1, 2)], 140),  # a chain moves households out of two grids
+        ([200, 460, 460], [0, 0, 0], [(0, 1), (1, 2)], 100),  # the small grid takes 100 (dissolving it would move 200)
+        ([900, 200], [0, 0], [(0, 1)], 400),  # 100 to the neighbour and 300 to a new grid
+    ],
+)
+def test_the_lower_bound_on_hand_made_cases(old, new, borders, expected):
+    assert households_to_move(old, new, borders, band=(300, 500)) == expected
+
+
+def test_the_lower_bound_ignores_excused_and_fixed_grids():
+    # a grid holding a building above the maximum has no band; a locked one takes no part
+    assert households_to_move([900, 400], [0, 0], [(0, 1)], band=(300, 500), free=[True, False]) == 0
+    assert households_to_move([250, 400], [0, 0], [(0, 1)], band=(300, 500), fixed=[False, True]) == 0  # nothing within the model
+
+
+def test_cli_update_writes_the_lower_bound_and_a_valid_coverage(monaco, tmp_path):
+    communities, buildings, _ = monaco
+    changed = change_buildings(buildings, share=0.05, seed=3, concentrated=False)
+    (tmp_path / "in").mkdir()
+    communities.to_file(tmp_path / "in" / "c.gpkg", layer="communities")
+    buildings.drop(buildings.index[changed]).to_file(tmp_path / "in" / "b1.gpkg", layer="buildings")
+    buildings.to_file(tmp_path / "in" / "b2.gpkg", layer="buildings")
+    runner = CliRunner()
+    first = runner.invoke(main, ["-q", "partition", str(tmp_path / "in" / "c.gpkg"), str(tmp_path / "in" / "b1.gpkg"), "--households", "hh_est", "--community-id", "community_id", "--building-id", "building_id", "-o", str(tmp_path / "v1"), "--no-map", "--no-report"])
+    assert first.exit_code == 0, first.output
+    second = runner.invoke(main, ["-q", "update", str(tmp_path / "v1"), "--buildings", str(tmp_path / "in" / "b2.gpkg"), "-o", str(tmp_path / "v2"), "--no-map", "--no-report"])
+    assert second.exit_code == 0, second.output
+    changes = json.loads((tmp_path / "v2" / "changes.json").read_text(encoding="utf-8"))
+    assert 0 <= changes["households_moved_lower_bound"] <= changes["households_moved"]
+    assert invalid_coverages(read_outputs(tmp_path / "v2")) == []
