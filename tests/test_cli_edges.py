@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 
 import geopandas as gpd
 import pytest
@@ -156,8 +155,7 @@ def test_help_has_no_wrapping_artefacts():
 
 # -- scripts/partition_city.py ----------------------------------------------------------------------------
 def test_partition_city_writes_what_the_command_writes(tmp_path, monkeypatch):
-    sys.path.insert(0, str(REPO / "scripts"))
-    monkeypatch.setattr(sys, "path", sys.path)
+    monkeypatch.syspath_prepend(str(REPO / "scripts"))
     import partition_city
 
     city, cli = tmp_path / "city", tmp_path / "cli"
