@@ -15,9 +15,11 @@ from pathlib import Path
 
 import click
 
-from gridgeo.cli import main as gridgeo_main
-
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the working tree's commands, also when an older gridgeo is installed
+
+from gridgeo.cli import main as gridgeo_main  # noqa: E402
+
 TARGET = REPO / "docs" / "cli.md"
 WIDTH = 100
 COMMAND = "python scripts/cli_reference.py"
