@@ -57,6 +57,8 @@ def _handle_errors(func):
             with warnings.catch_warnings():
                 warnings.showwarning = _log_warning
                 return func(*args, **kwargs)
+        except (click.exceptions.Exit, click.ClickException):
+            raise  # an inner command (demo → partition) has already said what went wrong and chosen the exit code
         except AuditError as exc:
             click.echo(f"Audit failed, nothing was written: {exc} (this is a gridgeo bug; please report it with -v output)", err=True)
             ctx.exit(EXIT_INTERNAL)
@@ -369,7 +371,7 @@ def _check_output(output: str, overwrite: bool, specs) -> None:
             raise InputError(
                 Problem("-o/--output", f"{output} holds the input file {path.name}; writing there would replace it", "write the output to another folder")
             )
-    check_output_folder(output, overwrite)
+    check_output_folder(output, overwrite, overwrite_hint="--overwrite")
 
 
 def _lines_layer(frames, crs):
@@ -456,8 +458,9 @@ def partition(communities, buildings, output, households, community_id, building
     """Partition COMMUNITIES into grids using BUILDINGS, writing OUTDIR.
 
     COMMUNITIES and BUILDINGS are Shapefiles, GeoJSON, GeoPackage (FILE.gpkg:LAYER),
-    GeoParquet or zipped Shapefiles.  OUTDIR receives partition.gpkg, grids/buildings/
-    units.geojson, report.json, report.html, map.html and config.toml.
+    GeoParquet or zipped Shapefiles.  OUTDIR receives partition.gpkg,
+    grids.geojson, buildings.geojson, units.geojson, report.json, report.html,
+    map.html and config.toml.
     """
     from .api import partition as run_partition
     from .config import dump_config
@@ -703,8 +706,9 @@ def apply_edits_command(previous, edits, output, formats, make_map, make_report,
     record = result.edits
     if logger.getEffectiveLevel() <= logging.WARNING:
         moved = sum(1 for m in record["moves"] if m["from"] != m["to"])
+        pinned = len(result.report.get("pinned_buildings", {}))  # a move pins too; earlier edits' pins stay
         click.echo(
-            f"{moved} buildings moved, {len(record['moves']) - moved} pinned, {len(record['locked'])} grids locked; "
+            f"{moved} buildings moved, {len(record['moves']) - moved} pinned where they stand ({pinned} pinned in the plan), {len(record['locked'])} grids locked; "
             f"{len(record['grids_redrawn'])} grids re-drawn, {len(record['grids_created'])} created, {len(record['grids_retired'])} retired; "
             f"{len(record['broken_constraints'])} broken constraints kept; written to {output}",
             err=True,
@@ -727,8 +731,65 @@ def apply_edits_command(previous, edits, output, formats, make_map, make_report,
 def validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding, grid_size, dedicated, dedicated_type, compounds, codes):
     """Check COMMUNITIES and BUILDINGS (and the facility, compound and code options) without partitioning.
 
-    Every problem is listed at once; exit 1 when there are problems.
+    Every problem is listed at once, then every note (each once); exit 1 when
+    there are problems.  Overlapping communities are a problem: their grids
+    would overlap too.
     """
+    with _HeldWarnings() as held:
+        problems, prep = _validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding, grid_size, dedicated, dedicated_type, compounds, codes)
+    problem_texts = {str(problem) for problem in problems}
+    notes = [note for note in (prep.notes if prep is not None else []) if note not in problem_texts]
+    held.release(problem_texts | set(notes))
+    if problems:
+        click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}:")
+        for problem in problems:
+            click.echo(f"  - {problem}")
+    else:
+        click.echo(f"OK: {len(prep.communities)} communities, {len(prep.buildings)} buildings assigned, {len(prep.unassigned)} unassigned")
+    for note in notes:
+        click.echo(f"  note: {note}")
+    if problems:
+        sys.exit(EXIT_PROBLEMS)
+
+
+class _HeldWarnings(logging.Filter):
+    """Hold back gridgeo's warnings while `validate` checks: it prints each as a problem or a note, once.
+
+    ``release(shown)`` passes on the held warnings whose text was not printed.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+        self.handlers = list(logging.getLogger("gridgeo").handlers)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno == logging.WARNING:
+            self.records.append(record)
+            return False
+        return True
+
+    def __enter__(self):
+        for handler in self.handlers:
+            handler.addFilter(self)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for handler in self.handlers:
+            handler.removeFilter(self)
+        if exc[0] is not None:
+            self.release(set())
+
+    def release(self, shown: set[str]) -> None:
+        for record in self.records:
+            if record.getMessage() not in shown:
+                for handler in self.handlers:
+                    handler.handle(record)
+        self.records = []
+
+
+def _validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding, grid_size, dedicated, dedicated_type, compounds, codes):
+    """Every problem of the inputs of `gridgeo validate` and the prepared inputs (None when they could not be prepared)."""
     from .api import parse_band
     from .areas import assign_areas
     from .standard_codes import prepare_codes
@@ -753,6 +814,7 @@ def validate(communities, buildings, households, community_id, building_id, comm
             problems += exc.problems
         try:
             prep = prepare_inputs(comm, bldg, **_data_options(households, community_id, building_id, community_households, barrier_frames, labels))
+            problems += prep.overlaps
         except InputError as exc:
             problems += exc.problems
     if dedicated or compounds:
@@ -763,14 +825,7 @@ def validate(communities, buildings, households, community_id, building_id, comm
                 prep.notes.append(f"{len(areas.geoms)} dedicated facilities and compounds placed in their communities")
         except InputError as exc:
             problems += exc.problems
-    if problems:
-        click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}:")
-        for problem in problems:
-            click.echo(f"  - {problem}")
-        sys.exit(EXIT_PROBLEMS)
-    click.echo(f"OK: {len(prep.communities)} communities, {len(prep.buildings)} buildings assigned, {len(prep.unassigned)} unassigned")
-    for note in prep.notes:
-        click.echo(f"  note: {note}")
+    return problems, prep
 
 
 # -- map / report from a finished run -------------------------------------------------------------------

@@ -576,7 +576,7 @@ def apply_edits(
     result.changes = changes
     result = add_services(result, services)  # staffing, workload, coverage of the final grids, as the plan ran them
     logger.info(
-        "apply-edits: %d buildings moved, %d pinned, %d grids re-drawn, %d created, %d retired; %d broken constraints",
+        "apply-edits: %d buildings moved, %d pinned where they stand, %d grids re-drawn, %d created, %d retired; %d broken constraints",
         len(real_moves), len(moved_rows) - len(real_moves), len(edits_record["grids_redrawn"]), len(edits_record["grids_created"]), len(retired_now), len(broken),
     )
     if audit:

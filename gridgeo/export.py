@@ -45,12 +45,22 @@ _FIXED_DATE = "2000-01-01T00:00:00.000Z"
 OUTPUT_MARKERS = ("report.json", "partition.gpkg")
 
 
-def check_output_folder(outdir: str | Path, overwrite: bool) -> None:
+def check_output_folder(outdir: str | Path, overwrite: bool, *, overwrite_hint: str = "overwrite=True") -> None:
     """Raise :class:`OutputExistsError` unless ``outdir`` may be (re)written.
 
     A missing folder is fine; an existing one needs ``overwrite`` and must be a
     folder that is empty or an earlier gridgeo output, so a mistyped ``-o`` never
-    deletes unrelated files.
+    deletes unrelated files.  A folder that ``overwrite`` would not replace is
+    refused as such at once, so the advice of a refusal always works.
+
+    Parameters
+    ----------
+    outdir : str or Path
+        The output folder.
+    overwrite : bool
+        Whether an earlier gridgeo output (or an empty folder) may be replaced.
+    overwrite_hint : str, default "overwrite=True"
+        How the caller asks for ``overwrite`` in the advice (the command line passes ``--overwrite``).
 
     Examples
     --------
@@ -70,18 +80,18 @@ def check_output_folder(outdir: str | Path, overwrite: bool) -> None:
         return
     if not outdir.is_dir():
         raise OutputExistsError(str(Problem(str(outdir), "exists and is not a folder", "choose a folder name for -o/--output")))
-    if not overwrite:
-        raise OutputExistsError(str(Problem(str(outdir), "exists", "pass --overwrite (overwrite=True) to replace it, or choose another folder")))
     if any(outdir.iterdir()) and not any((outdir / name).exists() for name in OUTPUT_MARKERS):
         raise OutputExistsError(
             str(
                 Problem(
                     str(outdir),
-                    "is not empty and is not a gridgeo output folder (no report.json or partition.gpkg), so --overwrite will not replace it",
+                    f"is not empty and is not a gridgeo output folder (no report.json or partition.gpkg), so {overwrite_hint} will not replace it",
                     "choose a new folder, or empty this one yourself",
                 )
             )
         )
+    if not overwrite:
+        raise OutputExistsError(str(Problem(str(outdir), "exists", f"pass {overwrite_hint} to replace it, or choose another folder")))
 
 
 def _output_error(exc: BaseException, outdir: Path) -> OutputError | None:

@@ -1,4 +1,4 @@
-"""How a partition is judged, with the definitions of ``shared/DOMAIN.md``.
+"""How a partition is judged: the measures defined in ``docs/how-it-works.md``.
 
 * In band: ``low <= households <= high``.  A grid may be outside only with an
   excuse (``status``): ``oversize_building`` (it holds a building above the
@@ -14,7 +14,7 @@
 * Joint units: the share of units with ``low <= households <= high``; also
   among the units of grids whose total admits an exact cut (some unit count
   ``m`` with ``m·low <= total <= m·high``; with units of 10–15 every grid of
-  20 or more, ``shared/DOMAIN.md``).
+  20 or more).
 
 The functions take GeoDataFrames in any CRS (areas are computed in a local
 metric CRS) and return new frames or plain dicts.
@@ -258,7 +258,7 @@ def summarize(
         out["n_units"] = int(len(units))
         out["share_units_in_band"] = float(ok.mean()) if len(units) else 1.0
         if "grid_code" in units and "grid_code" in grids:
-            # units whose grid's total admits an exact cut (DOMAIN.md: any grid of 20 or more with units of 10-15)
+            # units whose grid's total admits an exact cut (with units of 10-15: any grid of 20 or more)
             totals = grids.set_index("grid_code")["households"].reindex(units["grid_code"]).to_numpy()
             cuttable = np.array([fits_units(t, *unit_band) if np.isfinite(t) else False for t in totals], dtype=bool)
             out["share_cuttable_units_in_band"] = float(ok[cuttable].mean()) if cuttable.any() else 1.0

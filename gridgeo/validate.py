@@ -25,7 +25,7 @@ from .crs import check_coordinates_fit_crs, local_metric_crs, require_crs
 from .errors import CRSError, InputError, Problem, ProblemCollector, describe_rows
 from .households import HEIGHT_COLUMNS, LEVEL_COLUMNS, calibrate_to_totals, estimate_households
 
-__all__ = ["Prepared", "prepare_inputs", "OUTSIDE", "NO_GEOMETRY"]
+__all__ = ["Prepared", "prepare_inputs", "name_rows", "OUTSIDE", "NO_GEOMETRY"]
 
 logger = logging.getLogger(__name__)
 
@@ -52,6 +52,7 @@ class Prepared:
     input_crs: CRS
     metric_crs: CRS
     notes: list[str] = field(default_factory=list)
+    overlaps: list[Problem] = field(default_factory=list)  # communities overlapping (also a note): `gridgeo validate` fails on them
 
 
 def prepare_inputs(
@@ -144,6 +145,7 @@ def prepare_inputs(
     else:
         ids = np.array([f"{i + 1}" for i in range(len(communities))], dtype=object)
         notes.append(f"{c_label}: no community id column; communities are numbered by row (1..{len(communities)})")
+    names = None  # building ids that name buildings in messages (else row numbers)
     if building_id is not None:
         if building_id not in buildings.columns:
             problems.add(b_label, f"has no column '{building_id}'", f"use one of: {_columns(buildings)}")
@@ -152,7 +154,12 @@ def prepare_inputs(
             missing = bids.isna()
             if missing.any():
                 problems.add(b_label, f"{describe_rows(np.flatnonzero(missing) + 1)}: building id '{building_id}' is empty", "give every building an id")
+            else:
+                names = bids.astype(str).to_numpy()
             _check_duplicates(problems, b_label, bids.astype(str).to_numpy(), building_id)
+
+    def which(rows: np.ndarray) -> str:
+        return name_rows(rows, names, building_id)
 
     # -- geometry types ----------------------------------------------------------------------
     c_geoms = communities.geometry.to_numpy()
@@ -208,17 +215,17 @@ def prepare_inputs(
     if community_households is not None and community_households not in communities.columns:
         problems.add(c_label, f"has no column '{community_households}'", f"use one of: {_columns(communities)}")
     problems.raise_if_any()
-    _warn_duplicate_geometries(b_geoms, b_empty, b_label, notes)
+    _warn_duplicate_geometries(b_geoms, b_empty, b_label, notes, which=which)
 
     # -- to the metric CRS, repaired -----------------------------------------------------------
     metric = local_metric_crs(communities)
     notes.append(f"geometry computed in {metric.name} (EPSG:{metric.to_epsg()})")
     c_metric = _repair(communities.to_crs(metric).geometry.to_numpy(), c_label, notes, polygonal=True)
-    b_metric_all = _repair(buildings.to_crs(metric).geometry.to_numpy(), b_label, notes, polygonal=False)
+    b_metric_all = _repair(buildings.to_crs(metric).geometry.to_numpy(), b_label, notes, polygonal=False, which=which)
     c_metric = _drop_slivers(shapely.force_2d(c_metric), c_label, notes)
-    _warn_overlaps(c_metric, ids, c_label, notes)
+    overlaps = _warn_overlaps(c_metric, ids, c_label, notes)
     b_metric_all = shapely.force_2d(b_metric_all)
-    _warn_nested_footprints(b_metric_all, b_label, notes)
+    _warn_nested_footprints(b_metric_all, b_label, notes, which=which)
     barrier_lines = []
     for frame in barriers or []:
         lines = shapely.force_2d(frame.to_crs(metric).geometry.to_numpy())
@@ -261,12 +268,12 @@ def prepare_inputs(
         if len(straddling):
             if building_id is not None and building_id in buildings.columns:
                 named = sorted(buildings[building_id].astype(str).to_numpy()[straddling])
-                which = f"{building_id} " + ", ".join(named[:10]) + (f" and {len(named) - 10} more" if len(named) > 10 else "")
+                straddlers = f"{building_id} " + ", ".join(named[:10]) + (f" and {len(named) - 10} more" if len(named) > 10 else "")
             else:
-                which = describe_rows(straddling + 1)
+                straddlers = describe_rows(straddling + 1)
             notes.append(
                 f"{b_label}: {len(straddling)} buildings straddle two or more communities; each went to the "
-                f"community holding most of its footprint ({which})"
+                f"community holding most of its footprint ({straddlers})"
             )
             logger.warning(notes[-1])
     reason[(assignment < 0) & (reason == "")] = OUTSIDE
@@ -286,7 +293,7 @@ def prepare_inputs(
         for what, text in ((OUTSIDE, "outside every community"), (NO_GEOMETRY, "without geometry")):
             rows = np.flatnonzero(reason == what)
             if len(rows):
-                kinds.append(f"{len(rows)} {text}: {describe_rows(rows + 1)}")
+                kinds.append(f"{len(rows)} {text}: {which(rows)}")
         notes.append(f"{b_label}: {int(outside.sum())} buildings are kept in the 'unassigned' layer with the reason ({'; '.join(kinds)})")
         logger.warning(notes[-1])
     assigned = np.flatnonzero(~outside)
@@ -356,6 +363,7 @@ def prepare_inputs(
         input_crs=input_crs,
         metric_crs=metric,
         notes=notes,
+        overlaps=overlaps,
     )
 
 
@@ -406,7 +414,26 @@ def _drop_m_values(frame: gpd.GeoDataFrame, label: str, notes: list[str]) -> gpd
     return frame.set_geometry(gpd.GeoSeries(fixed, index=frame.index, crs=frame.crs))
 
 
-def _warn_duplicate_geometries(geoms: np.ndarray, empty: np.ndarray, label: str, notes: list[str]) -> None:
+def name_rows(rows, names: np.ndarray | None = None, column: str | None = None, limit: int = 10) -> str:
+    """Name rows of a layer (0-based positions) by their id column when one is given, else by row number.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> name_rows([0, 2])
+    'rows 1, 3'
+    >>> name_rows(np.array([0, 2]), np.array(["a", "b", "c"]), "bldg_id")
+    'bldg_id a, c'
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    if names is None or column is None:
+        return describe_rows(rows + 1, limit)
+    shown = [str(v) for v in np.asarray(names)[rows]]
+    more = f" (and {len(shown) - limit} more)" if len(shown) > limit else ""
+    return f"{column} {', '.join(shown[:limit])}{more}"
+
+
+def _warn_duplicate_geometries(geoms: np.ndarray, empty: np.ndarray, label: str, notes: list[str], *, which=name_rows) -> None:
     """Warn about buildings with exactly the same geometry (often entered twice: households would count twice)."""
     present = np.flatnonzero(~empty)
     keys = pd.Series(shapely.to_wkb(geoms[present]))
@@ -414,13 +441,13 @@ def _warn_duplicate_geometries(geoms: np.ndarray, empty: np.ndarray, label: str,
     if dup.any():
         groups = keys[dup].nunique()
         notes.append(
-            f"{label}: {describe_rows(present[dup] + 1)} have the same geometry as another building ({groups} groups); they share one "
+            f"{label}: {which(present[dup])} have the same geometry as another building ({groups} groups); they share one "
             "cell and one grid (check for buildings entered twice: their households count twice)"
         )
         logger.warning(notes[-1])
 
 
-def _warn_nested_footprints(geoms: np.ndarray, label: str, notes: list[str]) -> None:
+def _warn_nested_footprints(geoms: np.ndarray, label: str, notes: list[str], *, which=name_rows) -> None:
     """Warn about footprints that lie inside another one (OSM building parts, outlines drawn twice).
 
     Each keeps its own households, so a building drawn twice counts its
@@ -434,30 +461,37 @@ def _warn_nested_footprints(geoms: np.ndarray, label: str, notes: list[str]) -> 
     nested = np.unique(inner[(inner != outer) & ~shapely.equals(shapes[inner], shapes[outer])])
     if len(nested):
         notes.append(
-            f"{label}: {describe_rows(rows[nested] + 1)} {'lies' if len(nested) == 1 else 'lie'} inside another building's footprint "
+            f"{label}: {which(rows[nested])} {'lies' if len(nested) == 1 else 'lie'} inside another building's footprint "
             "(building parts, or outlines drawn twice?); each keeps its own households, so check that no household is counted twice"
         )
         logger.warning(notes[-1])
 
 
-def _warn_overlaps(geoms: np.ndarray, ids: np.ndarray, label: str, notes: list[str]) -> None:
-    """Warn about communities overlapping by more than ``SLIVER_M2`` (their grids will overlap there too)."""
+def _warn_overlaps(geoms: np.ndarray, ids: np.ndarray, label: str, notes: list[str]) -> list[Problem]:
+    """Warn about communities overlapping by more than ``SLIVER_M2`` (their grids will overlap there too).
+
+    Returns the overlap as a problem (empty list when none): partitioning goes on, `gridgeo validate` fails.
+    """
     left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
     keep = left < right
     left, right = left[keep], right[keep]
     if not len(left):
-        return
+        return []
     area = shapely.area(shapely.intersection(geoms[left], geoms[right]))
     big = np.flatnonzero(area > SLIVER_M2)
     if not len(big):
-        return
+        return []
     pairs = [f"{ids[left[i]]} & {ids[right[i]]} (rows {left[i] + 1}, {right[i] + 1}: {area[i]:,.0f} m²)" for i in big[:5]]
     more = f" and {len(big) - 5} more" if len(big) > 5 else ""
-    notes.append(
-        f"{label}: {len(big)} pairs of communities overlap: {'; '.join(pairs)}{more}; a building in an overlap goes to the community "
-        "holding most of its footprint and the grids of both cover the overlap (clip the boundaries so they do not overlap)"
+    problem = Problem(
+        label,
+        f"{len(big)} pairs of communities overlap: {'; '.join(pairs)}{more}; a building in an overlap goes to the community "
+        "holding most of its footprint and the grids of both cover the overlap",
+        "clip the boundaries so they do not overlap",
     )
+    notes.append(str(problem))
     logger.warning(notes[-1])
+    return [problem]
 
 
 def _looks_swapped(communities: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, c_label: str, b_label: str) -> str | None:
@@ -497,7 +531,7 @@ def _first_column(frame: pd.DataFrame, names) -> str | None:
     return None
 
 
-def _repair(geoms: np.ndarray, label: str, notes: list[str], *, polygonal: bool) -> np.ndarray:
+def _repair(geoms: np.ndarray, label: str, notes: list[str], *, polygonal: bool, which=name_rows) -> np.ndarray:
     geoms = geoms.copy()
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     invalid = present & ~shapely.is_valid(np.where(present, geoms, None))
@@ -506,7 +540,7 @@ def _repair(geoms: np.ndarray, label: str, notes: list[str], *, polygonal: bool)
         kinds = shapely.get_type_id(geoms[invalid])
         fixed = np.array([_keep_kind(f, k) for f, k in zip(fixed, kinds)], dtype=object)
         geoms[invalid] = fixed
-        notes.append(f"{label}: repaired {int(invalid.sum())} invalid geometries with make_valid ({describe_rows(np.flatnonzero(invalid)[:10] + 1)})")
+        notes.append(f"{label}: repaired {int(invalid.sum())} invalid geometries with make_valid ({which(np.flatnonzero(invalid))})")
         logger.warning(notes[-1])
     return geoms
 

@@ -14,7 +14,7 @@ most buildings are near or above the maximum.  Two exact steps follow:
 2. **Absorption into an oversize grid.**  A grid still out of band that
    touches a grid holding a building above the maximum joins that grid
    (the neighbour with the fewest households).  Such a grid is outside the band
-   by rule whatever else it holds (``../shared/DOMAIN.md``, excuse (a)); its
+   by rule whatever else it holds (excuse (a) of ``docs/how-it-works.md``); its
    reason names the households it took in.
 
 Only ordinary grids (no excuse) take part; dedicated, oversize, infeasible and
