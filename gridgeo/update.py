@@ -112,7 +112,7 @@ from .partition.count import feasible_counts
 from .partition.plan import DEDICATED, IN_BAND, INFEASIBLE, OUT_OF_BAND, OVERSIZE, GridNote, _repair_band, make_note, partition_part
 from .partition.refine import _Search
 from .result import Partition, single_part_units
-from .seams import SEAM_TOLERANCE_M, fit_to_kept, seam_tolerance
+from .seams import SEAM_TOLERANCE_M, fit_to_kept, meet_exactly, seam_tolerance
 from .tessellate import split_parts, tessellate_part
 from .validate import prepare_inputs
 
@@ -1236,7 +1236,7 @@ def _fit_metric(geoms: list, communities: list[str]) -> list:
     for ccode in sorted(set(communities.tolist())):
         rows = np.flatnonzero(communities == ccode)
         if len(rows) > 1:
-            for at, geom in zip(rows, fit_to_kept(array[rows], [], tolerance=SEAM_TOLERANCE_M)):
+            for at, geom in zip(rows, meet_exactly(fit_to_kept(array[rows], [], tolerance=SEAM_TOLERANCE_M))):
                 out[at] = geom
     return out
 
@@ -1251,7 +1251,7 @@ def _fit_seams(grid_geoms: list, redrawn_at: list[int], communities: list[str], 
     for ccode in sorted(set(communities[redrawn].tolist())):
         here = communities == ccode
         mend, kept = np.flatnonzero(here & redrawn), np.flatnonzero(here & ~redrawn)
-        for at, geom in zip(mend, fit_to_kept(geoms[mend], geoms[kept], tolerance=tolerance)):
+        for at, geom in zip(mend, meet_exactly(fit_to_kept(geoms[mend], geoms[kept], tolerance=tolerance), geoms[kept])):
             grid_geoms[at] = geom
 
 
