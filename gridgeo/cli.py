@@ -165,6 +165,28 @@ def code_options(func):
     return wrapper
 
 
+POINT_PARAMS = ("x", "y", "wkt", "crs")
+
+
+def point_table_options(func):
+    """Options of a BUILDINGS table of points (CSV or Excel), handed to the command as one ``points`` dict."""
+    options = [
+        click.option("--x", "x", metavar="COL", help="BUILDINGS is a table (CSV, XLSX): its column of X coordinates (longitude, easting)."),
+        click.option("--y", "y", metavar="COL", help="BUILDINGS is a table: its column of Y coordinates (latitude, northing)."),
+        click.option("--wkt", metavar="COL", help="BUILDINGS is a table: its column of WKT geometries (POINT (121.5 25.05)), instead of --x/--y."),
+        click.option("--crs", metavar="CRS", help="CRS of the coordinates in a BUILDINGS table (default EPSG:4326, longitude and latitude)."),
+    ]
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        points = {name: kwargs.pop(name) for name in POINT_PARAMS}
+        return func(*args, points=points, **kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
 def map_options(func):
     options = [
         click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True, help="Language of the map and report."),
@@ -281,16 +303,23 @@ def _living_services(previous: Path, roads, service_centres, encoding):
     return tuple(roads), road_frames, centres
 
 
-def _read_inputs(communities: str, buildings: str, barriers, encoding: str | None):
-    from .io import layer_label, read_layer, split_layer_spec
+def _read_inputs(communities: str, buildings: str, barriers, encoding: str | None, points: dict | None = None):
+    from .io import is_table, layer_label, read_layer, read_point_table, split_layer_spec
 
     frames = []
     labels = {}
     problems = []  # every unreadable file is reported at once
+    points = {name: value for name, value in (points or {}).items() if value is not None}
     for key, spec in (("communities", communities), ("buildings", buildings)):
         path, layer = split_layer_spec(spec)
         labels[key] = layer_label(path, layer)
         try:
+            if key == "buildings" and is_table(path):
+                frames.append(read_point_table(path, sheet=layer, encoding=encoding, **points))
+                continue
+            if key == "buildings" and points:
+                given = ", ".join(f"--{name}" for name in points)
+                raise InputError(Problem(labels[key], f"is a map layer with its own geometry and CRS, so {given} do not apply", "leave them out: they describe a BUILDINGS table (CSV, XLSX) of points"))
             frames.append(read_layer(path, layer=layer, encoding=encoding))
         except InputError as exc:
             problems += exc.problems
@@ -451,12 +480,14 @@ def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, bar
 @click.option("--progress/--no-progress", default=None, help="Progress bar per community (default: when stderr is a terminal).")
 @code_options
 @service_options
+@point_table_options
 @_handle_errors
-def partition(communities, buildings, output, households, community_id, building_id, community_households, barriers, encoding, grid_size, unit_size, seed, dedicated, dedicated_type, compounds, formats, shp_encoding, make_map, make_report, make_print, print_attribution, lang, basemap, tianditu_key, workers, scheduler, overwrite, progress, codes, **services):
+def partition(communities, buildings, output, households, community_id, building_id, community_households, barriers, encoding, grid_size, unit_size, seed, dedicated, dedicated_type, compounds, formats, shp_encoding, make_map, make_report, make_print, print_attribution, lang, basemap, tianditu_key, workers, scheduler, overwrite, progress, codes, points, **services):
     """Partition COMMUNITIES into grids using BUILDINGS, writing OUTDIR.
 
     COMMUNITIES and BUILDINGS are Shapefiles, GeoJSON, GeoPackage (FILE.gpkg:LAYER),
-    GeoParquet or zipped Shapefiles.  OUTDIR receives partition.gpkg, grids/buildings/
+    GeoParquet or zipped Shapefiles; BUILDINGS may also be a CSV or XLSX table of points
+    (--x/--y or --wkt, --crs).  OUTDIR receives partition.gpkg, grids/buildings/
     units.geojson, report.json, report.html, map.html and config.toml.
     """
     from .api import partition as run_partition
@@ -475,7 +506,7 @@ def partition(communities, buildings, output, households, community_id, building
         from .printmap import check_fonts
 
         check_fonts(lang)  # before the run, not after it
-    comm, bldg, barrier_frames, labels = _read_inputs(communities, buildings, barriers, encoding)
+    comm, bldg, barrier_frames, labels = _read_inputs(communities, buildings, barriers, encoding, points)
     dedicated_frame, compound_frame = _read_areas(dedicated, compounds, encoding)
     network, centres = _read_services(services["roads"], services["service_centres"], services["centre_id"], services["centre_name"], encoding, comm)
     if progress is None:
@@ -524,6 +555,7 @@ def partition(communities, buildings, output, households, community_id, building
         "lang": lang,
         "basemap": basemap,
         **codes,
+        **points,
         "roads": [_absolute(spec) for spec in services["roads"]],
         "service_centres": _absolute(services["service_centres"]) if services["service_centres"] else None,
         "centre_id": services["centre_id"],
@@ -722,8 +754,9 @@ def apply_edits_command(previous, edits, output, formats, make_map, make_report,
 @click.option("--dedicated-type", default="type", show_default=True, metavar="COL", help="Column of --dedicated with the facility type.")
 @click.option("--compounds", metavar="FILE", help="Residential compound (小区) polygons to check.")
 @code_options
+@point_table_options
 @_handle_errors
-def validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding, grid_size, dedicated, dedicated_type, compounds, codes):
+def validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding, grid_size, dedicated, dedicated_type, compounds, codes, points):
     """Check COMMUNITIES and BUILDINGS (and the facility, compound and code options) without partitioning.
 
     Every problem is listed at once; exit 1 when there are problems.
@@ -741,7 +774,7 @@ def validate(communities, buildings, households, community_id, building_id, comm
         problems += exc.problems
         band = (300, 500)
     try:
-        comm, bldg, barrier_frames, labels = _read_inputs(communities, buildings, barriers, encoding)
+        comm, bldg, barrier_frames, labels = _read_inputs(communities, buildings, barriers, encoding, points)
     except InputError as exc:
         problems += exc.problems
         comm = None
