@@ -12,7 +12,9 @@ version 1.2 (GDAL 3.6 and QGIS 3.22 open it without a warning and GDAL's
 formats (a layer mixing Polygon and MultiPolygon is written as MultiPolygon, as
 GDAL does, and ``units`` always are); GeoJSON coordinates have at most 7
 decimals and property numbers at most 6, with no binary float tails
-(``121.4920057``, never ``121.49200570000001``).
+(``121.4920057``, never ``121.49200570000001``).  The GeoPackage also holds
+layer descriptions, Chinese field aliases, unique indexes on the codes and
+QGIS's default style of every layer (:mod:`gridgeo.geopackage`).
 
 Everything is written into a temporary folder beside ``OUTDIR`` and renamed
 into place at the end: a failed run leaves no ``OUTDIR`` and no partial files,
@@ -44,6 +46,7 @@ import shapely
 
 from .crs import WGS84
 from .errors import GridgeoError, OutputError, OutputExistsError, Problem
+from .geopackage import describe_geopackage
 
 __all__ = ["write_outputs", "write_geojson", "uniform_geometry", "to_json_safe", "check_output_folder", "GPKG_VERSION"]
 
@@ -191,10 +194,14 @@ def write_outputs(
         def geopackage():
             # not through Arrow: its batches follow the frame's internal chunks, so equal frames built
             # in different ways could give different SQLite page layouts (the files must be byte-identical)
+            written = []
             for i, (name, frame) in enumerate(layers):
                 options = {"dataset_options": {"VERSION": GPKG_VERSION}} if i == 0 else {}
                 data = uniform_geometry(_gpkg_safe(frame), multi=name in ALWAYS_MULTI)
                 data.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio", **options)
+                written.append((name, data))
+            # layer descriptions, Chinese field aliases, unique code indexes and QGIS's default styles
+            describe_geopackage(gpkg, written)
 
         # the files are independent: on a multi-core machine they are written side by side
         run_side_by_side([geopackage, geojson("units"), geojson("buildings", "grids")])

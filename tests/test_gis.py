@@ -15,6 +15,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from xml.etree import ElementTree
 
 import geopandas as gpd
 import numpy as np
@@ -24,7 +25,11 @@ import pytest
 import shapely
 from click.testing import CliRunner
 
+import gridgeo
 from gridgeo.cli import main
+from gridgeo.crs import local_metric_crs
+from gridgeo.geopackage import grid_colours
+from gridgeo.maps import STATUS_STYLE, _grid_colours, _palette
 
 from .conftest import DATA
 
@@ -154,3 +159,121 @@ def test_shapefile_reals_have_six_decimals(run):
     header = int.from_bytes(raw[8:10], "little")
     reals = [raw[i + 17] for i in range(32, header - 1, 32) if raw[i] != 0x0D and raw[i + 11 : i + 12] == b"N" and raw[i + 17] > 0]
     assert reals and set(reals) == {6}
+
+
+# -- what QGIS reads: descriptions, aliases, unique codes, default styles ------------------------------------------
+QGIS_PYTHON = "/usr/bin/python3"
+
+
+def _qgis_available() -> bool:
+    if not Path(QGIS_PYTHON).exists():
+        return False
+    done = subprocess.run([QGIS_PYTHON, "-c", "import qgis.core"], capture_output=True, check=False)
+    return done.returncode == 0
+
+
+def _layer_styles(path: Path) -> dict[str, str]:
+    with sqlite3.connect(path) as db:
+        rows = db.execute("SELECT f_table_name, f_geometry_column, styleQML, useAsDefault, f_table_schema FROM layer_styles").fetchall()
+    assert all(geometry == "geom" and default == 1 and schema == "" for _, geometry, _, default, schema in rows)
+    return {name: qml for name, _, qml, _, _ in rows}
+
+
+def test_descriptions_aliases_and_unique_codes(run):
+    path = run / "partition.gpkg"
+    with sqlite3.connect(path) as db:
+        descriptions = dict(db.execute("SELECT table_name, description FROM gpkg_contents WHERE data_type = 'features'"))
+        aliases = {(t, c): (n, title) for t, c, n, title in db.execute("SELECT table_name, column_name, name, title FROM gpkg_data_columns")}
+        extensions = db.execute("SELECT table_name, column_name, scope FROM gpkg_extensions WHERE extension_name = 'gpkg_schema'").fetchall()
+        indexes = {name: sql for name, sql in db.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name LIKE 'uq_%'")}
+        unique = {(table, row[1]): row[2] for table in ("grids", "buildings", "units") for row in db.execute(f"PRAGMA index_list({table})")}
+    assert set(descriptions) == {"communities", "grids", "buildings", "units"}
+    assert descriptions["grids"].startswith("网格") and "grids" in descriptions["grids"]
+    assert aliases[("grids", "grid_code")] == ("网格编码", "grid code")
+    assert aliases[("units", "unit_code")][0] == "联户编码" and aliases[("buildings", "households")][0] == "户数"
+    assert ("buildings", "height_m") not in aliases  # input columns keep their own names
+    assert sorted(extensions) == [("gpkg_data_column_constraints", None, "read-write"), ("gpkg_data_columns", None, "read-write")]
+    assert set(indexes) == {"uq_grids_grid_code", "uq_buildings_building_code", "uq_units_unit_code"}
+    assert all("UNIQUE" in sql for sql in indexes.values())
+    assert unique[("grids", "uq_grids_grid_code")] == unique[("units", "uq_units_unit_code")] == unique[("buildings", "uq_buildings_building_code")] == 1
+    # GDAL still reads every layer as before, and the styles as a plain table
+    for layer in ("communities", "grids", "buildings", "units"):
+        assert len(pyogrio.read_dataframe(path, layer=layer)) == pyogrio.read_info(path, layer=layer)["features"]
+    assert len(pyogrio.read_dataframe(path, layer="layer_styles")) == 4
+
+
+def test_grid_style_is_the_map_colouring(run):
+    grids = gpd.read_file(run / "partition.gpkg", layer="grids")
+    colours = grid_colours(grids)
+    assert colours.tolist() == _grid_colours(grids.to_crs(local_metric_crs(grids))).tolist()
+    qml = ElementTree.fromstring(_layer_styles(run / "partition.gpkg")["grids"].split("\n", 1)[1])
+    renderer = qml.find("renderer-v2")
+    assert renderer.get("type") == "categorizedSymbol" and renderer.get("attr") == "grid_code"
+    symbols = {s.get("name"): s for s in renderer.find("symbols")}
+    palette = _palette(int(colours.max()) + 1)
+    seen = {}
+    for category in renderer.find("categories"):
+        fill = {p.get("k"): p.get("v") for p in symbols[category.get("symbol")].find("layer").findall("prop")}["color"]
+        for value in category.findall("val"):
+            seen[value.get("value")] = fill
+    expected = {code: ",".join(str(int(palette[k][i : i + 2], 16)) for i in (1, 3, 5)) + ",255" for code, k in zip(grids["grid_code"], colours)}
+    assert seen == expected  # every grid once, in its map colour
+    assert qml.get("labelsEnabled") == "1" and qml.find("labeling/settings/text-style").get("fieldName") == "grid_code"
+
+
+def test_grid_colours_equal_the_maps_on_a_larger_real_run(monaco):
+    communities, buildings, _ = monaco
+    grids = gridgeo.partition(communities, buildings, households="hh_est", grid_size=(40, 80)).grids
+    assert len(grids) > 40
+    assert grid_colours(grids).tolist() == _grid_colours(grids.to_crs(local_metric_crs(grids))).tolist()
+
+
+PROBE = r"""
+import json, os, sys
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from qgis.core import QgsApplication, QgsExpressionContextUtils, QgsRenderContext, QgsSymbolLayer, QgsVectorLayer
+app = QgsApplication([], False)
+app.initQgis()
+out = {}
+for name in ("communities", "grids", "buildings", "units"):
+    layer = QgsVectorLayer(sys.argv[1] + "|layername=" + name, name, "ogr")
+    renderer = layer.renderer()
+    item = {"valid": layer.isValid(), "count": layer.featureCount(), "renderer": renderer.type(), "labels": layer.labelsEnabled(),
+            "aliases": {f.name(): layer.attributeAlias(i) for i, f in enumerate(layer.fields())}}
+    if name == "grids":
+        item["categories"] = sorted(v for c in renderer.categories() for v in (c.value() if isinstance(c.value(), list) else [c.value()]))
+        item["label_field"] = layer.labeling().settings().fieldName
+        context = QgsRenderContext()
+        context.expressionContext().appendScopes(QgsExpressionContextUtils.globalProjectLayerScopes(layer))
+        renderer.startRender(context, layer.fields())
+        outlines = {}
+        for feature in layer.getFeatures():
+            symbol_layer = renderer.symbolForFeature(feature, context).symbolLayer(0)
+            context.expressionContext().setFeature(feature)
+            colour = symbol_layer.dataDefinedProperties().property(QgsSymbolLayer.PropertyStrokeColor).value(context.expressionContext())[0]
+            outlines[feature["grid_code"]] = [feature["status"], colour]
+        renderer.stopRender(context)
+        item["outlines"] = outlines
+    out[name] = item
+print(json.dumps(out), flush=True)
+os._exit(0)  # QGIS 3.22 may crash while tearing down a headless application; the answer is out
+"""
+
+
+@pytest.mark.skipif(not _qgis_available(), reason="PyQGIS is not installed (Debian: python3-qgis)")
+def test_qgis_opens_every_layer_with_its_style(run, tmp_path):
+    probe = tmp_path / "probe.py"
+    probe.write_text(PROBE, encoding="utf-8")
+    done = subprocess.run([QGIS_PYTHON, str(probe), str(run / "partition.gpkg")], capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    for name in ("communities", "grids", "buildings", "units"):
+        assert seen[name]["valid"] and seen[name]["count"] == pyogrio.read_info(run / "partition.gpkg", layer=name)["features"], name
+    grids = seen["grids"]
+    assert grids["renderer"] == "categorizedSymbol" and grids["labels"] and grids["label_field"] == "grid_code"
+    assert grids["categories"] == sorted(gpd.read_file(run / "partition.gpkg", layer="grids")["grid_code"])
+    assert grids["aliases"]["grid_code"] == "网格编码" and seen["units"]["aliases"]["unit_code"] == "联户编码"
+    assert {seen[name]["renderer"] for name in ("communities", "buildings", "units")} == {"singleSymbol"}
+    for code, (status, colour) in grids["outlines"].items():
+        hex_colour = STATUS_STYLE.get(status, STATUS_STYLE["_other"])["color"]
+        assert colour == ",".join(str(int(hex_colour[i : i + 2], 16)) for i in (1, 3, 5)) + ",255", (code, status, colour)
