@@ -1,6 +1,6 @@
 """The ``gridgeo`` command line: a click group of thin commands (read → library → write).
 
-Commands: ``partition``, ``update``, ``apply-edits``, ``validate``, ``map``, ``report``, ``print``, ``demo``.
+Commands: ``partition``, ``update``, ``apply-edits``, ``validate``, ``export``, ``map``, ``report``, ``print``, ``demo``.
 
 Exit codes: 0 success; 1 the input has problems (``validate``); 2 a usage or
 input error (one clear message, no traceback unless ``-v``); 3 an unexpected
@@ -185,6 +185,39 @@ def point_table_options(func):
     for option in reversed(options):
         wrapper = option(wrapper)
     return wrapper
+
+
+DATABASE_PARAMS = ("to", "schema")
+
+
+def database_options(func):
+    """``--to postgresql://…`` and ``--schema``: also write the plan into PostGIS, handed over as one ``database`` dict."""
+    options = [
+        click.option("--to", "to", metavar="URL", help="Also write every layer into PostGIS: postgresql://USER@HOST:PORT/DB (password from PGPASSWORD or ~/.pgpass); needs --schema."),
+        click.option("--schema", metavar="NAME", help="PostgreSQL schema of the tables written with --to (created if missing; --overwrite replaces its tables)."),
+    ]
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        database = {name: kwargs.pop(name) for name in DATABASE_PARAMS}
+        return func(*args, database=database, **kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def _check_database(database: dict | None) -> None:
+    """--to and --schema go together, and the URL is one gridgeo can use (no password in it)."""
+    if not database or not (database.get("to") or database.get("schema")):
+        return
+    if not database.get("to") or not database.get("schema"):
+        raise InputError(Problem("--to/--schema", "one is given without the other", "give both: --to postgresql://USER@HOST:PORT/DB --schema NAME"))
+    from .postgis import is_postgres, parse_postgres_url
+
+    if not is_postgres(database["to"]):
+        raise InputError(Problem("--to", f"{database['to']!r} is not a PostgreSQL URL", "write postgresql://USER@HOST:PORT/DB"))
+    parse_postgres_url(database["to"])
 
 
 def map_options(func):
@@ -381,6 +414,8 @@ def _absolute(spec: str) -> str:
     """``file[:layer]`` with the file made absolute, so a saved config works from any folder."""
     from .io import split_layer_spec
 
+    if spec.lower().startswith(("postgresql://", "postgres://")):
+        return spec  # a database table (its URL holds no password)
     path, layer = split_layer_spec(spec)
     full = str(Path(path).resolve())
     return f"{full}:{layer}" if layer else full
@@ -481,8 +516,9 @@ def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, bar
 @code_options
 @service_options
 @point_table_options
+@database_options
 @_handle_errors
-def partition(communities, buildings, output, households, community_id, building_id, community_households, barriers, encoding, grid_size, unit_size, seed, dedicated, dedicated_type, compounds, formats, shp_encoding, make_map, make_report, make_print, print_attribution, lang, basemap, tianditu_key, workers, scheduler, overwrite, progress, codes, points, **services):
+def partition(communities, buildings, output, households, community_id, building_id, community_households, barriers, encoding, grid_size, unit_size, seed, dedicated, dedicated_type, compounds, formats, shp_encoding, make_map, make_report, make_print, print_attribution, lang, basemap, tianditu_key, workers, scheduler, overwrite, progress, codes, points, database, **services):
     """Partition COMMUNITIES into grids using BUILDINGS, writing OUTDIR.
 
     COMMUNITIES and BUILDINGS are Shapefiles, GeoJSON, GeoPackage (FILE.gpkg:LAYER),
@@ -500,6 +536,11 @@ def partition(communities, buildings, output, households, community_id, building
         raise InputError(Problem("command line", f"missing {', '.join(missing)}", "give them as arguments or in --config"))
     _check_output(output, overwrite, [communities, buildings, *barriers, *(spec for spec in (dedicated, compounds) if spec), *services["roads"], *filter(None, [services["service_centres"]])])
     chosen = _formats(formats)
+    _check_database(database)
+    if database.get("to"):
+        from .postgis import check_postgis_target
+
+        check_postgis_target(database["to"], schema=database["schema"], overwrite=overwrite)  # before the run, not after it
     if basemap == "tianditu" and not tianditu_key and make_map:
         raise InputError(Problem("--basemap tianditu", "needs a Tianditu key", "pass --tianditu-key KEY (or set TIANDITU_KEY), or use --basemap osm"))
     if make_print:
@@ -556,6 +597,7 @@ def partition(communities, buildings, output, households, community_id, building
         "basemap": basemap,
         **codes,
         **points,
+        **database,
         "roads": [_absolute(spec) for spec in services["roads"]],
         "service_centres": _absolute(services["service_centres"]) if services["service_centres"] else None,
         "centre_id": services["centre_id"],
@@ -583,6 +625,12 @@ def partition(communities, buildings, output, households, community_id, building
         service_centres=centres,
     )
     write_outputs(result, output, overwrite=overwrite, extra={"config.toml": dump_config(resolved)}, writers=writers)
+    if database.get("to"):
+        from .postgis import write_postgis
+
+        tables = write_postgis(result, database["to"], schema=database["schema"], overwrite=overwrite)
+        if logger.getEffectiveLevel() <= logging.WARNING:
+            click.echo(f"{len(tables)} tables written into PostgreSQL schema {database['schema']}: {', '.join(tables)}", err=True)
     s = result.report["summary"]
     logger.info("notes: %s", "; ".join(result.report["notes"]))
     if logger.getEffectiveLevel() <= logging.WARNING:
@@ -803,6 +851,27 @@ def validate(communities, buildings, households, community_id, building_id, comm
     click.echo(f"OK: {len(prep.communities)} communities, {len(prep.buildings)} buildings assigned, {len(prep.unassigned)} unassigned")
     for note in prep.notes:
         click.echo(f"  note: {note}")
+
+
+# -- export to PostGIS ------------------------------------------------------------------------------------
+@main.command("export")
+@click.argument("outdir", metavar="OUTDIR", type=click.Path(file_okay=False))
+@click.option("--to", "to", required=True, metavar="URL", help="postgresql://USER@HOST:PORT/DB (password from PGPASSWORD or ~/.pgpass, never the URL).")
+@click.option("--schema", required=True, metavar="NAME", help="Schema of the tables (created if missing).")
+@click.option("--overwrite", is_flag=True, help="Replace tables of the same names in the schema.")
+@_handle_errors
+def export_command(outdir, to, schema, overwrite):
+    """Write the plan in OUTDIR into PostGIS: one table per layer, in one transaction.
+
+    Primary keys on the codes, buildings.grid_code and units.grid_code as foreign keys to grids,
+    GiST indexes, the input SRID and comments; a failure leaves the schema as it was.
+    """
+    from .postgis import write_postgis
+    from .result import read_outputs
+
+    _check_database({"to": to, "schema": schema})
+    tables = write_postgis(read_outputs(outdir), to, schema=schema, overwrite=overwrite)
+    click.echo(f"{len(tables)} tables written into schema {schema}: {', '.join(tables)}", err=True)
 
 
 # -- map / report from a finished run -------------------------------------------------------------------

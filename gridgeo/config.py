@@ -60,6 +60,9 @@ KEYS: dict[str, tuple[type, ...]] = {
     "y": (str,),
     "wkt": (str,),
     "crs": (str, int),
+    # PostGIS output (--to, --schema)
+    "to": (str,),
+    "schema": (str,),
     # staffing, workload and service coverage
     "roads": (list,),
     "service_centres": (str,),

@@ -52,7 +52,11 @@ _WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "shape")
 
 
 def layer_label(path: str | Path, layer: str | None = None) -> str:
-    """A short label for messages: ``buildings.shp`` or ``data.gpkg:buildings``."""
+    """A short label for messages: ``buildings.shp``, ``data.gpkg:buildings`` or a PostgreSQL URL (without password)."""
+    if isinstance(path, str) and path.lower().startswith(("postgresql://", "postgres://")):
+        from .postgis import postgres_label
+
+        return postgres_label(path)
     name = Path(path).name
     return f"{name}:{layer}" if layer else name
 
@@ -70,7 +74,8 @@ def read_layer(
     ----------
     path : str or Path
         A ``.shp``, ``.geojson``/``.json``, ``.gpkg``, ``.parquet``/``.geoparquet`` or
-        ``.zip`` (a zipped Shapefile) file.
+        ``.zip`` (a zipped Shapefile) file, or a PostGIS table
+        ``postgresql://USER@HOST:PORT/DB#SCHEMA.TABLE`` (:func:`gridgeo.postgis.read_postgis`).
     layer : str, optional
         Layer name in a multi-layer file (GeoPackage).  When omitted, a file
         with one layer is read; a file with several layers is an error that
@@ -98,6 +103,10 @@ def read_layer(
     >>> from pathlib import Path
     >>> frame = read_layer(Path("sample_shapefiles/communities.shp"))  # doctest: +SKIP
     """
+    if isinstance(path, str) and path.lower().startswith(("postgresql://", "postgres://")):
+        from .postgis import read_postgis
+
+        return read_postgis(path, bbox=bbox)
     path = Path(path)
     label = layer_label(path, layer)
     if not path.exists():
