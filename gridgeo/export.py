@@ -14,7 +14,8 @@ GDAL does, and ``units`` always are); GeoJSON coordinates have at most 7
 decimals and property numbers at most 6, with no binary float tails
 (``121.4920057``, never ``121.49200570000001``).  The GeoPackage also holds
 layer descriptions, Chinese field aliases, unique indexes on the codes and
-QGIS's default style of every layer (:mod:`gridgeo.geopackage`).
+QGIS's default style of every layer, and ``gridgeo.qgz`` is a QGIS project of
+every layer with relative paths (:mod:`gridgeo.geopackage`).
 
 Everything is written into a temporary folder beside ``OUTDIR`` and renamed
 into place at the end: a failed run leaves no ``OUTDIR`` and no partial files,
@@ -46,7 +47,7 @@ import shapely
 
 from .crs import WGS84
 from .errors import GridgeoError, OutputError, OutputExistsError, Problem
-from .geopackage import describe_geopackage
+from .geopackage import describe_geopackage, write_qgis_project
 
 __all__ = ["write_outputs", "write_geojson", "uniform_geometry", "to_json_safe", "check_output_folder", "GPKG_VERSION"]
 
@@ -201,7 +202,8 @@ def write_outputs(
                 data.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio", **options)
                 written.append((name, data))
             # layer descriptions, Chinese field aliases, unique code indexes and QGIS's default styles
-            describe_geopackage(gpkg, written)
+            styles = describe_geopackage(gpkg, written)
+            write_qgis_project(staging, written, styles)  # gridgeo.qgz: every layer, relative paths, the same styles
 
         # the files are independent: on a multi-core machine they are written side by side
         run_side_by_side([geopackage, geojson("units"), geojson("buildings", "grids")])

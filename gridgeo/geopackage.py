@@ -18,6 +18,10 @@ has written:
   as in the map's legend), buildings, joint units, communities and buildings
   outside every community.
 
+:func:`write_qgis_project` writes ``gridgeo.qgz`` beside it: a QGIS project
+holding every layer (relative paths, so the folder can move) with the same
+styles, grids labelled and above the buildings, communities on top.
+
 The file stays a valid GeoPackage 1.2 (GDAL's ``validate_gpkg.py`` passes)
 and byte-identical for the same result.  This module never runs an algorithm:
 the colouring only assigns colours to finished grids.
@@ -28,8 +32,9 @@ from __future__ import annotations
 import heapq
 import logging
 import sqlite3
+import zipfile
 from pathlib import Path
-from xml.sax.saxutils import quoteattr
+from xml.sax.saxutils import escape, quoteattr
 
 import geopandas as gpd
 import numpy as np
@@ -41,7 +46,7 @@ from .crs import local_metric_crs
 from .labels import COLUMN_LABELS
 from .maps import STATUS_STYLE, _palette
 
-__all__ = ["describe_geopackage", "grid_colours", "layer_qml", "LAYER_DESCRIPTIONS", "COLUMN_MEANINGS", "UNIQUE_CODES"]
+__all__ = ["describe_geopackage", "write_qgis_project", "grid_colours", "layer_qml", "LAYER_DESCRIPTIONS", "COLUMN_MEANINGS", "UNIQUE_CODES"]
 
 logger = logging.getLogger(__name__)
 
@@ -395,7 +400,7 @@ _CONSTRAINTS_DDL = (
 _SCHEMA_EXTENSION = "http://www.geopackage.org/spec120/#extension_schema"
 
 
-def describe_geopackage(path: str | Path, layers: list[tuple[str, gpd.GeoDataFrame]]) -> None:
+def describe_geopackage(path: str | Path, layers: list[tuple[str, gpd.GeoDataFrame]]) -> dict[str, str]:
     """Add descriptions, field aliases, unique code indexes and QGIS styles to a written GeoPackage.
 
     Parameters
@@ -404,6 +409,11 @@ def describe_geopackage(path: str | Path, layers: list[tuple[str, gpd.GeoDataFra
         ``partition.gpkg`` as :func:`gridgeo.export.write_outputs` wrote it.
     layers : list of (name, GeoDataFrame)
         The layers written, in order (the styles follow their columns and geometry).
+
+    Returns
+    -------
+    dict
+        Layer name → its QML style (as stored in ``layer_styles``).
 
     Raises
     ------
@@ -416,7 +426,8 @@ def describe_geopackage(path: str | Path, layers: list[tuple[str, gpd.GeoDataFra
     >>> g = gpd.GeoDataFrame({"grid_code": ["001-01"], "households": [320]}, geometry=[shapely.box(0, 0, 1, 1)], crs=32651)
     >>> p = tempfile.mkdtemp() + "/p.gpkg"
     >>> g.to_file(p, layer="grids")
-    >>> describe_geopackage(p, [("grids", g)])
+    >>> sorted(describe_geopackage(p, [("grids", g)]))
+    ['grids']
     >>> sqlite3.connect(p).execute("SELECT column_name, name FROM gpkg_data_columns").fetchall()
     [('grid_code', '网格编码'), ('households', '户数')]
     """
@@ -474,3 +485,88 @@ def describe_geopackage(path: str | Path, layers: list[tuple[str, gpd.GeoDataFra
             if code and code in stored:
                 db.execute(f'CREATE UNIQUE INDEX "uq_{name}_{code}" ON "{name}" ("{code}")')
     logger.debug("described %s: %d layers, %d styles", path, len(layers), len(styles))
+    return {style["f_table_name"]: style["styleQML"] for style in styles}
+
+
+#: the project's layer order, top first (outlines above fills, grids above buildings)
+_PROJECT_ORDER = ("communities", "compounds", "units", "service_centres", "unassigned", "grids", "buildings")
+_PROJECT_NAMES = {
+    "communities": "社区 communities",
+    "grids": "网格 grids",
+    "buildings": "建筑 buildings",
+    "units": "联户 joint units",
+    "unassigned": "未分配建筑 unassigned",
+    "compounds": "小区 compounds",
+    "service_centres": "服务中心 service centres",
+}
+_QGZ_DATE = (1980, 1, 1, 0, 0, 0)
+
+
+def _spatialrefsys(crs) -> str:
+    if crs is None:
+        return "<spatialrefsys/>"
+    authority = crs.to_authority()
+    authid = f"{authority[0]}:{authority[1]}" if authority else ""
+    return (
+        f"<spatialrefsys><wkt>{escape(crs.to_wkt())}</wkt>"
+        f"<authid>{escape(authid)}</authid><description>{escape(crs.name)}</description></spatialrefsys>"
+    )
+
+
+def write_qgis_project(folder: str | Path, layers: list[tuple[str, gpd.GeoDataFrame]], styles: dict[str, str], *, gpkg: str = "partition.gpkg") -> Path:
+    """Write ``gridgeo.qgz``: a QGIS project of every layer of ``gpkg`` (relative paths), with ``styles``.
+
+    Parameters
+    ----------
+    folder : str or Path
+        The output folder holding ``gpkg``.
+    layers : list of (name, GeoDataFrame)
+        The layers written (their geometry type and CRS go into the project).
+    styles : dict
+        Layer name → QML, as :func:`describe_geopackage` returns.
+
+    Returns
+    -------
+    Path
+        ``folder / "gridgeo.qgz"``; byte-identical for the same layers (fixed ZIP dates).
+    """
+    folder = Path(folder)
+    by_name = dict(layers)
+    crs = next((frame.crs for _, frame in layers if frame.crs is not None), None)
+    order = [name for name in _PROJECT_ORDER if name in by_name] + [name for name, _ in layers if name not in _PROJECT_ORDER]
+    tree, maplayers = [], []
+    for name in order:
+        frame = by_name[name]
+        ident = f"gridgeo_{name}"
+        source = f"./{gpkg}|layername={name}"
+        label = _PROJECT_NAMES.get(name, name)
+        kinds = set(frame.geometry.geom_type.dropna()) if len(frame) else set()
+        geometry = "Point" if kinds and kinds <= {"Point", "MultiPoint"} else "Polygon"
+        qml = styles.get(name, "")
+        body = qml[qml.index(">", qml.index("<qgis ")) + 1 : qml.rindex("</qgis>")] if "<qgis " in qml else ""
+        labels_on = 'labelsEnabled="1"' in qml
+        tree.append(f'<layer-tree-layer id="{ident}" name={quoteattr(label)} source={quoteattr(source)} providerKey="ogr" checked="Qt::Checked" expanded="0"><customproperties/></layer-tree-layer>')
+        maplayers.append(
+            f'<maplayer type="vector" geometry="{geometry}" labelsEnabled="{1 if labels_on else 0}" readOnly="0" autoRefreshEnabled="0" hasScaleBasedVisibilityFlag="0">'
+            f"<id>{ident}</id><datasource>{escape(source)}</datasource><layername>{escape(label)}</layername>"
+            f"<abstract>{escape(LAYER_DESCRIPTIONS.get(name, ''))}</abstract>"
+            f'<srs>{_spatialrefsys(frame.crs)}</srs><provider encoding="UTF-8">ogr</provider>{body}</maplayer>'
+        )
+    project = (
+        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
+        '<qgis projectname="gridgeo" version="3.22.16-Białowieża">'
+        '<homePath path=""/><title>gridgeo</title>'
+        f"<projectCrs>{_spatialrefsys(crs)}</projectCrs>"
+        f'<layer-tree-group><customproperties/>{"".join(tree)}<custom-order enabled="0"/></layer-tree-group>'
+        f"<projectlayers>{''.join(maplayers)}</projectlayers>"
+        '<properties><Paths><Absolute type="bool">false</Absolute></Paths>'
+        '<SpatialRefSys><ProjectionsEnabled type="int">1</ProjectionsEnabled></SpatialRefSys></properties>'
+        "</qgis>\n"
+    )
+    target = folder / "gridgeo.qgz"
+    with zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as archive:
+        info = zipfile.ZipInfo("gridgeo.qgs", date_time=_QGZ_DATE)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        info.external_attr = 0o644 << 16
+        archive.writestr(info, project.encode("utf-8"))
+    return target

@@ -14,6 +14,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -277,3 +278,48 @@ def test_qgis_opens_every_layer_with_its_style(run, tmp_path):
     for code, (status, colour) in grids["outlines"].items():
         hex_colour = STATUS_STYLE.get(status, STATUS_STYLE["_other"])["color"]
         assert colour == ",".join(str(int(hex_colour[i : i + 2], 16)) for i in (1, 3, 5)) + ",255", (code, status, colour)
+
+
+def test_qgis_project_uses_relative_paths(run):
+    with zipfile.ZipFile(run / "gridgeo.qgz") as archive:
+        assert archive.namelist() == ["gridgeo.qgs"]
+        project = ElementTree.fromstring(archive.read("gridgeo.qgs").decode("utf-8").split("\n", 1)[1])
+    sources = [e.text for e in project.iter("datasource")]
+    assert sorted(sources) == sorted(f"./partition.gpkg|layername={name}" for name in ("communities", "grids", "buildings", "units"))
+    assert str(run) not in ElementTree.tostring(project, encoding="unicode")  # no absolute path: the folder can move
+    assert project.find("properties/Paths/Absolute").text == "false"
+
+
+PROJECT_PROBE = r"""
+import json, os, sys
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+from qgis.core import QgsApplication, QgsProject
+app = QgsApplication([], False)
+app.initQgis()
+project = QgsProject.instance()
+out = {"read": project.read(sys.argv[1]), "crs": project.crs().authid(), "layers": {}}
+for layer in project.mapLayers().values():
+    table = layer.source().split("layername=")[-1]
+    out["layers"][table] = {"valid": layer.isValid(), "count": layer.featureCount(), "renderer": layer.renderer().type(),
+                            "labels": layer.labelsEnabled(), "source": layer.source()}
+print(json.dumps(out), flush=True)
+os._exit(0)  # QGIS 3.22 may crash while tearing down a headless application; the answer is out
+"""
+
+
+@pytest.mark.skipif(not _qgis_available(), reason="PyQGIS is not installed (Debian: python3-qgis)")
+def test_qgis_project_opens_from_a_moved_folder(run, tmp_path):
+    moved = tmp_path / "moved elsewhere"
+    shutil.copytree(run, moved)
+    probe = tmp_path / "probe.py"
+    probe.write_text(PROJECT_PROBE, encoding="utf-8")
+    done = subprocess.run([QGIS_PYTHON, str(probe), str(moved / "gridgeo.qgz")], capture_output=True, text=True, check=False, timeout=300)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["read"] and seen["crs"] == "EPSG:4326"
+    assert set(seen["layers"]) == {"communities", "grids", "buildings", "units"}
+    for name, layer in seen["layers"].items():
+        assert layer["valid"] and layer["count"] == pyogrio.read_info(run / "partition.gpkg", layer=name)["features"], name
+        assert layer["source"].startswith(str(moved / "partition.gpkg")), layer["source"]
+    # the grids' style is the default one: the map colouring by grid code, with labels
+    assert seen["layers"]["grids"]["renderer"] == "categorizedSymbol" and seen["layers"]["grids"]["labels"]
