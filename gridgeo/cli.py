@@ -684,7 +684,7 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
     team, workload and walk columns are measured again as the previous run did.
     """
     from .export import write_outputs
-    from .io import layer_label, read_layer, split_layer_spec
+    from .io import is_table, layer_label, read_layer, read_point_table, split_layer_spec
     from .update import update
 
     prev = Path(previous)
@@ -695,7 +695,13 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
     saved = _saved_config(prev)
     barriers = barriers or tuple(saved.get("barriers", ()))
     path, layer = split_layer_spec(buildings)
-    frame = read_layer(path, layer=layer, encoding=encoding)
+    if is_table(path):  # a table of points, read as the previous run read its own (--x/--y/--wkt/--crs in its config.toml)
+        recorded = {name: saved[name] for name in POINT_PARAMS if saved.get(name) is not None}
+        if not recorded.get("wkt") and not (recorded.get("x") and recorded.get("y")):
+            raise InputError(Problem(layer_label(path, layer), "is a table, and the previous run read its buildings from a map layer (no --x/--y or --wkt in its config.toml)", "give the new buildings as the same kind of layer as before"))
+        frame = read_point_table(path, sheet=layer, encoding=encoding, **recorded)
+    else:
+        frame = read_layer(path, layer=layer, encoding=encoding)
     barrier_frames = [read_layer(split_layer_spec(spec)[0], layer=split_layer_spec(spec)[1], encoding=encoding) for spec in barriers]
     road_specs, road_frames, centres = _living_services(prev, roads, service_centres, encoding)
     result = update(

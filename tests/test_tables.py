@@ -143,3 +143,26 @@ def test_partition_records_the_table_options_in_its_config(tables):
     again = CliRunner().invoke(main, ["partition", "--config", str(out / "config.toml"), "--no-map", "--no-report", "-o", str(tables / "again")])
     assert again.exit_code == 0, again.output
     assert (tables / "again" / "grids.geojson").read_bytes() == (out / "grids.geojson").read_bytes()
+
+
+def test_update_reads_a_new_table_as_the_run_read_its_own(taipei, tables):
+    """gridgeo update --buildings new.csv: the new table is read with the --x/--y the previous run recorded."""
+    out = tables / "v1"
+    args = ["partition", str(tables / "c.gpkg"), str(tables / "b.csv"), "--x", "lon", "--y", "lat", "--households", "hh_est", "--building-id", "building_id"]
+    first = CliRunner().invoke(main, [*args, "--no-map", "--no-report", "--workers", "1", "-o", str(out)])
+    assert first.exit_code == 0, first.output
+    table = pd.read_csv(tables / "b.csv", dtype=str, keep_default_na=False, encoding="utf-8-sig")
+    table.drop(index=[3, 50, 200]).to_csv(tables / "b2.csv", index=False, encoding="utf-8-sig")
+    updated = CliRunner().invoke(main, ["update", str(out), "--buildings", str(tables / "b2.csv"), "--no-map", "--no-report", "-o", str(tables / "v2")])
+    assert updated.exit_code == 0, updated.output
+    buildings = gpd.read_file(tables / "v2" / "partition.gpkg", layer="buildings")
+    assert len(buildings) == 281 and set(buildings["building_id"]) == set(table["building_id"]) - set(table["building_id"].iloc[[3, 50, 200]])
+    # a previous run from a map layer has no coordinate columns to go by: a clear error
+    plain = tables / "plain"
+    layer = gpd.read_file(DATA / "taipei_small_buildings.gpkg")
+    layer.to_file(tables / "b.gpkg")
+    run = CliRunner().invoke(main, ["partition", str(tables / "c.gpkg"), str(tables / "b.gpkg"), "--households", "hh_est", "--no-map", "--no-report", "-o", str(plain)])
+    assert run.exit_code == 0, run.output
+    refused = CliRunner().invoke(main, ["update", str(plain), "--buildings", str(tables / "b2.csv"), "-o", str(tables / "v3")])
+    assert refused.exit_code == 2 and "b2.csv: is a table, and the previous run read its buildings from a map layer" in refused.output, refused.output
+    assert not (tables / "v3").exists()
