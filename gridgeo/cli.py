@@ -1,6 +1,6 @@
 """The ``gridgeo`` command line: a click group of thin commands (read → library → write).
 
-Commands: ``partition``, ``update``, ``apply-edits``, ``validate``, ``map``, ``report``, ``print``, ``demo``.
+Commands: ``partition``, ``update``, ``apply-edits``, ``validate``, ``export``, ``map``, ``report``, ``print``, ``demo``.
 
 Exit codes: 0 success; 1 the input has problems (``validate``); 2 a usage or
 input error (one clear message, no traceback unless ``-v``); 3 an unexpected
@@ -167,6 +167,61 @@ def code_options(func):
     return wrapper
 
 
+POINT_PARAMS = ("x", "y", "wkt", "crs")
+
+
+def point_table_options(func):
+    """Options of a BUILDINGS table of points (CSV or Excel), handed to the command as one ``points`` dict."""
+    options = [
+        click.option("--x", "x", metavar="COL", help="BUILDINGS is a table (CSV, XLSX): its column of X coordinates (longitude, easting)."),
+        click.option("--y", "y", metavar="COL", help="BUILDINGS is a table: its column of Y coordinates (latitude, northing)."),
+        click.option("--wkt", metavar="COL", help="BUILDINGS is a table: its column of WKT geometries (POINT (121.5 25.05)), instead of --x/--y."),
+        click.option("--crs", metavar="CRS", help="CRS of the coordinates in a BUILDINGS table (default EPSG:4326, longitude and latitude)."),
+    ]
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        points = {name: kwargs.pop(name) for name in POINT_PARAMS}
+        return func(*args, points=points, **kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+DATABASE_PARAMS = ("to", "schema")
+
+
+def database_options(func):
+    """``--to postgresql://…`` and ``--schema``: also write the plan into PostGIS, handed over as one ``database`` dict."""
+    options = [
+        click.option("--to", "to", metavar="URL", help="Also write every layer into PostGIS: postgresql://USER@HOST:PORT/DB (password from PGPASSWORD or ~/.pgpass); needs --schema."),
+        click.option("--schema", metavar="NAME", help="PostgreSQL schema of the tables written with --to (created if missing; --overwrite replaces its tables)."),
+    ]
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        database = {name: kwargs.pop(name) for name in DATABASE_PARAMS}
+        return func(*args, database=database, **kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def _check_database(database: dict | None) -> None:
+    """--to and --schema go together, and the URL is one gridgeo can use (no password in it)."""
+    if not database or not (database.get("to") or database.get("schema")):
+        return
+    if not database.get("to") or not database.get("schema"):
+        raise InputError(Problem("--to/--schema", "one is given without the other", "give both: --to postgresql://USER@HOST:PORT/DB --schema NAME"))
+    from .postgis import is_postgres, parse_postgres_url
+
+    if not is_postgres(database["to"]):
+        raise InputError(Problem("--to", f"{database['to']!r} is not a PostgreSQL URL", "write postgresql://USER@HOST:PORT/DB"))
+    parse_postgres_url(database["to"])
+
+
 def map_options(func):
     options = [
         click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True, help="Language of the map and report."),
@@ -283,16 +338,23 @@ def _living_services(previous: Path, roads, service_centres, encoding):
     return tuple(roads), road_frames, centres
 
 
-def _read_inputs(communities: str, buildings: str, barriers, encoding: str | None):
-    from .io import layer_label, read_layer, split_layer_spec
+def _read_inputs(communities: str, buildings: str, barriers, encoding: str | None, points: dict | None = None):
+    from .io import is_table, layer_label, read_layer, read_point_table, split_layer_spec
 
     frames = []
     labels = {}
     problems = []  # every unreadable file is reported at once
+    points = {name: value for name, value in (points or {}).items() if value is not None}
     for key, spec in (("communities", communities), ("buildings", buildings)):
         path, layer = split_layer_spec(spec)
         labels[key] = layer_label(path, layer)
         try:
+            if key == "buildings" and is_table(path):
+                frames.append(read_point_table(path, sheet=layer, encoding=encoding, **points))
+                continue
+            if key == "buildings" and points:
+                given = ", ".join(f"--{name}" for name in points)
+                raise InputError(Problem(labels[key], f"is a map layer with its own geometry and CRS, so {given} do not apply", "leave them out: they describe a BUILDINGS table (CSV, XLSX) of points"))
             frames.append(read_layer(path, layer=layer, encoding=encoding))
         except InputError as exc:
             problems += exc.problems
@@ -354,6 +416,8 @@ def _absolute(spec: str) -> str:
     """``file[:layer]`` with the file made absolute, so a saved config works from any folder."""
     from .io import split_layer_spec
 
+    if spec.lower().startswith(("postgresql://", "postgres://")):
+        return spec  # a database table (its URL holds no password)
     path, layer = split_layer_spec(spec)
     full = str(Path(path).resolve())
     return f"{full}:{layer}" if layer else full
@@ -453,14 +517,17 @@ def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, bar
 @click.option("--progress/--no-progress", default=None, help="Progress bar per community (default: when stderr is a terminal).")
 @code_options
 @service_options
+@point_table_options
+@database_options
 @_handle_errors
-def partition(communities, buildings, output, households, community_id, building_id, community_households, barriers, encoding, grid_size, unit_size, seed, dedicated, dedicated_type, compounds, formats, shp_encoding, make_map, make_report, make_print, print_attribution, lang, basemap, tianditu_key, workers, scheduler, overwrite, progress, codes, **services):
+def partition(communities, buildings, output, households, community_id, building_id, community_households, barriers, encoding, grid_size, unit_size, seed, dedicated, dedicated_type, compounds, formats, shp_encoding, make_map, make_report, make_print, print_attribution, lang, basemap, tianditu_key, workers, scheduler, overwrite, progress, codes, points, database, **services):
     """Partition COMMUNITIES into grids using BUILDINGS, writing OUTDIR.
 
     COMMUNITIES and BUILDINGS are Shapefiles, GeoJSON, GeoPackage (FILE.gpkg:LAYER),
-    GeoParquet or zipped Shapefiles.  OUTDIR receives partition.gpkg,
-    grids.geojson, buildings.geojson, units.geojson, report.json, report.html,
-    map.html and config.toml.
+    GeoParquet or zipped Shapefiles, or PostGIS tables (postgresql://USER@HOST:PORT/DB#SCHEMA.TABLE);
+    BUILDINGS may also be a CSV or XLSX table of points (--x/--y or --wkt, --crs).
+    OUTDIR receives partition.gpkg, gridgeo.qgz, grids.geojson, buildings.geojson,
+    units.geojson, report.json, report.html, map.html and config.toml.
     """
     from .api import partition as run_partition
     from .config import dump_config
@@ -472,13 +539,18 @@ def partition(communities, buildings, output, households, community_id, building
         raise InputError(Problem("command line", f"missing {', '.join(missing)}", "give them as arguments or in --config"))
     _check_output(output, overwrite, [communities, buildings, *barriers, *(spec for spec in (dedicated, compounds) if spec), *services["roads"], *filter(None, [services["service_centres"]])])
     chosen = _formats(formats)
+    _check_database(database)
+    if database.get("to"):
+        from .postgis import check_postgis_target
+
+        check_postgis_target(database["to"], schema=database["schema"], overwrite=overwrite)  # before the run, not after it
     if basemap == "tianditu" and not tianditu_key and make_map:
         raise InputError(Problem("--basemap tianditu", "needs a Tianditu key", "pass --tianditu-key KEY (or set TIANDITU_KEY), or use --basemap osm"))
     if make_print:
         from .printmap import check_fonts
 
         check_fonts(lang)  # before the run, not after it
-    comm, bldg, barrier_frames, labels = _read_inputs(communities, buildings, barriers, encoding)
+    comm, bldg, barrier_frames, labels = _read_inputs(communities, buildings, barriers, encoding, points)
     dedicated_frame, compound_frame = _read_areas(dedicated, compounds, encoding)
     network, centres = _read_services(services["roads"], services["service_centres"], services["centre_id"], services["centre_name"], encoding, comm)
     if progress is None:
@@ -527,6 +599,8 @@ def partition(communities, buildings, output, households, community_id, building
         "lang": lang,
         "basemap": basemap,
         **codes,
+        **points,
+        **database,
         "roads": [_absolute(spec) for spec in services["roads"]],
         "service_centres": _absolute(services["service_centres"]) if services["service_centres"] else None,
         "centre_id": services["centre_id"],
@@ -554,6 +628,12 @@ def partition(communities, buildings, output, households, community_id, building
         service_centres=centres,
     )
     write_outputs(result, output, overwrite=overwrite, extra={"config.toml": dump_config(resolved)}, writers=writers)
+    if database.get("to"):
+        from .postgis import write_postgis
+
+        tables = write_postgis(result, database["to"], schema=database["schema"], overwrite=overwrite)
+        if logger.getEffectiveLevel() <= logging.WARNING:
+            click.echo(f"{len(tables)} tables written into PostgreSQL schema {database['schema']}: {', '.join(tables)}", err=True)
     s = result.report["summary"]
     logger.info("notes: %s", "; ".join(result.report["notes"]))
     if logger.getEffectiveLevel() <= logging.WARNING:
@@ -607,7 +687,7 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
     team, workload and walk columns are measured again as the previous run did.
     """
     from .export import write_outputs
-    from .io import layer_label, read_layer, split_layer_spec
+    from .io import is_table, layer_label, read_layer, read_point_table, split_layer_spec
     from .update import update
 
     prev = Path(previous)
@@ -618,7 +698,13 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
     saved = _saved_config(prev)
     barriers = barriers or tuple(saved.get("barriers", ()))
     path, layer = split_layer_spec(buildings)
-    frame = read_layer(path, layer=layer, encoding=encoding)
+    if is_table(path):  # a table of points, read as the previous run read its own (--x/--y/--wkt/--crs in its config.toml)
+        recorded = {name: saved[name] for name in POINT_PARAMS if saved.get(name) is not None}
+        if not recorded.get("wkt") and not (recorded.get("x") and recorded.get("y")):
+            raise InputError(Problem(layer_label(path, layer), "is a table, and the previous run read its buildings from a map layer (no --x/--y or --wkt in its config.toml)", "give the new buildings as the same kind of layer as before"))
+        frame = read_point_table(path, sheet=layer, encoding=encoding, **recorded)
+    else:
+        frame = read_layer(path, layer=layer, encoding=encoding)
     barrier_frames = [read_layer(split_layer_spec(spec)[0], layer=split_layer_spec(spec)[1], encoding=encoding) for spec in barriers]
     road_specs, road_frames, centres = _living_services(prev, roads, service_centres, encoding)
     result = update(
@@ -727,8 +813,9 @@ def apply_edits_command(previous, edits, output, formats, make_map, make_report,
 @click.option("--dedicated-type", default="type", show_default=True, metavar="COL", help="Column of --dedicated with the facility type.")
 @click.option("--compounds", metavar="FILE", help="Residential compound (小区) polygons to check.")
 @code_options
+@point_table_options
 @_handle_errors
-def validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding, grid_size, dedicated, dedicated_type, compounds, codes):
+def validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding, grid_size, dedicated, dedicated_type, compounds, codes, points):
     """Check COMMUNITIES and BUILDINGS (and the facility, compound and code options) without partitioning.
 
     Every problem is listed at once, then every note (each once); exit 1 when
@@ -803,7 +890,7 @@ def _validate(communities, buildings, households, community_id, building_id, com
         problems += exc.problems
         band = (300, 500)
     try:
-        comm, bldg, barrier_frames, labels = _read_inputs(communities, buildings, barriers, encoding)
+        comm, bldg, barrier_frames, labels = _read_inputs(communities, buildings, barriers, encoding, points)
     except InputError as exc:
         problems += exc.problems
         comm = None
@@ -826,6 +913,27 @@ def _validate(communities, buildings, households, community_id, building_id, com
         except InputError as exc:
             problems += exc.problems
     return problems, prep
+
+
+# -- export to PostGIS ------------------------------------------------------------------------------------
+@main.command("export")
+@click.argument("outdir", metavar="OUTDIR", type=click.Path(file_okay=False))
+@click.option("--to", "to", required=True, metavar="URL", help="postgresql://USER@HOST:PORT/DB (password from PGPASSWORD or ~/.pgpass, never the URL).")
+@click.option("--schema", required=True, metavar="NAME", help="Schema of the tables (created if missing).")
+@click.option("--overwrite", is_flag=True, help="Replace tables of the same names in the schema.")
+@_handle_errors
+def export_command(outdir, to, schema, overwrite):
+    """Write the plan in OUTDIR into PostGIS: one table per layer, in one transaction.
+
+    Primary keys on the codes, buildings.grid_code and units.grid_code as foreign keys to grids,
+    GiST indexes, the input SRID and comments; a failure leaves the schema as it was.
+    """
+    from .postgis import write_postgis
+    from .result import read_outputs
+
+    _check_database({"to": to, "schema": schema})
+    tables = write_postgis(read_outputs(outdir), to, schema=schema, overwrite=overwrite)
+    click.echo(f"{len(tables)} tables written into schema {schema}: {', '.join(tables)}", err=True)
 
 
 # -- map / report from a finished run -------------------------------------------------------------------

@@ -55,6 +55,14 @@ KEYS: dict[str, tuple[type, ...]] = {
     "valid_from": (str, datetime.date),
     "valid_to": (str, datetime.date),
     "responsible_unit_column": (str,),
+    # a BUILDINGS table of points (CSV, XLSX)
+    "x": (str,),
+    "y": (str,),
+    "wkt": (str,),
+    "crs": (str, int),
+    # PostGIS output (--to, --schema)
+    "to": (str,),
+    "schema": (str,),
     # staffing, workload and service coverage
     "roads": (list,),
     "service_centres": (str,),

@@ -4,11 +4,23 @@
 ``buildings``, ``units``, and ``unassigned``, ``compounds`` and
 ``service_centres`` when the run has them; the input CRS),
 ``grids.geojson``, ``buildings.geojson``, ``units.geojson`` (RFC 7946,
-EPSG:4326) and ``report.json``.  Everything is written into a temporary folder
-beside ``OUTDIR`` and renamed into place at the end: a failed run leaves no
-``OUTDIR`` and no partial files, and an existing ``OUTDIR`` is replaced only
-with ``overwrite=True`` and only when it is empty or an earlier gridgeo output
-(it holds ``report.json`` or ``partition.gpkg``).  A folder that cannot be
+EPSG:4326) and ``report.json``.
+
+Written for the GIS software in use, old versions included: the GeoPackage is
+version 1.2 (GDAL 3.6 and QGIS 3.22 open it without a warning and GDAL's
+``validate_gpkg.py`` passes); each layer holds one geometry type in both
+formats (a layer mixing Polygon and MultiPolygon is written as MultiPolygon, as
+GDAL does, and ``units`` always are); GeoJSON coordinates have at most 7
+decimals and property numbers at most 6, with no binary float tails
+(``121.4920057``, never ``121.49200570000001``).  The GeoPackage also holds
+layer descriptions, Chinese field aliases, unique indexes on the codes and
+QGIS's default style of every layer, and ``gridgeo.qgz`` is a QGIS project of
+every layer with relative paths (:mod:`gridgeo.geopackage`).
+
+Everything is written into a temporary folder beside ``OUTDIR`` and renamed
+into place at the end: a failed run leaves no ``OUTDIR`` and no partial files,
+and an existing ``OUTDIR`` is replaced only with ``overwrite=True`` and only
+when it is empty or an earlier gridgeo output (it holds ``report.json`` or ``partition.gpkg``).  A folder that cannot be
 written (no permission, disk full) raises :class:`~gridgeo.errors.OutputError`.
 This module never runs an algorithm.
 """
@@ -20,6 +32,7 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -34,8 +47,9 @@ import shapely
 
 from .crs import WGS84
 from .errors import GridgeoError, OutputError, OutputExistsError, Problem
+from .geopackage import describe_geopackage, write_qgis_project
 
-__all__ = ["write_outputs", "write_geojson", "to_json_safe", "check_output_folder"]
+__all__ = ["write_outputs", "write_geojson", "uniform_geometry", "to_json_safe", "check_output_folder", "GPKG_VERSION"]
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +57,10 @@ GEOJSON_LAYERS = ("grids", "buildings", "units")
 _FIXED_DATE = "2000-01-01T00:00:00.000Z"
 #: files that mark a folder as an earlier gridgeo output, which ``overwrite`` may replace
 OUTPUT_MARKERS = ("report.json", "partition.gpkg")
+#: GeoPackage version written: 1.2 is read without warnings by GDAL >= 2.2 and QGIS 3.x (GDAL's default, 1.4, is not by GDAL < 3.7)
+GPKG_VERSION = "1.2"
+#: layers written as multi-geometries throughout (a unit of one building is a Polygon in memory, of several a MultiPolygon)
+ALWAYS_MULTI = ("units",)
 
 
 def check_output_folder(outdir: str | Path, overwrite: bool, *, overwrite_hint: str = "overwrite=True") -> None:
@@ -182,13 +200,20 @@ def write_outputs(
             layers.append(("service_centres", result.service_centres))
 
         def geojson(*names):
-            return lambda: [write_geojson(getattr(result, name), staging / f"{name}.geojson") for name in names]
+            return lambda: [write_geojson(getattr(result, name), staging / f"{name}.geojson", multi=name in ALWAYS_MULTI) for name in names]
 
         def geopackage():
             # not through Arrow: its batches follow the frame's internal chunks, so equal frames built
             # in different ways could give different SQLite page layouts (the files must be byte-identical)
-            for name, frame in layers:
-                _gpkg_safe(frame).to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
+            written = []
+            for i, (name, frame) in enumerate(layers):
+                options = {"dataset_options": {"VERSION": GPKG_VERSION}} if i == 0 else {}
+                data = uniform_geometry(_gpkg_safe(frame), multi=name in ALWAYS_MULTI)
+                data.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio", **options)
+                written.append((name, data))
+            # layer descriptions, Chinese field aliases, unique code indexes and QGIS's default styles
+            styles = describe_geopackage(gpkg, written)
+            write_qgis_project(staging, written, styles)  # gridgeo.qgz: every layer, relative paths, the same styles
 
         # the files are independent: on a multi-core machine they are written side by side
         run_side_by_side([geopackage, geojson("units"), geojson("buildings", "grids")])
@@ -310,22 +335,93 @@ def _child(job, send) -> None:
     os._exit(0)
 
 
-def write_geojson(frame: gpd.GeoDataFrame, path: str | Path, *, precision: int = 7) -> None:
+def uniform_geometry(frame: gpd.GeoDataFrame, *, multi: bool = False) -> gpd.GeoDataFrame:
+    """A copy of ``frame`` whose single geometries are multi-geometries where the layer mixes both.
+
+    A Polygon becomes a one-part MultiPolygon (likewise points and lines) when
+    the layer also holds MultiPolygons, or always with ``multi=True``: the layer
+    then has one geometry type, which GeoJSON readers, PostGIS and QGIS want.
+    The coordinates are unchanged; a layer mixing kinds (points and polygons)
+    keeps them.  The CRS and index are kept; ``frame`` is not modified.
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+    multi : bool
+        Make every single geometry a multi-geometry, even in a layer without any.
+
+    Returns
+    -------
+    GeoDataFrame
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> f = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1), shapely.MultiPolygon([shapely.box(2, 0, 3, 1), shapely.box(4, 0, 5, 1)])])
+    >>> uniform_geometry(f).geom_type.tolist()
+    ['MultiPolygon', 'MultiPolygon']
+    >>> uniform_geometry(f.iloc[:1]).geom_type.tolist(), uniform_geometry(f.iloc[:1], multi=True).geom_type.tolist()
+    (['Polygon'], ['MultiPolygon'])
+    """
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns or not len(frame):
+        return frame
+    geoms = frame.geometry.to_numpy()
+    kinds = shapely.get_type_id(geoms)
+    out = None
+    for single, several, make in ((0, 4, shapely.multipoints), (1, 5, shapely.multilinestrings), (3, 6, shapely.multipolygons)):
+        chosen = kinds == single
+        if chosen.any() and (multi or (kinds == several).any()):
+            out = geoms.copy() if out is None else out
+            out[chosen] = make(geoms[chosen], indices=np.arange(int(chosen.sum())))
+    if out is None:
+        return frame
+    return frame.set_geometry(gpd.GeoSeries(out, index=frame.index, crs=frame.crs), crs=frame.crs)
+
+
+#: a decimal number with more than the wanted decimals (the wanted count is filled in)
+_LONG_NUMBER = r"-?\d+\.\d{%d,}(?:[eE][-+]?\d+)?"
+
+
+def _trim_numbers(texts: np.ndarray, precision: int) -> np.ndarray:
+    """GeoJSON geometry texts with every number written in its shortest form at ``precision`` decimals.
+
+    GEOS writes some coordinates rounded to 7 decimals with 17 significant
+    digits (``43.748370799999996``); they are rewritten as the shortest text
+    of the same double rounded (``43.7483708``).  Geometry texts hold no
+    strings but type names, so only numbers match.
+
+    Examples
+    --------
+    >>> _trim_numbers(np.array(['{"coordinates":[43.748370799999996,7.5]}'], dtype=object), 7).tolist()
+    ['{"coordinates":[43.7483708,7.5]}']
+    """
+    if not len(texts):
+        return texts
+    pattern = re.compile(_LONG_NUMBER % (precision + 1))
+    joined = pattern.sub(lambda m: repr(round(float(m.group()), precision)), "\n".join(texts))
+    return np.array(joined.split("\n"), dtype=object)
+
+
+def write_geojson(frame: gpd.GeoDataFrame, path: str | Path, *, precision: int = 7, multi: bool = False) -> None:
     """Write an RFC 7946 GeoJSON file (EPSG:4326, coordinates rounded to ``precision`` decimals).
 
     Written directly with shapely's vectorised ``to_geojson`` and ``json``: several
     times faster than GDAL's GeoJSON driver on large layers, with the same content.
+    Numbers are written in their shortest form: coordinates with at most
+    ``precision`` decimals, property values with at most 6.  The layer holds one
+    geometry type (see :func:`uniform_geometry`; ``multi=True`` makes every
+    geometry a multi-geometry).
 
     Examples
     --------
     >>> import json, tempfile, geopandas as gpd, shapely
-    >>> f = gpd.GeoDataFrame({"name": ["<a>"], "n": [3]}, geometry=[shapely.Point(121.5, 25.05)], crs=4326)
+    >>> f = gpd.GeoDataFrame({"name": ["<a>"], "n": [3], "area_m2": [17760.814493000001]}, geometry=[shapely.Point(121.49200570000001, 25.05)], crs=4326)
     >>> p = tempfile.mkdtemp() + "/x.geojson"
     >>> write_geojson(f, p)
-    >>> json.load(open(p, encoding="utf-8"))["features"][0]["properties"]
-    {'name': '<a>', 'n': 3}
+    >>> print(open(p, encoding="utf-8").read(), end="")
+    {"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"<a>","n":3,"area_m2":17760.814493},"geometry":{"type":"Point","coordinates":[121.4920057,25.05]}}]}
     """
-    data = frame
+    data = uniform_geometry(frame, multi=multi)
     geoms = data.geometry.to_numpy()
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     rounded = geoms.copy()
@@ -346,7 +442,7 @@ def write_geojson(frame: gpd.GeoDataFrame, path: str | Path, *, precision: int =
         rounded[polygonal] = shapely.orient_polygons(rounded[polygonal], exterior_cw=False)
     texts = np.full(len(geoms), "null", dtype=object)
     if present.any():
-        texts[present] = shapely.to_geojson(rounded[present])
+        texts[present] = _trim_numbers(shapely.to_geojson(rounded[present]).astype(object), precision)
     columns = [c for c in data.columns if c != data.geometry.name]
     properties = _json_properties(_gpkg_safe(data[columns]) if columns else None, len(texts))
     with open(path, "w", encoding="utf-8") as handle:
@@ -374,7 +470,8 @@ def _json_properties(frame: pd.DataFrame | None, n: int) -> list[str]:
         if pd.api.types.is_float_dtype(frame[column].dtype):
             values = frame[column].to_numpy(dtype=float, na_value=np.nan)
             frame[column] = np.where(np.isfinite(values), np.round(values, 6), np.nan)
-    text = frame.to_json(orient="records", lines=True, force_ascii=False, date_format="iso", double_precision=15)
+    # the values are rounded to 6 decimals already: written with 6 at most, never a binary tail
+    text = frame.to_json(orient="records", lines=True, force_ascii=False, date_format="iso", double_precision=6)
     # JSON text never holds a raw newline inside a value, so the records split cleanly
     lines = text.rstrip("\n").split("\n")
     if len(lines) != n:

@@ -1,4 +1,4 @@
-"""Writing one file atomically: a temporary file in the same folder, renamed into place."""
+"""Writing one file atomically (a temporary file in the same folder, renamed into place), and CSV type sidecars."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import os
 import tempfile
 from pathlib import Path
 
-__all__ = ["write_atomic"]
+import pandas as pd
+
+__all__ = ["write_atomic", "csvt_text"]
 
 
 def write_atomic(path: str | Path, data: bytes | str) -> Path:
@@ -31,3 +33,32 @@ def write_atomic(path: str | Path, data: bytes | str) -> Path:
         Path(temp).unlink(missing_ok=True)
         raise
     return path
+
+
+def csvt_text(frame: pd.DataFrame) -> str:
+    """The ``.csvt`` line for a CSV written from ``frame``: GDAL's type of each column, in order.
+
+    GDAL (and so QGIS and ``ogr2ogr``) reads ``NAME.csvt`` beside ``NAME.csv``
+    to type the columns; without it every column is text.  Whole numbers are
+    ``Integer`` (``Integer64`` beyond 32 bits), other numbers ``Real``, and
+    everything else (text, flags, dates written as text) ``String``.
+
+    Examples
+    --------
+    >>> csvt_text(pd.DataFrame({"grid_code": ["001-01"], "households": [312], "area_m2": [1.5], "flag": [True]}))
+    '"String","Integer","Real","String"'
+    """
+    types = []
+    for column in frame.columns:
+        values = frame[column]
+        if pd.api.types.is_bool_dtype(values.dtype):
+            types.append("String")
+        elif pd.api.types.is_integer_dtype(values.dtype):
+            present = values.dropna()
+            wide = len(present) and (present.max() > 2**31 - 1 or present.min() < -(2**31))
+            types.append("Integer64" if wide else "Integer")
+        elif pd.api.types.is_float_dtype(values.dtype):
+            types.append("Real")
+        else:
+            types.append("String")
+    return ",".join(f'"{kind}"' for kind in types)

@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .files import write_atomic
+from .files import csvt_text, write_atomic
 from .labels import FLAG_WORDS, check_lang, column_label, status_label
 
 __all__ = ["GRID_COLUMNS", "CODE_COLUMNS", "DETAIL_COLUMNS", "WORKLOAD_COLUMNS", "STAFF_COLUMNS", "UNIT_COLUMNS", "grid_roster", "unit_roster", "write_roster"]
@@ -153,7 +153,10 @@ def write_roster(result, outdir: str | Path, *, lang: str = "zh") -> list[Path]:
     -------
     list of Path
         ``[roster.csv, units.csv, roster.xlsx]``.  The CSVs are UTF-8 with a
-        byte-order mark and ``\\r\\n`` line ends; the workbook has the sheets
+        byte-order mark and ``\\r\\n`` line ends, numbers with at most 6
+        decimals, each with its column types in ``roster.csvt`` and
+        ``units.csvt`` beside it (GDAL's sidecar, so QGIS reads numbers as
+        numbers); the workbook has the sheets
         ``grids`` and ``units``, each with a bold, frozen header row, a filter
         and column widths fitted to the text.
 
@@ -171,8 +174,9 @@ def write_roster(result, outdir: str | Path, *, lang: str = "zh") -> list[Path]:
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     paths = [outdir / "roster.csv", outdir / "units.csv", outdir / "roster.xlsx"]
-    write_atomic(paths[0], _csv_bytes(grids))
-    write_atomic(paths[1], _csv_bytes(units))
+    for path, frame in ((paths[0], grids), (paths[1], units)):
+        write_atomic(path, _csv_bytes(frame))
+        write_atomic(path.with_suffix(".csvt"), csvt_text(frame) + "\r\n")
     write_atomic(paths[2], _xlsx_bytes({"grids": grids, "units": units}, text_columns=_text_labels(lang)))
     logger.info("wrote %s", ", ".join(str(p) for p in paths))
     return paths
@@ -227,6 +231,10 @@ def _text_labels(lang: str) -> set[str]:
 
 
 def _csv_bytes(frame: pd.DataFrame) -> bytes:
+    frame = frame.copy()
+    for column in frame.columns:
+        if pd.api.types.is_float_dtype(frame[column].dtype):
+            frame[column] = frame[column].round(6)  # the shortest text of a rounded double has no binary tail
     buffer = io.StringIO()
     frame.to_csv(buffer, index=False, lineterminator="\r\n")
     return buffer.getvalue().encode("utf-8-sig")

@@ -4,7 +4,7 @@
 and ``communities.shp`` (and ``unassigned.shp`` when some buildings lie outside
 every community), each with ``.shx``, ``.dbf``, ``.prj`` (the result's CRS) and
 ``.cpg`` (the text encoding of the ``.dbf``: ``UTF-8``, ``GBK``, ...), plus
-``fields.csv`` recording every field name.
+``fields.csv`` recording every field name (with ``fields.csvt``, GDAL's column types).
 
 The format's limits are handled in the open, never silently:
 
@@ -19,7 +19,11 @@ The format's limits are handled in the open, never silently:
   naming the layer, the field and the count.  The GeoPackage keeps them whole.
 * **Encodings**: a value that the chosen encoding cannot represent (an emoji,
   ``ß`` or ``€`` in GBK) raises :class:`~gridgeo.errors.InputError` naming the
-  layer, field and rows, before anything is written.
+  layer, field and rows, before anything is written; for GBK it names GB18030
+  (``--shp-encoding gb18030``), GBK's superset that holds every character, as
+  the alternative, and UTF-8.
+* **Numbers** with a fraction are written with 6 decimals (``17760.814493``;
+  GDAL's own 15 would show the binary tail ``17760.814493000001676``).
 * **Booleans** become integers 1 (true) / 0 (false) (empty when missing);
   dates and times become ISO 8601 text.
 * **Geometry**: one kind per file; a layer mixing points and polygons (or
@@ -74,10 +78,24 @@ ABBREVIATIONS = {
 }
 MAX_NAME_BYTES = 10
 MAX_TEXT_BYTES = 254
+#: decimals of the .dbf's real-number fields (GDAL writes 15, showing binary tails such as 17760.814493000001676)
+DBF_DECIMALS = 6
 _CODE_COLUMNS = {"grids": "grid_code", "buildings": "building_code", "units": "unit_code", "communities": "community_code"}
 _CPG_NAMES = {"utf-8": "UTF-8", "utf-8-sig": "UTF-8", "gbk": "GBK", "gb18030": "GB18030", "gb2312": "GB2312", "big5": "BIG5"}
 _DBF_DATE = "2000-01-01"
-_FIX = "write the Shapefiles as UTF-8 (encoding='utf-8', --shp-encoding utf-8), or use the GeoPackage"
+#: legacy Chinese code pages whose superset GB18030 holds every character and reads the same for GBK text
+_GBK_FAMILY = {"gbk", "gb2312", "cp936", "hz"}
+
+
+def _fix(codec: str) -> str:
+    """The remedy for text the chosen encoding cannot hold: GB18030 (GBK's superset) where GBK was asked, or UTF-8."""
+    utf8 = "UTF-8 (encoding='utf-8', --shp-encoding utf-8)"
+    if codec in _GBK_FAMILY:
+        return (
+            "write the Shapefiles as GB18030 (encoding='gb18030', --shp-encoding gb18030: GBK's superset, which holds every "
+            f"character and writes GBK text byte for byte the same) or as {utf8}, or use the GeoPackage"
+        )
+    return f"write the Shapefiles as {utf8}, or use the GeoPackage"
 
 
 def write_shapefiles(result, folder: str | Path, *, encoding: str = "utf-8") -> list[Path]:
@@ -130,7 +148,7 @@ def write_shapefiles(result, folder: str | Path, *, encoding: str = "utf-8") -> 
         names = shapefile_field_names([str(c) for c in columns], encoding=codec)
         bad_names = [c for c in columns if not _encodable(str(c), codec)]
         for column in bad_names:
-            problems.add(f"{layer}.shp", f"field name '{column}' has characters {cpg} cannot encode", _FIX)
+            problems.add(f"{layer}.shp", f"field name '{column}' has characters {cpg} cannot encode", _fix(codec))
         data = _prepare(frame, layer, columns, codec, cpg, problems)
         _check_geometry(data, layer, problems)
         data = data.rename(columns={c: names[str(c)] for c in columns})
@@ -155,6 +173,7 @@ def write_shapefiles(result, folder: str | Path, *, encoding: str = "utf-8") -> 
                 layer_options={"DBF_DATE_LAST_UPDATE": _DBF_DATE},
                 **options,
             )
+            _round_dbf_reals(target.with_suffix(".dbf"), DBF_DECIMALS)
             if data.crs is None:
                 logger.warning("%s has no CRS; %s.shp is written without a .prj", layer, layer)
             paths.append(folder / target.name)
@@ -317,7 +336,7 @@ def _prepare(frame: gpd.GeoDataFrame, layer: str, columns, codec: str, cpg: str,
             problems.add(
                 f"{layer}.shp",
                 f"field '{column}' has characters {cpg} cannot encode ({shown}) in {describe_rows(bad_rows)} (by {rows_by})",
-                _FIX,
+                _fix(codec),
             )
         if cut:
             logger.warning(
@@ -355,3 +374,47 @@ def _write_fields_csv(path: Path, records: list[tuple[str, str, str]]) -> None:
     writer.writerow(["layer", "field", "shapefile_field"])
     writer.writerows(records)
     path.write_bytes(buffer.getvalue().encode("utf-8-sig"))
+    path.with_suffix(".csvt").write_text('"String","String","String"\r\n', encoding="utf-8")
+
+
+def _round_dbf_reals(path: Path, decimals: int) -> None:
+    """Rewrite the real-number fields of a ``.dbf`` with ``decimals`` decimals (in place, same field widths).
+
+    GDAL writes every real field as width 24 with 15 decimals.  Each value is
+    written again right-aligned in the same width, and the field's decimal
+    count in the header is set to ``decimals``; empty (null) values are kept.
+    """
+    data = bytearray(path.read_bytes())
+    count = int.from_bytes(data[4:8], "little")
+    header = int.from_bytes(data[8:10], "little")
+    width = int.from_bytes(data[10:12], "little")
+    fields = []  # (offset in the record, length)
+    offset = 1  # after the deletion flag
+    for start in range(32, header - 1, 32):
+        if data[start] == 0x0D:
+            break
+        length = data[start + 16]
+        if data[start + 11 : start + 12] in (b"N", b"F") and data[start + 17] > decimals:
+            fields.append((offset, length))
+            data[start + 17] = decimals
+        offset += length
+    if not fields or count == 0:
+        path.write_bytes(data)
+        return
+    records = np.frombuffer(bytes(data), dtype=np.uint8, count=count * width, offset=header).reshape(count, width).copy()
+    for start, length in fields:
+        cells = np.ascontiguousarray(records[:, start : start + length]).view(f"S{length}").ravel()
+        texts = np.char.strip(cells)
+        present = texts != b""
+        try:
+            values = texts[present].astype(float)
+        except ValueError:  # a value GDAL could not write as a number (overflow asterisks): leave the field as it is
+            continue
+        finite = np.isfinite(values)
+        formatted = np.char.encode(np.char.mod(f"%{length}.{decimals}f", values), "ascii")
+        fits = finite & (np.char.str_len(formatted) == length)
+        rows = np.flatnonzero(present)[fits]
+        if len(rows):
+            records[rows, start : start + length] = np.frombuffer(b"".join(formatted[fits].tolist()), dtype=np.uint8).reshape(len(rows), length)
+    data[header : header + count * width] = records.tobytes()
+    path.write_bytes(data)

@@ -37,7 +37,7 @@ import shapely
 from click.testing import CliRunner
 
 from gridgeo.cli import main
-from gridgeo.io import read_layer, split_layer_spec
+from gridgeo.io import is_table, read_layer, read_point_table, split_layer_spec
 
 from .conftest import DATA, REPO
 
@@ -58,6 +58,7 @@ class Setup:
     out: Path | None = None  # default: WORK/out
     encoding: str | None = None  # to read the buildings back for the invariants
     building_id: str = "bldg_id"
+    table: dict = field(default_factory=dict)  # --x/--y/--wkt/--crs of a BUILDINGS table, to read it back
 
 
 @dataclass
@@ -492,6 +493,45 @@ def _failing(exc: BaseException, existing: bool = False) -> Callable:
     return build
 
 
+def _point_table(kind: str) -> Callable:
+    """Buildings as a table of their representative points: CSV with lon/lat columns, XLSX with WKT, or broken."""
+
+    def build(base, inputs, work, mp):
+        base.communities.to_file(inputs / "c.gpkg")
+        points = base.buildings.geometry.representative_point()
+        table = pd.DataFrame(base.buildings.drop(columns="geometry"))
+        name, table_options = "b.csv", {"x": "lon", "y": "lat"}
+        if kind == "xlsx_wkt":
+            name, table_options = "b.xlsx", {"wkt": "wkt"}
+            table.assign(wkt=points.to_wkt()).to_excel(inputs / name, index=False)
+        elif kind == "projected":
+            projected = points.to_crs(3826)
+            table_options = {"x": "e", "y": "n", "crs": "EPSG:3826"}
+            table.assign(e=projected.x.round(3), n=projected.y.round(3)).to_csv(inputs / name, index=False, encoding="utf-8-sig")
+        else:
+            table = table.assign(lon=points.x, lat=points.y)
+            if kind == "bad_number":
+                table["lon"] = table["lon"].astype(object)
+                table.loc[4, "lon"] = "121°30'38\""
+            table.to_csv(inputs / name, index=False, encoding="utf-8-sig")
+        flags = [] if kind == "no_options" else [arg for key, value in table_options.items() for arg in (f"--{key}", value)]
+        return Setup(str(inputs / "c.gpkg"), str(inputs / name), options=[*OPTIONS, *flags], table=table_options)
+
+    return build
+
+
+def _table_as_communities(base, inputs, work, mp):
+    pd.DataFrame(base.communities.drop(columns="geometry")).to_csv(inputs / "c.csv", index=False)
+    base.buildings.to_file(inputs / "b.gpkg")
+    return Setup(str(inputs / "c.csv"), str(inputs / "b.gpkg"))
+
+
+def _attribute_table_as_communities(base, inputs, work, mp):
+    pyogrio.write_dataframe(pd.DataFrame(base.communities.drop(columns="geometry")), inputs / "c.gpkg", layer="communities")
+    base.buildings.to_file(inputs / "b.gpkg")
+    return Setup(str(inputs / "c.gpkg"), str(inputs / "b.gpkg"))
+
+
 def _interrupt_at_rename(base, inputs, work, mp):
     """An interrupt in the last step, between retiring the existing OUTDIR and renaming the new one into place."""
     setup = _output_overwrite(base, inputs, work, mp)
@@ -521,6 +561,13 @@ CASES = [
     Case("zipped_shapefile_in_a_folder", _zipped("buildings/"), "accepted"),
     Case("zip_that_is_not_a_zip", _not_a_zip, "error", ("b.zip", "is not a zip archive")),
     Case("non_ascii_file_and_folder_names", _non_ascii_paths, "accepted", (), _check_all_writers),
+    Case("buildings_table_of_points_csv", _point_table("csv"), "accepted"),
+    Case("buildings_table_of_points_xlsx_wkt", _point_table("xlsx_wkt"), "accepted"),
+    Case("buildings_table_of_points_projected_crs", _point_table("projected"), "accepted"),
+    Case("buildings_table_without_coordinate_options", _point_table("no_options"), "error", ("b.csv", "is a table: its coordinate columns must be named", "pass --x lon --y lat")),
+    Case("buildings_table_coordinate_not_a_number", _point_table("bad_number"), "error", ("b.csv", "row 5: coordinate 'lon' is not a number")),
+    Case("table_as_communities", _table_as_communities, "error", ("c.csv", "is a table (CSV or spreadsheet) without geometry", "GeoPackage, Shapefile or GeoJSON of polygons")),
+    Case("attribute_table_as_communities", _attribute_table_as_communities, "error", ("c.gpkg", "has no geometry (an attribute table)")),
     # coordinate reference systems
     Case("crs_projected_labelled_wgs84", _projected_as_wgs84, "error", ("c.gpkg", "b.gpkg", "are not longitudes and latitudes"), lines=3),
     Case("crs_lat_lon_swapped", _swapped_both, "error", ("c.gpkg", "b.gpkg", "look like latitude, longitude (swapped)"), lines=3),
@@ -591,7 +638,7 @@ def _values(series: pd.Series) -> list:
 def assert_invariants(setup: Setup, out: Path) -> None:
     """Every input building once in buildings + unassigned; households conserved; input attributes unchanged."""
     path, layer = split_layer_spec(setup.buildings)
-    source = read_layer(path, layer=layer, encoding=setup.encoding)
+    source = read_point_table(path, sheet=layer, **setup.table) if is_table(path) else read_layer(path, layer=layer, encoding=setup.encoding)
     key = setup.building_id
     layers = set(pyogrio.list_layers(out / "partition.gpkg")[:, 0])
     assigned = gpd.read_file(out / "partition.gpkg", layer="buildings")

@@ -112,10 +112,15 @@ def test_gbk_cannot_encode_raises_and_writes_nothing(result, tmp_path):
     assert "communities.shp" in text and "'name'" in text and "'full_name'" in text
     assert communities.loc[1, "community_code"] in text and communities.loc[2, "community_code"] in text
     assert "UTF-8" in text and "🏠" in text
+    assert "--shp-encoding gb18030" in text  # GBK's superset, for software that wants a Chinese code page
     assert not (tmp_path / "shp").exists()
-    # UTF-8 holds them
+    # UTF-8 holds them, and so does GB18030 (what the message offers besides UTF-8)
     write_shapefiles(bad, tmp_path / "shp", encoding="utf-8")
     assert "孝德里🏠" in gpd.read_file(tmp_path / "shp" / "communities.shp")["name"].tolist()
+    write_shapefiles(bad, tmp_path / "gb", encoding="gb18030")
+    assert (tmp_path / "gb" / "communities.cpg").read_text() == "GB18030"
+    back = gpd.read_file(tmp_path / "gb" / "communities.shp")["name"].tolist()
+    assert "孝德里🏠" in back and "忠德里" in back
 
 
 def test_long_text_cut_with_warning(result, tmp_path, caplog):
