@@ -823,7 +823,7 @@ def validate(communities, buildings, households, community_id, building_id, comm
     would overlap too.
     """
     with _HeldWarnings() as held:
-        problems, prep = _validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding, grid_size, dedicated, dedicated_type, compounds, codes)
+        problems, prep = _validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding, grid_size, dedicated, dedicated_type, compounds, codes, points)
     problem_texts = {str(problem) for problem in problems}
     notes = [note for note in (prep.notes if prep is not None else []) if note not in problem_texts]
     held.release(problem_texts | set(notes))
@@ -875,7 +875,7 @@ class _HeldWarnings(logging.Filter):
         self.records = []
 
 
-def _validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding, grid_size, dedicated, dedicated_type, compounds, codes):
+def _validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding, grid_size, dedicated, dedicated_type, compounds, codes, points):
     """Every problem of the inputs of `gridgeo validate` and the prepared inputs (None when they could not be prepared)."""
     from .api import parse_band
     from .areas import assign_areas

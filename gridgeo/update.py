@@ -109,7 +109,17 @@ from .lineage import add_services, parent_record, read_previous, service_setting
 from .metrics import community_metrics, polsby_popper
 from .movebound import cheapest_moves
 from .partition.count import feasible_counts
-from .partition.plan import DEDICATED, IN_BAND, INFEASIBLE, OUT_OF_BAND, OVERSIZE, GridNote, _repair_band, make_note, partition_part
+from .partition.plan import (
+    DEDICATED,
+    IN_BAND,
+    INFEASIBLE,
+    OUT_OF_BAND,
+    OVERSIZE,
+    GridNote,
+    _repair_band,
+    make_note,
+    partition_part,
+)
 from .partition.refine import _Search
 from .result import Partition, single_part_units
 from .seams import SEAM_TOLERANCE_M, fit_to_kept, meet_exactly, seam_tolerance
@@ -370,7 +380,7 @@ def update(
         compound_of = np.where(held, -1, areas.building_group)
         _join_compound_mates(home, compound_of, np.flatnonzero(is_new | geom_changed), set(pinned))
     dirty_buildings = is_new | geom_changed | hh_changed
-    lower_bound, _ = _cheapest_moves(pg_codes, pg_comm, pg_metric, home, prep.households, is_new, band, dedicated_codes | protected)
+    lower_bound = _move_lower_bound(pg_codes, pg_comm, pg_metric, home, prep.households, is_new, band, dedicated_codes | protected)
 
     # per community: repair what changed
     retired_grids = set(report.get("retired_grid_codes", []))
@@ -531,45 +541,53 @@ def _number_new_buildings(b_code, is_new, b_comm, prep, pb_codes, retired) -> No
             b_code[i] = building_code(ccode, start + rank + 1, w)
 
 
-def _cheapest_moves(codes, communities, geoms, home, households, is_new, band, fixed_codes) -> tuple[int, dict[str, list[tuple[str, str]]]]:
-    """The fewest households of kept buildings that any repair must move (:mod:`gridgeo.movebound`), summed
-    over communities, and per community the pairs of grids (sender, receiver) the cheapest repair moves them between.
+def _move_lower_bound(codes, communities, geoms, home, households, is_new, band, fixed_codes) -> int:
+    """The fewest households of kept buildings that any repair must move (:mod:`gridgeo.movebound`), summed over communities.
 
     Every building is counted in the previous grid it was placed in (``home``);
-    grids holding a building above the band's maximum have no band and keep that
-    building; dedicated, locked and edited grids (``fixed_codes``) take no part.
+    dedicated, locked and edited grids (``fixed_codes``) take no part.
     """
-    row_of = {c: r for r, c in enumerate(codes)}
-    at = np.array([row_of.get(str(h), -1) for h in home], dtype=np.int64)
-    placed = at >= 0
-    k = len(codes)
-    kept, added = placed & ~is_new, placed & is_new
-    old = np.bincount(at[kept], weights=households[kept], minlength=k).astype(np.int64)
-    new = np.bincount(at[added], weights=households[added], minlength=k).astype(np.int64)
-    largest = np.zeros(k, dtype=np.int64)
-    np.maximum.at(largest, at[placed], households[placed])
-    largest_old = np.zeros(k, dtype=np.int64)
-    np.maximum.at(largest_old, at[kept], households[kept])
-    free = largest > band[1]
-    held = np.where(largest_old > band[1], largest_old, 0)
-    positive = placed & (households > 0)
-    smallest = np.full(k, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(smallest, at[positive], households[positive])
-    smallest = np.where(smallest == np.iinfo(np.int64).max, 1, smallest)
     fixed = np.isin(codes.astype(str), sorted(fixed_codes))
-    total, pairs = 0, {}
+    total = 0
     for ccode in sorted(set(communities.tolist())):
         rows = np.flatnonzero(communities == ccode)
-        here = geoms[rows]
-        left, right = shapely.STRtree(here).query(here, predicate="intersects")
-        keep = left < right
-        left, right = left[keep], right[keep]
-        shared = shapely.length(shapely.intersection(shapely.boundary(here[left]), shapely.buffer(here[right], 0.01))) if len(left) else []
-        borders = [(int(a), int(b)) for a, b, length in zip(left, right, shared) if length > 0.05]
-        flow = cheapest_moves(old[rows], new[rows], borders, band=band, free=free[rows], fixed=fixed[rows], held=held[rows], smallest=smallest[rows])
-        total += flow.bound
-        pairs[ccode] = [(str(codes[rows[a]]), str(codes[rows[b]])) for a, b in flow.pairs]
-    return int(total), pairs
+        members = [np.flatnonzero(home == code) for code in codes[rows]]
+        total += _cheapest_flow(members, geoms[rows], households, is_new, band, fixed[rows]).bound
+    return int(total)
+
+
+def _cheapest_flow(members: list[np.ndarray], geoms: np.ndarray, households: np.ndarray, is_new: np.ndarray | None, band, fixed: np.ndarray, *, bound: bool = True, closed: set[tuple[int, int]] = frozenset()):
+    """:func:`gridgeo.movebound.cheapest_moves` of one community's grids (their buildings ``members`` and polygons).
+
+    A grid holding a building above the band's maximum has no band and keeps
+    that building.  ``bound=False`` plans the repair: grids are created out of
+    one grid only, and no household crosses the ``closed`` borders (pairs of positions).
+    """
+    is_new = np.zeros(len(households), dtype=bool) if is_new is None else is_new
+    old = np.array([int(households[m][~is_new[m]].sum()) for m in members], dtype=np.int64)
+    new = np.array([int(households[m][is_new[m]].sum()) for m in members], dtype=np.int64)
+    largest = np.array([int(households[m].max()) if len(m) else 0 for m in members], dtype=np.int64)
+    largest_old = np.array([int(households[m][~is_new[m]].max()) if (~is_new[m]).any() else 0 for m in members], dtype=np.int64)
+    smallest = np.array([int(households[m][households[m] > 0].min()) if (households[m] > 0).any() else 1 for m in members], dtype=np.int64)
+    borders = [(a, b) for a, b, _ in _borders(geoms) if (a, b) not in closed and (b, a) not in closed]
+    return cheapest_moves(
+        old, new, borders, band=band, free=largest > band[1], fixed=fixed, held=np.where(largest_old > band[1], largest_old, 0),
+        smallest=smallest, fresh_from_neighbours=bound,
+    )
+
+
+def _borders(geoms: np.ndarray) -> list[tuple[int, int, float]]:
+    """Pairs of polygons (by position, first < second) sharing a border longer than 5 cm, with its length."""
+    geoms = np.asarray(geoms, dtype=object)
+    if len(geoms) < 2:
+        return []
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    keep = left < right
+    left, right = left[keep], right[keep]
+    if not len(left):
+        return []
+    lengths = shapely.length(shapely.intersection(shapely.boundary(geoms[left]), shapely.buffer(geoms[right], 0.01)))
+    return [(int(a), int(b), float(length)) for a, b, length in zip(left, right, lengths) if length > 0.05]
 
 
 def _next_grid_number(ccode: str, codes: list[str]) -> tuple[int, int]:
@@ -712,17 +730,9 @@ def _is_bad(grid: _Grid, ctx: _Context) -> bool:
 
 def _shared_lengths(grids: dict[str, _Grid], codes: list[str]) -> dict[tuple[str, str], float]:
     """Border length shared by every pair of adjacent grids among ``codes``."""
-    geoms = np.array([grids[c].geom for c in codes], dtype=object)
-    tree = shapely.STRtree(geoms)
-    left, right = tree.query(geoms, predicate="intersects")
-    keep = left < right
-    left, right = left[keep], right[keep]
     out = {}
-    if len(left):
-        lengths = shapely.length(shapely.intersection(shapely.boundary(geoms[left]), shapely.buffer(geoms[right], 0.01)))
-        for a, b, length in zip(left, right, lengths):
-            if length > 0.05:
-                out[(codes[a], codes[b])] = out[(codes[b], codes[a])] = float(length)
+    for a, b, length in _borders(np.array([grids[c].geom for c in codes], dtype=object)):
+        out[(codes[a], codes[b])] = out[(codes[b], codes[a])] = length
     return out
 
 
@@ -797,20 +807,11 @@ def _flow_region(grids: dict[str, _Grid], code: str, ctx: _Context, closed: set[
     take part; households do not cross the ``closed`` borders.
     """
     codes = sorted(grids)
-    usable = np.array([not grids[c].dedicated and not grids[c].locked for c in codes])
+    fixed = np.array([grids[c].dedicated or grids[c].locked for c in codes], dtype=bool)
     members = [np.array(sorted(grids[c].members), dtype=np.int64) for c in codes]
-    new = np.array([int(ctx.households[m][ctx.is_new[m]].sum()) if ctx.is_new is not None else 0 for m in members])
-    total = np.array([int(ctx.households[m].sum()) for m in members])
-    largest = np.array([int(ctx.households[m].max()) if len(m) else 0 for m in members])
-    largest_old = np.array([int(ctx.households[m][~ctx.is_new[m]].max()) if ctx.is_new is not None and (~ctx.is_new[m]).any() else (largest[i] if ctx.is_new is None else 0) for i, m in enumerate(members)])
     index = {c: i for i, c in enumerate(codes)}
-    shared = _shared_lengths(grids, codes) if len(codes) > 1 else {}
-    borders = sorted({(min(index[a], index[b]), max(index[a], index[b])) for a, b in shared if (a, b) not in closed})
-    smallest = np.array([int(ctx.households[m][ctx.households[m] > 0].min()) if (ctx.households[m] > 0).any() else 1 for m in members])
-    flow = cheapest_moves(
-        total - new, new, borders, band=ctx.band, free=largest > ctx.band[1], fixed=~usable,
-        held=np.where(largest_old > ctx.band[1], largest_old, 0), smallest=smallest, fresh_from_neighbours=False,
-    )
+    geoms = np.array([grids[c].geom for c in codes], dtype=object)
+    flow = _cheapest_flow(members, geoms, ctx.households, ctx.is_new, ctx.band, fixed, bound=False, closed={(index[a], index[b]) for a, b in closed})
     links: dict[str, set[str]] = {}
     for a, b in flow.pairs:
         links.setdefault(codes[a], set()).add(codes[b])
