@@ -794,10 +794,31 @@ def _repair_along_flow(grids: dict[str, _Grid], code: str, ctx: _Context, dirty:
         region = _with_compound_mates(grids, _flow_region(grids, code, ctx, closed), ctx)
         if len(region) < 2:
             return False
-        if _repair_region(grids, region, ctx, dirty):
+        while not _repair_region(grids, region, ctx, dirty):
+            # too tight to cut (whole buildings): take in the neighbour with the most room, then try again
+            extra = _roomiest_neighbour(grids, region, ctx)
+            if extra is None or len(region) >= ctx.max_region:
+                break
+            region = _with_compound_mates(grids, region + [extra], ctx)
+        else:
             return True
         closed |= {(a, b) for a in region for b in region if a != b}
     return False
+
+
+def _roomiest_neighbour(grids: dict[str, _Grid], region: list[str], ctx: _Context) -> str | None:
+    """The grid bordering ``region`` with the most room for what the region has too much of (or too little)."""
+    low, high = ctx.band
+    plain = [c for c in region if not _oversize(grids[c], ctx)]
+    total = sum(_weight(grids[c], ctx) for c in plain)
+    crowded = bool(plain) and total > len(plain) * (low + high) / 2
+    candidates = [c for c, g in grids.items() if not g.dedicated and not g.locked]
+    room = {}
+    for (a, b), _ in _shared_lengths(grids, candidates).items():
+        if a in region and b not in region and not _oversize(grids[b], ctx):
+            w = _weight(grids[b], ctx)
+            room[b] = high - w if crowded else w - low
+    return max(sorted(room), key=lambda c: room[c]) if room else None
 
 
 def _flow_region(grids: dict[str, _Grid], code: str, ctx: _Context, closed: set[tuple[str, str]]) -> list[str]:
@@ -812,10 +833,13 @@ def _flow_region(grids: dict[str, _Grid], code: str, ctx: _Context, closed: set[
     index = {c: i for i, c in enumerate(codes)}
     geoms = np.array([grids[c].geom for c in codes], dtype=object)
     flow = _cheapest_flow(members, geoms, ctx.households, ctx.is_new, ctx.band, fixed, bound=False, closed={(index[a], index[b]) for a, b in closed})
+    # follow the flow away from the grid: where its households go when it has too many, where they come from
+    # when it has too few (another grid out of band elsewhere in the flow is repaired on its own)
+    sending = _weight(grids[code], ctx) > ctx.band[1]
     links: dict[str, set[str]] = {}
     for a, b in flow.pairs:
-        links.setdefault(codes[a], set()).add(codes[b])
-        links.setdefault(codes[b], set()).add(codes[a])
+        start, end = (codes[a], codes[b]) if sending else (codes[b], codes[a])
+        links.setdefault(start, set()).add(end)
     region, frontier = [code], [code]
     while frontier and len(region) < ctx.max_region:
         frontier = [n for c in frontier for n in sorted(links.get(c, ())) if n not in region]
