@@ -227,7 +227,7 @@ def write_outputs(
             )
         if getattr(result, "edits", None) is not None:
             (staging / "edits.json").write_text(json.dumps(to_json_safe(result.edits), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        from .update import write_grid_index
+        from .gridindex import write_grid_index
 
         write_grid_index(result.grids, staging)  # grids.rtree.idx/.dat: places new buildings in `gridgeo update`
         for name, text in (extra or {}).items():
