@@ -197,6 +197,99 @@ def service_options(func):
     return func
 
 
+REGISTER_PARAMS = ("register", "register_building", "register_household", "register_order", "register_unmatched", "register_encoding", "personal", "unit_head")
+
+
+def register_options(func):
+    """Household register options of ``partition`` (gridgeo.register), handed to the command as one ``register_opts`` dict."""
+    options = [
+        click.option("--register", metavar="FILE", help="Household register (户籍/住户台账), one row per household: CSV (UTF-8, or GBK with --register-encoding gbk), .xlsx (FILE.xlsx:SHEET) or a GeoPackage table (FILE.gpkg:TABLE). Households per building come from it; units list its household ids."),
+        click.option("--register-building", metavar="COL", help="Register column with the building id (the values of --building-id)."),
+        click.option("--register-household", metavar="COL", help="Register column with the unique household id."),
+        click.option("--register-order", metavar="COL[,COL…]", help="Register columns giving the walking order inside a building, outermost first (e.g. staircase,floor,door; natural sort: 2-10 after 2-9). Units split as few staircases, then floors, as the band allows."),
+        click.option("--register-unmatched", type=click.Choice(("error", "keep")), default="error", show_default=True, help="Register rows whose building is not in BUILDINGS: an error naming the rows, or kept as unassigned households."),
+        click.option("--register-encoding", metavar="ENC", help="Text encoding of a CSV register (gbk, gb18030 for files saved by Chinese Excel; default: --encoding, else UTF-8)."),
+        click.option("--personal", is_flag=True, help="Write the register's other (personal) columns to the csv/xlsx rosters, each file marked by a notice row. Without it no personal value is written anywhere."),
+        click.option("--unit-head", metavar="COL", help="Personal register column that fills the units' 联户长 (unit head) column: its value for the first household of the unit that has one (needs --personal)."),
+    ]
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        register_opts = {name: kwargs.pop(name, None) for name in REGISTER_PARAMS}
+        return func(*args, register_opts=register_opts, **kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def _read_register_options(opts: dict, encoding, formats, labels: dict):
+    """Check the register options and read the register: (register frame or None, keyword options of gridgeo.partition)."""
+    from .io import layer_label, split_layer_spec
+    from .register import read_register
+
+    if not opts.get("register"):
+        given = [f"--{name.replace('_', '-')}" for name in REGISTER_PARAMS[1:] if opts.get(name) and name != "register_unmatched"]
+        if given:
+            raise InputError(Problem(", ".join(given), "given without --register", "add --register FILE (the household register)"))
+        return None, {}
+    problems = []
+    if opts.get("unit_head") and not opts.get("personal"):
+        problems.append(Problem("--unit-head", "fills the roster with personal data, so it needs --personal", "add --personal, or omit --unit-head"))
+    if opts.get("personal") and not {"csv", "xlsx"} & set(formats):
+        problems.append(Problem("--personal", "personal columns go only to the csv/xlsx rosters, and neither is written", "add --format csv,xlsx, or omit --personal"))
+    path, layer = split_layer_spec(opts["register"])
+    labels["register"] = layer_label(path, layer)
+    frame = None
+    try:
+        frame = read_register(path, layer=layer, encoding=opts.get("register_encoding") or encoding)
+    except InputError as exc:
+        problems += exc.problems
+    if problems:
+        raise InputError(problems)
+    return frame, {
+        "register": frame,
+        "register_building": opts.get("register_building"),
+        "register_household": opts.get("register_household"),
+        "register_order": opts.get("register_order"),
+        "register_unmatched": opts.get("register_unmatched") or "error",
+    }
+
+
+def _register_config(opts: dict) -> dict:
+    """The register settings recorded in config.toml (a path and column names: no personal value)."""
+    if not opts.get("register"):
+        return {}
+    return {
+        "register": _absolute(opts["register"]),
+        "register_building": opts.get("register_building"),
+        "register_household": opts.get("register_household"),
+        "register_order": opts.get("register_order"),
+        "register_unmatched": opts.get("register_unmatched") or "error",
+        "register_encoding": opts.get("register_encoding"),
+        "personal": bool(opts.get("personal")),
+        "unit_head": opts.get("unit_head"),
+    }
+
+
+def _refuse_register_plan(previous: Path, command: str) -> None:
+    """`update` and `apply-edits` do not yet carry a household register's units: refuse a plan made with one."""
+    import json
+
+    try:
+        parameters = json.loads((previous / "report.json").read_text(encoding="utf-8")).get("parameters", {})
+    except (OSError, ValueError):
+        return
+    if parameters.get("register_household"):
+        raise InputError(
+            Problem(
+                str(previous),
+                f"was partitioned with a household register, which `gridgeo {command}` does not carry yet (its units would lose their household ids)",
+                "run `gridgeo partition` again with the new buildings and register",
+            )
+        )
+
+
 def _read_services(roads, service_centres, centre_id, centre_name, encoding, communities):
     """Read and check the roads and service centres before the run; build the walking network once."""
     from .coverage import prepare_centres
@@ -395,7 +488,7 @@ def _formats(values) -> list[str]:
     return chosen
 
 
-def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, barriers, shp_encoding, make_print=False, print_attribution=None, progress=False, service_centres=None):
+def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, barriers, shp_encoding, make_print=False, print_attribution=None, progress=False, service_centres=None, personal=None, unit_head=None):
     """The extra outputs of a run, each written into the staging folder."""
     writers = []
     if "shp" in formats:
@@ -405,7 +498,10 @@ def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, bar
     if "csv" in formats or "xlsx" in formats:
         from .roster import write_roster
 
-        writers.append(lambda result, folder: write_roster(result, folder, lang=lang))
+        if personal is None:
+            writers.append(lambda result, folder: write_roster(result, folder, lang=lang))
+        else:  # a register's personal columns: only here, with --personal
+            writers.append(lambda result, folder: write_roster(result, folder, lang=lang, personal=personal, unit_head=unit_head))
     if make_report:
         from .report import write_report
 
@@ -451,6 +547,7 @@ def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, bar
 @click.option("--progress/--no-progress", default=None, help="Progress bar per community (default: when stderr is a terminal).")
 @code_options
 @service_options
+@register_options
 @_handle_errors
 def partition(communities, buildings, output, households, community_id, building_id, community_households, barriers, encoding, grid_size, unit_size, seed, dedicated, dedicated_type, compounds, formats, shp_encoding, make_map, make_report, make_print, print_attribution, lang, basemap, tianditu_key, workers, scheduler, overwrite, progress, codes, **services):
     """Partition COMMUNITIES into grids using BUILDINGS, writing OUTDIR.
@@ -475,7 +572,11 @@ def partition(communities, buildings, output, households, community_id, building
         from .printmap import check_fonts
 
         check_fonts(lang)  # before the run, not after it
+    register_opts = services.pop("register_opts")
+    if register_opts.get("register"):
+        _check_output(output, overwrite, [register_opts["register"]])
     comm, bldg, barrier_frames, labels = _read_inputs(communities, buildings, barriers, encoding)
+    register_frame, register_kwargs = _read_register_options(register_opts, encoding, chosen, labels)
     dedicated_frame, compound_frame = _read_areas(dedicated, compounds, encoding)
     network, centres = _read_services(services["roads"], services["service_centres"], services["centre_id"], services["centre_name"], encoding, comm)
     if progress is None:
@@ -494,6 +595,7 @@ def partition(communities, buildings, output, households, community_id, building
         workers=workers or default_workers(),
         scheduler=scheduler,
         **codes,
+        **register_kwargs,
     )
     result = _add_services(
         result, network, centres, **{k: services[k] for k in ("households_per_helper", "workload_factor", "walk_speed", "walk_limit")}
@@ -532,7 +634,14 @@ def partition(communities, buildings, output, households, community_id, building
         "workload_factor": services["workload_factor"],
         "walk_speed": services["walk_speed"],
         "walk_limit": services["walk_limit"],
+        **_register_config(register_opts),
     }
+    personal = None
+    if register_frame is not None and register_opts.get("personal"):
+        from .register import personal_table, prepare_register
+
+        checked = prepare_register(register_frame, building=register_opts["register_building"], household=register_opts["register_household"], order=register_opts["register_order"])
+        personal = personal_table(register_frame, checked)
     barrier_layer = None
     if barrier_frames:
         barrier_layer = _lines_layer(barrier_frames, comm.crs)
@@ -549,6 +658,8 @@ def partition(communities, buildings, output, households, community_id, building
         print_attribution=print_attribution,
         progress=progress,
         service_centres=centres,
+        personal=personal,
+        unit_head=register_opts.get("unit_head"),
     )
     write_outputs(result, output, overwrite=overwrite, extra={"config.toml": dump_config(resolved)}, writers=writers)
     s = result.report["summary"]
@@ -610,6 +721,7 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
     prev = Path(previous)
     if prev.resolve() == Path(output).resolve():
         raise InputError(Problem("-o/--output", f"{output} is PREVIOUS_OUTDIR; writing there would replace the plan being updated", "write the update to a new folder"))
+    _refuse_register_plan(prev, "update")
     _check_output(output, overwrite, [buildings, *barriers, *roads, *filter(None, [service_centres])])
     chosen = _formats(formats)
     saved = _saved_config(prev)
@@ -685,6 +797,7 @@ def apply_edits_command(previous, edits, output, formats, make_map, make_report,
     prev = Path(previous)
     if prev.resolve() == Path(output).resolve():
         raise InputError(Problem("-o/--output", f"{output} is OUTDIR; writing there would replace the plan being edited", "write the edited plan to a new folder"))
+    _refuse_register_plan(prev, "apply-edits")
     _check_output(output, overwrite, [edits, previous, *roads, *filter(None, [service_centres])])
     chosen = _formats(formats)
     saved = _saved_config(prev)

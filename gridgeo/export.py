@@ -4,7 +4,11 @@
 ``buildings``, ``units``, and ``unassigned``, ``compounds`` and
 ``service_centres`` when the run has them; the input CRS),
 ``grids.geojson``, ``buildings.geojson``, ``units.geojson`` (RFC 7946,
-EPSG:4326) and ``report.json``.  Everything is written into a temporary folder
+EPSG:4326) and ``report.json``.  A run given a household register also
+receives the tables ``households`` (and ``unassigned_households`` when there
+are any) in ``partition.gpkg`` and as ``households.csv`` /
+``unassigned_households.csv``; they hold ids and order columns only, never a
+register's personal columns (:mod:`gridgeo.register`).  Everything is written into a temporary folder
 beside ``OUTDIR`` and renamed into place at the end: a failed run leaves no
 ``OUTDIR`` and no partial files, and an existing ``OUTDIR`` is replaced only
 with ``overwrite=True`` and only when it is empty or an earlier gridgeo output
@@ -179,6 +183,8 @@ def write_outputs(
             # in different ways could give different SQLite page layouts (the files must be byte-identical)
             for name, frame in layers:
                 _gpkg_safe(frame).to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
+            for name, frame in _household_tables(result):  # tables without geometry
+                pyogrio.write_dataframe(frame, gpkg, layer=name, driver="GPKG")
 
         # the files are independent: on a multi-core machine they are written side by side
         run_side_by_side([geopackage, geojson("units"), geojson("buildings", "grids")])
@@ -186,6 +192,8 @@ def write_outputs(
             json.dumps(to_json_safe(result.report), ensure_ascii=False, indent=2, sort_keys=False) + "\n",
             encoding="utf-8",
         )
+        for name, frame in _household_tables(result):
+            (staging / f"{name}.csv").write_bytes(_csv_bytes(frame))
         if getattr(result, "changes", None) is not None:
             (staging / "changes.json").write_text(
                 json.dumps(to_json_safe(result.changes), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
@@ -226,6 +234,22 @@ def write_outputs(
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
     logger.info("wrote %s", outdir)
     return outdir
+
+
+def _household_tables(result) -> list[tuple[str, pd.DataFrame]]:
+    """The register tables of a run (``households``; ``unassigned_households`` when not empty)."""
+    tables = []
+    if getattr(result, "households", None) is not None:
+        tables.append(("households", result.households))
+        unassigned = getattr(result, "unassigned_households", None)
+        if unassigned is not None and len(unassigned):
+            tables.append(("unassigned_households", unassigned))
+    return tables
+
+
+def _csv_bytes(frame: pd.DataFrame) -> bytes:
+    """A table as CSV: UTF-8 with a byte-order mark (Excel shows Chinese) and ``\\r\\n`` line ends."""
+    return frame.to_csv(index=False, lineterminator="\r\n").encode("utf-8-sig")
 
 
 def _gpkg_safe(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
