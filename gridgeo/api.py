@@ -222,12 +222,13 @@ def partition(
     register_problems: list[Problem] = []
     if register is not None:
         matched, register_problems = _match_register(
-            register, buildings, building_id=building_id, households=households, building_column=register_building,
+            register, buildings, building_id=building_id, households=households, community_households=community_households, building_column=register_building,
             household_column=register_household, order=register_order, unmatched=register_unmatched, labels=labels or {},
         )
         # the register's counts reach prepare_inputs as a column of a copy, dropped again below
         buildings_used = buildings.copy()
-        buildings_used[REGISTER_COUNT] = matched.counts if matched is not None else 0
+        # (1 each when the register cannot be matched: its problems are raised below, with any of the buildings')
+        buildings_used[REGISTER_COUNT] = matched.counts if matched is not None else 1
     try:
         prep = prepare_inputs(
             communities,
@@ -440,7 +441,7 @@ def partition(
 REGISTER_COUNT = "households (register)"
 
 
-def _match_register(register, buildings, *, building_id, households, building_column, household_column, order, unmatched, labels):
+def _match_register(register, buildings, *, building_id, households, community_households, building_column, household_column, order, unmatched, labels):
     """The register checked and matched to the buildings' ids, and every problem found (the register's and its options')."""
     problems: list[Problem] = []
     label = labels.get("register", "register")
@@ -449,6 +450,14 @@ def _match_register(register, buildings, *, building_id, households, building_co
     if households is not None:
         problems.append(
             Problem("--households", f"'{households}' given with a register, which gives the households per building", "omit --households (households=) when a register is given")
+        )
+    if community_households is not None:
+        problems.append(
+            Problem(
+                "--community-households",
+                f"'{community_households}' given with a register, whose rows are the households",
+                "omit --community-households (community_households=) when a register is given",
+            )
         )
     matched = None
     try:

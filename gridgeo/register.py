@@ -36,7 +36,9 @@ __all__ = [
     "match_register",
     "personal_table",
     "natural_key",
+    "natural_ranks",
     "id_key",
+    "id_keys",
     "UNMATCHED",
 ]
 
@@ -135,6 +137,39 @@ def id_key(value) -> str:
         return str(int(value)) if float(value).is_integer() else repr(float(value))
     text = str(value).strip()
     return text.split(".", 1)[0] if _WHOLE_FLOAT.match(text) else text
+
+
+def id_keys(values: pd.Series) -> np.ndarray:
+    """:func:`id_key` of every value (vectorised when they are all text).
+
+    Examples
+    --------
+    >>> id_keys(pd.Series([" a ", "7.0", "b"])).tolist(), id_keys(pd.Series([1, None, 2.5])).tolist()
+    (['a', '7', 'b'], ['1', '', '2.5'])
+    """
+    values = pd.Series(values).reset_index(drop=True)
+    is_text = np.array([isinstance(v, str) for v in values], dtype=bool)
+    out = np.empty(len(values), dtype=object)
+    if is_text.any():
+        text = values[is_text].astype(str).str.strip()
+        out[is_text] = text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True).to_numpy(dtype=object)
+    out[~is_text] = [id_key(v) for v in values[~is_text]]
+    return out
+
+
+def natural_ranks(values: np.ndarray) -> np.ndarray:
+    """The rank of each value in natural order (:func:`natural_key`), equal values equal ranks.
+
+    Examples
+    --------
+    >>> natural_ranks(np.array(["10", "9", "B2", "9"], dtype=object)).tolist()
+    [1, 0, 2, 0]
+    """
+    unique, inverse = np.unique(np.asarray(values, dtype=object).astype(str), return_inverse=True)
+    order = sorted(range(len(unique)), key=lambda i: (natural_key(unique[i]), unique[i]))
+    rank = np.empty(len(unique), dtype=np.int64)
+    rank[order] = np.arange(len(unique))
+    return rank[inverse.reshape(-1)]
 
 
 def natural_key(text: str) -> tuple:
@@ -283,8 +318,8 @@ def prepare_register(
     if len(register) == 0:
         problems.add(label, "has no rows", "give a register with one row per household")
     problems.raise_if_any()
-    hids = np.array([id_key(v) for v in register[household]], dtype=object)
-    bkeys = np.array([id_key(v) for v in register[building]], dtype=object)
+    hids = id_keys(register[household])
+    bkeys = id_keys(register[building])
     for values, column, what in ((hids, household, "household id"), (bkeys, building, "building id")):
         empty = values == ""
         if empty.any():
@@ -310,7 +345,7 @@ def prepare_register(
     problems.raise_if_any()
     table = pd.DataFrame({"household_id": hids, "building_key": bkeys, "row": np.arange(1, len(register) + 1, dtype=np.int64)})
     for column in order:
-        table[column] = [id_key(v) for v in register[column]]
+        table[column] = id_keys(register[column])
     personal = tuple(c for c in columns if c not in {building, household, *order})
     return Register(table, building, household, order, personal, label)
 
@@ -354,7 +389,7 @@ def match_register(
     """
     if unmatched not in UNMATCHED:
         raise InputError(Problem("--register-unmatched", f"'{unmatched}' is not a choice", f"use one of: {', '.join(UNMATCHED)}"))
-    keys = np.array([id_key(v) for v in building_ids], dtype=object)
+    keys = id_keys(pd.Series(np.asarray(building_ids, dtype=object)))
     position = {key: i for i, key in enumerate(keys)}
     table = register.table
     building_of = np.array([position.get(k, -1) for k in table["building_key"]], dtype=np.int64)
@@ -388,11 +423,10 @@ def match_register(
     known = table.loc[~unknown].copy()
     known["building"] = building_of[~unknown]
     if len(known):
-        keys_frame = pd.DataFrame({"building": known["building"], "row": known["row"]}, index=known.index)
-        for i, column in enumerate(order):
-            keys_frame[f"k{i}"] = known[column].map(natural_key)
-        keys_frame = keys_frame.sort_values(["building", *[f"k{i}" for i in range(len(order))], "row"], kind="stable")
-        known = known.loc[keys_frame.index]
+        # each order column as the natural-sort rank of its value, then one lexicographic sort
+        ranks = [natural_ranks(known[column].to_numpy()) for column in order]
+        sort = np.lexsort([known["row"].to_numpy(), *ranks[::-1], known["building"].to_numpy()])
+        known = known.iloc[sort]
     counts = np.bincount(known["building"].to_numpy(dtype=np.int64), minlength=len(keys)).astype(np.int64)
     ends = np.cumsum(counts)
     starts = ends - counts
@@ -438,7 +472,7 @@ def personal_table(register: pd.DataFrame, checked: Register) -> pd.DataFrame:
     out = register[columns].copy()
     for column in columns:
         out[column] = [id_key(v) if not isinstance(v, str) else v.strip() for v in out[column]]
-    out.index = pd.Index([id_key(v) for v in register[checked.household_column]], name="household_id")
+    out.index = pd.Index(id_keys(register[checked.household_column]), name="household_id")
     return out
 
 

@@ -163,7 +163,10 @@ def single_part_units(units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame) -> g
             zip(buildings["building_code"].astype(str), np.isin(shapely.get_type_id(buildings.geometry.to_numpy()), (4, 6)))
         )
         one = units["n_buildings"].to_numpy() == 1
-        first = units["members"].astype(str).str.split(":", n=1).str[0].to_numpy()
+        if "building_codes" in units:  # a register run: members are household ids
+            first = units["building_codes"].astype(str).str.split(";", n=1).str[0].to_numpy()
+        else:
+            first = units["members"].astype(str).str.split(":", n=1).str[0].to_numpy()
         single &= ~(one & np.array([multi_building.get(code, False) for code in first], dtype=bool))
     geoms = geoms.copy()
     geoms[single] = shapely.get_geometry(geoms[single], 0)

@@ -13,6 +13,7 @@ import zipfile
 import numpy as np
 import pandas as pd
 import pytest
+import shapely
 from click.testing import CliRunner
 
 import gridgeo
@@ -222,6 +223,8 @@ def test_households_table_written_and_read_back(run, register, tmp_path):
     back = read_outputs(folder)
     assert back.households["household_id"].tolist() == run.households["household_id"].tolist()
     assert back.households["position"].astype(int).tolist() == run.households["position"].tolist()
+    # one-building units keep their building's geometry type (Monaco's footprints are MultiPolygons)
+    assert back.units.geom_type.tolist() == run.units.geom_type.tolist()
     assert not (folder / "unassigned_households.csv").exists()
 
 
@@ -272,6 +275,20 @@ def test_a_building_without_households_is_reported(monaco, register, caplog):
     assert any(gone in r.getMessage() and "no household in the register" in r.getMessage() for r in caplog.records)
     assert any("no household in the register" in note for note in result.report["notes"])
     assert gone not in set(result.households["building_id"])
+
+
+def test_households_of_a_building_outside_every_community_are_unassigned(monaco, register):
+    communities, buildings, _ = monaco
+    moved = buildings.copy()
+    far = moved["building_id"].iloc[20]
+    moved.loc[moved.index[20], "geometry"] = shapely.MultiPolygon([shapely.box(7.0, 43.0, 7.0001, 43.0001)])  # out at sea
+    result = gridgeo.partition(communities, moved, register=register, **_kwargs())
+    expected = set(register.loc[register["楼栋"] == far, "户号"])
+    assert set(result.unassigned_households["household_id"]) == expected and len(expected) > 0
+    assert set(result.unassigned_households["building_id"]) == {far}
+    assert result.unassigned_households["reason"].iloc[0] == result.unassigned.set_index("building_id").loc[far, "reason"]
+    assert len(result.households) + len(expected) == len(register)
+    assert result.report["register"]["households"] == len(register)
 
 
 def test_unknown_building_is_an_error_naming_the_rows(monaco, register):
