@@ -417,7 +417,7 @@ def partition(
         compound_frame = _compound_layer(report["compounds"], areas, metric, crs)
     result = Partition(out_communities, grids, out_buildings, units_frame, unassigned, report, compounds=compound_frame)
     if held is not None:
-        _add_register(result, held, household_rows, matched, prep, b_code, building_id, register_order)
+        _add_register(result, held, household_rows, matched, prep, b_code)
         report["parameters"].update(
             {
                 "register_building": register_building,
@@ -492,7 +492,7 @@ def _register_rows(matched, buildings, prep, building_id: str) -> dict:
     }
 
 
-def _add_register(result: Partition, held: dict, household_rows: list, matched, prep, b_code, building_id: str, register_order) -> None:
+def _add_register(result: Partition, held: dict, household_rows: list, matched, prep, b_code) -> None:
     """The ``households`` table, the unassigned households and the report's ``register`` section of a register run."""
     order = held["order_columns"]
     frame = pd.DataFrame(household_rows, columns=["household_id", "row", "grid_code", "unit_code", "position"])
@@ -508,7 +508,9 @@ def _add_register(result: Partition, held: dict, household_rows: list, matched, 
         }
     )
     for j, column in enumerate(order):
-        table[column] = [matched.order_values[h][j] for h in table["household_id"]]
+        # an order column named like one of the table's own columns keeps its values under register_NAME
+        name = f"register_{column}" if column in table.columns else column
+        table[name] = [matched.order_values[h][j] for h in table["household_id"]]
     table = table.sort_values(["unit_code", "position"], kind="stable").reset_index(drop=True)
     expected = int(prep.households.sum())
     if len(table) != expected or table["household_id"].duplicated().any():

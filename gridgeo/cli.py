@@ -200,8 +200,11 @@ def service_options(func):
 REGISTER_PARAMS = ("register", "register_building", "register_household", "register_order", "register_unmatched", "register_encoding", "personal", "unit_head")
 
 
-def register_options(func):
-    """Household register options of ``partition`` (gridgeo.register), handed to the command as one ``register_opts`` dict."""
+def register_options(func, roster: bool = True):
+    """Household register options of ``partition`` (gridgeo.register), handed to the command as one ``register_opts`` dict.
+
+    ``roster=False`` leaves out ``--personal`` and ``--unit-head`` (``validate`` writes no roster).
+    """
     options = [
         click.option("--register", metavar="FILE", help="Household register (户籍/住户台账), one row per household: CSV (UTF-8, or GBK with --register-encoding gbk), .xlsx (FILE.xlsx:SHEET) or a GeoPackage table (FILE.gpkg:TABLE). Households per building come from it; units list its household ids."),
         click.option("--register-building", metavar="COL", help="Register column with the building id (the values of --building-id)."),
@@ -212,6 +215,8 @@ def register_options(func):
         click.option("--personal", is_flag=True, help="Write the register's other (personal) columns to the csv/xlsx rosters, each file marked by a notice row. Without it no personal value is written anywhere."),
         click.option("--unit-head", metavar="COL", help="Personal register column that fills the units' 联户长 (unit head) column: its value for the first household of the unit that has one (needs --personal)."),
     ]
+    if not roster:
+        options = options[:-2]
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
@@ -254,6 +259,38 @@ def _read_register_options(opts: dict, encoding, formats, labels: dict):
         "register_order": opts.get("register_order"),
         "register_unmatched": opts.get("register_unmatched") or "error",
     }
+
+
+def _check_register(opts: dict, buildings, building_id, households, encoding, labels: dict) -> tuple[list, list[str]]:
+    """`validate --register`: the register's problems against BUILDINGS, and notes on what it holds."""
+    from .register import match_register, prepare_register
+
+    try:
+        frame, _ = _read_register_options(opts, encoding, (), labels)
+    except InputError as exc:
+        return exc.problems, []
+    if frame is None:
+        return [], []
+    problems = []
+    if building_id is None:
+        problems.append(Problem(labels["register"], "a register needs the buildings' id column", "pass --building-id COL"))
+    if households:
+        problems.append(Problem("--households", f"'{households}' given with a register, which gives the households per building", "omit --households when a register is given"))
+    try:
+        checked = prepare_register(frame, building=opts.get("register_building"), household=opts.get("register_household"), order=opts.get("register_order"), label=labels["register"])
+        if building_id is None or buildings is None or building_id not in buildings.columns:
+            return problems, []
+        matched = match_register(
+            checked, buildings[building_id].to_numpy(), unmatched=opts.get("register_unmatched") or "error", buildings_label=labels.get("buildings", "buildings"), building_column=building_id
+        )
+    except InputError as exc:
+        return problems + exc.problems, []
+    notes = [
+        f"{labels['register']}: {int(matched.counts.sum())} households in {int((matched.counts > 0).sum())} buildings; "
+        f"{len(matched.buildings_without)} buildings without households; {len(matched.unmatched)} unassigned households; "
+        f"personal columns (left out of shared outputs): {', '.join(checked.personal_columns) or 'none'}"
+    ]
+    return problems, notes + matched.notes
 
 
 def _register_config(opts: dict) -> dict:
@@ -835,8 +872,9 @@ def apply_edits_command(previous, edits, output, formats, make_map, make_report,
 @click.option("--dedicated-type", default="type", show_default=True, metavar="COL", help="Column of --dedicated with the facility type.")
 @click.option("--compounds", metavar="FILE", help="Residential compound (小区) polygons to check.")
 @code_options
+@functools.partial(register_options, roster=False)
 @_handle_errors
-def validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding, grid_size, dedicated, dedicated_type, compounds, codes):
+def validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding, grid_size, dedicated, dedicated_type, compounds, codes, register_opts=None):
     """Check COMMUNITIES and BUILDINGS (and the facility, compound and code options) without partitioning.
 
     Every problem is listed at once; exit 1 when there are problems.
@@ -875,13 +913,17 @@ def validate(communities, buildings, households, community_id, building_id, comm
                 prep.notes.append(f"{len(areas.geoms)} dedicated facilities and compounds placed in their communities")
         except InputError as exc:
             problems += exc.problems
+    register_notes = []
+    if register_opts and (register_opts.get("register") or any(register_opts.get(k) for k in REGISTER_PARAMS[1:4])):
+        found, register_notes = _check_register(register_opts, bldg if comm is not None else None, building_id, households, encoding, labels if comm is not None else {})
+        problems += found
     if problems:
         click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}:")
         for problem in problems:
             click.echo(f"  - {problem}")
         sys.exit(EXIT_PROBLEMS)
     click.echo(f"OK: {len(prep.communities)} communities, {len(prep.buildings)} buildings assigned, {len(prep.unassigned)} unassigned")
-    for note in prep.notes:
+    for note in prep.notes + register_notes:
         click.echo(f"  note: {note}")
 
 

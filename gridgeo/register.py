@@ -402,7 +402,7 @@ def match_register(
             Problem(
                 register.label,
                 f"{describe_rows(table['row'].to_numpy()[unknown])}: building '{register.building_column}' not in {buildings_label} "
-                f"column '{building_column}' ({len(names)} building ids: {shown})",
+                f"column '{building_column}' ({len(names)} building id{'s' if len(names) != 1 else ''}: {shown})",
                 "correct the building ids, or pass --register-unmatched keep to list these households as unassigned",
             )
         )

@@ -228,7 +228,8 @@ def household_roster(result, *, lang: str = "en", personal: pd.DataFrame | None 
         frame = frame.sort_values(["unit_code", "position"], kind="stable").reset_index(drop=True)
     if personal is not None:
         for column in personal.columns:
-            frame[column] = frame["household_id"].map(personal[column]).map(_text).astype(object)
+            name = f"register_{column}" if column in frame.columns else column  # never over our own columns
+            frame[name] = frame["household_id"].map(personal[column]).map(_text).astype(object)
     return _localise(frame, lang)
 
 

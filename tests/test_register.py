@@ -471,3 +471,22 @@ def test_update_refuses_a_register_plan(cli_run, tmp_path):
     out, _ = cli_run
     result = CliRunner().invoke(main, ["update", str(out), "--buildings", str(DATA / "monaco_buildings.gpkg"), "-o", str(tmp_path / "next")])
     assert result.exit_code == 2 and "household register" in result.output
+
+
+def test_validate_checks_a_register(register, tmp_path):
+    broken = register.copy()
+    broken.loc[[5, 40], "户号"] = broken.loc[3, "户号"]
+    broken.to_csv(tmp_path / "broken.csv", index=False, encoding="gbk")
+    register.to_csv(tmp_path / "good.csv", index=False, encoding="gbk")
+    base = ["validate", str(DATA / "monaco_communities.gpkg"), str(DATA / "monaco_buildings.gpkg"), "--building-id", "building_id",
+            "--register-encoding", "gbk", "--register-building", "楼栋", "--register-household", "户号", "--register-order", ",".join(ORDER)]
+    bad = CliRunner().invoke(main, [*base, "--register", str(tmp_path / "broken.csv")])
+    assert bad.exit_code == 1 and "rows 4, 6, 41: duplicate household ids" in bad.output
+    good = CliRunner().invoke(main, [*base, "--register", str(tmp_path / "good.csv")])
+    assert good.exit_code == 0, good.output
+    assert f"{len(register)} households in {register['楼栋'].nunique()} buildings" in good.output
+    assert not _leaks_in(good.output, _personal_values(register))
+
+
+def _leaks_in(text: str, values) -> list[str]:
+    return [v for v in values if v in text]
