@@ -507,10 +507,10 @@ def _add_register(result: Partition, held: dict, household_rows: list, matched, 
             "position": frame["position"].astype(np.int64),
         }
     )
-    for j, column in enumerate(order):
+    for column in order:
         # an order column named like one of the table's own columns keeps its values under register_NAME
         name = f"register_{column}" if column in table.columns else column
-        table[name] = [matched.order_values[h][j] for h in table["household_id"]]
+        table[name] = matched.order_values[column].reindex(table["household_id"]).to_numpy()
     table = table.sort_values(["unit_code", "position"], kind="stable").reset_index(drop=True)
     expected = int(prep.households.sum())
     if len(table) != expected or table["household_id"].duplicated().any():

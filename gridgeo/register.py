@@ -95,8 +95,8 @@ class MatchedRegister:
         leading order columns they share (0: another staircase; 1: the same
         staircase, another floor; …).  :func:`gridgeo.units.cut_households`
         prefers cuts that share fewer.
-    order_values : dict
-        Per household id, its order column values (text).
+    order_values : DataFrame
+        The order column values (text), indexed by household id.
     unmatched : DataFrame
         Register rows whose building is unknown (``household_id``,
         ``building_id``, ``row``, ``reason``); empty unless ``unmatched="keep"``.
@@ -110,7 +110,7 @@ class MatchedRegister:
     counts: np.ndarray
     households: list
     breaks: list
-    order_values: dict
+    order_values: pd.DataFrame
     unmatched: pd.DataFrame
     buildings_without: list = field(default_factory=list)
     notes: list = field(default_factory=list)
@@ -153,7 +153,10 @@ def id_keys(values: pd.Series) -> np.ndarray:
     if is_text.any():
         text = values[is_text].astype(str).str.strip()
         out[is_text] = text.str.replace(r"^(-?\d+)\.0+$", r"\1", regex=True).to_numpy(dtype=object)
-    out[~is_text] = [id_key(v) for v in values[~is_text]]
+    if (~is_text).any():  # numbers: each distinct value converted once
+        codes, uniques = pd.factorize(values[~is_text], use_na_sentinel=True)
+        converted = np.array([id_key(v) for v in uniques] + [""], dtype=object)
+        out[~is_text] = converted[codes]  # code -1 (missing) picks the trailing ""
     return out
 
 
@@ -443,7 +446,7 @@ def match_register(
             f"{register.label}: {len(without)} buildings have no household in the register and count 0 households ({shown})"
         )
         logger.warning(notes[-1])
-    order_values = {hid: tuple(row) for hid, row in zip(ids, values)} if order else {}
+    order_values = pd.DataFrame(values, columns=list(order), index=pd.Index(ids, name="household_id"))
     return MatchedRegister(counts, households, breaks, order_values, kept, without, notes, register)
 
 

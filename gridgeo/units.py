@@ -167,6 +167,41 @@ def cut_households(households: np.ndarray, breaks: list, low: int, high: int) ->
     sizes = np.arange(1, max(high, 2 * low - 1) + 1)
     out_of_band = ((sizes < low) | (sizes > high)).astype(np.float64)
     spread = ((sizes - middle) / (high - low + 1)) ** 2
+    base = float(total + 1)  # every count (units out of band, groups split) of a cut is at most ``total``
+    if base ** (levels + 1) < 2.0**53:
+        choice = _cut_by_key(split, sizes, out_of_band, spread, base, total)
+    else:
+        choice = _cut_by_lexsort(split, sizes, out_of_band, spread, levels, total)
+    cuts = []
+    p = total
+    while p > 0:
+        cuts.append(p)
+        p -= choice[p]
+    return _units_from_cuts(households, [0] + cuts[::-1], low, high)
+
+
+def _cut_by_key(split, sizes, out_of_band, spread, base: float, total: int) -> np.ndarray:
+    """The DP of :func:`cut_households` with its integer costs packed into one exact float (base ``base``)."""
+    weights = base ** np.arange(split.shape[1], -1, -1)
+    oob_key = out_of_band * weights[0]
+    split_key = split @ weights[1:]
+    key = np.full(total + 1, np.inf)
+    key[0] = 0.0
+    spent = np.zeros(total + 1)
+    choice = np.zeros(total + 1, dtype=np.int64)
+    for p in range(1, total + 1):
+        n = min(p, len(sizes))
+        prev = p - sizes[:n]
+        k = key[prev] + oob_key[:n] + split_key[p]
+        s = spent[prev] + spread[:n]
+        least = k.min()
+        j = int(np.argmin(np.where(k == least, s, np.inf)))
+        key[p], spent[p], choice[p] = least, s[j], sizes[j]
+    return choice
+
+
+def _cut_by_lexsort(split, sizes, out_of_band, spread, levels: int, total: int) -> np.ndarray:
+    """The DP of :func:`cut_households` comparing cost vectors lexicographically (any size)."""
     best = np.full((total + 1, levels + 2), np.inf)
     best[0] = 0.0
     choice = np.zeros(total + 1, dtype=np.int64)
@@ -180,12 +215,7 @@ def cut_households(households: np.ndarray, breaks: list, low: int, high: int) ->
         j = int(np.lexsort(cost.T[::-1])[0])
         best[p] = cost[j]
         choice[p] = size[j]
-    cuts = []
-    p = total
-    while p > 0:
-        cuts.append(p)
-        p -= choice[p]
-    return _units_from_cuts(households, [0] + cuts[::-1], low, high)
+    return choice
 
 
 def _units_from_cuts(households: np.ndarray, cuts: list[int], low: int, high: int) -> list[Unit]:

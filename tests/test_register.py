@@ -202,6 +202,25 @@ def test_cut_households_is_optimal_on_small_sequences():
         assert got == _brute_force(households, breaks, 3, 5)
 
 
+def test_packed_and_lexicographic_costs_choose_the_same_cuts(run):
+    """The DP packs its counts into one exact float when they fit in 53 bits, else compares them lexicographically:
+    on every grid of the Monaco run (real walking orders, generated staircases) both choose the same cuts."""
+    import gridgeo.units as units
+
+    for _, sequence in run.households.sort_values(["unit_code", "position"]).groupby("grid_code", sort=False):
+        keys = sequence[["building_code", *ORDER[:2]]].to_numpy()
+        shared = np.cumprod(keys[1:] == keys[:-1], axis=1).sum(axis=1)  # 1 + shared order columns inside a building
+        total = len(sequence)
+        split = np.zeros((total + 1, 3))
+        split[1:total] = np.arange(3)[None, :] < shared[:, None]
+        sizes = np.arange(1, 20)
+        out_of_band = ((sizes < 10) | (sizes > 15)).astype(float)
+        spread = ((sizes - 12.5) / 6) ** 2
+        packed = units._cut_by_key(split, sizes, out_of_band, spread, float(total + 1), total)
+        compared = units._cut_by_lexsort(split, sizes, out_of_band, spread, 3, total)
+        assert packed.tolist() == compared.tolist()
+
+
 def test_whole_staircases_become_units_when_they_fit():
     """Staircases of 10–15 doors each: every unit is one whole staircase."""
     sizes = [12, 15, 10, 11]
