@@ -322,7 +322,9 @@ def _refuse_register_plan(previous: Path, command: str) -> None:
             Problem(
                 str(previous),
                 f"was partitioned with a household register, which `gridgeo {command}` does not carry yet (its units would lose their household ids)",
-                "run `gridgeo partition` again with the new buildings and register",
+                "run `gridgeo partition` again with the new buildings and register"
+                if command == "update"
+                else "run `gridgeo partition` again (a register plan cannot be edited yet)",
             )
         )
 

@@ -509,3 +509,22 @@ def test_validate_checks_a_register(register, tmp_path):
 
 def _leaks_in(text: str, values) -> list[str]:
     return [v for v in values if v in text]
+
+
+def test_map_report_and_edits_of_a_register_plan(cli_run, register, tmp_path):
+    """A register plan read back: the map and report render again without personal data; apply-edits refuses it."""
+    out, _ = cli_run
+    copy = tmp_path / "plan"
+    import shutil
+
+    shutil.copytree(out, copy)
+    for command in (["map", str(copy), "--lang", "en"], ["report", str(copy)]):
+        result = CliRunner().invoke(main, command)
+        assert result.exit_code == 0, result.output
+    values = _personal_values(register)
+    for name in ("map.html", "report.html"):
+        assert not _leaks(copy / name, values), name
+    edits = tmp_path / "edits.csv"
+    edits.write_text("building_code,grid_code\n", encoding="utf-8")
+    refused = CliRunner().invoke(main, ["apply-edits", str(copy), str(edits), "-o", str(tmp_path / "edited")])
+    assert refused.exit_code == 2 and "household register" in refused.output
