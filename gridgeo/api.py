@@ -26,6 +26,7 @@ from .labels import reason_text
 from .metrics import community_metrics, polsby_popper, summarize
 from .parallel import map_ordered
 from .partition.plan import DEDICATED
+from .register import match_register, prepare_register
 from .result import Partition
 from .standard_codes import apply_codes, prepare_codes
 from .validate import prepare_inputs
@@ -94,6 +95,11 @@ def partition(
     valid_from: str | None = None,
     valid_to: str | None = None,
     responsible_unit_column: str | None = None,
+    register: pd.DataFrame | None = None,
+    register_building: str | None = None,
+    register_household: str | None = None,
+    register_order: str | list[str] | None = None,
+    register_unmatched: str = "error",
 ) -> Partition:
     """Split every community into grids and every grid into joint units.
 
@@ -150,6 +156,24 @@ def partition(
         ``YYYY-MM-DD`` dates written to the grids' ``valid_from`` and ``valid_to``.
     responsible_unit_column : str, optional
         Column of ``communities`` copied to its grids' ``responsible_unit``.
+    register : DataFrame, optional
+        A household register, one row per household (:func:`gridgeo.register.read_register`).
+        The households per building come from it (``households`` is then not
+        given; ``building_id`` is required), joint units are lists of its
+        household ids, and the result carries ``households`` (one row per
+        household: unit, grid, building, position in the unit).  Only the id
+        and order columns are used; the others are personal and left out of
+        the result (see :mod:`gridgeo.register`).
+    register_building, register_household : str, optional
+        The register's building id column (values of ``building_id``) and its
+        unique household id column.
+    register_order : str or list of str, optional
+        Walking-order columns inside a building, outermost first (staircase,
+        floor, door); natural sort.  Units split as few buildings, then
+        staircases (the first column), then floors (the second) as the band allows.
+    register_unmatched : {"error", "keep"}
+        Register rows whose building is not in ``buildings``: an error naming
+        the rows, or kept in ``unassigned_households``.
 
     Returns
     -------
@@ -194,18 +218,42 @@ def partition(
         responsible_unit_column=responsible_unit_column,
         label=(labels or {}).get("communities", "communities"),
     )
-    prep = prepare_inputs(
-        communities,
-        buildings,
-        households=households,
-        community_id=community_id,
-        building_id=building_id,
-        community_households=community_households,
-        barriers=list(barriers) if barriers else None,
-        labels=labels,
-        default_storeys=default_storeys,
-        dwelling_m2=dwelling_m2,
-    )
+    matched = None
+    register_problems: list[Problem] = []
+    if register is not None:
+        matched, register_problems = _match_register(
+            register, buildings, building_id=building_id, households=households, community_households=community_households, building_column=register_building,
+            household_column=register_household, order=register_order, unmatched=register_unmatched, labels=labels or {},
+        )
+        # the register's counts reach prepare_inputs as a column of a copy, dropped again below
+        buildings_used = buildings.copy()
+        # (1 each when the register cannot be matched: its problems are raised below, with any of the buildings')
+        buildings_used[REGISTER_COUNT] = matched.counts if matched is not None else 1
+    try:
+        prep = prepare_inputs(
+            communities,
+            buildings if register is None else buildings_used,
+            households=households if register is None else REGISTER_COUNT,
+            community_id=community_id,
+            building_id=building_id,
+            community_households=community_households,
+            barriers=list(barriers) if barriers else None,
+            labels=labels,
+            default_storeys=default_storeys,
+            dwelling_m2=dwelling_m2,
+        )
+    except InputError as exc:
+        if register_problems:
+            raise InputError(register_problems + exc.problems) from None
+        raise
+    if register_problems:
+        raise InputError(register_problems)
+    held = None
+    if matched is not None:
+        prep.buildings = prep.buildings.drop(columns=REGISTER_COUNT)
+        prep.unassigned = prep.unassigned.drop(columns=REGISTER_COUNT)
+        prep.notes.extend(matched.notes)
+        held = _register_rows(matched, buildings, prep, building_id)
     metric = prep.metric_crs
     areas = None
     if (dedicated is not None and len(dedicated)) or (compounds is not None and len(compounds)):
@@ -220,10 +268,14 @@ def partition(
     grid_geoms: list = []
     unit_rows: list[dict] = []
     unit_geoms: list = []
+    household_rows: list[tuple] = []
     results = {}
     straight_tours: dict[str, float] = {}
     max_grids = 1
     member_lists, tasks = community_tasks(prep, community_order, band, unit_band, seed, areas)
+    if held is not None:
+        for members, task in zip(member_lists, tasks):
+            task.household_breaks = [held["breaks"][b] for b in members]
     outcomes = map_ordered(
         run_community_task, tasks, workers=workers, scheduler=scheduler, progress=progress, weights=[len(t.buildings) for t in tasks]
     )
@@ -252,16 +304,27 @@ def partition(
             hh = prep.households[in_grid]
             units = result.grid_units[g]
             for u_index, (unit, unit_geom) in enumerate(zip(units, result.unit_geoms[g])):
-                text = ";".join(f"{b_code[in_grid[i]]}:{a}-{z}" for i, a, z in unit.members)
+                u_code = unit_code(codes[g], u_index + 1, width_for(len(units), 2))
+                if held is None:
+                    text = ";".join(f"{b_code[in_grid[i]]}:{a}-{z}" for i, a, z in unit.members)
+                    extra = {}
+                else:  # the unit's household ids in walking order
+                    ids = [(hid, in_grid[i]) for i, a, z in unit.members for hid in held["ids"][in_grid[i]][a - 1 : z]]
+                    text = ";".join(hid for hid, _ in ids)
+                    extra = {"building_codes": ";".join(b_code[in_grid[i]] for i, _, _ in unit.members)}
+                    household_rows.extend(
+                        (hid, b, codes[g], u_code, position) for position, (hid, b) in enumerate(ids, start=1)
+                    )
                 unit_rows.append(
                     {
-                        "unit_code": unit_code(codes[g], u_index + 1, width_for(len(units), 2)),
+                        "unit_code": u_code,
                         "grid_code": codes[g],
                         "community_id": cid,
                         "community_code": ccode,
                         "households": unit.households,
                         "n_buildings": len(unit.members),
                         "members": text,
+                        **extra,
                         "in_band": unit.in_band,
                         **_unit_reason(unit.in_band, int(hh.sum()), unit_band),
                     }
@@ -353,6 +416,16 @@ def partition(
         report["compounds"] = _compound_report(areas, b_grid, prep, band)
         compound_frame = _compound_layer(report["compounds"], areas, metric, crs)
     result = Partition(out_communities, grids, out_buildings, units_frame, unassigned, report, compounds=compound_frame)
+    if held is not None:
+        _add_register(result, held, household_rows, matched, prep, b_code)
+        report["parameters"].update(
+            {
+                "register_building": register_building,
+                "register_household": register_household,
+                "register_order": list(held["order_columns"]),
+                "register_unmatched": register_unmatched,
+            }
+        )
     if audit:
         from .audit import audit_partition
 
@@ -363,6 +436,101 @@ def partition(
             raise AuditError("the result does not match the input: " + "; ".join(problems))
     # helpers_n, tour_m, workload_index, workload_flag (gridgeo.workload); tours measured by the workers
     return add_workload(result, straight_tours=straight_tours)
+
+
+REGISTER_COUNT = "households (register)"
+
+
+def _match_register(register, buildings, *, building_id, households, community_households, building_column, household_column, order, unmatched, labels):
+    """The register checked and matched to the buildings' ids, and every problem found (the register's and its options')."""
+    problems: list[Problem] = []
+    label = labels.get("register", "register")
+    if building_id is None:
+        problems.append(Problem(label, "a register needs the buildings' id column", "pass --building-id COL (building_id=) with the ids the register's building column holds"))
+    if households is not None:
+        problems.append(
+            Problem("--households", f"'{households}' given with a register, which gives the households per building", "omit --households (households=) when a register is given")
+        )
+    if community_households is not None:
+        problems.append(
+            Problem(
+                "--community-households",
+                f"'{community_households}' given with a register, whose rows are the households",
+                "omit --community-households (community_households=) when a register is given",
+            )
+        )
+    matched = None
+    try:
+        checked = prepare_register(register, building=building_column, household=household_column, order=order, label=label)
+        if building_id is not None and building_id in buildings.columns:
+            matched = match_register(
+                checked, buildings[building_id].to_numpy(), unmatched=unmatched, buildings_label=labels.get("buildings", "buildings"), building_column=building_id
+            )
+    except InputError as exc:
+        problems += exc.problems
+    return matched, problems
+
+
+def _register_rows(matched, buildings, prep, building_id: str) -> dict:
+    """Per row of ``prep.buildings``: its household ids and breaks; households of unassigned buildings."""
+    from .register import id_key
+
+    position = {id_key(v): i for i, v in enumerate(buildings[building_id].to_numpy())}
+    rows = [position[id_key(v)] for v in prep.buildings[building_id].to_numpy()]
+    outside = []
+    for value, reason in zip(prep.unassigned[building_id].to_numpy(), prep.unassigned["reason"].to_numpy()):
+        i = position.get(id_key(value))
+        if i is not None:
+            outside.extend((hid, id_key(value), reason) for hid in matched.households[i])
+    return {
+        "ids": [matched.households[i] for i in rows],
+        "breaks": [matched.breaks[i] for i in rows],
+        "building_ids": [id_key(v) for v in prep.buildings[building_id].to_numpy()],
+        "outside": outside,
+        "order_columns": matched.register.order_columns,
+        "personal_columns": matched.register.personal_columns,
+    }
+
+
+def _add_register(result: Partition, held: dict, household_rows: list, matched, prep, b_code) -> None:
+    """The ``households`` table, the unassigned households and the report's ``register`` section of a register run."""
+    order = held["order_columns"]
+    frame = pd.DataFrame(household_rows, columns=["household_id", "row", "grid_code", "unit_code", "position"])
+    rows = frame["row"].to_numpy(dtype=np.int64)
+    table = pd.DataFrame(
+        {
+            "household_id": frame["household_id"].astype(str),
+            "building_id": np.asarray(held["building_ids"], dtype=object)[rows] if len(rows) else [],
+            "building_code": b_code[rows].astype(str) if len(rows) else [],
+            "grid_code": frame["grid_code"],
+            "unit_code": frame["unit_code"],
+            "position": frame["position"].astype(np.int64),
+        }
+    )
+    for column in order:
+        # an order column named like one of the table's own columns keeps its values under register_NAME
+        name = f"register_{column}" if column in table.columns else column
+        table[name] = matched.order_values[column].reindex(table["household_id"]).to_numpy()
+    table = table.sort_values(["unit_code", "position"], kind="stable").reset_index(drop=True)
+    expected = int(prep.households.sum())
+    if len(table) != expected or table["household_id"].duplicated().any():
+        raise AuditError(f"the households table lists {len(table)} rows for {expected} households of the register")
+    unassigned = pd.DataFrame(
+        [(hid, b, reason) for hid, b, reason in held["outside"]]
+        + list(matched.unmatched[["household_id", "building_id", "reason"]].itertuples(index=False, name=None)),
+        columns=["household_id", "building_id", "reason"],
+    )
+    result.households = table
+    result.unassigned_households = unassigned
+    result.report["register"] = {
+        "households": int(len(table) + len(unassigned)),
+        "households_in_units": int(len(table)),
+        "buildings_with_households": int((prep.households > 0).sum()),
+        "buildings_without_households": list(matched.buildings_without),
+        "unassigned_households": unassigned.to_dict(orient="records"),
+        "order_columns": list(order),
+        "personal_columns_withheld": list(held["personal_columns"]),
+    }
 
 
 def _unit_reason(in_band: bool, grid_households: int, unit_band) -> dict:

@@ -144,13 +144,15 @@ def audit_partition(
             problems.append("unit households differ from their grid's households")
         # each building's households covered exactly once by unit members
         covered: dict[str, int] = {}
-        for text in units["members"]:
+        if getattr(result, "households", None) is not None:
+            problems += _register_problems(result.households, units, out_b)
+        for text in units["members"] if getattr(result, "households", None) is None else ():
             for item in str(text).split(";"):
                 code, _, span = item.rpartition(":")
                 a, _, z = span.partition("-")
                 covered[code] = covered.get(code, 0) + int(z) - int(a) + 1
         expected = out_b.loc[out_b["households"] > 0].set_index("building_code")["households"].to_dict()
-        if covered != {k: int(v) for k, v in expected.items()}:
+        if getattr(result, "households", None) is None and covered != {k: int(v) for k, v in expected.items()}:
             problems.append("unit members do not cover every household exactly once")
     c_hh = result.communities.set_index("community_id")["households"]
     g_by_c = grids.groupby("community_id")["households"].sum().reindex(c_hh.index, fill_value=0)
@@ -192,4 +194,20 @@ def audit_partition(
             total = int(g_hh[code])
             if _unit_band_reachable(total, *unit_band):
                 problems.append(f"grid {code} ({total} households) has units out of band though an exact cut exists")
+    return problems
+
+
+def _register_problems(households, units, buildings) -> list[str]:
+    """A register run: every household once, in the unit its ``members`` list, each building's count covered."""
+    problems = []
+    if households["household_id"].duplicated().any():
+        problems.append("a household is listed in more than one unit")
+    listed = households.groupby("unit_code", sort=False)["household_id"].agg(";".join)
+    members = units.set_index("unit_code")["members"].astype(str)
+    if not listed.reindex(members.index).fillna("").equals(members):
+        problems.append("unit members differ from the households table")
+    per_building = households.groupby("building_code").size()
+    expected = buildings.loc[buildings["households"] > 0].set_index("building_code")["households"].astype(int)
+    if not per_building.reindex(expected.index, fill_value=0).astype(int).equals(expected) or len(per_building) != len(expected):
+        problems.append("the households table does not hold every household of the register's buildings exactly once")
     return problems

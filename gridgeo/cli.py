@@ -254,6 +254,118 @@ def service_options(func):
     return func
 
 
+REGISTER_PARAMS = ("register", "register_building", "register_household", "register_order", "register_unmatched", "register_encoding", "personal", "unit_head")
+
+
+def register_options(func, roster: bool = True):
+    """Household register options of ``partition`` (gridgeo.register), handed to the command as one ``register_opts`` dict.
+
+    ``roster=False`` leaves out ``--personal`` and ``--unit-head`` (``validate`` writes no roster).
+    """
+    options = [
+        click.option("--register", metavar="FILE", help="Household register (户籍/住户台账), one row per household: CSV (UTF-8, or GBK with --register-encoding gbk), .xlsx (FILE.xlsx:SHEET) or a GeoPackage table (FILE.gpkg:TABLE). Households per building come from it; units list its household ids."),
+        click.option("--register-building", metavar="COL", help="Register column with the building id (the values of --building-id)."),
+        click.option("--register-household", metavar="COL", help="Register column with the unique household id."),
+        click.option("--register-order", metavar="COL[,COL…]", help="Register columns giving the walking order inside a building, outermost first (e.g. staircase,floor,door; natural sort: 2-10 after 2-9). Units split as few staircases, then floors, as the band allows."),
+        click.option("--register-unmatched", type=click.Choice(("error", "keep")), default="error", show_default=True, help="Register rows whose building is not in BUILDINGS: an error naming the rows, or kept as unassigned households."),
+        click.option("--register-encoding", metavar="ENC", help="Text encoding of a CSV register (gbk, gb18030 for files saved by Chinese Excel; default: --encoding, else UTF-8)."),
+        click.option("--personal", is_flag=True, help="Write the register's other (personal) columns to the csv/xlsx rosters, each file marked by a notice row. Without it no personal value is written anywhere."),
+        click.option("--unit-head", metavar="COL", help="Personal register column that fills the units' 联户长 (unit head) column: its value for the first household of the unit that has one (needs --personal)."),
+    ]
+    if not roster:
+        options = options[:-2]
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        register_opts = {name: kwargs.pop(name, None) for name in REGISTER_PARAMS}
+        return func(*args, register_opts=register_opts, **kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
+def _read_register_options(opts: dict, encoding, formats, labels: dict):
+    """Check the register options and read the register: (register frame or None, keyword options of gridgeo.partition)."""
+    from .io import layer_label, split_layer_spec
+    from .register import read_register
+
+    if not opts.get("register"):
+        given = [f"--{name.replace('_', '-')}" for name in REGISTER_PARAMS[1:] if opts.get(name) and name != "register_unmatched"]
+        if given:
+            raise InputError(Problem(", ".join(given), "given without --register", "add --register FILE (the household register)"))
+        return None, {}
+    problems = []
+    if opts.get("unit_head") and not opts.get("personal"):
+        problems.append(Problem("--unit-head", "fills the roster with personal data, so it needs --personal", "add --personal, or omit --unit-head"))
+    if opts.get("personal") and not {"csv", "xlsx"} & set(formats):
+        problems.append(Problem("--personal", "personal columns go only to the csv/xlsx rosters, and neither is written", "add --format csv,xlsx, or omit --personal"))
+    path, layer = split_layer_spec(opts["register"])
+    labels["register"] = layer_label(path, layer)
+    frame = None
+    try:
+        frame = read_register(path, layer=layer, encoding=opts.get("register_encoding") or encoding)
+    except InputError as exc:
+        problems += exc.problems
+    if problems:
+        raise InputError(problems)
+    return frame, {
+        "register": frame,
+        "register_building": opts.get("register_building"),
+        "register_household": opts.get("register_household"),
+        "register_order": opts.get("register_order"),
+        "register_unmatched": opts.get("register_unmatched") or "error",
+    }
+
+
+def _check_register(opts: dict, buildings, building_id, households, encoding, labels: dict) -> tuple[list, list[str]]:
+    """`validate --register`: the register's problems against BUILDINGS, and notes on what it holds."""
+    from .register import match_register, prepare_register
+
+    try:
+        frame, _ = _read_register_options(opts, encoding, (), labels)
+    except InputError as exc:
+        return exc.problems, []
+    if frame is None:
+        return [], []
+    problems = []
+    if building_id is None:
+        problems.append(Problem(labels["register"], "a register needs the buildings' id column", "pass --building-id COL"))
+    if households:
+        problems.append(Problem("--households", f"'{households}' given with a register, which gives the households per building", "omit --households when a register is given"))
+    try:
+        checked = prepare_register(frame, building=opts.get("register_building"), household=opts.get("register_household"), order=opts.get("register_order"), label=labels["register"])
+        if building_id is None or buildings is None or building_id not in buildings.columns:
+            return problems, []
+        matched = match_register(
+            checked, buildings[building_id].to_numpy(), unmatched=opts.get("register_unmatched") or "error", buildings_label=labels.get("buildings", "buildings"), building_column=building_id
+        )
+    except InputError as exc:
+        return problems + exc.problems, []
+    notes = [
+        f"{labels['register']}: {int(matched.counts.sum())} households in {int((matched.counts > 0).sum())} buildings; "
+        f"{len(matched.buildings_without)} buildings without households; {len(matched.unmatched)} unassigned households; "
+        f"personal columns (left out of shared outputs): {', '.join(checked.personal_columns) or 'none'}"
+    ]
+    return problems, notes + matched.notes
+
+
+def _register_config(opts: dict) -> dict:
+    """The register settings recorded in config.toml (a path and column names: no personal value)."""
+    if not opts.get("register"):
+        return {}
+    return {
+        "register": _absolute(opts["register"]),
+        "register_building": opts.get("register_building"),
+        "register_household": opts.get("register_household"),
+        "register_order": opts.get("register_order"),
+        "register_unmatched": opts.get("register_unmatched") or "error",
+        "register_encoding": opts.get("register_encoding"),
+        "personal": bool(opts.get("personal")),
+        "unit_head": opts.get("unit_head"),
+    }
+
+
 def _read_services(roads, service_centres, centre_id, centre_name, encoding, communities):
     """Read and check the roads and service centres before the run; build the walking network once."""
     from .coverage import prepare_centres
@@ -461,7 +573,7 @@ def _formats(values) -> list[str]:
     return chosen
 
 
-def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, barriers, shp_encoding, make_print=False, print_attribution=None, progress=False, service_centres=None):
+def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, barriers, shp_encoding, make_print=False, print_attribution=None, progress=False, service_centres=None, personal=None, unit_head=None):
     """The extra outputs of a run, each written into the staging folder."""
     writers = []
     if "shp" in formats:
@@ -471,7 +583,10 @@ def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, bar
     if "csv" in formats or "xlsx" in formats:
         from .roster import write_roster
 
-        writers.append(lambda result, folder: write_roster(result, folder, lang=lang))
+        if personal is None:
+            writers.append(lambda result, folder: write_roster(result, folder, lang=lang))
+        else:  # a register's personal columns: only here, with --personal
+            writers.append(lambda result, folder: write_roster(result, folder, lang=lang, personal=personal, unit_head=unit_head))
     if make_report:
         from .report import write_report
 
@@ -519,6 +634,7 @@ def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, bar
 @service_options
 @point_table_options
 @database_options
+@register_options
 @_handle_errors
 def partition(communities, buildings, output, households, community_id, building_id, community_households, barriers, encoding, grid_size, unit_size, seed, dedicated, dedicated_type, compounds, formats, shp_encoding, make_map, make_report, make_print, print_attribution, lang, basemap, tianditu_key, workers, scheduler, overwrite, progress, codes, points, database, **services):
     """Partition COMMUNITIES into grids using BUILDINGS, writing OUTDIR.
@@ -550,7 +666,11 @@ def partition(communities, buildings, output, households, community_id, building
         from .printmap import check_fonts
 
         check_fonts(lang)  # before the run, not after it
+    register_opts = services.pop("register_opts")
+    if register_opts.get("register"):
+        _check_output(output, overwrite, [register_opts["register"]])
     comm, bldg, barrier_frames, labels = _read_inputs(communities, buildings, barriers, encoding, points)
+    register_frame, register_kwargs = _read_register_options(register_opts, encoding, chosen, labels)
     dedicated_frame, compound_frame = _read_areas(dedicated, compounds, encoding)
     network, centres = _read_services(services["roads"], services["service_centres"], services["centre_id"], services["centre_name"], encoding, comm)
     if progress is None:
@@ -569,6 +689,7 @@ def partition(communities, buildings, output, households, community_id, building
         workers=workers or default_workers(),
         scheduler=scheduler,
         **codes,
+        **register_kwargs,
     )
     result = _add_services(
         result, network, centres, **{k: services[k] for k in ("households_per_helper", "workload_factor", "walk_speed", "walk_limit")}
@@ -609,7 +730,14 @@ def partition(communities, buildings, output, households, community_id, building
         "workload_factor": services["workload_factor"],
         "walk_speed": services["walk_speed"],
         "walk_limit": services["walk_limit"],
+        **_register_config(register_opts),
     }
+    personal = None
+    if register_frame is not None and register_opts.get("personal"):
+        from .register import personal_table, prepare_register
+
+        checked = prepare_register(register_frame, building=register_opts["register_building"], household=register_opts["register_household"], order=register_opts["register_order"])
+        personal = personal_table(register_frame, checked)
     barrier_layer = None
     if barrier_frames:
         barrier_layer = _lines_layer(barrier_frames, comm.crs)
@@ -626,6 +754,8 @@ def partition(communities, buildings, output, households, community_id, building
         print_attribution=print_attribution,
         progress=progress,
         service_centres=centres,
+        personal=personal,
+        unit_head=register_opts.get("unit_head"),
     )
     write_outputs(result, output, overwrite=overwrite, extra={"config.toml": dump_config(resolved)}, writers=writers)
     if database.get("to"):
@@ -814,8 +944,9 @@ def apply_edits_command(previous, edits, output, formats, make_map, make_report,
 @click.option("--compounds", metavar="FILE", help="Residential compound (小区) polygons to check.")
 @code_options
 @point_table_options
+@functools.partial(register_options, roster=False)
 @_handle_errors
-def validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding, grid_size, dedicated, dedicated_type, compounds, codes, points):
+def validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding, grid_size, dedicated, dedicated_type, compounds, codes, points, register_opts=None):
     """Check COMMUNITIES and BUILDINGS (and the facility, compound and code options) without partitioning.
 
     Every problem is listed at once, then every note (each once); exit 1 when
@@ -823,9 +954,9 @@ def validate(communities, buildings, households, community_id, building_id, comm
     would overlap too.
     """
     with _HeldWarnings() as held:
-        problems, prep = _validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding, grid_size, dedicated, dedicated_type, compounds, codes, points)
+        problems, prep, register_notes = _validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding, grid_size, dedicated, dedicated_type, compounds, codes, points, register_opts)
     problem_texts = {str(problem) for problem in problems}
-    notes = [note for note in (prep.notes if prep is not None else []) if note not in problem_texts]
+    notes = [note for note in (prep.notes if prep is not None else []) + register_notes if note not in problem_texts]
     held.release(problem_texts | set(notes))
     if problems:
         click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}:")
@@ -875,8 +1006,9 @@ class _HeldWarnings(logging.Filter):
         self.records = []
 
 
-def _validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding, grid_size, dedicated, dedicated_type, compounds, codes, points):
-    """Every problem of the inputs of `gridgeo validate` and the prepared inputs (None when they could not be prepared)."""
+def _validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding, grid_size, dedicated, dedicated_type, compounds, codes, points, register_opts):
+    """Every problem of the inputs of `gridgeo validate`, the prepared inputs (None when they could not be prepared)
+    and the notes of the household register check."""
     from .api import parse_band
     from .areas import assign_areas
     from .standard_codes import prepare_codes
@@ -912,7 +1044,11 @@ def _validate(communities, buildings, households, community_id, building_id, com
                 prep.notes.append(f"{len(areas.geoms)} dedicated facilities and compounds placed in their communities")
         except InputError as exc:
             problems += exc.problems
-    return problems, prep
+    register_notes = []
+    if register_opts and (register_opts.get("register") or any(register_opts.get(k) for k in REGISTER_PARAMS[1:4])):
+        found, register_notes = _check_register(register_opts, bldg if comm is not None else None, building_id, households, encoding, labels if comm is not None else {})
+        problems += found
+    return problems, prep, register_notes
 
 
 # -- export to PostGIS ------------------------------------------------------------------------------------

@@ -72,6 +72,15 @@ KEYS: dict[str, tuple[type, ...]] = {
     "workload_factor": (float, int),
     "walk_speed": (float, int),
     "walk_limit": (float, int),
+    # a household register (gridgeo.register): a path and column names, no personal value
+    "register": (str,),
+    "register_building": (str,),
+    "register_household": (str,),
+    "register_order": (str,),
+    "register_unmatched": (str,),
+    "register_encoding": (str,),
+    "personal": (bool,),
+    "unit_head": (str,),
 }
 
 

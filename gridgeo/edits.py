@@ -74,7 +74,7 @@ import shapely
 from .api import ADDED_BUILDING_COLUMNS
 from .engine import _assign_parts, _dissolve
 from .errors import AuditError, InputError, Problem, ProblemCollector
-from .lineage import add_services, parent_record, read_previous, service_settings
+from .lineage import add_services, parent_record, read_previous, refuse_register_plan, service_settings
 from .partition.plan import DEDICATED, DETACHED, IN_BAND, INFEASIBLE, OUT_OF_BAND, OVERSIZE, GridNote, make_note
 from .result import Partition
 from .tessellate import split_parts, tessellate_part
@@ -403,6 +403,7 @@ def apply_edits(
     ([360, 440], '001-01')
     """
     run = read_previous(previous, fix="edit a folder written by gridgeo partition, update or apply-edits")
+    refuse_register_plan(run, "apply-edits")
     prev, prev_path, report, params = run.partition, run.path, run.report, run.params
     band, unit_band, seed = run.band, run.unit_band, run.seed
     if isinstance(edits, (str, Path)):

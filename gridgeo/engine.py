@@ -22,7 +22,7 @@ from .partition.plan import DETACHED, INFEASIBLE, OUT_OF_BAND, GridNote, barrier
 from .partition.unitfit import fit_units
 from .routes import repair_by_routes
 from .tessellate import held_elsewhere, join_held_sites, merge_polygons, remove_spikes, split_parts, tessellate_part
-from .units import Unit, cut_units, walking_order
+from .units import Unit, cut_households, cut_units, walking_order
 from .workload import straight_distances, walking_tour
 
 __all__ = ["CommunityResult", "CommunityTask", "partition_community", "run_community_task", "community_rng"]
@@ -71,6 +71,7 @@ class CommunityTask:
     groups: np.ndarray | None = None  # per building: area group (-1: none)
     group_geoms: np.ndarray | None = None  # per group: polygon (dedicated grounds, compound)
     group_facility: np.ndarray | None = None  # per group: facility type of a dedicated grid, None for a compound
+    household_breaks: list | None = None  # per building: shared order levels of consecutive register households (gridgeo.register)
 
 
 def run_community_task(task: CommunityTask) -> CommunityResult:
@@ -121,10 +122,11 @@ def _joint_units(task: CommunityTask, result: CommunityResult):
             grid_units.append([])
             continue
         order = positive[walking_order(xy[in_grid[positive]])]
-        units = [
-            Unit(u.households, tuple((int(order[i]), a, z) for i, a, z in u.members), u.in_band)
-            for u in cut_units(hh[order], *task.unit_band)
-        ]
+        if task.household_breaks is None:
+            cut = cut_units(hh[order], *task.unit_band)
+        else:  # a register: real doors, cut between staircases and floors where the band allows
+            cut = cut_households(hh[order], [task.household_breaks[in_grid[i]] for i in order], *task.unit_band)
+        units = [Unit(u.households, tuple((int(order[i]), a, z) for i, a, z in u.members), u.in_band) for u in cut]
         grid_units.append(units)
     # geometry of every unit at once: its building, or the union of its buildings
     unit_of, member = [], []

@@ -17,6 +17,11 @@ layer descriptions, Chinese field aliases, unique indexes on the codes and
 QGIS's default style of every layer, and ``gridgeo.qgz`` is a QGIS project of
 every layer with relative paths (:mod:`gridgeo.geopackage`).
 
+A run given a household register also receives the tables ``households`` (and
+``unassigned_households`` when there are any) in ``partition.gpkg`` and as
+``households.csv`` / ``unassigned_households.csv``; they hold ids and order
+columns only, never a register's personal columns (:mod:`gridgeo.register`).
+
 Everything is written into a temporary folder beside ``OUTDIR`` and renamed
 into place at the end: a failed run leaves no ``OUTDIR`` and no partial files,
 and an existing ``OUTDIR`` is replaced only with ``overwrite=True`` and only
@@ -47,6 +52,7 @@ import shapely
 
 from .crs import WGS84
 from .errors import GridgeoError, OutputError, OutputExistsError, Problem
+from .files import csv_bytes, csvt_text
 from .geopackage import describe_geopackage, write_qgis_project
 
 __all__ = ["write_outputs", "write_geojson", "uniform_geometry", "to_json_safe", "check_output_folder", "GPKG_VERSION"]
@@ -212,6 +218,8 @@ def write_outputs(
                 data.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio", **options)
                 written.append((name, data))
             # layer descriptions, Chinese field aliases, unique code indexes and QGIS's default styles
+            for name, frame in _household_tables(result):  # tables without geometry
+                pyogrio.write_dataframe(frame, gpkg, layer=name, driver="GPKG")
             styles = describe_geopackage(gpkg, written)
             write_qgis_project(staging, written, styles)  # gridgeo.qgz: every layer, relative paths, the same styles
 
@@ -221,6 +229,9 @@ def write_outputs(
             json.dumps(to_json_safe(result.report), ensure_ascii=False, indent=2, sort_keys=False) + "\n",
             encoding="utf-8",
         )
+        for name, frame in _household_tables(result):
+            (staging / f"{name}.csv").write_bytes(csv_bytes(frame))
+            (staging / f"{name}.csvt").write_text(csvt_text(frame) + "\r\n", encoding="utf-8")
         if getattr(result, "changes", None) is not None:
             (staging / "changes.json").write_text(
                 json.dumps(to_json_safe(result.changes), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
@@ -261,6 +272,17 @@ def write_outputs(
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
     logger.info("wrote %s", outdir)
     return outdir
+
+
+def _household_tables(result) -> list[tuple[str, pd.DataFrame]]:
+    """The register tables of a run (``households``; ``unassigned_households`` when not empty)."""
+    tables = []
+    if getattr(result, "households", None) is not None:
+        tables.append(("households", result.households))
+        unassigned = getattr(result, "unassigned_households", None)
+        if unassigned is not None and len(unassigned):
+            tables.append(("unassigned_households", unassigned))
+    return tables
 
 
 def _gpkg_safe(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:

@@ -200,6 +200,13 @@ COLUMN_LABELS: dict[str, dict[str, str]] = {
     "walk_min": {"zh": "步行时间（分钟）", "en": "walk (minutes)"},
     "walk_route": {"zh": "距离计算方式", "en": "walk measured"},
     "coverage_flag": {"zh": "超出步行服务范围", "en": "beyond the walking limit"},
+    # a household register (gridgeo.register)
+    "member_households": {"zh": "组成（户号）", "en": "members (household ids)"},
+    "building_codes": {"zh": "建筑编码", "en": "building codes"},
+    "unit_head": {"zh": "联户长", "en": "unit head"},
+    "household_id": {"zh": "户号", "en": "household id"},
+    "building_id": {"zh": "建筑标识", "en": "building id"},
+    "position": {"zh": "联户内序号", "en": "position in the unit"},
 }
 
 #: yes/no of the flag columns in human-facing tables

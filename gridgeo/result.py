@@ -8,6 +8,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyogrio
 import shapely
 
@@ -54,6 +55,8 @@ class Partition:
     edits: dict | None = None
     compounds: gpd.GeoDataFrame | None = None
     service_centres: gpd.GeoDataFrame | None = None
+    households: pd.DataFrame | None = None
+    unassigned_households: pd.DataFrame | None = None
 
     def to_files(self, outdir: str | Path, *, overwrite: bool = False) -> Path:
         """Write ``partition.gpkg``, the GeoJSON files and ``report.json`` into ``outdir``.
@@ -113,7 +116,21 @@ def read_outputs(outdir: str | Path) -> Partition:
         edits=json.loads((outdir / "edits.json").read_text(encoding="utf-8")) if (outdir / "edits.json").exists() else None,
         compounds=layer("compounds") if "compounds" in layers else None,
         service_centres=layer("service_centres") if "service_centres" in layers else None,
+        households=_table(gpkg, "households") if "households" in layers else None,
+        unassigned_households=(_table(gpkg, "unassigned_households") if "unassigned_households" in layers else _no_households())
+        if "households" in layers
+        else None,
     )
+
+
+def _table(gpkg: Path, name: str) -> pd.DataFrame:
+    """A table without geometry of the GeoPackage (ids as text, as written)."""
+    frame = pyogrio.read_dataframe(gpkg, layer=name, read_geometry=False)
+    return frame.drop(columns=[c for c in ("fid",) if c in frame.columns])
+
+
+def _no_households() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype=object) for c in ("household_id", "building_id", "reason")})
 
 
 def single_part_units(units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -146,7 +163,10 @@ def single_part_units(units: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame) -> g
             zip(buildings["building_code"].astype(str), np.isin(shapely.get_type_id(buildings.geometry.to_numpy()), (4, 6)))
         )
         one = units["n_buildings"].to_numpy() == 1
-        first = units["members"].astype(str).str.split(":", n=1).str[0].to_numpy()
+        if "building_codes" in units:  # a register run: members are household ids
+            first = units["building_codes"].astype(str).str.split(";", n=1).str[0].to_numpy()
+        else:
+            first = units["members"].astype(str).str.split(":", n=1).str[0].to_numpy()
         single &= ~(one & np.array([multi_building.get(code, False) for code in first], dtype=bool))
     geoms = geoms.copy()
     geoms[single] = shapely.get_geometry(geoms[single], 0)

@@ -18,6 +18,14 @@ Same result → byte-identical files: rows are sorted by code, CSV line ends are
 
 This module only reads a :class:`~gridgeo.result.Partition`; it never runs an
 algorithm.
+
+A run given a household register (:mod:`gridgeo.register`) lists each unit's
+household ids (``member_households``) and a ``unit_head`` (联户长) column,
+and the workbook gets a ``households`` sheet (one row per household, its
+unit and position).  The register's personal columns (names, phone numbers
+…) are written only when the caller hands them over as ``personal``; every
+file holding them then begins with a notice row saying so
+(``household_roster.csv``, and ``units.csv`` when ``unit_head`` fills it).
 """
 
 from __future__ import annotations
@@ -32,10 +40,24 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .files import csvt_text, write_atomic
+from .errors import InputError, Problem
+from .files import csv_bytes, csvt_text, write_atomic
 from .labels import FLAG_WORDS, check_lang, column_label, status_label
 
-__all__ = ["GRID_COLUMNS", "CODE_COLUMNS", "DETAIL_COLUMNS", "WORKLOAD_COLUMNS", "STAFF_COLUMNS", "UNIT_COLUMNS", "grid_roster", "unit_roster", "write_roster"]
+__all__ = [
+    "GRID_COLUMNS",
+    "CODE_COLUMNS",
+    "DETAIL_COLUMNS",
+    "WORKLOAD_COLUMNS",
+    "STAFF_COLUMNS",
+    "UNIT_COLUMNS",
+    "REGISTER_UNIT_COLUMNS",
+    "PERSONAL_NOTICE",
+    "grid_roster",
+    "unit_roster",
+    "household_roster",
+    "write_roster",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -49,9 +71,17 @@ WORKLOAD_COLUMNS = ("tour_m", "workload_index", "workload_flag", "centre_name", 
 #: the "1+1+1+N" team, left empty to be filled in
 STAFF_COLUMNS = ("party_branch_secretary", "grid_leader", "full_time_grid_worker", "helpers")
 UNIT_COLUMNS = ("unit_code", "grid_code", "households", "n_buildings", "members")
+#: the unit roster of a run given a household register: household ids, and the unit head (联户长)
+REGISTER_UNIT_COLUMNS = ("unit_code", "grid_code", "households", "n_buildings", "building_codes", "member_households", "unit_head")
+#: the first row of every roster file that holds a register's personal columns
+PERSONAL_NOTICE = {
+    "zh": "本表含住户个人信息（{columns}），仅供网格工作使用，不得公开、转发或上传到共享文件",
+    "en": "CONTAINS PERSONAL DATA ({columns}): for grid work only; do not publish, forward or upload to shared files",
+}
 
 _TEXT = ("grid_code", "standard_code", "valid_from", "valid_to", "responsible_unit", "community_id", "community_code", "status", "reason", "unit_code", "members", "centre_name") + STAFF_COLUMNS
-_INTEGER = ("households", "n_buildings", "n_units", "helpers_n")
+_TEXT += ("building_codes", "member_households", "unit_head", "household_id", "building_id", "building_code")
+_INTEGER = ("households", "n_buildings", "n_units", "helpers_n", "position")
 _FLAGS = ("workload_flag", "coverage_flag")
 #: document properties of every workbook written (so rewrites are byte-identical)
 FIXED_DATETIME = datetime.datetime(2000, 1, 1, 0, 0, 0)
@@ -109,7 +139,7 @@ def grid_roster(result, *, lang: str = "en") -> pd.DataFrame:
     return _localise(frame, lang)
 
 
-def unit_roster(result, *, lang: str = "en") -> pd.DataFrame:
+def unit_roster(result, *, lang: str = "en", personal: pd.DataFrame | None = None, unit_head: str | None = None) -> pd.DataFrame:
     """The joint units of every grid, sorted by ``unit_code``.
 
     Parameters
@@ -117,13 +147,21 @@ def unit_roster(result, *, lang: str = "en") -> pd.DataFrame:
     result : Partition
     lang : {"en", "zh"}
         Chinese headers with ``"zh"``.
+    personal : DataFrame, optional
+        A register's personal columns indexed by household id
+        (:func:`gridgeo.register.personal_table`); only read for ``unit_head``.
+    unit_head : str, optional
+        A column of ``personal``: each unit's ``unit_head`` (联户长) is its
+        value for the first household of the unit (in walking order) that has one.
 
     Returns
     -------
     DataFrame
         ``unit_code``, ``grid_code``, ``households``, ``n_buildings`` and
         ``members`` (``"003-B00012:1-12;003-B00013:1-2"``: building code and
-        its household positions in the unit).
+        its household positions in the unit).  A run given a register lists
+        ``building_codes``, ``member_households`` (the household ids in
+        walking order) and ``unit_head`` (empty to fill in, unless ``unit_head``) instead of ``members``.
 
     Examples
     --------
@@ -134,10 +172,79 @@ def unit_roster(result, *, lang: str = "en") -> pd.DataFrame:
     ['001-B00001:1-12', '001-B00002:1-13']
     """
     lang = check_lang(lang)
-    return _localise(_table(result.units, UNIT_COLUMNS, "unit_code", "units"), lang)
+    if getattr(result, "households", None) is None:
+        if personal is not None or unit_head is not None:
+            raise InputError(Problem("roster", "personal columns were given for a run without a household register", "partition with a register first"))
+        return _localise(_table(result.units, UNIT_COLUMNS, "unit_code", "units"), lang)
+    units = result.units.rename(columns={"members": "member_households"})
+    frame = _table(units, REGISTER_UNIT_COLUMNS[:-1], "unit_code", "units")
+    frame["unit_head"] = ""
+    if unit_head is not None:
+        if personal is None or unit_head not in personal.columns:
+            choices = ", ".join(str(c) for c in personal.columns) if personal is not None else "none (give the personal columns)"
+            raise InputError(Problem("--unit-head", f"'{unit_head}' is not a personal column of the register", f"use one of: {choices}"))
+        heads = _unit_heads(result.households, personal[unit_head])
+        frame["unit_head"] = frame["unit_code"].map(heads).fillna("").astype(object)
+    return _localise(frame, lang)
 
 
-def write_roster(result, outdir: str | Path, *, lang: str = "zh") -> list[Path]:
+def household_roster(result, *, lang: str = "en", personal: pd.DataFrame | None = None) -> pd.DataFrame:
+    """One row per household of a run given a register, by unit and position, with its personal columns when given.
+
+    Parameters
+    ----------
+    result : Partition
+        With ``households`` (a run given a household register).
+    lang : {"en", "zh"}
+        Chinese headers with ``"zh"``.
+    personal : DataFrame, optional
+        The register's personal columns indexed by household id
+        (:func:`gridgeo.register.personal_table`), appended as they are.
+
+    Returns
+    -------
+    DataFrame
+        ``unit_code``, ``position``, ``household_id``, ``building_code``,
+        ``building_id``, ``grid_code``, the register's order columns, then the personal columns.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, pandas as pd, shapely, gridgeo
+    >>> c = gpd.GeoDataFrame({"community_id": ["A"]}, geometry=[shapely.box(0, 0, 200, 100)], crs=32651)
+    >>> b = gpd.GeoDataFrame({"bid": ["1", "2"]}, geometry=[shapely.box(20, 40, 30, 50), shapely.box(60, 40, 70, 50)], crs=32651)
+    >>> register = pd.DataFrame({"hid": [f"h{i}" for i in range(24)], "bid": ["1"] * 12 + ["2"] * 12})
+    >>> run = gridgeo.partition(c, b, building_id="bid", register=register, register_building="bid", register_household="hid", grid_size=(20, 30))
+    >>> household_roster(run).head(2)[["unit_code", "position", "household_id"]].to_dict("records")
+    [{'unit_code': '001-01-01', 'position': 1, 'household_id': 'h0'}, {'unit_code': '001-01-01', 'position': 2, 'household_id': 'h1'}]
+    """
+    lang = check_lang(lang)
+    table = getattr(result, "households", None)
+    if table is None:
+        raise InputError(Problem("roster", "the run has no household register", "partition with --register"))
+    fixed = ["unit_code", "position", "household_id", "building_code", "building_id", "grid_code"]
+    extra = [c for c in table.columns if c not in fixed]
+    frame = _table(table, tuple(fixed + extra), "unit_code", "households")
+    if len(frame):
+        frame = frame.sort_values(["unit_code", "position"], kind="stable").reset_index(drop=True)
+    if personal is not None:
+        for column in personal.columns:
+            name = f"register_{column}" if column in frame.columns else column  # never over our own columns
+            frame[name] = frame["household_id"].map(personal[column]).map(_text).astype(object)
+    return _localise(frame, lang)
+
+
+def _unit_heads(households: pd.DataFrame, values: pd.Series) -> dict:
+    """Per unit, the value of ``values`` (indexed by household id) for its first household that has one."""
+    ordered = households.sort_values(["unit_code", "position"], kind="stable")
+    text = ordered["household_id"].map(values).map(_text)
+    chosen = ordered.loc[text.to_numpy() != "", "unit_code"]
+    first = ~chosen.duplicated()
+    return dict(zip(chosen[first], text[text != ""][first.to_numpy()]))
+
+
+def write_roster(
+    result, outdir: str | Path, *, lang: str = "zh", personal: pd.DataFrame | None = None, unit_head: str | None = None
+) -> list[Path]:
     """Write ``roster.csv``, ``units.csv`` and ``roster.xlsx`` into ``outdir``.
 
     Parameters
@@ -148,15 +255,25 @@ def write_roster(result, outdir: str | Path, *, lang: str = "zh") -> list[Path]:
         renamed, so a failure never leaves a half-written file.
     lang : {"zh", "en"}
         Language of the headers and status labels.
+    personal : DataFrame, optional
+        A register's personal columns indexed by household id
+        (:func:`gridgeo.register.personal_table`): written to
+        ``household_roster.csv`` and the workbook's ``households`` sheet, each
+        beginning with a notice row (:data:`PERSONAL_NOTICE`).  Without it no
+        personal value is written.
+    unit_head : str, optional
+        A column of ``personal`` that fills the units' ``unit_head`` (联户长)
+        (see :func:`unit_roster`); ``units.csv`` and the ``units`` sheet then
+        begin with the notice row too.
 
     Returns
     -------
     list of Path
-        ``[roster.csv, units.csv, roster.xlsx]``.  The CSVs are UTF-8 with a
-        byte-order mark and ``\\r\\n`` line ends, numbers with at most 6
-        decimals, each with its column types in ``roster.csvt`` and
-        ``units.csvt`` beside it (GDAL's sidecar, so QGIS reads numbers as
-        numbers); the workbook has the sheets
+        ``[roster.csv, units.csv, roster.xlsx]`` (then ``household_roster.csv`` with ``personal``).  The CSVs are
+        UTF-8 with a byte-order mark and ``\\r\\n`` line ends, numbers with at most 6
+        decimals; ``roster.csvt`` and ``units.csvt`` beside them hold their column types
+        (GDAL's sidecar, so QGIS reads numbers as numbers; not for a file that starts
+        with a notice of personal data); the workbook has the sheets
         ``grids`` and ``units``, each with a bold, frozen header row, a filter
         and column widths fitted to the text.
 
@@ -169,15 +286,31 @@ def write_roster(result, outdir: str | Path, *, lang: str = "zh") -> list[Path]:
     ['roster.csv', 'units.csv', 'roster.xlsx']
     """
     lang = check_lang(lang)
+    if unit_head is not None and personal is None:
+        raise InputError(Problem("--unit-head", "fills the roster from a personal column, so it needs the personal columns", "add --personal (personal=)"))
     grids = grid_roster(result, lang=lang)
-    units = unit_roster(result, lang=lang)
+    units = unit_roster(result, lang=lang, personal=personal, unit_head=unit_head)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     paths = [outdir / "roster.csv", outdir / "units.csv", outdir / "roster.xlsx"]
-    for path, frame in ((paths[0], grids), (paths[1], units)):
-        write_atomic(path, _csv_bytes(frame))
-        write_atomic(path.with_suffix(".csvt"), csvt_text(frame) + "\r\n")
-    write_atomic(paths[2], _xlsx_bytes({"grids": grids, "units": units}, text_columns=_text_labels(lang)))
+    sheets = {"grids": grids, "units": units}
+    notices = {}
+    if getattr(result, "households", None) is not None:
+        sheets["households"] = household_roster(result, lang=lang, personal=personal)
+        if personal is not None:
+            notices["households"] = PERSONAL_NOTICE[lang].format(columns="、".join(str(c) for c in personal.columns) if lang == "zh" else ", ".join(str(c) for c in personal.columns))
+            if unit_head is not None:
+                notices["units"] = PERSONAL_NOTICE[lang].format(columns=unit_head)
+    elif personal is not None:
+        raise InputError(Problem("roster", "personal columns were given for a run without a household register", "partition with a register first"))
+    for path, frame, notice in ((paths[0], grids, None), (paths[1], units, notices.get("units"))):
+        write_atomic(path, csv_bytes(frame, notice=notice))
+        if notice is None:
+            write_atomic(path.with_suffix(".csvt"), csvt_text(frame) + "\r\n")
+    write_atomic(paths[2], _xlsx_bytes(sheets, text_columns=_text_labels(lang) | _personal_labels(personal), notices=notices))
+    if personal is not None:
+        paths.append(outdir / "household_roster.csv")
+        write_atomic(paths[3], csv_bytes(sheets["households"], notice=notices["households"]))
     logger.info("wrote %s", ", ".join(str(p) for p in paths))
     return paths
 
@@ -227,17 +360,12 @@ def _text_labels(lang: str) -> set[str]:
     return {column_label(c, lang) for c in _TEXT}
 
 
+def _personal_labels(personal: pd.DataFrame | None) -> set[str]:
+    """Personal columns are text in the workbook (a phone number is not a number)."""
+    return set() if personal is None else {str(c) for c in personal.columns}
+
+
 # -- files -----------------------------------------------------------------------------------------
-
-
-def _csv_bytes(frame: pd.DataFrame) -> bytes:
-    frame = frame.copy()
-    for column in frame.columns:
-        if pd.api.types.is_float_dtype(frame[column].dtype):
-            frame[column] = frame[column].round(6)  # the shortest text of a rounded double has no binary tail
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, lineterminator="\r\n")
-    return buffer.getvalue().encode("utf-8-sig")
 
 
 def _display_width(text: str) -> int:
@@ -245,7 +373,7 @@ def _display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def _xlsx_bytes(sheets: dict[str, pd.DataFrame], *, text_columns: set[str]) -> bytes:
+def _xlsx_bytes(sheets: dict[str, pd.DataFrame], *, text_columns: set[str], notices: dict[str, str] | None = None) -> bytes:
     from openpyxl import Workbook
     from openpyxl.styles import Font
     from openpyxl.utils import get_column_letter
@@ -257,10 +385,14 @@ def _xlsx_bytes(sheets: dict[str, pd.DataFrame], *, text_columns: set[str]) -> b
     for title, frame in sheets.items():
         sheet = workbook.create_sheet(title)
         columns = [str(c) for c in frame.columns]
+        notice = (notices or {}).get(title)
+        top = 2 if notice else 1  # the header row (after the personal-data notice, when there is one)
+        if notice:
+            sheet.cell(row=1, column=1, value=notice).font = Font(bold=True, color="C00000")
         for j, name in enumerate(columns, start=1):
-            sheet.cell(row=1, column=j, value=name).font = bold
+            sheet.cell(row=top, column=j, value=name).font = bold
         text_like = [name in text_columns for name in columns]
-        for i, row in enumerate(frame.itertuples(index=False, name=None), start=2):
+        for i, row in enumerate(frame.itertuples(index=False, name=None), start=top + 1):
             for j, value in enumerate(row, start=1):
                 value = _cell_value(value)
                 cell = sheet.cell(row=i, column=j, value=value)
@@ -274,9 +406,9 @@ def _xlsx_bytes(sheets: dict[str, pd.DataFrame], *, text_columns: set[str]) -> b
             values = [_display_width(str(v)) for v in frame.iloc[:, j - 1].tolist() if _cell_value(v) is not None]
             width = max([_display_width(name)] + values) + 2
             sheet.column_dimensions[get_column_letter(j)].width = min(max(width, 8), 60)
-        sheet.freeze_panes = "A2"
+        sheet.freeze_panes = f"A{top + 1}"
         if columns:
-            sheet.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{max(len(frame) + 1, 1)}"
+            sheet.auto_filter.ref = f"A{top}:{get_column_letter(len(columns))}{max(len(frame) + top, top)}"
     workbook.properties.creator = "gridgeo"
     workbook.properties.created = FIXED_DATETIME
     buffer = io.BytesIO()

@@ -7,6 +7,11 @@ buildings split between units (a 60-household block becomes 4–6 units, cut
 only along its household sequence).  Sizes near the band's middle break ties.
 Every total that is a sum of band sizes (for 10–15: 10–15 and every total of
 20 or more) is cut exactly; other totals get as few flagged units as possible.
+
+With a household register (:mod:`gridgeo.register`) the households of a
+building are real doors in the register's walking order (staircase, floor,
+door …): :func:`cut_households` cuts that sequence so that units take whole
+buildings, then whole staircases, then whole floors wherever the band allows.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Unit", "walking_order", "cut_units", "fits_units"]
+__all__ = ["Unit", "walking_order", "cut_units", "cut_households", "fits_units"]
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,135 @@ def cut_units(households: np.ndarray, low: int, high: int) -> list[Unit]:
         cuts = _cuts_between_buildings(ends[households > 0], low, high)
     else:
         cuts = _cuts_any(total, ends, low, high)
+    units = []
+    for a, b in zip(cuts[:-1], cuts[1:]):
+        members = []
+        for i in np.flatnonzero((starts < b) & (ends > a) & (households > 0)):
+            first = max(a, starts[i]) - starts[i] + 1
+            last = min(b, ends[i]) - starts[i]
+            members.append((int(i), int(first), int(last)))
+        size = b - a
+        units.append(Unit(int(size), tuple(members), bool(low <= size <= high)))
+    return units
+
+
+def cut_households(households: np.ndarray, breaks: list, low: int, high: int) -> list[Unit]:
+    """Cut the households of buildings in walking order into units, splitting as few groups as possible.
+
+    Parameters
+    ----------
+    households : ndarray of int
+        Households per building, in walking order (zeros allowed: such buildings join no unit).
+    breaks : list of ndarray
+        Per building, one value per pair of consecutive households (length
+        ``households[i] - 1``): how many leading order columns the pair shares
+        (0: another staircase; 1: the same staircase, another floor; …; see
+        :func:`gridgeo.register.match_register`).
+    low, high : int
+        Unit size band.
+
+    Returns
+    -------
+    list of Unit
+        Consecutive units covering every household once; ``members`` are
+        (building position, first, last) household numbers in the building's
+        walking order.  Among the cuts with the fewest units out of the band
+        (none when the total is a sum of band sizes), the chosen one splits the
+        fewest buildings, then the fewest staircases (first order column), then
+        the fewest floors (second), …; sizes near the band's middle break ties.
+        A household is never split.
+
+    Examples
+    --------
+    Two staircases of 12 and 14 doors: each becomes one unit.
+
+    >>> [u.households for u in cut_households(np.array([26]), [np.array([1] * 11 + [0] + [1] * 13)], 10, 15)]
+    [12, 14]
+
+    Three staircases of 8 floors × 2 doors (48 households): a staircase of 16
+    is too big for one unit, so three are split, each between two floors.
+
+    >>> floors = np.array([2, 1] * 7 + [2])
+    >>> stairs = [np.concatenate([floors, [0], floors, [0], floors])]
+    >>> units = cut_households(np.array([48]), stairs, 10, 15)
+    >>> [u.households for u in units], [u.members for u in units][1]
+    ([12, 12, 12, 12], ((0, 13, 24),))
+    """
+    households = np.asarray(households, dtype=np.int64)
+    total = int(households.sum())
+    if total == 0:
+        return []
+    levels = 1 + max((int(np.max(b)) for b in breaks if len(b)), default=0)
+    # cost of a unit boundary after household p (p = 1 … total-1): one count per group it splits
+    split = np.zeros((total + 1, levels), dtype=np.float64)
+    offset = 0
+    for n, shared in zip(households, breaks):
+        n = int(n)
+        if n > 1:
+            shared = np.asarray(shared, dtype=np.int64)
+            if len(shared) != n - 1:
+                raise ValueError(f"a building of {n} households needs {n - 1} breaks, got {len(shared)}")
+            split[offset + 1 : offset + n, :] = np.arange(levels)[None, :] <= shared[:, None]
+        offset += n
+    middle = (low + high) / 2.0
+    sizes = np.arange(1, max(high, 2 * low - 1) + 1)
+    out_of_band = ((sizes < low) | (sizes > high)).astype(np.float64)
+    spread = ((sizes - middle) / (high - low + 1)) ** 2
+    base = float(total + 1)  # every count (units out of band, groups split) of a cut is at most ``total``
+    if base ** (levels + 1) < 2.0**53:
+        choice = _cut_by_key(split, sizes, out_of_band, spread, base, total)
+    else:
+        choice = _cut_by_lexsort(split, sizes, out_of_band, spread, levels, total)
+    cuts = []
+    p = total
+    while p > 0:
+        cuts.append(p)
+        p -= choice[p]
+    return _units_from_cuts(households, [0] + cuts[::-1], low, high)
+
+
+def _cut_by_key(split, sizes, out_of_band, spread, base: float, total: int) -> np.ndarray:
+    """The DP of :func:`cut_households` with its integer costs packed into one exact float (base ``base``)."""
+    weights = base ** np.arange(split.shape[1], -1, -1)
+    oob_key = out_of_band * weights[0]
+    split_key = split @ weights[1:]
+    key = np.full(total + 1, np.inf)
+    key[0] = 0.0
+    spent = np.zeros(total + 1)
+    choice = np.zeros(total + 1, dtype=np.int64)
+    for p in range(1, total + 1):
+        n = min(p, len(sizes))
+        prev = p - sizes[:n]
+        k = key[prev] + oob_key[:n] + split_key[p]
+        s = spent[prev] + spread[:n]
+        least = k.min()
+        j = int(np.argmin(np.where(k == least, s, np.inf)))
+        key[p], spent[p], choice[p] = least, s[j], sizes[j]
+    return choice
+
+
+def _cut_by_lexsort(split, sizes, out_of_band, spread, levels: int, total: int) -> np.ndarray:
+    """The DP of :func:`cut_households` comparing cost vectors lexicographically (any size)."""
+    best = np.full((total + 1, levels + 2), np.inf)
+    best[0] = 0.0
+    choice = np.zeros(total + 1, dtype=np.int64)
+    for p in range(1, total + 1):
+        usable = sizes <= p
+        size = sizes[usable]
+        cost = best[p - size].copy()
+        cost[:, 0] += out_of_band[usable]
+        cost[:, 1 : levels + 1] += split[p]
+        cost[:, levels + 1] += spread[usable]
+        j = int(np.lexsort(cost.T[::-1])[0])
+        best[p] = cost[j]
+        choice[p] = size[j]
+    return choice
+
+
+def _units_from_cuts(households: np.ndarray, cuts: list[int], low: int, high: int) -> list[Unit]:
+    """Units between consecutive cut positions of the household sequence."""
+    ends = np.cumsum(households)
+    starts = np.concatenate([[0], ends[:-1]])
     units = []
     for a, b in zip(cuts[:-1], cuts[1:]):
         members = []

@@ -106,7 +106,7 @@ from .engine import CommunityTask, _assign_parts, _dissolve, _joint_units, commu
 from .errors import AuditError
 from .gridindex import GRID_INDEX, load_grid_index, write_grid_index
 from .labels import reason_text
-from .lineage import add_services, parent_record, read_previous, service_settings
+from .lineage import add_services, parent_record, read_previous, refuse_register_plan, service_settings
 from .metrics import community_metrics, polsby_popper
 from .movebound import cheapest_moves
 from .partition.count import feasible_counts
@@ -244,6 +244,7 @@ def update(
     (['001-01'], 0.0)
     """
     run = read_previous(previous, fix="update a folder written by gridgeo partition, update or apply-edits")
+    refuse_register_plan(run, "update")
     prev, prev_path, report, params = run.partition, run.path, run.report, run.params
     band, unit_band, seed = run.band, run.unit_band, run.seed
     services = service_settings(run, roads=roads, service_centres=service_centres)  # before the work: fail early
