@@ -32,6 +32,7 @@ import pyogrio
 import pyproj
 import shapely
 
+from . import timings
 from .crs import WGS84
 from .errors import GridgeoError, OutputError, OutputExistsError, Problem
 
@@ -172,16 +173,23 @@ def write_outputs(
             layers.append(("service_centres", result.service_centres))
 
         def geojson(*names):
-            return lambda: [write_geojson(getattr(result, name), staging / f"{name}.geojson") for name in names]
+            def job():
+                with timings.stage("GeoJSON, side by side"):
+                    for name in names:
+                        write_geojson(getattr(result, name), staging / f"{name}.geojson")
+
+            return job
 
         def geopackage():
             # not through Arrow: its batches follow the frame's internal chunks, so equal frames built
             # in different ways could give different SQLite page layouts (the files must be byte-identical)
-            for name, frame in layers:
-                _gpkg_safe(frame).to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
+            with timings.stage("GeoPackage"):
+                for name, frame in layers:
+                    _gpkg_safe(frame).to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
 
         # the files are independent: on a multi-core machine they are written side by side
-        run_side_by_side([geopackage, geojson("units"), geojson("buildings", "grids")])
+        with timings.stage("GeoJSON, waited for"):
+            run_side_by_side([geopackage, geojson("units"), geojson("buildings", "grids")])
         (staging / "report.json").write_text(
             json.dumps(to_json_safe(result.report), ensure_ascii=False, indent=2, sort_keys=False) + "\n",
             encoding="utf-8",
@@ -270,7 +278,9 @@ def run_side_by_side(jobs: list) -> None:
         jobs[0]()
         for child, receive in children:
             try:
-                error = receive.recv()
+                error, seconds = receive.recv()
+                for name, value in seconds.items():
+                    timings.add(name, value)
             except EOFError:
                 error = RuntimeError(f"a writer process stopped unexpectedly (exit code {child.exitcode})")
             child.join()
@@ -285,16 +295,18 @@ def run_side_by_side(jobs: list) -> None:
 
 
 def _child(job, send) -> None:
-    """Run ``job`` in a forked child and report its exception (or None) to the parent."""
+    """Run ``job`` in a forked child and report its exception (or None) and stage times to the parent."""
     error = None
+    timings.take()  # the parent's totals, copied by the fork
     try:
         job()
     except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
         error = exc
+    seconds = timings.take()
     try:
-        send.send(error)
+        send.send((error, seconds))
     except Exception:  # an exception that cannot be pickled: send its text
-        send.send(RuntimeError(f"{type(error).__name__}: {error}"))
+        send.send((RuntimeError(f"{type(error).__name__}: {error}"), seconds))
     finally:
         send.close()
     os._exit(0)

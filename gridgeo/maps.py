@@ -54,6 +54,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from . import timings
 from .chinacoords import to_gcj02
 from .crs import local_metric_crs
 from .errors import InputError, Problem
@@ -294,8 +295,28 @@ def _flag(value) -> bool | None:
 
 
 def _json_for_html(obj) -> str:
-    """JSON text that is safe inside a ``<script>`` element (no ``</``, ``<!--``, ``]]>``)."""
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    """JSON text that is safe inside a ``<script>`` element (no ``</``, ``<!--``, ``]]>``).
+
+    :class:`_RawGeometry` values are written as the JSON they hold, in one pass:
+    each is first written as a numbered placeholder string, then the
+    placeholders are replaced by the geometries' texts.
+    """
+    raw: list[str] = []
+
+    def placeholder(value):
+        if isinstance(value, _RawGeometry):
+            raw.append(str(value))
+            return f"\x00{len(raw) - 1}\x00"
+        return value
+
+    text = json.dumps(_swap_raw(obj, placeholder), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    if raw:
+        found = _PLACEHOLDER.findall(text)
+        if found != [str(i) for i in range(len(raw))]:
+            # a string of the data looks like a placeholder: write the geometries through json instead
+            text = json.dumps(_swap_raw(obj, lambda v: json.loads(v) if isinstance(v, _RawGeometry) else v), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+        else:
+            text = _PLACEHOLDER.sub(lambda m: raw[int(m.group(1))], text)
     return (
         text.replace("<", "\\u003c")
         .replace(">", "\\u003e")
@@ -303,6 +324,20 @@ def _json_for_html(obj) -> str:
         .replace("\u2028", "\\u2028")
         .replace("\u2029", "\\u2029")
     )
+
+
+_PLACEHOLDER = re.compile(r'"\\u0000(\d+)\\u0000"')
+
+
+def _swap_raw(obj, swap):
+    """``obj`` with every :class:`_RawGeometry` value of a feature's ``geometry`` replaced by ``swap(value)`` (a new structure)."""
+    if isinstance(obj, dict):
+        if obj.get("type") == "Feature" and isinstance(obj.get("geometry"), _RawGeometry):
+            return {**obj, "geometry": swap(obj["geometry"])}
+        return {k: swap(v) if isinstance(v, _RawGeometry) else _swap_raw(v, swap) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_swap_raw(v, swap) for v in obj]
+    return obj
 
 
 def _darker(hex_colour: str, factor: float = 0.62) -> str:
@@ -407,13 +442,92 @@ def _display_geometry(geoseries: gpd.GeoSeries, metric, gcj: bool) -> np.ndarray
 
 
 def _feature_collection(geoms: np.ndarray, properties: list[dict]) -> dict:
+    """A GeoJSON FeatureCollection whose geometries are :class:`_RawGeometry` texts (missing and empty geometries left out)."""
     features = []
-    texts = shapely.to_geojson(geoms) if len(geoms) else []
-    for geom, text, props in zip(geoms, texts, properties):
-        if geom is None or shapely.is_empty(geom):
+    texts = _geometry_texts(geoms)
+    for text, props in zip(texts, properties):
+        if text is None:
             continue
-        features.append({"type": "Feature", "geometry": json.loads(text), "properties": props})
+        features.append({"type": "Feature", "geometry": _RawGeometry(text), "properties": props})
     return {"type": "FeatureCollection", "features": features}
+
+
+class _RawGeometry(str):
+    """The JSON text of one geometry, put into the page as it is by :func:`_json_for_html`."""
+
+    __slots__ = ()
+
+
+_GEOJSON_TYPES = {0: "Point", 1: "LineString", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString", 6: "MultiPolygon"}
+
+
+def _geometry_texts(geoms: np.ndarray) -> list[str | None]:
+    """The compact GeoJSON text of every geometry (None when missing or empty), each serialised once.
+
+    The text is exactly ``json.dumps(json.loads(shapely.to_geojson(g)), separators=(",", ":"))``:
+    coordinates are written with Python's ``repr`` of the float, as :mod:`json`
+    writes them (GEOS may write 17 digits where ``repr`` needs fewer).  Points,
+    lines and polygons and their multi-types are formatted in one vectorised pass
+    over the coordinates; anything else (collections, curves, 3-D, non-finite
+    coordinates) goes through ``json``.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> _geometry_texts(np.array([shapely.Point(121.5, 25.028002999999998), None, shapely.Polygon()], dtype=object))
+    ['{"type":"Point","coordinates":[121.5,25.028003]}', None, None]
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    n = len(geoms)
+    out: list[str | None] = [None] * n
+    if n == 0:
+        return out
+    types = shapely.get_type_id(geoms)
+    present = (types >= 0) & ~shapely.is_empty(geoms)
+    fast = present & np.isin(types, list(_GEOJSON_TYPES)) & ~shapely.has_z(geoms)
+    # parts of multi-geometries (a single geometry is its own part); an empty part takes the slow path
+    rows = np.flatnonzero(fast)
+    parts, part_of = shapely.get_parts(geoms[rows], return_index=True)
+    empty_part = shapely.is_empty(parts)
+    if empty_part.any():
+        fast[rows[np.unique(part_of[empty_part])]] = False
+        rows = np.flatnonzero(fast)
+        parts, part_of = shapely.get_parts(geoms[rows], return_index=True)
+    part_polygon = shapely.get_type_id(parts) == 3
+    # leaves: rings of polygons, the lines and points themselves, in the order of their parts
+    rings, ring_of = shapely.get_rings(parts[part_polygon], return_index=True)
+    polygon_parts = np.flatnonzero(part_polygon)
+    leaf_part = np.concatenate([polygon_parts[ring_of], np.flatnonzero(~part_polygon)])
+    leaves = np.concatenate([rings, parts[~part_polygon]])
+    order = np.argsort(leaf_part, kind="stable")
+    leaves, leaf_part = leaves[order], leaf_part[order]
+    coords, coord_leaf = shapely.get_coordinates(leaves, return_index=True)
+    finite = np.isfinite(coords).all(axis=1)
+    if not finite.all():
+        bad = np.unique(part_of[leaf_part[coord_leaf[~finite]]])
+        fast[rows[bad]] = False
+    points = list(map("[%r,%r]".__mod__, zip(coords[:, 0].tolist(), coords[:, 1].tolist())))
+    bounds = np.searchsorted(coord_leaf, np.arange(len(leaves) + 1)).tolist()
+    leaf_texts = [
+        points[a] if kind == 0 else "[" + ",".join(points[a:b]) + "]"
+        for kind, a, b in zip(shapely.get_type_id(leaves).tolist(), bounds[:-1], bounds[1:])
+    ]
+    leaf_bounds = np.searchsorted(leaf_part, np.arange(len(parts) + 1)).tolist()
+    part_texts = [
+        "[" + ",".join(leaf_texts[a:b]) + "]" if polygon else leaf_texts[a]
+        for polygon, a, b in zip(part_polygon.tolist(), leaf_bounds[:-1], leaf_bounds[1:])
+    ]
+    part_bounds = np.searchsorted(part_of, np.arange(len(rows) + 1)).tolist()
+    for k, row in enumerate(rows.tolist()):
+        if not fast[row]:
+            continue
+        kind = int(types[row])
+        a, b = part_bounds[k], part_bounds[k + 1]
+        body = "[" + ",".join(part_texts[a:b]) + "]" if kind >= 4 else part_texts[a]
+        out[row] = '{"type":"' + _GEOJSON_TYPES[kind] + '","coordinates":' + body + "}"
+    for row in np.flatnonzero(present & ~fast).tolist():
+        out[row] = json.dumps(json.loads(shapely.to_geojson(geoms[row])), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return out
 
 
 def _bounds(*collections: gpd.GeoSeries) -> list[list[float]] | None:
@@ -1152,6 +1266,7 @@ def _index_page(result: Partition, entries: list[tuple[str, str, Path]], *, lang
     )
 
 
+@timings.timed("map")
 def write_maps(result: Partition, outdir, *, max_buildings_per_map: int = 10000, **options) -> list[Path]:
     """Write ``outdir/map.html``; split big results into maps of neighbouring communities.
 
