@@ -602,12 +602,12 @@ def _write_timings(path: str, started: float | None, mark: float, result, worker
     from . import timings
 
     seconds = timings.take()
-    stages = {k: v for k, v in seconds.items() if not k.startswith("workers: ") and "side by side" not in k}
+    stages = {k: v for k, v in seconds.items() if not k.startswith(("workers: ", "side by side: "))}
     stages["start-up"] = stages.get("start-up", 0.0) + (started or 0.0)  # the interpreter and `import gridgeo` too
     record = {
         "start_up_before_command_s": started,
         "stages_s": stages,
-        "side_by_side_s": {k: v for k, v in seconds.items() if "side by side" in k},
+        "side_by_side_s": {k[len("side by side: ") :]: v for k, v in seconds.items() if k.startswith("side by side: ")},
         "workers_s": {k[len("workers: ") :]: v for k, v in seconds.items() if k.startswith("workers: ")},
         "workers": workers,
         "buildings": int(len(result.buildings)),

@@ -16,6 +16,7 @@ This module never runs an algorithm.
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import logging
 import multiprocessing
@@ -174,7 +175,7 @@ def write_outputs(
 
         def geojson(*names):
             def job():
-                with timings.stage("GeoJSON, side by side"):
+                with timings.stage("GeoJSON"):
                     for name in names:
                         write_geojson(getattr(result, name), staging / f"{name}.geojson")
 
@@ -187,9 +188,11 @@ def write_outputs(
                 for name, frame in layers:
                     _gpkg_safe(frame).to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio")
 
-        # the files are independent: on a multi-core machine they are written side by side
-        with timings.stage("GeoJSON, waited for"):
-            run_side_by_side([geopackage, geojson("units"), geojson("buildings", "grids")])
+        # the files are independent: on a multi-core machine they are written side by side,
+        # and so are the extra outputs (map, report, …), each of which reads only ``result``
+        extras = [functools.partial(writer, result, staging) for writer in writers]
+        with timings.stage("GeoJSON and extras, waited for"):
+            run_side_by_side([geopackage, geojson("units"), geojson("buildings", "grids"), *extras])
         (staging / "report.json").write_text(
             json.dumps(to_json_safe(result.report), ensure_ascii=False, indent=2, sort_keys=False) + "\n",
             encoding="utf-8",
@@ -205,8 +208,6 @@ def write_outputs(
         write_grid_index(result.grids, staging)  # grids.rtree.idx/.dat: places new buildings in `gridgeo update`
         for name, text in (extra or {}).items():
             (staging / name).write_text(text, encoding="utf-8")
-        for writer in writers:
-            writer(result, staging)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(staging, 0o777 & ~umask)
@@ -302,7 +303,7 @@ def _child(job, send) -> None:
         job()
     except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
         error = exc
-    seconds = timings.take()
+    seconds = {f"side by side: {name}": value for name, value in timings.take().items()}
     try:
         send.send((error, seconds))
     except Exception:  # an exception that cannot be pickled: send its text

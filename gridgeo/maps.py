@@ -38,6 +38,7 @@ from __future__ import annotations
 import base64
 import colorsys
 import hashlib
+import heapq
 import html
 import importlib.metadata
 import importlib.resources
@@ -297,26 +298,35 @@ def _flag(value) -> bool | None:
 def _json_for_html(obj) -> str:
     """JSON text that is safe inside a ``<script>`` element (no ``</``, ``<!--``, ``]]>``).
 
-    :class:`_RawGeometry` values are written as the JSON they hold, in one pass:
-    each is first written as a numbered placeholder string, then the
-    placeholders are replaced by the geometries' texts.
+    :class:`_RawGeometry` values are written as the JSON text they hold, in one
+    pass: :mod:`json` writes each as a numbered placeholder string, the text is
+    made safe, then the placeholders are replaced by the geometries' texts
+    (digits, brackets, commas and type names: nothing to make safe).
     """
     raw: list[str] = []
 
     def placeholder(value):
         if isinstance(value, _RawGeometry):
-            raw.append(str(value))
+            raw.append(value.text)
             return f"\x00{len(raw) - 1}\x00"
-        return value
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
-    text = json.dumps(_swap_raw(obj, placeholder), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-    if raw:
-        found = _PLACEHOLDER.findall(text)
-        if found != [str(i) for i in range(len(raw))]:
-            # a string of the data looks like a placeholder: write the geometries through json instead
-            text = json.dumps(_swap_raw(obj, lambda v: json.loads(v) if isinstance(v, _RawGeometry) else v), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-        else:
-            text = _PLACEHOLDER.sub(lambda m: raw[int(m.group(1))], text)
+    text = _safe_for_html(json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=placeholder))
+    if not raw:
+        return text
+    found = _PLACEHOLDER.findall(text)
+    if found != [str(i) for i in range(len(raw))]:
+        # a string of the data looks like a placeholder: write the geometries through json instead
+        def parsed(value):
+            if isinstance(value, _RawGeometry):
+                return json.loads(value.text)
+            raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+        return _safe_for_html(json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=parsed))
+    return _PLACEHOLDER.sub(lambda m: raw[int(m.group(1))], text)
+
+
+def _safe_for_html(text: str) -> str:
     return (
         text.replace("<", "\\u003c")
         .replace(">", "\\u003e")
@@ -327,17 +337,6 @@ def _json_for_html(obj) -> str:
 
 
 _PLACEHOLDER = re.compile(r'"\\u0000(\d+)\\u0000"')
-
-
-def _swap_raw(obj, swap):
-    """``obj`` with every :class:`_RawGeometry` value of a feature's ``geometry`` replaced by ``swap(value)`` (a new structure)."""
-    if isinstance(obj, dict):
-        if obj.get("type") == "Feature" and isinstance(obj.get("geometry"), _RawGeometry):
-            return {**obj, "geometry": swap(obj["geometry"])}
-        return {k: swap(v) if isinstance(v, _RawGeometry) else _swap_raw(v, swap) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_swap_raw(v, swap) for v in obj]
-    return obj
 
 
 def _darker(hex_colour: str, factor: float = 0.62) -> str:
@@ -402,17 +401,22 @@ def _grid_colours(grids: gpd.GeoDataFrame) -> np.ndarray:
         neighbours[j].add(i)
     codes = grids["grid_code"].astype(str).tolist() if "grid_code" in grids else [str(i) for i in range(n)]
     rank = {i: r for r, i in enumerate(sorted(range(n), key=lambda i: (codes[i], i)))}
-    # smallest-last order
+    # smallest-last order: the vertex of least (degree, rank) left, from a heap whose stale entries are skipped
     degree = [len(s) for s in neighbours]
     removed = [False] * n
     order = []
-    for _ in range(n):
-        v = min((i for i in range(n) if not removed[i]), key=lambda i: (degree[i], rank[i]))
+    heap = [(degree[i], rank[i], i) for i in range(n)]
+    heapq.heapify(heap)
+    while heap:
+        d, _, v = heapq.heappop(heap)
+        if removed[v] or d != degree[v]:
+            continue
         removed[v] = True
         order.append(v)
         for u in neighbours[v]:
             if not removed[u]:
                 degree[u] -= 1
+                heapq.heappush(heap, (degree[u], rank[u], u))
     colour = np.full(n, -1, dtype=int)
     used = [0] * len(PALETTE)
     for v in reversed(order):
@@ -452,10 +456,13 @@ def _feature_collection(geoms: np.ndarray, properties: list[dict]) -> dict:
     return {"type": "FeatureCollection", "features": features}
 
 
-class _RawGeometry(str):
+class _RawGeometry:
     """The JSON text of one geometry, put into the page as it is by :func:`_json_for_html`."""
 
-    __slots__ = ()
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
 
 
 _GEOJSON_TYPES = {0: "Point", 1: "LineString", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString", 6: "MultiPolygon"}
@@ -1238,15 +1245,22 @@ def _subset(result: Partition, codes) -> Partition:
 def _index_page(result: Partition, entries: list[tuple[str, str, Path]], *, lang: str, title: str | None, limit: int) -> str:
     labels = _check_lang(lang)
     grids = result.grids
+    b = result.buildings
+    # grids, their households and buildings per community, counted once (not once per community)
+    grid_codes = grids["community_code"].astype(str) if "community_code" in grids else pd.Series([], dtype=str)
+    n_grids = grid_codes.value_counts().to_dict()
+    households = {}
+    if "community_code" in grids and "households" in grids and len(grids):
+        households = grids.groupby(grid_codes.to_numpy(), sort=False)["households"].sum().to_dict()
+    n_buildings = b["community_code"].astype(str).value_counts().to_dict() if "community_code" in b else {}
     rows = []
     for code, label, path in entries:
-        g = grids[grids["community_code"].astype(str) == code] if "community_code" in grids else grids.iloc[0:0]
-        b = result.buildings
-        nb = int((b["community_code"].astype(str) == code).sum()) if "community_code" in b else 0
-        hh = _num(g["households"].sum()) if "households" in g and len(g) else 0
+        count = int(n_grids.get(code, 0))
+        nb = int(n_buildings.get(code, 0))
+        hh = _num(households[code]) if count and code in households else 0
         href = html.escape("maps/" + quote(path.name), quote=True)
         rows.append(
-            f"<tr><td>{html.escape(code)}</td><td>{html.escape(label)}</td><td>{len(g)}</td><td>{nb}</td>"
+            f"<tr><td>{html.escape(code)}</td><td>{html.escape(label)}</td><td>{count}</td><td>{nb}</td>"
             f"<td>{hh}</td><td><a href=\"{href}\">{html.escape(labels['index_map'])}</a></td></tr>"
         )
     head = (

@@ -18,7 +18,8 @@ from gridgeo.maps import _feature_collection, _geometry_texts, _json_for_html
 from .conftest import REPO, SAMPLE, SHARED, file_hashes
 
 ARGS = [str(SAMPLE / "communities.shp"), str(SAMPLE / "buildings.shp"), "--households", "hh_est", "--community-id", "comm_id", "--building-id", "bldg_id"]
-PARENT_STAGES = {"start-up", "read and checks", "communities", "assembly", "metrics", "audit", "workload", "GeoPackage", "report", "map"}
+PARENT_STAGES = {"start-up", "read and checks", "communities", "assembly", "metrics", "audit", "workload", "GeoPackage"}
+WRITERS = {"GeoJSON", "report", "map"}  # side by side with the GeoPackage where the platform forks, else in the parent
 WORKER_STAGES = {"tessellation", "partition", "units"}
 
 
@@ -38,6 +39,7 @@ def test_timings_file_leaves_the_outputs_unchanged(tmp_path):
     record = json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))
     assert PARENT_STAGES <= set(record["stages_s"])
     assert WORKER_STAGES <= set(record["workers_s"])
+    assert WRITERS <= set(record["stages_s"]) | set(record["side_by_side_s"])
     assert all(v >= 0 for v in record["stages_s"].values())
     # the parent's stages add up to the command's time (they are exclusive)
     assert sum(record["stages_s"].values()) == pytest.approx(record["command_s"], rel=0.05)
@@ -134,3 +136,26 @@ def test_dense_set_is_dense_and_deterministic():
     assert np.array_equal(bldg["hh_dense"].to_numpy() == 0, bldg["hh_est"].to_numpy() == 0)
     _, again = dense.dense_frames(communities, buildings, copies=2, seed=0)
     assert again["hh_dense"].equals(bldg["hh_dense"])
+
+
+def test_extra_writers_side_by_side_write_their_files_or_nothing(tmp_path, monaco):
+    """The map, report and other extra writers run beside the GeoPackage: their files land, and a failure leaves nothing."""
+    from gridgeo.errors import InputError, Problem
+    from gridgeo.export import write_outputs
+
+    communities, buildings, _ = monaco
+    result = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id")
+
+    def note(result, folder):
+        (folder / "note.txt").write_text(f"{len(result.grids)} grids", encoding="utf-8")
+
+    def broken(result, folder):
+        raise InputError(Problem("writer", "cannot write", "nothing to fix"))
+
+    out = write_outputs(result, tmp_path / "ok", writers=(note,))
+    assert (out / "note.txt").read_text(encoding="utf-8") == f"{len(result.grids)} grids"
+    assert (out / "partition.gpkg").exists() and (out / "grids.geojson").exists()
+    with pytest.raises(InputError, match="cannot write"):
+        write_outputs(result, tmp_path / "bad", writers=(note, broken))
+    assert not (tmp_path / "bad").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["ok"]  # no staging folder left behind
