@@ -434,26 +434,64 @@ def _grid_colours(grids: gpd.GeoDataFrame) -> np.ndarray:
 # --------------------------------------------------------------------------- geometry
 
 
-def _display_geometry(geoseries: gpd.GeoSeries, metric, gcj: bool) -> np.ndarray:
-    """Simplify in metres, convert to EPSG:4326 (and GCJ-02), round to 6 decimals."""
+def _display_geometry(geoseries: gpd.GeoSeries, metric, gcj: bool, known: dict | None = None) -> np.ndarray:
+    """Simplify in metres, convert to EPSG:4326 (and GCJ-02), round to 6 decimals.
+
+    Every step works geometry by geometry, so equal geometries give equal
+    results: each distinct geometry is converted once (a tall building's many
+    joint units share its footprint) and its result shared.  ``known`` carries
+    the results over calls (the buildings' to the units'), keyed by CRS and WKB.
+    """
     if len(geoseries) == 0:
         return np.asarray([], dtype=object)
-    g = geoseries.to_crs(metric)
-    g = g.simplify(SIMPLIFY_M, preserve_topology=True).to_crs(4326)
-    if gcj:
-        g = to_gcj02(g)
-    return shapely.transform(np.asarray(g.array), lambda c: np.round(c, DECIMALS))
+    known = {} if known is None else known
+    crs = str(geoseries.crs)
+    geoms = np.asarray(geoseries.array)
+    keys = [None if k is None else (crs, k) for k in shapely.to_wkb(geoms)]
+    first: dict = {}
+    for i, key in enumerate(keys):
+        if key is not None and key not in known and key not in first:
+            first[key] = i
+    if first:
+        rows = np.fromiter(first.values(), dtype=np.int64, count=len(first))
+        g = gpd.GeoSeries(geoms[rows], crs=geoseries.crs).to_crs(metric)
+        g = g.simplify(SIMPLIFY_M, preserve_topology=True).to_crs(4326)
+        if gcj:
+            g = to_gcj02(g)
+        done = shapely.transform(np.asarray(g.array), lambda c: np.round(c, DECIMALS))
+        known.update(zip(first, done))
+    out = np.empty(len(geoms), dtype=object)
+    out[:] = [None if key is None else known[key] for key in keys]
+    return out
 
 
-def _feature_collection(geoms: np.ndarray, properties: list[dict]) -> dict:
-    """A GeoJSON FeatureCollection whose geometries are :class:`_RawGeometry` texts (missing and empty geometries left out)."""
+def _feature_collection(geoms: np.ndarray, properties: list[dict], texts: dict | None = None) -> dict:
+    """A GeoJSON FeatureCollection whose geometries are :class:`_RawGeometry` texts (missing and empty geometries left out).
+
+    ``texts`` carries the texts of geometry objects over calls (by identity: a
+    geometry shared by :func:`_display_geometry` is serialised once).
+    """
     features = []
-    texts = _geometry_texts(geoms)
+    texts = _shared_texts(geoms, {} if texts is None else texts)
     for text, props in zip(texts, properties):
         if text is None:
             continue
         features.append({"type": "Feature", "geometry": _RawGeometry(text), "properties": props})
     return {"type": "FeatureCollection", "features": features}
+
+
+def _shared_texts(geoms: np.ndarray, texts: dict) -> list[str | None]:
+    """:func:`_geometry_texts` of ``geoms``, each distinct object written once; ``texts`` maps ``id(geometry)`` to its text."""
+    geoms = np.asarray(geoms, dtype=object)
+    ids = [id(g) for g in geoms]
+    new: dict = {}
+    for i, key in enumerate(ids):
+        if key not in texts and key not in new:
+            new[key] = i
+    if new:
+        rows = np.fromiter(new.values(), dtype=np.int64, count=len(new))
+        texts.update(zip(new, _geometry_texts(geoms[rows])))
+    return [texts[key] for key in ids]
 
 
 class _RawGeometry:
@@ -744,7 +782,8 @@ def _map_data(result: Partition, *, lang: str, basemap: str, tianditu_key, barri
         if _flag(est):
             props["est"] = True
         b_props.append(props)
-    b_geoms = _display_geometry(buildings.geometry, metric, gcj)
+    known: dict = {}  # display geometry by input geometry, shared by the buildings and their units
+    b_geoms = _display_geometry(buildings.geometry, metric, gcj, known)
 
     # units
     u_props = [
@@ -753,7 +792,7 @@ def _map_data(result: Partition, *, lang: str, basemap: str, tianditu_key, barri
             _column(units, "unit_code"), _column(units, "households"), _column(units, "n_buildings"), _column(units, "in_band")
         )
     ]
-    u_geoms = _display_geometry(units.geometry, metric, gcj) if units is not None and len(units) else np.asarray([], dtype=object)
+    u_geoms = _display_geometry(units.geometry, metric, gcj, known) if units is not None and len(units) else np.asarray([], dtype=object)
 
     # communities
     c_props = [{"code": _esc(code), "name": _esc(names.get(str(code), ""))} for code in _column(communities, "community_code")]
@@ -780,11 +819,12 @@ def _map_data(result: Partition, *, lang: str, basemap: str, tianditu_key, barri
         clipped = clipped[~clipped.geometry.is_empty & clipped.geometry.notna()]
         barrier_fc = _feature_collection(_display_geometry(clipped.geometry, metric, gcj), [{} for _ in range(len(clipped))])
 
+    texts: dict = {}  # geometry text by display geometry object (the units share their buildings')
     layers = {
         "communities": _feature_collection(c_geoms, c_props),
         "grids": _feature_collection(grid_geoms, grid_props),
-        "buildings": _feature_collection(b_geoms, b_props),
-        "units": _feature_collection(u_geoms, u_props),
+        "buildings": _feature_collection(b_geoms, b_props, texts),
+        "units": _feature_collection(u_geoms, u_props, texts),
         "unassigned": _feature_collection(x_geoms, x_props) if has_unassigned else None,
         "barriers": barrier_fc,
         "centres": _centres_layer(service_centres, grids, metric, gcj),

@@ -159,3 +159,24 @@ def test_extra_writers_side_by_side_write_their_files_or_nothing(tmp_path, monac
         write_outputs(result, tmp_path / "bad", writers=(note, broken))
     assert not (tmp_path / "bad").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["ok"]  # no staging folder left behind
+
+
+def test_display_geometry_converts_each_distinct_geometry_once_with_the_same_result(taipei_small):
+    """Units share their building's footprint: converted once, the result equals the per-row conversion."""
+    import geopandas as gpd
+
+    from gridgeo.crs import local_metric_crs
+    from gridgeo.maps import DECIMALS, SIMPLIFY_M, _display_geometry
+
+    communities, buildings = taipei_small
+    result = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id")
+    units = result.units.geometry
+    assert len(units) > len(set(shapely.to_wkb(units.array)))  # real units do repeat geometries
+    metric = local_metric_crs(result.grids)
+    with_gaps = gpd.GeoSeries(list(units.array[:50]) + [None, shapely.Polygon()], crs=units.crs)
+    for series in (result.buildings.geometry, units, with_gaps):
+        plain = series.to_crs(metric).simplify(SIMPLIFY_M, preserve_topology=True).to_crs(4326)
+        expected = shapely.transform(np.asarray(plain.array), lambda c: np.round(c, DECIMALS))
+        known: dict = {}
+        got = _display_geometry(series, metric, False, known)
+        assert [None if g is None else g.wkb for g in got] == [None if g is None else g.wkb for g in expected]
