@@ -9,13 +9,14 @@ The inputs are never modified.
 from __future__ import annotations
 
 import logging
+import time
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
 
-from . import __version__
+from . import __version__, timings
 from .areas import assign_areas, facility_letter
 from .arrays import geometry_order
 from .codes import building_code, community_codes, grid_code, reading_order, unit_code, width_for
@@ -198,6 +199,7 @@ def partition(
     >>> sorted(result.units["households"].unique().tolist())
     [13, 14]
     """
+    mark = time.perf_counter()
     band = parse_band(grid_size, "grid size")
     unit_band = parse_band(unit_size, "unit size")
     if unit_band[0] > band[1]:
@@ -276,9 +278,14 @@ def partition(
     if held is not None:
         for members, task in zip(member_lists, tasks):
             task.household_breaks = [held["breaks"][b] for b in members]
+    mark = timings.lap("read and checks", mark)
     outcomes = map_ordered(
         run_community_task, tasks, workers=workers, scheduler=scheduler, progress=progress, weights=[len(t.buildings) for t in tasks]
     )
+    mark = timings.lap("communities", mark)
+    for outcome in outcomes:
+        for name, seconds in (outcome.timings or {}).items():
+            timings.add(f"workers: {name}", seconds)
     for ci, members, result in zip(community_order, member_lists, outcomes):
         results[ci] = (members, result)
         max_grids = max(max_grids, len(result.grid_geoms))
@@ -384,6 +391,7 @@ def partition(
         {"community_id": prep.community_ids}, geometry=list(prep.community_geoms), crs=metric
     )
     crossings_min = sum(int(results[i][1].barrier_crossings_min) for i in results)
+    mark = timings.lap("assembly", mark)
     per_community = community_metrics(grids, community_frame, band=band)
     report = _report(
         grids, community_frame, units_frame, band, unit_band, prep, seed, crossings_min, per_community,
@@ -411,6 +419,7 @@ def partition(
             "responsible_unit_column": responsible_unit_column,
         },
     )
+    mark = timings.lap("metrics", mark)
     compound_frame = None
     if areas is not None and len(areas.compounds):
         report["compounds"] = _compound_report(areas, b_grid, prep, band)
@@ -434,8 +443,11 @@ def partition(
         )
         if problems:
             raise AuditError("the result does not match the input: " + "; ".join(problems))
+    mark = timings.lap("audit", mark)
     # helpers_n, tour_m, workload_index, workload_flag (gridgeo.workload); tours measured by the workers
-    return add_workload(result, straight_tours=straight_tours)
+    result = add_workload(result, straight_tours=straight_tours)
+    timings.lap("workload", mark)
+    return result
 
 
 REGISTER_COUNT = "households (register)"

@@ -14,6 +14,7 @@ import logging
 import os
 import sys
 import tempfile
+import time
 import warnings
 from pathlib import Path
 
@@ -235,8 +236,7 @@ def map_options(func):
 
 def service_options(func):
     """Staffing, workload and service coverage options of ``partition`` (gridgeo.workload, gridgeo.coverage)."""
-    from .coverage import DEFAULT_LIMIT_MIN, DEFAULT_SPEED
-    from .workload import DEFAULT_FACTOR, DEFAULT_HOUSEHOLDS_PER_HELPER
+    from .defaults import DEFAULT_FACTOR, DEFAULT_HOUSEHOLDS_PER_HELPER, DEFAULT_LIMIT_MIN, DEFAULT_SPEED
 
     positive = click.FloatRange(min=0, min_open=True)
     options = [
@@ -630,13 +630,14 @@ def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, bar
 @click.option("--scheduler", metavar="ADDRESS", help="Run the communities on a Dask distributed cluster (tcp://host:8786).")
 @click.option("--overwrite", is_flag=True, help="Replace OUTDIR if it exists.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar per community (default: when stderr is a terminal).")
+@click.option("--timings", "timings_file", metavar="FILE.json", hidden=True, help="Write the wall time of each stage to FILE.json, outside OUTDIR (for benchmarks; the outputs do not change).")
 @code_options
 @service_options
 @point_table_options
 @database_options
 @register_options
 @_handle_errors
-def partition(communities, buildings, output, households, community_id, building_id, community_households, barriers, encoding, grid_size, unit_size, seed, dedicated, dedicated_type, compounds, formats, shp_encoding, make_map, make_report, make_print, print_attribution, lang, basemap, tianditu_key, workers, scheduler, overwrite, progress, codes, points, database, **services):
+def partition(communities, buildings, output, households, community_id, building_id, community_households, barriers, encoding, grid_size, unit_size, seed, dedicated, dedicated_type, compounds, formats, shp_encoding, make_map, make_report, make_print, print_attribution, lang, basemap, tianditu_key, workers, scheduler, overwrite, progress, codes, points, database, timings_file=None, **services):
     """Partition COMMUNITIES into grids using BUILDINGS, writing OUTDIR.
 
     COMMUNITIES and BUILDINGS are Shapefiles, GeoJSON, GeoPackage (FILE.gpkg:LAYER),
@@ -645,10 +646,17 @@ def partition(communities, buildings, output, households, community_id, building
     OUTDIR receives partition.gpkg, gridgeo.qgz, grids.geojson, buildings.geojson,
     units.geojson, report.json, report.html, map.html and config.toml.
     """
+    from . import timings
+
+    started = timings.process_age()
+    mark = time.perf_counter()
+    timings.take()
     from .api import partition as run_partition
     from .config import dump_config
     from .export import write_outputs
     from .parallel import default_workers
+
+    mark = timings.lap("start-up", mark)
 
     missing = [name for name, value in (("COMMUNITIES", communities), ("BUILDINGS", buildings), ("-o/--output", output)) if not value]
     if missing:
@@ -662,6 +670,8 @@ def partition(communities, buildings, output, households, community_id, building
         check_postgis_target(database["to"], schema=database["schema"], overwrite=overwrite)  # before the run, not after it
     if basemap == "tianditu" and not tianditu_key and make_map:
         raise InputError(Problem("--basemap tianditu", "needs a Tianditu key", "pass --tianditu-key KEY (or set TIANDITU_KEY), or use --basemap osm"))
+    if timings_file:
+        _check_timings_file(timings_file, output)
     if make_print:
         from .printmap import check_fonts
 
@@ -673,6 +683,7 @@ def partition(communities, buildings, output, households, community_id, building
     register_frame, register_kwargs = _read_register_options(register_opts, encoding, chosen, labels)
     dedicated_frame, compound_frame = _read_areas(dedicated, compounds, encoding)
     network, centres = _read_services(services["roads"], services["service_centres"], services["centre_id"], services["centre_name"], encoding, comm)
+    mark = timings.lap("read and checks", mark)
     if progress is None:
         progress = sys.stderr.isatty() and logger.getEffectiveLevel() <= logging.WARNING
     result = run_partition(
@@ -691,9 +702,11 @@ def partition(communities, buildings, output, households, community_id, building
         **codes,
         **register_kwargs,
     )
+    mark = time.perf_counter()  # gridgeo.partition times its own stages
     result = _add_services(
         result, network, centres, **{k: services[k] for k in ("households_per_helper", "workload_factor", "walk_speed", "walk_limit")}
     )
+    mark = timings.lap("workload", mark)
     _record_service_sources(result, services["roads"], services["service_centres"], services["centre_id"], services["centre_name"])
     resolved = {
         "communities": _absolute(communities),
@@ -757,13 +770,18 @@ def partition(communities, buildings, output, households, community_id, building
         personal=personal,
         unit_head=register_opts.get("unit_head"),
     )
-    write_outputs(result, output, overwrite=overwrite, extra={"config.toml": dump_config(resolved)}, writers=writers)
+    mark = timings.lap("other", mark)
+    with timings.stage("other writing"):
+        write_outputs(result, output, overwrite=overwrite, extra={"config.toml": dump_config(resolved)}, writers=writers)
     if database.get("to"):
         from .postgis import write_postgis
 
         tables = write_postgis(result, database["to"], schema=database["schema"], overwrite=overwrite)
         if logger.getEffectiveLevel() <= logging.WARNING:
             click.echo(f"{len(tables)} tables written into PostgreSQL schema {database['schema']}: {', '.join(tables)}", err=True)
+    mark = time.perf_counter()
+    if timings_file:
+        _write_timings(timings_file, started, mark, result, workers or default_workers())
     s = result.report["summary"]
     logger.info("notes: %s", "; ".join(result.report["notes"]))
     if logger.getEffectiveLevel() <= logging.WARNING:
@@ -780,6 +798,38 @@ def partition(communities, buildings, output, households, community_id, building
         if make_print:
             click.echo(f"print: {Path(output) / 'print'}", err=True)
         click.echo(_services_summary(result.report), err=True)
+
+
+def _check_timings_file(path: str, output: str) -> None:
+    """Refuse a --timings file inside OUTDIR: the outputs must not depend on timing."""
+    target, out = Path(path).resolve(), Path(output).resolve()
+    if target == out or out in target.parents:
+        raise InputError(Problem("--timings", f"{path} is inside the output folder {output}", "write the timings outside OUTDIR"))
+
+
+def _write_timings(path: str, started: float | None, mark: float, result, workers: int) -> None:
+    """The stage times of this run (``gridgeo.timings``) as JSON: parent stages in order, the workers' summed."""
+    import json
+    import time as clock
+
+    from . import timings
+
+    seconds = timings.take()
+    stages = {k: v for k, v in seconds.items() if not k.startswith(("workers: ", "side by side: "))}
+    stages["start-up"] = stages.get("start-up", 0.0) + (started or 0.0)  # the interpreter and `import gridgeo` too
+    record = {
+        "start_up_before_command_s": started,
+        "stages_s": stages,
+        "side_by_side_s": {k[len("side by side: ") :]: v for k, v in seconds.items() if k.startswith("side by side: ")},
+        "workers_s": {k[len("workers: ") :]: v for k, v in seconds.items() if k.startswith("workers: ")},
+        "workers": workers,
+        "buildings": int(len(result.buildings)),
+        "communities": int(len(result.communities)),
+        "grids": int(len(result.grids)),
+        "process_s": timings.process_age(),
+        "command_s": clock.perf_counter() - mark + sum(stages.values()),
+    }
+    Path(path).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
 def _services_summary(report: dict) -> str:

@@ -36,6 +36,7 @@ import shapely
 from scipy.spatial import cKDTree
 
 from .crs import check_coordinates_fit_crs, local_metric_crs, require_crs
+from .defaults import DEFAULT_LIMIT_MIN, DEFAULT_SPEED  # re-exported: the defaults of the options
 from .errors import CRSError, InputError, Problem, ProblemCollector, describe_rows
 from .network import FAR_FROM_ROAD_M, RoadNetwork, build_road_network
 from .workload import _distribution, _members, building_points
@@ -55,10 +56,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: walking speed in metres per minute (80 m/min ≈ 4.8 km/h)
-DEFAULT_SPEED = 80.0
-#: grids whose walk to the nearest centre takes longer than this many minutes are flagged
-DEFAULT_LIMIT_MIN = 15.0
 #: columns added to the grids layer
 COVERAGE_COLUMNS = ("centre_id", "centre_name", "walk_m", "walk_min", "walk_route", "coverage_flag")
 #: columns tried, in order, for a centre's id and name when none is named

@@ -16,6 +16,7 @@ import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import connected_components
 
+from . import timings
 from .adjacency import CellGraph, build_cell_graph
 from .corridors import join_through_corridors
 from .partition.plan import DETACHED, INFEASIBLE, OUT_OF_BAND, GridNote, barrier_crossings_lower_bound, make_note, partition_part
@@ -54,6 +55,7 @@ class CommunityResult:
     grid_units: list | None = None  # per grid: list of Unit, member positions index the grid's buildings
     unit_geoms: list | None = None  # per grid: list of unit geometries
     grid_tours: np.ndarray | None = None  # per grid: straight-line walking tour in metres (gridgeo.workload)
+    timings: dict | None = None  # seconds per stage in the worker (gridgeo.timings); never written to the outputs
 
 
 @dataclass
@@ -76,6 +78,14 @@ class CommunityTask:
 
 def run_community_task(task: CommunityTask) -> CommunityResult:
     """Partition the community of ``task`` and cut its grids into joint units (picklable entry point)."""
+    timings.take()  # this task's stage times only
+    with timings.stage("other in communities"):
+        result = _run_community_task(task)
+    result.timings = timings.take()
+    return result
+
+
+def _run_community_task(task: CommunityTask) -> CommunityResult:
     result = partition_community(
         task.geometry,
         task.buildings,
@@ -88,9 +98,11 @@ def run_community_task(task: CommunityTask) -> CommunityResult:
         group_facility=task.group_facility,
         unit_band=task.unit_band,
     )
-    if task.unit_band is not None:
-        result.grid_units, result.unit_geoms = _joint_units(task, result)
-    result.grid_tours = _straight_tours(task.buildings, result.building_grid, len(result.grid_geoms))
+    with timings.stage("units"):
+        if task.unit_band is not None:
+            result.grid_units, result.unit_geoms = _joint_units(task, result)
+    with timings.stage("workload"):
+        result.grid_tours = _straight_tours(task.buildings, result.building_grid, len(result.grid_geoms))
     return result
 
 
@@ -223,9 +235,10 @@ def partition_community(
     [400.0, 400.0]
     """
     low, high = band
-    parts = split_parts(geometry)
+    with timings.stage("tessellation"):
+        parts = split_parts(geometry)
+        part_of = _assign_parts(parts, buildings)
     n = len(buildings)
-    part_of = _assign_parts(parts, buildings)
     building_grid = np.full(n, -1, dtype=np.int64)
     grid_geoms: list = []
     notes: list[GridNote] = []
@@ -255,10 +268,11 @@ def partition_community(
             else:
                 notes.append(make_note(INFEASIBLE, "no_buildings"))
             continue
-        if local_groups is not None and len(here):
-            tess = tessellate_part(part, buildings[members], groups=local_groups, group_geoms=clipped)
-        else:
-            tess = tessellate_part(part, buildings[members])
+        with timings.stage("tessellation"):
+            if local_groups is not None and len(here):
+                tess = tessellate_part(part, buildings[members], groups=local_groups, group_geoms=clipped)
+            else:
+                tess = tessellate_part(part, buildings[members])
         local_barriers = None
         if barriers is not None and len(barriers):
             hits = shapely.STRtree(barriers).query(part, predicate="intersects")
@@ -267,7 +281,8 @@ def partition_community(
         # overlapping footprints: a building whose representative point ended in another building's cell
         # shares that building's site (one grid for both), unless that leaves more grids out of band
         split = None
-        held = held_elsewhere(tess.cells, shapely.point_on_surface(buildings[members]), tess.site_of_building)
+        with timings.stage("tessellation"):
+            held = held_elsewhere(tess.cells, shapely.point_on_surface(buildings[members]), tess.site_of_building)
         if len(held):
             weight = np.bincount(tess.site_of_building, weights=households[members], minlength=len(tess.cells)).astype(np.int64)
             together = join_held_sites(tess, held, weight, high)
@@ -289,15 +304,17 @@ def partition_community(
             piece_cells = tess.cells[nodes]
             strips: dict = {}
             if any(note.status == OUT_OF_BAND for note in part_notes):
-                joined = _join_through_corridors(
-                    sub, labels, part_notes, piece_cells, nodes, tess, buildings[members], low, high, local_barriers
-                )
+                with timings.stage("repairs and proofs"):
+                    joined = _join_through_corridors(
+                        sub, labels, part_notes, piece_cells, nodes, tess, buildings[members], low, high, local_barriers
+                    )
                 if joined is not None:
                     labels, part_notes, piece_cells, strips = joined
             if unit_band is not None:
                 # strips may have parted cells that touched: the moves go by the cells as they are now
-                current = _still_touching(sub, piece_cells) if strips else sub
-                fitted = fit_units(current, labels, part_notes, band=(low, high), unit_band=unit_band, frozen=set(strips))
+                with timings.stage("repairs and proofs"):
+                    current = _still_touching(sub, piece_cells) if strips else sub
+                    fitted = fit_units(current, labels, part_notes, band=(low, high), unit_band=unit_band, frozen=set(strips))
                 if fitted is not None:
                     labels, part_notes, keep = fitted
                     strips = {new: strips[int(old)] for new, old in enumerate(keep) if int(old) in strips}
@@ -307,11 +324,12 @@ def partition_community(
             site_grid[nodes] = labels + offset
             k = len(part_notes)
             notes.extend(part_notes)
-            for label in range(k):
-                cells = piece_cells[labels == label]
-                if label in strips:
-                    cells = np.concatenate([cells, np.array(strips[label], dtype=object)])
-                grid_geoms.append(_dissolve(cells))
+            with timings.stage("grid polygons"):
+                for label in range(k):
+                    cells = piece_cells[labels == label]
+                    if label in strips:
+                        cells = np.concatenate([cells, np.array(strips[label], dtype=object)])
+                    grid_geoms.append(_dissolve(cells))
             crossings.extend(_barrier_crossings(sub, labels, k))
             if site_facility is not None and any(f is not None for f in site_facility[nodes]):
                 # dedicated grids sit outside the band: only the plain count bound holds
@@ -346,21 +364,23 @@ def _split_part(part, tess, households, site_groups, barriers, low, high, rng, d
                 site_facility[tess.site_of_group[local]] = group_facility[g]
         if all(f is None for f in site_facility):
             site_facility = None
-    graph = build_cell_graph(tess.cells, site_weight, tess.anchors, barriers, outline_length=float(shapely.length(part)))
+    with timings.stage("tessellation"):
+        graph = build_cell_graph(tess.cells, site_weight, tess.anchors, barriers, outline_length=float(shapely.length(part)))
     # a part whose cells fall apart (pinched polygon) is split into connected pieces
     count, piece = connected_components(graph.shared, directed=False)
     pieces = []
     for q in range(count):
         nodes = np.flatnonzero(piece == q)
         sub = graph.subgraph(nodes) if count > 1 else graph
-        labels, notes = partition_part(
-            sub,
-            low,
-            high,
-            rng,
-            detached=detached or count > 1,
-            dedicated=site_facility[nodes] if site_facility is not None else None,
-        )
+        with timings.stage("partition"):
+            labels, notes = partition_part(
+                sub,
+                low,
+                high,
+                rng,
+                detached=detached or count > 1,
+                dedicated=site_facility[nodes] if site_facility is not None else None,
+            )
         pieces.append((nodes, sub, labels, notes))
     return graph, pieces, site_facility
 

@@ -33,6 +33,7 @@ This module never runs an algorithm.
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import logging
 import multiprocessing
@@ -50,6 +51,7 @@ import pyogrio
 import pyproj
 import shapely
 
+from . import timings
 from .crs import WGS84
 from .errors import GridgeoError, OutputError, OutputExistsError, Problem
 from .files import csv_bytes, csvt_text
@@ -206,25 +208,34 @@ def write_outputs(
             layers.append(("service_centres", result.service_centres))
 
         def geojson(*names):
-            return lambda: [write_geojson(getattr(result, name), staging / f"{name}.geojson", multi=name in ALWAYS_MULTI) for name in names]
+            def job():
+                with timings.stage("GeoJSON"):
+                    for name in names:
+                        write_geojson(getattr(result, name), staging / f"{name}.geojson", multi=name in ALWAYS_MULTI)
+
+            return job
 
         def geopackage():
             # not through Arrow: its batches follow the frame's internal chunks, so equal frames built
             # in different ways could give different SQLite page layouts (the files must be byte-identical)
-            written = []
-            for i, (name, frame) in enumerate(layers):
-                options = {"dataset_options": {"VERSION": GPKG_VERSION}} if i == 0 else {}
-                data = uniform_geometry(_gpkg_safe(frame), multi=name in ALWAYS_MULTI)
-                data.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio", **options)
-                written.append((name, data))
-            # layer descriptions, Chinese field aliases, unique code indexes and QGIS's default styles
-            for name, frame in _household_tables(result):  # tables without geometry
-                pyogrio.write_dataframe(frame, gpkg, layer=name, driver="GPKG")
-            styles = describe_geopackage(gpkg, written)
-            write_qgis_project(staging, written, styles)  # gridgeo.qgz: every layer, relative paths, the same styles
+            with timings.stage("GeoPackage"):
+                written = []
+                for i, (name, frame) in enumerate(layers):
+                    options = {"dataset_options": {"VERSION": GPKG_VERSION}} if i == 0 else {}
+                    data = uniform_geometry(_gpkg_safe(frame), multi=name in ALWAYS_MULTI)
+                    data.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio", **options)
+                    written.append((name, data))
+                for name, frame in _household_tables(result):  # tables without geometry
+                    pyogrio.write_dataframe(frame, gpkg, layer=name, driver="GPKG")
+                # layer descriptions, Chinese field aliases, unique code indexes and QGIS's default styles
+                styles = describe_geopackage(gpkg, written)
+                write_qgis_project(staging, written, styles)  # gridgeo.qgz: every layer, relative paths, the same styles
 
-        # the files are independent: on a multi-core machine they are written side by side
-        run_side_by_side([geopackage, geojson("units"), geojson("buildings", "grids")])
+        # the files are independent: on a multi-core machine they are written side by side,
+        # and so are the extra outputs (map, report, …), each of which reads only ``result``
+        extras = [functools.partial(writer, result, staging) for writer in writers]
+        with timings.stage("GeoJSON and extras, waited for"):
+            run_side_by_side([geopackage, geojson("units"), geojson("buildings", "grids"), *extras])
         (staging / "report.json").write_text(
             json.dumps(to_json_safe(result.report), ensure_ascii=False, indent=2, sort_keys=False) + "\n",
             encoding="utf-8",
@@ -243,8 +254,6 @@ def write_outputs(
         write_grid_index(result.grids, staging)  # grids.rtree.idx/.dat: places new buildings in `gridgeo update`
         for name, text in (extra or {}).items():
             (staging / name).write_text(text, encoding="utf-8")
-        for writer in writers:
-            writer(result, staging)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(staging, 0o777 & ~umask)
@@ -327,7 +336,9 @@ def run_side_by_side(jobs: list) -> None:
         jobs[0]()
         for child, receive in children:
             try:
-                error = receive.recv()
+                error, seconds = receive.recv()
+                for name, value in seconds.items():
+                    timings.add(name, value)
             except EOFError:
                 error = RuntimeError(f"a writer process stopped unexpectedly (exit code {child.exitcode})")
             child.join()
@@ -342,16 +353,18 @@ def run_side_by_side(jobs: list) -> None:
 
 
 def _child(job, send) -> None:
-    """Run ``job`` in a forked child and report its exception (or None) to the parent."""
+    """Run ``job`` in a forked child and report its exception (or None) and stage times to the parent."""
     error = None
+    timings.take()  # the parent's totals, copied by the fork
     try:
         job()
     except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
         error = exc
+    seconds = {f"side by side: {name}": value for name, value in timings.take().items()}
     try:
-        send.send(error)
+        send.send((error, seconds))
     except Exception:  # an exception that cannot be pickled: send its text
-        send.send(RuntimeError(f"{type(error).__name__}: {error}"))
+        send.send((RuntimeError(f"{type(error).__name__}: {error}"), seconds))
     finally:
         send.close()
     os._exit(0)

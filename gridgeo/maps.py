@@ -38,6 +38,7 @@ from __future__ import annotations
 import base64
 import colorsys
 import hashlib
+import heapq
 import html
 import importlib.metadata
 import importlib.resources
@@ -54,6 +55,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from . import timings
 from .chinacoords import to_gcj02
 from .crs import local_metric_crs
 from .errors import InputError, Problem
@@ -294,8 +296,37 @@ def _flag(value) -> bool | None:
 
 
 def _json_for_html(obj) -> str:
-    """JSON text that is safe inside a ``<script>`` element (no ``</``, ``<!--``, ``]]>``)."""
-    text = json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    """JSON text that is safe inside a ``<script>`` element (no ``</``, ``<!--``, ``]]>``).
+
+    :class:`_RawGeometry` values are written as the JSON text they hold, in one
+    pass: :mod:`json` writes each as a numbered placeholder string, the text is
+    made safe, then the placeholders are replaced by the geometries' texts
+    (digits, brackets, commas and type names: nothing to make safe).
+    """
+    raw: list[str] = []
+
+    def placeholder(value):
+        if isinstance(value, _RawGeometry):
+            raw.append(value.text)
+            return f"\x00{len(raw) - 1}\x00"
+        raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+    text = _safe_for_html(json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=placeholder))
+    if not raw:
+        return text
+    found = _PLACEHOLDER.findall(text)
+    if found != [str(i) for i in range(len(raw))]:
+        # a string of the data looks like a placeholder: write the geometries through json instead
+        def parsed(value):
+            if isinstance(value, _RawGeometry):
+                return json.loads(value.text)
+            raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
+
+        return _safe_for_html(json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False, default=parsed))
+    return _PLACEHOLDER.sub(lambda m: raw[int(m.group(1))], text)
+
+
+def _safe_for_html(text: str) -> str:
     return (
         text.replace("<", "\\u003c")
         .replace(">", "\\u003e")
@@ -303,6 +334,9 @@ def _json_for_html(obj) -> str:
         .replace("\u2028", "\\u2028")
         .replace("\u2029", "\\u2029")
     )
+
+
+_PLACEHOLDER = re.compile(r'"\\u0000(\d+)\\u0000"')
 
 
 def _darker(hex_colour: str, factor: float = 0.62) -> str:
@@ -367,17 +401,22 @@ def _grid_colours(grids: gpd.GeoDataFrame) -> np.ndarray:
         neighbours[j].add(i)
     codes = grids["grid_code"].astype(str).tolist() if "grid_code" in grids else [str(i) for i in range(n)]
     rank = {i: r for r, i in enumerate(sorted(range(n), key=lambda i: (codes[i], i)))}
-    # smallest-last order
+    # smallest-last order: the vertex of least (degree, rank) left, from a heap whose stale entries are skipped
     degree = [len(s) for s in neighbours]
     removed = [False] * n
     order = []
-    for _ in range(n):
-        v = min((i for i in range(n) if not removed[i]), key=lambda i: (degree[i], rank[i]))
+    heap = [(degree[i], rank[i], i) for i in range(n)]
+    heapq.heapify(heap)
+    while heap:
+        d, _, v = heapq.heappop(heap)
+        if removed[v] or d != degree[v]:
+            continue
         removed[v] = True
         order.append(v)
         for u in neighbours[v]:
             if not removed[u]:
                 degree[u] -= 1
+                heapq.heappush(heap, (degree[u], rank[u], u))
     colour = np.full(n, -1, dtype=int)
     used = [0] * len(PALETTE)
     for v in reversed(order):
@@ -395,25 +434,145 @@ def _grid_colours(grids: gpd.GeoDataFrame) -> np.ndarray:
 # --------------------------------------------------------------------------- geometry
 
 
-def _display_geometry(geoseries: gpd.GeoSeries, metric, gcj: bool) -> np.ndarray:
-    """Simplify in metres, convert to EPSG:4326 (and GCJ-02), round to 6 decimals."""
+def _display_geometry(geoseries: gpd.GeoSeries, metric, gcj: bool, known: dict | None = None) -> np.ndarray:
+    """Simplify in metres, convert to EPSG:4326 (and GCJ-02), round to 6 decimals.
+
+    Every step works geometry by geometry, so equal geometries give equal
+    results: each distinct geometry is converted once (a tall building's many
+    joint units share its footprint) and its result shared.  ``known`` carries
+    the results over calls (the buildings' to the units'), keyed by CRS and WKB.
+    """
     if len(geoseries) == 0:
         return np.asarray([], dtype=object)
-    g = geoseries.to_crs(metric)
-    g = g.simplify(SIMPLIFY_M, preserve_topology=True).to_crs(4326)
-    if gcj:
-        g = to_gcj02(g)
-    return shapely.transform(np.asarray(g.array), lambda c: np.round(c, DECIMALS))
+    known = {} if known is None else known
+    crs = str(geoseries.crs)
+    geoms = np.asarray(geoseries.array)
+    keys = [None if k is None else (crs, k) for k in shapely.to_wkb(geoms)]
+    first: dict = {}
+    for i, key in enumerate(keys):
+        if key is not None and key not in known and key not in first:
+            first[key] = i
+    if first:
+        rows = np.fromiter(first.values(), dtype=np.int64, count=len(first))
+        g = gpd.GeoSeries(geoms[rows], crs=geoseries.crs).to_crs(metric)
+        g = g.simplify(SIMPLIFY_M, preserve_topology=True).to_crs(4326)
+        if gcj:
+            g = to_gcj02(g)
+        done = shapely.transform(np.asarray(g.array), lambda c: np.round(c, DECIMALS))
+        known.update(zip(first, done))
+    out = np.empty(len(geoms), dtype=object)
+    out[:] = [None if key is None else known[key] for key in keys]
+    return out
 
 
-def _feature_collection(geoms: np.ndarray, properties: list[dict]) -> dict:
+def _feature_collection(geoms: np.ndarray, properties: list[dict], texts: dict | None = None) -> dict:
+    """A GeoJSON FeatureCollection whose geometries are :class:`_RawGeometry` texts (missing and empty geometries left out).
+
+    ``texts`` carries the texts of geometry objects over calls (by identity: a
+    geometry shared by :func:`_display_geometry` is serialised once).
+    """
     features = []
-    texts = shapely.to_geojson(geoms) if len(geoms) else []
-    for geom, text, props in zip(geoms, texts, properties):
-        if geom is None or shapely.is_empty(geom):
+    texts = _shared_texts(geoms, {} if texts is None else texts)
+    for text, props in zip(texts, properties):
+        if text is None:
             continue
-        features.append({"type": "Feature", "geometry": json.loads(text), "properties": props})
+        features.append({"type": "Feature", "geometry": _RawGeometry(text), "properties": props})
     return {"type": "FeatureCollection", "features": features}
+
+
+def _shared_texts(geoms: np.ndarray, texts: dict) -> list[str | None]:
+    """:func:`_geometry_texts` of ``geoms``, each distinct object written once; ``texts`` maps ``id(geometry)`` to its text."""
+    geoms = np.asarray(geoms, dtype=object)
+    ids = [id(g) for g in geoms]
+    new: dict = {}
+    for i, key in enumerate(ids):
+        if key not in texts and key not in new:
+            new[key] = i
+    if new:
+        rows = np.fromiter(new.values(), dtype=np.int64, count=len(new))
+        texts.update(zip(new, _geometry_texts(geoms[rows])))
+    return [texts[key] for key in ids]
+
+
+class _RawGeometry:
+    """The JSON text of one geometry, put into the page as it is by :func:`_json_for_html`."""
+
+    __slots__ = ("text",)
+
+    def __init__(self, text: str):
+        self.text = text
+
+
+_GEOJSON_TYPES = {0: "Point", 1: "LineString", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString", 6: "MultiPolygon"}
+
+
+def _geometry_texts(geoms: np.ndarray) -> list[str | None]:
+    """The compact GeoJSON text of every geometry (None when missing or empty), each serialised once.
+
+    The text is exactly ``json.dumps(json.loads(shapely.to_geojson(g)), separators=(",", ":"))``:
+    coordinates are written with Python's ``repr`` of the float, as :mod:`json`
+    writes them (GEOS may write 17 digits where ``repr`` needs fewer).  Points,
+    lines and polygons and their multi-types are formatted in one vectorised pass
+    over the coordinates; anything else (collections, curves, 3-D, non-finite
+    coordinates) goes through ``json``.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> _geometry_texts(np.array([shapely.Point(121.5, 25.028002999999998), None, shapely.Polygon()], dtype=object))
+    ['{"type":"Point","coordinates":[121.5,25.028003]}', None, None]
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    n = len(geoms)
+    out: list[str | None] = [None] * n
+    if n == 0:
+        return out
+    types = shapely.get_type_id(geoms)
+    present = (types >= 0) & ~shapely.is_empty(geoms)
+    fast = present & np.isin(types, list(_GEOJSON_TYPES)) & ~shapely.has_z(geoms)
+    # parts of multi-geometries (a single geometry is its own part); an empty part takes the slow path
+    rows = np.flatnonzero(fast)
+    parts, part_of = shapely.get_parts(geoms[rows], return_index=True)
+    empty_part = shapely.is_empty(parts)
+    if empty_part.any():
+        fast[rows[np.unique(part_of[empty_part])]] = False
+        rows = np.flatnonzero(fast)
+        parts, part_of = shapely.get_parts(geoms[rows], return_index=True)
+    part_polygon = shapely.get_type_id(parts) == 3
+    # leaves: rings of polygons, the lines and points themselves, in the order of their parts
+    rings, ring_of = shapely.get_rings(parts[part_polygon], return_index=True)
+    polygon_parts = np.flatnonzero(part_polygon)
+    leaf_part = np.concatenate([polygon_parts[ring_of], np.flatnonzero(~part_polygon)])
+    leaves = np.concatenate([rings, parts[~part_polygon]])
+    order = np.argsort(leaf_part, kind="stable")
+    leaves, leaf_part = leaves[order], leaf_part[order]
+    coords, coord_leaf = shapely.get_coordinates(leaves, return_index=True)
+    finite = np.isfinite(coords).all(axis=1)
+    if not finite.all():
+        bad = np.unique(part_of[leaf_part[coord_leaf[~finite]]])
+        fast[rows[bad]] = False
+    points = list(map("[%r,%r]".__mod__, zip(coords[:, 0].tolist(), coords[:, 1].tolist())))
+    bounds = np.searchsorted(coord_leaf, np.arange(len(leaves) + 1)).tolist()
+    leaf_texts = [
+        points[a] if kind == 0 else "[" + ",".join(points[a:b]) + "]"
+        for kind, a, b in zip(shapely.get_type_id(leaves).tolist(), bounds[:-1], bounds[1:])
+    ]
+    leaf_bounds = np.searchsorted(leaf_part, np.arange(len(parts) + 1)).tolist()
+    part_texts = [
+        "[" + ",".join(leaf_texts[a:b]) + "]" if polygon else leaf_texts[a]
+        for polygon, a, b in zip(part_polygon.tolist(), leaf_bounds[:-1], leaf_bounds[1:])
+    ]
+    part_bounds = np.searchsorted(part_of, np.arange(len(rows) + 1)).tolist()
+    for k, row in enumerate(rows.tolist()):
+        if not fast[row]:
+            continue
+        kind = int(types[row])
+        a, b = part_bounds[k], part_bounds[k + 1]
+        body = "[" + ",".join(part_texts[a:b]) + "]" if kind >= 4 else part_texts[a]
+        out[row] = '{"type":"' + _GEOJSON_TYPES[kind] + '","coordinates":' + body + "}"
+    for row in np.flatnonzero(present & ~fast).tolist():
+        out[row] = json.dumps(json.loads(shapely.to_geojson(geoms[row])), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
+    return out
 
 
 def _bounds(*collections: gpd.GeoSeries) -> list[list[float]] | None:
@@ -623,7 +782,8 @@ def _map_data(result: Partition, *, lang: str, basemap: str, tianditu_key, barri
         if _flag(est):
             props["est"] = True
         b_props.append(props)
-    b_geoms = _display_geometry(buildings.geometry, metric, gcj)
+    known: dict = {}  # display geometry by input geometry, shared by the buildings and their units
+    b_geoms = _display_geometry(buildings.geometry, metric, gcj, known)
 
     # units
     u_props = [
@@ -632,7 +792,7 @@ def _map_data(result: Partition, *, lang: str, basemap: str, tianditu_key, barri
             _column(units, "unit_code"), _column(units, "households"), _column(units, "n_buildings"), _column(units, "in_band")
         )
     ]
-    u_geoms = _display_geometry(units.geometry, metric, gcj) if units is not None and len(units) else np.asarray([], dtype=object)
+    u_geoms = _display_geometry(units.geometry, metric, gcj, known) if units is not None and len(units) else np.asarray([], dtype=object)
 
     # communities
     c_props = [{"code": _esc(code), "name": _esc(names.get(str(code), ""))} for code in _column(communities, "community_code")]
@@ -659,11 +819,12 @@ def _map_data(result: Partition, *, lang: str, basemap: str, tianditu_key, barri
         clipped = clipped[~clipped.geometry.is_empty & clipped.geometry.notna()]
         barrier_fc = _feature_collection(_display_geometry(clipped.geometry, metric, gcj), [{} for _ in range(len(clipped))])
 
+    texts: dict = {}  # geometry text by display geometry object (the units share their buildings')
     layers = {
         "communities": _feature_collection(c_geoms, c_props),
         "grids": _feature_collection(grid_geoms, grid_props),
-        "buildings": _feature_collection(b_geoms, b_props),
-        "units": _feature_collection(u_geoms, u_props),
+        "buildings": _feature_collection(b_geoms, b_props, texts),
+        "units": _feature_collection(u_geoms, u_props, texts),
         "unassigned": _feature_collection(x_geoms, x_props) if has_unassigned else None,
         "barriers": barrier_fc,
         "centres": _centres_layer(service_centres, grids, metric, gcj),
@@ -1124,15 +1285,22 @@ def _subset(result: Partition, codes) -> Partition:
 def _index_page(result: Partition, entries: list[tuple[str, str, Path]], *, lang: str, title: str | None, limit: int) -> str:
     labels = _check_lang(lang)
     grids = result.grids
+    b = result.buildings
+    # grids, their households and buildings per community, counted once (not once per community)
+    grid_codes = grids["community_code"].astype(str) if "community_code" in grids else pd.Series([], dtype=str)
+    n_grids = grid_codes.value_counts().to_dict()
+    households = {}
+    if "community_code" in grids and "households" in grids and len(grids):
+        households = grids.groupby(grid_codes.to_numpy(), sort=False)["households"].sum().to_dict()
+    n_buildings = b["community_code"].astype(str).value_counts().to_dict() if "community_code" in b else {}
     rows = []
     for code, label, path in entries:
-        g = grids[grids["community_code"].astype(str) == code] if "community_code" in grids else grids.iloc[0:0]
-        b = result.buildings
-        nb = int((b["community_code"].astype(str) == code).sum()) if "community_code" in b else 0
-        hh = _num(g["households"].sum()) if "households" in g and len(g) else 0
+        count = int(n_grids.get(code, 0))
+        nb = int(n_buildings.get(code, 0))
+        hh = _num(households[code]) if count and code in households else 0
         href = html.escape("maps/" + quote(path.name), quote=True)
         rows.append(
-            f"<tr><td>{html.escape(code)}</td><td>{html.escape(label)}</td><td>{len(g)}</td><td>{nb}</td>"
+            f"<tr><td>{html.escape(code)}</td><td>{html.escape(label)}</td><td>{count}</td><td>{nb}</td>"
             f"<td>{hh}</td><td><a href=\"{href}\">{html.escape(labels['index_map'])}</a></td></tr>"
         )
     head = (
@@ -1152,6 +1320,7 @@ def _index_page(result: Partition, entries: list[tuple[str, str, Path]], *, lang
     )
 
 
+@timings.timed("map")
 def write_maps(result: Partition, outdir, *, max_buildings_per_map: int = 10000, **options) -> list[Path]:
     """Write ``outdir/map.html``; split big results into maps of neighbouring communities.
 

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from . import timings
 from .files import write_atomic
 from .labels import check_lang, status_label
 
@@ -295,11 +296,12 @@ def write_report(result, outdir: str | Path, *, lang: str = "zh", name_column: s
     >>> write_report(gridgeo.partition(c, b, households="hh"), tempfile.mkdtemp(), lang="en").name
     'report.html'
     """
-    text = build_report_html(result, lang=lang, name_column=name_column)
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
-    target = outdir / "report.html"
-    write_atomic(target, text)
+    with timings.stage("report"):
+        text = build_report_html(result, lang=lang, name_column=name_column)
+        outdir = Path(outdir)
+        outdir.mkdir(parents=True, exist_ok=True)
+        target = outdir / "report.html"
+        write_atomic(target, text)
     logger.info("wrote %s", target)
     return target
 

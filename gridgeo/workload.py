@@ -51,6 +51,7 @@ import pandas as pd
 import shapely
 
 from .crs import local_metric_crs
+from .defaults import DEFAULT_FACTOR, DEFAULT_HOUSEHOLDS_PER_HELPER  # re-exported: the defaults of the options
 from .errors import InputError, Problem
 from .network import RoadNetwork, build_road_network
 
@@ -73,10 +74,6 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-#: one part-time helper per this many households (a local rule: a user setting)
-DEFAULT_HOUSEHOLDS_PER_HELPER = 100
-#: a grid is flagged when its workload index exceeds this multiple of its community's mean (1.0)
-DEFAULT_FACTOR = 1.5
 #: weights of the workload indicators in the index
 DEFAULT_WEIGHTS = {"households": 0.25, "n_buildings": 0.25, "area_m2": 0.25, "tour_m": 0.25}
 #: columns added to the grids layer

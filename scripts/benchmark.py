@@ -1,14 +1,33 @@
-"""Benchmark of gridgeo on the real datasets in ../shared/data: end to end, and side by side with the anchors.
+"""Benchmark of gridgeo: the command a user types, timed stage by stage, and side by side with the anchors.
 
 Usage: python scripts/benchmark.py [--repeats 3] [--datasets taipei_wanhua_datong porto ...]
-                                  [--tiled 100000 ...] [--workers 1 2]
+                                  [--dense 14000 100000] [--tiled 100000 ...] [--workers 2]
                                   [--anchors gerrychain-tree gerrychain-seed kmeans skater maxp]
                                   [--anchor-timeout 60] [--anchor-memory-mb 4096] [--anchor-repeats 1]
 
-End to end: each run is a fresh subprocess doing read → partition → units →
-write (GeoPackage + GeoJSON + report), so the time and peak memory include
-everything a user waits for.  The median of the repeats is reported, with the
-quality figures of gridgeo.metrics.
+The headline is the command of the README, as a fresh process with its
+default outputs (GeoPackage, GeoJSON, report.json, report.html, map.html,
+workload columns)::
+
+    gridgeo partition COMMUNITIES BUILDINGS --households hh_est --building-id building_id -o OUT
+
+timed from outside (``subprocess`` and the wall clock, peak resident memory
+from ``wait4``) and, through its ``--timings FILE.json`` option (written
+outside OUT, the outputs do not change), stage by stage: start-up (the
+interpreter and imports), read and checks, the communities (tessellation,
+partition, repairs and proofs, grid polygons, units and tours, run by the
+worker processes: their wall time is split in proportion to the workers'
+seconds in each), assembly, metrics, audit, workload, GeoPackage, GeoJSON
+(written side by side with the GeoPackage: the table shows the time waited
+for it), report, map, and what is left (other).  The median of ``--repeats``
+runs of each figure is reported, with the quality figures of the run's
+report.json.
+
+Inputs: the real datasets of ../shared/data (``hh_est``); ``--dense N``
+dense high-rise sets derived from taipei_wanhua_datong by scripts/dense.py
+(storeys scaled, ``hh_dense``; about 14,000 buildings, or tiled to N);
+``--tiled N`` low-rise scale-ups tiling translated copies of porto and
+taipei_wanhua_datong (scripts/tiles.py).  Derived sets are labelled as such.
 
 Anchors (scripts/anchors.py, needs the ``bench`` extra: gerrychain, spopt,
 scikit-learn): per real dataset, gridgeo and each anchor split the same
@@ -17,28 +36,27 @@ own worker process with a time and memory limit per community; only the
 partitioning call is timed (gridgeo: median of --repeats; anchors: median of
 --anchor-repeats, default one run).  Reported per method: time, peak memory,
 the gridgeo.metrics quality figures, failures (timeout, exception, memory),
-and the faster gerrychain function's time over gridgeo's.  Tiled inputs are
+and the faster gerrychain function's time over gridgeo's.  Derived inputs are
 not given to the anchors.
 
 Results go to benchmarks/results.md and benchmarks/results.json
-(``{"end_to_end": [...], "anchors": {...}}``); a part not run this time
+(``{"command": [...], "anchors": {...}}``); a part not run this time
 (``--no-end-to-end``, or ``--anchors`` with no names) is kept from the
 previous results.json.
-
-``--tiled N`` adds scale-ups made by tiling translated copies of porto and
-taipei_wanhua_datong side by side (scripts/tiles.py), labelled as tiled.
-``--workers`` runs each input with those process counts.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime
 import json
 import logging
+import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import anchors
@@ -49,37 +67,152 @@ OUT = REPO / "benchmarks"
 
 logger = logging.getLogger("benchmark")
 
-RUN = r"""
-import json, resource, sys, time
-t0 = time.perf_counter()
-import geopandas as gpd
-import gridgeo
-folder, outdir, workers = sys.argv[1], sys.argv[2], int(sys.argv[3])
-t1 = time.perf_counter()
-communities = gpd.read_file(f"{folder}/communities.gpkg", layer="communities")
-buildings = gpd.read_file(f"{folder}/buildings.gpkg", layer="buildings")
-t2 = time.perf_counter()
-result = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id", workers=workers)
-t3 = time.perf_counter()
-result.to_files(outdir, overwrite=True)
-t4 = time.perf_counter()
-peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"read_s": t2 - t1, "partition_s": t3 - t2, "write_s": t4 - t3, "total_s": t4 - t1,
-                  "peak_mb": peak_mb, "buildings": len(buildings), "communities": len(communities),
-                  "summary": result.report["summary"]}))
-"""
+#: the columns of the stage table: (heading, stage names of --timings added up)
+STAGES = [
+    ("start-up", ["start-up"]),
+    ("read and checks", ["read and checks"]),
+    ("tessellation", ["workers: tessellation"]),
+    ("partition", ["workers: partition"]),
+    ("repairs and proofs", ["workers: repairs and proofs"]),
+    ("grid polygons", ["workers: grid polygons"]),
+    ("units", ["workers: units"]),
+    ("workload", ["workers: workload", "workload"]),
+    ("assembly and metrics", ["assembly", "metrics", "workers: other in communities"]),
+    ("audit", ["audit"]),
+    ("GeoPackage", ["GeoPackage"]),
+    ("GeoJSON, map, report on the path", ["GeoJSON and extras, waited for", "GeoJSON", "map", "report"]),
+]
+#: figures of the writers that run side by side with the GeoPackage (in their own processes)
+SIDE = ["GeoJSON", "map", "report"]
 
 
-def run_once(folder: Path, workers: int) -> dict:
+def command_line(folder: Path, households: str, outdir: Path, workers: int | None, timings: Path) -> list[str]:
+    """``gridgeo partition`` with the default outputs, as a user types it (the module form of the same entry point)."""
+    command = [
+        sys.executable, "-m", "gridgeo.cli", "partition",
+        f"{folder / 'communities.gpkg'}:communities", f"{folder / 'buildings.gpkg'}:buildings",
+        "--households", households, "--building-id", "building_id", "-o", str(outdir), "--timings", str(timings),
+    ]  # fmt: skip
+    if workers:
+        command += ["--workers", str(workers)]
+    return command
+
+
+def run_command(folder: Path, households: str, workers: int | None, checkout: Path = REPO) -> dict:
+    """One fresh ``gridgeo partition`` process of ``checkout``: wall time, peak memory, stage times and the report's summary."""
     with tempfile.TemporaryDirectory() as tmp:
-        done = subprocess.run(
-            [sys.executable, "-c", RUN, str(folder), str(Path(tmp) / "out"), str(workers)],
-            check=True,
-            capture_output=True,
-            text=True,
-            cwd=REPO,
+        outdir, timings = Path(tmp) / "out", Path(tmp) / "timings.json"
+        env = {**os.environ, "PYTHONPATH": str(checkout)}  # that checkout's gridgeo, not an installed one
+        start = time.perf_counter()
+        process = subprocess.Popen(command_line(folder, households, outdir, workers, timings), env=env, cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(process.pid, 0)
+        wall = time.perf_counter() - start
+        error = process.stderr.read().decode("utf-8", "replace")
+        process.stderr.close()
+        if os.waitstatus_to_exitcode(status) != 0:
+            raise RuntimeError(f"gridgeo partition failed on {folder}: {error[-2000:]}")
+        record = json.loads(timings.read_text(encoding="utf-8"))
+        summary = json.loads((outdir / "report.json").read_text(encoding="utf-8"))["summary"]
+    cpu = usage.ru_utime + usage.ru_stime  # the process and the workers and writers it waited for
+    return {"wall_s": wall, "cpu_s": cpu, "peak_mb": usage.ru_maxrss / 1024, "timings": record, "summary": summary}
+
+
+def stage_table(record: dict) -> dict[str, float]:
+    """Seconds per column of :data:`STAGES` for one run; the workers' stages share the wall time of the communities."""
+    parent = dict(record["stages_s"])
+    workers = record["workers_s"]
+    communities = parent.pop("communities", 0.0)
+    worker_total = sum(workers.values()) or 1.0
+    seconds = {f"workers: {k}": communities * v / worker_total for k, v in workers.items()}
+    seconds.update(parent)
+    out = {}
+    used = set()
+    for heading, names in STAGES:
+        out[heading] = sum(seconds.get(name, 0.0) for name in names)
+        used.update(names)
+    out["other"] = sum(v for k, v in seconds.items() if k not in used)
+    # the writers' own times, wherever they ran (side by side, or here when the platform cannot fork)
+    for name in SIDE:
+        out[f"{name} (own)"] = record.get("side_by_side_s", {}).get(name, 0.0) + parent.get(name, 0.0)
+    return out
+
+
+def command_rows(
+    inputs: list[tuple[str, str, Path, str]], workers: list[int | None], repeats: int, *, large_repeats: int | None = None, checkout: Path = REPO
+) -> list[dict]:
+    """Median figures of fresh runs of the command per input and worker count: ``repeats`` runs, ``large_repeats`` above 50,000 buildings."""
+    rows = []
+    for name, kind, folder, households in inputs:
+        for count in workers:
+            first = run_command(folder, households, count, checkout)
+            times = repeats if large_repeats is None or first["timings"]["buildings"] <= 50_000 else large_repeats
+            runs = [first] + [run_command(folder, households, count, checkout) for _ in range(max(times, 1) - 1)]
+            tables = [stage_table(r["timings"]) for r in runs]
+            for table, run in zip(tables, runs):
+                table["other"] += run["wall_s"] - sum(v for k, v in table.items() if not k.endswith("(own)"))  # process exit, and what no stage holds
+            row = {
+                "dataset": name,
+                "data": kind,
+                "workers": runs[0]["timings"]["workers"],
+                "buildings": runs[0]["timings"]["buildings"],
+                "communities": runs[0]["timings"]["communities"],
+                "households": runs[0]["summary"]["households"],
+                "repeats": len(runs),
+                "wall_s": statistics.median(r["wall_s"] for r in runs),
+                "cpu_s": statistics.median(r["cpu_s"] for r in runs),
+                "peak_mb": statistics.median(r["peak_mb"] for r in runs),
+                "stages_s": {k: statistics.median(t[k] for t in tables) for k in tables[0]},
+                "summary": runs[0]["summary"],
+            }
+            rows.append(row)
+            logger.info("%s (workers %d): %.2f s, map %.2f s, peak %.0f MB", name, row["workers"], row["wall_s"], row["stages_s"]["map (own)"], row["peak_mb"])
+    return rows
+
+
+def command_markdown(rows: list[dict], date: str) -> list[str]:
+    """The stage table of results.md, and the quality figures of the same runs."""
+    repeats = sorted({r["repeats"] for r in rows})
+    headings = [h for h, _ in STAGES] + ["other"] + [f"{name} (own)" for name in SIDE]
+    lines = [
+        "# gridgeo benchmark: the command a user types, stage by stage",
+        "",
+        f"{date}, median of {' or '.join(map(str, repeats))} fresh runs of "
+        "`gridgeo partition COMMUNITIES BUILDINGS --households COL --building-id building_id -o OUT` with the default outputs "
+        "(GeoPackage, GeoJSON, report, map, workload), grids 300–500, units 10–15, on a 2-core machine. "
+        "Wall s is the whole process from outside, cpu s its user + system seconds with its workers' (less sensitive to a "
+        "shared machine's load); the stages come from its `--timings` file (tessellation … units run "
+        "in the worker processes: their columns share the wall time of the communities in proportion to the workers' "
+        "seconds). GeoJSON, map and report are written side by side with the GeoPackage, in their own processes: "
+        "the stages up to *other* add up to the wall time, the *(own)* columns are those writers' own times, and the "
+        "map+report share is their own time over the wall time (an upper bound of what they add). "
+        "Peak MB is the largest process. Made by `scripts/benchmark.py`.",
+        "",
+        "| input | data | workers | buildings | households | wall s | cpu s | " + " | ".join(headings) + " | map+report share | peak MB |",
+        "|---|---|---|---|---|---|---|" + "---|" * len(headings) + "---|---|",
+    ]
+    for r in rows:
+        st = r["stages_s"]
+        share = (st["map (own)"] + st["report (own)"]) / r["wall_s"] if r["wall_s"] else 0.0
+        lines.append(
+            f"| {r['dataset']} | {r['data']} | {r['workers']} | {r['buildings']:,} | {r['households']:,} | **{r['wall_s']:.2f}** | {r['cpu_s']:.2f} | "
+            + " | ".join(f"{st[h]:.2f}" for h in headings)
+            + f" | {share:.0%} | {r['peak_mb']:.0f} |"
         )
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    lines += [
+        "",
+        "Quality of the same runs (report.json):",
+        "",
+        "| input | grids | defects (proven infeasible) | excused | one piece | max gap | max overlap | PP mean | PP min | units in band |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        s = r["summary"]
+        lines.append(
+            f"| {r['dataset']} (workers {r['workers']}) | {s['n_grids']} | {s['n_defects']} ({s['n_defects_proven_infeasible']}) | "
+            f"{s['n_excused']} | {s['share_one_piece']:.0%} | {s['max_gap_ratio']:.1e} | {s['max_overlap_ratio']:.1e} | "
+            f"{s['polsby_popper_mean']:.3f} | {s['polsby_popper_min']:.3f} | {s.get('share_units_in_band', 0):.2%} |"
+        )
+    return lines
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -89,11 +222,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         epilog=__doc__.split("\n\n", 2)[2],
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("--repeats", type=int, default=3, help="runs per end-to-end input, and gridgeo's runs per community in the anchor comparison (median kept)")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of the command per input, and gridgeo's runs per community in the anchor comparison (median kept)")
     parser.add_argument("--datasets", nargs="*", default=None, help="folders of ../shared/data (default: all)")
-    parser.add_argument("--tiled", nargs="*", type=int, default=[], help="building counts of tiled scale-ups (end to end only)")
-    parser.add_argument("--workers", nargs="*", type=int, default=[1], help="process counts of the end-to-end runs")
-    parser.add_argument("--no-end-to-end", action="store_true", help="skip the end-to-end runs (keep the previous ones in the results)")
+    parser.add_argument("--dense", nargs="*", type=int, default=[], help="building counts of dense sets (scripts/dense.py; 14000: the set itself, more: tiled)")
+    parser.add_argument("--tiled", nargs="*", type=int, default=[], help="building counts of low-rise tiled scale-ups")
+    parser.add_argument("--workers", nargs="*", type=int, default=[0], help="process counts of the command (0: its default, all cores)")
+    parser.add_argument("--large-repeats", type=int, default=None, help="runs of the command per input above 50,000 buildings (default: --repeats)")
+    parser.add_argument("--gridgeo", type=Path, default=REPO, help="checkout whose gridgeo the command runs (default: this one), to time an older commit the same way")
+    parser.add_argument("--no-end-to-end", action="store_true", help="skip the runs of the command (keep the previous ones in the results)")
     parser.add_argument(
         "--anchors",
         nargs="*",
@@ -111,50 +247,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def end_to_end(inputs: list[tuple[str, Path]], workers: list[int], repeats: int) -> list[dict]:
-    """Median figures of ``repeats`` fresh end-to-end runs per input and worker count."""
-    rows = []
-    for name, folder in inputs:
-        for count in workers:
-            runs = [run_once(folder, count) for _ in range(repeats)]
-            med = {key: statistics.median(r[key] for r in runs) for key in ("read_s", "partition_s", "write_s", "total_s", "peak_mb")}
-            row = {"dataset": name, "workers": count, "buildings": runs[0]["buildings"], "communities": runs[0]["communities"], "repeats": repeats, **med, "summary": runs[0]["summary"]}
-            rows.append(row)
-            logger.info("%s (workers %d): %.2f s total (partition %.2f s), peak %.0f MB", name, count, row["total_s"], row["partition_s"], row["peak_mb"])
-    return rows
-
-
-def end_to_end_markdown(rows: list[dict]) -> list[str]:
-    """The end-to-end section of results.md."""
-    repeats = sorted({r["repeats"] for r in rows})
-    lines = [
-        "# gridgeo benchmark (end to end: read → partition → units → GeoPackage + GeoJSON + report)",
-        "",
-        f"Median of {' or '.join(map(str, repeats))} runs per input, households = `hh_est`, grids 300–500, units 10–15, on a 2-core machine. "
-        "Peak MB is the parent process (workers add their own). Tiled inputs are translated copies of a real dataset. "
-        "Made by `scripts/benchmark.py`.",
-        "",
-        "| input | workers | buildings | communities | total s | partition s | write s | peak MB | grids | defects (proven infeasible) | excused | one piece | max gap | max overlap | PP mean | PP min | units in band |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
-    for r in rows:
-        s = r["summary"]
-        lines.append(
-            f"| {r['dataset']} | {r['workers']} | {r['buildings']} | {r['communities']} | {r['total_s']:.2f} | {r['partition_s']:.2f} | "
-            f"{r['write_s']:.2f} | {r['peak_mb']:.0f} | {s['n_grids']} | {s['n_defects']} ({s['n_defects_proven_infeasible']}) | "
-            f"{s['n_excused']} | {s['share_one_piece']:.0%} | {s['max_gap_ratio']:.1e} | {s['max_overlap_ratio']:.1e} | "
-            f"{s['polsby_popper_mean']:.3f} | {s['polsby_popper_min']:.3f} | {s.get('share_units_in_band', 0):.2%} |"
-        )
-    return lines
-
-
 def previous_results(folder: Path) -> dict:
     """The results.json of an earlier run (the old format was the list of end-to-end rows)."""
     path = folder / "results.json"
     if not path.exists():
         return {}
     data = json.loads(path.read_text(encoding="utf-8"))
-    return {"end_to_end": data} if isinstance(data, list) else data
+    if isinstance(data, list):  # the old format: end-to-end rows of another layout, not comparable
+        return {}
+    data.pop("end_to_end", None)
+    return data
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -168,14 +270,20 @@ def main(argv: list[str] | None = None) -> int:
     names = args.datasets if args.datasets is not None else sorted(p.name for p in SHARED.iterdir() if (p / "buildings.gpkg").exists())
     results = previous_results(args.out)
     if not args.no_end_to_end:
-        inputs = [(name, SHARED / name) for name in names]
-        scratch = Path(tempfile.mkdtemp(prefix="gridgeo-tiles-"))
+        inputs = [(name, "real", SHARED / name, "hh_est") for name in names]
+        scratch = Path(tempfile.mkdtemp(prefix="gridgeo-bench-"))
+        for count in args.dense:
+            folder = scratch / f"dense-{count}"
+            extra = [] if count <= 15_000 else ["--tile-to", str(count)]
+            subprocess.run([sys.executable, str(REPO / "scripts" / "dense.py"), str(folder), *extra], check=True, capture_output=True)
+            inputs.append((f"dense taipei ~{count:,}", "derived: storeys scaled" + (", tiled" if extra else ""), folder, "hh_dense"))
         for count in args.tiled:
             for base in ("porto", "taipei_wanhua_datong"):
                 folder = scratch / f"{base}-tiled-{count}"
                 subprocess.run([sys.executable, str(REPO / "scripts" / "tiles.py"), base, str(count), str(folder)], check=True, capture_output=True)
-                inputs.append((f"{base} tiled to ~{count:,}", folder))
-        results["end_to_end"] = end_to_end(inputs, args.workers, args.repeats)
+                inputs.append((f"{base} tiled ~{count:,}", "derived: tiled", folder, "hh_est"))
+        results["command"] = command_rows(inputs, [w or None for w in args.workers], args.repeats, large_repeats=args.large_repeats, checkout=args.gridgeo)
+        results["command_date"] = datetime.date.today().isoformat()
     if args.anchors:
         settings = {
             "anchors": list(args.anchors),
@@ -206,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         results["anchors"] = {"settings": settings, "datasets": datasets}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
-    lines = end_to_end_markdown(results.get("end_to_end", []))
+    lines = command_markdown(results.get("command", []), results.get("command_date", ""))
     if results.get("anchors"):
         lines += [""] + anchors.markdown(results["anchors"])
     text = "\n".join(lines) + "\n"

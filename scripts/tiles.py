@@ -4,6 +4,8 @@ Usage: python scripts/tiles.py DATASET N_BUILDINGS OUTDIR
 
 Writes OUTDIR/communities.gpkg and OUTDIR/buildings.gpkg (layers as in ../shared/data), in the
 dataset's metric CRS, with ids suffixed by the copy number (``-t003``) and a ``tile`` column.
+DATASET is a folder name of ../shared/data or the path of a folder holding the same two files
+(for example a dense set written by scripts/dense.py).
 """
 
 from __future__ import annotations
@@ -18,13 +20,18 @@ import pandas as pd
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
-def tiled(name: str, n_buildings: int) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
-    """Copies of ``name`` in a square-ish arrangement until at least ``n_buildings`` buildings."""
-    communities = gpd.read_file(SHARED / name / "communities.gpkg", layer="communities")
-    buildings = gpd.read_file(SHARED / name / "buildings.gpkg", layer="buildings")
-    crs = buildings.estimate_utm_crs()
+def read_dataset(name: str | Path) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """The communities and buildings of a ../shared/data folder name, or of a folder path."""
+    folder = Path(name) if Path(name).is_dir() else SHARED / str(name)
+    communities = gpd.read_file(folder / "communities.gpkg", layer="communities")
+    buildings = gpd.read_file(folder / "buildings.gpkg", layer="buildings")
+    return communities, buildings
+
+
+def tile_frames(communities: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, copies: int) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """``copies`` translated copies of the two layers in a square-ish arrangement, in a metric CRS."""
+    crs = buildings.estimate_utm_crs() if buildings.crs.is_geographic else buildings.crs
     communities, buildings = communities.to_crs(crs), buildings.to_crs(crs)
-    copies = max(1, math.ceil(n_buildings / len(buildings)))
     columns = math.ceil(math.sqrt(copies))
     minx, miny, maxx, maxy = communities.total_bounds
     step_x, step_y = (maxx - minx) * 1.02, (maxy - miny) * 1.02
@@ -46,6 +53,13 @@ def tiled(name: str, n_buildings: int) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFra
     out_c = gpd.GeoDataFrame(pd.concat(c_parts, ignore_index=True), crs=crs)
     out_b = gpd.GeoDataFrame(pd.concat(b_parts, ignore_index=True), crs=crs)
     return out_c, out_b
+
+
+def tiled(name: str | Path, n_buildings: int) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Copies of ``name`` in a square-ish arrangement until at least ``n_buildings`` buildings."""
+    communities, buildings = read_dataset(name)
+    copies = max(1, math.ceil(n_buildings / len(buildings)))
+    return tile_frames(communities, buildings, copies)
 
 
 def main() -> int:

@@ -21,6 +21,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
+from .. import timings
 from ..adjacency import CellGraph
 from ..labels import reason_text
 from .bisect import _TREES as _TREES_FIRST
@@ -216,6 +217,7 @@ def partition_part(
     return labels, final
 
 
+@timings.timed("repairs and proofs")
 def _mend(graph, labels, notes, low, high):
     """:func:`~gridgeo.partition.mend.mend_band` with the notes kept in step (new grids, absorbed households, dropped grids)."""
     ordinary = np.array([not note.status for note in notes], dtype=bool)
@@ -236,6 +238,7 @@ def absorbed_note(note: GridNote, households: int, *, low: int, high: int) -> Gr
     )
 
 
+@timings.timed("repairs and proofs")
 def defect_note(graph, labels, label, weights, low, high, ordinary: np.ndarray | None = None) -> GridNote:
     """Explain an out-of-band grid: proven infeasible when a proof applies, else a search failure.
 
@@ -264,6 +267,7 @@ def _ordinary_region(graph, labels, label, ordinary) -> np.ndarray:
     return nodes[component == start]
 
 
+@timings.timed("repairs and proofs")
 def _solve_regions(graph, labels, notes, low, high):
     """Re-split exactly each region of ordinary grids that still holds an out-of-band grid.
 

@@ -27,8 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
 
+from .. import timings
 from ..adjacency import CellGraph
 from .proof import MAX_EXHAUSTIVE, exact_split, in_band_connected_subsets
 
@@ -84,7 +84,8 @@ def split_program(graph: CellGraph, low: int, high: int) -> ProgramResult:
         return ProgramResult("unknown")
     if (graph.weight > high).any():
         return ProgramResult("none")
-    subsets = in_band_connected_subsets(graph, low, high, budget=_STEPS)
+    # past _COLUMNS sets the answer is 'unknown' however the enumeration ends: it stops there
+    subsets = in_band_connected_subsets(graph, low, high, budget=_STEPS, max_sets=_COLUMNS)
     if subsets is None or len(subsets) > _COLUMNS:
         return ProgramResult("unknown")
     if not subsets:
@@ -129,6 +130,9 @@ def _costs(graph: CellGraph, members: sp.csc_array) -> np.ndarray:
 
 def _solve(members: sp.csc_array, cost: np.ndarray) -> tuple[str, list[int]]:
     """Solve the set partition; ``("split", columns)``, ``("none", [])`` or ``("unknown", [])``."""
+    # imported here: scipy.optimize takes a third of a second, and most runs never solve a program
+    from scipy.optimize import Bounds, LinearConstraint, milp
+
     m = members.shape[1]
     result = milp(
         cost,
@@ -148,6 +152,7 @@ def _solve(members: sp.csc_array, cost: np.ndarray) -> tuple[str, list[int]]:
     return "split", chosen
 
 
+@timings.timed("repairs and proofs")
 def exact_labels(graph: CellGraph, low: int, high: int, k: int) -> np.ndarray | None:
     """An exact split into connected in-band grids: exhaustive search for small parts, then the program (up to :data:`MAX_PROGRAM` cells).
 
@@ -162,6 +167,7 @@ def exact_labels(graph: CellGraph, low: int, high: int, k: int) -> np.ndarray | 
     return result.labels if result.status == "split" else None
 
 
+@timings.timed("repairs and proofs")
 def proven_no_split(graph: CellGraph, low: int, high: int) -> bool:
     """True when it is proven that ``graph`` admits no split into connected in-band grids."""
     if graph.n <= MAX_EXHAUSTIVE:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse.csgraph import connected_components
 
+from .. import timings
 from ..adjacency import CellGraph
 
 __all__ = ["stranded_cell", "enclosed_pocket", "forced_pockets", "no_split_exists", "exact_split", "in_band_connected_subsets", "MAX_EXHAUSTIVE"]
@@ -143,43 +144,75 @@ def _pocket(graph: CellGraph, cells: np.ndarray, low: int, high: int) -> tuple[i
     return gateway, "proven_pocket", {"households": weight, "gateway": int(graph.weight[gateway]), "total": total}
 
 
-def in_band_connected_subsets(graph: CellGraph, low: int, high: int, budget: int = _BUDGET) -> list[int] | None:
+def in_band_connected_subsets(
+    graph: CellGraph, low: int, high: int, budget: int = _BUDGET, max_sets: int | None = None
+) -> list[int] | None:
     """Bit masks of every connected cell set with households in [low, high] (None past ``budget`` steps).
 
     Connected sets are enumerated once each (Wernicke's ESU), pruned as soon
-    as their households pass ``high`` (households are never negative).
+    as their households pass ``high`` (households are never negative).  The
+    search is a loop over an explicit stack, with the cells seen so far (the
+    set and its neighbours) as one integer bit mask; a step is one set
+    visited.  ``max_sets``: None as soon as more sets than this were found
+    (the caller has no use for them).
+
+    The order of the sets is part of the result (the integer program of
+    :mod:`~gridgeo.partition.program` numbers its columns by it): the sets come
+    depth first, each set's extensions taken from the end of its list, and a
+    cell's new neighbours in the iteration order of a Python set of the cell's
+    row of ``graph.shared``, as the recursive search this replaces took them.
+
+    Examples
+    --------
+    >>> import numpy as np, shapely
+    >>> from gridgeo.adjacency import build_cell_graph
+    >>> cells = np.array([shapely.box(i, 0, i + 1, 1) for i in range(4)])
+    >>> g = build_cell_graph(cells, np.array([5, 6, 4, 7]), shapely.centroid(cells))
+    >>> [bin(b) for b in in_band_connected_subsets(g, 10, 15)]
+    ['0b11', '0b111', '0b110', '0b1100']
+    >>> in_band_connected_subsets(g, 10, 15, budget=3) is None
+    True
     """
     n = graph.n
     weights = [int(x) for x in graph.weight]
-    neighbours = [set(int(j) for j in graph.shared[i].indices) for i in range(n)]
+    indptr, indices = graph.shared.indptr, graph.shared.indices
+    neighbours = [list({int(j) for j in indices[indptr[i] : indptr[i + 1]]}) for i in range(n)]
+    reach = [sum(1 << u for u in row) for row in neighbours]
+    limit = float("inf") if max_sets is None else max_sets
     good: list[int] = []
     steps = 0
-
-    def extend(bits: int, border: set[int], weight: int, extension: list[int], root: int) -> bool:
-        nonlocal steps
+    for root in range(n):
+        weight = weights[root]
+        if weight > high:
+            continue
         steps += 1
         if steps > budget:
-            return False
+            return None
         if weight >= low:
-            good.append(bits)
-        extension = list(extension)
-        while extension:
+            good.append(1 << root)
+            if len(good) > limit:
+                return None
+        # frames: (cells, cells and their neighbours, households, extensions left)
+        stack = [(1 << root, reach[root] | (1 << root), weight, [u for u in sorted(neighbours[root]) if u > root])]
+        while stack:
+            bits, seen, weight, extension = stack[-1]
+            if not extension:
+                stack.pop()
+                continue
             w = extension.pop()
             new_weight = weight + weights[w]
             if new_weight > high:
                 continue
-            exclusive = [u for u in neighbours[w] if u > root and not (bits >> u & 1) and u not in border]
-            new_border = border | neighbours[w]
-            if not extend(bits | (1 << w), new_border, new_weight, extension + exclusive, root):
-                return False
-        return True
-
-    for root in range(n):
-        if weights[root] > high:
-            continue
-        start = [u for u in sorted(neighbours[root]) if u > root]
-        if not extend(1 << root, set(neighbours[root]) | {root}, weights[root], start, root):
-            return None
+            steps += 1
+            if steps > budget:
+                return None
+            new_bits = bits | (1 << w)
+            if new_weight >= low:
+                good.append(new_bits)
+                if len(good) > limit:
+                    return None
+            exclusive = [u for u in neighbours[w] if u > root and not (seen >> u) & 1]
+            stack.append((new_bits, seen | reach[w], new_weight, extension + exclusive))
     return good
 
 
@@ -228,6 +261,7 @@ def _covers(n: int, good: list[int], limit: int = 20000, budget: int = _BUDGET, 
     yield from walk(0, [])
 
 
+@timings.timed("repairs and proofs")
 def no_split_exists(graph: CellGraph, low: int, high: int) -> bool:
     """True when no split of the (small, connected) ``graph`` into connected in-band grids exists.
 
@@ -244,6 +278,7 @@ def no_split_exists(graph: CellGraph, low: int, high: int) -> bool:
     return found is None and not state["cut_short"]
 
 
+@timings.timed("repairs and proofs")
 def exact_split(
     graph: CellGraph, low: int, high: int, k: int, limit: int = 20000, budget: int = _BUDGET, state: dict | None = None
 ) -> np.ndarray | None:
