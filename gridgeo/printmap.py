@@ -39,6 +39,7 @@ import io
 import logging
 import math
 import os
+import re
 import textwrap
 import time
 from dataclasses import dataclass
@@ -508,6 +509,22 @@ def _t(key: str, lang: str, **values) -> str:
     return _T[key][lang].format(**values)
 
 
+_DATA_PREFIX = re.compile(r"^\s*(data(\s+sources?)?|sources?|数据(来源)?|来源|資料(來源)?)\s*[:：]\s*", re.I)
+
+
+def _strip_data_prefix(text) -> str:
+    """The attribution without a leading "Data:" / "数据：" (the footer prints its own).
+
+    >>> _strip_data_prefix("Data: © OpenStreetMap contributors"), _strip_data_prefix("数据来源：天地图"), _strip_data_prefix("Dataset X")
+    ('© OpenStreetMap contributors', '天地图', 'Dataset X')
+    """
+    if text is None:
+        return ""
+    text = str(text).strip()
+    stripped = _DATA_PREFIX.sub("", text, count=1).strip()
+    return stripped or text
+
+
 def _page(prep: _Prepared, code: str, lang: str, date: dt.date, data_attribution: str | None, ascii_only: bool) -> _Page:
     result = prep.result
     communities = prep.communities[prep.communities["community_code"].astype(str) == code]
@@ -543,7 +560,8 @@ def _page(prep: _Prepared, code: str, lang: str, date: dt.date, data_attribution
             left.append(_t("households_source", lang, col=column))
     elif estimated:
         left.append(_t("households_estimated", lang))
-    right = _t("data", lang, text=str(data_attribution).strip()) if data_attribution and str(data_attribution).strip() else ""
+    attribution = _strip_data_prefix(data_attribution)
+    right = _t("data", lang, text=attribution) if attribution else ""
     # flagged grids: status and reason
     reasons = []
     if len(grids) and "status" in grids.columns:
@@ -600,6 +618,82 @@ def _statuses(grids: gpd.GeoDataFrame) -> list[str]:
     return ["in_band" if _missing(s) else str(s) for s in grids["status"]]
 
 
+#: the corners of the map frame, in the order tried for the scale bar (the north arrow prefers the reverse)
+_CORNERS = ("bottom-left", "bottom-right", "top-left", "top-right")
+_BAR_BOX = (4.0, 16.0)  # the scale bar's box: its inset from the frame's sides and its height, in mm
+_ARROW_R, _ARROW_INSET = 11.0, (14.0, 15.8)  # the north arrow's disc: radius and centre from the corner, mm
+
+
+def _furniture_box(corner: str, width_mm: float) -> tuple[float, float, float, float]:
+    """The scale bar's box (left, bottom, right, top) in mm from the map frame's lower-left corner."""
+    w, h = _MAP[2], _MAP[3]
+    inset, height = _BAR_BOX
+    left = inset if corner.endswith("left") else w - inset - width_mm
+    bottom = 2.5 if corner.startswith("bottom") else h - 2.5 - height
+    return left, bottom, left + width_mm, bottom + height
+
+
+def _arrow_centre(corner: str) -> tuple[float, float]:
+    """The north arrow disc's centre in mm from the map frame's lower-left corner."""
+    w, h = _MAP[2], _MAP[3]
+    dx, dy = _ARROW_INSET
+    return (dx if corner.endswith("left") else w - dx), (dy - 1.2 if corner.startswith("bottom") else h - dy)
+
+
+def _place_furniture(community, centre: tuple[float, float], scale: int, min_bar_mm: float) -> tuple[int, tuple[str, str]]:
+    """The scale and the corners of the scale bar and the north arrow, so that neither covers the community.
+
+    At each round scale from ``scale`` up, the corners are scored by how much of
+    the community each piece would cover: the scale bar takes the emptiest (ties
+    in the order of :data:`_CORNERS`), the north arrow the emptiest of the
+    others.  The first scale at which both cover nothing is used; a community
+    that fills every corner is drawn a step smaller until they clear it.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> square = [shapely.box(0, 0, 500, 500)]
+    >>> _place_furniture(square, (250, 250), 2500, 60.0)
+    (2500, ('bottom-left', 'top-right'))
+    >>> _place_furniture([shapely.box(0, 0, 725, 600)], (362.5, 300), 2500, 60.0)[0] > 2500
+    True
+    """
+    shapes = [geom for geom in community if geom is not None and not geom.is_empty]
+    target = shapely.union_all(np.asarray(shapes, dtype=object)) if shapes else shapely.Polygon()
+    shapely.prepare(target)
+    w, h = _MAP[2], _MAP[3]
+    best = (scale, ("bottom-left", "top-right"))
+    for _ in range(12):
+        g = scale / 1000.0
+        x0, y0 = centre[0] - w * g / 2.0, centre[1] - h * g / 2.0
+        length = _nice_length(w * g / 5.0)
+        bar_mm = max(length / g + 22.0, min_bar_mm)
+
+        def covered(geom) -> float:  # 0 when clear; touching the outline already counts
+            return 1.0 + target.intersection(geom).area if target.intersects(geom) else 0.0
+
+        bars = {}
+        for corner in _CORNERS:
+            left, bottom, right, top = _furniture_box(corner, bar_mm)
+            bars[corner] = covered(shapely.box(x0 + left * g, y0 + bottom * g, x0 + right * g, y0 + top * g))
+        bar = min(_CORNERS, key=lambda c: (bars[c], _CORNERS.index(c)))
+        arrows = {}
+        for corner in _CORNERS:
+            if corner == bar:
+                continue
+            ox, oy = _arrow_centre(corner)
+            disc = shapely.Point(x0 + ox * g, y0 + oy * g).buffer(_ARROW_R * g, 32)
+            arrows[corner] = covered(disc)
+        arrow = min(arrows, key=lambda c: (arrows[c], -_CORNERS.index(c)))
+        if bars[bar] == 0.0 and arrows[arrow] == 0.0:
+            return scale, (bar, arrow)
+        if scale == best[0]:
+            best = (scale, (bar, arrow))
+        scale = _nice_scale(scale * 1.0001 + 1)
+    logger.debug("no corner clear of the community at any scale tried; the scale bar and north arrow may cover it")
+    return best
+
+
 def _draw_map(fig, page: _Page, metric: CRS) -> tuple[int, bool]:
     """Draw the map frame; returns the scale denominator and whether neighbouring communities show."""
     from matplotlib.collections import LineCollection, PatchCollection
@@ -614,10 +708,13 @@ def _draw_map(fig, page: _Page, metric: CRS) -> tuple[int, bool]:
         spine.set_linewidth(0.8)
     minx, miny, maxx, maxy = _extent(page)
     span_x, span_y = max(maxx - minx, 1.0), max(maxy - miny, 1.0)
-    # a round scale at which the community (plus 6 % of margin) fits the frame
+    # a round scale at which the community (plus 6 % of margin) fits the frame, and corners for the
+    # scale bar and the north arrow that leave the community uncovered (a smaller scale if none does)
     scale = _nice_scale(max(span_x * 1.06 / (w / 1000.0), span_y * 1.06 / (h / 1000.0)))
-    g = scale / 1000.0  # metres on the ground per millimetre of paper
     cx, cy = (minx + maxx) / 2.0, (miny + maxy) / 2.0
+    scale_text = _t("scale", page.lang, n=f"{scale:,}")
+    scale, (bar_corner, arrow_corner) = _place_furniture(page.community, (cx, cy), scale, _text_width_mm(scale_text, 8.0) + 12.0)
+    g = scale / 1000.0  # metres on the ground per millimetre of paper
     x0, x1, y0, y1 = cx - w * g / 2.0, cx + w * g / 2.0, cy - h * g / 2.0, cy + h * g / 2.0
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
@@ -668,14 +765,14 @@ def _draw_map(fig, page: _Page, metric: CRS) -> tuple[int, bool]:
         _text(ax, point.x, point.y + 0.3 * g, gcode, size, ha="center", va="bottom", fontweight="bold", color="#111111", path_effects=halo, zorder=7, clip_on=True)
         _text(ax, point.x, point.y - 0.3 * g, _t("hh_label", page.lang, hh=_fmt(hh)), 0.85 * size, ha="center", va="top", color="#222222", path_effects=halo, zorder=7, clip_on=True)
 
-    # scale bar, bottom left
-    ground_w = w * g
-    length = _nice_length(ground_w / 5.0)
-    bx, by = x0 + 9.0 * g, y0 + 9.0 * g
-    bar_h = 1.8 * g
+    # scale bar, in the corner _place_furniture chose
     scale_text = _t("scale", page.lang, n=f"{scale:,}")
+    length = _nice_length(w * g / 5.0)
     box_mm = max(length / g + 22.0, _text_width_mm(scale_text, 8.0) + 12.0)
-    ax.add_patch(Rectangle((bx - 5.0 * g, by - 6.5 * g), box_mm * g, 16.0 * g, facecolor="white", edgecolor="#777777", linewidth=0.5, alpha=0.9, zorder=8))
+    left, bottom = _furniture_box(bar_corner, box_mm)[:2]
+    bx, by = x0 + (left + 5.0) * g, y0 + (bottom + 6.5) * g
+    bar_h = 1.8 * g
+    ax.add_patch(Rectangle((bx - 5.0 * g, by - 6.5 * g), box_mm * g, _BAR_BOX[1] * g, facecolor="white", edgecolor="#777777", linewidth=0.5, alpha=0.9, zorder=8, gid="scale-bar"))
     for i in range(4):
         ax.add_patch(Rectangle((bx + i * length / 4.0, by), length / 4.0, bar_h, facecolor="#111111" if i % 2 == 0 else "white", edgecolor="#111111", linewidth=0.6, zorder=9))
     for value, xpos in ((0, bx), (length / 2.0, bx + length / 2.0), (length, bx + length)):
@@ -683,11 +780,12 @@ def _draw_map(fig, page: _Page, metric: CRS) -> tuple[int, bool]:
         _text(ax, xpos, by - 1.0 * g, label, 7.5, ha="center" if value != length else "left", va="top", zorder=9)
     _text(ax, bx, by + bar_h + 1.5 * g, scale_text, 8.0, ha="left", va="bottom", zorder=9)
 
-    # north arrow, top right, pointing to true north
+    # north arrow, pointing to true north, in the other corner _place_furniture chose
     theta = _north_angle(metric, cx, cy)
-    ax_, ay_ = x1 - 14.0 * g, y1 - 17.0 * g
+    ox, oy = _arrow_centre(arrow_corner)
+    ax_, ay_ = x0 + ox * g, y0 + (oy - 1.2) * g
     size = 7.0 * g
-    ax.add_patch(Circle((ax_, ay_ + 1.2 * g), 11.0 * g, facecolor="white", edgecolor="#777777", linewidth=0.5, alpha=0.9, zorder=8))
+    ax.add_patch(Circle((ax_, ay_ + 1.2 * g), _ARROW_R * g, facecolor="white", edgecolor="#777777", linewidth=0.5, alpha=0.9, zorder=8, gid="north-arrow"))
 
     def turn(px, py):
         return ax_ + size * (px * math.cos(theta) + py * math.sin(theta)), ay_ + size * (-px * math.sin(theta) + py * math.cos(theta))

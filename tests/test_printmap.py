@@ -261,3 +261,77 @@ def test_partition_print_attribution_reaches_the_page(run_dir, tmp_path):
         pytest.skip("the date printed on the pages changed during the test")
     assert pages["same"] == (run_dir / "print" / "001.png").read_bytes()
     assert pages["none"] != pages["same"]
+
+
+# -- the scale bar and the north arrow leave the community uncovered; the attribution is printed once ---------
+
+
+def _furniture(fig):
+    """The scale bar's box and the north arrow's disc, as shapes in the map's metres."""
+    from matplotlib.patches import Circle, Rectangle
+
+    map_ax = fig.axes[1]
+    bar = next(p for p in map_ax.patches if isinstance(p, Rectangle) and p.get_gid() == "scale-bar")
+    disc = next(p for p in map_ax.patches if isinstance(p, Circle) and p.get_gid() == "north-arrow")
+    box = shapely.box(bar.get_x(), bar.get_y(), bar.get_x() + bar.get_width(), bar.get_y() + bar.get_height())
+    return box, shapely.Point(disc.center).buffer(disc.radius, 64), map_ax
+
+
+def _check_furniture_clear(result, code):
+    from gridgeo.printmap import _prepare
+
+    fig = print_figure(result, code, date=DATE, lang="en")
+    box, disc, map_ax = _furniture(fig)
+    prep = _prepare(result)
+    community = shapely.union_all(prep.communities[prep.communities["community_code"].astype(str) == code].geometry.to_numpy())
+    grids = shapely.union_all(prep.grids[prep.grids["community_code"].astype(str) == code].geometry.to_numpy())
+    frame = shapely.box(*map_ax.get_xlim()[:1], map_ax.get_ylim()[0], map_ax.get_xlim()[1], map_ax.get_ylim()[1])
+    for piece in (box, disc):
+        assert not piece.intersects(community) and not piece.intersects(grids), code
+        assert frame.contains(piece), code  # inside the map frame
+    assert not box.intersects(disc)
+    # the whole community is still on the page
+    assert frame.contains(community)
+
+
+def test_scale_bar_and_north_arrow_leave_sample_community_004_uncovered(sample):
+    """Sample community 004 fills the bottom-left corner, where the scale bar used to sit over it."""
+    communities, buildings = sample
+    result = gridgeo.partition(communities, buildings, households="hh_est")
+    _check_furniture_clear(result, "004")
+    for code in result.communities["community_code"].astype(str):
+        _check_furniture_clear(result, code)
+
+
+def test_scale_bar_and_north_arrow_clear_on_real_communities(taipei, monaco_result):
+    for result in (taipei, monaco_result):
+        for code in result.communities["community_code"].astype(str):
+            _check_furniture_clear(result, code)
+
+
+def test_a_community_filling_the_frame_is_drawn_smaller_rather_than_covered():
+    """A rectangle with the frame's proportions touches every corner at the first round scale."""
+    import geopandas as gpd
+
+    from gridgeo.printmap import _MAP
+
+    w, h = _MAP[2] * 2.5, _MAP[3] * 2.5  # metres: fills 1:2,500 with no margin for the pieces
+    c = gpd.GeoDataFrame({"community_id": ["R"]}, geometry=[shapely.box(0, 0, w / 1.06, h / 1.06)], crs=32651)
+    b = gpd.GeoDataFrame({"hh": [100] * 4}, geometry=[shapely.box(20 + 80 * i, 40, 40 + 80 * i, 60) for i in range(4)], crs=32651)
+    result = gridgeo.partition(c, b, households="hh")
+    _check_furniture_clear(result, result.communities["community_code"].iloc[0])
+
+
+@pytest.mark.parametrize("given, printed", [
+    ("Data: © OpenStreetMap contributors", "© OpenStreetMap contributors"),
+    ("data source: Taipei City Government", "Taipei City Government"),
+    ("数据：天地图", "天地图"),
+    ("Taipei City Government open data", "Taipei City Government open data"),
+])
+def test_attribution_prefix_printed_once(taipei, given, printed):
+    for lang, prefix in (("en", "Data: "), ("zh", "数据：")):
+        fig = print_figure(taipei, "002", date=DATE, lang=lang, data_attribution=given)
+        texts = [t.get_text() for t in fig.axes[0].texts]
+        assert prefix + printed in texts
+        footer = next(t for t in texts if t.startswith(prefix))
+        assert footer.count("Data") + footer.count("数据") == 1
