@@ -755,7 +755,7 @@ def apply_edits_command(previous, edits, output, formats, make_map, make_report,
             locked=count(n["locked"], "grid"), redrawn=count(n["redrawn"], "grid"), created=str(n["created"]), retired=str(n["retired"]),
             broken=count(n["broken"], "broken constraint"), **{f"n_{k}": v for k, v in n.items()},
         ))
-        for line in broken_summary(result, lang):
+        for line in broken_summary(result, words):
             click.echo(say("kept", words, text=line))
 
 
@@ -973,7 +973,8 @@ def print_command(outdir, lang, dpi, date, attribution, progress):
             target = Path(outdir) / path.relative_to(staging)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, target)
-    click.echo(say("wrote_prints", _lang(), communities=count(len(paths) // 2, "community", "communities"), n=len(paths) // 2, path=Path(outdir) / "print"))
+    n = sum(1 for path in paths if path.suffix == ".png" and not path.stem.endswith("-detail"))  # detail pages are extra
+    click.echo(say("wrote_prints", _lang(), communities=count(n, "community", "communities"), n=n, path=Path(outdir) / "print"))
 
 
 # -- demo ---------------------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ This module only reads a partition result; it never runs the algorithms.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import io
@@ -121,6 +122,8 @@ _T: dict[str, dict[str, str]] = {
     },
     "hh_label": {"zh": "{hh}户", "en": "{hh} hh"},
     "north": {"zh": "北", "en": "N"},
+    "detail_mark": {"zh": "局部放大（见局部放大图）", "en": "Enlarged on the detail page"},
+    "detail_suffix": {"zh": "（局部放大）", "en": " (detail)"},
     "scale": {"zh": "比例尺 1:{n}（A3 打印）", "en": "Scale 1:{n} (printed on A3)"},
     "metres": {"zh": "米", "en": "m"},
     "made_by": {"zh": "网格划分：gridgeo {version}", "en": "Grids: gridgeo {version}"},
@@ -499,6 +502,9 @@ class _Page:
     colours: list[str]
     reasons: list[str]
     estimated: bool
+    view: tuple[float, float, float, float] | None = None  # a detail page: the ground it shows
+    focus: object = None  # a detail page: the grids it enlarges (the scale bar and north arrow keep off them)
+    detail: tuple[float, float, float, float] | None = None  # a main page: the ground its detail page enlarges
 
     def texts(self) -> str:
         grid_text = " ".join(str(v) for v in self.grids["grid_code"]) if len(self.grids) else ""
@@ -598,6 +604,8 @@ def _page(prep: _Prepared, code: str, lang: str, date: dt.date, data_attribution
 
 
 def _extent(page: _Page) -> tuple[float, float, float, float]:
+    if page.view is not None:
+        return page.view
     boxes = [np.asarray(s.total_bounds) for s in (page.community, page.grids.geometry, page.buildings.geometry) if len(s)]
     boxes = [b for b in boxes if np.all(np.isfinite(b))]
     if not boxes:
@@ -694,6 +702,70 @@ def _place_furniture(community, centre: tuple[float, float], scale: int, min_bar
     return best
 
 
+def _labels(page: _Page, g: float) -> list[tuple[shapely.Point, float, str, str]]:
+    """Each grid's label: the point farthest inside its largest part, the font size (pt), its two lines."""
+    out = []
+    for geom, gcode, hh in zip(page.grids.geometry, page.grids["grid_code"].astype(str), page.grids.get("households", [None] * len(page.grids))):
+        parts = list(_polygons(geom))
+        if not parts:
+            continue
+        polygon = max(parts, key=lambda p: p.area)
+        point = polylabel(polygon, tolerance=max(0.25, math.sqrt(polygon.area) / 200.0))
+        radius_mm = polygon.boundary.distance(point) / g
+        size = float(np.clip(1.7 * radius_mm, 5.0, 12.0))
+        out.append((point, size, gcode, _t("hh_label", page.lang, hh=_fmt(hh))))
+    return out
+
+
+def _label_boxes(page: _Page, g: float) -> list[shapely.Polygon]:
+    """The ground each label's two lines take at ``g`` metres per millimetre of paper (code above, households below)."""
+    boxes = []
+    for point, size, gcode, hh_text in _labels(page, g):
+        half = max(_text_width_mm(gcode, size), _text_width_mm(hh_text, 0.85 * size)) / 2.0 + 0.6  # + the white halo
+        up, down = 0.3 + 1.15 * size * _PT_MM, 0.3 + 1.15 * 0.85 * size * _PT_MM
+        boxes.append(shapely.box(point.x - half * g, point.y - down * g, point.x + half * g, point.y + up * g))
+    return boxes
+
+
+def _colliding(boxes: list) -> np.ndarray:
+    """Indices of the label boxes that overlap another."""
+    if len(boxes) < 2:
+        return np.zeros(0, dtype=int)
+    tree = shapely.STRtree(boxes)
+    left, right = tree.query(boxes, predicate="intersects")
+    hit = left != right
+    return np.unique(np.concatenate([left[hit], right[hit]]))
+
+
+def _page_scale(page: _Page) -> int:
+    """The round scale _draw_map draws ``page`` at (before the corners for the scale bar are cleared)."""
+    minx, miny, maxx, maxy = _extent(page)
+    w, h = _MAP[2], _MAP[3]
+    return _nice_scale(max(max(maxx - minx, 1.0) * 1.06 / (w / 1000.0), max(maxy - miny, 1.0) * 1.06 / (h / 1000.0)))
+
+
+def _detail_view(page: _Page) -> tuple[tuple[float, float, float, float], object] | None:
+    """Where labels collide at the page's scale: the ground a detail page should enlarge, and its grids.
+
+    ``None`` when every label has room.  The view is the bounding box of the
+    grids whose labels collide (with 8 % of margin).
+    """
+    if len(page.grids) < 2:
+        return None
+    scale = _page_scale(page)
+    hit = _colliding(_label_boxes(page, scale / 1000.0))
+    if not len(hit):
+        return None
+    labelled = [i for i, geom in enumerate(page.grids.geometry) if list(_polygons(geom))]
+    dense = page.grids.iloc[[labelled[i] for i in hit]]
+    minx, miny, maxx, maxy = dense.total_bounds
+    pad = 0.08 * max(maxx - minx, maxy - miny, 1.0)
+    view = (minx - pad, miny - pad, maxx + pad, maxy + pad)
+    if _nice_scale(max((view[2] - view[0]) * 1.06 / (_MAP[2] / 1000.0), (view[3] - view[1]) * 1.06 / (_MAP[3] / 1000.0))) >= scale:
+        return None  # the dense part spans the page: enlarging it gains nothing
+    return view, shapely.union_all(dense.geometry.to_numpy())
+
+
 def _draw_map(fig, page: _Page, metric: CRS) -> tuple[int, bool]:
     """Draw the map frame; returns the scale denominator and whether neighbouring communities show."""
     from matplotlib.collections import LineCollection, PatchCollection
@@ -713,7 +785,8 @@ def _draw_map(fig, page: _Page, metric: CRS) -> tuple[int, bool]:
     scale = _nice_scale(max(span_x * 1.06 / (w / 1000.0), span_y * 1.06 / (h / 1000.0)))
     cx, cy = (minx + maxx) / 2.0, (miny + maxy) / 2.0
     scale_text = _t("scale", page.lang, n=f"{scale:,}")
-    scale, (bar_corner, arrow_corner) = _place_furniture(page.community, (cx, cy), scale, _text_width_mm(scale_text, 8.0) + 12.0)
+    keep_clear = [page.focus] if page.focus is not None else page.community
+    scale, (bar_corner, arrow_corner) = _place_furniture(keep_clear, (cx, cy), scale, _text_width_mm(scale_text, 8.0) + 12.0)
     g = scale / 1000.0  # metres on the ground per millimetre of paper
     x0, x1, y0, y1 = cx - w * g / 2.0, cx + w * g / 2.0, cy - h * g / 2.0, cy + h * g / 2.0
     ax.set_xlim(x0, x1)
@@ -754,16 +827,13 @@ def _draw_map(fig, page: _Page, metric: CRS) -> tuple[int, bool]:
 
     # grid labels: code and households at the point farthest inside each grid
     halo = [withStroke(linewidth=2.4, foreground="white")]
-    for geom, gcode, hh in zip(page.grids.geometry, page.grids["grid_code"].astype(str), page.grids.get("households", [None] * len(page.grids))):
-        parts = list(_polygons(geom))
-        if not parts:
-            continue
-        polygon = max(parts, key=lambda p: p.area)
-        point = polylabel(polygon, tolerance=max(0.25, math.sqrt(polygon.area) / 200.0))
-        radius_mm = polygon.boundary.distance(point) / g
-        size = float(np.clip(1.7 * radius_mm, 5.0, 12.0))
+    for point, size, gcode, hh_text in _labels(page, g):
         _text(ax, point.x, point.y + 0.3 * g, gcode, size, ha="center", va="bottom", fontweight="bold", color="#111111", path_effects=halo, zorder=7, clip_on=True)
-        _text(ax, point.x, point.y - 0.3 * g, _t("hh_label", page.lang, hh=_fmt(hh)), 0.85 * size, ha="center", va="top", color="#222222", path_effects=halo, zorder=7, clip_on=True)
+        _text(ax, point.x, point.y - 0.3 * g, hh_text, 0.85 * size, ha="center", va="top", color="#222222", path_effects=halo, zorder=7, clip_on=True)
+    if page.detail is not None:  # the ground the detail page enlarges
+        dx0, dy0, dx1, dy1 = page.detail
+        ax.add_patch(Rectangle((dx0, dy0), dx1 - dx0, dy1 - dy0, facecolor="none", edgecolor="#c51b7d", linewidth=1.4, linestyle=(0, (5, 2)), zorder=7, gid="detail-frame"))
+        _text(ax, dx0, dy1 + 0.8 * g, _t("detail_mark", page.lang), 8.0, ha="left", va="bottom", color="#c51b7d", fontweight="bold", path_effects=halo, zorder=7, clip_on=True)
 
     # scale bar, in the corner _place_furniture chose
     scale_text = _t("scale", page.lang, n=f"{scale:,}")
@@ -938,8 +1008,12 @@ def _draw_panel(ax, page: _Page, neighbours_shown: bool) -> None:
         y -= fs * _PT_MM * 1.35
 
 
-def _figure(prep: _Prepared, code: str, *, lang: str, date: dt.date | None, data_attribution: str | None):
-    """The page of community ``code`` as a Figure, and the CJK font it uses (``None``: DejaVu Sans only)."""
+def _figure(prep: _Prepared, code: str, *, lang: str, date: dt.date | None, data_attribution: str | None, detail: bool = False):
+    """The page of community ``code`` as a Figure, and the CJK font it uses (``None``: DejaVu Sans only).
+
+    With ``detail=True``, the detail page instead: the part where grid labels
+    collide at the main page's scale, enlarged (``None`` when they all have room).
+    """
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -959,7 +1033,15 @@ def _figure(prep: _Prepared, code: str, *, lang: str, date: dt.date | None, data
         page = _page(prep, code, lang, when, data_attribution, ascii_only=True)
         if _needs_cjk(page.texts()):
             raise _no_font_error("the data attribution of the printed map")
-        logger.warning("no CJK font installed: community %s is printed with its id instead of its Chinese name", code)
+        if not detail:
+            logger.warning("no CJK font installed: community %s is printed with its id instead of its Chinese name", code)
+    found = _detail_view(page)
+    if detail:
+        if found is None:
+            return None
+        page = dataclasses.replace(page, view=found[0], focus=found[1], title=page.title + _t("detail_suffix", lang))
+    elif found is not None:
+        page = dataclasses.replace(page, detail=found[0])
     families = [font.family, "DejaVu Sans"] if font else ["DejaVu Sans"]
     rc = {"font.family": "sans-serif", "font.sans-serif": families, "axes.unicode_minus": False}
     with matplotlib.rc_context(rc):
@@ -1026,6 +1108,7 @@ def print_figure(
     lang: str = "zh",
     date: dt.date | None = None,
     data_attribution: str | None = None,
+    detail: bool = False,
 ):
     """Draw the A3-landscape notice page of one community as a matplotlib Figure.
 
@@ -1043,11 +1126,16 @@ def print_figure(
         ``$SOURCE_DATE_EPOCH`` when set).
     data_attribution : str, optional
         Source and licence of the input data, shown in the footer.
+    detail : bool
+        Draw the detail page instead: the part of the community where grid
+        labels would collide at the main page's scale, enlarged (the main page
+        marks it with a dashed frame).
 
     Returns
     -------
-    matplotlib.figure.Figure
-        420 × 297 mm, attached to an Agg canvas (not to pyplot).
+    matplotlib.figure.Figure or None
+        420 × 297 mm, attached to an Agg canvas (not to pyplot); ``None`` for
+        ``detail=True`` when every label has room on the main page.
 
     Raises
     ------
@@ -1068,8 +1156,8 @@ def print_figure(
     >>> "Date: 2026-01-05" in [t.get_text() for t in fig.axes[0].texts]
     True
     """
-    fig, _, _ = _figure(_prepare(result), str(community_code), lang=lang, date=date, data_attribution=data_attribution)
-    return fig
+    drawn = _figure(_prepare(result), str(community_code), lang=lang, date=date, data_attribution=data_attribution, detail=detail)
+    return None if drawn is None else drawn[0]
 
 
 def render_print_map(
@@ -1138,7 +1226,10 @@ def write_print_maps(
     Returns
     -------
     list of Path
-        The files written, PNG then PDF per community, by community code.
+        The files written, PNG then PDF per community, by community code;
+        where grid labels would collide at the page's scale, a detail page
+        follows (``<community_code>-detail.png`` and ``.pdf``: the dense part
+        enlarged, and marked on the main page).
 
     Raises
     ------
@@ -1175,6 +1266,12 @@ def write_print_maps(
         taken.add(name.lower())
         for suffix, data in ((".png", png), (".pdf", pdf)):
             written.append(write_atomic(folder / f"{name}{suffix}", data))
+        extra = _figure(prep, code, lang=lang, date=when, data_attribution=data_attribution, detail=True)
+        if extra is not None:  # labels collide at the page's scale: the dense part enlarged on a page of its own
+            png, pdf = _save(extra[0], extra[1], dpi, extra[2])
+            taken.add(f"{name}-detail".lower())
+            for suffix, data in ((".png", png), (".pdf", pdf)):
+                written.append(write_atomic(folder / f"{name}-detail{suffix}", data))
         logger.debug("printed community %s in %.2f s", code, time.perf_counter() - t0)
     logger.info("wrote %d printable maps (PNG + PDF, A3) into %s in %.1f s", len(prep.codes), folder, time.perf_counter() - started)
     return written

@@ -561,7 +561,7 @@ def _reason_gist(code: str, lang: str) -> str:
     if code not in REASONS:
         return ""
     text = re.sub(r"\{[^}]+\}(\s*[–-]\s*\{[^}]+\})?", "…", REASONS[code][lang])
-    return re.sub(r"\s*…\s*", " … ", text).strip()
+    return re.sub(r"…(\s*…)+", "…", re.sub(r"\s*…\s*", " … ", text)).strip()
 
 
 _MARKS = "①②③④⑤⑥⑦⑧⑨⑩"
