@@ -973,7 +973,7 @@ def print_command(outdir, lang, dpi, date, attribution, progress):
             target = Path(outdir) / path.relative_to(staging)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, target)
-    n = sum(1 for path in paths if path.suffix == ".png" and not path.stem.endswith("-detail"))  # detail pages are extra
+    n = sum(1 for path in paths if path.suffix == ".png" and not (path.stem.endswith("-detail") or path.stem.rsplit("-", 1)[0].endswith("-detail")))  # detail pages are extra
     click.echo(say("wrote_prints", _lang(), communities=count(n, "community", "communities"), n=n, path=Path(outdir) / "print"))
 
 

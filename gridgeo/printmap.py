@@ -14,7 +14,13 @@ table of grid code → households, buildings, joint units and, for flagged
 grids, the status and reason; a north arrow pointing to true north; a scale
 bar in metres, the map being drawn in the local metric CRS at a round scale
 (1:2,000, 1:2,500, …) of the printed page; and a footer with the CRS, the
-households source, the data attribution and the gridgeo version.
+households source, the data attribution and the gridgeo version.  The scale
+bar and the north arrow take the corners of the map frame that leave the
+community uncovered (the community is drawn a round scale smaller when every
+corner is taken).  Where grid labels would collide at the page's scale (a
+village core in a large rural community), the dense part is framed on the page
+and enlarged on a detail page, ``print/<community_code>-detail.png`` and ``.pdf`` (``-detail-2`` … for
+further dense parts).
 
 Chinese text needs a font with Chinese characters: the one
 ``scripts/install-system-deps.sh`` installs (WenQuanYi Micro Hei, Debian
@@ -122,8 +128,8 @@ _T: dict[str, dict[str, str]] = {
     },
     "hh_label": {"zh": "{hh}户", "en": "{hh} hh"},
     "north": {"zh": "北", "en": "N"},
-    "detail_mark": {"zh": "局部放大（见局部放大图）", "en": "Enlarged on the detail page"},
-    "detail_suffix": {"zh": "（局部放大）", "en": " (detail)"},
+    "detail_mark": {"zh": "局部放大图 {k}", "en": "Detail {k}"},
+    "detail_suffix": {"zh": "（局部放大图 {k}）", "en": " (detail {k})"},
     "scale": {"zh": "比例尺 1:{n}（A3 打印）", "en": "Scale 1:{n} (printed on A3)"},
     "metres": {"zh": "米", "en": "m"},
     "made_by": {"zh": "网格划分：gridgeo {version}", "en": "Grids: gridgeo {version}"},
@@ -504,7 +510,7 @@ class _Page:
     estimated: bool
     view: tuple[float, float, float, float] | None = None  # a detail page: the ground it shows
     focus: object = None  # a detail page: the grids it enlarges (the scale bar and north arrow keep off them)
-    detail: tuple[float, float, float, float] | None = None  # a main page: the ground its detail page enlarges
+    details: tuple = ()  # a main page: the ground each of its detail pages enlarges
 
     def texts(self) -> str:
         grid_text = " ".join(str(v) for v in self.grids["grid_code"]) if len(self.grids) else ""
@@ -744,26 +750,68 @@ def _page_scale(page: _Page) -> int:
     return _nice_scale(max(max(maxx - minx, 1.0) * 1.06 / (w / 1000.0), max(maxy - miny, 1.0) * 1.06 / (h / 1000.0)))
 
 
-def _detail_view(page: _Page) -> tuple[tuple[float, float, float, float], object] | None:
-    """Where labels collide at the page's scale: the ground a detail page should enlarge, and its grids.
+def _detail_views(page: _Page) -> list[tuple[tuple[float, float, float, float], object]]:
+    """Where labels collide at the page's scale: the ground each detail page should enlarge, and its grids.
 
-    ``None`` when every label has room.  The view is the bounding box of the
-    grids whose labels collide (with 8 % of margin).
+    The grids whose labels overlap form clusters (labels that touch, directly or
+    through others); each cluster gets a view, its grids' bounding box with 8 %
+    of margin and at least a sixth of the main page's frame, and views that
+    overlap are merged.  Empty when every label has room, and views that would
+    gain no enlargement are left out.  Ordered west to east, then south to north.
     """
     if len(page.grids) < 2:
-        return None
+        return []
     scale = _page_scale(page)
-    hit = _colliding(_label_boxes(page, scale / 1000.0))
-    if not len(hit):
-        return None
+    g = scale / 1000.0
+    boxes = _label_boxes(page, g)
+    if len(boxes) < 2:
+        return []
+    tree = shapely.STRtree(boxes)
+    left, right = tree.query(boxes, predicate="intersects")
+    pairs = [(int(a), int(b)) for a, b in zip(left, right) if a != b]
+    if not pairs:
+        return []
+    parent = list(range(len(boxes)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in pairs:
+        parent[root(a)] = root(b)
     labelled = [i for i, geom in enumerate(page.grids.geometry) if list(_polygons(geom))]
-    dense = page.grids.iloc[[labelled[i] for i in hit]]
-    minx, miny, maxx, maxy = dense.total_bounds
-    pad = 0.08 * max(maxx - minx, maxy - miny, 1.0)
-    view = (minx - pad, miny - pad, maxx + pad, maxy + pad)
-    if _nice_scale(max((view[2] - view[0]) * 1.06 / (_MAP[2] / 1000.0), (view[3] - view[1]) * 1.06 / (_MAP[3] / 1000.0))) >= scale:
-        return None  # the dense part spans the page: enlarging it gains nothing
-    return view, shapely.union_all(dense.geometry.to_numpy())
+    clusters: dict[int, list[int]] = {}
+    for i in sorted({i for pair in pairs for i in pair}):
+        clusters.setdefault(root(i), []).append(labelled[i])
+    least_w, least_h = _MAP[2] * g / 6.0, _MAP[3] * g / 6.0
+    views = []
+    for members in clusters.values():
+        minx, miny, maxx, maxy = page.grids.iloc[members].total_bounds
+        pad = 0.08 * max(maxx - minx, maxy - miny, 1.0)
+        cx, cy = (minx + maxx) / 2.0, (miny + maxy) / 2.0
+        half_w, half_h = max((maxx - minx) / 2.0 + pad, least_w / 2.0), max((maxy - miny) / 2.0 + pad, least_h / 2.0)
+        views.append([cx - half_w, cy - half_h, cx + half_w, cy + half_h, set(members)])
+    merged = True
+    while merged:  # views that overlap become one
+        merged = False
+        for a in range(len(views)):
+            for b in range(a + 1, len(views)):
+                va, vb = views[a], views[b]
+                if va[0] <= vb[2] and vb[0] <= va[2] and va[1] <= vb[3] and vb[1] <= va[3]:
+                    views[a] = [min(va[0], vb[0]), min(va[1], vb[1]), max(va[2], vb[2]), max(va[3], vb[3]), va[4] | vb[4]]
+                    del views[b]
+                    merged = True
+                    break
+            if merged:
+                break
+    out = []
+    for x0, y0, x1, y1, members in sorted(views, key=lambda v: (round(v[0], 3), round(v[1], 3))):
+        if _nice_scale(max((x1 - x0) * 1.06 / (_MAP[2] / 1000.0), (y1 - y0) * 1.06 / (_MAP[3] / 1000.0))) >= scale:
+            continue  # the cluster spans the page: enlarging it gains nothing
+        out.append(((x0, y0, x1, y1), shapely.union_all(page.grids.iloc[sorted(members)].geometry.to_numpy())))
+    return out
 
 
 def _draw_map(fig, page: _Page, metric: CRS) -> tuple[int, bool]:
@@ -830,10 +878,9 @@ def _draw_map(fig, page: _Page, metric: CRS) -> tuple[int, bool]:
     for point, size, gcode, hh_text in _labels(page, g):
         _text(ax, point.x, point.y + 0.3 * g, gcode, size, ha="center", va="bottom", fontweight="bold", color="#111111", path_effects=halo, zorder=7, clip_on=True)
         _text(ax, point.x, point.y - 0.3 * g, hh_text, 0.85 * size, ha="center", va="top", color="#222222", path_effects=halo, zorder=7, clip_on=True)
-    if page.detail is not None:  # the ground the detail page enlarges
-        dx0, dy0, dx1, dy1 = page.detail
+    for k, (dx0, dy0, dx1, dy1) in enumerate(page.details, start=1):  # the ground each detail page enlarges
         ax.add_patch(Rectangle((dx0, dy0), dx1 - dx0, dy1 - dy0, facecolor="none", edgecolor="#c51b7d", linewidth=1.4, linestyle=(0, (5, 2)), zorder=7, gid="detail-frame"))
-        _text(ax, dx0, dy1 + 0.8 * g, _t("detail_mark", page.lang), 8.0, ha="left", va="bottom", color="#c51b7d", fontweight="bold", path_effects=halo, zorder=7, clip_on=True)
+        _text(ax, dx0, dy1 + 0.8 * g, _t("detail_mark", page.lang, k=k), 8.0, ha="left", va="bottom", color="#c51b7d", fontweight="bold", path_effects=halo, zorder=7, clip_on=True)
 
     # scale bar, in the corner _place_furniture chose
     scale_text = _t("scale", page.lang, n=f"{scale:,}")
@@ -1008,11 +1055,12 @@ def _draw_panel(ax, page: _Page, neighbours_shown: bool) -> None:
         y -= fs * _PT_MM * 1.35
 
 
-def _figure(prep: _Prepared, code: str, *, lang: str, date: dt.date | None, data_attribution: str | None, detail: bool = False):
+def _figure(prep: _Prepared, code: str, *, lang: str, date: dt.date | None, data_attribution: str | None, detail: int = 0):
     """The page of community ``code`` as a Figure, and the CJK font it uses (``None``: DejaVu Sans only).
 
-    With ``detail=True``, the detail page instead: the part where grid labels
-    collide at the main page's scale, enlarged (``None`` when they all have room).
+    With ``detail=k`` (1, 2, …), the k-th detail page instead: a part where grid
+    labels collide at the main page's scale, enlarged (``None`` when there is no
+    k-th such part).
     """
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -1035,13 +1083,14 @@ def _figure(prep: _Prepared, code: str, *, lang: str, date: dt.date | None, data
             raise _no_font_error("the data attribution of the printed map")
         if not detail:
             logger.warning("no CJK font installed: community %s is printed with its id instead of its Chinese name", code)
-    found = _detail_view(page)
+    views = _detail_views(page)
     if detail:
-        if found is None:
+        if int(detail) > len(views):
             return None
-        page = dataclasses.replace(page, view=found[0], focus=found[1], title=page.title + _t("detail_suffix", lang))
-    elif found is not None:
-        page = dataclasses.replace(page, detail=found[0])
+        view, focus = views[int(detail) - 1]
+        page = dataclasses.replace(page, view=view, focus=focus, title=page.title + _t("detail_suffix", lang, k=int(detail)))
+    else:
+        page = dataclasses.replace(page, details=tuple(view for view, _ in views))
     families = [font.family, "DejaVu Sans"] if font else ["DejaVu Sans"]
     rc = {"font.family": "sans-serif", "font.sans-serif": families, "axes.unicode_minus": False}
     with matplotlib.rc_context(rc):
@@ -1108,7 +1157,7 @@ def print_figure(
     lang: str = "zh",
     date: dt.date | None = None,
     data_attribution: str | None = None,
-    detail: bool = False,
+    detail: int = 0,
 ):
     """Draw the A3-landscape notice page of one community as a matplotlib Figure.
 
@@ -1126,16 +1175,16 @@ def print_figure(
         ``$SOURCE_DATE_EPOCH`` when set).
     data_attribution : str, optional
         Source and licence of the input data, shown in the footer.
-    detail : bool
-        Draw the detail page instead: the part of the community where grid
-        labels would collide at the main page's scale, enlarged (the main page
-        marks it with a dashed frame).
+    detail : int
+        Draw the ``detail``-th detail page instead (1, 2, …): a part of the
+        community where grid labels would collide at the main page's scale,
+        enlarged (the main page frames each such part, numbered).
 
     Returns
     -------
     matplotlib.figure.Figure or None
         420 × 297 mm, attached to an Agg canvas (not to pyplot); ``None`` for
-        ``detail=True`` when every label has room on the main page.
+        ``detail=k`` when the main page has fewer than k such parts.
 
     Raises
     ------
@@ -1228,8 +1277,8 @@ def write_print_maps(
     list of Path
         The files written, PNG then PDF per community, by community code;
         where grid labels would collide at the page's scale, a detail page
-        follows (``<community_code>-detail.png`` and ``.pdf``: the dense part
-        enlarged, and marked on the main page).
+        follows (``<community_code>-detail.png`` and ``.pdf``, then
+        ``-detail-2`` …: each dense part enlarged, and framed on the main page).
 
     Raises
     ------
@@ -1266,12 +1315,15 @@ def write_print_maps(
         taken.add(name.lower())
         for suffix, data in ((".png", png), (".pdf", pdf)):
             written.append(write_atomic(folder / f"{name}{suffix}", data))
-        extra = _figure(prep, code, lang=lang, date=when, data_attribution=data_attribution, detail=True)
-        if extra is not None:  # labels collide at the page's scale: the dense part enlarged on a page of its own
+        k = 1
+        while (extra := _figure(prep, code, lang=lang, date=when, data_attribution=data_attribution, detail=k)) is not None:
+            # labels collide at the page's scale: each dense part enlarged on a page of its own
             png, pdf = _save(extra[0], extra[1], dpi, extra[2])
-            taken.add(f"{name}-detail".lower())
+            detail_name = f"{name}-detail" + (f"-{k}" if k > 1 else "")
+            taken.add(detail_name.lower())
             for suffix, data in ((".png", png), (".pdf", pdf)):
-                written.append(write_atomic(folder / f"{name}-detail{suffix}", data))
+                written.append(write_atomic(folder / f"{detail_name}{suffix}", data))
+            k += 1
         logger.debug("printed community %s in %.2f s", code, time.perf_counter() - t0)
     logger.info("wrote %d printable maps (PNG + PDF, A3) into %s in %.1f s", len(prep.codes), folder, time.perf_counter() - started)
     return written

@@ -377,7 +377,7 @@ def test_rural_community_gets_a_detail_page(rural, tmp_path):
     result, code = rural
     main_page = print_figure(result, code, date=DATE)
     assert _overlaps(_label_extents(main_page)) > 0  # at 1:25,000 the village's labels run into each other
-    detail = print_figure(result, code, date=DATE, detail=True)
+    detail = print_figure(result, code, date=DATE, detail=1)
     assert detail is not None
     assert _overlaps(_label_extents(detail)) == 0  # enlarged, every label has room
     scale = [int(re.search(r"1:([\d,]+)", t.get_text()).group(1).replace(",", "")) for fig in (main_page, detail) for t in fig.axes[1].texts if "1:" in t.get_text()]
@@ -387,7 +387,9 @@ def test_rural_community_gets_a_detail_page(rural, tmp_path):
     marked = shapely.box(frame.get_x(), frame.get_y(), frame.get_x() + frame.get_width(), frame.get_y() + frame.get_height())
     (dx0, dx1), (dy0, dy1) = detail.axes[1].get_xlim(), detail.axes[1].get_ylim()
     assert shapely.box(dx0, dy0, dx1, dy1).contains(marked)
-    assert any(t.endswith("（局部放大）") for t in _texts(detail))
+    assert any(t.endswith("（局部放大图 1）") for t in _texts(detail))
+    assert "局部放大图 1" in [t.get_text() for t in main_page.axes[1].texts]
+    assert print_figure(result, code, date=DATE, detail=2) is None  # one village, one detail page
     # written next to the main page
     paths = write_print_maps(result, tmp_path, dpi=30, date=DATE)
     assert [p.name for p in paths] == [f"{code}.png", f"{code}.pdf", f"{code}-detail.png", f"{code}-detail.pdf"]
@@ -398,5 +400,5 @@ def test_no_detail_page_where_labels_have_room(sample):
     result = gridgeo.partition(communities, buildings, households="hh_est")
     fig = print_figure(result, "004", date=DATE)
     assert _overlaps(_label_extents(fig)) == 0
-    assert print_figure(result, "004", date=DATE, detail=True) is None
+    assert print_figure(result, "004", date=DATE, detail=1) is None
     assert not any(p.get_gid() == "detail-frame" for p in fig.axes[1].patches)
