@@ -22,6 +22,7 @@ import click
 
 from . import __version__
 from .errors import AuditError, GridgeoError, InputError, Problem
+from .messages import count, locale_lang, say, translate, translate_warning
 
 logger = logging.getLogger("gridgeo")
 
@@ -33,13 +34,46 @@ LANGS = ("zh", "en")
 BASEMAPS = ("osm", "tianditu", "gaode")
 
 
-def _configure_logging(verbosity: int) -> None:
+class _MessageFormatter(logging.Formatter):
+    """Warnings in the user's language ("警告：…"); the other levels as ``LEVEL: message``."""
+
+    def __init__(self, lang: str) -> None:
+        super().__init__("%(levelname)s: %(message)s")
+        self.lang = lang
+
+    def format(self, record: logging.LogRecord) -> str:
+        if record.levelno == logging.WARNING and not record.exc_info:
+            return translate_warning(record.getMessage(), self.lang)
+        return super().format(record)
+
+
+def _configure_logging(verbosity: int, lang: str = "en") -> _MessageFormatter:
     level = {-1: logging.ERROR, 0: logging.WARNING, 1: logging.INFO}.get(verbosity, logging.DEBUG)
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
+    formatter = _MessageFormatter(lang)
+    handler.setFormatter(formatter)
     root = logging.getLogger("gridgeo")
     root.handlers[:] = [h for h in root.handlers if isinstance(h, logging.NullHandler)] + [handler]
     root.setLevel(level)
+    return formatter
+
+
+def _message_lang(ctx: click.Context) -> str:
+    """The language of the messages: the command's ``--lang`` when the user set it, else the locale's."""
+    obj = ctx.find_root().obj or {}
+    lang = obj.get("lang") or locale_lang()
+    if ctx.params.get("lang") in LANGS and ctx.get_parameter_source("lang") not in (None, click.core.ParameterSource.DEFAULT):
+        lang = ctx.params["lang"]
+    if obj.get("formatter") is not None:
+        obj["formatter"].lang = lang
+    obj["lang"] = lang
+    return lang
+
+
+def _lang() -> str:
+    """The message language of the running command."""
+    ctx = click.get_current_context(silent=True)
+    return ((ctx.find_root().obj or {}).get("lang") if ctx else None) or locale_lang()
 
 
 def _log_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -54,6 +88,7 @@ def _handle_errors(func):
     def wrapper(*args, **kwargs):
         ctx = click.get_current_context()
         verbose = (ctx.find_root().obj or {}).get("verbosity", 0) > 0
+        lang = _message_lang(ctx)
         try:
             with warnings.catch_warnings():
                 warnings.showwarning = _log_warning
@@ -61,26 +96,26 @@ def _handle_errors(func):
         except (click.exceptions.Exit, click.ClickException):
             raise  # an inner command (demo → partition) has already said what went wrong and chosen the exit code
         except AuditError as exc:
-            click.echo(f"Audit failed, nothing was written: {exc} (this is a gridgeo bug; please report it with -v output)", err=True)
+            click.echo(say("audit_failed", lang, text=exc), err=True)
             ctx.exit(EXIT_INTERNAL)
         except GridgeoError as exc:
             if verbose:
                 logger.exception("error")
-            click.echo(f"Error: {exc}", err=True)
+            click.echo(say("error", lang, text=exc), err=True)
             ctx.exit(EXIT_USAGE)
         except KeyboardInterrupt:
-            click.echo("Interrupted; no output was written.", err=True)
+            click.echo(say("interrupted", lang), err=True)
             ctx.exit(130)
         except OSError as exc:
             if verbose:
                 logger.exception("error")
             where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
-            click.echo(f"Error: {exc.strerror or exc}{where}", err=True)
+            click.echo(say("error", lang, text=f"{exc.strerror or exc}{where}"), err=True)
             ctx.exit(EXIT_USAGE)
         except Exception as exc:  # noqa: BLE001 - the CLI must not print tracebacks
             if verbose:
                 logger.exception("internal error")
-            click.echo(f"Internal error: {type(exc).__name__}: {exc} (run with -v for details)", err=True)
+            click.echo(say("internal", lang, kind=type(exc).__name__, text=exc), err=True)
             ctx.exit(EXIT_INTERNAL)
 
     return wrapper
@@ -97,8 +132,9 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     Start with `gridgeo demo`, then `gridgeo partition --help`.
     """
     verbosity = -1 if quiet else verbose
-    ctx.obj = {"verbosity": verbosity}
-    _configure_logging(verbosity)
+    lang = locale_lang()
+    ctx.obj = {"verbosity": verbosity, "lang": lang}
+    ctx.obj["formatter"] = _configure_logging(verbosity, lang)
 
 
 # -- shared options ------------------------------------------------------------------------------
@@ -786,18 +822,20 @@ def partition(communities, buildings, output, households, community_id, building
     logger.info("notes: %s", "; ".join(result.report["notes"]))
     if logger.getEffectiveLevel() <= logging.WARNING:
         proven = s.get("n_defects_proven_infeasible", 0)
-        click.echo(
-            f"{s['n_grids']} grids, {s.get('n_units', 0)} joint units from {s['n_buildings']} buildings "
-            f"({s['households']} households{', ESTIMATED' if s['households_estimated'] else ''}) in "
-            f"{s['n_communities']} communities; {s['n_excused']} grids flagged with a reason, "
-            f"{s['n_defects']} defects ({proven} proven unavoidable); written to {output}",
-            err=True,
-        )
+        lang = _lang()
+        n = {"grids": s["n_grids"], "units": s.get("n_units", 0), "buildings": s["n_buildings"], "households": s["households"],
+             "communities": s["n_communities"], "excused": s["n_excused"], "defects": s["n_defects"], "proven": proven}
+        click.echo(say(
+            "partition_summary", lang, output=output, estimated=say("estimated", lang) if s["households_estimated"] else "",
+            grids=count(n["grids"], "grid"), units=count(n["units"], "joint unit"), buildings=count(n["buildings"], "building"),
+            households=count(n["households"], "household"), communities=count(n["communities"], "community", "communities"),
+            excused=count(n["excused"], "grid"), defects=count(n["defects"], "defect"), proven=proven, **{f"n_{k}": v for k, v in n.items()},
+        ))  # the summary on stdout, warnings on stderr
         if make_map:
-            click.echo(f"map: {Path(output) / 'map.html'}", err=True)
+            click.echo(say("wrote_map", lang, path=Path(output) / "map.html"))
         if make_print:
-            click.echo(f"print: {Path(output) / 'print'}", err=True)
-        click.echo(_services_summary(result.report), err=True)
+            click.echo(say("wrote_print", lang, path=Path(output) / "print"))
+        click.echo(_services_summary(result.report, lang))
 
 
 def _check_timings_file(path: str, output: str) -> None:
@@ -832,12 +870,14 @@ def _write_timings(path: str, started: float | None, mark: float, result, worker
     Path(path).write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
 
 
-def _services_summary(report: dict) -> str:
+def _services_summary(report: dict, lang: str = "en") -> str:
     """One line on the teams, workload flags and (when measured) the walks to service centres."""
     w, c = report.get("workload", {}), report.get("coverage")
-    text = f"1+1+1+N teams: {w.get('helpers', 0)} helpers in all; {w.get('n_flagged', 0)} grids with a workload far above their community's mean"
+    helpers, flagged = w.get("helpers", 0), w.get("n_flagged", 0)
+    text = say("services_summary", lang, helpers=count(helpers, "helper"), flagged=count(flagged, "grid"), n_helpers=helpers, n_flagged=flagged)
     if c:
-        text += f"; {c['n_flagged']} grids beyond a {c['limit_min']:g}-minute walk of {c['n_centres']} service centres"
+        text += say("coverage_summary", lang, flagged=count(c["n_flagged"], "grid"), n_flagged=c["n_flagged"], limit=f"{c['limit_min']:g}",
+                    centres=count(c["n_centres"], "service centre"), n_centres=c["n_centres"])
     return text
 
 
@@ -904,13 +944,14 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
     write_outputs(result, output, overwrite=overwrite, writers=writers, extra={"config.toml": carried})
     c = result.changes
     if logger.getEffectiveLevel() <= logging.WARNING:
-        click.echo(
-            f"{len(c['grids_added'])} grids added, {len(c['grids_retired'])} retired, {len(c['grids_reshaped'])} reshaped, "
-            f"{len(c['grids_modified'])} with other buildings; {len(c['buildings_moved'])} buildings and "
-            f"{c['households_moved']} households ({100 * c['share_households_moved']:.2f} %) changed grid "
-            f"(any repair must move at least {c.get('households_moved_lower_bound', 0)}); written to {output}",
-            err=True,
-        )
+        n = {"added": len(c["grids_added"]), "retired": len(c["grids_retired"]), "reshaped": len(c["grids_reshaped"]),
+             "modified": len(c["grids_modified"]), "moved": len(c["buildings_moved"]), "households": c["households_moved"],
+             "bound": c.get("households_moved_lower_bound", 0)}
+        click.echo(say(
+            "update_summary", _lang(), output=output, share=100 * c["share_households_moved"], added=count(n["added"], "grid") + "",
+            retired=str(n["retired"]), reshaped=str(n["reshaped"]), modified=str(n["modified"]), moved=count(n["moved"], "building"),
+            households=count(n["households"], "household"), **{f"n_{k}": v for k, v in n.items()},
+        ))
 
 
 def _carried_config(saved: dict, output, *, lang, roads=(), service_centres=None, **changes) -> str:
@@ -973,14 +1014,16 @@ def apply_edits_command(previous, edits, output, formats, make_map, make_report,
     if logger.getEffectiveLevel() <= logging.WARNING:
         moved = sum(1 for m in record["moves"] if m["from"] != m["to"])
         pinned = len(result.report.get("pinned_buildings", {}))  # a move pins too; earlier edits' pins stay
-        click.echo(
-            f"{moved} buildings moved, {len(record['moves']) - moved} pinned where they stand ({pinned} pinned in the plan), {len(record['locked'])} grids locked; "
-            f"{len(record['grids_redrawn'])} grids re-drawn, {len(record['grids_created'])} created, {len(record['grids_retired'])} retired; "
-            f"{len(record['broken_constraints'])} broken constraints kept; written to {output}",
-            err=True,
-        )
-        for line in broken_summary(result, lang):
-            click.echo(f"  kept: {line}", err=True)
+        n = {"moved": moved, "stayed": len(record["moves"]) - moved, "pinned": pinned, "locked": len(record["locked"]), "redrawn": len(record["grids_redrawn"]),
+             "created": len(record["grids_created"]), "retired": len(record["grids_retired"]), "broken": len(record["broken_constraints"])}
+        words = _lang()
+        click.echo(say(
+            "edits_summary", words, output=output, moved=count(n["moved"], "building"), stayed=str(n["stayed"]), pinned=str(n["pinned"]),
+            locked=count(n["locked"], "grid"), redrawn=count(n["redrawn"], "grid"), created=str(n["created"]), retired=str(n["retired"]),
+            broken=count(n["broken"], "broken constraint"), **{f"n_{k}": v for k, v in n.items()},
+        ))
+        for line in broken_summary(result, words):
+            click.echo(say("kept", words, text=line))
 
 
 # -- validate ---------------------------------------------------------------------------------------
@@ -1009,13 +1052,15 @@ def validate(communities, buildings, households, community_id, building_id, comm
     notes = [note for note in (prep.notes if prep is not None else []) + register_notes if note not in problem_texts]
     held.release(problem_texts | set(notes))
     if problems:
-        click.echo(f"{len(problems)} problem{'s' if len(problems) != 1 else ''}:")
+        click.echo(say("problems", _lang(), problems=count(len(problems), "problem"), n=len(problems)))
         for problem in problems:
             click.echo(f"  - {problem}")
     else:
-        click.echo(f"OK: {len(prep.communities)} communities, {len(prep.buildings)} buildings assigned, {len(prep.unassigned)} unassigned")
+        n = {"communities": len(prep.communities), "buildings": len(prep.buildings), "unassigned": len(prep.unassigned)}
+        click.echo(say("ok", _lang(), communities=count(n["communities"], "community", "communities"), buildings=count(n["buildings"], "building"),
+                       unassigned=str(n["unassigned"]), **{f"n_{k}": v for k, v in n.items()}))
     for note in notes:
-        click.echo(f"  note: {note}")
+        click.echo(say("note", _lang(), text=translate(note, _lang())))
     if problems:
         sys.exit(EXIT_PROBLEMS)
 
@@ -1178,7 +1223,7 @@ def map_command(outdir, lang, basemap, tianditu_key, barriers):
             target = Path(outdir) / path.relative_to(staging)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, target)
-    click.echo(f"map: {Path(outdir) / 'map.html'}", err=True)
+    click.echo(say("wrote_map", _lang(), path=Path(outdir) / "map.html"))
 
 
 @main.command("report")
@@ -1195,7 +1240,7 @@ def report_command(outdir, lang):
     with tempfile.TemporaryDirectory(dir=outdir) as staging:
         path = write_report(result, Path(staging), lang=lang)
         os.replace(path, Path(outdir) / "report.html")
-    click.echo(f"report: {Path(outdir) / 'report.html'}", err=True)
+    click.echo(say("wrote_report", _lang(), path=Path(outdir) / "report.html"))
 
 
 @main.command("print")
@@ -1223,7 +1268,8 @@ def print_command(outdir, lang, dpi, date, attribution, progress):
             target = Path(outdir) / path.relative_to(staging)
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(path, target)
-    click.echo(f"print: {len(paths) // 2} communities in {Path(outdir) / 'print'}", err=True)
+    n = sum(1 for path in paths if path.suffix == ".png" and not (path.stem.endswith("-detail") or path.stem.rsplit("-", 1)[0].endswith("-detail")))  # detail pages are extra
+    click.echo(say("wrote_prints", _lang(), communities=count(n, "community", "communities"), n=n, path=Path(outdir) / "print"))
 
 
 # -- demo ---------------------------------------------------------------------------------------------
@@ -1271,7 +1317,7 @@ def demo(ctx, output, lang):
         overwrite=True,
         progress=None,
     )
-    click.echo(f"Open {Path(output).resolve() / 'map.html'} in a browser.")
+    click.echo(say("open_map", _lang(), path=Path(output).resolve() / "map.html"))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -14,7 +14,13 @@ table of grid code → households, buildings, joint units and, for flagged
 grids, the status and reason; a north arrow pointing to true north; a scale
 bar in metres, the map being drawn in the local metric CRS at a round scale
 (1:2,000, 1:2,500, …) of the printed page; and a footer with the CRS, the
-households source, the data attribution and the gridgeo version.
+households source, the data attribution and the gridgeo version.  The scale
+bar and the north arrow take the corners of the map frame that leave the
+community uncovered (the community is drawn a round scale smaller when every
+corner is taken).  Where grid labels would collide at the page's scale (a
+village core in a large rural community), the dense part is framed on the page
+and enlarged on a detail page, ``print/<community_code>-detail.png`` and ``.pdf`` (``-detail-2`` … for
+further dense parts).
 
 Chinese text needs a font with Chinese characters: the one
 ``scripts/install-system-deps.sh`` installs (WenQuanYi Micro Hei, Debian
@@ -33,12 +39,14 @@ This module only reads a partition result; it never runs the algorithms.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import io
 import logging
 import math
 import os
+import re
 import textwrap
 import time
 from dataclasses import dataclass
@@ -120,6 +128,8 @@ _T: dict[str, dict[str, str]] = {
     },
     "hh_label": {"zh": "{hh}户", "en": "{hh} hh"},
     "north": {"zh": "北", "en": "N"},
+    "detail_mark": {"zh": "局部放大图 {k}", "en": "Detail {k}"},
+    "detail_suffix": {"zh": "（局部放大图 {k}）", "en": " (detail {k})"},
     "scale": {"zh": "比例尺 1:{n}（A3 打印）", "en": "Scale 1:{n} (printed on A3)"},
     "metres": {"zh": "米", "en": "m"},
     "made_by": {"zh": "网格划分：gridgeo {version}", "en": "Grids: gridgeo {version}"},
@@ -498,6 +508,9 @@ class _Page:
     colours: list[str]
     reasons: list[str]
     estimated: bool
+    view: tuple[float, float, float, float] | None = None  # a detail page: the ground it shows
+    focus: object = None  # a detail page: the grids it enlarges (the scale bar and north arrow keep off them)
+    details: tuple = ()  # a main page: the ground each of its detail pages enlarges
 
     def texts(self) -> str:
         grid_text = " ".join(str(v) for v in self.grids["grid_code"]) if len(self.grids) else ""
@@ -506,6 +519,22 @@ class _Page:
 
 def _t(key: str, lang: str, **values) -> str:
     return _T[key][lang].format(**values)
+
+
+_DATA_PREFIX = re.compile(r"^\s*(data(\s+sources?)?|sources?|数据(来源)?|来源|資料(來源)?)\s*[:：]\s*", re.I)
+
+
+def _strip_data_prefix(text) -> str:
+    """The attribution without a leading "Data:" / "数据：" (the footer prints its own).
+
+    >>> _strip_data_prefix("Data: © OpenStreetMap contributors"), _strip_data_prefix("数据来源：天地图"), _strip_data_prefix("Dataset X")
+    ('© OpenStreetMap contributors', '天地图', 'Dataset X')
+    """
+    if text is None:
+        return ""
+    text = str(text).strip()
+    stripped = _DATA_PREFIX.sub("", text, count=1).strip()
+    return stripped or text
 
 
 def _page(prep: _Prepared, code: str, lang: str, date: dt.date, data_attribution: str | None, ascii_only: bool) -> _Page:
@@ -543,7 +572,8 @@ def _page(prep: _Prepared, code: str, lang: str, date: dt.date, data_attribution
             left.append(_t("households_source", lang, col=column))
     elif estimated:
         left.append(_t("households_estimated", lang))
-    right = _t("data", lang, text=str(data_attribution).strip()) if data_attribution and str(data_attribution).strip() else ""
+    attribution = _strip_data_prefix(data_attribution)
+    right = _t("data", lang, text=attribution) if attribution else ""
     # flagged grids: status and reason
     reasons = []
     if len(grids) and "status" in grids.columns:
@@ -580,6 +610,8 @@ def _page(prep: _Prepared, code: str, lang: str, date: dt.date, data_attribution
 
 
 def _extent(page: _Page) -> tuple[float, float, float, float]:
+    if page.view is not None:
+        return page.view
     boxes = [np.asarray(s.total_bounds) for s in (page.community, page.grids.geometry, page.buildings.geometry) if len(s)]
     boxes = [b for b in boxes if np.all(np.isfinite(b))]
     if not boxes:
@@ -600,6 +632,188 @@ def _statuses(grids: gpd.GeoDataFrame) -> list[str]:
     return ["in_band" if _missing(s) else str(s) for s in grids["status"]]
 
 
+#: the corners of the map frame, in the order tried for the scale bar (the north arrow prefers the reverse)
+_CORNERS = ("bottom-left", "bottom-right", "top-left", "top-right")
+_BAR_BOX = (4.0, 16.0)  # the scale bar's box: its inset from the frame's sides and its height, in mm
+_ARROW_R, _ARROW_INSET = 11.0, (14.0, 15.8)  # the north arrow's disc: radius and centre from the corner, mm
+
+
+def _furniture_box(corner: str, width_mm: float) -> tuple[float, float, float, float]:
+    """The scale bar's box (left, bottom, right, top) in mm from the map frame's lower-left corner."""
+    w, h = _MAP[2], _MAP[3]
+    inset, height = _BAR_BOX
+    left = inset if corner.endswith("left") else w - inset - width_mm
+    bottom = 2.5 if corner.startswith("bottom") else h - 2.5 - height
+    return left, bottom, left + width_mm, bottom + height
+
+
+def _arrow_centre(corner: str) -> tuple[float, float]:
+    """The north arrow disc's centre in mm from the map frame's lower-left corner."""
+    w, h = _MAP[2], _MAP[3]
+    dx, dy = _ARROW_INSET
+    return (dx if corner.endswith("left") else w - dx), (dy - 1.2 if corner.startswith("bottom") else h - dy)
+
+
+def _place_furniture(community, centre: tuple[float, float], scale: int, min_bar_mm: float) -> tuple[int, tuple[str, str]]:
+    """The scale and the corners of the scale bar and the north arrow, so that neither covers the community.
+
+    At each round scale from ``scale`` up, the corners are scored by how much of
+    the community each piece would cover: the scale bar takes the emptiest (ties
+    in the order of :data:`_CORNERS`), the north arrow the emptiest of the
+    others.  The first scale at which both cover nothing is used; a community
+    that fills every corner is drawn a step smaller until they clear it.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> square = [shapely.box(0, 0, 500, 500)]
+    >>> _place_furniture(square, (250, 250), 2500, 60.0)
+    (2500, ('bottom-left', 'top-right'))
+    >>> _place_furniture([shapely.box(0, 0, 725, 600)], (362.5, 300), 2500, 60.0)[0] > 2500
+    True
+    """
+    shapes = [geom for geom in community if geom is not None and not geom.is_empty]
+    target = shapely.union_all(np.asarray(shapes, dtype=object)) if shapes else shapely.Polygon()
+    shapely.prepare(target)
+    w, h = _MAP[2], _MAP[3]
+    best = (scale, ("bottom-left", "top-right"))
+    for _ in range(12):
+        g = scale / 1000.0
+        x0, y0 = centre[0] - w * g / 2.0, centre[1] - h * g / 2.0
+        length = _nice_length(w * g / 5.0)
+        bar_mm = max(length / g + 22.0, min_bar_mm)
+
+        def covered(geom) -> float:  # 0 when clear; touching the outline already counts
+            return 1.0 + target.intersection(geom).area if target.intersects(geom) else 0.0
+
+        bars = {}
+        for corner in _CORNERS:
+            left, bottom, right, top = _furniture_box(corner, bar_mm)
+            bars[corner] = covered(shapely.box(x0 + left * g, y0 + bottom * g, x0 + right * g, y0 + top * g))
+        bar = min(_CORNERS, key=lambda c: (bars[c], _CORNERS.index(c)))
+        arrows = {}
+        for corner in _CORNERS:
+            if corner == bar:
+                continue
+            ox, oy = _arrow_centre(corner)
+            disc = shapely.Point(x0 + ox * g, y0 + oy * g).buffer(_ARROW_R * g, 32)
+            arrows[corner] = covered(disc)
+        arrow = min(arrows, key=lambda c: (arrows[c], -_CORNERS.index(c)))
+        if bars[bar] == 0.0 and arrows[arrow] == 0.0:
+            return scale, (bar, arrow)
+        if scale == best[0]:
+            best = (scale, (bar, arrow))
+        scale = _nice_scale(scale * 1.0001 + 1)
+    logger.debug("no corner clear of the community at any scale tried; the scale bar and north arrow may cover it")
+    return best
+
+
+def _labels(page: _Page, g: float) -> list[tuple[shapely.Point, float, str, str]]:
+    """Each grid's label: the point farthest inside its largest part, the font size (pt), its two lines."""
+    out = []
+    for geom, gcode, hh in zip(page.grids.geometry, page.grids["grid_code"].astype(str), page.grids.get("households", [None] * len(page.grids))):
+        parts = list(_polygons(geom))
+        if not parts:
+            continue
+        polygon = max(parts, key=lambda p: p.area)
+        point = polylabel(polygon, tolerance=max(0.25, math.sqrt(polygon.area) / 200.0))
+        radius_mm = polygon.boundary.distance(point) / g
+        size = float(np.clip(1.7 * radius_mm, 5.0, 12.0))
+        out.append((point, size, gcode, _t("hh_label", page.lang, hh=_fmt(hh))))
+    return out
+
+
+def _label_boxes(page: _Page, g: float) -> list[shapely.Polygon]:
+    """The ground each label's two lines take at ``g`` metres per millimetre of paper (code above, households below)."""
+    boxes = []
+    for point, size, gcode, hh_text in _labels(page, g):
+        half = max(_text_width_mm(gcode, size), _text_width_mm(hh_text, 0.85 * size)) / 2.0 + 0.6  # + the white halo
+        up, down = 0.3 + 1.15 * size * _PT_MM, 0.3 + 1.15 * 0.85 * size * _PT_MM
+        boxes.append(shapely.box(point.x - half * g, point.y - down * g, point.x + half * g, point.y + up * g))
+    return boxes
+
+
+def _colliding(boxes: list) -> np.ndarray:
+    """Indices of the label boxes that overlap another."""
+    if len(boxes) < 2:
+        return np.zeros(0, dtype=int)
+    tree = shapely.STRtree(boxes)
+    left, right = tree.query(boxes, predicate="intersects")
+    hit = left != right
+    return np.unique(np.concatenate([left[hit], right[hit]]))
+
+
+def _page_scale(page: _Page) -> int:
+    """The round scale _draw_map draws ``page`` at (before the corners for the scale bar are cleared)."""
+    minx, miny, maxx, maxy = _extent(page)
+    w, h = _MAP[2], _MAP[3]
+    return _nice_scale(max(max(maxx - minx, 1.0) * 1.06 / (w / 1000.0), max(maxy - miny, 1.0) * 1.06 / (h / 1000.0)))
+
+
+def _detail_views(page: _Page) -> list[tuple[tuple[float, float, float, float], object]]:
+    """Where labels collide at the page's scale: the ground each detail page should enlarge, and its grids.
+
+    The grids whose labels overlap form clusters (labels that touch, directly or
+    through others); each cluster gets a view, its grids' bounding box with 8 %
+    of margin and at least a sixth of the main page's frame, and views that
+    overlap are merged.  Empty when every label has room, and views that would
+    gain no enlargement are left out.  Ordered west to east, then south to north.
+    """
+    if len(page.grids) < 2:
+        return []
+    scale = _page_scale(page)
+    g = scale / 1000.0
+    boxes = _label_boxes(page, g)
+    if len(boxes) < 2:
+        return []
+    tree = shapely.STRtree(boxes)
+    left, right = tree.query(boxes, predicate="intersects")
+    pairs = [(int(a), int(b)) for a, b in zip(left, right) if a != b]
+    if not pairs:
+        return []
+    parent = list(range(len(boxes)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for a, b in pairs:
+        parent[root(a)] = root(b)
+    labelled = [i for i, geom in enumerate(page.grids.geometry) if list(_polygons(geom))]
+    clusters: dict[int, list[int]] = {}
+    for i in sorted({i for pair in pairs for i in pair}):
+        clusters.setdefault(root(i), []).append(labelled[i])
+    least_w, least_h = _MAP[2] * g / 6.0, _MAP[3] * g / 6.0
+    views = []
+    for members in clusters.values():
+        minx, miny, maxx, maxy = page.grids.iloc[members].total_bounds
+        pad = 0.08 * max(maxx - minx, maxy - miny, 1.0)
+        cx, cy = (minx + maxx) / 2.0, (miny + maxy) / 2.0
+        half_w, half_h = max((maxx - minx) / 2.0 + pad, least_w / 2.0), max((maxy - miny) / 2.0 + pad, least_h / 2.0)
+        views.append([cx - half_w, cy - half_h, cx + half_w, cy + half_h, set(members)])
+    merged = True
+    while merged:  # views that overlap become one
+        merged = False
+        for a in range(len(views)):
+            for b in range(a + 1, len(views)):
+                va, vb = views[a], views[b]
+                if va[0] <= vb[2] and vb[0] <= va[2] and va[1] <= vb[3] and vb[1] <= va[3]:
+                    views[a] = [min(va[0], vb[0]), min(va[1], vb[1]), max(va[2], vb[2]), max(va[3], vb[3]), va[4] | vb[4]]
+                    del views[b]
+                    merged = True
+                    break
+            if merged:
+                break
+    out = []
+    for x0, y0, x1, y1, members in sorted(views, key=lambda v: (round(v[0], 3), round(v[1], 3))):
+        if _nice_scale(max((x1 - x0) * 1.06 / (_MAP[2] / 1000.0), (y1 - y0) * 1.06 / (_MAP[3] / 1000.0))) >= scale:
+            continue  # the cluster spans the page: enlarging it gains nothing
+        out.append(((x0, y0, x1, y1), shapely.union_all(page.grids.iloc[sorted(members)].geometry.to_numpy())))
+    return out
+
+
 def _draw_map(fig, page: _Page, metric: CRS) -> tuple[int, bool]:
     """Draw the map frame; returns the scale denominator and whether neighbouring communities show."""
     from matplotlib.collections import LineCollection, PatchCollection
@@ -614,10 +828,14 @@ def _draw_map(fig, page: _Page, metric: CRS) -> tuple[int, bool]:
         spine.set_linewidth(0.8)
     minx, miny, maxx, maxy = _extent(page)
     span_x, span_y = max(maxx - minx, 1.0), max(maxy - miny, 1.0)
-    # a round scale at which the community (plus 6 % of margin) fits the frame
+    # a round scale at which the community (plus 6 % of margin) fits the frame, and corners for the
+    # scale bar and the north arrow that leave the community uncovered (a smaller scale if none does)
     scale = _nice_scale(max(span_x * 1.06 / (w / 1000.0), span_y * 1.06 / (h / 1000.0)))
-    g = scale / 1000.0  # metres on the ground per millimetre of paper
     cx, cy = (minx + maxx) / 2.0, (miny + maxy) / 2.0
+    scale_text = _t("scale", page.lang, n=f"{scale:,}")
+    keep_clear = [page.focus] if page.focus is not None else page.community
+    scale, (bar_corner, arrow_corner) = _place_furniture(keep_clear, (cx, cy), scale, _text_width_mm(scale_text, 8.0) + 12.0)
+    g = scale / 1000.0  # metres on the ground per millimetre of paper
     x0, x1, y0, y1 = cx - w * g / 2.0, cx + w * g / 2.0, cy - h * g / 2.0, cy + h * g / 2.0
     ax.set_xlim(x0, x1)
     ax.set_ylim(y0, y1)
@@ -657,25 +875,21 @@ def _draw_map(fig, page: _Page, metric: CRS) -> tuple[int, bool]:
 
     # grid labels: code and households at the point farthest inside each grid
     halo = [withStroke(linewidth=2.4, foreground="white")]
-    for geom, gcode, hh in zip(page.grids.geometry, page.grids["grid_code"].astype(str), page.grids.get("households", [None] * len(page.grids))):
-        parts = list(_polygons(geom))
-        if not parts:
-            continue
-        polygon = max(parts, key=lambda p: p.area)
-        point = polylabel(polygon, tolerance=max(0.25, math.sqrt(polygon.area) / 200.0))
-        radius_mm = polygon.boundary.distance(point) / g
-        size = float(np.clip(1.7 * radius_mm, 5.0, 12.0))
+    for point, size, gcode, hh_text in _labels(page, g):
         _text(ax, point.x, point.y + 0.3 * g, gcode, size, ha="center", va="bottom", fontweight="bold", color="#111111", path_effects=halo, zorder=7, clip_on=True)
-        _text(ax, point.x, point.y - 0.3 * g, _t("hh_label", page.lang, hh=_fmt(hh)), 0.85 * size, ha="center", va="top", color="#222222", path_effects=halo, zorder=7, clip_on=True)
+        _text(ax, point.x, point.y - 0.3 * g, hh_text, 0.85 * size, ha="center", va="top", color="#222222", path_effects=halo, zorder=7, clip_on=True)
+    for k, (dx0, dy0, dx1, dy1) in enumerate(page.details, start=1):  # the ground each detail page enlarges
+        ax.add_patch(Rectangle((dx0, dy0), dx1 - dx0, dy1 - dy0, facecolor="none", edgecolor="#c51b7d", linewidth=1.4, linestyle=(0, (5, 2)), zorder=7, gid="detail-frame"))
+        _text(ax, dx0, dy1 + 0.8 * g, _t("detail_mark", page.lang, k=k), 8.0, ha="left", va="bottom", color="#c51b7d", fontweight="bold", path_effects=halo, zorder=7, clip_on=True)
 
-    # scale bar, bottom left
-    ground_w = w * g
-    length = _nice_length(ground_w / 5.0)
-    bx, by = x0 + 9.0 * g, y0 + 9.0 * g
-    bar_h = 1.8 * g
+    # scale bar, in the corner _place_furniture chose
     scale_text = _t("scale", page.lang, n=f"{scale:,}")
+    length = _nice_length(w * g / 5.0)
     box_mm = max(length / g + 22.0, _text_width_mm(scale_text, 8.0) + 12.0)
-    ax.add_patch(Rectangle((bx - 5.0 * g, by - 6.5 * g), box_mm * g, 16.0 * g, facecolor="white", edgecolor="#777777", linewidth=0.5, alpha=0.9, zorder=8))
+    left, bottom = _furniture_box(bar_corner, box_mm)[:2]
+    bx, by = x0 + (left + 5.0) * g, y0 + (bottom + 6.5) * g
+    bar_h = 1.8 * g
+    ax.add_patch(Rectangle((bx - 5.0 * g, by - 6.5 * g), box_mm * g, _BAR_BOX[1] * g, facecolor="white", edgecolor="#777777", linewidth=0.5, alpha=0.9, zorder=8, gid="scale-bar"))
     for i in range(4):
         ax.add_patch(Rectangle((bx + i * length / 4.0, by), length / 4.0, bar_h, facecolor="#111111" if i % 2 == 0 else "white", edgecolor="#111111", linewidth=0.6, zorder=9))
     for value, xpos in ((0, bx), (length / 2.0, bx + length / 2.0), (length, bx + length)):
@@ -683,11 +897,12 @@ def _draw_map(fig, page: _Page, metric: CRS) -> tuple[int, bool]:
         _text(ax, xpos, by - 1.0 * g, label, 7.5, ha="center" if value != length else "left", va="top", zorder=9)
     _text(ax, bx, by + bar_h + 1.5 * g, scale_text, 8.0, ha="left", va="bottom", zorder=9)
 
-    # north arrow, top right, pointing to true north
+    # north arrow, pointing to true north, in the other corner _place_furniture chose
     theta = _north_angle(metric, cx, cy)
-    ax_, ay_ = x1 - 14.0 * g, y1 - 17.0 * g
+    ox, oy = _arrow_centre(arrow_corner)
+    ax_, ay_ = x0 + ox * g, y0 + (oy - 1.2) * g
     size = 7.0 * g
-    ax.add_patch(Circle((ax_, ay_ + 1.2 * g), 11.0 * g, facecolor="white", edgecolor="#777777", linewidth=0.5, alpha=0.9, zorder=8))
+    ax.add_patch(Circle((ax_, ay_ + 1.2 * g), _ARROW_R * g, facecolor="white", edgecolor="#777777", linewidth=0.5, alpha=0.9, zorder=8, gid="north-arrow"))
 
     def turn(px, py):
         return ax_ + size * (px * math.cos(theta) + py * math.sin(theta)), ay_ + size * (-px * math.sin(theta) + py * math.cos(theta))
@@ -840,8 +1055,13 @@ def _draw_panel(ax, page: _Page, neighbours_shown: bool) -> None:
         y -= fs * _PT_MM * 1.35
 
 
-def _figure(prep: _Prepared, code: str, *, lang: str, date: dt.date | None, data_attribution: str | None):
-    """The page of community ``code`` as a Figure, and the CJK font it uses (``None``: DejaVu Sans only)."""
+def _figure(prep: _Prepared, code: str, *, lang: str, date: dt.date | None, data_attribution: str | None, detail: int = 0):
+    """The page of community ``code`` as a Figure, and the CJK font it uses (``None``: DejaVu Sans only).
+
+    With ``detail=k`` (1, 2, …), the k-th detail page instead: a part where grid
+    labels collide at the main page's scale, enlarged (``None`` when there is no
+    k-th such part).
+    """
     import matplotlib
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -861,7 +1081,16 @@ def _figure(prep: _Prepared, code: str, *, lang: str, date: dt.date | None, data
         page = _page(prep, code, lang, when, data_attribution, ascii_only=True)
         if _needs_cjk(page.texts()):
             raise _no_font_error("the data attribution of the printed map")
-        logger.warning("no CJK font installed: community %s is printed with its id instead of its Chinese name", code)
+        if not detail:
+            logger.warning("no CJK font installed: community %s is printed with its id instead of its Chinese name", code)
+    views = _detail_views(page)
+    if detail:
+        if int(detail) > len(views):
+            return None
+        view, focus = views[int(detail) - 1]
+        page = dataclasses.replace(page, view=view, focus=focus, title=page.title + _t("detail_suffix", lang, k=int(detail)))
+    else:
+        page = dataclasses.replace(page, details=tuple(view for view, _ in views))
     families = [font.family, "DejaVu Sans"] if font else ["DejaVu Sans"]
     rc = {"font.family": "sans-serif", "font.sans-serif": families, "axes.unicode_minus": False}
     with matplotlib.rc_context(rc):
@@ -928,6 +1157,7 @@ def print_figure(
     lang: str = "zh",
     date: dt.date | None = None,
     data_attribution: str | None = None,
+    detail: int = 0,
 ):
     """Draw the A3-landscape notice page of one community as a matplotlib Figure.
 
@@ -945,11 +1175,16 @@ def print_figure(
         ``$SOURCE_DATE_EPOCH`` when set).
     data_attribution : str, optional
         Source and licence of the input data, shown in the footer.
+    detail : int
+        Draw the ``detail``-th detail page instead (1, 2, …): a part of the
+        community where grid labels would collide at the main page's scale,
+        enlarged (the main page frames each such part, numbered).
 
     Returns
     -------
-    matplotlib.figure.Figure
-        420 × 297 mm, attached to an Agg canvas (not to pyplot).
+    matplotlib.figure.Figure or None
+        420 × 297 mm, attached to an Agg canvas (not to pyplot); ``None`` for
+        ``detail=k`` when the main page has fewer than k such parts.
 
     Raises
     ------
@@ -970,8 +1205,8 @@ def print_figure(
     >>> "Date: 2026-01-05" in [t.get_text() for t in fig.axes[0].texts]
     True
     """
-    fig, _, _ = _figure(_prepare(result), str(community_code), lang=lang, date=date, data_attribution=data_attribution)
-    return fig
+    drawn = _figure(_prepare(result), str(community_code), lang=lang, date=date, data_attribution=data_attribution, detail=detail)
+    return None if drawn is None else drawn[0]
 
 
 def render_print_map(
@@ -1040,7 +1275,10 @@ def write_print_maps(
     Returns
     -------
     list of Path
-        The files written, PNG then PDF per community, by community code.
+        The files written, PNG then PDF per community, by community code;
+        where grid labels would collide at the page's scale, a detail page
+        follows (``<community_code>-detail.png`` and ``.pdf``, then
+        ``-detail-2`` …: each dense part enlarged, and framed on the main page).
 
     Raises
     ------
@@ -1077,6 +1315,15 @@ def write_print_maps(
         taken.add(name.lower())
         for suffix, data in ((".png", png), (".pdf", pdf)):
             written.append(write_atomic(folder / f"{name}{suffix}", data))
+        k = 1
+        while (extra := _figure(prep, code, lang=lang, date=when, data_attribution=data_attribution, detail=k)) is not None:
+            # labels collide at the page's scale: each dense part enlarged on a page of its own
+            png, pdf = _save(extra[0], extra[1], dpi, extra[2])
+            detail_name = f"{name}-detail" + (f"-{k}" if k > 1 else "")
+            taken.add(detail_name.lower())
+            for suffix, data in ((".png", png), (".pdf", pdf)):
+                written.append(write_atomic(folder / f"{detail_name}{suffix}", data))
+            k += 1
         logger.debug("printed community %s in %.2f s", code, time.perf_counter() - t0)
     logger.info("wrote %d printable maps (PNG + PDF, A3) into %s in %.1f s", len(prep.codes), folder, time.perf_counter() - started)
     return written

@@ -31,7 +31,7 @@ import pandas as pd
 
 from . import timings
 from .files import write_atomic
-from .labels import check_lang, status_label
+from .labels import REASONS, check_lang, status_label
 
 __all__ = ["build_report_html", "write_report", "cjk_font"]
 
@@ -91,7 +91,9 @@ _T: dict[str, dict[str, str]] = {
     "tiling": {"zh": "拼接：最大空隙 / 最大重叠", "en": "tiling: largest gap / overlap"},
     "coverage_valid": {"zh": "覆盖有效", "en": "valid coverage"},
     "pp": {"zh": "紧凑度 Polsby-Popper 均值 / 最小值", "en": "Polsby-Popper mean / min"},
-    "balance": {"zh": "均衡度（社区内最大偏差）", "en": "balance (largest deviation in a community)"},
+    "spread": {"zh": "区间内网格户数的离散系数（标准差 / 均值）", "en": "spread of households over grids in band (coefficient of variation)"},
+    "max_min": {"zh": "区间内网格户数 最多 / 最少（倍数）", "en": "grids in band: most / fewest households (ratio)"},
+    "balance_note": {"zh": "各社区的均衡度（社区内 |网格户数 − 均值| / 均值 的最大值）见“各社区”表。", "en": "The balance of each community (largest |grid households − mean| / mean within it) is in the per-community table."},
     "barriers": {"zh": "跨越障碍次数（下限）", "en": "barrier crossings (lower bound)"},
     "units": {"zh": "联户数 / 在区间内占比", "en": "joint units / in band"},
     "yes": {"zh": "是", "en": "yes"},
@@ -115,9 +117,12 @@ _T: dict[str, dict[str, str]] = {
     "c_overlap": {"zh": "重叠", "en": "overlap"},
     "c_pp_mean": {"zh": "紧凑度均值", "en": "PP mean"},
     "c_pp_min": {"zh": "紧凑度最小", "en": "PP min"},
-    "c_balance": {"zh": "均衡度", "en": "balance"},
+    "c_balance": {"zh": "均衡度（最大偏差）", "en": "balance (largest deviation)"},
     "c_barriers": {"zh": "跨越障碍", "en": "barrier crossings"},
     "flagged": {"zh": "需关注的网格（户数不在区间内）", "en": "Flagged grids (outside the band)"},
+    "flagged_groups": {"zh": "共 {n} 个网格，按状态和原因分为 {k} 组：", "en": "{n} {grids} in {k} {groups} by status and reason:"},
+    "group_count": {"zh": "个数", "en": "grids"},
+    "group_rest": {"zh": "其余 {n} 个网格", "en": "the other {n} {grids}"},
     "no_flagged": {"zh": "没有：所有网格的户数都在区间内。", "en": "None: every grid is in the band."},
     "grid": {"zh": "网格", "en": "grid"},
     "community": {"zh": "社区", "en": "community"},
@@ -174,6 +179,8 @@ _PLOT: dict[str, dict[str, str]] = {
     "mean": {"zh": "均值 {v:.2f}", "en": "mean {v:.2f}"},
     "min": {"zh": "最小 {v:.2f}", "en": "min {v:.2f}"},
     "empty": {"zh": "没有网格", "en": "no grids"},
+    "tail_below": {"zh": "← 另有 {n} 个网格少于 {edge} 户（最少 {v}）", "en": "<- {n} more below {edge} (min {v})"},
+    "tail_above": {"zh": "另有 {n} 个网格多于 {edge} 户（最多 {v}）→", "en": "{n} more above {edge} (max {v}) ->"},
     "walk": {"zh": "步行时间（分钟）", "en": "walk (minutes)"},
     "limit": {"zh": "{m:g} 分钟", "en": "{m:g} minutes"},
 }
@@ -184,10 +191,10 @@ margin:2em auto;max-width:70em;padding:0 1em;color:#222;line-height:1.45}
 h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;margin:.5em 0;font-size:.92em;display:block;overflow-x:auto;max-width:100%}
 th,td{border:1px solid #ccc;padding:.25em .55em;text-align:left;vertical-align:top}
-th{background:#f3f3f3}#communities td,#flagged td:not(:last-child){white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums}
+th{background:#f3f3f3}table.flagged td:nth-child(3),table.services td:nth-child(n+3):not(:last-child){text-align:right;font-variant-numeric:tabular-nums}#communities td,table.flagged td:not(:last-child){white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .banner{background:#fff4d6;border:1px solid #e0b84a;padding:.6em 1em;margin:1em 0}
 .bad{color:#b00020;font-weight:bold}figure{margin:1em 0}figure svg{max-width:100%;height:auto}
-figcaption{font-size:.9em;color:#555}.params{color:#444;font-size:.95em}footer{margin-top:2em;color:#777;font-size:.85em}
+figcaption{font-size:.9em;color:#555}.params{color:#444;font-size:.95em}details{margin:.3em 0 1em}summary{cursor:pointer;color:#1f4e9a}footer{margin-top:2em;color:#777;font-size:.85em}
 """
 
 
@@ -249,7 +256,7 @@ def build_report_html(result, *, lang: str = "zh", name_column: str | None = Non
     ]
     if summary.get("households_estimated"):
         parts.append(f'<div class="banner" id="estimated">{_e(t["estimated_banner"])}</div>')
-    parts += [f"<h2>{_e(t['summary'])}</h2>", _summary_table(summary, t)]
+    parts += [f"<h2>{_e(t['summary'])}</h2>", _summary_table(summary, t, _spread(result.grids))]
     parts += [f"<h2>{_e(t['notes'])}</h2>", _notes(report.get("notes", []), t)]
     parts += [f"<h2>{_e(t['plots'])}</h2>"]
     households = _numbers(result.grids, "households")
@@ -394,11 +401,12 @@ def _parameters(report: dict, params: dict, band: tuple[int, int], t: dict) -> s
     return '<p class="params">' + " · ".join(f"{_e(k)}: <b>{_e(v)}</b>" for k, v in items) + "</p>"
 
 
-def _summary_table(s: dict, t: dict) -> str:
+def _summary_table(s: dict, t: dict, spread: dict | None = None) -> str:
     defects = s.get("n_defects")
     proven = s.get("n_defects_proven_infeasible")
     crossings = s.get("barrier_crossings")
     lower = s.get("barrier_crossings_min")
+    spread = spread or {}
     rows = [
         ("communities", t["communities_n"], _int(s.get("n_communities"))),
         ("buildings", t["buildings_n"], _int(s.get("n_buildings"))),
@@ -414,7 +422,8 @@ def _summary_table(s: dict, t: dict) -> str:
         ("tiling", t["tiling"], f"{_pct(s.get('max_gap_ratio'), 4)} / {_pct(s.get('max_overlap_ratio'), 4)}"),
         ("coverage_valid", t["coverage_valid"], _yes(s.get("coverage_valid"), t)),
         ("polsby_popper", t["pp"], f"{_num(s.get('polsby_popper_mean'))} / {_num(s.get('polsby_popper_min'))}"),
-        ("balance", t["balance"], _pct(s.get("max_balance"))),
+        ("spread", t["spread"], _pct(spread.get("cv"))),
+        ("max_min", t["max_min"], f"{_int(spread.get('max'))} / {_int(spread.get('min'))} ({_ratio(spread.get('max'), spread.get('min'))})"),
         ("barrier_crossings", t["barriers"], f"{_int(crossings)} ({_int(lower)})"),
         ("units", t["units"], f"{_int(s.get('n_units'))} / {_pct(s.get('share_units_in_band'))}"),
     ]
@@ -425,7 +434,37 @@ def _summary_table(s: dict, t: dict) -> str:
         )
         cls = ' class="n bad"' if bad else ' class="n"'
         body.append(f'<tr id="summary-{_e(key)}"><th>{_e(label)}</th><td{cls}>{_e(value)}</td></tr>')
-    return '<table id="summary">\n' + "\n".join(body) + "\n</table>"
+    return '<table id="summary">\n' + "\n".join(body) + "\n</table>\n" + f'<p id="balance-note" class="params">{_e(t["balance_note"])}</p>'
+
+
+def _ratio(a, b) -> str:
+    return "—" if _missing(a) or _missing(b) or float(b) <= 0 else f"{float(a) / float(b):.2f}×"
+
+
+def _spread(grids) -> dict:
+    """The spread of households over the grids in band: coefficient of variation, most and fewest.
+
+    The city-wide figure that means something: grids outside the band (dedicated
+    grids, oversize buildings, infeasible totals) are counted in the flagged
+    section, not here.  Balance in the sense of the domain (largest deviation
+    from a community's mean) is per community.
+
+    >>> import pandas as pd
+    >>> s = _spread(pd.DataFrame({"households": [10, 12, 14, 90], "status": ["in_band"] * 3 + ["dedicated"]}))
+    >>> round(s["cv"], 3), s["max"], s["min"], s["n"]
+    (0.136, 14.0, 10.0, 3)
+    """
+    if grids is None or not len(grids) or "households" not in grids:
+        return {}
+    values = pd.to_numeric(grids["households"], errors="coerce")
+    if "status" in grids:
+        values = values[grids["status"].astype(str) == "in_band"]
+    values = values.to_numpy(dtype=float)
+    values = values[np.isfinite(values)]
+    if not len(values):
+        return {}
+    mean = float(values.mean())
+    return {"cv": float(values.std() / mean) if mean > 0 else float("nan"), "max": float(values.max()), "min": float(values.min()), "n": int(len(values))}
 
 
 def _notes(notes, t) -> str:
@@ -488,7 +527,86 @@ def _community_table(rows: list[dict], communities, names: dict[str, str], t: di
     return "\n".join(out)
 
 
+#: rows of each flagged group shown before the collapsible rest
+FIRST_ROWS = 5
+
+
+@functools.lru_cache(maxsize=1)
+def _reason_patterns() -> list[tuple[str, re.Pattern]]:
+    """Each reason code with a pattern matching its English and Chinese sentences (any field values)."""
+    out = []
+    for code, texts in REASONS.items():
+        for text in texts.values():
+            pieces = re.split(r"\{[^}]+\}", text)
+            out.append((sum(map(len, pieces)), code, re.compile("^" + "(.+?)".join(re.escape(p) for p in pieces) + "$", re.S)))
+    # the most specific template first: "holds a building of {households} households, more than the band
+    # maximum {high}" also matches the longer oversize_absorbed and oversize_units sentences
+    return [(code, pattern) for _, code, pattern in sorted(out, key=lambda x: -x[0])]
+
+
+def _reason_code(text) -> str:
+    """The reason code of a grid's reason sentence (``""`` when none matches).
+
+    >>> _reason_code("holds a building of 612 households, more than the band maximum 500")
+    'oversize_building'
+    """
+    if _missing(text) or not str(text).strip():
+        return ""
+    for code, pattern in _reason_patterns():
+        if pattern.match(str(text).strip()):
+            return code
+    return "other"
+
+
+def _reason_gist(code: str, lang: str) -> str:
+    """A reason's sentence with its numbers left out, naming a whole group of grids."""
+    if code not in REASONS:
+        return ""
+    text = re.sub(r"\{[^}]+\}(\s*[–-]\s*\{[^}]+\})?", "…", REASONS[code][lang])
+    return re.sub(r"…(\s*…)+", "…", re.sub(r"\s*…\s*", " … ", text)).strip()
+
+
+_MARKS = "①②③④⑤⑥⑦⑧⑨⑩"
+
+
+def _reason_columns(code: str, lang: str, texts: list) -> tuple[str, list[str]]:
+    """A group's reason sentence with the values shared by all its grids filled in, and each grid's other values.
+
+    The rows of a large group then show only what differs (``18 · 21``), under a
+    header naming those values (``… ① households … ② …``): the same facts in a
+    fraction of the bytes.  A sentence that does not follow the template is
+    shown whole.
+
+    >>> _reason_columns("oversize_building", "en", ["holds a building of 16 households, more than the band maximum 15",
+    ...                                             "holds a building of 30 households, more than the band maximum 15"])
+    ('holds a building of ① households, more than the band maximum 15', ['16', '30'])
+    """
+    template = REASONS.get(code, {}).get(lang)
+    texts = ["" if _missing(x) else str(x).strip() for x in texts]
+    if not template:
+        return "", texts
+    fields = re.findall(r"\{([^}]+)\}", template)
+    pieces = re.split(r"\{[^}]+\}", template)
+    pattern = re.compile("^" + "(.+?)".join(re.escape(x) for x in pieces) + "$", re.S)
+    matches = [pattern.match(x) for x in texts]
+    if not fields or not all(matches):
+        return "", texts
+    values = [m.groups() for m in matches]
+    varying = [j for j in range(len(fields)) if len({v[j] for v in values}) > 1]
+    header, mark = pieces[0], 0
+    for j, piece in enumerate(pieces[1:]):
+        if j in varying and mark < len(_MARKS):
+            header += _MARKS[mark]
+            mark += 1
+        else:
+            header += values[0][j]
+        header += piece
+    shown = varying[: len(_MARKS)]
+    return header, [" · ".join(v[j] for j in shown) for v in values]
+
+
 def _flagged_table(grids, communities, names: dict[str, str], lang: str, t: dict) -> str:
+    """The grids outside the band, grouped by status and reason: counts, the first rows, the rest folded."""
     if grids is None or not len(grids) or "status" not in grids:
         return f'<p id="flagged">{_e(t["no_flagged"])}</p>'
     flagged = grids.loc[grids["status"].astype(str) != "in_band"]
@@ -496,22 +614,57 @@ def _flagged_table(grids, communities, names: dict[str, str], lang: str, t: dict
         return f'<p id="flagged">{_e(t["no_flagged"])}</p>'
     flagged = flagged.sort_values("grid_code", kind="stable") if "grid_code" in flagged else flagged
     codes = _community_codes(communities)
-    head = [t["grid"], t["community"], t["c_households"], t["status"], t["reason"]]
-    out = ['<table id="flagged">', "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
-    for _, row in flagged.iterrows():
-        cid = str(row.get("community_id", ""))
-        community = " ".join(x for x in (codes.get(cid, ""), names.get(cid, "") or cid) if x)
-        status = str(row.get("status", ""))
-        label = status_label(status, lang)
-        shown = f"{label} ({status})" if label != status else status
-        out.append(
-            f'<tr class="flagged-grid" data-status="{_e(status)}">'
-            f"<td>{_e(row.get('grid_code', ''))}</td><td>{_e(community)}</td>"
-            f'<td class="n">{_e(_int(row.get("households")))}</td>'
-            f"<td>{_e(shown)}</td><td>{_e((lang == 'zh' and row.get('reason_zh')) or row.get('reason', ''))}</td></tr>"
+    status = flagged["status"].astype(str).to_numpy()
+    english = flagged["reason"] if "reason" in flagged else pd.Series([""] * len(flagged), index=flagged.index)
+    kind = np.array([_reason_code(r) for r in english], dtype=object)
+    shown_reason = (flagged["reason_zh"] if lang == "zh" and "reason_zh" in flagged else english).tolist()
+    groups: dict[tuple[str, str], list[int]] = {}
+    for i, key in enumerate(zip(status, kind)):
+        groups.setdefault(key, []).append(i)
+    order = sorted(groups, key=lambda k: (-len(groups[k]), k))
+    k, n = len(order), len(flagged)
+    intro = t["flagged_groups"].format(n=f"{n:,}", k=k, grids="grid" if n == 1 else "grids", groups="group" if k == 1 else "groups")
+    head = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in (t["grid"], t["community"], t["c_households"], t["reason"])) + "</tr>"
+
+    def folded_head(reason_header: str) -> str:
+        reason = t["reason"] + ("：" if lang == "zh" else ": ") + reason_header if reason_header else t["reason"]
+        return "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in (t["grid"], t["community"] + f" ({t['code']})", t["c_households"], reason)) + "</tr>"
+
+    summary = ['<table id="flagged-groups">', "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in (t["status"], t["reason"], t["group_count"])) + "</tr>"]
+    sections = []
+    cids = flagged["community_id"].astype(str).tolist() if "community_id" in flagged else [""] * n
+    gcodes = flagged["grid_code"].tolist() if "grid_code" in flagged else [""] * n
+    households = flagged["households"].tolist() if "households" in flagged else [None] * n
+    for number, (st, code) in enumerate(order, start=1):
+        members = groups[(st, code)]
+        label = status_label(st, lang)
+        shown = f"{label} ({st})" if label != st else st
+        gist = _reason_gist(code, lang)
+        summary.append(
+            f'<tr class="flagged-group" data-status="{_e(st)}" data-reason="{_e(code)}"><td><a href="#flagged-{number}">{_e(shown)}</a></td>'
+            f'<td>{_e(gist)}</td><td class="n">{len(members):,}</td></tr>'
         )
-    out.append("</table>")
-    return "\n".join(out)
+        header, values = _reason_columns(code, lang, [shown_reason[i] for i in members])
+        rows = []
+        for j, i in enumerate(members):
+            cid = cids[i]
+            community = " ".join(x for x in (codes.get(cid, ""), names.get(cid, "") or cid) if x)
+            reason = shown_reason[i] if j < FIRST_ROWS or not header else values[j]
+            rows.append(  # compact markup: a city can have thousands (the table's CSS aligns the numbers)
+                f'<tr class="flagged-grid"><td>{_e(gcodes[i])}</td><td>{_e(community if j < FIRST_ROWS else codes.get(cid, cid))}</td>'
+                f'<td>{_e(_int(households[i]))}</td><td>{_e("" if _missing(reason) else reason)}</td></tr>'
+            )
+        title = f"{shown} — {gist}" if gist else shown
+        block = [f'<h3 id="flagged-{number}">{_e(title)} ({len(members):,})</h3>', f'<table class="flagged" data-status="{_e(st)}" data-reason="{_e(code)}">\n{head}', *rows[:FIRST_ROWS], "</table>"]
+        if len(rows) > FIRST_ROWS:
+            rest = len(rows) - FIRST_ROWS
+            block += [
+                f"<details><summary>{_e(t['group_rest'].format(n=f'{rest:,}', grids='grid' if rest == 1 else 'grids'))}</summary>",
+                f'<table class="flagged" data-status="{_e(st)}" data-reason="{_e(code)}">\n{folded_head(header)}', *rows[FIRST_ROWS:], "</table>", "</details>",
+            ]
+        sections.append("\n".join(block))
+    summary.append("</table>")
+    return "\n".join([f'<p id="flagged">{_e(intro)}</p>', *summary, *sections])
 
 
 def _figure(prefix: str, svg: str, caption: str) -> str:
@@ -580,6 +733,7 @@ def _svg(fig, prefix: str) -> str:
 
 
 def _households_svg(values: np.ndarray, band: tuple[int, int], lang: str, font: str | None) -> str:
+    """Histogram zoomed to the band: bins that fit it, the grids beyond the window summarised in a note."""
     import matplotlib
 
     labels = _plot_labels(lang)
@@ -587,14 +741,12 @@ def _households_svg(values: np.ndarray, band: tuple[int, int], lang: str, font: 
     with matplotlib.rc_context(_rc(font)):
         fig = _new_figure()
         ax = fig.add_subplot()
-        ax.axvspan(low, high, facecolor="#2e7d32", alpha=0.12, edgecolor="#2e7d32", lw=0, gid="band", label=labels["band"].format(low=low, high=high))
-        ax.axvline(low, color="#2e7d32", lw=1.5, ls="--", gid="band-low")
-        ax.axvline(high, color="#2e7d32", lw=1.5, ls="--", gid="band-high")
+        ax.axvspan(low - 0.5, high + 0.5, facecolor="#2e7d32", alpha=0.12, edgecolor="#2e7d32", lw=0, gid="band", label=labels["band"].format(low=low, high=high))
+        ax.axvline(low - 0.5, color="#2e7d32", lw=1.5, ls="--", gid="band-low")
+        ax.axvline(high + 0.5, color="#2e7d32", lw=1.5, ls="--", gid="band-high")
         if len(values):
-            edges = _bin_edges(values, low, high)
-            counts, edges = np.histogram(values, bins=edges)
-            centres = (edges[:-1] + edges[1:]) / 2
-            inside = (centres >= low) & (centres <= high)
+            edges, inside = _bin_edges(values, low, high)
+            counts = _bin_counts(values, edges)
             widths = np.diff(edges)
             for name, mask, colour in (("in-band", inside, "#1f77b4"), ("outside", ~inside, "#d95f02")):
                 if mask.any():
@@ -602,8 +754,15 @@ def _households_svg(values: np.ndarray, band: tuple[int, int], lang: str, font: 
                                   edgecolor="white", lw=0.5, label=labels["in_band" if name == "in-band" else "outside"])
                     for i, patch in enumerate(bars):
                         patch.set_gid(f"bar-{name}-{i}")
-            span = max(values.max(), high) - min(values.min(), low)
-            ax.set_xlim(min(values.min(), low) - 0.05 * span, max(values.max(), high) + 0.05 * span)
+            below, above = values < edges[0], values >= edges[-1]
+            for gid, mask, x, ha, key in (("tail-below", below, 0.01, "left", "tail_below"), ("tail-above", above, 0.99, "right", "tail_above")):
+                if mask.any():
+                    extreme = values[mask].min() if key == "tail_below" else values[mask].max()
+                    edge = edges[0] + 0.5 if key == "tail_below" else edges[-1] - 0.5
+                    ax.text(x, 0.97, labels[key].format(n=int(mask.sum()), edge=f"{edge:g}", v=f"{extreme:g}"), transform=ax.transAxes,
+                            ha=ha, va="top", fontsize=8.5, color="#d95f02", gid=gid)
+            ax.set_xlim(edges[0], edges[-1])
+            ax.set_ylim(0, max(int(counts.max()), 1) * 1.18)
             ax.yaxis.get_major_locator().set_params(integer=True)
         else:
             ax.text(0.5, 0.5, labels["empty"], transform=ax.transAxes, ha="center", va="center")
@@ -615,17 +774,59 @@ def _households_svg(values: np.ndarray, band: tuple[int, int], lang: str, font: 
         return _svg(fig, "hist")
 
 
-def _bin_edges(values: np.ndarray, low: int, high: int) -> np.ndarray:
-    """Bins aligned to the band (five across it), so every bar is wholly inside or outside."""
-    width = max((high - low) / 5.0, 1.0)
-    below = max(math.ceil((low - values.min()) / width), 0)
-    above = max(math.ceil((values.max() - high) / width), 0)
-    if below + above + 5 > 60:  # far outliers: plain bins over the whole range
-        lo, hi = min(values.min(), low), max(values.max(), high)
-        return np.linspace(lo, hi, 41)
-    edges = low + width * np.arange(-below, 5 + above + 1)
-    edges[-1] = max(edges[-1], values.max())
-    return edges
+#: bin widths tried for the household histogram
+_NICE_WIDTHS = tuple(m * 10**k for k in range(0, 6) for m in (1, 2, 5, 10, 20, 25, 50))
+
+
+def _bin_width(low: int, high: int) -> int:
+    """A round bin width giving about ten bins across the band (1 at 10–15, 20 at 300–500).
+
+    >>> _bin_width(10, 15), _bin_width(300, 500), _bin_width(100, 150)
+    (1, 20, 5)
+    """
+    count = high - low + 1  # integer household counts in the band
+    candidates = sorted(set(w for w in _NICE_WIDTHS if w <= count))
+    fitting = [w for w in candidates if 5 <= count // w <= 20] or candidates or [1]
+    return min(fitting, key=lambda w: (abs(count // w - 10), w))
+
+
+def _bin_edges(values: np.ndarray, low: int, high: int) -> tuple[np.ndarray, np.ndarray]:
+    """Bin edges zoomed to the band, and which bins lie in it.
+
+    Households are whole numbers, so edges sit at half-integers: the band
+    ``low``–``high`` is exactly ``[low − ½, high + ½)``, split into bins of a
+    round width (the last band bin takes the remainder), and every bin is
+    wholly inside or wholly outside the band.  Outside, the window reaches up
+    to half the band's width on each side (at least two bins), as far as the
+    data go; grids beyond it are the tails, counted apart.
+
+    >>> edges, inside = _bin_edges(np.array([9.0, 10, 12, 15, 17]), 10, 15)
+    >>> edges.tolist()
+    [8.5, 9.5, 10.5, 11.5, 12.5, 13.5, 14.5, 15.5, 16.5, 17.5]
+    >>> inside.astype(int).tolist()
+    [0, 1, 1, 1, 1, 1, 1, 0, 0]
+    """
+    width = _bin_width(low, high)
+    n = max((high - low + 1) // width, 1)
+    band = np.append(low - 0.5 + width * np.arange(n), high + 0.5)
+    reach = max(2, math.ceil(0.5 * (high - low + 1) / width))
+    smallest, largest = float(values.min()), float(values.max())
+    n_below = min(reach, max(0, math.ceil((band[0] - smallest) / width)))
+    n_above = min(reach, max(0, math.ceil((largest + 0.5 - band[-1]) / width)))
+    below = band[0] - width * np.arange(n_below, 0, -1)
+    above = band[-1] + width * np.arange(1, n_above + 1)
+    below = below[below > -width]  # no bins wholly under zero households
+    edges = np.concatenate([below, band, above])
+    inside = np.zeros(len(edges) - 1, dtype=bool)
+    inside[len(below) : len(below) + n] = True
+    return edges, inside
+
+
+def _bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Grids per bin ``[edges[i], edges[i+1])`` (values outside the edges are not counted)."""
+    index = np.searchsorted(edges, values, side="right") - 1
+    index = index[(index >= 0) & (index < len(edges) - 1)]
+    return np.bincount(index, minlength=len(edges) - 1)
 
 
 def _pp_svg(values: np.ndarray, lang: str, font: str | None) -> str:
@@ -749,24 +950,31 @@ def _governance_flagged(grids, communities, names: dict[str, str], t: dict, cove
     if coverage:
         head += [t["centre"], t["walk_min"]]
     head.append(t["flag"])
-    out = [heading, '<table id="governance-flagged">', "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"]
-    for _, row in flagged.iterrows():
+    header = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"
+    out = [heading, '<table id="governance-flagged" class="services">', header]
+    for number, (_, row) in enumerate(flagged.iterrows()):
         cid = str(row.get("community_id", ""))
-        community = " ".join(x for x in (codes.get(cid, ""), names.get(cid, "") or cid) if x)
+        folded = number >= FIRST_ROWS  # the folded rows say less: the community's code, the flag's name (the values are in their columns)
+        community = codes.get(cid, cid) if folded else " ".join(x for x in (codes.get(cid, ""), names.get(cid, "") or cid) if x)
         reasons = []
         if bool(row.get("workload_flag", False)):
-            reasons.append(t["flag_workload"].format(v=_num(row.get("workload_index"), 2)))
+            reasons.append(t["c_workload_flagged"] if folded else t["flag_workload"].format(v=_num(row.get("workload_index"), 2)))
         if bool(row.get("coverage_flag", False)):
-            reasons.append(t["flag_walk"].format(v=_num(row.get("walk_min"), 1), m=f"{limit:g}"))
+            reasons.append(t["c_coverage_flagged"] if folded else t["flag_walk"].format(v=_num(row.get("walk_min"), 1), m=f"{limit:g}"))
         cells = [_e(row.get("grid_code", "")), _e(community)]
         numbers = [_int(row.get("households")), _int(row.get("helpers_n")), _num(row.get("tour_m"), 0), _num(row.get("workload_index"), 2)]
-        cells += [f'<span class="n">{_e(v)}</span>' for v in numbers]
+        cells += [_e(v) for v in numbers]
         if coverage:
-            cells += [_e(row.get("centre_name", "") or row.get("centre_id", "")), f'<span class="n">{_e(_num(row.get("walk_min"), 1))}</span>']
+            cells += [_e(row.get("centre_name", "") or row.get("centre_id", "")), _e(_num(row.get("walk_min"), 1))]
         cells.append(_e("; ".join(reasons)))
         kinds = " ".join(k for k, on in (("workload", row.get("workload_flag", False)), ("coverage", row.get("coverage_flag", False))) if bool(on))
         out.append(f'<tr class="service-flagged" data-flags="{_e(kinds)}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+        if len(out) == 3 + FIRST_ROWS and len(flagged) > FIRST_ROWS:  # the rest folded: a city can have thousands
+            rest = len(flagged) - FIRST_ROWS
+            out += ["</table>", f"<details><summary>{_e(t['group_rest'].format(n=f'{rest:,}', grids='grid' if rest == 1 else 'grids'))}</summary>", '<table class="services">', header]
     out.append("</table>")
+    if len(flagged) > FIRST_ROWS:
+        out.append("</details>")
     return "\n".join(out)
 
 

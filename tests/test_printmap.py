@@ -261,3 +261,144 @@ def test_partition_print_attribution_reaches_the_page(run_dir, tmp_path):
         pytest.skip("the date printed on the pages changed during the test")
     assert pages["same"] == (run_dir / "print" / "001.png").read_bytes()
     assert pages["none"] != pages["same"]
+
+
+# -- the scale bar and the north arrow leave the community uncovered; the attribution is printed once ---------
+
+
+def _furniture(fig):
+    """The scale bar's box and the north arrow's disc, as shapes in the map's metres."""
+    from matplotlib.patches import Circle, Rectangle
+
+    map_ax = fig.axes[1]
+    bar = next(p for p in map_ax.patches if isinstance(p, Rectangle) and p.get_gid() == "scale-bar")
+    disc = next(p for p in map_ax.patches if isinstance(p, Circle) and p.get_gid() == "north-arrow")
+    box = shapely.box(bar.get_x(), bar.get_y(), bar.get_x() + bar.get_width(), bar.get_y() + bar.get_height())
+    return box, shapely.Point(disc.center).buffer(disc.radius, 64), map_ax
+
+
+def _check_furniture_clear(result, code):
+    from gridgeo.printmap import _prepare
+
+    fig = print_figure(result, code, date=DATE, lang="en")
+    box, disc, map_ax = _furniture(fig)
+    prep = _prepare(result)
+    community = shapely.union_all(prep.communities[prep.communities["community_code"].astype(str) == code].geometry.to_numpy())
+    grids = shapely.union_all(prep.grids[prep.grids["community_code"].astype(str) == code].geometry.to_numpy())
+    frame = shapely.box(*map_ax.get_xlim()[:1], map_ax.get_ylim()[0], map_ax.get_xlim()[1], map_ax.get_ylim()[1])
+    for piece in (box, disc):
+        assert not piece.intersects(community) and not piece.intersects(grids), code
+        assert frame.contains(piece), code  # inside the map frame
+    assert not box.intersects(disc)
+    # the whole community is still on the page
+    assert frame.contains(community)
+
+
+def test_scale_bar_and_north_arrow_leave_sample_community_004_uncovered(sample):
+    """Sample community 004 fills the bottom-left corner, where the scale bar used to sit over it."""
+    communities, buildings = sample
+    result = gridgeo.partition(communities, buildings, households="hh_est")
+    _check_furniture_clear(result, "004")
+    for code in result.communities["community_code"].astype(str):
+        _check_furniture_clear(result, code)
+
+
+def test_scale_bar_and_north_arrow_clear_on_real_communities(taipei, monaco_result):
+    for result in (taipei, monaco_result):
+        for code in result.communities["community_code"].astype(str):
+            _check_furniture_clear(result, code)
+
+
+def test_a_community_filling_the_frame_is_drawn_smaller_rather_than_covered():
+    """A rectangle with the frame's proportions touches every corner at the first round scale."""
+    import geopandas as gpd
+
+    from gridgeo.printmap import _MAP
+
+    w, h = _MAP[2] * 2.5, _MAP[3] * 2.5  # metres: fills 1:2,500 with no margin for the pieces
+    c = gpd.GeoDataFrame({"community_id": ["R"]}, geometry=[shapely.box(0, 0, w / 1.06, h / 1.06)], crs=32651)
+    b = gpd.GeoDataFrame({"hh": [100] * 4}, geometry=[shapely.box(20 + 80 * i, 40, 40 + 80 * i, 60) for i in range(4)], crs=32651)
+    result = gridgeo.partition(c, b, households="hh")
+    _check_furniture_clear(result, result.communities["community_code"].iloc[0])
+
+
+@pytest.mark.parametrize("given, printed", [
+    ("Data: © OpenStreetMap contributors", "© OpenStreetMap contributors"),
+    ("data source: Taipei City Government", "Taipei City Government"),
+    ("数据：天地图", "天地图"),
+    ("Taipei City Government open data", "Taipei City Government open data"),
+])
+def test_attribution_prefix_printed_once(taipei, given, printed):
+    for lang, prefix in (("en", "Data: "), ("zh", "数据：")):
+        fig = print_figure(taipei, "002", date=DATE, lang=lang, data_attribution=given)
+        texts = [t.get_text() for t in fig.axes[0].texts]
+        assert prefix + printed in texts
+        footer = next(t for t in texts if t.startswith(prefix))
+        assert footer.count("Data") + footer.count("数据") == 1
+
+
+# -- a rural community: the village's labels collide at the page's scale, so a detail page enlarges them ---------
+
+
+@pytest.fixture(scope="module")
+def rural():
+    """Real Taipei buildings (one village) as the core of a rural community: 6 km × 4 km of fields added to its outline."""
+    import geopandas as gpd
+
+    communities = gpd.read_file(DATA / "taipei_small_communities.gpkg").to_crs(32651)
+    buildings = gpd.read_file(DATA / "taipei_small_buildings.gpkg").to_crs(32651)
+    village = communities.iloc[[0]].copy()
+    x0, y0, _, _ = village.geometry.iloc[0].bounds
+    village["geometry"] = [shapely.union_all([village.geometry.iloc[0], shapely.box(x0, y0 - 4000, x0 + 6000, y0 + 1)])]
+    inside = buildings[buildings.within(village.geometry.iloc[0])]
+    result = gridgeo.partition(village, inside, households="hh_est", grid_size=(100, 150))
+    return result, str(result.communities["community_code"].iloc[0])
+
+
+def _label_extents(fig):
+    """Window extents of the grid labels drawn inside the map frame (code and households lines)."""
+    map_ax = fig.axes[1]
+    renderer = fig.canvas.get_renderer()
+    (x0, x1), (y0, y1) = map_ax.get_xlim(), map_ax.get_ylim()
+    out = []
+    for text in map_ax.texts:
+        x, y = text.get_position()
+        if text.get_clip_on() and x0 <= x <= x1 and y0 <= y <= y1 and text.get_color() != "#c51b7d":
+            e = text.get_window_extent(renderer)
+            out.append(shapely.box(e.x0, e.y0, e.x1, e.y1))
+    return out
+
+
+def _overlaps(boxes) -> int:
+    return sum(1 for i, a in enumerate(boxes) for b in boxes[i + 1 :] if a.intersection(b).area > 0.5)
+
+
+def test_rural_community_gets_a_detail_page(rural, tmp_path):
+    result, code = rural
+    main_page = print_figure(result, code, date=DATE)
+    assert _overlaps(_label_extents(main_page)) > 0  # at 1:25,000 the village's labels run into each other
+    detail = print_figure(result, code, date=DATE, detail=1)
+    assert detail is not None
+    assert _overlaps(_label_extents(detail)) == 0  # enlarged, every label has room
+    scale = [int(re.search(r"1:([\d,]+)", t.get_text()).group(1).replace(",", "")) for fig in (main_page, detail) for t in fig.axes[1].texts if "1:" in t.get_text()]
+    assert scale[1] * 4 <= scale[0]
+    # the main page marks the enlarged ground, and it holds every grid whose label collided
+    frame = next(p for p in main_page.axes[1].patches if p.get_gid() == "detail-frame")
+    marked = shapely.box(frame.get_x(), frame.get_y(), frame.get_x() + frame.get_width(), frame.get_y() + frame.get_height())
+    (dx0, dx1), (dy0, dy1) = detail.axes[1].get_xlim(), detail.axes[1].get_ylim()
+    assert shapely.box(dx0, dy0, dx1, dy1).contains(marked)
+    assert any(t.endswith("（局部放大图 1）") for t in _texts(detail))
+    assert "局部放大图 1" in [t.get_text() for t in main_page.axes[1].texts]
+    assert print_figure(result, code, date=DATE, detail=2) is None  # one village, one detail page
+    # written next to the main page
+    paths = write_print_maps(result, tmp_path, dpi=30, date=DATE)
+    assert [p.name for p in paths] == [f"{code}.png", f"{code}.pdf", f"{code}-detail.png", f"{code}-detail.pdf"]
+
+
+def test_no_detail_page_where_labels_have_room(sample):
+    communities, buildings = sample
+    result = gridgeo.partition(communities, buildings, households="hh_est")
+    fig = print_figure(result, "004", date=DATE)
+    assert _overlaps(_label_extents(fig)) == 0
+    assert print_figure(result, "004", date=DATE, detail=1) is None
+    assert not any(p.get_gid() == "detail-frame" for p in fig.axes[1].patches)

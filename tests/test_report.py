@@ -7,6 +7,7 @@ import re
 import warnings
 from collections import Counter
 
+import numpy as np
 import pytest
 
 import gridgeo
@@ -75,7 +76,7 @@ def test_summary_figures(page_en, flagged_result):
     assert re.search(rf'id="summary-households".*?>{s["households"]:,}<', page_en)
     assert f'{s["share_in_band"] * 100:.1f}%' in page_en
     assert re.search(rf'id="summary-defects".*?>{s["n_defects"]} \({s["n_defects_proven_infeasible"]}\)<', page_en)
-    for key in ("one_piece", "tiling", "polsby_popper", "balance", "barrier_crossings", "units", "households_estimated"):
+    for key in ("one_piece", "tiling", "polsby_popper", "spread", "max_min", "barrier_crossings", "units", "households_estimated"):
         assert f'id="summary-{key}"' in page_en
     for note in flagged_result.report["notes"]:
         assert report_module._e(note) in page_en
@@ -148,3 +149,164 @@ def test_write_report_and_read_outputs(flagged_result, tmp_path):
     text = path.read_text(encoding="utf-8")
     assert text.count('class="flagged-grid"') == int((flagged_result.grids["status"] != "in_band").sum())
     assert [p.name for p in folder.iterdir() if p.name.startswith(".")] == []
+
+
+# -- city scale: histogram zoomed to the band, a balance that means something, grouped flags, size ---------
+
+
+@pytest.fixture(scope="module")
+def units_band_result(taipei_small):
+    """A real run at the joint-unit scale (10–15 households a grid): many grids, many flagged."""
+    communities, buildings = taipei_small
+    return gridgeo.partition(communities, buildings, households="hh_est", grid_size=(10, 15))
+
+
+@pytest.mark.parametrize("band, width", [((10, 15), 1), ((300, 500), 20), ((400, 450), 5), ((100, 150), 5), ((3, 4), 1)])
+def test_bins_fit_the_band(band, width):
+    low, high = band
+    assert report_module._bin_width(low, high) == width
+    values = np.array([0, low - 40, low, (low + high) // 2, high, high + 1, high + 3 * (high - low) + 50], dtype=float)
+    edges, inside = report_module._bin_edges(values, low, high)
+    # the band is exactly the in-band bins: whole numbers low..high and nothing else
+    assert edges[inside.argmax()] == low - 0.5
+    assert edges[len(inside) - inside[::-1].argmax()] == high + 0.5
+    assert inside.sum() == max((high - low + 1) // width, 1)
+    assert np.all(np.diff(edges) > 0)
+    # zoomed: the window reaches at most half the band's width (two bins) past each end
+    reach = max(2, int(np.ceil(0.5 * (high - low + 1) / width))) * width
+    assert edges[0] >= low - 0.5 - reach and edges[-1] <= high + 0.5 + reach
+    # every value is either counted in a bin or in a tail
+    counts = report_module._bin_counts(values, edges)
+    assert counts.sum() + (values < edges[0]).sum() + (values >= edges[-1]).sum() == len(values)
+
+
+def _bars(svg: str, name: str) -> list[tuple[float, float]]:
+    """x-extent (in SVG user units) of each bar of the household histogram called ``name``."""
+    out = []
+    for gid in re.findall(rf'id="(hist-bar-{name}-\d+)"', svg):
+        block = svg[svg.index(f'id="{gid}"') :]
+        path = re.search(r'\sd="([^"]+)"', block).group(1)
+        xs = [float(v) for v in re.findall(r"(?:M|L)\s*([-\d.]+)\s+[-\d.]+", path)]
+        out.append((min(xs), max(xs)))
+    return out
+
+
+@pytest.mark.parametrize("which", ["units_band_result", "flagged_result"])
+def test_histogram_band_in_band_colour(which, request):
+    result = request.getfixturevalue(which)
+    low, high = result.report["parameters"]["grid_size"]
+    page = build_report_html(result, lang="en")
+    svg = page[page.index('<figure id="fig-hist">') : page.index("</figure>", page.index('<figure id="fig-hist">'))]
+    hh = result.grids["households"].to_numpy(dtype=float)
+    n_in = int(((hh >= low) & (hh <= high)).sum())
+    assert n_in and 'id="hist-bar-in-band-0"' in svg
+    edges, inside = report_module._bin_edges(hh, low, high)
+    counts = report_module._bin_counts(hh, edges)
+    # the in-band bins hold exactly the grids in band, and they are drawn in the in-band colour
+    assert counts[inside].sum() == n_in
+    assert len(re.findall(r'id="hist-bar-in-band-\d+"', svg)) == int(inside.sum())
+    in_band = re.search(r'id="hist-bar-in-band-0".*?style="([^"]+)"', svg, re.S).group(1)
+    assert "#1f77b4" in in_band
+    for m in re.finditer(r'id="hist-bar-outside-\d+".*?style="([^"]+)"', svg, re.S):
+        assert "#d95f02" in m.group(1)
+    # the band's bars lie between the band lines
+    band = _bars(svg, "in-band")
+    outside = _bars(svg, "outside")
+    lo, hi = min(b[0] for b in band), max(b[1] for b in band)
+    assert all(b[1] <= lo + 1e-6 or b[0] >= hi - 1e-6 for b in outside)
+    # the tails beyond the window are summarised with their counts
+    beyond = int((hh >= edges[-1]).sum())
+    if beyond:
+        assert 'id="hist-tail-above"' in svg
+
+
+def test_spread_of_grids_in_band(units_band_result):
+    grids = units_band_result.grids
+    in_band = grids.loc[grids["status"] == "in_band", "households"].to_numpy(dtype=float)
+    s = report_module._spread(grids)
+    assert s["n"] == len(in_band)
+    assert s["cv"] == pytest.approx(in_band.std() / in_band.mean())
+    low, high = units_band_result.report["parameters"]["grid_size"]
+    # within the band the spread is bounded by the band itself: no 4,707 % figures
+    assert 0 <= s["cv"] <= (high - low) / low and s["max"] / s["min"] <= high / low
+    page = build_report_html(units_band_result, lang="en")
+    assert f'{s["cv"] * 100:.1f}%' in re.search(r'id="summary-spread".*?</tr>', page).group(0)
+    assert f'{s["max"] / s["min"]:.2f}×' in re.search(r'id="summary-max_min".*?</tr>', page).group(0)
+    assert 'id="summary-balance"' not in page
+    # the domain's balance stays, per community
+    for row in units_band_result.report["communities"]:
+        assert f'{row["balance"] * 100:.1f}%' in page
+
+
+def test_flagged_grouped_by_status_and_reason(units_band_result):
+    grids = units_band_result.grids
+    flagged = grids[grids["status"] != "in_band"]
+    assert len(flagged) > 2 * report_module.FIRST_ROWS
+    for lang in ("en", "zh"):
+        page = build_report_html(units_band_result, lang=lang)
+        groups = re.findall(r'<tr class="flagged-group" data-status="([^"]+)" data-reason="([^"]*)">.*?<td class="n">([\d,]+)</td></tr>', page)
+        # counts per status equal the grids' statuses; every grid is listed once
+        per_status = Counter()
+        for status, _, count in groups:
+            per_status[status] += int(count.replace(",", ""))
+        assert per_status == Counter(flagged["status"].astype(str))
+        assert page.count('class="flagged-grid"') == len(flagged)
+        listed = re.findall(r'<tr class="flagged-grid"><td>([^<]+)</td>', page)
+        assert sorted(listed) == sorted(flagged["grid_code"].astype(str))
+        # each grid sits in a table of its own status
+        status_of = dict(zip(flagged["grid_code"].astype(str), flagged["status"].astype(str)))
+        for status, body in re.findall(r'<table class="flagged" data-status="([^"]+)" data-reason="[^"]*">(.*?)</table>', page, re.S):
+            assert {status_of[c] for c in re.findall(r'<tr class="flagged-grid"><td>([^<]+)</td>', body)} == {status}
+        # each group shows its first rows, the rest folded in a <details>
+        for number, (_, _, count) in enumerate(groups, start=1):
+            section = page[page.index(f'<h3 id="flagged-{number}">') :]
+            section = section[: section.find("<h3", 4) if "<h3" in section[4:] else len(section)]
+            visible = section.split("<details>")[0]
+            n = int(count.replace(",", ""))
+            assert visible.count('class="flagged-grid"') == min(n, report_module.FIRST_ROWS)
+            assert ("<details>" in section) == (n > report_module.FIRST_ROWS)
+    # reasons are recognised: no group of unknown reasons on a real run
+    assert all(reason != "other" for _, reason, _ in groups)
+
+
+def test_reason_codes_match_their_sentences():
+    from gridgeo.labels import reason_text
+
+    assert report_module._reason_code(reason_text("infeasible_total", {"total": 520, "low": 300, "high": 500, "k": 1}, "en")) == "infeasible_total"
+    assert report_module._reason_code(reason_text("oversize_absorbed", {"households": 700, "high": 500, "absorbed": 20, "low": 300}, "zh")) == "oversize_absorbed"
+    assert report_module._reason_code("") == ""
+
+
+def _tiled(result, copies: int):
+    """``copies`` of a real run side by side, as one city (codes and community ids made distinct)."""
+    import pandas as pd
+
+    grids, communities, rows = [], [], []
+    for k in range(copies):
+        g = result.grids.copy()
+        g["grid_code"] = g["grid_code"].astype(str) + f"-{k:03d}"
+        g["community_id"] = g["community_id"].astype(str) + f"-{k:03d}"
+        grids.append(g)
+        c = result.communities.copy()
+        c["community_id"] = c["community_id"].astype(str) + f"-{k:03d}"
+        c["community_code"] = c["community_code"].astype(str) + f"{k:03d}"
+        communities.append(c)
+        rows += [dict(r, community_id=f"{r['community_id']}-{k:03d}") for r in result.report["communities"]]
+    grids = type(result.grids)(pd.concat(grids, ignore_index=True), crs=result.grids.crs)
+    communities = type(result.communities)(pd.concat(communities, ignore_index=True), crs=result.communities.crs)
+    summary = dict(result.report["summary"], n_grids=len(grids))
+    report = dict(result.report, communities=rows, summary=summary)
+    return dataclasses.replace(result, grids=grids, communities=communities, report=report)
+
+
+def test_report_size_at_city_scale(units_band_result):
+    """10,000 grids at 10–15 households (about 40 % flagged, as on taipei_wanhua_datong): the page stays under 1 MB."""
+    copies = -(-10_000 // len(units_band_result.grids))
+    city = _tiled(units_band_result, copies)
+    assert len(city.grids) >= 10_000
+    n_flagged = int((city.grids["status"] != "in_band").sum())
+    assert n_flagged > 3_000
+    for lang in ("zh", "en"):
+        page = build_report_html(city, lang=lang)
+        assert len(page.encode("utf-8")) <= 1_000_000
+        assert page.count('class="flagged-grid"') == n_flagged  # still every flagged grid, folded
