@@ -123,7 +123,7 @@ from .partition.plan import (
 )
 from .partition.refine import _Search
 from .result import Partition, single_part_units
-from .seams import SEAM_TOLERANCE_M, fit_to_kept, meet_exactly, seam_tolerance
+from .seams import SEAM_TOLERANCE_M, fit_exactly, seam_tolerance
 from .tessellate import split_parts, tessellate_part
 from .validate import prepare_inputs
 
@@ -1220,23 +1220,35 @@ def _fit_metric(geoms: list, communities: list[str]) -> list:
     for ccode in sorted(set(communities.tolist())):
         rows = np.flatnonzero(communities == ccode)
         if len(rows) > 1:
-            for at, geom in zip(rows, meet_exactly(fit_to_kept(array[rows], [], tolerance=SEAM_TOLERANCE_M))):
+            for at, geom in zip(rows, fit_exactly(array[rows], [], tolerance=SEAM_TOLERANCE_M)[0]):
                 out[at] = geom
     return out
 
 
-def _fit_seams(grid_geoms: list, redrawn_at: list[int], communities: list[str], crs) -> None:
-    """Make the re-drawn grids of each community meet its kept grids exactly (in place; :mod:`gridgeo.seams`)."""
+def _fit_seams(grid_geoms: list, redrawn_at: list[int], communities: list[str], crs) -> set[int]:
+    """Make the re-drawn grids of each community meet its kept grids exactly (in place; :mod:`gridgeo.seams`).
+
+    Returns the positions of kept grids whose polygon had to take a vertex (a
+    hook of a fraction of a millimetre where a re-drawn grid meets it): they
+    are reported as reshaped.
+    """
     tolerance = seam_tolerance(crs)
     redrawn = np.zeros(len(grid_geoms), dtype=bool)
     redrawn[redrawn_at] = True
     communities = np.asarray(communities, dtype=object)
     geoms = np.array(grid_geoms, dtype=object)
+    touched: set[int] = set()
     for ccode in sorted(set(communities[redrawn].tolist())):
         here = communities == ccode
         mend, kept = np.flatnonzero(here & redrawn), np.flatnonzero(here & ~redrawn)
-        for at, geom in zip(mend, meet_exactly(fit_to_kept(geoms[mend], geoms[kept], tolerance=tolerance), geoms[kept])):
+        fitted, held = fit_exactly(geoms[mend], geoms[kept], tolerance=tolerance)
+        for at, geom in zip(mend, fitted):
             grid_geoms[at] = geom
+        for at, geom in zip(kept, held):
+            if geom is not geoms[at]:
+                grid_geoms[at] = geom
+                touched.add(int(at))
+    return touched
 
 
 def _assemble(prev, prep, final, pg, pg_codes, prev_members, match, b_code, b_comm, dirty_buildings, is_new, pb_codes, matched_prev, pb_grid, pb_hh, band, unit_band, seed, metric, crs, params):
@@ -1350,7 +1362,8 @@ def _assemble(prev, prep, final, pg, pg_codes, prev_members, match, b_code, b_co
         converted = reproject_polygons(metric_geoms, metric, crs)
         for at, geom in zip(metric_at, converted):
             grid_geoms[at] = geom
-        _fit_seams(grid_geoms, metric_at, grid_communities, crs)
+        for at in _fit_seams(grid_geoms, metric_at, grid_communities, crs):
+            final[order[at]].polygon_kept = False  # a kept grid that had to take a vertex: reported as reshaped
     grids = gpd.GeoDataFrame(pd.DataFrame(grid_rows, columns=[c for c in pg.columns if c != pg.geometry.name]), geometry=list(grid_geoms), crs=crs)
     for column in pg.columns:
         if column != pg.geometry.name and column in grids and pg[column].dtype != object and not grids[column].isna().any():
