@@ -29,7 +29,6 @@ the colouring only assigns colours to finished grids.
 
 from __future__ import annotations
 
-import heapq
 import logging
 import sqlite3
 import zipfile
@@ -40,11 +39,10 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
-import shapely
 
 from .crs import local_metric_crs
 from .labels import COLUMN_LABELS
-from .maps import STATUS_STYLE, _palette
+from .styles import STATUS_STYLE, fill_colours, grid_colours
 
 __all__ = ["describe_geopackage", "write_qgis_project", "grid_colours", "layer_qml", "LAYER_DESCRIPTIONS", "COLUMN_MEANINGS", "UNIQUE_CODES"]
 
@@ -139,67 +137,6 @@ def alias(column: str) -> tuple[str, str] | None:
     if column in COLUMN_LABELS:
         return COLUMN_LABELS[column]["zh"], COLUMN_LABELS[column]["en"]
     return None
-
-
-def grid_colours(grids: gpd.GeoDataFrame) -> np.ndarray:
-    """The colour index of each grid on the web map: grids that touch or overlap never share one.
-
-    The colouring of :mod:`gridgeo.maps` (smallest-last greedy order by
-    degree, then grid code; each grid takes the least used colour its
-    neighbours leave free), computed with a heap in O(E log n) instead of a
-    scan per step, so that it is cheap on tens of thousands of grids; the
-    result is the same.  Computed in the local metric CRS, as the map does.
-
-    Examples
-    --------
-    >>> import geopandas as gpd, shapely
-    >>> g = gpd.GeoDataFrame({"grid_code": ["a", "b", "c"]}, geometry=[shapely.box(i, 0, i + 1, 1) for i in range(3)], crs=32651)
-    >>> grid_colours(g).tolist()
-    [2, 1, 0]
-    """
-    n = len(grids)
-    if n == 0:
-        return np.zeros(0, dtype=int)
-    if grids.crs is not None:
-        grids = grids.to_crs(local_metric_crs(grids))
-    geoms = np.asarray(grids.geometry.array)
-    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
-    keep = left != right
-    neighbours: list[set[int]] = [set() for _ in range(n)]
-    for i, j in zip(left[keep].tolist(), right[keep].tolist()):
-        neighbours[i].add(j)
-        neighbours[j].add(i)
-    codes = grids["grid_code"].astype(str).tolist() if "grid_code" in grids else [str(i) for i in range(n)]
-    rank = [0] * n
-    for r, i in enumerate(sorted(range(n), key=lambda i: (codes[i], i))):
-        rank[i] = r
-    degree = [len(s) for s in neighbours]
-    heap = [(degree[i], rank[i], i) for i in range(n)]
-    heapq.heapify(heap)
-    removed = [False] * n
-    order = []
-    while heap:
-        d, _, v = heapq.heappop(heap)
-        if removed[v] or d != degree[v]:
-            continue  # an entry left from before a neighbour was removed
-        removed[v] = True
-        order.append(v)
-        for u in neighbours[v]:
-            if not removed[u]:
-                degree[u] -= 1
-                heapq.heappush(heap, (degree[u], rank[u], u))
-    colour = np.full(n, -1, dtype=int)
-    used = [0] * 12
-    for v in reversed(order):
-        taken = {colour[u] for u in neighbours[v] if colour[u] >= 0}
-        free = [c for c in range(len(used)) if c not in taken]
-        if not free:
-            used.append(0)
-            free = [len(used) - 1]
-        c = min(free, key=lambda c: (used[c], c))
-        colour[v] = c
-        used[c] += 1
-    return colour
 
 
 # -- QML -----------------------------------------------------------------------------------------------
@@ -343,7 +280,7 @@ def layer_qml(layer: str, frame: gpd.GeoDataFrame, *, colours: np.ndarray | None
     points = bool(kinds) and kinds <= {"Point", "MultiPoint"}
     labels_on = False
     if layer == "grids" and colours is not None and len(frame):
-        palette = _palette(int(colours.max()) + 1)
+        palette = fill_colours(int(colours.max()) + 1)
         codes = frame["grid_code"].astype(str).to_numpy()
         categories, symbols = [], []
         for k in range(int(colours.max()) + 1):
@@ -434,7 +371,7 @@ def describe_geopackage(path: str | Path, layers: list[tuple[str, gpd.GeoDataFra
     path = Path(path)
     styles = []
     for name, frame in layers:
-        colours = grid_colours(frame) if name == "grids" else None
+        colours = grid_colours(frame.to_crs(local_metric_crs(frame)) if frame.crs is not None else frame) if name == "grids" else None
         styles.append(
             {
                 "f_table_catalog": "",

@@ -64,10 +64,11 @@ from .crs import local_metric_crs
 from .errors import FontMissingError, InputError, Problem
 from .files import write_atomic
 from .labels import check_lang, localized_reasons, status_label
-from .maps import _grid_colours, _palette, _sanitise_filename
+from .maps import _sanitise_filename
 from .progress import progress_bar
 from .report import CJK_FAMILIES, NAME_COLUMNS
 from .result import Partition
+from .styles import fill_colours, grid_colours
 
 __all__ = ["PAGE_MM", "CJKFont", "find_cjk_font", "check_fonts", "print_figure", "render_print_map", "write_print_maps"]
 
@@ -586,8 +587,8 @@ def _page(prep: _Prepared, code: str, lang: str, date: dt.date, data_attribution
                 line += ("：" if lang == "zh" else ": ") + str(reason).strip()
             reasons.append(line)
     # colours: touching grids never share one
-    colour_index = _grid_colours(grids) if len(grids) else np.zeros(0, dtype=int)
-    palette = _palette(int(colour_index.max()) + 1 if len(colour_index) else 0)
+    colour_index = grid_colours(grids) if len(grids) else np.zeros(0, dtype=int)
+    palette = fill_colours(int(colour_index.max()) + 1 if len(colour_index) else 0)
     # neighbouring communities, drawn as context
     geoms = communities.geometry
     others = prep.communities[prep.communities["community_code"].astype(str) != code].geometry
@@ -933,7 +934,7 @@ def _draw_panel(ax, page: _Page, neighbours_shown: bool) -> None:
     # legend
     _text(ax, x, y, _T["legend"][lang], 11.0, va="top", fontweight="bold")
     y -= 7.0
-    for i, colour in enumerate(_palette(4)[:4]):
+    for i, colour in enumerate(fill_colours(4)[:4]):
         ax.add_patch(Rectangle((x + 2.0 * i, y - 1.8), 2.0, 3.6, facecolor=colour, edgecolor="none"))
     ax.add_patch(Rectangle((x, y - 1.8), 8.0, 3.6, facecolor="none", edgecolor=_GRID_EDGE, linewidth=0.5))
     _text(ax, x + 11.0, y, _T["grid_fill"][lang], 8.0, va="center")

@@ -29,8 +29,7 @@ from click.testing import CliRunner
 import gridgeo
 from gridgeo.cli import main
 from gridgeo.crs import local_metric_crs
-from gridgeo.geopackage import grid_colours
-from gridgeo.maps import STATUS_STYLE, _grid_colours, _palette
+from gridgeo.styles import STATUS_STYLE, fill_colours, grid_colours
 
 from .conftest import DATA
 
@@ -205,28 +204,31 @@ def test_descriptions_aliases_and_unique_codes(run):
 
 def test_grid_style_is_the_map_colouring(run):
     grids = gpd.read_file(run / "partition.gpkg", layer="grids")
-    colours = grid_colours(grids)
-    assert colours.tolist() == _grid_colours(grids.to_crs(local_metric_crs(grids))).tolist()
+    colours = grid_colours(grids.to_crs(local_metric_crs(grids)))  # as the map colours them
     qml = ElementTree.fromstring(_layer_styles(run / "partition.gpkg")["grids"].split("\n", 1)[1])
     renderer = qml.find("renderer-v2")
     assert renderer.get("type") == "categorizedSymbol" and renderer.get("attr") == "grid_code"
     symbols = {s.get("name"): s for s in renderer.find("symbols")}
-    palette = _palette(int(colours.max()) + 1)
+    fills = fill_colours(int(colours.max()) + 1)
     seen = {}
     for category in renderer.find("categories"):
         fill = {p.get("k"): p.get("v") for p in symbols[category.get("symbol")].find("layer").findall("prop")}["color"]
         for value in category.findall("val"):
             seen[value.get("value")] = fill
-    expected = {code: ",".join(str(int(palette[k][i : i + 2], 16)) for i in (1, 3, 5)) + ",255" for code, k in zip(grids["grid_code"], colours)}
+    expected = {code: ",".join(str(int(fills[k][i : i + 2], 16)) for i in (1, 3, 5)) + ",255" for code, k in zip(grids["grid_code"], colours)}
     assert seen == expected  # every grid once, in its map colour
     assert qml.get("labelsEnabled") == "1" and qml.find("labeling/settings/text-style").get("fieldName") == "grid_code"
 
 
-def test_grid_colours_equal_the_maps_on_a_larger_real_run(monaco):
+def test_grid_colours_differ_between_neighbours_on_a_larger_real_run(monaco):
     communities, buildings, _ = monaco
     grids = gridgeo.partition(communities, buildings, households="hh_est", grid_size=(40, 80)).grids
     assert len(grids) > 40
-    assert grid_colours(grids).tolist() == _grid_colours(grids.to_crs(local_metric_crs(grids))).tolist()
+    metric = grids.to_crs(local_metric_crs(grids))
+    colours = grid_colours(metric)
+    left, right = metric.sindex.query(metric.geometry, predicate="intersects")
+    pairs = left != right
+    assert pairs.any() and (colours[left[pairs]] != colours[right[pairs]]).all()
 
 
 PROBE = r"""

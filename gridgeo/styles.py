@@ -1,0 +1,107 @@
+"""Colours and outlines shared by the web map, the print maps and the QGIS styles of the GeoPackage.
+
+One palette, one outline per status and one colouring of the grids, so that a
+grid has the same fill in ``map.html``, on a printed notice and in QGIS.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import heapq
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+__all__ = ["PALETTE", "STATUS_STYLE", "darker", "fill_colours", "grid_colours"]
+
+#: Fill colours of grids (ColorBrewer Set3, 12 classes, its grey replaced by tan so that no grid looks
+#: like "nothing"); buildings use darker shades of their grid's colour.
+PALETTE = (
+    "#8dd3c7", "#ffffb3", "#bebada", "#fb8072", "#80b1d3", "#fdb462",
+    "#b3de69", "#fccde5", "#e5c494", "#bc80bd", "#ccebc5", "#ffed6f",
+)  # fmt: skip
+
+#: Outline of a grid by status: colour, weight, dash pattern.
+STATUS_STYLE = {
+    "in_band": {"color": "#333333", "weight": 1.5, "dashArray": None},
+    "oversize_building": {"color": "#ff7f00", "weight": 4, "dashArray": None},
+    "infeasible_total": {"color": "#7b3294", "weight": 4, "dashArray": "8 5"},
+    "detached_part": {"color": "#2c7bb6", "weight": 4, "dashArray": "2 6"},
+    "dedicated": {"color": "#1a9641", "weight": 4, "dashArray": "6 3"},
+    "out_of_band": {"color": "#d7191c", "weight": 5, "dashArray": None},
+    "_other": {"color": "#000000", "weight": 3, "dashArray": "1 4"},
+}
+
+
+def darker(hex_colour: str, factor: float = 0.62) -> str:
+    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
+    return "#{:02x}{:02x}{:02x}".format(*(int(c * factor) for c in (r, g, b)))
+
+
+def fill_colours(n: int) -> list[str]:
+    """``PALETTE``, extended deterministically when more than 12 colours are needed."""
+    colours = list(PALETTE)
+    i = 0
+    while len(colours) < n:
+        hue = (i * 0.618033988749895) % 1.0
+        r, g, b = _hsl_to_rgb(hue, 0.55, 0.72)
+        colours.append(f"#{r:02x}{g:02x}{b:02x}")
+        i += 1
+    return colours
+
+
+def _hsl_to_rgb(h: float, s: float, l: float) -> tuple[int, int, int]:  # noqa: E741
+    r, g, b = colorsys.hls_to_rgb(h, l, s)
+    return int(r * 255), int(g * 255), int(b * 255)
+
+
+def grid_colours(grids: gpd.GeoDataFrame) -> np.ndarray:
+    """Colour index per grid such that grids that touch or overlap never share one.
+
+    Smallest-last greedy colouring (at most 6 colours on a planar adjacency),
+    each vertex taking the least used colour its neighbours leave free; ties go
+    to the lower index and vertices are ordered by grid code, so the result is
+    deterministic.
+    """
+    n = len(grids)
+    if n == 0:
+        return np.zeros(0, dtype=int)
+    geoms = np.asarray(grids.geometry.array)
+    tree = shapely.STRtree(geoms)
+    left, right = tree.query(geoms, predicate="intersects")
+    keep = left != right
+    neighbours: list[set[int]] = [set() for _ in range(n)]
+    for i, j in zip(left[keep].tolist(), right[keep].tolist()):
+        neighbours[i].add(j)
+        neighbours[j].add(i)
+    codes = grids["grid_code"].astype(str).tolist() if "grid_code" in grids else [str(i) for i in range(n)]
+    rank = {i: r for r, i in enumerate(sorted(range(n), key=lambda i: (codes[i], i)))}
+    # smallest-last order: the vertex of least (degree, rank) left, from a heap whose stale entries are skipped
+    degree = [len(s) for s in neighbours]
+    removed = [False] * n
+    order = []
+    heap = [(degree[i], rank[i], i) for i in range(n)]
+    heapq.heapify(heap)
+    while heap:
+        d, _, v = heapq.heappop(heap)
+        if removed[v] or d != degree[v]:
+            continue
+        removed[v] = True
+        order.append(v)
+        for u in neighbours[v]:
+            if not removed[u]:
+                degree[u] -= 1
+                heapq.heappush(heap, (degree[u], rank[u], u))
+    colour = np.full(n, -1, dtype=int)
+    used = [0] * len(PALETTE)
+    for v in reversed(order):
+        taken = {colour[u] for u in neighbours[v] if colour[u] >= 0}
+        free = [c for c in range(len(used)) if c not in taken]
+        if not free:
+            used.append(0)
+            free = [len(used) - 1]
+        c = min(free, key=lambda c: (used[c], c))
+        colour[v] = c
+        used[c] += 1
+    return colour
