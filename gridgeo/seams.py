@@ -35,6 +35,8 @@ from __future__ import annotations
 import numpy as np
 import shapely
 from pyproj import CRS
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 from scipy.spatial import cKDTree
 
 __all__ = ["fit_exactly", "fit_to_kept", "meet_exactly", "seam_tolerance"]
@@ -189,20 +191,11 @@ def _merge_close(coords: np.ndarray, free: np.ndarray, tolerance: float) -> None
     pairs = cKDTree(coords[at]).query_pairs(tolerance, output_type="ndarray")
     if not len(pairs):
         return
-    parent = np.arange(len(at))
-
-    def root(i: int) -> int:
-        while parent[i] != i:
-            parent[i] = parent[parent[i]]
-            i = parent[i]
-        return i
-
-    for a, b in pairs:
-        ra, rb = root(int(a)), root(int(b))
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)  # coordinates are sorted: the smallest index is the smallest value
-    roots = np.array([root(i) for i in range(len(at))])
-    coords[at] = coords[at[roots]]
+    graph = coo_matrix((np.ones(len(pairs)), (pairs[:, 0], pairs[:, 1])), shape=(len(at), len(at)))
+    _, group = connected_components(graph, directed=False)
+    first = np.full(group.max() + 1, len(at))
+    np.minimum.at(first, group, np.arange(len(at)))  # coordinates are sorted: the first of a group is its smallest
+    coords[at] = coords[at[first[group]]]
 
 
 def _mend(redrawn: np.ndarray, coords: np.ndarray, kept_coords: np.ndarray, tolerance: float) -> np.ndarray:

@@ -88,21 +88,11 @@ def cut_units(households: np.ndarray, low: int, high: int) -> list[Unit]:
     if total == 0:
         return []
     ends = np.cumsum(households)
-    starts = np.concatenate([[0], ends[:-1]])
     if _decomposable(np.array([total]), low, high)[0]:
         cuts = _cuts_between_buildings(ends[households > 0], low, high)
     else:
         cuts = _cuts_any(total, ends, low, high)
-    units = []
-    for a, b in zip(cuts[:-1], cuts[1:]):
-        members = []
-        for i in np.flatnonzero((starts < b) & (ends > a) & (households > 0)):
-            first = max(a, starts[i]) - starts[i] + 1
-            last = min(b, ends[i]) - starts[i]
-            members.append((int(i), int(first), int(last)))
-        size = b - a
-        units.append(Unit(int(size), tuple(members), bool(low <= size <= high)))
-    return units
+    return _units_from_cuts(households, cuts, low, high)
 
 
 def cut_households(households: np.ndarray, breaks: list, low: int, high: int) -> list[Unit]:
