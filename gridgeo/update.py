@@ -339,7 +339,8 @@ def update(
         compound_of = np.where(held, -1, areas.building_group)
         _join_compound_mates(home, compound_of, np.flatnonzero(is_new | geom_changed), set(pinned))
     dirty_buildings = is_new | geom_changed | hh_changed
-    lower_bound = _move_lower_bound(pg_codes, pg_comm, pg_metric, home, prep.households, is_new, band, dedicated_codes | protected)
+    flagged = set(pg_codes[pg["status"].astype(str).to_numpy() != IN_BAND].tolist()) if "status" in pg else set()
+    lower_bound = _move_lower_bound(pg_codes, pg_comm, pg_metric, home, prep.households, is_new, band, dedicated_codes | protected, flagged)
 
     # per community: repair what changed
     retired_grids = set(report.get("retired_grid_codes", []))
@@ -500,26 +501,29 @@ def _number_new_buildings(b_code, is_new, b_comm, prep, pb_codes, retired) -> No
             b_code[i] = building_code(ccode, start + rank + 1, w)
 
 
-def _move_lower_bound(codes, communities, geoms, home, households, is_new, band, fixed_codes) -> int:
+def _move_lower_bound(codes, communities, geoms, home, households, is_new, band, fixed_codes, flagged_codes) -> int:
     """The fewest households of kept buildings that any repair must move (:mod:`gridgeo.movebound`), summed over communities.
 
     Every building is counted in the previous grid it was placed in (``home``);
-    dedicated, locked and edited grids (``fixed_codes``) take no part.
+    dedicated, locked and edited grids (``fixed_codes``) take no part, and grids
+    the previous plan already flagged (``flagged_codes``: out of band with an
+    excuse or a proof) have no band, since a repair may leave them as they are.
     """
     fixed = np.isin(codes.astype(str), sorted(fixed_codes))
+    flagged = np.isin(codes.astype(str), sorted(flagged_codes))
     total = 0
     for ccode in sorted(set(communities.tolist())):
         rows = np.flatnonzero(communities == ccode)
         members = [np.flatnonzero(home == code) for code in codes[rows]]
-        total += _cheapest_flow(members, geoms[rows], households, is_new, band, fixed[rows]).bound
+        total += _cheapest_flow(members, geoms[rows], households, is_new, band, fixed[rows], free=flagged[rows]).bound
     return int(total)
 
 
-def _cheapest_flow(members: list[np.ndarray], geoms: np.ndarray, households: np.ndarray, is_new: np.ndarray | None, band, fixed: np.ndarray, *, bound: bool = True, closed: set[tuple[int, int]] = frozenset()):
+def _cheapest_flow(members: list[np.ndarray], geoms: np.ndarray, households: np.ndarray, is_new: np.ndarray | None, band, fixed: np.ndarray, *, free: np.ndarray | None = None, bound: bool = True, closed: set[tuple[int, int]] = frozenset()):
     """:func:`gridgeo.movebound.cheapest_moves` of one community's grids (their buildings ``members`` and polygons).
 
     A grid holding a building above the band's maximum has no band and keeps
-    that building.  ``bound=False`` plans the repair: grids are created out of
+    that building, and so have the ``free`` grids.  ``bound=False`` plans the repair: grids are created out of
     one grid only, and no household crosses the ``closed`` borders (pairs of positions).
     """
     is_new = np.zeros(len(households), dtype=bool) if is_new is None else is_new
@@ -530,7 +534,7 @@ def _cheapest_flow(members: list[np.ndarray], geoms: np.ndarray, households: np.
     smallest = np.array([int(households[m][households[m] > 0].min()) if (households[m] > 0).any() else 1 for m in members], dtype=np.int64)
     borders = [(a, b) for a, b, _ in _borders(geoms) if (a, b) not in closed and (b, a) not in closed]
     return cheapest_moves(
-        old, new, borders, band=band, free=largest > band[1], fixed=fixed, held=np.where(largest_old > band[1], largest_old, 0),
+        old, new, borders, band=band, free=(largest > band[1]) | (False if free is None else free), fixed=fixed, held=np.where(largest_old > band[1], largest_old, 0),
         smallest=smallest, fresh_from_neighbours=bound,
     )
 
