@@ -154,6 +154,19 @@ def _load_config(ctx: click.Context, _param, value):
     return value
 
 
+def _grouped(func, keyword: str, params, options):
+    """``func`` with the click ``options``, whose values reach it as one dict under ``keyword``."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        group = {name: kwargs.pop(name, None) for name in params}
+        return func(*args, **{keyword: group}, **kwargs)
+
+    for option in reversed(options):
+        wrapper = option(wrapper)
+    return wrapper
+
+
 def input_options(func):
     """Options shared by commands that read communities and buildings."""
     options = [
@@ -193,15 +206,7 @@ def code_options(func):
         click.option("--valid-to", metavar="YYYY-MM-DD", help="End date written to every grid (valid_to)."),
         click.option("--responsible-unit-column", metavar="COL", help="Communities column copied to its grids' responsible_unit."),
     ]
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        codes = {name: kwargs.pop(name) for name in CODE_PARAMS}
-        return func(*args, codes=codes, **kwargs)
-
-    for option in reversed(options):
-        wrapper = option(wrapper)
-    return wrapper
+    return _grouped(func, "codes", CODE_PARAMS, options)
 
 
 POINT_PARAMS = ("x", "y", "wkt", "crs")
@@ -215,15 +220,7 @@ def point_table_options(func):
         click.option("--wkt", metavar="COL", help="BUILDINGS is a table: its column of WKT geometries (POINT (121.5 25.05)), instead of --x/--y."),
         click.option("--crs", metavar="CRS", help="CRS of the coordinates in a BUILDINGS table (default EPSG:4326, longitude and latitude)."),
     ]
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        points = {name: kwargs.pop(name) for name in POINT_PARAMS}
-        return func(*args, points=points, **kwargs)
-
-    for option in reversed(options):
-        wrapper = option(wrapper)
-    return wrapper
+    return _grouped(func, "points", POINT_PARAMS, options)
 
 
 DATABASE_PARAMS = ("to", "schema")
@@ -235,15 +232,7 @@ def database_options(func):
         click.option("--to", "to", metavar="URL", help="Also write every layer into PostGIS: postgresql://USER@HOST:PORT/DB (password from PGPASSWORD or ~/.pgpass); needs --schema."),
         click.option("--schema", metavar="NAME", help="PostgreSQL schema of the tables written with --to (created if missing; --overwrite replaces its tables)."),
     ]
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        database = {name: kwargs.pop(name) for name in DATABASE_PARAMS}
-        return func(*args, database=database, **kwargs)
-
-    for option in reversed(options):
-        wrapper = option(wrapper)
-    return wrapper
+    return _grouped(func, "database", DATABASE_PARAMS, options)
 
 
 def _check_database(database: dict | None) -> None:
@@ -310,15 +299,7 @@ def register_options(func, roster: bool = True):
     ]
     if not roster:
         options = options[:-2]
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        register_opts = {name: kwargs.pop(name, None) for name in REGISTER_PARAMS}
-        return func(*args, register_opts=register_opts, **kwargs)
-
-    for option in reversed(options):
-        wrapper = option(wrapper)
-    return wrapper
+    return _grouped(func, "register_opts", REGISTER_PARAMS, options)
 
 
 def _read_register_options(opts: dict, encoding, formats, labels: dict):
