@@ -60,8 +60,6 @@ class MoveFlow:
     bound: int
     #: pairs of grids (sender, receiver) between which the cheapest repair moves households
     pairs: list[tuple[int, int]] = field(default_factory=list)
-    #: grids out of (or beside) which the cheapest repair creates a grid
-    fresh: list[int] = field(default_factory=list)
 
 
 def households_to_move(old, new, borders, *, band, free=None, fixed=None, held=None, smallest=None) -> int:
@@ -224,5 +222,4 @@ def cheapest_moves(
     flows = solved.x[f_at : f_at + m] + solved.x[z_at : z_at + m] if solved.x is not None else np.zeros(m)
     used = flows > 0.5
     pairs_used = sorted({(int(a), int(b)) for a, b in zip(tail[used], head[used]) if b < k})
-    fresh = sorted({int(b) - k for b in head[used] if b >= k} | {int(a) for a, b in zip(tail[used], head[used]) if b >= k})
-    return MoveFlow(int(math.ceil(value - 1e-6)), pairs_used, fresh)
+    return MoveFlow(int(math.ceil(value - 1e-6)), pairs_used)

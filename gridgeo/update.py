@@ -533,8 +533,9 @@ def _cheapest_flow(members: list[np.ndarray], geoms: np.ndarray, households: np.
     largest_old = np.array([int(households[m][~is_new[m]].max()) if (~is_new[m]).any() else 0 for m in members], dtype=np.int64)
     smallest = np.array([int(households[m][households[m] > 0].min()) if (households[m] > 0).any() else 1 for m in members], dtype=np.int64)
     borders = [(a, b) for a, b, _ in _borders(geoms) if (a, b) not in closed and (b, a) not in closed]
+    oversize = largest > band[1]
     return cheapest_moves(
-        old, new, borders, band=band, free=(largest > band[1]) | (False if free is None else free), fixed=fixed, held=np.where(largest_old > band[1], largest_old, 0),
+        old, new, borders, band=band, free=oversize if free is None else oversize | free, fixed=fixed, held=np.where(largest_old > band[1], largest_old, 0),
         smallest=smallest, fresh_from_neighbours=bound,
     )
 
@@ -718,8 +719,9 @@ def _repair_community(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, c
         code = min(bad)
         # first the grids the cheapest flow of households links to this one, then the grids sharing its longest borders
         solved = _repair_along_flow(grids, code, ctx, dirty)
-        region = [code] if solved else _with_compound_mates(grids, [code], ctx)
-        solved = solved or (len(region) > 1 and _repair_region(grids, region, ctx, dirty))
+        if not solved:
+            region = _with_compound_mates(grids, [code], ctx)
+            solved = len(region) > 1 and _repair_region(grids, region, ctx, dirty)
         while not solved:
             candidates = [c for c, g in grids.items() if not g.dedicated and not g.locked]
             shared = _shared_lengths(grids, candidates) if len(candidates) > 1 else {}
@@ -1217,7 +1219,7 @@ def _repartition_whole(grids: dict[str, _Grid], ctx: _Context, community_geom, d
 
 # -- assembling the result ---------------------------------------------------------------------------------
 def _fit_metric(geoms: list, communities: list[str]) -> list:
-    """The re-drawn grids (metric polygons) of each community meeting each other exactly (:func:`gridgeo.seams.fit_to_kept`)."""
+    """The re-drawn grids (metric polygons) of each community meeting each other exactly (:func:`gridgeo.seams.fit_exactly`)."""
     out = list(geoms)
     communities = np.asarray(communities, dtype=object)
     array = np.array(geoms, dtype=object)
