@@ -16,14 +16,23 @@ import types
 
 __version__ = "0.1.0"
 
+from ._moved import install as _install_moved  # noqa: E402
 from .errors import CRSError, GridgeoError, InputError, OutputExistsError  # noqa: E402
+
+_install_moved()  # the old flat module paths (gridgeo.update, ...) still import, with a DeprecationWarning
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
 
 __all__ = ["partition", "add_workload", "add_coverage", "Partition", "read_outputs", "GridgeoError", "InputError", "CRSError", "OutputExistsError", "__version__"]
 
 # public name → module that defines it, imported on first use (PEP 562)
-_LAZY = {"partition": "api", "add_coverage": "coverage", "Partition": "result", "read_outputs": "result", "add_workload": "workload"}
+_LAZY = {
+    "partition": "api",
+    "add_coverage": "governance.coverage",
+    "Partition": "result",
+    "read_outputs": "result",
+    "add_workload": "governance.workload",
+}
 
 
 class _Package(types.ModuleType):

@@ -17,21 +17,21 @@ import pandas as pd
 import shapely
 
 from . import __version__, timings
-from .areas import assign_areas, facility_letter
 from .arrays import geometry_order
-from .codes import building_code, community_codes, grid_code, reading_order, unit_code, width_for
-from .crs import reproject_polygons
-from .engine import CommunityTask, run_community_task
+from .cells.areas import assign_areas, facility_letter
 from .errors import AuditError, InputError, Problem
+from .governance.codes import building_code, community_codes, grid_code, reading_order, unit_code, width_for
+from .governance.standard_codes import apply_codes, prepare_codes
+from .governance.workload import add_workload
+from .inputs.crs import reproject_polygons
+from .inputs.register import match_register, prepare_register
+from .inputs.validate import prepare_inputs
 from .labels import reason_text
 from .metrics import community_metrics, polsby_popper, summarize
 from .parallel import map_ordered
+from .partition.engine import CommunityTask, run_community_task
 from .partition.plan import DEDICATED
-from .register import match_register, prepare_register
 from .result import Partition
-from .standard_codes import apply_codes, prepare_codes
-from .validate import prepare_inputs
-from .workload import add_workload
 
 __all__ = ["partition", "Partition", "parse_band"]
 
@@ -485,7 +485,7 @@ def _match_register(register, buildings, *, building_id, households, community_h
 
 def _register_rows(matched, buildings, prep, building_id: str) -> dict:
     """Per row of ``prep.buildings``: its household ids and breaks; households of unassigned buildings."""
-    from .register import id_key
+    from .inputs.register import id_key
 
     position = {id_key(v): i for i, v in enumerate(buildings[building_id].to_numpy())}
     rows = [position[id_key(v)] for v in prep.buildings[building_id].to_numpy()]

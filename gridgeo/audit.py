@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .crs import local_metric_crs
+from .inputs.crs import local_metric_crs
 from .metrics import EXCUSES, PROVEN_INFEASIBLE, community_metrics
 
 __all__ = ["audit_partition"]
@@ -114,7 +114,7 @@ def audit_partition(
         problems.append("duplicate unit codes")
     scheme = params.get("code_scheme") or "default"
     if scheme != "default" and len(grids):
-        from .standard_codes import check_standard_codes
+        from .governance.standard_codes import check_standard_codes
 
         if "standard_code" not in grids.columns:
             problems.append(f"code scheme {scheme} but the grids have no standard_code")

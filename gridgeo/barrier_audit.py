@@ -19,10 +19,10 @@ import numpy as np
 import pandas as pd
 
 from .api import community_tasks, parse_band
-from .codes import community_codes
-from .engine import community_rng, partition_community
+from .governance.codes import community_codes
+from .inputs.validate import prepare_inputs
 from .partition.crossings import NECESSARY, NEEDLESS, UNDETERMINED, explain_crossings
-from .validate import prepare_inputs
+from .partition.engine import community_rng, partition_community
 
 __all__ = ["BarrierAudit", "barrier_audit"]
 

@@ -29,9 +29,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .crs import local_metric_crs
+from .inputs.crs import local_metric_crs
 from .parallel import default_workers
-from .units import fits_units
+from .units.cut import fits_units
 
 __all__ = ["EXCUSES", "polsby_popper", "grid_metrics", "community_metrics", "summarize"]
 

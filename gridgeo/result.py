@@ -64,7 +64,7 @@ class Partition:
         The folder is written next to ``outdir`` first and renamed when complete,
         so a failed run leaves nothing behind.  See :func:`gridgeo.export.write_outputs`.
         """
-        from .export import write_outputs
+        from .outputs.export import write_outputs
 
         return write_outputs(self, outdir, overwrite=overwrite)
 

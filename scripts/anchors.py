@@ -3,7 +3,7 @@
 gridgeo and five anchors split the same communities on the same cell graphs:
 
 * ``gridgeo`` — :func:`gridgeo.partition.plan.partition_part`, the call
-  :func:`gridgeo.engine.partition_community` makes per connected piece;
+  :func:`gridgeo.partition.engine.partition_community` makes per connected piece;
 * ``gerrychain-tree`` / ``gerrychain-seed`` — gerrychain 1.0's
   ``recursive_tree_part`` and ``recursive_seed_part`` (canonical home
   ``gerrychain.partition``; ``gerrychain.tree.recursive_*_part`` are deprecated
@@ -17,7 +17,7 @@ gridgeo and five anchors split the same communities on the same cell graphs:
 
 k is gridgeo's grid count for the piece, so every method is asked for the
 same number of grids.  The inputs are prepared exactly as gridgeo does it
-(:func:`gridgeo.validate.prepare_inputs`: local metric CRS, repaired
+(:func:`gridgeo.inputs.validate.prepare_inputs`: local metric CRS, repaired
 geometry, buildings assigned to communities; per community the parts, the
 tessellation, the cell graph and its connected pieces as in
 ``partition_community``), once per community and untimed.  Converting the cell
@@ -93,7 +93,7 @@ class Piece:
 
     Attributes
     ----------
-    graph : gridgeo.adjacency.CellGraph
+    graph : gridgeo.cells.adjacency.CellGraph
     cells : ndarray of Polygon
         The cells of ``graph``, metric CRS (kept in the parent, never sent to a worker).
     detached : bool
@@ -144,12 +144,12 @@ def prepare_cases(communities, buildings, *, households: str, building_id: str |
     import shapely
     from scipy.sparse.csgraph import connected_components
 
-    from gridgeo.adjacency import build_cell_graph
     from gridgeo.api import _canonical_order
-    from gridgeo.codes import community_codes
-    from gridgeo.engine import _assign_parts
-    from gridgeo.tessellate import split_parts, tessellate_part
-    from gridgeo.validate import prepare_inputs
+    from gridgeo.cells.adjacency import build_cell_graph
+    from gridgeo.cells.tessellate import split_parts, tessellate_part
+    from gridgeo.governance.codes import community_codes
+    from gridgeo.inputs.validate import prepare_inputs
+    from gridgeo.partition.engine import _assign_parts
 
     prep = prepare_inputs(communities, buildings, households=households, building_id=building_id)
     codes = community_codes(prep.community_ids)
@@ -189,7 +189,7 @@ def prepare_cases(communities, buildings, *, households: str, building_id: str |
 def _import_method(method: str) -> None:
     """Import a method's library before any community, so import time is never timed."""
     if method == GRIDGEO:
-        import gridgeo.engine  # noqa: F401
+        import gridgeo.partition.engine  # noqa: F401
     elif method.startswith("gerrychain"):
         import gerrychain.partition  # noqa: F401
         import networkx  # noqa: F401
@@ -317,7 +317,7 @@ class _Clock:
 
 def _solve_gridgeo(task: dict, clock: _Clock) -> dict:
     """Time ``partition_part`` on every piece and ``partition_community`` on the whole community."""
-    from gridgeo.engine import community_rng, partition_community
+    from gridgeo.partition.engine import community_rng, partition_community
     from gridgeo.partition.plan import partition_part
 
     low, high = task["band"]
@@ -571,8 +571,8 @@ def _excuse(cell_weights: np.ndarray, feasible: bool, detached: bool, band) -> s
 
 def grids_of(case: Case, labels: list[np.ndarray], band: tuple[int, int]) -> list[dict]:
     """The grids a method made of one community: dissolved cells, households, excuse."""
-    from gridgeo.engine import _dissolve
     from gridgeo.partition.count import feasible_counts
+    from gridgeo.partition.engine import _dissolve
 
     rows = []
     for piece, piece_labels in zip(case.pieces, labels):

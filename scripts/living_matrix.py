@@ -44,10 +44,10 @@ import shapely  # noqa: E402
 
 import gridgeo  # noqa: E402
 from gridgeo.audit import audit_partition  # noqa: E402
-from gridgeo.crs import local_metric_crs  # noqa: E402
-from gridgeo.edits import apply_edits  # noqa: E402
+from gridgeo.inputs.crs import local_metric_crs  # noqa: E402
+from gridgeo.living.edits import apply_edits  # noqa: E402
+from gridgeo.living.update import update  # noqa: E402
 from gridgeo.metrics import EXCUSES, PROVEN_INFEASIBLE  # noqa: E402
-from gridgeo.update import update  # noqa: E402
 
 logger = logging.getLogger("living_matrix")
 OPTIONS = {"households": "hh_est", "community_id": "community_id", "building_id": "building_id"}
@@ -90,7 +90,7 @@ def neighbour_move(result) -> tuple[str, str]:
 
 def plan_buildings(folder: Path) -> gpd.GeoDataFrame:
     """The building layer of a written plan as apply-edits reads it."""
-    from gridgeo.edits import _input_layer
+    from gridgeo.living.edits import _input_layer
     from gridgeo.result import read_outputs
 
     return _input_layer(read_outputs(folder))

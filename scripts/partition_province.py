@@ -44,7 +44,7 @@ import shapely
 import gridgeo
 import gridgeo.parallel
 from gridgeo.errors import GridgeoError
-from gridgeo.io import read_layer, split_layer_spec
+from gridgeo.inputs.io import read_layer, split_layer_spec
 
 log = logging.getLogger("partition_province")
 

@@ -142,7 +142,7 @@ def test_a_compound_that_fits_is_never_split_and_every_split_is_reported():
 
 
 def test_compounds_are_a_layer_of_the_geopackage_and_of_the_map(tmp_path):
-    from gridgeo.maps import write_maps
+    from gridgeo.outputs.maps import write_maps
     from gridgeo.result import read_outputs
 
     buildings, compounds, result = _compound_run()
@@ -155,7 +155,7 @@ def test_compounds_are_a_layer_of_the_geopackage_and_of_the_map(tmp_path):
     write_maps(back, folder, lang="en")
     page = (folder / "map.html").read_text(encoding="utf-8")
     assert '"compounds"' in page and compounds["name"].iloc[0] in page
-    from gridgeo.report import build_report_html
+    from gridgeo.outputs.report import build_report_html
 
     html_text = build_report_html(back, lang="zh")
     assert 'id="compounds"' in html_text and ("compounds-split" in html_text) == bool(len(split))
@@ -182,6 +182,6 @@ def test_dedicated_facilities_and_compounds_in_one_run_with_standard_codes():
     assert (result.grids["grid_type"] == "dedicated").sum() == len(grounds)
     rows = result.report["compounds"]
     assert rows and all(len(r["grids"]) == 1 for r in rows if r["households"] <= 500 and r["n_buildings"])
-    from gridgeo.standard_codes import validate_code
+    from gridgeo.governance.standard_codes import validate_code
 
     assert all(validate_code(code, "db11") for code in result.grids["standard_code"])

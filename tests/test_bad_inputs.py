@@ -37,7 +37,7 @@ import shapely
 from click.testing import CliRunner
 
 from gridgeo.cli import main
-from gridgeo.io import is_table, read_layer, read_point_table, split_layer_spec
+from gridgeo.inputs.io import is_table, read_layer, read_point_table, split_layer_spec
 
 from .conftest import DATA, REPO
 
@@ -473,7 +473,7 @@ def _fail_geojson(exc: BaseException) -> Callable:
             Path(path).write_bytes(b'{"type":"FeatureCollection","features":[{"type":')
             raise exc
 
-        mp.setattr("gridgeo.export.write_geojson", failing)
+        mp.setattr("gridgeo.outputs.export.write_geojson", failing)
 
     return patch
 

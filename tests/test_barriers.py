@@ -7,9 +7,9 @@ import numpy as np
 import shapely
 
 import gridgeo
-from gridgeo.adjacency import build_cell_graph
 from gridgeo.audit import audit_partition
 from gridgeo.barrier_audit import barrier_audit
+from gridgeo.cells.adjacency import build_cell_graph
 from gridgeo.partition.crossings import block_alone, explain_crossings
 from gridgeo.partition.plan import partition_part
 from gridgeo.partition.proof import forced_pockets

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import shapely
 
-from gridgeo.chinacoords import gcj02_to_wgs84, to_gcj02, wgs84_to_gcj02
+from gridgeo.inputs.chinacoords import gcj02_to_wgs84, to_gcj02, wgs84_to_gcj02
 
 # (wgs_lon, wgs_lat, gcj_lon, gcj_lat)
 REFERENCE = [

@@ -8,9 +8,9 @@ import pytest
 import shapely
 
 import gridgeo
-from gridgeo.adjacency import build_cell_graph
 from gridgeo.audit import audit_partition
-from gridgeo.corridors import bridge_pairs, carve_corridor
+from gridgeo.cells.adjacency import build_cell_graph
+from gridgeo.partition.corridors import bridge_pairs, carve_corridor
 
 from .conftest import SHARED
 

@@ -1,4 +1,4 @@
-"""Service coverage (gridgeo.coverage) on real Monaco data, through the API, the map, the report, the roster and the CLI.
+"""Service coverage (gridgeo.governance.coverage) on real Monaco data, through the API, the map, the report, the roster and the CLI.
 
 Monaco has no service-centre layer, so the centres here are stand-ins made from real
 data and labelled as such: the representative points of two real buildings, and one
@@ -19,13 +19,13 @@ from click.testing import CliRunner
 
 import gridgeo
 from gridgeo.cli import main
-from gridgeo.coverage import COVERAGE_COLUMNS, add_coverage, grid_coverage, grid_origins, prepare_centres
-from gridgeo.crs import local_metric_crs
 from gridgeo.errors import InputError
-from gridgeo.maps import build_map
-from gridgeo.network import build_road_network
-from gridgeo.report import build_report_html
-from gridgeo.roster import grid_roster
+from gridgeo.governance.coverage import COVERAGE_COLUMNS, add_coverage, grid_coverage, grid_origins, prepare_centres
+from gridgeo.governance.network import build_road_network
+from gridgeo.governance.roster import grid_roster
+from gridgeo.inputs.crs import local_metric_crs
+from gridgeo.outputs.maps import build_map
+from gridgeo.outputs.report import build_report_html
 
 from .conftest import DATA, file_hashes
 

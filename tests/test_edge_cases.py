@@ -155,7 +155,7 @@ def test_a_courtyard_pocket_is_proven_infeasible_whether_alone_or_with_its_gatew
     """Shanghai's case: 201 households reachable only through a 378-household building."""
     import scipy.sparse as sp
 
-    from gridgeo.adjacency import CellGraph
+    from gridgeo.cells.adjacency import CellGraph
     from gridgeo.partition.proof import enclosed_pocket
 
     # 0 = courtyard (201), 1 = the building around it (378), 2-4 = the street (150 each)
@@ -175,7 +175,7 @@ def test_a_courtyard_pocket_is_proven_infeasible_whether_alone_or_with_its_gatew
 def test_overlapping_footprints_keep_their_representative_points():
     """A footprint overlapping another (3D-model footprints often do) must not lose the ground around its
     representative point to the other building's samples."""
-    from gridgeo.tessellate import tessellate_part
+    from gridgeo.cells.tessellate import tessellate_part
 
     big = shapely.box(0, 0, 20, 20)  # representative point (10, 10)
     wing = shapely.box(12, 5, 30, 15)  # overlaps big's east half, not its representative point
@@ -191,7 +191,7 @@ def test_footprint_whose_ground_in_the_community_lies_under_another_gets_a_cell(
     # real OSM data (tests/data/helsinki_overlap.gpkg): a 6,431 m² outline 85 % covered by another outline;
     # the community boundary cuts it so that all of its uncovered ground, and so all of its samples,
     # lie outside: it used to get an empty cell (and the cell graph failed on it)
-    from gridgeo.tessellate import Tessellation, _without_empty_sites, tessellate_part
+    from gridgeo.cells.tessellate import Tessellation, _without_empty_sites, tessellate_part
 
     communities = gpd.read_file(DATA / "helsinki_overlap.gpkg", layer="communities")
     buildings = gpd.read_file(DATA / "helsinki_overlap.gpkg", layer="buildings")

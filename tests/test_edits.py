@@ -1,4 +1,4 @@
-"""Manual edits (gridgeo.edits, `gridgeo apply-edits`) on three real Taipei villages (tests/data/taipei_small_*)."""
+"""Manual edits (gridgeo.living.edits, `gridgeo apply-edits`) on three real Taipei villages (tests/data/taipei_small_*)."""
 
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from click.testing import CliRunner
 import gridgeo
 from gridgeo.audit import audit_partition
 from gridgeo.cli import main
-from gridgeo.edits import EDITED_SPLIT, apply_edits
 from gridgeo.errors import InputError
+from gridgeo.living.edits import EDITED_SPLIT, apply_edits
+from gridgeo.living.update import update
 from gridgeo.result import read_outputs
-from gridgeo.update import update
 
 from .conftest import file_hashes
 
@@ -57,7 +57,7 @@ def _polygons(result) -> dict[str, bytes]:
 
 
 def _layer_input(previous) -> pd.DataFrame:
-    from gridgeo.edits import _input_layer
+    from gridgeo.living.edits import _input_layer
 
     return _input_layer(previous)
 

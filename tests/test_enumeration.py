@@ -14,9 +14,9 @@ import pytest
 from scipy.sparse.csgraph import breadth_first_order
 
 from gridgeo.api import community_tasks
-from gridgeo.engine import community_rng, partition_community
+from gridgeo.inputs.validate import prepare_inputs
+from gridgeo.partition.engine import community_rng, partition_community
 from gridgeo.partition.proof import in_band_connected_subsets
-from gridgeo.validate import prepare_inputs
 
 
 def reference_subsets(graph, low, high, budget=200_000):

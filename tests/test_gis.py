@@ -28,8 +28,8 @@ from click.testing import CliRunner
 
 import gridgeo
 from gridgeo.cli import main
-from gridgeo.crs import local_metric_crs
-from gridgeo.styles import STATUS_STYLE, fill_colours, grid_colours
+from gridgeo.inputs.crs import local_metric_crs
+from gridgeo.outputs.styles import STATUS_STYLE, fill_colours, grid_colours
 
 from .conftest import DATA
 

@@ -11,7 +11,7 @@ from click.testing import CliRunner
 import gridgeo
 from gridgeo.cli import main
 from gridgeo.errors import InputError
-from gridgeo.io import read_layer, split_layer_spec
+from gridgeo.inputs.io import read_layer, split_layer_spec
 
 from .conftest import SAMPLE
 

@@ -21,11 +21,11 @@ from click.testing import CliRunner
 import gridgeo
 from gridgeo.audit import audit_partition
 from gridgeo.cli import main
-from gridgeo.edits import apply_edits
-from gridgeo.movebound import households_to_move
+from gridgeo.living.edits import apply_edits
+from gridgeo.living.movebound import households_to_move
+from gridgeo.living.seams import fit_to_kept
+from gridgeo.living.update import update
 from gridgeo.result import Partition, read_outputs
-from gridgeo.seams import fit_to_kept
-from gridgeo.update import update
 
 from .conftest import REPO, SHARED
 

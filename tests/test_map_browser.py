@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import gridgeo
-from gridgeo.maps import write_maps
+from gridgeo.outputs.maps import write_maps
 
 REPO = Path(__file__).resolve().parent.parent
 CHROMIUM = os.environ.get("GRIDGEO_CHROMIUM", "/usr/bin/chromium")

@@ -11,8 +11,8 @@ import pytest
 import shapely
 
 import gridgeo
-from gridgeo.chinacoords import wgs84_to_gcj02
-from gridgeo.maps import _sanitise_filename, build_map, write_maps
+from gridgeo.inputs.chinacoords import wgs84_to_gcj02
+from gridgeo.outputs.maps import _sanitise_filename, build_map, write_maps
 
 XSS = "<img src=x onerror=alert(1)>"
 

@@ -9,8 +9,8 @@ import shapely
 
 import gridgeo
 from gridgeo.audit import audit_partition
-from gridgeo.crs import local_metric_crs
-from gridgeo.tessellate import held_elsewhere, join_held_sites, split_parts, tessellate_part
+from gridgeo.cells.tessellate import held_elsewhere, join_held_sites, split_parts, tessellate_part
+from gridgeo.inputs.crs import local_metric_crs
 
 from .conftest import SHARED
 

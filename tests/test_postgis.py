@@ -170,7 +170,7 @@ def test_keys_indexes_srid_and_comments(server, plan):
 
 
 def test_existing_tables_need_overwrite_and_a_failure_changes_nothing(server, plan, monkeypatch):
-    from gridgeo import postgis
+    from gridgeo.outputs import postgis
     from gridgeo.result import read_outputs
 
     result = read_outputs(plan)
@@ -228,7 +228,7 @@ def test_postgis_tables_as_inputs(server, plan, tmp_path):
 
 
 def test_bad_database_inputs_are_clear_errors(server):
-    from gridgeo.postgis import read_postgis
+    from gridgeo.outputs.postgis import read_postgis
 
     with pytest.raises(InputError, match="there is no table plan.nothing"):
         read_postgis(f"{server}#plan.nothing")

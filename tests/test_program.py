@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 from scipy.sparse.csgraph import connected_components
 
 import gridgeo
-from gridgeo.adjacency import build_cell_graph
 from gridgeo.audit import audit_partition
-from gridgeo.crs import local_metric_crs
+from gridgeo.cells.adjacency import build_cell_graph
+from gridgeo.cells.tessellate import split_parts, tessellate_part
+from gridgeo.inputs.crs import local_metric_crs
 from gridgeo.partition.program import MAX_PROGRAM, split_program
 from gridgeo.partition.proof import MAX_EXHAUSTIVE, exact_split, no_split_exists
-from gridgeo.tessellate import split_parts, tessellate_part
 
 from .conftest import DATA
 

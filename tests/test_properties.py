@@ -104,7 +104,7 @@ def test_grid_count_is_feasible_when_one_exists(total, low, extra):
 @settings(max_examples=150, deadline=None)
 @given(st.lists(st.integers(0, 70), min_size=1, max_size=25))
 def test_building_boundary_program_splits_as_few_buildings_as_the_household_program(households):
-    from gridgeo.units import _cuts_any, _cuts_between_buildings, _decomposable
+    from gridgeo.units.cut import _cuts_any, _cuts_between_buildings, _decomposable
 
     h = np.array(households)
     total = int(h.sum())

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 import gridgeo
 from gridgeo.cli import main
 from gridgeo.errors import InputError
-from gridgeo.register import natural_key, prepare_register, read_register
+from gridgeo.inputs.register import natural_key, prepare_register, read_register
 from gridgeo.result import read_outputs
 from gridgeo.units import cut_households, cut_units, fits_units
 

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 
 import gridgeo
-from gridgeo import report as report_module
-from gridgeo.report import build_report_html, write_report
+from gridgeo.outputs import report as report_module
+from gridgeo.outputs.report import build_report_html, write_report
 
 SCRIPT = "<script>alert(1)</script>"
 

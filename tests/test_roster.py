@@ -9,9 +9,9 @@ import pandas as pd
 import pytest
 
 import gridgeo
-from gridgeo.roster import GRID_COLUMNS, STAFF_COLUMNS, UNIT_COLUMNS, grid_roster, unit_roster, write_roster
+from gridgeo.governance.roster import GRID_COLUMNS, STAFF_COLUMNS, UNIT_COLUMNS, grid_roster, unit_roster, write_roster
 
-#: what gridgeo.partition adds to every grid (gridgeo.workload), in roster order; coverage only with service centres
+#: what gridgeo.partition adds to every grid (gridgeo.governance.workload), in roster order; coverage only with service centres
 TEAM_COLUMNS = ("tour_m", "workload_index", "workload_flag", "helpers_n")
 
 openpyxl = pytest.importorskip("openpyxl")

@@ -11,10 +11,10 @@ import shapely
 from scipy.sparse.csgraph import dijkstra
 
 import gridgeo
-import gridgeo.engine
-import gridgeo.routes
 from gridgeo.audit import audit_partition
-from gridgeo.routes import CLEARANCE_M, outline_network
+from gridgeo.partition import engine as engine_module
+from gridgeo.partition import routes as routes_module
+from gridgeo.partition.routes import CLEARANCE_M, outline_network
 from gridgeo.units import fits_units
 
 from .conftest import DATA, SHARED
@@ -38,7 +38,7 @@ def _run(routes: bool):
     drawn = []
     with pytest.MonkeyPatch.context() as patch:
         if routes:
-            carve = gridgeo.routes._Router._carve
+            carve = routes_module._Router._carve
 
             def recording(self, state, strip, receiver, mine):
                 touched = carve(self, state, strip, receiver, mine)
@@ -46,9 +46,9 @@ def _run(routes: bool):
                     drawn.append((strip, self.footprints))
                 return touched
 
-            patch.setattr(gridgeo.routes._Router, "_carve", recording)
+            patch.setattr(routes_module._Router, "_carve", recording)
         else:
-            patch.setattr(gridgeo.engine, "repair_by_routes", lambda *a, **k: None)
+            patch.setattr(engine_module, "repair_by_routes", lambda *a, **k: None)
         result = gridgeo.partition(communities, buildings, households="hh_est", grid_size=(10, 15), workers=1)
     return buildings, result, drawn
 
@@ -127,9 +127,9 @@ def test_unit_fit_leaves_no_grid_without_an_exact_unit_cut():
 def test_stranded_house_joins_the_nearest_oversize_grid_through_a_route():
     # a house of 2 whose only neighbour has 15 (10-15): no in-band grid can hold it, even through
     # routes; it joins the grid of the 40-household tower two cells away, through the yard behind the 15
-    from gridgeo.adjacency import build_cell_graph
+    from gridgeo.cells.adjacency import build_cell_graph
     from gridgeo.partition.plan import make_note
-    from gridgeo.routes import repair_by_routes
+    from gridgeo.partition.routes import repair_by_routes
 
     cells = np.array([shapely.box(i * 10, 0, i * 10 + 10, 20) for i in range(3)])
     houses = [np.array([shapely.box(i * 10, 0, i * 10 + 10, 12)]) for i in range(3)]
@@ -151,7 +151,7 @@ def test_stranded_grid_on_real_data_joins_an_oversize_grid():
     communities = gpd.read_file(DATA / "monaco_recut.gpkg", layer="communities")
     buildings = gpd.read_file(DATA / "monaco_recut.gpkg", layer="buildings")
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(gridgeo.routes._Router, "absorb", lambda *a, **k: None)
+        patch.setattr(routes_module._Router, "absorb", lambda *a, **k: None)
         without = gridgeo.partition(communities, buildings, households="hh_est", grid_size=(10, 15), workers=1)
     assert without.report["summary"]["n_defects"] == 1
     result = gridgeo.partition(communities, buildings, households="hh_est", grid_size=(10, 15), workers=1)

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 import gridgeo
-from gridgeo.shapefile import LAYERS, shapefile_field_names, write_shapefiles
+from gridgeo.outputs.shapefile import LAYERS, shapefile_field_names, write_shapefiles
 
 
 @pytest.fixture(scope="module")
@@ -126,7 +126,7 @@ def test_gbk_cannot_encode_raises_and_writes_nothing(result, tmp_path):
 def test_long_text_cut_with_warning(result, tmp_path, caplog):
     units = result.units.copy()
     units.loc[units.index[:3], "members"] = "社" * 200  # 600 bytes in UTF-8
-    with caplog.at_level(logging.WARNING, logger="gridgeo.shapefile"):
+    with caplog.at_level(logging.WARNING, logger="gridgeo.outputs.shapefile"):
         write_shapefiles(dataclasses.replace(result, units=units), tmp_path, encoding="utf-8")
     assert any("units.shp" in r.message and "'members'" in r.message and " 3 values" in r.message for r in caplog.records)
     back = gpd.read_file(tmp_path / "units.shp")

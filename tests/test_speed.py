@@ -13,7 +13,7 @@ from click.testing import CliRunner
 import gridgeo
 from gridgeo import timings
 from gridgeo.cli import main
-from gridgeo.maps import _feature_collection, _geometry_texts, _json_for_html
+from gridgeo.outputs.maps import _feature_collection, _geometry_texts, _json_for_html
 
 from .conftest import REPO, SAMPLE, SHARED, file_hashes
 
@@ -141,7 +141,7 @@ def test_dense_set_is_dense_and_deterministic():
 def test_extra_writers_side_by_side_write_their_files_or_nothing(tmp_path, monaco):
     """The map, report and other extra writers run beside the GeoPackage: their files land, and a failure leaves nothing."""
     from gridgeo.errors import InputError, Problem
-    from gridgeo.export import write_outputs
+    from gridgeo.outputs.export import write_outputs
 
     communities, buildings, _ = monaco
     result = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id")
@@ -165,8 +165,8 @@ def test_display_geometry_converts_each_distinct_geometry_once_with_the_same_res
     """Units share their building's footprint: converted once, the result equals the per-row conversion."""
     import geopandas as gpd
 
-    from gridgeo.crs import local_metric_crs
-    from gridgeo.maps import DECIMALS, SIMPLIFY_M, _display_geometry
+    from gridgeo.inputs.crs import local_metric_crs
+    from gridgeo.outputs.maps import DECIMALS, SIMPLIFY_M, _display_geometry
 
     communities, buildings = taipei_small
     result = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id")

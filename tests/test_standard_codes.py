@@ -18,11 +18,10 @@ from click.testing import CliRunner
 import gridgeo
 from gridgeo.audit import audit_partition
 from gridgeo.cli import main
-from gridgeo.codes import reading_order
-from gridgeo.crs import local_metric_crs
 from gridgeo.errors import InputError
-from gridgeo.roster import grid_roster
-from gridgeo.standard_codes import (
+from gridgeo.governance.codes import reading_order
+from gridgeo.governance.roster import grid_roster
+from gridgeo.governance.standard_codes import (
     add_standard_codes,
     admin_codes,
     check_standard_codes,
@@ -30,6 +29,7 @@ from gridgeo.standard_codes import (
     parse_code_scheme,
     validate_code,
 )
+from gridgeo.inputs.crs import local_metric_crs
 
 from .conftest import SAMPLE
 

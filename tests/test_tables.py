@@ -16,7 +16,7 @@ from click.testing import CliRunner
 import gridgeo
 from gridgeo.cli import main
 from gridgeo.errors import InputError
-from gridgeo.io import read_layer, read_point_table
+from gridgeo.inputs.io import read_layer, read_point_table
 
 from .conftest import DATA
 
@@ -61,7 +61,7 @@ def test_points_from_a_csv_partition_as_the_same_points_from_a_geopackage(taipei
 def test_codes_stay_text_and_blank_coordinates_are_kept_without_geometry(tmp_path, caplog):
     path = tmp_path / "楼栋.csv"
     path.write_text("编号,x,y,户数,note\n007,121.5011,25.0532,24,a\n008,,,12,b\n9,121.502,25.054,3.5,\n", encoding="utf-8")
-    with caplog.at_level(logging.WARNING, logger="gridgeo.io"):
+    with caplog.at_level(logging.WARNING, logger="gridgeo.inputs.io"):
         frame = read_point_table(path, x="x", y="y")
     assert frame["编号"].tolist() == ["007", "008", "9"]  # a leading zero marks a code
     assert frame["户数"].tolist() == [24.0, 12.0, 3.5]

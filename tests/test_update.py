@@ -1,4 +1,4 @@
-"""Living plans (gridgeo.update): stability, kept codes and polygons, guarantees, history, CLI — on real Taipei data."""
+"""Living plans (gridgeo.living.update): stability, kept codes and polygons, guarantees, history, CLI — on real Taipei data."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ from click.testing import CliRunner
 import gridgeo
 from gridgeo.audit import audit_partition
 from gridgeo.cli import main
+from gridgeo.living.update import GRID_INDEX, load_grid_index, update
 from gridgeo.result import read_outputs
-from gridgeo.update import GRID_INDEX, load_grid_index, update
 
 from .conftest import SHARED, file_hashes
 

@@ -16,8 +16,8 @@ import pytest
 
 import gridgeo
 from gridgeo.audit import audit_partition
+from gridgeo.living.update import update
 from gridgeo.result import read_outputs
-from gridgeo.update import update
 
 from .conftest import SHARED
 from .test_update import OPTIONS, _check_update, wanhua_slice

@@ -17,13 +17,13 @@ from click.testing import CliRunner
 
 import gridgeo
 from gridgeo.cli import main
-from gridgeo.coverage import COVERAGE_COLUMNS, grid_coverage
-from gridgeo.crs import local_metric_crs
 from gridgeo.errors import InputError
-from gridgeo.network import build_road_network
+from gridgeo.governance.coverage import COVERAGE_COLUMNS, grid_coverage
+from gridgeo.governance.network import build_road_network
+from gridgeo.governance.workload import WORKLOAD_COLUMNS, add_workload, grid_workload
+from gridgeo.inputs.crs import local_metric_crs
+from gridgeo.living.update import update
 from gridgeo.result import read_outputs
-from gridgeo.update import update
-from gridgeo.workload import WORKLOAD_COLUMNS, add_workload, grid_workload
 
 from .conftest import DATA
 

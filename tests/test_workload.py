@@ -1,4 +1,4 @@
-"""Staffing and workload (gridgeo.workload) and the walking network (gridgeo.network) on real Monaco data."""
+"""Staffing and workload (gridgeo.governance.workload) and the walking network (gridgeo.governance.network) on real Monaco data."""
 
 from __future__ import annotations
 
@@ -13,10 +13,9 @@ import shapely
 from scipy.sparse.csgraph import minimum_spanning_tree
 
 import gridgeo
-from gridgeo.crs import local_metric_crs
 from gridgeo.errors import InputError
-from gridgeo.network import build_road_network
-from gridgeo.workload import (
+from gridgeo.governance.network import build_road_network
+from gridgeo.governance.workload import (
     WORKLOAD_COLUMNS,
     add_workload,
     building_points,
@@ -25,6 +24,7 @@ from gridgeo.workload import (
     tour_length,
     walking_tour,
 )
+from gridgeo.inputs.crs import local_metric_crs
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
-from ..adjacency import CellGraph
+from ..cells.adjacency import CellGraph
 
 __all__ = ["recursive_bisection"]
 
@@ -53,7 +53,7 @@ def recursive_bisection(
     Examples
     --------
     >>> import numpy as np, shapely
-    >>> from gridgeo.adjacency import build_cell_graph
+    >>> from gridgeo.cells.adjacency import build_cell_graph
     >>> cells = np.array([shapely.box(i, 0, i + 1, 1) for i in range(6)])
     >>> g = build_cell_graph(cells, np.full(6, 10), shapely.centroid(cells))
     >>> recursive_bisection(g, 2, 25, 35, np.random.default_rng(0)).tolist()

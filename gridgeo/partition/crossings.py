@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse.csgraph import connected_components
 
-from ..adjacency import CellGraph
+from ..cells.adjacency import CellGraph
 from .count import choose_grid_count
 from .plan import DEDICATED, MAX_EXHAUSTIVE, _split_component, _total_miss
 from .proof import exact_split, forced_pockets, no_split_exists, stranded_cell
@@ -90,7 +90,7 @@ def block_alone(
     Examples
     --------
     >>> import numpy as np, shapely
-    >>> from gridgeo.adjacency import build_cell_graph
+    >>> from gridgeo.cells.adjacency import build_cell_graph
     >>> cells = np.array([shapely.box(i, 0, i + 1, 1) for i in range(6)])
     >>> g = build_cell_graph(cells, np.full(6, 100), shapely.centroid(cells))
     >>> block_alone(g, np.arange(6), 300, 500, np.random.default_rng(0))[0]
@@ -194,7 +194,7 @@ def explain_crossings(
     Examples
     --------
     >>> import numpy as np, shapely
-    >>> from gridgeo.adjacency import build_cell_graph
+    >>> from gridgeo.cells.adjacency import build_cell_graph
     >>> cells = np.array([shapely.box(i, 0, i + 1, 1) for i in range(8)])
     >>> wall = np.array([shapely.LineString([(4, -1), (4, 2)])])
     >>> g = build_cell_graph(cells, np.full(8, 100), shapely.centroid(cells), wall)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse.csgraph import connected_components
 
-from ..adjacency import CellGraph
+from ..cells.adjacency import CellGraph
 from .proof import MAX_EXHAUSTIVE, exact_split
 
 __all__ = ["mend_band", "out_of_band_grids", "drop_empty_labels"]
@@ -73,7 +73,7 @@ def mend_band(
     Examples
     --------
     >>> import numpy as np, shapely
-    >>> from gridgeo.adjacency import build_cell_graph
+    >>> from gridgeo.cells.adjacency import build_cell_graph
     >>> cells = np.array([shapely.box(i, 0, i + 1, 1) for i in range(4)])
     >>> g = build_cell_graph(cells, np.array([5, 7, 8, 6]), shapely.centroid(cells))
     >>> labels, ordinary, absorbed = mend_band(g, np.array([0, 0, 1, 2]), np.ones(3, bool), 10, 15, oversize=np.zeros(3, bool))

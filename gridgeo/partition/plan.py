@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import connected_components
 
 from .. import timings
-from ..adjacency import CellGraph
+from ..cells.adjacency import CellGraph
 from ..labels import reason_text
 from .bisect import _TREES as _TREES_FIRST
 from .bisect import recursive_bisection
@@ -111,7 +111,7 @@ def partition_part(
     Examples
     --------
     >>> import numpy as np, shapely
-    >>> from gridgeo.adjacency import build_cell_graph
+    >>> from gridgeo.cells.adjacency import build_cell_graph
     >>> cells = np.array([shapely.box(i, 0, i + 1, 1) for i in range(8)])
     >>> g = build_cell_graph(cells, np.full(8, 100), shapely.centroid(cells))
     >>> labels, notes = partition_part(g, 300, 500, np.random.default_rng(0))
@@ -556,7 +556,7 @@ def barrier_crossings_lower_bound(graph: CellGraph, k: int, low: int, high: int)
     Examples
     --------
     >>> import numpy as np, scipy.sparse as sp
-    >>> from gridgeo.adjacency import CellGraph
+    >>> from gridgeo.cells.adjacency import CellGraph
     >>> w = np.array([400, 20, 30])          # a road separates every cell
     >>> shared = sp.csr_matrix(np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=float))
     >>> g = CellGraph(w, np.ones(3), np.ones(3), np.zeros((3, 2)), shared, shared.copy())

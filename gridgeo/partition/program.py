@@ -29,7 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .. import timings
-from ..adjacency import CellGraph
+from ..cells.adjacency import CellGraph
 from .proof import MAX_EXHAUSTIVE, exact_split, in_band_connected_subsets
 
 __all__ = ["ProgramResult", "split_program", "exact_labels", "proven_no_split", "MAX_PROGRAM"]
@@ -70,7 +70,7 @@ def split_program(graph: CellGraph, low: int, high: int) -> ProgramResult:
     Examples
     --------
     >>> import numpy as np, shapely
-    >>> from gridgeo.adjacency import build_cell_graph
+    >>> from gridgeo.cells.adjacency import build_cell_graph
     >>> cells = np.array([shapely.box(i, 0, i + 1, 1) for i in range(6)])
     >>> g = build_cell_graph(cells, np.array([5, 6, 4, 7, 3, 9]), shapely.centroid(cells))
     >>> result = split_program(g, 10, 15)

@@ -20,7 +20,7 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 
 from .. import timings
-from ..adjacency import CellGraph
+from ..cells.adjacency import CellGraph
 
 __all__ = ["stranded_cell", "enclosed_pocket", "forced_pockets", "no_split_exists", "exact_split", "in_band_connected_subsets", "MAX_EXHAUSTIVE"]
 
@@ -101,7 +101,7 @@ def forced_pockets(graph: CellGraph, low: int, high: int) -> list[tuple[np.ndarr
     Examples
     --------
     >>> import numpy as np, shapely
-    >>> from gridgeo.adjacency import build_cell_graph
+    >>> from gridgeo.cells.adjacency import build_cell_graph
     >>> cells = np.array([shapely.box(i, 0, i + 1, 1) for i in range(4)])
     >>> g = build_cell_graph(cells, np.array([100, 450, 200, 200]), shapely.centroid(cells))
     >>> [(p.tolist(), v) for p, v in forced_pockets(g, 300, 500)]
@@ -165,7 +165,7 @@ def in_band_connected_subsets(
     Examples
     --------
     >>> import numpy as np, shapely
-    >>> from gridgeo.adjacency import build_cell_graph
+    >>> from gridgeo.cells.adjacency import build_cell_graph
     >>> cells = np.array([shapely.box(i, 0, i + 1, 1) for i in range(4)])
     >>> g = build_cell_graph(cells, np.array([5, 6, 4, 7]), shapely.centroid(cells))
     >>> [bin(b) for b in in_band_connected_subsets(g, 10, 15)]

@@ -15,7 +15,7 @@ from collections import deque
 
 import numpy as np
 
-from ..adjacency import CellGraph
+from ..cells.adjacency import CellGraph
 
 __all__ = ["refine_labels", "consolidate_blocks"]
 
@@ -62,7 +62,7 @@ def refine_labels(
     Examples
     --------
     >>> import numpy as np, shapely
-    >>> from gridgeo.adjacency import build_cell_graph
+    >>> from gridgeo.cells.adjacency import build_cell_graph
     >>> cells = np.array([shapely.box(i, 0, i + 1, 1) for i in range(6)])
     >>> g = build_cell_graph(cells, np.full(6, 10), shapely.centroid(cells))
     >>> refine_labels(g, np.array([0, 1, 1, 1, 1, 1]), 20, 40).tolist()  # 10 + 50 -> 30 + 30
@@ -300,7 +300,7 @@ def consolidate_blocks(
     Examples
     --------
     >>> import numpy as np, shapely
-    >>> from gridgeo.adjacency import build_cell_graph
+    >>> from gridgeo.cells.adjacency import build_cell_graph
     >>> cells = np.array([shapely.box(i, 0, i + 1, 1) for i in range(6)])
     >>> wall = np.array([shapely.LineString([(2.5, -1), (2.5, 2)])])
     >>> g = build_cell_graph(cells, np.full(6, 10), shapely.centroid(cells), wall)

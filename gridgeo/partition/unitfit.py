@@ -22,8 +22,8 @@ from __future__ import annotations
 import numpy as np
 from scipy.sparse.csgraph import connected_components
 
-from ..adjacency import CellGraph
-from ..units import fits_units
+from ..cells.adjacency import CellGraph
+from ..units.cut import fits_units
 from .mend import drop_empty_labels
 from .plan import IN_BAND, OVERSIZE, GridNote, make_note
 
@@ -71,7 +71,7 @@ def fit_units(
     20 households make two units of 10; the 12 stays in band.
 
     >>> import numpy as np, shapely
-    >>> from gridgeo.adjacency import build_cell_graph
+    >>> from gridgeo.cells.adjacency import build_cell_graph
     >>> from gridgeo.partition.plan import make_note
     >>> cells = np.array([shapely.box(i, 0, i + 1, 1) for i in range(3)])
     >>> g = build_cell_graph(cells, np.array([17, 3, 12]), shapely.centroid(cells))

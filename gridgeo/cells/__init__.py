@@ -1,0 +1,1 @@
+"""Cells: one cell per building (tessellation), the cell graph, dedicated facilities and compounds."""

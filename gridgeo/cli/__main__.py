@@ -1,0 +1,5 @@
+"""``python -m gridgeo.cli``: the ``gridgeo`` command."""
+
+from . import main
+
+main()

@@ -1,0 +1,1 @@
+"""Living plans: update a finished plan for new buildings, planner edits, lineage, seams and the bound on moved households."""

@@ -1,0 +1,1 @@
+"""Outputs: files (GeoPackage, GeoJSON, Shapefile, PostGIS, spatial index), the map, the report and the printable maps."""

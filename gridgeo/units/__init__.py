@@ -1,0 +1,5 @@
+"""Joint-household units (联户): the grid's households cut into units (:mod:`gridgeo.units.cut`)."""
+
+from .cut import Unit, cut_households, cut_units, fits_units, walking_order
+
+__all__ = ["Unit", "walking_order", "cut_units", "cut_households", "fits_units"]
