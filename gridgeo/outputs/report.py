@@ -24,7 +24,9 @@ import io
 import logging
 import math
 import re
+from importlib import resources
 from pathlib import Path
+from string import Template
 
 import numpy as np
 import pandas as pd
@@ -185,17 +187,9 @@ _PLOT: dict[str, dict[str, str]] = {
     "limit": {"zh": "{m:g} 分钟", "en": "{m:g} minutes"},
 }
 
-_CSS = """
-body{font-family:"Noto Sans CJK SC","Source Han Sans SC","Microsoft YaHei","PingFang SC",system-ui,sans-serif;
-margin:2em auto;max-width:70em;padding:0 1em;color:#222;line-height:1.45}
-h1{font-size:1.6em;margin-bottom:.2em}h2{font-size:1.25em;margin-top:1.6em;border-bottom:1px solid #ccc}
-table{border-collapse:collapse;margin:.5em 0;font-size:.92em;display:block;overflow-x:auto;max-width:100%}
-th,td{border:1px solid #ccc;padding:.25em .55em;text-align:left;vertical-align:top}
-th{background:#f3f3f3}table.flagged td:nth-child(3),table.services td:nth-child(n+3):not(:last-child){text-align:right;font-variant-numeric:tabular-nums}#communities td,table.flagged td:not(:last-child){white-space:nowrap}td.n{text-align:right;font-variant-numeric:tabular-nums}
-.banner{background:#fff4d6;border:1px solid #e0b84a;padding:.6em 1em;margin:1em 0}
-.bad{color:#b00020;font-weight:bold}figure{margin:1em 0}figure svg{max-width:100%;height:auto}
-figcaption{font-size:.9em;color:#555}.params{color:#444;font-size:.95em}details{margin:.3em 0 1em}summary{cursor:pointer;color:#1f4e9a}footer{margin-top:2em;color:#777;font-size:.85em}
-"""
+def _asset(name: str) -> str:
+    """A file of the report's page (``gridgeo/assets/report/NAME``), as text."""
+    return resources.files("gridgeo").joinpath("assets", "report", name).read_text(encoding="utf-8")
 
 
 def build_report_html(result, *, lang: str = "zh", name_column: str | None = None) -> str:
@@ -240,20 +234,8 @@ def build_report_html(result, *, lang: str = "zh", name_column: str | None = Non
     t = {key: value[lang] for key, value in _T.items()}
     names = _community_names(result.communities, name_column)
 
-    parts = [
-        "<!DOCTYPE html>",
-        f'<html lang="{"zh-CN" if lang == "zh" else "en"}">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; img-src data:\">",
-        f"<title>gridgeo — {_e(t['title'])}</title>",
-        f"<style>{_CSS}</style>",
-        "</head>",
-        "<body>",
-        f"<h1>gridgeo — {_e(t['title'])}</h1>",
-        _parameters(report, params, (low, high), t),
-    ]
+    page = Template(_asset("page.html")).substitute(lang="zh-CN" if lang == "zh" else "en", title=_e(t["title"]), css=_asset("report.css"))
+    parts = [page.removesuffix("\n"), _parameters(report, params, (low, high), t)]
     if summary.get("households_estimated"):
         parts.append(f'<div class="banner" id="estimated">{_e(t["estimated_banner"])}</div>')
     parts += [f"<h2>{_e(t['summary'])}</h2>", _summary_table(summary, t, _spread(result.grids))]
