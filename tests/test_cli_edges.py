@@ -27,7 +27,7 @@ def test_demo_on_a_folder_it_may_not_replace_exits_2_cleanly(tmp_path, monkeypat
     folder = tmp_path / "mine"
     folder.mkdir()
     (folder / "notes.txt").write_text("keep me", encoding="utf-8")
-    monkeypatch.setattr("gridgeo.cli._sample_folder", lambda: SAMPLE)
+    monkeypatch.setattr("gridgeo.cli.demo._sample_folder", lambda: SAMPLE)
     result = _invoke(["demo", "-o", str(folder)])
     assert result.exit_code == 2, result.output
     assert "is not a gridgeo output folder" in result.output

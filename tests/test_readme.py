@@ -29,7 +29,7 @@ def test_readme_main_command_runs(tmp_path, monkeypatch):
     assert args == ["demo"]
     # the demo reads sample_shapefiles/ from the repository folder and writes ./gridgeo-demo/
     monkeypatch.chdir(tmp_path)
-    monkeypatch.setattr("gridgeo.cli._sample_folder", lambda: REPO / "sample_shapefiles")
+    monkeypatch.setattr("gridgeo.cli.demo._sample_folder", lambda: REPO / "sample_shapefiles")
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
     out = tmp_path / "gridgeo-demo"

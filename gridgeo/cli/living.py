@@ -1,0 +1,157 @@
+"""``gridgeo update`` and ``gridgeo apply-edits``: a finished plan kept alive for new buildings and planner edits."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+import click
+
+from ..errors import InputError, Problem
+from ..messages import count, say
+from .group import main
+from .options import LANGS, POINT_PARAMS, _handle_errors, _lang, logger
+from .steps import (
+    _absolute,
+    _carried_config,
+    _check_output,
+    _formats,
+    _lines_layer,
+    _living_services,
+    _record_service_sources,
+    _saved_config,
+    _writers,
+)
+
+
+# -- update ---------------------------------------------------------------------------------------------
+@main.command("update")
+@click.argument("previous", metavar="PREVIOUS_OUTDIR", type=click.Path(file_okay=False))
+@click.option("--buildings", "buildings", required=True, metavar="FILE", help="The complete new building layer (same columns as the previous run's input).")
+@click.option("-o", "--output", required=True, metavar="OUTDIR", type=click.Path(file_okay=False), help="Output folder of the updated plan.")
+@click.option("--barriers", multiple=True, metavar="FILE", help="Barrier lines for re-partitioned grids (default: the previous run's, from its config.toml).")
+@click.option("--roads", multiple=True, metavar="FILE", help="Roads for the walking tours and walks (default: the ones the previous run recorded).")
+@click.option("--service-centres", metavar="FILE", help="Service centres for the walks (default: the previous run's).")
+@click.option("--encoding", metavar="ENC", help="Text encoding of an input Shapefile DBF (gbk, gb18030, …).")
+@click.option("--format", "formats", multiple=True, metavar="FMT", help="Extra exports: shp, csv, xlsx.")
+@click.option("--map/--no-map", "make_map", default=True, show_default=True, help="Write map.html.")
+@click.option("--report/--no-report", "make_report", default=True, show_default=True, help="Write report.html.")
+@click.option("--lang", type=click.Choice(LANGS), default=None, help="Language of the map and report (default: the previous run's).")
+@click.option("--overwrite", is_flag=True, help="Replace OUTDIR if it exists.")
+@_handle_errors
+def update_command(previous, buildings, output, barriers, roads, service_centres, encoding, formats, make_map, make_report, lang, overwrite):
+    """Update the plan in PREVIOUS_OUTDIR for a new building layer, writing OUTDIR.
+
+    Unchanged grids keep their polygons and codes; only grids whose buildings or
+    households changed (and as few neighbours as needed) are re-drawn.  OUTDIR also
+    receives changes.json (grids added, retired, reshaped; buildings moved; the
+    share of households whose grid changed); report.json names the parent run.
+    Compounds of the previous run stay whole where grids are re-drawn, and the
+    team, workload and walk columns are measured again as the previous run did.
+    """
+    from ..inputs.io import is_table, layer_label, read_layer, read_point_table, split_layer_spec
+    from ..living.update import update
+    from ..outputs.export import write_outputs
+
+    prev = Path(previous)
+    if prev.resolve() == Path(output).resolve():
+        raise InputError(Problem("-o/--output", f"{output} is PREVIOUS_OUTDIR; writing there would replace the plan being updated", "write the update to a new folder"))
+    _check_output(output, overwrite, [buildings, *barriers, *roads, *filter(None, [service_centres])])
+    chosen = _formats(formats)
+    saved = _saved_config(prev)
+    barriers = barriers or tuple(saved.get("barriers", ()))
+    path, layer = split_layer_spec(buildings)
+    if is_table(path):  # a table of points, read as the previous run read its own (--x/--y/--wkt/--crs in its config.toml)
+        recorded = {name: saved[name] for name in POINT_PARAMS if saved.get(name) is not None}
+        if not recorded.get("wkt") and not (recorded.get("x") and recorded.get("y")):
+            raise InputError(Problem(layer_label(path, layer), "is a table, and the previous run read its buildings from a map layer (no --x/--y or --wkt in its config.toml)", "give the new buildings as the same kind of layer as before"))
+        frame = read_point_table(path, sheet=layer, encoding=encoding, **recorded)
+    else:
+        frame = read_layer(path, layer=layer, encoding=encoding)
+    barrier_frames = [read_layer(split_layer_spec(spec)[0], layer=split_layer_spec(spec)[1], encoding=encoding) for spec in barriers]
+    road_specs, road_frames, centres = _living_services(prev, roads, service_centres, encoding)
+    result = update(
+        prev, frame, barriers=barrier_frames or None, roads=road_frames, service_centres=centres,
+        labels={"buildings": layer_label(path, layer), "communities": f"{previous}/partition.gpkg:communities"},
+    )
+    if road_specs or service_centres:
+        _record_service_sources(result, road_specs, service_centres, result.report["parameters"].get("centre_id"), result.report["parameters"].get("centre_name"))
+    lang = lang or saved.get("lang", "zh")
+    writers = _writers(
+        chosen, make_map=make_map, make_report=make_report, lang=lang, basemap=saved.get("basemap", "osm") if os.environ.get("TIANDITU_KEY") or saved.get("basemap") != "tianditu" else "osm",
+        tianditu_key=os.environ.get("TIANDITU_KEY"), barriers=_lines_layer(barrier_frames, result.grids.crs) if barrier_frames else None, shp_encoding=encoding or "utf-8",
+    )
+    carried = _carried_config(
+        saved, output, lang=lang, buildings=_absolute(buildings), barriers=[_absolute(spec) for spec in barriers], roads=roads, service_centres=service_centres
+    )
+    write_outputs(result, output, overwrite=overwrite, writers=writers, extra={"config.toml": carried})
+    c = result.changes
+    if logger.getEffectiveLevel() <= logging.WARNING:
+        n = {"added": len(c["grids_added"]), "retired": len(c["grids_retired"]), "reshaped": len(c["grids_reshaped"]),
+             "modified": len(c["grids_modified"]), "moved": len(c["buildings_moved"]), "households": c["households_moved"],
+             "bound": c.get("households_moved_lower_bound", 0)}
+        click.echo(say(
+            "update_summary", _lang(), output=output, share=100 * c["share_households_moved"], added=count(n["added"], "grid") + "",
+            retired=str(n["retired"]), reshaped=str(n["reshaped"]), modified=str(n["modified"]), moved=count(n["moved"], "building"),
+            households=count(n["households"], "household"), **{f"n_{k}": v for k, v in n.items()},
+        ))
+
+
+# -- apply-edits -----------------------------------------------------------------------------------------
+@main.command("apply-edits")
+@click.argument("previous", metavar="OUTDIR", type=click.Path(file_okay=False))
+@click.argument("edits", metavar="EDITS.csv", type=click.Path(dir_okay=False))
+@click.option("-o", "--output", required=True, metavar="NEW", type=click.Path(file_okay=False), help="Output folder of the edited plan.")
+@click.option("--format", "formats", multiple=True, metavar="FMT", help="Extra exports: shp, csv, xlsx.")
+@click.option("--map/--no-map", "make_map", default=True, show_default=True, help="Write map.html.")
+@click.option("--report/--no-report", "make_report", default=True, show_default=True, help="Write report.html.")
+@click.option("--lang", type=click.Choice(LANGS), default=None, help="Language of the map, report and messages (default: the run's).")
+@click.option("--roads", multiple=True, metavar="FILE", help="Roads for the walking tours and walks (default: the ones the plan recorded).")
+@click.option("--service-centres", metavar="FILE", help="Service centres for the walks (default: the plan's).")
+@click.option("--overwrite", is_flag=True, help="Replace NEW if it exists.")
+@_handle_errors
+def apply_edits_command(previous, edits, output, formats, make_map, make_report, lang, roads, service_centres, overwrite):
+    """Apply a planner's edits in EDITS.csv to the plan in OUTDIR, writing NEW.
+
+    EDITS.csv has the header building_code,grid_code[,action]: a row moves (pins)
+    the building into the grid (a new code such as 003-09 creates a grid); action
+    lock (or unlock) with an empty building_code locks a whole grid against
+    `gridgeo update`.  Only the grids the moves touch are re-drawn; every edit is
+    kept, and each constraint it breaks (band, one piece) is flagged and listed in
+    NEW/edits.json.
+    """
+    from ..living.edits import apply_edits, broken_summary
+    from ..outputs.export import write_outputs
+
+    prev = Path(previous)
+    if prev.resolve() == Path(output).resolve():
+        raise InputError(Problem("-o/--output", f"{output} is OUTDIR; writing there would replace the plan being edited", "write the edited plan to a new folder"))
+    _check_output(output, overwrite, [edits, previous, *roads, *filter(None, [service_centres])])
+    chosen = _formats(formats)
+    saved = _saved_config(prev)
+    road_specs, road_frames, centres = _living_services(prev, roads, service_centres, None)
+    result = apply_edits(prev, edits, roads=road_frames, service_centres=centres)
+    if road_specs or service_centres:
+        _record_service_sources(result, road_specs, service_centres, result.report["parameters"].get("centre_id"), result.report["parameters"].get("centre_name"))
+    lang = lang or saved.get("lang", "zh")
+    writers = _writers(
+        chosen, make_map=make_map, make_report=make_report, lang=lang, basemap="osm" if saved.get("basemap") == "tianditu" and not os.environ.get("TIANDITU_KEY") else saved.get("basemap", "osm"),
+        tianditu_key=os.environ.get("TIANDITU_KEY"), barriers=None, shp_encoding="utf-8",
+    )
+    carried = _carried_config(saved, output, lang=lang, roads=roads, service_centres=service_centres)
+    write_outputs(result, output, overwrite=overwrite, writers=writers, extra={"config.toml": carried})
+    record = result.edits
+    if logger.getEffectiveLevel() <= logging.WARNING:
+        moved = sum(1 for m in record["moves"] if m["from"] != m["to"])
+        pinned = len(result.report.get("pinned_buildings", {}))  # a move pins too; earlier edits' pins stay
+        n = {"moved": moved, "stayed": len(record["moves"]) - moved, "pinned": pinned, "locked": len(record["locked"]), "redrawn": len(record["grids_redrawn"]),
+             "created": len(record["grids_created"]), "retired": len(record["grids_retired"]), "broken": len(record["broken_constraints"])}
+        words = _lang()
+        click.echo(say(
+            "edits_summary", words, output=output, moved=count(n["moved"], "building"), stayed=str(n["stayed"]), pinned=str(n["pinned"]),
+            locked=count(n["locked"], "grid"), redrawn=count(n["redrawn"], "grid"), created=str(n["created"]), retired=str(n["retired"]),
+            broken=count(n["broken"], "broken constraint"), **{f"n_{k}": v for k, v in n.items()},
+        ))
+        for line in broken_summary(result, words):
+            click.echo(say("kept", words, text=line))

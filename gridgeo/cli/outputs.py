@@ -1,0 +1,128 @@
+"""``gridgeo export``, ``map``, ``report`` and ``print``: outputs made again from a finished run's folder."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import click
+
+from ..messages import count, say
+from .group import main
+from .options import BASEMAPS, LANGS, _check_database, _handle_errors, _lang, logger
+from .steps import _lines_layer, _saved_config
+
+
+# -- export to PostGIS ------------------------------------------------------------------------------------
+@main.command("export")
+@click.argument("outdir", metavar="OUTDIR", type=click.Path(file_okay=False))
+@click.option("--to", "to", required=True, metavar="URL", help="postgresql://USER@HOST:PORT/DB (password from PGPASSWORD or ~/.pgpass, never the URL).")
+@click.option("--schema", required=True, metavar="NAME", help="Schema of the tables (created if missing).")
+@click.option("--overwrite", is_flag=True, help="Replace tables of the same names in the schema.")
+@_handle_errors
+def export_command(outdir, to, schema, overwrite):
+    """Write the plan in OUTDIR into PostGIS: one table per layer, in one transaction.
+
+    Primary keys on the codes, buildings.grid_code and units.grid_code as foreign keys to grids,
+    GiST indexes, the input SRID and comments; a failure leaves the schema as it was.
+    """
+    from ..outputs.postgis import write_postgis
+    from ..result import read_outputs
+
+    _check_database({"to": to, "schema": schema})
+    tables = write_postgis(read_outputs(outdir), to, schema=schema, overwrite=overwrite)
+    click.echo(f"{len(tables)} tables written into schema {schema}: {', '.join(tables)}", err=True)
+
+
+@main.command("map")
+@click.argument("outdir", metavar="OUTDIR", type=click.Path(file_okay=False))
+@click.option("--lang", type=click.Choice(LANGS), default=None, help="Language (default: the run's).")
+@click.option("--basemap", type=click.Choice(BASEMAPS), default=None, help="Map background (default: the run's).")
+@click.option("--tianditu-key", metavar="KEY", envvar="TIANDITU_KEY", help="Tianditu key (or $TIANDITU_KEY).")
+@click.option("--barriers", multiple=True, metavar="FILE", help="Barrier lines to draw.")
+@_handle_errors
+def map_command(outdir, lang, basemap, tianditu_key, barriers):
+    """Re-render OUTDIR/map.html from a finished run (e.g. with another basemap or language).
+
+    Without --lang/--basemap/--barriers the run's own settings (its config.toml) are used.
+    """
+    from ..inputs.io import read_layer, split_layer_spec
+    from ..outputs.maps import write_maps
+    from ..result import read_outputs
+
+    result = read_outputs(outdir)
+    saved = _saved_config(outdir)
+    lang = lang or saved.get("lang", "zh")
+    basemap = basemap or saved.get("basemap", "osm")
+    barriers = barriers or tuple(saved.get("barriers", ()))
+    centres = None
+    if saved.get("service_centres"):  # the run's service centres, drawn again
+        from ..governance.coverage import prepare_centres
+
+        path, layer = split_layer_spec(saved["service_centres"])
+        centres = prepare_centres(read_layer(path, layer=layer), id_column=saved.get("centre_id"), name_column=saved.get("centre_name"))
+    barrier_layer = None
+    if barriers:
+        frames = []
+        for spec in barriers:
+            path, layer = split_layer_spec(spec)
+            frames.append(read_layer(path, layer=layer))
+        barrier_layer = _lines_layer(frames, result.grids.crs)
+    with tempfile.TemporaryDirectory(dir=outdir) as staging:
+        paths = write_maps(
+            result, Path(staging), lang=lang, basemap=basemap, tianditu_key=tianditu_key, barriers=barrier_layer, service_centres=centres
+        )
+        for path in paths:
+            target = Path(outdir) / path.relative_to(staging)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+    click.echo(say("wrote_map", _lang(), path=Path(outdir) / "map.html"))
+
+
+@main.command("report")
+@click.argument("outdir", metavar="OUTDIR", type=click.Path(file_okay=False))
+@click.option("--lang", type=click.Choice(LANGS), default=None, help="Language (default: the run's).")
+@_handle_errors
+def report_command(outdir, lang):
+    """Re-render OUTDIR/report.html from a finished run (in the run's language unless --lang is given)."""
+    from ..outputs.report import write_report
+    from ..result import read_outputs
+
+    result = read_outputs(outdir)
+    lang = lang or _saved_config(outdir).get("lang", "zh")
+    with tempfile.TemporaryDirectory(dir=outdir) as staging:
+        path = write_report(result, Path(staging), lang=lang)
+        os.replace(path, Path(outdir) / "report.html")
+    click.echo(say("wrote_report", _lang(), path=Path(outdir) / "report.html"))
+
+
+@main.command("print")
+@click.argument("outdir", metavar="OUTDIR", type=click.Path(file_okay=False))
+@click.option("--lang", type=click.Choice(LANGS), default=None, help="Language (default: the run's).")
+@click.option("--dpi", type=click.IntRange(20, 600), default=150, show_default=True, help="PNG resolution (300 for a print shop); the PDF is vector.")
+@click.option("--date", type=click.DateTime(formats=["%Y-%m-%d"]), default=None, help="Date printed under the title, YYYY-MM-DD (default: today).")
+@click.option("--attribution", metavar="TEXT", help="Source and licence of the input data, printed in the footer.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar over the communities (default: when stderr is a terminal).")
+@_handle_errors
+def print_command(outdir, lang, dpi, date, attribution, progress):
+    """Draw OUTDIR/print/<community>.png and .pdf: one A3-landscape notice map (公示图) per community of a finished run."""
+    from ..outputs.printmap import write_print_maps
+    from ..result import read_outputs
+
+    result = read_outputs(outdir)
+    lang = lang or _saved_config(outdir).get("lang", "zh")
+    if progress is None:
+        progress = sys.stderr.isatty() and logger.getEffectiveLevel() <= logging.WARNING
+    with tempfile.TemporaryDirectory(dir=outdir) as staging:
+        paths = write_print_maps(
+            result, Path(staging), lang=lang, dpi=dpi, date=date.date() if date else None, data_attribution=attribution, progress=progress
+        )
+        for path in paths:
+            target = Path(outdir) / path.relative_to(staging)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, target)
+    n = sum(1 for path in paths if path.suffix == ".png" and not (path.stem.endswith("-detail") or path.stem.rsplit("-", 1)[0].endswith("-detail")))  # detail pages are extra
+    click.echo(say("wrote_prints", _lang(), communities=count(n, "community", "communities"), n=n, path=Path(outdir) / "print"))
