@@ -78,8 +78,11 @@ from ..inputs.validate import prepare_inputs
 from ..partition.engine import _assign_parts, _dissolve
 from ..partition.plan import DEDICATED, DETACHED, IN_BAND, INFEASIBLE, OUT_OF_BAND, OVERSIZE, GridNote, make_note
 from ..result import Partition
+from .assemble import _assemble
+from .compounds import _compound_groups, _compound_outcomes, _previous_compounds
 from .lineage import add_services, parent_record, read_previous, refuse_register_plan, service_settings
-from .update import _assemble, _compound_groups, _compound_outcomes, _Grid, _previous_compounds, _previous_note
+from .state import _Grid
+from .update import _previous_note
 
 __all__ = ["EDITED_SPLIT", "ACTIONS", "read_edits", "check_edits", "apply_edits", "broken_summary"]
 

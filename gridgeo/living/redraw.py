@@ -1,0 +1,325 @@
+"""Re-drawing a region of an updated plan: new labels for its cells, new polygons that meet the kept grids exactly, and codes inherited from the previous grids."""
+
+from __future__ import annotations
+
+import numpy as np
+import shapely
+from scipy.sparse.csgraph import connected_components
+
+from ..cells.adjacency import CellGraph, build_cell_graph
+from ..cells.tessellate import split_parts, tessellate_part
+from ..partition.count import feasible_counts
+from ..partition.engine import _assign_parts, _dissolve
+from ..partition.plan import (
+    GridNote,
+    _repair_band,
+    partition_part,
+)
+from .compounds import _compound_groups
+from .seams import SEAM_TOLERANCE_M, fit_exactly, seam_tolerance
+from .state import _Context, _Grid, _note_for, _Repair
+
+
+def _tessellate(region, members: np.ndarray, ctx: _Context):
+    """Cells and graph of one region polygon for ``members`` (None when the region is not one piece).
+
+    Every compound that fits in one grid and has all its buildings among
+    ``members`` is one cell seeded by its outline, as in a fresh partition.
+    """
+    parts = split_parts(region)
+    if len(parts) != 1 or len(members) == 0:
+        return None
+    part = parts[0]
+    groups, outlines = _compound_groups(members, part, ctx.compound_of, ctx.compound_geoms, ctx.compound_size)
+    tess = tessellate_part(part, ctx.geoms[members], groups=groups, group_geoms=outlines)
+    n_sites = len(tess.cells)
+    weight = np.bincount(tess.site_of_building, weights=ctx.households[members], minlength=n_sites).astype(np.int64)
+    barriers = None
+    if ctx.barriers is not None:
+        hits = shapely.STRtree(ctx.barriers).query(part, predicate="intersects")
+        barriers = ctx.barriers[hits] if len(hits) else None
+    graph = build_cell_graph(tess.cells, weight, tess.anchors, barriers, outline_length=float(shapely.length(part)))
+    if connected_components(graph.shared, directed=False)[0] != 1:
+        return None
+    return tess, graph
+
+
+def _reassign_loose(graph: CellGraph, labels: np.ndarray) -> None:
+    """Give every cell labelled -1 the label it shares the longest border with (in place)."""
+    indptr, indices, lengths = graph.shared.indptr, graph.shared.indices, graph.shared.data
+    while (labels < 0).any():
+        progress = False
+        for node in np.flatnonzero(labels < 0):
+            neighbours = indices[indptr[node] : indptr[node + 1]]
+            known = labels[neighbours] >= 0
+            if not known.any():
+                continue
+            totals = np.bincount(labels[neighbours][known], weights=lengths[indptr[node] : indptr[node + 1]][known])
+            labels[node] = int(np.argmax(totals))
+            progress = True
+        if not progress:
+            raise RuntimeError("cells without a labelled neighbour in a connected graph")
+
+
+def _connect(graph: CellGraph, labels: np.ndarray, fixed: np.ndarray | None = None) -> None:
+    """Make every label connected: its heaviest piece stays, other pieces join their neighbours (in place).
+
+    A piece holding a ``fixed`` cell (a pinned building) is kept before a heavier one.
+    """
+    for label in np.unique(labels[labels >= 0]):
+        nodes = np.flatnonzero(labels == label)
+        count, piece = connected_components(graph.shared[nodes][:, nodes], directed=False)
+        if count > 1:
+            weight = np.bincount(piece, weights=graph.weight[nodes] + 1e-6, minlength=count)
+            if fixed is not None:
+                weight += 1e12 * np.bincount(piece, weights=fixed[nodes].astype(float), minlength=count)
+            labels[nodes[piece != int(np.argmax(weight))]] = -1
+    _reassign_loose(graph, labels)
+
+
+def _pins_hold(labels: np.ndarray, pin_of: np.ndarray) -> bool:
+    """Whether the cells pinned to one grid share a label, and cells pinned to different grids do not."""
+    pinned = np.flatnonzero(pin_of >= 0)
+    if not len(pinned):
+        return True
+    pairs = set(zip(pin_of[pinned].tolist(), labels[pinned].tolist()))
+    return len(pairs) == len({p for p, _ in pairs}) == len({lab for _, lab in pairs})
+
+
+def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, pin_of: np.ndarray | None = None, existing: np.ndarray | None = None) -> np.ndarray | None:
+    """Labels with every grid in band or excused, changing as little as possible; None when it fails.
+
+    ``existing`` gives per cell the households of buildings that were there
+    before the update: cells without any are moved first.
+
+    ``pin_of`` gives per cell the grid a pinned building holds it to (-1: none):
+    pinned cells never move, and the result keeps the cells of one pinned grid
+    together and those of different pinned grids apart (None otherwise).
+    """
+    low, high = ctx.band
+    labels = labels.copy()
+    pin_of = np.full(graph.n, -1, dtype=np.int64) if pin_of is None else pin_of
+    fixed = pin_of >= 0
+    _connect(graph, labels, fixed)
+    labels = np.unique(labels, return_inverse=True)[1].astype(np.int64)
+    big = graph.weight > high
+    for _ in range(len(labels) + 1):
+        k = int(labels.max()) + 1
+        weights = np.bincount(labels, weights=graph.weight, minlength=k)
+        excused = np.zeros(k, dtype=bool)
+        excused[np.unique(labels[big])] = True
+        plain = np.flatnonzero(~excused)
+        total = int(weights[plain].sum())
+        counts = feasible_counts(total, low, high)
+        if len(plain) == 0:
+            return labels if _pins_hold(labels, pin_of) else None
+        if not len(counts):
+            break  # the plain grids alone fit no count: cells of grids holding a large building may still come over
+        target = min(counts, key=lambda c: (abs(c - len(plain)), c))
+        if target < len(plain):
+            free = plain[~np.isin(plain, labels[fixed])]  # a grid holding a pinned building is not dissolved
+            pool = free if len(free) else plain
+            smallest = pool[np.lexsort((pool, weights[pool]))[0]]
+            labels[labels == smallest] = -1
+            _reassign_loose(graph, labels)
+            labels = np.unique(labels, return_inverse=True)[1].astype(np.int64)
+            continue
+        if target > len(plain):
+            largest = plain[np.lexsort((plain, -weights[plain]))[0]]
+            nodes = np.flatnonzero(labels == largest)
+            local, _ = partition_part(graph.subgraph(nodes), low, high, rng)
+            if local.max() < 1:
+                return None
+            labels[nodes[local > 0]] = local[local > 0] + k - 1
+            continue
+        break
+    k = int(labels.max()) + 1
+    excused = np.zeros(k, dtype=bool)
+    excused[np.unique(labels[big])] = True
+    frozen = big | fixed
+    if existing is not None and (existing > 0).any():
+        # cells of added buildings (and empty ones) first: moving them moves no household that was there before
+        search = _Repair(graph, labels, low, high, k, frozen | (existing > 0), excused)
+        search.run(50 * graph.n)
+        labels = search.labels
+    search = _Repair(graph, labels, low, high, k, frozen, excused)
+    search.run(50 * graph.n)
+    labels = search.labels
+
+    def missing(labels):
+        weights = np.bincount(labels, weights=graph.weight, minlength=k)
+        return any(not excused[g] and not (low <= weights[g] <= high) for g in range(k))
+
+    if missing(labels):
+        # single-cell moves are stuck (large buildings): merge a grid with neighbours and split again (ReCom);
+        # grids holding a pinned building are not merged
+        labels = _repair_band(graph, labels, excused, low, high, rng, frozen, rounds=20)
+        if missing(labels):
+            return None
+    return labels if _pins_hold(labels, pin_of) else None
+
+
+def _replace(grids, region, new_members, cells, ctx: _Context, dirty: set[str]) -> None:
+    """Swap the grids of ``region`` for new ones; codes by largest household overlap, untouched grids keep their polygon."""
+    codes = _inherit(grids, region, new_members, ctx)
+    old = {c: grids[c] for c in region}
+    kept = {code for code, members in zip(codes, new_members) if code in old and old[code].members == members}
+    if any(not old[c].members and c not in codes for c in region):
+        kept = set()  # the area of a grid left without buildings goes to grids that did not change otherwise
+    # redraw only the grids whose buildings changed, inside the union of their old polygons
+    redraw = [g for g, code in enumerate(codes) if code not in kept]
+    polygons = _redraw([new_members[g] for g in redraw], [old[c].geom for c in region if c not in kept], ctx)
+    if polygons is None:  # fall back to the region's own cells
+        kept = set()
+        redraw = list(range(len(codes)))
+        polygons = [_dissolve(cells[g]) for g in redraw]
+    for c in region:
+        del grids[c]
+    for g, code in enumerate(codes):
+        previous = old.get(code)
+        if code in kept:
+            grid = previous
+        else:
+            polygon = polygons[redraw.index(g)]
+            grid = _Grid(code, polygon, new_members[g], GridNote(), False, False, None, previous.previous_row if previous else None)
+        grid.members = new_members[g]
+        grid.note = _note_for(grid, ctx)
+        grids[code] = grid
+        dirty.add(code)
+    ctx.retired |= {c for c in region if c not in codes}
+
+
+def _redraw(members_list: list[set[int]], polygons: list, ctx: _Context) -> list | None:
+    """Polygons for grids of the given buildings, tiling the union of ``polygons``; None when one is not one piece."""
+    if not members_list:
+        return []
+    shape = shapely.union_all(polygons)
+    parts = split_parts(shape)
+    members = np.array(sorted(set().union(*members_list)), dtype=np.int64)
+    label_of = {}
+    for g, group in enumerate(members_list):
+        for b in group:
+            label_of[b] = g
+    part_of = _assign_parts(parts, ctx.geoms[members])
+    out: list = [None] * len(members_list)
+    for p, part in enumerate(parts):
+        here = members[part_of == p]
+        if len(here) == 0:
+            return None
+        built = _tessellate(part, here, ctx)
+        if built is None:
+            return None
+        tess, graph = built
+        site_label = np.full(graph.n, -1, dtype=np.int64)
+        for local, b in enumerate(here):
+            site = tess.site_of_building[local]
+            if site_label[site] >= 0 and site_label[site] != label_of[int(b)]:
+                return None
+            site_label[site] = label_of[int(b)]
+        for g in np.unique(site_label):
+            nodes = np.flatnonzero(site_label == g)
+            if out[g] is not None or connected_components(graph.shared[nodes][:, nodes], directed=False)[0] != 1:
+                return None
+            polygon = _dissolve(tess.cells[nodes])
+            if shapely.get_type_id(polygon) != 3:
+                return None
+            out[g] = polygon
+    if any(p is None for p in out):
+        return None
+    return out
+
+
+def _inherit(grids, region: list[str], new_members: list[set[int]], ctx: _Context, geoms=None) -> list[str]:
+    """Codes of new grids: a grid holding a pinned building keeps the pinned code; then the largest
+    household overlap with an old grid inherits its code (for a grid without buildings, the largest
+    area overlap, when ``geoms`` gives the new polygons); others get new numbers."""
+    codes: list[str | None] = [None] * len(new_members)
+    used = set()
+    for g, members in enumerate(new_members):
+        wanted = sorted({ctx.pins[b] for b in members if b in ctx.pins} & set(region))
+        if len(wanted) == 1 and wanted[0] not in used:
+            codes[g] = wanted[0]
+            used.add(wanted[0])
+    pairs = []
+    for g, members in enumerate(new_members):
+        for code in region:
+            common = members & grids[code].members
+            if common:
+                pairs.append((-int(ctx.households[sorted(common)].sum()), -len(common), code, g))
+    for _, _, code, g in sorted(pairs):
+        if codes[g] is None and code not in used:
+            codes[g] = code
+            used.add(code)
+    if geoms is not None:
+        overlaps = []
+        for g, members in enumerate(new_members):
+            if codes[g] is None and not members:
+                for code in region:
+                    if code not in used and grids[code].geom is not None:
+                        area = float(shapely.area(shapely.intersection(geoms[g], grids[code].geom)))
+                        if area > 0:
+                            overlaps.append((-area, code, g))
+        for _, code, g in sorted(overlaps):
+            if codes[g] is None and code not in used:
+                codes[g] = code
+                used.add(code)
+    fresh = [g for g in range(len(new_members)) if codes[g] is None]
+    if fresh:
+        xy = np.array([_anchor(ctx.geoms[sorted(new_members[g])] if new_members[g] else np.array([geoms[g]], dtype=object)) for g in fresh])
+        for g in [fresh[i] for i in np.lexsort((xy[:, 0], -xy[:, 1]))]:
+            codes[g] = _new_code(ctx)
+    return [str(c) for c in codes]
+
+
+def _anchor(geoms: np.ndarray) -> np.ndarray:
+    """The centroid of the representative points of ``geoms`` (x, y): where a new grid is numbered."""
+    return shapely.get_coordinates(shapely.centroid(shapely.multipoints(shapely.get_coordinates(shapely.point_on_surface(geoms)))))[0]
+
+
+def _new_code(ctx: _Context) -> str:
+    ccode = ctx.community_code
+    while True:
+        code = f"{ccode}-{ctx.next_number:0{max(ctx.width, len(str(ctx.next_number)))}d}"
+        ctx.next_number += 1
+        if code not in ctx.retired:
+            return code
+
+
+# -- assembling the result ---------------------------------------------------------------------------------
+def _fit_metric(geoms: list, communities: list[str]) -> list:
+    """The re-drawn grids (metric polygons) of each community meeting each other exactly (:func:`gridgeo.seams.fit_exactly`)."""
+    out = list(geoms)
+    communities = np.asarray(communities, dtype=object)
+    array = np.array(geoms, dtype=object)
+    for ccode in sorted(set(communities.tolist())):
+        rows = np.flatnonzero(communities == ccode)
+        if len(rows) > 1:
+            for at, geom in zip(rows, fit_exactly(array[rows], [], tolerance=SEAM_TOLERANCE_M)[0]):
+                out[at] = geom
+    return out
+
+
+def _fit_seams(grid_geoms: list, redrawn_at: list[int], communities: list[str], crs) -> set[int]:
+    """Make the re-drawn grids of each community meet its kept grids exactly (in place; :mod:`gridgeo.seams`).
+
+    Returns the positions of kept grids whose polygon had to take a vertex (a
+    hook of a fraction of a millimetre where a re-drawn grid meets it): they
+    are reported as reshaped.
+    """
+    tolerance = seam_tolerance(crs)
+    redrawn = np.zeros(len(grid_geoms), dtype=bool)
+    redrawn[redrawn_at] = True
+    communities = np.asarray(communities, dtype=object)
+    geoms = np.array(grid_geoms, dtype=object)
+    touched: set[int] = set()
+    for ccode in sorted(set(communities[redrawn].tolist())):
+        here = communities == ccode
+        mend, kept = np.flatnonzero(here & redrawn), np.flatnonzero(here & ~redrawn)
+        fitted, held = fit_exactly(geoms[mend], geoms[kept], tolerance=tolerance)
+        for at, geom in zip(mend, fitted):
+            grid_geoms[at] = geom
+        for at, geom in zip(kept, held):
+            if geom is not geoms[at]:
+                grid_geoms[at] = geom
+                touched.add(int(at))
+    return touched

@@ -1,0 +1,322 @@
+"""The repair of an updated plan: grids that new or removed buildings push out of the band are re-drawn with their neighbours, along the cheapest flow of households, keeping every other grid as it was."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import shapely
+
+from ..partition.engine import community_rng, partition_community
+from ..partition.plan import (
+    INFEASIBLE,
+    make_note,
+)
+from .compounds import _compound_groups
+from .movebound import cheapest_moves
+from .redraw import _inherit, _pins_hold, _replace, _solve_labels, _tessellate
+from .state import _Context, _Grid, _is_bad, _note_for, _oversize, _weight
+
+logger = logging.getLogger(__name__)
+
+
+def _move_lower_bound(codes, communities, geoms, home, households, is_new, band, fixed_codes, flagged_codes) -> int:
+    """The fewest households of kept buildings that any repair must move (:mod:`gridgeo.movebound`), summed over communities.
+
+    Every building is counted in the previous grid it was placed in (``home``);
+    dedicated, locked and edited grids (``fixed_codes``) take no part, and grids
+    the previous plan already flagged (``flagged_codes``: out of band with an
+    excuse or a proof) have no band, since a repair may leave them as they are.
+    """
+    fixed = np.isin(codes.astype(str), sorted(fixed_codes))
+    flagged = np.isin(codes.astype(str), sorted(flagged_codes))
+    total = 0
+    for ccode in sorted(set(communities.tolist())):
+        rows = np.flatnonzero(communities == ccode)
+        members = [np.flatnonzero(home == code) for code in codes[rows]]
+        total += _cheapest_flow(members, geoms[rows], households, is_new, band, fixed[rows], free=flagged[rows]).bound
+    return int(total)
+
+
+def _cheapest_flow(members: list[np.ndarray], geoms: np.ndarray, households: np.ndarray, is_new: np.ndarray | None, band, fixed: np.ndarray, *, free: np.ndarray | None = None, bound: bool = True, closed: set[tuple[int, int]] = frozenset()):
+    """:func:`gridgeo.movebound.cheapest_moves` of one community's grids (their buildings ``members`` and polygons).
+
+    A grid holding a building above the band's maximum has no band and keeps
+    that building, and so have the ``free`` grids.  ``bound=False`` plans the repair: grids are created out of
+    one grid only, and no household crosses the ``closed`` borders (pairs of positions).
+    """
+    is_new = np.zeros(len(households), dtype=bool) if is_new is None else is_new
+    old = np.array([int(households[m][~is_new[m]].sum()) for m in members], dtype=np.int64)
+    new = np.array([int(households[m][is_new[m]].sum()) for m in members], dtype=np.int64)
+    largest = np.array([int(households[m].max()) if len(m) else 0 for m in members], dtype=np.int64)
+    largest_old = np.array([int(households[m][~is_new[m]].max()) if (~is_new[m]).any() else 0 for m in members], dtype=np.int64)
+    smallest = np.array([int(households[m][households[m] > 0].min()) if (households[m] > 0).any() else 1 for m in members], dtype=np.int64)
+    borders = [(a, b) for a, b, _ in _borders(geoms) if (a, b) not in closed and (b, a) not in closed]
+    oversize = largest > band[1]
+    return cheapest_moves(
+        old, new, borders, band=band, free=oversize if free is None else oversize | free, fixed=fixed, held=np.where(largest_old > band[1], largest_old, 0),
+        smallest=smallest, fresh_from_neighbours=bound,
+    )
+
+
+def _borders(geoms: np.ndarray) -> list[tuple[int, int, float]]:
+    """Pairs of polygons (by position, first < second) sharing a border longer than 5 cm, with its length."""
+    geoms = np.asarray(geoms, dtype=object)
+    if len(geoms) < 2:
+        return []
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    keep = left < right
+    left, right = left[keep], right[keep]
+    if not len(left):
+        return []
+    lengths = shapely.length(shapely.intersection(shapely.boundary(geoms[left]), shapely.buffer(geoms[right], 0.01)))
+    return [(int(a), int(b), float(length)) for a, b, length in zip(left, right, lengths) if length > 0.05]
+
+
+def _shared_lengths(grids: dict[str, _Grid], codes: list[str]) -> dict[tuple[str, str], float]:
+    """Border length shared by every pair of adjacent grids among ``codes``."""
+    out = {}
+    for a, b, length in _borders(np.array([grids[c].geom for c in codes], dtype=object)):
+        out[(codes[a], codes[b])] = out[(codes[b], codes[a])] = length
+    return out
+
+
+def _repair_community(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, community_geom) -> None:
+    """Bring every grid of one community back into the band, touching as few grids as possible.
+
+    A grid is repaired when it changed and left the band, or when it holds part
+    of a compound that fits in one grid but lies in several; the region always
+    holds every grid of the compounds it touches.
+    """
+    for code, grid in grids.items():
+        if code in dirty:
+            grid.note = _note_for(grid, ctx)
+    attempts = 0
+    while True:
+        bad = {code for code, grid in grids.items() if code in dirty and _is_bad(grid, ctx)} | _split_compounds(grids, ctx)
+        if not bad:
+            return
+        attempts += 1
+        code = min(bad)
+        # first the grids the cheapest flow of households links to this one, then the grids sharing its longest borders
+        solved = _repair_along_flow(grids, code, ctx, dirty)
+        if not solved:
+            region = _with_compound_mates(grids, [code], ctx)
+            solved = len(region) > 1 and _repair_region(grids, region, ctx, dirty)
+        while not solved:
+            candidates = [c for c, g in grids.items() if not g.dedicated and not g.locked]
+            shared = _shared_lengths(grids, candidates) if len(candidates) > 1 else {}
+            border: dict[str, float] = {}
+            for (a, b), length in shared.items():
+                if a in region and b not in region:
+                    border[b] = border.get(b, 0.0) + length
+            if not border or len(region) >= ctx.max_region:
+                break
+            region = _with_compound_mates(grids, region + [max(sorted(border), key=lambda c: border[c])], ctx)
+            solved = _repair_region(grids, region, ctx, dirty)
+        if not solved:
+            logger.info("community %s: repairing grid %s needs the whole community", ctx.community_id, code)
+            _repartition_whole(grids, ctx, community_geom, dirty)
+            return
+        if attempts > 4 * len(grids) + 10:
+            _repartition_whole(grids, ctx, community_geom, dirty)
+            return
+
+
+#: regions tried along the cheapest flow before the repair falls back to growing by the longest border
+_FLOW_TRIES = 3
+
+
+def _repair_along_flow(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: set[str]) -> bool:
+    """Repair ``code`` with the grids the cheapest flow of households (:mod:`gridgeo.movebound`) links to it.
+
+    The flow is computed on the grids as they are now; when its region cannot be
+    repaired (the households it would move are not at the border: a building
+    walled in behind another), the borders it crossed are closed and the flow is
+    computed again, up to :data:`_FLOW_TRIES` times.
+    """
+    closed: set[tuple[str, str]] = set()
+    for _ in range(_FLOW_TRIES):
+        region = _with_compound_mates(grids, _flow_region(grids, code, ctx, closed), ctx)
+        if len(region) < 2:
+            return False
+        while not _repair_region(grids, region, ctx, dirty):
+            # too tight to cut (whole buildings): take in the neighbour with the most room, then try again
+            extra = _roomiest_neighbour(grids, region, ctx)
+            if extra is None or len(region) >= ctx.max_region:
+                break
+            region = _with_compound_mates(grids, region + [extra], ctx)
+        else:
+            return True
+        closed |= {(a, b) for a in region for b in region if a != b}
+    return False
+
+
+def _roomiest_neighbour(grids: dict[str, _Grid], region: list[str], ctx: _Context) -> str | None:
+    """The grid bordering ``region`` with the most room for what the region has too much of (or too little)."""
+    low, high = ctx.band
+    plain = [c for c in region if not _oversize(grids[c], ctx)]
+    total = sum(_weight(grids[c], ctx) for c in plain)
+    crowded = bool(plain) and total > len(plain) * (low + high) / 2
+    candidates = [c for c, g in grids.items() if not g.dedicated and not g.locked]
+    room = {}
+    for (a, b), _ in _shared_lengths(grids, candidates).items():
+        if a in region and b not in region and not _oversize(grids[b], ctx):
+            w = _weight(grids[b], ctx)
+            room[b] = high - w if crowded else w - low
+    return max(sorted(room), key=lambda c: room[c]) if room else None
+
+
+def _flow_region(grids: dict[str, _Grid], code: str, ctx: _Context, closed: set[tuple[str, str]]) -> list[str]:
+    """``code`` and the grids the cheapest flow of households links to it, nearest first (at most ``ctx.max_region``).
+
+    Only grids that are still there and may change (not dedicated, not locked)
+    take part; households do not cross the ``closed`` borders.
+    """
+    codes = sorted(grids)
+    fixed = np.array([grids[c].dedicated or grids[c].locked for c in codes], dtype=bool)
+    members = [np.array(sorted(grids[c].members), dtype=np.int64) for c in codes]
+    index = {c: i for i, c in enumerate(codes)}
+    geoms = np.array([grids[c].geom for c in codes], dtype=object)
+    flow = _cheapest_flow(members, geoms, ctx.households, ctx.is_new, ctx.band, fixed, bound=False, closed={(index[a], index[b]) for a, b in closed})
+    # follow the flow away from the grid: where its households go when it has too many, where they come from
+    # when it has too few (another grid out of band elsewhere in the flow is repaired on its own)
+    sending = _weight(grids[code], ctx) > ctx.band[1]
+    links: dict[str, set[str]] = {}
+    for a, b in flow.pairs:
+        start, end = (codes[a], codes[b]) if sending else (codes[b], codes[a])
+        links.setdefault(start, set()).add(end)
+    region, frontier = [code], [code]
+    while frontier and len(region) < ctx.max_region:
+        frontier = [n for c in frontier for n in sorted(links.get(c, ())) if n not in region]
+        for n in dict.fromkeys(frontier):
+            if len(region) < ctx.max_region:
+                region.append(n)
+    return region
+
+
+def _compounds_in(grid: _Grid, ctx: _Context) -> set[int]:
+    if ctx.compound_of is None or not grid.members:
+        return set()
+    return set(ctx.compound_of[sorted(grid.members)].tolist()) - {-1}
+
+
+def _split_compounds(grids: dict[str, _Grid], ctx: _Context) -> set[str]:
+    """Grids (not locked, not dedicated) holding part of a compound that fits in one grid but lies in several."""
+    if ctx.compound_of is None:
+        return set()
+    holders: dict[int, set[str]] = {}
+    for code, grid in grids.items():
+        if not grid.dedicated and not grid.locked:
+            for compound in _compounds_in(grid, ctx):
+                holders.setdefault(compound, set()).add(code)
+    return set().union(*(codes for codes in holders.values() if len(codes) > 1)) if holders else set()
+
+
+def _with_compound_mates(grids: dict[str, _Grid], region: list[str], ctx: _Context) -> list[str]:
+    """``region`` and every other grid holding a building of a compound (that fits) it touches."""
+    region = list(region)
+    if ctx.compound_of is None:
+        return region
+    while True:
+        touched = set().union(*(_compounds_in(grids[c], ctx) for c in region))
+        extra = sorted(c for c, g in grids.items() if c not in region and not g.dedicated and not g.locked and _compounds_in(g, ctx) & touched)
+        if not extra:
+            return region
+        region += extra
+
+
+def _repair_region(grids: dict[str, _Grid], region: list[str], ctx: _Context, dirty: set[str]) -> bool:
+    """Repair the grids of ``region`` inside the union of their polygons; False when that is not enough."""
+    region = sorted(region)
+    members = np.array(sorted(set().union(*(grids[c].members for c in region))), dtype=np.int64)
+    shape = shapely.union_all([grids[c].geom for c in region])
+    built = _tessellate(shape, members, ctx)
+    if built is None:
+        return False
+    tess, graph = built
+    code_label = {c: i for i, c in enumerate(region)}
+    building_label = np.array([next(code_label[c] for c in region if int(b) in grids[c].members) for b in members])
+    labels = np.full(graph.n, -1, dtype=np.int64)
+    # a site shared by buildings of several grids (identical footprints) goes with its first building
+    for local in range(len(members) - 1, -1, -1):
+        labels[tess.site_of_building[local]] = building_label[local]
+    # a pinned building's site stays in its grid
+    pin_of = np.full(graph.n, -1, dtype=np.int64)
+    for local, b in enumerate(members.tolist()):
+        code = ctx.pins.get(b)
+        if code in code_label:
+            site = tess.site_of_building[local]
+            labels[site] = pin_of[site] = code_label[code]
+    rng = community_rng(ctx.seed, f"{ctx.community_id}:update:{region[0]}")
+    existing = np.zeros(graph.n, dtype=np.int64)
+    if ctx.is_new is not None:
+        old = ~ctx.is_new[members]
+        np.add.at(existing, tess.site_of_building[old], ctx.households[members][old])
+    solved = _solve_labels(graph, labels, ctx, rng, pin_of, existing)
+    if solved is None:
+        return False
+    site_label = solved
+    new_members = [set(members[site_label[tess.site_of_building] == g].tolist()) for g in range(int(site_label.max()) + 1)]
+    cells = [tess.cells[site_label == g] for g in range(len(new_members))]
+    _replace(grids, region, new_members, cells, ctx, dirty)
+    return True
+
+
+def _repartition_whole(grids: dict[str, _Grid], ctx: _Context, community_geom, dirty: set[str]) -> None:
+    """Partition the community afresh (its dedicated and locked grids stay), inheriting codes by household overlap.
+
+    Compounds that fit are one cell, larger ones' outlines are barriers, as in a
+    fresh run.  When the fresh split cannot keep every pinned building in its
+    pinned grid, the grids holding pinned buildings are kept as they are too and
+    the rest is split afresh.
+    """
+    for keep_pinned in (False, True):
+        holding = {c for c, g in grids.items() if keep_pinned and any(b in ctx.pins for b in g.members)}
+        region = sorted(c for c, g in grids.items() if not g.dedicated and not g.locked and c not in holding)
+        if not region:
+            return
+        members = np.array(sorted(set().union(*(grids[c].members for c in region))), dtype=np.int64)
+        if not int(ctx.households[members].sum()):
+            for c in region:  # no household left to grid (a cleared community): the grids stay, flagged
+                grids[c].note = make_note(INFEASIBLE, "no_households")
+            return
+        kept_apart = any(g.dedicated or g.locked for g in grids.values()) or bool(holding)
+        shape = shapely.union_all([grids[c].geom for c in region]) if kept_apart else community_geom
+        groups, outlines = _compound_groups(members, shape, ctx.compound_of, ctx.compound_geoms, ctx.compound_size)
+        result = partition_community(
+            shape, ctx.geoms[members], ctx.households[members], band=ctx.band,
+            rng=community_rng(ctx.seed, f"{ctx.community_id}:update"), barriers=ctx.barriers,
+            groups=groups, group_geoms=outlines, group_facility=None if outlines is None else np.full(len(outlines), None, dtype=object),
+            unit_band=ctx.unit_band,
+        )
+        k = len(result.grid_geoms)
+        new_members = [set(members[result.building_grid == g].tolist()) for g in range(k)]
+        label = np.full(len(members), -1, dtype=np.int64)
+        pin_of = np.full(len(members), -1, dtype=np.int64)
+        for g, group in enumerate(new_members):
+            label[np.searchsorted(members, sorted(group))] = g
+        for local, b in enumerate(members.tolist()):
+            if b in ctx.pins:
+                pin_of[local] = region.index(ctx.pins[b]) if ctx.pins[b] in region else -1
+        if not keep_pinned and not _pins_hold(label, pin_of):
+            logger.info("community %s: a fresh split would move pinned buildings; their grids are kept", ctx.community_id)
+            continue
+        for c in holding:
+            grids[c].locked = True
+            grids[c].note = _note_for(grids[c], ctx)
+        codes = _inherit(grids, region, new_members, ctx, result.grid_geoms)
+        for c in region:
+            previous = grids.pop(c)
+            if c not in codes:
+                ctx.retired.add(c)
+            if c in codes:
+                g = codes.index(c)
+                grids[c] = _Grid(c, result.grid_geoms[g], new_members[g], result.notes[g], False, False, None, previous.previous_row)
+        for g, code in enumerate(codes):
+            if code not in grids:
+                grids[code] = _Grid(code, result.grid_geoms[g], new_members[g], result.notes[g], False, False, None, None)
+            dirty.add(code)
+        return
+
+

@@ -1,0 +1,90 @@
+"""The state of one community while its plan is updated: its grids (kept, re-drawn or new) and what the repair needs to know."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..partition.plan import (
+    IN_BAND,
+    OUT_OF_BAND,
+    OVERSIZE,
+    GridNote,
+    make_note,
+)
+from ..partition.refine import _Search
+
+
+# -- state of one community during the update ----------------------------------------------------------
+@dataclass
+class _Grid:
+    code: str
+    geom: object  # metric polygon
+    members: set[int]  # indices of new buildings
+    note: GridNote
+    dedicated: bool = False
+    polygon_kept: bool = True  # geometry is the previous run's polygon of this code
+    original: object = None  # the previous run's polygon (input CRS) when kept
+    previous_row: dict | None = None
+    locked: bool = False  # kept as a planner edited it (gridgeo.edits): never re-drawn by the repair
+
+
+@dataclass
+class _Context:
+    band: tuple[int, int]
+    households: np.ndarray
+    geoms: np.ndarray  # metric building geometries (new buildings)
+    barriers: np.ndarray | None
+    seed: int
+    community_id: str
+    community_code: str
+    max_region: int
+    retired: set[str] = field(default_factory=set)
+    next_number: int = 1
+    width: int = 2
+    pins: dict[int, str] = field(default_factory=dict)  # pinned building → the grid code it stays in
+    compound_of: np.ndarray | None = None  # per building: its compound (one cell when redrawn), -1: none
+    compound_geoms: np.ndarray | None = None  # per compound: outline (metric, inside its community)
+    compound_size: np.ndarray | None = None  # per compound: its buildings that must stay together
+    unit_band: tuple[int, int] | None = None  # joint-unit band: oversize grids that fit no unit cut take in households
+    is_new: np.ndarray | None = None  # per building: added since the previous run (moving it moves no existing household)
+
+
+class _Repair(_Search):
+    """The local search of :mod:`gridgeo.partition.refine`, limited to moves that reduce the band miss."""
+
+    def _best_move(self, node):
+        best = super()._best_move(node)
+        if best is None or best[0][0] >= 0:
+            return None
+        return best
+
+
+# -- the repair ----------------------------------------------------------------------------------------
+def _weight(grid: _Grid, ctx: _Context) -> int:
+    return int(ctx.households[sorted(grid.members)].sum()) if grid.members else 0
+
+
+def _oversize(grid: _Grid, ctx: _Context) -> bool:
+    return bool(grid.members) and int(ctx.households[sorted(grid.members)].max()) > ctx.band[1]
+
+
+def _is_bad(grid: _Grid, ctx: _Context) -> bool:
+    if grid.dedicated or grid.locked:
+        return False
+    w = _weight(grid, ctx)
+    return not (ctx.band[0] <= w <= ctx.band[1]) and not _oversize(grid, ctx)
+
+
+def _note_for(grid: _Grid, ctx: _Context) -> GridNote:
+    if grid.dedicated:
+        return grid.note
+    w = _weight(grid, ctx)
+    if ctx.band[0] <= w <= ctx.band[1]:
+        return GridNote(IN_BAND)
+    if _oversize(grid, ctx):
+        return make_note(OVERSIZE, "oversize_building", households=int(ctx.households[sorted(grid.members)].max()), high=ctx.band[1])
+    if grid.locked and grid.note.status != "edited_split":
+        return make_note(OUT_OF_BAND, "locked_grid", households=w, low=ctx.band[0], high=ctx.band[1])
+    return grid.note
