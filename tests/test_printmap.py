@@ -171,7 +171,8 @@ def test_flagged_grids_show_their_status_and_reason(monaco_result):
 
 
 def test_without_a_cjk_font(taipei, monkeypatch, caplog):
-    monkeypatch.setattr("gridgeo.outputs.printmap.find_cjk_font", lambda text="": None)
+    for module in ("gridgeo.outputs.printmap", "gridgeo.outputs.printfonts"):  # the page and the check before a run
+        monkeypatch.setattr(f"{module}.find_cjk_font", lambda text="": None)
     with pytest.raises(FontMissingError, match="install-system-deps.sh"):
         render_print_map(taipei, "001", dpi=30, date=DATE)
     # English pages need no CJK font: Chinese names give way to the community id
@@ -237,7 +238,8 @@ def test_cli_print_on_a_folder_that_is_not_an_output_exits_2(tmp_path):
 
 
 def test_partition_print_without_a_cjk_font_fails_before_the_run(tmp_path, monkeypatch):
-    monkeypatch.setattr("gridgeo.outputs.printmap.find_cjk_font", lambda text="": None)
+    for module in ("gridgeo.outputs.printmap", "gridgeo.outputs.printfonts"):  # the page and the check before a run
+        monkeypatch.setattr(f"{module}.find_cjk_font", lambda text="": None)
     monkeypatch.setattr("gridgeo.api.partition", lambda *a, **k: pytest.fail("the partition ran"))
     result = CliRunner().invoke(main, ["partition", *TAIPEI, "--print", "-o", str(tmp_path / "out")])
     assert result.exit_code == 2, result.output
@@ -278,7 +280,7 @@ def _furniture(fig):
 
 
 def _check_furniture_clear(result, code):
-    from gridgeo.outputs.printmap import _prepare
+    from gridgeo.outputs.printpage import _prepare
 
     fig = print_figure(result, code, date=DATE, lang="en")
     box, disc, map_ax = _furniture(fig)
@@ -313,7 +315,7 @@ def test_a_community_filling_the_frame_is_drawn_smaller_rather_than_covered():
     """A rectangle with the frame's proportions touches every corner at the first round scale."""
     import geopandas as gpd
 
-    from gridgeo.outputs.printmap import _MAP
+    from gridgeo.outputs.printpage import _MAP
 
     w, h = _MAP[2] * 2.5, _MAP[3] * 2.5  # metres: fills 1:2,500 with no margin for the pieces
     c = gpd.GeoDataFrame({"community_id": ["R"]}, geometry=[shapely.box(0, 0, w / 1.06, h / 1.06)], crs=32651)
