@@ -12,6 +12,7 @@ import pytest
 
 import gridgeo
 from gridgeo.outputs import report as report_module
+from gridgeo.outputs import report_flagged, report_html, report_plots
 from gridgeo.outputs.report import build_report_html, write_report
 
 SCRIPT = "<script>alert(1)</script>"
@@ -79,7 +80,7 @@ def test_summary_figures(page_en, flagged_result):
     for key in ("one_piece", "tiling", "polsby_popper", "spread", "max_min", "barrier_crossings", "units", "households_estimated"):
         assert f'id="summary-{key}"' in page_en
     for note in flagged_result.report["notes"]:
-        assert report_module._e(note) in page_en
+        assert report_html._e(note) in page_en
 
 
 def test_every_flagged_grid_listed_with_reason(page_zh, page_en, flagged_result):
@@ -88,7 +89,7 @@ def test_every_flagged_grid_listed_with_reason(page_zh, page_en, flagged_result)
         assert page.count('class="flagged-grid"') == len(flagged)
         for _, grid in flagged.iterrows():
             assert f"<td>{grid['grid_code']}</td>" in page
-            assert report_module._e(grid[column]) in page
+            assert report_html._e(grid[column]) in page
 
 
 def test_clean_run_says_none_flagged(sample_result):
@@ -127,7 +128,7 @@ def test_languages(page_zh, page_en):
 
 def test_without_cjk_font_plots_are_ascii(flagged_result, monkeypatch):
     monkeypatch.setattr(report_module, "cjk_font", lambda: None)
-    for value in report_module._plot_labels("en").values():
+    for value in report_plots._plot_labels("en").values():
         assert value.isascii()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)" on boxes
@@ -164,9 +165,9 @@ def units_band_result(taipei_small):
 @pytest.mark.parametrize("band, width", [((10, 15), 1), ((300, 500), 20), ((400, 450), 5), ((100, 150), 5), ((3, 4), 1)])
 def test_bins_fit_the_band(band, width):
     low, high = band
-    assert report_module._bin_width(low, high) == width
+    assert report_plots._bin_width(low, high) == width
     values = np.array([0, low - 40, low, (low + high) // 2, high, high + 1, high + 3 * (high - low) + 50], dtype=float)
-    edges, inside = report_module._bin_edges(values, low, high)
+    edges, inside = report_plots._bin_edges(values, low, high)
     # the band is exactly the in-band bins: whole numbers low..high and nothing else
     assert edges[inside.argmax()] == low - 0.5
     assert edges[len(inside) - inside[::-1].argmax()] == high + 0.5
@@ -176,7 +177,7 @@ def test_bins_fit_the_band(band, width):
     reach = max(2, int(np.ceil(0.5 * (high - low + 1) / width))) * width
     assert edges[0] >= low - 0.5 - reach and edges[-1] <= high + 0.5 + reach
     # every value is either counted in a bin or in a tail
-    counts = report_module._bin_counts(values, edges)
+    counts = report_plots._bin_counts(values, edges)
     assert counts.sum() + (values < edges[0]).sum() + (values >= edges[-1]).sum() == len(values)
 
 
@@ -200,8 +201,8 @@ def test_histogram_band_in_band_colour(which, request):
     hh = result.grids["households"].to_numpy(dtype=float)
     n_in = int(((hh >= low) & (hh <= high)).sum())
     assert n_in and 'id="hist-bar-in-band-0"' in svg
-    edges, inside = report_module._bin_edges(hh, low, high)
-    counts = report_module._bin_counts(hh, edges)
+    edges, inside = report_plots._bin_edges(hh, low, high)
+    counts = report_plots._bin_counts(hh, edges)
     # the in-band bins hold exactly the grids in band, and they are drawn in the in-band colour
     assert counts[inside].sum() == n_in
     assert len(re.findall(r'id="hist-bar-in-band-\d+"', svg)) == int(inside.sum())
@@ -241,7 +242,7 @@ def test_spread_of_grids_in_band(units_band_result):
 def test_flagged_grouped_by_status_and_reason(units_band_result):
     grids = units_band_result.grids
     flagged = grids[grids["status"] != "in_band"]
-    assert len(flagged) > 2 * report_module.FIRST_ROWS
+    assert len(flagged) > 2 * report_flagged.FIRST_ROWS
     for lang in ("en", "zh"):
         page = build_report_html(units_band_result, lang=lang)
         groups = re.findall(r'<tr class="flagged-group" data-status="([^"]+)" data-reason="([^"]*)">.*?<td class="n">([\d,]+)</td></tr>', page)
@@ -263,8 +264,8 @@ def test_flagged_grouped_by_status_and_reason(units_band_result):
             section = section[: section.find("<h3", 4) if "<h3" in section[4:] else len(section)]
             visible = section.split("<details>")[0]
             n = int(count.replace(",", ""))
-            assert visible.count('class="flagged-grid"') == min(n, report_module.FIRST_ROWS)
-            assert ("<details>" in section) == (n > report_module.FIRST_ROWS)
+            assert visible.count('class="flagged-grid"') == min(n, report_flagged.FIRST_ROWS)
+            assert ("<details>" in section) == (n > report_flagged.FIRST_ROWS)
     # reasons are recognised: no group of unknown reasons on a real run
     assert all(reason != "other" for _, reason, _ in groups)
 
@@ -272,9 +273,9 @@ def test_flagged_grouped_by_status_and_reason(units_band_result):
 def test_reason_codes_match_their_sentences():
     from gridgeo.labels import reason_text
 
-    assert report_module._reason_code(reason_text("infeasible_total", {"total": 520, "low": 300, "high": 500, "k": 1}, "en")) == "infeasible_total"
-    assert report_module._reason_code(reason_text("oversize_absorbed", {"households": 700, "high": 500, "absorbed": 20, "low": 300}, "zh")) == "oversize_absorbed"
-    assert report_module._reason_code("") == ""
+    assert report_flagged._reason_code(reason_text("infeasible_total", {"total": 520, "low": 300, "high": 500, "k": 1}, "en")) == "infeasible_total"
+    assert report_flagged._reason_code(reason_text("oversize_absorbed", {"households": 700, "high": 500, "absorbed": 20, "low": 300}, "zh")) == "oversize_absorbed"
+    assert report_flagged._reason_code("") == ""
 
 
 def _tiled(result, copies: int):

@@ -19,11 +19,7 @@ algorithm.
 from __future__ import annotations
 
 import functools
-import html
-import io
 import logging
-import math
-import re
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -32,8 +28,12 @@ import numpy as np
 import pandas as pd
 
 from .. import timings
-from ..labels import REASONS, check_lang, status_label
+from ..labels import check_lang
 from .files import write_atomic
+from .report_flagged import _flagged_table
+from .report_html import _community_codes, _e, _figure, _int, _missing, _num, _pct, _ratio, _yes
+from .report_layers import _changes_section, _compounds_section, _governance
+from .report_plots import _households_svg, _numbers, _polsby_popper, _pp_svg
 
 __all__ = ["build_report_html", "write_report", "cjk_font"]
 
@@ -130,7 +130,7 @@ _T: dict[str, dict[str, str]] = {
     "community": {"zh": "社区", "en": "community"},
     "status": {"zh": "状态", "en": "status"},
     "reason": {"zh": "原因", "en": "reason"},
-    # staffing, workload and service coverage (gridgeo.workload, gridgeo.coverage)
+    # staffing, workload and service coverage (gridgeo.governance.workload, gridgeo.governance.coverage)
     "governance": {"zh": "网格队伍、工作量与服务覆盖", "en": "Staffing, workload and service coverage"},
     "helpers_total": {"zh": "兼职网格员/志愿者合计（每 {n} 户 1 人，1+1+1+N 中的 N）", "en": "helpers in all (the N of 1+1+1+N, one per {n} households)"},
     "workload_flagged": {"zh": "工作量明显偏高的网格（指数 > {f}，社区均值为 1）", "en": "grids with a workload far above their community's mean (index > {f}; the mean is 1)"},
@@ -170,22 +170,6 @@ _T: dict[str, dict[str, str]] = {
     },
 }
 
-# plot labels: Chinese only with a CJK font; the "en" set is plain ASCII
-_PLOT: dict[str, dict[str, str]] = {
-    "households": {"zh": "户数", "en": "households"},
-    "grids": {"zh": "网格数", "en": "grids"},
-    "band": {"zh": "区间 {low}–{high}", "en": "band {low}-{high}"},
-    "in_band": {"zh": "在区间内", "en": "in band"},
-    "outside": {"zh": "区间外", "en": "outside the band"},
-    "pp": {"zh": "Polsby-Popper 紧凑度", "en": "Polsby-Popper"},
-    "mean": {"zh": "均值 {v:.2f}", "en": "mean {v:.2f}"},
-    "min": {"zh": "最小 {v:.2f}", "en": "min {v:.2f}"},
-    "empty": {"zh": "没有网格", "en": "no grids"},
-    "tail_below": {"zh": "← 另有 {n} 个网格少于 {edge} 户（最少 {v}）", "en": "<- {n} more below {edge} (min {v})"},
-    "tail_above": {"zh": "另有 {n} 个网格多于 {edge} 户（最多 {v}）→", "en": "{n} more above {edge} (max {v}) ->"},
-    "walk": {"zh": "步行时间（分钟）", "en": "walk (minutes)"},
-    "limit": {"zh": "{m:g} 分钟", "en": "{m:g} minutes"},
-}
 
 def _asset(name: str) -> str:
     """A file of the report's page (``gridgeo/assets/report/NAME``), as text."""
@@ -335,36 +319,11 @@ def _covers(path: str, text: str) -> bool:
 # -- HTML pieces ---------------------------------------------------------------------------------
 
 
-def _e(value) -> str:
-    """Escape any value for HTML text and attributes."""
-    return html.escape("" if value is None else str(value), quote=True)
-
-
 def _band(grid_size) -> tuple[int, int]:
     if grid_size is not None and len(grid_size) == 2:
         return int(grid_size[0]), int(grid_size[1])
     logger.warning("report has no grid_size parameter; assuming the default band 300–500")
     return 300, 500
-
-
-def _missing(value) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value is pd.NA
-
-
-def _int(value) -> str:
-    return "—" if _missing(value) else f"{int(value):,}"
-
-
-def _pct(value, digits: int = 1) -> str:
-    return "—" if _missing(value) else f"{float(value) * 100:.{digits}f}%"
-
-
-def _num(value, digits: int = 3) -> str:
-    return "—" if _missing(value) else f"{float(value):.{digits}f}"
-
-
-def _yes(value, t) -> str:
-    return "—" if _missing(value) else (t["yes"] if bool(value) else t["no"])
 
 
 def _parameters(report: dict, params: dict, band: tuple[int, int], t: dict) -> str:
@@ -419,10 +378,6 @@ def _summary_table(s: dict, t: dict, spread: dict | None = None) -> str:
     return '<table id="summary">\n' + "\n".join(body) + "\n</table>\n" + f'<p id="balance-note" class="params">{_e(t["balance_note"])}</p>'
 
 
-def _ratio(a, b) -> str:
-    return "—" if _missing(a) or _missing(b) or float(b) <= 0 else f"{float(a) / float(b):.2f}×"
-
-
 def _spread(grids) -> dict:
     """The spread of households over the grids in band: coefficient of variation, most and fewest.
 
@@ -469,12 +424,6 @@ def _community_names(communities, name_column: str | None) -> dict[str, str]:
     return {str(k): ("" if _missing(v) else str(v)) for k, v in zip(communities["community_id"], communities[column])}
 
 
-def _community_codes(communities) -> dict[str, str]:
-    if communities is None or "community_id" not in communities or "community_code" not in communities:
-        return {}
-    return {str(k): str(v) for k, v in zip(communities["community_id"], communities["community_code"])}
-
-
 def _community_table(rows: list[dict], communities, names: dict[str, str], t: dict) -> str:
     codes = _community_codes(communities)
     head = ["code", "id"] + (["name"] if names else []) + [
@@ -509,543 +458,9 @@ def _community_table(rows: list[dict], communities, names: dict[str, str], t: di
     return "\n".join(out)
 
 
-#: rows of each flagged group shown before the collapsible rest
-FIRST_ROWS = 5
-
-
-@functools.lru_cache(maxsize=1)
-def _reason_patterns() -> list[tuple[str, re.Pattern]]:
-    """Each reason code with a pattern matching its English and Chinese sentences (any field values)."""
-    out = []
-    for code, texts in REASONS.items():
-        for text in texts.values():
-            pieces = re.split(r"\{[^}]+\}", text)
-            out.append((sum(map(len, pieces)), code, re.compile("^" + "(.+?)".join(re.escape(p) for p in pieces) + "$", re.S)))
-    # the most specific template first: "holds a building of {households} households, more than the band
-    # maximum {high}" also matches the longer oversize_absorbed and oversize_units sentences
-    return [(code, pattern) for _, code, pattern in sorted(out, key=lambda x: -x[0])]
-
-
-def _reason_code(text) -> str:
-    """The reason code of a grid's reason sentence (``""`` when none matches).
-
-    >>> _reason_code("holds a building of 612 households, more than the band maximum 500")
-    'oversize_building'
-    """
-    if _missing(text) or not str(text).strip():
-        return ""
-    for code, pattern in _reason_patterns():
-        if pattern.match(str(text).strip()):
-            return code
-    return "other"
-
-
-def _reason_gist(code: str, lang: str) -> str:
-    """A reason's sentence with its numbers left out, naming a whole group of grids."""
-    if code not in REASONS:
-        return ""
-    text = re.sub(r"\{[^}]+\}(\s*[–-]\s*\{[^}]+\})?", "…", REASONS[code][lang])
-    return re.sub(r"…(\s*…)+", "…", re.sub(r"\s*…\s*", " … ", text)).strip()
-
-
-_MARKS = "①②③④⑤⑥⑦⑧⑨⑩"
-
-
-def _reason_columns(code: str, lang: str, texts: list) -> tuple[str, list[str]]:
-    """A group's reason sentence with the values shared by all its grids filled in, and each grid's other values.
-
-    The rows of a large group then show only what differs (``18 · 21``), under a
-    header naming those values (``… ① households … ② …``): the same facts in a
-    fraction of the bytes.  A sentence that does not follow the template is
-    shown whole.
-
-    >>> _reason_columns("oversize_building", "en", ["holds a building of 16 households, more than the band maximum 15",
-    ...                                             "holds a building of 30 households, more than the band maximum 15"])
-    ('holds a building of ① households, more than the band maximum 15', ['16', '30'])
-    """
-    template = REASONS.get(code, {}).get(lang)
-    texts = ["" if _missing(x) else str(x).strip() for x in texts]
-    if not template:
-        return "", texts
-    fields = re.findall(r"\{([^}]+)\}", template)
-    pieces = re.split(r"\{[^}]+\}", template)
-    pattern = re.compile("^" + "(.+?)".join(re.escape(x) for x in pieces) + "$", re.S)
-    matches = [pattern.match(x) for x in texts]
-    if not fields or not all(matches):
-        return "", texts
-    values = [m.groups() for m in matches]
-    varying = [j for j in range(len(fields)) if len({v[j] for v in values}) > 1]
-    header, mark = pieces[0], 0
-    for j, piece in enumerate(pieces[1:]):
-        if j in varying and mark < len(_MARKS):
-            header += _MARKS[mark]
-            mark += 1
-        else:
-            header += values[0][j]
-        header += piece
-    shown = varying[: len(_MARKS)]
-    return header, [" · ".join(v[j] for j in shown) for v in values]
-
-
-def _flagged_table(grids, communities, names: dict[str, str], lang: str, t: dict) -> str:
-    """The grids outside the band, grouped by status and reason: counts, the first rows, the rest folded."""
-    if grids is None or not len(grids) or "status" not in grids:
-        return f'<p id="flagged">{_e(t["no_flagged"])}</p>'
-    flagged = grids.loc[grids["status"].astype(str) != "in_band"]
-    if not len(flagged):
-        return f'<p id="flagged">{_e(t["no_flagged"])}</p>'
-    flagged = flagged.sort_values("grid_code", kind="stable") if "grid_code" in flagged else flagged
-    codes = _community_codes(communities)
-    status = flagged["status"].astype(str).to_numpy()
-    english = flagged["reason"] if "reason" in flagged else pd.Series([""] * len(flagged), index=flagged.index)
-    kind = np.array([_reason_code(r) for r in english], dtype=object)
-    shown_reason = (flagged["reason_zh"] if lang == "zh" and "reason_zh" in flagged else english).tolist()
-    groups: dict[tuple[str, str], list[int]] = {}
-    for i, key in enumerate(zip(status, kind)):
-        groups.setdefault(key, []).append(i)
-    order = sorted(groups, key=lambda k: (-len(groups[k]), k))
-    k, n = len(order), len(flagged)
-    intro = t["flagged_groups"].format(n=f"{n:,}", k=k, grids="grid" if n == 1 else "grids", groups="group" if k == 1 else "groups")
-    head = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in (t["grid"], t["community"], t["c_households"], t["reason"])) + "</tr>"
-
-    def folded_head(reason_header: str) -> str:
-        reason = t["reason"] + ("：" if lang == "zh" else ": ") + reason_header if reason_header else t["reason"]
-        return "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in (t["grid"], t["community"] + f" ({t['code']})", t["c_households"], reason)) + "</tr>"
-
-    summary = ['<table id="flagged-groups">', "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in (t["status"], t["reason"], t["group_count"])) + "</tr>"]
-    sections = []
-    cids = flagged["community_id"].astype(str).tolist() if "community_id" in flagged else [""] * n
-    gcodes = flagged["grid_code"].tolist() if "grid_code" in flagged else [""] * n
-    households = flagged["households"].tolist() if "households" in flagged else [None] * n
-    for number, (st, code) in enumerate(order, start=1):
-        members = groups[(st, code)]
-        label = status_label(st, lang)
-        shown = f"{label} ({st})" if label != st else st
-        gist = _reason_gist(code, lang)
-        summary.append(
-            f'<tr class="flagged-group" data-status="{_e(st)}" data-reason="{_e(code)}"><td><a href="#flagged-{number}">{_e(shown)}</a></td>'
-            f'<td>{_e(gist)}</td><td class="n">{len(members):,}</td></tr>'
-        )
-        header, values = _reason_columns(code, lang, [shown_reason[i] for i in members])
-        rows = []
-        for j, i in enumerate(members):
-            cid = cids[i]
-            community = " ".join(x for x in (codes.get(cid, ""), names.get(cid, "") or cid) if x)
-            reason = shown_reason[i] if j < FIRST_ROWS or not header else values[j]
-            rows.append(  # compact markup: a city can have thousands (the table's CSS aligns the numbers)
-                f'<tr class="flagged-grid"><td>{_e(gcodes[i])}</td><td>{_e(community if j < FIRST_ROWS else codes.get(cid, cid))}</td>'
-                f'<td>{_e(_int(households[i]))}</td><td>{_e("" if _missing(reason) else reason)}</td></tr>'
-            )
-        title = f"{shown} — {gist}" if gist else shown
-        block = [f'<h3 id="flagged-{number}">{_e(title)} ({len(members):,})</h3>', f'<table class="flagged" data-status="{_e(st)}" data-reason="{_e(code)}">\n{head}', *rows[:FIRST_ROWS], "</table>"]
-        if len(rows) > FIRST_ROWS:
-            rest = len(rows) - FIRST_ROWS
-            block += [
-                f"<details><summary>{_e(t['group_rest'].format(n=f'{rest:,}', grids='grid' if rest == 1 else 'grids'))}</summary>",
-                f'<table class="flagged" data-status="{_e(st)}" data-reason="{_e(code)}">\n{folded_head(header)}', *rows[FIRST_ROWS:], "</table>", "</details>",
-            ]
-        sections.append("\n".join(block))
-    summary.append("</table>")
-    return "\n".join([f'<p id="flagged">{_e(intro)}</p>', *summary, *sections])
-
-
-def _figure(prefix: str, svg: str, caption: str) -> str:
-    return f'<figure id="fig-{prefix}">\n{svg}\n<figcaption>{_e(caption)}</figcaption>\n</figure>'
-
-
 # -- plots ---------------------------------------------------------------------------------------
-
-
-def _numbers(frame, column: str) -> np.ndarray:
-    if frame is None or column not in frame:
-        return np.zeros(0)
-    values = pd.to_numeric(frame[column], errors="coerce").to_numpy(dtype=float)
-    return values[np.isfinite(values)]
-
-
-def _polsby_popper(grids) -> np.ndarray:
-    if grids is None or not len(grids):
-        return np.zeros(0)
-    if "polsby_popper" in grids:
-        return _numbers(grids, "polsby_popper")
-    from ..metrics import grid_metrics
-
-    return grid_metrics(grids, band=(0, 0))["polsby_popper"].to_numpy(dtype=float)
-
-
-def _plot_labels(lang: str) -> dict[str, str]:
-    """Plot labels in ``lang`` (``"en"`` is plain ASCII, safe with any font)."""
-    return {key: value[lang] for key, value in _PLOT.items()}
-
-
-def _new_figure():
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(7.0, 3.2), dpi=100, layout="constrained")
-    FigureCanvasAgg(fig)  # no pyplot, no GUI backend, no global state
-    return fig
-
-
-def _rc(font: str | None) -> dict:
-    families = [font, "DejaVu Sans"] if font else ["DejaVu Sans"]
-    return {
-        "font.family": "sans-serif",
-        "font.sans-serif": families,
-        "axes.unicode_minus": False,
-        "svg.fonttype": "path",
-        "font.size": 10,
-    }
-
-
-def _svg(fig, prefix: str) -> str:
-    """The figure as an inline ``<svg>`` element whose ids all start with ``prefix-``."""
-    import matplotlib
-
-    buffer = io.StringIO()
-    with matplotlib.rc_context({"svg.hashsalt": f"gridgeo-{prefix}"}):
-        fig.savefig(buffer, format="svg", metadata={"Date": None})
-    text = buffer.getvalue()
-    text = text[text.index("<svg") :]
-    text = re.sub(r"\s*<metadata>.*?</metadata>", "", text, count=1, flags=re.S)
-    text = re.sub(r'\bid="([^"]+)"', rf'id="{prefix}-\1"', text)
-    text = re.sub(r"url\(#([^)]+)\)", rf"url(#{prefix}-\1)", text)
-    text = re.sub(r'href="#([^"]+)"', rf'href="#{prefix}-\1"', text)
-    return text.replace("<svg ", '<svg role="img" ', 1).strip()
-
-
-def _households_svg(values: np.ndarray, band: tuple[int, int], lang: str, font: str | None) -> str:
-    """Histogram zoomed to the band: bins that fit it, the grids beyond the window summarised in a note."""
-    import matplotlib
-
-    labels = _plot_labels(lang)
-    low, high = band
-    with matplotlib.rc_context(_rc(font)):
-        fig = _new_figure()
-        ax = fig.add_subplot()
-        ax.axvspan(low - 0.5, high + 0.5, facecolor="#2e7d32", alpha=0.12, edgecolor="#2e7d32", lw=0, gid="band", label=labels["band"].format(low=low, high=high))
-        ax.axvline(low - 0.5, color="#2e7d32", lw=1.5, ls="--", gid="band-low")
-        ax.axvline(high + 0.5, color="#2e7d32", lw=1.5, ls="--", gid="band-high")
-        if len(values):
-            edges, inside = _bin_edges(values, low, high)
-            counts = _bin_counts(values, edges)
-            widths = np.diff(edges)
-            for name, mask, colour in (("in-band", inside, "#1f77b4"), ("outside", ~inside, "#d95f02")):
-                if mask.any():
-                    bars = ax.bar(edges[:-1][mask], counts[mask], width=widths[mask], align="edge", color=colour,
-                                  edgecolor="white", lw=0.5, label=labels["in_band" if name == "in-band" else "outside"])
-                    for i, patch in enumerate(bars):
-                        patch.set_gid(f"bar-{name}-{i}")
-            below, above = values < edges[0], values >= edges[-1]
-            for gid, mask, x, ha, key in (("tail-below", below, 0.01, "left", "tail_below"), ("tail-above", above, 0.99, "right", "tail_above")):
-                if mask.any():
-                    extreme = values[mask].min() if key == "tail_below" else values[mask].max()
-                    edge = edges[0] + 0.5 if key == "tail_below" else edges[-1] - 0.5
-                    ax.text(x, 0.97, labels[key].format(n=int(mask.sum()), edge=f"{edge:g}", v=f"{extreme:g}"), transform=ax.transAxes,
-                            ha=ha, va="top", fontsize=8.5, color="#d95f02", gid=gid)
-            ax.set_xlim(edges[0], edges[-1])
-            ax.set_ylim(0, max(int(counts.max()), 1) * 1.18)
-            ax.yaxis.get_major_locator().set_params(integer=True)
-        else:
-            ax.text(0.5, 0.5, labels["empty"], transform=ax.transAxes, ha="center", va="center")
-        ax.set_xlabel(labels["households"])
-        ax.set_ylabel(labels["grids"])
-        fig.legend(loc="outside upper center", ncols=3, frameon=False)
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-        return _svg(fig, "hist")
-
-
-#: bin widths tried for the household histogram
-_NICE_WIDTHS = tuple(m * 10**k for k in range(0, 6) for m in (1, 2, 5, 10, 20, 25, 50))
-
-
-def _bin_width(low: int, high: int) -> int:
-    """A round bin width giving about ten bins across the band (1 at 10–15, 20 at 300–500).
-
-    >>> _bin_width(10, 15), _bin_width(300, 500), _bin_width(100, 150)
-    (1, 20, 5)
-    """
-    count = high - low + 1  # integer household counts in the band
-    candidates = sorted(set(w for w in _NICE_WIDTHS if w <= count))
-    fitting = [w for w in candidates if 5 <= count // w <= 20] or candidates or [1]
-    return min(fitting, key=lambda w: (abs(count // w - 10), w))
-
-
-def _bin_edges(values: np.ndarray, low: int, high: int) -> tuple[np.ndarray, np.ndarray]:
-    """Bin edges zoomed to the band, and which bins lie in it.
-
-    Households are whole numbers, so edges sit at half-integers: the band
-    ``low``–``high`` is exactly ``[low − ½, high + ½)``, split into bins of a
-    round width (the last band bin takes the remainder), and every bin is
-    wholly inside or wholly outside the band.  Outside, the window reaches up
-    to half the band's width on each side (at least two bins), as far as the
-    data go; grids beyond it are the tails, counted apart.
-
-    >>> edges, inside = _bin_edges(np.array([9.0, 10, 12, 15, 17]), 10, 15)
-    >>> edges.tolist()
-    [8.5, 9.5, 10.5, 11.5, 12.5, 13.5, 14.5, 15.5, 16.5, 17.5]
-    >>> inside.astype(int).tolist()
-    [0, 1, 1, 1, 1, 1, 1, 0, 0]
-    """
-    width = _bin_width(low, high)
-    n = max((high - low + 1) // width, 1)
-    band = np.append(low - 0.5 + width * np.arange(n), high + 0.5)
-    reach = max(2, math.ceil(0.5 * (high - low + 1) / width))
-    smallest, largest = float(values.min()), float(values.max())
-    n_below = min(reach, max(0, math.ceil((band[0] - smallest) / width)))
-    n_above = min(reach, max(0, math.ceil((largest + 0.5 - band[-1]) / width)))
-    below = band[0] - width * np.arange(n_below, 0, -1)
-    above = band[-1] + width * np.arange(1, n_above + 1)
-    below = below[below > -width]  # no bins wholly under zero households
-    edges = np.concatenate([below, band, above])
-    inside = np.zeros(len(edges) - 1, dtype=bool)
-    inside[len(below) : len(below) + n] = True
-    return edges, inside
-
-
-def _bin_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
-    """Grids per bin ``[edges[i], edges[i+1])`` (values outside the edges are not counted)."""
-    index = np.searchsorted(edges, values, side="right") - 1
-    index = index[(index >= 0) & (index < len(edges) - 1)]
-    return np.bincount(index, minlength=len(edges) - 1)
-
-
-def _pp_svg(values: np.ndarray, lang: str, font: str | None) -> str:
-    import matplotlib
-
-    labels = _plot_labels(lang)
-    with matplotlib.rc_context(_rc(font)):
-        fig = _new_figure()
-        ax = fig.add_subplot()
-        if len(values):
-            _, _, bars = ax.hist(values, bins=np.linspace(0.0, 1.0, 21), color="#7570b3", edgecolor="white", lw=0.5)
-            for i, patch in enumerate(bars):
-                patch.set_gid(f"bar-{i}")
-            mean, smallest = float(values.mean()), float(values.min())
-            ax.axvline(mean, color="#222", lw=1.5, gid="mean", label=labels["mean"].format(v=mean))
-            ax.axvline(smallest, color="#d95f02", lw=1.2, ls=":", gid="min", label=labels["min"].format(v=smallest))
-            fig.legend(loc="outside upper center", ncols=2, frameon=False)
-            ax.yaxis.get_major_locator().set_params(integer=True)
-        else:
-            ax.text(0.5, 0.5, labels["empty"], transform=ax.transAxes, ha="center", va="center")
-        ax.set_xlim(0.0, 1.0)
-        ax.set_xlabel(labels["pp"])
-        ax.set_ylabel(labels["grids"])
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-        return _svg(fig, "pp")
 
 
 # -- staffing, workload and service coverage ----------------------------------------------------------
 
 
-def _governance(result, report: dict, names: dict[str, str], t: dict, plot_lang: str, font: str | None) -> list[str]:
-    """The section on the 1+1+1+N teams, workload flags and walks to service centres (empty without them)."""
-    workload, coverage = report.get("workload"), report.get("coverage")
-    if not workload and not coverage:
-        return []
-    parts = [f'<h2 id="governance">{_e(t["governance"])}</h2>']
-    rows = []
-    if workload:
-        rows += [
-            ("helpers", t["helpers_total"].format(n=workload.get("households_per_helper", "—")), _int(workload.get("helpers"))),
-            ("workload_flagged", t["workload_flagged"].format(f=workload.get("factor", "—")), _int(workload.get("n_flagged"))),
-            ("workload_distances", t["tour_distances"], t.get(workload.get("distances"), workload.get("distances", "—"))),
-        ]
-    if coverage:
-        limit = coverage.get("limit_min", 15)
-        rows += [
-            ("centres", t["centres_n"], _int(coverage.get("n_centres"))),
-            ("walk_speed", t["walk_speed"], _num(coverage.get("speed_m_per_min"), 0)),
-            ("coverage_flagged", t["coverage_flagged"].format(m=f"{limit:g}"), f"{_int(coverage.get('n_flagged'))} ({_int(coverage.get('households_flagged'))})"),
-            ("coverage_distances", t["walk_distances"], t.get(coverage.get("distances"), coverage.get("distances", "—"))),
-        ]
-    body = []
-    for key, label, value in rows:
-        bad = key.endswith("_flagged") and value not in ("0", "0 (0)", "—")
-        body.append(f'<tr id="governance-{_e(key)}"><th>{_e(label)}</th><td class="n{" bad" if bad else ""}">{_e(value)}</td></tr>')
-    parts.append('<table id="governance-summary">\n' + "\n".join(body) + "\n</table>")
-    parts.append(_distribution_table(workload, coverage, t))
-    if coverage:
-        walks = _numbers(result.grids, "walk_min")
-        limit = float(coverage.get("limit_min", 15))
-        parts.append(_figure("walk", _walk_svg(walks, limit, plot_lang, font), t["walk_caption"].format(m=f"{limit:g}")))
-    parts.append(_governance_communities(workload, coverage, result.communities, names, t))
-    parts.append(_governance_flagged(result.grids, result.communities, names, t, coverage))
-    notes = [n for section in (workload, coverage) if section for n in section.get("notes", [])]
-    if notes:
-        parts.append(f"<p>{_e(t['governance_notes'])}:</p>")
-        parts.append('<ul id="governance-notes">\n' + "\n".join(f"<li>{_e(n)}</li>" for n in dict.fromkeys(notes)) + "\n</ul>")
-    return parts
-
-
-def _distribution_table(workload, coverage, t) -> str:
-    keys = ("min", "p25", "median", "p75", "max")
-    rows = []
-    for section, key, label, digits in ((workload, "tour_m", t["tour_m"], 0), (workload, "workload_index", t["workload_index"], 2), (coverage, "walk_min", t["walk_min"], 1)):
-        values = (section or {}).get(key)
-        if values:
-            cells = "".join(f'<td class="n">{_e(_num(values.get(k), digits))}</td>' for k in keys)
-            rows.append(f'<tr id="distribution-{key}"><th>{_e(label)}</th>{cells}</tr>')
-    head = f"<tr><th>{_e(t['distribution'])}</th>" + "".join(f"<th>{_e(t['d_' + k])}</th>" for k in keys) + "</tr>"
-    return '<table id="governance-distribution">\n' + head + "\n" + "\n".join(rows) + "\n</table>"
-
-
-def _governance_communities(workload, coverage, communities, names: dict[str, str], t: dict) -> str:
-    codes = _community_codes(communities)
-    work = {str(r.get("community_id")): r for r in (workload or {}).get("communities", [])}
-    cover = {str(r.get("community_id")): r for r in (coverage or {}).get("communities", [])}
-    head = ["code", "id"] + (["name"] if names else []) + ["c_grids"]
-    if workload:
-        head += ["c_helpers", "c_workload_flagged", "c_tour_mean"]
-    if coverage:
-        head += ["c_coverage_flagged", "c_walk_mean", "c_walk_max"]
-    out = ['<table id="governance-communities">', "<tr>" + "".join(f"<th>{_e(t[h])}</th>" for h in head) + "</tr>"]
-    for cid in sorted(set(work) | set(cover), key=lambda c: (codes.get(c, ""), c)):
-        w, c = work.get(cid, {}), cover.get(cid, {})
-        cells = [f"<td>{_e(v)}</td>" for v in [codes.get(cid, ""), cid] + ([names.get(cid, "")] if names else [])]
-        numbers = [(_int(w.get("n_grids", c.get("n_grids"))), False)]
-        if workload:
-            numbers += [(_int(w.get("helpers")), False), (_int(w.get("n_flagged")), bool(w.get("n_flagged"))), (_num(w.get("tour_m_mean"), 0), False)]
-        if coverage:
-            numbers += [(_int(c.get("n_flagged")), bool(c.get("n_flagged"))), (_num(c.get("walk_min_mean"), 1), False), (_num(c.get("walk_min_max"), 1), False)]
-        cells += [f'<td class="n{" bad" if bad else ""}">{_e(v)}</td>' for v, bad in numbers]
-        out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</table>")
-    return "\n".join(out)
-
-
-def _governance_flagged(grids, communities, names: dict[str, str], t: dict, coverage) -> str:
-    heading = f"<h3>{_e(t['services_flagged'])}</h3>"
-    if grids is None or not len(grids):
-        return heading + f'<p id="governance-flagged">{_e(t["no_services_flagged"])}</p>'
-    workload_flag = grids["workload_flag"].astype(bool).to_numpy() if "workload_flag" in grids else np.zeros(len(grids), dtype=bool)
-    coverage_flag = grids["coverage_flag"].astype(bool).to_numpy() if "coverage_flag" in grids else np.zeros(len(grids), dtype=bool)
-    flagged = grids.loc[workload_flag | coverage_flag]
-    if not len(flagged):
-        return heading + f'<p id="governance-flagged">{_e(t["no_services_flagged"])}</p>'
-    flagged = flagged.sort_values("grid_code", kind="stable")
-    codes = _community_codes(communities)
-    limit = float((coverage or {}).get("limit_min", 15))
-    head = [t["grid"], t["community"], t["c_households"], t["c_helpers"], t["tour_m"], t["workload_index"]]
-    if coverage:
-        head += [t["centre"], t["walk_min"]]
-    head.append(t["flag"])
-    header = "<tr>" + "".join(f"<th>{_e(h)}</th>" for h in head) + "</tr>"
-    out = [heading, '<table id="governance-flagged" class="services">', header]
-    for number, (_, row) in enumerate(flagged.iterrows()):
-        cid = str(row.get("community_id", ""))
-        folded = number >= FIRST_ROWS  # the folded rows say less: the community's code, the flag's name (the values are in their columns)
-        community = codes.get(cid, cid) if folded else " ".join(x for x in (codes.get(cid, ""), names.get(cid, "") or cid) if x)
-        reasons = []
-        if bool(row.get("workload_flag", False)):
-            reasons.append(t["c_workload_flagged"] if folded else t["flag_workload"].format(v=_num(row.get("workload_index"), 2)))
-        if bool(row.get("coverage_flag", False)):
-            reasons.append(t["c_coverage_flagged"] if folded else t["flag_walk"].format(v=_num(row.get("walk_min"), 1), m=f"{limit:g}"))
-        cells = [_e(row.get("grid_code", "")), _e(community)]
-        numbers = [_int(row.get("households")), _int(row.get("helpers_n")), _num(row.get("tour_m"), 0), _num(row.get("workload_index"), 2)]
-        cells += [_e(v) for v in numbers]
-        if coverage:
-            cells += [_e(row.get("centre_name", "") or row.get("centre_id", "")), _e(_num(row.get("walk_min"), 1))]
-        cells.append(_e("; ".join(reasons)))
-        kinds = " ".join(k for k, on in (("workload", row.get("workload_flag", False)), ("coverage", row.get("coverage_flag", False))) if bool(on))
-        out.append(f'<tr class="service-flagged" data-flags="{_e(kinds)}">' + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
-        if len(out) == 3 + FIRST_ROWS and len(flagged) > FIRST_ROWS:  # the rest folded: a city can have thousands
-            rest = len(flagged) - FIRST_ROWS
-            out += ["</table>", f"<details><summary>{_e(t['group_rest'].format(n=f'{rest:,}', grids='grid' if rest == 1 else 'grids'))}</summary>", '<table class="services">', header]
-    out.append("</table>")
-    if len(flagged) > FIRST_ROWS:
-        out.append("</details>")
-    return "\n".join(out)
-
-
-def _walk_svg(values: np.ndarray, limit: float, lang: str, font: str | None) -> str:
-    """Histogram of the walk minutes with the limit marked (bars beyond it in the flag colour)."""
-    import matplotlib
-
-    labels = _plot_labels(lang)
-    with matplotlib.rc_context(_rc(font)):
-        fig = _new_figure()
-        ax = fig.add_subplot()
-        if len(values):
-            top = max(float(values.max()), limit) * 1.05
-            width = max(limit / 10.0, top / 40.0)
-            edges = np.arange(0.0, top + width, width)
-            counts, edges = np.histogram(values, bins=edges)
-            centres = (edges[:-1] + edges[1:]) / 2
-            beyond = centres > limit
-            for name, mask, colour in (("within", ~beyond, "#1f77b4"), ("beyond", beyond, "#c51b7d")):
-                if mask.any():
-                    bars = ax.bar(edges[:-1][mask], counts[mask], width=width, align="edge", color=colour, edgecolor="white", lw=0.5)
-                    for i, patch in enumerate(bars):
-                        patch.set_gid(f"bar-{name}-{i}")
-            ax.axvline(limit, color="#c51b7d", lw=1.5, ls="--", gid="limit", label=labels["limit"].format(m=limit))
-            fig.legend(loc="outside upper center", ncols=1, frameon=False)
-            ax.yaxis.get_major_locator().set_params(integer=True)
-        else:
-            ax.text(0.5, 0.5, labels["empty"], transform=ax.transAxes, ha="center", va="center")
-        ax.set_xlabel(labels["walk"])
-        ax.set_ylabel(labels["grids"])
-        for side in ("top", "right"):
-            ax.spines[side].set_visible(False)
-        return _svg(fig, "walk")
-_CHANGES_T = {
-    "title": {"zh": "与上一版相比的变化", "en": "Changes against the previous plan"},
-    "parent": {"zh": "上一版", "en": "previous plan"},
-    "grids_added": {"zh": "新增网格", "en": "grids added"},
-    "grids_retired": {"zh": "撤销网格（编码不再使用）", "en": "grids retired (codes never reused)"},
-    "grids_reshaped": {"zh": "边界调整的网格", "en": "grids reshaped"},
-    "grids_modified": {"zh": "边界不变、建筑或户数变化的网格", "en": "grids with the same polygon and other buildings or households"},
-    "buildings_added": {"zh": "新增建筑", "en": "buildings added"},
-    "buildings_removed": {"zh": "拆除建筑", "en": "buildings removed"},
-    "buildings_moved": {"zh": "更换网格的建筑", "en": "buildings that changed grid"},
-    "households_moved": {"zh": "更换网格的户数", "en": "households that changed grid"},
-    "share_households_moved": {"zh": "更换网格的户数占比", "en": "share of households that changed grid"},
-    "households_moved_lower_bound": {"zh": "任何修复至少须更换网格的户数（下界）", "en": "households any repair must move (lower bound)"},
-}
-
-
-_COMPOUNDS_T = {
-    "title": {"zh": "小区", "en": "Compounds"},
-    "summary": {
-        "zh": "共 {n} 个小区：{whole} 个完整地划入一个网格，{split} 个被拆分（户数超过网格上限，只在楼栋之间拆分）。",
-        "en": "{n} compounds: {whole} lie whole in one grid, {split} were split (more households than a grid's maximum; split only between buildings).",
-    },
-    "compound": {"zh": "小区", "en": "Compound"},
-    "households": {"zh": "户数", "en": "Households"},
-    "grids": {"zh": "所在网格", "en": "Grids"},
-    "why": {"zh": "拆分原因", "en": "Why it was split"},
-}
-
-
-def _compounds_section(rows: list[dict], lang: str) -> list[str]:
-    """Every compound's outcome: counts, and each split compound with its grids and reason."""
-    t = {k: v[lang] for k, v in _COMPOUNDS_T.items()}
-    split = [r for r in rows if r.get("split")]
-    parts = [f'<h2 id="compounds">{_e(t["title"])}</h2>', f"<p>{_e(t['summary'].format(n=len(rows), whole=len(rows) - len(split), split=len(split)))}</p>"]
-    if split:
-        reason = "reason_zh" if lang == "zh" else "reason"
-        body = "\n".join(
-            f"<tr><td>{_e(r['compound'])}</td><td class=\"n\">{_e(str(r['households']))}</td><td>{_e(', '.join(r['grids']))}</td><td>{_e(r.get(reason, ''))}</td></tr>"
-            for r in split
-        )
-        head = f"<tr><th>{_e(t['compound'])}</th><th>{_e(t['households'])}</th><th>{_e(t['grids'])}</th><th>{_e(t['why'])}</th></tr>"
-        parts.append(f'<table id="compounds-split">\n{head}\n{body}\n</table>')
-    return parts
-
-
-def _changes_section(report: dict, lang: str) -> list[str]:
-    """The change report of an updated plan (``report["changes"]``, counts only; the lists are in changes.json)."""
-    changes = report["changes"]
-    rows = []
-    for key, labels in _CHANGES_T.items():
-        if key in ("title", "parent") or key not in changes:
-            continue
-        value = changes[key]
-        text = f"{100 * float(value):.2f} %" if key.startswith("share") else str(value)
-        rows.append(f"<tr><th>{_e(labels[lang])}</th><td>{_e(text)}</td></tr>")
-    parent = report.get("parent") or {}
-    if parent.get("path"):
-        rows.append(f"<tr><th>{_e(_CHANGES_T['parent'][lang])}</th><td>{_e(parent['path'])} (sha256 {_e(str(parent.get('report_sha256', ''))[:12])})</td></tr>")
-    return [f'<h2 id="changes">{_e(_CHANGES_T["title"][lang])}</h2>', '<table class="changes">', *rows, "</table>"]
