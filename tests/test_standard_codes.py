@@ -19,11 +19,11 @@ import gridgeo
 from gridgeo.audit import audit_partition
 from gridgeo.cli import main
 from gridgeo.errors import InputError
+from gridgeo.governance.admin_codes import admin_codes
 from gridgeo.governance.codes import reading_order
 from gridgeo.governance.roster import grid_roster
 from gridgeo.governance.standard_codes import (
     add_standard_codes,
-    admin_codes,
     check_standard_codes,
     code_problem,
     parse_code_scheme,

@@ -104,7 +104,7 @@ def _validate(communities, buildings, households, community_id, building_id, com
     and the notes of the household register check."""
     from ..api import parse_band
     from ..cells.areas import assign_areas
-    from ..governance.standard_codes import prepare_codes
+    from ..governance.code_settings import prepare_codes
     from ..inputs.validate import prepare_inputs
 
     problems = []

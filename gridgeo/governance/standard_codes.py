@@ -1,6 +1,6 @@
 """Standard grid codes: CJ/T 349-2010, Beijing DB11/T 2157-2023, or a template of your own.
 
-gridgeo's own codes (:mod:`gridgeo.codes`: community ``003``, grid ``003-07``)
+gridgeo's own codes (:mod:`gridgeo.governance.codes`: community ``003``, grid ``003-07``)
 are always written.  A *code scheme* adds a second, standard code to every
 grid, in the column ``standard_code``:
 
@@ -51,26 +51,22 @@ import functools
 import re
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from ..errors import InputError, Problem, ProblemCollector, describe_rows
+from ..errors import InputError, Problem
 
 __all__ = [
     "SCHEMES",
     "FIELDS",
     "CodeScheme",
-    "CodeSettings",
     "parse_code_scheme",
-    "admin_codes",
     "add_standard_codes",
     "add_grid_details",
     "parse_date",
-    "prepare_codes",
-    "apply_codes",
     "validate_code",
     "code_problem",
     "check_standard_codes",
@@ -87,15 +83,6 @@ SCHEME_TITLES = {"cjt349": "CJ/T 349-2010", "db11": "DB11/T 2157-2023"}
 FIELDS: dict[str, int] = {"object_class": 6, "county": 6, "district": 6, "street": 3, "community": 3, "grid": 2}
 #: field → the administrative code it reads (``district`` is the county-level code of a city district)
 _ADMIN = {"county": "county", "district": "county", "street": "street", "community": "community"}
-_ADMIN_WIDTH = {"county": 6, "street": 3, "community": 3}
-_ADMIN_OPTION = {"county": "county_code_column", "street": "street_code_column", "community": "community_code_column"}
-_ADMIN_FLAG = {"county": "--county-code-column", "street": "--street-code-column", "community": "--community-code-column"}
-_ADMIN_WHAT = {
-    "county": "county (district) code, GB/T 2260",
-    "street": "street (township) code, GB/T 10114",
-    "community": "community code",
-}
-_ADMIN_EXAMPLE = {"county": "110105", "street": "001", "community": "002"}
 
 #: first two digits of GB/T 2260 province-level codes
 PROVINCES = frozenset(
@@ -383,156 +370,6 @@ def check_standard_codes(grids: pd.DataFrame, scheme: str | CodeScheme) -> list[
 # -- administrative codes of the communities -------------------------------------------------------------------
 
 
-def admin_codes(
-    communities: pd.DataFrame,
-    *,
-    scheme: str | CodeScheme,
-    county_code_column: str | None = None,
-    street_code_column: str | None = None,
-    community_code_column: str | None = None,
-    label: str = "communities",
-    notes: list[str] | None = None,
-) -> pd.DataFrame:
-    """The checked administrative codes of every community that ``scheme`` needs.
-
-    Parameters
-    ----------
-    communities : DataFrame
-        The communities layer (not modified).
-    scheme : str or CodeScheme
-    county_code_column, street_code_column, community_code_column : str, optional
-        Columns of ``communities`` with the 6-digit county (district), 3-digit
-        street and 3-digit community codes; each one the scheme uses is required.
-    label : str
-        The file named in messages.
-    notes : list of str, optional
-        Receives a note when numbers were zero-padded.
-
-    Returns
-    -------
-    DataFrame
-        Same index as ``communities``; text columns ``county``, ``street``,
-        ``community`` (those the scheme uses).
-
-    Raises
-    ------
-    InputError
-        Listing every missing column, missing, non-digit or wrong-length value,
-        out-of-range code, and communities sharing the same codes.
-
-    Examples
-    --------
-    >>> c = pd.DataFrame({"xq": ["110105", "110105"], "jd": [1, 1], "sq": ["001", "002"]})
-    >>> admin_codes(c, scheme="db11", county_code_column="xq", street_code_column="jd", community_code_column="sq").to_dict("records")
-    [{'county': '110105', 'street': '001', 'community': '001'}, {'county': '110105', 'street': '001', 'community': '002'}]
-    >>> admin_codes(c.assign(sq=["001", "1a"]), scheme="db11", county_code_column="xq", street_code_column="jd", community_code_column="sq")
-    Traceback (most recent call last):
-    ...
-    gridgeo.errors.InputError: communities: row 2: community code 'sq' is not 3 digits ('1a') — fix: give the 3-digit community code, e.g. 002
-    """
-    parsed = _scheme(scheme)
-    problems = ProblemCollector()
-    columns = {"county": county_code_column, "street": street_code_column, "community": community_code_column}
-    out = pd.DataFrame(index=communities.index)
-    if parsed is None:
-        return out
-    padded = []
-    available = ", ".join(str(c) for c in communities.columns if c != getattr(communities, "_geometry_column_name", None))
-    for kind in parsed.admin_fields:
-        column = columns[kind]
-        width = _ADMIN_WIDTH[kind]
-        if column is None:
-            problems.add(
-                "--code-scheme",
-                f"{parsed.title} codes need each community's {_ADMIN_WHAT[kind]}",
-                f"name the communities column holding it with {_ADMIN_FLAG[kind]} COL",
-            )
-            continue
-        if column not in communities.columns:
-            problems.add(label, f"has no column '{column}' ({_ADMIN_FLAG[kind]})", f"use one of: {available}")
-            continue
-        values, kinds = _digits(communities[column].to_numpy(dtype=object), width)
-        fix = f"give the {width}-digit {_ADMIN_WHAT[kind]}, e.g. {_ADMIN_EXAMPLE[kind]}"
-        for problem, text in (("missing", "is missing"), ("bad", f"is not {width} digits")):
-            rows = np.flatnonzero(kinds == problem)
-            if len(rows):
-                shown = ", ".join(repr(str(v)) for v in pd.unique(communities[column].to_numpy(dtype=object)[rows].astype(str))[:5])
-                suffix = f" ({shown})" if problem == "bad" else ""
-                problems.add(label, f"{describe_rows(rows + 1)}: {kind} code '{column}' {text}{suffix}", fix)
-        ok = kinds != "missing"
-        ok &= kinds != "bad"
-        if kind == "county":
-            wrong = ok & ~np.array([str(v)[:2] in PROVINCES for v in values])
-            if wrong.any():
-                shown = ", ".join(sorted(set(values[wrong]))[:5])
-                problems.add(label, f"{describe_rows(np.flatnonzero(wrong) + 1)}: county code '{column}' ({shown}) does not start with a GB/T 2260 province code", fix)
-        else:
-            zero = ok & (values == "0" * width)
-            if zero.any():
-                problems.add(label, f"{describe_rows(np.flatnonzero(zero) + 1)}: {kind} code '{column}' is {'0' * width}", fix)
-            if kind == "community" and parsed.name == "cjt349":
-                merged = ok & np.array([v.isdigit() and int(v) >= MERGED_FROM for v in values])
-                if merged.any():
-                    shown = ", ".join(sorted(set(values[merged]))[:5])
-                    problems.add(
-                        label,
-                        f"{describe_rows(np.flatnonzero(merged) + 1)}: community code '{column}' ({shown}) is in 601–999, which CJ/T 349-2010 "
-                        "reserves for grids merged from several communities (gridgeo does not merge communities)",
-                        "give each community its own code 001–600",
-                    )
-        if (kinds == "padded").any():
-            padded.append(f"'{column}' ({int((kinds == 'padded').sum())} values, e.g. {communities[column].to_numpy(dtype=object)[kinds == 'padded'][0]!r} → {values[kinds == 'padded'][0]!r})")
-        out[kind] = values
-    if not len(problems) and len(out.columns) and len(out):
-        key = out.astype(str).agg("-".join, axis=1)
-        dup = key.duplicated(keep=False).to_numpy()
-        if dup.any():
-            shown = ", ".join(pd.unique(key[dup])[:5])
-            problems.add(
-                label,
-                f"{describe_rows(np.flatnonzero(dup) + 1)}: communities share the codes {shown} ({'-'.join(out.columns)}), so their grids would share codes",
-                "give each community its own community code" + ("" if parsed.name != "template" else " (or add the missing fields to the template)"),
-            )
-    elif not len(problems) and len(communities) > 1 and not len(out.columns):
-        problems.add("--code-scheme", f"{parsed.title} has no field telling communities apart, so their grids would share codes", "add {community} (and {street}) to the template")
-    problems.raise_if_any()
-    if padded and notes is not None:
-        notes.append(f"{label}: administrative codes stored as numbers were zero-padded: {'; '.join(padded)}")
-    return out
-
-
-def _digits(values: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Text codes of ``width`` digits and per value ``ok``, ``padded``, ``missing`` or ``bad``."""
-    out = np.full(len(values), "", dtype=object)
-    kinds = np.full(len(values), "ok", dtype=object)
-    for i, value in enumerate(values):
-        if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-            kinds[i] = "missing"
-            continue
-        if isinstance(value, (bool, np.bool_)):
-            kinds[i] = "bad"
-            continue
-        if isinstance(value, (float, np.floating)) and float(value).is_integer():
-            value = int(value)
-        if isinstance(value, (int, np.integer)):
-            text = str(int(value))
-            if int(value) < 0 or len(text) > width:
-                kinds[i] = "bad"
-                continue
-            if len(text) < width:
-                kinds[i] = "padded"
-            out[i] = text.rjust(width, "0")
-            continue
-        text = str(value).strip()
-        if text == "":
-            kinds[i] = "missing"
-        elif len(text) != width or not re.fullmatch(r"[0-9]+", text):
-            kinds[i] = "bad"
-        else:
-            out[i] = text
-    return out, kinds
-
-
 # -- codes and details on the grids ---------------------------------------------------------------------------------
 
 
@@ -708,167 +545,3 @@ def add_grid_details(
 # -- one run: check every option up front, apply after partitioning ---------------------------------------------------
 
 
-@dataclass
-class CodeSettings:
-    """The checked code options of one run (see :func:`prepare_codes`)."""
-
-    scheme: CodeScheme | None
-    admin: pd.DataFrame  # by community row position
-    object_class: str | None
-    valid_from: str | None
-    valid_to: str | None
-    responsible: np.ndarray | None  # text per community row, None where missing
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def code_scheme(self) -> str:
-        """``default``, ``cjt349``, ``db11`` or the template."""
-        if self.scheme is None:
-            return "default"
-        return self.scheme.name if self.scheme.name in SCHEMES else self.scheme.template
-
-
-def prepare_codes(
-    communities: pd.DataFrame,
-    *,
-    code_scheme: str | None = "default",
-    object_class: str | None = None,
-    county_code_column: str | None = None,
-    street_code_column: str | None = None,
-    community_code_column: str | None = None,
-    valid_from: str | datetime.date | None = None,
-    valid_to: str | datetime.date | None = None,
-    responsible_unit_column: str | None = None,
-    label: str = "communities",
-) -> CodeSettings:
-    """Check every code option and column at once, before any partitioning.
-
-    Returns
-    -------
-    CodeSettings
-
-    Raises
-    ------
-    InputError
-        Listing every problem: the scheme or template, the object class, the
-        administrative code columns and values, the dates, the responsible-unit
-        column.
-
-    Examples
-    --------
-    >>> c = pd.DataFrame({"xq": ["110105"], "jd": ["001"], "sq": ["002"]})
-    >>> prepare_codes(c, code_scheme="cjt349", county_code_column="xq", street_code_column="jd", community_code_column="sq",
-    ...               valid_from="2024-12-31", valid_to="2024-01-01")
-    Traceback (most recent call last):
-    ...
-    gridgeo.errors.InputError: 2 problems in the input:
-      - --object-class: CJ/T 349-2010 codes begin with the 6-digit code of the managed object class (CJ/T 348-2010), which has no default — fix: pass the code your city's system uses for grids, e.g. --object-class 120000 (a major class ends in 00)
-      - --valid-to: 2024-01-01 is before --valid-from 2024-12-31 — fix: give an end date on or after the start date
-    """
-    problems: list[Problem] = []
-    notes: list[str] = []
-    scheme = None
-    try:
-        scheme = parse_code_scheme(code_scheme or "default")
-    except InputError as exc:
-        problems += exc.problems
-    admin = pd.DataFrame(index=range(len(communities)))
-    if scheme is not None:
-        if "object_class" in scheme.fields:
-            try:
-                object_class = _object_class(object_class, scheme)
-            except InputError as exc:
-                problems += exc.problems
-        positional = communities.reset_index(drop=True)
-        try:
-            admin = admin_codes(
-                positional,
-                scheme=scheme,
-                county_code_column=county_code_column,
-                street_code_column=street_code_column,
-                community_code_column=community_code_column,
-                label=label,
-                notes=notes,
-            )
-        except InputError as exc:
-            problems += exc.problems
-    used = set() if scheme is None else set(scheme.admin_fields) | ({"object_class"} & set(scheme.fields))
-    given = {"object_class": object_class, "county": county_code_column, "street": street_code_column, "community": community_code_column}
-    unused = [("--object-class" if k == "object_class" else _ADMIN_FLAG[k]) for k, v in given.items() if v is not None and k not in used]
-    if unused:
-        notes.append(f"{', '.join(unused)} not used by the code scheme {scheme.title if scheme else 'default'}")
-    dates = {}
-    for name, value in (("valid_from", valid_from), ("valid_to", valid_to)):
-        if value is None or (isinstance(value, str) and not value.strip()):
-            dates[name] = None
-            continue
-        try:
-            dates[name] = parse_date(value, f"--{name.replace('_', '-')}")
-        except InputError as exc:
-            problems += exc.problems
-            dates[name] = None
-    if dates["valid_from"] and dates["valid_to"] and dates["valid_to"] < dates["valid_from"]:
-        problems.append(Problem("--valid-to", f"{dates['valid_to']} is before --valid-from {dates['valid_from']}", "give an end date on or after the start date"))
-    responsible = None
-    if responsible_unit_column is not None:
-        if responsible_unit_column not in communities.columns:
-            available = ", ".join(str(c) for c in communities.columns if c != getattr(communities, "_geometry_column_name", None))
-            problems.append(Problem(label, f"has no column '{responsible_unit_column}' (--responsible-unit-column)", f"use one of: {available}"))
-        else:
-            responsible = np.array([_unit_text(v) for v in communities[responsible_unit_column].to_numpy(dtype=object)], dtype=object)
-            empty = np.flatnonzero([v is None for v in responsible])
-            if len(empty):
-                notes.append(f"{label}: no responsible unit in '{responsible_unit_column}' for {describe_rows(empty + 1)}; their grids' responsible_unit is empty")
-    if problems:
-        raise InputError(problems)
-    return CodeSettings(scheme, admin, object_class if scheme is not None and "object_class" in scheme.fields else None, dates["valid_from"], dates["valid_to"], responsible, notes)
-
-
-def _unit_text(value) -> str | None:
-    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
-        return None
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        value = int(value)
-    text = str(value).strip()
-    return text or None
-
-
-def apply_codes(grids: gpd.GeoDataFrame, settings: CodeSettings, community_ids) -> gpd.GeoDataFrame:
-    """A copy of ``grids`` with the standard code and details of ``settings``.
-
-    Parameters
-    ----------
-    grids : GeoDataFrame
-        gridgeo grids (``grid_code``, ``community_id``).
-    settings : CodeSettings
-        From :func:`prepare_codes`.
-    community_ids : array-like
-        The id of every community row, in the order of the communities given
-        to :func:`prepare_codes`.
-
-    Returns
-    -------
-    GeoDataFrame
-
-    Examples
-    --------
-    >>> import shapely
-    >>> c = pd.DataFrame({"xq": ["110105"], "jd": ["001"], "sq": ["002"]})
-    >>> settings = prepare_codes(c, code_scheme="db11", county_code_column="xq", street_code_column="jd",
-    ...                          community_code_column="sq", valid_to="2030-12-31")
-    >>> grids = gpd.GeoDataFrame({"grid_code": ["001-01"], "community_id": ["A"]}, geometry=[shapely.box(0, 0, 1, 1)], crs=32650)
-    >>> apply_codes(grids, settings, ["A"])[["grid_code", "standard_code", "valid_to"]].to_dict("records")
-    [{'grid_code': '001-01', 'standard_code': '110105001002001', 'valid_to': '2030-12-31'}]
-    """
-    ids = np.asarray(community_ids).astype(str)
-    out = grids
-    if not len(grids):
-        return grids.copy()
-    if settings.scheme is not None:
-        admin = settings.admin.copy()
-        admin.index = ids
-        out = add_standard_codes(out, admin, scheme=settings.scheme, object_class=settings.object_class)
-    units = None if settings.responsible is None else dict(zip(ids, settings.responsible))
-    if settings.valid_from or settings.valid_to or units is not None:
-        out = add_grid_details(out, valid_from=settings.valid_from, valid_to=settings.valid_to, responsible_units=units)
-    return out.copy() if out is grids else out
