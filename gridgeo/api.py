@@ -16,28 +16,27 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from . import __version__, timings
+from . import timings
 from .arrays import geometry_order
-from .cells.areas import assign_areas, facility_letter
+from .build import _compound_layer, _compound_report, _grid_codes, _report, _with_added_columns, community_tasks
+from .cells.areas import assign_areas
 from .errors import AuditError, InputError, Problem
-from .governance.codes import building_code, community_codes, grid_code, reading_order, unit_code, width_for
-from .governance.standard_codes import apply_codes, prepare_codes
+from .governance.code_settings import apply_codes, prepare_codes
+from .governance.codes import building_code, community_codes, reading_order, unit_code, width_for
 from .governance.workload import add_workload
 from .inputs.crs import reproject_polygons
-from .inputs.register import match_register, prepare_register
 from .inputs.validate import prepare_inputs
 from .labels import reason_text
-from .metrics import community_metrics, polsby_popper, summarize
+from .metrics import community_metrics, polsby_popper
 from .parallel import map_ordered
-from .partition.engine import CommunityTask, run_community_task
-from .partition.plan import DEDICATED
+from .partition.engine import run_community_task
+from .partition.notes import DEDICATED
 from .result import Partition
+from .units.register_households import REGISTER_COUNT, _add_register, _match_register, _register_rows
 
 __all__ = ["partition", "Partition", "parse_band"]
 
 logger = logging.getLogger(__name__)
-
-ADDED_BUILDING_COLUMNS = ("building_code", "community_code", "grid_code", "households", "households_estimated")
 
 
 def parse_band(text: str | tuple[int, int], what: str = "grid size") -> tuple[int, int]:
@@ -145,7 +144,7 @@ def partition(
         :class:`~gridgeo.errors.AuditError`.
     code_scheme : str
         A standard code for every grid in the column ``standard_code`` (see
-        :mod:`gridgeo.standard_codes`): ``"cjt349"`` (CJ/T 349-2010, 20 digits),
+        :mod:`gridgeo.governance.standard_codes`): ``"cjt349"`` (CJ/T 349-2010, 20 digits),
         ``"db11"`` (DB11/T 2157-2023, 15 digits) or a template such as
         ``"{district}{street}{community}{grid:03d}"``; ``"default"`` adds none.
     object_class : str, optional
@@ -158,13 +157,13 @@ def partition(
     responsible_unit_column : str, optional
         Column of ``communities`` copied to its grids' ``responsible_unit``.
     register : DataFrame, optional
-        A household register, one row per household (:func:`gridgeo.register.read_register`).
+        A household register, one row per household (:func:`gridgeo.inputs.register.read_register`).
         The households per building come from it (``households`` is then not
         given; ``building_id`` is required), joint units are lists of its
         household ids, and the result carries ``households`` (one row per
         household: unit, grid, building, position in the unit).  Only the id
         and order columns are used; the others are personal and left out of
-        the result (see :mod:`gridgeo.register`).
+        the result (see :mod:`gridgeo.inputs.register`).
     register_building, register_household : str, optional
         The register's building id column (values of ``building_id``) and its
         unique household id column.
@@ -444,105 +443,10 @@ def partition(
         if problems:
             raise AuditError("the result does not match the input: " + "; ".join(problems))
     mark = timings.lap("audit", mark)
-    # helpers_n, tour_m, workload_index, workload_flag (gridgeo.workload); tours measured by the workers
+    # helpers_n, tour_m, workload_index, workload_flag (gridgeo.governance.workload); tours measured by the workers
     result = add_workload(result, straight_tours=straight_tours)
     timings.lap("workload", mark)
     return result
-
-
-REGISTER_COUNT = "households (register)"
-
-
-def _match_register(register, buildings, *, building_id, households, community_households, building_column, household_column, order, unmatched, labels):
-    """The register checked and matched to the buildings' ids, and every problem found (the register's and its options')."""
-    problems: list[Problem] = []
-    label = labels.get("register", "register")
-    if building_id is None:
-        problems.append(Problem(label, "a register needs the buildings' id column", "pass --building-id COL (building_id=) with the ids the register's building column holds"))
-    if households is not None:
-        problems.append(
-            Problem("--households", f"'{households}' given with a register, which gives the households per building", "omit --households (households=) when a register is given")
-        )
-    if community_households is not None:
-        problems.append(
-            Problem(
-                "--community-households",
-                f"'{community_households}' given with a register, whose rows are the households",
-                "omit --community-households (community_households=) when a register is given",
-            )
-        )
-    matched = None
-    try:
-        checked = prepare_register(register, building=building_column, household=household_column, order=order, label=label)
-        if building_id is not None and building_id in buildings.columns:
-            matched = match_register(
-                checked, buildings[building_id].to_numpy(), unmatched=unmatched, buildings_label=labels.get("buildings", "buildings"), building_column=building_id
-            )
-    except InputError as exc:
-        problems += exc.problems
-    return matched, problems
-
-
-def _register_rows(matched, buildings, prep, building_id: str) -> dict:
-    """Per row of ``prep.buildings``: its household ids and breaks; households of unassigned buildings."""
-    from .inputs.register import id_key
-
-    position = {id_key(v): i for i, v in enumerate(buildings[building_id].to_numpy())}
-    rows = [position[id_key(v)] for v in prep.buildings[building_id].to_numpy()]
-    outside = []
-    for value, reason in zip(prep.unassigned[building_id].to_numpy(), prep.unassigned["reason"].to_numpy()):
-        i = position.get(id_key(value))
-        if i is not None:
-            outside.extend((hid, id_key(value), reason) for hid in matched.households[i])
-    return {
-        "ids": [matched.households[i] for i in rows],
-        "breaks": [matched.breaks[i] for i in rows],
-        "building_ids": [id_key(v) for v in prep.buildings[building_id].to_numpy()],
-        "outside": outside,
-        "order_columns": matched.register.order_columns,
-        "personal_columns": matched.register.personal_columns,
-    }
-
-
-def _add_register(result: Partition, held: dict, household_rows: list, matched, prep, b_code) -> None:
-    """The ``households`` table, the unassigned households and the report's ``register`` section of a register run."""
-    order = held["order_columns"]
-    frame = pd.DataFrame(household_rows, columns=["household_id", "row", "grid_code", "unit_code", "position"])
-    rows = frame["row"].to_numpy(dtype=np.int64)
-    table = pd.DataFrame(
-        {
-            "household_id": frame["household_id"].astype(str),
-            "building_id": np.asarray(held["building_ids"], dtype=object)[rows] if len(rows) else [],
-            "building_code": b_code[rows].astype(str) if len(rows) else [],
-            "grid_code": frame["grid_code"],
-            "unit_code": frame["unit_code"],
-            "position": frame["position"].astype(np.int64),
-        }
-    )
-    for column in order:
-        # an order column named like one of the table's own columns keeps its values under register_NAME
-        name = f"register_{column}" if column in table.columns else column
-        table[name] = matched.order_values[column].reindex(table["household_id"]).to_numpy()
-    table = table.sort_values(["unit_code", "position"], kind="stable").reset_index(drop=True)
-    expected = int(prep.households.sum())
-    if len(table) != expected or table["household_id"].duplicated().any():
-        raise AuditError(f"the households table lists {len(table)} rows for {expected} households of the register")
-    unassigned = pd.DataFrame(
-        [(hid, b, reason) for hid, b, reason in held["outside"]]
-        + list(matched.unmatched[["household_id", "building_id", "reason"]].itertuples(index=False, name=None)),
-        columns=["household_id", "building_id", "reason"],
-    )
-    result.households = table
-    result.unassigned_households = unassigned
-    result.report["register"] = {
-        "households": int(len(table) + len(unassigned)),
-        "households_in_units": int(len(table)),
-        "buildings_with_households": int((prep.households > 0).sum()),
-        "buildings_without_households": list(matched.buildings_without),
-        "unassigned_households": unassigned.to_dict(orient="records"),
-        "order_columns": list(order),
-        "personal_columns_withheld": list(held["personal_columns"]),
-    }
 
 
 def _unit_reason(in_band: bool, grid_households: int, unit_band) -> dict:
@@ -553,184 +457,3 @@ def _unit_reason(in_band: bool, grid_households: int, unit_band) -> dict:
     return {"reason": reason_text("unit_unfit", params, "en"), "reason_zh": reason_text("unit_unfit", params, "zh")}
 
 
-def community_tasks(prep, community_order: np.ndarray, band, unit_band, seed: int, areas=None, anchor_xy=None):
-    """The buildings (in canonical order) and the :class:`CommunityTask` of every community, in ``community_order``.
-
-    Parameters
-    ----------
-    prep : gridgeo.validate.Prepared
-    community_order : ndarray of int
-        Community indices in processing order.
-    band, unit_band : (int, int)
-        Household bands of grids and joint units (``unit_band`` None: no units).
-    seed : int
-    areas : optional
-        Dedicated grounds and compounds (:func:`gridgeo.areas.assign_areas`).
-    anchor_xy : ndarray, optional
-        Representative points of the buildings (computed when omitted).
-
-    Returns
-    -------
-    member_lists : list of ndarray
-        Per community, its building rows in the order its task holds them.
-    tasks : list of CommunityTask
-    """
-    if anchor_xy is None:
-        n = len(prep.building_geoms)
-        anchor_xy = shapely.get_coordinates(shapely.point_on_surface(prep.building_geoms)).reshape(-1, 2) if n else np.zeros((0, 2))
-    barrier_tree = shapely.STRtree(prep.barriers) if len(prep.barriers) else None
-    tasks = []
-    member_lists = []
-    for ci in community_order:
-        members = np.flatnonzero(prep.building_community == ci)
-        members = members[_canonical_order(prep.building_geoms[members], anchor_xy[members], prep.community_geoms[ci])]
-        geom = prep.community_geoms[ci]
-        local_barriers = None
-        if barrier_tree is not None:
-            hits = np.sort(barrier_tree.query(geom, predicate="intersects"))
-            local_barriers = prep.barriers[hits] if len(hits) else None
-        member_lists.append(members)
-        task = CommunityTask(geom, prep.building_geoms[members], prep.households[members], band, seed, str(prep.community_ids[ci]), local_barriers, unit_band)
-        if areas is not None:
-            _add_areas(task, areas, ci, members)
-        tasks.append(task)
-    return member_lists, tasks
-
-
-def _add_areas(task: CommunityTask, areas, ci: int, members: np.ndarray) -> None:
-    """Give a community's task its area groups (local numbering) and its large compounds' outlines as barriers."""
-    own = np.flatnonzero(areas.community == ci)
-    if len(own):
-        local = np.full(len(areas.geoms), -1, dtype=np.int64)
-        local[own] = np.arange(len(own))
-        global_group = areas.building_group[members]
-        task.groups = np.where(global_group >= 0, local[np.maximum(global_group, 0)], -1)
-        task.group_geoms = areas.geoms[own]
-        task.group_facility = areas.facility[own]
-    big = areas.compounds[(areas.compounds["community_index"] == ci) & ~areas.compounds["kept_whole"]]
-    if len(big):
-        outlines = shapely.get_parts(shapely.boundary(np.array(list(big["outline"]), dtype=object)))
-        task.barriers = outlines if task.barriers is None else np.concatenate([task.barriers, outlines])
-
-
-def _compound_report(areas, b_grid: np.ndarray, prep, band, *, edited: np.ndarray | None = None) -> list[dict]:
-    """Every compound: its grids, whether it was split and why (in English and Chinese).
-
-    ``edited`` marks the buildings a planner's edits hold in place (pinned, or in
-    a locked grid): a compound that fits in one grid but is split through them
-    says so.
-    """
-    rows = []
-    for compound in areas.compounds.itertuples():
-        grids = sorted(set(b_grid[compound.members].tolist()))
-        params = {"compound": compound.compound, "households": int(compound.households), "high": band[1], "grids": len(grids)}
-        split = len(grids) > 1
-        code = "compound_too_big"
-        if split and compound.kept_whole:
-            code = "compound_split_by_edit" if edited is not None and edited[compound.members].any() else "compound_split"
-        rows.append(
-            {
-                "compound": str(compound.compound),
-                "community_id": str(prep.community_ids[compound.community_index]),
-                "households": int(compound.households),
-                "n_buildings": int(compound.n_buildings),
-                "kept_whole": bool(compound.kept_whole),
-                "grids": grids,
-                "split": split,
-                "reason": reason_text(code, params, "en") if split else "",
-                "reason_zh": reason_text(code, params, "zh") if split else "",
-            }
-        )
-        if split:
-            logger.info("%s", rows[-1]["reason"])
-    return rows
-
-
-def _compound_layer(rows: list[dict], areas, metric, crs) -> gpd.GeoDataFrame:
-    """The ``compounds`` layer: one row per compound of :func:`_compound_report`, its outline as geometry."""
-    return gpd.GeoDataFrame(
-        [{**{k: v for k, v in row.items() if k != "grids"}, "grids": ";".join(row["grids"])} for row in rows],
-        geometry=list(areas.compounds["outline"]),
-        crs=metric,
-    ).to_crs(crs)
-
-
-def _grid_codes(ccode: str, order: np.ndarray, notes: list, width: int) -> list[str]:
-    """Grid codes in reading order: ``003-01``… for grids, ``003-H01``… per facility type for dedicated grids."""
-    codes = [""] * len(notes)
-    counters: dict[str, int] = {}
-    for g in order:
-        note = notes[g]
-        key = facility_letter(dict(note.params).get("facility", "")) if note.status == DEDICATED else ""
-        counters[key] = counters.get(key, 0) + 1
-        codes[g] = f"{ccode}-{key}{counters[key]:0{width}d}" if key else grid_code(ccode, counters[key], width)
-    return codes
-
-
-def _canonical_order(geoms: np.ndarray, xy: np.ndarray, community) -> np.ndarray:
-    """Buildings in reading order (north→south rows, west→east), ties by geometry: independent of row order."""
-    if len(geoms) == 0:
-        return np.zeros(0, dtype=np.int64)
-    row_height = np.sqrt(max(shapely.area(community), 1.0) / max(len(geoms), 1)) * 3.0
-    row = np.floor((xy[:, 1].max() - xy[:, 1]) / row_height)
-    order = np.lexsort((-xy[:, 1], xy[:, 0], row))
-    # ties (buildings sharing a representative point) are ordered by their geometry's WKB,
-    # computed for the tied buildings only
-    key = np.column_stack([row, xy[:, 0], xy[:, 1]])[order]
-    tied_next = (key[1:] == key[:-1]).all(axis=1)
-    if tied_next.any():
-        starts = np.flatnonzero(np.concatenate([[True], ~tied_next]))
-        ends = np.concatenate([starts[1:], [len(order)]])
-        for a, z in zip(starts, ends):
-            if z - a > 1:
-                run = order[a:z]
-                order[a:z] = run[np.argsort(shapely.to_wkb(geoms[run], hex=True), kind="stable")]
-    return order
-
-
-def _with_added_columns(prep, b_code, b_comm_code, b_grid, crs) -> gpd.GeoDataFrame:
-    frame = prep.buildings.copy()
-    renamed = {}
-    for column in ADDED_BUILDING_COLUMNS:
-        if column in frame.columns:
-            renamed[column] = f"input_{column}"
-    if renamed:
-        frame = frame.rename(columns=renamed)
-        prep.notes.append(
-            "input building columns renamed to keep gridgeo's own names free: "
-            + ", ".join(f"{a} → {b}" for a, b in renamed.items())
-        )
-    if frame.crs != crs:
-        frame = frame.to_crs(crs)
-    frame["building_code"] = b_code
-    frame["community_code"] = b_comm_code
-    frame["grid_code"] = b_grid
-    frame["households"] = prep.households
-    frame["households_estimated"] = prep.households_estimated
-    return frame
-
-
-def _report(grids, communities, units, band, unit_band, prep, seed, crossings_min, per_comm, parameters) -> dict:
-    summary = summarize(grids, communities, band=band, units=units, unit_band=unit_band, per_community=per_comm)
-    flagged = grids.loc[grids["status"] != "in_band", ["grid_code", "community_id", "households", "status", "reason", "reason_zh"]]
-    summary.update(
-        {
-            "n_communities": int(len(communities)),
-            "n_buildings": int(len(prep.buildings)),
-            "n_unassigned": int(len(prep.unassigned)),
-            "households": int(prep.households.sum()),
-            "households_estimated": bool(prep.households_estimated),
-            "barrier_crossings_min": int(crossings_min),
-        }
-    )
-    return {
-        "gridgeo_version": __version__,
-        "parameters": parameters,
-        "seed": seed,
-        "input_crs": prep.input_crs.to_string(),
-        "metric_crs": f"EPSG:{prep.metric_crs.to_epsg()}" if prep.metric_crs.to_epsg() else prep.metric_crs.name,
-        "notes": list(prep.notes),
-        "summary": summary,
-        "communities": per_comm.to_dict(orient="records"),
-        "flagged_grids": flagged.to_dict(orient="records"),
-    }

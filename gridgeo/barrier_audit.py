@@ -18,7 +18,8 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from .api import community_tasks, parse_band
+from .api import parse_band
+from .build import community_tasks
 from .governance.codes import community_codes
 from .inputs.validate import prepare_inputs
 from .partition.crossings import NECESSARY, NEEDLESS, UNDETERMINED, explain_crossings

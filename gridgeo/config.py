@@ -72,7 +72,7 @@ KEYS: dict[str, tuple[type, ...]] = {
     "workload_factor": (float, int),
     "walk_speed": (float, int),
     "walk_limit": (float, int),
-    # a household register (gridgeo.register): a path and column names, no personal value
+    # a household register (gridgeo.inputs.register): a path and column names, no personal value
     "register": (str,),
     "register_building": (str,),
     "register_household": (str,),

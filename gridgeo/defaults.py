@@ -1,8 +1,8 @@
 """Default settings of the staffing, workload and coverage options, in a module that imports nothing.
 
 The command line reads them when it starts (for ``--help``), before any
-geometry library is loaded; :mod:`gridgeo.workload` and
-:mod:`gridgeo.coverage` use the same values.
+geometry library is loaded; :mod:`gridgeo.governance.workload` and
+:mod:`gridgeo.governance.coverage` use the same values.
 
 >>> DEFAULT_HOUSEHOLDS_PER_HELPER, DEFAULT_FACTOR, DEFAULT_SPEED, DEFAULT_LIMIT_MIN
 (100, 1.5, 80.0, 15.0)

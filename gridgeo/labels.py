@@ -189,7 +189,7 @@ COLUMN_LABELS: dict[str, dict[str, str]] = {
     "grid_leader": {"zh": "网格长", "en": "grid leader"},
     "full_time_grid_worker": {"zh": "专职网格员", "en": "full-time grid worker"},
     "helpers": {"zh": "兼职网格员/志愿者", "en": "part-time grid workers / volunteers"},
-    # staffing, workload and service coverage (gridgeo.workload, gridgeo.coverage)
+    # staffing, workload and service coverage (gridgeo.governance.workload, gridgeo.governance.coverage)
     "helpers_n": {"zh": "兼职网格员/志愿者人数（N）", "en": "helpers needed (N)"},
     "tour_m": {"zh": "走访全部建筑路线长度（米）", "en": "walking tour of all buildings (m)"},
     "workload_index": {"zh": "工作量指数（社区均值为1）", "en": "workload index (community mean 1)"},
@@ -200,7 +200,7 @@ COLUMN_LABELS: dict[str, dict[str, str]] = {
     "walk_min": {"zh": "步行时间（分钟）", "en": "walk (minutes)"},
     "walk_route": {"zh": "距离计算方式", "en": "walk measured"},
     "coverage_flag": {"zh": "超出步行服务范围", "en": "beyond the walking limit"},
-    # a household register (gridgeo.register)
+    # a household register (gridgeo.inputs.register)
     "member_households": {"zh": "组成（户号）", "en": "members (household ids)"},
     "building_codes": {"zh": "建筑编码", "en": "building codes"},
     "unit_head": {"zh": "联户长", "en": "unit head"},

@@ -31,17 +31,17 @@ class Partition:
         Parameters, notes on the input, and the measures of :mod:`gridgeo.metrics`
         per community and overall.
     changes : dict, optional
-        What :func:`gridgeo.update.update` changed against the previous run
+        What :func:`gridgeo.living.update.update` changed against the previous run
         (written as ``changes.json``); None for a fresh partition.
     edits : dict, optional
-        What :func:`gridgeo.edits.apply_edits` applied and every constraint the
+        What :func:`gridgeo.living.edits.apply_edits` applied and every constraint the
         edits break (written as ``edits.json``); None otherwise.
     compounds : GeoDataFrame, optional
         The compounds (小区) of a run given ``compounds``: outline, households,
         grids, whether and why it was split (layer ``compounds``); None otherwise.
     service_centres : GeoDataFrame, optional
         The service centres the coverage columns were measured to
-        (:func:`gridgeo.coverage.add_coverage`; layer ``service_centres``), so an
+        (:func:`gridgeo.governance.coverage.add_coverage`; layer ``service_centres``), so an
         update can measure them again; None otherwise.
     """
 
@@ -62,7 +62,7 @@ class Partition:
         """Write ``partition.gpkg``, the GeoJSON files and ``report.json`` into ``outdir``.
 
         The folder is written next to ``outdir`` first and renamed when complete,
-        so a failed run leaves nothing behind.  See :func:`gridgeo.export.write_outputs`.
+        so a failed run leaves nothing behind.  See :func:`gridgeo.outputs.export.write_outputs`.
         """
         from .outputs.export import write_outputs
 

@@ -4,7 +4,7 @@ Each process keeps its own totals: :func:`stage` adds the time spent in a
 ``with`` block to a named total, :func:`take` returns the totals and starts
 afresh.  Stages nest: the time of an inner stage counts for the inner stage
 only, so the totals add up to the time spent in the outermost blocks.  A community's worker hands its totals back with its result
-(:class:`gridgeo.engine.CommunityResult`), and ``gridgeo partition --timings
+(:class:`gridgeo.partition.engine.CommunityResult`), and ``gridgeo partition --timings
 FILE.json`` writes the parent's stages and the summed workers' stages to
 FILE.json (outside OUTDIR: the outputs are the same with or without it).
 

@@ -144,7 +144,7 @@ def prepare_cases(communities, buildings, *, households: str, building_id: str |
     import shapely
     from scipy.sparse.csgraph import connected_components
 
-    from gridgeo.api import _canonical_order
+    from gridgeo.build import _canonical_order
     from gridgeo.cells.adjacency import build_cell_graph
     from gridgeo.cells.tessellate import split_parts, tessellate_part
     from gridgeo.governance.codes import community_codes

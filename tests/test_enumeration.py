@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy.sparse.csgraph import breadth_first_order
 
-from gridgeo.api import community_tasks
+from gridgeo.build import community_tasks
 from gridgeo.inputs.validate import prepare_inputs
 from gridgeo.partition.engine import community_rng, partition_community
 from gridgeo.partition.proof import in_band_connected_subsets

@@ -205,7 +205,7 @@ def test_cut_households_is_optimal_on_small_sequences():
 def test_packed_and_lexicographic_costs_choose_the_same_cuts(run):
     """The DP packs its counts into one exact float when they fit in 53 bits, else compares them lexicographically:
     on every grid of the Monaco run (real walking orders, generated staircases) both choose the same cuts."""
-    import gridgeo.units as units
+    import gridgeo.units.cut as units
 
     for _, sequence in run.households.sort_values(["unit_code", "position"]).groupby("grid_code", sort=False):
         keys = sequence[["building_code", *ORDER[:2]]].to_numpy()

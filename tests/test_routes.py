@@ -14,7 +14,7 @@ import gridgeo
 from gridgeo.audit import audit_partition
 from gridgeo.partition import engine as engine_module
 from gridgeo.partition import routes as routes_module
-from gridgeo.partition.routes import CLEARANCE_M, outline_network
+from gridgeo.partition.outline import CLEARANCE_M, outline_network
 from gridgeo.units import fits_units
 
 from .conftest import DATA, SHARED
@@ -128,7 +128,7 @@ def test_stranded_house_joins_the_nearest_oversize_grid_through_a_route():
     # a house of 2 whose only neighbour has 15 (10-15): no in-band grid can hold it, even through
     # routes; it joins the grid of the 40-household tower two cells away, through the yard behind the 15
     from gridgeo.cells.adjacency import build_cell_graph
-    from gridgeo.partition.plan import make_note
+    from gridgeo.partition.notes import make_note
     from gridgeo.partition.routes import repair_by_routes
 
     cells = np.array([shapely.box(i * 10, 0, i * 10 + 10, 20) for i in range(3)])

@@ -76,7 +76,7 @@ def assign_areas(
 
     Parameters
     ----------
-    prep : gridgeo.validate.Prepared
+    prep : gridgeo.inputs.validate.Prepared
         The checked inputs.
     dedicated : GeoDataFrame or DataFrame, optional
         Facility polygons with a ``dedicated_type`` column, or a table of building

@@ -15,6 +15,3 @@ from . import demo, living, outputs, partition, validate  # noqa: F401  (each re
 from .group import main
 
 __all__ = ["main"]
-
-if __name__ == "__main__":  # pragma: no cover
-    main()

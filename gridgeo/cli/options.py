@@ -13,23 +13,11 @@ from ..errors import AuditError, GridgeoError, InputError, Problem
 from ..messages import locale_lang, say, translate_warning
 
 logger = logging.getLogger("gridgeo")
-
-
 EXIT_PROBLEMS = 1
-
-
 EXIT_USAGE = 2
-
-
 EXIT_INTERNAL = 3
-
-
 FORMATS = ("gpkg", "geojson", "shp", "csv", "xlsx")
-
-
 LANGS = ("zh", "en")
-
-
 BASEMAPS = ("osm", "tianditu", "gaode")
 
 
@@ -178,7 +166,7 @@ CODE_PARAMS = (
 
 
 def code_options(func):
-    """Options of the standard grid codes (gridgeo.standard_codes), handed to the command as one ``codes`` dict."""
+    """Options of the standard grid codes (gridgeo.governance.standard_codes), handed to the command as one ``codes`` dict."""
     options = [
         click.option("--code-scheme", default="default", show_default=True, metavar="SCHEME", help="Standard grid code in column standard_code: cjt349 (CJ/T 349-2010, 20 digits), db11 (DB11/T 2157-2023, 15 digits) or a template such as '{district}{street}{community}{grid:03d}'."),
         click.option("--object-class", metavar="NNNNNN", help="6-digit object class that begins CJ/T 349-2010 codes (CJ/T 348-2010; required with cjt349)."),
@@ -243,7 +231,7 @@ def map_options(func):
 
 
 def service_options(func):
-    """Staffing, workload and service coverage options of ``partition`` (gridgeo.workload, gridgeo.coverage)."""
+    """Staffing, workload and service coverage options of ``partition`` (gridgeo.governance.workload, gridgeo.governance.coverage)."""
     from ..defaults import DEFAULT_FACTOR, DEFAULT_HOUSEHOLDS_PER_HELPER, DEFAULT_LIMIT_MIN, DEFAULT_SPEED
 
     positive = click.FloatRange(min=0, min_open=True)
@@ -266,7 +254,7 @@ REGISTER_PARAMS = ("register", "register_building", "register_household", "regis
 
 
 def register_options(func, roster: bool = True):
-    """Household register options of ``partition`` (gridgeo.register), handed to the command as one ``register_opts`` dict.
+    """Household register options of ``partition`` (gridgeo.inputs.register), handed to the command as one ``register_opts`` dict.
 
     ``roster=False`` leaves out ``--personal`` and ``--unit-head`` (``validate`` writes no roster).
     """

@@ -236,7 +236,7 @@ def _read_areas(dedicated: str | None, compounds: str | None, encoding: str | No
 
 
 def _data_options(households, community_id, building_id, community_households, barrier_frames, labels) -> dict:
-    """Keyword options shared by gridgeo.partition and gridgeo.validate.prepare_inputs."""
+    """Keyword options shared by gridgeo.partition and gridgeo.inputs.validate.prepare_inputs."""
     return {
         "households": households,
         "community_id": community_id,

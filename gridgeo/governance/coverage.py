@@ -9,7 +9,7 @@ every grid gets the walking distance from its *origin* to the nearest centre:
   the grid's buildings; a grid without households uses its buildings' plain
   centroid, and a grid without buildings its polygon's representative point;
 * the distance is measured along the road network when roads are given
-  (:class:`gridgeo.network.RoadNetwork`: access leg to the nearest road, the
+  (:class:`gridgeo.governance.network.RoadNetwork`: access leg to the nearest road, the
   shortest path, access leg to the centre — one multi-source Dijkstra search
   for all grids), in a straight line otherwise; a grid whose origin has no
   road path to any centre gets its straight line (``walk_route`` says which);

@@ -27,8 +27,8 @@ between them (the path is a real polyline from one to the other).  Where the
 network offers no path between two points, the straight-line distance is used
 and counted.
 
-The network is built once per run and shared by :mod:`gridgeo.workload` (tours
-through a grid's buildings) and :mod:`gridgeo.coverage` (the walk to the nearest
+The network is built once per run and shared by :mod:`gridgeo.governance.workload` (tours
+through a grid's buildings) and :mod:`gridgeo.governance.coverage` (the walk to the nearest
 service centre).
 """
 
@@ -351,7 +351,7 @@ def build_road_network(
     roads : GeoDataFrame or list of GeoDataFrame
         Lines with a CRS (any); polygons and points in them are left out (noted).
     crs : CRS-like
-        The metric CRS to compute in (e.g. :func:`gridgeo.crs.local_metric_crs` of the grids).
+        The metric CRS to compute in (e.g. :func:`gridgeo.inputs.crs.local_metric_crs` of the grids).
     exclude : set of str, optional
         Road classes left out when a class column (:data:`CLASS_COLUMNS`) is
         present; default :data:`NOT_WALKABLE`.  Pass ``set()`` to keep every line.

@@ -4,8 +4,8 @@ Every grid (网格) is staffed by a "1+1+1+N" team: a grid Party branch secretar
 (网格党支部书记), a grid leader (网格长), a full-time grid worker (专职网格员) and
 N part-time grid workers or volunteers (兼职网格员/志愿者).  :func:`grid_roster`
 lists every grid with its figures, its workload (walking tour, workload index
-and flag of :mod:`gridgeo.workload`), its walk to the nearest service centre
-when measured (:mod:`gridgeo.coverage`), ``helpers_n`` — the N of the team,
+and flag of :mod:`gridgeo.governance.workload`), its walk to the nearest service centre
+when measured (:mod:`gridgeo.governance.coverage`), ``helpers_n`` — the N of the team,
 one helper per ``households_per_helper`` households — and the four name
 columns left EMPTY for the street office to fill in (the helpers' N names go
 into the one ``helpers`` cell, separated by "、"); :func:`unit_roster` lists
@@ -19,7 +19,7 @@ Same result → byte-identical files: rows are sorted by code, CSV line ends are
 This module only reads a :class:`~gridgeo.result.Partition`; it never runs an
 algorithm.
 
-A run given a household register (:mod:`gridgeo.register`) lists each unit's
+A run given a household register (:mod:`gridgeo.inputs.register`) lists each unit's
 household ids (``member_households``) and a ``unit_head`` (联户长) column,
 and the workbook gets a ``households`` sheet (one row per household, its
 unit and position).  The register's personal columns (names, phone numbers
@@ -62,7 +62,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 GRID_COLUMNS = ("grid_code", "community_id", "community_code", "households", "n_buildings", "n_units", "area_m2", "status", "reason")
-#: listed after ``grid_code`` when the run has a standard code scheme (:mod:`gridgeo.standard_codes`)
+#: listed after ``grid_code`` when the run has a standard code scheme (:mod:`gridgeo.governance.standard_codes`)
 CODE_COLUMNS = ("standard_code",)
 #: listed after ``reason`` when the run gave validity dates or a responsible-unit column
 DETAIL_COLUMNS = ("valid_from", "valid_to", "responsible_unit")
@@ -149,7 +149,7 @@ def unit_roster(result, *, lang: str = "en", personal: pd.DataFrame | None = Non
         Chinese headers with ``"zh"``.
     personal : DataFrame, optional
         A register's personal columns indexed by household id
-        (:func:`gridgeo.register.personal_table`); only read for ``unit_head``.
+        (:func:`gridgeo.inputs.register.personal_table`); only read for ``unit_head``.
     unit_head : str, optional
         A column of ``personal``: each unit's ``unit_head`` (联户长) is its
         value for the first household of the unit (in walking order) that has one.
@@ -199,7 +199,7 @@ def household_roster(result, *, lang: str = "en", personal: pd.DataFrame | None 
         Chinese headers with ``"zh"``.
     personal : DataFrame, optional
         The register's personal columns indexed by household id
-        (:func:`gridgeo.register.personal_table`), appended as they are.
+        (:func:`gridgeo.inputs.register.personal_table`), appended as they are.
 
     Returns
     -------
@@ -257,7 +257,7 @@ def write_roster(
         Language of the headers and status labels.
     personal : DataFrame, optional
         A register's personal columns indexed by household id
-        (:func:`gridgeo.register.personal_table`): written to
+        (:func:`gridgeo.inputs.register.personal_table`): written to
         ``household_roster.csv`` and the workbook's ``households`` sheet, each
         beginning with a notice row (:data:`PERSONAL_NOTICE`).  Without it no
         personal value is written.

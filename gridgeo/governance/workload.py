@@ -16,7 +16,7 @@ grid's first building (code order, i.e. its north-west corner) improved by
 
 * straight-line distances, or
 * walking distances along the road network when roads are given
-  (:class:`gridgeo.network.RoadNetwork`, built once per run: each building
+  (:class:`gridgeo.governance.network.RoadNetwork`, built once per run: each building
   joins the nearest road segment, and distances are shortest paths; a pair with
   no path between them counts its straight line).
 

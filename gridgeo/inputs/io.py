@@ -1,7 +1,7 @@
 """Reading input layers: Shapefile, GeoJSON, GeoPackage, GeoParquet (and zipped Shapefiles), and tables of points.
 
 Readers return a GeoDataFrame exactly as stored (no repair, no reprojection);
-:mod:`gridgeo.validate` checks and prepares it.  Shapefile text is decoded with
+:mod:`gridgeo.inputs.validate` checks and prepares it.  Shapefile text is decoded with
 the encoding in the ``.cpg`` file when there is one, or with ``encoding`` when
 the caller names it (GBK/GB18030 DBFs are common in Chinese GIS data).  A DBF
 with neither (and no code page in its header) is read as UTF-8 when its text
@@ -75,7 +75,7 @@ def read_layer(
     path : str or Path
         A ``.shp``, ``.geojson``/``.json``, ``.gpkg``, ``.parquet``/``.geoparquet`` or
         ``.zip`` (a zipped Shapefile) file, or a PostGIS table
-        ``postgresql://USER@HOST:PORT/DB#SCHEMA.TABLE`` (:func:`gridgeo.postgis.read_postgis`).
+        ``postgresql://USER@HOST:PORT/DB#SCHEMA.TABLE`` (:func:`gridgeo.outputs.postgis.read_postgis`).
     layer : str, optional
         Layer name in a multi-layer file (GeoPackage).  When omitted, a file
         with one layer is read; a file with several layers is an error that

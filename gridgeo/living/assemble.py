@@ -7,16 +7,14 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..api import _report, _with_added_columns
 from ..arrays import geometry_order
+from ..build import _report, _with_added_columns
 from ..governance.codes import width_for
 from ..inputs.crs import reproject_polygons
 from ..labels import reason_text
 from ..metrics import community_metrics, polsby_popper
 from ..partition.engine import CommunityTask, _joint_units
-from ..partition.plan import (
-    IN_BAND,
-)
+from ..partition.notes import IN_BAND
 from ..result import Partition, single_part_units
 from .redraw import _fit_metric, _fit_seams
 

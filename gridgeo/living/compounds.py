@@ -87,7 +87,7 @@ def _compound_outcomes(areas: AreaGroups, b_grid: np.ndarray, prep, band, edited
     The outlines are the ``previous`` layer's, unchanged (not clipped again), so
     a plan updated without change keeps its compounds layer byte for byte.
     """
-    from ..api import _compound_layer, _compound_report
+    from ..build import _compound_layer, _compound_report
 
     rows = _compound_report(areas, b_grid, prep, band, edited=edited)
     layer = _compound_layer(rows, areas, metric, crs)

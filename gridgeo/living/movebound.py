@@ -34,7 +34,7 @@ value can only be lower than what a real repair needs):
 
 The bound is the program's optimum, rounded up.  A repair that moves a building
 to a grid it did not border (through a corridor) is outside the model.  The
-grids the optimum moves households between are where :func:`gridgeo.update.update`
+grids the optimum moves households between are where :func:`gridgeo.living.update.update`
 repairs first (:class:`MoveFlow`).
 """
 

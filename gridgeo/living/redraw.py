@@ -8,13 +8,11 @@ from scipy.sparse.csgraph import connected_components
 
 from ..cells.adjacency import CellGraph, build_cell_graph
 from ..cells.tessellate import split_parts, tessellate_part
+from ..partition.band import _repair_band
 from ..partition.count import feasible_counts
 from ..partition.engine import _assign_parts, _dissolve
-from ..partition.plan import (
-    GridNote,
-    _repair_band,
-    partition_part,
-)
+from ..partition.notes import GridNote
+from ..partition.plan import partition_part
 from .compounds import _compound_groups
 from .seams import SEAM_TOLERANCE_M, fit_exactly, seam_tolerance
 from .state import _Context, _Grid, _note_for, _Repair
@@ -287,7 +285,7 @@ def _new_code(ctx: _Context) -> str:
 
 # -- assembling the result ---------------------------------------------------------------------------------
 def _fit_metric(geoms: list, communities: list[str]) -> list:
-    """The re-drawn grids (metric polygons) of each community meeting each other exactly (:func:`gridgeo.seams.fit_exactly`)."""
+    """The re-drawn grids (metric polygons) of each community meeting each other exactly (:func:`gridgeo.living.seams.fit_exactly`)."""
     out = list(geoms)
     communities = np.asarray(communities, dtype=object)
     array = np.array(geoms, dtype=object)
@@ -300,7 +298,7 @@ def _fit_metric(geoms: list, communities: list[str]) -> list:
 
 
 def _fit_seams(grid_geoms: list, redrawn_at: list[int], communities: list[str], crs) -> set[int]:
-    """Make the re-drawn grids of each community meet its kept grids exactly (in place; :mod:`gridgeo.seams`).
+    """Make the re-drawn grids of each community meet its kept grids exactly (in place; :mod:`gridgeo.living.seams`).
 
     Returns the positions of kept grids whose polygon had to take a vertex (a
     hook of a fraction of a millimetre where a re-drawn grid meets it): they

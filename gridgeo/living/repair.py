@@ -8,10 +8,7 @@ import numpy as np
 import shapely
 
 from ..partition.engine import community_rng, partition_community
-from ..partition.plan import (
-    INFEASIBLE,
-    make_note,
-)
+from ..partition.notes import INFEASIBLE, make_note
 from .compounds import _compound_groups
 from .movebound import cheapest_moves
 from .redraw import _inherit, _pins_hold, _replace, _solve_labels, _tessellate
@@ -21,7 +18,7 @@ logger = logging.getLogger(__name__)
 
 
 def _move_lower_bound(codes, communities, geoms, home, households, is_new, band, fixed_codes, flagged_codes) -> int:
-    """The fewest households of kept buildings that any repair must move (:mod:`gridgeo.movebound`), summed over communities.
+    """The fewest households of kept buildings that any repair must move (:mod:`gridgeo.living.movebound`), summed over communities.
 
     Every building is counted in the previous grid it was placed in (``home``);
     dedicated, locked and edited grids (``fixed_codes``) take no part, and grids
@@ -39,7 +36,7 @@ def _move_lower_bound(codes, communities, geoms, home, households, is_new, band,
 
 
 def _cheapest_flow(members: list[np.ndarray], geoms: np.ndarray, households: np.ndarray, is_new: np.ndarray | None, band, fixed: np.ndarray, *, free: np.ndarray | None = None, bound: bool = True, closed: set[tuple[int, int]] = frozenset()):
-    """:func:`gridgeo.movebound.cheapest_moves` of one community's grids (their buildings ``members`` and polygons).
+    """:func:`gridgeo.living.movebound.cheapest_moves` of one community's grids (their buildings ``members`` and polygons).
 
     A grid holding a building above the band's maximum has no band and keeps
     that building, and so have the ``free`` grids.  ``bound=False`` plans the repair: grids are created out of
@@ -128,7 +125,7 @@ _FLOW_TRIES = 3
 
 
 def _repair_along_flow(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: set[str]) -> bool:
-    """Repair ``code`` with the grids the cheapest flow of households (:mod:`gridgeo.movebound`) links to it.
+    """Repair ``code`` with the grids the cheapest flow of households (:mod:`gridgeo.living.movebound`) links to it.
 
     The flow is computed on the grids as they are now; when its region cannot be
     repaired (the households it would move are not at the border: a building

@@ -6,13 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..partition.plan import (
-    IN_BAND,
-    OUT_OF_BAND,
-    OVERSIZE,
-    GridNote,
-    make_note,
-)
+from ..partition.notes import IN_BAND, OUT_OF_BAND, OVERSIZE, GridNote, make_note
 from ..partition.refine import _Search
 
 
@@ -27,7 +21,7 @@ class _Grid:
     polygon_kept: bool = True  # geometry is the previous run's polygon of this code
     original: object = None  # the previous run's polygon (input CRS) when kept
     previous_row: dict | None = None
-    locked: bool = False  # kept as a planner edited it (gridgeo.edits): never re-drawn by the repair
+    locked: bool = False  # kept as a planner edited it (gridgeo.living.edits): never re-drawn by the repair
 
 
 @dataclass

@@ -98,11 +98,7 @@ from ..errors import AuditError
 from ..governance.codes import building_code
 from ..inputs.validate import prepare_inputs
 from ..outputs.gridindex import GRID_INDEX, load_grid_index, write_grid_index
-from ..partition.plan import (
-    DEDICATED,
-    IN_BAND,
-    GridNote,
-)
+from ..partition.notes import DEDICATED, IN_BAND, GridNote
 from ..result import Partition
 from .assemble import _assemble
 from .compounds import _compound_outcomes, _join_compound_mates, _previous_compounds, _split_compound_grids
@@ -419,7 +415,7 @@ def _place(geoms, comm, current, pg, pg_codes, pg_comm, pg_metric, metric, folde
 
 def _number_new_buildings(b_code, is_new, b_comm, prep, pb_codes, retired) -> None:
     """Codes for new buildings, per community after the highest number ever used, in reading order."""
-    from ..api import _canonical_order
+    from ..build import _canonical_order
 
     used: dict[str, int] = {}
     width = 5

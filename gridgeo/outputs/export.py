@@ -15,12 +15,12 @@ decimals and property numbers at most 6, with no binary float tails
 (``121.4920057``, never ``121.49200570000001``).  The GeoPackage also holds
 layer descriptions, Chinese field aliases, unique indexes on the codes and
 QGIS's default style of every layer, and ``gridgeo.qgz`` is a QGIS project of
-every layer with relative paths (:mod:`gridgeo.geopackage`).
+every layer with relative paths (:mod:`gridgeo.outputs.geopackage`).
 
 A run given a household register also receives the tables ``households`` (and
 ``unassigned_households`` when there are any) in ``partition.gpkg`` and as
 ``households.csv`` / ``unassigned_households.csv``; they hold ids and order
-columns only, never a register's personal columns (:mod:`gridgeo.register`).
+columns only, never a register's personal columns (:mod:`gridgeo.inputs.register`).
 
 Everything is written into a temporary folder beside ``OUTDIR`` and renamed
 into place at the end: a failed run leaves no ``OUTDIR`` and no partial files,

@@ -1,6 +1,6 @@
 """What GIS software reads from ``partition.gpkg`` besides the features: descriptions, aliases, keys and styles.
 
-:func:`describe_geopackage` completes a GeoPackage that :mod:`gridgeo.export`
+:func:`describe_geopackage` completes a GeoPackage that :mod:`gridgeo.outputs.export`
 has written:
 
 * **layer descriptions** in ``gpkg_contents.description`` (Chinese and English);
@@ -343,7 +343,7 @@ def describe_geopackage(path: str | Path, layers: list[tuple[str, gpd.GeoDataFra
     Parameters
     ----------
     path : str or Path
-        ``partition.gpkg`` as :func:`gridgeo.export.write_outputs` wrote it.
+        ``partition.gpkg`` as :func:`gridgeo.outputs.export.write_outputs` wrote it.
     layers : list of (name, GeoDataFrame)
         The layers written, in order (the styles follow their columns and geometry).
 

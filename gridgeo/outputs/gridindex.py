@@ -1,6 +1,6 @@
 """The persisted spatial index of a plan's grids: ``grids.rtree.idx`` and ``grids.rtree.dat`` beside its output.
 
-Every run writes it (:func:`write_grid_index`); :func:`gridgeo.update.update`
+Every run writes it (:func:`write_grid_index`); :func:`gridgeo.living.update.update`
 loads it to place new buildings in the previous grids without rebuilding an
 index of every grid (:func:`load_grid_index` rebuilds one in memory when the
 files are missing or do not match the grids).  rtree is used here, not

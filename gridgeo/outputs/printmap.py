@@ -8,7 +8,7 @@ never used, so no global figure state is created) and writes
 
 A page holds the title (community name, "… 网格划分公示图") and the date; the
 community outline; its grids filled so that touching grids never share a
-colour (the colouring of :mod:`gridgeo.maps`); the buildings in light grey;
+colour (the colouring of :mod:`gridgeo.outputs.maps`); the buildings in light grey;
 each grid's code and households at a point well inside it; a legend and a
 table of grid code → households, buildings, joint units and, for flagged
 grids, the status and reason; a north arrow pointing to true north; a scale

@@ -37,7 +37,8 @@ from ..cells.adjacency import CellGraph
 from ..cells.tessellate import merge_polygons
 from .bisect import find_root
 from .mend import drop_empty_labels, mend_band, out_of_band_grids
-from .plan import IN_BAND, OUT_OF_BAND, GridNote, defect_note, make_note
+from .notes import IN_BAND, OUT_OF_BAND, GridNote, make_note
+from .plan import defect_note
 
 __all__ = ["carve_corridor", "join_through_corridors", "CORRIDOR_WIDTHS_M"]
 

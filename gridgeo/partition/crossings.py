@@ -29,9 +29,10 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 
 from ..cells.adjacency import CellGraph
+from .blocks import _split_component, _total_miss
 from .count import choose_grid_count
-from .plan import DEDICATED, MAX_EXHAUSTIVE, _split_component, _total_miss
-from .proof import exact_split, forced_pockets, no_split_exists, stranded_cell
+from .notes import DEDICATED
+from .proof import MAX_EXHAUSTIVE, exact_split, forced_pockets, no_split_exists, stranded_cell
 
 __all__ = ["ALONE", "NO_COUNT", "NO_SPLIT", "UNKNOWN", "NECESSARY", "NEEDLESS", "UNDETERMINED", "block_alone", "explain_crossings"]
 

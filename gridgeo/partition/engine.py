@@ -22,7 +22,8 @@ from ..cells.tessellate import held_elsewhere, join_held_sites, merge_polygons, 
 from ..governance.workload import straight_distances, walking_tour
 from ..units.cut import Unit, cut_households, cut_units, walking_order
 from .corridors import join_through_corridors
-from .plan import DETACHED, INFEASIBLE, OUT_OF_BAND, GridNote, barrier_crossings_lower_bound, make_note, partition_part
+from .notes import DETACHED, INFEASIBLE, OUT_OF_BAND, GridNote, make_note
+from .plan import barrier_crossings_lower_bound, partition_part
 from .routes import repair_by_routes
 from .unitfit import fit_units
 
@@ -54,7 +55,7 @@ class CommunityResult:
     barrier_crossings_min: int = 0
     grid_units: list | None = None  # per grid: list of Unit, member positions index the grid's buildings
     unit_geoms: list | None = None  # per grid: list of unit geometries
-    grid_tours: np.ndarray | None = None  # per grid: straight-line walking tour in metres (gridgeo.workload)
+    grid_tours: np.ndarray | None = None  # per grid: straight-line walking tour in metres (gridgeo.governance.workload)
     timings: dict | None = None  # seconds per stage in the worker (gridgeo.timings); never written to the outputs
 
 
@@ -73,7 +74,7 @@ class CommunityTask:
     groups: np.ndarray | None = None  # per building: area group (-1: none)
     group_geoms: np.ndarray | None = None  # per group: polygon (dedicated grounds, compound)
     group_facility: np.ndarray | None = None  # per group: facility type of a dedicated grid, None for a compound
-    household_breaks: list | None = None  # per building: shared order levels of consecutive register households (gridgeo.register)
+    household_breaks: list | None = None  # per building: shared order levels of consecutive register households (gridgeo.inputs.register)
 
 
 def run_community_task(task: CommunityTask) -> CommunityResult:
@@ -109,7 +110,7 @@ def _run_community_task(task: CommunityTask) -> CommunityResult:
 def _straight_tours(buildings: np.ndarray, building_grid: np.ndarray, n_grids: int) -> np.ndarray:
     """Per grid, the straight-line walking tour through its buildings' representative points.
 
-    The same figure :func:`gridgeo.workload.grid_workload` computes without
+    The same figure :func:`gridgeo.governance.workload.grid_workload` computes without
     roads (buildings taken in the task's order, which is their code order);
     measured here so it runs in the community's worker.
     """
@@ -386,8 +387,8 @@ def _split_part(part, tess, households, site_groups, barriers, low, high, rng, d
 
 
 def _join_through_corridors(graph, labels, notes, cells, nodes, tess, buildings, low, high, barriers):
-    """The strip repairs for one piece: :func:`gridgeo.corridors.join_through_corridors`, then
-    :func:`gridgeo.routes.repair_by_routes` for grids still out of band (footprints per cell, no strips from area groups)."""
+    """The strip repairs for one piece: :func:`gridgeo.partition.corridors.join_through_corridors`, then
+    :func:`gridgeo.partition.routes.repair_by_routes` for grids still out of band (footprints per cell, no strips from area groups)."""
     n_sites = len(tess.cells)
     by_site: list[list] = [[] for _ in range(n_sites)]
     for b, site in enumerate(tess.site_of_building):

@@ -25,7 +25,7 @@ from scipy.sparse.csgraph import connected_components
 from ..cells.adjacency import CellGraph
 from ..units.cut import fits_units
 from .mend import drop_empty_labels
-from .plan import IN_BAND, OVERSIZE, GridNote, make_note
+from .notes import IN_BAND, OVERSIZE, GridNote, make_note
 
 __all__ = ["fit_units"]
 
@@ -72,7 +72,7 @@ def fit_units(
 
     >>> import numpy as np, shapely
     >>> from gridgeo.cells.adjacency import build_cell_graph
-    >>> from gridgeo.partition.plan import make_note
+    >>> from gridgeo.partition.notes import make_note
     >>> cells = np.array([shapely.box(i, 0, i + 1, 1) for i in range(3)])
     >>> g = build_cell_graph(cells, np.array([17, 3, 12]), shapely.centroid(cells))
     >>> notes = [make_note("oversize_building", "oversize_building", households=17, high=15), make_note("in_band")]

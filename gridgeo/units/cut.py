@@ -8,7 +8,7 @@ only along its household sequence).  Sizes near the band's middle break ties.
 Every total that is a sum of band sizes (for 10–15: 10–15 and every total of
 20 or more) is cut exactly; other totals get as few flagged units as possible.
 
-With a household register (:mod:`gridgeo.register`) the households of a
+With a household register (:mod:`gridgeo.inputs.register`) the households of a
 building are real doors in the register's walking order (staircase, floor,
 door …): :func:`cut_households` cuts that sequence so that units take whole
 buildings, then whole staircases, then whole floors wherever the band allows.
@@ -106,7 +106,7 @@ def cut_households(households: np.ndarray, breaks: list, low: int, high: int) ->
         Per building, one value per pair of consecutive households (length
         ``households[i] - 1``): how many leading order columns the pair shares
         (0: another staircase; 1: the same staircase, another floor; …; see
-        :func:`gridgeo.register.match_register`).
+        :func:`gridgeo.inputs.register.match_register`).
     low, high : int
         Unit size band.
 

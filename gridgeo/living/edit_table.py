@@ -1,0 +1,157 @@
+"""A planner's edits table (EDITS.csv): read and checked against the plan, each problem naming its rows."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..errors import InputError, Problem, ProblemCollector
+from ..result import Partition
+
+__all__ = ["ACTIONS", "read_edits", "check_edits"]
+
+#: the actions an edit row may name (empty means ``move``)
+ACTIONS = ("move", "lock", "unlock")
+_SHOWN = 5
+
+
+def read_edits(path: str | Path) -> pd.DataFrame:
+    """Read an edit file (CSV, UTF-8 with or without BOM) as text columns.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "edits.csv"
+    >>> _ = p.write_text("building_code,grid_code\\n001-B00003,001-02\\n", encoding="utf-8")
+    >>> read_edits(p).to_dict(orient="records")
+    [{'building_code': '001-B00003', 'grid_code': '001-02'}]
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(Problem(str(path), "does not exist or is not a file", "give the CSV of edits (columns building_code,grid_code[,action])"))
+    try:
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True)
+    except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise InputError(Problem(str(path), f"cannot be read as CSV: {exc}", "save it as UTF-8 CSV with the header building_code,grid_code[,action]")) from exc
+    frame.columns = [str(c).strip().lower() for c in frame.columns]
+    return frame
+
+
+def _lines(rows: list[int]) -> str:
+    """CSV line numbers of data rows (the header is line 1)."""
+    shown = ", ".join(str(r + 2) for r in rows[:10])
+    more = f" (and {len(rows) - 10} more)" if len(rows) > 10 else ""
+    return f"{'line' if len(rows) == 1 else 'lines'} {shown}{more}"
+
+
+def check_edits(previous: Partition, edits: pd.DataFrame, *, source: str = "edits") -> tuple[dict[str, str], list[str], list[str], dict[str, list[int]]]:
+    """Validate an edit table against ``previous``; every problem together in one :class:`InputError`.
+
+    Returns
+    -------
+    moves : dict
+        Building code → grid code (pins to the current grid included).
+    locks, unlocks : list of str
+        Grid codes to lock and to unlock.
+    lines : dict
+        Building or grid code → the data rows (0-based) that named it.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely, gridgeo, pandas as pd
+    >>> c = gpd.GeoDataFrame({"community_id": ["A"]}, geometry=[shapely.box(0, 0, 400, 100)], crs=32651)
+    >>> b = gpd.GeoDataFrame({"hh": [40] * 20}, geometry=[shapely.box(x + 5, 40, x + 15, 60) for x in range(0, 400, 20)], crs=32651)
+    >>> plan = gridgeo.partition(c, b, households="hh")
+    >>> check_edits(plan, pd.DataFrame({"building_code": ["001-B00099"], "grid_code": ["001-01"]}))
+    Traceback (most recent call last):
+    ...
+    gridgeo.errors.InputError: edits: line 2: unknown building code 001-B00099 — fix: use a building_code of the plan's buildings layer
+    """
+    problems = ProblemCollector()
+    missing = [c for c in ("building_code", "grid_code") if c not in edits.columns]
+    if missing:
+        problems.add(source, f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} (found: {', '.join(map(str, edits.columns)) or 'none'})", "use the header building_code,grid_code[,action]")
+        problems.raise_if_any()
+    frame = edits.astype(str).fillna("")
+    frame = frame.apply(lambda column: column.str.strip())
+    action = frame["action"].str.lower() if "action" in frame.columns else pd.Series([""] * len(frame), index=frame.index)
+    action = action.replace("", "move").to_numpy()
+    b_codes = frame["building_code"].to_numpy()
+    g_codes = frame["grid_code"].to_numpy()
+    buildings = previous.buildings
+    comm_of_building = dict(zip(buildings["building_code"].astype(str), buildings["community_code"].astype(str)))
+    grid_comm = dict(zip(previous.grids["grid_code"].astype(str), previous.grids["community_code"].astype(str)))
+    communities = set(previous.communities["community_code"].astype(str))
+    retired = set(previous.report.get("retired_grid_codes", []))
+    locked = set(previous.report.get("locked_grids", []))
+
+    def group(mask) -> list[int]:
+        return [int(i) for i in np.flatnonzero(mask)]
+
+    bad_action = group(~np.isin(action, ACTIONS))
+    if bad_action:
+        problems.add(source, f"{_lines(bad_action)}: unknown action {sorted(set(action[bad_action]))}", f"use one of {', '.join(ACTIONS)} (empty means move)")
+    is_move, is_lock, is_unlock = action == "move", action == "lock", action == "unlock"
+    no_building = group(is_move & (b_codes == ""))
+    if no_building:
+        problems.add(source, f"{_lines(no_building)}: a move without building_code", "give the building_code to move, or action lock/unlock for a whole grid")
+    no_grid = group(g_codes == "")
+    if no_grid:
+        problems.add(source, f"{_lines(no_grid)}: no grid_code", "give the grid_code the building goes to (or the grid to lock)")
+    with_building = group((is_lock | is_unlock) & (b_codes != ""))
+    if with_building:
+        problems.add(source, f"{_lines(with_building)}: lock and unlock apply to whole grids, not buildings", "leave building_code empty on lock/unlock rows")
+    moves: dict[str, str] = {}
+    lines: dict[str, list[int]] = {}
+    unknown, foreign, retired_rows, malformed, conflicts = [], [], [], [], []
+    for i in group(is_move & (b_codes != "") & (g_codes != "")):
+        building, grid = b_codes[i], g_codes[i]
+        lines.setdefault(building, []).append(i)
+        community = comm_of_building.get(building)
+        if community is None:
+            unknown.append((i, building))
+            continue
+        target_comm = grid_comm.get(grid)
+        if target_comm is None:
+            hit = re.match(r"^(.+)-(\d+)$", grid)
+            if not hit or hit.group(1) not in communities:
+                malformed.append((i, grid))
+                continue
+            if grid in retired:
+                retired_rows.append((i, grid))
+                continue
+            target_comm = hit.group(1)
+        if target_comm != community:
+            foreign.append((i, building, community, grid))
+            continue
+        if moves.get(building, grid) != grid:
+            conflicts.append((i, building, moves[building], grid))
+            continue
+        moves[building] = grid
+    for i, building in unknown:
+        problems.add(source, f"{_lines([i])}: unknown building code {building}", "use a building_code of the plan's buildings layer")
+    for i, grid in malformed:
+        problems.add(source, f"{_lines([i])}: grid code {grid!r} is neither a grid of the plan nor a new code <community>-<number> of one of its communities", "use an existing grid_code, or e.g. 003-09 for a new grid of community 003")
+    for i, grid in retired_rows:
+        problems.add(source, f"{_lines([i])}: grid code {grid} was retired and is never reused", "choose a new number for a new grid")
+    for i, building, community, grid in foreign:
+        problems.add(source, f"{_lines([i])}: building {building} of community {community} cannot move to grid {grid} of another community", "every grid belongs to exactly one community: move it to a grid of its own community")
+    for i, building, first, second in conflicts:
+        problems.add(source, f"{_lines([i])}: building {building} is sent to {second} but also to {first}", "keep one row per building")
+    created = set(moves.values()) - set(grid_comm)
+    locks = sorted({g_codes[i] for i in group(is_lock & (g_codes != ""))})
+    unlocks = sorted({g_codes[i] for i in group(is_unlock & (g_codes != ""))})
+    for grid in locks:
+        lines.setdefault(grid, []).extend(group(is_lock & (g_codes == grid)))
+        if grid not in grid_comm and grid not in created:
+            problems.add(source, f"{_lines(group(is_lock & (g_codes == grid)))}: cannot lock unknown grid {grid}", "lock a grid_code of the plan (or one created by a move in this file)")
+    for grid in unlocks:
+        if grid not in locked:
+            problems.add(source, f"{_lines(group(is_unlock & (g_codes == grid)))}: grid {grid} is not locked", "unlock only grids listed in the plan's report.json locked_grids")
+        if grid in locks:
+            problems.add(source, f"{_lines(group((is_lock | is_unlock) & (g_codes == grid)))}: grid {grid} is both locked and unlocked", "keep one of the two rows")
+    problems.raise_if_any()
+    return moves, locks, unlocks, lines
