@@ -5,7 +5,8 @@ The modules live in folders by stage since 0.2 (``gridgeo.living.update``,
 its new path, the same module object, with a :class:`DeprecationWarning` that
 names the new path.
 
->>> import warnings
+>>> import sys, warnings
+>>> _ = sys.modules.pop("gridgeo.tessellate", None)  # an earlier import of the old path is cached
 >>> with warnings.catch_warnings(record=True) as caught:
 ...     warnings.simplefilter("always")
 ...     import gridgeo.tessellate as old
