@@ -18,13 +18,15 @@ fresh process::
 
 The parent process reads the layers, sends one task per community to the
 cluster, gathers the results and writes the outputs.  Reported per folder:
-the wall time; the parent's peak resident memory (sampled every 0.2 s with
+the wall time; the cpu seconds of the command (with the writers it forks) and of the
+Dask workers; the parent's peak resident memory (sampled every 0.2 s with
 psutil, the parent alone, and the parent with the writers it forks); the
 peak of ``wait4``'s ``ru_maxrss`` (the largest single process of the command);
 each Dask worker's peak resident memory (sampled the same way); the parent's
 resident memory once a second (in the JSON file, to see which stage holds the peak); the stage
 times of the command's ``--timings`` file; and, from the second folder on,
-the time per building over the first folder's (1.00 = linear).
+the time per building over the first folder's (1.00 = linear), in wall and in
+cpu seconds (the cpu figure holds on a machine shared with other work).
 
 Everything runs at the niceness ``--nice`` (default 10): the machine may be
 shared.  The outputs go to a temporary folder and are deleted, unless
@@ -89,6 +91,18 @@ class PeakSampler(threading.Thread):
         self.join()
 
 
+def _cpu_seconds(process: psutil.Process) -> float:
+    """User and system seconds of ``process`` and its children (a Dask nanny's worker is its child)."""
+    total = 0.0
+    for p in [process, *process.children(recursive=True)]:
+        try:
+            times = p.cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            continue
+    return total
+
+
 def run_one(folder: Path, households: str, scheduler: str, worker_processes: list[psutil.Process], outdir: Path, extra: list[str]) -> dict:
     """One ``gridgeo partition --scheduler`` process on ``folder``: times, memory peaks, stage times, summary."""
     timings = outdir.parent / f"{outdir.name}.timings.json"
@@ -99,6 +113,7 @@ def run_one(folder: Path, households: str, scheduler: str, worker_processes: lis
         "--scheduler", scheduler, "--timings", str(timings), *extra,
     ]  # fmt: skip
     sampler = PeakSampler()
+    worker_cpu = [_cpu_seconds(worker) for worker in worker_processes]
     start = time.perf_counter()
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=outdir.parent)
     parent = psutil.Process(process.pid)
@@ -113,6 +128,7 @@ def run_one(folder: Path, households: str, scheduler: str, worker_processes: lis
     stdout = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
+    worker_cpu = [_cpu_seconds(worker) - before for worker, before in zip(worker_processes, worker_cpu)]
     sampler.stop()
     reader.join()
     error = b"".join(stderr).decode("utf-8", "replace")
@@ -125,6 +141,7 @@ def run_one(folder: Path, households: str, scheduler: str, worker_processes: lis
         "command": command,
         "wall_s": round(wall, 2),
         "cpu_s_parent_and_writers": round(usage.ru_utime + usage.ru_stime, 2),
+        "cpu_s_dask_workers": round(sum(worker_cpu), 2),
         "peak_mb": {name: round(value, 1) for name, value in sampler.peaks.items()},
         "ru_maxrss_mb": round(usage.ru_maxrss / 1024, 1),
         "parent_mb_timeline": sampler.timeline,
@@ -172,14 +189,22 @@ def main(argv: list[str] | None = None) -> int:
             summary = record["summary"]
             record["buildings"] = int(record["timings"].get("buildings") or summary.get("buildings", 0))
             record["s_per_1000_buildings"] = round(1000 * record["wall_s"] / record["buildings"], 4)
+            cpu = record["cpu_s_parent_and_writers"] + record["cpu_s_dask_workers"]
+            record["cpu_s_per_1000_buildings"] = round(1000 * cpu / record["buildings"], 4)
             if results:
                 record["linearity_vs_first"] = round(record["s_per_1000_buildings"] / results[0]["s_per_1000_buildings"], 3)
+                record["cpu_linearity_vs_first"] = round(record["cpu_s_per_1000_buildings"] / results[0]["cpu_s_per_1000_buildings"], 3)
             results.append(record)
             peaks = ", ".join(f"{k} {v:,.0f} MB" for k, v in record["peak_mb"].items())
             print(
                 f"{folder}: {record['buildings']:,} buildings, {record['wall_s']:.1f} s wall "
                 f"({record['s_per_1000_buildings']:.3f} s per 1,000 buildings"
-                + (f", {record['linearity_vs_first']:.2f} × linear from the first" if "linearity_vs_first" in record else "")
+                + f"; cpu {record['cpu_s_parent_and_writers']:.0f} s parent and writers + {record['cpu_s_dask_workers']:.0f} s Dask workers"
+                + (
+                    f"; {record['linearity_vs_first']:.2f} × linear from the first in wall time, {record['cpu_linearity_vs_first']:.2f} × in cpu time"
+                    if "linearity_vs_first" in record
+                    else ""
+                )
                 + f"); peak memory: {peaks}; ru_maxrss {record['ru_maxrss_mb']:,.0f} MB",
                 flush=True,
             )
