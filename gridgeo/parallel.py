@@ -127,7 +127,8 @@ def _on_dask(func, items, scheduler, progress, desc, weights=None):
         if progress:
             from distributed import as_completed
 
-            for _ in progress_bar(as_completed(futures), enabled=True, desc=desc, total=len(items)):
+            # the client is not the default one: as_completed is given its loop
+            for _ in progress_bar(as_completed(futures, loop=client.loop), enabled=True, desc=desc, total=len(items)):
                 pass
         return client.gather(futures)
     finally:

@@ -60,3 +60,12 @@ def test_large_dask_results_leave_no_thread_behind():
         run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 0, run.stderr[-2000:]
     assert run.stdout.split() == ["30000000", "3", "MainThread"]
+
+
+def test_dask_with_progress_bar():
+    """``--progress`` with ``--scheduler``: the bar follows the run's own client (not a default one)."""
+    distributed = pytest.importorskip("distributed", reason="install gridgeo[dask]")
+    from gridgeo.parallel import map_ordered
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        assert map_ordered(abs, [-2, 1, -3], scheduler=cluster.scheduler_address, progress=True) == [2, 1, 3]
