@@ -29,8 +29,12 @@ the time per building over the first folder's (1.00 = linear), in wall and in
 cpu seconds (the cpu figure holds on a machine shared with other work).
 
 Everything runs at the niceness ``--nice`` (default 10): the machine may be
-shared.  The outputs go to a temporary folder and are deleted, unless
-``--keep DIR`` is given.
+shared.  The command is the first process the kernel ends if memory runs out
+(``oom_score_adj`` 1000), and ``--max-memory-gb`` caps its address space so that
+it stops with a MemoryError rather than push the machine into swapping.  The outputs go to a temporary folder and are deleted, unless
+``--keep DIR`` is given; with ``--out FILE.json`` the command's messages go to
+``FILE.FOLDER.stderr.log`` beside it as it runs (add ``-- --progress`` for a
+progress bar there).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -103,7 +108,23 @@ def _cpu_seconds(process: psutil.Process) -> float:
     return total
 
 
-def run_one(folder: Path, households: str, scheduler: str, worker_processes: list[psutil.Process], outdir: Path, extra: list[str]) -> dict:
+def _guarded(max_memory_gb: float | None):
+    """A ``preexec_fn``: the command is the first process the kernel ends when memory runs out, and
+    (``max_memory_gb``) its address space is capped, so it fails with a MemoryError instead of the machine swapping."""
+
+    def setup() -> None:
+        try:
+            Path("/proc/self/oom_score_adj").write_text("1000")
+        except OSError:
+            pass
+        if max_memory_gb:
+            limit = int(max_memory_gb * 2**30)
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return setup
+
+
+def run_one(folder: Path, households: str, scheduler: str, worker_processes: list[psutil.Process], outdir: Path, extra: list[str], max_memory_gb: float | None = None, log: Path | None = None) -> dict:
     """One ``gridgeo partition --scheduler`` process on ``folder``: times, memory peaks, stage times, summary."""
     timings = outdir.parent / f"{outdir.name}.timings.json"
     command = [
@@ -115,23 +136,22 @@ def run_one(folder: Path, households: str, scheduler: str, worker_processes: lis
     sampler = PeakSampler()
     worker_cpu = [_cpu_seconds(worker) for worker in worker_processes]
     start = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=outdir.parent)
+    log_path = outdir.parent / f"{outdir.name}.stderr.log" if log is None else log
+    log_file = open(log_path, "wb")  # the command's messages (and --progress), readable while it runs
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=log_file, cwd=outdir.parent, preexec_fn=_guarded(max_memory_gb))
     parent = psutil.Process(process.pid)
     sampler.watch("parent", [parent])
     sampler.watch("parent and its writers", [parent], children=True)
     for i, worker in enumerate(worker_processes):
         sampler.watch(f"dask worker {i + 1}", [worker], children=True)
     sampler.start()
-    stderr = []
-    reader = threading.Thread(target=lambda: stderr.append(process.stderr.read()), daemon=True)
-    reader.start()
     stdout = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     wall = time.perf_counter() - start
     worker_cpu = [_cpu_seconds(worker) - before for worker, before in zip(worker_processes, worker_cpu)]
     sampler.stop()
-    reader.join()
-    error = b"".join(stderr).decode("utf-8", "replace")
+    log_file.close()
+    error = log_path.read_bytes().decode("utf-8", "replace")
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"gridgeo partition failed on {folder} (exit {os.waitstatus_to_exitcode(status)}): {error[-3000:]}")
     record = json.loads(timings.read_text(encoding="utf-8"))
@@ -163,6 +183,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dask-workers", type=int, default=2, help="worker processes of the local cluster (default 2)")
     parser.add_argument("--nice", type=int, default=10, help="niceness of the whole run (default 10)")
     parser.add_argument("--out", type=Path, help="write the figures to this JSON file")
+    parser.add_argument("--max-memory-gb", type=float, default=None, help="cap the command's address space (RLIMIT_AS) at this many GiB: a MemoryError instead of swapping")
     parser.add_argument("--keep", type=Path, help="keep the outputs in this folder (one subfolder per input)")
     args = parser.parse_args(argv)
     os.nice(args.nice)
@@ -183,7 +204,8 @@ def main(argv: list[str] | None = None) -> int:
                     args.keep.mkdir(parents=True, exist_ok=True)
                     shutil.rmtree(outdir, ignore_errors=True)
                     outdir = outdir.resolve()
-                record = run_one(folder.resolve(), args.households, cluster.scheduler_address, workers, outdir, extra)
+                log = args.out.with_name(f"{args.out.stem}.{folder.name}.stderr.log") if args.out else None
+                record = run_one(folder.resolve(), args.households, cluster.scheduler_address, workers, outdir, extra, args.max_memory_gb, log)
             finally:
                 shutil.rmtree(tmp, ignore_errors=True)
             summary = record["summary"]
