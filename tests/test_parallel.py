@@ -69,3 +69,15 @@ def test_dask_with_progress_bar():
 
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
         assert map_ordered(abs, [-2, 1, -3], scheduler=cluster.scheduler_address, progress=True) == [2, 1, 3]
+
+
+def test_progress_bar_leaves_no_thread_behind():
+    """A finished ``--progress`` bar leaves no thread (tqdm's monitor), so the writers can still fork side by side."""
+    import threading
+    import time
+
+    from gridgeo.progress import progress_bar
+
+    before = {t.name for t in threading.enumerate()}
+    assert [x for x in progress_bar(range(3), enabled=True, desc="test", mininterval=0) if time.sleep(0.01) is None] == [0, 1, 2]
+    assert {t.name for t in threading.enumerate()} <= before
