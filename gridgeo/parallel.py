@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
@@ -105,9 +106,18 @@ def _on_dask(func, items, scheduler, progress, desc, weights=None):
         raise InputError(
             Problem("--scheduler", "needs Dask's distributed package", 'install it with pip install "gridgeo[dask]"')
         ) from None
+    # Dask deserialises large results in a helper thread that outlives the client, and a process with a
+    # thread left cannot fork its writers side by side (gridgeo.export.run_side_by_side): while this
+    # client lives, results are read in its own loop (restored afterwards)
+    comm_utils = sys.modules.get("distributed.comm.utils")
+    offload = getattr(comm_utils, "OFFLOAD_THRESHOLD", None)
+    if offload is not None:
+        comm_utils.OFFLOAD_THRESHOLD = False
     try:
         client = Client(scheduler, timeout="10s", set_as_default=False)
     except OSError as exc:
+        if offload is not None:
+            comm_utils.OFFLOAD_THRESHOLD = offload
         raise InputError(Problem("--scheduler", f"cannot reach {scheduler} ({exc})", "check the scheduler address")) from None
     try:
         logger.info("running %d tasks on %s", len(items), scheduler)
@@ -117,8 +127,11 @@ def _on_dask(func, items, scheduler, progress, desc, weights=None):
         if progress:
             from distributed import as_completed
 
-            for _ in progress_bar(as_completed(futures), enabled=True, desc=desc, total=len(items)):
+            # the client is not the default one: as_completed is given its loop
+            for _ in progress_bar(as_completed(futures, loop=client.loop), enabled=True, desc=desc, total=len(items)):
                 pass
         return client.gather(futures)
     finally:
         client.close()
+        if offload is not None:
+            comm_utils.OFFLOAD_THRESHOLD = offload

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 import gridgeo
@@ -38,3 +43,41 @@ def test_unreachable_scheduler_is_a_clear_error(taipei_small):
     communities, buildings = taipei_small
     with pytest.raises(gridgeo.InputError, match="cannot reach"):
         gridgeo.partition(communities, buildings, households="hh_est", scheduler="tcp://127.0.0.1:9")
+
+
+def test_large_dask_results_leave_no_thread_behind():
+    """Results above Dask's offload size (10 MiB) leave the calling process with its main thread only,
+    so the writers of a ``--scheduler`` run can still be forked side by side (gridgeo.export.run_side_by_side)."""
+    distributed = pytest.importorskip("distributed", reason="install gridgeo[dask]")
+    repo = str(Path(gridgeo.__file__).resolve().parents[1])
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        code = (
+            "import threading\nfrom gridgeo.parallel import map_ordered\n"
+            f"out = map_ordered(bytes, [30_000_000, 3], scheduler={cluster.scheduler_address!r})\n"
+            "print(len(out[0]), len(out[1]), ','.join(sorted(t.name for t in threading.enumerate())))\n"
+        )
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join([repo, os.environ.get("PYTHONPATH", "")])}
+        run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.split() == ["30000000", "3", "MainThread"]
+
+
+def test_dask_with_progress_bar():
+    """``--progress`` with ``--scheduler``: the bar follows the run's own client (not a default one)."""
+    distributed = pytest.importorskip("distributed", reason="install gridgeo[dask]")
+    from gridgeo.parallel import map_ordered
+
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        assert map_ordered(abs, [-2, 1, -3], scheduler=cluster.scheduler_address, progress=True) == [2, 1, 3]
+
+
+def test_progress_bar_leaves_no_thread_behind():
+    """A finished ``--progress`` bar leaves no thread (tqdm's monitor), so the writers can still fork side by side."""
+    import threading
+    import time
+
+    from gridgeo.progress import progress_bar
+
+    before = {t.name for t in threading.enumerate()}
+    assert [x for x in progress_bar(range(3), enabled=True, desc="test", mininterval=0) if time.sleep(0.01) is None] == [0, 1, 2]
+    assert {t.name for t in threading.enumerate()} <= before

@@ -103,9 +103,12 @@ def _without_buried_samples(coords: np.ndarray, index: np.ndarray, buildings: np
     poly_idx = np.flatnonzero(polygonal)
     # the samples lie on the shrunk outlines: only a footprint reaching one can hold a sample, and
     # footprints that merely share a wall do not (their boxes miss, which the tree sees cheaply)
-    left, right = shapely.STRtree(buildings[poly_idx]).query(shrunk[poly_idx], predicate="intersects")
+    left, right = shapely.STRtree(buildings[poly_idx]).query(shrunk[poly_idx])
+    # the exact test only for pairs of two footprints (a shrunk outline always meets its own footprint)
     other = left != right
-    left, right = poly_idx[left[other]], poly_idx[right[other]]
+    left, right = left[other], right[other]
+    meet = shapely.intersects(shrunk[poly_idx[left]], buildings[poly_idx[right]])
+    left, right = poly_idx[left[meet]], poly_idx[right[meet]]
     if not len(left):
         return coords, index
     bounds = np.searchsorted(index, np.arange(len(buildings) + 1))

@@ -457,8 +457,16 @@ def _warn_nested_footprints(geoms: np.ndarray, label: str, notes: list[str], *, 
     if len(rows) < 2:
         return
     shapes = geoms[rows]
-    inner, outer = shapely.STRtree(shapes).query(shapes, predicate="within")
-    nested = np.unique(inner[(inner != outer) & ~shapely.equals(shapes[inner], shapes[outer])])
+    # candidate pairs by their boxes (a footprint inside another has its box inside the other's box), so the
+    # exact predicates run on the few other-footprint pairs, not on every footprint against itself
+    inner, outer = shapely.STRtree(shapes).query(shapes)
+    box = shapely.bounds(shapes)
+    a, b = box[inner], box[outer]
+    candidate = (inner != outer) & (a[:, :2] >= b[:, :2]).all(axis=1) & (a[:, 2:] <= b[:, 2:]).all(axis=1)
+    inner, outer = inner[candidate], outer[candidate]
+    within = shapely.within(shapes[inner], shapes[outer])
+    inner, outer = inner[within], outer[within]
+    nested = np.unique(inner[~shapely.equals(shapes[inner], shapes[outer])])
     if len(nested):
         notes.append(
             f"{label}: {which(rows[nested])} {'lies' if len(nested) == 1 else 'lie'} inside another building's footprint "
