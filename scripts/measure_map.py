@@ -4,8 +4,9 @@ Usage: python scripts/measure_map.py OUTDIR/map.html [...] [--repeats 3] [--chro
 
 For each page: the file size, the time from navigation until ``window.gridgeo.ready``
 resolves (median of the repeats, each in a fresh browser context), ``gridgeo.stats()``,
-the time from a mouse move over a grid until its tooltip shows, and any JavaScript
-error.  Every request other than ``file://`` is aborted, as when the map is opened
+the time from a mouse move over a grid until its tooltip shows (as playwright
+sees it, round trips included), the time of one whole redraw at the first view and
+at zoom 15 and 17 over its centre, and any JavaScript error.  Every request other than ``file://`` is aborted, as when the map is opened
 offline (basemap tiles then stay blank).  Needs Debian's ``chromium`` and the
 ``playwright`` Python package (never ``playwright install``).
 """
@@ -31,6 +32,19 @@ HOVER = """() => {
     if (d < dist) { dist = d; best = [p.x, p.y]; }
   }
   return best;
+}"""
+
+
+REDRAW = """() => {
+  // one whole redraw (without animation) at the first view, then at zoom 15 and 17 over the centre
+  const map = window.gridgeo.view.map, centre = map.getCenter(), out = {};
+  for (const z of [map.getZoom(), 15, 17]) {
+    map.setView(centre, z === map.getZoom() ? z + 0.5 : z, {animate: false});
+    const t0 = performance.now();
+    map.setView(centre, z, {animate: false});
+    out[z] = Math.round(performance.now() - t0);
+  }
+  return out;
 }"""
 
 
@@ -66,8 +80,9 @@ def measure(browser, path: Path) -> dict:
         tooltip_ms = page.evaluate("performance.now() - window.__t0")
     except Exception:  # noqa: BLE001 - nothing under the centre: reported as None
         pass
+    redraw = page.evaluate(REDRAW)
     context.close()
-    return {"ready_ms": ready_ms, "stats": stats, "drawn": drawn, "tooltip_ms": tooltip_ms, "errors": errors}
+    return {"redraw_ms": redraw, "ready_ms": ready_ms, "stats": stats, "drawn": drawn, "tooltip_ms": tooltip_ms, "errors": errors}
 
 
 def main(argv=None) -> int:
@@ -88,6 +103,7 @@ def main(argv=None) -> int:
                 "ready_s": round(statistics.median(r["ready_ms"] for r in runs) / 1000, 2),
                 "ready_s_all": [round(r["ready_ms"] / 1000, 2) for r in runs],
                 "tooltip_ms": [None if r["tooltip_ms"] is None else round(r["tooltip_ms"]) for r in runs],
+                "redraw_ms_at_zoom": runs[-1]["redraw_ms"],
                 "stats": runs[0]["stats"],
                 "drawn": runs[0]["drawn"],
                 "errors": sorted({e for r in runs for e in r["errors"]}),

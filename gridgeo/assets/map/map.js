@@ -300,7 +300,7 @@
   var drawn = {};  // what the last draw showed (for the tests and the legend hint)
   function drawScene(ctx, V) {
     var grids = on.grids ? visible(G, V) : [], z = V.z;
-    drawn = {grids: grids.length, buildings: 0, units: 0, labels: 0, coverage: 0, workload: 0, centres: 0};
+    drawn = {grids: grids.length, outlined: 0, buildings: 0, units: 0, labels: 0, coverage: 0, workload: 0, centres: 0};
     if (grids.length) {
       ctx.globalAlpha = 0.5;
       fillGroups(ctx, G, grids, V, function (g) { return G.p.k[g]; }, function (k) { ctx.fillStyle = D.palette[k]; });
@@ -329,9 +329,14 @@
       ctx.setLineDash([]);
     }
     if (grids.length) {
-      // status outlines: thin at city zoom, their full weight from street zoom
-      var thin = Math.max(0.25, Math.min(1, (z - 11) / 5));
-      var groups = buckets(grids, function (g) { return G.p.status[g]; });
+      // status outlines: thin at city zoom, their full weight from street zoom; below zoom 14 an in-band grid
+      // smaller than 48 px is told apart by its fill alone (stroking thousands of outlines is the slow part)
+      var thin = Math.max(0.25, Math.min(1, (z - 11) / 5)), small = z < 14 ? 48 / V.sc : 0;
+      var outlined = small ? grids.filter(function (g) {
+        return G.p.status[g] !== 'in_band' || G.bx1[g] - G.bx0[g] > small || G.by1[g] - G.by0[g] > small;
+      }) : grids;
+      drawn.outlined = outlined.length;
+      var groups = buckets(outlined, function (g) { return G.p.status[g]; });
       Object.keys(groups).forEach(function (s) {
         var st = D.statusStyle[s] || D.statusStyle._other;
         ctx.strokeStyle = st.color; ctx.lineWidth = Math.max(0.6, (s === 'in_band' ? st.weight : Math.min(st.weight, 2.5)) * thin);
@@ -368,7 +373,7 @@
       ctx.setLineDash([]);
     }
     if (on.communities && C) {
-      ctx.strokeStyle = 'rgba(17,17,17,0.9)'; ctx.lineWidth = z >= 13 ? 3 : 2;
+      ctx.strokeStyle = 'rgba(17,17,17,0.9)'; ctx.lineWidth = z >= 14 ? 3 : (z >= 12.5 ? 2 : 1.2);
       strokeList(ctx, C, visible(C, V), V, true);
     }
     if (on.barriers && layers.barriers) {
