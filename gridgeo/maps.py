@@ -739,6 +739,8 @@ def _grid_props(grids: gpd.GeoDataFrame, colour: np.ndarray, names: dict, lang: 
             }
         )
     props = _columns(rows)
+    for key in ("code", "status", "k"):  # the page reads these even when there is no grid
+        props.setdefault(key, [])
     for key, column, digits in (
         ("hh", "households", None), ("nb", "n_buildings", None), ("nu", "n_units", None), ("area", "area_m2", None),
         ("pp", "polsby_popper", 3), ("bx", "barrier_crossings", None), ("helpers", "helpers_n", None),

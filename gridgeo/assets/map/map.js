@@ -345,7 +345,7 @@
       });
       ctx.setLineDash([]);
     }
-    if (on.units && z >= UNIT_ZOOM) drawUnits(ctx, V);
+    var unitList = on.units && z >= UNIT_ZOOM ? drawUnits(ctx, V) : null;
     [['oversize', function (s) { return s === 'oversize_building'; }], ['flags', function (s) { return FLAG_STATUS[s] === 1; }]].forEach(function (o) {
       if (!on[o[0]]) return;
       var list = visible(G, V).filter(function (g) { return o[1](G.p.status[g]); });
@@ -386,7 +386,10 @@
       ctx.beginPath(); pl.forEach(function (f) { trace(ctx, P, f, V, true, 7); });
       ctx.fillStyle = '#c51b7d'; ctx.fill(); ctx.strokeStyle = '#fff'; ctx.lineWidth = 2; ctx.stroke();
     }
-    if (on.grids && on.labels) drawGridLabels(ctx, V, grids);
+    // labels last, grids first: a unit's code never covers its grid's label
+    var placer = new Placer();
+    if (on.grids && on.labels) drawGridLabels(ctx, V, grids, placer);
+    if (unitList && z >= UNIT_LABEL_ZOOM) drawUnitLabels(ctx, V, unitList, placer);
   }
 
   function drawUnits(ctx, V) {
@@ -400,11 +403,11 @@
     strokeList(ctx, B, shared, V, true);
     strokeList(ctx, U, own, V, true);
     ctx.setLineDash([]);
-    if (V.z >= UNIT_LABEL_ZOOM) drawUnitLabels(ctx, V, ul);
+    return ul;
   }
 
   // ------------------------------------------------------------------ labels
-  function Placer(V) { this.cells = {}; this.size = 64; }
+  function Placer() { this.cells = {}; this.size = 64; }
   Placer.prototype.free = function (x0, y0, x1, y1) {
     var s = this.size, i, j, k;
     for (j = Math.floor(y0 / s); j <= Math.floor(y1 / s); j++) {
@@ -436,7 +439,7 @@
   }
   var FONT_CODE = '600 12px system-ui, "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", sans-serif';
   var FONT_SMALL = '11px system-ui, "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", sans-serif';
-  function drawGridLabels(ctx, V, grids) {
+  function drawGridLabels(ctx, V, grids, placer) {
     if (!gridOrder) {  // biggest grids first, so that they keep their labels when space is short
       gridOrder = new Int32Array(G.count); gridRank = new Int32Array(G.count);
       var ids = []; for (var i = 0; i < G.count; i++) ids.push(i);
@@ -445,7 +448,7 @@
     }
     var list = grids.filter(function (g) { return (G.bx1[g] - G.bx0[g]) * V.sc > 40 && (G.by1[g] - G.by0[g]) * V.sc > 24; });
     list.sort(function (a, b) { return gridRank[a] - gridRank[b]; });
-    var placer = new Placer(V), n = 0;
+    var n = 0;
     ctx.textAlign = 'center'; ctx.textBaseline = 'middle'; ctx.lineJoin = 'round';
     for (var k = 0; k < list.length; k++) {
       var g = list[k], t = gridLabel(g);
@@ -473,9 +476,9 @@
     var last = decode(U.p.code[units[units.length - 1]]), common = 0;
     while (common < first.length && first[common] === last[common]) common++;
     var cut = first.lastIndexOf('-', common - 1) + 1;
-    return first + '\u2013' + last.slice(cut > 0 ? cut : 0) + ' (' + units.length + ')';
+    return first + '~' + last.slice(cut > 0 ? cut : 0) + ' (' + units.length + ')';
   }
-  function drawUnitLabels(ctx, V, ul) {
+  function drawUnitLabels(ctx, V, ul, placer) {
     // one label per footprint: the units of a tower are one group
     var groups = {}, keys = [];
     ul.forEach(function (u) {
@@ -483,10 +486,9 @@
       if (!groups[key]) { groups[key] = []; keys.push(key); }
       groups[key].push(u);
     });
-    var placer = new Placer(V);
     ctx.font = FONT_SMALL; ctx.textAlign = 'center'; ctx.textBaseline = 'middle';
     keys.forEach(function (key) {
-      var us = groups[key], u = us[0], text = unitGroupText(us);
+      var us = groups[key].sort(function (a, b) { return a - b; }), u = us[0], text = unitGroupText(us);
       var x = (U.bx0[u] + U.bx1[u]) / 2 * V.sc - V.ox, y = (U.by0[u] + U.by1[u]) / 2 * V.sc - V.oy;
       var w = ctx.measureText(text).width + 4, h = 14;
       if (!placer.free(x - w / 2, y - h / 2, x + w / 2, y + h / 2)) return;
