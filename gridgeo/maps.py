@@ -582,22 +582,22 @@ def _unit_refs(members: list, building_codes: list) -> tuple[list[int], list[int
     ([2, 1, 0, 0], [0, 1, 1], array([False, False,  True,  True]))
     """
     n = len(members)
-    if n == 0:
-        return [], [], np.zeros(0, dtype=bool)
-    index = pd.Series(np.arange(len(building_codes)), index=pd.Index([str(c) for c in building_codes])).groupby(level=0).first()
-    text = pd.Series(members, dtype=object)
-    present = text.map(lambda t: isinstance(t, str) and t != "")
-    parts = text[present].str.split(";").explode()
-    codes = parts.str.rsplit(":", n=1).str[0].str.strip()
-    found = pd.Series(index.reindex(codes.to_numpy()).to_numpy(), index=codes.index)
-    missing = found.isna().groupby(level=0).any()
-    own = np.ones(n, dtype=bool)
-    good = missing.index[~missing.to_numpy()]
-    own[good] = False
-    kept = found[found.index.isin(good)].astype(np.int64)
-    kept = kept[~pd.DataFrame({"u": kept.index, "b": kept.to_numpy()}).duplicated().to_numpy()]
-    counts = np.bincount(kept.index.to_numpy(), minlength=n)
-    return counts.tolist(), kept.tolist(), own
+    texts = [t if isinstance(t, str) else "" for t in members]
+    # the building codes of every unit, in C: the ranges cut off, one line per unit, members split on ';'
+    lines = re.sub(r":[^;\n]*", "", "\n".join(texts)).split("\n") if n else []
+    counts = np.fromiter((line.count(";") + 1 if line else 0 for line in lines), dtype=np.int64, count=n)
+    flat = ";".join(line for line in lines if line).split(";") if counts.sum() else []
+    codes = pd.Index([str(c) for c in building_codes])
+    if not codes.is_unique:
+        codes = codes.where(~codes.duplicated(), None)  # the first building of a code
+    found = codes.get_indexer(flat) if flat else np.zeros(0, dtype=np.int64)
+    owner = np.repeat(np.arange(n), counts)
+    own = counts == 0
+    own[owner[found < 0]] = True
+    keep = ~own[owner]
+    pairs = pd.DataFrame({"u": owner[keep], "b": found[keep]})
+    pairs = pairs[~pairs.duplicated()]  # a building named twice in a unit counts once
+    return np.bincount(pairs["u"].to_numpy(), minlength=n).tolist(), pairs["b"].tolist(), own
 
 
 # --------------------------------------------------------------------------- options
