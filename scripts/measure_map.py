@@ -4,9 +4,9 @@ Usage: python scripts/measure_map.py OUTDIR/map.html [...] [--repeats 3] [--chro
 
 For each page: the file size, the time from navigation until ``window.gridgeo.ready``
 resolves (median of the repeats, each in a fresh browser context), ``gridgeo.stats()``,
-the time from a mouse move over a grid until its tooltip shows (as playwright
-sees it, round trips included), the time of one whole redraw at the first view and
-at zoom 15 and 17 over its centre, and any JavaScript error.  Every request other than ``file://`` is aborted, as when the map is opened
+the time from a mouse move over a grid until its tooltip shows (the browser's
+clock, from the event to the change of the tooltip), the time of one whole redraw at the first view and
+at zoom 15 and 17 over the grid of the tooltip, and any JavaScript error.  Every request other than ``file://`` is aborted, as when the map is opened
 offline (basemap tiles then stay blank).  Needs Debian's ``chromium`` and the
 ``playwright`` Python package (never ``playwright install``).
 """
@@ -35,14 +35,26 @@ HOVER = """() => {
 }"""
 
 
-REDRAW = """() => {
-  // one whole redraw (without animation) at the first view, then at zoom 15 and 17 over the centre
-  const map = window.gridgeo.view.map, centre = map.getCenter(), out = {};
-  for (const z of [map.getZoom(), 15, 17]) {
-    map.setView(centre, z === map.getZoom() ? z + 0.5 : z, {animate: false});
+WATCH = """() => {
+  // the browser's own clock: from the mouse event to the moment the tooltip is shown
+  window.__moveAt = null; window.__tipAt = null;
+  const tip = document.querySelector('.gg-tip');
+  document.getElementById('map').addEventListener('mousemove', (e) => { if (window.__moveAt === null) window.__moveAt = e.timeStamp; }, {capture: true});
+  new MutationObserver(() => {
+    if (window.__tipAt === null && tip.style.display === 'block') window.__tipAt = performance.now();
+  }).observe(tip, {attributes: true, childList: true});
+}"""
+
+REDRAW = """([x, y]) => {
+  // one whole redraw (without animation) at the first view, then at zoom 15 and 17 over the grid of the tooltip
+  const map = window.gridgeo.view.map, first = map.getZoom(), out = {};
+  const at = {[first]: map.getCenter(), 15: map.containerPointToLatLng([x, y]), 17: map.containerPointToLatLng([x, y])};
+  for (const z of [first, 15, 17]) {
+    map.setView(at[z], z + 0.5, {animate: false});
     const t0 = performance.now();
-    map.setView(centre, z, {animate: false});
-    out[z] = Math.round(performance.now() - t0);
+    map.setView(at[z], z, {animate: false});
+    const d = window.gridgeo.drawn();
+    out[z] = {ms: Math.round(performance.now() - t0), grids: d.grids, buildings: d.buildings, units: d.units, labels: d.labels};
   }
   return out;
 }"""
@@ -72,15 +84,15 @@ def measure(browser, path: Path) -> dict:
     x, y = page.evaluate(HOVER)
     page.mouse.move(5, y)
     page.wait_for_timeout(100)
-    page.evaluate("() => { window.__t0 = performance.now(); }")
+    page.evaluate(WATCH)
     page.mouse.move(x, y)
     tooltip_ms = None
     try:
-        page.wait_for_function("() => { const t = document.querySelector('.gg-tip'); return t && t.style.display === 'block'; }", timeout=5000, polling="raf")
-        tooltip_ms = page.evaluate("performance.now() - window.__t0")
+        page.wait_for_function("() => window.__tipAt !== null", timeout=5000)
+        tooltip_ms = page.evaluate("window.__tipAt - window.__moveAt")
     except Exception:  # noqa: BLE001 - nothing under the centre: reported as None
         pass
-    redraw = page.evaluate(REDRAW)
+    redraw = page.evaluate(REDRAW, [x, y])
     context.close()
     return {"redraw_ms": redraw, "ready_ms": ready_ms, "stats": stats, "drawn": drawn, "tooltip_ms": tooltip_ms, "errors": errors}
 
