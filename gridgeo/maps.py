@@ -24,13 +24,15 @@ number of vertices.
 The program draws every layer itself on a canvas (a :class:`L.Renderer`
 subclass), only what is in view, batched by colour, with vertices closer than a
 pixel skipped (the geometry is simplified per zoom level as it is drawn):
-communities and grids at every zoom, buildings from zoom 15 and joint units
-(the outlines of their buildings, and their codes) from zoom 17.  Grid labels (code and households) are drawn
-where they fit inside their grid without overlapping another label.  Hover and
-clicks are answered from a uniform grid index (point in polygon), so a tooltip
-costs a few microseconds.  Overlays other than the grids, their labels, the
-communities and the flags (grids that need attention, buildings outside every
-community, grids changed by an update) are off by default.
+communities and grids at every zoom (below zoom 14 an in-band grid smaller than
+48 pixels shows by its fill alone, without an outline), buildings from zoom 15,
+joint units (the outlines of their buildings) from zoom 17 and their codes from
+zoom 18.  Grid labels (code and households) are drawn where they fit inside
+their grid without overlapping another label.  Hover and clicks are answered
+from a uniform grid index (point in polygon).  Overlays other than the grids,
+their labels, the communities, buildings, units and the flags (grids that need
+attention, buildings outside every community, grids changed by an update) are
+off by default.
 
 Safety
 ------
@@ -50,15 +52,21 @@ JavaScript contract
     The matching codes (grid codes, building codes for a building code or id,
     community codes for a community code or name), exact matches first; the
     map zooms to the first.
+``window.gridgeo.drawn()``
+    What the last draw showed (counts per layer, labels, zoom): for tests and
+    measurements.
 ``window.gridgeo.view``
-    Hooks for the edit mode (``gridgeo/assets/map/edit.js``): ``map`` (the
-    Leaflet map), ``onBuildingClick(fn)`` (``fn(buildingCode, event)``),
-    ``onGridClick(fn)`` (``fn(gridCode, event)``) (a handler returning ``false``
-    keeps the grid's popup closed), ``setBuildingGrid(buildingCode, gridCode)``
-    (redraws the building in that grid's colour), ``highlightBuildings(codes)``,
-    ``clearHighlight()``, ``buildingsInPolygon(latlngs)`` (the codes of the
-    buildings whose centroid lies inside, for a lasso) and
-    ``control(position)`` (a DOM element inside a new Leaflet control).
+    Hooks for the edit mode (``gridgeo/assets/map/edit.js``), set up before that
+    script runs: ``map`` (the Leaflet map), ``onBuildingClick(fn)``
+    (``fn(buildingCode, event)``, ``event`` Leaflet's mouse event) and
+    ``onGridClick(fn)`` (``fn(gridCode, event)``), each returning a function that
+    removes the handler (a handler returning ``false`` keeps the grid's popup
+    closed); ``setBuildingGrid(buildingCode, gridCode)`` (redraws the building in
+    that grid's colour; ``false`` for an unknown code),
+    ``highlightBuildings(codes)``, ``clearHighlight()``,
+    ``buildingsInPolygon(latlngs)`` (the codes of the buildings whose centroid
+    lies inside ``[[lat, lng], …]``, for a lasso) and ``control(position)`` (a
+    DOM element inside a new Leaflet control, for a panel).
 ``window.gridgeo.editModel``
     The ``edit_model`` given to :func:`build_map` (a JSON-ready dict), else
     ``undefined``.  When the package holds ``gridgeo/assets/map/edit.js`` it is
@@ -413,6 +421,24 @@ def _safe_for_html(text: str) -> str:
         .replace("\u2028", "\\u2028")
         .replace("\u2029", "\\u2029")
     )
+
+
+def _sanitise_filename(code) -> str:
+    """A file name from a community code only: no separators, no '..', nothing odd (the print maps use it).
+
+    Examples
+    --------
+    >>> _sanitise_filename("../../etc/passwd")
+    'etc_passwd'
+    >>> _sanitise_filename("003")
+    '003'
+    >>> _sanitise_filename("..")
+    'community'
+    """
+    name = re.sub(r"[^0-9A-Za-z_.-]+", "_", str(code))
+    name = re.sub(r"\.{2,}", "_", name)
+    name = re.sub(r"_+", "_", name).strip("._-")
+    return name[:100] or "community"
 
 
 def _columns(rows: list[dict]) -> dict[str, list]:
