@@ -615,7 +615,11 @@
   function showTip(e) {
     var h = hit(e.latlng);
     var same = h && hovered && h.layer === hovered.layer && h.i === hovered.i;
-    if (!h) { tip.style.display = 'none'; if (hovered) { hovered = null; top.redraw(); } return; }
+    if (!h) {
+      tip.style.display = 'none'; map.getContainer().style.cursor = '';
+      if (hovered) { hovered = null; top.redraw(); }
+      return;
+    }
     if (!same || h.compound !== hovered.compound) { tip.innerHTML = tipHtml(h); }
     var size = map.getSize(), x = e.containerPoint.x + 14, y = e.containerPoint.y + 14;
     tip.style.display = 'block';
