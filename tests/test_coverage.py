@@ -160,14 +160,14 @@ def test_bad_settings_are_errors(result, centres):
 def test_map_has_the_centres_layer_and_walks_in_popups(result, by_road, centres):
     page = build_map(by_road, lang="en", service_centres=prepare_centres(centres))
     data = json.loads(re.search(r'<script type="application/json" id="gg-data">(.*?)</script>', page, re.S).group(1))
-    layer = data["layers"]["centres"]["features"]
-    assert [f["properties"]["id"] for f in layer] == sorted(centres["centre_id"])
-    assert sum(f["properties"]["n"] for f in layer) == len(by_road.grids)
-    props = [f["properties"] for f in data["layers"]["grids"]["features"]]
-    assert all(p["walk"] is not None and p["helpers"] is not None and p["tour"] is not None for p in props)
-    assert sum(p["cf"] for p in props) == int(by_road.grids["coverage_flag"].sum())
+    layer = data["layers"]["centres"]["p"]
+    assert layer["id"] == sorted(centres["centre_id"])
+    assert sum(layer["n"]) == len(by_road.grids)
+    grids = data["layers"]["grids"]["p"]
+    assert all(v is not None for key in ("walk", "helpers", "tour") for v in grids[key])
+    assert sum(grids["cf"]) == int(by_road.grids["coverage_flag"].sum())
     assert data["walkLimit"] == 5.0
-    assert "Service centres" in page and "gg-hatch" in page
+    assert "Service centres" in page and data["labels"]["beyond_walk"] == "Grids beyond the walking limit"
     # the result keeps the centres its walks were measured to: its map draws them without being given them
     assert build_map(by_road, lang="en") == page
     assert "centres" in data["layers"] and build_map(result, lang="en").count('"centres":null') == 1
@@ -275,21 +275,22 @@ def test_map_in_an_offline_browser(by_road, centres, tmp_path):
         page.on("pageerror", lambda exc: problems.append(str(exc)))
         page.route("**/*", lambda r: r.continue_() if r.request.url.startswith("file://") else r.abort())
         page.goto(path.as_uri())
-        page.wait_for_function("window.gridgeoMap && document.querySelectorAll('path.gg-grid').length > 0")
-        state = page.evaluate(
-            """() => ({centres: window.gridgeoMap.centres.getLayers().length,
-                       hatched: document.querySelectorAll('path[fill="url(#gg-hatch)"]').length,
-                       dotted: document.querySelectorAll('path[fill="url(#gg-dots)"]').length,
-                       legend: document.querySelector('.gg-legend').textContent})"""
-        )
+        page.wait_for_function("() => !!(window.gridgeo && window.gridgeo.ready)")
+        page.evaluate("window.gridgeo.ready")
+        overlays = page.locator(".leaflet-control-layers-overlays label")
+        off = {name: not overlays.filter(has_text=name).locator("input").is_checked() for name in ("超出步行服务范围的网格", "工作量明显偏高的网格", "服务中心")}
+        for name in off:  # off by default: turned on here
+            overlays.filter(has_text=name).locator("input").check()
+        state = page.evaluate("() => Object.assign(window.gridgeo.drawn(), {legend: document.querySelector('.gg-legend').textContent})")
         code = by_road.grids.loc[by_road.grids["coverage_flag"], "grid_code"].iloc[0]
-        page.evaluate("(c) => { const l = window.gridgeoMap.gridIndex[c]; l.openPopup(l.getBounds().getCenter()); }", code)
+        assert page.evaluate("(c) => window.gridgeo.find(c)", code)[0] == code  # zooms to the grid and opens its popup
         popup = page.locator(".leaflet-popup-content").inner_text()
         browser.close()
     assert problems == []
+    assert all(off.values())
     assert state["centres"] == len(centres)
-    assert state["hatched"] == int(by_road.grids["coverage_flag"].sum())
-    assert state["dotted"] == int(by_road.grids["workload_flag"].sum())
+    assert state["coverage"] == int(by_road.grids["coverage_flag"].sum())  # hatched
+    assert state["workload"] == int(by_road.grids["workload_flag"].sum())  # dotted
     assert "超出步行服务范围的网格" in state["legend"] and "服务中心" in state["legend"]
     walk = by_road.grids.set_index("grid_code").loc[code, "walk_min"]
     assert f"{walk:.1f} > 5" in popup and "1+1+1+" in popup

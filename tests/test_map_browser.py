@@ -1,8 +1,11 @@
 """The written map in a real, offline browser (Debian's chromium through playwright).
 
 Every request other than file:// is aborted, so the page must work from the file
-alone.  Also saves ``docs/map.png`` for the README.  Needs ``apt-get install
-chromium`` and ``pip install playwright`` (never ``playwright install``).
+alone.  Checks the page's contract (``window.gridgeo``: ready, stats, find, the
+edit-mode hooks), tooltips, search suggestions and the flagged-grids panel, and
+that text injected through the data stays text.  Also saves ``docs/map.png`` for
+the README.  Needs ``apt-get install chromium`` and ``pip install playwright``
+(never ``playwright install``).
 """
 
 from __future__ import annotations
@@ -11,7 +14,9 @@ import os
 import shutil
 from pathlib import Path
 
+import geopandas as gpd
 import pytest
+import shapely
 
 import gridgeo
 from gridgeo.outputs.maps import write_maps
@@ -24,6 +29,7 @@ ARGS = [
 ]  # fmt: skip
 XSS_FLAG = '<img src=x onerror="window.__xss=1">'
 XSS_ALERT = "<img src=x onerror=alert(1)>"
+NAME = "萬壽里 " + XSS_FLAG
 
 
 @pytest.fixture(scope="module")
@@ -42,15 +48,27 @@ def browser():
 
 @pytest.fixture(scope="module")
 def written(taipei_small, tmp_path_factory):
+    """The real Taipei slice with hostile text in two building ids, a community's name and a flagged grid's reason."""
     communities, buildings = taipei_small
     buildings = buildings.copy()
+    communities = communities.copy()
     buildings.loc[buildings.index[0], "building_id"] = XSS_FLAG
     buildings.loc[buildings.index[1], "building_id"] = XSS_ALERT
+    communities.loc[communities.index[0], "name"] = NAME
     result = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id")
-    result.grids.loc[result.grids.index[0], ["reason", "reason_zh"]] = XSS_ALERT + XSS_FLAG
+    flagged = result.grids.index[0]
+    result.grids.loc[flagged, ["reason", "reason_zh"]] = XSS_ALERT + XSS_FLAG
+    result.grids.loc[flagged, "status"] = "out_of_band"
     out = tmp_path_factory.mktemp("map")
     (path,) = write_maps(result, out)
     return result, path
+
+
+def _offline(route):
+    try:
+        route.continue_() if route.request.url.startswith("file://") else route.abort()
+    except Exception:  # noqa: BLE001 - the page closed meanwhile
+        pass
 
 
 @pytest.fixture
@@ -58,7 +76,7 @@ def page(browser, written):
     _, path = written
     context = browser.new_context(viewport={"width": 1280, "height": 860}, device_scale_factor=1)
     pg = context.new_page()
-    problems, dialogs, blocked = [], [], []
+    problems, dialogs, requested = [], [], []
     pg.on("pageerror", lambda exc: problems.append(f"page error: {exc}"))
 
     def on_console(msg):
@@ -73,114 +91,195 @@ def page(browser, written):
         dialog.dismiss()
 
     pg.on("dialog", on_dialog)
-
-    def route(r):
-        if r.request.url.startswith("file://"):
-            r.continue_()
-        else:
-            blocked.append(r.request.url)
-            r.abort()
-
-    pg.route("**/*", route)
+    pg.on("request", lambda r: requested.append(r.url) if not r.url.startswith("file://") else None)
+    pg.route("**/*", _offline)
     pg.goto(path.as_uri())
-    pg.wait_for_function("window.gridgeoMap && document.querySelectorAll('path.gg-grid').length > 0")
-    pg.wait_for_timeout(300)
-    pg.problems, pg.dialogs, pg.blocked = problems, dialogs, blocked
+    pg.wait_for_function("() => !!(window.gridgeo && window.gridgeo.ready)")
+    pg.evaluate("window.gridgeo.ready")
+    pg.problems, pg.dialogs, pg.requested = problems, dialogs, requested
     yield pg
     context.close()
 
 
-POINT_ON = """(el) => {
-  // a point in the element's box where the element itself is the topmost thing
-  const r = el.getBoundingClientRect();
-  for (let i = 1; i < 40; i++) for (let j = 1; j < 40; j++) {
-    const x = r.left + r.width * i / 40, y = r.top + r.height * j / 40;
-    if (document.elementFromPoint(x, y) === el) return [x, y];
-  }
-  return null;
-}"""
+def _screen_point(page, geometry) -> tuple[float, float]:
+    """Where a point (EPSG:4326) is on the screen."""
+    p = page.evaluate("([x, y]) => { const c = window.gridgeo.view.map.latLngToContainerPoint([y, x]); return [c.x, c.y]; }", [geometry.x, geometry.y])
+    box = page.locator("#map").bounding_box()
+    return box["x"] + p[0], box["y"] + p[1]
 
 
-def test_map_works_offline(page, written):
+def _free_point_of_grid(result, code):
+    """A point of the grid clear of every building (4 m), in EPSG:4326."""
+    metric = result.report["metric_crs"]
+    grid = result.grids.to_crs(metric).set_index("grid_code").geometry[code]
+    free = grid.buffer(-3).difference(result.buildings.to_crs(metric).buffer(4).union_all())
+    return gpd.GeoSeries([free.representative_point()], crs=metric).to_crs(4326).iloc[0]
+
+
+def test_ready_and_stats_count_every_feature(page, written):
     result, _ = written
-    assert page.evaluate("typeof window.L") == "object"
+    stats = page.evaluate("window.gridgeo.stats()")
+    assert stats == {"grids": len(result.grids), "buildings": len(result.buildings), "units": len(result.units)}
+    assert page.evaluate("window.gridgeo.ready.then((s) => s.grids)") == len(result.grids)
     assert page.evaluate("L.version") == "1.9.4"
-    assert page.locator("path.leaflet-interactive").count() >= len(result.grids)
-    assert page.locator("path.gg-grid").count() == len(result.grids)
-    assert page.locator(".leaflet-control-layers").count() == 1
-    assert page.locator(".gg-legend").count() == 1
+    drawn = page.evaluate("window.gridgeo.drawn()")
+    assert drawn["grids"] == len(result.grids) and drawn["buildings"] == len(result.buildings)  # the slice is drawn at street zoom
+    assert drawn["labels"] >= 1
+    assert page.locator(".leaflet-control-layers").count() == 1 and page.locator(".gg-legend").count() == 1
     # only tiles were asked for, and they were blocked without breaking anything
-    assert all("tile.openstreetmap.org" in url for url in page.blocked), page.blocked
-    REPO.joinpath("docs").mkdir(exist_ok=True)
-    page.screenshot(path=str(REPO / "docs" / "map.png"))
+    assert page.requested and all("tile.openstreetmap.org" in url for url in page.requested), page.requested
     assert page.problems == []
+
+
+def test_picture_for_the_readme(browser, taipei_small, tmp_path):
+    """docs/map.png: the slice as it is (no injected text, no made-up flag), offline."""
+    communities, buildings = taipei_small
+    (path,) = write_maps(gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id"), tmp_path)
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, device_scale_factor=1)
+    pg = context.new_page()
+    problems = []
+    pg.on("pageerror", lambda exc: problems.append(str(exc)))
+    pg.route("**/*", _offline)
+    pg.goto(path.as_uri())
+    pg.wait_for_function("() => !!(window.gridgeo && window.gridgeo.ready)")
+    pg.evaluate("window.gridgeo.ready")
+    REPO.joinpath("docs").mkdir(exist_ok=True)
+    pg.screenshot(path=str(REPO / "docs" / "map.png"))
+    context.close()
+    assert problems == []
 
 
 def test_tooltip_on_grid_hover(page, written):
     result, _ = written
-    grid = page.locator("path.gg-grid").first
-    point = grid.evaluate(POINT_ON)
-    assert point, "no free point on the first grid"
-    page.mouse.move(*point)
-    tooltip = page.locator(".leaflet-tooltip")
-    tooltip.wait_for(state="visible", timeout=3000)
+    code = result.grids["grid_code"].iloc[-1]
+    x, y = _screen_point(page, _free_point_of_grid(result, code))
+    page.mouse.move(x - 30, 5)
+    page.mouse.move(x, y)
+    tooltip = page.locator(".gg-tip")
+    tooltip.wait_for(state="visible", timeout=1000)
     text = tooltip.inner_text()
-    assert any(code in text for code in result.grids["grid_code"]), text
-    assert "户数" in text
+    assert text.startswith(code) and "户数" in text, text
+    assert page.problems == []
+
+
+def test_find_by_code_name_and_id(page, written):
+    result, _ = written
+    code = result.grids["grid_code"].iloc[-1]
+    assert page.evaluate("(c) => window.gridgeo.find(c)", code)[0] == code
+    # the map zoomed to it, and its popup is open
+    centre = page.evaluate("() => { const c = window.gridgeo.view.map.getCenter(); return [c.lng, c.lat]; }")
+    grid = result.grids.to_crs(4326).set_index("grid_code").geometry[code]
+    assert grid.buffer(1e-4).contains(shapely.Point(centre))
+    assert code in page.locator(".leaflet-popup-content").inner_text()
+    # a community by its name (with the hostile text as it was given), by part of its name, by its code
+    community = result.communities.iloc[0]
+    assert page.evaluate("(n) => window.gridgeo.find(n)", NAME) == [community["community_code"]]
+    assert community["community_code"] in page.evaluate("() => window.gridgeo.find('萬壽')")
+    # a building by its id and by its code
+    building = result.buildings.iloc[5]
+    assert page.evaluate("(n) => window.gridgeo.find(n)", building["building_id"])[0] == building["building_code"]
+    assert page.evaluate("(n) => window.gridgeo.find(n)", building["building_code"])[0] == building["building_code"]
+    assert page.evaluate("() => window.gridgeo.find('no-such-thing')") == []
     assert page.problems == []
 
 
 def test_injected_html_is_text_and_never_runs(page, written):
+    result, _ = written
     # building tooltips: the hostile ids show as text
     for payload in (XSS_FLAG, XSS_ALERT):
-        element = page.evaluate_handle(
-            """(payload) => {
-                 let el = null;
-                 const dec = (s) => { const t = document.createElement('textarea'); t.innerHTML = s; return t.value; };
-                 window.gridgeoMap.buildings.eachLayer((l) => { if (dec(l.feature.properties.id || '') === payload) el = l.getElement(); });
-                 return el;
-               }""",
-            payload,
-        )
-        point = element.evaluate(POINT_ON)
-        assert point, "the building is hidden"
-        page.mouse.move(*point)
-        tooltip = page.locator(".leaflet-tooltip", has_text=payload)
-        tooltip.wait_for(state="visible", timeout=3000)
-        assert payload in tooltip.inner_text()
-        page.mouse.move(1, 500)
-        tooltip.wait_for(state="detached", timeout=3000)  # leaving the building closes its tooltip
-    # the grid popup: the hostile reason shows as text
-    page.evaluate("""() => { const g = window.gridgeoMap.grids.getLayers()[0]; g.openPopup(g.getBounds().getCenter()); }""")
+        building = result.buildings.loc[result.buildings["building_id"] == payload].iloc[0]
+        x, y = _screen_point(page, gpd.GeoSeries([building.geometry], crs=result.buildings.crs).to_crs(4326).representative_point().iloc[0])
+        page.mouse.move(x, y)
+        tooltip = page.locator(".gg-tip", has_text=payload)
+        tooltip.wait_for(state="visible", timeout=1000)
+        assert building["building_code"] in tooltip.inner_text()
+    # search suggestions: a building by its hostile id, the community by its hostile name
+    box = page.locator(".gg-search input")
+    for typed in ("<img src=x onerror=", "萬壽"):
+        box.fill("")
+        box.press_sequentially(typed)
+        suggest = page.locator(".gg-suggest")
+        suggest.wait_for(state="visible", timeout=1000)
+        assert XSS_FLAG in suggest.inner_text()
+    # the flagged grids panel: the hostile reason is text; a click zooms to the grid and opens its popup
+    code = result.grids["grid_code"].iloc[0]
+    page.locator(".gg-flagged .gg-head").click()
+    row = page.locator(".gg-frow", has_text=code)
+    assert XSS_ALERT in row.inner_text() and XSS_FLAG in row.inner_text()
+    row.click()
     popup = page.locator(".leaflet-popup-content")
-    popup.wait_for(state="visible", timeout=3000)
-    assert XSS_ALERT in popup.inner_text() and XSS_FLAG in popup.inner_text()
-    assert page.locator(".leaflet-container img[src='x'], .leaflet-popup img, .leaflet-tooltip img").count() == 0
-    page.wait_for_timeout(300)
+    popup.wait_for(state="visible", timeout=1000)
+    assert code in popup.inner_text() and XSS_ALERT in popup.inner_text()
+    assert page.locator("img[src='x']").count() == 0
+    page.wait_for_timeout(200)
     assert page.evaluate("window.__xss") is None
     assert page.dialogs == []
     assert page.problems == []
 
 
-def test_search_box_zooms_to_grid(page, written):
+def test_search_box_suggests_and_zooms(page, written):
     result, _ = written
     code = result.grids["grid_code"].iloc[-1]
     box = page.locator(".gg-search input")
+    box.press_sequentially(code[:4])
+    page.locator(".gg-suggest div").first.wait_for(state="visible", timeout=1000)
+    assert page.locator(".gg-suggest div").count() >= 2  # more than one grid starts so
     box.fill(code)
     box.press("Enter")
     popup = page.locator(".leaflet-popup-content")
-    popup.wait_for(state="visible", timeout=3000)
+    popup.wait_for(state="visible", timeout=1000)
     assert code in popup.inner_text()
     box.fill("no-such-grid")
     box.press("Enter")
-    assert page.locator(".gg-search .gg-msg").inner_text() == "未找到网格"
+    assert page.locator(".gg-search .gg-msg").inner_text() == "未找到"
     assert page.problems == []
 
 
-def test_units_toggle(page, written):
+def test_overlays_and_units(page, written):
     result, _ = written
-    before = page.locator("path.leaflet-interactive").count()
-    page.locator(".leaflet-control-layers-overlays label", has_text="联户").locator("input").check()
-    page.wait_for_timeout(200)
-    assert page.locator("path.leaflet-interactive").count() == before + len(result.units)
+    labels = page.locator(".leaflet-control-layers-overlays label")
+    names = [labels.nth(i).inner_text().strip() for i in range(labels.count())]
+    checked = {n: labels.nth(i).locator("input").is_checked() for i, n in enumerate(names)}
+    assert checked["网格"] and checked["社区"] and checked["需关注的网格（粗框）"]
+    assert not checked.get("工作量明显偏高的网格", False)  # workload dots are off by default
+    assert page.evaluate("window.gridgeo.drawn().units") == len(result.units)
+    labels.filter(has_text="联户").locator("input").uncheck()
+    assert page.evaluate("window.gridgeo.drawn().units") == 0
+    # at city zoom the buildings and units are not drawn, the grids are
+    page.evaluate("() => window.gridgeo.view.map.setZoom(13, {animate: false})")
+    drawn = page.evaluate("window.gridgeo.drawn()")
+    assert drawn["buildings"] == 0 and drawn["grids"] == len(result.grids)
+    assert page.problems == []
+
+
+def test_edit_mode_hooks(page, written):
+    result, _ = written
+    grids = result.grids.set_index("grid_code")
+    building = result.buildings.iloc[10]
+    other = next(c for c in grids.index if c != building["grid_code"])
+    # a click on a building goes to the handler; returning false keeps the popup closed
+    page.evaluate("() => { window.__clicks = []; window.gridgeo.view.onBuildingClick((code, e) => { window.__clicks.push(code); return false; }); }")
+    x, y = _screen_point(page, gpd.GeoSeries([building.geometry], crs=result.buildings.crs).to_crs(4326).representative_point().iloc[0])
+    page.mouse.click(x, y)
+    assert page.evaluate("window.__clicks") == [building["building_code"]]
+    assert page.locator(".leaflet-popup-content").count() == 0
+    assert page.evaluate("([b, g]) => window.gridgeo.view.setBuildingGrid(b, g)", [building["building_code"], other]) is True
+    assert page.evaluate("() => window.gridgeo.view.setBuildingGrid('nope', 'nope')") is False
+    assert page.evaluate("(codes) => window.gridgeo.view.highlightBuildings(codes)", result.buildings["building_code"].iloc[:3].tolist()) == 3
+    page.evaluate("() => window.gridgeo.view.clearHighlight()")
+    # a lasso round a grid finds the buildings whose centroid lies inside it
+    code = grids.index[0]
+    lasso = grids.to_crs(4326).geometry[code].buffer(0)
+    lasso = max(shapely.get_parts(lasso), key=lambda g: g.area) if lasso.geom_type == "MultiPolygon" else lasso
+    ring = [[y, x] for x, y in lasso.exterior.coords]
+    inside = set(page.evaluate("(ring) => window.gridgeo.view.buildingsInPolygon(ring)", ring))
+    centroids = result.buildings.to_crs(result.report["metric_crs"]).centroid.to_crs(4326)
+    metric_lasso = gpd.GeoSeries([lasso], crs=4326).to_crs(result.report["metric_crs"]).iloc[0]
+    sure = {c for c, p in zip(result.buildings["building_code"], centroids.to_crs(result.report["metric_crs"])) if metric_lasso.buffer(-1).contains(p)}
+    maybe = {c for c, p in zip(result.buildings["building_code"], centroids.to_crs(result.report["metric_crs"])) if metric_lasso.buffer(1).contains(p)}
+    assert sure and sure <= inside <= maybe
+    # a panel for the edit mode
+    assert page.evaluate("() => { const el = window.gridgeo.view.control('topright'); el.textContent = 'edit'; return !!el.closest('.leaflet-control-container'); }")
+    assert page.evaluate("() => window.gridgeo.view.map instanceof L.Map")
+    assert page.evaluate("window.gridgeo.editModel") is None
     assert page.problems == []

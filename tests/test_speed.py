@@ -1,4 +1,4 @@
-"""Speed work that must not change a byte: stage timings of the command, the map's geometry text, the dense stress set."""
+"""Speed work that must not change a byte: stage timings of the command, the map's geometry encoding, the dense stress set."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from click.testing import CliRunner
 import gridgeo
 from gridgeo import timings
 from gridgeo.cli import main
-from gridgeo.outputs.maps import _feature_collection, _geometry_texts, _json_for_html
+from gridgeo.outputs.maps import _encode, _json_for_html, _origin
 
 from .conftest import REPO, SAMPLE, SHARED, file_hashes
 
@@ -21,11 +21,6 @@ ARGS = [str(SAMPLE / "communities.shp"), str(SAMPLE / "buildings.shp"), "--house
 PARENT_STAGES = {"start-up", "read and checks", "communities", "assembly", "metrics", "audit", "workload", "GeoPackage"}
 WRITERS = {"GeoJSON", "report", "map"}  # side by side with the GeoPackage where the platform forks, else in the parent
 WORKER_STAGES = {"tessellation", "partition", "units"}
-
-
-def _slow_text(geom) -> str:
-    """What the map wrote before: GEOS's GeoJSON read back and written by json."""
-    return json.dumps(json.loads(shapely.to_geojson(geom)), ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 
 
 def test_timings_file_leaves_the_outputs_unchanged(tmp_path):
@@ -64,23 +59,44 @@ def test_nested_stages_are_exclusive():
     assert seconds["inner"] > 0 and seconds["outer"] < seconds["inner"] + 0.05
 
 
-def test_geometry_texts_equal_json_on_real_outputs(taipei_small, monaco):
-    """Every geometry of real partitions (polygons with holes, multi-polygons, points) as the json round trip writes it."""
+def _decoded(encoded: dict, origin) -> list[np.ndarray]:
+    """The vertices of each ring (micro-degrees) read back from :func:`gridgeo.maps._encode`."""
+    xy = np.cumsum(np.asarray(encoded["xy"], dtype=np.int64).reshape(-1, 2), axis=0) + np.asarray(origin)
+    bounds = np.concatenate([[0], np.cumsum(encoded["v"])])
+    return [xy[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
+
+
+def test_encoded_geometry_is_exact_on_real_outputs(taipei_small, monaco):
+    """Every geometry of real partitions (polygons with holes, multi-polygons, points) encoded once, read back exactly."""
     geoms = []
     for communities, buildings in (taipei_small, monaco[:2]):
         result = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id")
         for frame in (result.grids, result.buildings, result.units, result.communities):
             g = frame.geometry.to_crs(4326).simplify(1e-6, preserve_topology=True)
             geoms.append(shapely.transform(np.asarray(g.array), lambda c: np.round(c, 6)))
-    geoms = np.concatenate(geoms + [shapely.centroid(geoms[0])])
+    geoms = np.concatenate(geoms + [shapely.centroid(geoms[0]), [shapely.LineString([(121.5, 25.0), (121.500001, 25.000002)])]])
     types = set(shapely.get_type_id(geoms).tolist())
-    assert {0, 3, 6} <= types  # points, polygons and multi-polygons were checked
+    assert {0, 1, 3, 6} <= types  # points, lines, polygons and multi-polygons were checked
     assert (shapely.get_num_interior_rings(geoms[shapely.get_type_id(geoms) == 3]) > 0).any()  # and holes
-    texts = _geometry_texts(geoms)
-    assert texts == [_slow_text(g) for g in geoms]
+    origin = _origin(geoms)
+    encoded = _encode(geoms, origin)
+    rings = iter(_decoded(encoded, origin))
+    parts = iter(encoded["r"])
+    for geom, n in zip(geoms, encoded["n"]):
+        pieces = shapely.get_parts(geom)
+        assert n == len(pieces)
+        for piece in pieces:
+            expected = shapely.get_rings(piece) if shapely.get_type_id(piece) == 3 else [piece]
+            assert next(parts) == len(expected)
+            for ring in expected:
+                coords = np.rint(shapely.get_coordinates(ring) * 1e6).astype(np.int64)
+                if shapely.get_type_id(ring) == 2:
+                    coords = coords[:-1]  # a polygon ring leaves out its closing vertex
+                assert np.array_equal(next(rings), coords)
+    assert next(rings, None) is None
 
 
-def test_geometry_texts_of_odd_geometries():
+def test_encoded_odd_geometries():
     odd = np.array(
         [
             None,
@@ -91,28 +107,22 @@ def test_geometry_texts_of_odd_geometries():
             shapely.MultiPoint([(1, 2), (3, 4)]),
             shapely.GeometryCollection([shapely.Point(1, 1), shapely.LineString([(0, 0), (1, 1)])]),
             shapely.Point(1, 2, 3),
-            shapely.box(0, 0, 1e20, 1.5),
             shapely.Point(np.nan, 1.0),
         ],
         dtype=object,
     )
-    texts = _geometry_texts(odd)
-    assert texts[:3] == [None, None, None]
-    # a non-finite coordinate goes through json, as before (GEOS writes it as null)
-    assert texts[3:] == [_slow_text(g) for g in odd[3:]]
+    encoded = _encode(odd, (0, 0))
+    assert encoded["n"] == [0, 0, 0, 1, 2, 2, 2, 1, 0]  # missing, empty and non-finite geometries draw nothing
+    assert encoded["r"] == [1] * 8 and encoded["v"] == [2, 2, 2, 1, 1, 1, 2, 1]
+    rings = _decoded(encoded, (0, 0))
+    assert rings[1].tolist() == [[0, 0], [1_000_000, 1_000_000]] and rings[-1].tolist() == [[1_000_000, 2_000_000]]
 
 
-def test_json_for_html_splices_geometry_and_survives_lookalike_strings():
-    geoms = np.array([shapely.Point(121.5, 25.028002999999998), shapely.box(0, 0, 1, 1)], dtype=object)
-    for props in ([{"a": "<b>&"}, {"a": 1}], [{"a": "\x000\x00"}, {"a": "\x001\x00"}]):
-        fc = _feature_collection(geoms, props)
-        expected = json.dumps(
-            {"type": "FeatureCollection", "features": [{"type": "Feature", "geometry": json.loads(_slow_text(g)), "properties": p} for g, p in zip(geoms, props)]},
-            ensure_ascii=False,
-            separators=(",", ":"),
-        )
-        expected = expected.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
-        assert _json_for_html(fc) == expected
+def test_json_for_html_is_safe_and_exact():
+    data = {"a": "<b>&</script>\u2028", "n": [1, -2], "t": "\x00"}
+    text = _json_for_html(data)
+    assert not set("<>&") & set(text) and "\u2028" not in text
+    assert json.loads(text) == data
 
 
 @pytest.mark.skipif(not (SHARED / "taipei_wanhua_datong").exists(), reason="needs ../shared/data")
@@ -166,7 +176,7 @@ def test_display_geometry_converts_each_distinct_geometry_once_with_the_same_res
     import geopandas as gpd
 
     from gridgeo.inputs.crs import local_metric_crs
-    from gridgeo.outputs.maps import DECIMALS, SIMPLIFY_M, _display_geometry
+    from gridgeo.outputs.maps import DECIMALS, _display_geometry, _simplify
 
     communities, buildings = taipei_small
     result = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id")
@@ -175,7 +185,7 @@ def test_display_geometry_converts_each_distinct_geometry_once_with_the_same_res
     metric = local_metric_crs(result.grids)
     with_gaps = gpd.GeoSeries(list(units.array[:50]) + [None, shapely.Polygon()], crs=units.crs)
     for series in (result.buildings.geometry, units, with_gaps):
-        plain = series.to_crs(metric).simplify(SIMPLIFY_M, preserve_topology=True).to_crs(4326)
+        plain = gpd.GeoSeries(_simplify(np.asarray(series.to_crs(metric).array)), crs=metric).to_crs(4326)
         expected = shapely.transform(np.asarray(plain.array), lambda c: np.round(c, DECIMALS))
         known: dict = {}
         got = _display_geometry(series, metric, False, known)

@@ -286,7 +286,8 @@ def test_cli_update(taipei_small, tmp_path):
     # the map draws what changed: each changed grid carries its kind, shown in an overlay and its popup
     page = (out / "map.html").read_text(encoding="utf-8")
     changed = changes["grids_modified"] + changes["grids_reshaped"] + changes["grids_added"]
-    assert changed and page.count('"chg"') == len(changed)
+    data = json.loads(page.split('id="gg-data">', 1)[1].split("</script>", 1)[0])
+    assert changed and sum(1 for c in data["layers"]["grids"]["p"]["chg"] if c) == len(changed)
     assert "Grids changed by this update" in page
     # the plan being updated is never overwritten, a missing folder is a plain error
     same = runner.invoke(main, ["update", str(folder), "--buildings", str(tmp_path / "new.gpkg"), "-o", str(folder), "--overwrite"])
