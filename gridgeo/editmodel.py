@@ -15,11 +15,16 @@ live, before ``gridgeo apply-edits`` re-draws the grids:
   are connected, so the page can tell whether a grid would stay one piece after
   a move.
 
-The cells are those ``apply-edits`` draws: every grid polygon is tessellated
-among its own buildings (:func:`gridgeo.tessellate.tessellate_part`, the
-function that re-draws edited grids), so the cells of a grid tile it exactly
-and the cells of two grids meet on their shared border.  Buildings that share
-one cell (identical footprints) are adjacent to each other.
+The cells are drawn as ``apply-edits`` draws them: it tessellates the union of
+the grids a move touches among their buildings
+(:func:`gridgeo.tessellate.tessellate_part`) and dissolves the cells by the new
+assignment.  Here every grid polygon is tessellated among its own buildings
+with the same function, so the cells of a grid tile it exactly and the cells of
+two grids meet on their shared border; as the grids of a plan are unions of
+such cells, these are (up to the mending of stray pieces) the cells
+``apply-edits`` draws (``scripts/edit_agreement.py`` measures the agreement on
+a run).  Buildings that share one cell (identical footprints) are adjacent to
+each other.
 
 This module reads a :class:`~gridgeo.result.Partition` only; it writes no file.
 """
@@ -48,8 +53,10 @@ logger = logging.getLogger(__name__)
 
 #: the layout of the dict :func:`edit_model` returns (``model["version"]``)
 EDIT_MODEL_VERSION = 1
-#: a shared edge shorter than this (metres) is a touch at a point
-_MIN_SHARED_M = 1e-3
+#: a shared edge shorter than this (metres) is a touch at a point: within a tessellation, as the partition's cell
+#: graph counts it (:mod:`gridgeo.adjacency`); across two grids, measured against a 0.1 mm buffer, a little more
+_MIN_SHARED_M = 1e-6
+_MIN_SHARED_ACROSS_M = 1e-3
 #: the community name columns looked for, in order (as the report looks for them)
 _NAME_COLUMNS = ("name", "Name", "NAME", "community_name", "名称", "社区名称", "社区", "comm_name")
 
@@ -98,7 +105,7 @@ def _across(cells: np.ndarray, piece_of: np.ndarray, outer: np.ndarray) -> tuple
         return a, b
     near = shapely.buffer(cells[b], 1e-4, quad_segs=1)
     shared = shapely.length(shapely.intersection(shapely.boundary(cells[a]), near))
-    edge = shared > _MIN_SHARED_M
+    edge = shared > _MIN_SHARED_ACROSS_M
     return a[edge].astype(np.int64), b[edge].astype(np.int64)
 
 
@@ -178,7 +185,7 @@ def building_adjacency(grids: np.ndarray, members: list[np.ndarray], buildings: 
         a, b = np.meshgrid(owners[c1], owners[c2], indexing="ij")
         pairs.append(np.stack([a.ravel(), b.ravel()], axis=1))
     out = np.sort(np.concatenate(pairs).astype(np.int64).reshape(-1, 2), axis=1)
-    out = out[out[:, 0] != out[:, 1]]
+    out = out[(out[:, 0] != out[:, 1]) & (out[:, 0] >= 0)]
     return np.unique(out, axis=0)
 
 

@@ -162,7 +162,8 @@ def moves(plan):
     ``neighbour``: a building moved to an adjacent grid, both grids staying one
     piece; ``split``: a building moved to a grid of its community that none of
     its cells touch (the target gets two pieces), in another community;
-    ``locked``: an untouched grid of the third community.
+    ``locked``: a grid of the third community, left untouched; ``created``: a
+    building of another grid of that community moved to a new grid code.
     """
     _, result, model = plan
     graph, pairs = _graph(model)
@@ -195,8 +196,14 @@ def moves(plan):
                 break
     assert split is not None, "no grid of the plan lies away from a building of its community"
     used = {neighbour[3], split[3]}
-    locked = next(Gm["code"][g] for g in range(len(Gm["code"])) if Gm["community"][g] not in used)
-    return {"neighbour": neighbour, "split": split, "locked": locked}
+    third = sorted(g for g in range(len(Gm["code"])) if Gm["community"][g] not in used)
+    assert len(third) >= 2, "the third village has one grid"
+    locked, source = Gm["code"][third[0]], third[-1]
+    mover = next(b for b in members[source] if _connected(graph, members[source][members[source] != b]))
+    prefix, number = Gm["code"][source].rsplit("-", 1)
+    new_code = f"{prefix}-{max(int(Gm['code'][g].rsplit('-', 1)[1]) for g in third) + 1:0{len(number)}d}"
+    created = (B["code"][mover], new_code, Gm["code"][source], int(Gm["community"][source]))
+    return {"neighbour": neighbour, "split": split, "locked": locked, "created": created}
 
 
 # -- the model ------------------------------------------------------------------------------------
@@ -320,6 +327,7 @@ def _api_review(page: Page, moves: dict) -> None:
     page.js("([b, g]) => gridgeo.edit.move([b], g)", [b1, g1])
     page.js("([b, g]) => gridgeo.edit.move([b], g)", [b2, g2])
     page.js("(g) => gridgeo.edit.lock(g)", moves["locked"])
+    page.js("([b, g]) => gridgeo.edit.move([b], g)", moves["created"][:2])
 
 
 def test_api_review_through_apply_edits(plan, moves, harness, browse, tmp_path):
@@ -329,19 +337,21 @@ def test_api_review_through_apply_edits(plan, moves, harness, browse, tmp_path):
     _api_review(page, moves)
     b1, g1, s1, _ = moves["neighbour"]
     b2, g2, s2, _ = moves["split"]
+    b3, g3, s3, _ = moves["created"]
     summary = {s["grid_code"]: s for s in page.js("gridgeo.edit.summary()")}
-    assert sorted(summary) == sorted({g1, s1, g2, s2})
-    assert summary[g1]["one_piece"] and summary[s1]["one_piece"] and summary[s2]["one_piece"]
+    assert sorted(summary) == sorted({g1, s1, g2, s2, g3, s3})
+    assert all(summary[g]["one_piece"] for g in (g1, s1, s2, g3, s3))
     assert summary[g2]["one_piece"] is False
+    assert summary[g3]["created"] and summary[g3]["buildings"] == 1
     assert page.js("gridgeo.edit.locked()") == [moves["locked"]]
-    assert [item["action"] for item in page.js("gridgeo.edit.list()")] == ["move", "move", "lock"]
+    assert [item["action"] for item in page.js("gridgeo.edit.list()")] == ["move", "move", "lock", "move"]
     text = page.js("gridgeo.edit.csv()")
-    assert text.splitlines() == ["building_code,grid_code,action", *sorted([f"{b1},{g1},move", f"{b2},{g2},move"]), f",{moves['locked']},lock"]
+    assert text.splitlines() == ["building_code,grid_code,action", *sorted([f"{b1},{g1},move", f"{b2},{g2},move", f"{b3},{g3},move"]), f",{moves['locked']},lock"]
 
     # undo and redo walk the history; a locked grid refuses moves in and out
-    page.js("gridgeo.edit.undo()")
+    page.js("gridgeo.edit.undo(); gridgeo.edit.undo()")
     assert page.js("gridgeo.edit.locked()") == [] and page.js("gridgeo.edit.list().length") == 2
-    page.js("gridgeo.edit.redo()")
+    page.js("gridgeo.edit.redo(); gridgeo.edit.redo()")
     assert page.js("gridgeo.edit.csv()") == text
     assert "nothing to redo" in page.error("gridgeo.edit.redo()")
     locked_building = str(result.buildings.loc[result.buildings["grid_code"] == moves["locked"], "building_code"].iloc[0])
@@ -360,13 +370,13 @@ def test_api_review_through_apply_edits(plan, moves, harness, browse, tmp_path):
     # the file, through the command line as a planner runs it
     edits = tmp_path / "edits.csv"
     edits.write_bytes(text.encode("utf-8"))
-    assert len(read_edits(edits)) == 3
+    assert len(read_edits(edits)) == 4
     out = tmp_path / "v2"
     run = CliRunner().invoke(main, ["apply-edits", str(folder), str(edits), "-o", str(out), "--no-map", "--no-report"])
     assert run.exit_code == 0, run.output
     edited = read_outputs(out)
     codes = edited.buildings.set_index("building_code")["grid_code"]
-    assert codes[b1] == g1 and codes[b2] == g2
+    assert codes[b1] == g1 and codes[b2] == g2 and codes[b3] == g3
     rows = edited.grids.set_index("grid_code")
     for code, s in summary.items():
         assert int(rows.loc[code, "households"]) == s["households"], code
@@ -376,7 +386,7 @@ def test_api_review_through_apply_edits(plan, moves, harness, browse, tmp_path):
     assert edited.report["locked_grids"] == [moves["locked"]]
     # every guarantee of a fresh run: the audit ran in apply-edits; tiling and codes checked here
     assert set(edited.buildings["building_code"]) == set(result.buildings["building_code"])
-    assert set(edited.grids["grid_code"]) == set(result.grids["grid_code"])
+    assert set(edited.grids["grid_code"]) == set(result.grids["grid_code"]) | {g3}
     metric = edited.grids.to_crs(3826)
     communities = edited.communities.to_crs(3826).set_index("community_code").geometry
     for community, frame in metric.groupby("community_code"):
@@ -463,6 +473,10 @@ def test_review_by_clicks_survives_a_reload_and_downloads_the_file(plan, moves, 
     # lock a grid by typing its code, then a move out of it is refused with the reason shown
     p.fill("[data-edit='target']", moves["locked"])
     p.click("[data-edit='lock']")
+    _click_building(page, moves["created"][0])
+    p.fill("[data-edit='target']", moves["created"][1])  # a new grid code
+    p.click("[data-edit='move']")
+    assert p.locator(f".grid[data-grid='{moves['created'][1]}'] [data-building='{moves['created'][0]}']").count() == 1
     locked_building = str(result.buildings.loc[result.buildings["grid_code"] == moves["locked"], "building_code"].iloc[0])
     neighbour_grid = next(c for c in sorted(result.grids["grid_code"]) if c.split("-")[0] == moves["locked"].split("-")[0] and c != moves["locked"])
     _click_building(page, locked_building)
@@ -479,10 +493,12 @@ def test_review_by_clicks_survives_a_reload_and_downloads_the_file(plan, moves, 
         cells = p.locator(f"[data-edit='totals'] tr[data-grid='{s['grid_code']}'] td").all_inner_texts()
         assert cells[1].endswith(str(s["households"])) and cells[2] == str(s["buildings"])
         assert cells[4] == ("yes" if s["one_piece"] else "no")
-    assert p.locator("[data-edit='list'] li").count() == 3
+    assert p.locator("[data-edit='list'] li").count() == 4
     # undo and redo by the buttons
     p.click("[data-edit='undo']")
+    p.click("[data-edit='undo']")
     assert p.locator("[data-edit='list'] li").count() == 2 and page.js("gridgeo.edit.locked()") == []
+    p.click("[data-edit='redo']")
     p.click("[data-edit='redo']")
     assert page.js("gridgeo.edit.csv()") == expected_csv
     # a reload keeps the review (localStorage), drawn in the view
@@ -491,7 +507,7 @@ def test_review_by_clicks_survives_a_reload_and_downloads_the_file(plan, moves, 
     assert page.js("gridgeo.edit.csv()") == expected_csv
     assert p.locator(f".grid[data-grid='{g2}'] [data-building='{b2}']").count() == 1
     p.click("[data-edit='toggle']")
-    assert p.locator("[data-edit='list'] li").count() == 3
+    assert p.locator("[data-edit='list'] li").count() == 4
     # download: exactly the file apply-edits reads
     with p.expect_download() as info:
         p.click("[data-edit='download']")
@@ -500,7 +516,7 @@ def test_review_by_clicks_survives_a_reload_and_downloads_the_file(plan, moves, 
     saved = tmp_path / "edits.csv"
     download.save_as(saved)
     assert saved.read_bytes() == expected_csv.encode("utf-8")
-    assert len(read_edits(saved)) == 3
+    assert len(read_edits(saved)) == 4
     # discard, then load the downloaded file to continue the review
     p.click("[data-edit='reset']")
     assert page.js("gridgeo.edit.csv()") == "building_code,grid_code,action\n"

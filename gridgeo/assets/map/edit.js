@@ -30,7 +30,7 @@
       moved: 'moved', locked: 'locked', unlocked: 'unlocked', loaded: 'loaded', pinned: 'pinned',
       unknown_building: 'unknown building code {0}', unknown_grid: 'grid code {0} is neither a grid of the plan nor a new code <community>-<number> of one of its communities',
       retired: 'grid code {0} was retired and is never reused', foreign: 'building {0} of community {1} cannot move to grid {2} of community {3}: every grid belongs to exactly one community',
-      locked_grid: 'grid {0} is locked: unlock it before moving buildings in or out', no_buildings: 'no building given',
+      locked_grid: 'grid {0} is locked: unlock it before moving buildings in or out', no_buildings: 'no building given', no_target: 'no target grid: click a grid or type its code',
       already: 'every building given is already in grid {0}', not_locked: 'grid {0} is not locked', already_locked: 'grid {0} is already locked',
       lock_unknown: 'cannot lock unknown grid {0}', nothing_undo: 'nothing to undo', nothing_redo: 'nothing to redo',
       csv_header: 'the file has no columns building_code and grid_code (found: {0})', csv_action: 'line {0}: unknown action {1} (use move, lock or unlock)',
@@ -49,7 +49,7 @@
       moved: '移动', locked: '锁定', unlocked: '解锁', loaded: '载入', pinned: '指定',
       unknown_building: '未知建筑编码 {0}', unknown_grid: '网格编码 {0} 既不是本方案的网格，也不是某社区的新编码 <社区>-<序号>',
       retired: '网格编码 {0} 已撤销，不再使用', foreign: '建筑 {0} 属于社区 {1}，不能移入社区 {3} 的网格 {2}：每个网格只属于一个社区',
-      locked_grid: '网格 {0} 已锁定：先解锁才能移入或移出建筑', no_buildings: '未给出建筑',
+      locked_grid: '网格 {0} 已锁定：先解锁才能移入或移出建筑', no_buildings: '未给出建筑', no_target: '未给出目标网格：点击网格或输入其编码',
       already: '所给建筑都已在网格 {0} 中', not_locked: '网格 {0} 未锁定', already_locked: '网格 {0} 已锁定',
       lock_unknown: '不能锁定未知网格 {0}', nothing_undo: '没有可撤销的调整', nothing_redo: '没有可重做的调整',
       csv_header: '文件缺少 building_code 和 grid_code 列（现有：{0}）', csv_action: '第 {0} 行：未知操作 {1}（用 move、lock 或 unlock）',
@@ -133,8 +133,10 @@
   // the problems of moving building indices `idx` to grid `code`, as apply-edits and the locks see them
   function moveProblems(codes, code, idx) {
     var problems = [];
-    var community = communityOfGrid(code);
-    if (community === null) {
+    var community = code ? communityOfGrid(code) : null;
+    if (!code) {
+      problems.push(say('no_target'));
+    } else if (community === null) {
       problems.push(retired[code] ? say('retired', code) : say('unknown_grid', code));
     } else if (isLocked(code)) {
       problems.push(say('locked_grid', code));
@@ -234,7 +236,9 @@
   }
 
   function reset() {
-    return commit({ type: 'load', source: 'reset', before: snapshot(), after: { moved: {}, locked: Object.keys(baseLocked).sort(), pins: [] } });
+    var base = Object.keys(baseLocked).sort();
+    if (!Object.keys(state.moved).length && !Object.keys(state.pins).length && Object.keys(state.locked).sort().join('\n') === base.join('\n')) { return null; }
+    return commit({ type: 'load', source: 'reset', before: snapshot(), after: { moved: {}, locked: base, pins: [] } });
   }
 
   function assignment() { return Object.assign({}, state.moved); }
