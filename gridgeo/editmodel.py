@@ -31,6 +31,8 @@ This module reads a :class:`~gridgeo.result.Partition` only; it writes no file.
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import importlib.resources
 import json
 import logging
@@ -47,7 +49,7 @@ from .lineage import report_hash
 from .result import Partition
 from .tessellate import split_parts, tessellate_part
 
-__all__ = ["EDIT_MODEL_VERSION", "edit_model", "building_adjacency", "edit_assets", "edit_html"]
+__all__ = ["EDIT_MODEL_VERSION", "edit_model", "building_adjacency", "edit_assets", "edit_html", "edit_script_hash"]
 
 logger = logging.getLogger(__name__)
 
@@ -346,22 +348,37 @@ def _script_json(value) -> str:
 def edit_html(model: dict) -> str:
     """The HTML to put in ``map.html`` after the map's own script: the edit mode's CSS, its model and its script.
 
-    The model is JSON inside a ``<script>`` (``<``, ``>`` and ``&`` escaped, so a
-    name holding ``</script>`` stays text); ``edit.js`` attaches its panel to
-    ``window.gridgeo.view`` when the map has set it, else installs the API
-    only (``window.gridgeo.edit.attach(view)`` attaches the panel later).
+    The model is a ``<script type="application/json" id="gg-edit-model">``
+    block (``<``, ``>`` and ``&`` escaped, so a name holding ``</script>`` stays
+    text), which ``edit.js`` reads; ``edit.js`` is the same text for every run,
+    so a Content-Security-Policy admits it by its hash (:func:`edit_script_hash`).
+    It attaches its panel to ``window.gridgeo.view`` when the map has set it,
+    else installs the API only (``window.gridgeo.edit.attach(view)`` attaches
+    the panel later).
 
     Examples
     --------
     >>> html = edit_html({"run_key": "x", "name": "</script><b>"})
-    >>> "</script><b>" in html, html.count("<script>")
+    >>> "</script><b>" in html, html.count("<script")
     (False, 2)
     """
     js, css = edit_assets()
     if "</script" in js.lower() or "</style" in css.lower():
         raise ValueError("edit.js or edit.css holds a closing tag and cannot be inlined")
     return (
-        f"<style>\n{css}</style>\n"
-        f"<script>window.gridgeo = window.gridgeo || {{}}; window.gridgeo.editModel = {_script_json(model)};</script>\n"
-        f"<script>\n{js}</script>\n"
+        f"<style>{css}</style>\n"
+        f'<script type="application/json" id="gg-edit-model">{_script_json(model)}</script>\n'
+        f"<script>{js}</script>\n"
     )
+
+
+def edit_script_hash() -> str:
+    """The CSP source admitting the inlined ``edit.js`` (``'sha256-…'``, for ``script-src``).
+
+    Examples
+    --------
+    >>> edit_script_hash().startswith("'sha256-")
+    True
+    """
+    js, _ = edit_assets()
+    return "'sha256-" + base64.b64encode(hashlib.sha256(js.encode("utf-8")).digest()).decode("ascii") + "'"

@@ -11,6 +11,7 @@ and the page's live totals are checked against the grids it writes.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -26,7 +27,7 @@ from scipy.sparse.csgraph import connected_components
 
 import gridgeo
 from gridgeo.cli import main
-from gridgeo.editmodel import edit_html, edit_model
+from gridgeo.editmodel import edit_html, edit_model, edit_script_hash
 from gridgeo.edits import EDITED_SPLIT, read_edits
 from gridgeo.result import read_outputs
 
@@ -100,6 +101,7 @@ FAKE_VIEW = """
     control: function (position) {
       var box = document.createElement('div');
       box.className = 'control control-' + position;
+      box.style.display = 'inline-block';
       document.getElementById('controls').appendChild(box);
       return box;
     }
@@ -116,8 +118,13 @@ def _harness(model: dict, result, path: Path) -> Path:
         "buildings": [[str(c), str(g), float(p.y), float(p.x)] for c, g, p in zip(result.buildings["building_code"], result.buildings["grid_code"], points)],
     }
     data = json.dumps(fake, ensure_ascii=False).replace("<", "\\u003c")
+    # the city map's policy: scripts admitted by their hash only, so an injected handler could not run either
+    view_hash = "'sha256-" + base64.b64encode(hashlib.sha256(FAKE_VIEW.encode("utf-8")).digest()).decode("ascii") + "'"
+    csp = f"default-src 'none'; script-src {view_hash} {edit_script_hash()}; style-src 'unsafe-inline'; img-src data:; connect-src 'none'"
     path.write_text(
-        "<!doctype html><html><head><meta charset='utf-8'><title>gridgeo edit harness</title></head><body>"
+        "<!doctype html><html><head><meta charset='utf-8'>"
+        f'<meta http-equiv="Content-Security-Policy" content="{csp}">'
+        "<title>gridgeo edit harness</title></head><body>"
         "<div id='controls'></div><div id='map'></div>"
         f"<script type='application/json' id='fake-data'>{data}</script><script>{FAKE_VIEW}</script>"
         f"{edit_html(model)}</body></html>",
@@ -245,7 +252,8 @@ def test_html_keeps_names_as_data(plan):
     _, _, model = plan
     html = edit_html(model)
     assert XSS_NAME not in html and XSS_ID not in html
-    assert html.count("<script>") == 2 and html.count("</script>") == 2
+    assert html.count("<script") == 2 and html.count("</script>") == 2
+    assert json.loads(html.split('id="gg-edit-model">', 1)[1].split("</script>", 1)[0]) == model
 
 
 # -- the browser ----------------------------------------------------------------------------------
@@ -452,7 +460,7 @@ def test_review_by_clicks_survives_a_reload_and_downloads_the_file(plan, moves, 
     assert "300–500" in p.inner_text(".gg-edit-band")
     # select by click, pick the grid by clicking it, see the preview, move
     _click_building(page, b1)
-    assert "1 buildings" in p.inner_text("[data-edit='selection']")
+    assert "Selected: 1 building," in p.inner_text("[data-edit='selection']")
     assert page.js("gridgeo.edit.selection()") == [b1]
     p.click(f".grid[data-grid='{g1}'] > .grid-label")
     assert p.input_value("[data-edit='target']") == g1
@@ -524,6 +532,10 @@ def test_review_by_clicks_survives_a_reload_and_downloads_the_file(plan, moves, 
     p.set_input_files("[data-edit='file']", str(saved))
     p.wait_for_function("(t) => gridgeo.edit.csv() === t", arg=expected_csv)
     assert p.locator(f".grid[data-grid='{g1}'] [data-building='{b1}']").count() == 1
+    # the panel as the guide shows it: a selection, its target and the preview
+    _click_building(page, b2)
+    p.fill("[data-edit='target']", s2)
+    assert p.locator("[data-edit='preview'] tr[data-grid]").count() == 2
     REPO.joinpath("docs").mkdir(exist_ok=True)
     p.locator(".gg-edit").screenshot(path=str(REPO / "docs" / "edit_panel.png"))
 

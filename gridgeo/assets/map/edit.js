@@ -1,7 +1,8 @@
 /* gridgeo edit mode: review a plan in map.html, move buildings between grids, lock grids,
  * and export the edits.csv that `gridgeo apply-edits` reads.  Offline: no network, no eval.
  *
- * Reads window.gridgeo.editModel (gridgeo.editmodel.edit_model) and installs window.gridgeo.edit.
+ * Reads window.gridgeo.editModel, or the JSON block #gg-edit-model (gridgeo.editmodel.edit_model / edit_html),
+ * and installs window.gridgeo.edit.
  * When window.gridgeo.view (the map's view hooks) is present, it also adds the edit panel:
  *   view.map                          the Leaflet map
  *   view.onBuildingClick(fn)          fn(buildingCode, event)
@@ -16,11 +17,15 @@
   'use strict';
   var root = (window.gridgeo = window.gridgeo || {});
   var model = root.editModel;
+  if (!model) {  // the model as a JSON block of the page (gridgeo.editmodel.edit_html)
+    var block = document.getElementById('gg-edit-model');
+    if (block) { model = root.editModel = JSON.parse(block.textContent); }
+  }
   if (!model || !model.grids || !model.buildings) { return; }
 
   var TEXT = {
     en: {
-      edit: 'Edit', editing: 'Editing', title: 'Edit grids', selected: 'Selected', buildings: 'buildings', households: 'households',
+      edit: 'Edit', editing: 'Editing', title: 'Edit grids', selected: 'Selected', building: 'building', buildings: 'buildings', households: 'households',
       target: 'Target grid', move: 'Move', lasso: 'Lasso', finish: 'Finish lasso', cancel: 'Cancel', clear: 'Clear selection',
       undo: 'Undo', redo: 'Redo', lock: 'Lock', unlock: 'Unlock', download: 'Download edits.csv', load: 'Load edits.csv', reset: 'Discard all edits',
       band: 'Band', touched: 'Grids touched by the edits', preview: 'If moved', list: 'Edits', none: 'No edits yet.',
@@ -39,7 +44,7 @@
       storage: 'the edits could not be saved in this browser (localStorage): {0}', restored: 'Edits of this plan restored from this browser.'
     },
     zh: {
-      edit: '编辑', editing: '编辑中', title: '调整网格', selected: '已选', buildings: '栋建筑', households: '户',
+      edit: '编辑', editing: '编辑中', title: '调整网格', selected: '已选', building: '栋建筑', buildings: '栋建筑', households: '户',
       target: '目标网格', move: '移入', lasso: '套索', finish: '完成套索', cancel: '取消', clear: '清除选择',
       undo: '撤销', redo: '重做', lock: '锁定', unlock: '解锁', download: '下载 edits.csv', load: '载入 edits.csv', reset: '放弃全部调整',
       band: '户数区间', touched: '涉及的网格', preview: '若移入', list: '调整记录', none: '尚无调整。',
@@ -731,7 +736,7 @@
       if (!active) { return; }
       var hh = 0;
       selection.forEach(function (c) { hh += B.households[buildingIdx[c]]; });
-      selectionLine.textContent = T.selected + ': ' + selection.length + ' ' + T.buildings + ', ' + hh + ' ' + T.households +
+      selectionLine.textContent = T.selected + ': ' + selection.length + ' ' + (selection.length === 1 ? T.building : T.buildings) + ', ' + hh + ' ' + T.households +
         (selection.length ? ' (' + selection.slice(0, 5).map(function (c) {
           var i = buildingIdx[c];
           return B.id[i] ? c + ' ' + B.id[i] : c;
@@ -761,7 +766,7 @@
             ', ' + item.households + ' ' + T.households + ': ' + from + ' → ' + item.to;
         } else if (item.action === 'lock') { text = T.locked + ' ' + item.grid; }
         else if (item.action === 'unlock') { text = T.unlocked + ' ' + item.grid; }
-        else { text = (item.action === 'reset' ? T.reset : T.loaded) + ': ' + item.moves + ' ' + T.buildings; }
+        else { text = (item.action === 'reset' ? T.reset : T.loaded) + ': ' + item.moves + ' ' + (item.moves === 1 ? T.building : T.buildings); }
         editList.appendChild(el('li', 'gg-edit-item', text));
       });
       undoButton.disabled = !done.length;
