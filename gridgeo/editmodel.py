@@ -46,6 +46,7 @@ from .crs import local_metric_crs
 from .engine import _assign_parts
 from .errors import InputError, Problem
 from .lineage import report_hash
+from .parallel import map_ordered
 from .result import Partition
 from .tessellate import split_parts, tessellate_part
 
@@ -191,7 +192,7 @@ def building_adjacency(grids: np.ndarray, members: list[np.ndarray], buildings: 
     return np.unique(out, axis=0)
 
 
-def edit_model(result: Partition, *, run_key: str | None = None, lang: str = "zh", adjacency: bool = True) -> dict:
+def edit_model(result: Partition, *, run_key: str | None = None, lang: str = "zh", adjacency: bool = True, workers: int = 1) -> dict:
     """The data of the map's edit mode: band, run key, communities, grids, buildings and cell adjacency.
 
     Parameters
@@ -208,6 +209,8 @@ def edit_model(result: Partition, *, run_key: str | None = None, lang: str = "zh
         Compute the cell adjacency (a tessellation of every grid, about as long
         as the partition's own tessellation).  Without it ``adjacency`` is None
         and the page cannot tell whether a grid stays one piece.
+    workers : int
+        Processes that tessellate the communities side by side (the result is the same).
 
     Returns
     -------
@@ -276,7 +279,7 @@ def edit_model(result: Partition, *, run_key: str | None = None, lang: str = "zh
     np.add.at(g_count, b_grid_index, 1)
     if lang not in ("zh", "en"):
         raise InputError(Problem("lang", f"{lang!r} is not a language of the edit mode", "use zh or en"))
-    pairs = _adjacency(grids, g_comm, buildings, b_grid_index, result.communities) if adjacency else None
+    pairs = _adjacency(grids, g_comm, buildings, b_grid_index, result.communities, workers) if adjacency else None
     return {
         "version": EDIT_MODEL_VERSION,
         "run_key": run_key or report_hash(None, report),
@@ -303,7 +306,13 @@ def edit_model(result: Partition, *, run_key: str | None = None, lang: str = "zh
     }
 
 
-def _adjacency(grids, g_comm, buildings, b_grid_index, communities) -> np.ndarray:
+def _community_pairs(task) -> np.ndarray:
+    """:func:`building_adjacency` of one community, in the layer's building indices (a task for the workers)."""
+    grid_geoms, members, building_geoms, index = task
+    return index[building_adjacency(grid_geoms, members, building_geoms)]
+
+
+def _adjacency(grids, g_comm, buildings, b_grid_index, communities, workers: int = 1) -> np.ndarray:
     """Building pairs whose cells share an edge, community by community (building indices of the sorted layer)."""
     if not len(buildings) or not len(grids):
         return np.zeros((0, 2), dtype=np.int64)
@@ -314,12 +323,15 @@ def _adjacency(grids, g_comm, buildings, b_grid_index, communities) -> np.ndarra
     if invalid.any():
         b_geoms = b_geoms.copy()
         b_geoms[invalid] = shapely.make_valid(b_geoms[invalid])
-    out = []
-    for community in sorted(set(g_comm)):
-        rows = [i for i, c in enumerate(g_comm) if c == community]
-        members = [np.flatnonzero(b_grid_index == i) for i in rows]
-        out.append(building_adjacency(g_geoms[rows], members, b_geoms))
-    pairs = np.concatenate(out) if out else np.zeros((0, 2), dtype=np.int64)
+    tasks = []
+    g_comm = np.asarray(g_comm, dtype=object)
+    for community in sorted(set(g_comm.tolist())):
+        rows = np.flatnonzero(g_comm == community)
+        index = np.flatnonzero(np.isin(b_grid_index, rows))  # the community's buildings, in layer order
+        local = {int(g): np.flatnonzero(b_grid_index[index] == g) for g in rows}
+        tasks.append((g_geoms[rows], [local[int(g)] for g in rows], b_geoms[index], index))
+    out = map_ordered(_community_pairs, tasks, workers=workers, desc="edit model", weights=[len(t[3]) for t in tasks])
+    pairs = np.concatenate([p.reshape(-1, 2) for p in out]) if out else np.zeros((0, 2), dtype=np.int64)
     order = np.lexsort((pairs[:, 1], pairs[:, 0]))
     return pairs[order]
 

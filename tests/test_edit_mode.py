@@ -28,7 +28,7 @@ from scipy.sparse.csgraph import connected_components
 import gridgeo
 from gridgeo.cli import main
 from gridgeo.editmodel import edit_html, edit_model, edit_script_hash
-from gridgeo.edits import EDITED_SPLIT, read_edits
+from gridgeo.edits import EDITED_SPLIT, check_edits, read_edits
 from gridgeo.result import read_outputs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -392,8 +392,13 @@ def test_api_review_through_apply_edits(plan, moves, harness, browse, tmp_path):
         assert (rows.loc[code, "status"] != EDITED_SPLIT) == s["one_piece"], (code, rows.loc[code, "status"])
         assert s["status"] == ("in" if 300 <= s["households"] <= 500 else "below" if s["households"] < 300 else "above")
     assert edited.report["locked_grids"] == [moves["locked"]]
-    # every guarantee of a fresh run: the audit ran in apply-edits; tiling and codes checked here
-    assert set(edited.buildings["building_code"]) == set(result.buildings["building_code"])
+    # every guarantee of a fresh run: apply-edits audited its result (every building once, households conserved at
+    # every level, tiling, one polygon per grid but edited_split) or it would have exited with an error; checked again here
+    assert set(edited.buildings["building_code"]) == set(result.buildings["building_code"]) and edited.buildings["building_code"].is_unique
+    assert edited.grids.groupby("community_code")["households"].sum().to_dict() == result.grids.groupby("community_code")["households"].sum().to_dict()
+    assert edited.buildings.groupby("grid_code")["households"].sum().to_dict() == rows["households"].to_dict()
+    single = edited.grids["status"] != EDITED_SPLIT
+    assert (shapely.get_num_geometries(edited.grids.geometry[single].to_numpy()) == 1).all()
     assert set(edited.grids["grid_code"]) == set(result.grids["grid_code"]) | {g3}
     metric = edited.grids.to_crs(3826)
     communities = edited.communities.to_crs(3826).set_index("community_code").geometry
@@ -524,7 +529,8 @@ def test_review_by_clicks_survives_a_reload_and_downloads_the_file(plan, moves, 
     saved = tmp_path / "edits.csv"
     download.save_as(saved)
     assert saved.read_bytes() == expected_csv.encode("utf-8")
-    assert len(read_edits(saved)) == 4
+    checked_moves, locks, unlocks, _ = check_edits(read_outputs(folder), read_edits(saved), source=str(saved))
+    assert checked_moves == {b1: g1, b2: g2, moves["created"][0]: moves["created"][1]} and locks == [moves["locked"]] and unlocks == []
     # discard, then load the downloaded file to continue the review
     p.click("[data-edit='reset']")
     assert page.js("gridgeo.edit.csv()") == "building_code,grid_code,action\n"
