@@ -29,6 +29,7 @@ import gridgeo
 from gridgeo.cli import main
 from gridgeo.editmodel import edit_html, edit_model, edit_script_hash
 from gridgeo.edits import EDITED_SPLIT, check_edits, read_edits
+from gridgeo.errors import InputError
 from gridgeo.result import read_outputs
 
 REPO = Path(__file__).resolve().parent.parent
@@ -246,6 +247,15 @@ def test_model_matches_the_run_and_every_grid_is_one_piece_of_cells(plan):
     across = {(G["code"][grid[a]], G["code"][grid[b]]) for a, b in pairs.tolist() if grid[a] != grid[b]}
     for a, b in sorted(across):
         assert shapely.length(shapely.intersection(shapely.boundary(metric[a]), shapely.buffer(metric[b], 0.01))) > 0.01, (a, b)
+
+
+def test_model_options(plan):
+    folder, result, model = plan
+    light = edit_model(result, lang="en", adjacency=False)
+    assert light["adjacency"] is None and {k: v for k, v in light.items() if k != "adjacency"} == {k: v for k, v in model.items() if k != "adjacency"}
+    assert edit_model(result, lang="zh", run_key="mine")["run_key"] == "mine"
+    with pytest.raises(InputError, match="not a language of the edit mode"):
+        edit_model(result, lang="fr", adjacency=False)
 
 
 def test_html_keeps_names_as_data(plan):
