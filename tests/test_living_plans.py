@@ -212,3 +212,45 @@ def test_cli_update_writes_the_lower_bound_and_a_valid_coverage(monaco, tmp_path
     changes = json.loads((tmp_path / "v2" / "changes.json").read_text(encoding="utf-8"))
     assert 0 <= changes["households_moved_lower_bound"] <= changes["households_moved"]
     assert invalid_coverages(read_outputs(tmp_path / "v2")) == []
+
+
+def test_added_buildings_leave_their_grid_whole_in_the_bound():
+    # 380 + an added building of 150 beside 360: as a whole the building fits in neither grid, so 10 households
+    # that were there before must cross (split, the 150 would go for free)
+    from gridgeo.living.movebound import cheapest_moves
+
+    assert cheapest_moves([380, 360], [150, 0], [(0, 1)], band=(300, 500)).bound == 0
+    assert cheapest_moves([380, 360], [150, 0], [(0, 1)], band=(300, 500), new_buildings=[[150], []]).bound == 10
+    # several small added buildings may still spread over both sides
+    assert cheapest_moves([380, 360], [150, 0], [(0, 1)], band=(300, 500), new_buildings=[[30] * 5, []]).bound == 0
+
+
+def _path_graph(weights):
+    import scipy.sparse as sp
+
+    from gridgeo.cells.adjacency import CellGraph
+
+    n = len(weights)
+    rows = list(range(n - 1)) + list(range(1, n))
+    cols = list(range(1, n)) + list(range(n - 1))
+    shared = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(n, n))
+    return CellGraph(np.asarray(weights), np.ones(n), np.full(n, 4.0), np.zeros((n, 2)), shared, sp.csr_matrix((n, n)))
+
+
+def test_shedding_moves_the_cheapest_connected_cells_and_keeps_grids_in_one_piece():
+    from gridgeo.living.shed import shed_cheaply
+
+    # grid 0 (cells 0-5, 60 households) is above 50; the added cell 4 (cost 0) lies one cell from the border
+    graph = _path_graph([10, 10, 10, 10, 10, 10, 10, 10, 10, 10])
+    labels = np.array([0, 0, 0, 0, 0, 0, 1, 1, 1, 1])
+    cost = np.array([10, 10, 10, 10, 0, 10, 10, 10, 10, 10])
+    out = shed_cheaply(graph, labels, low=30, high=50, cost=cost)
+    totals = np.bincount(out, weights=graph.weight)
+    assert (30 <= totals).all() and (totals <= 50).all()
+    assert out.tolist() == [0, 0, 0, 0, 0, 1, 1, 1, 1, 1]  # the border cell: the added one would cut grid 0 in two
+    # a frozen cell never moves, and nothing changes when every grid is in band
+    frozen = np.zeros(10, dtype=bool)
+    frozen[5] = True
+    assert shed_cheaply(graph, labels, low=30, high=50, cost=cost, frozen=frozen).tolist() == labels.tolist()
+    assert shed_cheaply(graph, out, low=30, high=50, cost=cost).tolist() == out.tolist()
+    assert labels.tolist() == [0, 0, 0, 0, 0, 0, 1, 1, 1, 1]  # the input is not changed

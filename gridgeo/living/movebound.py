@@ -94,6 +94,7 @@ def cheapest_moves(
     held: np.ndarray | None = None,
     smallest: np.ndarray | None = None,
     fresh_from_neighbours: bool = True,
+    new_buildings: list | None = None,
 ) -> MoveFlow:
     """The cheapest repair of one community in the border model: the bound and where its households cross.
 
@@ -121,6 +122,11 @@ def cheapest_moves(
         Whether a grid the repair creates beside a grid may also take buildings
         of the grids bordering it (the bound: True).  False gives a plan that
         creates grids only out of one grid, which is what the repair follows.
+    new_buildings : list of array of int, optional
+        Per grid, the households of each added building it holds (summing to
+        ``new``).  Given, an added building leaves its grid whole, across one
+        border (to a bordering grid or a fresh one), instead of as any part of
+        ``new``: a sharper bound for additions.
 
     Returns
     -------
@@ -137,6 +143,16 @@ def cheapest_moves(
 
     >>> cheapest_moves([298, 450], [0, 0], [(0, 1)], band=(300, 500), smallest=[30, 30]).bound
     30
+
+    A grid of 380 that gained one added building of 150 households, beside a grid
+    of 360: the building as a whole fits in neither, so households that were there
+    before must move: the building joins the 360 and 10 of theirs cross the other
+    way (if the 150 could be split, the bound would be 0):
+
+    >>> cheapest_moves([380, 360], [150, 0], [(0, 1)], band=(300, 500), new_buildings=[[150], []]).bound
+    10
+    >>> cheapest_moves([380, 360], [150, 0], [(0, 1)], band=(300, 500)).bound
+    0
     """
     old = np.asarray(old, dtype=float)
     new = np.asarray(new, dtype=float)
@@ -163,9 +179,25 @@ def cheapest_moves(
     tail = np.array([a for a, _ in arcs], dtype=np.int64)
     head = np.array([b for _, b in arcs], dtype=np.int64)
     # variables: f, z (old and new households per arc), s (own old households leaving a grid, cost 1),
-    # y (a grid sends any), d (grid dissolved), u (fresh grids beside each grid)
+    # y (a grid sends any), d (grid dissolved), u (fresh grids beside each grid),
+    # x (an added building leaves its grid whole along an arc: only with new_buildings)
     f_at, z_at, s_at, y_at, d_at, u_at = 0, m, 2 * m, 2 * m + k, 2 * m + 2 * k, 2 * m + 3 * k
     n_var = 2 * m + 4 * k
+    whole = new_buildings is not None
+    x_arc, x_size, x_of = [], [], [[] for _ in range(k)]  # per x variable: its arc and households; per grid: its buildings' x
+    if whole:
+        out_of = [np.flatnonzero(tail == i) for i in range(k)]
+        for i in range(k):
+            if fixed[i]:
+                continue
+            for size in sorted((int(v) for v in new_buildings[i] if v > 0), reverse=True):
+                x_of[i].append([n_var + len(x_arc) + t for t in range(len(out_of[i]))])
+                x_arc.extend(out_of[i].tolist())
+                x_size.extend([float(size)] * len(out_of[i]))
+        n_var += len(x_arc)
+    x_by_arc = [[] for _ in range(m)]
+    for t, (a, size) in enumerate(zip(x_arc, x_size)):
+        x_by_arc[a].append((2 * m + 4 * k + t, size))
     cost = np.zeros(n_var)
     cost[s_at : s_at + k] = 1.0
     rows, cols, vals, rhs = [], [], [], []
@@ -184,13 +216,22 @@ def cheapest_moves(
             continue
         f_in, f_out = [(f_at + a, 1.0) for a in in_arcs[i]], [(f_at + a, 1.0) for a in out_arcs[i]]
         z_in, z_out = [(z_at + a, 1.0) for a in in_arcs[i]], [(z_at + a, 1.0) for a in out_arcs[i]]
+        x_in = [entry for a in in_arcs[i] for entry in x_by_arc[a]]
+        x_out = [entry for a in out_arcs[i] for entry in x_by_arc[a]]
         minus = lambda entries: [(c, -v) for c, v in entries]  # noqa: E731
-        net = f_in + z_in + minus(f_out) + minus(z_out)  # final = total + net
+        net = f_in + z_in + x_in + minus(f_out) + minus(z_out) + minus(x_out)  # final = total + net
         # what leaves beyond the grid's own households passes through: only a dissolved grid lets it
         add(f_out + [(s_at + i, -1.0)] + minus(f_in), 0.0)
         add(f_out + [(s_at + i, -1.0), (d_at + i, -big)], 0.0)
-        add(z_out + minus(z_in), new[i])
-        add(z_out + [(d_at + i, -big)], new[i])
+        if whole:
+            # own added buildings leave whole (x); z only passes on what came in, and only through a dissolved grid
+            add(z_out + minus(z_in) + minus(x_in), 0.0)
+            add(z_out + [(d_at + i, -big)], 0.0)
+            for variables in x_of[i]:
+                add([(v, 1.0) for v in variables], 1.0)
+        else:
+            add(z_out + minus(z_in), new[i])
+            add(z_out + [(d_at + i, -big)], new[i])
         # own households leave in whole buildings; a building above the maximum stays
         add([(s_at + i, 1.0)], max(old[i] - held[i], 0.0))
         add([(s_at + i, -1.0), (y_at + i, smallest[i])], 0.0)
@@ -201,14 +242,16 @@ def cheapest_moves(
         else:
             add(minus(net), total[i])  # final >= 0
         fresh_in = [(f_at + a, 1.0) for a in in_arcs[k + i]] + [(z_at + a, 1.0) for a in in_arcs[k + i]]
+        fresh_in += [entry for a in in_arcs[k + i] for entry in x_by_arc[a]]
         add(minus(fresh_in) + [(u_at + i, float(low))], 0.0)  # fresh >= low u
         add(fresh_in + [(u_at + i, -float(high))], 0.0)  # fresh <= high u
     a_ub = coo_matrix((vals, (rows, cols)), shape=(len(rhs), n_var)).tocsr()
     upper = np.full(n_var, np.inf)
     upper[y_at : y_at + k] = 1.0
     upper[d_at : d_at + k] = constrained.astype(float)
+    upper[2 * m + 4 * k :] = 1.0
     integrality = np.zeros(n_var)
-    integrality[y_at:] = 1  # a grid sends or not, is dissolved or not; fresh grids come whole
+    integrality[y_at:] = 1  # a grid sends or not, is dissolved or not; fresh grids and added buildings come whole
     solved = milp(
         cost, constraints=LinearConstraint(a_ub, -np.inf, np.array(rhs)), bounds=Bounds(np.zeros(n_var), upper),
         integrality=integrality, options={"node_limit": _NODE_LIMIT, "presolve": True},
@@ -219,7 +262,11 @@ def cheapest_moves(
         value = max(float(solved.mip_dual_bound), 0.0)  # stopped at the node limit: the proven bound so far
     else:
         return MoveFlow(0)  # no repair within the model (e.g. a total that fits no grid count): no bound claimed
-    flows = solved.x[f_at : f_at + m] + solved.x[z_at : z_at + m] if solved.x is not None else np.zeros(m)
+    flows = np.zeros(m)
+    if solved.x is not None:
+        flows = solved.x[f_at : f_at + m] + solved.x[z_at : z_at + m]
+        for t, (a, size) in enumerate(zip(x_arc, x_size)):
+            flows[a] += size * solved.x[2 * m + 4 * k + t]
     used = flows > 0.5
     pairs_used = sorted({(int(a), int(b)) for a, b in zip(tail[used], head[used]) if b < k})
     return MoveFlow(int(math.ceil(value - 1e-6)), pairs_used)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import shapely
 from scipy.sparse.csgraph import connected_components
@@ -15,6 +17,7 @@ from ..partition.notes import GridNote
 from ..partition.plan import partition_part
 from .compounds import _compound_groups
 from .seams import SEAM_TOLERANCE_M, fit_exactly, seam_tolerance
+from .shed import shed_cheaply
 from .state import _Context, _Grid, _note_for, _Repair
 
 
@@ -135,25 +138,39 @@ def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, pin_
     excused = np.zeros(k, dtype=bool)
     excused[np.unique(labels[big])] = True
     frozen = big | fixed
+    start = labels.copy()
+    options = []
     if existing is not None and (existing > 0).any():
         # cells of added buildings (and empty ones) first: moving them moves no household that was there before
         search = _Repair(graph, labels, low, high, k, frozen | (existing > 0), excused)
         search.run(50 * graph.n)
         labels = search.labels
-    search = _Repair(graph, labels, low, high, k, frozen, excused)
-    search.run(50 * graph.n)
-    labels = search.labels
+        # a second candidate: then the cheapest transfers across one border (fewest households that were there before)
+        options.append(shed_cheaply(graph, labels, low=low, high=high, cost=existing, frozen=frozen, excused=excused))
+    options.insert(0, labels)
 
     def missing(labels):
         weights = np.bincount(labels, weights=graph.weight, minlength=k)
         return any(not excused[g] and not (low <= weights[g] <= high) for g in range(k))
 
-    if missing(labels):
-        # single-cell moves are stuck (large buildings): merge a grid with neighbours and split again (ReCom);
-        # grids holding a pinned building are not merged
-        labels = _repair_band(graph, labels, excused, low, high, rng, frozen, rounds=20)
+    generators = [rng] + [copy.deepcopy(rng) for _ in options[1:]]  # each candidate draws the same numbers
+    best = None
+    for labels, generator in zip(options, generators):
+        search = _Repair(graph, labels, low, high, k, frozen, excused)
+        search.run(50 * graph.n)
+        labels = search.labels
         if missing(labels):
-            return None
+            # single-cell moves are stuck (large buildings): merge a grid with neighbours and split again (ReCom);
+            # grids holding a pinned building are not merged
+            labels = _repair_band(graph, labels, excused, low, high, generator, frozen, rounds=20)
+            if missing(labels):
+                continue
+        moved = float(existing[labels != start].sum()) if existing is not None else 0.0
+        if best is None or moved < best[0]:
+            best = (moved, labels)
+    if best is None:
+        return None
+    labels = best[1]
     return labels if _pins_hold(labels, pin_of) else None
 
 

@@ -52,7 +52,7 @@ def _cheapest_flow(members: list[np.ndarray], geoms: np.ndarray, households: np.
     oversize = largest > band[1]
     return cheapest_moves(
         old, new, borders, band=band, free=oversize if free is None else oversize | free, fixed=fixed, held=np.where(largest_old > band[1], largest_old, 0),
-        smallest=smallest, fresh_from_neighbours=bound,
+        smallest=smallest, fresh_from_neighbours=bound, new_buildings=[households[m][is_new[m]] for m in members],
     )
 
 
