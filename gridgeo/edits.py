@@ -74,10 +74,11 @@ import shapely
 from .api import ADDED_BUILDING_COLUMNS
 from .engine import _assign_parts, _dissolve
 from .errors import AuditError, InputError, Problem, ProblemCollector
-from .lineage import add_services, parent_record, read_previous, refuse_register_plan, service_settings
+from .lineage import add_services, parent_record, read_previous, service_settings
 from .partition.plan import DEDICATED, DETACHED, IN_BAND, INFEASIBLE, OUT_OF_BAND, OVERSIZE, GridNote, make_note
 from .result import Partition
 from .tessellate import split_parts, tessellate_part
+from .unitkeep import REGISTER_COUNT, keep_plan_units, registered_layer
 from .update import _assemble, _compound_groups, _compound_outcomes, _Grid, _previous_compounds, _previous_note
 from .validate import prepare_inputs
 
@@ -403,7 +404,7 @@ def apply_edits(
     ([360, 440], '001-01')
     """
     run = read_previous(previous, fix="edit a folder written by gridgeo partition, update or apply-edits")
-    refuse_register_plan(run, "apply-edits")
+    registered = bool(run.params.get("register_household"))  # a register plan: buildings take their households along
     prev, prev_path, report, params = run.partition, run.path, run.report, run.params
     band, unit_band, seed = run.band, run.unit_band, run.seed
     if isinstance(edits, (str, Path)):
@@ -420,7 +421,11 @@ def apply_edits(
     level = validate_logger.level
     validate_logger.setLevel(logging.ERROR)
     try:
-        prep = _prepare(prev, prev_path, layer, params)
+        if registered:  # the plan's register counts, not an estimate from the footprints (gridgeo.unitkeep)
+            prep = _prepare(prev, prev_path, registered_layer(prev, layer), {**params, "households": REGISTER_COUNT})
+            prep.buildings, prep.unassigned = prep.buildings.drop(columns=REGISTER_COUNT), prep.unassigned.drop(columns=REGISTER_COUNT)
+        else:
+            prep = _prepare(prev, prev_path, layer, params)
     finally:
         validate_logger.setLevel(level)
 
@@ -575,6 +580,8 @@ def apply_edits(
     changes["parent"] = parent
     result.report["changes"] = {key: (len(value) if isinstance(value, list) else value) for key, value in changes.items() if key != "parent"}
     result.changes = changes
+    if registered:
+        result = keep_plan_units(result, run, prep, b_code, metric, unit_band)
     result = add_services(result, services)  # staffing, workload, coverage of the final grids, as the plan ran them
     logger.info(
         "apply-edits: %d buildings moved, %d pinned where they stand, %d grids re-drawn, %d created, %d retired; %d broken constraints",

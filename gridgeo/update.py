@@ -106,7 +106,7 @@ from .engine import CommunityTask, _assign_parts, _dissolve, _joint_units, commu
 from .errors import AuditError
 from .gridindex import GRID_INDEX, load_grid_index, write_grid_index
 from .labels import reason_text
-from .lineage import add_services, parent_record, read_previous, refuse_register_plan, service_settings
+from .lineage import add_services, parent_record, read_previous, service_settings
 from .metrics import community_metrics, polsby_popper
 from .movebound import cheapest_moves
 from .partition.count import feasible_counts
@@ -125,6 +125,7 @@ from .partition.refine import _Search
 from .result import Partition, single_part_units
 from .seams import SEAM_TOLERANCE_M, fit_exactly, seam_tolerance
 from .tessellate import split_parts, tessellate_part
+from .unitkeep import REGISTER_COUNT, keep_register_units, register_for_update, require_register
 from .validate import prepare_inputs
 
 __all__ = ["update", "GRID_INDEX", "write_grid_index", "load_grid_index"]
@@ -192,6 +193,11 @@ def update(
     labels: dict[str, str] | None = None,
     max_region: int = 6,
     audit: bool = True,
+    register: pd.DataFrame | None = None,
+    register_building: str | None = None,
+    register_household: str | None = None,
+    register_order: str | list[str] | None = None,
+    register_unmatched: str | None = None,
 ) -> Partition:
     """Update a previous partition for a new building layer, changing as little as possible.
 
@@ -217,11 +223,21 @@ def update(
     audit : bool
         Check the result's integrity (every building once, households conserved,
         one polygon per grid, tiling); a failure raises :class:`AuditError`.
+    register : DataFrame, optional
+        The household register as it is now (:func:`gridgeo.register.read_register`):
+        required for a plan partitioned with a register, refused for one without.
+        Households per building come from it, and every household still in
+        its grid keeps its joint unit where the unit band allows (:mod:`gridgeo.unitkeep`).
+    register_building, register_household, register_order, register_unmatched : optional
+        The register's columns and the treatment of rows of unknown buildings, as
+        in :func:`gridgeo.partition` (default: what the previous plan recorded).
 
     Returns
     -------
     Partition
         With :attr:`Partition.changes` filled and ``report["parent"]`` naming the previous run.
+        A register plan's changes also list the households that changed unit
+        (``households_moved_units``) and count those that kept theirs.
 
     Raises
     ------
@@ -244,7 +260,13 @@ def update(
     (['001-01'], 0.0)
     """
     run = read_previous(previous, fix="update a folder written by gridgeo partition, update or apply-edits")
-    refuse_register_plan(run, "update")
+    require_register(run, register, "update")
+    keeper = None  # a register plan: the new register's counts, and its units re-cut keeping households (gridgeo.unitkeep)
+    if register is not None:
+        keeper = register_for_update(
+            run, buildings, register, register_building=register_building, register_household=register_household,
+            register_order=register_order, register_unmatched=register_unmatched, labels=labels,
+        )
     prev, prev_path, report, params = run.partition, run.path, run.report, run.params
     band, unit_band, seed = run.band, run.unit_band, run.seed
     services = service_settings(run, roads=roads, service_centres=service_centres)  # before the work: fail early
@@ -253,8 +275,8 @@ def update(
     building_id = params.get("building_id")
     prep = prepare_inputs(
         prev.communities,
-        buildings,
-        households=params.get("households"),
+        buildings if keeper is None else keeper.buildings,
+        households=params.get("households") if keeper is None else REGISTER_COUNT,
         community_id="community_id",
         building_id=building_id,
         community_households=params.get("community_households"),
@@ -263,6 +285,9 @@ def update(
         default_storeys=float(params.get("default_storeys", 3.0)),
         dwelling_m2=float(params.get("dwelling_m2", 90.0)),
     )
+    if keeper is not None:
+        prep.buildings, prep.unassigned = prep.buildings.drop(columns=REGISTER_COUNT), prep.unassigned.drop(columns=REGISTER_COUNT)
+        prep.notes.extend(keeper.matched.notes)
     metric, crs = prep.metric_crs, prep.input_crs
     n = len(prep.buildings)
     comm_code_of_id = dict(zip(prev.communities["community_id"].astype(str), prev.communities["community_code"].astype(str)))
@@ -406,6 +431,8 @@ def update(
     changes["parent"] = parent
     result.report["changes"] = {key: (len(value) if isinstance(value, list) else value) for key, value in changes.items() if key != "parent"}
     result.changes = changes
+    if keeper is not None:
+        result = keep_register_units(result, run, keeper, prep, b_code, metric, unit_band)
     result = add_services(result, services)  # staffing, workload, coverage of the final grids, as the parent ran them
     logger.info(
         "update: %d grids added, %d retired, %d reshaped, %d modified; %.2f %% of households changed grid",
