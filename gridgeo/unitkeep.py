@@ -594,9 +594,6 @@ def apply_recut(result, recut: UnitRecut, changes: dict, *, unit_band: tuple[int
     out.households = recut.households
     out.unassigned_households = outside.reset_index(drop=True)
     out.changes = changes
-    for name in ("edits",):
-        if hasattr(result, name):
-            setattr(out, name, getattr(result, name))
     return out
 
 
@@ -800,7 +797,9 @@ def keep_plan_units(result, run, prep, b_code: np.ndarray, metric_crs, unit_band
         result, source, run.partition.households, unit_band=unit_band, metric_crs=metric_crs,
         building_geoms=dict(zip((str(c) for c in b_code), prep.building_geoms)), retired_units=run.report.get("retired_unit_codes", []),
     )
-    out = apply_recut(result, recut, result.changes, unit_band=unit_band, unassigned=run.partition.unassigned_households)
+    out = apply_recut(
+        result, recut, result.changes, unit_band=unit_band, register_section=run.report.get("register", {}), unassigned=run.partition.unassigned_households
+    )
     _log(recut)
     return out
 

@@ -17,8 +17,8 @@ from gridgeo.cli import main
 from gridgeo.edits import apply_edits
 from gridgeo.errors import InputError
 from gridgeo.result import read_outputs
-from gridgeo.units import fits_units
 from gridgeo.unitkeep import cut_keeping, households_of_plan
+from gridgeo.units import fits_units
 from gridgeo.update import update
 
 from .conftest import DATA
@@ -244,6 +244,7 @@ def test_apply_edits_moves_buildings_with_their_households(plans):
     assert (now.loc[sorted(own), "grid_code"] == target).all()
     assert len(edited.households) == len(after.households) and set(edited.households["household_id"]) == set(after.households["household_id"])
     assert not edited.buildings["households_estimated"].any()
+    assert edited.report["register"]["order_columns"] == ORDER and "户主" in edited.report["register"]["personal_columns_withheld"]
     assert edited.buildings.set_index("building_code")["households"].equals(after.buildings.set_index("building_code")["households"])
     # everybody else keeps their unit unless the two re-cut grids force it
     others = moved - own
@@ -313,7 +314,7 @@ def test_cli_chain_keeps_every_guarantee(chain):
         totals = plan.grids.set_index("grid_code")["households"]
         assert table.groupby("grid_code").size().reindex(totals.index, fill_value=0).tolist() == totals.tolist(), name
         units = plan.units
-        cuttable = units["grid_code"].map(lambda g: fits_units(totals[g], *UNIT_BAND))
+        cuttable = units["grid_code"].map(lambda g, totals=totals: fits_units(totals[g], *UNIT_BAND))
         assert units.loc[cuttable, "in_band"].all(), name
         changes = json.loads((folder / "changes.json").read_text(encoding="utf-8"))
         assert changes["households_kept_in_unit"] + len(changes["households_moved_units"]) == changes["households_compared_units"], name
