@@ -229,6 +229,19 @@ def test_update_of_a_register_plan_needs_the_register(plans, data, monaco):
         update(plan, data[3], register=broken)
 
 
+def test_unknown_buildings_of_the_new_register(plans, data):
+    plan, after = plans
+    ghost = {"户号": "ghost-1", "楼栋": "no-such-building", "单元": "1", "楼层": "1", "门牌": "101", "户主": "某某某", "电话": "13000000000", "身份证号": "110105000000000000"}
+    register = pd.concat([data[4], pd.DataFrame([ghost])], ignore_index=True)
+    with pytest.raises(InputError, match="no-such-building"):
+        update(plan, data[3], register=register)
+    kept = update(plan, data[3], register=register, register_unmatched="keep")
+    assert kept.unassigned_households["household_id"].tolist() == ["ghost-1"]
+    assert kept.report["register"]["households"] == len(register) and kept.report["parameters"]["register_unmatched"] == "keep"
+    # the same households otherwise: the same units, row for row (the update is deterministic)
+    assert kept.households.equals(after.households)
+
+
 def test_apply_edits_moves_buildings_with_their_households(plans):
     _, after = plans
     b = after.buildings
