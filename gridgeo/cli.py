@@ -975,7 +975,7 @@ def _units_summary(changes: dict) -> str:
     """The joint-unit line of `update` / `apply-edits` on a register plan."""
     moved = len(changes["households_moved_units"])
     return say(
-        "units_summary", _lang(), kept=count(changes["households_kept_in_unit"], "household"), compared=str(changes["households_compared_units"]),
+        "units_summary", _lang(), compared=str(changes["households_compared_units"]),
         moved=count(moved, "household"), added=str(len(changes["register_households_added"])), removed=str(len(changes["register_households_removed"])),
         n_kept=changes["households_kept_in_unit"], n_moved=moved,
     )

@@ -79,7 +79,7 @@ MESSAGES: dict[str, dict[str, str]] = {
         "{n_moved} 栋建筑、{n_households} 户（{share:.2f} %）更换了网格（任何修复至少须更换 {n_bound} 户）；已写入 {output}",
     },
     "units_summary": {
-        "en": "joint units: {kept} of {compared} kept their unit, {moved} changed unit; {added} new in the register, {removed} gone (list in changes.json)",
+        "en": "joint units: {n_kept} of {compared} households kept their unit, {moved} changed unit; {added} new in the register, {removed} gone (list in changes.json)",
         "zh": "联户：{compared} 户中 {n_kept} 户留在原联户，{n_moved} 户更换了联户；台账新增 {added} 户，减少 {removed} 户（名单见 changes.json）",
     },
     "edits_summary": {
