@@ -233,11 +233,10 @@ def cut_keeping(
     label[previous >= 0] = np.searchsorted(old, previous[previous >= 0])
     m = len(old)
     survivors = np.bincount(label[label >= 0], minlength=m)
-    distance = _distances(building_of, label, m, xy)
     pool = np.flatnonzero(label < 0)
     attracted = np.zeros(m, dtype=np.int64)
     if len(pool):
-        np.add.at(attracted, np.argmin(distance[pool], axis=1), 1)
+        np.add.at(attracted, np.argmin(_distances(pool, building_of, label, m, xy), axis=1), 1)
     sizes = _choose_sizes(survivors, survivors + attracted, total, low, high)
     # members: a unit that shrinks keeps its closest households; the rest join the pool
     kept_positions = []
@@ -277,19 +276,25 @@ def cut_keeping(
     return units
 
 
-def _distances(building_of: np.ndarray, label: np.ndarray, m: int, xy: np.ndarray | None) -> np.ndarray:
-    """Per household × previous unit: metres from its building to the unit's nearest kept building, plus a
-    thousandth of the distance along the walking order to the unit's nearest kept household."""
-    total = len(building_of)
-    positions = np.arange(total)
-    out = np.zeros((total, m), dtype=np.float64)
+def _distances(rows: np.ndarray, building_of: np.ndarray, label: np.ndarray, m: int, xy: np.ndarray | None) -> np.ndarray:
+    """Per household in ``rows`` × previous unit: metres from its building to the unit's nearest building, plus a
+    thousandth of the distance along the walking order to the unit's nearest household."""
+    out = np.zeros((len(rows), m), dtype=np.float64)
+    near = xy is not None and len(xy)
+    if near:
+        row_buildings, row_building = np.unique(building_of[rows], return_inverse=True)
+        row_building = row_building.reshape(-1)
+    order = np.argsort(label, kind="stable")
+    bounds = np.searchsorted(label[order], np.arange(-1, m + 1))
     for i in range(m):
-        members = np.flatnonzero(label == i)
-        along = np.abs(positions[:, None] - members[None, :]).min(axis=1).astype(np.float64)
-        if xy is not None and len(xy):
+        members = order[bounds[i + 1] : bounds[i + 2]]  # ascending positions
+        # distance along the walking order to the nearest member: the members just before and after each row
+        at = np.clip(np.searchsorted(members, rows), 1, len(members)) - 1
+        along = np.minimum(np.abs(rows - members[at]), np.abs(rows - members[np.minimum(at + 1, len(members) - 1)])).astype(np.float64)
+        if near:
             own = np.unique(building_of[members])
-            d = np.hypot(xy[:, None, 0] - xy[None, own, 0], xy[:, None, 1] - xy[None, own, 1]).min(axis=1)
-            out[:, i] = d[building_of] + 1e-3 * along
+            d = np.hypot(xy[row_buildings, None, 0] - xy[None, own, 0], xy[row_buildings, None, 1] - xy[None, own, 1]).min(axis=1)
+            out[:, i] = d[row_building] + 1e-3 * along
         else:
             out[:, i] = along
     return out
@@ -425,10 +430,11 @@ def recut_units(
         if len(source.ids.get(code, ())) != int(n):
             raise AuditError(f"building {code} counts {int(n)} households but the register lists {len(source.ids.get(code, ()))}")
     prev = previous_households
-    prev_unit = dict(zip(prev["household_id"].astype(str), prev["unit_code"].astype(str)))
-    prev_grid = dict(zip(prev["household_id"].astype(str), prev["grid_code"].astype(str)))
+    prev_ids = prev["household_id"].astype(str).to_numpy(dtype=object)
+    prev_unit = dict(zip(prev_ids, prev["unit_code"].astype(str).to_numpy(dtype=object)))
+    prev_grid = dict(zip(prev_ids, prev["grid_code"].astype(str).to_numpy(dtype=object)))
     prev_units_of: dict[str, list[str]] = {}
-    for code in sorted(set(prev["unit_code"].astype(str))):
+    for code in sorted(set(prev_unit.values())):
         prev_units_of.setdefault(code.rsplit("-", 1)[0], []).append(code)
     retired = set(str(c) for c in retired_units)
     points = {c: shapely.point_on_surface(g) for c, g in building_geoms.items()}
@@ -509,11 +515,12 @@ def recut_units(
         households[name] = source.order_values[column].reindex(households["household_id"]).to_numpy() if len(households) else []
     households = households.sort_values(["unit_code", "position"], kind="stable").reset_index(drop=True)
     # households that changed unit, and the units that lost every household
-    new_unit = dict(zip(households["household_id"], households["unit_code"]))
+    now_ids = households["household_id"].to_numpy(dtype=object)
+    new_unit = dict(zip(now_ids, households["unit_code"].to_numpy(dtype=object)))
     moved = []
     kept = compared = 0
-    building_now = dict(zip(households["household_id"], households["building_code"]))
-    for hid in households["household_id"]:
+    building_now = dict(zip(now_ids, households["building_code"].to_numpy(dtype=object)))
+    for hid in now_ids:
         before = prev_unit.get(hid)
         if before is None:
             continue
@@ -526,7 +533,7 @@ def recut_units(
     added = sorted(h for h in new_unit if h not in prev_unit)
     removed = sorted(h for h in prev_unit if h not in new_unit)
     now = set(households["unit_code"])
-    retired_now = sorted(c for c in set(prev["unit_code"].astype(str)) if c not in now)
+    retired_now = sorted(c for c in set(prev_unit.values()) if c not in now)
     return UnitRecut(units, households, n_units, moved, kept, compared, added, removed, sorted(retired | set(retired_now)))
 
 
