@@ -41,7 +41,11 @@ Applying the moves:
   re-drawn, as in a fresh partition; the ``compounds`` layer and report section
   are written again, and a compound the edits split says so ("the planner's
   edits keep it in 2 grids").
-* **Joint units** (联户) are cut again for the affected grids only.
+* **Joint units** (联户) are cut again for the affected grids only.  In a plan
+  made with a household register, a moved building takes its households along
+  and every grid's units are cut again keeping each household in its unit
+  wherever the band allows (:mod:`gridgeo.unitkeep`); the households that
+  changed unit are listed in ``changes.json``.
 * **Staffing, workload and coverage** columns of every grid are computed
   afresh with the plan's settings (:func:`gridgeo.lineage.add_services`).
 * **Broken constraints are reported, never undone.**  A re-drawn grid outside

@@ -81,6 +81,13 @@ pinned grid.
 
 Joint units of unchanged grids are taken from the previous run with the
 geometry type a fresh run gives them (:func:`gridgeo.result.single_part_units`).
+
+A plan partitioned with a **household register** is updated with the register
+as it is now (``register=``; refused without it): the households per building
+come from it, the grids are repaired as above, and then the units of every grid
+are cut again keeping each household still in its grid in its unit wherever the
+unit band allows (:mod:`gridgeo.unitkeep`); ``changes`` lists the households
+that changed unit.
 """
 
 from __future__ import annotations
