@@ -905,6 +905,8 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
     saved = _saved_config(prev)
     register_labels: dict = {}
     register_frame, register_kwargs = _read_register_options(register_opts, encoding, chosen, register_labels)
+    if register_kwargs and click.get_current_context().get_parameter_source("register_unmatched") == click.core.ParameterSource.DEFAULT:
+        register_kwargs["register_unmatched"] = None  # as the previous run recorded it
     barriers = barriers or tuple(saved.get("barriers", ()))
     path, layer = split_layer_spec(buildings)
     if is_table(path):  # a table of points, read as the previous run read its own (--x/--y/--wkt/--crs in its config.toml)
