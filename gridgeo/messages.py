@@ -78,6 +78,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "新增 {n_added} 个网格，撤销 {n_retired} 个，调整边界 {n_reshaped} 个，建筑变化 {n_modified} 个；"
         "{n_moved} 栋建筑、{n_households} 户（{share:.2f} %）更换了网格（任何修复至少须更换 {n_bound} 户）；已写入 {output}",
     },
+    "units_summary": {
+        "en": "joint units: {n_kept} of {compared} households kept their unit, {moved} changed unit; {added} new in the register, {removed} gone (list in changes.json)",
+        "zh": "联户：{compared} 户中 {n_kept} 户留在原联户，{n_moved} 户更换了联户；台账新增 {added} 户，减少 {removed} 户（名单见 changes.json）",
+    },
     "edits_summary": {
         "en": "{moved} moved, {stayed} pinned where they stand ({pinned} pinned in the plan), {locked} locked; "
         "{redrawn} re-drawn, {created} created, {retired} retired; {broken} kept; written to {output}",

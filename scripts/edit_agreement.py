@@ -23,11 +23,11 @@ import time
 
 import numpy as np
 import pandas as pd
+from gridgeo.edits import EDITED_SPLIT, apply_edits
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from gridgeo.outputs.editmodel import edit_model
-from gridgeo.edits import EDITED_SPLIT, apply_edits
 from gridgeo.result import read_outputs
 
 

@@ -486,10 +486,10 @@ def test_register_options_need_a_register(tmp_path):
     assert result.exit_code == 2 and "given without --register" in result.output
 
 
-def test_update_refuses_a_register_plan(cli_run, tmp_path):
+def test_update_of_a_register_plan_without_a_register_names_the_fix(cli_run, tmp_path):
     out, _ = cli_run
     result = CliRunner().invoke(main, ["update", str(out), "--buildings", str(DATA / "monaco_buildings.gpkg"), "-o", str(tmp_path / "next")])
-    assert result.exit_code == 2 and "household register" in result.output
+    assert result.exit_code == 2 and "household register" in result.output and "--register FILE" in result.output
 
 
 def test_validate_checks_a_register(register, tmp_path):
@@ -512,7 +512,8 @@ def _leaks_in(text: str, values) -> list[str]:
 
 
 def test_map_report_and_edits_of_a_register_plan(cli_run, register, tmp_path):
-    """A register plan read back: the map and report render again without personal data; apply-edits refuses it."""
+    """A register plan read back: the map and report render again without personal data; apply-edits carries it
+    (an empty edit file: every household keeps its unit; tests/test_register_update.py moves buildings)."""
     out, _ = cli_run
     copy = tmp_path / "plan"
     import shutil
@@ -526,5 +527,10 @@ def test_map_report_and_edits_of_a_register_plan(cli_run, register, tmp_path):
         assert not _leaks(copy / name, values), name
     edits = tmp_path / "edits.csv"
     edits.write_text("building_code,grid_code\n", encoding="utf-8")
-    refused = CliRunner().invoke(main, ["apply-edits", str(copy), str(edits), "-o", str(tmp_path / "edited")])
-    assert refused.exit_code == 2 and "household register" in refused.output
+    edited = CliRunner().invoke(main, ["apply-edits", str(copy), str(edits), "-o", str(tmp_path / "edited")])
+    assert edited.exit_code == 0, edited.output
+    changes = json.loads((tmp_path / "edited" / "changes.json").read_text(encoding="utf-8"))
+    assert changes["households_moved_units"] == [] and changes["households_kept_in_unit"] == len(register)
+    assert (tmp_path / "edited" / "households.csv").read_bytes() == (copy / "households.csv").read_bytes()
+    for path in _files(tmp_path / "edited"):
+        assert not _leaks(path, values), path.name

@@ -11,7 +11,7 @@ import click
 from ..errors import InputError, Problem
 from ..messages import count, say
 from .group import main
-from .options import LANGS, POINT_PARAMS, _handle_errors, _lang, logger
+from .options import LANGS, POINT_PARAMS, _handle_errors, _lang, logger, register_options
 from .steps import (
     _absolute,
     _carried_config,
@@ -19,7 +19,9 @@ from .steps import (
     _formats,
     _lines_layer,
     _living_services,
+    _read_register_options,
     _record_service_sources,
+    _register_config,
     _saved_config,
     _writers,
 )
@@ -39,8 +41,9 @@ from .steps import (
 @click.option("--report/--no-report", "make_report", default=True, show_default=True, help="Write report.html.")
 @click.option("--lang", type=click.Choice(LANGS), default=None, help="Language of the map and report (default: the previous run's).")
 @click.option("--overwrite", is_flag=True, help="Replace OUTDIR if it exists.")
+@register_options
 @_handle_errors
-def update_command(previous, buildings, output, barriers, roads, service_centres, encoding, formats, make_map, make_report, lang, overwrite):
+def update_command(previous, buildings, output, barriers, roads, service_centres, encoding, formats, make_map, make_report, lang, overwrite, register_opts=None):
     """Update the plan in PREVIOUS_OUTDIR for a new building layer, writing OUTDIR.
 
     Unchanged grids keep their polygons and codes; only grids whose buildings or
@@ -49,6 +52,10 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
     share of households whose grid changed); report.json names the parent run.
     Compounds of the previous run stay whole where grids are re-drawn, and the
     team, workload and walk columns are measured again as the previous run did.
+    A plan made with a household register needs the register as it is now
+    (--register; its column options default to the previous run's): every
+    household still in its grid keeps its unit where the unit band allows, and
+    changes.json lists the households that changed unit.
     """
     from ..inputs.io import is_table, layer_label, read_layer, read_point_table, split_layer_spec
     from ..living.update import update
@@ -57,9 +64,14 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
     prev = Path(previous)
     if prev.resolve() == Path(output).resolve():
         raise InputError(Problem("-o/--output", f"{output} is PREVIOUS_OUTDIR; writing there would replace the plan being updated", "write the update to a new folder"))
-    _check_output(output, overwrite, [buildings, *barriers, *roads, *filter(None, [service_centres])])
+    register_opts = register_opts or {}
+    _check_output(output, overwrite, [buildings, *barriers, *roads, *filter(None, [service_centres, register_opts.get("register")])])
     chosen = _formats(formats)
     saved = _saved_config(prev)
+    register_labels: dict = {}
+    register_frame, register_kwargs = _read_register_options(register_opts, encoding, chosen, register_labels)
+    if register_kwargs and click.get_current_context().get_parameter_source("register_unmatched") == click.core.ParameterSource.DEFAULT:
+        register_kwargs["register_unmatched"] = None  # as the previous run recorded it
     barriers = barriers or tuple(saved.get("barriers", ()))
     path, layer = split_layer_spec(buildings)
     if is_table(path):  # a table of points, read as the previous run read its own (--x/--y/--wkt/--crs in its config.toml)
@@ -73,17 +85,21 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
     road_specs, road_frames, centres = _living_services(prev, roads, service_centres, encoding)
     result = update(
         prev, frame, barriers=barrier_frames or None, roads=road_frames, service_centres=centres,
-        labels={"buildings": layer_label(path, layer), "communities": f"{previous}/partition.gpkg:communities"},
+        labels={"buildings": layer_label(path, layer), "communities": f"{previous}/partition.gpkg:communities", **register_labels},
+        **register_kwargs,
     )
+    personal, register_config = _update_register_outputs(result, register_frame, register_opts)
     if road_specs or service_centres:
         _record_service_sources(result, road_specs, service_centres, result.report["parameters"].get("centre_id"), result.report["parameters"].get("centre_name"))
     lang = lang or saved.get("lang", "zh")
     writers = _writers(
         chosen, make_map=make_map, make_report=make_report, lang=lang, basemap=saved.get("basemap", "osm") if os.environ.get("TIANDITU_KEY") or saved.get("basemap") != "tianditu" else "osm",
         tianditu_key=os.environ.get("TIANDITU_KEY"), barriers=_lines_layer(barrier_frames, result.grids.crs) if barrier_frames else None, shp_encoding=encoding or "utf-8",
+        personal=personal, unit_head=register_opts.get("unit_head"),
     )
     carried = _carried_config(
-        saved, output, lang=lang, buildings=_absolute(buildings), barriers=[_absolute(spec) for spec in barriers], roads=roads, service_centres=service_centres
+        saved, output, lang=lang, buildings=_absolute(buildings), barriers=[_absolute(spec) for spec in barriers], roads=roads, service_centres=service_centres,
+        **register_config,
     )
     write_outputs(result, output, overwrite=overwrite, writers=writers, extra={"config.toml": carried})
     c = result.changes
@@ -96,6 +112,40 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
             retired=str(n["retired"]), reshaped=str(n["reshaped"]), modified=str(n["modified"]), moved=count(n["moved"], "building"),
             households=count(n["households"], "household"), **{f"n_{k}": v for k, v in n.items()},
         ))
+        if "households_kept_in_unit" in c:
+            click.echo(_units_summary(c))
+
+
+def _update_register_outputs(result, frame, opts: dict) -> tuple:
+    """`update --register`: the personal columns for the rosters (with --personal) and the register's config.toml entries."""
+    if frame is None:
+        return None, {}
+    from ..inputs.register import personal_table, prepare_register
+
+    used = result.report["parameters"]
+    order = used.get("register_order") or []
+    personal = None
+    if opts.get("personal"):
+        checked = prepare_register(frame, building=used["register_building"], household=used["register_household"], order=order)
+        personal = personal_table(frame, checked)
+    config = {
+        **_register_config(opts),
+        "register_building": used.get("register_building"),
+        "register_household": used.get("register_household"),
+        "register_order": ",".join(order) or None,
+        "register_unmatched": used.get("register_unmatched"),
+    }
+    return personal, config
+
+
+def _units_summary(changes: dict) -> str:
+    """The joint-unit line of `update` / `apply-edits` on a register plan."""
+    moved = len(changes["households_moved_units"])
+    return say(
+        "units_summary", _lang(), compared=str(changes["households_compared_units"]),
+        moved=count(moved, "household"), added=str(len(changes["register_households_added"])), removed=str(len(changes["register_households_removed"])),
+        n_kept=changes["households_kept_in_unit"], n_moved=moved,
+    )
 
 
 # -- apply-edits -----------------------------------------------------------------------------------------
@@ -155,3 +205,5 @@ def apply_edits_command(previous, edits, output, formats, make_map, make_report,
         ))
         for line in broken_summary(result, words):
             click.echo(say("kept", words, text=line))
+        if "households_kept_in_unit" in result.changes:
+            click.echo(_units_summary(result.changes))

@@ -41,7 +41,11 @@ Applying the moves:
   re-drawn, as in a fresh partition; the ``compounds`` layer and report section
   are written again, and a compound the edits split says so ("the planner's
   edits keep it in 2 grids").
-* **Joint units** (联户) are cut again for the affected grids only.
+* **Joint units** (联户) are cut again for the affected grids only.  In a plan
+  made with a household register, a moved building takes its households along
+  and every grid's units are cut again keeping each household in its unit
+  wherever the band allows (:mod:`gridgeo.living.unitkeep`); the households that
+  changed unit are listed in ``changes.json``.
 * **Staffing, workload and coverage** columns of every grid are computed
   afresh with the plan's settings (:func:`gridgeo.living.lineage.add_services`).
 * **Broken constraints are reported, never undone.**  A re-drawn grid outside
@@ -80,8 +84,9 @@ from ..result import Partition
 from .assemble import _assemble
 from .compounds import _compound_groups, _compound_outcomes, _previous_compounds
 from .edit_table import _SHOWN, ACTIONS, check_edits, read_edits
-from .lineage import add_services, parent_record, read_previous, refuse_register_plan, service_settings
+from .lineage import add_services, parent_record, read_previous, service_settings
 from .state import _Grid
+from .unitkeep import REGISTER_COUNT, keep_plan_units, registered_layer
 from .update import _previous_note
 
 __all__ = ["EDITED_SPLIT", "ACTIONS", "read_edits", "check_edits", "apply_edits", "broken_summary"]
@@ -264,7 +269,7 @@ def apply_edits(
     ([360, 440], '001-01')
     """
     run = read_previous(previous, fix="edit a folder written by gridgeo partition, update or apply-edits")
-    refuse_register_plan(run, "apply-edits")
+    registered = bool(run.params.get("register_household"))  # a register plan: buildings take their households along
     prev, prev_path, report, params = run.partition, run.path, run.report, run.params
     band, unit_band, seed = run.band, run.unit_band, run.seed
     if isinstance(edits, (str, Path)):
@@ -281,7 +286,11 @@ def apply_edits(
     level = validate_logger.level
     validate_logger.setLevel(logging.ERROR)
     try:
-        prep = _prepare(prev, prev_path, layer, params)
+        if registered:  # the plan's register counts, not an estimate from the footprints (gridgeo.unitkeep)
+            prep = _prepare(prev, prev_path, registered_layer(prev, layer), {**params, "households": REGISTER_COUNT})
+            prep.buildings, prep.unassigned = prep.buildings.drop(columns=REGISTER_COUNT), prep.unassigned.drop(columns=REGISTER_COUNT)
+        else:
+            prep = _prepare(prev, prev_path, layer, params)
     finally:
         validate_logger.setLevel(level)
 
@@ -436,6 +445,8 @@ def apply_edits(
     changes["parent"] = parent
     result.report["changes"] = {key: (len(value) if isinstance(value, list) else value) for key, value in changes.items() if key != "parent"}
     result.changes = changes
+    if registered:
+        result = keep_plan_units(result, run, prep, b_code, metric, unit_band)
     result = add_services(result, services)  # staffing, workload, coverage of the final grids, as the plan ran them
     logger.info(
         "apply-edits: %d buildings moved, %d pinned where they stand, %d grids re-drawn, %d created, %d retired; %d broken constraints",

@@ -296,25 +296,3 @@ def add_services(result: Partition, settings: ServiceSettings) -> Partition:
         )
     return result
 
-
-def refuse_register_plan(run: PreviousRun, command: str) -> None:
-    """``update`` and ``apply-edits`` do not yet carry a household register's units: a plan made with one is an error.
-
-    Examples
-    --------
-    >>> run = PreviousRun(None, None, {"register_household": "hh_id"}, (300, 500), (10, 15), 0)
-    >>> refuse_register_plan(run, "update")
-    Traceback (most recent call last):
-    ...
-    gridgeo.errors.InputError: previous: was partitioned with a household register, ...
-    """
-    if run.params.get("register_household"):
-        raise InputError(
-            Problem(
-                run.where,
-                f"was partitioned with a household register, which `gridgeo {command}` does not carry yet (its units would lose their household ids)",
-                "run `gridgeo partition` again with the new buildings and register"
-                if command == "update"
-                else "run `gridgeo partition` again (a register plan cannot be edited yet)",
-            )
-        )

@@ -81,6 +81,13 @@ pinned grid.
 
 Joint units of unchanged grids are taken from the previous run with the
 geometry type a fresh run gives them (:func:`gridgeo.result.single_part_units`).
+
+A plan partitioned with a **household register** is updated with the register
+as it is now (``register=``; refused without it): the households per building
+come from it, the grids are repaired as above, and then the units of every grid
+are cut again keeping each household still in its grid in its unit wherever the
+unit band allows (:mod:`gridgeo.living.unitkeep`); ``changes`` lists the households
+that changed unit.
 """
 
 from __future__ import annotations
@@ -91,6 +98,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 
 from ..cells.areas import AreaGroups
@@ -102,9 +110,10 @@ from ..partition.notes import DEDICATED, IN_BAND, GridNote
 from ..result import Partition
 from .assemble import _assemble
 from .compounds import _compound_outcomes, _join_compound_mates, _previous_compounds, _split_compound_grids
-from .lineage import add_services, parent_record, read_previous, refuse_register_plan, service_settings
+from .lineage import add_services, parent_record, read_previous, service_settings
 from .repair import _move_lower_bound, _repair_community
 from .state import _Context, _Grid
+from .unitkeep import REGISTER_COUNT, keep_register_units, register_for_update, require_register
 
 __all__ = ["update", "GRID_INDEX", "write_grid_index", "load_grid_index"]
 
@@ -126,6 +135,11 @@ def update(
     labels: dict[str, str] | None = None,
     max_region: int = 6,
     audit: bool = True,
+    register: pd.DataFrame | None = None,
+    register_building: str | None = None,
+    register_household: str | None = None,
+    register_order: str | list[str] | None = None,
+    register_unmatched: str | None = None,
 ) -> Partition:
     """Update a previous partition for a new building layer, changing as little as possible.
 
@@ -151,11 +165,21 @@ def update(
     audit : bool
         Check the result's integrity (every building once, households conserved,
         one polygon per grid, tiling); a failure raises :class:`AuditError`.
+    register : DataFrame, optional
+        The household register as it is now (:func:`gridgeo.inputs.register.read_register`):
+        required for a plan partitioned with a register, refused for one without.
+        Households per building come from it, and every household still in
+        its grid keeps its joint unit where the unit band allows (:mod:`gridgeo.living.unitkeep`).
+    register_building, register_household, register_order, register_unmatched : optional
+        The register's columns and the treatment of rows of unknown buildings, as
+        in :func:`gridgeo.partition` (default: what the previous plan recorded).
 
     Returns
     -------
     Partition
         With :attr:`Partition.changes` filled and ``report["parent"]`` naming the previous run.
+        A register plan's changes also list the households that changed unit
+        (``households_moved_units``) and count those that kept theirs.
 
     Raises
     ------
@@ -178,7 +202,13 @@ def update(
     (['001-01'], 0.0)
     """
     run = read_previous(previous, fix="update a folder written by gridgeo partition, update or apply-edits")
-    refuse_register_plan(run, "update")
+    require_register(run, register, "update")
+    keeper = None  # a register plan: the new register's counts, and its units re-cut keeping households (gridgeo.living.unitkeep)
+    if register is not None:
+        keeper = register_for_update(
+            run, buildings, register, register_building=register_building, register_household=register_household,
+            register_order=register_order, register_unmatched=register_unmatched, labels=labels,
+        )
     prev, prev_path, report, params = run.partition, run.path, run.report, run.params
     band, unit_band, seed = run.band, run.unit_band, run.seed
     services = service_settings(run, roads=roads, service_centres=service_centres)  # before the work: fail early
@@ -187,8 +217,8 @@ def update(
     building_id = params.get("building_id")
     prep = prepare_inputs(
         prev.communities,
-        buildings,
-        households=params.get("households"),
+        buildings if keeper is None else keeper.buildings,
+        households=params.get("households") if keeper is None else REGISTER_COUNT,
         community_id="community_id",
         building_id=building_id,
         community_households=params.get("community_households"),
@@ -197,6 +227,9 @@ def update(
         default_storeys=float(params.get("default_storeys", 3.0)),
         dwelling_m2=float(params.get("dwelling_m2", 90.0)),
     )
+    if keeper is not None:
+        prep.buildings, prep.unassigned = prep.buildings.drop(columns=REGISTER_COUNT), prep.unassigned.drop(columns=REGISTER_COUNT)
+        prep.notes.extend(keeper.matched.notes)
     metric, crs = prep.metric_crs, prep.input_crs
     n = len(prep.buildings)
     comm_code_of_id = dict(zip(prev.communities["community_id"].astype(str), prev.communities["community_code"].astype(str)))
@@ -340,6 +373,8 @@ def update(
     changes["parent"] = parent
     result.report["changes"] = {key: (len(value) if isinstance(value, list) else value) for key, value in changes.items() if key != "parent"}
     result.changes = changes
+    if keeper is not None:
+        result = keep_register_units(result, run, keeper, prep, b_code, metric, unit_band)
     result = add_services(result, services)  # staffing, workload, coverage of the final grids, as the parent ran them
     logger.info(
         "update: %d grids added, %d retired, %d reshaped, %d modified; %.2f %% of households changed grid",

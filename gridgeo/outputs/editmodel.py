@@ -42,13 +42,13 @@ import pandas as pd
 import shapely
 
 from ..cells.adjacency import _shared_by_intersection, _shared_by_segments
-from ..inputs.crs import local_metric_crs
-from ..partition.engine import _assign_parts
+from ..cells.tessellate import split_parts, tessellate_part
 from ..errors import InputError, Problem
+from ..inputs.crs import local_metric_crs
 from ..living.lineage import report_hash
 from ..parallel import map_ordered
+from ..partition.engine import _assign_parts
 from ..result import Partition
-from ..cells.tessellate import split_parts, tessellate_part
 
 __all__ = ["EDIT_MODEL_VERSION", "edit_model", "building_adjacency", "edit_assets", "edit_html", "edit_script_hash"]
 
