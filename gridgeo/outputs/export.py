@@ -315,8 +315,8 @@ def run_side_by_side(jobs: list) -> None:
     The first job runs here; the others run in child processes forked from
     this one (so nothing is pickled on the way in) when the platform can fork,
     there is more than one core and no other thread is running (forking a
-    threaded process can deadlock).  Otherwise the jobs run one after the
-    other.  An exception in any job (including an interrupt) is raised here
+    threaded process can deadlock), as many as the available memory holds
+    (:func:`_forks_that_fit`).  Otherwise the jobs run one after the other.  An exception in any job (including an interrupt) is raised here
     after every child has stopped.
     """
     can_fork = "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1
@@ -326,14 +326,17 @@ def run_side_by_side(jobs: list) -> None:
         return
     context = multiprocessing.get_context("fork")
     children = []
+    forked = 1 + _forks_that_fit(len(jobs) - 1)
     try:
-        for job in jobs[1:]:
+        for job in jobs[1:forked]:
             receive, send = context.Pipe(duplex=False)
             child = context.Process(target=_child, args=(job, send), daemon=True)
             child.start()
             send.close()
             children.append((child, receive))
         jobs[0]()
+        for job in jobs[forked:]:  # no room for more copies of this process: here, one after the other
+            job()
         for child, receive in children:
             try:
                 error, seconds = receive.recv()
@@ -350,6 +353,25 @@ def run_side_by_side(jobs: list) -> None:
                 child.terminate()
             child.join()
             receive.close()
+
+
+def _forks_that_fit(wanted: int) -> int:
+    """How many of ``wanted`` forked copies of this process the memory available now can hold (``wanted`` off Linux).
+
+    A forked writer reads the parent's Python objects, and reading one writes
+    its reference count, so each child ends up copying most of the parent's
+    memory: a city of a million buildings (a parent of about 9 GB) cannot have
+    four of them, and the kernel then kills one.  One parent's worth is kept
+    free for the parent's own writing.
+    """
+    try:
+        with open("/proc/self/statm", encoding="ascii") as statm:
+            resident = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            available = next(int(line.split()[1]) * 1024 for line in meminfo if line.startswith("MemAvailable:"))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return wanted
+    return max(0, min(wanted, available // max(resident, 1) - 1))
 
 
 def _child(job, send) -> None:
