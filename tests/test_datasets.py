@@ -15,6 +15,9 @@ from gridgeo.barrier_audit import barrier_audit
 
 from .conftest import SHARED
 
+# the whole datasets run on two worker processes (the outputs are the same for any worker count): the suite itself
+# runs on one core
+WORKERS = 2
 DATASETS = ["monaco", "munich_altstadt", "shanghai_bund", "taipei_wanhua_datong", "porto"]
 
 
@@ -30,7 +33,7 @@ def _load(name):
 @functools.cache
 def _run(name):
     communities, buildings = _load(name)
-    result = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id", grid_size=(300, 500), unit_size=(10, 15))
+    result = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id", grid_size=(300, 500), unit_size=(10, 15), workers=WORKERS)
     return name, communities, buildings, result
 
 
@@ -85,7 +88,7 @@ def test_units_in_band_except_in_grids_too_small_to_cut(dataset):
 @functools.cache
 def _run_joint_unit_sized(name):
     communities, buildings = _load(name)
-    result = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id", grid_size=(10, 15), unit_size=(10, 15))
+    result = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id", grid_size=(10, 15), unit_size=(10, 15), workers=WORKERS)
     return buildings, result
 
 
@@ -124,7 +127,7 @@ def _with_roads(name, roads="major"):
     lines = gpd.read_file(SHARED / name / "roads.gpkg", layer="roads")
     if roads == "major":
         lines = lines[lines["cls"].isin(MAJOR)]
-    result = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id", barriers=[lines])
+    result = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id", barriers=[lines], workers=WORKERS)
     return communities, buildings, lines, result
 
 
