@@ -290,6 +290,33 @@ def test_review_by_clicks_gives_the_file_apply_edits_takes(run, move, browse, tm
     assert page.page.locator(".leaflet-popup-content").count() == 1
 
 
+def test_lasso_selects_by_clicks_on_the_map(run, move, browse):
+    plan, result = run
+    building = move[0]
+    page = browse(plan / "map.html")
+    page.page.click("[data-edit=toggle]")
+    page.click_at(_inside(result, building), 18)  # selects it
+    page.page.click("[data-edit=clear]")
+    assert page.js("gridgeo.edit.selection()") == []
+    here = _inside(result, building)
+    x, y = page.screen(here.x, here.y)
+    corners = [(x + dx, y + dy) for dx, dy in ((-25, -25), (25, -25), (25, 25), (-25, 25))]
+    page.page.click("[data-edit=lasso]")
+    for corner in corners:
+        page.page.mouse.click(*corner)
+    lines = "() => { let n = 0; window.gridgeo.view.map.eachLayer((l) => { if (l instanceof L.Polyline) n++; }); return n; }"
+    assert page.js(lines) == 1  # the lasso's line
+    assert page.js("gridgeo.edit.selection()") == []  # clicks while drawing do not select
+    page.page.click("[data-edit=lasso]")  # "Finish lasso"
+    selected = page.js("gridgeo.edit.selection()")
+    box = page.page.locator("#map").bounding_box()
+    to_latlng = "([x, y]) => { const ll = window.gridgeo.view.map.containerPointToLatLng([x, y]); return [ll.lat, ll.lng]; }"
+    ring = [page.js(to_latlng, [cx - box["x"], cy - box["y"]]) for cx, cy in corners]
+    assert building in selected and set(selected) == set(page.js("(r) => window.gridgeo.view.buildingsInPolygon(r)", ring))
+    assert page.js(lines) == 0
+    assert page.page.locator(".leaflet-popup-content").count() == 0
+
+
 def test_api_move_csv_apply_edits(run, move, browse, tmp_path):
     """gridgeo.edit.move → gridgeo.edit.csv() → apply-edits, on the real page; the edits survive a reload."""
     plan, result = run
