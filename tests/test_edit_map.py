@@ -182,12 +182,12 @@ def _free_point(result, code: str):
     return gpd.GeoSeries([free.representative_point()], crs=metric).to_crs(4326).iloc[0]
 
 
-def _apply(plan: Path, text: str, folder: Path):
+def _apply(plan: Path, text: str, folder: Path, *, with_map: bool = False):
     """``gridgeo apply-edits`` with the page's file; the new plan."""
     edits = folder / "edits.csv"
     edits.write_bytes(text.encode("utf-8"))
     out = folder / "v2"
-    run = CliRunner().invoke(main, ["apply-edits", str(plan), str(edits), "-o", str(out), "--no-map", "--no-report"])
+    run = CliRunner().invoke(main, ["apply-edits", str(plan), str(edits), "-o", str(out), "--map" if with_map else "--no-map", "--no-report"])
     assert run.exit_code == 0, run.output
     return read_outputs(out)
 
@@ -327,8 +327,12 @@ def test_api_move_csv_apply_edits(run, move, browse, tmp_path):
     text = page.js("gridgeo.edit.csv()")
     assert text == f"{HEADER}\n{building},{target},move\n"
     assert [s["one_piece"] for s in summary] == [None, None]  # the default map has no adjacency
-    after = _apply(plan, text, tmp_path)
+    after = _apply(plan, text, tmp_path, with_map=True)
     _check_guarantees(result, after, {building: target}, summary)
+    # the edited plan's map has its own edit mode, keyed by its own report: the building is in its new grid there
+    model = _model_of((tmp_path / "v2" / "map.html").read_text(encoding="utf-8"))
+    assert model["run_key"] == hashlib.sha256((tmp_path / "v2" / "report.json").read_bytes()).hexdigest()
+    assert model["grids"]["code"][model["buildings"]["grid"][model["buildings"]["code"].index(building)]] == target
     # the edits survive a reload (localStorage, keyed by the run)
     page.page.reload()
     page.page.wait_for_function("() => !!(window.gridgeo && window.gridgeo.edit)")
