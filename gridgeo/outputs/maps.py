@@ -62,7 +62,8 @@ JavaScript contract
     ``onGridClick(fn)`` (``fn(gridCode, event)``), each returning a function that
     removes the handler (a handler returning ``false`` keeps the grid's popup
     closed); ``setBuildingGrid(buildingCode, gridCode)`` (redraws the building in
-    that grid's colour; ``false`` for an unknown code),
+    that grid's colour, in neutral grey for a grid code the plan does not have
+    yet; ``false`` for an unknown building),
     ``highlightBuildings(codes)``, ``clearHighlight()``,
     ``buildingsInPolygon(latlngs)`` (the codes of the buildings whose centroid
     lies inside ``[[lat, lng], …]``, for a lasso) and ``control(position)`` (a
