@@ -281,5 +281,7 @@ def test_edit_mode_hooks(page, written):
     # a panel for the edit mode
     assert page.evaluate("() => { const el = window.gridgeo.view.control('topright'); el.textContent = 'edit'; return !!el.closest('.leaflet-control-container'); }")
     assert page.evaluate("() => window.gridgeo.view.map instanceof L.Map")
-    assert page.evaluate("window.gridgeo.editModel") is None
+    model = page.evaluate("window.gridgeo.editModel")  # write_maps gives the run's edit model, without the adjacency
+    assert model["grids"]["code"] == sorted(result.grids["grid_code"]) and model["adjacency"] is None
+    assert page.evaluate("(code) => window.gridgeo.view.setBuildingGrid(code, '001-99')", building["building_code"]) is True  # a new code: grey
     assert page.problems == []

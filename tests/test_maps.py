@@ -137,7 +137,8 @@ def test_edit_script_is_inlined_and_admitted(result, monkeypatch):
     import gridgeo.maps as maps
 
     monkeypatch.setattr(maps, "_edit_script", lambda: "window.__edit = window.gridgeo.view ? 1 : 0;")
-    page = build_map(result)
+    assert "window.__edit" not in build_map(result)  # the edit mode comes with an edit model only
+    page = build_map(result, edit_model={})
     scripts = re.findall(r"<script>(.*?)</script>", page, re.S)
     assert scripts[-1] == "window.__edit = window.gridgeo.view ? 1 : 0;"  # after the page's program
     digest = base64.b64encode(hashlib.sha256(scripts[-1].encode("utf-8")).digest()).decode("ascii")

@@ -43,14 +43,20 @@ def export_command(outdir, to, schema, overwrite):
 @click.option("--basemap", type=click.Choice(BASEMAPS), default=None, help="Map background (default: the run's).")
 @click.option("--tianditu-key", metavar="KEY", envvar="TIANDITU_KEY", help="Tianditu key (or $TIANDITU_KEY).")
 @click.option("--barriers", multiple=True, metavar="FILE", help="Barrier lines to draw.")
+@click.option("--edit", "review", is_flag=True, help="A review map: the edit mode also tells whether each grid stays one piece (adds a tessellation of every grid, about half the run's time).")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes for --edit (default: all cores); the map does not depend on it.")
 @_handle_errors
-def map_command(outdir, lang, basemap, tianditu_key, barriers):
+def map_command(outdir, lang, basemap, tianditu_key, barriers, review, workers):
     """Re-render OUTDIR/map.html from a finished run (e.g. with another basemap or language).
 
     Without --lang/--basemap/--barriers the run's own settings (its config.toml) are used.
+    Every map has the edit mode (its Edit button); with --edit it also checks that the grids stay one piece.
     """
     from ..inputs.io import read_layer, split_layer_spec
+    from ..living.lineage import report_hash
+    from ..outputs.editmodel import edit_model
     from ..outputs.maps import write_maps
+    from ..parallel import default_workers
     from ..result import read_outputs
 
     result = read_outputs(outdir)
@@ -71,9 +77,12 @@ def map_command(outdir, lang, basemap, tianditu_key, barriers):
             path, layer = split_layer_spec(spec)
             frames.append(read_layer(path, layer=layer))
         barrier_layer = _lines_layer(frames, result.grids.crs)
+    model = edit_model(  # keyed by the run's report.json as written, as the partition's own map
+        result, run_key=report_hash(Path(outdir), result.report or {}), lang=lang, adjacency=review, workers=(workers or default_workers()) if review else 1
+    )
     with tempfile.TemporaryDirectory(dir=outdir) as staging:
         paths = write_maps(
-            result, Path(staging), lang=lang, basemap=basemap, tianditu_key=tianditu_key, barriers=barrier_layer, service_centres=centres
+            result, Path(staging), lang=lang, basemap=basemap, tianditu_key=tianditu_key, barriers=barrier_layer, service_centres=centres, edit_model=model
         )
         for path in paths:
             target = Path(outdir) / path.relative_to(staging)

@@ -62,15 +62,20 @@ JavaScript contract
     ``onGridClick(fn)`` (``fn(gridCode, event)``), each returning a function that
     removes the handler (a handler returning ``false`` keeps the grid's popup
     closed); ``setBuildingGrid(buildingCode, gridCode)`` (redraws the building in
-    that grid's colour; ``false`` for an unknown code),
+    that grid's colour, in neutral grey for a grid code the plan does not have
+    yet; ``false`` for an unknown building),
     ``highlightBuildings(codes)``, ``clearHighlight()``,
     ``buildingsInPolygon(latlngs)`` (the codes of the buildings whose centroid
     lies inside ``[[lat, lng], …]``, for a lasso) and ``control(position)`` (a
     DOM element inside a new Leaflet control, for a panel).
 ``window.gridgeo.editModel``
     The ``edit_model`` given to :func:`build_map` (a JSON-ready dict), else
-    ``undefined``.  When the package holds ``gridgeo/assets/map/edit.js`` it is
-    inlined after the page's program and admitted by its hash.
+    ``undefined``; :func:`write_maps` always gives one.  With a model, the
+    page inlines ``gridgeo/assets/map/edit.js`` (and ``edit.css``) after its
+    program, admitted by its hash: ``edit.js`` finds ``window.gridgeo.view``
+    and adds the Edit toggle and panel (``window.gridgeo.edit``).  While the
+    edit mode is on, clicks on buildings and grids go to it only: no popup
+    opens.
 
 Basemaps: ``"osm"`` (OpenStreetMap), ``"tianditu"`` (天地图, needs a key) and
 ``"gaode"`` (高德/AMap, whose tiles are in GCJ-02: all geometry is shifted with
@@ -931,7 +936,8 @@ def _sha256(text: str) -> str:
 def _page(data: dict, lang: str) -> str:
     leaflet_js, leaflet_css = _leaflet_assets()
     template, css, program = _page_assets()
-    edit = _edit_script()
+    edit = _edit_script() if "edit" in data else None
+    edit_css = (_asset("edit.css") or "") if edit is not None else ""
     scripts = [leaflet_js, program] + ([edit] if edit is not None else [])
     csp = (
         "default-src 'none'; "
@@ -944,7 +950,7 @@ def _page(data: dict, lang: str) -> str:
         "CSP": csp,
         "TITLE": data["title"],
         "LEAFLET_CSS": leaflet_css,
-        "MAP_CSS": css,
+        "MAP_CSS": css + ("\n" + edit_css if edit_css else ""),
         "LEAFLET_JS": leaflet_js,
         "DATA": _json_for_html(data),
         "MAP_JS": program,
@@ -1052,7 +1058,13 @@ def write_maps(result: Partition, outdir, *, max_buildings_per_map: int | None =
     **options
         Passed to :func:`build_map` (``lang``, ``basemap``, ``tianditu_key``,
         ``barriers``, ``title``, ``data_attribution``, ``service_centres``,
-        ``edit_model``).
+        ``edit_model``).  Without ``edit_model`` the page gets the run's
+        :func:`~gridgeo.outputs.editmodel.edit_model` (the edit mode, run key
+        = sha256 of the run's ``report.json``), without the building adjacency
+        unless ``edit_adjacency=True`` (it re-tessellates every grid, about half
+        the time of a whole run; ``workers`` processes share it): the panel then
+        shows "?" for "one piece" and says how to get the check
+        (``gridgeo map OUTDIR --edit``).
 
     Returns
     -------
@@ -1076,6 +1088,12 @@ def write_maps(result: Partition, outdir, *, max_buildings_per_map: int | None =
     lang = options.get("lang", "zh")
     _check_lang(lang)
     _basemap_config(options.get("basemap", "osm"), options.get("tianditu_key"), lang)  # fail before writing anything
+    edit_adjacency = options.pop("edit_adjacency", False)
+    workers = options.pop("workers", 1)
+    if "edit_model" not in options:  # the edit mode is in every map; the adjacency only on request (it costs a tessellation)
+        from .editmodel import edit_model
+
+        options["edit_model"] = edit_model(result, lang=lang, adjacency=edit_adjacency, workers=workers)
     page = build_map(result, **options)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)

@@ -41,7 +41,8 @@
       csv_header: 'the file has no columns building_code and grid_code (found: {0})', csv_action: 'line {0}: unknown action {1} (use move, lock or unlock)',
       csv_move: 'line {0}: a move without building_code', csv_grid: 'line {0}: no grid_code', csv_lockb: 'line {0}: lock and unlock apply to whole grids, leave building_code empty',
       csv_twice: 'line {0}: building {1} is sent to {2} but also to {3}', csv_line: 'line {0}: {1}', both: 'grid {0} is both locked and unlocked',
-      storage: 'the edits could not be saved in this browser (localStorage): {0}', restored: 'Edits of this plan restored from this browser.'
+      storage: 'the edits could not be saved in this browser (localStorage): {0}', restored: 'Edits of this plan restored from this browser.',
+      no_adjacency: '"One piece" shows "?": this map was written without the building adjacency, which would slow down every run. For that check, write a review map: gridgeo map PLAN_DIR --edit'
     },
     zh: {
       edit: '编辑', editing: '编辑中', title: '调整网格', selected: '已选', building: '栋建筑', buildings: '栋建筑', households: '户',
@@ -60,7 +61,8 @@
       csv_header: '文件缺少 building_code 和 grid_code 列（现有：{0}）', csv_action: '第 {0} 行：未知操作 {1}（用 move、lock 或 unlock）',
       csv_move: '第 {0} 行：移动缺少 building_code', csv_grid: '第 {0} 行：缺少 grid_code', csv_lockb: '第 {0} 行：锁定和解锁针对整个网格，building_code 应留空',
       csv_twice: '第 {0} 行：建筑 {1} 移入 {2}，又移入 {3}', csv_line: '第 {0} 行：{1}', both: '网格 {0} 既锁定又解锁',
-      storage: '调整无法保存在本浏览器（localStorage）：{0}', restored: '已从本浏览器恢复本方案的调整。'
+      storage: '调整无法保存在本浏览器（localStorage）：{0}', restored: '已从本浏览器恢复本方案的调整。',
+      no_adjacency: '“连成一片”显示“?”：本图未包含建筑之间的邻接关系（计算较慢，默认不算，以免拖慢每次运行）。需要这项检查时，生成审阅图：gridgeo map 方案目录 --edit'
     }
   };
   var T = TEXT[model.lang] || TEXT.zh;
@@ -531,6 +533,11 @@
     panel.appendChild(el('div', 'gg-edit-band', T.band + ': ' + band[0] + '–' + band[1] + ' ' + T.households));
     var help = el('div', 'gg-edit-help', T.pick_help);
     panel.appendChild(help);
+    if (!adjStart) {
+      var pieceHint = el('div', 'gg-edit-help gg-edit-hint', T.no_adjacency);
+      pieceHint.setAttribute('data-edit', 'piece-hint');
+      panel.appendChild(pieceHint);
+    }
     var message = el('div', 'gg-edit-message');
     message.setAttribute('role', 'alert');
     message.setAttribute('data-edit', 'message');
@@ -609,7 +616,9 @@
       toggle.textContent = active ? T.editing : T.edit;
       toggle.setAttribute('aria-pressed', active ? 'true' : 'false');
       box.classList.toggle('gg-edit-active', active);
+      document.body.classList.toggle('gg-editing', active);
       if (!active) { cancelLasso(); select([]); }
+      else if (view.map && typeof view.map.closePopup === 'function') { view.map.closePopup(); }
       render();
     }
 

@@ -644,9 +644,16 @@
     list.slice().forEach(function (fn) { if (fn(code, e) === false) keep = false; });
     return keep;
   }
+  function editing() { return !!(api.edit && typeof api.edit.active === 'function' && api.edit.active()); }
   map.on('click', function (e) {
     var h = hit(e.latlng);
     if (!h) return;
+    if (editing()) {  // the edit mode owns the clicks: no popups, the event goes no further
+      if (h.layer === B) callHandlers(buildingHandlers, decode(B.p.code[h.i]), e);
+      else if (h.layer === G) callHandlers(gridHandlers, decode(G.p.code[h.i]), e);
+      if (e.originalEvent) L.DomEvent.stop(e.originalEvent);
+      return;
+    }
     if (h.layer === layers.centres) { popup.setLatLng(e.latlng).setContent(centrePopup(h.i)).openOn(map); return; }
     if (h.layer === B) {
       if (!callHandlers(buildingHandlers, decode(B.p.code[h.i]), e)) return;
@@ -921,10 +928,10 @@
     map: map,
     onBuildingClick: function (fn) { buildingHandlers.push(fn); return function () { buildingHandlers.splice(buildingHandlers.indexOf(fn), 1); }; },
     onGridClick: function (fn) { gridHandlers.push(fn); return function () { gridHandlers.splice(gridHandlers.indexOf(fn), 1); }; },
-    setBuildingGrid: function (buildingCode, gridCode) {
-      var b = buildingIndexOf(buildingCode), g = gridIndexOf(gridCode);
-      if (b < 0 || g < 0) return false;
-      B.p.g[b] = g; scene.redraw();
+    setBuildingGrid: function (buildingCode, gridCode) {  // a grid code the plan does not have yet: neutral grey
+      var b = buildingIndexOf(buildingCode);
+      if (b < 0) return false;
+      B.p.g[b] = gridIndexOf(gridCode); scene.redraw();
       return true;
     },
     highlightBuildings: function (codes) {
