@@ -14,7 +14,8 @@ import shapely
 
 import gridgeo
 from gridgeo.inputs.chinacoords import wgs84_to_gcj02
-from gridgeo.outputs.maps import _encode, build_map, write_maps
+from gridgeo.outputs.map_geometry import _encode
+from gridgeo.outputs.maps import build_map, write_maps
 
 XSS = "<img src=x onerror=alert(1)>"
 

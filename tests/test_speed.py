@@ -13,7 +13,8 @@ from click.testing import CliRunner
 import gridgeo
 from gridgeo import timings
 from gridgeo.cli import main
-from gridgeo.outputs.maps import _encode, _json_for_html, _origin
+from gridgeo.outputs.map_data import _json_for_html
+from gridgeo.outputs.map_geometry import _encode, _origin
 
 from .conftest import REPO, SAMPLE, SHARED, file_hashes
 
@@ -60,7 +61,7 @@ def test_nested_stages_are_exclusive():
 
 
 def _decoded(encoded: dict, origin) -> list[np.ndarray]:
-    """The vertices of each ring (micro-degrees) read back from :func:`gridgeo.maps._encode`."""
+    """The vertices of each ring (micro-degrees) read back from :func:`gridgeo.outputs.map_geometry._encode`."""
     xy = np.cumsum(np.asarray(encoded["xy"], dtype=np.int64).reshape(-1, 2), axis=0) + np.asarray(origin)
     bounds = np.concatenate([[0], np.cumsum(encoded["v"])])
     return [xy[a:b] for a, b in zip(bounds[:-1], bounds[1:])]
@@ -176,7 +177,7 @@ def test_display_geometry_converts_each_distinct_geometry_once_with_the_same_res
     import geopandas as gpd
 
     from gridgeo.inputs.crs import local_metric_crs
-    from gridgeo.outputs.maps import DECIMALS, _display_geometry, _simplify
+    from gridgeo.outputs.map_geometry import DECIMALS, _display_geometry, _simplify
 
     communities, buildings = taipei_small
     result = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id")

@@ -54,7 +54,7 @@ from ..labels import check_lang
 from ..progress import progress_bar
 from ..result import Partition
 from .files import write_atomic
-from .maps import _sanitise_filename
+from .map_data import _sanitise_filename
 from .printdraw import _draw_map, _draw_panel, _text
 from .printfonts import CJKFont, _has_bold, _needs_cjk, _no_font_error, check_fonts, find_cjk_font
 from .printpage import (
