@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
 from pathlib import Path
 
 import geopandas as gpd
@@ -41,3 +43,26 @@ def taipei_small():
 @pytest.fixture(scope="session")
 def sample():
     return gpd.read_file(SAMPLE / "communities.shp"), gpd.read_file(SAMPLE / "buildings.shp")
+
+
+# -- headless Chromium (Debian's package), for the map and edit-mode tests ----------------------------------------
+CHROMIUM = os.environ.get("GRIDGEO_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run",
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per test module (playwright drives Debian's browser; nothing is downloaded)."""
+    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
+        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's package with `apt-get install -y chromium`")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        pytest.fail("the browser test needs playwright: `pip install playwright` (not `playwright install`)")
+    with sync_playwright() as p:
+        instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield instance
+        instance.close()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import re
 import shutil
 from pathlib import Path
@@ -34,8 +33,6 @@ from gridgeo.outputs.maps import write_maps
 from gridgeo.result import read_outputs
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("GRIDGEO_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 XSS_NAME = '<img src=x onerror="window.__xss=1">'
 XSS_ID = "<script>window.__xss=2</script>"
 HEADER = "building_code,grid_code,action"
@@ -89,19 +86,6 @@ def move(run):
     return _neighbour_move(run[1])
 
 
-# -- the browser ----------------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser():
-    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's package with `apt-get install -y chromium`")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the browser test needs playwright: `pip install playwright` (not `playwright install`)")
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield instance
-        instance.close()
 
 
 class Page:

@@ -14,8 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +31,6 @@ from gridgeo.outputs.editmodel import edit_html, edit_model, edit_script_hash
 from gridgeo.result import read_outputs
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("GRIDGEO_CHROMIUM", "/usr/bin/chromium")
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"]
 XSS_NAME = '<img src=x onerror="window.__xss=1">'
 XSS_ID = "<script>window.__xss=2</script>"
 OPTIONS = {"households": "hh_est", "community_id": "community_id", "building_id": "building_id"}
@@ -266,19 +262,6 @@ def test_html_keeps_names_as_data(plan):
     assert json.loads(html.split('id="gg-edit-model">', 1)[1].split("</script>", 1)[0]) == model
 
 
-# -- the browser ----------------------------------------------------------------------------------
-@pytest.fixture(scope="module")
-def browser():
-    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's package with `apt-get install -y chromium`")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the browser test needs playwright: `pip install playwright` (not `playwright install`)")
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,6 @@ the README.  Needs ``apt-get install chromium`` and ``pip install playwright``
 
 from __future__ import annotations
 
-import os
-import shutil
 from pathlib import Path
 
 import geopandas as gpd
@@ -22,28 +20,11 @@ import gridgeo
 from gridgeo.outputs.maps import write_maps
 
 REPO = Path(__file__).resolve().parent.parent
-CHROMIUM = os.environ.get("GRIDGEO_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run",
-]  # fmt: skip
 XSS_FLAG = '<img src=x onerror="window.__xss=1">'
 XSS_ALERT = "<img src=x onerror=alert(1)>"
 NAME = "萬壽里 " + XSS_FLAG
 
 
-@pytest.fixture(scope="module")
-def browser():
-    if not (Path(CHROMIUM).is_file() or shutil.which(CHROMIUM)):
-        pytest.fail(f"no Chromium at {CHROMIUM}: install Debian's package with `apt-get install -y chromium`")
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.fail("the browser test needs playwright: `pip install playwright` (not `playwright install`)")
-    with sync_playwright() as p:
-        instance = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield instance
-        instance.close()
 
 
 @pytest.fixture(scope="module")

@@ -6,30 +6,11 @@ register (:func:`gridgeo.living.update.update`) or edited
 (:func:`gridgeo.living.edits.apply_edits`), its grids are repaired at the building
 level first; then this module cuts the units of every grid again so that a
 household that is still in the same grid (the same grid code) stays in its
-unit wherever the unit band allows:
+unit wherever the unit band allows.
 
-The cut itself is :mod:`gridgeo.units.keep`:
-
-1. **Sizes.**  :func:`cut_keeping` chooses, by an exact dynamic program over
-   the grid's previous units, how many households each previous unit holds in
-   the new plan (or whether it is dissolved) and how many households form new
-   units, in this order of priority: the fewest units out of the band (none
-   when the grid's total is a sum of band sizes, as in a fresh cut), then the
-   most households kept in their unit, then unit sizes nearest to what the
-   households around each unit ask for (its survivors plus the new households
-   nearest to it).  A unit loses households only when the band forces it.
-2. **Members.**  A unit that must shrink keeps its households that lie closest
-   together along the walking order; the households left over (new in the
-   register, arrived from another grid, or shed) fill the units that must grow
-   with the nearest ones (an optimal assignment on building distance, then
-   distance along the walking order); the rest form new units cut along the
-   walking order as a fresh run cuts them (:func:`gridgeo.units.cut_households`:
-   fewest staircases, then floors split).  Households no longer in the
-   register simply disappear from their unit.
-3. **Codes.**  A unit that keeps households keeps its code; a new unit takes the
-   next number of its grid after every number the grid ever used (the report
-   records retired unit codes, ``retired_unit_codes``, never reused).  A grid
-   with no previous unit (a new grid code) is cut exactly as a fresh run cuts it.
+The cut itself is :mod:`gridgeo.units.keep` (sizes by an exact dynamic program,
+then members along the walking order, then codes: a unit that keeps households
+keeps its code; the report records ``retired_unit_codes``, never reused).
 
 :func:`recut_units` applies this to every grid of a plan and returns the units,
 the ``households`` table and the households that changed unit, which

@@ -71,8 +71,8 @@ def _simplify(geoms: np.ndarray) -> np.ndarray:
     return out
 
 
-def _origin(*arrays: np.ndarray) -> tuple[int, int]:
-    """The lower left corner of all the display geometries, in micro-degrees."""
+def _finite_boxes(arrays) -> np.ndarray | None:
+    """The bounding boxes (minx, miny, maxx, maxy) of every non-empty geometry of ``arrays``; None without any."""
     boxes = []
     for geoms in arrays:
         geoms = np.asarray(geoms, dtype=object)
@@ -80,10 +80,16 @@ def _origin(*arrays: np.ndarray) -> tuple[int, int]:
             b = shapely.bounds(geoms)
             b = b[np.isfinite(b).all(axis=1)]
             if len(b):
-                boxes.append(b[:, :2].min(axis=0))
-    if not boxes:
+                boxes.append(b)
+    return np.vstack(boxes) if boxes else None
+
+
+def _origin(*arrays: np.ndarray) -> tuple[int, int]:
+    """The lower left corner of all the display geometries, in micro-degrees."""
+    b = _finite_boxes(arrays)
+    if b is None:
         return 0, 0
-    lo = np.vstack(boxes).min(axis=0)
+    lo = b[:, :2].min(axis=0)
     return int(math.floor(lo[0] * _SCALE)), int(math.floor(lo[1] * _SCALE))
 
 
@@ -151,17 +157,9 @@ def _label_points(geoms: np.ndarray, origin: tuple[int, int]) -> list[int]:
 
 
 def _bounds(*arrays: np.ndarray) -> list[list[float]] | None:
-    boxes = []
-    for geoms in arrays:
-        geoms = np.asarray(geoms, dtype=object)
-        if len(geoms):
-            b = shapely.bounds(geoms)
-            b = b[np.isfinite(b).all(axis=1)]
-            if len(b):
-                boxes.append(b)
-    if not boxes:
+    b = _finite_boxes(arrays)
+    if b is None:
         return None
-    b = np.vstack(boxes)
     return [[float(b[:, 1].min()), float(b[:, 0].min())], [float(b[:, 3].max()), float(b[:, 2].max())]]
 
 
