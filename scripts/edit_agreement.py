@@ -5,7 +5,7 @@ Usage: python scripts/edit_agreement.py OUTDIR [--moves 40] [--seed 1]
 Takes the run in OUTDIR (written by ``gridgeo partition``), builds its edit model
 (:func:`gridgeo.outputs.editmodel.edit_model`) and draws ``--moves`` single-building moves to a neighbouring
 grid: a building whose cell shares an edge with a cell of another grid of its community, moved into
-that grid.  Each move is applied alone with :func:`gridgeo.edits.apply_edits` (audited), and the
+that grid.  Each move is applied alone with :func:`gridgeo.living.edits.apply_edits` (audited), and the
 edit mode's prediction, computed as ``edit.js`` computes it (households summed, one piece when the
 remaining buildings' cells are connected), is compared with the grids ``apply-edits`` writes: the
 households of the source and target grid, and whether each is one piece (status other than
@@ -23,10 +23,10 @@ import time
 
 import numpy as np
 import pandas as pd
-from gridgeo.edits import EDITED_SPLIT, apply_edits
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
+from gridgeo.living.edits import EDITED_SPLIT, apply_edits
 from gridgeo.outputs.editmodel import edit_model
 from gridgeo.result import read_outputs
 

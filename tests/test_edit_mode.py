@@ -20,13 +20,13 @@ import numpy as np
 import pytest
 import shapely
 from click.testing import CliRunner
-from gridgeo.edits import EDITED_SPLIT, check_edits, read_edits
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 import gridgeo
 from gridgeo.cli import main
 from gridgeo.errors import InputError
+from gridgeo.living.edits import EDITED_SPLIT, check_edits, read_edits
 from gridgeo.outputs.editmodel import edit_html, edit_model, edit_script_hash
 from gridgeo.result import read_outputs
 

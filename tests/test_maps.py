@@ -46,7 +46,7 @@ def map_data(page: str) -> dict:
 
 
 def decode_geometry(layer: dict, origin) -> list[shapely.Geometry | None]:
-    """The page's geometry encoding read back (see gridgeo.maps): one shapely geometry per feature, in degrees."""
+    """The page's geometry encoding read back (see gridgeo.outputs.maps): one shapely geometry per feature, in degrees."""
     g = layer["geom"]
     xy = np.cumsum(np.asarray(g["xy"], dtype=np.int64).reshape(-1, 2), axis=0) + np.asarray(origin)
     xy = xy / 1e6
@@ -135,7 +135,7 @@ def test_script_values_are_escaped(result):
 
 
 def test_edit_script_is_inlined_and_admitted(result, monkeypatch):
-    import gridgeo.maps as maps
+    import gridgeo.outputs.maps as maps
 
     monkeypatch.setattr(maps, "_edit_script", lambda: "window.__edit = window.gridgeo.view ? 1 : 0;")
     assert "window.__edit" not in build_map(result)  # the edit mode comes with an edit model only

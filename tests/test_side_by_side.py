@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from gridgeo import export
+from gridgeo.outputs import export
 
 
 def _writer(folder, name):

@@ -9,7 +9,7 @@ joint units are cut along this order (:func:`gridgeo.units.cut_households`).
 Every other column of a register is PERSONAL (names, phone numbers, ID
 numbers …).  :func:`prepare_register` keeps only the id, building and order
 columns; the personal columns stay in the caller's frame and reach only the
-rosters written with ``personal`` (:mod:`gridgeo.roster`).  Messages name rows,
+rosters written with ``personal`` (:mod:`gridgeo.governance.roster`).  Messages name rows,
 household ids and building ids, never a personal value.
 
 Problems are collected and raised together as one

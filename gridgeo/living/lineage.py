@@ -1,6 +1,6 @@
 """The previous run of a living plan: its parameters, its record as a parent, its service settings.
 
-:func:`gridgeo.update.update` and :func:`gridgeo.edits.apply_edits` both start
+:func:`gridgeo.living.update.update` and :func:`gridgeo.living.edits.apply_edits` both start
 from a finished run (an output folder or a :class:`~gridgeo.result.Partition`).
 This module reads what they need from it, in one place:
 
@@ -9,8 +9,8 @@ This module reads what they need from it, in one place:
 * :func:`parent_record` is the ``report["parent"]`` entry that names it (path,
   sha256 of its ``report.json``, parameters);
 * :func:`service_settings` and :func:`add_services` recompute the staffing,
-  workload (:mod:`gridgeo.workload`) and service-coverage
-  (:mod:`gridgeo.coverage`) columns of a new plan with the settings the
+  workload (:mod:`gridgeo.governance.workload`) and service-coverage
+  (:mod:`gridgeo.governance.coverage`) columns of a new plan with the settings the
   previous run used: ``report["workload"]`` (households per helper, factor,
   weights, straight or road distances), ``report["coverage"]`` (speed, limit),
   the service centres (the ``service_centres`` layer of ``partition.gpkg``, or
@@ -263,8 +263,8 @@ def service_settings(run: PreviousRun, *, roads=None, service_centres: gpd.GeoDa
 def add_services(result: Partition, settings: ServiceSettings) -> Partition:
     """``result`` with its staffing, workload and coverage columns and report sections computed afresh.
 
-    The columns of every grid are what :func:`gridgeo.workload.add_workload`
-    and :func:`gridgeo.coverage.add_coverage` give on the final grids with the
+    The columns of every grid are what :func:`gridgeo.governance.workload.add_workload`
+    and :func:`gridgeo.governance.coverage.add_coverage` give on the final grids with the
     previous run's settings (the workload index compares a grid with its
     community's mean, so a change in one grid moves the index of its neighbours).
     """

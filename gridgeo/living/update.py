@@ -16,7 +16,7 @@ and a new building layer and returns a new :class:`~gridgeo.result.Partition`:
    households stay in the band (or its excuse, an oversize building, still holds);
    only its joint units are re-cut.  A grid that falls out of the band is repaired
    with as few neighbours as needed: first with the grids that the cheapest flow
-   of households links it to (:mod:`gridgeo.movebound`, computed on the grids as
+   of households links it to (:mod:`gridgeo.living.movebound`, computed on the grids as
    they are; when that region cannot be repaired, its borders are closed and the
    flow is computed again, three times at most), then with the neighbour grid
    sharing its longest border.  A region is tessellated again (inside the union of their
@@ -35,7 +35,7 @@ and a new building layer and returns a new :class:`~gridgeo.result.Partition`:
    the community's highest number ever used; retired codes are recorded in the
    report (``retired_grid_codes``, ``retired_building_codes``) and never reused.
 5. **Seams.**  The re-drawn grids are reprojected to the output CRS and fitted
-   to the kept grids around them (:mod:`gridgeo.seams`): their edges take the
+   to the kept grids around them (:mod:`gridgeo.living.seams`): their edges take the
    kept vertices exactly, so every community's grids stay a valid polygonal
    coverage; the audit checks it and a result that is not is an error.
 6. **Changes and history.**  :attr:`Partition.changes` lists grids added, retired,
@@ -43,7 +43,7 @@ and a new building layer and returns a new :class:`~gridgeo.result.Partition`:
    households), buildings added, removed and moved between grids, and the share of
    households whose grid changed (of the households in buildings present in both
    versions), and ``households_moved_lower_bound``, the fewest of them any repair
-   must move (:mod:`gridgeo.movebound`).  ``report["parent"]`` names the previous run (path, sha256 of its
+   must move (:mod:`gridgeo.living.movebound`).  ``report["parent"]`` names the previous run (path, sha256 of its
    ``report.json``, parameters) and ``report["history"]`` the chain of ancestors.
 
 Dedicated grids (专属网格) are never merged with other grids: buildings placed in
@@ -51,7 +51,7 @@ them join them, and they keep their polygon.
 
 **Compounds** (小区) of the previous run (its ``compounds`` layer) are re-applied
 as a fresh run applies them: their buildings are found again among the new
-buildings (representative point in the outline, :func:`gridgeo.areas.assign_areas`);
+buildings (representative point in the outline, :func:`gridgeo.cells.areas.assign_areas`);
 a compound whose households fit within the band's maximum is one cell seeded by
 its outline wherever a region is tessellated again (so a repair never splits it
 and the boundary follows its wall), and a larger one's outline is a barrier line.
@@ -60,13 +60,13 @@ buildings; a compound that fits but lies in several grids (it was too big
 before, or a building left it) makes those grids a repair region.  The
 ``compounds`` layer and report section are written again for the new plan.
 
-**Staffing, workload and coverage** (:mod:`gridgeo.workload`,
-:mod:`gridgeo.coverage`) are computed afresh for every grid of the new plan with
-the previous run's settings (:func:`gridgeo.lineage.service_settings`): the
+**Staffing, workload and coverage** (:mod:`gridgeo.governance.workload`,
+:mod:`gridgeo.governance.coverage`) are computed afresh for every grid of the new plan with
+the previous run's settings (:func:`gridgeo.living.lineage.service_settings`): the
 workload index compares a grid with its community's mean, so it moves with any
 change in the community.
 
-Grids a planner edited with :func:`gridgeo.edits.apply_edits`: grids in
+Grids a planner edited with :func:`gridgeo.living.edits.apply_edits`: grids in
 ``report["locked_grids"]`` and grids an edit left in pieces (``edited_split``)
 are never re-drawn by a repair; buildings placed in them join them.  A pinned
 building (``report["pinned_buildings"]``) stays in its pinned grid, and that grid
@@ -283,7 +283,7 @@ def update(
     is_new, geom_changed, hh_changed = is_new[canon], geom_changed[canon], hh_changed[canon]
     m = np.flatnonzero(match >= 0)
 
-    # grids a planner edited (gridgeo.edits): locked or left in pieces by an edit stay as they are;
+    # grids a planner edited (gridgeo.living.edits): locked or left in pieces by an edit stay as they are;
     # a pinned building stays in its pinned grid (which keeps its code), the rest of that grid may be repaired
     pins = dict(run.pins)
     grid_comm = dict(zip(pg_codes, pg_comm))

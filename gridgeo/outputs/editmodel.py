@@ -17,7 +17,7 @@ live, before ``gridgeo apply-edits`` re-draws the grids:
 
 The cells are drawn as ``apply-edits`` draws them: it tessellates the union of
 the grids a move touches among their buildings
-(:func:`gridgeo.tessellate.tessellate_part`) and dissolves the cells by the new
+(:func:`gridgeo.cells.tessellate.tessellate_part`) and dissolves the cells by the new
 assignment.  Here every grid polygon is tessellated among its own buildings
 with the same function, so the cells of a grid tile it exactly and the cells of
 two grids meet on their shared border; as the grids of a plan are unions of
@@ -57,7 +57,7 @@ logger = logging.getLogger(__name__)
 #: the layout of the dict :func:`edit_model` returns (``model["version"]``)
 EDIT_MODEL_VERSION = 1
 #: a shared edge shorter than this (metres) is a touch at a point: within a tessellation, as the partition's cell
-#: graph counts it (:mod:`gridgeo.adjacency`); across two grids, measured against a 0.1 mm buffer, a little more
+#: graph counts it (:mod:`gridgeo.cells.adjacency`); across two grids, measured against a 0.1 mm buffer, a little more
 _MIN_SHARED_M = 1e-6
 _MIN_SHARED_ACROSS_M = 1e-3
 #: the community name columns looked for, in order (as the report looks for them)

@@ -489,7 +489,7 @@ def _map_data(result: Partition, *, lang: str, basemap: str, tianditu_key, barri
     metric = local_metric_crs(reference)
     names = _community_names(communities)
 
-    # grids: colours that differ between neighbours (gridgeo.styles), figures, status
+    # grids: colours that differ between neighbours (gridgeo.outputs.styles), figures, status
     colour = grid_colours(grids.to_crs(metric)) if len(grids) else np.zeros(0, dtype=int)
     palette = fill_colours(int(colour.max()) + 1 if len(colour) else 0)
     grid_props = _grid_props(grids, colour, names, lang, getattr(result, "changes", None) or {})

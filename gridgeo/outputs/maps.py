@@ -125,7 +125,7 @@ def _leaflet_assets() -> tuple[str, str]:
         images = {name: (root / "images" / name).read_bytes() for name in ("layers.png", "layers-2x.png", "marker-icon.png")}
     except (ModuleNotFoundError, FileNotFoundError) as exc:  # pragma: no cover - depends on the install
         raise ImportError(
-            "gridgeo.maps needs Leaflet 1.9.4 from the package django-js-lib-leaflet: pip install django-js-lib-leaflet"
+            "gridgeo.outputs.maps needs Leaflet 1.9.4 from the package django-js-lib-leaflet: pip install django-js-lib-leaflet"
         ) from exc
     version = importlib.metadata.version("django-js-lib-leaflet")
     if not version.startswith("1.9.4"):
@@ -244,7 +244,7 @@ def build_map(
         Attribution of the input data (e.g. "© OpenStreetMap contributors"),
         shown next to the basemap's.
     service_centres : GeoDataFrame, optional
-        Service centres (:func:`gridgeo.coverage.prepare_centres`) drawn as a
+        Service centres (:func:`gridgeo.governance.coverage.prepare_centres`) drawn as a
         layer with popups (id, name, grids nearest to it); default: the
         result's own (:attr:`Partition.service_centres`).  Grids with
         ``coverage_flag`` can be hatched, grids with ``workload_flag`` dotted
