@@ -86,8 +86,6 @@ def move(run):
     return _neighbour_move(run[1])
 
 
-
-
 class Page:
     """A fresh browser context (its own localStorage) on a map.html, the network blocked, every error kept."""
 
