@@ -263,7 +263,8 @@ def test_cli_bad_centres_file_is_one_message(tmp_path, centres):
 
 def test_map_in_an_offline_browser(by_road, centres, tmp_path):
     """The hatched and dotted layers, the centres and the popups in Debian's Chromium, every network request aborted."""
-    from .conftest import CHROMIUM, CHROMIUM_ARGS as ARGS
+    from .conftest import CHROMIUM
+    from .conftest import CHROMIUM_ARGS as ARGS
 
     sync_api = pytest.importorskip("playwright.sync_api", reason="the browser check needs playwright")
     path = tmp_path / "map.html"
