@@ -112,6 +112,7 @@ from .assemble import _assemble
 from .compounds import _compound_outcomes, _join_compound_mates, _previous_compounds, _split_compound_grids
 from .lineage import add_services, parent_record, read_previous, service_settings
 from .repair import _move_lower_bound, _repair_community
+from .shed import SHED_TRANSFERS
 from .state import _Context, _Grid
 from .unitkeep import REGISTER_COUNT, keep_register_units, register_for_update, require_register
 
@@ -373,6 +374,19 @@ def update(
     changes["parent"] = parent
     result.report["changes"] = {key: (len(value) if isinstance(value, list) else value) for key, value in changes.items() if key != "parent"}
     result.changes = changes
+    if SHED_TRANSFERS.get() and _invalid_coverages(result.grids):
+        # the single-border transfers gave grids that cannot be fitted to their kept neighbours: the update again
+        # without them (the repair as it was before them), which the audit below then checks like any other
+        logger.info("update: re-drawn grids do not meet their kept neighbours; repairing again without border transfers")
+        token = SHED_TRANSFERS.set(False)
+        try:
+            return update(
+                previous, buildings, barriers=barriers, roads=roads, service_centres=service_centres, labels=labels,
+                max_region=max_region, audit=audit, register=register, register_building=register_building,
+                register_household=register_household, register_order=register_order, register_unmatched=register_unmatched,
+            )
+        finally:
+            SHED_TRANSFERS.reset(token)
     if keeper is not None:
         result = keep_register_units(result, run, keeper, prep, b_code, metric, unit_band)
     result = add_services(result, services)  # staffing, workload, coverage of the final grids, as the parent ran them
@@ -486,6 +500,11 @@ def _local_barriers(tree, barriers, community_geoms):
         return None
     hits = np.sort(tree.query(community_geoms[0], predicate="intersects"))
     return barriers[hits] if len(hits) else None
+
+
+def _invalid_coverages(grids: gpd.GeoDataFrame) -> list[str]:
+    """Communities whose grids, as they will be written, are not a valid polygonal coverage."""
+    return [str(c) for c, rows in grids.groupby("community_id", sort=True) if not shapely.coverage_is_valid(rows.geometry.to_numpy())]
 
 
 def _previous_note(row) -> GridNote:
