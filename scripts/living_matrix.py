@@ -148,6 +148,8 @@ def record(name: str, case: str, result, buildings: gpd.GeoDataFrame, seconds: f
         "audit": audit(result, buildings),
         "defects": int(result.report["summary"]["n_defects"]),
         "changed_away": changed_away(previous, result) if previous is not None else None,
+        # the reported lower bound must not exceed what the repair moved (a claim of changes.json)
+        "bound_above_moved": bool(bound is not None and bound > moved),
     }
     logger.info(
         "%-22s %-31s moved %6.2f %% (%d hh, bound %s) modified %d reshaped %d added %d retired %d, away %s; invalid %d audit %d (%.1f s)",
@@ -225,6 +227,9 @@ def main(argv: list[str] | None = None) -> int:
                 name, 100 * group["share_moved"].max(), bounded["ratio"].max() if len(bounded) else "-", len(group) - len(bounded), len(group),
             )
     logger.info("%d runs, %d with a broken guarantee", len(rows), len(broken))
+    above = [f"{r['dataset']} {r['case']}" for r in rows if r.get("bound_above_moved")]
+    if above:
+        logger.info("the reported lower bound exceeds the households moved in %d runs (a wrong bound): %s", len(above), "; ".join(above))
     if args.out:
         args.out.write_text(json.dumps(rows, indent=1, ensure_ascii=False), encoding="utf-8")
     return 1 if broken else 0
