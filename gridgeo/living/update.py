@@ -374,7 +374,7 @@ def update(
     changes["parent"] = parent
     result.report["changes"] = {key: (len(value) if isinstance(value, list) else value) for key, value in changes.items() if key != "parent"}
     result.changes = changes
-    if SHED_TRANSFERS.get() and _invalid_coverages(result.grids):
+    if SHED_TRANSFERS.get() and not result.report["summary"]["coverage_valid"]:
         # the single-border transfers gave grids that cannot be fitted to their kept neighbours: the update again
         # without them (the repair as it was before them), which the audit below then checks like any other
         logger.info("update: re-drawn grids do not meet their kept neighbours; repairing again without border transfers")
@@ -500,11 +500,6 @@ def _local_barriers(tree, barriers, community_geoms):
         return None
     hits = np.sort(tree.query(community_geoms[0], predicate="intersects"))
     return barriers[hits] if len(hits) else None
-
-
-def _invalid_coverages(grids: gpd.GeoDataFrame) -> list[str]:
-    """Communities whose grids, as they will be written, are not a valid polygonal coverage."""
-    return [str(c) for c, rows in grids.groupby("community_id", sort=True) if not shapely.coverage_is_valid(rows.geometry.to_numpy())]
 
 
 def _previous_note(row) -> GridNote:
