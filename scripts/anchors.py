@@ -764,13 +764,13 @@ def gerrychain_ratio(methods: dict, per_community: list[dict]) -> dict | None:
     }
 
 
-def compare_dataset(folder: Path, **options) -> dict:
-    """:func:`compare` on ``folder``/communities.gpkg and buildings.gpkg (households ``hh_est``, id ``building_id``)."""
+def compare_dataset(folder: Path, *, households: str = "hh_est", **options) -> dict:
+    """:func:`compare` on ``folder``/communities.gpkg and buildings.gpkg (household column ``households``, id ``building_id``)."""
     import geopandas as gpd
 
     communities = gpd.read_file(folder / "communities.gpkg", layer="communities")
     buildings = gpd.read_file(folder / "buildings.gpkg", layer="buildings")
-    out = compare(communities, buildings, households="hh_est", building_id="building_id", **options)
+    out = compare(communities, buildings, households=households, building_id="building_id", **options)
     out["dataset"] = folder.name
     out["buildings"] = len(buildings)
     return out

@@ -215,6 +215,34 @@ def command_markdown(rows: list[dict], date: str) -> list[str]:
     return lines
 
 
+def dense_anchor_markdown(section: dict, rows: list[dict], timeout_s: float) -> list[str]:
+    """The command against gerrychain's ``recursive_tree_part`` on the same dense communities (target: 100× faster)."""
+    tree = section["methods"]["gerrychain-tree"]
+    gridgeo_method = section["methods"][anchors.GRIDGEO]
+    command = [r for r in rows if r["dataset"] == section["dataset"]]
+    lines = [
+        "## The command against gerrychain on dense data",
+        "",
+        f"{section['dataset']} ({section['buildings']:,} buildings, {section['communities']} communities, {section['cells']:,} cells, "
+        f"households `hh_dense`): gerrychain's `recursive_tree_part` on gridgeo's cell graphs with gridgeo's grid counts "
+        f"(as in the anchor tables below; limit {timeout_s:.0f} s per community, a timeout counts at the limit), one run, "
+        f"against the whole `gridgeo partition` command on the same set (median wall time of the table above).",
+        "",
+        "| gerrychain-tree s | its CPU s | finished | meeting every constraint | gridgeo command wall s | ratio | ≥ 100× |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    if command:
+        wall = command[0]["wall_s"]
+        ratio = tree["seconds_total"] / wall
+        bound = "≥ " if tree["lower_bound"] else ""
+        lines.append(
+            f"| {bound}{tree['seconds_total']:.1f} | {tree['cpu_seconds_total']:.1f} | {tree['status_counts'].get('ok', 0)}/{tree['n_communities']} | "
+            f"{tree['communities_meeting']}/{tree['n_communities']} (gridgeo {gridgeo_method['communities_meeting']}/{gridgeo_method['n_communities']}) | "
+            f"{wall:.2f} | {bound}{ratio:.0f}× | {'yes' if ratio >= 100 else 'no'} |"
+        )
+    return lines
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (see the module docstring)."""
     parser = argparse.ArgumentParser(
@@ -242,6 +270,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--anchor-memory-mb", type=float, default=4096.0, help="resident memory per worker; the worker is killed above (default 4096)")
     parser.add_argument("--anchor-repeats", type=int, default=1, help="runs of each anchor per community (median kept; default 1, they are slow)")
     parser.add_argument("--maxp-max-cells", type=int, default=None, help="skip MaxPHeuristic on communities with a piece of more cells (recorded as skipped)")
+    parser.add_argument(
+        "--dense-anchor",
+        action="store_true",
+        help="also run gerrychain's recursive_tree_part on the dense ~14,000 set (needs --dense 14000) and compare it with the command's wall time",
+    )
     parser.add_argument("--seed", type=int, default=0, help="seed of gridgeo and the anchors")
     parser.add_argument("--out", type=Path, default=OUT, help="folder of results.md and results.json (default benchmarks/)")
     return parser.parse_args(argv)
@@ -284,6 +317,16 @@ def main(argv: list[str] | None = None) -> int:
                 inputs.append((f"{base} tiled ~{count:,}", "derived: tiled", folder, "hh_est"))
         results["command"] = command_rows(inputs, [w or None for w in args.workers], args.repeats, large_repeats=args.large_repeats, checkout=args.gridgeo)
         results["command_date"] = datetime.date.today().isoformat()
+    if args.dense_anchor:  # gerrychain on the dense ~14,000 set; compared with the command's latest row on that set
+        folder = Path(tempfile.mkdtemp(prefix="gridgeo-bench-")) / "dense-14000"
+        subprocess.run([sys.executable, str(REPO / "scripts" / "dense.py"), str(folder)], check=True, capture_output=True)
+        logger.info("gerrychain-tree on the dense set")
+        section = anchors.compare_dataset(
+            folder, households="hh_dense", methods=("gerrychain-tree",), band=(300, 500), timeout_s=args.anchor_timeout,
+            memory_mb=args.anchor_memory_mb, gridgeo_repeats=args.repeats, anchor_repeats=1, seed=args.seed,
+        )  # fmt: skip
+        section["dataset"] = "dense taipei ~14,000"
+        results["dense_anchor"] = section
     if args.anchors:
         settings = {
             "anchors": list(args.anchors),
@@ -315,6 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
     lines = command_markdown(results.get("command", []), results.get("command_date", ""))
+    if results.get("dense_anchor"):
+        lines += [""] + dense_anchor_markdown(results["dense_anchor"], results.get("command", []), args.anchor_timeout)
     if results.get("anchors"):
         lines += [""] + anchors.markdown(results["anchors"])
     text = "\n".join(lines) + "\n"
