@@ -32,6 +32,8 @@ result.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import shapely
 from pyproj import CRS
@@ -107,8 +109,8 @@ def fit_to_kept(redrawn, kept, *, tolerance: float) -> np.ndarray:
     >>> [[2.1, 1.0] in shapely.get_coordinates(g).tolist() for g in fitted]  # the junction moved to a kept vertex
     [False, False]
     """
-    redrawn = _without_slits(np.asarray(redrawn, dtype=object), tolerance)
     kept = np.asarray(kept, dtype=object)
+    redrawn = _without_needles(_without_slits(np.asarray(redrawn, dtype=object), tolerance), kept, tolerance)
     if not len(redrawn):
         return redrawn
     kept_coords = np.unique(shapely.get_coordinates(kept), axis=0) if len(kept) else np.zeros((0, 2))
@@ -181,6 +183,79 @@ def _without_slits(geoms: np.ndarray, tolerance: float) -> np.ndarray:
         kept = [shapely.Polygon(part.exterior, [ring for ring in part.interiors if shapely.area(shapely.Polygon(ring)) > tiny]) for part in parts]
         out[i] = kept[0] if shapely.get_type_id(geom) == 3 else shapely.MultiPolygon(kept)
     return out
+
+
+def _without_needles(geoms: np.ndarray, kept: np.ndarray, tolerance: float) -> np.ndarray:
+    """``geoms`` without needles: pieces of a ring that go out and come back to within ``tolerance`` of where they
+    left, enclosing no more than a strip ``tolerance`` wide (a spike with a vertex on its way back, a sliver loop
+    hanging on a point), and whose vertices lie on no other polygon's boundary (no neighbour shares them).
+
+    A dissolve of cells can leave such a needle where two re-drawn grids meet.  It is valid by a hair, but the fit
+    gives its two ends one value and the ring then touches itself.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> square = [(0, 0), (4, 0), (4, 4), (2, 4), (2, 6), (2, 5), (2.0000001, 4), (0, 4)]
+    >>> [round(float(shapely.area(g)), 6) for g in _without_needles(np.array([shapely.Polygon(square)]), np.array([]), 1e-6)]
+    [16.0]
+    >>> int(shapely.get_num_coordinates(_without_needles(np.array([shapely.Polygon(square)]), np.array([]), 1e-6)[0]))
+    6
+    """
+    out = geoms.copy()
+    if not len(geoms):
+        return out
+    boundaries = shapely.boundary(np.concatenate([geoms, kept]))
+    tree = shapely.STRtree(boundaries)
+
+    def shared(points: np.ndarray, own: int) -> bool:
+        hits = tree.query(shapely.points(points), predicate="dwithin", distance=tolerance)[1]
+        return bool((hits != own).any())
+
+    for i, geom in enumerate(geoms):
+        parts = shapely.get_parts(geom)
+        rebuilt, changed = [], False
+        for part in parts:
+            rings = []
+            for ring in [part.exterior, *part.interiors]:
+                coords = _ring_without_needles(shapely.get_coordinates(ring)[:-1], tolerance, functools.partial(shared, own=i))
+                changed |= coords is not None
+                rings.append(shapely.get_coordinates(ring) if coords is None else np.vstack([coords, coords[:1]]))
+            rebuilt.append(shapely.Polygon(rings[0], rings[1:]))
+        if changed:
+            out[i] = rebuilt[0] if shapely.get_type_id(geom) == 3 else shapely.MultiPolygon(rebuilt)
+    return out
+
+
+def _ring_without_needles(ring: np.ndarray, tolerance: float, shared) -> np.ndarray | None:
+    """The open ring ``ring`` without needles (see :func:`_without_needles`), or None when it has none."""
+    changed = False
+    while len(ring) >= 4:
+        n = len(ring)
+        pairs = cKDTree(ring).query_pairs(tolerance, output_type="ndarray")
+        if not len(pairs):
+            break
+        doubled = np.vstack([ring, ring])
+        length = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(doubled, axis=0).T))])
+        low, high = pairs.min(axis=1), pairs.max(axis=1)
+        starts, ends = np.concatenate([low, high]), np.concatenate([high, low + n])  # a piece and the rest of the ring
+        span = length[ends] - length[starts]
+        steps = ends - starts
+        candidates = np.flatnonzero((steps >= 2) & (steps <= n - 3) & (span > 4 * tolerance))
+        removed = False
+        for k in candidates[np.lexsort((starts[candidates], -span[candidates]))]:
+            piece = doubled[starts[k] : ends[k] + 1] - doubled[starts[k]]  # about its first vertex: no cancellation
+            area = 0.5 * abs(float(np.sum(piece[:-1, 0] * piece[1:, 1] - piece[1:, 0] * piece[:-1, 1])))
+            if area > 0.5 * tolerance * span[k]:
+                continue
+            inner = np.arange(starts[k] + 1, ends[k] + 1) % n  # the far end goes too: it stands where the needle starts
+            if not shared(ring[inner[:-1]]):
+                ring = np.delete(ring, inner, axis=0)
+                removed = changed = True
+                break
+        if not removed:
+            break
+    return ring if changed else None
 
 
 def _merge_close(coords: np.ndarray, free: np.ndarray, tolerance: float) -> None:
