@@ -11,6 +11,13 @@ is false) although no gap or overlap can be seen.
 :func:`fit_to_kept` mends the re-drawn polygons only — the kept ones are never
 changed — in the output CRS:
 
+0. needles are cut off: a piece of a ring that goes out and comes back to
+   within ``tolerance`` of where it left (a spike with a vertex on its way back,
+   a sliver loop hanging on a point), no wider than ``tolerance``, whose
+   vertices no neighbour shares.  A dissolve of cells can leave one where two
+   re-drawn grids meet; step 3 would give its two ends one value, the ring would
+   touch itself, and undoing the junction moves of that polygon (below) would
+   leave its edges along a kept grid unmatched;
 1. every vertex of a re-drawn polygon within ``tolerance`` of a kept vertex
    takes that vertex's exact coordinates;
 2. every other vertex within ``tolerance`` of a kept edge (a junction where two
@@ -33,6 +40,7 @@ result.
 from __future__ import annotations
 
 import functools
+import re
 
 import numpy as np
 import shapely
@@ -139,20 +147,60 @@ def fit_to_kept(redrawn, kept, *, tolerance: float) -> np.ndarray:
             junction[rows] = True
     _merge_close(target, ~on_vertex & ~junction, tolerance)
     fitted = _mend(redrawn, target[inverse], kept_coords, tolerance)
-    if junction.any():
-        # a junction move that leaves a polygon invalid is undone for every polygon holding that vertex
-        invalid = ~_sound(fitted)
-        if invalid.any():
-            _, owner = shapely.get_coordinates(redrawn, return_index=True)
-            undo = np.zeros(len(unique), dtype=bool)
-            undo[np.unique(inverse[np.isin(owner, np.flatnonzero(invalid))])] = True
-            undo &= junction
-            if undo.any():
-                target[undo] = unique[undo]
-                fitted = _mend(redrawn, target[inverse], kept_coords, tolerance)
+    if junction.any() and not _sound(fitted).all():
+        # a junction move that leaves a polygon invalid is undone for every polygon holding that vertex: the moves
+        # ending an edge that passes where GEOS finds the polygon invalid; all of an invalid polygon's when GEOS
+        # names no point (an invalidity no junction made, a needle's ends made one, is left to the repair below)
+        _, owner = shapely.get_coordinates(redrawn, return_index=True)
+        for _ in range(_LOCAL_UNDO):
+            invalid = np.flatnonzero(~_sound(fitted))
+            moved = np.zeros(len(unique), dtype=bool)
+            moved[np.unique(inverse[np.isin(owner, invalid)])] = True
+            moved &= junction & (target != unique).any(axis=1)
+            if not len(invalid) or not moved.any():
+                break
+            ends = _ends_at_invalid(fitted[invalid], tolerance)
+            undo = moved if ends is None else moved & _among(target, ends)
+            if not undo.any():
+                break
+            target[undo] = unique[undo]
+            fitted = _mend(redrawn, target[inverse], kept_coords, tolerance)
     for i in np.flatnonzero(~_sound(fitted)):
         fitted[i] = _repaired(fitted[i], redrawn[i])
     return fitted
+
+
+#: rounds of junction moves undone where a polygon is invalid
+_LOCAL_UNDO = 4
+_AT = re.compile(r"\[(\S+) (\S+)\]")
+
+
+def _ends_at_invalid(geoms: np.ndarray, tolerance: float) -> np.ndarray | None:
+    """The end points of the ring edges of ``geoms`` that pass within ``tolerance`` of where GEOS finds each of them
+    invalid, or None when GEOS names no point for one of them."""
+    ends = []
+    for geom, reason in zip(geoms, shapely.is_valid_reason(geoms)):
+        hit = _AT.search(reason or "")
+        try:
+            point = np.array([float(hit.group(1)), float(hit.group(2))]) if hit else None
+        except ValueError:
+            point = None
+        if point is None or not np.isfinite(point).all():
+            return None
+        coords, ring = shapely.get_coordinates(shapely.get_rings(geom), return_index=True)
+        same = ring[1:] == ring[:-1]
+        a, b = coords[:-1][same], coords[1:][same]
+        ab = b - a
+        t = np.clip(((point - a) * ab).sum(axis=1) / np.maximum((ab * ab).sum(axis=1), 1e-300), 0.0, 1.0)
+        near = np.hypot(*(a + t[:, None] * ab - point).T) <= tolerance
+        ends.append(np.vstack([a[near], b[near]]))
+    return np.vstack(ends) if ends else np.zeros((0, 2))
+
+
+def _among(coords: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Whether each row of ``coords`` is exactly one of ``points``."""
+    wanted = set(map(tuple, points.tolist()))
+    return np.fromiter((tuple(c) in wanted for c in coords.tolist()), dtype=bool, count=len(coords))
 
 
 def _repaired(geom, before):

@@ -37,7 +37,11 @@ and a new building layer and returns a new :class:`~gridgeo.result.Partition`:
 5. **Seams.**  The re-drawn grids are reprojected to the output CRS and fitted
    to the kept grids around them (:mod:`gridgeo.living.seams`): their edges take the
    kept vertices exactly, so every community's grids stay a valid polygonal
-   coverage; the audit checks it and a result that is not is an error.
+   coverage.  Each community is checked right after its repair
+   (:mod:`gridgeo.living.seamguard`): one whose re-drawn grids would not fit is
+   repaired again on its own, without the border transfers, then afresh; one
+   that still does not fit raises :class:`~gridgeo.errors.SeamError`, and so
+   does an assembled plan that is not a valid coverage.
 6. **Changes and history.**  :attr:`Partition.changes` lists grids added, retired,
    reshaped (same code, new polygon) and modified (same polygon, other buildings or
    households), buildings added, removed and moved between grids, and the share of
