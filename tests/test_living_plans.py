@@ -285,6 +285,24 @@ def test_a_needle_of_a_redrawn_grid_no_longer_breaks_its_seam_with_a_kept_grid()
     assert abs(sum(shapely.area(fitted)) - 50) < 1e-5
 
 
+
+def test_a_grid_invalid_for_another_reason_keeps_its_junction_moves(monkeypatch):
+    """Without the needle cut, the fitted ring touches itself at the needle: the moves that fit the grid to its kept
+    neighbour stay (they did not make it invalid) and the needle becomes a hole of no real area."""
+    from gridgeo.living import seams
+
+    monkeypatch.setattr(seams, "_without_needles", lambda geoms, kept, tolerance: geoms)
+    kept = [shapely.Polygon([(0, 0), (10, 0), (10, 3), (7.5, 3), (5, 3), (2.5, 3), (0, 3)])]
+    needle = [(4.9, 6.0), (4.884, 5.9986), (4.8936, 5.99944 + 1e-7), (4.9, 6.0000000003)]
+    left = shapely.Polygon([(0, 3.0000001), (2.5000002, 3), (4.9, 3), *needle, (4.9, 8), (0, 8)])
+    right = shapely.Polygon([(4.9, 3), (5, 3), (7.5000001, 3), (10, 3), (10, 8), (4.9, 8), needle[-1], needle[0]])
+    fitted = fit_to_kept([left, right], kept, tolerance=1e-6)
+    assert shapely.coverage_is_valid(kept + list(fitted))
+    assert all(shapely.is_valid(g) and g.geom_type == "Polygon" for g in fitted)
+    assert [4.9, 3.0] not in shapely.get_coordinates(fitted[0]).tolist()  # the junction moved to the kept vertex (5, 3)
+    assert abs(sum(shapely.area(fitted)) - 50) < 1e-5
+
+
 @pytest.fixture(scope="module")
 def monaco_update(monaco, tmp_path_factory):
     """A plan of the monaco slice without 5 % of its buildings (seeded), written, and the complete building layer."""

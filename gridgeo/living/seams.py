@@ -176,8 +176,9 @@ _AT = re.compile(r"\[(\S+) (\S+)\]")
 
 
 def _ends_at_invalid(geoms: np.ndarray, tolerance: float) -> np.ndarray | None:
-    """The end points of the ring edges of ``geoms`` that pass within ``tolerance`` of where GEOS finds each of them
-    invalid, or None when GEOS names no point for one of them."""
+    """The vertices of ``geoms`` that can have made each of them invalid where GEOS finds it so: those within
+    ``tolerance`` of that point, and the ends of edges passing it away from their ends; None when GEOS names no point
+    for one of them."""
     ends = []
     for geom, reason in zip(geoms, shapely.is_valid_reason(geoms)):
         hit = _AT.search(reason or "")
@@ -192,8 +193,10 @@ def _ends_at_invalid(geoms: np.ndarray, tolerance: float) -> np.ndarray | None:
         a, b = coords[:-1][same], coords[1:][same]
         ab = b - a
         t = np.clip(((point - a) * ab).sum(axis=1) / np.maximum((ab * ab).sum(axis=1), 1e-300), 0.0, 1.0)
-        near = np.hypot(*(a + t[:, None] * ab - point).T) <= tolerance
-        ends.append(np.vstack([a[near], b[near]]))
+        through = np.hypot(*(a + t[:, None] * ab - point).T) <= tolerance
+        through &= (np.hypot(*(a - point).T) > tolerance) & (np.hypot(*(b - point).T) > tolerance)
+        at_point = coords[np.hypot(*(coords - point).T) <= tolerance]
+        ends.append(np.vstack([at_point, a[through], b[through]]))
     return np.vstack(ends) if ends else np.zeros((0, 2))
 
 
@@ -204,14 +207,16 @@ def _among(coords: np.ndarray, points: np.ndarray) -> np.ndarray:
 
 
 def _repaired(geom, before):
-    """``geom`` made valid, its largest piece, when that keeps the area (a collapsed sliver of a millimetre is all
-    it loses); else ``before`` (the audit then names it)."""
+    """``geom`` made valid, its largest piece, when that keeps the area of ``geom`` or of ``before`` (a collapsed
+    sliver of a millimetre is all it loses: the fitted ring touching itself where a needle's ends became one point);
+    else ``before`` (the audit then names it)."""
     parts = shapely.get_parts(shapely.make_valid(geom))
     parts = parts[shapely.get_type_id(parts) == 3]
     if len(parts):
         largest = parts[int(np.argmax(shapely.area(parts)))]
-        if abs(shapely.area(largest) - shapely.area(before)) <= _AREA_KEPT * shapely.area(before):
-            return largest
+        for area in (shapely.area(geom), shapely.area(before)):
+            if abs(shapely.area(largest) - area) <= _AREA_KEPT * area:
+                return largest
     return before
 
 
