@@ -30,11 +30,13 @@ changed — in the output CRS:
    edge are inserted into it (``shapely.snap``), so both sides of a shared edge
    hold the same vertices.
 
-A polygon that this would make invalid keeps its junction (step 2 is undone for
-the polygons concerned); one still invalid is repaired when that keeps it one
-polygon of the same area, and otherwise left as it came, so that the caller's
-audit reports the community: a broken guarantee is an error, never a silent
-result.
+A polygon that this would make invalid keeps the junctions that made it so
+(step 2 is undone for the vertices at the point where GEOS finds it invalid,
+in every polygon holding them; every other junction move stays); one still
+invalid is repaired when that keeps it one polygon of the same area, and
+otherwise left as it came, so that the caller's check reports the community
+(:mod:`gridgeo.living.seamguard`): a broken guarantee is an error, never a
+silent result.
 """
 
 from __future__ import annotations
