@@ -19,6 +19,7 @@ __all__ = [
     "OutputError",
     "FontMissingError",
     "AuditError",
+    "SeamError",
     "Problem",
 ]
 
@@ -75,6 +76,19 @@ class CRSError(InputError):
 
 class AuditError(GridgeoError):
     """The result failed the comparison with its input (a bug in gridgeo: please report it)."""
+
+
+class SeamError(AuditError):
+    """The re-drawn grids of a community cannot be made to meet the grids kept around them exactly (their edges
+    would not match, ``shapely.coverage_is_valid`` false): nothing is written (a bug in gridgeo: please report it).
+
+    The command line treats it as every :class:`AuditError` (exit code 3).
+
+    Examples
+    --------
+    >>> issubclass(SeamError, AuditError) and issubclass(SeamError, GridgeoError)
+    True
+    """
 
 
 class OutputExistsError(GridgeoError, FileExistsError):

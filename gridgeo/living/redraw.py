@@ -17,7 +17,7 @@ from ..partition.notes import GridNote
 from ..partition.plan import partition_part
 from .compounds import _compound_groups
 from .seams import SEAM_TOLERANCE_M, fit_exactly, seam_tolerance
-from .shed import SHED_TRANSFERS, shed_cheaply
+from .shed import shed_cheaply
 from .state import _Context, _Grid, _note_for, _Repair
 
 
@@ -146,7 +146,7 @@ def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, pin_
         search.run(50 * graph.n)
         labels = search.labels
         # a second candidate: then the cheapest transfers across one border (fewest households that were there before)
-        if SHED_TRANSFERS.get():
+        if ctx.transfers:
             options.append(shed_cheaply(graph, labels, low=low, high=high, cost=existing, frozen=frozen, excused=excused))
     options.insert(0, labels)
 

@@ -11,6 +11,13 @@ is false) although no gap or overlap can be seen.
 :func:`fit_to_kept` mends the re-drawn polygons only — the kept ones are never
 changed — in the output CRS:
 
+0. needles are cut off: a piece of a ring that goes out and comes back to
+   within ``tolerance`` of where it left (a spike with a vertex on its way back,
+   a sliver loop hanging on a point), no wider than ``tolerance``, whose
+   vertices no neighbour shares.  A dissolve of cells can leave one where two
+   re-drawn grids meet; step 3 would give its two ends one value, the ring would
+   touch itself, and undoing the junction moves of that polygon (below) would
+   leave its edges along a kept grid unmatched;
 1. every vertex of a re-drawn polygon within ``tolerance`` of a kept vertex
    takes that vertex's exact coordinates;
 2. every other vertex within ``tolerance`` of a kept edge (a junction where two
@@ -23,14 +30,19 @@ changed — in the output CRS:
    edge are inserted into it (``shapely.snap``), so both sides of a shared edge
    hold the same vertices.
 
-A polygon that this would make invalid keeps its junction (step 2 is undone for
-the polygons concerned); one still invalid is repaired when that keeps it one
-polygon of the same area, and otherwise left as it came, so that the caller's
-audit reports the community: a broken guarantee is an error, never a silent
-result.
+A polygon that this would make invalid keeps the junctions that made it so
+(step 2 is undone for the vertices at the point where GEOS finds it invalid,
+in every polygon holding them; every other junction move stays); one still
+invalid is repaired when that keeps it one polygon of the same area, and
+otherwise left as it came, so that the caller's check reports the community
+(:mod:`gridgeo.living.seamguard`): a broken guarantee is an error, never a
+silent result.
 """
 
 from __future__ import annotations
+
+import functools
+import re
 
 import numpy as np
 import shapely
@@ -107,8 +119,8 @@ def fit_to_kept(redrawn, kept, *, tolerance: float) -> np.ndarray:
     >>> [[2.1, 1.0] in shapely.get_coordinates(g).tolist() for g in fitted]  # the junction moved to a kept vertex
     [False, False]
     """
-    redrawn = _without_slits(np.asarray(redrawn, dtype=object), tolerance)
     kept = np.asarray(kept, dtype=object)
+    redrawn = _without_needles(_without_slits(np.asarray(redrawn, dtype=object), tolerance), kept, tolerance)
     if not len(redrawn):
         return redrawn
     kept_coords = np.unique(shapely.get_coordinates(kept), axis=0) if len(kept) else np.zeros((0, 2))
@@ -137,31 +149,76 @@ def fit_to_kept(redrawn, kept, *, tolerance: float) -> np.ndarray:
             junction[rows] = True
     _merge_close(target, ~on_vertex & ~junction, tolerance)
     fitted = _mend(redrawn, target[inverse], kept_coords, tolerance)
-    if junction.any():
-        # a junction move that leaves a polygon invalid is undone for every polygon holding that vertex
-        invalid = ~_sound(fitted)
-        if invalid.any():
-            _, owner = shapely.get_coordinates(redrawn, return_index=True)
-            undo = np.zeros(len(unique), dtype=bool)
-            undo[np.unique(inverse[np.isin(owner, np.flatnonzero(invalid))])] = True
-            undo &= junction
-            if undo.any():
-                target[undo] = unique[undo]
-                fitted = _mend(redrawn, target[inverse], kept_coords, tolerance)
+    if junction.any() and not _sound(fitted).all():
+        # a junction move that leaves a polygon invalid is undone for every polygon holding that vertex: the moves
+        # ending an edge that passes where GEOS finds the polygon invalid; all of an invalid polygon's when GEOS
+        # names no point (an invalidity no junction made, a needle's ends made one, is left to the repair below)
+        _, owner = shapely.get_coordinates(redrawn, return_index=True)
+        for _ in range(_LOCAL_UNDO):
+            invalid = np.flatnonzero(~_sound(fitted))
+            moved = np.zeros(len(unique), dtype=bool)
+            moved[np.unique(inverse[np.isin(owner, invalid)])] = True
+            moved &= junction & (target != unique).any(axis=1)
+            if not len(invalid) or not moved.any():
+                break
+            ends = _ends_at_invalid(fitted[invalid], tolerance)
+            undo = moved if ends is None else moved & _among(target, ends)
+            if not undo.any():
+                break
+            target[undo] = unique[undo]
+            fitted = _mend(redrawn, target[inverse], kept_coords, tolerance)
     for i in np.flatnonzero(~_sound(fitted)):
         fitted[i] = _repaired(fitted[i], redrawn[i])
     return fitted
 
 
+#: rounds of junction moves undone where a polygon is invalid
+_LOCAL_UNDO = 4
+_AT = re.compile(r"\[(\S+) (\S+)\]")
+
+
+def _ends_at_invalid(geoms: np.ndarray, tolerance: float) -> np.ndarray | None:
+    """The vertices of ``geoms`` that can have made each of them invalid where GEOS finds it so: those within
+    ``tolerance`` of that point, and the ends of edges passing it away from their ends; None when GEOS names no point
+    for one of them."""
+    ends = []
+    for geom, reason in zip(geoms, shapely.is_valid_reason(geoms)):
+        hit = _AT.search(reason or "")
+        try:
+            point = np.array([float(hit.group(1)), float(hit.group(2))]) if hit else None
+        except ValueError:
+            point = None
+        if point is None or not np.isfinite(point).all():
+            return None
+        coords, ring = shapely.get_coordinates(shapely.get_rings(geom), return_index=True)
+        same = ring[1:] == ring[:-1]
+        a, b = coords[:-1][same], coords[1:][same]
+        ab = b - a
+        t = np.clip(((point - a) * ab).sum(axis=1) / np.maximum((ab * ab).sum(axis=1), 1e-300), 0.0, 1.0)
+        through = np.hypot(*(a + t[:, None] * ab - point).T) <= tolerance
+        through &= (np.hypot(*(a - point).T) > tolerance) & (np.hypot(*(b - point).T) > tolerance)
+        at_point = coords[np.hypot(*(coords - point).T) <= tolerance]
+        ends.append(np.vstack([at_point, a[through], b[through]]))
+    return np.vstack(ends) if ends else np.zeros((0, 2))
+
+
+def _among(coords: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Whether each row of ``coords`` is exactly one of ``points``."""
+    wanted = set(map(tuple, points.tolist()))
+    return np.fromiter((tuple(c) in wanted for c in coords.tolist()), dtype=bool, count=len(coords))
+
+
 def _repaired(geom, before):
-    """``geom`` made valid, its largest piece, when that keeps the area (a collapsed sliver of a millimetre is all
-    it loses); else ``before`` (the audit then names it)."""
+    """``geom`` made valid, its largest piece, when that keeps the area of ``geom`` or of ``before`` (a collapsed
+    sliver of a millimetre is all it loses: the fitted ring touching itself where a needle's ends became one point);
+    else ``before`` (the audit then names it)."""
     parts = shapely.get_parts(shapely.make_valid(geom))
     parts = parts[shapely.get_type_id(parts) == 3]
     if len(parts):
         largest = parts[int(np.argmax(shapely.area(parts)))]
-        if abs(shapely.area(largest) - shapely.area(before)) <= _AREA_KEPT * shapely.area(before):
-            return largest
+        for area in (shapely.area(geom), shapely.area(before)):
+            if abs(shapely.area(largest) - area) <= _AREA_KEPT * area:
+                return largest
     return before
 
 
@@ -181,6 +238,79 @@ def _without_slits(geoms: np.ndarray, tolerance: float) -> np.ndarray:
         kept = [shapely.Polygon(part.exterior, [ring for ring in part.interiors if shapely.area(shapely.Polygon(ring)) > tiny]) for part in parts]
         out[i] = kept[0] if shapely.get_type_id(geom) == 3 else shapely.MultiPolygon(kept)
     return out
+
+
+def _without_needles(geoms: np.ndarray, kept: np.ndarray, tolerance: float) -> np.ndarray:
+    """``geoms`` without needles: pieces of a ring that go out and come back to within ``tolerance`` of where they
+    left, enclosing no more than a strip ``tolerance`` wide (a spike with a vertex on its way back, a sliver loop
+    hanging on a point), and whose vertices lie on no other polygon's boundary (no neighbour shares them).
+
+    A dissolve of cells can leave such a needle where two re-drawn grids meet.  It is valid by a hair, but the fit
+    gives its two ends one value and the ring then touches itself.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> square = [(0, 0), (4, 0), (4, 4), (2, 4), (2, 6), (2, 5), (2.0000001, 4), (0, 4)]
+    >>> [round(float(shapely.area(g)), 6) for g in _without_needles(np.array([shapely.Polygon(square)]), np.array([]), 1e-6)]
+    [16.0]
+    >>> int(shapely.get_num_coordinates(_without_needles(np.array([shapely.Polygon(square)]), np.array([]), 1e-6)[0]))
+    6
+    """
+    out = geoms.copy()
+    if not len(geoms):
+        return out
+    boundaries = shapely.boundary(np.concatenate([geoms, kept]))
+    tree = shapely.STRtree(boundaries)
+
+    def shared(points: np.ndarray, own: int) -> bool:
+        hits = tree.query(shapely.points(points), predicate="dwithin", distance=tolerance)[1]
+        return bool((hits != own).any())
+
+    for i, geom in enumerate(geoms):
+        parts = shapely.get_parts(geom)
+        rebuilt, changed = [], False
+        for part in parts:
+            rings = []
+            for ring in [part.exterior, *part.interiors]:
+                coords = _ring_without_needles(shapely.get_coordinates(ring)[:-1], tolerance, functools.partial(shared, own=i))
+                changed |= coords is not None
+                rings.append(shapely.get_coordinates(ring) if coords is None else np.vstack([coords, coords[:1]]))
+            rebuilt.append(shapely.Polygon(rings[0], rings[1:]))
+        if changed:
+            out[i] = rebuilt[0] if shapely.get_type_id(geom) == 3 else shapely.MultiPolygon(rebuilt)
+    return out
+
+
+def _ring_without_needles(ring: np.ndarray, tolerance: float, shared) -> np.ndarray | None:
+    """The open ring ``ring`` without needles (see :func:`_without_needles`), or None when it has none."""
+    changed = False
+    while len(ring) >= 4:
+        n = len(ring)
+        pairs = cKDTree(ring).query_pairs(tolerance, output_type="ndarray")
+        if not len(pairs):
+            break
+        doubled = np.vstack([ring, ring])
+        length = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(doubled, axis=0).T))])
+        low, high = pairs.min(axis=1), pairs.max(axis=1)
+        starts, ends = np.concatenate([low, high]), np.concatenate([high, low + n])  # a piece and the rest of the ring
+        span = length[ends] - length[starts]
+        steps = ends - starts
+        candidates = np.flatnonzero((steps >= 2) & (steps <= n - 3) & (span > 4 * tolerance))
+        removed = False
+        for k in candidates[np.lexsort((starts[candidates], -span[candidates]))]:
+            piece = doubled[starts[k] : ends[k] + 1] - doubled[starts[k]]  # about its first vertex: no cancellation
+            area = 0.5 * abs(float(np.sum(piece[:-1, 0] * piece[1:, 1] - piece[1:, 0] * piece[:-1, 1])))
+            if area > 0.5 * tolerance * span[k]:
+                continue
+            inner = np.arange(starts[k] + 1, ends[k] + 1) % n  # the far end goes too: it stands where the needle starts
+            if not shared(ring[inner[:-1]]):
+                ring = np.delete(ring, inner, axis=0)
+                removed = changed = True
+                break
+        if not removed:
+            break
+    return ring if changed else None
 
 
 def _merge_close(coords: np.ndarray, free: np.ndarray, tolerance: float) -> None:

@@ -23,17 +23,12 @@ reads or writes files.
 
 from __future__ import annotations
 
-import contextvars
 import heapq
 from collections import deque
 
 import numpy as np
 
-__all__ = ["shed_cheaply", "SHED_TRANSFERS"]
-
-#: whether an update's repair also tries these transfers (turned off to run an update again without them, when
-#: the grids they give cannot be fitted to their kept neighbours: see :func:`gridgeo.living.update.update`)
-SHED_TRANSFERS: contextvars.ContextVar[bool] = contextvars.ContextVar("gridgeo_shed_transfers", default=True)
+__all__ = ["shed_cheaply"]
 
 
 def shed_cheaply(

@@ -43,6 +43,7 @@ class _Context:
     compound_size: np.ndarray | None = None  # per compound: its buildings that must stay together
     unit_band: tuple[int, int] | None = None  # joint-unit band: oversize grids that fit no unit cut take in households
     is_new: np.ndarray | None = None  # per building: added since the previous run (moving it moves no existing household)
+    transfers: bool = True  # the repair also tries the cheapest single-border transfers (gridgeo.living.shed)
 
 
 class _Repair(_Search):

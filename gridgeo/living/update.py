@@ -37,7 +37,11 @@ and a new building layer and returns a new :class:`~gridgeo.result.Partition`:
 5. **Seams.**  The re-drawn grids are reprojected to the output CRS and fitted
    to the kept grids around them (:mod:`gridgeo.living.seams`): their edges take the
    kept vertices exactly, so every community's grids stay a valid polygonal
-   coverage; the audit checks it and a result that is not is an error.
+   coverage.  Each community is checked right after its repair
+   (:mod:`gridgeo.living.seamguard`): one whose re-drawn grids would not fit is
+   repaired again on its own, without the border transfers, then afresh; one
+   that still does not fit raises :class:`~gridgeo.errors.SeamError`, and so
+   does an assembled plan that is not a valid coverage.
 6. **Changes and history.**  :attr:`Partition.changes` lists grids added, retired,
    reshaped (same code, new polygon) and modified (same polygon, other buildings or
    households), buildings added, removed and moved between grids, and the share of
@@ -111,8 +115,8 @@ from ..result import Partition
 from .assemble import _assemble
 from .compounds import _compound_outcomes, _join_compound_mates, _previous_compounds, _split_compound_grids
 from .lineage import add_services, parent_record, read_previous, service_settings
-from .repair import _move_lower_bound, _repair_community
-from .shed import SHED_TRANSFERS
+from .repair import _move_lower_bound
+from .seamguard import repair_fitted, require_valid_coverage
 from .state import _Context, _Grid
 from .unitkeep import REGISTER_COUNT, keep_register_units, register_for_update, require_register
 
@@ -345,7 +349,7 @@ def update(
             _add_compounds(context, areas, compound_of, sizes, pi)
         community_geom = prep.community_geoms[pi]
         if any(code in dirty_grids for code in grids):
-            _repair_community(grids, dirty_grids, context, community_geom)
+            repair_fitted(grids, dirty_grids, context, community_geom, metric=metric, crs=crs, order=pg_codes)
         final.update(grids)
         retired_grids = context.retired
 
@@ -374,19 +378,8 @@ def update(
     changes["parent"] = parent
     result.report["changes"] = {key: (len(value) if isinstance(value, list) else value) for key, value in changes.items() if key != "parent"}
     result.changes = changes
-    if SHED_TRANSFERS.get() and not result.report["summary"]["coverage_valid"]:
-        # the single-border transfers gave grids that cannot be fitted to their kept neighbours: the update again
-        # without them (the repair as it was before them), which the audit below then checks like any other
-        logger.info("update: re-drawn grids do not meet their kept neighbours; repairing again without border transfers")
-        token = SHED_TRANSFERS.set(False)
-        try:
-            return update(
-                previous, buildings, barriers=barriers, roads=roads, service_centres=service_centres, labels=labels,
-                max_region=max_region, audit=audit, register=register, register_building=register_building,
-                register_household=register_household, register_order=register_order, register_unmatched=register_unmatched,
-            )
-        finally:
-            SHED_TRANSFERS.reset(token)
+    if not result.report["summary"]["coverage_valid"]:
+        require_valid_coverage(result.grids)  # each repaired community was checked (gridgeo.living.seamguard)
     if keeper is not None:
         result = keep_register_units(result, run, keeper, prep, b_code, metric, unit_band)
     result = add_services(result, services)  # staffing, workload, coverage of the final grids, as the parent ran them

@@ -1,0 +1,167 @@
+"""The repair of one community of an updated plan, checked to give re-drawn grids that meet its kept grids exactly.
+
+:func:`repair_fitted` repairs a community (:func:`gridgeo.living.repair._repair_community`) and then fits its
+re-drawn grids to the grids kept around them exactly as the assembly of the new plan does
+(:func:`unmatched_grids`: the re-drawn grids meet each other in metres, are reprojected, and are fitted to the
+kept ones, :mod:`gridgeo.living.seams`).  When edges still do not match, that community alone is repaired again,
+from the state it had before its repair:
+
+1. without the single-border transfers (:mod:`gridgeo.living.shed`), the repair as it was before them;
+2. afresh: every grid of the community but the dedicated and locked ones drawn again, as a fresh partition of
+   the community draws them (the kept grids left to fit are the dedicated and locked ones only).
+
+A community none of these can fit raises :class:`~gridgeo.errors.SeamError`, naming its grids: an update never
+returns (nor writes) grids that are not a valid polygonal coverage.  Every other community is repaired once, as
+before.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+
+import numpy as np
+import shapely
+
+from ..errors import SeamError
+from ..inputs.crs import reproject_polygons
+from .redraw import _fit_metric, _fit_seams
+from .repair import _repair_community, _repartition_whole
+from .state import _Context, _Grid
+
+__all__ = ["repair_fitted", "require_valid_coverage", "unmatched_grids"]
+
+logger = logging.getLogger(__name__)
+
+
+def unmatched_grids(grids: dict[str, _Grid], *, metric, crs, order: list[str] | np.ndarray, fit: bool = True) -> list[str]:
+    """Codes of the grids of one community whose edges would not match a neighbour's once written.
+
+    The re-drawn grids (``polygon_kept`` false, metric polygons) are fitted and
+    reprojected as :func:`gridgeo.living.assemble._assemble` does, in the order it
+    uses (the previous grids in ``order``, then new codes sorted), and the
+    community's grids are then checked with ``shapely.coverage_invalid_edges``.
+    ``fit=False`` reprojects without fitting: the check of the polygons as they
+    come from the tessellation (whose edges along a kept grid then miss it by the
+    reprojection's rounding).
+
+    Returns
+    -------
+    list of str
+        Empty when the grids form a valid polygonal coverage.
+    """
+    previous = [str(c) for c in order if str(c) in grids]
+    codes = previous + sorted(set(grids) - set(previous))
+    redrawn_at = [at for at, code in enumerate(codes) if not grids[code].polygon_kept]
+    if not redrawn_at:
+        return []
+    geoms = [grids[code].original if grids[code].polygon_kept else None for code in codes]
+    metric_geoms = [grids[codes[at]].geom for at in redrawn_at]
+    community = ["community"] * len(codes)
+    if fit:
+        metric_geoms = _fit_metric(metric_geoms, community[: len(redrawn_at)])
+    for at, geom in zip(redrawn_at, reproject_polygons(metric_geoms, metric, crs)):
+        geoms[at] = geom
+    if fit:
+        _fit_seams(geoms, redrawn_at, community, crs)
+    edges = shapely.coverage_invalid_edges(np.array(geoms, dtype=object))
+    bad = ~(shapely.is_missing(edges) | shapely.is_empty(edges)) | ~shapely.is_valid(np.array(geoms, dtype=object))
+    return [code for code, wrong in zip(codes, bad) if wrong]
+
+
+def repair_fitted(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, community_geom, *, metric, crs, order) -> str:
+    """Repair one community (in place, as :func:`gridgeo.living.repair._repair_community`) so that its re-drawn grids
+    meet its kept grids exactly; see the module docstring for the steps.
+
+    Parameters
+    ----------
+    grids : dict
+        The community's grids (changed in place).
+    dirty : set of str
+        Codes of grids whose buildings changed (changed in place, as by the repair).
+    ctx : _Context
+        The community's context (its ``transfers``, retired codes and next number are restored between attempts).
+    community_geom : Polygon
+        The community (metric), for a repair afresh.
+    metric, crs
+        The metric CRS of the repair and the CRS the grids are written in.
+    order : sequence of str
+        The previous plan's grid codes in its order (the order the assembly fits grids in).
+
+    Returns
+    -------
+    str
+        How the community was repaired: ``"transfers"`` (the first repair fits), ``"plain"`` (without the border
+        transfers: again, or at once when ``ctx.transfers`` is false) or ``"afresh"``.
+
+    Raises
+    ------
+    SeamError
+        No repair gives grids that meet exactly.
+    """
+    start = {code: _copy(grid) for code, grid in grids.items()}
+    dirty_before, retired_before = set(dirty), set(ctx.retired)
+    number_before, transfers_before = ctx.next_number, ctx.transfers
+    bad: list[str] = []
+    attempts = (("transfers",) if transfers_before else ()) + ("plain", "afresh")
+    try:
+        for step, attempt in enumerate(attempts):
+            if step:
+                logger.info(
+                    "community %s: grids %s would not meet their neighbours exactly; repairing it %s",
+                    ctx.community_id, ", ".join(bad[:10]), "again without border transfers" if attempt == "plain" else "afresh",
+                )
+                grids.clear()
+                grids.update({code: _copy(grid) for code, grid in start.items()})
+                dirty.clear()
+                dirty.update(dirty_before)
+                ctx.retired.clear()
+                ctx.retired.update(retired_before)
+                ctx.next_number = number_before
+            ctx.transfers = attempt == "transfers"
+            if attempt == "afresh":
+                _repartition_whole(grids, ctx, community_geom, dirty)
+            else:
+                _repair_community(grids, dirty, ctx, community_geom)
+            bad = unmatched_grids(grids, metric=metric, crs=crs, order=order)
+            if not bad:
+                return attempt
+    finally:
+        ctx.transfers = transfers_before
+    raise SeamError(
+        f"community {ctx.community_id}: the re-drawn grids cannot be made to meet the grids kept around them exactly "
+        f"(edges that do not match in grids {', '.join(bad[:10])}), also when repaired without border transfers and afresh"
+    )
+
+
+def require_valid_coverage(grids) -> None:
+    """Raise :class:`~gridgeo.errors.SeamError` when the grids (a GeoDataFrame with ``community_id``, ``grid_code``)
+    of a community are not a valid polygonal coverage, naming the communities and grids.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> a = shapely.Polygon([(0, 0), (2, 0), (2, 1), (0, 1)])
+    >>> b = shapely.Polygon([(2, 0), (4, 0), (4, 1), (2, 1), (2, 0.5)])  # a vertex a lacks
+    >>> grids = gpd.GeoDataFrame({"community_id": ["A", "A"], "grid_code": ["001-01", "001-02"]}, geometry=[a, b])
+    >>> require_valid_coverage(grids)
+    Traceback (most recent call last):
+    ...
+    gridgeo.errors.SeamError: the grids are not a valid polygonal coverage: community A (grids 001-01, 001-02)
+    >>> require_valid_coverage(grids.iloc[:1])
+    """
+    wrong = []
+    for community, rows in grids.groupby("community_id", sort=True):
+        edges = shapely.coverage_invalid_edges(rows.geometry.to_numpy())
+        codes = rows["grid_code"].astype(str).to_numpy()[~(shapely.is_missing(edges) | shapely.is_empty(edges))]
+        if len(codes):
+            wrong.append(f"community {community} (grids {', '.join(codes[:10])})")
+    if wrong:
+        raise SeamError("the grids are not a valid polygonal coverage: " + "; ".join(wrong))
+
+
+def _copy(grid: _Grid) -> _Grid:
+    """A copy of ``grid`` whose buildings can change without changing the original's."""
+    out = copy.copy(grid)
+    out.members = set(grid.members)
+    return out
