@@ -1,0 +1,322 @@
+"""GeoJSON text of polygon layers, written column-wise: each distinct geometry once, every number by array arithmetic.
+
+:func:`geometry_texts` gives the GeoJSON geometry objects (text) of an array
+of geometries already in EPSG:4326, rounded and oriented: the same text as
+shapely's ``to_geojson`` with every number in its shortest form at the given
+decimals (``121.4920057``, never ``121.49200570000001``), but without a
+Python call per number.  Equal geometries share one text
+(:func:`distinct_geometries`), so the joint units of a building divided into
+several units are written from one computation.
+
+The fast path covers what the layers of a partition hold: polygons and
+multi-polygons in two dimensions, coordinates already rounded to ``precision``
+decimals, at least 0.0001 in size (or 0) and small enough that a double
+tells numbers of ``precision`` decimals apart (below 2 × 10^8 at 7 decimals).  Everything else
+(points, lines, collections, Z, empty parts, other numbers) goes through
+shapely's writer and a textual rewrite of the long numbers, which gives the
+same text for the geometries the fast path covers.  Used by
+:func:`gridgeo.outputs.export.write_geojson`.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+import pyproj
+import shapely
+
+from ..inputs.crs import WGS84
+
+__all__ = ["lonlat_texts", "geometry_texts", "distinct_geometries", "trim_numbers"]
+
+#: a decimal number with more than the wanted decimals (the wanted count is filled in)
+_LONG_NUMBER = r"-?\d+\.\d{%d,}(?:[eE][-+]?\d+)?"
+#: the fast path writes numbers of at most this many decimals (10**precision times a coordinate stays exact in int64)
+_MAX_PRECISION = 9
+#: Python writes numbers below this size (other than 0) with an exponent (``1e-05``): written by shapely
+_MIN_VALUE = 1e-4
+
+_POLYGON, _MULTIPOLYGON = 3, 6
+_HEADS = {_POLYGON: ('{"type":"Polygon","coordinates":[[', "]]}"), _MULTIPOLYGON: ('{"type":"MultiPolygon","coordinates":[[[', "]]]}")}
+# what comes before a vertex "[x,y]": the first of a feature (nothing; the head is added per feature), the next
+# of the same ring, the first of the next ring of the polygon, the first of the next polygon of a multi-polygon
+_FIRST, _NEXT, _NEXT_RING, _NEXT_POLYGON = 0, 1, 2, 3
+_JOINS = ["", ",", "],[", "]],[["]
+_JOIN_WIDTH = max(len(j) for j in _JOINS)
+
+
+def trim_numbers(texts: np.ndarray, precision: int) -> np.ndarray:
+    """GeoJSON geometry texts with every number written in its shortest form at ``precision`` decimals.
+
+    GEOS writes some coordinates rounded to 7 decimals with 17 significant
+    digits (``43.748370799999996``); they are rewritten as the shortest text
+    of the same double rounded (``43.7483708``).  Geometry texts hold no
+    strings but type names, so only numbers match.
+
+    Parameters
+    ----------
+    texts : ndarray of str (object)
+        GeoJSON geometry texts (shapely's ``to_geojson``).
+    precision : int
+        Decimals to keep.
+
+    Returns
+    -------
+    ndarray of str (object)
+
+    Examples
+    --------
+    >>> trim_numbers(np.array(['{"coordinates":[43.748370799999996,7.5]}'], dtype=object), 7).tolist()
+    ['{"coordinates":[43.7483708,7.5]}']
+    """
+    if not len(texts):
+        return texts
+    pattern = re.compile(_LONG_NUMBER % (precision + 1))
+    joined = pattern.sub(lambda m: repr(round(float(m.group()), precision)), "\n".join(texts))
+    return np.array(joined.split("\n"), dtype=object)
+
+
+def distinct_geometries(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct geometries of ``geoms`` (equal WKB: the same type and the same coordinates) and where each row's is.
+
+    Parameters
+    ----------
+    geoms : ndarray of shapely geometries
+        Without missing values.
+
+    Returns
+    -------
+    unique : ndarray of shapely geometries
+        The first geometry of each kind, in order of first appearance.
+    codes : ndarray of int
+        ``unique[codes]`` has the geometries of ``geoms``.
+
+    Examples
+    --------
+    >>> g = np.array([shapely.box(0, 0, 1, 1), shapely.Point(1, 2), shapely.box(0, 0, 1, 1)], dtype=object)
+    >>> unique, codes = distinct_geometries(g)
+    >>> len(unique), codes.tolist()
+    (2, [0, 1, 0])
+    """
+    if not len(geoms):
+        return geoms, np.zeros(0, dtype=np.int64)
+    codes, _ = pd.factorize(pd.Series(shapely.to_wkb(geoms), dtype=object))
+    first = np.full(int(codes.max()) + 1, -1, dtype=np.int64)
+    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # the first row of each code (the last assignment wins)
+    return geoms[first], codes.astype(np.int64)
+
+
+def geometry_texts(geoms: np.ndarray, precision: int = 7) -> np.ndarray:
+    """The GeoJSON text of each geometry, numbers in their shortest form at ``precision`` decimals.
+
+    The geometries are written as they are (already in EPSG:4326, rounded to
+    ``precision`` decimals and oriented); the text equals
+    ``trim_numbers(shapely.to_geojson(geoms), precision)``.  Polygons and
+    multi-polygons are written with array arithmetic (every vertex at once),
+    anything else by shapely.
+
+    Parameters
+    ----------
+    geoms : ndarray of shapely geometries
+        Without missing or empty geometries.
+    precision : int, default 7
+        Decimals of the coordinates.
+
+    Returns
+    -------
+    ndarray of str (object)
+
+    Examples
+    --------
+    >>> g = np.array([shapely.box(121.4920057, 25.05, 121.5, 25.0500012), shapely.Point(1.5, 2)], dtype=object)
+    >>> geometry_texts(g).tolist()[0]
+    '{"type":"Polygon","coordinates":[[[121.5,25.05],[121.5,25.0500012],[121.4920057,25.0500012],[121.4920057,25.05],[121.5,25.05]]]}'
+    >>> geometry_texts(g).tolist()[1]
+    '{"type":"Point","coordinates":[1.5,2.0]}'
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    out = np.empty(len(geoms), dtype=object)
+    if not len(geoms):
+        return out
+    kinds = shapely.get_type_id(geoms)
+    done = np.zeros(len(geoms), dtype=bool)
+    if 0 <= precision <= _MAX_PRECISION:
+        flat = ~shapely.has_z(geoms)
+        for kind in (_POLYGON, _MULTIPOLYGON):
+            rows = np.flatnonzero((kinds == kind) & flat)
+            if len(rows):
+                texts, ok = _polygon_texts(geoms[rows], kind, precision)
+                out[rows[ok]] = texts[ok]
+                done[rows[ok]] = True
+    rest = np.flatnonzero(~done)
+    if len(rest):
+        out[rest] = trim_numbers(shapely.to_geojson(geoms[rest]).astype(object), precision)
+    return out
+
+
+def _polygon_texts(geoms: np.ndarray, kind: int, precision: int) -> tuple[np.ndarray, np.ndarray]:
+    """The texts of polygons (or of multi-polygons: ``kind``) and which of them the fast path wrote.
+
+    Each vertex becomes one row of a byte matrix (what joins it to the one
+    before, ``[``, x, ``,``, y, ``]``, and a line break after the last vertex
+    of a feature) with a mask of the bytes in use; the masked bytes, read row
+    by row, are every feature's coordinates, one per line.
+    """
+    _, coords, offsets = shapely.to_ragged_array(geoms, include_z=False)
+    if kind == _POLYGON:
+        ring_offsets, polygon_rings = offsets
+        feature_polygons = np.arange(len(geoms) + 1)
+    else:
+        ring_offsets, polygon_rings, feature_polygons = offsets
+    n = len(geoms)
+    ring_sizes = np.diff(ring_offsets)
+    polygon_sizes = np.diff(polygon_rings)
+    feature_sizes = np.diff(feature_polygons)
+    # what the fast path writes: every part has rings, every ring vertices, every number a short text
+    ok = feature_sizes > 0
+    polygon_of_ring = np.repeat(np.arange(len(polygon_sizes)), polygon_sizes)
+    feature_of_polygon = np.repeat(np.arange(n), feature_sizes)
+    ok[feature_of_polygon[polygon_sizes == 0]] = False
+    ok[feature_of_polygon[polygon_of_ring[ring_sizes == 0]]] = False
+    vertex_feature = feature_of_polygon[polygon_of_ring[np.repeat(np.arange(len(ring_sizes)), ring_sizes)]]
+    scale = 10.0**precision
+    with np.errstate(invalid="ignore", over="ignore"):
+        size = np.abs(coords)
+        # finite, written without an exponent, and so fine a double that one number of `precision` decimals is nearest to it
+        short = np.isfinite(coords) & (np.spacing(size) * scale < 0.5) & ((size >= _MIN_VALUE) | (coords == 0))
+        ticks = np.where(short, np.rint(coords * scale), 0.0)
+        short &= ticks / scale == coords  # the double nearest to a number of `precision` decimals
+    ok[vertex_feature[~short.all(axis=1)]] = False
+    texts = np.empty(n, dtype=object)
+    keep = ok[vertex_feature]
+    if not keep.any():
+        return texts, ok
+    coords, ticks = coords[keep], ticks[keep].astype(np.int64)
+    ring_starts = ring_offsets[:-1][ring_sizes > 0]
+    polygon_starts = ring_offsets[polygon_rings[:-1][polygon_sizes > 0]]
+    feature_starts = ring_offsets[polygon_rings[feature_polygons[:-1][feature_sizes > 0]]]
+    # a feature's vertices are kept or left out together; the marks of a feature left out that fall on the next
+    # feature's first vertex are overwritten by its own (feature starts are marked last)
+    marks = np.zeros(len(keep), dtype=np.int8) + _NEXT
+    marks[ring_starts] = _NEXT_RING
+    marks[polygon_starts] = _NEXT_POLYGON
+    marks[feature_starts] = _FIRST
+    starts = marks[keep]
+    ends = np.zeros(len(keep), dtype=bool)
+    ends[np.concatenate([feature_starts[1:], [len(keep)]]) - 1] = True
+    ends = ends[keep]
+    join_bytes = np.zeros((len(_JOINS), _JOIN_WIDTH), dtype=np.uint8)
+    join_mask = np.zeros((len(_JOINS), _JOIN_WIDTH), dtype=bool)
+    for i, join in enumerate(_JOINS):
+        join_bytes[i, : len(join)] = np.frombuffer(join.encode("ascii"), dtype=np.uint8)
+        join_mask[i, : len(join)] = True
+    x_bytes, x_mask = _number_bytes(coords[:, 0], ticks[:, 0], precision)
+    y_bytes, y_mask = _number_bytes(coords[:, 1], ticks[:, 1], precision)
+    rows = len(coords)
+
+    def constant(char: str) -> tuple[np.ndarray, np.ndarray]:
+        return np.full((rows, 1), ord(char), dtype=np.uint8), np.ones((rows, 1), dtype=bool)
+
+    pieces = [(join_bytes[starts], join_mask[starts]), constant("["), (x_bytes, x_mask), constant(","), (y_bytes, y_mask), constant("]")]
+    pieces.append((np.full((rows, 1), ord("\n"), dtype=np.uint8), ends[:, None]))
+    matrix = np.concatenate([p[0] for p in pieces], axis=1)
+    mask = np.concatenate([p[1] for p in pieces], axis=1)
+    bodies = matrix[mask].tobytes().decode("ascii").split("\n")[:-1]
+    head, tail = _HEADS[kind]
+    texts[np.flatnonzero(ok)] = [head + body + tail for body in bodies]
+    return texts, ok
+
+
+def _number_bytes(values: np.ndarray, ticks: np.ndarray, precision: int) -> tuple[np.ndarray, np.ndarray]:
+    """The shortest text of each number (``ticks`` = ``values`` × 10**precision, exact) as a byte matrix and a mask.
+
+    A number is its sign, its integer digits without leading zeros (at least
+    one), a point and its decimals without trailing zeros (at least one): what
+    Python's ``repr`` writes for a double that is the nearest to a number of at
+    most ``precision`` decimals and at least 0.0001 in size (or 0).
+
+    Examples
+    --------
+    >>> b, m = _number_bytes(np.array([121.5, -0.25, 3.0, -0.0]), np.array([1215000, -2500, 30000, 0]), 4)
+    >>> [bytes(row[keep]).decode() for row, keep in zip(b, m)]
+    ['121.5', '-0.25', '3.0', '-0.0']
+    """
+    size = np.abs(ticks)
+    unit = 10**precision
+    whole, fraction = size // unit, size % unit
+    digits = max(1, len(str(int(whole.max())))) if len(whole) else 1
+    powers = 10 ** np.arange(digits - 1, -1, -1, dtype=np.int64)
+    whole_digits = (whole[:, None] // powers) % 10
+    whole_mask = whole[:, None] >= powers
+    whole_mask[:, -1] = True
+    if precision:
+        fraction_powers = 10 ** np.arange(precision - 1, -1, -1, dtype=np.int64)
+        fraction_digits = (fraction[:, None] // fraction_powers) % 10
+        fraction_mask = (fraction[:, None] % (fraction_powers * 10)) != 0  # a non-zero digit here or after
+        fraction_mask[:, 0] = True
+    else:
+        fraction_digits = np.zeros((len(values), 1), dtype=np.int64)
+        fraction_mask = np.ones((len(values), 1), dtype=bool)
+    sign = np.signbit(values)[:, None]
+    rows = len(values)
+    matrix = np.concatenate(
+        [
+            np.full((rows, 1), ord("-"), dtype=np.uint8),
+            (whole_digits + ord("0")).astype(np.uint8),
+            np.full((rows, 1), ord("."), dtype=np.uint8),
+            (fraction_digits + ord("0")).astype(np.uint8),
+        ],
+        axis=1,
+    )
+    mask = np.concatenate([sign, whole_mask, np.ones((rows, 1), dtype=bool), fraction_mask], axis=1)
+    return matrix, mask
+
+
+def lonlat_texts(geoms: np.ndarray, crs, precision: int = 7) -> np.ndarray:
+    """The GeoJSON geometry text of each geometry of ``crs``: in EPSG:4326, rounded, exterior rings counter-clockwise.
+
+    Each distinct geometry is reprojected, rounded and written once
+    (:func:`distinct_geometries`); missing and empty geometries are ``null``.
+
+    Parameters
+    ----------
+    geoms : ndarray of shapely geometries
+    crs : pyproj.CRS or None
+        The CRS of ``geoms`` (None: already longitude and latitude).
+    precision : int, default 7
+        Decimals of the coordinates.
+
+    Returns
+    -------
+    ndarray of str (object)
+
+    Examples
+    --------
+    >>> g = np.array([shapely.Point(500000, 0), None, shapely.Point(500000, 0)], dtype=object)
+    >>> lonlat_texts(g, "EPSG:32651").tolist()
+    ['{"type":"Point","coordinates":[123.0,0.0]}', 'null', '{"type":"Point","coordinates":[123.0,0.0]}']
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    texts = np.full(len(geoms), "null", dtype=object)
+    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
+    if not present.any():
+        return texts
+    unique, codes = distinct_geometries(geoms[present])
+    if crs is not None and pyproj.CRS(crs) != WGS84:
+        # reprojected and rounded in one pass over the coordinates (what to_crs(4326) computes)
+        transformer = pyproj.Transformer.from_crs(crs, WGS84, always_xy=True)
+
+        def to_lonlat(xy):
+            lon, lat = transformer.transform(xy[:, 0], xy[:, 1])
+            return np.round(np.column_stack([lon, lat]), precision)
+
+        rounded = shapely.transform(unique, to_lonlat)
+    else:
+        rounded = shapely.transform(unique, lambda xy: np.round(xy, precision))
+    # RFC 7946: exterior rings counter-clockwise
+    polygonal = np.isin(shapely.get_type_id(unique), (_POLYGON, _MULTIPOLYGON))
+    rounded[polygonal] = shapely.orient_polygons(rounded[polygonal], exterior_cw=False)
+    texts[present] = geometry_texts(rounded, precision)[codes]
+    return texts
