@@ -393,6 +393,7 @@ def describe_geopackage(path: str | Path, layers: list[tuple[str, gpd.GeoDataFra
         table = pd.DataFrame(styles)
         pyogrio.write_dataframe(table, path, layer="layer_styles", driver="GPKG", layer_options={"FID": "id"})
     with sqlite3.connect(path) as db:
+        db.execute("PRAGMA synchronous = OFF")  # a file being written (a staging folder): no waiting for the disk; the same bytes
         geometry_columns = dict(db.execute("SELECT table_name, column_name FROM gpkg_geometry_columns").fetchall())
         if styles and any(geometry_columns.get(s["f_table_name"], "geom") != "geom" for s in styles):
             for style in styles:
