@@ -146,3 +146,20 @@ def test_missing_and_empty_geometries_are_null():
     geoms = np.array([None, shapely.Polygon(), shapely.box(0, 0, 1, 1)], dtype=object)
     assert lonlat_texts(geoms, None).tolist()[:2] == ["null", "null"]
     assert lonlat_texts(geoms, None).tolist() == _reference(geoms, None)
+
+
+@pytest.mark.parametrize("multi", [False, True])
+def test_single_geometries_made_multi_as_uniform_geometry_does(multi):
+    geoms = [
+        shapely.box(121.5, 25.0, 121.5001, 25.0001),
+        shapely.MultiPolygon([shapely.box(121.6, 25.0, 121.6001, 25.0001), shapely.box(121.7, 25.0, 121.7001, 25.0001)]),
+        shapely.box(121.5, 25.0, 121.5001, 25.0001),
+        shapely.Polygon(),
+        None,
+        shapely.Point(121.5, 25.0),
+        shapely.LineString([(121.5, 25.0), (121.6, 25.1)]),
+    ]
+    for chosen in (geoms, geoms[:1], geoms[5:]):
+        frame = gpd.GeoDataFrame(geometry=chosen, crs=4326)
+        expected = _reference(uniform_geometry(frame, multi=multi).geometry.to_numpy(), frame.crs)
+        assert lonlat_texts(frame.geometry.to_numpy(), frame.crs, multi=multi).tolist() == expected

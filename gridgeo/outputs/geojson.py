@@ -274,11 +274,14 @@ def _number_bytes(values: np.ndarray, ticks: np.ndarray, precision: int) -> tupl
     return matrix, mask
 
 
-def lonlat_texts(geoms: np.ndarray, crs, precision: int = 7) -> np.ndarray:
+def lonlat_texts(geoms: np.ndarray, crs, precision: int = 7, *, multi: bool = False) -> np.ndarray:
     """The GeoJSON geometry text of each geometry of ``crs``: in EPSG:4326, rounded, exterior rings counter-clockwise.
 
     Each distinct geometry is reprojected, rounded and written once
     (:func:`distinct_geometries`); missing and empty geometries are ``null``.
+    Single geometries are written as multi-geometries where the layer mixes
+    both, or always with ``multi`` (as
+    :func:`gridgeo.outputs.export.uniform_geometry` makes them).
 
     Parameters
     ----------
@@ -287,6 +290,8 @@ def lonlat_texts(geoms: np.ndarray, crs, precision: int = 7) -> np.ndarray:
         The CRS of ``geoms`` (None: already longitude and latitude).
     precision : int, default 7
         Decimals of the coordinates.
+    multi : bool, default False
+        Write every single geometry as a multi-geometry.
 
     Returns
     -------
@@ -297,13 +302,17 @@ def lonlat_texts(geoms: np.ndarray, crs, precision: int = 7) -> np.ndarray:
     >>> g = np.array([shapely.Point(500000, 0), None, shapely.Point(500000, 0)], dtype=object)
     >>> lonlat_texts(g, "EPSG:32651").tolist()
     ['{"type":"Point","coordinates":[123.0,0.0]}', 'null', '{"type":"Point","coordinates":[123.0,0.0]}']
+    >>> lonlat_texts(g[:1], "EPSG:32651", multi=True).tolist()
+    ['{"type":"MultiPoint","coordinates":[[123.0,0.0]]}']
     """
     geoms = np.asarray(geoms, dtype=object)
     texts = np.full(len(geoms), "null", dtype=object)
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     if not present.any():
         return texts
+    kinds = shapely.get_type_id(geoms)
     unique, codes = distinct_geometries(geoms[present])
+    unique = _promoted(unique, kinds, multi)
     if crs is not None and pyproj.CRS(crs) != WGS84:
         # reprojected and rounded in one pass over the coordinates (what to_crs(4326) computes)
         transformer = pyproj.Transformer.from_crs(crs, WGS84, always_xy=True)
@@ -320,3 +329,18 @@ def lonlat_texts(geoms: np.ndarray, crs, precision: int = 7) -> np.ndarray:
     rounded[polygonal] = shapely.orient_polygons(rounded[polygonal], exterior_cw=False)
     texts[present] = geometry_texts(rounded, precision)[codes]
     return texts
+
+
+def _promoted(geoms: np.ndarray, layer_kinds: np.ndarray, multi: bool) -> np.ndarray:
+    """``geoms`` with single geometries made multi where the layer (its type ids ``layer_kinds``) mixes both, or all with ``multi``.
+
+    The rule of :func:`gridgeo.outputs.export.uniform_geometry`, decided on the whole layer and applied to ``geoms``.
+    """
+    kinds = shapely.get_type_id(geoms)
+    out = geoms
+    for single, several, make in ((0, 4, shapely.multipoints), (1, 5, shapely.multilinestrings), (3, 6, shapely.multipolygons)):
+        chosen = kinds == single
+        if chosen.any() and (multi or (layer_kinds == several).any()):
+            out = geoms.copy() if out is geoms else out
+            out[chosen] = make(geoms[chosen], indices=np.arange(int(chosen.sum())))
+    return out

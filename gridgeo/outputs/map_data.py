@@ -253,6 +253,30 @@ def _flag(value) -> bool | None:
     return bool(value)
 
 
+def _values_missing(values) -> tuple[list, list[bool]]:
+    """The values as Python objects and whether each is missing (what ``pd.isna`` says of it), in two C passes.
+
+    Examples
+    --------
+    >>> _values_missing(pd.Series(["a", None, "c"], dtype="string"))[1]
+    [False, True, False]
+    """
+    series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    return series.to_numpy(dtype=object).tolist(), series.isna().to_numpy().tolist()
+
+
+def _flags(values) -> list:
+    """:func:`_flag` of every value, without a pandas call per value.
+
+    Examples
+    --------
+    >>> _flags(pd.Series([True, None, False], dtype=object))
+    [True, None, False]
+    """
+    objects, missing = _values_missing(values)
+    return [None if m else bool(v) for v, m in zip(objects, missing)]
+
+
 def _json_for_html(obj) -> str:
     """JSON text that is safe inside a ``<script>`` element (no ``</``, ``<!--``, ``]]>``).
 
@@ -455,7 +479,7 @@ def _grid_props(grids: gpd.GeoDataFrame, colour: np.ndarray, names: dict, lang: 
             props[key] = _nums(grids[column], digits)
     for key, column in (("wf", "workload_flag"), ("cf", "coverage_flag")):
         if column in grids:
-            props[key] = [_flag(v) for v in grids[column]]
+            props[key] = _flags(grids[column])
     if "walk_min" in grids:
         props["centre"] = [_esc(c) or None for c in _column(grids, "centre_name")]
         props["straight"] = [r == "straight" for r in _column(grids, "walk_route")]
@@ -507,7 +531,7 @@ def _map_data(result: Partition, *, lang: str, basemap: str, tianditu_key, barri
     if id_col:
         b_props["id"] = _esc_all(buildings[id_col])
     if "households_estimated" in buildings and buildings["households_estimated"].fillna(False).astype(bool).any():
-        b_props["est"] = [1 if _flag(v) else 0 for v in buildings["households_estimated"]]
+        b_props["est"] = [1 if f else 0 for f in _flags(buildings["households_estimated"])]
     known: dict = {}
     b_geoms = _display_geometry(buildings.geometry, metric, gcj, known)
 
@@ -523,7 +547,7 @@ def _map_data(result: Partition, *, lang: str, basemap: str, tianditu_key, barri
             "nb": _nums(_column(units, "n_buildings")),
         }
         if "in_band" in units:
-            u_props["ib"] = [0 if _flag(v) is False else 1 for v in units["in_band"]]
+            u_props["ib"] = [0 if f is False else 1 for f in _flags(units["in_band"])]
     else:
         nref, refs, u_geoms, u_props = [], [], np.asarray([], dtype=object), {"code": []}
 
