@@ -276,7 +276,7 @@ def layer_qml(layer: str, frame: gpd.GeoDataFrame, *, colours: np.ndarray | None
     True
     """
     columns = [str(c) for c in frame.columns if c != frame.geometry.name]
-    kinds = set(frame.geometry.geom_type.dropna()) if len(frame) else set()
+    kinds = set(frame.geometry.geom_type.dropna().unique()) if len(frame) else set()
     points = bool(kinds) and kinds <= {"Point", "MultiPoint"}
     labels_on = False
     if layer == "grids" and colours is not None and len(frame):
@@ -478,7 +478,7 @@ def write_qgis_project(folder: str | Path, layers: list[tuple[str, gpd.GeoDataFr
         ident = f"gridgeo_{name}"
         source = f"./{gpkg}|layername={name}"
         label = _PROJECT_NAMES.get(name, name)
-        kinds = set(frame.geometry.geom_type.dropna()) if len(frame) else set()
+        kinds = set(frame.geometry.geom_type.dropna().unique()) if len(frame) else set()
         geometry = "Point" if kinds and kinds <= {"Point", "MultiPoint"} else "Polygon"
         qml = styles.get(name, "")
         body = qml[qml.index(">", qml.index("<qgis ")) + 1 : qml.rindex("</qgis>")] if "<qgis " in qml else ""
