@@ -15,6 +15,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import pyproj
 import pytest
 import shapely
@@ -163,3 +164,21 @@ def test_single_geometries_made_multi_as_uniform_geometry_does(multi):
         frame = gpd.GeoDataFrame(geometry=chosen, crs=4326)
         expected = _reference(uniform_geometry(frame, multi=multi).geometry.to_numpy(), frame.crs)
         assert lonlat_texts(frame.geometry.to_numpy(), frame.crs, multi=multi).tolist() == expected
+
+
+def test_texts_shared_between_layers_are_the_texts_written_alone(taipei_run):
+    """The joint units written after the buildings (their footprints known) get the text they get alone."""
+    buildings, units = taipei_run.buildings, taipei_run.units
+    # units of one building each, as a dense city has them (a tower divided into several units): the footprints
+    one_each = gpd.GeoDataFrame({"unit_code": [f"u{i}" for i in range(len(buildings))]}, geometry=buildings.geometry.to_numpy(), crs=buildings.crs)
+    for layer in (units, one_each, pd.concat([one_each, units], ignore_index=True)):
+        known = {}
+        first = lonlat_texts(buildings.geometry.to_numpy(), buildings.crs, known=known)
+        assert len(known) == len(set(shapely.to_wkb(buildings.geometry.to_numpy()).tolist()))
+        shared = lonlat_texts(layer.geometry.to_numpy(), layer.crs, multi=True, known=known)
+        alone = lonlat_texts(layer.geometry.to_numpy(), layer.crs, multi=True)
+        assert shared.tolist() == alone.tolist() == _reference(uniform_geometry(layer, multi=True).geometry.to_numpy(), layer.crs)
+        assert first.tolist() == lonlat_texts(buildings.geometry.to_numpy(), buildings.crs).tolist()
+    # another CRS or precision never takes a text of the first
+    other = lonlat_texts(buildings.geometry.to_numpy(), buildings.crs, precision=5, known=known)
+    assert other.tolist() == _reference(buildings.geometry.to_numpy(), buildings.crs, precision=5)

@@ -209,8 +209,9 @@ def write_outputs(
         def geojson(*names):
             def job():
                 with timings.stage("GeoJSON"):
+                    known = {}  # the footprints of the buildings, written once for their joint units too
                     for name in names:
-                        write_geojson(getattr(result, name), staging / f"{name}.geojson", multi=name in ALWAYS_MULTI)
+                        write_geojson(getattr(result, name), staging / f"{name}.geojson", multi=name in ALWAYS_MULTI, known=known)
 
             return job
 
@@ -234,7 +235,7 @@ def write_outputs(
         # and so are the extra outputs (map, report, …), each of which reads only ``result``
         extras = [functools.partial(writer, result, staging) for writer in writers]
         with timings.stage("GeoJSON and extras, waited for"):
-            run_side_by_side([geopackage, geojson("units"), geojson("buildings", "grids"), *extras])
+            run_side_by_side([geopackage, geojson("buildings", "units", "grids"), *extras])
         (staging / "report.json").write_text(
             json.dumps(to_json_safe(result.report), ensure_ascii=False, indent=2, sort_keys=False) + "\n",
             encoding="utf-8",
@@ -451,7 +452,7 @@ def uniform_geometry(frame: gpd.GeoDataFrame, *, multi: bool = False) -> gpd.Geo
     return frame.set_geometry(gpd.GeoSeries(out, index=frame.index, crs=frame.crs), crs=frame.crs)
 
 
-def write_geojson(frame: gpd.GeoDataFrame, path: str | Path, *, precision: int = 7, multi: bool = False) -> None:
+def write_geojson(frame: gpd.GeoDataFrame, path: str | Path, *, precision: int = 7, multi: bool = False, known: dict | None = None) -> None:
     """Write an RFC 7946 GeoJSON file (EPSG:4326, coordinates rounded to ``precision`` decimals).
 
     Written column-wise (:mod:`gridgeo.outputs.geojson`: each distinct geometry
@@ -461,7 +462,9 @@ def write_geojson(frame: gpd.GeoDataFrame, path: str | Path, *, precision: int =
     Numbers are written in their shortest form: coordinates with at most
     ``precision`` decimals, property values with at most 6.  The layer holds one
     geometry type (see :func:`uniform_geometry`; ``multi=True`` makes every
-    geometry a multi-geometry).
+    geometry a multi-geometry).  ``known`` (a dict) carries the geometry texts
+    from one call to the next, so a geometry of an earlier layer is not
+    written again (the footprints of joint units of one building).
 
     Examples
     --------
@@ -475,7 +478,7 @@ def write_geojson(frame: gpd.GeoDataFrame, path: str | Path, *, precision: int =
     data = frame
     # each distinct geometry reprojected and written once, single geometries made multi as uniform_geometry
     # does, every number by array arithmetic (gridgeo.outputs.geojson)
-    texts = lonlat_texts(data.geometry.to_numpy(), frame.crs, precision, multi=multi)
+    texts = lonlat_texts(data.geometry.to_numpy(), frame.crs, precision, multi=multi, known=known)
     columns = [c for c in data.columns if c != data.geometry.name]
     properties = _json_properties(_gpkg_safe(data[columns]) if columns else None, len(texts))
     with open(path, "w", encoding="utf-8") as handle:

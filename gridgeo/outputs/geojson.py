@@ -100,12 +100,17 @@ def distinct_geometries(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     >>> len(unique), codes.tolist()
     (2, [0, 1, 0])
     """
+    unique, codes, _ = _distinct(geoms)
+    return unique, codes
+
+
+def _distinct(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, list[bytes]]:
+    """:func:`distinct_geometries`, and the WKB of each distinct geometry."""
     if not len(geoms):
-        return geoms, np.zeros(0, dtype=np.int64)
-    codes, _ = pd.factorize(pd.Series(shapely.to_wkb(geoms), dtype=object))
-    first = np.full(int(codes.max()) + 1, -1, dtype=np.int64)
-    first[codes[::-1]] = np.arange(len(codes) - 1, -1, -1)  # the first row of each code (the last assignment wins)
-    return geoms[first], codes.astype(np.int64)
+        return geoms, np.zeros(0, dtype=np.int64), []
+    keys, wkb = pd.factorize(pd.Series(shapely.to_wkb(geoms), dtype=object))
+    _, first = np.unique(keys, return_index=True)  # the first row of each (codes count from 0 in order of appearance)
+    return geoms[first], keys.astype(np.int64), list(wkb)
 
 
 def geometry_texts(geoms: np.ndarray, precision: int = 7) -> np.ndarray:
@@ -274,7 +279,7 @@ def _number_bytes(values: np.ndarray, ticks: np.ndarray, precision: int) -> tupl
     return matrix, mask
 
 
-def lonlat_texts(geoms: np.ndarray, crs, precision: int = 7, *, multi: bool = False) -> np.ndarray:
+def lonlat_texts(geoms: np.ndarray, crs, precision: int = 7, *, multi: bool = False, known: dict | None = None) -> np.ndarray:
     """The GeoJSON geometry text of each geometry of ``crs``: in EPSG:4326, rounded, exterior rings counter-clockwise.
 
     Each distinct geometry is reprojected, rounded and written once
@@ -292,6 +297,11 @@ def lonlat_texts(geoms: np.ndarray, crs, precision: int = 7, *, multi: bool = Fa
         Decimals of the coordinates.
     multi : bool, default False
         Write every single geometry as a multi-geometry.
+    known : dict, optional
+        Texts written before, shared between calls (layers): a geometry met
+        again (the footprint of a joint unit of one building) is not written
+        again, and a single one made multi here is the multi-geometry of its
+        text.  Filled with the texts of this call's geometries.
 
     Returns
     -------
@@ -302,7 +312,10 @@ def lonlat_texts(geoms: np.ndarray, crs, precision: int = 7, *, multi: bool = Fa
     >>> g = np.array([shapely.Point(500000, 0), None, shapely.Point(500000, 0)], dtype=object)
     >>> lonlat_texts(g, "EPSG:32651").tolist()
     ['{"type":"Point","coordinates":[123.0,0.0]}', 'null', '{"type":"Point","coordinates":[123.0,0.0]}']
-    >>> lonlat_texts(g[:1], "EPSG:32651", multi=True).tolist()
+    >>> known = {}
+    >>> lonlat_texts(g[:1], "EPSG:32651", known=known) is not None and len(known)
+    1
+    >>> lonlat_texts(g[:1], "EPSG:32651", multi=True, known=known).tolist()
     ['{"type":"MultiPoint","coordinates":[[123.0,0.0]]}']
     """
     geoms = np.asarray(geoms, dtype=object)
@@ -310,9 +323,32 @@ def lonlat_texts(geoms: np.ndarray, crs, precision: int = 7, *, multi: bool = Fa
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     if not present.any():
         return texts
-    kinds = shapely.get_type_id(geoms)
-    unique, codes = distinct_geometries(geoms[present])
-    unique = _promoted(unique, kinds, multi)
+    unique, codes, keys = _distinct(geoms[present])
+    promote = _promoted_kinds(shapely.get_type_id(geoms), multi)
+    kinds = shapely.get_type_id(unique)
+    unique_texts = np.empty(len(unique), dtype=object)
+    todo = np.ones(len(unique), dtype=bool)
+    layer = (pyproj.CRS(crs).to_wkt() if crs is not None else None, precision)
+    if known:
+        for i, (key, kind) in enumerate(zip(keys, kinds.tolist())):
+            text = known.get((layer, key))
+            if text is not None:
+                unique_texts[i] = _as_multi(text) if kind in promote else text
+                todo[i] = False
+    if todo.any():
+        rows = np.flatnonzero(todo)
+        written = _lonlat_texts(_promoted(unique[rows], promote), crs, precision)
+        unique_texts[rows] = written
+        if known is not None:
+            for i, text in zip(rows.tolist(), written.tolist()):
+                if kinds[i] not in promote:  # the text of the geometry as given
+                    known[(layer, keys[i])] = text
+    texts[present] = unique_texts[codes]
+    return texts
+
+
+def _lonlat_texts(geoms: np.ndarray, crs, precision: int) -> np.ndarray:
+    """The texts of (distinct, present) geometries: reprojected and rounded in one pass, oriented, written."""
     if crs is not None and pyproj.CRS(crs) != WGS84:
         # reprojected and rounded in one pass over the coordinates (what to_crs(4326) computes)
         transformer = pyproj.Transformer.from_crs(crs, WGS84, always_xy=True)
@@ -321,26 +357,50 @@ def lonlat_texts(geoms: np.ndarray, crs, precision: int = 7, *, multi: bool = Fa
             lon, lat = transformer.transform(xy[:, 0], xy[:, 1])
             return np.round(np.column_stack([lon, lat]), precision)
 
-        rounded = shapely.transform(unique, to_lonlat)
+        rounded = shapely.transform(geoms, to_lonlat)
     else:
-        rounded = shapely.transform(unique, lambda xy: np.round(xy, precision))
+        rounded = shapely.transform(geoms, lambda xy: np.round(xy, precision))
     # RFC 7946: exterior rings counter-clockwise
-    polygonal = np.isin(shapely.get_type_id(unique), (_POLYGON, _MULTIPOLYGON))
+    polygonal = np.isin(shapely.get_type_id(geoms), (_POLYGON, _MULTIPOLYGON))
     rounded[polygonal] = shapely.orient_polygons(rounded[polygonal], exterior_cw=False)
-    texts[present] = geometry_texts(rounded, precision)[codes]
-    return texts
+    return geometry_texts(rounded, precision)
 
 
-def _promoted(geoms: np.ndarray, layer_kinds: np.ndarray, multi: bool) -> np.ndarray:
-    """``geoms`` with single geometries made multi where the layer (its type ids ``layer_kinds``) mixes both, or all with ``multi``.
+#: single geometry type → (its multi type, the function making it), as uniform_geometry pairs them
+_MULTI_OF = {0: (4, shapely.multipoints), 1: (5, shapely.multilinestrings), 3: (6, shapely.multipolygons)}
 
-    The rule of :func:`gridgeo.outputs.export.uniform_geometry`, decided on the whole layer and applied to ``geoms``.
+
+def _promoted_kinds(layer_kinds: np.ndarray, multi: bool) -> set[int]:
+    """The single geometry types made multi: those of a layer that also holds their multi type, or all with ``multi``.
+
+    The rule of :func:`gridgeo.outputs.export.uniform_geometry`, decided on the whole layer.
     """
+    present = set(np.unique(layer_kinds).tolist())
+    return {single for single, (several, _) in _MULTI_OF.items() if single in present and (multi or several in present)}
+
+
+def _promoted(geoms: np.ndarray, promote: set[int]) -> np.ndarray:
+    """``geoms`` with the single geometries of the types ``promote`` made one-part multi-geometries."""
+    if not promote:
+        return geoms
     kinds = shapely.get_type_id(geoms)
     out = geoms
-    for single, several, make in ((0, 4, shapely.multipoints), (1, 5, shapely.multilinestrings), (3, 6, shapely.multipolygons)):
+    for single in sorted(promote):
         chosen = kinds == single
-        if chosen.any() and (multi or (layer_kinds == several).any()):
+        if chosen.any():
             out = geoms.copy() if out is geoms else out
-            out[chosen] = make(geoms[chosen], indices=np.arange(int(chosen.sum())))
+            out[chosen] = _MULTI_OF[single][1](geoms[chosen], indices=np.arange(int(chosen.sum())))
     return out
+
+
+def _as_multi(text: str) -> str:
+    """The text of the one-part multi-geometry of a single geometry's text.
+
+    Examples
+    --------
+    >>> _as_multi('{"type":"Polygon","coordinates":[[[0.0,0.0],[1.0,0.0],[0.0,1.0],[0.0,0.0]]]}')
+    '{"type":"MultiPolygon","coordinates":[[[[0.0,0.0],[1.0,0.0],[0.0,1.0],[0.0,0.0]]]]}'
+    """
+    head = '{"type":"'
+    kind, rest = text[len(head) :].split('","coordinates":', 1)
+    return f'{head}Multi{kind}","coordinates":[{rest[:-1]}]}}'
