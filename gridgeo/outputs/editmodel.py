@@ -48,7 +48,7 @@ from ..living.lineage import report_hash
 from ..parallel import map_ordered
 from ..partition.engine import _assign_parts
 from ..result import Partition
-from .map_data import _values_missing
+from .columns import _values_missing
 
 __all__ = ["EDIT_MODEL_VERSION", "edit_model", "building_adjacency", "edit_assets", "edit_html", "edit_script_hash"]
 

@@ -24,6 +24,7 @@ from ..errors import InputError, Problem
 from ..inputs.crs import local_metric_crs
 from ..labels import STATUS_LABELS, STATUS_MEANINGS
 from ..result import Partition
+from .columns import _flags
 from .map_geometry import _SCALE, _bounds, _display_geometry, _encode, _label_points, _origin, _unit_refs
 from .styles import STATUS_STYLE, darker, fill_colours, grid_colours
 
@@ -244,39 +245,6 @@ def _nums(values, digits: int | None = None) -> list:
     return [v if ok else None for v, ok in zip(out, finite.tolist())]
 
 
-def _flag(value) -> bool | None:
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return bool(value)
-
-
-def _values_missing(values) -> tuple[list, list[bool]]:
-    """The values as Python objects and whether each is missing (what ``pd.isna`` says of it), in two C passes.
-
-    Examples
-    --------
-    >>> _values_missing(pd.Series(["a", None, "c"], dtype="string"))[1]
-    [False, True, False]
-    """
-    series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
-    return series.to_numpy(dtype=object).tolist(), series.isna().to_numpy().tolist()
-
-
-def _flags(values) -> list:
-    """:func:`_flag` of every value, without a pandas call per value.
-
-    Examples
-    --------
-    >>> _flags(pd.Series([True, None, False], dtype=object))
-    [True, None, False]
-    """
-    objects, missing = _values_missing(values)
-    return [None if m else bool(v) for v, m in zip(objects, missing)]
-
-
 def _json_for_html(obj) -> str:
     """JSON text that is safe inside a ``<script>`` element (no ``</``, ``<!--``, ``]]>``).
 
@@ -450,7 +418,7 @@ def _grid_props(grids: gpd.GeoDataFrame, colour: np.ndarray, names: dict, lang: 
     reason_col = "reason_zh" if lang == "zh" and "reason_zh" in grids else "reason"
     for code, ccode, cid, status, reason, est, k in zip(
         _column(grids, "grid_code"), _column(grids, "community_code"), _column(grids, "community_id"),
-        _column(grids, "status"), _column(grids, reason_col), _column(grids, "households_estimated"), colour.tolist(),
+        _column(grids, "status"), _column(grids, reason_col), _flags(_column(grids, "households_estimated")), colour.tolist(),
     ):  # fmt: skip
         community = names.get(str(ccode)) or ("" if cid is None or pd.isna(cid) else str(cid))
         status_key = None if status is None or pd.isna(status) else str(status)
@@ -463,7 +431,7 @@ def _grid_props(grids: gpd.GeoDataFrame, colour: np.ndarray, names: dict, lang: 
                 "status": status_key if status_key in STATUS_STYLE else "_other",
                 "status_text": _esc(status_key) if status_key not in STATUS_STYLE else None,
                 "reason": _esc(reason) or None,
-                "est": True if _flag(est) else None,
+                "est": True if est else None,
                 "k": int(k),
             }
         )
