@@ -20,6 +20,7 @@ same text for the geometries the fast path covers.  Used by
 
 from __future__ import annotations
 
+import functools
 import re
 
 import numpy as np
@@ -212,71 +213,109 @@ def _polygon_texts(geoms: np.ndarray, kind: int, precision: int) -> tuple[np.nda
     ends = np.zeros(len(keep), dtype=bool)
     ends[np.concatenate([feature_starts[1:], [len(keep)]]) - 1] = True
     ends = ends[keep]
-    join_bytes = np.zeros((len(_JOINS), _JOIN_WIDTH), dtype=np.uint8)
-    join_mask = np.zeros((len(_JOINS), _JOIN_WIDTH), dtype=bool)
-    for i, join in enumerate(_JOINS):
-        join_bytes[i, : len(join)] = np.frombuffer(join.encode("ascii"), dtype=np.uint8)
-        join_mask[i, : len(join)] = True
-    x_bytes, x_mask = _number_bytes(coords[:, 0], ticks[:, 0], precision)
-    y_bytes, y_mask = _number_bytes(coords[:, 1], ticks[:, 1], precision)
     rows = len(coords)
-
-    def constant(char: str) -> tuple[np.ndarray, np.ndarray]:
-        return np.full((rows, 1), ord(char), dtype=np.uint8), np.ones((rows, 1), dtype=bool)
-
-    pieces = [(join_bytes[starts], join_mask[starts]), constant("["), (x_bytes, x_mask), constant(","), (y_bytes, y_mask), constant("]")]
-    pieces.append((np.full((rows, 1), ord("\n"), dtype=np.uint8), ends[:, None]))
-    matrix = np.concatenate([p[0] for p in pieces], axis=1)
-    mask = np.concatenate([p[1] for p in pieces], axis=1)
+    x_width, y_width = (_number_width(ticks[:, i], precision) for i in (0, 1))
+    # the columns of a row: join, "[", x, ",", y, "]", line break
+    x_at = _JOIN_WIDTH + 1
+    y_at = x_at + x_width + 1
+    width = y_at + y_width + 2
+    matrix = np.empty((rows, width), dtype=np.uint8)
+    mask = np.ones((rows, width), dtype=bool)
+    join_bytes, join_mask = _joins()
+    matrix[:, :_JOIN_WIDTH] = join_bytes[starts]
+    mask[:, :_JOIN_WIDTH] = join_mask[starts]
+    matrix[:, x_at - 1] = ord("[")
+    _number_bytes(coords[:, 0], ticks[:, 0], precision, matrix[:, x_at : x_at + x_width], mask[:, x_at : x_at + x_width])
+    matrix[:, y_at - 1] = ord(",")
+    _number_bytes(coords[:, 1], ticks[:, 1], precision, matrix[:, y_at : y_at + y_width], mask[:, y_at : y_at + y_width])
+    matrix[:, -2] = ord("]")
+    matrix[:, -1] = ord("\n")
+    mask[:, -1] = ends
     bodies = matrix[mask].tobytes().decode("ascii").split("\n")[:-1]
     head, tail = _HEADS[kind]
     texts[np.flatnonzero(ok)] = [head + body + tail for body in bodies]
     return texts, ok
 
 
-def _number_bytes(values: np.ndarray, ticks: np.ndarray, precision: int) -> tuple[np.ndarray, np.ndarray]:
-    """The shortest text of each number (``ticks`` = ``values`` × 10**precision, exact) as a byte matrix and a mask.
+@functools.lru_cache(maxsize=1)
+def _joins() -> tuple[np.ndarray, np.ndarray]:
+    """The bytes of each join (:data:`_JOINS`), left-aligned in :data:`_JOIN_WIDTH` columns, and their mask."""
+    join_bytes = np.zeros((len(_JOINS), _JOIN_WIDTH), dtype=np.uint8)
+    join_mask = np.zeros((len(_JOINS), _JOIN_WIDTH), dtype=bool)
+    for i, join in enumerate(_JOINS):
+        join_bytes[i, : len(join)] = np.frombuffer(join.encode("ascii"), dtype=np.uint8)
+        join_mask[i, : len(join)] = True
+    return join_bytes, join_mask
 
-    A number is its sign, its integer digits without leading zeros (at least
-    one), a point and its decimals without trailing zeros (at least one): what
-    Python's ``repr`` writes for a double that is the nearest to a number of at
-    most ``precision`` decimals and at least 0.0001 in size (or 0).
+
+@functools.lru_cache(maxsize=1)
+def _digits4() -> np.ndarray:
+    """The four digits of every number 0-9999, zero-padded, as bytes (a 10,000 × 4 table)."""
+    numbers = np.arange(10_000)
+    return (np.stack([numbers // 1000, numbers // 100 % 10, numbers // 10 % 10, numbers % 10], axis=1) + ord("0")).astype(np.uint8)
+
+
+def _whole_digits(ticks: np.ndarray, precision: int) -> int:
+    """The most integer digits of any of the numbers (``ticks`` / 10**precision), at least one."""
+    largest = int(np.abs(ticks).max()) // 10**precision if len(ticks) else 0
+    return len(str(largest))
+
+
+def _number_width(ticks: np.ndarray, precision: int) -> int:
+    """The columns of the numbers' texts: a sign, the integer digits, a point and ``precision`` decimals (at least one)."""
+    return 1 + _whole_digits(ticks, precision) + 1 + max(precision, 1)
+
+
+def _digit_columns(numbers: np.ndarray, width: int) -> np.ndarray:
+    """The decimal digits of non-negative integers, zero-padded to ``width`` columns, as bytes (four at a time by table)."""
+    groups = -(-width // 4)
+    out = np.empty((len(numbers), 4 * groups), dtype=np.uint8)
+    rest = numbers
+    table = _digits4()
+    for group in range(groups - 1, -1, -1):
+        out[:, 4 * group : 4 * group + 4] = table[rest % 10_000]
+        rest = rest // 10_000
+    return out[:, 4 * groups - width :]
+
+
+def _number_bytes(values: np.ndarray, ticks: np.ndarray, precision: int, matrix: np.ndarray, mask: np.ndarray) -> None:
+    """Write the shortest text of each number into the rows of a byte ``matrix`` with the ``mask`` of the bytes in use.
+
+    ``ticks`` are ``values`` × 10**precision (exact integers); ``matrix`` has
+    :func:`_number_width` columns.  A number is its sign, its integer digits
+    without leading zeros (at least one), a point and its decimals without
+    trailing zeros (at least one): what Python's ``repr`` writes for a double
+    that is the nearest to a number of at most ``precision`` decimals and at
+    least 0.0001 in size (or 0).
 
     Examples
     --------
-    >>> b, m = _number_bytes(np.array([121.5, -0.25, 3.0, -0.0]), np.array([1215000, -2500, 30000, 0]), 4)
+    >>> ticks = np.array([1215000, -2500, 30000, 0])
+    >>> b = np.empty((4, _number_width(ticks, 4)), dtype=np.uint8)
+    >>> m = np.ones(b.shape, dtype=bool)
+    >>> _number_bytes(np.array([121.5, -0.25, 3.0, -0.0]), ticks, 4, b, m)
     >>> [bytes(row[keep]).decode() for row, keep in zip(b, m)]
     ['121.5', '-0.25', '3.0', '-0.0']
     """
     size = np.abs(ticks)
     unit = 10**precision
     whole, fraction = size // unit, size % unit
-    digits = max(1, len(str(int(whole.max())))) if len(whole) else 1
-    powers = 10 ** np.arange(digits - 1, -1, -1, dtype=np.int64)
-    whole_digits = (whole[:, None] // powers) % 10
-    whole_mask = whole[:, None] >= powers
-    whole_mask[:, -1] = True
-    if precision:
-        fraction_powers = 10 ** np.arange(precision - 1, -1, -1, dtype=np.int64)
-        fraction_digits = (fraction[:, None] // fraction_powers) % 10
-        fraction_mask = (fraction[:, None] % (fraction_powers * 10)) != 0  # a non-zero digit here or after
-        fraction_mask[:, 0] = True
-    else:
-        fraction_digits = np.zeros((len(values), 1), dtype=np.int64)
-        fraction_mask = np.ones((len(values), 1), dtype=bool)
-    sign = np.signbit(values)[:, None]
-    rows = len(values)
-    matrix = np.concatenate(
-        [
-            np.full((rows, 1), ord("-"), dtype=np.uint8),
-            (whole_digits + ord("0")).astype(np.uint8),
-            np.full((rows, 1), ord("."), dtype=np.uint8),
-            (fraction_digits + ord("0")).astype(np.uint8),
-        ],
-        axis=1,
-    )
-    mask = np.concatenate([sign, whole_mask, np.ones((rows, 1), dtype=bool), fraction_mask], axis=1)
-    return matrix, mask
+    digits = _whole_digits(ticks, precision)
+    decimals = max(precision, 1)
+    matrix[:, 0] = ord("-")
+    mask[:, 0] = np.signbit(values)
+    matrix[:, 1 : 1 + digits] = _digit_columns(whole, digits)
+    shown = np.ones(len(values), dtype=np.int64)  # integer digits shown: no leading zeros, at least one
+    for power in range(1, digits):
+        shown += whole >= 10**power
+    mask[:, 1 : 1 + digits] = np.arange(digits) >= (digits - shown)[:, None]
+    matrix[:, 1 + digits] = ord(".")
+    mask[:, 1 + digits] = True
+    matrix[:, 2 + digits :] = _digit_columns(fraction, decimals) if precision else ord("0")
+    zeros = np.zeros(len(values), dtype=np.int64)  # trailing zeros of the decimals, all but one when there are only zeros
+    for power in range(1, decimals):
+        zeros += fraction % 10**power == 0
+    mask[:, 2 + digits :] = np.arange(decimals) < (decimals - zeros)[:, None]
 
 
 def lonlat_texts(geoms: np.ndarray, crs, precision: int = 7, *, multi: bool = False, known: dict | None = None) -> np.ndarray:
