@@ -475,12 +475,11 @@ def write_geojson(frame: gpd.GeoDataFrame, path: str | Path, *, precision: int =
     >>> print(open(p, encoding="utf-8").read(), end="")
     {"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"<a>","n":3,"area_m2":17760.814493},"geometry":{"type":"Point","coordinates":[121.4920057,25.05]}}]}
     """
-    data = frame
     # each distinct geometry reprojected and written once, single geometries made multi as uniform_geometry
     # does, every number by array arithmetic (gridgeo.outputs.geojson)
-    texts = lonlat_texts(data.geometry.to_numpy(), frame.crs, precision, multi=multi, known=known)
-    columns = [c for c in data.columns if c != data.geometry.name]
-    properties = _json_properties(_gpkg_safe(data[columns]) if columns else None, len(texts))
+    texts = lonlat_texts(frame.geometry.to_numpy(), frame.crs, precision, multi=multi, known=known)
+    columns = [c for c in frame.columns if c != frame.geometry.name]
+    properties = _json_properties(_gpkg_safe(frame[columns]) if columns else None, len(texts))
     with open(path, "w", encoding="utf-8") as handle:
         handle.write('{"type":"FeatureCollection","features":[')
         handle.write(
