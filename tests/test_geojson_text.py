@@ -182,3 +182,12 @@ def test_texts_shared_between_layers_are_the_texts_written_alone(taipei_run):
     # another CRS or precision never takes a text of the first
     other = lonlat_texts(buildings.geometry.to_numpy(), buildings.crs, precision=5, known=known)
     assert other.tolist() == _reference(buildings.geometry.to_numpy(), buildings.crs, precision=5)
+
+
+def test_layers_written_in_pieces_give_the_same_text(taipei_run, monkeypatch):
+    import gridgeo.outputs.geojson as module
+
+    units = uniform_geometry(taipei_run.units, multi=True)
+    whole = lonlat_texts(units.geometry.to_numpy(), units.crs)
+    monkeypatch.setattr(module, "_CHUNK_VERTICES", 37)  # pieces of a few features, cut anywhere
+    assert lonlat_texts(units.geometry.to_numpy(), units.crs).tolist() == whole.tolist() == _reference(units.geometry.to_numpy(), units.crs)

@@ -39,6 +39,9 @@ _MAX_PRECISION = 9
 #: Python writes numbers below this size (other than 0) with an exponent (``1e-05``): written by shapely
 _MIN_VALUE = 1e-4
 
+#: vertices written at a time (a byte matrix of about 70 bytes a vertex while they are)
+_CHUNK_VERTICES = 400_000
+
 _POLYGON, _MULTIPOLYGON = 3, 6
 _HEADS = {_POLYGON: ('{"type":"Polygon","coordinates":[[', "]]}"), _MULTIPOLYGON: ('{"type":"MultiPolygon","coordinates":[[[', "]]]}")}
 # what comes before a vertex "[x,y]": the first of a feature (nothing; the head is added per feature), the next
@@ -151,8 +154,7 @@ def geometry_texts(geoms: np.ndarray, precision: int = 7) -> np.ndarray:
     if 0 <= precision <= _MAX_PRECISION:
         flat = ~shapely.has_z(geoms)
         for kind in (_POLYGON, _MULTIPOLYGON):
-            rows = np.flatnonzero((kinds == kind) & flat)
-            if len(rows):
+            for rows in _chunks(np.flatnonzero((kinds == kind) & flat), geoms):
                 texts, ok = _polygon_texts(geoms[rows], kind, precision)
                 out[rows[ok]] = texts[ok]
                 done[rows[ok]] = True
@@ -160,6 +162,15 @@ def geometry_texts(geoms: np.ndarray, precision: int = 7) -> np.ndarray:
     if len(rest):
         out[rest] = trim_numbers(shapely.to_geojson(geoms[rest]).astype(object), precision)
     return out
+
+
+def _chunks(rows: np.ndarray, geoms: np.ndarray) -> list[np.ndarray]:
+    """``rows`` in consecutive pieces of about :data:`_CHUNK_VERTICES` vertices (the byte matrix of a piece stays small)."""
+    if not len(rows):
+        return []
+    ends = np.cumsum(shapely.get_num_coordinates(geoms[rows]))
+    cuts = np.searchsorted(ends, np.arange(_CHUNK_VERTICES, int(ends[-1]), _CHUNK_VERTICES), side="right")
+    return [piece for piece in np.split(rows, np.unique(cuts)) if len(piece)]
 
 
 def _polygon_texts(geoms: np.ndarray, kind: int, precision: int) -> tuple[np.ndarray, np.ndarray]:
