@@ -125,6 +125,8 @@ def test_other_geometries_go_through_shapely():
             shapely.GeometryCollection([shapely.Point(1, 2), shapely.box(0, 0, 1, 1)]),
             shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(2, 2, 3.5, 3)]),
             shapely.box(0.5, 0.5, 1.75, 1.0),
+            shapely.from_wkt("POLYGON M ((0 0 1, 1.5 0 2, 1 1 3, 0 0 1))"),
+            shapely.from_wkt("MULTIPOLYGON ZM (((0 0 1 5, 1 0 2 5, 1 1 3 5, 0 0 1 5)))"),
         ],
         dtype=object,
     )
