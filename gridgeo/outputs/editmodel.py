@@ -38,7 +38,6 @@ import json
 import logging
 
 import numpy as np
-import pandas as pd
 import shapely
 
 from ..cells.adjacency import _shared_by_intersection, _shared_by_segments
@@ -49,6 +48,7 @@ from ..living.lineage import report_hash
 from ..parallel import map_ordered
 from ..partition.engine import _assign_parts
 from ..result import Partition
+from .columns import _values_missing
 
 __all__ = ["EDIT_MODEL_VERSION", "edit_model", "building_adjacency", "edit_assets", "edit_html", "edit_script_hash"]
 
@@ -65,7 +65,9 @@ _NAME_COLUMNS = ("name", "Name", "NAME", "community_name", "名称", "社区名�
 
 
 def _text(values) -> list[str]:
-    return ["" if pd.isna(v) else str(v) for v in values]
+    """Each value as text, ``""`` when missing."""
+    objects, missing = _values_missing(values)
+    return ["" if m else str(v) for v, m in zip(objects, missing)]
 
 
 def _community_names(communities) -> dict[str, str]:
@@ -268,7 +270,8 @@ def edit_model(result: Partition, *, run_key: str | None = None, lang: str = "zh
         raise InputError(Problem("buildings", f"name grids that are not in the grids layer: {shown}", "give a finished run whose buildings and grids belong together"))
     id_column = params.get("building_id")
     if id_column and id_column in buildings.columns:
-        ids = [None if pd.isna(v) else str(v) for v in buildings[id_column]]
+        objects, missing = _values_missing(buildings[id_column])
+        ids = [None if m else str(v) for v, m in zip(objects, missing)]
     else:
         ids = [None] * len(b_codes)
     households = [int(v) for v in buildings["households"]] if len(buildings) else []

@@ -32,13 +32,13 @@ This module never runs an algorithm.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import functools
 import json
 import logging
 import multiprocessing
 import os
-import re
 import shutil
 import tempfile
 import threading
@@ -48,13 +48,12 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
-import pyproj
 import shapely
 
 from .. import timings
 from ..errors import GridgeoError, OutputError, OutputExistsError, Problem
-from ..inputs.crs import WGS84
 from .files import csv_bytes, csvt_text
+from .geojson import lonlat_texts
 from .geopackage import describe_geopackage, write_qgis_project
 
 __all__ = ["write_outputs", "write_geojson", "uniform_geometry", "to_json_safe", "check_output_folder", "GPKG_VERSION"]
@@ -210,15 +209,16 @@ def write_outputs(
         def geojson(*names):
             def job():
                 with timings.stage("GeoJSON"):
+                    known = {}  # the footprints of the buildings, written once for their joint units too
                     for name in names:
-                        write_geojson(getattr(result, name), staging / f"{name}.geojson", multi=name in ALWAYS_MULTI)
+                        write_geojson(getattr(result, name), staging / f"{name}.geojson", multi=name in ALWAYS_MULTI, known=known)
 
             return job
 
         def geopackage():
             # not through Arrow: its batches follow the frame's internal chunks, so equal frames built
             # in different ways could give different SQLite page layouts (the files must be byte-identical)
-            with timings.stage("GeoPackage"):
+            with timings.stage("GeoPackage"), _unsynchronised_sqlite():
                 written = []
                 for i, (name, frame) in enumerate(layers):
                     options = {"dataset_options": {"VERSION": GPKG_VERSION}} if i == 0 else {}
@@ -235,7 +235,7 @@ def write_outputs(
         # and so are the extra outputs (map, report, …), each of which reads only ``result``
         extras = [functools.partial(writer, result, staging) for writer in writers]
         with timings.stage("GeoJSON and extras, waited for"):
-            run_side_by_side([geopackage, geojson("units"), geojson("buildings", "grids"), *extras])
+            run_side_by_side([geopackage, geojson("buildings", "units", "grids"), *extras])
         (staging / "report.json").write_text(
             json.dumps(to_json_safe(result.report), ensure_ascii=False, indent=2, sort_keys=False) + "\n",
             encoding="utf-8",
@@ -281,6 +281,23 @@ def write_outputs(
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
     logger.info("wrote %s", outdir)
     return outdir
+
+
+@contextlib.contextmanager
+def _unsynchronised_sqlite():
+    """GDAL's SQLite writes without waiting for the disk (``OGR_SQLITE_SYNCHRONOUS=OFF``) inside the block.
+
+    The GeoPackage is written into the staging folder and renamed into place
+    at the end, so a crash leaves no file to protect; SQLite's syncs (about a
+    hundred for the layers of a run) only make the write wait for the disk.
+    The file's bytes are the same.
+    """
+    previous = pyogrio.get_gdal_config_option("OGR_SQLITE_SYNCHRONOUS")
+    pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": "OFF"})
+    try:
+        yield
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_SQLITE_SYNCHRONOUS": previous})
 
 
 def _household_tables(result) -> list[tuple[str, pd.DataFrame]]:
@@ -435,39 +452,19 @@ def uniform_geometry(frame: gpd.GeoDataFrame, *, multi: bool = False) -> gpd.Geo
     return frame.set_geometry(gpd.GeoSeries(out, index=frame.index, crs=frame.crs), crs=frame.crs)
 
 
-#: a decimal number with more than the wanted decimals (the wanted count is filled in)
-_LONG_NUMBER = r"-?\d+\.\d{%d,}(?:[eE][-+]?\d+)?"
-
-
-def _trim_numbers(texts: np.ndarray, precision: int) -> np.ndarray:
-    """GeoJSON geometry texts with every number written in its shortest form at ``precision`` decimals.
-
-    GEOS writes some coordinates rounded to 7 decimals with 17 significant
-    digits (``43.748370799999996``); they are rewritten as the shortest text
-    of the same double rounded (``43.7483708``).  Geometry texts hold no
-    strings but type names, so only numbers match.
-
-    Examples
-    --------
-    >>> _trim_numbers(np.array(['{"coordinates":[43.748370799999996,7.5]}'], dtype=object), 7).tolist()
-    ['{"coordinates":[43.7483708,7.5]}']
-    """
-    if not len(texts):
-        return texts
-    pattern = re.compile(_LONG_NUMBER % (precision + 1))
-    joined = pattern.sub(lambda m: repr(round(float(m.group()), precision)), "\n".join(texts))
-    return np.array(joined.split("\n"), dtype=object)
-
-
-def write_geojson(frame: gpd.GeoDataFrame, path: str | Path, *, precision: int = 7, multi: bool = False) -> None:
+def write_geojson(frame: gpd.GeoDataFrame, path: str | Path, *, precision: int = 7, multi: bool = False, known: dict | None = None) -> None:
     """Write an RFC 7946 GeoJSON file (EPSG:4326, coordinates rounded to ``precision`` decimals).
 
-    Written directly with shapely's vectorised ``to_geojson`` and ``json``: several
-    times faster than GDAL's GeoJSON driver on large layers, with the same content.
+    Written column-wise (:mod:`gridgeo.outputs.geojson`: each distinct geometry
+    once, the numbers of all vertices at once, the properties by pandas' C
+    encoder): many times faster than GDAL's GeoJSON driver on large layers, with
+    the same content.
     Numbers are written in their shortest form: coordinates with at most
     ``precision`` decimals, property values with at most 6.  The layer holds one
     geometry type (see :func:`uniform_geometry`; ``multi=True`` makes every
-    geometry a multi-geometry).
+    geometry a multi-geometry).  ``known`` (a dict) carries the geometry texts
+    from one call to the next, so a geometry of an earlier layer is not
+    written again (the footprints of joint units of one building).
 
     Examples
     --------
@@ -478,30 +475,11 @@ def write_geojson(frame: gpd.GeoDataFrame, path: str | Path, *, precision: int =
     >>> print(open(p, encoding="utf-8").read(), end="")
     {"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"<a>","n":3,"area_m2":17760.814493},"geometry":{"type":"Point","coordinates":[121.4920057,25.05]}}]}
     """
-    data = uniform_geometry(frame, multi=multi)
-    geoms = data.geometry.to_numpy()
-    present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    rounded = geoms.copy()
-    if present.any():
-        if frame.crs is not None and frame.crs != WGS84:
-            # reprojected and rounded in one pass over the coordinates (what to_crs(4326) computes)
-            transformer = pyproj.Transformer.from_crs(frame.crs, WGS84, always_xy=True)
-
-            def to_lonlat(xy):
-                lon, lat = transformer.transform(xy[:, 0], xy[:, 1])
-                return np.round(np.column_stack([lon, lat]), precision)
-
-            rounded[present] = shapely.transform(geoms[present], to_lonlat)
-        else:
-            rounded[present] = shapely.transform(geoms[present], lambda xy: np.round(xy, precision))
-        # RFC 7946: exterior rings counter-clockwise
-        polygonal = present & np.isin(shapely.get_type_id(geoms), (3, 6))
-        rounded[polygonal] = shapely.orient_polygons(rounded[polygonal], exterior_cw=False)
-    texts = np.full(len(geoms), "null", dtype=object)
-    if present.any():
-        texts[present] = _trim_numbers(shapely.to_geojson(rounded[present]).astype(object), precision)
-    columns = [c for c in data.columns if c != data.geometry.name]
-    properties = _json_properties(_gpkg_safe(data[columns]) if columns else None, len(texts))
+    # each distinct geometry reprojected and written once, single geometries made multi as uniform_geometry
+    # does, every number by array arithmetic (gridgeo.outputs.geojson)
+    texts = lonlat_texts(frame.geometry.to_numpy(), frame.crs, precision, multi=multi, known=known)
+    columns = [c for c in frame.columns if c != frame.geometry.name]
+    properties = _json_properties(_gpkg_safe(frame[columns]) if columns else None, len(texts))
     with open(path, "w", encoding="utf-8") as handle:
         handle.write('{"type":"FeatureCollection","features":[')
         handle.write(

@@ -39,6 +39,7 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 
 from ..inputs.crs import local_metric_crs
 from ..labels import COLUMN_LABELS
@@ -249,6 +250,24 @@ def _aliases(columns: list[str]) -> str:
     return f"<aliases>{''.join(items)}</aliases>"
 
 
+#: shapely's geometry type ids and names
+_KIND_NAMES = ("Point", "LineString", "LinearRing", "Polygon", "MultiPoint", "MultiLineString", "MultiPolygon", "GeometryCollection")
+
+
+def _geometry_kinds(frame: gpd.GeoDataFrame) -> set[str]:
+    """The geometry type names in a layer (``geom_type`` of its non-missing geometries), from the distinct type ids.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> sorted(_geometry_kinds(gpd.GeoDataFrame(geometry=[shapely.Point(0, 0), None, shapely.box(0, 0, 1, 1), shapely.Point(1, 1)])))
+    ['Point', 'Polygon']
+    """
+    if not len(frame):
+        return set()
+    return {_KIND_NAMES[kind] for kind in np.unique(shapely.get_type_id(frame.geometry.to_numpy())).tolist() if kind >= 0}
+
+
 def layer_qml(layer: str, frame: gpd.GeoDataFrame, *, colours: np.ndarray | None = None) -> str:
     """The QGIS style (QML) of one layer of ``partition.gpkg``.
 
@@ -276,7 +295,7 @@ def layer_qml(layer: str, frame: gpd.GeoDataFrame, *, colours: np.ndarray | None
     True
     """
     columns = [str(c) for c in frame.columns if c != frame.geometry.name]
-    kinds = set(frame.geometry.geom_type.dropna()) if len(frame) else set()
+    kinds = _geometry_kinds(frame)
     points = bool(kinds) and kinds <= {"Point", "MultiPoint"}
     labels_on = False
     if layer == "grids" and colours is not None and len(frame):
@@ -393,6 +412,7 @@ def describe_geopackage(path: str | Path, layers: list[tuple[str, gpd.GeoDataFra
         table = pd.DataFrame(styles)
         pyogrio.write_dataframe(table, path, layer="layer_styles", driver="GPKG", layer_options={"FID": "id"})
     with sqlite3.connect(path) as db:
+        db.execute("PRAGMA synchronous = OFF")  # a file being written (a staging folder): no waiting for the disk; the same bytes
         geometry_columns = dict(db.execute("SELECT table_name, column_name FROM gpkg_geometry_columns").fetchall())
         if styles and any(geometry_columns.get(s["f_table_name"], "geom") != "geom" for s in styles):
             for style in styles:
@@ -477,7 +497,7 @@ def write_qgis_project(folder: str | Path, layers: list[tuple[str, gpd.GeoDataFr
         ident = f"gridgeo_{name}"
         source = f"./{gpkg}|layername={name}"
         label = _PROJECT_NAMES.get(name, name)
-        kinds = set(frame.geometry.geom_type.dropna()) if len(frame) else set()
+        kinds = _geometry_kinds(frame)
         geometry = "Point" if kinds and kinds <= {"Point", "MultiPoint"} else "Polygon"
         qml = styles.get(name, "")
         body = qml[qml.index(">", qml.index("<qgis ")) + 1 : qml.rindex("</qgis>")] if "<qgis " in qml else ""

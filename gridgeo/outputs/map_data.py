@@ -24,6 +24,7 @@ from ..errors import InputError, Problem
 from ..inputs.crs import local_metric_crs
 from ..labels import STATUS_LABELS, STATUS_MEANINGS
 from ..result import Partition
+from .columns import _flags
 from .map_geometry import _SCALE, _bounds, _display_geometry, _encode, _label_points, _origin, _unit_refs
 from .styles import STATUS_STYLE, darker, fill_colours, grid_colours
 
@@ -244,15 +245,6 @@ def _nums(values, digits: int | None = None) -> list:
     return [v if ok else None for v, ok in zip(out, finite.tolist())]
 
 
-def _flag(value) -> bool | None:
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
-    return bool(value)
-
-
 def _json_for_html(obj) -> str:
     """JSON text that is safe inside a ``<script>`` element (no ``</``, ``<!--``, ``]]>``).
 
@@ -426,7 +418,7 @@ def _grid_props(grids: gpd.GeoDataFrame, colour: np.ndarray, names: dict, lang: 
     reason_col = "reason_zh" if lang == "zh" and "reason_zh" in grids else "reason"
     for code, ccode, cid, status, reason, est, k in zip(
         _column(grids, "grid_code"), _column(grids, "community_code"), _column(grids, "community_id"),
-        _column(grids, "status"), _column(grids, reason_col), _column(grids, "households_estimated"), colour.tolist(),
+        _column(grids, "status"), _column(grids, reason_col), _flags(_column(grids, "households_estimated")), colour.tolist(),
     ):  # fmt: skip
         community = names.get(str(ccode)) or ("" if cid is None or pd.isna(cid) else str(cid))
         status_key = None if status is None or pd.isna(status) else str(status)
@@ -439,7 +431,7 @@ def _grid_props(grids: gpd.GeoDataFrame, colour: np.ndarray, names: dict, lang: 
                 "status": status_key if status_key in STATUS_STYLE else "_other",
                 "status_text": _esc(status_key) if status_key not in STATUS_STYLE else None,
                 "reason": _esc(reason) or None,
-                "est": True if _flag(est) else None,
+                "est": True if est else None,
                 "k": int(k),
             }
         )
@@ -455,7 +447,7 @@ def _grid_props(grids: gpd.GeoDataFrame, colour: np.ndarray, names: dict, lang: 
             props[key] = _nums(grids[column], digits)
     for key, column in (("wf", "workload_flag"), ("cf", "coverage_flag")):
         if column in grids:
-            props[key] = [_flag(v) for v in grids[column]]
+            props[key] = _flags(grids[column])
     if "walk_min" in grids:
         props["centre"] = [_esc(c) or None for c in _column(grids, "centre_name")]
         props["straight"] = [r == "straight" for r in _column(grids, "walk_route")]
@@ -507,7 +499,7 @@ def _map_data(result: Partition, *, lang: str, basemap: str, tianditu_key, barri
     if id_col:
         b_props["id"] = _esc_all(buildings[id_col])
     if "households_estimated" in buildings and buildings["households_estimated"].fillna(False).astype(bool).any():
-        b_props["est"] = [1 if _flag(v) else 0 for v in buildings["households_estimated"]]
+        b_props["est"] = [1 if f else 0 for f in _flags(buildings["households_estimated"])]
     known: dict = {}
     b_geoms = _display_geometry(buildings.geometry, metric, gcj, known)
 
@@ -523,7 +515,7 @@ def _map_data(result: Partition, *, lang: str, basemap: str, tianditu_key, barri
             "nb": _nums(_column(units, "n_buildings")),
         }
         if "in_band" in units:
-            u_props["ib"] = [0 if _flag(v) is False else 1 for v in units["in_band"]]
+            u_props["ib"] = [0 if f is False else 1 for f in _flags(units["in_band"])]
     else:
         nref, refs, u_geoms, u_props = [], [], np.asarray([], dtype=object), {"code": []}
 
