@@ -95,6 +95,8 @@ def cheapest_moves(
     smallest: np.ndarray | None = None,
     fresh_from_neighbours: bool = True,
     new_buildings: list | None = None,
+    floors: dict | None = None,
+    relaxed: bool = False,
 ) -> MoveFlow:
     """The cheapest repair of one community in the border model: the bound and where its households cross.
 
@@ -127,6 +129,17 @@ def cheapest_moves(
         ``new``).  Given, an added building leaves its grid whole, across one
         border (to a bordering grid or a fresh one), instead of as any part of
         ``new``: a sharper bound for additions.
+    floors : dict, optional
+        ``(a, b) →`` :class:`~gridgeo.living.bordercost.BorderFloor` per
+        directed border (:func:`gridgeo.living.bordercost.transfer_floors`):
+        unless ``a`` is dissolved, the old households crossing from ``a`` to
+        ``b`` are at least ``α·x + β`` for each of its lines, ``x`` the
+        households crossing in all, and, when it keeps pairs ``(d_j, N_j)``,
+        at least ``min_j max(d_j, x − N_j)`` (one binary variable per pair
+        picks the ``j``).
+    relaxed : bool
+        Solve the linear relaxation (no integer variable): a lower value, in
+        far less time on large programs.
 
     Returns
     -------
@@ -198,6 +211,13 @@ def cheapest_moves(
     x_by_arc = [[] for _ in range(m)]
     for t, (a, size) in enumerate(zip(x_arc, x_size)):
         x_by_arc[a].append((2 * m + 4 * k + t, size))
+    # exact floors: one binary per pair (d_j, N_j) of a floored border, after the other variables
+    pick: dict[int, list[tuple[int, float, float]]] = {}
+    for a in range(m):
+        floor = (floors or {}).get((int(tail[a]), int(head[a]))) if head[a] < k else None
+        if floor is not None and floor.pairs is not None and len(floor.pairs):
+            pick[a] = [(n_var + t, float(d), float(reach)) for t, (d, reach) in enumerate(floor.pairs)]
+            n_var += len(floor.pairs)
     cost = np.zeros(n_var)
     cost[s_at : s_at + k] = 1.0
     rows, cols, vals, rhs = [], [], [], []
@@ -241,6 +261,21 @@ def cheapest_moves(
             add(net + [(d_at + i, float(high))], high - total[i])  # final <= high, and 0 when dissolved
         else:
             add(minus(net), total[i])  # final >= 0
+        if floors:
+            # the old households crossing a border are at least the floor of all that crosses it (bordercost)
+            for a in out_arcs[i]:
+                floor = floors.get((i, int(head[a]))) if head[a] < k else None
+                if floor is None:
+                    continue
+                crossing = [(f_at + a, 1.0), (z_at + a, 1.0)] + x_by_arc[a]
+                for slope, intercept in floor.lines:
+                    add([(c, float(slope) * v) for c, v in crossing] + [(f_at + a, -1.0), (d_at + i, -big)], -float(intercept))
+                if a in pick:
+                    # a positive crossing picks one pair j: old ≥ d_j and old ≥ crossing − N_j
+                    add(crossing + [(c, -big) for c, _, _ in pick[a]], 0.0)
+                    add([(c, 1.0) for c, _, _ in pick[a]], 1.0)
+                    add([(f_at + a, -1.0), (d_at + i, -big)] + [(c, d) for c, d, _ in pick[a]], 0.0)
+                    add(crossing + [(f_at + a, -1.0), (d_at + i, -big)] + [(c, -reach) for c, _, reach in pick[a]], 0.0)
         fresh_in = [(f_at + a, 1.0) for a in in_arcs[k + i]] + [(z_at + a, 1.0) for a in in_arcs[k + i]]
         fresh_in += [entry for a in in_arcs[k + i] for entry in x_by_arc[a]]
         add(minus(fresh_in) + [(u_at + i, float(low))], 0.0)  # fresh >= low u
@@ -249,9 +284,10 @@ def cheapest_moves(
     upper = np.full(n_var, np.inf)
     upper[y_at : y_at + k] = 1.0
     upper[d_at : d_at + k] = constrained.astype(float)
-    upper[2 * m + 4 * k :] = 1.0
+    upper[2 * m + 4 * k :] = 1.0  # x and the picks of exact floors
     integrality = np.zeros(n_var)
-    integrality[y_at:] = 1  # a grid sends or not, is dissolved or not; fresh grids and added buildings come whole
+    if not relaxed:
+        integrality[y_at:] = 1  # a grid sends or not, is dissolved or not; fresh grids and added buildings come whole
     solved = milp(
         cost, constraints=LinearConstraint(a_ub, -np.inf, np.array(rhs)), bounds=Bounds(np.zeros(n_var), upper),
         integrality=integrality, options={"node_limit": _NODE_LIMIT, "presolve": True},

@@ -111,7 +111,8 @@ from ..result import Partition
 from .assemble import _assemble
 from .compounds import _compound_outcomes, _join_compound_mates, _previous_compounds, _split_compound_grids
 from .lineage import add_services, parent_record, read_previous, service_settings
-from .repair import _move_lower_bound, _repair_community
+from .repair import _repair_community
+from .reportbound import reported_lower_bound
 from .shed import SHED_TRANSFERS
 from .state import _Context, _Grid
 from .unitkeep import REGISTER_COUNT, keep_register_units, register_for_update, require_register
@@ -308,7 +309,6 @@ def update(
         _join_compound_mates(home, compound_of, np.flatnonzero(is_new | geom_changed), set(pinned))
     dirty_buildings = is_new | geom_changed | hh_changed
     flagged = set(pg_codes[pg["status"].astype(str).to_numpy() != IN_BAND].tolist()) if "status" in pg else set()
-    lower_bound = _move_lower_bound(pg_codes, pg_comm, pg_metric, home, prep.households, is_new, band, dedicated_codes | protected, flagged)
 
     # per community: repair what changed
     retired_grids = set(report.get("retired_grid_codes", []))
@@ -348,6 +348,10 @@ def update(
             _repair_community(grids, dirty_grids, context, community_geom)
         final.update(grids)
         retired_grids = context.retired
+    previous_grid = np.where(match >= 0, pb_grid[np.maximum(match, 0)], "")
+    lower_bound, _ = reported_lower_bound(
+        pg_codes, pg_comm, pg_metric, home, previous_grid, prep.households, is_new, prep.building_geoms, band, dedicated_codes | protected, flagged, final
+    )
 
     result, changes = _assemble(
         prev, prep, final, pg, pg_codes, prev_members, match, b_code, b_comm, dirty_buildings, is_new, pb_codes, matched_prev,
