@@ -19,11 +19,14 @@ so ``old(S) ≥ x − new(ball(t))`` for ``x`` households crossing.  Hence
 
     old(S) ≥ LB(x) = min over t of max(t, x − new(ball(t))),
 
-a non-decreasing function of ``x`` with ``LB(0) = 0``.  Its lower convex
-envelope is below it everywhere, and is the maximum of a few lines
-``α·x + β``: :func:`transfer_floors` returns those lines, which
+a non-decreasing function of ``x`` with ``LB(0) = 0``; and since ``t ≥ dist(v)``
+for every added building ``v`` in ``S``, ``old(S) ≥ dist(v)`` (its *depth*).
+The lower convex envelope of ``LB`` is below it everywhere and is the maximum
+of a few lines ``α·x + β``: :func:`transfer_floors` returns those lines, which
 :func:`gridgeo.living.movebound.cheapest_moves` adds as linear constraints (no
-integer variable).
+integer variable), with the pairs ``(d_j, N_j)`` of ``LB`` itself
+(:func:`breakpoints`; one binary variable each) and the depths of the added
+buildings.
 
 The argument holds for transfers made of whole cells of this graph that reach
 the border inside ``A``; a repair re-tessellates its region, so the update
@@ -52,15 +55,27 @@ _MIN_BORDER_M = 0.05
 
 @dataclass(frozen=True)
 class BorderFloor:
-    """The floor of one directed border: the envelope's lines, and (for the exact floor) the pairs ``(d_j, N_j)``."""
+    """The floor of one directed border ``a → b``.
+
+    ``lines``: the envelope's lines (:func:`envelope_lines`); ``pairs``: the
+    pairs ``(d_j, N_j)`` of the exact floor (:func:`breakpoints`), when kept;
+    ``depth``: per added building of ``a`` (in the order of its members), the
+    ``dist`` of its cell: a transfer holding it moves at least that many old
+    households (inf: its cell does not reach the border inside ``a``).
+    """
 
     lines: np.ndarray
     pairs: np.ndarray | None = None
+    depth: np.ndarray | None = None
 
-    def at(self, x: float) -> float:
-        """The least old households among ``x`` crossing (the exact floor when the pairs are kept)."""
+    def at(self, x: float, added: np.ndarray | None = None) -> float:
+        """The least old households among ``x`` crossing, ``added`` the positions of the added buildings among them."""
         value = floor_of(self.lines, x)
-        return max(value, exact_floor(self.pairs, x)) if self.pairs is not None else value
+        if self.pairs is not None:
+            value = max(value, exact_floor(self.pairs, x))
+        if self.depth is not None and added is not None and len(added):
+            value = max(value, float(self.depth[np.asarray(added, dtype=np.int64)].max()))
+        return value
 
 
 def envelope_lines(dist: np.ndarray, new: np.ndarray, total: float) -> np.ndarray:
@@ -244,15 +259,16 @@ def transfer_floors(
     A grid of three buildings in a row, the added one (30 households) farthest
     from the neighbour on its right: it reaches the border only with the two
     others, so the 30 added households never cross without the 90 that were
-    there before (the envelope's straight line gives 22.5 for 30 crossing):
+    there before (the envelope's straight line alone gives 22.5 for 30
+    crossing; the added building's depth gives the 90):
 
     >>> import shapely
     >>> grids = np.array([shapely.box(0, 0, 30, 10), shapely.box(30, 0, 60, 10)])
     >>> b = np.array([shapely.box(2, 2, 8, 8), shapely.box(12, 2, 18, 8), shapely.box(22, 2, 28, 8), shapely.box(40, 2, 50, 8)])
     >>> lines = transfer_floors(grids, [np.array([0, 1, 2]), np.array([3])], b, np.array([30, 40, 50, 100]),
     ...                         np.array([True, False, False, False]), [(0, 1)], givers={0})
-    >>> lines[(0, 1)].at(120.0), lines[(0, 1)].at(30.0)
-    (90.0, 22.5)
+    >>> lines[(0, 1)].at(120.0), lines[(0, 1)].at(30.0), lines[(0, 1)].at(30.0, added=[0])
+    (90.0, 22.5, 90.0)
     """
     out: dict[tuple[int, int], np.ndarray] = {}
     directed: dict[int, list[int]] = {}
@@ -291,5 +307,5 @@ def transfer_floors(
             lines = envelope_lines(dist[reached], new[reached], float((old + new)[reached].sum()))
             if len(lines):
                 kept = breakpoints(dist[reached], new[reached]) if exact is not None and a in exact else None
-                out[(a, b)] = BorderFloor(lines, kept)
+                out[(a, b)] = BorderFloor(lines, kept, dist[tess.site_of_building[is_new[m]]])
     return out

@@ -32,10 +32,19 @@ value can only be lower than what a real repair needs):
   and keep that building (a repair never moves it); dedicated and locked grids
   take no part.
 
-The bound is the program's optimum, rounded up.  A repair that moves a building
-to a grid it did not border (through a corridor) is outside the model.  The
-grids the optimum moves households between are where :func:`gridgeo.living.update.update`
-repairs first (:class:`MoveFlow`).
+With ``floors`` (:mod:`gridgeo.living.bordercost`), a border out of a grid
+that is not dissolved also carries at least a floor of old households, from
+the cells between the border and what crosses it: a transfer of ``x``
+households moves at least the envelope's ``α·x + β`` of them, at least
+``min_j max(d_j, x − N_j)`` (binary variables pick the ``j``), and at least the
+depth of every added building in it.
+
+The bound is the program's optimum, rounded up.  It bounds every repair whose
+result is a feasible point of the program; :mod:`gridgeo.living.reportbound`
+checks that the update's own result is one before it reports the bound (and
+otherwise reports a weaker program's, or nothing for that community).  The
+grids the optimum moves households between are where
+:func:`gridgeo.living.update.update` repairs first (:class:`MoveFlow`).
 """
 
 from __future__ import annotations
@@ -136,7 +145,9 @@ def cheapest_moves(
         ``b`` are at least ``α·x + β`` for each of its lines, ``x`` the
         households crossing in all, and, when it keeps pairs ``(d_j, N_j)``,
         at least ``min_j max(d_j, x − N_j)`` (one binary variable per pair
-        picks the ``j``).
+        picks the ``j``), and, with ``new_buildings``, at least the depth of
+        every added building crossing (its ``depth``, aligned with
+        ``new_buildings[a]``).
     relaxed : bool
         Solve the linear relaxation (no integer variable): a lower value, in
         far less time on large programs.
@@ -198,19 +209,24 @@ def cheapest_moves(
     n_var = 2 * m + 4 * k
     whole = new_buildings is not None
     x_arc, x_size, x_of = [], [], [[] for _ in range(k)]  # per x variable: its arc and households; per grid: its buildings' x
+    x_building = []  # per x variable: the building's position in new_buildings[i]
     if whole:
         out_of = [np.flatnonzero(tail == i) for i in range(k)]
         for i in range(k):
             if fixed[i]:
                 continue
-            for size in sorted((int(v) for v in new_buildings[i] if v > 0), reverse=True):
+            sizes = [int(v) for v in new_buildings[i]]
+            for j in sorted((j for j in range(len(sizes)) if sizes[j] > 0), key=lambda j: (-sizes[j], j)):
                 x_of[i].append([n_var + len(x_arc) + t for t in range(len(out_of[i]))])
                 x_arc.extend(out_of[i].tolist())
-                x_size.extend([float(size)] * len(out_of[i]))
+                x_size.extend([float(sizes[j])] * len(out_of[i]))
+                x_building.extend([j] * len(out_of[i]))
         n_var += len(x_arc)
     x_by_arc = [[] for _ in range(m)]
+    x_depth_by_arc = [[] for _ in range(m)]  # (x variable, position of its building)
     for t, (a, size) in enumerate(zip(x_arc, x_size)):
         x_by_arc[a].append((2 * m + 4 * k + t, size))
+        x_depth_by_arc[a].append((2 * m + 4 * k + t, x_building[t]))
     # exact floors: one binary per pair (d_j, N_j) of a floored border, after the other variables
     pick: dict[int, list[tuple[int, float, float]]] = {}
     for a in range(m):
@@ -270,6 +286,10 @@ def cheapest_moves(
                 crossing = [(f_at + a, 1.0), (z_at + a, 1.0)] + x_by_arc[a]
                 for slope, intercept in floor.lines:
                     add([(c, float(slope) * v) for c, v in crossing] + [(f_at + a, -1.0), (d_at + i, -big)], -float(intercept))
+                if floor.depth is not None:
+                    # an added building crossing takes the cells between it and the border with it
+                    for c, j in x_depth_by_arc[a]:
+                        add([(c, min(float(floor.depth[j]), big)), (f_at + a, -1.0), (d_at + i, -big)], 0.0)
                 if a in pick:
                     # a positive crossing picks one pair j: old ≥ d_j and old ≥ crossing − N_j
                     add(crossing + [(c, -big) for c, _, _ in pick[a]], 0.0)

@@ -132,7 +132,7 @@ def _community_bound(codes, geoms, members, finals, final_code, households, free
         out = {i for i in range(k) if constrained[i] and not (low <= totals[i] <= high)}
         givers = out | {b for a, b in borders if a in out} | {a for a, b in borders if b in out}
         floors = transfer_floors(geoms, members, building_geoms, households, free_move, borders, givers=givers, exact=out)
-        if not direct or not _floors_met(codes, members, final_code, households, old_hh, floors, constrained):
+        if not direct or not _floors_met(codes, members, final_code, households, old_hh, free_move, floors, constrained):
             program, floors = BORDERS, None
     return cheapest_moves(old, new, borders, new_buildings=new_buildings, floors=floors, **common).bound, program
 
@@ -201,7 +201,7 @@ def _reachable(start: int, near: list[set[int]], retired: np.ndarray) -> set[int
     return seen
 
 
-def _floors_met(codes, members, final_code, households, old_hh, floors, constrained) -> bool:
+def _floors_met(codes, members, final_code, households, old_hh, free_move, floors, constrained) -> bool:
     """Whether the old households that crossed each floored border of the result are at least that border's floor.
 
     Every building that changed grid went straight across one border (checked
@@ -210,6 +210,7 @@ def _floors_met(codes, members, final_code, households, old_hh, floors, constrai
     row = {c: i for i, c in enumerate(codes)}
     present = set(final_code.tolist())
     for a, m in enumerate(members):
+        added_at = np.cumsum(free_move[m]) - 1  # position of each added building among the grid's added ones
         went = final_code[m]
         if not len(m) or (constrained[a] and codes[a] not in present):
             continue
@@ -218,7 +219,9 @@ def _floors_met(codes, members, final_code, households, old_hh, floors, constrai
             floor = floors.get((a, b)) if b is not None else None
             if floor is None:
                 continue  # to a new grid, or across a border without a floor
-            moved = m[went == target]
-            if float(old_hh[moved].sum()) < floor.at(float(households[moved].sum())) - 1e-6:
+            crossing = went == target
+            moved = m[crossing]
+            added = added_at[crossing & free_move[m]]
+            if float(old_hh[moved].sum()) < floor.at(float(households[moved].sum()), added) - 1e-6:
                 return False
     return True

@@ -43,7 +43,7 @@ and a new building layer and returns a new :class:`~gridgeo.result.Partition`:
    households), buildings added, removed and moved between grids, and the share of
    households whose grid changed (of the households in buildings present in both
    versions), and ``households_moved_lower_bound``, the fewest of them any repair
-   must move (:mod:`gridgeo.living.movebound`).  ``report["parent"]`` names the previous run (path, sha256 of its
+   of the kind this update made must move (:mod:`gridgeo.living.reportbound`).  ``report["parent"]`` names the previous run (path, sha256 of its
    ``report.json``, parameters) and ``report["history"]`` the chain of ancestors.
 
 Dedicated grids (专属网格) are never merged with other grids: buildings placed in
