@@ -312,8 +312,10 @@ def cheapest_moves(
         cost, constraints=LinearConstraint(a_ub, -np.inf, np.array(rhs)), bounds=Bounds(np.zeros(n_var), upper),
         integrality=integrality, options={"node_limit": _NODE_LIMIT, "presolve": True},
     )
+    dual = getattr(solved, "mip_dual_bound", None)
     if solved.status == 0:
-        value = solved.fun
+        # optimal within the solver's relative gap: the incumbent may lie above the optimum, its dual bound never does
+        value = min(float(solved.fun), float(dual)) if dual is not None and np.isfinite(dual) else float(solved.fun)
     elif solved.status == 1 and np.isfinite(getattr(solved, "mip_dual_bound", np.nan)):
         value = max(float(solved.mip_dual_bound), 0.0)  # stopped at the node limit: the proven bound so far
     else:

@@ -12,7 +12,7 @@ whose assumptions the update's result meets:
    out of the grids the placement left out of the band and their neighbours;
 2. **Border transfers** — the same without the floors;
 3. **Any transfers** — every pair of grids of the community counts as
-   bordering, solved as a linear program.
+   bordering (without integer variables above :data:`_ANYWHERE_PAIRS` pairs).
 
 Each program is a relaxation of a set of results: a result is in it when every
 grid it keeps (a previous code) ends in the band (or has no band there: it
@@ -53,6 +53,8 @@ __all__ = ["reported_lower_bound"]
 
 #: the programs, sharpest first (see the module docstring)
 FLOORS, BORDERS, ANYWHERE, NONE = "border floors", "borders", "anywhere", "none"
+#: above this many pairs of grids, the program in which every pair borders is solved without integer variables
+_ANYWHERE_PAIRS = 300
 
 
 def reported_lower_bound(codes, communities, geoms, home, previous, households, is_new, building_geoms, band, fixed_codes, flagged_codes, final) -> tuple[int, dict[str, str]]:
@@ -100,6 +102,7 @@ def reported_lower_bound(codes, communities, geoms, home, previous, households, 
         value, program = _community_bound(codes[rows], geoms[rows], members, finals, final_code, households, free_move, building_geoms, band, fixed[rows], flagged[rows])
         total += value
         used[ccode] = program
+    logger.debug("lower bound on households moved: %d (programs per community: %s)", total, used)
     return int(total), used
 
 
@@ -126,12 +129,12 @@ def _community_bound(codes, geoms, members, finals, final_code, households, free
     new_buildings = [households[m][free_move[m]] for m in members]
     if program == ANYWHERE:
         everywhere = [(a, b) for a in range(k) for b in range(a + 1, k) if not fixed[a] and not fixed[b]]
-        return cheapest_moves(old, new, everywhere, relaxed=True, **common).bound, ANYWHERE
+        return cheapest_moves(old, new, everywhere, relaxed=len(everywhere) > _ANYWHERE_PAIRS, **common).bound, ANYWHERE
     floors = None
     if program == FLOORS:
         out = {i for i in range(k) if constrained[i] and not (low <= totals[i] <= high)}
         givers = out | {b for a, b in borders if a in out} | {a for a, b in borders if b in out}
-        floors = transfer_floors(geoms, members, building_geoms, households, free_move, borders, givers=givers, exact=out)
+        floors = transfer_floors(geoms, members, building_geoms, households, free_move, borders, givers=givers, exact=givers)
         if not direct or not _floors_met(codes, members, final_code, households, old_hh, free_move, floors, constrained):
             program, floors = BORDERS, None
     return cheapest_moves(old, new, borders, new_buildings=new_buildings, floors=floors, **common).bound, program
@@ -221,7 +224,7 @@ def _floors_met(codes, members, final_code, households, old_hh, free_move, floor
                 continue  # to a new grid, or across a border without a floor
             crossing = went == target
             moved = m[crossing]
-            added = added_at[crossing & free_move[m]]
+            added = added_at[crossing & free_move[m] & (households[m] > 0)]  # the program has a variable for those with households
             if float(old_hh[moved].sum()) < floor.at(float(households[moved].sum()), added) - 1e-6:
                 return False
     return True
