@@ -61,6 +61,7 @@ def run_case(name: str, direction: str, share: float, mode: str, seed: int, tmp_
         ("monaco", "add", 0.05, "spread", 1),
         ("monaco", "remove", 0.05, "concentrated", 1),
         ("munich_altstadt", "add", 0.05, "spread", 0),
+        ("taipei_wanhua_datong", "remove", 0.05, "spread", 0),  # repairs that move buildings to grids not bordering theirs
     ],
 )
 def test_the_reported_bound_never_exceeds_the_households_moved(name, direction, share, mode, seed, tmp_path):

@@ -348,7 +348,8 @@ def update(
             _repair_community(grids, dirty_grids, context, community_geom)
         final.update(grids)
         retired_grids = context.retired
-    previous_grid = np.where(match >= 0, pb_grid[np.maximum(match, 0)], "")
+    previous_grid = np.full(n, "", dtype=object)
+    previous_grid[m] = pb_grid[match[m]]
     lower_bound, _ = reported_lower_bound(
         pg_codes, pg_comm, pg_metric, home, previous_grid, prep.households, is_new, prep.building_geoms, band, dedicated_codes | protected, flagged, final
     )
