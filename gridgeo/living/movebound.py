@@ -32,10 +32,19 @@ value can only be lower than what a real repair needs):
   and keep that building (a repair never moves it); dedicated and locked grids
   take no part.
 
-The bound is the program's optimum, rounded up.  A repair that moves a building
-to a grid it did not border (through a corridor) is outside the model.  The
-grids the optimum moves households between are where :func:`gridgeo.living.update.update`
-repairs first (:class:`MoveFlow`).
+With ``floors`` (:mod:`gridgeo.living.bordercost`), a border out of a grid
+that is not dissolved also carries at least a floor of old households, from
+the cells between the border and what crosses it: a transfer of ``x``
+households moves at least the envelope's ``α·x + β`` of them, at least
+``min_j max(d_j, x − N_j)`` (binary variables pick the ``j``), and at least the
+depth of every added building in it.
+
+The bound is the program's optimum, rounded up.  It bounds every repair whose
+result is a feasible point of the program; :mod:`gridgeo.living.reportbound`
+checks that the update's own result is one before it reports the bound (and
+otherwise reports a weaker program's, or nothing for that community).  The
+grids the optimum moves households between are where
+:func:`gridgeo.living.update.update` repairs first (:class:`MoveFlow`).
 """
 
 from __future__ import annotations
@@ -95,6 +104,8 @@ def cheapest_moves(
     smallest: np.ndarray | None = None,
     fresh_from_neighbours: bool = True,
     new_buildings: list | None = None,
+    floors: dict | None = None,
+    relaxed: bool = False,
 ) -> MoveFlow:
     """The cheapest repair of one community in the border model: the bound and where its households cross.
 
@@ -127,6 +138,19 @@ def cheapest_moves(
         ``new``).  Given, an added building leaves its grid whole, across one
         border (to a bordering grid or a fresh one), instead of as any part of
         ``new``: a sharper bound for additions.
+    floors : dict, optional
+        ``(a, b) →`` :class:`~gridgeo.living.bordercost.BorderFloor` per
+        directed border (:func:`gridgeo.living.bordercost.transfer_floors`):
+        unless ``a`` is dissolved, the old households crossing from ``a`` to
+        ``b`` are at least ``α·x + β`` for each of its lines, ``x`` the
+        households crossing in all, and, when it keeps pairs ``(d_j, N_j)``,
+        at least ``min_j max(d_j, x − N_j)`` (one binary variable per pair
+        picks the ``j``), and, with ``new_buildings``, at least the depth of
+        every added building crossing (its ``depth``, aligned with
+        ``new_buildings[a]``).
+    relaxed : bool
+        Solve the linear relaxation (no integer variable): a lower value, in
+        far less time on large programs.
 
     Returns
     -------
@@ -185,19 +209,31 @@ def cheapest_moves(
     n_var = 2 * m + 4 * k
     whole = new_buildings is not None
     x_arc, x_size, x_of = [], [], [[] for _ in range(k)]  # per x variable: its arc and households; per grid: its buildings' x
+    x_building = []  # per x variable: the building's position in new_buildings[i]
     if whole:
         out_of = [np.flatnonzero(tail == i) for i in range(k)]
         for i in range(k):
             if fixed[i]:
                 continue
-            for size in sorted((int(v) for v in new_buildings[i] if v > 0), reverse=True):
+            sizes = [int(v) for v in new_buildings[i]]
+            for j in sorted((j for j in range(len(sizes)) if sizes[j] > 0), key=lambda j: (-sizes[j], j)):
                 x_of[i].append([n_var + len(x_arc) + t for t in range(len(out_of[i]))])
                 x_arc.extend(out_of[i].tolist())
-                x_size.extend([float(size)] * len(out_of[i]))
+                x_size.extend([float(sizes[j])] * len(out_of[i]))
+                x_building.extend([j] * len(out_of[i]))
         n_var += len(x_arc)
     x_by_arc = [[] for _ in range(m)]
+    x_depth_by_arc = [[] for _ in range(m)]  # (x variable, position of its building)
     for t, (a, size) in enumerate(zip(x_arc, x_size)):
         x_by_arc[a].append((2 * m + 4 * k + t, size))
+        x_depth_by_arc[a].append((2 * m + 4 * k + t, x_building[t]))
+    # exact floors: one binary per pair (d_j, N_j) of a floored border, after the other variables
+    pick: dict[int, list[tuple[int, float, float]]] = {}
+    for a in range(m):
+        floor = (floors or {}).get((int(tail[a]), int(head[a]))) if head[a] < k else None
+        if floor is not None and floor.pairs is not None and len(floor.pairs):
+            pick[a] = [(n_var + t, float(d), float(reach)) for t, (d, reach) in enumerate(floor.pairs)]
+            n_var += len(floor.pairs)
     cost = np.zeros(n_var)
     cost[s_at : s_at + k] = 1.0
     rows, cols, vals, rhs = [], [], [], []
@@ -241,6 +277,25 @@ def cheapest_moves(
             add(net + [(d_at + i, float(high))], high - total[i])  # final <= high, and 0 when dissolved
         else:
             add(minus(net), total[i])  # final >= 0
+        if floors:
+            # the old households crossing a border are at least the floor of all that crosses it (bordercost)
+            for a in out_arcs[i]:
+                floor = floors.get((i, int(head[a]))) if head[a] < k else None
+                if floor is None:
+                    continue
+                crossing = [(f_at + a, 1.0), (z_at + a, 1.0)] + x_by_arc[a]
+                for slope, intercept in floor.lines:
+                    add([(c, float(slope) * v) for c, v in crossing] + [(f_at + a, -1.0), (d_at + i, -big)], -float(intercept))
+                if floor.depth is not None:
+                    # an added building crossing takes the cells between it and the border with it
+                    for c, j in x_depth_by_arc[a]:
+                        add([(c, min(float(floor.depth[j]), big)), (f_at + a, -1.0), (d_at + i, -big)], 0.0)
+                if a in pick:
+                    # a positive crossing picks one pair j: old ≥ d_j and old ≥ crossing − N_j
+                    add(crossing + [(c, -big) for c, _, _ in pick[a]], 0.0)
+                    add([(c, 1.0) for c, _, _ in pick[a]], 1.0)
+                    add([(f_at + a, -1.0), (d_at + i, -big)] + [(c, d) for c, d, _ in pick[a]], 0.0)
+                    add(crossing + [(f_at + a, -1.0), (d_at + i, -big)] + [(c, -reach) for c, _, reach in pick[a]], 0.0)
         fresh_in = [(f_at + a, 1.0) for a in in_arcs[k + i]] + [(z_at + a, 1.0) for a in in_arcs[k + i]]
         fresh_in += [entry for a in in_arcs[k + i] for entry in x_by_arc[a]]
         add(minus(fresh_in) + [(u_at + i, float(low))], 0.0)  # fresh >= low u
@@ -249,15 +304,18 @@ def cheapest_moves(
     upper = np.full(n_var, np.inf)
     upper[y_at : y_at + k] = 1.0
     upper[d_at : d_at + k] = constrained.astype(float)
-    upper[2 * m + 4 * k :] = 1.0
+    upper[2 * m + 4 * k :] = 1.0  # x and the picks of exact floors
     integrality = np.zeros(n_var)
-    integrality[y_at:] = 1  # a grid sends or not, is dissolved or not; fresh grids and added buildings come whole
+    if not relaxed:
+        integrality[y_at:] = 1  # a grid sends or not, is dissolved or not; fresh grids and added buildings come whole
     solved = milp(
         cost, constraints=LinearConstraint(a_ub, -np.inf, np.array(rhs)), bounds=Bounds(np.zeros(n_var), upper),
         integrality=integrality, options={"node_limit": _NODE_LIMIT, "presolve": True},
     )
+    dual = getattr(solved, "mip_dual_bound", None)
     if solved.status == 0:
-        value = solved.fun
+        # optimal within the solver's relative gap: the incumbent may lie above the optimum, its dual bound never does
+        value = min(float(solved.fun), float(dual)) if dual is not None and np.isfinite(dual) else float(solved.fun)
     elif solved.status == 1 and np.isfinite(getattr(solved, "mip_dual_bound", np.nan)):
         value = max(float(solved.mip_dual_bound), 0.0)  # stopped at the node limit: the proven bound so far
     else:

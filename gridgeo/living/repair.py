@@ -17,24 +17,6 @@ from .state import _Context, _Grid, _is_bad, _note_for, _oversize, _weight
 logger = logging.getLogger(__name__)
 
 
-def _move_lower_bound(codes, communities, geoms, home, households, is_new, band, fixed_codes, flagged_codes) -> int:
-    """The fewest households of kept buildings that any repair must move (:mod:`gridgeo.living.movebound`), summed over communities.
-
-    Every building is counted in the previous grid it was placed in (``home``);
-    dedicated, locked and edited grids (``fixed_codes``) take no part, and grids
-    the previous plan already flagged (``flagged_codes``: out of band with an
-    excuse or a proof) have no band, since a repair may leave them as they are.
-    """
-    fixed = np.isin(codes.astype(str), sorted(fixed_codes))
-    flagged = np.isin(codes.astype(str), sorted(flagged_codes))
-    total = 0
-    for ccode in sorted(set(communities.tolist())):
-        rows = np.flatnonzero(communities == ccode)
-        members = [np.flatnonzero(home == code) for code in codes[rows]]
-        total += _cheapest_flow(members, geoms[rows], households, is_new, band, fixed[rows], free=flagged[rows]).bound
-    return int(total)
-
-
 def _cheapest_flow(members: list[np.ndarray], geoms: np.ndarray, households: np.ndarray, is_new: np.ndarray | None, band, fixed: np.ndarray, *, free: np.ndarray | None = None, bound: bool = True, closed: set[tuple[int, int]] = frozenset()):
     """:func:`gridgeo.living.movebound.cheapest_moves` of one community's grids (their buildings ``members`` and polygons).
 

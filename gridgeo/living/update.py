@@ -47,7 +47,7 @@ and a new building layer and returns a new :class:`~gridgeo.result.Partition`:
    households), buildings added, removed and moved between grids, and the share of
    households whose grid changed (of the households in buildings present in both
    versions), and ``households_moved_lower_bound``, the fewest of them any repair
-   must move (:mod:`gridgeo.living.movebound`).  ``report["parent"]`` names the previous run (path, sha256 of its
+   of the kind this update made must move (:mod:`gridgeo.living.reportbound`).  ``report["parent"]`` names the previous run (path, sha256 of its
    ``report.json``, parameters) and ``report["history"]`` the chain of ancestors.
 
 Dedicated grids (专属网格) are never merged with other grids: buildings placed in
@@ -115,7 +115,7 @@ from ..result import Partition
 from .assemble import _assemble
 from .compounds import _compound_outcomes, _join_compound_mates, _previous_compounds, _split_compound_grids
 from .lineage import add_services, parent_record, read_previous, service_settings
-from .repair import _move_lower_bound
+from .reportbound import reported_lower_bound
 from .seamguard import repair_fitted, require_valid_coverage
 from .state import _Context, _Grid
 from .unitkeep import REGISTER_COUNT, keep_register_units, register_for_update, require_register
@@ -312,7 +312,6 @@ def update(
         _join_compound_mates(home, compound_of, np.flatnonzero(is_new | geom_changed), set(pinned))
     dirty_buildings = is_new | geom_changed | hh_changed
     flagged = set(pg_codes[pg["status"].astype(str).to_numpy() != IN_BAND].tolist()) if "status" in pg else set()
-    lower_bound = _move_lower_bound(pg_codes, pg_comm, pg_metric, home, prep.households, is_new, band, dedicated_codes | protected, flagged)
 
     # per community: repair what changed
     retired_grids = set(report.get("retired_grid_codes", []))
@@ -352,6 +351,11 @@ def update(
             repair_fitted(grids, dirty_grids, context, community_geom, metric=metric, crs=crs, order=pg_codes)
         final.update(grids)
         retired_grids = context.retired
+    previous_grid = np.full(n, "", dtype=object)
+    previous_grid[m] = pb_grid[match[m]]
+    lower_bound, _ = reported_lower_bound(
+        pg_codes, pg_comm, pg_metric, home, previous_grid, prep.households, is_new, prep.building_geoms, band, dedicated_codes | protected, flagged, final
+    )
 
     result, changes = _assemble(
         prev, prep, final, pg, pg_codes, prev_members, match, b_code, b_comm, dirty_buildings, is_new, pb_codes, matched_prev,

@@ -1,0 +1,230 @@
+"""The lower bound an update reports (``households_moved_lower_bound``), checked against the update's own result.
+
+A lower bound is a claim about every repair of a kind; it is only worth
+reporting next to what the update moved when the update's repair is of that
+kind.  :func:`reported_lower_bound` works per community, on the grids as every
+building was placed (each in the previous grid holding it), and picks the
+sharpest of three programs of :func:`gridgeo.living.movebound.cheapest_moves`
+whose assumptions the update's result meets:
+
+1. **Border transfers with their cost in cells** — the border program with the
+   floors of :func:`gridgeo.living.bordercost.transfer_floors` on the borders
+   out of the grids the placement left out of the band and their neighbours;
+2. **Border transfers** — the same without the floors;
+3. **Any transfers** — every pair of grids of the community counts as
+   bordering (without integer variables above :data:`_ANYWHERE_PAIRS` pairs).
+
+Each program is a relaxation of a set of results: a result is in it when every
+grid it keeps (a previous code) ends in the band (or has no band there: it
+holds a building above the maximum, or the previous plan flagged it), every
+new grid ends in the band, a grid keeps the households of its building above
+the maximum, no building enters or leaves a dedicated or locked grid, and —
+for the border programs — every building that changes grid goes to a grid
+bordering its own, through grids the result retires, or to a new grid whose
+buildings all come from one grid and the grids bordering it; for the first,
+also the households that were there before crossing each border out of a grid
+that is kept are at least the border's floor of all that crosses it.  For
+such a result the program's variables can be set to what the result did
+(households crossing each border, grids retired, new grids), so its optimum is
+at most the households the result moved.  A community whose result is in none
+of them (the update partitioned it afresh and a grid stays out of the band:
+its total admits no grid count, or the search failed) adds nothing.
+
+Households are counted as :attr:`Partition.changes` counts ``households_moved``:
+buildings present in both versions whose grid code changed.  A building whose
+new geometry placed it in another grid than its previous one is free in the
+programs (it is counted moved unless the repair takes it back).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+
+import numpy as np
+
+from .bordercost import transfer_floors
+from .movebound import cheapest_moves
+from .repair import _borders
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["reported_lower_bound"]
+
+#: the programs, sharpest first (see the module docstring)
+FLOORS, BORDERS, ANYWHERE, NONE = "border floors", "borders", "anywhere", "none"
+#: above this many pairs of grids, the program in which every pair borders is solved without integer variables
+_ANYWHERE_PAIRS = 300
+
+
+def reported_lower_bound(codes, communities, geoms, home, previous, households, is_new, building_geoms, band, fixed_codes, flagged_codes, final) -> tuple[int, dict[str, str]]:
+    """The lower bound on households moved, summed over communities, and the program used for each community.
+
+    Parameters
+    ----------
+    codes, communities, geoms : arrays
+        The previous grids: code, community code and polygon (metric CRS).
+    home : array of str
+        Per building (new layer), the previous grid it was placed in.
+    previous : array of str
+        Per building, its grid in the previous plan ('' for an added building).
+    households, is_new, building_geoms : arrays
+        Per building: households, added since the previous plan, footprint (metric).
+    band : (int, int)
+        The household band.
+    fixed_codes, flagged_codes : set of str
+        Dedicated, locked and edited grids (they take no part); grids the
+        previous plan flagged (no band).
+    final : dict
+        Code → the update's final grid (``members``: building positions).
+
+    Returns
+    -------
+    (int, dict)
+        The bound, and per community code the program whose optimum it adds.
+    """
+    codes = np.asarray(codes).astype(str)
+    communities = np.asarray(communities).astype(str)
+    home = np.asarray(home).astype(str)
+    free_move = np.asarray(is_new, dtype=bool) | (np.asarray(previous).astype(str) != home)
+    final_code = np.full(len(home), "", dtype=object)
+    for code, grid in final.items():
+        if grid.members:
+            final_code[sorted(grid.members)] = code
+    final_code = final_code.astype(str)
+    fixed = np.isin(codes, sorted(fixed_codes))
+    flagged = np.isin(codes, sorted(flagged_codes))
+    total, used = 0, {}
+    for ccode in sorted(set(communities.tolist())):
+        rows = np.flatnonzero(communities == ccode)
+        members = [np.flatnonzero(home == code) for code in codes[rows]]
+        finals = {c: np.array(sorted(g.members), dtype=np.int64) for c, g in final.items() if c.rsplit("-", 1)[0] == ccode}
+        value, program = _community_bound(codes[rows], geoms[rows], members, finals, final_code, households, free_move, building_geoms, band, fixed[rows], flagged[rows])
+        total += value
+        used[ccode] = program
+    logger.debug("lower bound on households moved: %d (programs per community: %s)", total, used)
+    return int(total), used
+
+
+def _community_bound(codes, geoms, members, finals, final_code, households, free_move, building_geoms, band, fixed, flagged) -> tuple[int, str]:
+    low, high = band
+    k = len(codes)
+    old_hh = np.where(free_move, 0, households)
+    largest = np.array([int(households[m].max()) if len(m) else 0 for m in members], dtype=np.int64)
+    largest_old = np.array([int(old_hh[m].max()) if len(m) else 0 for m in members], dtype=np.int64)
+    smallest = np.array([int(households[m][households[m] > 0].min()) if (households[m] > 0).any() else 1 for m in members], dtype=np.int64)
+    free = (largest > high) | flagged
+    held = np.where(largest_old > high, largest_old, 0)
+    old = np.array([int(old_hh[m].sum()) for m in members], dtype=np.int64)
+    new = np.array([int(households[m][free_move[m]].sum()) for m in members], dtype=np.int64)
+    constrained = ~free & ~fixed
+    totals = old + new
+    if not any(constrained[i] and not (low <= totals[i] <= high) for i in range(k)):
+        return 0, FLOORS  # every grid in band (or without one) once placed: nothing must move
+    borders = [(a, b) for a, b, _ in _borders(geoms) if not fixed[a] and not fixed[b]]
+    program, direct = _program_met(codes, members, finals, final_code, households, old_hh, band, fixed, free, held, borders)
+    if program == NONE:
+        return 0, NONE
+    common = dict(band=band, free=free, fixed=fixed, held=held, smallest=smallest)
+    new_buildings = [households[m][free_move[m]] for m in members]
+    if program == ANYWHERE:
+        everywhere = [(a, b) for a in range(k) for b in range(a + 1, k) if not fixed[a] and not fixed[b]]
+        return cheapest_moves(old, new, everywhere, relaxed=len(everywhere) > _ANYWHERE_PAIRS, **common).bound, ANYWHERE
+    floors = None
+    if program == FLOORS:
+        out = {i for i in range(k) if constrained[i] and not (low <= totals[i] <= high)}
+        givers = out | {b for a, b in borders if a in out} | {a for a, b in borders if b in out}
+        floors = transfer_floors(geoms, members, building_geoms, households, free_move, borders, givers=givers, exact=givers)
+        if not direct or not _floors_met(codes, members, final_code, households, old_hh, free_move, floors, constrained):
+            program, floors = BORDERS, None
+    return cheapest_moves(old, new, borders, new_buildings=new_buildings, floors=floors, **common).bound, program
+
+
+def _program_met(codes, members, finals, final_code, households, old_hh, band, fixed, free, held, borders) -> tuple[str, bool]:
+    """The sharpest program (before the floors are checked) that the update's result of one community is in,
+    and whether every building that changed grid went straight across one border (or to a new grid beside its own)."""
+    low, high = band
+    k = len(codes)
+    row = {c: i for i, c in enumerate(codes)}
+    for code, m in finals.items():
+        i = row.get(code)
+        if i is not None and fixed[i]:
+            if not np.array_equal(np.sort(members[i]), m):
+                return NONE, False
+            continue
+        if (i is None or not free[i]) and not (low <= int(households[m].sum()) <= high):
+            return NONE, False
+    for i in range(k):
+        if fixed[i] and codes[i] not in finals and len(members[i]):
+            return NONE, False
+        kept = int(old_hh[members[i]][final_code[members[i]] == codes[i]].sum()) if len(members[i]) else 0
+        if kept < held[i]:
+            return NONE, False
+    # borders: a moved building crosses to a bordering grid, through grids the result retires (and that had a band)
+    retired = np.array([codes[i] not in finals for i in range(k)]) & ~free & ~fixed
+    near = [set() for _ in range(k)]
+    for a, b in borders:
+        near[a].add(b)
+        near[b].add(a)
+    reach = [_reachable(i, near, retired) for i in range(k)]
+    home_row = {}
+    for i, m in enumerate(members):
+        for b in m.tolist():
+            home_row[b] = i
+    direct = True
+    for code, m in finals.items():
+        i = row.get(code)
+        homes = sorted({home_row[b] for b in m.tolist() if b in home_row} - ({i} if i is not None else set()))
+        if any(fixed[h] for h in homes):
+            return NONE, False
+        if i is not None:
+            if any(i not in reach[h] for h in homes):
+                return ANYWHERE, False
+            direct = direct and all(i in near[h] for h in homes)
+        elif homes:
+            beside = [j for j in range(k) if not fixed[j] and all(reach[h] & (near[j] | {j}) for h in homes)]
+            if not beside:
+                return ANYWHERE, False
+            direct = direct and any(all(h in near[j] | {j} for h in homes) for j in beside)
+    return FLOORS, direct
+
+
+def _reachable(start: int, near: list[set[int]], retired: np.ndarray) -> set[int]:
+    """Grids a building of ``start`` can reach across borders, passing only through retired grids."""
+    seen = {start}
+    queue = deque([start])
+    while queue:
+        c = queue.popleft()
+        if c != start and not retired[c]:
+            continue
+        for j in near[c]:
+            if j not in seen:
+                seen.add(j)
+                queue.append(j)
+    return seen
+
+
+def _floors_met(codes, members, final_code, households, old_hh, free_move, floors, constrained) -> bool:
+    """Whether the old households that crossed each floored border of the result are at least that border's floor.
+
+    Every building that changed grid went straight across one border (checked
+    before); a grid the result retires (and that had a band) has no floor.
+    """
+    row = {c: i for i, c in enumerate(codes)}
+    present = set(final_code.tolist())
+    for a, m in enumerate(members):
+        added_at = np.cumsum(free_move[m]) - 1  # position of each added building among the grid's added ones
+        went = final_code[m]
+        if not len(m) or (constrained[a] and codes[a] not in present):
+            continue
+        for target in sorted(set(went.tolist()) - {codes[a]}):
+            b = row.get(target)
+            floor = floors.get((a, b)) if b is not None else None
+            if floor is None:
+                continue  # to a new grid, or across a border without a floor
+            crossing = went == target
+            moved = m[crossing]
+            added = added_at[crossing & free_move[m] & (households[m] > 0)]  # the program has a variable for those with households
+            if float(old_hh[moved].sum()) < floor.at(float(households[moved].sum()), added) - 1e-6:
+                return False
+    return True
