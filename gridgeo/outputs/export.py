@@ -224,7 +224,10 @@ def write_outputs(
                     options = {"dataset_options": {"VERSION": GPKG_VERSION}} if i == 0 else {}
                     data = uniform_geometry(_gpkg_safe(frame), multi=name in ALWAYS_MULTI)
                     data.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio", **options)
-                    written.append((name, data))
+                    # the styles and the project need the grids whole, of the other layers only their columns,
+                    # CRS and geometry kinds: the copy written is let go before the next layer's
+                    written.append((name, data if name == "grids" else _layer_shape(data)))
+                    del data
                 for name, frame in _household_tables(result):  # tables without geometry
                     pyogrio.write_dataframe(frame, gpkg, layer=name, driver="GPKG")
                 # layer descriptions, Chinese field aliases, unique code indexes and QGIS's default styles
@@ -292,6 +295,23 @@ def _household_tables(result) -> list[tuple[str, pd.DataFrame]]:
         if unassigned is not None and len(unassigned):
             tables.append(("unassigned_households", unassigned))
     return tables
+
+
+def _layer_shape(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The first row of each geometry kind of ``frame`` (all its columns and its CRS): what a layer's style and project entry read.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> f = gpd.GeoDataFrame({"n": [1, 2, 3]}, geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1), shapely.Point(0, 0)], crs=3857)
+    >>> _layer_shape(f)["n"].tolist(), _layer_shape(f).crs.to_epsg()
+    ([1, 3], 3857)
+    """
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns or not len(frame):
+        return frame
+    kinds = frame.geometry.geom_type.to_numpy()
+    _, first = np.unique(kinds.astype(str), return_index=True)
+    return frame.iloc[np.sort(first)]
 
 
 def _gpkg_safe(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
