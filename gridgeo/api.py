@@ -21,13 +21,14 @@ from .arrays import geometry_order
 from .build import _compound_layer, _compound_report, _grid_codes, _report, _with_added_columns, community_tasks
 from .cells.areas import assign_areas
 from .errors import AuditError, InputError, Problem
-from .gather import UnitColumns, gather_result
+from .gather import UnitColumns, gather_result, own_footprints
 from .governance.code_settings import apply_codes, prepare_codes
 from .governance.codes import building_code, community_codes, reading_order, unit_code, width_for
 from .governance.workload import add_workload
 from .inputs.crs import reproject_polygons
 from .inputs.validate import prepare_inputs
 from .labels import reason_text
+from .memory import release_memory
 from .metrics import community_metrics, polsby_popper
 from .parallel import map_completed
 from .partition.engine import run_community_task
@@ -284,6 +285,7 @@ def partition(
         gathered[position] = gather_result(outcome)
         tasks[position] = outcome = None
     del tasks
+    release_memory("gathering")
     mark = timings.lap("communities", mark)
     results = dict(zip(community_order, zip(member_lists, gathered)))
     del gathered
@@ -291,6 +293,7 @@ def partition(
     grid_width = width_for(max_grids, 2)
     building_width = width_for(max((len(m) for m, _ in results.values()), default=1), 5)
     unit_columns = UnitColumns(unit_band, register=held is not None)
+    footprints = own_footprints(prep)  # the geometry of a unit of one building
     for ci in community_order:
         members, result = results[ci]
         ccode = str(c_codes[ci])
@@ -325,7 +328,7 @@ def partition(
                     )
                 # a unit of one building has that building's geometry, the union of its buildings otherwise
                 geom = result.unit_geoms[u]
-                unit_geoms.append(prep.building_geoms[in_grid[unit_members[0][0]]] if geom is None else geom)
+                unit_geoms.append(footprints[in_grid[unit_members[0][0]]] if geom is None else geom)
             unit_columns.add_grid(result, g, codes[g], cid, ccode, texts, int(hh.sum()), unit_geoms, unit_buildings)
             b_grid[in_grid] = codes[g]
             note = result.notes[g]
@@ -353,7 +356,7 @@ def partition(
                 straight_tours[codes[g]] = float(result.grid_tours[g])
     n_grids = [results[i][1].n_grids for i in range(len(c_codes))]
     crossings_min = sum(int(results[i][1].barrier_crossings_min) for i in results)
-    del results
+    del results, footprints
     crs = prep.input_crs
     grids = gpd.GeoDataFrame(grid_rows, geometry=list(reproject_polygons(grid_geoms, metric, crs)) if grid_geoms else [], crs=crs)
     if not len(grid_rows):
@@ -362,6 +365,7 @@ def partition(
     prep.notes.extend(code_settings.notes)
     units_frame = gpd.GeoDataFrame(unit_columns.frame_columns(), geometry=unit_columns.geoms, crs=metric).to_crs(crs)
     del unit_columns
+    release_memory("assembly")
     if not len(units_frame):
         units_frame = gpd.GeoDataFrame(
             {c: pd.Series(dtype=t) for c, t in [("unit_code", str), ("grid_code", str), ("households", int), ("members", str)]},

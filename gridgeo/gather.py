@@ -16,13 +16,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import shapely
 
 from .governance.codes import unit_code, width_for
 from .labels import reason_text
 from .partition.engine import CommunityResult
 from .units.cut import Unit
 
-__all__ = ["Gathered", "gather_result", "UnitColumns"]
+__all__ = ["Gathered", "gather_result", "UnitColumns", "own_footprints"]
 
 
 @dataclass
@@ -212,3 +213,34 @@ class UnitColumns:
             out["building_codes"] = cols["building_codes"]
         out.update({"in_band": cat(self.in_band, bool), "reason": cols["reason"], "reason_zh": cols["reason_zh"]})
         return out
+
+
+def own_footprints(prep, *, chunk: int = 100_000) -> np.ndarray:
+    """Per building, the geometry a unit of that building alone takes: its metric footprint.
+
+    When the input CRS is the metric CRS, the output's own geometry object is
+    used wherever it is the same geometry (equal WKB), so the units layer
+    shares the buildings layer's objects instead of holding a second copy of
+    every footprint once the metric ones are let go.
+
+    Parameters
+    ----------
+    prep : gridgeo.inputs.validate.Prepared
+    chunk : int
+        Buildings compared at a time (bounds the WKB held at once).
+
+    Returns
+    -------
+    ndarray of object
+        Aligned with ``prep.building_geoms``.
+    """
+    metric = prep.building_geoms
+    if prep.buildings.crs is None or not prep.metric_crs.is_exact_same(prep.buildings.crs):
+        return metric
+    own = prep.buildings.geometry.to_numpy()
+    out = metric.copy()
+    for start in range(0, len(metric), chunk):
+        part = slice(start, start + chunk)
+        same = shapely.to_wkb(own[part]) == shapely.to_wkb(metric[part])
+        out[part][same] = own[part][same]
+    return out

@@ -64,3 +64,19 @@ def test_gathered_units_are_the_workers_units(tasks):
         assert u == len(gathered.unit_grid) == len(gathered.unit_starts) - 1
         assert int(gathered.unit_households.sum()) == int(task.households.sum())
     assert singles and unions  # both kinds are covered by this slice
+
+
+def test_own_footprints_share_the_outputs_objects(taipei_small):
+    """In a metric input CRS a unit of one building shares the buildings layer's geometry object (no second copy),
+    and every footprint has the WKB of the metric geometry the worker used; in degrees the metric ones are kept."""
+    from gridgeo.gather import own_footprints
+
+    communities, buildings = taipei_small
+    metric = prepare_inputs(communities.to_crs(3826), buildings.to_crs(3826), households="hh_est", building_id="building_id")
+    footprints = own_footprints(metric, chunk=500)
+    own = metric.buildings.geometry.to_numpy()
+    assert [shapely.to_wkb(a) for a in footprints] == [shapely.to_wkb(a) for a in metric.building_geoms]
+    shared = np.array([a is b for a, b in zip(footprints, own)])
+    assert shared.mean() > 0.9  # the repaired ones (if any) keep their metric geometry
+    degrees = prepare_inputs(communities, buildings, households="hh_est", building_id="building_id")
+    assert own_footprints(degrees) is degrees.building_geoms

@@ -54,6 +54,7 @@ import shapely
 from .. import timings
 from ..errors import GridgeoError, OutputError, OutputExistsError, Problem
 from ..inputs.crs import WGS84
+from ..memory import release_memory
 from .files import csv_bytes, csvt_text
 from .geopackage import describe_geopackage, write_qgis_project
 
@@ -228,6 +229,7 @@ def write_outputs(
                     # CRS and geometry kinds: the copy written is let go before the next layer's
                     written.append((name, data if name == "grids" else _layer_shape(data)))
                     del data
+                    release_memory(f"GeoPackage layer {name}")
                 for name, frame in _household_tables(result):  # tables without geometry
                     pyogrio.write_dataframe(frame, gpkg, layer=name, driver="GPKG")
                 # layer descriptions, Chinese field aliases, unique code indexes and QGIS's default styles
@@ -237,6 +239,7 @@ def write_outputs(
         # the files are independent: on a multi-core machine they are written side by side,
         # and so are the extra outputs (map, report, …), each of which reads only ``result``
         extras = [functools.partial(writer, result, staging) for writer in writers]
+        release_memory("before the writers")  # a smaller parent: more writers fit beside it (_forks_that_fit)
         with timings.stage("GeoJSON and extras, waited for"):
             run_side_by_side([geopackage, geojson("units"), geojson("buildings", "grids"), *extras])
         (staging / "report.json").write_text(
