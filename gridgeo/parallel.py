@@ -1,7 +1,10 @@
 """Run independent per-community tasks serially, in a local process pool, or on a Dask cluster.
 
 Communities are independent and each carries its own seed, so every mode
-returns the same results in the same order; only the wall time differs.
+returns the same results; only the wall time differs.  :func:`map_ordered`
+returns them in the order of the items; :func:`map_completed` hands each on
+as it finishes (with its position), so the caller can keep a compact form of
+each and never hold them all, and a Dask cluster releases each once read.
 """
 
 from __future__ import annotations
