@@ -163,9 +163,15 @@ class UnitColumns:
         self.n_buildings: list[np.ndarray] = []
         self.in_band: list[np.ndarray] = []
         self.geoms: list = []
+        # where pandas keeps text in Arrow (pandas 3), the text columns are moved into Arrow every
+        # CHUNK units: a few Python strings at a time instead of one per unit and column
+        self.chunks: dict[str, list] | None = {name: [] for name in self.columns} if _ARROW_TEXT is not None else None
+        self.count = 0
+
+    CHUNK = 65_536
 
     def __len__(self) -> int:
-        return len(self.columns["unit_code"])
+        return self.count
 
     def add_grid(self, gathered: Gathered, g: int, grid_code: str, community_id: str, community_code: str, texts: list[str], grid_households: int, geoms: list, building_codes: list[str] | None = None) -> None:
         """Add grid ``g``'s units: their member texts and geometries, the grid's codes and households."""
@@ -195,24 +201,57 @@ class UnitColumns:
         self.n_buildings.append(np.diff(gathered.unit_starts[units.start : units.stop + 1]))
         self.in_band.append(in_band)
         self.geoms.extend(geoms)
+        self.count += len(units)
+        if self.chunks is not None and len(cols["unit_code"]) >= self.CHUNK:
+            self._to_arrow()
+
+    def _to_arrow(self) -> None:
+        """Move the text gathered so far into Arrow chunks."""
+        import pyarrow as pa
+
+        for name, values in self.columns.items():
+            if values:
+                self.chunks[name].append(pa.array(values, type=pa.large_string()))
+                values.clear()
+
+    def _text(self, name: str):
+        """Column ``name``: a list of str, or (pandas 3) an Arrow-backed array of the dtype pandas gives such a list."""
+        if self.chunks is None:
+            return self.columns[name]
+        import pandas as pd
+        import pyarrow as pa
+
+        self._to_arrow()
+        return pd.array(pa.chunked_array(self.chunks[name], type=pa.large_string()), dtype=_ARROW_TEXT)
 
     def frame_columns(self) -> dict[str, object]:
         """The columns in the layer's order (``households``, ``n_buildings`` and ``in_band`` as arrays)."""
-        cols = self.columns
+        text = self._text
         cat = lambda parts, dtype: np.concatenate(parts).astype(dtype) if parts else np.zeros(0, dtype=dtype)  # noqa: E731
         out = {
-            "unit_code": cols["unit_code"],
-            "grid_code": cols["grid_code"],
-            "community_id": cols["community_id"],
-            "community_code": cols["community_code"],
+            "unit_code": text("unit_code"),
+            "grid_code": text("grid_code"),
+            "community_id": text("community_id"),
+            "community_code": text("community_code"),
             "households": cat(self.households, np.int64),
             "n_buildings": cat(self.n_buildings, np.int64),
-            "members": cols["members"],
+            "members": text("members"),
         }
         if self.register:
-            out["building_codes"] = cols["building_codes"]
-        out.update({"in_band": cat(self.in_band, bool), "reason": cols["reason"], "reason_zh": cols["reason_zh"]})
+            out["building_codes"] = text("building_codes")
+        out.update({"in_band": cat(self.in_band, bool), "reason": text("reason"), "reason_zh": text("reason_zh")})
         return out
+
+
+def _arrow_text_dtype():
+    """The dtype pandas gives a list of str when it keeps text in Arrow (pandas 3), else None (object columns)."""
+    import pandas as pd
+
+    dtype = pd.Series(["a"]).dtype
+    return dtype if getattr(dtype, "storage", None) == "pyarrow" else None
+
+
+_ARROW_TEXT = _arrow_text_dtype()
 
 
 def own_footprints(prep, *, chunk: int = 100_000) -> np.ndarray:

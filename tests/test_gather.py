@@ -80,3 +80,26 @@ def test_own_footprints_share_the_outputs_objects(taipei_small):
     assert shared.mean() > 0.9  # the repaired ones (if any) keep their metric geometry
     degrees = prepare_inputs(communities, buildings, households="hh_est", building_id="building_id")
     assert own_footprints(degrees) is degrees.building_geoms
+
+
+def test_unit_text_in_arrow_chunks_gives_the_same_layer(taipei_small, monkeypatch, tmp_path):
+    """The units' text moved into Arrow a few units at a time gives the frame and files one list per column gave."""
+    import gridgeo
+    from gridgeo.gather import UnitColumns
+
+    from .conftest import file_hashes
+
+    communities, buildings = taipei_small
+    whole = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id", seed=3)
+    monkeypatch.setattr(UnitColumns, "CHUNK", 7)
+    chunked = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id", seed=3)
+    assert len(chunked.units) > 7 * 3
+    assert chunked.units.dtypes.to_dict() == whole.units.dtypes.to_dict()
+    assert chunked.units.drop(columns="geometry").equals(whole.units.drop(columns="geometry"))
+    rows = whole.units.drop(columns="geometry").to_dict(orient="records")
+    import pandas as pd
+
+    assert pd.DataFrame(rows).dtypes.to_dict() == whole.units.drop(columns="geometry").dtypes.to_dict()  # as a dict per row gave
+    whole.to_files(tmp_path / "whole")
+    chunked.to_files(tmp_path / "chunked")
+    assert file_hashes(tmp_path / "chunked") == file_hashes(tmp_path / "whole")

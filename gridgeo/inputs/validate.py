@@ -297,7 +297,8 @@ def prepare_inputs(
         notes.append(f"{b_label}: {int(outside.sum())} buildings are kept in the 'unassigned' layer with the reason ({'; '.join(kinds)})")
         logger.warning(notes[-1])
     assigned = np.flatnonzero(~outside)
-    kept = buildings.iloc[assigned]
+    # every building assigned (the usual case): a view, not a second copy of the input's columns (copy-on-write)
+    kept = buildings.iloc[:] if len(assigned) == len(buildings) else buildings.iloc[assigned]
     unassigned = buildings.iloc[np.flatnonzero(outside)].copy()
     unassigned["reason"] = reason[outside]
 
