@@ -141,7 +141,7 @@ def _on_dask(func, items, scheduler, progress, desc, weights=None):
             Problem("--scheduler", "needs Dask's distributed package", 'install it with pip install "gridgeo[dask]"')
         ) from None
     # Dask deserialises large results in a helper thread that outlives the client, and a process with a
-    # thread left cannot fork its writers side by side (gridgeo.outputs.export.run_side_by_side): while this
+    # thread left cannot fork its writers side by side (gridgeo.outputs.side_by_side.run_side_by_side): while this
     # client lives, results are read in its own loop (restored afterwards)
     comm_utils = sys.modules.get("distributed.comm.utils")
     offload = getattr(comm_utils, "OFFLOAD_THRESHOLD", None)

@@ -36,12 +36,10 @@ import errno
 import functools
 import json
 import logging
-import multiprocessing
 import os
 import re
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 
 import geopandas as gpd
@@ -57,6 +55,7 @@ from ..inputs.crs import WGS84
 from ..memory import release_memory
 from .files import csv_bytes, csvt_text
 from .geopackage import describe_geopackage, write_qgis_project
+from .side_by_side import run_side_by_side
 
 __all__ = ["write_outputs", "write_geojson", "uniform_geometry", "to_json_safe", "check_output_folder", "GPKG_VERSION"]
 
@@ -368,89 +367,6 @@ def _gpkg_safe(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             if len(kinds) > 1 or (kinds and not kinds <= {str}):
                 out[column] = values.map(lambda v: None if v is None else str(v))
     return out
-
-
-def run_side_by_side(jobs: list) -> None:
-    """Run independent writing jobs (callables without arguments), in forked processes when possible.
-
-    The first job runs here; the others run in child processes forked from
-    this one (so nothing is pickled on the way in) when the platform can fork,
-    there is more than one core and no other thread is running (forking a
-    threaded process can deadlock), as many as the available memory holds
-    (:func:`_forks_that_fit`).  Otherwise the jobs run one after the other.  An exception in any job (including an interrupt) is raised here
-    after every child has stopped.
-    """
-    can_fork = "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1
-    if len(jobs) < 2 or not can_fork or threading.active_count() > 1:
-        for job in jobs:
-            job()
-        return
-    context = multiprocessing.get_context("fork")
-    children = []
-    forked = 1 + _forks_that_fit(len(jobs) - 1)
-    try:
-        for job in jobs[1:forked]:
-            receive, send = context.Pipe(duplex=False)
-            child = context.Process(target=_child, args=(job, send), daemon=True)
-            child.start()
-            send.close()
-            children.append((child, receive))
-        jobs[0]()
-        for job in jobs[forked:]:  # no room for more copies of this process: here, one after the other
-            job()
-        for child, receive in children:
-            try:
-                error, seconds = receive.recv()
-                for name, value in seconds.items():
-                    timings.add(name, value)
-            except EOFError:
-                error = RuntimeError(f"a writer process stopped unexpectedly (exit code {child.exitcode})")
-            child.join()
-            if error is not None:
-                raise error
-    finally:
-        for child, receive in children:
-            if child.is_alive():
-                child.terminate()
-            child.join()
-            receive.close()
-
-
-def _forks_that_fit(wanted: int) -> int:
-    """How many of ``wanted`` forked copies of this process the memory available now can hold (``wanted`` off Linux).
-
-    A forked writer reads the parent's Python objects, and reading one writes
-    its reference count, so each child ends up copying most of the parent's
-    memory: a city of a million buildings (a parent of about 9 GB) cannot have
-    four of them, and the kernel then kills one.  One parent's worth is kept
-    free for the parent's own writing.
-    """
-    try:
-        with open("/proc/self/statm", encoding="ascii") as statm:
-            resident = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            available = next(int(line.split()[1]) * 1024 for line in meminfo if line.startswith("MemAvailable:"))
-    except (OSError, ValueError, IndexError, StopIteration):
-        return wanted
-    return max(0, min(wanted, available // max(resident, 1) - 1))
-
-
-def _child(job, send) -> None:
-    """Run ``job`` in a forked child and report its exception (or None) and stage times to the parent."""
-    error = None
-    timings.take()  # the parent's totals, copied by the fork
-    try:
-        job()
-    except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
-        error = exc
-    seconds = {f"side by side: {name}": value for name, value in timings.take().items()}
-    try:
-        send.send((error, seconds))
-    except Exception:  # an exception that cannot be pickled: send its text
-        send.send((RuntimeError(f"{type(error).__name__}: {error}"), seconds))
-    finally:
-        send.close()
-    os._exit(0)
 
 
 def uniform_geometry(frame: gpd.GeoDataFrame, *, multi: bool = False) -> gpd.GeoDataFrame:
