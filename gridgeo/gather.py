@@ -280,6 +280,9 @@ def own_footprints(prep, *, chunk: int = 100_000) -> np.ndarray:
     out = metric.copy()
     for start in range(0, len(metric), chunk):
         part = slice(start, start + chunk)
-        same = shapely.to_wkb(own[part]) == shapely.to_wkb(metric[part])
-        out[part][same] = own[part][same]
+        # the same object already (a metric input without repairs), else compared by WKB
+        rows = np.flatnonzero([a is not b for a, b in zip(own[part], metric[part])])
+        if len(rows):
+            rows = rows[shapely.to_wkb(own[part][rows]) == shapely.to_wkb(metric[part][rows])]
+            out[part][rows] = own[part][rows]
     return out
