@@ -21,14 +21,16 @@ from .arrays import geometry_order
 from .build import _compound_layer, _compound_report, _grid_codes, _report, _with_added_columns, community_tasks
 from .cells.areas import assign_areas
 from .errors import AuditError, InputError, Problem
+from .gather import UnitColumns, gather_result, own_footprints
 from .governance.code_settings import apply_codes, prepare_codes
 from .governance.codes import building_code, community_codes, reading_order, unit_code, width_for
 from .governance.workload import add_workload
 from .inputs.crs import reproject_polygons
 from .inputs.validate import prepare_inputs
 from .labels import reason_text
+from .memory import release_memory
 from .metrics import community_metrics, polsby_popper
-from .parallel import map_ordered
+from .parallel import map_completed
 from .partition.engine import run_community_task
 from .partition.notes import DEDICATED
 from .result import Partition
@@ -267,29 +269,31 @@ def partition(
     b_comm_code = np.full(n_buildings, "", dtype=object)
     grid_rows: list[dict] = []
     grid_geoms: list = []
-    unit_rows: list[dict] = []
-    unit_geoms: list = []
     household_rows: list[tuple] = []
-    results = {}
     straight_tours: dict[str, float] = {}
-    max_grids = 1
     member_lists, tasks = community_tasks(prep, community_order, band, unit_band, seed, areas)
     if held is not None:
         for members, task in zip(member_lists, tasks):
             task.household_breaks = [held["breaks"][b] for b in members]
     mark = timings.lap("read and checks", mark)
-    outcomes = map_ordered(
-        run_community_task, tasks, workers=workers, scheduler=scheduler, progress=progress, weights=[len(t.buildings) for t in tasks]
-    )
-    mark = timings.lap("communities", mark)
-    for outcome in outcomes:
+    # each result is reduced as it arrives and let go (gridgeo.gather): the parent never holds them all
+    gathered: list = [None] * len(tasks)
+    weights = [len(t.buildings) for t in tasks]
+    for position, outcome in map_completed(run_community_task, tasks, workers=workers, scheduler=scheduler, progress=progress, weights=weights):
         for name, seconds in (outcome.timings or {}).items():
             timings.add(f"workers: {name}", seconds)
-    for ci, members, result in zip(community_order, member_lists, outcomes):
-        results[ci] = (members, result)
-        max_grids = max(max_grids, len(result.grid_geoms))
+        gathered[position] = gather_result(outcome)
+        tasks[position] = outcome = None
+    del tasks
+    release_memory("gathering")
+    mark = timings.lap("communities", mark)
+    results = dict(zip(community_order, zip(member_lists, gathered)))
+    del gathered
+    max_grids = max([1, *(result.n_grids for _, result in results.values())])
     grid_width = width_for(max_grids, 2)
     building_width = width_for(max((len(m) for m, _ in results.values()), default=1), 5)
+    unit_columns = UnitColumns(unit_band, register=held is not None)
+    footprints = own_footprints(prep)  # the geometry of a unit of one building
     for ci in community_order:
         members, result = results[ci]
         ccode = str(c_codes[ci])
@@ -308,34 +312,24 @@ def partition(
         for g in order:
             in_grid = members[result.building_grid == g]
             hh = prep.households[in_grid]
-            units = result.grid_units[g]
-            for u_index, (unit, unit_geom) in enumerate(zip(units, result.unit_geoms[g])):
-                u_code = unit_code(codes[g], u_index + 1, width_for(len(units), 2))
+            units = result.grid_units(g)
+            texts, unit_geoms, unit_buildings = [], [], []
+            for u_index, u in enumerate(units):
+                unit_members = result.members(u)
                 if held is None:
-                    text = ";".join(f"{b_code[in_grid[i]]}:{a}-{z}" for i, a, z in unit.members)
-                    extra = {}
+                    texts.append(";".join(f"{b_code[in_grid[i]]}:{a}-{z}" for i, a, z in unit_members))
                 else:  # the unit's household ids in walking order
-                    ids = [(hid, in_grid[i]) for i, a, z in unit.members for hid in held["ids"][in_grid[i]][a - 1 : z]]
-                    text = ";".join(hid for hid, _ in ids)
-                    extra = {"building_codes": ";".join(b_code[in_grid[i]] for i, _, _ in unit.members)}
+                    u_code = unit_code(codes[g], u_index + 1, width_for(len(units), 2))
+                    ids = [(hid, in_grid[i]) for i, a, z in unit_members for hid in held["ids"][in_grid[i]][a - 1 : z]]
+                    texts.append(";".join(hid for hid, _ in ids))
+                    unit_buildings.append(";".join(b_code[in_grid[i]] for i, _, _ in unit_members))
                     household_rows.extend(
                         (hid, b, codes[g], u_code, position) for position, (hid, b) in enumerate(ids, start=1)
                     )
-                unit_rows.append(
-                    {
-                        "unit_code": u_code,
-                        "grid_code": codes[g],
-                        "community_id": cid,
-                        "community_code": ccode,
-                        "households": unit.households,
-                        "n_buildings": len(unit.members),
-                        "members": text,
-                        **extra,
-                        "in_band": unit.in_band,
-                        **_unit_reason(unit.in_band, int(hh.sum()), unit_band),
-                    }
-                )
-                unit_geoms.append(unit_geom)
+                # a unit of one building has that building's geometry, the union of its buildings otherwise
+                geom = result.unit_geoms[u]
+                unit_geoms.append(footprints[in_grid[unit_members[0][0]]] if geom is None else geom)
+            unit_columns.add_grid(result, g, codes[g], cid, ccode, texts, int(hh.sum()), unit_geoms, unit_buildings)
             b_grid[in_grid] = codes[g]
             note = result.notes[g]
             grid_rows.append(
@@ -360,14 +354,19 @@ def partition(
             grid_geoms.append(geoms[g])
             if result.grid_tours is not None:
                 straight_tours[codes[g]] = float(result.grid_tours[g])
+    n_grids = [results[i][1].n_grids for i in range(len(c_codes))]
+    crossings_min = sum(int(results[i][1].barrier_crossings_min) for i in results)
+    del results, footprints
     crs = prep.input_crs
     grids = gpd.GeoDataFrame(grid_rows, geometry=list(reproject_polygons(grid_geoms, metric, crs)) if grid_geoms else [], crs=crs)
     if not len(grid_rows):
         grids = gpd.GeoDataFrame(columns=["grid_code", "geometry"], geometry="geometry", crs=crs)
     grids = apply_codes(grids, code_settings, prep.community_ids)
     prep.notes.extend(code_settings.notes)
-    units_frame = gpd.GeoDataFrame(unit_rows, geometry=list(unit_geoms), crs=metric).to_crs(crs)
-    if not len(unit_rows):
+    units_frame = gpd.GeoDataFrame(unit_columns.frame_columns(), geometry=unit_columns.geoms, crs=metric).to_crs(crs)
+    del unit_columns
+    release_memory("assembly")
+    if not len(units_frame):
         units_frame = gpd.GeoDataFrame(
             {c: pd.Series(dtype=t) for c, t in [("unit_code", str), ("grid_code", str), ("households", int), ("members", str)]},
             geometry=gpd.GeoSeries([], crs=crs),
@@ -384,12 +383,11 @@ def partition(
     hh_per = np.bincount(prep.building_community, weights=prep.households, minlength=len(c_codes)).astype(np.int64)
     out_communities["households"] = hh_per
     out_communities["n_buildings"] = np.bincount(prep.building_community, minlength=len(c_codes))
-    out_communities["n_grids"] = [len(results[i][1].grid_geoms) for i in range(len(c_codes))]
+    out_communities["n_grids"] = n_grids
     out_communities = out_communities.iloc[community_order].reset_index(drop=True)
     community_frame = gpd.GeoDataFrame(
         {"community_id": prep.community_ids}, geometry=list(prep.community_geoms), crs=metric
     )
-    crossings_min = sum(int(results[i][1].barrier_crossings_min) for i in results)
     mark = timings.lap("assembly", mark)
     per_community = community_metrics(grids, community_frame, band=band)
     report = _report(

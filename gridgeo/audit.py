@@ -122,7 +122,10 @@ def audit_partition(
             problems += check_standard_codes(grids, scheme)
     # attributes unchanged (input index labels are kept on the output rows)
     for frame in (out_b, result.unassigned):
-        source = buildings.loc[frame.index]
+        rows = buildings.index.get_indexer_for(frame.index)  # one column taken at a time, not a copy of the whole input
+        if (rows < 0).any():
+            problems.append(f"{int((rows < 0).sum())} output rows have no input row")
+            continue
         for column in buildings.columns:
             if column == buildings.geometry.name:
                 continue
@@ -130,7 +133,7 @@ def audit_partition(
             if name not in frame.columns:
                 problems.append(f"input column {column!r} missing from the output")
                 continue
-            changed = _changed(source[column], frame[name])
+            changed = _changed(buildings[column].iloc[rows], frame[name])
             if changed:
                 problems.append(f"input column {column!r} changed in {changed} rows")
     # households at every level

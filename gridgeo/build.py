@@ -156,7 +156,7 @@ def _canonical_order(geoms: np.ndarray, xy: np.ndarray, community) -> np.ndarray
 
 
 def _with_added_columns(prep, b_code, b_comm_code, b_grid, crs) -> gpd.GeoDataFrame:
-    frame = prep.buildings.copy()
+    frame = prep.buildings.copy(deep=False)  # copy-on-write: the columns added below never reach prep.buildings
     renamed = {}
     for column in ADDED_BUILDING_COLUMNS:
         if column in frame.columns:

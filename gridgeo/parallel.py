@@ -1,7 +1,10 @@
 """Run independent per-community tasks serially, in a local process pool, or on a Dask cluster.
 
 Communities are independent and each carries its own seed, so every mode
-returns the same results in the same order; only the wall time differs.
+returns the same results; only the wall time differs.  :func:`map_ordered`
+returns them in the order of the items; :func:`map_completed` hands each on
+as it finishes (with its position), so the caller can keep a compact form of
+each and never hold them all, and a Dask cluster releases each once read.
 """
 
 from __future__ import annotations
@@ -9,13 +12,13 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TypeVar
 
 from .errors import InputError, Problem
 from .progress import progress_bar
 
-__all__ = ["map_ordered", "default_workers"]
+__all__ = ["map_ordered", "map_completed", "default_workers"]
 
 logger = logging.getLogger(__name__)
 
@@ -71,23 +74,54 @@ def map_ordered(
     [2, 1, 3]
     """
     items = list(items)
+    out: list = [None] * len(items)
+    for i, result in map_completed(func, items, workers=workers, scheduler=scheduler, progress=progress, desc=desc, weights=weights):
+        out[i] = result
+    return out
+
+
+def map_completed(
+    func: Callable[[T], R],
+    items: Sequence[T],
+    *,
+    workers: int = 1,
+    scheduler: str | None = None,
+    progress: bool = False,
+    desc: str = "communities",
+    weights: Sequence[float] | None = None,
+) -> Iterator[tuple[int, R]]:
+    """``(position, func(item))`` for every item, as each finishes: serially, in a local process pool or on Dask.
+
+    The results come in the order they finish (in the order of ``items`` when
+    serial), each once; the caller keeps what it needs of each and lets the
+    rest go, so a run never holds every result at once.  On a Dask cluster a
+    result is released from the cluster as soon as it is read, so the workers
+    do not hold the finished results either.  The options are those of
+    :func:`map_ordered`; the heaviest items are started first.
+
+    Examples
+    --------
+    >>> sorted(map_completed(abs, [-2, 1, -3]))
+    [(0, 2), (1, 1), (2, 3)]
+    """
+    items = list(items)
     if scheduler:
-        return _on_dask(func, items, scheduler, progress, desc, weights)
+        yield from _on_dask(func, items, scheduler, progress, desc, weights)
+        return
     if workers <= 1 or len(items) <= 1:
-        return [func(item) for item in progress_bar(items, enabled=progress, desc=desc, total=len(items))]
-    from concurrent.futures import ProcessPoolExecutor
+        for i, item in enumerate(progress_bar(items, enabled=progress, desc=desc, total=len(items))):
+            yield i, func(item)
+        return
+    from concurrent.futures import ProcessPoolExecutor, as_completed
 
     order = _heaviest_first(weights, len(items))
     with ProcessPoolExecutor(max_workers=min(workers, len(items))) as pool:
-        futures = [None] * len(items)
+        position = {}
         for i in order:
-            futures[i] = pool.submit(func, items[i])
-        if progress:
-            from concurrent.futures import as_completed
-
-            for _ in progress_bar(as_completed(futures), enabled=True, desc=desc, total=len(items)):
-                pass
-        return [future.result() for future in futures]
+            position[pool.submit(func, items[i])] = i
+        for future in progress_bar(as_completed(list(position)), enabled=progress, desc=desc, total=len(items)):
+            i = position.pop(future)
+            yield i, future.result()
 
 
 def _heaviest_first(weights: Sequence[float] | None, n: int) -> list[int]:
@@ -107,7 +141,7 @@ def _on_dask(func, items, scheduler, progress, desc, weights=None):
             Problem("--scheduler", "needs Dask's distributed package", 'install it with pip install "gridgeo[dask]"')
         ) from None
     # Dask deserialises large results in a helper thread that outlives the client, and a process with a
-    # thread left cannot fork its writers side by side (gridgeo.outputs.export.run_side_by_side): while this
+    # thread left cannot fork its writers side by side (gridgeo.outputs.side_by_side.run_side_by_side): while this
     # client lives, results are read in its own loop (restored afterwards)
     comm_utils = sys.modules.get("distributed.comm.utils")
     offload = getattr(comm_utils, "OFFLOAD_THRESHOLD", None)
@@ -121,16 +155,21 @@ def _on_dask(func, items, scheduler, progress, desc, weights=None):
         raise InputError(Problem("--scheduler", f"cannot reach {scheduler} ({exc})", "check the scheduler address")) from None
     try:
         logger.info("running %d tasks on %s", len(items), scheduler)
+        from distributed import as_completed
+
         # heaviest first: Dask runs higher priorities earlier
         rank = {i: r for r, i in enumerate(_heaviest_first(weights, len(items)))}
         futures = [client.submit(func, item, pure=False, priority=len(items) - rank[i]) for i, item in enumerate(items)]
-        if progress:
-            from distributed import as_completed
-
-            # the client is not the default one: as_completed is given its loop
-            for _ in progress_bar(as_completed(futures, loop=client.loop), enabled=True, desc=desc, total=len(items)):
-                pass
-        return client.gather(futures)
+        position = {future.key: i for i, future in enumerate(futures)}
+        # the client is not the default one: as_completed is given its loop; a result read is released
+        # from the cluster at once (the workers keep no finished results) and handed on
+        done = as_completed(futures, loop=client.loop)
+        del futures  # as_completed holds each future until it hands it on
+        for future in progress_bar(done, enabled=progress, desc=desc, total=len(items)):
+            result = future.result()
+            i = position.pop(future.key)
+            future.release()
+            yield i, result
     finally:
         client.close()
         if offload is not None:

@@ -18,7 +18,7 @@ def progress_bar(items: Iterable[T], *, enabled: bool, **kwargs) -> Iterator[T]:
 
     class _Bar(tqdm):
         # no monitor thread: it outlives the bar, and a process with a thread left cannot fork
-        # its writers side by side (gridgeo.outputs.export.run_side_by_side)
+        # its writers side by side (gridgeo.outputs.side_by_side.run_side_by_side)
         monitor_interval = 0
 
     return iter(_Bar(items, leave=False, **kwargs))

@@ -23,7 +23,7 @@ Dask workers; the parent's peak resident memory (sampled every 0.2 s with
 psutil, the parent alone, and the parent with the writers it forks); the
 peak of ``wait4``'s ``ru_maxrss`` (the largest single process of the command);
 each Dask worker's peak resident memory (sampled the same way); the parent's
-resident memory once a second (in the JSON file, to see which stage holds the peak); the stage
+resident memory once a second (in the JSON file) and its peak within each stage's window; the stage
 times of the command's ``--timings`` file; and, from the second folder on,
 the time per building over the first folder's (1.00 = linear), in wall and in
 cpu seconds (the cpu figure holds on a machine shared with other work).
@@ -124,6 +124,20 @@ def _guarded(max_memory_gb: float | None):
     return setup
 
 
+def peaks_by_stage(timeline: list[tuple[float, float]], stages: dict[str, float]) -> dict[str, float]:
+    """The parent's largest sampled resident MB within each stage's window (the stages in order, from the process start).
+
+    The stage times come from the command's ``--timings`` file; the windows
+    are their running sums, so they are as exact as the one-second timeline.
+    """
+    out, start = {}, 0.0
+    for name, seconds in stages.items():
+        inside = [mb for t, mb in timeline if start <= t < start + max(seconds, 1.0)]
+        out[name] = max(inside) if inside else None
+        start += seconds
+    return out
+
+
 def run_one(folder: Path, households: str, scheduler: str, worker_processes: list[psutil.Process], outdir: Path, extra: list[str], max_memory_gb: float | None = None, log: Path | None = None) -> dict:
     """One ``gridgeo partition --scheduler`` process on ``folder``: times, memory peaks, stage times, summary."""
     timings = outdir.parent / f"{outdir.name}.timings.json"
@@ -165,6 +179,7 @@ def run_one(folder: Path, households: str, scheduler: str, worker_processes: lis
         "peak_mb": {name: round(value, 1) for name, value in sampler.peaks.items()},
         "ru_maxrss_mb": round(usage.ru_maxrss / 1024, 1),
         "parent_mb_timeline": sampler.timeline,
+        "parent_peak_mb_by_stage": peaks_by_stage(sampler.timeline, record["stages_s"]),
         "timings": record,
         "summary": summary,
         "stdout": stdout.decode("utf-8", "replace").strip().splitlines()[-3:],
@@ -231,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
                 flush=True,
             )
             print("  stages (s): " + ", ".join(f"{k} {v:.1f}" for k, v in record["timings"]["stages_s"].items()), flush=True)
+            print("  parent's peak MB by stage: " + ", ".join(f"{k} {v:,.0f}" for k, v in record["parent_peak_mb_by_stage"].items() if v is not None), flush=True)
             if args.out:
                 args.out.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     return 0

@@ -47,7 +47,7 @@ def test_unreachable_scheduler_is_a_clear_error(taipei_small):
 
 def test_large_dask_results_leave_no_thread_behind():
     """Results above Dask's offload size (10 MiB) leave the calling process with its main thread only,
-    so the writers of a ``--scheduler`` run can still be forked side by side (gridgeo.outputs.export.run_side_by_side)."""
+    so the writers of a ``--scheduler`` run can still be forked side by side (gridgeo.outputs.side_by_side.run_side_by_side)."""
     distributed = pytest.importorskip("distributed", reason="install gridgeo[dask]")
     repo = str(Path(gridgeo.__file__).resolve().parents[1])
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:

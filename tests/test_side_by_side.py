@@ -1,10 +1,12 @@
-"""The writers forked side by side: only as many copies of the process as the available memory holds."""
+"""The writers forked side by side: only as many copies of the process at a time as the available memory holds."""
 
 from __future__ import annotations
 
 import os
 
-from gridgeo.outputs import export
+import pytest
+
+from gridgeo.outputs import side_by_side
 
 
 def _writer(folder, name):
@@ -14,25 +16,52 @@ def _writer(folder, name):
     return job
 
 
+@pytest.fixture
+def forking(monkeypatch):
+    monkeypatch.setattr(side_by_side.os, "cpu_count", lambda: 2)
+    # other tests may leave idle threads (a Dask cluster's) in this process; these jobs only write a file
+    monkeypatch.setattr(side_by_side.threading, "active_count", lambda: 1)
+
+
+def _pids(folder, names):
+    return {name: int((folder / name).read_text(encoding="ascii")) for name in names}
+
+
 def test_forks_that_fit_is_bounded():
-    fit = export._forks_that_fit(3)
+    fit = side_by_side._forks_that_fit(3)
     assert 0 <= fit <= 3
     # this test process is a few hundred MB: a machine that runs the suite holds three copies of it
     assert fit == 3
 
 
-def test_jobs_without_room_run_here(tmp_path, monkeypatch):
-    """With room for one fork, the first job and the third run in this process and the second in a child; all are written."""
-    monkeypatch.setattr(export, "_forks_that_fit", lambda wanted: min(wanted, 1))
-    monkeypatch.setattr(export.os, "cpu_count", lambda: 2)
-    # other tests may leave idle threads (a Dask cluster's) in this process; these jobs only write a file
-    monkeypatch.setattr(export.threading, "active_count", lambda: 1)
-    export.run_side_by_side([_writer(tmp_path, "a"), _writer(tmp_path, "b"), _writer(tmp_path, "c")])
-    pids = {name: int((tmp_path / name).read_text(encoding="ascii")) for name in "abc"}
+def test_jobs_without_room_wait_for_a_writer(tmp_path, monkeypatch, forking):
+    """With room for one fork at a time, the first job runs here and the others in children, one after the other."""
+    monkeypatch.setattr(side_by_side, "_forks_that_fit", lambda wanted: min(wanted, 1))
+    side_by_side.run_side_by_side([_writer(tmp_path, "a"), _writer(tmp_path, "b"), _writer(tmp_path, "c")])
+    pids = _pids(tmp_path, "abc")
+    assert pids["a"] == os.getpid()
+    assert os.getpid() not in (pids["b"], pids["c"]) and pids["b"] != pids["c"]
+
+
+def test_jobs_run_here_when_no_room_is_left(tmp_path, monkeypatch, forking):
+    """Room for one fork at first and none after: the third job runs here once the second writer is done."""
+    rooms = iter([1, 0, 0, 0])
+    monkeypatch.setattr(side_by_side, "_forks_that_fit", lambda wanted: min(wanted, next(rooms)))
+    side_by_side.run_side_by_side([_writer(tmp_path, "a"), _writer(tmp_path, "b"), _writer(tmp_path, "c")])
+    pids = _pids(tmp_path, "abc")
     assert pids["a"] == pids["c"] == os.getpid() != pids["b"]
 
 
-def test_no_room_runs_every_job_here(tmp_path, monkeypatch):
-    monkeypatch.setattr(export, "_forks_that_fit", lambda wanted: 0)
-    export.run_side_by_side([_writer(tmp_path, "a"), _writer(tmp_path, "b")])
-    assert {(tmp_path / name).read_text(encoding="ascii") for name in "ab"} == {str(os.getpid())}
+def test_no_room_runs_every_job_here(tmp_path, monkeypatch, forking):
+    monkeypatch.setattr(side_by_side, "_forks_that_fit", lambda wanted: 0)
+    side_by_side.run_side_by_side([_writer(tmp_path, "a"), _writer(tmp_path, "b"), _writer(tmp_path, "c")])
+    assert set(_pids(tmp_path, "abc").values()) == {os.getpid()}
+
+
+def test_an_error_in_a_writer_is_raised_here(tmp_path, forking):
+    def failing():
+        raise ValueError("disk on fire")
+
+    with pytest.raises(ValueError, match="disk on fire"):
+        side_by_side.run_side_by_side([_writer(tmp_path, "a"), failing, _writer(tmp_path, "c")])
+    assert (tmp_path / "a").exists()

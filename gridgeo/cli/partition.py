@@ -139,6 +139,7 @@ def partition(communities, buildings, output, households, community_id, building
         **codes,
         **register_kwargs,
     )
+    del bldg  # the input's own copy is not needed any more: let it go before the writing
     mark = time.perf_counter()  # gridgeo.partition times its own stages
     result = _add_services(
         result, network, centres, **{k: services[k] for k in ("households_per_helper", "workload_factor", "walk_speed", "walk_limit")}

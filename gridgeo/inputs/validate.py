@@ -224,7 +224,7 @@ def prepare_inputs(
     b_metric_all = _repair(buildings.to_crs(metric).geometry.to_numpy(), b_label, notes, polygonal=False, which=which)
     c_metric = _drop_slivers(shapely.force_2d(c_metric), c_label, notes)
     overlaps = _warn_overlaps(c_metric, ids, c_label, notes)
-    b_metric_all = shapely.force_2d(b_metric_all)
+    b_metric_all = _force_2d(b_metric_all)
     _warn_nested_footprints(b_metric_all, b_label, notes, which=which)
     barrier_lines = []
     for frame in barriers or []:
@@ -297,7 +297,8 @@ def prepare_inputs(
         notes.append(f"{b_label}: {int(outside.sum())} buildings are kept in the 'unassigned' layer with the reason ({'; '.join(kinds)})")
         logger.warning(notes[-1])
     assigned = np.flatnonzero(~outside)
-    kept = buildings.iloc[assigned]
+    # every building assigned (the usual case): a view, not a second copy of the input's columns (copy-on-write)
+    kept = buildings.iloc[:] if len(assigned) == len(buildings) else buildings.iloc[assigned]
     unassigned = buildings.iloc[np.flatnonzero(outside)].copy()
     unassigned["reason"] = reason[outside]
 
@@ -537,6 +538,25 @@ def _first_column(frame: pd.DataFrame, names) -> str | None:
             if pd.to_numeric(frame[column], errors="coerce").notna().any():
                 return column
     return None
+
+
+def _force_2d(geoms: np.ndarray) -> np.ndarray:
+    """``shapely.force_2d`` where a geometry has Z; the others are kept as they are (no second copy of every footprint).
+
+    Examples
+    --------
+    >>> import shapely
+    >>> flat, raised = shapely.Point(1, 2), shapely.Point(1, 2, 3)
+    >>> out = _force_2d(np.array([flat, raised], dtype=object))
+    >>> out[0] is flat, bool(shapely.has_z(out[1]))
+    (True, False)
+    """
+    raised = shapely.has_z(geoms)
+    if not raised.any():
+        return geoms
+    out = geoms.copy()
+    out[raised] = shapely.force_2d(geoms[raised])
+    return out
 
 
 def _repair(geoms: np.ndarray, label: str, notes: list[str], *, polygonal: bool, which=name_rows) -> np.ndarray:

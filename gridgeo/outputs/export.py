@@ -37,11 +37,9 @@ import errno
 import functools
 import json
 import logging
-import multiprocessing
 import os
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 
 import geopandas as gpd
@@ -52,9 +50,11 @@ import shapely
 
 from .. import timings
 from ..errors import GridgeoError, OutputError, OutputExistsError, Problem
+from ..memory import release_memory
 from .files import csv_bytes, csvt_text
 from .geojson import lonlat_texts
 from .geopackage import describe_geopackage, write_qgis_project
+from .side_by_side import run_side_by_side
 
 __all__ = ["write_outputs", "write_geojson", "uniform_geometry", "to_json_safe", "check_output_folder", "GPKG_VERSION"]
 
@@ -222,9 +222,13 @@ def write_outputs(
                 written = []
                 for i, (name, frame) in enumerate(layers):
                     options = {"dataset_options": {"VERSION": GPKG_VERSION}} if i == 0 else {}
-                    data = uniform_geometry(_gpkg_safe(frame), multi=name in ALWAYS_MULTI)
-                    data.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio", **options)
-                    written.append((name, data))
+                    data, promote = _gpkg_layer(frame, multi=name in ALWAYS_MULTI)
+                    data.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio", **options, **promote)
+                    # the styles and the project need the grids whole, of the other layers only their columns,
+                    # CRS and geometry kinds: the copy written is let go before the next layer's
+                    written.append((name, data if name == "grids" else _layer_shape(data)))
+                    del data
+                    release_memory(f"GeoPackage layer {name}")
                 for name, frame in _household_tables(result):  # tables without geometry
                     pyogrio.write_dataframe(frame, gpkg, layer=name, driver="GPKG")
                 # layer descriptions, Chinese field aliases, unique code indexes and QGIS's default styles
@@ -234,6 +238,7 @@ def write_outputs(
         # the files are independent: on a multi-core machine they are written side by side,
         # and so are the extra outputs (map, report, …), each of which reads only ``result``
         extras = [functools.partial(writer, result, staging) for writer in writers]
+        release_memory("before the writers")  # a smaller parent: more writers fit beside it (_forks_that_fit)
         with timings.stage("GeoJSON and extras, waited for"):
             run_side_by_side([geopackage, geojson("buildings", "units", "grids"), *extras])
         (staging / "report.json").write_text(
@@ -311,9 +316,64 @@ def _household_tables(result) -> list[tuple[str, pd.DataFrame]]:
     return tables
 
 
+#: shapely type ids of the single and multi kind of each geometry family (point, line, polygon)
+_FAMILIES = ({0, 4}, {1, 5}, {3, 6})
+
+
+def _gpkg_layer(frame: gpd.GeoDataFrame, *, multi: bool) -> tuple[gpd.GeoDataFrame, dict]:
+    """The frame to write as a GeoPackage layer and the write options that give it one geometry type.
+
+    A layer of one family (polygons, say) whose single geometries must become
+    multi-geometries (``multi``, or some are multi already) is promoted by GDAL
+    as it writes each feature (``promote_to_multi``): the same file as writing
+    :func:`uniform_geometry`'s copy, without a second geometry per row in
+    memory (2.7 million joint units at city scale).  Any other layer (several
+    families, missing or empty geometries) is written from that copy, as before.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> f = gpd.GeoDataFrame({"n": [1]}, geometry=[shapely.box(0, 0, 1, 1)], crs=3857)
+    >>> data, options = _gpkg_layer(f, multi=True)
+    >>> data.geom_type.tolist(), options
+    (['Polygon'], {'promote_to_multi': True})
+    >>> _gpkg_layer(f, multi=False)[1]
+    {}
+    """
+    data = _gpkg_safe(frame)
+    if isinstance(data, gpd.GeoDataFrame) and data.geometry.name in data.columns and len(data):
+        geoms = data.geometry.to_numpy()
+        kinds = set(np.unique(shapely.get_type_id(geoms)).tolist())
+        family = next((f for f in _FAMILIES if kinds <= f), None)
+        if family is not None and not shapely.is_empty(geoms).any():
+            single = min(family)
+            if single in kinds and (multi or len(kinds) == 2):
+                return data, {"promote_to_multi": True}
+            if single not in kinds or not multi:
+                return data, {}
+    return uniform_geometry(data, multi=multi), {}
+
+
+def _layer_shape(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The first row of each geometry kind of ``frame`` (all its columns and its CRS): what a layer's style and project entry read.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> f = gpd.GeoDataFrame({"n": [1, 2, 3]}, geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1), shapely.Point(0, 0)], crs=3857)
+    >>> _layer_shape(f)["n"].tolist(), _layer_shape(f).crs.to_epsg()
+    ([1, 3], 3857)
+    """
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns or not len(frame):
+        return frame
+    kinds = frame.geometry.geom_type.to_numpy()
+    _, first = np.unique(kinds.astype(str), return_index=True)
+    return frame.iloc[np.sort(first)]
+
+
 def _gpkg_safe(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Object columns holding mixed types become text so GDAL can store them."""
-    out = frame.copy()
+    out = frame.copy(deep=False)  # copy-on-write: the columns replaced below never reach ``frame``
     geometry = out.geometry.name if isinstance(out, gpd.GeoDataFrame) else None
     for column in out.columns:
         if column == geometry:
@@ -324,89 +384,6 @@ def _gpkg_safe(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
             if len(kinds) > 1 or (kinds and not kinds <= {str}):
                 out[column] = values.map(lambda v: None if v is None else str(v))
     return out
-
-
-def run_side_by_side(jobs: list) -> None:
-    """Run independent writing jobs (callables without arguments), in forked processes when possible.
-
-    The first job runs here; the others run in child processes forked from
-    this one (so nothing is pickled on the way in) when the platform can fork,
-    there is more than one core and no other thread is running (forking a
-    threaded process can deadlock), as many as the available memory holds
-    (:func:`_forks_that_fit`).  Otherwise the jobs run one after the other.  An exception in any job (including an interrupt) is raised here
-    after every child has stopped.
-    """
-    can_fork = "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1
-    if len(jobs) < 2 or not can_fork or threading.active_count() > 1:
-        for job in jobs:
-            job()
-        return
-    context = multiprocessing.get_context("fork")
-    children = []
-    forked = 1 + _forks_that_fit(len(jobs) - 1)
-    try:
-        for job in jobs[1:forked]:
-            receive, send = context.Pipe(duplex=False)
-            child = context.Process(target=_child, args=(job, send), daemon=True)
-            child.start()
-            send.close()
-            children.append((child, receive))
-        jobs[0]()
-        for job in jobs[forked:]:  # no room for more copies of this process: here, one after the other
-            job()
-        for child, receive in children:
-            try:
-                error, seconds = receive.recv()
-                for name, value in seconds.items():
-                    timings.add(name, value)
-            except EOFError:
-                error = RuntimeError(f"a writer process stopped unexpectedly (exit code {child.exitcode})")
-            child.join()
-            if error is not None:
-                raise error
-    finally:
-        for child, receive in children:
-            if child.is_alive():
-                child.terminate()
-            child.join()
-            receive.close()
-
-
-def _forks_that_fit(wanted: int) -> int:
-    """How many of ``wanted`` forked copies of this process the memory available now can hold (``wanted`` off Linux).
-
-    A forked writer reads the parent's Python objects, and reading one writes
-    its reference count, so each child ends up copying most of the parent's
-    memory: a city of a million buildings (a parent of about 9 GB) cannot have
-    four of them, and the kernel then kills one.  One parent's worth is kept
-    free for the parent's own writing.
-    """
-    try:
-        with open("/proc/self/statm", encoding="ascii") as statm:
-            resident = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            available = next(int(line.split()[1]) * 1024 for line in meminfo if line.startswith("MemAvailable:"))
-    except (OSError, ValueError, IndexError, StopIteration):
-        return wanted
-    return max(0, min(wanted, available // max(resident, 1) - 1))
-
-
-def _child(job, send) -> None:
-    """Run ``job`` in a forked child and report its exception (or None) and stage times to the parent."""
-    error = None
-    timings.take()  # the parent's totals, copied by the fork
-    try:
-        job()
-    except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
-        error = exc
-    seconds = {f"side by side: {name}": value for name, value in timings.take().items()}
-    try:
-        send.send((error, seconds))
-    except Exception:  # an exception that cannot be pickled: send its text
-        send.send((RuntimeError(f"{type(error).__name__}: {error}"), seconds))
-    finally:
-        send.close()
-    os._exit(0)
 
 
 def uniform_geometry(frame: gpd.GeoDataFrame, *, multi: bool = False) -> gpd.GeoDataFrame:
