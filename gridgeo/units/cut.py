@@ -22,6 +22,9 @@ import numpy as np
 
 __all__ = ["Unit", "walking_order", "cut_units", "cut_households", "fits_units"]
 
+#: stretch costs of :func:`_cuts_between_buildings` computed at once (about 8 MB of floats); the cut does not depend on it
+_STRETCH_BLOCK = 1_000_000
+
 
 @dataclass(frozen=True)
 class Unit:
@@ -258,7 +261,7 @@ def _cuts_between_buildings(ends: np.ndarray, low: int, high: int) -> list[int]:
     best[0] = 0.0
     back = np.zeros(n, dtype=np.int64)
     middle = (low + high) / 2.0
-    rows = max(1, 1_000_000 // n)  # the stretch costs of this many end boundaries at once (about 8 MB)
+    rows = max(1, _STRETCH_BLOCK // n)  # the stretch costs of this many end boundaries at once
     for j0 in range(1, n, rows):
         # cost of the stretch bounds[i]..bounds[j] for every i < j: (m - 1) cuts inside buildings, ties by spread
         lengths = bounds[j0 : j0 + rows, None] - bounds[None, :]
