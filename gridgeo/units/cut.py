@@ -22,8 +22,8 @@ import numpy as np
 
 __all__ = ["Unit", "walking_order", "cut_units", "cut_households", "fits_units"]
 
-#: stretch costs of :func:`_cuts_between_buildings` computed at once (about 8 MB of floats); the cut does not depend on it
-_STRETCH_BLOCK = 1_000_000
+#: stretch costs of :func:`_cuts_between_buildings` computed at once (2 MB per temporary array); the cut does not depend on it
+_STRETCH_BLOCK = 250_000
 
 
 @dataclass(frozen=True)
