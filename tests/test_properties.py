@@ -90,6 +90,19 @@ def test_units_split_buildings_as_little_as_possible():
     assert 4 <= len(units) <= 6 and all(u.in_band for u in units)
 
 
+
+def test_building_boundary_program_does_not_depend_on_how_its_costs_are_blocked(monkeypatch):
+    # a long walk (as in a low-rise grid of hundreds of buildings): the costs of the stretches are
+    # computed a block of rows at a time; tiny blocks must give the very same cut and units
+    from gridgeo.units import cut as cut_module
+
+    households = np.random.default_rng(7).integers(0, 40, 400)
+    whole = cut_units(households, 10, 15)
+    monkeypatch.setattr(cut_module, "_STRETCH_BLOCK", 1000)  # 2 rows per block
+    assert cut_units(households, 10, 15) == whole
+    assert all(u.in_band for u in whole)
+    assert sum(u.households for u in whole) == int(households.sum())
+
 @given(st.integers(0, 100000), st.integers(1, 600), st.integers(0, 600))
 def test_grid_count_is_feasible_when_one_exists(total, low, extra):
     high = low + extra

@@ -326,14 +326,13 @@ def _band_miss(weight: int, parts: int, low: int, high: int) -> float:
 
 def _prefix_length(cumulative: np.ndarray, target: float, low: float, high: float) -> int:
     """Length of the sweep prefix whose total is nearest ``target`` within [low, high]."""
-    n = len(cumulative)
-    lengths = np.arange(1, n)  # both sides non-empty
-    totals = cumulative[:-1]
-    inside = (totals >= low) & (totals <= high)
-    pool = lengths[inside] if inside.any() else lengths
-    gaps = np.abs(cumulative[pool - 1] - target)
+    totals = cumulative[:-1]  # prefix lengths 1 .. n-1: both sides non-empty
+    pool = np.flatnonzero((totals >= low) & (totals <= high))
+    if not len(pool):
+        pool = np.arange(len(totals))
+    gaps = np.abs(totals[pool] - target)
     nearest = pool[gaps == gaps.min()]
-    return int(nearest[len(nearest) // 2])
+    return int(nearest[len(nearest) // 2]) + 1
 
 
 def _make_sides_connected(mask, edges: _EdgeCosts, w, rounds: int = 6):
@@ -356,8 +355,9 @@ def _make_sides_connected(mask, edges: _EdgeCosts, w, rounds: int = 6):
             if comp is None:
                 kept = mask[rows] == mask[cols]
                 # rows are in CSR order, so the kept edges give the CSR structure directly
-                indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[kept], minlength=n))])
-                inside = sp.csr_matrix((np.ones(int(kept.sum()), dtype=np.int8), cols[kept], indptr), shape=(n, n))
+                indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[kept], minlength=n))]).astype(np.int32)
+                # float64 data and int32 indices are what connected_components works on: no conversion copy
+                inside = sp.csr_matrix((np.ones(int(kept.sum())), cols[kept].astype(np.int32), indptr), shape=(n, n))
                 _, comp = connected_components(inside, directed=False)
             members = np.flatnonzero(on_side)
             labels, local = np.unique(comp[members], return_inverse=True)

@@ -139,7 +139,8 @@ def _joint_units(task: CommunityTask, result: CommunityResult):
             cut = cut_units(hh[order], *task.unit_band)
         else:  # a register: real doors, cut between staircases and floors where the band allows
             cut = cut_households(hh[order], [task.household_breaks[in_grid[i]] for i in order], *task.unit_band)
-        units = [Unit(u.households, tuple((int(order[i]), a, z) for i, a, z in u.members), u.in_band) for u in cut]
+        position = order.tolist()
+        units = [Unit(u.households, tuple((position[i], a, z) for i, a, z in u.members), u.in_band) for u in cut]
         grid_units.append(units)
     # geometry of every unit at once: its building, or the union of its buildings
     unit_of, member = [], []

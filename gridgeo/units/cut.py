@@ -22,6 +22,9 @@ import numpy as np
 
 __all__ = ["Unit", "walking_order", "cut_units", "cut_households", "fits_units"]
 
+#: stretch costs of :func:`_cuts_between_buildings` computed at once (2 MB per temporary array); the cut does not depend on it
+_STRETCH_BLOCK = 250_000
+
 
 @dataclass(frozen=True)
 class Unit:
@@ -212,15 +215,16 @@ def _units_from_cuts(households: np.ndarray, cuts: list[int], low: int, high: in
     """Units between consecutive cut positions of the household sequence."""
     ends = np.cumsum(households)
     starts = np.concatenate([[0], ends[:-1]])
+    cut = np.asarray(cuts, dtype=np.int64)
+    # the buildings a unit [a, b) meets are consecutive: those ending after a and starting before b
+    lo = np.searchsorted(ends, cut[:-1], side="right").tolist()
+    hi = np.searchsorted(starts, cut[1:], side="left").tolist()
+    starts_, ends_, filled = starts.tolist(), ends.tolist(), (households > 0).tolist()
     units = []
-    for a, b in zip(cuts[:-1], cuts[1:]):
-        members = []
-        for i in np.flatnonzero((starts < b) & (ends > a) & (households > 0)):
-            first = max(a, starts[i]) - starts[i] + 1
-            last = min(b, ends[i]) - starts[i]
-            members.append((int(i), int(first), int(last)))
+    for a, b, i0, i1 in zip(cut[:-1].tolist(), cut[1:].tolist(), lo, hi):
+        members = tuple((i, max(a, starts_[i]) - starts_[i] + 1, min(b, ends_[i]) - starts_[i]) for i in range(i0, i1) if filled[i])
         size = b - a
-        units.append(Unit(int(size), tuple(members), bool(low <= size <= high)))
+        units.append(Unit(size, members, bool(low <= size <= high)))
     return units
 
 
@@ -257,17 +261,19 @@ def _cuts_between_buildings(ends: np.ndarray, low: int, high: int) -> list[int]:
     best[0] = 0.0
     back = np.zeros(n, dtype=np.int64)
     middle = (low + high) / 2.0
-    for j in range(1, n):
-        lengths = bounds[j] - bounds[:j]
+    rows = max(1, _STRETCH_BLOCK // n)  # the stretch costs of this many end boundaries at once
+    for j0 in range(1, n, rows):
+        # cost of the stretch bounds[i]..bounds[j] for every i < j: (m - 1) cuts inside buildings, ties by spread
+        lengths = bounds[j0 : j0 + rows, None] - bounds[None, :]
         ok = _decomposable(lengths, low, high)
-        if not ok.any():
-            continue
         m = -(-lengths // high)
         spread = np.abs(lengths / np.maximum(m, 1) - middle) / (high - low + 1)
-        cost = best[:j] + np.where(ok, (m - 1) + 0.001 * spread, np.inf)
-        i = int(np.argmin(cost))
-        best[j] = cost[i]
-        back[j] = i
+        stretch = np.where(ok, (m - 1) + 0.001 * spread, np.inf)
+        for j in range(j0, min(j0 + rows, n)):
+            cost = best[:j] + stretch[j - j0, :j]
+            i = int(np.argmin(cost))
+            best[j] = cost[i]
+            back[j] = i
     cuts = []
     j = n - 1
     while j > 0:
