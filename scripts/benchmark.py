@@ -228,15 +228,18 @@ def dense_anchor_markdown(section: dict, rows: list[dict], timeout_s: float) -> 
         f"(as in the anchor tables below; limit {timeout_s:.0f} s per community, a timeout counts at the limit), one run, "
         f"against the whole `gridgeo partition` command on the same set (median wall time of the table above).",
         "",
-        "| gerrychain-tree s | its CPU s | finished | meeting every constraint | gridgeo command wall s | ratio | ≥ 100× |",
+        "gerrychain runs in one thread, so its CPU seconds are its time on a quiet machine; they are the figure compared "
+        "(its wall time is shown too: it grows with the machine's load).",
+        "",
+        "| gerrychain-tree CPU s | its wall s | finished | meeting every constraint | gridgeo command wall s | ratio (CPU s / wall s) | ≥ 100× |",
         "|---|---|---|---|---|---|---|",
     ]
     if command:
         wall = command[0]["wall_s"]
-        ratio = tree["seconds_total"] / wall
+        ratio = tree["cpu_seconds_total"] / wall
         bound = "≥ " if tree["lower_bound"] else ""
         lines.append(
-            f"| {bound}{tree['seconds_total']:.1f} | {tree['cpu_seconds_total']:.1f} | {tree['status_counts'].get('ok', 0)}/{tree['n_communities']} | "
+            f"| {bound}{tree['cpu_seconds_total']:.1f} | {bound}{tree['seconds_total']:.1f} | {tree['status_counts'].get('ok', 0)}/{tree['n_communities']} | "
             f"{tree['communities_meeting']}/{tree['n_communities']} (gridgeo {gridgeo_method['communities_meeting']}/{gridgeo_method['n_communities']}) | "
             f"{wall:.2f} | {bound}{ratio:.0f}× | {'yes' if ratio >= 100 else 'no'} |"
         )
