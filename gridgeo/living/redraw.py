@@ -227,13 +227,14 @@ def _settle(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, big: np.nd
 
 def _moved(original: np.ndarray, labels: np.ndarray, weight: np.ndarray, existing: np.ndarray) -> float:
     """Existing households whose cell changes grid from ``original`` to ``labels``, each new grid taking the
-    old grid it shares the most households with (as codes are inherited, :func:`_inherit`)."""
+    old grid it shares the most existing (then all) households with (as codes are inherited, :func:`_inherit`)."""
     pairs = {}
-    for a, b, w in zip(original.tolist(), labels.tolist(), weight.tolist()):
-        pairs[(a, b)] = pairs.get((a, b), 0) + w
+    for a, b, e, w in zip(original.tolist(), labels.tolist(), existing.tolist(), weight.tolist()):
+        there, total = pairs.get((a, b), (0, 0))
+        pairs[(a, b)] = (there + e, total + w)
     heir = {}
     used = set()
-    for (a, b), _ in sorted(pairs.items(), key=lambda item: (-item[1], item[0])):
+    for (a, b), _ in sorted(pairs.items(), key=lambda item: (-item[1][0], -item[1][1], item[0])):
         if b not in heir and a not in used:
             heir[b] = a
             used.add(a)
@@ -312,7 +313,7 @@ def _redraw(members_list: list[set[int]], polygons: list, ctx: _Context) -> list
 
 def _inherit(grids, region: list[str], new_members: list[set[int]], ctx: _Context, geoms=None) -> list[str]:
     """Codes of new grids: a grid holding a pinned building keeps the pinned code; then the largest
-    household overlap with an old grid inherits its code (for a grid without buildings, the largest
+    overlap with an old grid in households that were there before (then in all households) inherits its code (for a grid without buildings, the largest
     area overlap, when ``geoms`` gives the new polygons); others get new numbers."""
     codes: list[str | None] = [None] * len(new_members)
     used = set()
@@ -326,8 +327,12 @@ def _inherit(grids, region: list[str], new_members: list[set[int]], ctx: _Contex
         for code in region:
             common = members & grids[code].members
             if common:
-                pairs.append((-int(ctx.households[sorted(common)].sum()), -len(common), code, g))
-    for _, _, code, g in sorted(pairs):
+                common = sorted(common)
+                # households that were there before first: a grid inheriting the code of the buildings added
+                # to it would count the existing ones as moved
+                there = int(ctx.households[common][~ctx.is_new[common]].sum()) if ctx.is_new is not None else 0
+                pairs.append((-there, -int(ctx.households[common].sum()), -len(common), code, g))
+    for *_, code, g in sorted(pairs):
         if codes[g] is None and code not in used:
             codes[g] = code
             used.add(code)
