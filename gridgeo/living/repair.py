@@ -117,8 +117,8 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
     grid above the band, ``code`` alone (split in two, the new grid made of
     its added buildings when they form a connected group,
     :func:`gridgeo.living.addedgroup.split_added_group`).  Each runs on a copy;
-    the first one moving the fewest existing households (counted by grid code)
-    is kept.
+    the first one leaving the fewest grids out of the band, then moving the
+    fewest existing households (counted by grid code), is kept.
     """
     low, high = ctx.band
     weight = _weight(grids[code], ctx)
@@ -148,10 +148,13 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
             region = _with_compound_mates(here, region, ctx)
             solved = (len(region) > 1 or weight > high) and _repair_region(here, region, ctx, here_dirty)
         if solved:
-            moved = _existing_moved(start, here, ctx)
-            if best is None or moved < best[0]:
-                best = (moved, here, here_dirty, set(ctx.retired), ctx.next_number)
-            if moved == 0:
+            # a region that leaves fewer grids to repair first (the flow's may repair several at once), then the
+            # fewest existing households moved
+            left = sum(1 for c, g in here.items() if c in here_dirty and _is_bad(g, ctx))
+            key = (left, _existing_moved(start, here, ctx))
+            if best is None or key < best[0]:
+                best = (key, here, here_dirty, set(ctx.retired), ctx.next_number)
+            if key[1] == 0:
                 break
     state = (start, dirty_before, retired_before, number_before) if best is None else best[1:]
     grids.clear()
