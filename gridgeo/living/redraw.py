@@ -15,6 +15,7 @@ from ..partition.count import feasible_counts
 from ..partition.engine import _assign_parts, _dissolve
 from ..partition.notes import GridNote
 from ..partition.plan import partition_part
+from .addedgroup import give_added, split_added_group
 from .compounds import _compound_groups
 from .seams import SEAM_TOLERANCE_M, fit_exactly, seam_tolerance
 from .shed import shed_cheaply
@@ -104,6 +105,38 @@ def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, pin_
     _connect(graph, labels, fixed)
     labels = np.unique(labels, return_inverse=True)[1].astype(np.int64)
     big = graph.weight > high
+    original = labels.copy()
+    spare = copy.deepcopy(rng)  # the candidate splitting off added buildings draws its own numbers
+    counted = _fit_count(graph, labels, ctx, rng, big, fixed)
+    if counted is None:
+        return None
+    labels, finished, split = counted
+    if finished:
+        return labels if _pins_hold(labels, pin_of) else None
+    best = _settle(graph, labels, ctx, rng, big, fixed, existing)
+    if split and existing is not None and ((existing == 0) & (graph.weight > 0)).any():
+        # another start: the new grid made of a connected group of added buildings (it moves nobody)
+        other = _fit_count(graph, original.copy(), ctx, spare, big, fixed, existing=existing)
+        if other is not None and not other[1] and not np.array_equal(other[0], labels):
+            alternative = _settle(graph, other[0], ctx, spare, big, fixed, existing)
+            if alternative is not None and (best is None or _moved(original, alternative, graph.weight, existing) < _moved(original, best, graph.weight, existing)):
+                best = alternative
+    if best is None:
+        return None
+    return best if _pins_hold(best, pin_of) else None
+
+
+def _fit_count(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, big: np.ndarray, fixed: np.ndarray, existing: np.ndarray | None = None):
+    """Labels whose plain grids are as many as their households need: (labels, finished, split) or None when it fails.
+
+    ``finished``: no grid has a band (the labels are the answer); ``split``: a
+    grid was split.  With ``existing`` (per cell, households there before the
+    update), a grid is split first by making a connected group of cells
+    without existing households a grid of its own
+    (:func:`gridgeo.living.addedgroup.split_added_group`).
+    """
+    low, high = ctx.band
+    split = False
     for _ in range(len(labels) + 1):
         k = int(labels.max()) + 1
         weights = np.bincount(labels, weights=graph.weight, minlength=k)
@@ -113,7 +146,7 @@ def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, pin_
         total = int(weights[plain].sum())
         counts = feasible_counts(total, low, high)
         if len(plain) == 0:
-            return labels if _pins_hold(labels, pin_of) else None
+            return labels, True, split
         if not len(counts):
             break  # the plain grids alone fit no count: cells of grids holding a large building may still come over
         target = min(counts, key=lambda c: (abs(c - len(plain)), c))
@@ -126,6 +159,16 @@ def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, pin_
             labels = np.unique(labels, return_inverse=True)[1].astype(np.int64)
             continue
         if target > len(plain):
+            split = True
+            if existing is not None:
+                grouped = None
+                for g in plain[np.lexsort((plain, -weights[plain]))]:
+                    grouped = split_added_group(graph, labels, int(g), existing=existing, low=low, high=high, frozen=big | fixed)
+                    if grouped is not None:
+                        break
+                if grouped is not None:
+                    labels = grouped
+                    continue
             largest = plain[np.lexsort((plain, -weights[plain]))[0]]
             nodes = np.flatnonzero(labels == largest)
             local, _ = partition_part(graph.subgraph(nodes), low, high, rng)
@@ -134,6 +177,12 @@ def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, pin_
             labels[nodes[local > 0]] = local[local > 0] + k - 1
             continue
         break
+    return labels, False, split
+
+
+def _settle(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, big: np.ndarray, fixed: np.ndarray, existing: np.ndarray | None) -> np.ndarray | None:
+    """Every grid of ``labels`` in band or excused, of the candidate repairs the one moving the fewest existing households; None when none does."""
+    low, high = ctx.band
     k = int(labels.max()) + 1
     excused = np.zeros(k, dtype=bool)
     excused[np.unique(labels[big])] = True
@@ -148,6 +197,10 @@ def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, pin_
         # a second candidate: then the cheapest transfers across one border (fewest households that were there before)
         if ctx.transfers:
             options.append(shed_cheaply(graph, labels, low=low, high=high, cost=existing, frozen=frozen, excused=excused))
+            # a third: the same, where a cell that would cut its grid in two goes with the cells it cuts off
+            options.append(shed_cheaply(graph, labels, low=low, high=high, cost=existing, frozen=frozen, excused=excused, pockets=True))
+            # a fourth: added buildings handed across a border, with the added buildings they wall in
+            options.append(give_added(graph, start, low=low, high=high, existing=existing, frozen=frozen, excused=excused))
     options.insert(0, labels)
 
     def missing(labels):
@@ -169,10 +222,23 @@ def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, pin_
         moved = float(existing[labels != start].sum()) if existing is not None else 0.0
         if best is None or moved < best[0]:
             best = (moved, labels)
-    if best is None:
-        return None
-    labels = best[1]
-    return labels if _pins_hold(labels, pin_of) else None
+    return None if best is None else best[1]
+
+
+def _moved(original: np.ndarray, labels: np.ndarray, weight: np.ndarray, existing: np.ndarray) -> float:
+    """Existing households whose cell changes grid from ``original`` to ``labels``, each new grid taking the
+    old grid it shares the most existing (then all) households with (as codes are inherited, :func:`_inherit`)."""
+    pairs = {}
+    for a, b, e, w in zip(original.tolist(), labels.tolist(), existing.tolist(), weight.tolist()):
+        there, total = pairs.get((a, b), (0, 0))
+        pairs[(a, b)] = (there + e, total + w)
+    heir = {}
+    used = set()
+    for (a, b), _ in sorted(pairs.items(), key=lambda item: (-item[1][0], -item[1][1], item[0])):
+        if b not in heir and a not in used:
+            heir[b] = a
+            used.add(a)
+    return float(sum(e for a, b, e in zip(original.tolist(), labels.tolist(), existing.tolist()) if heir.get(b) != a))
 
 
 def _replace(grids, region, new_members, cells, ctx: _Context, dirty: set[str]) -> None:
@@ -247,7 +313,7 @@ def _redraw(members_list: list[set[int]], polygons: list, ctx: _Context) -> list
 
 def _inherit(grids, region: list[str], new_members: list[set[int]], ctx: _Context, geoms=None) -> list[str]:
     """Codes of new grids: a grid holding a pinned building keeps the pinned code; then the largest
-    household overlap with an old grid inherits its code (for a grid without buildings, the largest
+    overlap with an old grid in households that were there before (then in all households) inherits its code (for a grid without buildings, the largest
     area overlap, when ``geoms`` gives the new polygons); others get new numbers."""
     codes: list[str | None] = [None] * len(new_members)
     used = set()
@@ -261,8 +327,12 @@ def _inherit(grids, region: list[str], new_members: list[set[int]], ctx: _Contex
         for code in region:
             common = members & grids[code].members
             if common:
-                pairs.append((-int(ctx.households[sorted(common)].sum()), -len(common), code, g))
-    for _, _, code, g in sorted(pairs):
+                common = sorted(common)
+                # households that were there before first: a grid inheriting the code of the buildings added
+                # to it would count the existing ones as moved
+                there = int(ctx.households[common][~ctx.is_new[common]].sum()) if ctx.is_new is not None else 0
+                pairs.append((-there, -int(ctx.households[common].sum()), -len(common), code, g))
+    for *_, code, g in sorted(pairs):
         if codes[g] is None and code not in used:
             codes[g] = code
             used.add(code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 
 import numpy as np
@@ -78,7 +79,7 @@ def _repair_community(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, c
         attempts += 1
         code = min(bad)
         # first the grids the cheapest flow of households links to this one, then the grids sharing its longest borders
-        solved = _repair_along_flow(grids, code, ctx, dirty)
+        solved = _repair_cheapest(grids, code, ctx, dirty)
         if not solved:
             region = _with_compound_mates(grids, [code], ctx)
             solved = len(region) > 1 and _repair_region(grids, region, ctx, dirty)
@@ -100,6 +101,88 @@ def _repair_community(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, c
         if attempts > 4 * len(grids) + 10:
             _repartition_whole(grids, ctx, community_geom, dirty)
             return
+
+
+#: most neighbours tried on their own with a grid out of band (those with the most room first)
+_PAIR_TRIES = 6
+
+
+def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: set[str]) -> bool:
+    """Repair ``code`` in the region that moves the fewest existing households; False when none can.
+
+    The candidates: the region along the cheapest flow (:func:`_repair_along_flow`);
+    ``code`` with each neighbour that has room for what it has too much (or
+    to spare for what it lacks), up to :data:`_PAIR_TRIES` of them (an added
+    building on the border with a grid that has room goes there); and, for a
+    grid above the band, ``code`` alone (split in two, the new grid made of
+    its added buildings when they form a connected group,
+    :func:`gridgeo.living.addedgroup.split_added_group`).  Each runs on a copy;
+    the first one leaving the fewest grids out of the band, then moving the
+    fewest existing households (counted by grid code), is kept.
+    """
+    low, high = ctx.band
+    weight = _weight(grids[code], ctx)
+    trials: list[list[str] | None] = [None]
+    candidates = [c for c, g in grids.items() if not g.dedicated and not g.locked]
+    if code in candidates and len(candidates) > 1:
+        room = {}
+        for (a, b), _ in _shared_lengths(grids, candidates).items():
+            if a == code and not _oversize(grids[b], ctx):
+                w = _weight(grids[b], ctx)
+                room[b] = high - w if weight > high else w - low
+        trials += [[code, b] for b in sorted(room, key=lambda c: (-room[c], c))[:_PAIR_TRIES] if room[b] > 0]
+    if weight > high and code in candidates:
+        trials.append([code])
+    start = {c: _copy_grid(g) for c, g in grids.items()}
+    dirty_before, retired_before, number_before = set(dirty), set(ctx.retired), ctx.next_number
+    best = None
+    for region in trials:
+        here = {c: _copy_grid(g) for c, g in start.items()}
+        here_dirty = set(dirty_before)
+        ctx.retired.clear()
+        ctx.retired.update(retired_before)
+        ctx.next_number = number_before
+        if region is None:
+            solved = _repair_along_flow(here, code, ctx, here_dirty)
+        else:
+            region = _with_compound_mates(here, region, ctx)
+            solved = (len(region) > 1 or weight > high) and _repair_region(here, region, ctx, here_dirty)
+        if solved:
+            # a region that leaves fewer grids to repair first (the flow's may repair several at once), then the
+            # fewest existing households moved
+            left = sum(1 for c, g in here.items() if c in here_dirty and _is_bad(g, ctx))
+            key = (left, _existing_moved(start, here, ctx))
+            if best is None or key < best[0]:
+                best = (key, here, here_dirty, set(ctx.retired), ctx.next_number)
+            if key[1] == 0:
+                break
+    state = (start, dirty_before, retired_before, number_before) if best is None else best[1:]
+    grids.clear()
+    grids.update(state[0])
+    dirty.clear()
+    dirty.update(state[1])
+    ctx.retired.clear()
+    ctx.retired.update(state[2])
+    ctx.next_number = state[3]
+    return best is not None
+
+
+def _copy_grid(grid: _Grid) -> _Grid:
+    """A copy of ``grid`` whose buildings can change without changing the original's."""
+    out = copy.copy(grid)
+    out.members = set(grid.members)
+    return out
+
+
+def _existing_moved(before: dict[str, _Grid], after: dict[str, _Grid], ctx: _Context) -> int:
+    """Households of buildings that were there before the update whose grid code differs between ``before`` and ``after``."""
+    code_of = {b: c for c, g in after.items() for b in g.members}
+    moved = 0
+    for c, g in before.items():
+        for b in g.members:
+            if (ctx.is_new is None or not ctx.is_new[b]) and code_of.get(b) != c:
+                moved += int(ctx.households[b])
+    return moved
 
 
 #: regions tried along the cheapest flow before the repair falls back to growing by the longest border

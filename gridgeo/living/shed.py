@@ -27,6 +27,7 @@ import heapq
 from collections import deque
 
 import numpy as np
+from scipy.sparse.csgraph import connected_components
 
 __all__ = ["shed_cheaply"]
 
@@ -41,6 +42,7 @@ def shed_cheaply(
     frozen: np.ndarray | None = None,
     excused: np.ndarray | None = None,
     rounds: int | None = None,
+    pockets: bool = False,
 ) -> np.ndarray:
     """Labels with out-of-band grids repaired by the cheapest single-border transfers.
 
@@ -61,6 +63,10 @@ def shed_cheaply(
         Per grid: grids allowed outside the band (they neither give nor take).
     rounds : int, optional
         Most transfers to make (default: four per grid).
+    pockets : bool
+        A cell whose move would cut the giving grid in two may move together
+        with the cells it cuts off (paying for them too); without it such a
+        cell is skipped.
 
     Returns
     -------
@@ -92,7 +98,6 @@ def shed_cheaply(
     if excused is not None:
         e = np.asarray(excused, dtype=bool)[:k]
         excused_k[: len(e)] = e
-    indptr, indices = graph.shared.indptr, graph.shared.indices
     rounds = 4 * k if rounds is None else rounds
     tried: set[tuple[int, ...]] = set()
     for _ in range(rounds):
@@ -107,7 +112,7 @@ def shed_cheaply(
             if key in tried:
                 continue
             tried.add(key)
-            move = _best_transfer(g, labels, totals, weight, cost, frozen, excused_k, indptr, indices, low, high)
+            move = _best_transfer(g, labels, totals, weight, cost, frozen, excused_k, graph.shared, low, high, pockets)
             if move is not None:
                 cells, target = move
                 labels[cells] = target
@@ -122,8 +127,9 @@ def _neighbours(c: int, indptr, indices):
     return indices[indptr[c] : indptr[c + 1]]
 
 
-def _best_transfer(g, labels, totals, weight, cost, frozen, excused, indptr, indices, low, high):
+def _best_transfer(g, labels, totals, weight, cost, frozen, excused, shared, low, high, pockets=False):
     """The cheapest transfer fixing (or best narrowing) grid ``g``'s miss: (cells, new label) or None."""
+    indptr, indices = shared.indptr, shared.indices
     over = totals[g] > high
     members = np.flatnonzero(labels == g)
     near = set()
@@ -145,7 +151,7 @@ def _best_transfer(g, labels, totals, weight, cost, frozen, excused, indptr, ind
             giver, taker = h, g
         if cap <= 0:
             continue
-        cells, moved, paid = _grow(giver, taker, labels, weight, cost, frozen, indptr, indices, need, cap)
+        cells, moved, paid = _grow(giver, taker, labels, weight, cost, frozen, shared, need, cap, pockets)
         if moved <= 0:
             continue
         fixed = moved >= need
@@ -158,8 +164,13 @@ def _best_transfer(g, labels, totals, weight, cost, frozen, excused, indptr, ind
     return np.array(best[1], dtype=np.int64), best[2]
 
 
-def _grow(giver, taker, labels, weight, cost, frozen, indptr, indices, need, cap):
-    """Cells of ``giver`` grown from its border with ``taker``: (cells, households, cost)."""
+def _grow(giver, taker, labels, weight, cost, frozen, shared, need, cap, pockets=False):
+    """Cells of ``giver`` grown from its border with ``taker``: (cells, households, cost).
+
+    With ``pockets``, a cell that would cut ``giver`` in two goes with the
+    cells it cuts off (none frozen), at their summed cost per household.
+    """
+    indptr, indices = shared.indptr, shared.indices
     inside = labels == giver
     depth = {}
     heap = []
@@ -168,30 +179,61 @@ def _grow(giver, taker, labels, weight, cost, frozen, indptr, indices, need, cap
             continue
         if any(labels[j] == taker for j in _neighbours(c, indptr, indices).tolist()):
             depth[c] = 0
-            heapq.heappush(heap, _priority(c, 0, weight, cost))
+            heapq.heappush(heap, _priority(c, 0, weight, cost) + ((),))
     taken: list[int] = []
     moved = 0
     paid = 0.0
     left = int(inside.sum())
     while heap and moved < need:
-        *_, c = heapq.heappop(heap)
-        if not inside[c]:
+        *_, c, pocket = heapq.heappop(heap)
+        if not inside[c] or any(not inside[p] for p in pocket):
             continue
-        w = int(weight[c])
-        if moved + w > cap or left <= 1 or not _stays_one_piece(c, inside, indptr, indices):
+        group = [c, *pocket]
+        w = int(weight[group].sum())
+        if moved + w > cap or left <= len(group):
             continue
-        inside[c] = False
-        left -= 1
-        taken.append(c)
-        moved += w
-        paid += float(cost[c])
-        for j in _neighbours(c, indptr, indices).tolist():
-            if inside[j] and not frozen[j] and j not in depth:
-                depth[j] = depth[c] + 1
-                heapq.heappush(heap, _priority(j, depth[j], weight, cost))
-            elif inside[j] and not frozen[j]:
-                heapq.heappush(heap, _priority(j, depth[j], weight, cost))  # a cell refused before may fit now
+        if not pocket and not _stays_one_piece(c, inside, indptr, indices):
+            if pockets:
+                cut = _cut_off(c, inside, shared, cost)
+                if cut is not None and not frozen[cut].any():
+                    group = [c, *cut.tolist()]
+                    heapq.heappush(heap, (float(cost[group].sum()) / max(int(weight[group].sum()), 1), depth[c], -int(weight[group].sum()), c, tuple(cut.tolist())))
+            continue
+        if pocket and not _group_leaves_one_piece(group, inside, shared):
+            continue
+        for cell in group:
+            inside[cell] = False
+            left -= 1
+            taken.append(cell)
+            moved += int(weight[cell])
+            paid += float(cost[cell])
+            for j in _neighbours(cell, indptr, indices).tolist():
+                if inside[j] and not frozen[j] and j not in depth:
+                    depth[j] = depth[cell] + 1 if cell in depth else depth[c] + 1
+                    heapq.heappush(heap, _priority(j, depth[j], weight, cost) + ((),))
+                elif inside[j] and not frozen[j]:
+                    heapq.heappush(heap, _priority(j, depth[j], weight, cost) + ((),))  # a cell refused before may fit now
     return taken, moved, paid
+
+
+def _cut_off(c, inside, shared, cost):
+    """The cells of ``inside`` that ``c`` would cut off from the part holding the most cost (then the most cells)."""
+    rest = np.flatnonzero(inside)
+    rest = rest[rest != c]
+    count, piece = connected_components(shared[rest][:, rest], directed=False)
+    if count < 2:
+        return None
+    held = np.bincount(piece, weights=cost[rest], minlength=count)
+    main = int(np.lexsort((-np.bincount(piece, minlength=count), -held))[0])
+    return rest[piece != main]
+
+
+def _group_leaves_one_piece(group, inside, shared) -> bool:
+    """Whether the cells still ``inside`` stay one piece without ``group``."""
+    rest = inside.copy()
+    rest[group] = False
+    nodes = np.flatnonzero(rest)
+    return len(nodes) > 0 and connected_components(shared[nodes][:, nodes], directed=False)[0] == 1
 
 
 def _priority(c, depth, weight, cost):

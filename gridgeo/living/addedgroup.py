@@ -1,0 +1,301 @@
+"""A new grid made of added buildings: when an update adds a connected group of buildings, that group can become the new grid.
+
+When a grid of an updated plan must be split (its households fit one more
+grid), the split a fresh partition draws moves households that were there
+before into the new grid.  Often the buildings added since the previous run
+form one connected group of cells, with no existing household in between (a new
+estate): made into the new grid, they move nobody.  This module finds such a
+group inside one grid and, when it is a little short of the band's minimum,
+tops it up with the cheapest neighbouring cells (fewest existing households per
+household taken), keeping the rest of the grid in one piece.
+
+The same holds across a border: a grid above the band whose added buildings
+lie at its border with a grid that has room can hand them over
+(:func:`give_added`), also when they are walled in behind one another (a cell
+that would cut the grid in two goes together with the added cells it cuts off).
+
+It works on arrays of one :class:`~gridgeo.cells.adjacency.CellGraph` and never
+reads or writes files.
+"""
+
+from __future__ import annotations
+
+import heapq
+
+import numpy as np
+from scipy.sparse.csgraph import connected_components
+
+from .shed import _stays_one_piece
+
+__all__ = ["give_added", "split_added_group"]
+
+
+def split_added_group(graph, labels: np.ndarray, grid: int, *, existing: np.ndarray, low: int, high: int, frozen: np.ndarray | None = None) -> np.ndarray | None:
+    """Labels where a connected group of ``grid``'s cells without existing households is a new grid; None when there is none.
+
+    Parameters
+    ----------
+    graph : CellGraph
+        Cells (``weight`` = households, ``shared`` = adjacency).
+    labels : ndarray of int
+        Grid label per cell (0..k-1).
+    grid : int
+        The label of the grid to split.
+    existing : ndarray
+        Per cell, the households of buildings that were there before the update.
+    low, high : int
+        The household band.
+    frozen : ndarray of bool, optional
+        Cells that never leave ``grid`` (pinned buildings, buildings above the band).
+
+    Returns
+    -------
+    ndarray or None
+        New labels (the input is not changed): the group takes the label
+        ``labels.max() + 1``.  The group holds between ``low`` and ``high``
+        households and the rest of ``grid`` stays one piece.  Of several
+        groups, the one leaving the rest of the grid in the band is chosen,
+        then the one moving the fewest existing households, then the heaviest.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from gridgeo.cells.adjacency import CellGraph
+    >>> edges = [(i, i + 1) for i in range(5)]
+    >>> rows = [a for a, b in edges] + [b for a, b in edges]
+    >>> cols = [b for a, b in edges] + [a for a, b in edges]
+    >>> shared = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(6, 6))
+    >>> g = CellGraph(np.array([5, 5, 5, 5, 5, 5]), np.ones(6), np.ones(6) * 4, np.zeros((6, 2)), shared, sp.csr_matrix((6, 6)))
+    >>> split_added_group(g, np.zeros(6, dtype=int), 0, existing=np.array([5, 5, 5, 0, 0, 0]), low=10, high=15).tolist()
+    [0, 0, 0, 1, 1, 1]
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    weight = np.asarray(graph.weight, dtype=np.int64)
+    existing = np.asarray(existing, dtype=np.float64)
+    frozen = np.zeros(len(labels), dtype=bool) if frozen is None else np.asarray(frozen, dtype=bool)
+    nodes = np.flatnonzero(labels == grid)
+    total = int(weight[nodes].sum())
+    free = nodes[(existing[nodes] == 0) & ~frozen[nodes]]
+    if not len(free):
+        return None
+    count, piece = connected_components(graph.shared[free][:, free], directed=False)
+    indptr, indices = graph.shared.indptr, graph.shared.indices
+    best = None
+    for p in range(count):
+        group = free[piece == p]
+        held = int(weight[group].sum())
+        if held == 0 or held > high or held >= total:
+            continue
+        taken, held, paid = _top_up(group, labels == grid, weight, existing, frozen, indptr, indices, low, high)
+        if taken is None:
+            continue
+        rest = total - held
+        key = (not (low <= rest <= high), paid, -held, int(taken.min()))
+        if best is None or key < best[0]:
+            best = (key, taken)
+    if best is None:
+        return None
+    out = labels.copy()
+    out[best[1]] = int(labels.max()) + 1
+    return out
+
+
+def _top_up(group, inside, weight, existing, frozen, indptr, indices, low, high):
+    """``group`` grown by the cheapest cells of its grid until it holds ``low``: (cells, households, cost) or (None, 0, 0)."""
+    inside = inside.copy()
+    group = [int(c) for c in group]
+    for c in group:
+        inside[c] = False
+    if not inside.any() or not _connected(np.flatnonzero(inside), indptr, indices):
+        return None, 0, 0.0
+    held = int(weight[group].sum())
+    paid = 0.0
+    heap = []
+    seen = set(group)
+
+    def push(c):
+        for j in indices[indptr[c] : indptr[c + 1]].tolist():
+            if inside[j] and not frozen[j] and j not in seen:
+                seen.add(j)
+                heapq.heappush(heap, (float(existing[j]) / max(int(weight[j]), 1), -int(weight[j]), j))
+
+    for c in group:
+        push(c)
+    refused = []
+    while held < low and heap:
+        *_, c = heapq.heappop(heap)
+        w = int(weight[c])
+        if held + w > high or inside.sum() <= 1 or not _stays_one_piece(c, inside, indptr, indices):
+            refused.append(c)
+            continue
+        inside[c] = False
+        group.append(c)
+        held += w
+        paid += float(existing[c])
+        push(c)
+        for r in refused:  # a cell refused before may fit now that its neighbour left
+            seen.discard(r)
+        for r in refused:
+            if inside[r] and r not in seen:
+                seen.add(r)
+                heapq.heappush(heap, (float(existing[r]) / max(int(weight[r]), 1), -int(weight[r]), r))
+        refused = []
+    if held < low:
+        return None, 0, 0.0
+    return np.array(sorted(group), dtype=np.int64), held, paid
+
+
+def _connected(nodes: np.ndarray, indptr, indices) -> bool:
+    """Whether ``nodes`` form one piece of the graph."""
+    members = set(nodes.tolist())
+    start = next(iter(members))
+    seen = {start}
+    stack = [start]
+    while stack:
+        cur = stack.pop()
+        for j in indices[indptr[cur] : indptr[cur + 1]].tolist():
+            if j in members and j not in seen:
+                seen.add(j)
+                stack.append(j)
+    return len(seen) == len(members)
+
+
+def give_added(graph, labels: np.ndarray, *, low: int, high: int, existing: np.ndarray, frozen: np.ndarray | None = None, excused: np.ndarray | None = None) -> np.ndarray:
+    """Labels with out-of-band grids repaired by handing cells without existing households across one border.
+
+    For every grid out of the band and every neighbour that can take (or
+    give) households, cells without existing households are moved from the
+    giving grid to the taking one, starting at their border and growing along
+    such cells, heaviest first.  A cell whose move would cut the giving grid in
+    two is moved together with the part it cuts off when that part has no
+    existing household either.  The giving grid stays one piece and no grid is
+    pushed out of the band.
+
+    Parameters
+    ----------
+    graph : CellGraph
+        Cells (``weight`` = households, ``shared`` = adjacency).
+    labels : ndarray of int
+        Grid label per cell (0..k-1).
+    low, high : int
+        The household band.
+    existing : ndarray
+        Per cell, the households of buildings that were there before the update.
+    frozen : ndarray of bool, optional
+        Cells that never move.
+    excused : ndarray of bool, optional
+        Per grid: grids allowed outside the band (they neither give nor take).
+
+    Returns
+    -------
+    ndarray
+        New labels (the input is not changed); only cells without existing
+        households change label.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from gridgeo.cells.adjacency import CellGraph
+    >>> edges = [(0, 1), (1, 2), (2, 3), (3, 4), (2, 5)]
+    >>> rows = [a for a, b in edges] + [b for a, b in edges]
+    >>> cols = [b for a, b in edges] + [a for a, b in edges]
+    >>> shared = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(6, 6))
+    >>> g = CellGraph(np.array([5, 5, 2, 3, 3, 1]), np.ones(6), np.ones(6) * 4, np.zeros((6, 2)), shared, sp.csr_matrix((6, 6)))
+
+    Cell 2 (added) walls in cell 5 (added): both go over, and grid 0 comes down to 10.
+
+    >>> give_added(g, np.array([0, 0, 0, 1, 1, 0]), low=5, high=12, existing=np.array([5, 5, 0, 3, 3, 0])).tolist()
+    [0, 0, 1, 1, 1, 1]
+
+    When the cell walled in holds existing households, nothing moves.
+
+    >>> give_added(g, np.array([0, 0, 0, 1, 1, 0]), low=5, high=12, existing=np.array([5, 5, 0, 3, 3, 1])).tolist()
+    [0, 0, 0, 1, 1, 0]
+    """
+    labels = np.asarray(labels, dtype=np.int64).copy()
+    if not len(labels):
+        return labels
+    weight = np.asarray(graph.weight, dtype=np.int64)
+    existing = np.asarray(existing, dtype=np.float64)
+    frozen = np.zeros(len(labels), dtype=bool) if frozen is None else np.asarray(frozen, dtype=bool)
+    free = (existing == 0) & ~frozen
+    k = int(labels.max()) + 1
+    excused_k = np.zeros(k, dtype=bool)
+    if excused is not None:
+        e = np.asarray(excused, dtype=bool)[:k]
+        excused_k[: len(e)] = e
+    indptr, indices = graph.shared.indptr, graph.shared.indices
+    for _ in range(4 * k):
+        totals = np.bincount(labels, weights=weight, minlength=k).astype(np.int64)
+        miss = np.where(excused_k, 0, np.maximum(low - totals, 0) + np.maximum(totals - high, 0))
+        progress = False
+        for g in [int(g) for g in np.argsort(-miss, kind="stable") if miss[g] > 0]:
+            over = totals[g] > high
+            near = sorted({int(labels[j]) for c in np.flatnonzero(labels == g).tolist() for j in indices[indptr[c] : indptr[c + 1]].tolist()} - {g})
+            best = None
+            for h in near:
+                if excused_k[h]:
+                    continue
+                if over:
+                    giver, taker, need, cap = g, h, int(totals[g] - high), int(min(high - totals[h], totals[g] - low))
+                else:
+                    giver, taker, need, cap = h, g, int(low - totals[g]), int(min(totals[h] - low, high - totals[g]))
+                if cap <= 0:
+                    continue
+                taken, moved = _hand_over(giver, taker, labels, weight, free, existing, graph.shared, need, cap)
+                if moved <= 0:
+                    continue
+                key = (moved < need, -min(moved, need), len(taken), h)
+                if best is None or key < best[0]:
+                    best = (key, taken, taker)
+            if best is not None:
+                labels[best[1]] = best[2]
+                progress = True
+                break
+        if not progress:
+            break
+    return labels
+
+
+def _hand_over(giver, taker, labels, weight, free, existing, shared, need, cap):
+    """Cells without existing households moved from ``giver`` to ``taker`` (with the parts they cut off): (cells, households)."""
+    indptr, indices = shared.indptr, shared.indices
+    inside = labels == giver
+    heap = []
+    seen = set()
+    for c in np.flatnonzero(inside & free).tolist():
+        if any(labels[j] == taker for j in indices[indptr[c] : indptr[c + 1]].tolist()):
+            seen.add(c)
+            heapq.heappush(heap, (-int(weight[c]), c))
+    taken: list[int] = []
+    moved = 0
+    while heap and moved < need:
+        _, c = heapq.heappop(heap)
+        if not inside[c]:
+            continue
+        w = int(weight[c])
+        if moved + w > cap or inside.sum() <= 1:
+            continue
+        group = [c]
+        if not _stays_one_piece(c, inside, indptr, indices):
+            rest = np.flatnonzero(inside)
+            rest = rest[rest != c]
+            count, piece = connected_components(shared[rest][:, rest], directed=False)
+            held = np.bincount(piece, weights=existing[rest], minlength=count)
+            main = int(np.lexsort((-np.bincount(piece, minlength=count), -held))[0])
+            cut = rest[piece != main]
+            if not free[cut].all() or held[np.arange(count) != main].sum() > 0:
+                continue
+            group += cut.tolist()
+        w = int(weight[group].sum())
+        if moved + w > cap or len(group) >= int(inside.sum()):
+            continue
+        inside[group] = False
+        taken += group
+        moved += w
+        for cell in group:
+            for j in indices[indptr[cell] : indptr[cell + 1]].tolist():
+                if inside[j] and free[j] and j not in seen:
+                    seen.add(j)
+                    heapq.heappush(heap, (-int(weight[j]), j))
+    return taken, moved
