@@ -74,9 +74,9 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "update_summary": {
         "en": "{added} added, {retired} retired, {reshaped} reshaped, {modified} with other buildings; {moved} and "
-        "{households} ({share:.2f} %) changed grid (any repair must move at least {n_bound}); written to {output}",
+        "{households} ({share:.2f} %) changed grid (lower bound for such a repair: {n_bound}); written to {output}",
         "zh": "新增 {n_added} 个网格，撤销 {n_retired} 个，调整边界 {n_reshaped} 个，建筑变化 {n_modified} 个；"
-        "{n_moved} 栋建筑、{n_households} 户（{share:.2f} %）更换了网格（任何修复至少须更换 {n_bound} 户）；已写入 {output}",
+        "{n_moved} 栋建筑、{n_households} 户（{share:.2f} %）更换了网格（同类修复的下界：{n_bound} 户）；已写入 {output}",
     },
     "units_summary": {
         "en": "joint units: {n_kept} of {compared} households kept their unit, {moved} changed unit; {added} new in the register, {removed} gone (list in changes.json)",

@@ -141,7 +141,7 @@ _CHANGES_T = {
     "buildings_moved": {"zh": "更换网格的建筑", "en": "buildings that changed grid"},
     "households_moved": {"zh": "更换网格的户数", "en": "households that changed grid"},
     "share_households_moved": {"zh": "更换网格的户数占比", "en": "share of households that changed grid"},
-    "households_moved_lower_bound": {"zh": "任何修复至少须更换网格的户数（下界）", "en": "households any repair must move (lower bound)"},
+    "households_moved_lower_bound": {"zh": "同类修复须更换网格的户数下界", "en": "lower bound on the households such a repair moves"},
     "households_kept_in_unit": {"zh": "留在原联户的住户", "en": "households that kept their joint unit"},
     "households_moved_units": {"zh": "更换联户的住户", "en": "households that changed joint unit"},
     "share_households_changed_unit": {"zh": "更换联户的住户占比", "en": "share of households that changed joint unit"},
