@@ -25,7 +25,7 @@ import heapq
 import numpy as np
 from scipy.sparse.csgraph import connected_components
 
-from .shed import _stays_one_piece
+from .shed import _cut_off, _stays_one_piece
 
 __all__ = ["give_added", "split_added_group"]
 
@@ -278,15 +278,11 @@ def _hand_over(giver, taker, labels, weight, free, existing, shared, need, cap):
             continue
         group = [c]
         if not _stays_one_piece(c, inside, indptr, indices):
-            rest = np.flatnonzero(inside)
-            rest = rest[rest != c]
-            count, piece = connected_components(shared[rest][:, rest], directed=False)
-            held = np.bincount(piece, weights=existing[rest], minlength=count)
-            main = int(np.lexsort((-np.bincount(piece, minlength=count), -held))[0])
-            cut = rest[piece != main]
-            if not free[cut].all() or held[np.arange(count) != main].sum() > 0:
-                continue
-            group += cut.tolist()
+            cut = _cut_off(c, inside, shared, existing)  # the part without most existing households, then most cells
+            if cut is not None:
+                if not free[cut].all() or existing[cut].sum() > 0:
+                    continue
+                group += cut.tolist()
         w = int(weight[group].sum())
         if moved + w > cap or len(group) >= int(inside.sum()):
             continue

@@ -78,6 +78,13 @@ class BorderFloor:
         return value
 
 
+def _ball_reach(dist: np.ndarray, new: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct distances ``d_j`` (ascending) and ``N_j``, the new households within ``ball(d_j)``."""
+    order = np.argsort(dist, kind="stable")
+    values, first = np.unique(dist[order], return_index=True)
+    return values, np.cumsum(new[order])[np.r_[first[1:], len(order)] - 1]
+
+
 def envelope_lines(dist: np.ndarray, new: np.ndarray, total: float) -> np.ndarray:
     """The lines ``(α, β)`` whose maximum is the lower convex envelope of ``LB(x)`` on ``[0, total]``.
 
@@ -112,11 +119,7 @@ def envelope_lines(dist: np.ndarray, new: np.ndarray, total: float) -> np.ndarra
     new = np.asarray(new, dtype=float)
     if not len(dist):
         return np.zeros((0, 2))
-    order = np.argsort(dist, kind="stable")
-    values, first = np.unique(dist[order], return_index=True)
-    cumulative = np.cumsum(new[order])
-    last = np.r_[first[1:], len(order)] - 1
-    reach = cumulative[last]  # new households within ball(d_j)
+    values, reach = _ball_reach(dist, new)
     # LB is the lower envelope of h_j(x) = max(d_j, x − N_j): its convex envelope is the lower hull of (0, 0),
     # the corners (d_j + N_j, d_j) and the last ray of slope 1
     points = [(0.0, 0.0)] + sorted(zip((values + reach).tolist(), values.tolist()))
@@ -153,9 +156,7 @@ def breakpoints(dist: np.ndarray, new: np.ndarray, *, most: int = 12) -> np.ndar
     new = np.asarray(new, dtype=float)
     if not len(dist):
         return np.zeros((0, 2))
-    order = np.argsort(dist, kind="stable")
-    values, first = np.unique(dist[order], return_index=True)
-    reach = np.cumsum(new[order])[np.r_[first[1:], len(order)] - 1]
+    values, reach = _ball_reach(dist, new)
     keep = np.r_[True, np.diff(reach) > 0]
     pairs = np.column_stack([values[keep], reach[keep]])
     if len(pairs) > most:
