@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
-from scipy.spatial import Delaunay
+from scipy.spatial import Delaunay, QhullError
 
 __all__ = ["site_regions"]
 
@@ -80,7 +80,7 @@ def site_regions(coords: np.ndarray, labels: np.ndarray, n_sites: int, frame) ->
     label = np.r_[labels, np.full(3, n_sites, dtype=np.int64)]
     try:
         tri = Delaunay(points)
-    except Exception:  # Qhull refuses flat or too few points  # noqa: BLE001
+    except (QhullError, ValueError):  # Qhull refuses flat input
         return None
     simplices = tri.simplices.astype(np.int64)
     neighbors = tri.neighbors.astype(np.int64)

@@ -3,7 +3,10 @@
 Each building's outline is shrunk a little and sampled along its boundary;
 the Voronoi diagram of all samples, dissolved per building and clipped to the
 community, gives cells that hold their building's footprint and tile the
-community exactly.  Buildings given as points get plain Voronoi cells.
+community exactly.  Buildings given as points get plain Voronoi cells.  The
+dissolved regions are traced directly from one Delaunay triangulation of the
+samples (:mod:`gridgeo.cells.regions`); GEOS's Voronoi diagram, dissolved
+region by region, is the fallback for degenerate samples.
 
 Buildings with identical samples (duplicate geometries, several points at one
 address) share one *site*; a site is the unit the partition moves.  A cell that
