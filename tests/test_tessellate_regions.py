@@ -120,3 +120,11 @@ def test_traced_regions_are_deterministic(taipei_parts):
     first = tessellate_part(part, footprints)
     again = tessellate_part(part, footprints.copy())
     assert shapely.to_wkb(first.cells).tolist() == shapely.to_wkb(again.cells).tolist()
+
+
+def test_geos_dissolve_leaves_a_site_without_regions_empty():
+    # the fallback's dissolve: site 1 has no usable region (its samples gave none); it used to crash GEOS
+    regions = np.array([shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1), shapely.box(0, 1, 2, 2)], dtype=object)
+    merged = _dissolve_by_site(regions, np.array([0, 0, 2]), 3)
+    assert shapely.area(merged).tolist() == [2.0, 0.0, 2.0]
+    assert shapely.is_empty(merged[1]) and shapely.is_valid(merged).all()

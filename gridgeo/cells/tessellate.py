@@ -292,7 +292,8 @@ def _dissolve_by_site(regions: np.ndarray, labels: np.ndarray, n_sites: int) -> 
     order = np.argsort(labels, kind="stable")
     regions, labels = regions[order], labels[order]
     collections = shapely.geometrycollections(regions, indices=labels, out=np.full(n_sites, None, dtype=object))
-    collections = np.where(shapely.is_missing(collections), shapely.Polygon(), collections)
+    # a site without regions gets an empty collection (GEOS's coverage union crashes on an empty Polygon)
+    collections = np.where(shapely.is_missing(collections), shapely.GeometryCollection(), collections)
     try:
         # shapely's element-wise coverage union (what coverage_union_all calls per collection)
         merged = shapely.lib.coverage_union(collections)
