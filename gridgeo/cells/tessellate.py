@@ -3,7 +3,10 @@
 Each building's outline is shrunk a little and sampled along its boundary;
 the Voronoi diagram of all samples, dissolved per building and clipped to the
 community, gives cells that hold their building's footprint and tile the
-community exactly.  Buildings given as points get plain Voronoi cells.
+community exactly.  Buildings given as points get plain Voronoi cells.  The
+dissolved regions are traced directly from one Delaunay triangulation of the
+samples (:mod:`gridgeo.cells.regions`); GEOS's Voronoi diagram, dissolved
+region by region, is the fallback for degenerate samples.
 
 Buildings with identical samples (duplicate geometries, several points at one
 address) share one *site*; a site is the unit the partition moves.  A cell that
@@ -23,6 +26,7 @@ import shapely
 
 from ..arrays import group_rows
 from ..partition.bisect import find_root
+from .regions import site_regions
 
 __all__ = ["Tessellation", "tessellate_part", "split_parts", "merge_polygons", "remove_spikes", "held_elsewhere", "join_held_sites"]
 
@@ -220,13 +224,19 @@ def tessellate_part(
 
 def _voronoi_cells(coords: np.ndarray, site_labels: np.ndarray, n_sites: int, anchors: np.ndarray, part) -> np.ndarray:
     """One cell per site from the Voronoi diagram of the samples ``coords`` (site per sample in ``site_labels``)."""
+    area = shapely.area(part)
+    regions = site_regions(coords, site_labels, n_sites, part)
+    if regions is not None:
+        cells = _clip_and_mend(regions, anchors, part)
+        if abs(shapely.area(cells).sum() - area) <= 1e-9 * area:
+            return cells
+    # degenerate samples for the traced regions: GEOS's diagram, each region dissolved per site
     extent = shapely.buffer(shapely.envelope(part), 10.0)
     regions = shapely.get_parts(shapely.voronoi_polygons(_multipoint(coords), extend_to=extent, ordered=True))
     usable = (shapely.get_type_id(regions) == 3) & ~shapely.is_empty(regions)
     cells = _cells(regions[usable], site_labels[usable], n_sites, anchors, part)
     # GEOS may return a broken Voronoi region for degenerate samples (none in the real datasets):
     # the cells of a tiling add up to the part's area, so a shortfall is checked, not assumed away
-    area = shapely.area(part)
     if abs(shapely.area(cells).sum() - area) > 1e-9 * area:
         broken = usable & ~shapely.is_valid(regions)
         if broken.any():
@@ -254,7 +264,11 @@ def _without_empty_sites(tess: Tessellation) -> Tessellation:
 
 def _cells(regions: np.ndarray, labels: np.ndarray, n_sites: int, anchors: np.ndarray, part) -> np.ndarray:
     """Voronoi regions dissolved per site, clipped to ``part`` and mended into single polygons."""
-    raw = _dissolve_by_site(regions, labels, n_sites)
+    return _clip_and_mend(_dissolve_by_site(regions, labels, n_sites), anchors, part)
+
+
+def _clip_and_mend(raw: np.ndarray, anchors: np.ndarray, part) -> np.ndarray:
+    """Regions per site clipped to ``part`` and mended into single polygons."""
     # only the cells reaching the part's boundary need clipping
     shapely.prepare(part)  # a cache on the geometry object; its value is unchanged
     clipped = raw.copy()
@@ -278,7 +292,8 @@ def _dissolve_by_site(regions: np.ndarray, labels: np.ndarray, n_sites: int) -> 
     order = np.argsort(labels, kind="stable")
     regions, labels = regions[order], labels[order]
     collections = shapely.geometrycollections(regions, indices=labels, out=np.full(n_sites, None, dtype=object))
-    collections = np.where(shapely.is_missing(collections), shapely.Polygon(), collections)
+    # a site without regions gets an empty collection (GEOS's coverage union crashes on an empty Polygon)
+    collections = np.where(shapely.is_missing(collections), shapely.GeometryCollection(), collections)
     try:
         # shapely's element-wise coverage union (what coverage_union_all calls per collection)
         merged = shapely.lib.coverage_union(collections)

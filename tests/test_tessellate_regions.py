@@ -1,0 +1,130 @@
+"""Site regions traced from one Delaunay triangulation (gridgeo.cells.regions) against GEOS's Voronoi diagram."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+
+import gridgeo.cells.tessellate as tessellate
+from gridgeo.cells.regions import site_regions
+from gridgeo.cells.tessellate import _dissolve_by_site, _multipoint, _samples, split_parts, tessellate_part
+from gridgeo.inputs.crs import local_metric_crs
+
+from .conftest import read
+
+
+@pytest.fixture(scope="module")
+def taipei_parts():
+    """The three real Taipei villages of tests/data, in a metric CRS, with their buildings."""
+    communities = read("taipei_small_communities.gpkg", "communities")
+    buildings = read("taipei_small_buildings.gpkg", "buildings")
+    crs = local_metric_crs(communities)
+    communities, buildings = communities.to_crs(crs), buildings.to_crs(crs)
+    out = []
+    for cid, geometry in zip(communities["community_id"], communities.geometry):
+        part = split_parts(geometry)[0]
+        footprints = buildings.geometry.to_numpy()[(buildings["community_id"] == cid).to_numpy()]
+        out.append((part, footprints[shapely.within(shapely.point_on_surface(footprints), part)]))
+    return out
+
+
+def _geos_regions(coords, labels, n_sites, part):
+    """The former construction: every sample's Voronoi region from GEOS, dissolved per site."""
+    extent = shapely.buffer(shapely.envelope(part), 10.0)
+    regions = shapely.get_parts(shapely.voronoi_polygons(_multipoint(coords), extend_to=extent, ordered=True))
+    return _dissolve_by_site(regions, labels, n_sites)
+
+
+def test_traced_regions_are_geos_voronoi_dissolved_per_building(taipei_parts):
+    for part, footprints in taipei_parts:
+        coords, labels = _samples(footprints)
+        _, labels = np.unique(labels, return_inverse=True)
+        n_sites = int(labels.max()) + 1
+        traced = site_regions(coords, labels, n_sites, part)
+        assert traced is not None
+        assert shapely.is_valid(traced).all()
+        inside = shapely.intersection(traced, part)
+        assert shapely.coverage_is_valid(inside)
+        assert shapely.area(inside).sum() == pytest.approx(part.area, rel=1e-9)
+        reference = shapely.intersection(_geos_regions(coords, labels, n_sites, part), part)
+        # the same cells up to rounding: the symmetric difference of each pair is below a square millimetre
+        assert shapely.area(shapely.symmetric_difference(inside, reference)).max() < 1e-6
+
+
+def test_a_site_enclosed_by_another_leaves_a_hole():
+    # a square ring of one building's samples around one sample of another: the ring's region gets a hole
+    rng = np.random.default_rng(3)
+    side = np.linspace(0.0, 20.0, 11)
+    ring = np.vstack([np.column_stack([side, np.zeros(11)]), np.column_stack([side, np.full(11, 20.0)]),
+                      np.column_stack([np.zeros(9), side[1:-1]]), np.column_stack([np.full(9, 20.0), side[1:-1]])])  # fmt: skip
+    coords = np.vstack([ring, [[10.0, 10.0]]]) + rng.uniform(-1e-3, 1e-3, (len(ring) + 1, 2))
+    labels = np.r_[np.zeros(len(ring), dtype=np.int64), 1]
+    frame = shapely.box(-5, -5, 25, 25)
+    regions = site_regions(coords, labels, 2, frame)
+    assert regions is not None
+    outer, inner = regions
+    assert shapely.get_type_id(outer) == 3 and len(outer.interiors) == 1
+    assert shapely.equals(shapely.Polygon(outer.interiors[0]), inner)
+    assert shapely.contains_xy(inner, 10.0, 10.0) and not shapely.contains_xy(outer, 10.0, 10.0)
+
+
+def test_a_site_in_two_pieces_is_a_multipolygon_with_each_hole_in_its_piece():
+    # site 0: two clusters far apart, site 1 a wall of samples between them, site 2 one sample inside the east cluster
+    rng = np.random.default_rng(5)
+    theta = np.linspace(0, 2 * np.pi, 16, endpoint=False)
+    circle = np.column_stack([np.cos(theta), np.sin(theta)]) * 10.0
+    west, east = circle + [0.0, 0.0], circle + [100.0, 0.0]
+    wall = np.column_stack([np.full(21, 50.0), np.linspace(-100, 100, 21)])
+    coords = np.vstack([west, east, wall, [[100.0, 0.0]]]) + rng.uniform(-1e-3, 1e-3, (16 + 16 + 21 + 1, 2))
+    labels = np.r_[np.zeros(32, dtype=np.int64), np.ones(21, dtype=np.int64), 2]
+    frame = shapely.box(-20, -50, 120, 50)
+    regions = site_regions(coords, labels, 3, frame)
+    assert regions is not None
+    pieces = shapely.get_parts(shapely.intersection(regions[0], frame))
+    assert len(pieces) == 2
+    holes = [len(p.interiors) for p in sorted(pieces, key=lambda p: p.centroid.x)]
+    assert holes == [0, 1]  # the hole of site 2 sits in the eastern piece only
+    assert shapely.coverage_is_valid(shapely.intersection(regions, frame))
+
+
+def test_degenerate_samples_fall_back_to_geos():
+    # an exact square lattice (no jitter): every four samples are cocircular, the traced rings meet in points
+    xs, ys = np.meshgrid(np.arange(6) * 5.0, np.arange(6) * 5.0)
+    coords = np.column_stack([xs.ravel(), ys.ravel()])
+    labels = np.arange(36) % 4
+    assert site_regions(coords, labels, 4, shapely.box(-1, -1, 26, 26)) is None
+    # tessellate_part jitters its samples (a sub-millimetre fixed jitter): the same lattice of points tiles
+    part = shapely.box(-10, -10, 60, 60)
+    footprints = shapely.points(coords[::3] * 2)
+    tess = tessellate_part(part, footprints)
+    assert shapely.coverage_is_valid(tess.cells)
+    assert (shapely.get_type_id(tess.cells) == 3).all()
+    assert shapely.area(tess.cells).sum() == pytest.approx(part.area, rel=1e-9)
+
+
+def test_cells_are_the_same_with_and_without_the_traced_regions(taipei_parts, monkeypatch):
+    part, footprints = taipei_parts[1]
+    traced = tessellate_part(part, footprints)
+    monkeypatch.setattr(tessellate, "site_regions", lambda *args: None)
+    fallback = tessellate_part(part, footprints)
+    assert (traced.site_of_building == fallback.site_of_building).all()
+    assert shapely.area(shapely.symmetric_difference(traced.cells, fallback.cells)).max() < 1e-6
+    assert (shapely.get_type_id(traced.cells) == 3).all() and shapely.coverage_is_valid(traced.cells)
+    # each cell holds ground of its building
+    assert (shapely.area(shapely.intersection(traced.cells[traced.site_of_building], footprints)) > 0).all()
+
+
+def test_traced_regions_are_deterministic(taipei_parts):
+    part, footprints = taipei_parts[0]
+    first = tessellate_part(part, footprints)
+    again = tessellate_part(part, footprints.copy())
+    assert shapely.to_wkb(first.cells).tolist() == shapely.to_wkb(again.cells).tolist()
+
+
+def test_geos_dissolve_leaves_a_site_without_regions_empty():
+    # the fallback's dissolve: site 1 has no usable region (its samples gave none); it used to crash GEOS
+    regions = np.array([shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1), shapely.box(0, 1, 2, 2)], dtype=object)
+    merged = _dissolve_by_site(regions, np.array([0, 0, 2]), 3)
+    assert shapely.area(merged).tolist() == [2.0, 0.0, 2.0]
+    assert shapely.is_empty(merged[1]) and shapely.is_valid(merged).all()
