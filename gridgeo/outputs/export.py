@@ -54,6 +54,7 @@ from ..memory import release_memory
 from .files import csv_bytes, csvt_text
 from .geojson import lonlat_texts
 from .geopackage import describe_geopackage, write_qgis_project
+from .gpkg_arrow import write_arrow_layer
 from .side_by_side import run_side_by_side
 
 __all__ = ["write_outputs", "write_geojson", "uniform_geometry", "to_json_safe", "check_output_folder", "GPKG_VERSION"]
@@ -216,19 +217,20 @@ def write_outputs(
             return job
 
         def geopackage():
-            # not through Arrow: its batches follow the frame's internal chunks, so equal frames built
-            # in different ways could give different SQLite page layouts (the files must be byte-identical)
+            # through Arrow in one batch where the layer allows it (gridgeo.outputs.gpkg_arrow: the same file,
+            # written faster), else feature by feature as GeoDataFrame.to_file does
             with timings.stage("GeoPackage"), _unsynchronised_sqlite():
                 written = []
                 for i, (name, frame) in enumerate(layers):
                     options = {"dataset_options": {"VERSION": GPKG_VERSION}} if i == 0 else {}
                     data, promote = _gpkg_layer(frame, multi=name in ALWAYS_MULTI)
-                    data.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio", **options, **promote)
+                    if not write_arrow_layer(data, gpkg, name, promote=bool(promote), **options):
+                        data.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio", **options, **promote)
                     # the styles and the project need the grids whole, of the other layers only their columns,
                     # CRS and geometry kinds: the copy written is let go before the next layer's
                     written.append((name, data if name == "grids" else _layer_shape(data)))
                     del data
-                    release_memory(f"GeoPackage layer {name}")
+                    release_memory(f"GeoPackage layer {name}", collect=False)  # freed by reference counts: no collection
                 for name, frame in _household_tables(result):  # tables without geometry
                     pyogrio.write_dataframe(frame, gpkg, layer=name, driver="GPKG")
                 # layer descriptions, Chinese field aliases, unique code indexes and QGIS's default styles
@@ -366,8 +368,8 @@ def _layer_shape(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns or not len(frame):
         return frame
-    kinds = frame.geometry.geom_type.to_numpy()
-    _, first = np.unique(kinds.astype(str), return_index=True)
+    kinds = shapely.get_type_id(frame.geometry.to_numpy())  # -1 for a missing geometry: a kind of its own, as before
+    _, first = np.unique(kinds, return_index=True)
     return frame.iloc[np.sort(first)]
 
 
