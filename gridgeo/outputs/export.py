@@ -67,6 +67,8 @@ _FIXED_DATE = "2000-01-01T00:00:00.000Z"
 OUTPUT_MARKERS = ("report.json", "partition.gpkg")
 #: GeoPackage version written: 1.2 is read without warnings by GDAL >= 2.2 and QGIS 3.x (GDAL's default, 1.4, is not by GDAL < 3.7)
 GPKG_VERSION = "1.2"
+#: GeoJSON features turned into text and written at a time
+_GEOJSON_BLOCK = 50_000
 #: layers written as multi-geometries throughout (a unit of one building is a Polygon in memory, of several a MultiPolygon)
 ALWAYS_MULTI = ("units",)
 
@@ -458,15 +460,17 @@ def write_geojson(frame: gpd.GeoDataFrame, path: str | Path, *, precision: int =
     # does, every number by array arithmetic (gridgeo.outputs.geojson)
     texts = lonlat_texts(frame.geometry.to_numpy(), frame.crs, precision, multi=multi, known=known)
     columns = [c for c in frame.columns if c != frame.geometry.name]
-    properties = _json_properties(_gpkg_safe(frame[columns]) if columns else None, len(texts))
+    table = _gpkg_safe(frame[columns]) if columns else None
     with open(path, "w", encoding="utf-8") as handle:
         handle.write('{"type":"FeatureCollection","features":[')
-        handle.write(
-            ",".join(
+        # a block of features at a time: the file's text is never whole in memory (gigabytes at city scale)
+        for start in range(0, len(texts), _GEOJSON_BLOCK):
+            stop = min(start + _GEOJSON_BLOCK, len(texts))
+            properties = _json_properties(None if table is None else table.iloc[start:stop], stop - start)
+            handle.write(("," if start else "") + ",".join(
                 f'{{"type":"Feature","properties":{props},"geometry":{geometry}}}'
-                for props, geometry in zip(properties, texts)
-            )
-        )
+                for props, geometry in zip(properties, texts[start:stop])
+            ))  # fmt: skip
         handle.write("]}\n")
 
 
