@@ -31,6 +31,7 @@ def _digest(path):
 
 def _both(frame, tmp_path, *, promote):
     """The file of to_file (feature by feature) and of write_arrow_layer, for one layer."""
+    tmp_path.mkdir(exist_ok=True)
     plain, arrow = tmp_path / "plain.gpkg", tmp_path / "arrow.gpkg"
     frame.to_file(plain, layer="layer", driver="GPKG", engine="pyogrio", **({"promote_to_multi": True} if promote else {}))
     assert gpkg_arrow.write_arrow_layer(frame, arrow, "layer", promote=promote)
@@ -51,11 +52,11 @@ def test_real_layer_with_chunked_text_and_every_plain_type(monaco, tmp_path):
     buildings["nothing"] = np.array([None] * n, dtype=object)
     plain, arrow = _both(buildings, tmp_path, promote=False)
     assert plain == arrow
-    plain, arrow = _both(buildings[["geometry"]], tmp_path, promote=False)  # geometry alone
+    plain, arrow = _both(buildings[["geometry"]], tmp_path / "alone", promote=False)  # geometry alone
     assert plain == arrow
 
 
-def test_promoted_units_match_gdal_promotion(monaco, tmp_path):
+def test_promoted_units_match_gdal_promotion(monaco, tmp_path, monkeypatch):
     """Single polygons promoted by a WKB header are the file GDAL's promote_to_multi writes, mixed with multi-polygons too."""
     buildings = monaco[1][["geometry"]].copy()  # multi-polygons: their first parts are the polygons
     geoms = shapely.get_geometry(buildings.geometry.to_numpy(), 0)
@@ -63,13 +64,16 @@ def test_promoted_units_match_gdal_promotion(monaco, tmp_path):
     mixed = geoms.copy()
     mixed[::3] = shapely.multipolygons(geoms[::3][:, np.newaxis])  # one-part multi-polygons among the polygons
     buildings["n"] = np.arange(len(buildings))
-    plain, arrow = _both(buildings, tmp_path, promote=True)
+    plain, arrow = _both(buildings, tmp_path / "one", promote=True)
     assert plain == arrow
     both = buildings.set_geometry(gpd.GeoSeries(mixed, index=buildings.index, crs=buildings.crs))
     assert set(shapely.get_type_id(both.geometry.to_numpy()).tolist()) == {3, 6}
-    plain, arrow = _both(both, tmp_path, promote=True)
+    plain, arrow = _both(both, tmp_path / "two", promote=True)
     assert plain == arrow
-    assert pyogrio.read_info(tmp_path / "arrow.gpkg", layer="layer")["geometry_type"] == "MultiPolygon"
+    monkeypatch.setattr(gpkg_arrow, "_BINARY_LIMIT", -1)  # 64-bit offsets, as for more than 2 GB of WKB
+    monkeypatch.setattr(gpkg_arrow, "_WKB_SLICE", 10)  # and the WKB made 10 rows at a time
+    assert _both(both, tmp_path / "three", promote=True) == (plain, arrow)
+    assert pyogrio.read_info(tmp_path / "three" / "arrow.gpkg", layer="layer")["geometry_type"] == "MultiPolygon"
 
 
 @pytest.mark.parametrize(

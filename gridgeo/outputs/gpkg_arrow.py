@@ -38,6 +38,8 @@ __all__ = ["write_arrow_layer"]
 _TYPE_NAMES = {0: "Point", 1: "LineString", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString", 6: "MultiPolygon"}
 #: rows whose WKB is made at a time (their Python bytes objects live only that long)
 _WKB_SLICE = 65_536
+#: WKB bytes of a layer above which Arrow's 64-bit offsets are used (``large_binary``; the same file)
+_BINARY_LIMIT = np.iinfo(np.int32).max
 
 
 def write_arrow_layer(frame: gpd.GeoDataFrame, path, layer: str, *, promote: bool = False, dataset_options: dict | None = None) -> bool:
@@ -155,7 +157,7 @@ def _wkb_array(geoms: np.ndarray, promoted: np.ndarray | None, multi: int):
         data[at : at + len(piece)] = np.frombuffer(piece, dtype=np.uint8)
         at += len(piece)
         del piece
-    if offsets[-1] <= np.iinfo(np.int32).max:
+    if offsets[-1] <= _BINARY_LIMIT:
         return pa.Array.from_buffers(pa.binary(), len(geoms), [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)])
     return pa.Array.from_buffers(pa.large_binary(), len(geoms), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
 
