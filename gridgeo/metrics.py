@@ -31,7 +31,7 @@ import shapely
 
 from .inputs.crs import local_metric_crs
 from .parallel import default_workers
-from .units.cut import fits_units
+from .units.cut import fits_units_each
 
 __all__ = ["EXCUSES", "polsby_popper", "grid_metrics", "community_metrics", "summarize"]
 
@@ -260,6 +260,6 @@ def summarize(
         if "grid_code" in units and "grid_code" in grids:
             # units whose grid's total admits an exact cut (with units of 10-15: any grid of 20 or more)
             totals = grids.set_index("grid_code")["households"].reindex(units["grid_code"]).to_numpy()
-            cuttable = np.array([fits_units(t, *unit_band) if np.isfinite(t) else False for t in totals], dtype=bool)
+            cuttable = fits_units_each(totals, *unit_band)
             out["share_cuttable_units_in_band"] = float(ok[cuttable].mean()) if cuttable.any() else 1.0
     return out

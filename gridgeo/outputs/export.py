@@ -54,6 +54,7 @@ from ..memory import release_memory
 from .files import csv_bytes, csvt_text
 from .geojson import lonlat_texts
 from .geopackage import describe_geopackage, write_qgis_project
+from .gpkg_arrow import write_arrow_layer
 from .side_by_side import run_side_by_side
 
 __all__ = ["write_outputs", "write_geojson", "uniform_geometry", "to_json_safe", "check_output_folder", "GPKG_VERSION"]
@@ -66,6 +67,8 @@ _FIXED_DATE = "2000-01-01T00:00:00.000Z"
 OUTPUT_MARKERS = ("report.json", "partition.gpkg")
 #: GeoPackage version written: 1.2 is read without warnings by GDAL >= 2.2 and QGIS 3.x (GDAL's default, 1.4, is not by GDAL < 3.7)
 GPKG_VERSION = "1.2"
+#: GeoJSON features turned into text and written at a time
+_GEOJSON_BLOCK = 50_000
 #: layers written as multi-geometries throughout (a unit of one building is a Polygon in memory, of several a MultiPolygon)
 ALWAYS_MULTI = ("units",)
 
@@ -216,19 +219,20 @@ def write_outputs(
             return job
 
         def geopackage():
-            # not through Arrow: its batches follow the frame's internal chunks, so equal frames built
-            # in different ways could give different SQLite page layouts (the files must be byte-identical)
+            # through Arrow in one batch where the layer allows it (gridgeo.outputs.gpkg_arrow: the same file,
+            # written faster), else feature by feature as GeoDataFrame.to_file does
             with timings.stage("GeoPackage"), _unsynchronised_sqlite():
                 written = []
                 for i, (name, frame) in enumerate(layers):
                     options = {"dataset_options": {"VERSION": GPKG_VERSION}} if i == 0 else {}
                     data, promote = _gpkg_layer(frame, multi=name in ALWAYS_MULTI)
-                    data.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio", **options, **promote)
+                    if not write_arrow_layer(data, gpkg, name, promote=bool(promote), **options):
+                        data.to_file(gpkg, layer=name, driver="GPKG", engine="pyogrio", **options, **promote)
                     # the styles and the project need the grids whole, of the other layers only their columns,
                     # CRS and geometry kinds: the copy written is let go before the next layer's
                     written.append((name, data if name == "grids" else _layer_shape(data)))
                     del data
-                    release_memory(f"GeoPackage layer {name}")
+                    release_memory(f"GeoPackage layer {name}", collect=False)  # freed by reference counts: no collection
                 for name, frame in _household_tables(result):  # tables without geometry
                     pyogrio.write_dataframe(frame, gpkg, layer=name, driver="GPKG")
                 # layer descriptions, Chinese field aliases, unique code indexes and QGIS's default styles
@@ -366,8 +370,8 @@ def _layer_shape(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns or not len(frame):
         return frame
-    kinds = frame.geometry.geom_type.to_numpy()
-    _, first = np.unique(kinds.astype(str), return_index=True)
+    kinds = shapely.get_type_id(frame.geometry.to_numpy())  # -1 for a missing geometry: a kind of its own, as before
+    _, first = np.unique(kinds, return_index=True)
     return frame.iloc[np.sort(first)]
 
 
@@ -456,15 +460,17 @@ def write_geojson(frame: gpd.GeoDataFrame, path: str | Path, *, precision: int =
     # does, every number by array arithmetic (gridgeo.outputs.geojson)
     texts = lonlat_texts(frame.geometry.to_numpy(), frame.crs, precision, multi=multi, known=known)
     columns = [c for c in frame.columns if c != frame.geometry.name]
-    properties = _json_properties(_gpkg_safe(frame[columns]) if columns else None, len(texts))
+    table = _gpkg_safe(frame[columns]) if columns else None
     with open(path, "w", encoding="utf-8") as handle:
         handle.write('{"type":"FeatureCollection","features":[')
-        handle.write(
-            ",".join(
+        # a block of features at a time: the file's text is never whole in memory (gigabytes at city scale)
+        for start in range(0, len(texts), _GEOJSON_BLOCK):
+            stop = min(start + _GEOJSON_BLOCK, len(texts))
+            properties = _json_properties(None if table is None else table.iloc[start:stop], stop - start)
+            handle.write(("," if start else "") + ",".join(
                 f'{{"type":"Feature","properties":{props},"geometry":{geometry}}}'
-                for props, geometry in zip(properties, texts)
-            )
-        )
+                for props, geometry in zip(properties, texts[start:stop])
+            ))  # fmt: skip
         handle.write("]}\n")
 
 

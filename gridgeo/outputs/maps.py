@@ -281,11 +281,12 @@ def build_map(
         edit_model=edit_model,
     )  # fmt: skip
     page = _page(data, lang)
-    logger.debug(
-        "map: %d grids, %d buildings, %d units, basemap %s, %.1f MB",
-        len(data["layers"]["grids"]["geom"]["n"]), len(data["layers"]["buildings"]["geom"]["n"]),
-        len(data["layers"]["units"]["p"]["code"]), basemap, len(page.encode("utf-8")) / 1e6,
-    )  # fmt: skip
+    if logger.isEnabledFor(logging.DEBUG):  # the page's size only when shown: encoding it is a copy of the page
+        logger.debug(
+            "map: %d grids, %d buildings, %d units, basemap %s, %.1f MB",
+            len(data["layers"]["grids"]["geom"]["n"]), len(data["layers"]["buildings"]["geom"]["n"]),
+            len(data["layers"]["units"]["p"]["code"]), basemap, len(page.encode("utf-8")) / 1e6,
+        )  # fmt: skip
     return page
 
 
@@ -345,5 +346,6 @@ def write_maps(result: Partition, outdir, *, max_buildings_per_map: int | None =
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
     path = write_atomic(outdir / "map.html", page)
-    logger.info("wrote %s (%.1f MB)", path, len(page.encode("utf-8")) / 1e6)
+    del page
+    logger.info("wrote %s (%.1f MB)", path, path.stat().st_size / 1e6)
     return [path]

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Unit", "walking_order", "cut_units", "cut_households", "fits_units"]
+__all__ = ["Unit", "walking_order", "cut_units", "cut_households", "fits_units", "fits_units_each"]
 
 #: stretch costs of :func:`_cuts_between_buildings` computed at once (2 MB per temporary array); the cut does not depend on it
 _STRETCH_BLOCK = 250_000
@@ -237,6 +237,21 @@ def fits_units(households: float, low: int, high: int) -> bool:
     [9, 16, 17, 18, 19]
     """
     return bool(_decomposable(np.array([int(round(households))]), low, high)[0])
+
+
+def fits_units_each(households: np.ndarray, low: int, high: int) -> np.ndarray:
+    """:func:`fits_units` of every value at once (False where a value is missing or not finite).
+
+    Examples
+    --------
+    >>> fits_units_each(np.array([9.0, 20.0, np.nan, 16.0]), 10, 15).tolist()
+    [False, True, False, False]
+    """
+    values = np.asarray(households, dtype=float)
+    finite = np.isfinite(values)
+    rounded = np.zeros(len(values), dtype=np.int64)
+    rounded[finite] = np.round(values[finite])  # half to even, as Python's round
+    return finite & _decomposable(rounded, low, high)
 
 
 def _decomposable(lengths: np.ndarray, low: int, high: int) -> np.ndarray:

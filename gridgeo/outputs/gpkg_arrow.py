@@ -1,0 +1,172 @@
+"""GeoPackage layers written through Arrow in one batch: the same file as GDAL's feature-by-feature writing, faster.
+
+:func:`gridgeo.outputs.export.write_outputs` writes each layer of
+``partition.gpkg`` with :func:`write_arrow_layer` where it can: the columns go
+to GDAL as one Arrow table (text columns straight from pandas' Arrow strings,
+no Python object per cell) and the geometries as WKB, instead of one OGR
+feature built from Python objects per row.  At ~100,000 dense buildings this
+halves the GeoPackage's time on the command's own path.
+
+The file is byte-identical to the one of ``GeoDataFrame.to_file`` (pyogrio,
+without Arrow) on the layers this module accepts, because GDAL receives the
+same rows in one batch: Arrow batches become SQLite transactions of their own,
+so a table of several chunks (pandas builds its text columns in chunks) would
+give another page layout, and the table is therefore combined into one chunk
+first.  A single geometry of a layer written as multi-geometries (``promote``)
+gets a one-part multi-geometry header in front of its WKB, as GDAL's own
+promotion writes it, without a multi-geometry object per row in memory.
+
+Layers it does not accept (returns False; the caller writes them as before):
+geometries of several families, missing, empty or with Z; an index that
+GeoPandas would write (named or not integer); columns of other types than
+booleans, numbers and text.  This module never runs an algorithm.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+
+__all__ = ["write_arrow_layer"]
+
+#: shapely type id → the OGR geometry type name of a layer
+_TYPE_NAMES = {0: "Point", 1: "LineString", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString", 6: "MultiPolygon"}
+#: rows whose WKB is made at a time (their Python bytes objects live only that long)
+_WKB_SLICE = 65_536
+#: WKB bytes of a layer above which Arrow's 64-bit offsets are used (``large_binary``; the same file)
+_BINARY_LIMIT = np.iinfo(np.int32).max
+
+
+def write_arrow_layer(frame: gpd.GeoDataFrame, path, layer: str, *, promote: bool = False, dataset_options: dict | None = None) -> bool:
+    """Write ``frame`` as GeoPackage layer ``layer`` through Arrow, or return False when it cannot (nothing written then).
+
+    Parameters
+    ----------
+    frame : GeoDataFrame
+        The layer, with text columns already GDAL-safe (``export._gpkg_safe``).
+    path : str or Path
+        The GeoPackage (created by the first layer, appended to by the next).
+    layer : str
+        Layer name.
+    promote : bool
+        Write single geometries as one-part multi-geometries (a layer of one
+        type; GDAL's ``promote_to_multi``).  A layer mixing single and multi
+        geometries of one family is always written as multi-geometries.
+    dataset_options : dict, optional
+        GDAL dataset creation options (the first layer: ``VERSION``).
+
+    Returns
+    -------
+    bool
+        True when written, False when the layer is one this module leaves to
+        ``GeoDataFrame.to_file`` (see the module docstring).
+
+    Examples
+    --------
+    >>> import tempfile, pathlib, geopandas as gpd, shapely, pyogrio
+    >>> f = gpd.GeoDataFrame({"code": ["a", "b"], "n": [1, 2]}, geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)], crs=32651)
+    >>> p = pathlib.Path(tempfile.mkdtemp()) / "x.gpkg"
+    >>> write_arrow_layer(f, p, "cells", promote=True)
+    True
+    >>> pyogrio.read_info(p, layer="cells")["geometry_type"]
+    'MultiPolygon'
+    >>> write_arrow_layer(f.set_geometry([shapely.Point(0, 0), shapely.box(0, 0, 1, 1)]), p, "mixed")
+    False
+    """
+    prepared = _arrow_table(frame, promote=promote)
+    if prepared is None:
+        return False
+    table, geometry_type, crs = prepared
+    from pyogrio.raw import write_arrow
+
+    write_arrow(
+        table, path, layer=layer, driver="GPKG", geometry_name=frame.geometry.name, geometry_type=geometry_type, crs=crs,
+        dataset_options=dataset_options,
+    )
+    return True
+
+
+def _arrow_table(frame: gpd.GeoDataFrame, *, promote: bool):
+    """``(table, geometry type, crs)`` as pyogrio's Arrow writing builds them, in one chunk; None when not accepted."""
+    import pyarrow as pa
+
+    if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns or not len(frame):
+        return None
+    if not frame.columns.is_unique or list(frame.index.names) != [None] or not pd.api.types.is_integer_dtype(frame.index.dtype):
+        return None
+    name = frame.geometry.name
+    if any(not _plain_column(frame[c]) for c in frame.columns if c != name):
+        return None
+    geoms = frame.geometry.to_numpy()
+    kinds = shapely.get_type_id(geoms)
+    present = set(np.unique(kinds).tolist())
+    family = next((f for f in ({0, 4}, {1, 5}, {3, 6}) if present <= f), None)
+    if family is None or shapely.is_empty(geoms).any() or shapely.has_z(geoms).any():
+        return None
+    single, multi = min(family), max(family)
+    promote = promote or len(present) == 2
+    geometry_type = _TYPE_NAMES[multi if promote else present.pop()]
+    crs = None
+    if frame.crs:
+        epsg = frame.crs.to_epsg()
+        crs = f"EPSG:{epsg}" if epsg else frame.crs.to_wkt("WKT1_GDAL")
+    wkb = _wkb_array(geoms, kinds == single if promote and single in present else None, multi)
+    columns = [c for c in frame.columns if c != name]
+    if not columns:
+        return pa.Table.from_arrays([wkb], names=[name]), geometry_type, crs
+    table = pa.Table.from_pandas(pd.DataFrame({c: frame[c] for c in columns}, copy=False), preserve_index=False, nthreads=1)
+    table = table.replace_schema_metadata(None)  # pandas' own metadata: GDAL does not read it
+    for index, field in enumerate(table.schema):
+        if pa.types.is_null(field.type):  # a column without any value: text, as pyogrio writes it
+            table = table.set_column(index, field.with_type(pa.string()), table[index].cast(pa.string()))
+    table = table.add_column(list(frame.columns).index(name), name, wkb)
+    # one chunk, so one batch: GDAL writes the rows as the feature-by-feature path does (the same file)
+    return table.combine_chunks(), geometry_type, crs
+
+
+def _wkb_array(geoms: np.ndarray, promoted: np.ndarray | None, multi: int):
+    """The WKB of ``geoms`` as one Arrow binary array, built a slice at a time (no Python bytes object per row held).
+
+    Rows where ``promoted`` is True get a one-part ``multi`` header in front of
+    their WKB: the WKB of the one-part multi-geometry, as GDAL's promotion writes it.
+    """
+    import pyarrow as pa
+
+    little = sys.byteorder == "little"
+    head = (b"\x01" if little else b"\x00") + struct.pack("<II" if little else ">II", multi, 1)
+    pieces, lengths = [], []
+    for start in range(0, len(geoms), _WKB_SLICE):
+        part = shapely.to_wkb(geoms[start : start + _WKB_SLICE])
+        if promoted is not None:
+            chosen = np.flatnonzero(promoted[start : start + _WKB_SLICE])
+            part[chosen] = [head + w for w in part[chosen]]
+        lengths.append(np.fromiter(map(len, part), dtype=np.int64, count=len(part)))
+        pieces.append(b"".join(part))
+    offsets = np.zeros(len(geoms) + 1, dtype=np.int64)
+    np.cumsum(np.concatenate(lengths), out=offsets[1:])
+    data = np.empty(int(offsets[-1]), dtype=np.uint8)
+    at = 0
+    pieces.reverse()
+    while pieces:  # each slice's bytes let go once copied
+        piece = pieces.pop()
+        data[at : at + len(piece)] = np.frombuffer(piece, dtype=np.uint8)
+        at += len(piece)
+        del piece
+    if offsets[-1] <= _BINARY_LIMIT:
+        return pa.Array.from_buffers(pa.binary(), len(geoms), [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)])
+    return pa.Array.from_buffers(pa.large_binary(), len(geoms), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _plain_column(values: pd.Series) -> bool:
+    """Booleans, numbers or text (object columns only of text or missing values): written alike by both paths."""
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype):
+        if dtype.kind in "biuf":
+            return True
+        return dtype.kind == "O" and pd.api.types.infer_dtype(values, skipna=True) in ("string", "empty")
+    return isinstance(dtype, pd.StringDtype) or str(dtype) in ("Int64", "Int32", "boolean", "Float64")
