@@ -8,8 +8,9 @@ import logging
 import numpy as np
 import shapely
 
+from ..partition.count import feasible_counts
 from ..partition.engine import community_rng, partition_community
-from ..partition.notes import INFEASIBLE, make_note
+from ..partition.notes import INFEASIBLE, GridNote, make_note
 from .compounds import _compound_groups
 from .movebound import cheapest_moves
 from .redraw import _inherit, _pins_hold, _replace, _solve_labels, _tessellate
@@ -76,6 +77,12 @@ def _repair_community(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, c
         bad = {code for code, grid in grids.items() if code in dirty and _is_bad(grid, ctx)} | _split_compounds(grids, ctx)
         if not bad:
             return
+        excused = _infeasible_excused(grids, ctx)
+        if bad <= set(excused):
+            # the total admits no grid count: the grids stay as they are, each out of band excused by the total
+            for c, note in excused.items():
+                grids[c].note = note
+            return
         attempts += 1
         code = min(bad)
         # first the grids the cheapest flow of households links to this one, then the grids sharing its longest borders
@@ -101,6 +108,35 @@ def _repair_community(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, c
         if attempts > 4 * len(grids) + 10:
             _repartition_whole(grids, ctx, community_geom, dirty)
             return
+
+
+def _infeasible_excused(grids: dict[str, _Grid], ctx: _Context) -> dict[str, GridNote]:
+    """The grids of a community whose total admits no grid count that are out of band only because of that total.
+
+    The community's grids with a band (not dedicated, not locked) hold ``T``
+    households, and no count ``k`` puts ``T / k`` in the band: every layout leaves
+    a grid out of it, and every grid out of band has the ``infeasible_total``
+    excuse a fresh partition gives.  The layout as it is qualifies when no grid
+    holds a building above the maximum (a fresh partition would join such a
+    remainder to it), none is empty, and every grid out of band misses on the
+    side the total forces for the grid count: above the maximum when ``k`` grids
+    cannot hold ``T`` within it, else below the minimum.  Returns code → note of
+    each such grid; empty when the total admits a count or the layout does not
+    qualify (then the grids are repaired as any other).
+    """
+    low, high = ctx.band
+    plain = [c for c, g in grids.items() if not g.dedicated and not g.locked]
+    if not plain or any(_oversize(grids[c], ctx) or not grids[c].members for c in plain):
+        return {}
+    weights = {c: _weight(grids[c], ctx) for c in plain}
+    total, k = sum(weights.values()), len(plain)
+    if not total or len(feasible_counts(total, low, high)):
+        return {}
+    above = total > k * high  # k grids are too few for the total: the grids that miss are above the band
+    out = [c for c in plain if not (low <= weights[c] <= high)]
+    if any((weights[c] > high) != above for c in out):
+        return {}
+    return {c: make_note(INFEASIBLE, "infeasible_total", total=total, k=k, low=low, high=high) for c in out}
 
 
 #: most neighbours tried on their own with a grid out of band (those with the most room first)
