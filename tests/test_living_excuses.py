@@ -28,7 +28,7 @@ def porto(community_id: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     if not folder.exists():
         pytest.skip(f"{folder} is not present (the shared data sits beside the repository in CI)")
     where = f"community_id = '{community_id}'"
-    return gpd.read_file(folder / "communities.gpkg", where=where), gpd.read_file(folder / "buildings.gpkg", where=where)
+    return gpd.read_file(folder / "communities.gpkg", layer="communities", where=where), gpd.read_file(folder / "buildings.gpkg", layer="buildings", where=where)
 
 
 def _updated(community_id, direction, dropped, tmp_path):

@@ -12,9 +12,10 @@ from ..partition.count import feasible_counts
 from ..partition.engine import community_rng, partition_community
 from ..partition.notes import INFEASIBLE, GridNote, make_note
 from .compounds import _compound_groups
+from .corridorfix import repair_through_corridors
 from .movebound import cheapest_moves
 from .redraw import _inherit, _pins_hold, _replace, _solve_labels, _tessellate
-from .state import _Context, _Grid, _is_bad, _note_for, _oversize, _weight
+from .state import _Context, _existing_moved, _Grid, _is_bad, _note_for, _oversize, _weight
 
 logger = logging.getLogger(__name__)
 
@@ -88,19 +89,13 @@ def _repair_community(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, c
         # first the grids the cheapest flow of households links to this one, then the grids sharing its longest borders
         solved = _repair_cheapest(grids, code, ctx, dirty)
         if not solved:
-            region = _with_compound_mates(grids, [code], ctx)
-            solved = len(region) > 1 and _repair_region(grids, region, ctx, dirty)
-        while not solved:
+            solved = _repair_grown(grids, code, ctx, dirty)
+        if not solved:
+            # a grid walled in behind a large building: joined to a neighbour through a strip of open ground
             candidates = [c for c, g in grids.items() if not g.dedicated and not g.locked]
-            shared = _shared_lengths(grids, candidates) if len(candidates) > 1 else {}
-            border: dict[str, float] = {}
-            for (a, b), length in shared.items():
-                if a in region and b not in region:
-                    border[b] = border.get(b, 0.0) + length
-            if not border or len(region) >= ctx.max_region:
-                break
-            region = _with_compound_mates(grids, region + [max(sorted(border), key=lambda c: border[c])], ctx)
-            solved = _repair_region(grids, region, ctx, dirty)
+            shared = _shared_lengths(grids, candidates) if code in candidates and len(candidates) > 1 else {}
+            neighbours = sorted((b for (a, b) in shared if a == code), key=lambda c: (-shared[(code, c)], c))
+            solved = bool(neighbours) and repair_through_corridors(grids, code, ctx, dirty, neighbours)
         if not solved:
             logger.info("community %s: repairing grid %s needs the whole community", ctx.community_id, code)
             _repartition_whole(grids, ctx, community_geom, dirty)
@@ -120,17 +115,19 @@ def _infeasible_excused(grids: dict[str, _Grid], ctx: _Context) -> dict[str, Gri
     holds a building above the maximum (a fresh partition would join such a
     remainder to it), none is empty, and every grid out of band misses on the
     side the total forces for the grid count: above the maximum when ``k`` grids
-    cannot hold ``T`` within it, else below the minimum.  Returns code → note of
-    each such grid; empty when the total admits a count or the layout does not
-    qualify (then the grids are repaired as any other).
+    cannot hold ``T`` within it, else below the minimum.  A community without
+    households keeps its grids too (``no_households``, as a fresh partition
+    flags it).  Returns code → note of each such grid; empty when the total
+    admits a count or the layout does not qualify (then the grids are repaired
+    as any other).
     """
     low, high = ctx.band
     plain = [c for c, g in grids.items() if not g.dedicated and not g.locked]
-    if not plain or any(_oversize(grids[c], ctx) or not grids[c].members for c in plain):
-        return {}
     weights = {c: _weight(grids[c], ctx) for c in plain}
     total, k = sum(weights.values()), len(plain)
-    if not total or len(feasible_counts(total, low, high)):
+    if plain and not total:  # no household left to grid (a cleared community): the grids stay, flagged
+        return {c: make_note(INFEASIBLE, "no_households") for c in plain}
+    if not plain or any(_oversize(grids[c], ctx) or not grids[c].members for c in plain) or len(feasible_counts(total, low, high)):
         return {}
     above = total > k * high  # k grids are too few for the total: the grids that miss are above the band
     out = [c for c in plain if not (low <= weights[c] <= high)]
@@ -139,8 +136,29 @@ def _infeasible_excused(grids: dict[str, _Grid], ctx: _Context) -> dict[str, Gri
     return {c: make_note(INFEASIBLE, "infeasible_total", total=total, k=k, low=low, high=high) for c in out}
 
 
+def _repair_grown(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: set[str]) -> bool:
+    """Repair ``code`` with the neighbour sharing its longest border, growing the region by the grid sharing the
+    longest border with it, a grid at a time, up to ``ctx.max_region`` grids; False when none of these can."""
+    region = _with_compound_mates(grids, [code], ctx)
+    solved = len(region) > 1 and _repair_region(grids, region, ctx, dirty)
+    while not solved:
+        candidates = [c for c, g in grids.items() if not g.dedicated and not g.locked]
+        shared = _shared_lengths(grids, candidates) if len(candidates) > 1 else {}
+        border: dict[str, float] = {}
+        for (a, b), length in shared.items():
+            if a in region and b not in region:
+                border[b] = border.get(b, 0.0) + length
+        if not border or len(region) >= ctx.max_region:
+            break
+        region = _with_compound_mates(grids, region + [max(sorted(border), key=lambda c: border[c])], ctx)
+        solved = _repair_region(grids, region, ctx, dirty)
+    return solved
+
+
 #: most neighbours tried on their own with a grid out of band (those with the most room first)
 _PAIR_TRIES = 6
+#: the trial of :func:`_repair_cheapest` that grows the region by the longest borders (:func:`_repair_grown`)
+_GROWN = ["grown"]
 
 
 def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: set[str]) -> bool:
@@ -169,6 +187,9 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
         trials += [[code, b] for b in sorted(room, key=lambda c: (-room[c], c))[:_PAIR_TRIES] if room[b] > 0]
     if weight > high and code in candidates:
         trials.append([code])
+    if sum(1 for c, g in grids.items() if c in dirty and _is_bad(g, ctx)) > 1:
+        # several grids out of band: the region grown by the longest borders may repair them together
+        trials.append(_GROWN)
     start = {c: _copy_grid(g) for c, g in grids.items()}
     dirty_before, retired_before, number_before = set(dirty), set(ctx.retired), ctx.next_number
     best = None
@@ -180,6 +201,8 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
         ctx.next_number = number_before
         if region is None:
             solved = _repair_along_flow(here, code, ctx, here_dirty)
+        elif region is _GROWN:
+            solved = _repair_grown(here, code, ctx, here_dirty)
         else:
             region = _with_compound_mates(here, region, ctx)
             solved = (len(region) > 1 or weight > high) and _repair_region(here, region, ctx, here_dirty)
@@ -188,6 +211,8 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
             # fewest existing households moved
             left = sum(1 for c, g in here.items() if c in here_dirty and _is_bad(g, ctx))
             key = (left, _existing_moved(start, here, ctx))
+            how = "along the flow" if region is None else "in the region grown by its longest borders" if region is _GROWN else "with " + ", ".join(region)
+            logger.debug("community %s: grid %s repaired %s: %d grids left out of band, %d existing households moved", ctx.community_id, code, how, *key)
             if best is None or key < best[0]:
                 best = (key, here, here_dirty, set(ctx.retired), ctx.next_number)
             if key[1] == 0:
@@ -208,17 +233,6 @@ def _copy_grid(grid: _Grid) -> _Grid:
     out = copy.copy(grid)
     out.members = set(grid.members)
     return out
-
-
-def _existing_moved(before: dict[str, _Grid], after: dict[str, _Grid], ctx: _Context) -> int:
-    """Households of buildings that were there before the update whose grid code differs between ``before`` and ``after``."""
-    code_of = {b: c for c, g in after.items() for b in g.members}
-    moved = 0
-    for c, g in before.items():
-        for b in g.members:
-            if (ctx.is_new is None or not ctx.is_new[b]) and code_of.get(b) != c:
-                moved += int(ctx.households[b])
-    return moved
 
 
 #: regions tried along the cheapest flow before the repair falls back to growing by the longest border
