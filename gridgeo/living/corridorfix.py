@@ -63,7 +63,10 @@ def repair_through_corridors(grids: dict[str, _Grid], code: str, ctx: _Context, 
         ctx.next_number = number_before
         return False
     moved, region, replaced, retired, number = best
-    logger.info("community %s: grid %s repaired with %s through corridors (%d existing households moved)", ctx.community_id, code, ", ".join(c for c in region if c != code), moved)
+    logger.log(
+        logging.INFO if ctx.lookahead else logging.DEBUG, "community %s: grid %s repaired with %s through corridors (%d existing households moved)",
+        ctx.community_id, code, ", ".join(c for c in region if c != code), moved,
+    )
     for c in region:
         del grids[c]
     grids.update(replaced)

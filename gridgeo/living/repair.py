@@ -87,7 +87,7 @@ def _repair_community(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, c
         attempts += 1
         code = min(bad)
         # first the grids the cheapest flow of households links to this one, then the grids sharing its longest borders
-        solved = _repair_cheapest(grids, code, ctx, dirty)
+        solved = _repair_cheapest(grids, code, ctx, dirty, community_geom)
         if not solved:
             solved = _repair_grown(grids, code, ctx, dirty)
         if not solved:
@@ -97,7 +97,8 @@ def _repair_community(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, c
             neighbours = sorted((b for (a, b) in shared if a == code), key=lambda c: (-shared[(code, c)], c))
             solved = bool(neighbours) and repair_through_corridors(grids, code, ctx, dirty, neighbours)
         if not solved:
-            logger.info("community %s: repairing grid %s needs the whole community", ctx.community_id, code)
+            # (a completion tried on a copy, gridgeo.living.repair._completed_moved, logs at debug level only)
+            logger.log(logging.INFO if ctx.lookahead else logging.DEBUG, "community %s: repairing grid %s needs the whole community", ctx.community_id, code)
             _repartition_whole(grids, ctx, community_geom, dirty)
             return
         if attempts > 4 * len(grids) + 10:
@@ -157,11 +158,13 @@ def _repair_grown(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: set[
 
 #: most neighbours tried on their own with a grid out of band (those with the most room first)
 _PAIR_TRIES = 6
+#: candidates moving fewer households (leaving more grids out of band) whose completed repair is compared
+_LOOKAHEAD = 2
 #: the trial of :func:`_repair_cheapest` that grows the region by the longest borders (:func:`_repair_grown`)
 _GROWN = ["grown"]
 
 
-def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: set[str]) -> bool:
+def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: set[str], community_geom=None) -> bool:
     """Repair ``code`` in the region that moves the fewest existing households; False when none can.
 
     The candidates: the region along the cheapest flow (:func:`_repair_along_flow`);
@@ -170,9 +173,16 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
     building on the border with a grid that has room goes there); and, for a
     grid above the band, ``code`` alone (split in two, the new grid made of
     its added buildings when they form a connected group,
-    :func:`gridgeo.living.addedgroup.split_added_group`).  Each runs on a copy;
-    the first one leaving the fewest grids out of the band, then moving the
-    fewest existing households (counted by grid code), is kept.
+    :func:`gridgeo.living.addedgroup.split_added_group`); and, when several
+    grids are out of band, the region grown by the longest borders
+    (:func:`_repair_grown`).  Each runs on a copy; the first one leaving the
+    fewest grids out of the band, then moving the fewest existing households
+    (counted by grid code), is kept, unless one moving fewer households
+    (leaving more grids out of band) moves fewer once the community's repair is
+    completed from it: the :data:`_LOOKAHEAD` cheapest such candidates and the
+    first one are each completed on a copy (with the usual greedy choice, no
+    look-ahead inside), and the candidate whose completion moves the fewest
+    existing households is kept (the first one on a tie).
     """
     low, high = ctx.band
     weight = _weight(grids[code], ctx)
@@ -193,6 +203,7 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
     start = {c: _copy_grid(g) for c, g in grids.items()}
     dirty_before, retired_before, number_before = set(dirty), set(ctx.retired), ctx.next_number
     best = None
+    solved_states = []
     for region in trials:
         here = {c: _copy_grid(g) for c, g in start.items()}
         here_dirty = set(dirty_before)
@@ -213,10 +224,17 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
             key = (left, _existing_moved(start, here, ctx))
             how = "along the flow" if region is None else "in the region grown by its longest borders" if region is _GROWN else "with " + ", ".join(region)
             logger.debug("community %s: grid %s repaired %s: %d grids left out of band, %d existing households moved", ctx.community_id, code, how, *key)
+            solved_states.append((key, here, here_dirty, set(ctx.retired), ctx.next_number))
             if best is None or key < best[0]:
-                best = (key, here, here_dirty, set(ctx.retired), ctx.next_number)
+                best = solved_states[-1]
             if key[1] == 0:
                 break
+    cheaper = sorted((s for s in solved_states if s[0][1] < best[0][1]), key=lambda s: s[0][1])[:_LOOKAHEAD] if best is not None else []
+    if cheaper and ctx.lookahead and community_geom is not None:
+        # a region that leaves more grids out of band but moves fewer households: compare the completed repairs
+        finished = [(_completed_moved(start, state, ctx, community_geom), rank, state) for rank, state in enumerate([best] + cheaper)]
+        moved, _, best = min(finished, key=lambda item: item[:2])
+        logger.debug("community %s: grid %s: the completed repairs move %s existing households; %d kept", ctx.community_id, code, [item[0] for item in finished], moved)
     state = (start, dirty_before, retired_before, number_before) if best is None else best[1:]
     grids.clear()
     grids.update(state[0])
@@ -226,6 +244,26 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
     ctx.retired.update(state[2])
     ctx.next_number = state[3]
     return best is not None
+
+
+def _completed_moved(start: dict[str, _Grid], state, ctx: _Context, community_geom) -> int:
+    """Existing households moved (from ``start``) once the community's repair is completed from a candidate ``state``
+    (on copies, without look-ahead; ``ctx.retired`` and ``ctx.next_number`` are restored)."""
+    _, here, here_dirty, retired, number = state
+    grids = {c: _copy_grid(g) for c, g in here.items()}
+    retired_before, number_before = set(ctx.retired), ctx.next_number
+    ctx.retired.clear()
+    ctx.retired.update(retired)
+    ctx.next_number = number
+    ctx.lookahead = False
+    try:
+        _repair_community(grids, set(here_dirty), ctx, community_geom)
+    finally:
+        ctx.lookahead = True
+        ctx.retired.clear()
+        ctx.retired.update(retired_before)
+        ctx.next_number = number_before
+    return _existing_moved(start, grids, ctx)
 
 
 def _copy_grid(grid: _Grid) -> _Grid:
