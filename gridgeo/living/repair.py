@@ -114,9 +114,12 @@ def _infeasible_excused(grids: dict[str, _Grid], ctx: _Context) -> dict[str, Gri
     a grid out of it, and every grid out of band has the ``infeasible_total``
     excuse a fresh partition gives.  The layout as it is qualifies when no grid
     holds a building above the maximum (a fresh partition would join such a
-    remainder to it), none is empty, and every grid out of band misses on the
-    side the total forces for the grid count: above the maximum when ``k`` grids
-    cannot hold ``T`` within it, else below the minimum.  A community without
+    remainder to it), none is empty, ``k`` is a count next to the gap (the most
+    grids whose mean is above the maximum, ``T // high``, or the fewest whose
+    mean is below the minimum, ``ceil(T / low)``: 552 households with 300–500 keep
+    one grid or two, not three), and every grid out of band misses on the side
+    the total forces for that count: above the maximum when ``k`` grids cannot
+    hold ``T`` within it, else below the minimum.  A community without
     households keeps its grids too (``no_households``, as a fresh partition
     flags it).  Returns code → note of each such grid; empty when the total
     admits a count or the layout does not qualify (then the grids are repaired
@@ -130,6 +133,8 @@ def _infeasible_excused(grids: dict[str, _Grid], ctx: _Context) -> dict[str, Gri
         return {c: make_note(INFEASIBLE, "no_households") for c in plain}
     if not plain or any(_oversize(grids[c], ctx) or not grids[c].members for c in plain) or len(feasible_counts(total, low, high)):
         return {}
+    if k not in (total // high, -(-total // low)):
+        return {}  # a count next to the gap only: the most grids still above the maximum, the fewest below the minimum
     above = total > k * high  # k grids are too few for the total: the grids that miss are above the band
     out = [c for c in plain if not (low <= weights[c] <= high)]
     if any((weights[c] > high) != above for c in out):
