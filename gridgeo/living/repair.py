@@ -109,8 +109,8 @@ def _repair_community(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, c
 def _infeasible_excused(grids: dict[str, _Grid], ctx: _Context) -> dict[str, GridNote]:
     """The grids of a community whose total admits no grid count that are out of band only because of that total.
 
-    The community's grids with a band (not dedicated, not locked) hold ``T``
-    households, and no count ``k`` puts ``T / k`` in the band: every layout leaves
+    The community's grids with a band (not dedicated; a community with a locked
+    grid is left to the repair) hold ``T`` households, and no count ``k`` puts ``T / k`` in the band: every layout leaves
     a grid out of it, and every grid out of band has the ``infeasible_total``
     excuse a fresh partition gives.  The layout as it is qualifies when no grid
     holds a building above the maximum (a fresh partition would join such a
@@ -131,7 +131,9 @@ def _infeasible_excused(grids: dict[str, _Grid], ctx: _Context) -> dict[str, Gri
     total, k = sum(weights.values()), len(plain)
     if plain and not total:  # no household left to grid (a cleared community): the grids stay, flagged
         return {c: make_note(INFEASIBLE, "no_households") for c in plain}
-    if not plain or any(_oversize(grids[c], ctx) or not grids[c].members for c in plain) or len(feasible_counts(total, low, high)):
+    if not plain or any(g.locked for g in grids.values()) or any(_oversize(grids[c], ctx) or not grids[c].members for c in plain):
+        return {}  # (a locked grid's households count in the community's total, but cannot move: no claim is made)
+    if len(feasible_counts(total, low, high)):
         return {}
     if k not in (total // high, -(-total // low)):
         return {}  # a count next to the gap only: the most grids still above the maximum, the fewest below the minimum
