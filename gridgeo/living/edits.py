@@ -35,7 +35,12 @@ Applying the moves:
   moves is retired (``report["retired_grid_codes"]``, ``changes.json``); when
   its area touches no other affected grid, the neighbour grid sharing the
   longest border with it is re-drawn too and takes the area.  An emptied grid
-  with no neighbour at all is kept, empty, and reported.
+  with no neighbour at all is kept, empty, and reported.  The re-drawn grids
+  must meet the kept ones exactly once written (the seam guard of
+  :mod:`gridgeo.living.seamguard`): when they would not, every grid of that
+  community but the dedicated and locked ones is drawn again (no building
+  changes grid for it), and when that does not fit either,
+  :class:`~gridgeo.errors.SeamError` is raised and nothing is applied.
 * **Compounds** (小区) of the plan that fit in one grid and still lie in one
   grid after the moves are one cell seeded by their outline when their grid is
   re-drawn, as in a fresh partition; the ``compounds`` layer and report section
