@@ -24,6 +24,7 @@ from gridgeo.audit import audit_partition
 from gridgeo.cli import main
 from gridgeo.errors import AuditError, SeamError
 from gridgeo.living import assemble, seamguard
+from gridgeo.living import edits as edits_module
 from gridgeo.living.edits import apply_edits
 from gridgeo.living.movebound import households_to_move
 from gridgeo.living.seams import fit_exactly, fit_to_kept
@@ -368,3 +369,39 @@ def test_an_invalid_coverage_is_an_error_never_a_written_plan(monaco_update, mon
     assert out.exit_code == 3, out.output
     assert "polygonal coverage" in out.output
     assert not (tmp_path / "v2").exists()
+
+
+@pytest.mark.parametrize("fits", [True, False])
+def test_apply_edits_draws_a_community_again_when_its_grids_would_not_fit(monaco_update, monkeypatch, caplog, tmp_path, fits):
+    """apply-edits has the seam guard of update: a community whose re-drawn grids would not meet the kept ones is
+    drawn again as a whole (every grid but dedicated and locked ones, no building moving but the edited one); when
+    that does not fit either, SeamError (exit 3) and nothing is applied.  The check is made to fail here."""
+    plan, path, _ = monaco_update
+    building, target = living_matrix.neighbour_move(plan)
+    edits = tmp_path / "edits.csv"
+    pd.DataFrame({"building_code": [building], "grid_code": [target]}).to_csv(edits, index=False)
+    calls = []
+
+    def check(grids, **options):
+        calls.append(sorted(grids))
+        redrawn = sorted(c for c, g in grids.items() if not g.polygon_kept)
+        return redrawn if len(calls) == 1 or not fits else seamguard.unmatched_grids(grids, **options)
+
+    monkeypatch.setattr(edits_module, "unmatched_grids", check)
+    if not fits:
+        with pytest.raises(SeamError, match="also when every grid of the community is drawn again"):
+            apply_edits(path, edits)
+        return
+    with caplog.at_level(logging.INFO, logger="gridgeo.living.edits"):
+        result = apply_edits(path, edits)
+    assert len(calls) == 2 and any("drawing its grids again" in r.getMessage() for r in caplog.records)
+    community = plan.grids.set_index("grid_code").loc[target, "community_id"]
+    assert invalid_coverages(result) == []
+    # only the edited building changed grid; the community's grids were all drawn again, the others kept
+    assert [m["building_code"] for m in result.changes["buildings_moved"]] == [building]
+    assert result.buildings.set_index("building_code").loc[building, "grid_code"] == target
+    mine = set(plan.grids.loc[plan.grids["community_id"] == community, "grid_code"])
+    assert set(result.edits["grids_redrawn"]) == mine
+    kept = plan.grids[plan.grids["community_id"] != community].set_index("grid_code").geometry
+    after = result.grids.set_index("grid_code").geometry
+    assert all(shapely.to_wkb(kept[c]) == shapely.to_wkb(after[c]) for c in kept.index)

@@ -35,7 +35,12 @@ Applying the moves:
   moves is retired (``report["retired_grid_codes"]``, ``changes.json``); when
   its area touches no other affected grid, the neighbour grid sharing the
   longest border with it is re-drawn too and takes the area.  An emptied grid
-  with no neighbour at all is kept, empty, and reported.
+  with no neighbour at all is kept, empty, and reported.  The re-drawn grids
+  must meet the kept ones exactly once written (the seam guard of
+  :mod:`gridgeo.living.seamguard`): when they would not, every grid of that
+  community but the dedicated and locked ones is drawn again (no building
+  changes grid for it), and when that does not fit either,
+  :class:`~gridgeo.errors.SeamError` is raised and nothing is applied.
 * **Compounds** (小区) of the plan that fit in one grid and still lie in one
   grid after the moves are one cell seeded by their outline when their grid is
   re-drawn, as in a fresh partition; the ``compounds`` layer and report section
@@ -66,6 +71,7 @@ Applying the moves:
 
 from __future__ import annotations
 
+import copy
 import logging
 from pathlib import Path
 
@@ -76,7 +82,7 @@ import shapely
 
 from ..build import ADDED_BUILDING_COLUMNS
 from ..cells.tessellate import split_parts, tessellate_part
-from ..errors import AuditError
+from ..errors import AuditError, SeamError
 from ..inputs.validate import prepare_inputs
 from ..partition.engine import _assign_parts, _dissolve
 from ..partition.notes import DEDICATED, DETACHED, IN_BAND, INFEASIBLE, OUT_OF_BAND, OVERSIZE, GridNote, make_note
@@ -85,6 +91,7 @@ from .assemble import _assemble
 from .compounds import _compound_groups, _compound_outcomes, _previous_compounds
 from .edit_table import _SHOWN, ACTIONS, check_edits, read_edits
 from .lineage import add_services, parent_record, read_previous, service_settings
+from .seamguard import require_valid_coverage, unmatched_grids
 from .state import _Grid
 from .unitkeep import REGISTER_COUNT, keep_plan_units, registered_layer
 from .update import _previous_note
@@ -127,6 +134,28 @@ def _pieces(geom) -> int:
 def _listing(codes: list[str]) -> str:
     shown = ", ".join(codes[:_SHOWN])
     return shown + (f" and {len(codes) - _SHOWN} more" if len(codes) > _SHOWN else "")
+
+
+def _draw_edited(grids: dict[str, _Grid], region: set[str], prep, band, real_moves: list[dict], kept_empty: set[str], broken: list[dict], compounds) -> list[str]:
+    """Re-draw the grids of ``region`` of one community for the edits (in place): polygons, notes, emptied grids
+    retired (their codes returned) or kept empty (``kept_empty``)."""
+    polygons = _redraw_community(grids, region, prep.building_geoms, kept_empty, broken, compounds=compounds)
+    for code, polygon in polygons.items():
+        grids[code].geom = polygon
+        grids[code].polygon_kept = False
+    retired = []
+    for code in sorted(region):
+        if not grids[code].members and code not in kept_empty:
+            retired.append(code)
+            del grids[code]
+    for code in sorted(polygons):
+        grid = grids[code]
+        moved = sorted({m["building_code"] for m in real_moves if code in (m["from"], m["to"])})
+        grid.note = _edit_note(grid, prep.households, band, moved, grid.previous_row)
+    for code in sorted(kept_empty & set(grids)):
+        grids[code].note = make_note(OUT_OF_BAND, "manual_edit_empty", low=band[0], high=band[1])
+        grids[code].polygon_kept = True
+    return retired
 
 
 def _redraw_community(grids: dict[str, _Grid], region: set[str], geoms: np.ndarray, kept_empty: set[str], broken: list[dict], *, compounds=None) -> dict[str, object]:
@@ -362,21 +391,29 @@ def apply_edits(
             grids[code] = _Grid(code, None, {int(i) for i in np.flatnonzero(b_grid == code)}, GridNote(), False, False, None, None)
         region = {c for c in grids if c in affected}
         if region:
-            polygons = _redraw_community(grids, region, prep.building_geoms, kept_empty, broken, compounds=cells)
-            for code, polygon in polygons.items():
-                grids[code].geom = polygon
-                grids[code].polygon_kept = False
-            for code in sorted(region):
-                if not grids[code].members and code not in kept_empty:
-                    retired_now.append(code)
-                    del grids[code]
-            for code in sorted(polygons):
-                grid = grids[code]
-                moved = sorted({m["building_code"] for m in real_moves if code in (m["from"], m["to"])})
-                grid.note = _edit_note(grid, prep.households, band, moved, grid.previous_row)
-            for code in sorted(kept_empty & set(grids)):
-                grids[code].note = make_note(OUT_OF_BAND, "manual_edit_empty", low=band[0], high=band[1])
-                grids[code].polygon_kept = True
+            start = {c: copy.copy(g) for c, g in grids.items()}
+            kept_before, broken_before = set(kept_empty), list(broken)
+            bad: list[str] = []
+            # the seam guard (gridgeo.living.seamguard): re-drawn grids must meet the kept ones exactly once written;
+            # else every grid of the community but the dedicated and locked ones is drawn again (no building moves)
+            for attempt in ("edited", "community"):
+                if attempt == "community":
+                    logger.info("community %s: grids %s would not meet their neighbours exactly; drawing its grids again", ccode, ", ".join(bad[:10]))
+                    grids = {c: copy.copy(g) for c, g in start.items()}
+                    kept_empty.clear()
+                    kept_empty.update(kept_before)
+                    broken[:] = broken_before
+                    region = {c for c, g in grids.items() if not g.dedicated and c not in locked and (g.members or c in affected)}
+                retired = _draw_edited(grids, region, prep, band, real_moves, kept_empty, broken, cells)
+                bad = unmatched_grids(grids, metric=metric, crs=crs, order=pg_codes)
+                if not bad:
+                    break
+            else:
+                raise SeamError(
+                    f"community {ccode}: the re-drawn grids cannot be made to meet the grids kept around them exactly "
+                    f"(edges that do not match in grids {', '.join(bad[:10])}), also when every grid of the community is drawn again"
+                )
+            retired_now.extend(retired)
         final.update(grids)
 
     dirty = np.zeros(len(b_code), dtype=bool)
@@ -445,6 +482,8 @@ def apply_edits(
     changes["parent"] = parent
     result.report["changes"] = {key: (len(value) if isinstance(value, list) else value) for key, value in changes.items() if key != "parent"}
     result.changes = changes
+    if not result.report["summary"]["coverage_valid"]:
+        require_valid_coverage(result.grids)  # each re-drawn community was checked (the seam guard above)
     if registered:
         result = keep_plan_units(result, run, prep, b_code, metric, unit_band)
     result = add_services(result, services)  # staffing, workload, coverage of the final grids, as the plan ran them

@@ -9,7 +9,7 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 
 from ..cells.adjacency import CellGraph, build_cell_graph
-from ..cells.tessellate import split_parts, tessellate_part
+from ..cells.tessellate import Tessellation, split_parts, tessellate_part
 from ..partition.band import _repair_band
 from ..partition.count import feasible_counts
 from ..partition.engine import _assign_parts, _dissolve
@@ -33,7 +33,9 @@ def _tessellate(region, members: np.ndarray, ctx: _Context):
         return None
     part = parts[0]
     groups, outlines = _compound_groups(members, part, ctx.compound_of, ctx.compound_geoms, ctx.compound_size)
-    tess = tessellate_part(part, ctx.geoms[members], groups=groups, group_geoms=outlines)
+    tess = _mended(tessellate_part(part, ctx.geoms[members], groups=groups, group_geoms=outlines), part, ctx.geoms[members])
+    if tess is None:
+        return None
     n_sites = len(tess.cells)
     weight = np.bincount(tess.site_of_building, weights=ctx.households[members], minlength=n_sites).astype(np.int64)
     barriers = None
@@ -44,6 +46,65 @@ def _tessellate(region, members: np.ndarray, ctx: _Context):
     if connected_components(graph.shared, directed=False)[0] != 1:
         return None
     return tess, graph
+
+
+#: a cell below this area (m²) is a sliver: its buildings join the cell holding them, its ground a neighbour
+SLIVER_M2 = 1e-6
+
+
+def _mended(tess: Tessellation, part, buildings: np.ndarray) -> Tessellation | None:
+    """``tess`` made a tiling of ``part`` again, or None when it cannot be.
+
+    Rarely the cells miss ground (seen on taipei_wanhua_datong: a building's cell
+    mended away to a sliver of no area, its ground lost): each missing piece goes
+    to the cell of a building it holds (the first), else to the cell sharing its
+    longest edge; then a cell still without area joins the cell holding its
+    first building (its sliver merged there, or into the cell sharing its
+    longest edge).  Without these a sliver touches no cell across an edge and the
+    cell graph falls apart.  None when the cells still do not cover the part.
+    """
+    cells = tess.cells.copy()
+    area = float(shapely.area(part))
+    if abs(float(shapely.area(cells).sum()) - area) <= 1e-9 * area and not (shapely.area(cells) < SLIVER_M2).any():
+        return tess
+    points = shapely.point_on_surface(buildings)
+    missing = shapely.get_parts(shapely.difference(part, shapely.union_all(cells)))
+    for piece in missing[shapely.area(missing) >= SLIVER_M2] if len(missing) else []:
+        inside = np.flatnonzero(shapely.covers(piece, points))
+        if len(inside):
+            site = int(tess.site_of_building[inside[0]])
+        else:
+            touching = shapely.STRtree(cells).query(piece, predicate="intersects")
+            edge = shapely.length(shapely.intersection(shapely.boundary(cells[touching]), shapely.boundary(piece)))
+            if not len(touching) or edge.max() <= 0:
+                return None
+            site = int(touching[int(np.argmax(edge))])
+        merged = shapely.union(cells[site], piece)
+        cells[site] = merged if shapely.get_type_id(merged) == 3 else piece if shapely.area(cells[site]) < SLIVER_M2 else merged
+    thin = shapely.area(cells) < SLIVER_M2
+    if thin.all():
+        return None
+    keep = np.flatnonzero(~thin)
+    target = np.arange(len(cells))
+    tree = shapely.STRtree(cells[keep])
+    for site in np.flatnonzero(thin).tolist():
+        mine = np.flatnonzero(tess.site_of_building == site)
+        home = keep[int(tree.nearest(points[mine[0]] if len(mine) else tess.anchors[site]))]
+        near = keep[tree.query(cells[site], predicate="intersects")]
+        edge = {int(c): float(shapely.length(shapely.intersection(shapely.boundary(cells[c]), shapely.boundary(cells[site])))) for c in near}
+        ground = home if edge.get(int(home), 0.0) > 0 else (max(sorted(edge), key=lambda c: edge[c]) if edge else home)
+        merged = shapely.union(cells[ground], cells[site])
+        if shapely.get_type_id(merged) == 3:
+            cells[ground] = merged
+        target[site] = home
+    if shapely.get_type_id(cells[keep]).tolist() != [3] * len(keep) or abs(float(shapely.area(cells[keep]).sum()) - area) > 1e-6 * area:
+        return None
+    remap = np.full(len(cells), -1, dtype=np.int64)
+    remap[keep] = np.arange(len(keep))
+    site = remap[target]
+    return Tessellation(
+        cells[keep], site[tess.site_of_building], None if tess.site_of_group is None else site[tess.site_of_group], tess.anchors[keep]
+    )
 
 
 def _reassign_loose(graph: CellGraph, labels: np.ndarray) -> None:

@@ -8,12 +8,14 @@ import logging
 import numpy as np
 import shapely
 
+from ..partition.count import feasible_counts
 from ..partition.engine import community_rng, partition_community
-from ..partition.notes import INFEASIBLE, make_note
+from ..partition.notes import INFEASIBLE, GridNote, make_note
 from .compounds import _compound_groups
+from .corridorfix import repair_through_corridors
 from .movebound import cheapest_moves
 from .redraw import _inherit, _pins_hold, _replace, _solve_labels, _tessellate
-from .state import _Context, _Grid, _is_bad, _note_for, _oversize, _weight
+from .state import _Context, _existing_moved, _Grid, _is_bad, _note_for, _oversize, _weight
 
 logger = logging.getLogger(__name__)
 
@@ -76,26 +78,27 @@ def _repair_community(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, c
         bad = {code for code, grid in grids.items() if code in dirty and _is_bad(grid, ctx)} | _split_compounds(grids, ctx)
         if not bad:
             return
+        excused = _infeasible_excused(grids, ctx)
+        if bad <= set(excused):
+            # the total admits no grid count: the grids stay as they are, each out of band excused by the total
+            for c, note in excused.items():
+                grids[c].note = note
+            return
         attempts += 1
         code = min(bad)
         # first the grids the cheapest flow of households links to this one, then the grids sharing its longest borders
-        solved = _repair_cheapest(grids, code, ctx, dirty)
+        solved = _repair_cheapest(grids, code, ctx, dirty, community_geom)
         if not solved:
-            region = _with_compound_mates(grids, [code], ctx)
-            solved = len(region) > 1 and _repair_region(grids, region, ctx, dirty)
-        while not solved:
+            solved = _repair_grown(grids, code, ctx, dirty)
+        if not solved:
+            # a grid walled in behind a large building: joined to a neighbour through a strip of open ground
             candidates = [c for c, g in grids.items() if not g.dedicated and not g.locked]
-            shared = _shared_lengths(grids, candidates) if len(candidates) > 1 else {}
-            border: dict[str, float] = {}
-            for (a, b), length in shared.items():
-                if a in region and b not in region:
-                    border[b] = border.get(b, 0.0) + length
-            if not border or len(region) >= ctx.max_region:
-                break
-            region = _with_compound_mates(grids, region + [max(sorted(border), key=lambda c: border[c])], ctx)
-            solved = _repair_region(grids, region, ctx, dirty)
+            shared = _shared_lengths(grids, candidates) if code in candidates and len(candidates) > 1 else {}
+            neighbours = sorted((b for (a, b) in shared if a == code), key=lambda c: (-shared[(code, c)], c))
+            solved = bool(neighbours) and repair_through_corridors(grids, code, ctx, dirty, neighbours)
         if not solved:
-            logger.info("community %s: repairing grid %s needs the whole community", ctx.community_id, code)
+            # (a completion tried on a copy, gridgeo.living.repair._completed_moved, logs at debug level only)
+            logger.log(logging.INFO if ctx.lookahead else logging.DEBUG, "community %s: repairing grid %s needs the whole community", ctx.community_id, code)
             _repartition_whole(grids, ctx, community_geom, dirty)
             return
         if attempts > 4 * len(grids) + 10:
@@ -103,11 +106,72 @@ def _repair_community(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, c
             return
 
 
+def _infeasible_excused(grids: dict[str, _Grid], ctx: _Context) -> dict[str, GridNote]:
+    """The grids of a community whose total admits no grid count that are out of band only because of that total.
+
+    The community's grids with a band (not dedicated; a community with a locked
+    grid is left to the repair) hold ``T`` households, and no count ``k`` puts ``T / k`` in the band: every layout leaves
+    a grid out of it, and every grid out of band has the ``infeasible_total``
+    excuse a fresh partition gives.  The layout as it is qualifies when no grid
+    holds a building above the maximum (a fresh partition would join such a
+    remainder to it), none is empty, ``k`` is a count next to the gap (the most
+    grids whose mean is above the maximum, ``T // high``, or the fewest whose
+    mean is below the minimum, ``ceil(T / low)``: 552 households with 300–500 keep
+    one grid or two, not three), and every grid out of band misses on the side
+    the total forces for that count: above the maximum when ``k`` grids cannot
+    hold ``T`` within it, else below the minimum.  A community without
+    households keeps its grids too (``no_households``, as a fresh partition
+    flags it).  Returns code → note of each such grid; empty when the total
+    admits a count or the layout does not qualify (then the grids are repaired
+    as any other).
+    """
+    low, high = ctx.band
+    plain = [c for c, g in grids.items() if not g.dedicated and not g.locked]
+    weights = {c: _weight(grids[c], ctx) for c in plain}
+    total, k = sum(weights.values()), len(plain)
+    if plain and not total:  # no household left to grid (a cleared community): the grids stay, flagged
+        return {c: make_note(INFEASIBLE, "no_households") for c in plain}
+    if not plain or any(g.locked for g in grids.values()) or any(_oversize(grids[c], ctx) or not grids[c].members for c in plain):
+        return {}  # (a locked grid's households count in the community's total, but cannot move: no claim is made)
+    if len(feasible_counts(total, low, high)):
+        return {}
+    if k not in (total // high, -(-total // low)):
+        return {}  # a count next to the gap only: the most grids still above the maximum, the fewest below the minimum
+    above = total > k * high  # k grids are too few for the total: the grids that miss are above the band
+    out = [c for c in plain if not (low <= weights[c] <= high)]
+    if any((weights[c] > high) != above for c in out):
+        return {}
+    return {c: make_note(INFEASIBLE, "infeasible_total", total=total, k=k, low=low, high=high) for c in out}
+
+
+def _repair_grown(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: set[str]) -> bool:
+    """Repair ``code`` with the neighbour sharing its longest border, growing the region by the grid sharing the
+    longest border with it, a grid at a time, up to ``ctx.max_region`` grids; False when none of these can."""
+    region = _with_compound_mates(grids, [code], ctx)
+    solved = len(region) > 1 and _repair_region(grids, region, ctx, dirty)
+    while not solved:
+        candidates = [c for c, g in grids.items() if not g.dedicated and not g.locked]
+        shared = _shared_lengths(grids, candidates) if len(candidates) > 1 else {}
+        border: dict[str, float] = {}
+        for (a, b), length in shared.items():
+            if a in region and b not in region:
+                border[b] = border.get(b, 0.0) + length
+        if not border or len(region) >= ctx.max_region:
+            break
+        region = _with_compound_mates(grids, region + [max(sorted(border), key=lambda c: border[c])], ctx)
+        solved = _repair_region(grids, region, ctx, dirty)
+    return solved
+
+
 #: most neighbours tried on their own with a grid out of band (those with the most room first)
 _PAIR_TRIES = 6
+#: candidates moving fewer households (leaving more grids out of band) whose completed repair is compared
+_LOOKAHEAD = 2
+#: the trial of :func:`_repair_cheapest` that grows the region by the longest borders (:func:`_repair_grown`)
+_GROWN = ["grown"]
 
 
-def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: set[str]) -> bool:
+def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: set[str], community_geom=None) -> bool:
     """Repair ``code`` in the region that moves the fewest existing households; False when none can.
 
     The candidates: the region along the cheapest flow (:func:`_repair_along_flow`);
@@ -116,9 +180,16 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
     building on the border with a grid that has room goes there); and, for a
     grid above the band, ``code`` alone (split in two, the new grid made of
     its added buildings when they form a connected group,
-    :func:`gridgeo.living.addedgroup.split_added_group`).  Each runs on a copy;
-    the first one leaving the fewest grids out of the band, then moving the
-    fewest existing households (counted by grid code), is kept.
+    :func:`gridgeo.living.addedgroup.split_added_group`); and, when several
+    grids are out of band, the region grown by the longest borders
+    (:func:`_repair_grown`).  Each runs on a copy; the first one leaving the
+    fewest grids out of the band, then moving the fewest existing households
+    (counted by grid code), is kept, unless one moving fewer households
+    (leaving more grids out of band) moves fewer once the community's repair is
+    completed from it: the :data:`_LOOKAHEAD` cheapest such candidates and the
+    first one are each completed on a copy (with the usual greedy choice, no
+    look-ahead inside), and the candidate whose completion moves the fewest
+    existing households is kept (the first one on a tie).
     """
     low, high = ctx.band
     weight = _weight(grids[code], ctx)
@@ -133,9 +204,13 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
         trials += [[code, b] for b in sorted(room, key=lambda c: (-room[c], c))[:_PAIR_TRIES] if room[b] > 0]
     if weight > high and code in candidates:
         trials.append([code])
+    if sum(1 for c, g in grids.items() if c in dirty and _is_bad(g, ctx)) > 1:
+        # several grids out of band: the region grown by the longest borders may repair them together
+        trials.append(_GROWN)
     start = {c: _copy_grid(g) for c, g in grids.items()}
     dirty_before, retired_before, number_before = set(dirty), set(ctx.retired), ctx.next_number
     best = None
+    solved_states = []
     for region in trials:
         here = {c: _copy_grid(g) for c, g in start.items()}
         here_dirty = set(dirty_before)
@@ -144,6 +219,8 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
         ctx.next_number = number_before
         if region is None:
             solved = _repair_along_flow(here, code, ctx, here_dirty)
+        elif region is _GROWN:
+            solved = _repair_grown(here, code, ctx, here_dirty)
         else:
             region = _with_compound_mates(here, region, ctx)
             solved = (len(region) > 1 or weight > high) and _repair_region(here, region, ctx, here_dirty)
@@ -152,10 +229,19 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
             # fewest existing households moved
             left = sum(1 for c, g in here.items() if c in here_dirty and _is_bad(g, ctx))
             key = (left, _existing_moved(start, here, ctx))
+            how = "along the flow" if region is None else "in the region grown by its longest borders" if region is _GROWN else "with " + ", ".join(region)
+            logger.debug("community %s: grid %s repaired %s: %d grids left out of band, %d existing households moved", ctx.community_id, code, how, *key)
+            solved_states.append((key, here, here_dirty, set(ctx.retired), ctx.next_number))
             if best is None or key < best[0]:
-                best = (key, here, here_dirty, set(ctx.retired), ctx.next_number)
+                best = solved_states[-1]
             if key[1] == 0:
                 break
+    cheaper = sorted((s for s in solved_states if s[0][1] < best[0][1]), key=lambda s: s[0][1])[:_LOOKAHEAD] if best is not None else []
+    if cheaper and ctx.lookahead and community_geom is not None:
+        # a region that leaves more grids out of band but moves fewer households: compare the completed repairs
+        finished = [(_completed_moved(start, state, ctx, community_geom), rank, state) for rank, state in enumerate([best] + cheaper)]
+        moved, _, best = min(finished, key=lambda item: item[:2])
+        logger.debug("community %s: grid %s: the completed repairs move %s existing households; %d kept", ctx.community_id, code, [item[0] for item in finished], moved)
     state = (start, dirty_before, retired_before, number_before) if best is None else best[1:]
     grids.clear()
     grids.update(state[0])
@@ -167,22 +253,31 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
     return best is not None
 
 
+def _completed_moved(start: dict[str, _Grid], state, ctx: _Context, community_geom) -> int:
+    """Existing households moved (from ``start``) once the community's repair is completed from a candidate ``state``
+    (on copies, without look-ahead; ``ctx.retired`` and ``ctx.next_number`` are restored)."""
+    _, here, here_dirty, retired, number = state
+    grids = {c: _copy_grid(g) for c, g in here.items()}
+    retired_before, number_before = set(ctx.retired), ctx.next_number
+    ctx.retired.clear()
+    ctx.retired.update(retired)
+    ctx.next_number = number
+    ctx.lookahead = False
+    try:
+        _repair_community(grids, set(here_dirty), ctx, community_geom)
+    finally:
+        ctx.lookahead = True
+        ctx.retired.clear()
+        ctx.retired.update(retired_before)
+        ctx.next_number = number_before
+    return _existing_moved(start, grids, ctx)
+
+
 def _copy_grid(grid: _Grid) -> _Grid:
     """A copy of ``grid`` whose buildings can change without changing the original's."""
     out = copy.copy(grid)
     out.members = set(grid.members)
     return out
-
-
-def _existing_moved(before: dict[str, _Grid], after: dict[str, _Grid], ctx: _Context) -> int:
-    """Households of buildings that were there before the update whose grid code differs between ``before`` and ``after``."""
-    code_of = {b: c for c, g in after.items() for b in g.members}
-    moved = 0
-    for c, g in before.items():
-        for b in g.members:
-            if (ctx.is_new is None or not ctx.is_new[b]) and code_of.get(b) != c:
-                moved += int(ctx.households[b])
-    return moved
 
 
 #: regions tried along the cheapest flow before the repair falls back to growing by the longest border

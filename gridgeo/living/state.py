@@ -44,6 +44,7 @@ class _Context:
     unit_band: tuple[int, int] | None = None  # joint-unit band: oversize grids that fit no unit cut take in households
     is_new: np.ndarray | None = None  # per building: added since the previous run (moving it moves no existing household)
     transfers: bool = True  # the repair also tries the cheapest single-border transfers (gridgeo.living.shed)
+    lookahead: bool = True  # the repair compares candidates by their completed repair (gridgeo.living.repair)
 
 
 class _Repair(_Search):
@@ -83,3 +84,14 @@ def _note_for(grid: _Grid, ctx: _Context) -> GridNote:
     if grid.locked and grid.note.status != "edited_split":
         return make_note(OUT_OF_BAND, "locked_grid", households=w, low=ctx.band[0], high=ctx.band[1])
     return grid.note
+
+
+def _existing_moved(before: dict[str, _Grid], after: dict[str, _Grid], ctx: _Context) -> int:
+    """Households of buildings that were there before the update whose grid code differs between ``before`` and ``after``."""
+    code_of = {b: c for c, g in after.items() for b in g.members}
+    moved = 0
+    for c, g in before.items():
+        for b in g.members:
+            if (ctx.is_new is None or not ctx.is_new[b]) and code_of.get(b) != c:
+                moved += int(ctx.households[b])
+    return moved

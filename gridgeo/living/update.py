@@ -28,7 +28,11 @@ and a new building layer and returns a new :class:`~gridgeo.result.Partition`:
    buildings), a grid and its neighbours are merged and split again (ReCom, as in
    :mod:`gridgeo.partition.plan`).  When this leaves a grid out of band the
    region grows by the neighbour sharing the longest border with it, up to
-   ``max_region`` grids; beyond that the whole community is partitioned afresh.
+   ``max_region`` grids; then the grid is joined to a neighbour through a strip
+   of open ground where its buildings are walled in behind a large one
+   (:mod:`gridgeo.living.corridorfix`); beyond that the whole community is
+   partitioned afresh.  A community whose total admits no grid count keeps its
+   grids when only that total puts them out of band (``infeasible_total``).
    Grids of a region whose buildings the repair did not touch keep their polygon.
 4. **Codes.**  The new grid with the largest household overlap with a previous grid
    inherits its code (each code at most once); other new grids take numbers after

@@ -1,0 +1,138 @@
+"""The repair of a grid walled in behind one large building: the corridors of a fresh partition, in a region of an update.
+
+When every region the repair of an update tries fails, the grid out of band is often one whose buildings reach
+its neighbours only through one large building's cell (shanghai_bund: a 378-household block with 201
+households behind it, a 291-household block at the end of a chain of cells).  No set of whole cells can then
+leave the grid, and the update used to partition the whole community afresh (moving thousands of households),
+where the fresh partition joins those buildings to another grid through a strip of open ground
+(:mod:`gridgeo.partition.corridors`, :mod:`gridgeo.partition.routes`).
+
+:func:`repair_through_corridors` does the same locally, before the whole community is partitioned afresh: the
+grid with each neighbour (and with all its neighbours) is tessellated again, the corridors of a fresh partition
+repair it there, and the region whose every grid ends in the band moving the fewest households that were there
+before is kept.  Its grids are the region's cells (the via cells without their strips) and strips dissolved;
+a grid that gained a strip has the ``corridor`` reason of a fresh partition (status ``in_band``).  Regions with
+pinned buildings are not tried (the corridors' search does not keep pins).
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import shapely
+
+from ..partition.engine import _dissolve, _join_through_corridors
+from ..partition.notes import IN_BAND, OUT_OF_BAND, OVERSIZE, GridNote, make_note
+from .redraw import _inherit, _reassign_loose, _tessellate
+from .state import _Context, _existing_moved, _Grid, _is_bad, _note_for
+
+__all__ = ["repair_through_corridors"]
+
+logger = logging.getLogger(__name__)
+
+
+def repair_through_corridors(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: set[str], neighbours: list[str]) -> bool:
+    """Repair ``code`` with one of ``neighbours`` (each alone, then all of them) through corridors; False when none can.
+
+    ``neighbours`` are the grids bordering ``code`` that may change, longest
+    border first.  Each region is tried on a copy; of those whose grids all end
+    in the band (or excused), the one moving the fewest households that were
+    there before (counted by grid code) is applied to ``grids`` (in place, with
+    ``dirty``, ``ctx.retired`` and ``ctx.next_number``).
+    """
+    regions = [[code, n] for n in neighbours]
+    if len(neighbours) > 1:
+        regions.append([code] + neighbours[: max(ctx.max_region - 1, 1)])
+    best = None
+    number_before = ctx.next_number
+    for region in regions:
+        if any(ctx.pins.get(b) is not None for c in region for b in grids[c].members):
+            continue
+        ctx.next_number = number_before
+        done = _corridor_region(grids, sorted(region), ctx)
+        if done is None:
+            continue
+        replaced, retired = done
+        after = {c: g for c, g in grids.items() if c not in region}
+        after.update(replaced)
+        moved = _existing_moved(grids, after, ctx)
+        if best is None or moved < best[0]:
+            best = (moved, sorted(region), replaced, retired, ctx.next_number)
+    if best is None:
+        ctx.next_number = number_before
+        return False
+    moved, region, replaced, retired, number = best
+    logger.log(
+        logging.INFO if ctx.lookahead else logging.DEBUG, "community %s: grid %s repaired with %s through corridors (%d existing households moved)",
+        ctx.community_id, code, ", ".join(c for c in region if c != code), moved,
+    )
+    for c in region:
+        del grids[c]
+    grids.update(replaced)
+    dirty.update(replaced)
+    ctx.retired |= retired
+    ctx.next_number = number
+    return True
+
+
+def _corridor_region(grids: dict[str, _Grid], region: list[str], ctx: _Context):
+    """The region's grids repaired through corridors: (code → new grid, retired codes), or None when it fails."""
+    low, high = ctx.band
+    members = np.array(sorted(set().union(*(grids[c].members for c in region))), dtype=np.int64)
+    if not len(members):
+        return None
+    shape = shapely.union_all([grids[c].geom for c in region])
+    built = _tessellate(shape, members, ctx)
+    if built is None:
+        return None
+    tess, graph = built
+    code_label = {c: i for i, c in enumerate(region)}
+    owner = {int(b): code_label[c] for c in region for b in grids[c].members}
+    labels = np.full(graph.n, -1, dtype=np.int64)
+    for local in range(len(members) - 1, -1, -1):
+        labels[tess.site_of_building[local]] = owner[int(members[local])]
+    _reassign_loose(graph, labels)
+    if len(np.unique(labels)) != len(region):
+        return None
+    weights = np.bincount(labels, weights=graph.weight, minlength=len(region))
+    largest = np.zeros(len(region))
+    np.maximum.at(largest, labels, graph.weight)
+    notes = [
+        make_note(OVERSIZE, "oversize_building", households=int(largest[g]), high=high) if largest[g] > high
+        else GridNote(IN_BAND) if low <= weights[g] <= high else GridNote(OUT_OF_BAND)
+        for g in range(len(region))
+    ]
+    barriers = None
+    if ctx.barriers is not None:
+        hits = shapely.STRtree(ctx.barriers).query(shape, predicate="intersects")
+        barriers = ctx.barriers[hits] if len(hits) else None
+    joined = _join_through_corridors(graph, labels, notes, tess.cells, np.arange(graph.n), tess, ctx.geoms[members], low, high, barriers)
+    if joined is None:
+        return None
+    new_labels, new_notes, cells, strips = joined
+    if any(note.status == OUT_OF_BAND for note in new_notes):
+        return None
+    new_members = [set(members[new_labels[tess.site_of_building] == g].tolist()) for g in range(len(new_notes))]
+    if any(not m for m in new_members):
+        return None
+    polygons = []
+    for g in range(len(new_notes)):
+        pieces = cells[new_labels == g]
+        if g in strips:
+            pieces = np.concatenate([pieces, np.array(strips[g], dtype=object)])
+        polygon = _dissolve(pieces)
+        if shapely.get_type_id(polygon) != 3:
+            return None
+        polygons.append(polygon)
+    codes = _inherit(grids, region, new_members, ctx)
+    replaced = {}
+    for g, c in enumerate(codes):
+        previous = grids.get(c)
+        grid = _Grid(c, polygons[g], new_members[g], GridNote(), False, False, None, previous.previous_row if previous is not None else None)
+        grid.note = new_notes[g] if new_notes[g].code == "corridor" else _note_for(grid, ctx)
+        if _is_bad(grid, ctx):
+            return None
+        replaced[c] = grid
+    return replaced, {c for c in region if c not in codes}
+
