@@ -24,7 +24,7 @@ import shapely
 
 from ..partition.engine import _dissolve, _join_through_corridors
 from ..partition.notes import IN_BAND, OUT_OF_BAND, OVERSIZE, GridNote, make_note
-from .redraw import _inherit, _reassign_loose, _tessellate
+from .redraw import _inherit, _reassign_loose, _region_sites
 from .state import _Context, _existing_moved, _Grid, _is_bad, _note_for
 
 __all__ = ["repair_through_corridors"]
@@ -79,19 +79,10 @@ def repair_through_corridors(grids: dict[str, _Grid], code: str, ctx: _Context, 
 def _corridor_region(grids: dict[str, _Grid], region: list[str], ctx: _Context):
     """The region's grids repaired through corridors: (code → new grid, retired codes), or None when it fails."""
     low, high = ctx.band
-    members = np.array(sorted(set().union(*(grids[c].members for c in region))), dtype=np.int64)
-    if not len(members):
+    sites = _region_sites(grids, region, ctx)
+    if sites is None:
         return None
-    shape = shapely.union_all([grids[c].geom for c in region])
-    built = _tessellate(shape, members, ctx)
-    if built is None:
-        return None
-    tess, graph = built
-    code_label = {c: i for i, c in enumerate(region)}
-    owner = {int(b): code_label[c] for c in region for b in grids[c].members}
-    labels = np.full(graph.n, -1, dtype=np.int64)
-    for local in range(len(members) - 1, -1, -1):
-        labels[tess.site_of_building[local]] = owner[int(members[local])]
+    members, shape, tess, graph, labels = sites
     _reassign_loose(graph, labels)
     if len(np.unique(labels)) != len(region):
         return None

@@ -48,6 +48,27 @@ def _tessellate(region, members: np.ndarray, ctx: _Context):
     return tess, graph
 
 
+
+def _region_sites(grids: dict[str, _Grid], region: list[str], ctx: _Context):
+    """The buildings, polygon, cells and cell graph of ``region`` (sorted grid codes), each site labelled with the
+    position in ``region`` of its grid; None when the region has no buildings or is not one piece.
+
+    A site shared by buildings of several grids (identical footprints) goes with its first building.
+    """
+    members = np.array(sorted(set().union(*(grids[c].members for c in region))), dtype=np.int64)
+    if not len(members):
+        return None
+    shape = shapely.union_all([grids[c].geom for c in region])
+    built = _tessellate(shape, members, ctx)
+    if built is None:
+        return None
+    tess, graph = built
+    owner = {int(b): i for i, c in enumerate(region) for b in grids[c].members}
+    labels = np.full(graph.n, -1, dtype=np.int64)
+    for local in range(len(members) - 1, -1, -1):
+        labels[tess.site_of_building[local]] = owner[int(members[local])]
+    return members, shape, tess, graph, labels
+
 #: a cell below this area (m²) is a sliver: its buildings join the cell holding them, its ground a neighbour
 SLIVER_M2 = 1e-6
 

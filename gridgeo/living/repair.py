@@ -14,7 +14,7 @@ from ..partition.notes import INFEASIBLE, GridNote, make_note
 from .compounds import _compound_groups
 from .corridorfix import repair_through_corridors
 from .movebound import cheapest_moves
-from .redraw import _inherit, _pins_hold, _replace, _solve_labels, _tessellate
+from .redraw import _inherit, _pins_hold, _region_sites, _replace, _solve_labels
 from .state import _Context, _existing_moved, _Grid, _is_bad, _note_for, _oversize, _weight
 
 logger = logging.getLogger(__name__)
@@ -386,18 +386,11 @@ def _with_compound_mates(grids: dict[str, _Grid], region: list[str], ctx: _Conte
 def _repair_region(grids: dict[str, _Grid], region: list[str], ctx: _Context, dirty: set[str]) -> bool:
     """Repair the grids of ``region`` inside the union of their polygons; False when that is not enough."""
     region = sorted(region)
-    members = np.array(sorted(set().union(*(grids[c].members for c in region))), dtype=np.int64)
-    shape = shapely.union_all([grids[c].geom for c in region])
-    built = _tessellate(shape, members, ctx)
-    if built is None:
+    sites = _region_sites(grids, region, ctx)
+    if sites is None:
         return False
-    tess, graph = built
+    members, _, tess, graph, labels = sites
     code_label = {c: i for i, c in enumerate(region)}
-    building_label = np.array([next(code_label[c] for c in region if int(b) in grids[c].members) for b in members])
-    labels = np.full(graph.n, -1, dtype=np.int64)
-    # a site shared by buildings of several grids (identical footprints) goes with its first building
-    for local in range(len(members) - 1, -1, -1):
-        labels[tess.site_of_building[local]] = building_label[local]
     # a pinned building's site stays in its grid
     pin_of = np.full(graph.n, -1, dtype=np.int64)
     for local, b in enumerate(members.tolist()):
