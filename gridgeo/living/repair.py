@@ -88,7 +88,8 @@ def _repair_community(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, c
         code = min(bad)
         # first the grids the cheapest flow of households links to this one, then the grids sharing its longest borders
         solved = _repair_cheapest(grids, code, ctx, dirty, community_geom)
-        if not solved:
+        if not solved and not _several_out_of_band(grids, dirty, ctx):
+            # (with several, _repair_cheapest has tried the grown region on these same grids already)
             solved = _repair_grown(grids, code, ctx, dirty)
         if not solved:
             # a grid walled in behind a large building: joined to a neighbour through a strip of open ground
@@ -142,6 +143,11 @@ def _infeasible_excused(grids: dict[str, _Grid], ctx: _Context) -> dict[str, Gri
     if any((weights[c] > high) != above for c in out):
         return {}
     return {c: make_note(INFEASIBLE, "infeasible_total", total=total, k=k, low=low, high=high) for c in out}
+
+
+def _several_out_of_band(grids: dict[str, _Grid], dirty: set[str], ctx: _Context) -> bool:
+    """Whether more than one changed grid is out of band (not excused)."""
+    return sum(1 for c, g in grids.items() if c in dirty and _is_bad(g, ctx)) > 1
 
 
 def _repair_grown(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: set[str]) -> bool:
@@ -204,8 +210,8 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
         trials += [[code, b] for b in sorted(room, key=lambda c: (-room[c], c))[:_PAIR_TRIES] if room[b] > 0]
     if weight > high and code in candidates:
         trials.append([code])
-    if sum(1 for c, g in grids.items() if c in dirty and _is_bad(g, ctx)) > 1:
-        # several grids out of band: the region grown by the longest borders may repair them together
+    if _several_out_of_band(grids, dirty, ctx):
+        # the region grown by the longest borders may repair them together
         trials.append(_GROWN)
     start = {c: _copy_grid(g) for c, g in grids.items()}
     dirty_before, retired_before, number_before = set(dirty), set(ctx.retired), ctx.next_number
