@@ -25,6 +25,7 @@ import heapq
 import numpy as np
 from scipy.sparse.csgraph import connected_components
 
+from ..partition.refine import _connected
 from .shed import _cut_off, _stays_one_piece
 
 __all__ = ["give_added", "split_added_group"]
@@ -106,7 +107,7 @@ def _top_up(group, inside, weight, existing, frozen, indptr, indices, low, high)
     group = [int(c) for c in group]
     for c in group:
         inside[c] = False
-    if not inside.any() or not _connected(np.flatnonzero(inside), indptr, indices):
+    if not inside.any() or not _connected(inside, indptr, indices):
         return None, 0, 0.0
     held = int(weight[group].sum())
     paid = 0.0
@@ -143,21 +144,6 @@ def _top_up(group, inside, weight, existing, frozen, indptr, indices, low, high)
     if held < low:
         return None, 0, 0.0
     return np.array(sorted(group), dtype=np.int64), held, paid
-
-
-def _connected(nodes: np.ndarray, indptr, indices) -> bool:
-    """Whether ``nodes`` form one piece of the graph."""
-    members = set(nodes.tolist())
-    start = next(iter(members))
-    seen = {start}
-    stack = [start]
-    while stack:
-        cur = stack.pop()
-        for j in indices[indptr[cur] : indptr[cur + 1]].tolist():
-            if j in members and j not in seen:
-                seen.add(j)
-                stack.append(j)
-    return len(seen) == len(members)
 
 
 def give_added(graph, labels: np.ndarray, *, low: int, high: int, existing: np.ndarray, frozen: np.ndarray | None = None, excused: np.ndarray | None = None) -> np.ndarray:
