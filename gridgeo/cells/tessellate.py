@@ -398,7 +398,6 @@ def _mend(cells: np.ndarray, anchors: np.ndarray, part) -> np.ndarray:
         is_kept[keep] = True
         strays = list(pieces[~is_kept])
     empty = [i for i in range(n) if kept[i] is None]
-    empty = [i for i in range(n) if kept[i] is None]
     if empty:
         # a site whose cell vanished (a building outside the part's interior): give it a sliver
         for i in empty:
