@@ -19,7 +19,7 @@ def group_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     Parameters
     ----------
     keys : ndarray, shape (n, m)
-        Rows to group (exact equality; normalise ``-0.0`` and round first if needed).
+        Rows to group (exact equality; normalise ``-0.0`` and round first if needed; no NaN).
 
     Returns
     -------
@@ -37,12 +37,30 @@ def group_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = len(keys)
     if n == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    order = np.lexsort(keys.T[::-1])
+    order = _row_sort(keys)
     ordered = keys[order]
     new = np.empty(n, dtype=bool)
     new[0] = True
     np.any(ordered[1:] != ordered[:-1], axis=1, out=new[1:])
     return order, np.cumsum(new) - 1
+
+
+def _row_sort(keys: np.ndarray) -> np.ndarray:
+    """A stable lexicographic sort of the rows of ``keys`` (first column first): ``np.lexsort(keys.T[::-1])``.
+
+    Float rows of an even width (coordinates, segments) are sorted a pair of
+    columns at a time, each pair viewed as one complex number (numpy orders
+    complex numbers by real part, then imaginary part), last pair first, each
+    pass stable: the same order as ``lexsort`` (for keys without NaN) in a
+    fraction of its time.
+    """
+    if keys.dtype != np.float64 or keys.ndim != 2 or keys.shape[1] % 2:
+        return np.lexsort(keys.T[::-1])
+    pairs = np.ascontiguousarray(keys).view(np.complex128)
+    order = np.argsort(pairs[:, -1], kind="stable")
+    for column in range(pairs.shape[1] - 2, -1, -1):
+        order = order[np.argsort(pairs[order, column], kind="stable")]
+    return order
 
 
 def geometry_order(geoms: np.ndarray) -> np.ndarray:
