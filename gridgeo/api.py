@@ -21,7 +21,7 @@ from .arrays import geometry_order
 from .build import _compound_layer, _compound_report, _grid_codes, _report, _with_added_columns, community_tasks
 from .cells.areas import assign_areas
 from .errors import AuditError, InputError, Problem
-from .gather import UnitColumns, gather_result, own_footprints
+from .gather import UnitColumns, own_footprints, run_and_gather
 from .governance.code_settings import apply_codes, prepare_codes
 from .governance.codes import building_code, community_codes, reading_order, unit_code, width_for
 from .governance.workload import add_workload
@@ -31,7 +31,6 @@ from .labels import reason_text
 from .memory import release_memory
 from .metrics import community_metrics, polsby_popper
 from .parallel import map_completed
-from .partition.engine import run_community_task
 from .partition.notes import DEDICATED
 from .result import Partition
 from .units.register_households import REGISTER_COUNT, _add_register, _match_register, _register_rows
@@ -276,13 +275,14 @@ def partition(
         for members, task in zip(member_lists, tasks):
             task.household_breaks = [held["breaks"][b] for b in members]
     mark = timings.lap("read and checks", mark)
-    # each result is reduced as it arrives and let go (gridgeo.gather): the parent never holds them all
+    # each result is reduced in its worker (gridgeo.gather) and only its compact form travels back
     gathered: list = [None] * len(tasks)
     weights = [len(t.buildings) for t in tasks]
-    for position, outcome in map_completed(run_community_task, tasks, workers=workers, scheduler=scheduler, progress=progress, weights=weights):
+    for position, outcome in map_completed(run_and_gather, tasks, workers=workers, scheduler=scheduler, progress=progress, weights=weights):
         for name, seconds in (outcome.timings or {}).items():
             timings.add(f"workers: {name}", seconds)
-        gathered[position] = gather_result(outcome)
+        outcome.timings = None
+        gathered[position] = outcome
         tasks[position] = outcome = None
     del tasks
     release_memory("gathering")

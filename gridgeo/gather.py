@@ -20,10 +20,10 @@ import shapely
 
 from .governance.codes import unit_code, width_for
 from .labels import reason_text
-from .partition.engine import CommunityResult
+from .partition.engine import CommunityResult, CommunityTask, run_community_task
 from .units.cut import Unit
 
-__all__ = ["Gathered", "gather_result", "UnitColumns", "own_footprints"]
+__all__ = ["Gathered", "gather_result", "run_and_gather", "UnitColumns", "own_footprints"]
 
 
 @dataclass
@@ -51,6 +51,9 @@ class Gathered:
     unit_geoms : ndarray of object
         Per unit: the union of its buildings, or None for a unit of one
         building (its geometry is that building's footprint).
+    timings : dict or None
+        Seconds per stage in the worker (:mod:`gridgeo.timings`), from
+        :func:`run_and_gather`; never written to the outputs.
     """
 
     building_grid: np.ndarray
@@ -67,6 +70,7 @@ class Gathered:
     member_first: np.ndarray
     member_last: np.ndarray
     unit_geoms: np.ndarray
+    timings: dict | None = None
 
     @property
     def n_grids(self) -> int:
@@ -139,6 +143,30 @@ def gather_result(result: CommunityResult) -> Gathered:
         member_last=flat[:, 2].copy(),
         unit_geoms=unit_geoms,
     )
+
+
+def run_and_gather(task: CommunityTask) -> Gathered:
+    """:func:`~gridgeo.partition.engine.run_community_task` and :func:`gather_result` in one call (picklable entry point).
+
+    Run in the community's worker, so that what travels back to the parent is
+    the compact form: a unit of one building carries no copy of its
+    building's footprint (a tower of 300 households has some twenty such
+    units), and the parent has no gathering left to do.  The worker's stage
+    times ride along in ``timings``.
+
+    Examples
+    --------
+    >>> import numpy as np, shapely
+    >>> b = np.array([shapely.box(x + 5, 40, x + 15, 60) for x in range(0, 400, 20)])
+    >>> task = CommunityTask(shapely.box(0, 0, 400, 100), b, np.full(20, 40), (300, 500), 0, "A", unit_band=(10, 15))
+    >>> g = run_and_gather(task)
+    >>> g.n_grids, int(g.unit_households.sum()), "tessellation" in g.timings
+    (2, 800, True)
+    """
+    result = run_community_task(task)
+    gathered = gather_result(result)
+    gathered.timings = result.timings
+    return gathered
 
 
 class UnitColumns:

@@ -66,6 +66,33 @@ def test_gathered_units_are_the_workers_units(tasks):
     assert singles and unions  # both kinds are covered by this slice
 
 
+def test_gathered_in_the_worker_is_gathered_in_the_parent(tasks):
+    """run_and_gather in a pool of two workers gives, per community, what gather_result gave the parent from the
+    full result, its stage times included; what travels back is smaller (no copy of a footprint per unit)."""
+    import pickle
+
+    from gridgeo.gather import run_and_gather
+
+    _, _, items = tasks
+    items = items[:6]
+    in_workers = dict(map_completed(run_and_gather, items, workers=2, weights=[len(t.buildings) for t in items]))
+    assert sorted(in_workers) == list(range(len(items)))
+    full_bytes = gathered_bytes = 0
+    for i, task in enumerate(items):
+        full = run_community_task(task)
+        expected, got = gather_result(full), in_workers[i]
+        assert set(got.timings) == set(full.timings) and "tessellation" in got.timings
+        got.timings = None
+        for name in ("building_grid", "barrier_crossings", "grid_tours", "unit_grid", "unit_households", "unit_in_band", "unit_starts", "member_building", "member_first", "member_last"):
+            assert np.array_equal(getattr(got, name), getattr(expected, name)), name
+        assert shapely.to_wkb(got.grid_geoms).tolist() == shapely.to_wkb(expected.grid_geoms).tolist()
+        assert [None if g is None else shapely.to_wkb(g) for g in got.unit_geoms] == [None if g is None else shapely.to_wkb(g) for g in expected.unit_geoms]
+        assert got.notes == expected.notes and got.barrier_crossings_min == expected.barrier_crossings_min
+        full_bytes += len(pickle.dumps(full))
+        gathered_bytes += len(pickle.dumps(got))
+    assert gathered_bytes < full_bytes
+
+
 def test_own_footprints_share_the_outputs_objects(taipei_small):
     """In a metric input CRS a unit of one building shares the buildings layer's geometry object (no second copy),
     and every footprint has the WKB of the metric geometry the worker used; in degrees the metric ones are kept."""
