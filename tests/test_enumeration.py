@@ -104,3 +104,38 @@ def test_max_sets_stops_early_and_only_past_the_limit():
     assert every is not None and len(every) > 10
     assert in_band_connected_subsets(graph, 10, 15, budget=10**7, max_sets=len(every)) == every
     assert in_band_connected_subsets(graph, 10, 15, budget=10**7, max_sets=len(every) - 1) is None
+
+
+def test_kept_answers_are_those_of_a_new_search(monkeypatch):
+    """The exact searches keep their answers by the graph's content (gridgeo.partition.memo): asked again about a
+    copy of the same cells they answer as a new search would, and a caller changing an answer changes no kept one."""
+    from gridgeo.partition import memo, program, proof
+
+    graph = _regions(max(_graphs("taipei_small"), key=lambda g: g.n), 12, 1, np.random.default_rng(0))[0]
+    total = int(graph.weight.sum())
+    low, high = int(total / 3 * 0.8), int(total / 3 * 1.2)  # three grids fit
+    for kept in (proof._SUBSETS, proof._SPLITS, program._PROGRAMS):
+        monkeypatch.setattr(kept, "answers", type(kept.answers)())
+    first_state, second_state = {}, {}
+    subsets = in_band_connected_subsets(graph, low, high)
+    split = proof.exact_split(graph, low, high, 3, state=first_state)
+    planned = program.split_program(graph, low, high)
+    assert subsets and split is not None and planned.status == "split"
+    sizes = [len(proof._SUBSETS.answers), len(proof._SPLITS.answers), len(program._PROGRAMS.answers)]
+    assert sizes == [2, 1, 1]  # the program enumerates with its own bounds: another question
+    subsets.append(-1)
+    split[:] = -1
+    planned.labels[:] = -1
+    copy = graph.subgraph(np.arange(graph.n))  # the same cells, a new object
+    assert in_band_connected_subsets(copy, low, high) == reference_subsets(graph, low, high)
+    again = proof.exact_split(copy, low, high, 3, state=second_state)
+    assert second_state == first_state == {"complete": True}
+    fresh = proof._exact_split(graph, low, high, 3, 20000, proof._BUDGET)[0]
+    assert np.array_equal(again, fresh)
+    assert np.array_equal(program.split_program(copy, low, high).labels, program._split_program(graph, low, high).labels)
+    assert [len(proof._SUBSETS.answers), len(proof._SPLITS.answers), len(program._PROGRAMS.answers)] == sizes  # all kept
+    # another band, or other households, is another question
+    assert memo.graph_key(graph, "subsets", low, high + 1, 1, None) != memo.graph_key(graph, "subsets", low, high, 1, None)
+    heavier = graph.subgraph(np.arange(graph.n))
+    heavier.weight = heavier.weight + 1
+    assert memo.graph_key(heavier, "split", low, high) != memo.graph_key(graph, "split", low, high)

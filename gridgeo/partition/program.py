@@ -30,6 +30,7 @@ import scipy.sparse as sp
 
 from .. import timings
 from ..cells.adjacency import CellGraph
+from .memo import Memo, graph_key
 from .proof import MAX_EXHAUSTIVE, exact_split, in_band_connected_subsets
 
 __all__ = ["ProgramResult", "split_program", "exact_labels", "proven_no_split", "MAX_PROGRAM"]
@@ -38,6 +39,7 @@ MAX_PROGRAM = 400  # cells; larger parts are left to the heuristics
 _STEPS = 40_000  # enumeration steps of connected in-band cell sets
 _COLUMNS = 15_000  # candidate grids the program may choose from
 _NODES = 2_000  # branch-and-bound nodes per solve
+_PROGRAMS = Memo()  # answers of split_program (gridgeo.partition.memo)
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,17 @@ def split_program(graph: CellGraph, low: int, high: int) -> ProgramResult:
     n = graph.n
     if n == 0 or n > MAX_PROGRAM:
         return ProgramResult("unknown")
+    key = graph_key(graph, "program", low, high, barrier=True)
+    kept = _PROGRAMS.get(key)
+    if kept is None:
+        kept = _split_program(graph, low, high)
+        _PROGRAMS.put(key, kept)
+    return ProgramResult(kept.status, None if kept.labels is None else kept.labels.copy())
+
+
+def _split_program(graph: CellGraph, low: int, high: int) -> ProgramResult:
+    """The program of :func:`split_program` (a part of 1 to ``MAX_PROGRAM`` cells)."""
+    n = graph.n
     if (graph.weight > high).any():
         return ProgramResult("none")
     # past _COLUMNS sets the answer is 'unknown' however the enumeration ends: it stops there

@@ -21,11 +21,14 @@ from scipy.sparse.csgraph import connected_components
 
 from .. import timings
 from ..cells.adjacency import CellGraph
+from .memo import Memo, graph_key
 
 __all__ = ["stranded_cell", "enclosed_pocket", "forced_pockets", "no_split_exists", "exact_split", "in_band_connected_subsets", "MAX_EXHAUSTIVE"]
 
 MAX_EXHAUSTIVE = 40
 _BUDGET = 200_000
+_SUBSETS = Memo()  # answers of in_band_connected_subsets (gridgeo.partition.memo)
+_SPLITS = Memo()  # answers of exact_split
 
 
 def stranded_cell(graph: CellGraph, cells: np.ndarray, low: int, high: int) -> tuple[str, dict] | None:
@@ -173,6 +176,15 @@ def in_band_connected_subsets(
     >>> in_band_connected_subsets(g, 10, 15, budget=3) is None
     True
     """
+    key = graph_key(graph, "subsets", low, high, budget, max_sets)
+    kept = _SUBSETS.get(key)
+    if kept is None:
+        kept = (_in_band_connected_subsets(graph, low, high, budget, max_sets),)
+        _SUBSETS.put(key, kept)
+    return None if kept[0] is None else list(kept[0])
+
+
+def _in_band_connected_subsets(graph: CellGraph, low: int, high: int, budget: int, max_sets: int | None) -> tuple[int, ...] | None:
     n = graph.n
     weights = [int(x) for x in graph.weight]
     indptr, indices = graph.shared.indptr, graph.shared.indices
@@ -213,7 +225,7 @@ def in_band_connected_subsets(
                     return None
             exclusive = [u for u in neighbours[w] if u > root and not (seen >> u) & 1]
             stack.append((new_bits, seen | reach[w], new_weight, extension + exclusive))
-    return good
+    return tuple(good)
 
 
 def _covers(n: int, good: list[int], limit: int = 20000, budget: int = _BUDGET, state: dict | None = None):
@@ -294,9 +306,21 @@ def exact_split(
     n = graph.n
     if n > MAX_EXHAUSTIVE or n == 0:
         return None
+    key = graph_key(graph, "split", low, high, k, limit, budget)
+    kept = _SPLITS.get(key)
+    if kept is None:
+        kept = _exact_split(graph, low, high, k, limit, budget)
+        _SPLITS.put(key, kept)
+    labels, state["complete"] = kept
+    return None if labels is None else labels.copy()
+
+
+def _exact_split(graph: CellGraph, low: int, high: int, k: int, limit: int, budget: int) -> tuple[np.ndarray | None, bool]:
+    """The search of :func:`exact_split`: (labels or None, whether it ran to its end)."""
+    n = graph.n
     good = in_band_connected_subsets(graph, low, high, budget=budget)
     if good is None:
-        return None
+        return None, False
     rows, cols = graph.shared.nonzero()
     lengths = np.asarray(graph.shared[rows, cols]).ravel()
     best = None
@@ -309,5 +333,4 @@ def exact_split(
         key = (abs(len(cover) - k), cut)
         if best is None or key < best[0]:
             best = (key, labels)
-    state["complete"] = not search["cut_short"]
-    return None if best is None else best[1]
+    return (None if best is None else best[1]), not search["cut_short"]
