@@ -127,6 +127,9 @@ def _joint_units(task: CommunityTask, result: CommunityResult):
     """Units of every grid, in walking order, with the union of their buildings as geometry."""
     xy = shapely.get_coordinates(shapely.point_on_surface(task.buildings)).reshape(-1, 2)
     grid_units = []
+    # per member of every unit, grid by grid: its unit and its building (for the geometries below)
+    unit_sizes: list[int] = []
+    member_parts: list[np.ndarray] = []
     for g in range(len(result.grid_geoms)):
         in_grid = np.flatnonzero(result.building_grid == g)
         hh = task.households[in_grid]
@@ -142,17 +145,12 @@ def _joint_units(task: CommunityTask, result: CommunityResult):
         position = order.tolist()
         units = [Unit(u.households, tuple((position[i], a, z) for i, a, z in u.members), u.in_band) for u in cut]
         grid_units.append(units)
+        unit_sizes.extend(len(u.members) for u in cut)
+        member_parts.append(in_grid[order[[i for u in cut for i, _, _ in u.members]]])
     # geometry of every unit at once: its building, or the union of its buildings
-    unit_of, member = [], []
-    count = 0
-    for g, units in enumerate(grid_units):
-        in_grid = np.flatnonzero(result.building_grid == g) if units else None
-        for unit in units:
-            for i, _, _ in unit.members:
-                unit_of.append(count)
-                member.append(in_grid[i])
-            count += 1
-    unit_of, member = np.asarray(unit_of, dtype=np.int64), np.asarray(member, dtype=np.int64)
+    count = len(unit_sizes)
+    unit_of = np.repeat(np.arange(count, dtype=np.int64), unit_sizes)
+    member = np.concatenate(member_parts).astype(np.int64) if member_parts else np.zeros(0, dtype=np.int64)
     sizes = np.bincount(unit_of, minlength=count)
     geoms = np.empty(count, dtype=object)
     starts = np.searchsorted(unit_of, np.arange(count))

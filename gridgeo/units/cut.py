@@ -22,6 +22,8 @@ import numpy as np
 
 __all__ = ["Unit", "walking_order", "cut_units", "cut_households", "fits_units", "fits_units_each"]
 
+#: up to this many points :func:`walking_order` computes all distances at once (8 MB at most)
+_TABLE_POINTS = 1000
 #: stretch costs of :func:`_cuts_between_buildings` computed at once (2 MB per temporary array); the cut does not depend on it
 _STRETCH_BLOCK = 250_000
 
@@ -48,8 +50,18 @@ def walking_order(xy: np.ndarray) -> np.ndarray:
         return np.arange(n)
     corner = np.array([xy[:, 0].min(), xy[:, 1].max()])
     current = int(np.lexsort((np.arange(n), np.hypot(*(xy - corner).T)))[0])
-    visited = np.zeros(n, dtype=bool)
     order = np.empty(n, dtype=np.int64)
+    if n <= _TABLE_POINTS:
+        # every distance at once (row i: the same hypot of the same differences as the loop below), a
+        # visited point's column set to infinity: one row read and one argmin per step
+        table = np.hypot(xy[None, :, 0] - xy[:, None, 0], xy[None, :, 1] - xy[:, None, 1])
+        for step in range(n):
+            order[step] = current
+            table[:, current] = np.inf
+            if step < n - 1:
+                current = int(np.argmin(table[current]))
+        return order
+    visited = np.zeros(n, dtype=bool)
     for step in range(n):
         order[step] = current
         visited[current] = True
