@@ -111,19 +111,25 @@ class _Context:
         orientations = [(k1, k2)] if k1 == k2 else [(k1, k2), (k2, k1)]
         candidates = []  # (violation, score, tie, mask, k_a, k_b) before connectivity repair
         seen = set()
-        for direction in self.directions:
-            order = np.argsort(xy @ direction, kind="stable")
-            cumulative = np.cumsum(w[order])
-            for k_a, k_b in orientations:
-                low_a, high_a, target = self._side_range(total, k_a, k_b)
-                cut_at = _prefix_length(cumulative, target, low_a, high_a)
-                mask = np.zeros(len(nodes), dtype=bool)
-                mask[order[:cut_at]] = True
+        # the sweeps of every direction at once: column d sorts the cells along direction d
+        n = len(nodes)
+        order = np.argsort(np.stack([xy @ direction for direction in self.directions], axis=1), axis=0, kind="stable")
+        cumulative = np.cumsum(w[order], axis=0)
+        position = np.empty_like(order)
+        position[order, np.arange(order.shape[1])] = np.arange(n)[:, None]
+        sweeps = []  # per orientation: (low_a, high_a, target, prefix length per direction, side A per direction)
+        for k_a, k_b in orientations:
+            low_a, high_a, target = self._side_range(total, k_a, k_b)
+            cut_at = _prefix_lengths(cumulative, target, low_a, high_a)
+            sweeps.append((target, cut_at, (position < cut_at).T))
+        for d in range(order.shape[1]):
+            for (k_a, k_b), (target, cut_at, masks) in zip(orientations, sweeps):
+                mask = masks[d]
                 key = (mask.tobytes(), k_a)
                 if key in seen:
                     continue
                 seen.add(key)
-                weight_a = int(cumulative[cut_at - 1])
+                weight_a = int(cumulative[cut_at[d] - 1, d])
                 violation = _band_miss(weight_a, k_a, self.low, self.high) + _band_miss(total - weight_a, k_b, self.low, self.high)
                 cut = _cut_weight(mask, sub_cost)
                 score = cut / scale + _BALANCE_WEIGHT * abs(weight_a - target) / middle
@@ -333,6 +339,17 @@ def _prefix_length(cumulative: np.ndarray, target: float, low: float, high: floa
     gaps = np.abs(totals[pool] - target)
     nearest = pool[gaps == gaps.min()]
     return int(nearest[len(nearest) // 2]) + 1
+
+
+def _prefix_lengths(cumulative: np.ndarray, target: float, low: float, high: float) -> np.ndarray:
+    """:func:`_prefix_length` of every column of ``cumulative`` (one sweep per column) at once."""
+    totals = cumulative[:-1]  # prefix lengths 1 .. n-1: both sides non-empty
+    pool = (totals >= low) & (totals <= high)
+    pool[:, ~pool.any(axis=0)] = True
+    gaps = np.where(pool, np.abs(totals - target), np.inf)
+    nearest = gaps == gaps.min(axis=0)
+    middle = nearest.sum(axis=0) // 2  # of several nearest, the middle one
+    return np.argmax(np.cumsum(nearest, axis=0) > middle, axis=0) + 1
 
 
 def _make_sides_connected(mask, edges: _EdgeCosts, w, rounds: int = 6):
