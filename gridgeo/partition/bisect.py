@@ -375,7 +375,9 @@ def _make_sides_connected(mask, edges: _EdgeCosts, w, rounds: int = 6):
                 indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[kept], minlength=n))]).astype(np.int32)
                 # float64 data and int32 indices are what connected_components works on: no conversion copy
                 inside = sp.csr_matrix((np.ones(int(kept.sum())), cols[kept].astype(np.int32), indptr), shape=(n, n))
-                _, comp = connected_components(inside, directed=False)
+                count, comp = connected_components(inside, directed=False)
+                if not changed and count == int(mask.any()) + int(not mask.all()):
+                    return mask  # one component per side: both are connected as they stand
             members = np.flatnonzero(on_side)
             labels, local = np.unique(comp[members], return_inverse=True)
             if len(labels) <= 1:
