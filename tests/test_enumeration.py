@@ -116,6 +116,7 @@ def test_kept_answers_are_those_of_a_new_search(monkeypatch):
     low, high = int(total / 3 * 0.8), int(total / 3 * 1.2)  # three grids fit
     for kept in (proof._SUBSETS, proof._SPLITS, program._PROGRAMS):
         monkeypatch.setattr(kept, "answers", type(kept.answers)())
+        monkeypatch.setattr(kept, "held", 0)
     first_state, second_state = {}, {}
     subsets = in_band_connected_subsets(graph, low, high)
     split = proof.exact_split(graph, low, high, 3, state=first_state)
@@ -139,3 +140,10 @@ def test_kept_answers_are_those_of_a_new_search(monkeypatch):
     heavier = graph.subgraph(np.arange(graph.n))
     heavier.weight = heavier.weight + 1
     assert memo.graph_key(heavier, "split", low, high) != memo.graph_key(graph, "split", low, high)
+    # the sets kept are counted against the capacity: the oldest answers go first
+    assert proof._SUBSETS.held == sum(1 + len(answer[0] or ()) for answer, _ in proof._SUBSETS.answers.values())
+    small = memo.Memo(capacity=len(subsets))
+    small.put(b"a", tuple(subsets[:2]), weight=2)
+    small.put(b"b", tuple(subsets[2:]), weight=len(subsets) - 2)
+    small.put(b"c", (1,), weight=1)
+    assert small.get(b"a") is None and small.get(b"b") is not None and small.get(b"c") == (1,)

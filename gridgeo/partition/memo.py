@@ -9,12 +9,16 @@ first call is kept and handed out again.  The key is a digest of every array
 the search reads, so a cache hit returns exactly what a new search would
 have: the outputs do not depend on the cache, on the order of the
 communities or on the number of workers.  Each process keeps its own, of at
-most :data:`SIZE` answers per search (the least recently used go first).
+most :data:`SIZE` answers per search and at most ``capacity`` units of size
+(the connected sets of a search count one each, so a search of 200,000 sets
+never pins hundreds of megabytes); the least recently used go first.  A lock
+keeps it whole when a Dask worker runs communities in threads.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
 
 import numpy as np
@@ -52,32 +56,45 @@ def graph_key(graph: CellGraph, *arguments, barrier: bool = False) -> bytes:
 
 
 class Memo:
-    """The last :data:`SIZE` answers of one search, by :func:`graph_key`.
+    """The last answers of one search, by :func:`graph_key`: at most ``size`` of them, of ``capacity`` in all.
 
     Examples
     --------
-    >>> memo = Memo()
+    >>> memo = Memo(capacity=10)
     >>> memo.get(b"k") is None
     True
     >>> memo.put(b"k", 3)
     >>> memo.get(b"k")
     3
+    >>> memo.put(b"big", tuple(range(11)), weight=11)  # larger than the whole capacity: not kept
+    >>> memo.get(b"big") is None
+    True
     """
 
-    def __init__(self, size: int = SIZE):
+    def __init__(self, size: int = SIZE, capacity: int | None = None):
         self.size = size
-        self.answers: OrderedDict[bytes, object] = OrderedDict()
+        self.capacity = capacity
+        self.answers: OrderedDict[bytes, tuple[object, int]] = OrderedDict()
+        self.held = 0
+        self.lock = threading.Lock()
 
     def get(self, key: bytes):
         """The answer kept for ``key``, or None."""
-        answer = self.answers.get(key)
-        if answer is not None:
+        with self.lock:
+            kept = self.answers.get(key)
+            if kept is None:
+                return None
             self.answers.move_to_end(key)
-        return answer
+            return kept[0]
 
-    def put(self, key: bytes, answer) -> None:
-        """Keep ``answer`` (not None) for ``key``."""
-        self.answers[key] = answer
-        self.answers.move_to_end(key)
-        while len(self.answers) > self.size:
-            self.answers.popitem(last=False)
+    def put(self, key: bytes, answer, weight: int = 1) -> None:
+        """Keep ``answer`` (not None) for ``key``; ``weight`` is its size against the capacity."""
+        if self.capacity is not None and weight > self.capacity:
+            return
+        with self.lock:
+            if key in self.answers:
+                self.held -= self.answers.pop(key)[1]
+            self.answers[key] = (answer, weight)
+            self.held += weight
+            while len(self.answers) > self.size or (self.capacity is not None and self.held > self.capacity):
+                self.held -= self.answers.popitem(last=False)[1][1]

@@ -27,7 +27,7 @@ __all__ = ["stranded_cell", "enclosed_pocket", "forced_pockets", "no_split_exist
 
 MAX_EXHAUSTIVE = 40
 _BUDGET = 200_000
-_SUBSETS = Memo()  # answers of in_band_connected_subsets (gridgeo.partition.memo)
+_SUBSETS = Memo(capacity=4 * _BUDGET)  # answers of in_band_connected_subsets (gridgeo.partition.memo), sets counted one each
 _SPLITS = Memo()  # answers of exact_split
 
 
@@ -180,7 +180,7 @@ def in_band_connected_subsets(
     kept = _SUBSETS.get(key)
     if kept is None:
         kept = (_in_band_connected_subsets(graph, low, high, budget, max_sets),)
-        _SUBSETS.put(key, kept)
+        _SUBSETS.put(key, kept, weight=1 + len(kept[0] or ()))
     return None if kept[0] is None else list(kept[0])
 
 
