@@ -12,9 +12,9 @@ grid with each neighbour (and with all its neighbours) is tessellated again, the
 repair it there, and the region whose every grid ends in the band moving the fewest households that were there
 before is kept.  A region whose cells wall a pocket in (a few buildings reached only through one large
 building's cell, too few for a grid and too many to join it: :func:`gridgeo.partition.proof.walled_in`) is
-first repaired with the pocket set aside, as any region of the repair is, and the corridors then join the
-pocket alone, as they do after a fresh partition; when that fails, the corridors start from the region's grids
-as they are.  Its grids are the region's cells (the via cells without their strips) and strips dissolved;
+also repaired with the pocket set aside, as any region of the repair is, and the corridors then join the
+pocket alone, as they do after a fresh partition (besides the corridors starting from the region's grids as
+they are; the one moving fewer households that were there before is kept).  Its grids are the region's cells (the via cells without their strips) and strips dissolved;
 a grid that gained a strip has the ``corridor`` reason of a fresh partition (status ``in_band``).  Regions with
 pinned buildings are not tried (the corridors' search does not keep pins).
 """
@@ -42,24 +42,24 @@ def repair_through_corridors(grids: dict[str, _Grid], code: str, ctx: _Context, 
     """Repair ``code`` with one of ``neighbours`` (each alone, then all of them) through corridors; False when none can.
 
     ``neighbours`` are the grids bordering ``code`` that may change, longest
-    border first.  Each region is tried on a copy; of those whose grids all end
-    in the band (or excused), the one moving the fewest households that were
-    there before (counted by grid code) is applied to ``grids`` (in place, with
-    ``dirty``, ``ctx.retired`` and ``ctx.next_number``).
+    border first.  Each region is tried on a copy, the corridors starting from
+    its grids as they are and, when its cells wall a pocket in, from the region
+    repaired with the pockets set aside (:func:`_pockets_aside`); of those whose
+    grids all end in the band (or excused), the one moving the fewest households
+    that were there before (counted by grid code; the first on a tie) is
+    applied to ``grids`` (in place, with ``dirty``, ``ctx.retired`` and
+    ``ctx.next_number``).
     """
     regions = [[code, n] for n in neighbours]
     if len(neighbours) > 1:
         regions.append([code] + neighbours[: max(ctx.max_region - 1, 1)])
     best = None
     number_before = ctx.next_number
-    for region in regions:
+    for region, aside in ((r, a) for r in regions for a in (False, True)):
         if any(ctx.pins.get(b) is not None for c in region for b in grids[c].members):
             continue
         ctx.next_number = number_before
-        done = _corridor_region(grids, sorted(region), ctx, aside=True)
-        if done is None:
-            ctx.next_number = number_before
-            done = _corridor_region(grids, sorted(region), ctx)
+        done = _corridor_region(grids, sorted(region), ctx, aside=aside)
         if done is None:
             continue
         replaced, retired = done
