@@ -15,6 +15,7 @@ from ..partition.count import feasible_counts
 from ..partition.engine import _assign_parts, _dissolve
 from ..partition.notes import GridNote
 from ..partition.plan import partition_part
+from ..partition.proof import walled_in
 from .addedgroup import give_added, split_added_group
 from .compounds import _compound_groups
 from .seams import SEAM_TOLERANCE_M, fit_exactly, seam_tolerance
@@ -179,8 +180,14 @@ def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, pin_
     ``pin_of`` gives per cell the grid a pinned building holds it to (-1: none):
     pinned cells never move, and the result keeps the cells of one pinned grid
     together and those of different pinned grids apart (None otherwise).
+
+    None at once when a pocket is walled in
+    (:func:`gridgeo.partition.proof.walled_in`): then no labels of these
+    cells have every grid in band.
     """
     low, high = ctx.band
+    if walled_in(graph, low, high):
+        return None
     labels = labels.copy()
     pin_of = np.full(graph.n, -1, dtype=np.int64) if pin_of is None else pin_of
     fixed = pin_of >= 0

@@ -28,7 +28,7 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 
 from ..cells.adjacency import CellGraph
-from .proof import MAX_EXHAUSTIVE, exact_split
+from .proof import MAX_EXHAUSTIVE, exact_split, walled_in
 
 __all__ = ["mend_band", "out_of_band_grids", "drop_empty_labels"]
 
@@ -94,6 +94,8 @@ def mend_band(
             sub = graph.subgraph(nodes)
             if connected_components(sub.shared, directed=False)[0] != 1:
                 continue
+            if (sub.weight > high).any() or walled_in(sub, low, high):
+                continue  # no split of the group into connected in-band grids exists: the search would find none
             split = exact_split(sub, low, high, len(group))
             if split is None:
                 continue

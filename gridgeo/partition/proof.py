@@ -8,7 +8,8 @@ The checks, all exact:
   is one neighbouring cell; every grid holding a pocket cell must then hold
   that gateway cell too, and the pocket plus the gateway exceed the maximum;
 * a *forced pocket* (:func:`forced_pockets`): the same shape found in a whole
-  graph, so the grid holding it is out of band in every partition;
+  graph, so the grid holding it is out of band in every partition (and
+  :func:`walled_in`: no split of the graph has every grid in band);
 * *exhaustive search* for small parts (at most ``MAX_EXHAUSTIVE`` cells): every
   split of the part into connected in-band grids is enumerated.  The same
   search also *finds* the best split when the heuristics missed one.
@@ -23,7 +24,7 @@ from .. import timings
 from ..cells.adjacency import CellGraph
 from .memo import Memo, graph_key
 
-__all__ = ["stranded_cell", "enclosed_pocket", "forced_pockets", "no_split_exists", "exact_split", "in_band_connected_subsets", "MAX_EXHAUSTIVE"]
+__all__ = ["stranded_cell", "enclosed_pocket", "forced_pockets", "walled_in", "no_split_exists", "exact_split", "in_band_connected_subsets", "MAX_EXHAUSTIVE"]
 
 MAX_EXHAUSTIVE = 40
 _BUDGET = 200_000
@@ -128,6 +129,33 @@ def forced_pockets(graph: CellGraph, low: int, high: int) -> list[tuple[np.ndarr
             if totals[c] < low and totals[c] + weight[v] > high:
                 out.append((rest[comp == c], v))
     return out
+
+
+def walled_in(graph: CellGraph, low: int, high: int) -> bool:
+    """Whether no split of ``graph`` into connected grids has every grid in the band, because a pocket is walled in.
+
+    A pocket (:func:`forced_pockets`) is a connected set of
+    cells whose only neighbour outside it is one gateway cell, with fewer than
+    ``low`` households and more than ``high`` together with the gateway.  A grid
+    holding a pocket cell either stays inside the pocket (below ``low``) or holds
+    the gateway; the grid holding the gateway is above ``high`` when it takes the
+    whole pocket, and otherwise the rest of the pocket is in grids that stay
+    inside it.  So some grid is out of the band in every split.  Only claimed
+    when no cell holds more than ``high`` households (a grid holding such a cell
+    has no band, and could take in the pocket).  Cheap: a search of these
+    cells for such a split need not run (it would find none).
+
+    Examples
+    --------
+    >>> import numpy as np, shapely
+    >>> from gridgeo.cells.adjacency import build_cell_graph
+    >>> cells = np.array([shapely.box(i, 0, i + 1, 1) for i in range(4)])
+    >>> walled_in(build_cell_graph(cells, np.array([100, 450, 200, 200]), shapely.centroid(cells)), 300, 500)
+    True
+    >>> walled_in(build_cell_graph(cells, np.array([100, 350, 200, 200]), shapely.centroid(cells)), 300, 500)
+    False
+    """
+    return not (graph.weight > high).any() and bool(forced_pockets(graph, low, high))
 
 
 def _pocket(graph: CellGraph, cells: np.ndarray, low: int, high: int) -> tuple[int, str, dict] | None:
