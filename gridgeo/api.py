@@ -285,7 +285,7 @@ def partition(
         gathered[position] = gather_result(outcome)
         tasks[position] = outcome = None
     del tasks
-    release_memory("gathering")
+    release_memory("gathering", collect=None)  # a full collection only when the memory is tight
     mark = timings.lap("communities", mark)
     results = dict(zip(community_order, zip(member_lists, gathered)))
     del gathered
@@ -365,7 +365,7 @@ def partition(
     prep.notes.extend(code_settings.notes)
     units_frame = gpd.GeoDataFrame(unit_columns.frame_columns(), geometry=unit_columns.geoms, crs=metric).to_crs(crs)
     del unit_columns
-    release_memory("assembly")
+    release_memory("assembly", collect=None)
     if not len(units_frame):
         units_frame = gpd.GeoDataFrame(
             {c: pd.Series(dtype=t) for c, t in [("unit_code", str), ("grid_code", str), ("households", int), ("members", str)]},

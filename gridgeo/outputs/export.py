@@ -242,7 +242,7 @@ def write_outputs(
         # the files are independent: on a multi-core machine they are written side by side,
         # and so are the extra outputs (map, report, …), each of which reads only ``result``
         extras = [functools.partial(writer, result, staging) for writer in writers]
-        release_memory("before the writers")  # a smaller parent: more writers fit beside it (_forks_that_fit)
+        release_memory("before the writers", collect=None)  # a smaller parent when the memory is tight: more writers fit beside it (_forks_that_fit)
         with timings.stage("GeoJSON and extras, waited for"):
             run_side_by_side([geopackage, geojson("buildings", "units", "grids"), *extras])
         (staging / "report.json").write_text(
