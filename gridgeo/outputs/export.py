@@ -489,9 +489,14 @@ def _json_properties(frame: pd.DataFrame | None, n: int) -> list[str]:
             values = frame[column].to_numpy(dtype=float, na_value=np.nan)
             frame[column] = np.where(np.isfinite(values), np.round(values, 6), np.nan)
     # the values are rounded to 6 decimals already: written with 6 at most, never a binary tail
-    text = frame.to_json(orient="records", lines=True, force_ascii=False, date_format="iso", double_precision=6)
-    # JSON text never holds a raw newline inside a value, so the records split cleanly
-    lines = text.rstrip("\n").split("\n")
+    options = {"force_ascii": False, "date_format": "iso", "double_precision": 6}
+    text = frame.to_json(orient="records", **options)
+    # '[{…},{…}]' in half the time of pandas' lines=True, the same records: every '},{"' between two records is a
+    # cut, and any other is inside a text ending in '},{' (where one piece too many shows it): then as pandas cuts it
+    lines = text[1:-1].replace('},{"', '}\n{"').split("\n")
+    if len(lines) != n:
+        # JSON text never holds a raw newline inside a value, so pandas' records split cleanly
+        lines = frame.to_json(orient="records", lines=True, **options).rstrip("\n").split("\n")
     if len(lines) != n:
         raise ValueError(f"property encoding produced {len(lines)} records for {n} features")
     return lines
