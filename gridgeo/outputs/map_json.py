@@ -24,6 +24,9 @@ _PIECE = 1 << 20
 class Ints(list):
     """A list of Python ints that keeps the integer array it was made from (``array``), for :func:`json_for_html`.
 
+    Made once and not changed after (the map's geometry lists): a list whose
+    length no longer matches its array is written as a list.
+
     Examples
     --------
     >>> Ints(np.array([3, -1])), Ints(np.array([3, -1])).array.dtype
@@ -74,7 +77,7 @@ def json_for_html(obj) -> str:
 
 def _emit(value, pieces: list[str]) -> None:
     """Append the text of ``value`` to ``pieces``: dicts of text keys key by key, :class:`Ints` from their arrays."""
-    if type(value) is Ints:
+    if type(value) is Ints and len(value) == len(value.array):
         pieces.append(int_list_text(value.array))
     elif type(value) is dict and all(type(key) is str for key in value):
         pieces.append("{")
