@@ -285,7 +285,7 @@ def partition(
         gathered[position] = outcome
         tasks[position] = outcome = None
     del tasks
-    release_memory("gathering")
+    release_memory("gathering", collect=None)  # a full collection only when the memory is tight
     mark = timings.lap("communities", mark)
     results = dict(zip(community_order, zip(member_lists, gathered)))
     del gathered
@@ -314,21 +314,17 @@ def partition(
             hh = prep.households[in_grid]
             units = result.grid_units(g)
             texts, unit_geoms, unit_buildings = [], [], []
-            for u_index, u in enumerate(units):
+            if held is None:  # every unit's "code:first-last;…" at once (gridgeo.gather)
+                texts = result.unit_texts(units, in_grid, b_code)
+            for u_index, u in enumerate(units if held is not None else ()):  # the unit's household ids in walking order
                 unit_members = result.members(u)
-                if held is None:
-                    texts.append(";".join(f"{b_code[in_grid[i]]}:{a}-{z}" for i, a, z in unit_members))
-                else:  # the unit's household ids in walking order
-                    u_code = unit_code(codes[g], u_index + 1, width_for(len(units), 2))
-                    ids = [(hid, in_grid[i]) for i, a, z in unit_members for hid in held["ids"][in_grid[i]][a - 1 : z]]
-                    texts.append(";".join(hid for hid, _ in ids))
-                    unit_buildings.append(";".join(b_code[in_grid[i]] for i, _, _ in unit_members))
-                    household_rows.extend(
-                        (hid, b, codes[g], u_code, position) for position, (hid, b) in enumerate(ids, start=1)
-                    )
-                # a unit of one building has that building's geometry, the union of its buildings otherwise
-                geom = result.unit_geoms[u]
-                unit_geoms.append(footprints[in_grid[unit_members[0][0]]] if geom is None else geom)
+                u_code = unit_code(codes[g], u_index + 1, width_for(len(units), 2))
+                ids = [(hid, in_grid[i]) for i, a, z in unit_members for hid in held["ids"][in_grid[i]][a - 1 : z]]
+                texts.append(";".join(hid for hid, _ in ids))
+                unit_buildings.append(";".join(b_code[in_grid[i]] for i, _, _ in unit_members))
+                household_rows.extend((hid, b, codes[g], u_code, position) for position, (hid, b) in enumerate(ids, start=1))
+            # a unit of one building has that building's geometry, the union of its buildings otherwise
+            unit_geoms = result.unit_geometries(units, in_grid, footprints)
             unit_columns.add_grid(result, g, codes[g], cid, ccode, texts, int(hh.sum()), unit_geoms, unit_buildings)
             b_grid[in_grid] = codes[g]
             note = result.notes[g]
@@ -365,7 +361,7 @@ def partition(
     prep.notes.extend(code_settings.notes)
     units_frame = gpd.GeoDataFrame(unit_columns.frame_columns(), geometry=unit_columns.geoms, crs=metric).to_crs(crs)
     del unit_columns
-    release_memory("assembly")
+    release_memory("assembly", collect=None)
     if not len(units_frame):
         units_frame = gpd.GeoDataFrame(
             {c: pd.Series(dtype=t) for c, t in [("unit_code", str), ("grid_code", str), ("households", int), ("members", str)]},

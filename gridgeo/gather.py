@@ -86,6 +86,42 @@ class Gathered:
         a, z = self.unit_starts[u], self.unit_starts[u + 1]
         return list(zip(self.member_building[a:z].tolist(), self.member_first[a:z].tolist(), self.member_last[a:z].tolist()))
 
+    def unit_texts(self, units: range, buildings: np.ndarray, codes: np.ndarray) -> list[str]:
+        """The ``members`` text of each of ``units`` (``"code:first-last;…"``), all at once.
+
+        ``buildings`` are the rows of the grid's buildings (a member's position
+        in its grid indexes it), ``codes`` every building's code by row.
+
+        Examples
+        --------
+        >>> g = Gathered(np.zeros(3, int), np.array([]), [], np.array([]), 0, None, np.zeros(2, int), np.array([9, 4]),
+        ...              np.ones(2, bool), np.array([0, 2, 3]), np.array([0, 1, 1]), np.array([1, 1, 6]), np.array([5, 4, 9]), np.array([None, None]))
+        >>> g.unit_texts(range(2), np.array([7, 8]), np.array(["", "", "", "", "", "", "", "B1", "B2"], dtype=object))
+        ['B1:1-5;B2:1-4', 'B2:6-9']
+        """
+        n = len(units)
+        if not n:
+            return []
+        starts = self.unit_starts[units.start : units.stop + 1]
+        if (np.diff(starts) <= 0).any():
+            raise ValueError("a joint unit without members")
+        a, z = int(starts[0]), int(starts[-1])
+        member_codes = codes[buildings[self.member_building[a:z]]].tolist()
+        items = [f"{code}:{first}-{last}" for code, first, last in zip(member_codes, self.member_first[a:z].tolist(), self.member_last[a:z].tolist())]
+        bounds = (starts - a).tolist()
+        return [";".join(items[s:e]) for s, e in zip(bounds[:-1], bounds[1:])]
+
+    def unit_geometries(self, units: range, buildings: np.ndarray, footprints) -> list:
+        """The geometry of each of ``units``: its own (a union of buildings), or the footprint of its one building.
+
+        ``footprints`` holds every building's footprint by row; ``buildings`` as
+        in :meth:`unit_texts`.
+        """
+        if not len(units):
+            return []
+        first = buildings[self.member_building[self.unit_starts[units.start : units.stop]]].tolist()
+        return [footprints[b] if geom is None else geom for b, geom in zip(first, self.unit_geoms[units.start : units.stop])]
+
     def unit(self, u: int) -> Unit:
         """Unit ``u`` as the :class:`~gridgeo.units.cut.Unit` the worker made."""
         return Unit(int(self.unit_households[u]), tuple(self.members(u)), bool(self.unit_in_band[u]))

@@ -17,7 +17,7 @@ import functools
 import gc
 import logging
 
-__all__ = ["release_memory", "resident_mb"]
+__all__ = ["release_memory", "resident_mb", "memory_is_tight"]
 
 logger = logging.getLogger(__name__)
 
@@ -37,18 +37,29 @@ def _malloc_trim():
     return trim
 
 
-def release_memory(stage: str = "", *, collect: bool = True) -> None:
+#: the memory available counts as tight below this many times the process's resident memory: room for the
+#: process and three forked writers of three times its size each (gridgeo.outputs.side_by_side.WRITER_SHARE)
+TIGHT_MULTIPLE = 10
+
+
+def release_memory(stage: str = "", *, collect: bool | None = True) -> None:
     """Collect unreachable objects and return the allocator's free pages to the system (glibc; a collection elsewhere).
 
     ``collect=False`` skips the collection (a full one walks every object of
     the process, about half a second at city scale) where what was let go is
-    freed by its reference count alone, such as a layer's copy once written.
+    freed by its reference count alone, such as a layer's copy once written;
+    ``collect=None`` collects only when the memory is tight
+    (:func:`memory_is_tight`), so a run far from the machine's memory does
+    not spend the time.
 
     Examples
     --------
     >>> release_memory("example")
     >>> release_memory("a layer written", collect=False)
+    >>> release_memory("a stage", collect=None)
     """
+    if collect is None:
+        collect = memory_is_tight()
     if collect:
         gc.collect()
     trim = _malloc_trim()
@@ -56,6 +67,23 @@ def release_memory(stage: str = "", *, collect: bool = True) -> None:
         trim(0)
     if stage and logger.isEnabledFor(logging.DEBUG):
         logger.debug("memory after %s: %.0f MB resident", stage, resident_mb())
+
+
+def memory_is_tight(multiple: float = TIGHT_MULTIPLE) -> bool:
+    """Whether the memory available is less than ``multiple`` times this process's resident memory (True where unknown).
+
+    Examples
+    --------
+    >>> memory_is_tight(0)
+    False
+    """
+    try:
+        with open("/proc/meminfo", encoding="ascii") as meminfo:
+            available = next(int(line.split()[1]) * 1024 for line in meminfo if line.startswith("MemAvailable:"))
+    except (OSError, ValueError, IndexError, StopIteration):
+        return True
+    resident = resident_mb() * 2**20
+    return resident <= 0 or available < multiple * resident
 
 
 def resident_mb() -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import os
 
 import pytest
@@ -65,3 +66,27 @@ def test_an_error_in_a_writer_is_raised_here(tmp_path, forking):
     with pytest.raises(ValueError, match="disk on fire"):
         side_by_side.run_side_by_side([_writer(tmp_path, "a"), failing, _writer(tmp_path, "c")])
     assert (tmp_path / "a").exists()
+
+
+def test_writers_see_the_parent_frozen_and_it_is_thawed_after(tmp_path, forking):
+    """The parent's objects are out of the collector's reach while writers are forked (a child's collections do
+    not walk them), and back in it afterwards, also after a failing job."""
+    held = [[i] for i in range(1000)]  # objects the collector tracks, alive in the parent
+
+    def frozen(name):
+        def job():
+            (tmp_path / name).write_text(str(gc.get_freeze_count()), encoding="ascii")
+
+        return job
+
+    side_by_side.run_side_by_side([frozen("here"), frozen("child")])
+    assert int((tmp_path / "here").read_text(encoding="ascii")) >= len(held)
+    assert int((tmp_path / "child").read_text(encoding="ascii")) >= len(held)
+    assert gc.get_freeze_count() == 0
+
+    def failing():
+        raise RuntimeError("a writer failed")
+
+    with pytest.raises(RuntimeError, match="a writer failed"):
+        side_by_side.run_side_by_side([frozen("here"), failing])
+    assert gc.get_freeze_count() == 0

@@ -242,7 +242,7 @@ def write_outputs(
         # the files are independent: on a multi-core machine they are written side by side,
         # and so are the extra outputs (map, report, …), each of which reads only ``result``
         extras = [functools.partial(writer, result, staging) for writer in writers]
-        release_memory("before the writers")  # a smaller parent: more writers fit beside it (_forks_that_fit)
+        release_memory("before the writers", collect=None)  # a smaller parent when the memory is tight: more writers fit beside it (_forks_that_fit)
         with timings.stage("GeoJSON and extras, waited for"):
             run_side_by_side([geopackage, geojson("buildings", "units", "grids"), *extras])
         (staging / "report.json").write_text(
@@ -489,9 +489,14 @@ def _json_properties(frame: pd.DataFrame | None, n: int) -> list[str]:
             values = frame[column].to_numpy(dtype=float, na_value=np.nan)
             frame[column] = np.where(np.isfinite(values), np.round(values, 6), np.nan)
     # the values are rounded to 6 decimals already: written with 6 at most, never a binary tail
-    text = frame.to_json(orient="records", lines=True, force_ascii=False, date_format="iso", double_precision=6)
-    # JSON text never holds a raw newline inside a value, so the records split cleanly
-    lines = text.rstrip("\n").split("\n")
+    options = {"force_ascii": False, "date_format": "iso", "double_precision": 6}
+    text = frame.to_json(orient="records", **options)
+    # '[{…},{…}]' in half the time of pandas' lines=True, the same records: every '},{"' between two records is a
+    # cut, and any other is inside a text ending in '},{' (where one piece too many shows it): then as pandas cuts it
+    lines = text[1:-1].replace('},{"', '}\n{"').split("\n")
+    if len(lines) != n:
+        # JSON text never holds a raw newline inside a value, so pandas' records split cleanly
+        lines = frame.to_json(orient="records", lines=True, **options).rstrip("\n").split("\n")
     if len(lines) != n:
         raise ValueError(f"property encoding produced {len(lines)} records for {n} features")
     return lines

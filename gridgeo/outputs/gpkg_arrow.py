@@ -138,15 +138,20 @@ def _wkb_array(geoms: np.ndarray, promoted: np.ndarray | None, multi: int):
     import pyarrow as pa
 
     little = sys.byteorder == "little"
-    head = (b"\x01" if little else b"\x00") + struct.pack("<II" if little else ">II", multi, 1)
+    head = np.frombuffer((b"\x01" if little else b"\x00") + struct.pack("<II" if little else ">II", multi, 1), dtype=np.uint8)
     pieces, lengths = [], []
     for start in range(0, len(geoms), _WKB_SLICE):
         part = shapely.to_wkb(geoms[start : start + _WKB_SLICE])
-        if promoted is not None:
-            chosen = np.flatnonzero(promoted[start : start + _WKB_SLICE])
-            part[chosen] = [head + w for w in part[chosen]]
-        lengths.append(np.fromiter(map(len, part), dtype=np.int64, count=len(part)))
-        pieces.append(b"".join(part))
+        sizes = np.fromiter(map(len, part), dtype=np.int64, count=len(part))
+        piece = np.frombuffer(b"".join(part), dtype=np.uint8)
+        del part
+        chosen = np.flatnonzero(promoted[start : start + _WKB_SLICE]) if promoted is not None else ()
+        if len(chosen):  # the header in front of each promoted row's bytes, all at once
+            starts = np.cumsum(sizes) - sizes
+            piece = np.insert(piece, np.repeat(starts[chosen], len(head)), np.tile(head, len(chosen)))
+            sizes[chosen] += len(head)
+        lengths.append(sizes)
+        pieces.append(piece)
     offsets = np.zeros(len(geoms) + 1, dtype=np.int64)
     np.cumsum(np.concatenate(lengths), out=offsets[1:])
     data = np.empty(int(offsets[-1]), dtype=np.uint8)
@@ -154,7 +159,7 @@ def _wkb_array(geoms: np.ndarray, promoted: np.ndarray | None, multi: int):
     pieces.reverse()
     while pieces:  # each slice's bytes let go once copied
         piece = pieces.pop()
-        data[at : at + len(piece)] = np.frombuffer(piece, dtype=np.uint8)
+        data[at : at + len(piece)] = piece
         at += len(piece)
         del piece
     if offsets[-1] <= _BINARY_LIMIT:

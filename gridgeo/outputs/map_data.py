@@ -9,7 +9,6 @@ puts it into the page.
 from __future__ import annotations
 
 import html
-import json
 import logging
 import math
 import re
@@ -26,6 +25,7 @@ from ..labels import STATUS_LABELS, STATUS_MEANINGS
 from ..result import Partition
 from .columns import _flags
 from .map_geometry import _SCALE, _bounds, _display_geometry, _encode, _label_points, _origin, _unit_refs
+from .map_json import json_for_html as _json_for_html  # noqa: F401 - the page's data as text (maps._page)
 from .styles import STATUS_STYLE, darker, fill_colours, grid_colours
 
 logger = logging.getLogger(__name__)
@@ -243,27 +243,6 @@ def _nums(values, digits: int | None = None) -> list:
     else:
         out = np.round(np.where(finite, a, 0), digits).tolist()
     return [v if ok else None for v, ok in zip(out, finite.tolist())]
-
-
-def _json_for_html(obj) -> str:
-    """JSON text that is safe inside a ``<script>`` element (no ``</``, ``<!--``, ``]]>``).
-
-    Examples
-    --------
-    >>> _json_for_html({"a": "</script>&"})
-    '{"a":"\\\\u003c/script\\\\u003e\\\\u0026"}'
-    """
-    return _safe_for_html(json.dumps(obj, ensure_ascii=False, separators=(",", ":"), allow_nan=False))
-
-
-def _safe_for_html(text: str) -> str:
-    return (
-        text.replace("<", "\\u003c")
-        .replace(">", "\\u003e")
-        .replace("&", "\\u0026")
-        .replace("\u2028", "\\u2028")
-        .replace("\u2029", "\\u2029")
-    )
 
 
 def _sanitise_filename(code) -> str:

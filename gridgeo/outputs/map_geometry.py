@@ -18,6 +18,7 @@ import pandas as pd
 import shapely
 
 from ..inputs.chinacoords import to_gcj02
+from .map_json import Ints
 
 SIMPLIFY_M = 0.5
 DECIMALS = 6
@@ -134,11 +135,11 @@ def _encode(geoms: np.ndarray, origin: tuple[int, int]) -> dict:
     coords, coord_leaf = coords[~drop], coord_leaf[~drop]
     ints = np.rint(coords * _SCALE).astype(np.int64) - np.asarray(origin, dtype=np.int64)
     deltas = np.diff(ints, axis=0, prepend=np.zeros((1, 2), dtype=np.int64))
-    return {
-        "n": np.bincount(part_of, minlength=n).tolist(),
-        "r": np.bincount(leaf_part, minlength=len(parts)).tolist(),
-        "v": np.bincount(coord_leaf, minlength=len(leaves)).tolist(),
-        "xy": deltas.ravel().tolist(),
+    return {  # lists that keep their arrays: the page's JSON writes them at once (gridgeo.outputs.map_json)
+        "n": Ints(np.bincount(part_of, minlength=n)),
+        "r": Ints(np.bincount(leaf_part, minlength=len(parts))),
+        "v": Ints(np.bincount(coord_leaf, minlength=len(leaves))),
+        "xy": Ints(deltas),
     }
 
 
@@ -153,7 +154,7 @@ def _label_points(geoms: np.ndarray, origin: tuple[int, int]) -> list[int]:
     inside = shapely.contains_properly(safe, centre)
     point = np.where(inside, centre, shapely.point_on_surface(safe))
     xy = np.rint(shapely.get_coordinates(point) * _SCALE).astype(np.int64) - np.asarray(origin, dtype=np.int64)
-    return xy.ravel().tolist()
+    return Ints(xy)
 
 
 def _bounds(*arrays: np.ndarray) -> list[list[float]] | None:
