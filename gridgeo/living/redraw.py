@@ -290,6 +290,9 @@ def _settle(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, big: np.nd
             options.append(shed_cheaply(graph, labels, low=low, high=high, cost=existing, frozen=frozen, excused=excused, pockets=True))
             # a fourth: added buildings handed across a border, with the added buildings they wall in
             options.append(give_added(graph, start, low=low, high=high, existing=existing, frozen=frozen, excused=excused))
+            # fifth and sixth: the two transfers again, ending each transfer with the cheapest single cell that covers what is still short
+            options.append(shed_cheaply(graph, labels, low=low, high=high, cost=existing, frozen=frozen, excused=excused, best_fit=True))
+            options.append(shed_cheaply(graph, labels, low=low, high=high, cost=existing, frozen=frozen, excused=excused, pockets=True, best_fit=True))
     options.insert(0, labels)
 
     def missing(labels):

@@ -43,6 +43,7 @@ def shed_cheaply(
     excused: np.ndarray | None = None,
     rounds: int | None = None,
     pockets: bool = False,
+    best_fit: bool = False,
 ) -> np.ndarray:
     """Labels with out-of-band grids repaired by the cheapest single-border transfers.
 
@@ -67,6 +68,11 @@ def shed_cheaply(
         A cell whose move would cut the giving grid in two may move together
         with the cells it cuts off (paying for them too); without it such a
         cell is skipped.
+    best_fit : bool
+        Once no free cell is left on the frontier, end a transfer with the
+        cheapest single frontier cell that covers what is still short, instead
+        of growing by the largest cell first (which can overshoot a small need
+        with a big building).
 
     Returns
     -------
@@ -112,7 +118,7 @@ def shed_cheaply(
             if key in tried:
                 continue
             tried.add(key)
-            move = _best_transfer(g, labels, totals, weight, cost, frozen, excused_k, graph.shared, low, high, pockets)
+            move = _best_transfer(g, labels, totals, weight, cost, frozen, excused_k, graph.shared, low, high, pockets, best_fit)
             if move is not None:
                 cells, target = move
                 labels[cells] = target
@@ -127,7 +133,7 @@ def _neighbours(c: int, indptr, indices):
     return indices[indptr[c] : indptr[c + 1]]
 
 
-def _best_transfer(g, labels, totals, weight, cost, frozen, excused, shared, low, high, pockets=False):
+def _best_transfer(g, labels, totals, weight, cost, frozen, excused, shared, low, high, pockets=False, best_fit=False):
     """The cheapest transfer fixing (or best narrowing) grid ``g``'s miss: (cells, new label) or None."""
     indptr, indices = shared.indptr, shared.indices
     over = totals[g] > high
@@ -151,7 +157,7 @@ def _best_transfer(g, labels, totals, weight, cost, frozen, excused, shared, low
             giver, taker = h, g
         if cap <= 0:
             continue
-        cells, moved, paid = _grow(giver, taker, labels, weight, cost, frozen, shared, need, cap, pockets)
+        cells, moved, paid = _grow(giver, taker, labels, weight, cost, frozen, shared, need, cap, pockets, best_fit)
         if moved <= 0:
             continue
         fixed = moved >= need
@@ -164,7 +170,7 @@ def _best_transfer(g, labels, totals, weight, cost, frozen, excused, shared, low
     return np.array(best[1], dtype=np.int64), best[2]
 
 
-def _grow(giver, taker, labels, weight, cost, frozen, shared, need, cap, pockets=False):
+def _grow(giver, taker, labels, weight, cost, frozen, shared, need, cap, pockets=False, best_fit=False):
     """Cells of ``giver`` grown from its border with ``taker``: (cells, households, cost).
 
     With ``pockets``, a cell that would cut ``giver`` in two goes with the
@@ -185,6 +191,14 @@ def _grow(giver, taker, labels, weight, cost, frozen, shared, need, cap, pockets
     paid = 0.0
     left = int(inside.sum())
     while heap and moved < need:
+        finish = _finishing_cell(heap, inside, weight, cost, need - moved, cap - moved, left, indptr, indices) if best_fit else None
+        if finish is not None:
+            heap = [entry for entry in heap if entry[3] != finish]
+            heapq.heapify(heap)
+            taken.append(finish)
+            moved += int(weight[finish])
+            paid += float(cost[finish])
+            break
         *_, c, pocket = heapq.heappop(heap)
         if not inside[c] or any(not inside[p] for p in pocket):
             continue
@@ -214,6 +228,31 @@ def _grow(giver, taker, labels, weight, cost, frozen, shared, need, cap, pockets
                 elif inside[j] and not frozen[j]:
                     heapq.heappush(heap, _priority(j, depth[j], weight, cost) + ((),))  # a cell refused before may fit now
     return taken, moved, paid
+
+
+def _finishing_cell(heap, inside, weight, cost, short, room, left, indptr, indices):
+    """The cheapest frontier cell that alone ends the transfer, when no free cell is on the frontier; else None.
+
+    Growing by the largest cell first can overshoot a small remaining need with
+    a big building; a single cell of the frontier whose households cover what
+    is still short (and fit the room left) ends the transfer at its own cost.
+    """
+    if left <= 1 or not heap or heap[0][0] == 0.0:
+        return None
+    best = None
+    for entry in heap:
+        c, pocket = entry[3], entry[4]
+        if pocket or not inside[c]:
+            continue
+        w = int(weight[c])
+        if w < short or w > room:
+            continue
+        key = (float(cost[c]), entry[1], w, c)
+        if best is not None and key >= best[0]:
+            continue
+        if _stays_one_piece(c, inside, indptr, indices):
+            best = (key, c)
+    return None if best is None else best[1]
 
 
 def _cut_off(c, inside, shared, cost):
