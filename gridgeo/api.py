@@ -313,16 +313,17 @@ def partition(
             in_grid = members[result.building_grid == g]
             hh = prep.households[in_grid]
             units = result.grid_units(g)
-            texts, unit_geoms, unit_buildings = [], [], []
+            texts, unit_buildings = [], []
             if held is None:  # every unit's "code:first-last;…" at once (gridgeo.gather)
                 texts = result.unit_texts(units, in_grid, b_code)
-            for u_index, u in enumerate(units if held is not None else ()):  # the unit's household ids in walking order
-                unit_members = result.members(u)
-                u_code = unit_code(codes[g], u_index + 1, width_for(len(units), 2))
-                ids = [(hid, in_grid[i]) for i, a, z in unit_members for hid in held["ids"][in_grid[i]][a - 1 : z]]
-                texts.append(";".join(hid for hid, _ in ids))
-                unit_buildings.append(";".join(b_code[in_grid[i]] for i, _, _ in unit_members))
-                household_rows.extend((hid, b, codes[g], u_code, position) for position, (hid, b) in enumerate(ids, start=1))
+            else:  # the unit's household ids in walking order
+                for u_index, u in enumerate(units):
+                    unit_members = result.members(u)
+                    u_code = unit_code(codes[g], u_index + 1, width_for(len(units), 2))
+                    ids = [(hid, in_grid[i]) for i, a, z in unit_members for hid in held["ids"][in_grid[i]][a - 1 : z]]
+                    texts.append(";".join(hid for hid, _ in ids))
+                    unit_buildings.append(";".join(b_code[in_grid[i]] for i, _, _ in unit_members))
+                    household_rows.extend((hid, b, codes[g], u_code, position) for position, (hid, b) in enumerate(ids, start=1))
             # a unit of one building has that building's geometry, the union of its buildings otherwise
             unit_geoms = result.unit_geometries(units, in_grid, footprints)
             unit_columns.add_grid(result, g, codes[g], cid, ccode, texts, int(hh.sum()), unit_geoms, unit_buildings)

@@ -17,7 +17,7 @@ import functools
 import gc
 import logging
 
-__all__ = ["release_memory", "resident_mb", "memory_is_tight"]
+__all__ = ["available_bytes", "release_memory", "resident_mb", "memory_is_tight"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,13 +77,25 @@ def memory_is_tight(multiple: float = TIGHT_MULTIPLE) -> bool:
     >>> memory_is_tight(0)
     False
     """
+    available = available_bytes()
+    resident = resident_mb() * 2**20
+    return available is None or resident <= 0 or available < multiple * resident
+
+
+def available_bytes() -> int | None:
+    """The memory the kernel reports available (``MemAvailable``), in bytes; None where /proc is not there.
+
+    Examples
+    --------
+    >>> available = available_bytes()
+    >>> available is None or available > 0
+    True
+    """
     try:
         with open("/proc/meminfo", encoding="ascii") as meminfo:
-            available = next(int(line.split()[1]) * 1024 for line in meminfo if line.startswith("MemAvailable:"))
+            return next(int(line.split()[1]) * 1024 for line in meminfo if line.startswith("MemAvailable:"))
     except (OSError, ValueError, IndexError, StopIteration):
-        return True
-    resident = resident_mb() * 2**20
-    return resident <= 0 or available < multiple * resident
+        return None
 
 
 def resident_mb() -> float:

@@ -13,8 +13,8 @@ from click.testing import CliRunner
 import gridgeo
 from gridgeo import timings
 from gridgeo.cli import main
-from gridgeo.outputs.map_data import _json_for_html
 from gridgeo.outputs.map_geometry import _encode, _origin
+from gridgeo.outputs.map_json import json_for_html as _json_for_html
 
 from .conftest import REPO, SAMPLE, SHARED, file_hashes
 

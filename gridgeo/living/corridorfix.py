@@ -30,7 +30,7 @@ from scipy.sparse.csgraph import connected_components
 from ..partition.engine import _dissolve, _join_through_corridors, community_rng
 from ..partition.notes import IN_BAND, OUT_OF_BAND, OVERSIZE, GridNote, make_note
 from ..partition.proof import forced_pockets
-from .redraw import _inherit, _reassign_loose, _region_sites, _solve_labels
+from .redraw import _existing_per_cell, _inherit, _reassign_loose, _region_sites, _solve_labels
 from .state import _Context, _existing_moved, _Grid, _is_bad, _note_for
 
 __all__ = ["repair_through_corridors"]
@@ -163,10 +163,7 @@ def _pockets_aside(grids, region, ctx: _Context, members, tess, graph, labels):
     sub = graph.subgraph(rest)
     if connected_components(sub.shared, directed=False)[0] != 1:
         return None
-    existing = np.zeros(graph.n, dtype=np.int64)
-    if ctx.is_new is not None:
-        old = ~ctx.is_new[members]
-        np.add.at(existing, tess.site_of_building[old], ctx.households[members][old])
+    existing = _existing_per_cell(ctx, members, tess, graph.n)
     rng = community_rng(ctx.seed, f"{ctx.community_id}:update:{region[0]}")
     solved = _solve_labels(sub, labels[rest], ctx, rng, None, existing[rest])
     if solved is None:

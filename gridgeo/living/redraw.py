@@ -70,6 +70,15 @@ def _region_sites(grids: dict[str, _Grid], region: list[str], ctx: _Context):
         labels[tess.site_of_building[local]] = owner[int(members[local])]
     return members, shape, tess, graph, labels
 
+def _existing_per_cell(ctx: _Context, members: np.ndarray, tess: Tessellation, n: int) -> np.ndarray:
+    """Per cell of ``tess``, the households of its buildings that were there before the update (zeros without ``ctx.is_new``)."""
+    existing = np.zeros(n, dtype=np.int64)
+    if ctx.is_new is not None:
+        old = ~ctx.is_new[members]
+        np.add.at(existing, tess.site_of_building[old], ctx.households[members][old])
+    return existing
+
+
 #: a cell below this area (m²) is a sliver: its buildings join the cell holding them, its ground a neighbour
 SLIVER_M2 = 1e-6
 

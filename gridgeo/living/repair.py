@@ -14,7 +14,7 @@ from ..partition.notes import INFEASIBLE, GridNote, make_note
 from .compounds import _compound_groups
 from .corridorfix import repair_through_corridors
 from .movebound import cheapest_moves
-from .redraw import _inherit, _pins_hold, _region_sites, _replace, _solve_labels
+from .redraw import _existing_per_cell, _inherit, _pins_hold, _region_sites, _replace, _solve_labels
 from .state import _Context, _existing_moved, _Grid, _is_bad, _note_for, _oversize, _weight
 
 logger = logging.getLogger(__name__)
@@ -405,10 +405,7 @@ def _repair_region(grids: dict[str, _Grid], region: list[str], ctx: _Context, di
             site = tess.site_of_building[local]
             labels[site] = pin_of[site] = code_label[code]
     rng = community_rng(ctx.seed, f"{ctx.community_id}:update:{region[0]}")
-    existing = np.zeros(graph.n, dtype=np.int64)
-    if ctx.is_new is not None:
-        old = ~ctx.is_new[members]
-        np.add.at(existing, tess.site_of_building[old], ctx.households[members][old])
+    existing = _existing_per_cell(ctx, members, tess, graph.n)
     solved = _solve_labels(graph, labels, ctx, rng, pin_of, existing)
     if solved is None:
         return False

@@ -192,9 +192,7 @@ def _grow(giver, taker, labels, weight, cost, frozen, shared, need, cap, pockets
     left = int(inside.sum())
     while heap and moved < need:
         finish = _finishing_cell(heap, inside, weight, cost, need - moved, cap - moved, left, indptr, indices) if best_fit else None
-        if finish is not None:
-            heap = [entry for entry in heap if entry[3] != finish]
-            heapq.heapify(heap)
+        if finish is not None:  # it ends the transfer: the frontier is not needed any more
             taken.append(finish)
             moved += int(weight[finish])
             paid += float(cost[finish])

@@ -25,7 +25,6 @@ from ..labels import STATUS_LABELS, STATUS_MEANINGS
 from ..result import Partition
 from .columns import _flags
 from .map_geometry import _SCALE, _bounds, _display_geometry, _encode, _label_points, _origin, _unit_refs
-from .map_json import json_for_html as _json_for_html  # noqa: F401 - the page's data as text (maps._page)
 from .styles import STATUS_STYLE, darker, fill_colours, grid_colours
 
 logger = logging.getLogger(__name__)

@@ -104,7 +104,8 @@ import geopandas as gpd
 from .. import timings
 from ..result import Partition
 from .files import write_atomic
-from .map_data import _ASSETS, BASEMAPS, LABELS, _basemap_config, _check_lang, _json_for_html, _map_data
+from .map_data import _ASSETS, BASEMAPS, LABELS, _basemap_config, _check_lang, _map_data
+from .map_json import json_for_html as _json_for_html
 from .styles import PALETTE
 
 __all__ = ["build_map", "write_maps", "BASEMAPS", "PALETTE"]

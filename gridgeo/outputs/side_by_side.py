@@ -17,6 +17,7 @@ import os
 import threading
 
 from .. import timings
+from ..memory import available_bytes, resident_mb
 
 __all__ = ["run_side_by_side"]
 
@@ -107,14 +108,9 @@ def _forks_that_fit(wanted: int) -> int:
     counted as :data:`WRITER_SHARE` times the parent, and one parent's worth
     is kept free for the parent's own writing.
     """
-    try:
-        with open("/proc/self/statm", encoding="ascii") as statm:
-            resident = int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            available = next(int(line.split()[1]) * 1024 for line in meminfo if line.startswith("MemAvailable:"))
-    except (OSError, ValueError, IndexError, StopIteration):
+    available, resident = available_bytes(), int(resident_mb() * 2**20)
+    if available is None or resident <= 0:
         return wanted
-    resident = max(resident, 1)
     return max(0, min(wanted, (available - resident) // (WRITER_SHARE * resident)))
 
 
