@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import re
-import warnings
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
 from collections import Counter
 
 import numpy as np
@@ -14,6 +16,8 @@ import gridgeo
 from gridgeo.outputs import report as report_module
 from gridgeo.outputs import report_flagged, report_html, report_plots
 from gridgeo.outputs.report import build_report_html, write_report
+
+from .conftest import SAMPLE
 
 SCRIPT = "<script>alert(1)</script>"
 
@@ -75,9 +79,18 @@ def test_summary_figures(page_en, flagged_result):
     s = flagged_result.report["summary"]
     assert re.search(rf'id="summary-grids".*?>{s["n_grids"]}<', page_en)
     assert re.search(rf'id="summary-households".*?>{s["households"]:,}<', page_en)
-    assert f'{s["share_in_band"] * 100:.1f}%' in page_en
+    assert f"{s['share_in_band'] * 100:.1f}%" in page_en
     assert re.search(rf'id="summary-defects".*?>{s["n_defects"]} \({s["n_defects_proven_infeasible"]}\)<', page_en)
-    for key in ("one_piece", "tiling", "polsby_popper", "spread", "max_min", "barrier_crossings", "units", "households_estimated"):
+    for key in (
+        "one_piece",
+        "tiling",
+        "polsby_popper",
+        "spread",
+        "max_min",
+        "barrier_crossings",
+        "units",
+        "households_estimated",
+    ):
         assert f'id="summary-{key}"' in page_en
     for note in flagged_result.report["notes"]:
         assert report_html._e(note) in page_en
@@ -126,14 +139,66 @@ def test_languages(page_zh, page_en):
         build_report_html(gridgeo.Partition(*[None] * 5, report={}), lang="fr")
 
 
-def test_without_cjk_font_plots_are_ascii(flagged_result, monkeypatch):
-    monkeypatch.setattr(report_module, "cjk_font", lambda: None)
-    for value in report_plots._plot_labels("en").values():
-        assert value.isascii()
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)" on boxes
-        page = build_report_html(flagged_result, lang="zh")
-    assert "网格划分报告" in page  # the HTML text stays Chinese
+def _svgs(page: str) -> dict[str, ET.Element]:
+    """Each inline plot of ``page``, parsed as XML, by its id."""
+    blocks = re.findall(r"<svg\b.*?</svg>", page, re.S)
+    return {element.get("id"): element for element in (ET.fromstring(block) for block in blocks)}
+
+
+def test_plots_are_svg_in_the_page_language(page_zh, page_en):
+    for page, words in (
+        (page_zh, ("户数", "网格数", "在区间内", "Polsby-Popper 紧凑度")),
+        (page_en, ("households", "grids", "in band")),
+    ):
+        plots = _svgs(page)
+        assert sorted(plots) == ["hist", "pp"]
+        texts = " ".join(t.text or "" for svg in plots.values() for t in svg.iter("{http://www.w3.org/2000/svg}text"))
+        assert all(word in texts for word in words)
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in "".join(_svgs(page_en)["hist"].itertext()))
+
+
+def _bar_heights(svg: ET.Element, prefix: str) -> dict[str, float]:
+    heights = {}
+    for path in svg.iter("{http://www.w3.org/2000/svg}path"):
+        if (path.get("id") or "").startswith(prefix):
+            ys = [float(v) for v in re.findall(r"[ML] [-\d.]+ ([-\d.]+)", path.get("d"))]
+            heights[path.get("id")] = max(ys) - min(ys)
+    return heights
+
+
+def test_bar_heights_follow_the_counts(flagged_result, page_en):
+    low, high = flagged_result.report["parameters"]["grid_size"]
+    hh = flagged_result.grids["households"].to_numpy(dtype=float)
+    edges, inside = report_plots._bin_edges(hh, low, high)
+    counts = report_plots._bin_counts(hh, edges)
+    hist = _svgs(page_en)["hist"]
+    drawn, expected = [], []
+    for name, mask in (("in-band", inside), ("outside", ~inside)):
+        heights = _bar_heights(hist, f"hist-bar-{name}-")
+        assert len(heights) == int(mask.sum())
+        drawn += [heights[f"hist-bar-{name}-{i}"] for i in range(len(heights))]
+        expected += counts[mask].tolist()
+    drawn, expected = np.array(drawn), np.array(expected)  # one scale, pixels per grid, for every bar
+    assert np.allclose(drawn, expected * (drawn.max() / expected.max()), atol=0.02)
+    pp = flagged_result.grids["polsby_popper"].to_numpy(dtype=float)
+    pp_counts, _ = np.histogram(pp, bins=np.linspace(0.0, 1.0, 21))
+    heights = _bar_heights(_svgs(page_en)["pp"], "pp-bar-")
+    drawn = np.array([heights[f"pp-bar-{i}"] for i in range(20)])
+    assert np.allclose(drawn, pp_counts * (drawn.max() / pp_counts.max()), atol=0.02)
+
+
+def test_report_loads_no_plotting_library(tmp_path):
+    """The plots are written directly: writing report.html imports no matplotlib (it would cost half a second)."""
+    code = (
+        "import sys, geopandas as gpd, gridgeo\n"
+        "from gridgeo.outputs.report import build_report_html\n"
+        f"c = gpd.read_file({str(SAMPLE / 'communities.shp')!r}); b = gpd.read_file({str(SAMPLE / 'buildings.shp')!r})\n"
+        "page = build_report_html(gridgeo.partition(c, b, households='hh_est'), lang='zh')\n"
+        "assert page.count('<svg') == 2\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert out.stdout.strip() == "[]"
 
 
 def test_estimated_households_banner(flagged_result):
@@ -231,12 +296,12 @@ def test_spread_of_grids_in_band(units_band_result):
     # within the band the spread is bounded by the band itself: no 4,707 % figures
     assert 0 <= s["cv"] <= (high - low) / low and s["max"] / s["min"] <= high / low
     page = build_report_html(units_band_result, lang="en")
-    assert f'{s["cv"] * 100:.1f}%' in re.search(r'id="summary-spread".*?</tr>', page).group(0)
-    assert f'{s["max"] / s["min"]:.2f}×' in re.search(r'id="summary-max_min".*?</tr>', page).group(0)
+    assert f"{s['cv'] * 100:.1f}%" in re.search(r'id="summary-spread".*?</tr>', page).group(0)
+    assert f"{s['max'] / s['min']:.2f}×" in re.search(r'id="summary-max_min".*?</tr>', page).group(0)
     assert 'id="summary-balance"' not in page
     # the domain's balance stays, per community
     for row in units_band_result.report["communities"]:
-        assert f'{row["balance"] * 100:.1f}%' in page
+        assert f"{row['balance'] * 100:.1f}%" in page
 
 
 def test_flagged_grouped_by_status_and_reason(units_band_result):
@@ -245,7 +310,9 @@ def test_flagged_grouped_by_status_and_reason(units_band_result):
     assert len(flagged) > 2 * report_flagged.FIRST_ROWS
     for lang in ("en", "zh"):
         page = build_report_html(units_band_result, lang=lang)
-        groups = re.findall(r'<tr class="flagged-group" data-status="([^"]+)" data-reason="([^"]*)">.*?<td class="n">([\d,]+)</td></tr>', page)
+        groups = re.findall(
+            r'<tr class="flagged-group" data-status="([^"]+)" data-reason="([^"]*)">.*?<td class="n">([\d,]+)</td></tr>', page
+        )
         # counts per status equal the grids' statuses; every grid is listed once
         per_status = Counter()
         for status, _, count in groups:
@@ -256,7 +323,9 @@ def test_flagged_grouped_by_status_and_reason(units_band_result):
         assert sorted(listed) == sorted(flagged["grid_code"].astype(str))
         # each grid sits in a table of its own status
         status_of = dict(zip(flagged["grid_code"].astype(str), flagged["status"].astype(str)))
-        for status, body in re.findall(r'<table class="flagged" data-status="([^"]+)" data-reason="[^"]*">(.*?)</table>', page, re.S):
+        for status, body in re.findall(
+            r'<table class="flagged" data-status="([^"]+)" data-reason="[^"]*">(.*?)</table>', page, re.S
+        ):
             assert {status_of[c] for c in re.findall(r'<tr class="flagged-grid"><td>([^<]+)</td>', body)} == {status}
         # each group shows its first rows, the rest folded in a <details>
         for number, (_, _, count) in enumerate(groups, start=1):
@@ -273,8 +342,16 @@ def test_flagged_grouped_by_status_and_reason(units_band_result):
 def test_reason_codes_match_their_sentences():
     from gridgeo.labels import reason_text
 
-    assert report_flagged._reason_code(reason_text("infeasible_total", {"total": 520, "low": 300, "high": 500, "k": 1}, "en")) == "infeasible_total"
-    assert report_flagged._reason_code(reason_text("oversize_absorbed", {"households": 700, "high": 500, "absorbed": 20, "low": 300}, "zh")) == "oversize_absorbed"
+    assert (
+        report_flagged._reason_code(reason_text("infeasible_total", {"total": 520, "low": 300, "high": 500, "k": 1}, "en"))
+        == "infeasible_total"
+    )
+    assert (
+        report_flagged._reason_code(
+            reason_text("oversize_absorbed", {"households": 700, "high": 500, "absorbed": 20, "low": 300}, "zh")
+        )
+        == "oversize_absorbed"
+    )
     assert report_flagged._reason_code("") == ""
 
 

@@ -2,15 +2,13 @@
 
 One page, no external resources: the styles are inline, the two plots
 (households per grid with the band marked, and the Polsby-Popper distribution)
-are inline SVG drawn by matplotlib with its text turned into paths, so the page
-looks the same on any machine, offline.  A Content-Security-Policy forbids
-scripts and remote loads.  Every data value is HTML-escaped.
+are inline SVG written by :mod:`gridgeo.outputs.report_plots`, so the page
+works offline.  A Content-Security-Policy forbids scripts and remote loads.
+Every data value is HTML-escaped.
 
-Plot labels are Chinese when ``lang="zh"`` and a CJK-capable font is installed
-(Noto Sans CJK, Source Han Sans, WenQuanYi, Microsoft YaHei, SimHei, ...);
-otherwise the plots use plain ASCII English labels so that nothing renders as
-empty boxes.  The HTML text itself is always in the chosen language (the
-browser renders it with its own fonts).
+The page and its plot labels are in the chosen language; the browser draws
+the text, Chinese included, with its own fonts, so writing the report needs
+no font on the machine that runs gridgeo.
 
 This module only reads a :class:`~gridgeo.result.Partition`; it never runs an
 algorithm.
@@ -18,7 +16,6 @@ algorithm.
 
 from __future__ import annotations
 
-import functools
 import logging
 from importlib import resources
 from pathlib import Path
@@ -35,31 +32,10 @@ from .report_html import _community_codes, _e, _figure, _int, _missing, _num, _p
 from .report_layers import _changes_section, _compounds_section, _governance
 from .report_plots import _households_svg, _numbers, _polsby_popper, _pp_svg
 
-__all__ = ["build_report_html", "write_report", "cjk_font"]
+__all__ = ["build_report_html", "write_report"]
 
 logger = logging.getLogger(__name__)
 
-#: fonts tried first, in order, for Chinese plot labels
-CJK_FAMILIES = (
-    "Noto Sans CJK SC",
-    "Noto Sans SC",
-    "Source Han Sans SC",
-    "Source Han Sans CN",
-    "WenQuanYi Micro Hei",
-    "WenQuanYi Zen Hei",
-    "Microsoft YaHei",
-    "SimHei",
-    "PingFang SC",
-    "Hiragino Sans GB",
-    "Heiti SC",
-    "Noto Sans CJK JP",
-    "Noto Sans CJK TC",
-    "Noto Sans CJK KR",
-    "AR PL UMing CN",
-    "AR PL UKai CN",
-    "Droid Sans Fallback",
-)
-_PROBE = "网格户数社区均值"
 #: columns of ``result.communities`` tried, in order, for community names
 NAME_COLUMNS = ("name", "Name", "NAME", "community_name", "名称", "社区名称", "社区", "comm_name")
 
@@ -227,21 +203,17 @@ def build_report_html(result, *, lang: str = "zh", name_column: str | None = Non
     parts += [f"<h2>{_e(t['plots'])}</h2>"]
     households = _numbers(result.grids, "households")
     pp = _polsby_popper(result.grids)
-    font = cjk_font() if lang == "zh" else None
-    plot_lang = "zh" if font else "en"
-    if lang == "zh" and not font:
-        logger.info("no CJK font found for the report plots; their labels are in English")
     parts.append(
         _figure(
             "hist",
-            _households_svg(households, (low, high), plot_lang, font),
+            _households_svg(households, (low, high), lang),
             t["hist_caption"].format(low=low, high=high),
         )
     )
-    parts.append(_figure("pp", _pp_svg(pp, plot_lang, font), t["pp_caption"]))
+    parts.append(_figure("pp", _pp_svg(pp, lang), t["pp_caption"]))
     parts += [f"<h2>{_e(t['per_community'])}</h2>", _community_table(report.get("communities", []), result.communities, names, t)]
     parts += [f"<h2>{_e(t['flagged'])}</h2>", _flagged_table(result.grids, result.communities, names, lang, t)]
-    parts += _governance(result, report, names, t, plot_lang, font)
+    parts += _governance(result, report, names, t, lang)
     if report.get("compounds"):
         parts += _compounds_section(report["compounds"], lang)
     if report.get("changes"):
@@ -277,43 +249,6 @@ def write_report(result, outdir: str | Path, *, lang: str = "zh", name_column: s
         write_atomic(target, text)
     logger.info("wrote %s", target)
     return target
-
-
-@functools.lru_cache(maxsize=1)
-def cjk_font() -> str | None:
-    """The family name of an installed font that covers Chinese, or ``None``.
-
-    The families of :data:`CJK_FAMILIES` are tried first, then every font
-    matplotlib knows; a font counts when its character map holds a few common
-    Chinese characters.  The answer is cached for the process.
-
-    Examples
-    --------
-    >>> cjk_font() is None or isinstance(cjk_font(), str)
-    True
-    """
-    from matplotlib import font_manager
-
-    entries = {}
-    for entry in font_manager.fontManager.ttflist:
-        entries.setdefault(entry.name, entry)
-    preferred = [entries[name] for name in CJK_FAMILIES if name in entries]
-    others = [entries[name] for name in sorted(entries) if name not in CJK_FAMILIES]
-    for entry in preferred + others:
-        if _covers(entry.fname, _PROBE):
-            logger.debug("CJK font for plots: %s (%s)", entry.name, entry.fname)
-            return entry.name
-    return None
-
-
-def _covers(path: str, text: str) -> bool:
-    from matplotlib import ft2font
-
-    try:
-        charmap = ft2font.FT2Font(path).get_charmap()
-    except (OSError, RuntimeError, ValueError):
-        return False
-    return all(ord(ch) in charmap for ch in text)
 
 
 # -- HTML pieces ---------------------------------------------------------------------------------

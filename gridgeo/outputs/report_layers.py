@@ -9,7 +9,7 @@ from .report_html import _community_codes, _e, _figure, _int, _num
 from .report_plots import _numbers, _walk_svg
 
 
-def _governance(result, report: dict, names: dict[str, str], t: dict, plot_lang: str, font: str | None) -> list[str]:
+def _governance(result, report: dict, names: dict[str, str], t: dict, lang: str) -> list[str]:
     """The section on the 1+1+1+N teams, workload flags and walks to service centres (empty without them)."""
     workload, coverage = report.get("workload"), report.get("coverage")
     if not workload and not coverage:
@@ -39,7 +39,7 @@ def _governance(result, report: dict, names: dict[str, str], t: dict, plot_lang:
     if coverage:
         walks = _numbers(result.grids, "walk_min")
         limit = float(coverage.get("limit_min", 15))
-        parts.append(_figure("walk", _walk_svg(walks, limit, plot_lang, font), t["walk_caption"].format(m=f"{limit:g}")))
+        parts.append(_figure("walk", _walk_svg(walks, limit, lang), t["walk_caption"].format(m=f"{limit:g}")))
     parts.append(_governance_communities(workload, coverage, result.communities, names, t))
     parts.append(_governance_flagged(result.grids, result.communities, names, t, coverage))
     notes = [n for section in (workload, coverage) if section for n in section.get("notes", [])]
