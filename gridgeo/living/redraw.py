@@ -183,6 +183,10 @@ def _pins_hold(labels: np.ndarray, pin_of: np.ndarray) -> bool:
 def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, pin_of: np.ndarray | None = None, existing: np.ndarray | None = None) -> np.ndarray | None:
     """Labels with every grid in band or excused, changing as little as possible; None when it fails.
 
+    The grids are as many as the households need, the count nearest the grids
+    there are; with ``ctx.other_counts``, when that count does not settle, the
+    other admissible counts are tried (:func:`_other_count`).
+
     ``existing`` gives per cell the households of buildings that were there
     before the update: cells without any are moved first.
 
@@ -219,16 +223,47 @@ def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, pin_
             alternative = _settle(graph, other[0], ctx, spare, big, fixed, existing)
             if alternative is not None and (best is None or _moved(original, alternative, graph.weight, existing) < _moved(original, best, graph.weight, existing)):
                 best = alternative
+    if best is None and ctx.other_counts:
+        best = _other_count(graph, original, labels, ctx, spare, big, fixed, existing)
     if best is None:
         return None
     return best if _pins_hold(best, pin_of) else None
 
 
-def _fit_count(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, big: np.ndarray, fixed: np.ndarray, existing: np.ndarray | None = None):
+def _other_count(graph: CellGraph, original: np.ndarray, tried: np.ndarray, ctx: _Context, rng, big: np.ndarray, fixed: np.ndarray, existing: np.ndarray | None) -> np.ndarray | None:
+    """Labels with every grid in band for another grid count than ``tried``'s, the nearest first; None when none settles.
+
+    The count nearest the grids there are can fail where the cells are lumpy (a few
+    buildings of 290–370 households each): one grid fewer (or more) may still fit,
+    which retires (or adds) one grid instead of partitioning the whole region afresh.
+    """
+    low, high = ctx.band
+    holding_big = np.isin(original, np.unique(original[big]))
+    plain_now = len(np.unique(original[~holding_big]))
+    used = len(np.unique(tried[~np.isin(tried, np.unique(tried[big]))]))
+    counts = [int(c) for c in feasible_counts(int(graph.weight[~holding_big].sum()), low, high) if c != used]
+    for count in sorted(counts, key=lambda c: (abs(c - plain_now), c)):
+        generator = copy.deepcopy(rng)
+        counted = _fit_count(graph, original.copy(), ctx, generator, big, fixed, count=count)
+        if counted is None:
+            continue
+        labels, finished, _ = counted
+        if finished:
+            return labels
+        settled = _settle(graph, labels, ctx, generator, big, fixed, existing)
+        if settled is not None:
+            return settled
+    return None
+
+
+def _fit_count(
+    graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, big: np.ndarray, fixed: np.ndarray, existing: np.ndarray | None = None, count: int | None = None
+):
     """Labels whose plain grids are as many as their households need: (labels, finished, split) or None when it fails.
 
     ``finished``: no grid has a band (the labels are the answer); ``split``: a
-    grid was split.  With ``existing`` (per cell, households there before the
+    grid was split.  ``count``: the number of plain grids to reach, when the
+    households admit it (else the admissible count nearest the grids there are).  With ``existing`` (per cell, households there before the
     update), a grid is split first by making a connected group of cells
     without existing households a grid of its own
     (:func:`gridgeo.living.addedgroup.split_added_group`).
@@ -247,7 +282,7 @@ def _fit_count(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, big: np
             return labels, True, split
         if not len(counts):
             break  # the plain grids alone fit no count: cells of grids holding a large building may still come over
-        target = min(counts, key=lambda c: (abs(c - len(plain)), c))
+        target = count if count in counts else min(counts, key=lambda c: (abs(c - len(plain)), c))
         if target < len(plain):
             free = plain[~np.isin(plain, labels[fixed])]  # a grid holding a pinned building is not dissolved
             pool = free if len(free) else plain

@@ -98,6 +98,8 @@ def _repair_community(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, c
             neighbours = sorted((b for (a, b) in shared if a == code), key=lambda c: (-shared[(code, c)], c))
             solved = bool(neighbours) and repair_through_corridors(grids, code, ctx, dirty, neighbours)
         if not solved:
+            solved = _repair_other_count(grids, code, ctx, dirty, community_geom)
+        if not solved:
             # (a completion tried on a copy, gridgeo.living.repair._completed_moved, logs at debug level only)
             logger.log(logging.INFO if ctx.lookahead else logging.DEBUG, "community %s: repairing grid %s needs the whole community", ctx.community_id, code)
             _repartition_whole(grids, ctx, community_geom, dirty)
@@ -257,6 +259,50 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
     ctx.retired.update(state[2])
     ctx.next_number = state[3]
     return best is not None
+
+
+def _repair_other_count(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: set[str], community_geom) -> bool:
+    """The last try before the whole community is partitioned afresh: the cheapest repair and the grown region
+    again, their regions now free to settle at another grid count (:func:`gridgeo.living.redraw._other_count`: one grid fewer where a few
+    large buildings keep the count they have from settling).
+
+    Kept only when the community's repair completed from it moves fewer existing households than the community
+    partitioned afresh (both measured on copies); False otherwise, with ``grids`` as they were.
+    """
+    if community_geom is None:
+        return False
+    start = {c: _copy_grid(g) for c, g in grids.items()}
+    dirty_before, retired_before, number_before = set(dirty), set(ctx.retired), ctx.next_number
+    previous = ctx.other_counts
+    ctx.other_counts = True
+    try:
+        solved = _repair_cheapest(grids, code, ctx, dirty, community_geom) or _repair_grown(grids, code, ctx, dirty)
+    finally:
+        ctx.other_counts = previous
+    if not solved:
+        return False
+    state = (None, {c: _copy_grid(g) for c, g in grids.items()}, set(dirty), set(ctx.retired), ctx.next_number)
+    repaired = _completed_moved(start, state, ctx, community_geom)
+    afresh = {c: _copy_grid(g) for c, g in start.items()}
+    ctx.retired.clear()
+    ctx.retired.update(retired_before)
+    ctx.next_number = number_before
+    _repartition_whole(afresh, ctx, community_geom, set(dirty_before))
+    whole = _existing_moved(start, afresh, ctx)
+    ctx.retired.clear()
+    ctx.retired.update(state[3])
+    ctx.next_number = state[4]
+    logger.debug("community %s: grid %s at another grid count: %d existing households moved, afresh %d", ctx.community_id, code, repaired, whole)
+    if repaired < whole:
+        return True
+    grids.clear()
+    grids.update(start)
+    dirty.clear()
+    dirty.update(dirty_before)
+    ctx.retired.clear()
+    ctx.retired.update(retired_before)
+    ctx.next_number = number_before
+    return False
 
 
 def _completed_moved(start: dict[str, _Grid], state, ctx: _Context, community_geom) -> int:

@@ -45,6 +45,7 @@ class _Context:
     is_new: np.ndarray | None = None  # per building: added since the previous run (moving it moves no existing household)
     transfers: bool = True  # the repair also tries the cheapest single-border transfers (gridgeo.living.shed)
     lookahead: bool = True  # the repair compares candidates by their completed repair (gridgeo.living.repair)
+    other_counts: bool = False  # a region may settle at another grid count (the last try before a community is redrawn)
 
 
 class _Repair(_Search):
