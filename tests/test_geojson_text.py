@@ -176,7 +176,8 @@ def test_texts_shared_between_layers_are_the_texts_written_alone(taipei_run):
     for layer in (units, one_each, pd.concat([one_each, units], ignore_index=True)):
         known = {}
         first = lonlat_texts(buildings.geometry.to_numpy(), buildings.crs, known=known)
-        assert len(known) == len(set(shapely.to_wkb(buildings.geometry.to_numpy()).tolist()))
+        (keys, kinds, bodies), = known.values()  # one CRS and precision: each distinct footprint once
+        assert keys == list(dict.fromkeys(shapely.to_wkb(buildings.geometry.to_numpy()).tolist())) and len(kinds) == len(bodies) == len(keys)
         shared = lonlat_texts(layer.geometry.to_numpy(), layer.crs, multi=True, known=known)
         alone = lonlat_texts(layer.geometry.to_numpy(), layer.crs, multi=True)
         assert shared.tolist() == alone.tolist() == _reference(uniform_geometry(layer, multi=True).geometry.to_numpy(), layer.crs)

@@ -209,7 +209,7 @@ def _esc_all(values) -> list:
     >>> _esc_all(["a<b", None, 3, float("nan"), "x&y"])
     ['a&lt;b', None, '3', None, 'x&amp;y']
     """
-    values = list(values)
+    values = values.tolist() if isinstance(values, (pd.Series, np.ndarray)) else list(values)  # a Series at once, not item by item
     strings = [v for v in values if isinstance(v, str)]
     joined = "\x00".join(strings)
     if not strings or len(strings) != len(values) or joined.count("\x00") != len(strings) - 1:

@@ -15,9 +15,11 @@ import re
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
 from ..inputs.chinacoords import to_gcj02
+from ..inputs.crs import WGS84
 from .map_json import Ints
 
 SIMPLIFY_M = 0.5
@@ -32,30 +34,54 @@ def _display_geometry(geoseries: gpd.GeoSeries, metric, gcj: bool, known: dict |
     """Simplify in metres, convert to EPSG:4326 (and GCJ-02), round to 6 decimals.
 
     Every step works geometry by geometry, so equal geometries give equal
-    results: each distinct geometry is converted once and its result shared.
-    ``known`` carries the results over calls, keyed by CRS and WKB.
+    results: each distinct geometry (equal WKB) is converted once and its
+    result shared.  ``known`` carries the results over calls, per CRS: the WKB
+    of the geometries converted before and their results, looked up and added
+    in one pass.
     """
     if len(geoseries) == 0:
         return np.asarray([], dtype=object)
     known = {} if known is None else known
     crs = str(geoseries.crs)
     geoms = np.asarray(geoseries.array)
-    keys = [None if k is None else (crs, k) for k in shapely.to_wkb(geoms)]
-    first: dict = {}
-    for i, key in enumerate(keys):
-        if key is not None and key not in known and key not in first:
-            first[key] = i
-    if first:
-        rows = np.fromiter(first.values(), dtype=np.int64, count=len(first))
-        g = gpd.GeoSeries(geoms[rows], crs=geoseries.crs).to_crs(metric)
-        g = gpd.GeoSeries(_simplify(np.asarray(g.array)), crs=metric).to_crs(4326)
+    out = np.full(len(geoms), None, dtype=object)
+    present = ~shapely.is_missing(geoms)
+    if not present.any():
+        return out
+    given = geoms[present]
+    keys, done = known.get(crs, ([], np.empty(0, dtype=object)))
+    wkb = shapely.to_wkb(given).tolist()
+    codes, _ = pd.factorize(pd.Series(keys + wkb, dtype=object))  # codes below len(keys): converted before
+    codes = codes[len(keys) :]
+    distinct, first = np.unique(codes, return_index=True)
+    rows = first[distinct >= len(keys)]  # the first row of each geometry not converted before, in order of its code
+    done = np.concatenate([done, _display(given[rows], geoseries.crs, metric, gcj)])
+    known[crs] = (keys + [wkb[i] for i in rows.tolist()], done)
+    out[present] = done[codes]
+    return out
+
+
+def _display(geoms: np.ndarray, crs, metric, gcj: bool) -> np.ndarray:
+    """The display geometries of (distinct, present) geometries of ``crs``: simplified in ``metric``, in EPSG:4326 (GCJ-02), rounded."""
+    if not len(geoms):
+        return np.empty(0, dtype=object)
+    g = gpd.GeoSeries(geoms, crs=crs).to_crs(metric)
+    simplified = _simplify(np.asarray(g.array))
+    if gcj or shapely.has_z(simplified).any():  # GCJ-02 between the two steps; 3D coordinates as GeoPandas takes them
+        g = gpd.GeoSeries(simplified, crs=metric).to_crs(4326)
         if gcj:
             g = to_gcj02(g)
-        done = shapely.transform(np.asarray(g.array), lambda c: np.round(c, DECIMALS))
-        known.update(zip(first, done))
-    out = np.empty(len(geoms), dtype=object)
-    out[:] = [None if key is None else known[key] for key in keys]
-    return out
+        return shapely.transform(np.asarray(g.array), lambda c: np.round(c, DECIMALS))
+    if pyproj.CRS.from_user_input(metric).is_exact_same(WGS84):
+        return shapely.transform(simplified, lambda c: np.round(c, DECIMALS))
+    # to EPSG:4326 and rounded in one pass over the coordinates: GeoPandas' to_crs (the same transformer) and the rounding
+    transformer = pyproj.Transformer.from_crs(metric, WGS84, always_xy=True)
+
+    def to_lonlat(xy):
+        lon, lat = transformer.transform(xy[:, 0], xy[:, 1])
+        return np.round(np.column_stack([lon, lat]), DECIMALS)
+
+    return shapely.transform(simplified, to_lonlat)
 
 
 def _simplify(geoms: np.ndarray) -> np.ndarray:
@@ -177,11 +203,16 @@ def _unit_refs(members: list, building_codes: list) -> tuple[list[int], list[int
     ([2, 1, 0, 0], [0, 1, 1], array([False, False,  True,  True]))
     """
     n = len(members)
-    texts = [t if isinstance(t, str) else "" for t in members]
+    texts = [t if isinstance(t, str) and "\n" not in t else "" for t in members]
     # the building codes of every unit, in C: the ranges cut off, one line per unit, members split on ';'
-    lines = re.sub(r":[^;\n]*", "", "\n".join(texts)).split("\n") if n else []
-    counts = np.fromiter((line.count(";") + 1 if line else 0 for line in lines), dtype=np.int64, count=n)
-    flat = ";".join(line for line in lines if line).split(";") if counts.sum() else []
+    text = re.sub(r":[^;\n]*", "", "\n".join(texts)) if n else ""
+    # the members of each unit: its ';' plus one, none for an empty line (counted on the bytes, all at once)
+    raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    breaks = np.flatnonzero(raw == ord("\n"))
+    empty = np.concatenate([breaks, [len(raw)]]) == np.concatenate([[0], breaks + 1]) if n else np.zeros(0, dtype=bool)
+    counts = np.bincount(np.searchsorted(breaks, np.flatnonzero(raw == ord(";"))), minlength=n) + 1
+    counts[empty] = 0
+    flat = ";".join(filter(None, text.split("\n"))).split(";") if counts.sum() else []
     codes = pd.Index([str(c) for c in building_codes])
     if not codes.is_unique:
         codes = codes.where(~codes.duplicated(), None)  # the first building of a code
