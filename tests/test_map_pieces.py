@@ -71,8 +71,8 @@ def test_display_geometry_shared_between_layers_is_the_geometry_converted_alone(
     shared = _display_geometry(units.geometry, metric, False, known)
     assert shapely.equals_exact(np.asarray(alone, dtype=object), np.asarray(shared, dtype=object), tolerance=0).all()
     # the footprints of joint units of one building are the buildings' own converted geometries
-    (keys, done), = known.values()
-    assert len(keys) == len(done) == len(set(shapely.to_wkb(np.concatenate([buildings.geometry.to_numpy(), units.geometry.to_numpy()])).tolist()))
+    (keys, geoms, done), = known.values()
+    assert len(keys) == len(geoms) == len(done) == len(set(shapely.to_wkb(np.concatenate([buildings.geometry.to_numpy(), units.geometry.to_numpy()])).tolist()))
     # a missing geometry stays missing, and the others are in longitude and latitude, 6 decimals
     with_gap = gpd.GeoSeries([None, *buildings.geometry.iloc[:2]], crs=buildings.crs)
     out = _display_geometry(with_gap, metric, False)

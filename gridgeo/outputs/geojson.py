@@ -38,6 +38,7 @@ import pyproj
 import shapely
 
 from ..inputs.crs import WGS84
+from .distinct import group
 from .numtext import compact, fraction_words, integer_words, word
 
 __all__ = ["lonlat_texts", "lonlat_pieces", "feature_bytes", "geometry_texts", "distinct_geometries", "trim_numbers"]
@@ -351,9 +352,10 @@ def lonlat_pieces(geoms: np.ndarray, crs, precision: int = 7, *, multi: bool = F
     Polygon's or a MultiPolygon's text); :func:`feature_bytes` joins pieces
     into features.  A Polygon made a one-part MultiPolygon keeps its body.
 
-    ``known`` maps ``(CRS as WKT, precision)`` to the WKB of the distinct
-    geometries written before (a list), their kinds and bodies; the geometries
-    of this call are looked up and added in one pass (one hash of each WKB).
+    ``known`` maps ``(CRS as WKT, precision)`` to the keys and geometries of
+    the distinct geometries written before (:func:`gridgeo.outputs.distinct.group`),
+    their kinds and bodies; the geometries of this call are looked up and
+    added in one pass.
 
     Examples
     --------
@@ -371,18 +373,13 @@ def lonlat_pieces(geoms: np.ndarray, crs, precision: int = 7, *, multi: bool = F
     given = geoms[present]
     layer = (pyproj.CRS(crs).to_wkt() if crs is not None else None, precision)
     before = known.get(layer) if known is not None else None
-    keys, known_kinds, known_bodies = before if before is not None else ([], np.zeros(0, dtype=np.int8), np.empty(0, dtype=object))
-    wkb = shapely.to_wkb(given).tolist()
-    # one factorisation of the WKB known before and of this call's: codes below len(keys) are geometries written before
-    codes, _ = pd.factorize(pd.Series(keys + wkb, dtype=object))
-    codes = codes[len(keys) :]
-    distinct, first = np.unique(codes, return_index=True)
-    rows = first[distinct >= len(keys)]  # the first row of each geometry not written before, in order of its code
+    # each distinct geometry written once; one met in an earlier call (layer) keeps the pieces written then
+    codes, rows, after = group(given, before[:2] if before is not None else None)
     new_kinds, new_bodies = _lonlat_pieces(given[rows], crs, precision)
-    all_kinds = np.concatenate([known_kinds, new_kinds])
-    all_bodies = np.concatenate([known_bodies, new_bodies])
-    if known is not None:
-        known[layer] = (keys + [wkb[i] for i in rows.tolist()], all_kinds, all_bodies)
+    all_kinds = np.concatenate([before[2], new_kinds]) if before is not None else new_kinds
+    all_bodies = np.concatenate([before[3], new_bodies]) if before is not None else new_bodies
+    if known is not None and after is not None:
+        known[layer] = (*after, all_kinds[: len(after[0])], all_bodies[: len(after[0])])
     row_kinds, row_bodies = all_kinds[codes], all_bodies[codes]
     promote = _promoted_kinds(shapely.get_type_id(geoms), multi)
     if promote:

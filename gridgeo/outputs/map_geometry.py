@@ -20,6 +20,7 @@ import shapely
 
 from ..inputs.chinacoords import to_gcj02
 from ..inputs.crs import WGS84
+from .distinct import group
 from .map_json import Ints
 
 SIMPLIFY_M = 0.5
@@ -49,14 +50,12 @@ def _display_geometry(geoseries: gpd.GeoSeries, metric, gcj: bool, known: dict |
     if not present.any():
         return out
     given = geoms[present]
-    keys, done = known.get(crs, ([], np.empty(0, dtype=object)))
-    wkb = shapely.to_wkb(given).tolist()
-    codes, _ = pd.factorize(pd.Series(keys + wkb, dtype=object))  # codes below len(keys): converted before
-    codes = codes[len(keys) :]
-    distinct, first = np.unique(codes, return_index=True)
-    rows = first[distinct >= len(keys)]  # the first row of each geometry not converted before, in order of its code
-    done = np.concatenate([done, _display(given[rows], geoseries.crs, metric, gcj)])
-    known[crs] = (keys + [wkb[i] for i in rows.tolist()], done)
+    before = known.get(crs)
+    codes, rows, after = group(given, before[:2] if before is not None else None)  # distinct geometries, as GeoJSON finds them
+    done = _display(given[rows], geoseries.crs, metric, gcj)
+    done = np.concatenate([before[2], done]) if before is not None else done
+    if after is not None:
+        known[crs] = (*after, done[: len(after[0])])
     out[present] = done[codes]
     return out
 
