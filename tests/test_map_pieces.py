@@ -78,3 +78,20 @@ def test_display_geometry_shared_between_layers_is_the_geometry_converted_alone(
     out = _display_geometry(with_gap, metric, False)
     assert out[0] is None and np.allclose(shapely.get_coordinates(out[1:]), np.round(shapely.get_coordinates(out[1:]), 6), atol=0)
     assert (np.abs(shapely.get_coordinates(out[1:])[:, 0] - 121.5) < 1).all()
+
+
+def test_polygon_layers_encoded_from_one_ragged_array_as_part_by_part(run, monkeypatch):
+    from gridgeo.outputs import map_geometry
+
+    metric = local_metric_crs(run.grids)
+    holed = shapely.box(121.5, 25.0, 121.6, 25.1).difference(shapely.box(121.52, 25.02, 121.53, 25.03))
+    odd = np.array(
+        [holed, None, shapely.Polygon(), shapely.MultiPolygon([holed, shapely.box(121.7, 25.0, 121.71, 25.01)]), shapely.MultiPolygon()],
+        dtype=object,
+    )
+    layers = [_display_geometry(getattr(run, name).geometry, metric, False) for name in ("grids", "buildings", "units", "communities")]
+    fast = [map_geometry._encode(geoms, (121_000_000, 25_000_000)) for geoms in [*layers, odd]]
+    monkeypatch.setattr(map_geometry, "_encode_polygons", lambda geoms, origin: None)
+    plain = [map_geometry._encode(geoms, (121_000_000, 25_000_000)) for geoms in [*layers, odd]]
+    assert fast == plain and len(fast[1]["xy"]) > 1000
+    assert fast[-1]["n"] == [1, 0, 0, 2, 0] and fast[-1]["r"] == [2, 2, 1]

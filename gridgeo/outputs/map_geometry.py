@@ -138,6 +138,9 @@ def _encode(geoms: np.ndarray, origin: tuple[int, int]) -> dict:
     n = len(geoms)
     if n == 0:
         return {"n": [], "r": [], "v": [], "xy": []}
+    polygons = _encode_polygons(geoms, origin)
+    if polygons is not None:
+        return polygons
     every, owner = shapely.get_coordinates(geoms, return_index=True)
     geoms[np.unique(owner[~np.isfinite(every).all(axis=1)])] = None  # a geometry with a non-finite coordinate draws nothing
     parts, part_of = shapely.get_parts(geoms, return_index=True)
@@ -164,6 +167,48 @@ def _encode(geoms: np.ndarray, origin: tuple[int, int]) -> dict:
         "n": Ints(np.bincount(part_of, minlength=n)),
         "r": Ints(np.bincount(leaf_part, minlength=len(parts))),
         "v": Ints(np.bincount(coord_leaf, minlength=len(leaves))),
+        "xy": Ints(deltas),
+    }
+
+
+def _encode_polygons(geoms: np.ndarray, origin: tuple[int, int]) -> dict | None:
+    """:func:`_encode` of a layer of polygons and multi-polygons (some missing or empty) from one ragged array; None for any other layer.
+
+    The same lists as the general way (parts, rings, then vertices taken one
+    level at a time), from the offsets of :func:`shapely.to_ragged_array`:
+    empty polygons have no part, rings leave out their closing vertex.  A
+    layer with other geometries or a coordinate that is not finite is left to
+    the general way.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> g = np.array([shapely.box(0, 0, 1e-6, 2e-6), None, shapely.Polygon()], dtype=object)
+    >>> _encode_polygons(g, (0, 0)) == _encode(np.array([g[0], None, None], dtype=object), (0, 0))
+    True
+    """
+    present = ~shapely.is_missing(geoms)
+    if not present.any() or not np.isin(shapely.get_type_id(geoms[present]), (3, 6)).all():
+        return None
+    _, coords, offsets = shapely.to_ragged_array(np.where(present, geoms, shapely.MultiPolygon()), include_z=False)
+    ring_offsets, polygon_rings = offsets[:2]
+    feature_polygons = offsets[2] if len(offsets) == 3 else np.arange(len(geoms) + 1)  # polygons only: one each
+    if not np.isfinite(coords).all():
+        return None
+    ring_sizes = np.diff(ring_offsets)
+    rings_of_polygon = np.diff(polygon_rings)
+    part_of = np.repeat(np.arange(len(geoms)), np.diff(feature_polygons))
+    parts = rings_of_polygon > 0  # an empty polygon is no part
+    # polygon rings without their closing vertex (a ring of one vertex keeps it)
+    closing = ring_offsets[1:][ring_sizes > 1] - 1
+    keep = np.ones(len(coords), dtype=bool)
+    keep[closing] = False
+    ints = np.rint(coords[keep] * _SCALE).astype(np.int64) - np.asarray(origin, dtype=np.int64)
+    deltas = np.diff(ints, axis=0, prepend=np.zeros((1, 2), dtype=np.int64))
+    return {
+        "n": Ints(np.bincount(part_of[parts], minlength=len(geoms))),
+        "r": Ints(rings_of_polygon[parts]),
+        "v": Ints(np.where(ring_sizes > 1, ring_sizes - 1, ring_sizes)),
         "xy": Ints(deltas),
     }
 
