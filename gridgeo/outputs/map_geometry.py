@@ -267,4 +267,4 @@ def _unit_refs(members: list, building_codes: list) -> tuple[list[int], list[int
     keep = ~own[owner]
     pairs = pd.DataFrame({"u": owner[keep], "b": found[keep]})
     pairs = pairs[~pairs.duplicated()]  # a building named twice in a unit counts once
-    return np.bincount(pairs["u"].to_numpy(), minlength=n).tolist(), pairs["b"].tolist(), own
+    return Ints(np.bincount(pairs["u"].to_numpy(), minlength=n)), Ints(pairs["b"].to_numpy()), own
