@@ -264,27 +264,28 @@ def _polygon_bodies(geoms: np.ndarray, kind: int, precision: int) -> tuple[np.nd
     x_whole, y_whole = (np.abs(ticks[:, i]) // unit for i in (0, 1))
     x_groups, y_groups = (max(1, -(-len(str(int(whole.max()))) // 4)) for whole in (x_whole, y_whole))
     fraction_groups = max(1, -(-precision // 4))
-    words = np.empty((len(coords), 2 + x_groups + 1 + fraction_groups + 1 + y_groups + 1 + fraction_groups + 1), dtype=np.uint32)
+    width = 2 + x_groups + 1 + fraction_groups + 1 + y_groups + 1 + fraction_groups + 1
+    words = np.empty((width, len(coords)), dtype=np.uint32)  # a row per word: each written at once, read across at the end
     opening = _openings()  # the join, "[" and x's sign: two words
     choice = starts.astype(np.intp) * 2 + negative[:, 0]
-    words[:, 0] = opening[0][choice]
-    words[:, 1] = opening[1][choice]
+    words[0] = opening[0][choice]
+    words[1] = opening[1][choice]
     at = 2
     for i, (whole, groups) in enumerate(((x_whole, x_groups), (y_whole, y_groups))):
         if i:
-            words[:, at] = np.where(negative[:, 1], word(b",-"), word(b","))
+            words[at] = np.where(negative[:, 1], word(b",-"), word(b","))
             at += 1
         columns = integer_words(whole, groups)
         for column in columns:
-            words[:, at] = column
+            words[at] = column
             at += 1
-        words[:, at] = word(b".")
+        words[at] = word(b".")
         at += 1
         for column in fraction_words(np.abs(ticks[:, i]) - whole * unit, precision):
-            words[:, at] = column
+            words[at] = column
             at += 1
-    words[:, at] = np.where(ends, word(b"]\n"), word(b"]"))
-    written = compact(words).split(b"\n")[:-1]
+    words[at] = np.where(ends, word(b"]\n"), word(b"]"))
+    written = compact(words.T).split(b"\n")[:-1]
     if len(written) != int(ok.sum()):  # pragma: no cover - every feature kept ends with one line break
         raise RuntimeError(f"{len(written)} GeoJSON bodies written for {int(ok.sum())} features")
     bodies[np.flatnonzero(ok)] = written

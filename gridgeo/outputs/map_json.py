@@ -116,10 +116,10 @@ def int_list_text(values: np.ndarray) -> str:
         piece = values[start : start + _PIECE]
         size = np.abs(piece)
         groups = max(1, -(-len(str(int(size.max()))) // 4))
-        words = np.empty((len(piece), groups + 2), dtype=np.uint32)
-        words[:, 0] = np.where(piece < 0, minus, 0)
+        words = np.empty((groups + 2, len(piece)), dtype=np.uint32)  # a row per word, read across at the end
+        words[0] = np.where(piece < 0, minus, 0)
         for i, column in enumerate(integer_words(size, groups)):
-            words[:, 1 + i] = column
-        words[:, -1] = comma
-        texts.append(compact(words).decode("ascii"))
+            words[1 + i] = column
+        words[-1] = comma
+        texts.append(compact(words.T).decode("ascii"))
     return "[" + "".join(texts)[:-1] + "]"

@@ -126,11 +126,11 @@ def fraction_words(fraction: np.ndarray, precision: int) -> list[np.ndarray]:
 
 
 def compact(words: np.ndarray) -> bytes:
-    """The bytes of ``words`` (rows of uint32 words, row by row) without their zero bytes.
+    """The bytes of ``words`` (rows of uint32 words, row by row, whatever their layout in memory) without their zero bytes.
 
     Examples
     --------
     >>> compact(np.array([[word(b"1"), word(b",")], [word(b"-23"), word(b",")]], dtype=np.uint32))
     b'1,-23,'
     """
-    return np.ascontiguousarray(words).tobytes().translate(None, b"\0")
+    return words.tobytes(order="C").translate(None, b"\0")
