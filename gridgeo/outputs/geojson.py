@@ -236,10 +236,12 @@ def _polygon_bodies(geoms: np.ndarray, kind: int, precision: int) -> tuple[np.nd
     scale = 10.0**precision
     with np.errstate(invalid="ignore", over="ignore"):
         size = np.abs(coords)
-        # finite, written without an exponent, and so fine a double that one number of `precision` decimals is nearest to it
-        short = np.isfinite(coords) & (np.spacing(size) * scale < 0.5) & ((size >= _MIN_VALUE) | (coords == 0))
-        ticks = np.where(short, np.rint(coords * scale), 0.0)
+        # finite, written without an exponent, and so fine a double that one number of `precision` decimals is nearest
+        # to it (np.spacing(size) * scale < 0.5: below a power of two, :func:`_fine_below`)
+        short = (size < _fine_below(precision)) & ((size >= _MIN_VALUE) | (coords == 0))
+        ticks = np.rint(coords * scale)
         short &= ticks / scale == coords  # the double nearest to a number of `precision` decimals
+        ticks[~short] = 0.0
     ok[vertex_feature[~short.all(axis=1)]] = False
     bodies = np.empty(n, dtype=object)
     keep = ok[vertex_feature]
@@ -290,6 +292,25 @@ def _polygon_bodies(geoms: np.ndarray, kind: int, precision: int) -> tuple[np.nd
         raise RuntimeError(f"{len(written)} GeoJSON bodies written for {int(ok.sum())} features")
     bodies[np.flatnonzero(ok)] = written
     return bodies, ok
+
+
+@functools.cache
+def _fine_below(precision: int) -> float:
+    """The least power of two whose spacing times 10**precision is 0.5 or more: below it, and only there, doubles tell numbers of ``precision`` decimals apart.
+
+    The spacing of doubles grows with their size, one power of two at a time, so
+    ``np.spacing(size) * 10**precision < 0.5`` holds exactly for the sizes
+    (finite, not NaN) below this bound.
+
+    Examples
+    --------
+    >>> _fine_below(7), bool(np.spacing(np.nextafter(_fine_below(7), 0)) * 1e7 < 0.5), bool(np.spacing(_fine_below(7)) * 1e7 < 0.5)
+    (268435456.0, True, False)
+    """
+    bound = 2.0**-60
+    while np.spacing(bound) * 10.0**precision < 0.5:
+        bound *= 2.0
+    return bound
 
 
 @functools.lru_cache(maxsize=1)
