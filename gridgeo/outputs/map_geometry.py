@@ -35,10 +35,10 @@ def _display_geometry(geoseries: gpd.GeoSeries, metric, gcj: bool, known: dict |
     """Simplify in metres, convert to EPSG:4326 (and GCJ-02), round to 6 decimals.
 
     Every step works geometry by geometry, so equal geometries give equal
-    results: each distinct geometry (equal WKB) is converted once and its
-    result shared.  ``known`` carries the results over calls, per CRS: the WKB
-    of the geometries converted before and their results, looked up and added
-    in one pass.
+    results: each distinct geometry is converted once and its result shared
+    (:func:`gridgeo.outputs.distinct.group`).  ``known`` carries the results
+    over calls, per CRS: the keys and geometries of the distinct geometries
+    converted before and their results, looked up and added in one pass.
     """
     if len(geoseries) == 0:
         return np.asarray([], dtype=object)
