@@ -43,6 +43,6 @@ def test_properties_are_the_records_pandas_writes_one_per_line(monaco, edge):
         .rstrip("\n")
         .split("\n")
     )
-    records = export._json_properties(table, len(table))
+    records = [record.decode("utf-8") for record in export._json_properties(table, len(table))]
     assert records == lines and len(records) == len(table)
     assert [json.loads(r)["note"] for r in records] == [None if pd.isna(v) else v for v in table["note"]]

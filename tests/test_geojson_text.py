@@ -176,7 +176,9 @@ def test_texts_shared_between_layers_are_the_texts_written_alone(taipei_run):
     for layer in (units, one_each, pd.concat([one_each, units], ignore_index=True)):
         known = {}
         first = lonlat_texts(buildings.geometry.to_numpy(), buildings.crs, known=known)
-        assert len(known) == len(set(shapely.to_wkb(buildings.geometry.to_numpy()).tolist()))
+        (keys, geoms, kinds, bodies), = known.values()  # one CRS and precision: each distinct footprint once
+        distinct = list(dict.fromkeys(shapely.to_wkb(buildings.geometry.to_numpy()).tolist()))
+        assert shapely.to_wkb(geoms).tolist() == distinct and len(keys) == len(kinds) == len(bodies) == len(distinct)
         shared = lonlat_texts(layer.geometry.to_numpy(), layer.crs, multi=True, known=known)
         alone = lonlat_texts(layer.geometry.to_numpy(), layer.crs, multi=True)
         assert shared.tolist() == alone.tolist() == _reference(uniform_geometry(layer, multi=True).geometry.to_numpy(), layer.crs)

@@ -52,7 +52,7 @@ from .. import timings
 from ..errors import GridgeoError, OutputError, OutputExistsError, Problem
 from ..memory import release_memory
 from .files import csv_bytes, csvt_text
-from .geojson import lonlat_texts
+from .geojson import feature_bytes, lonlat_pieces
 from .geopackage import describe_geopackage, write_qgis_project
 from .gpkg_arrow import write_arrow_layer
 from .side_by_side import run_side_by_side
@@ -457,31 +457,28 @@ def write_geojson(frame: gpd.GeoDataFrame, path: str | Path, *, precision: int =
     {"type":"FeatureCollection","features":[{"type":"Feature","properties":{"name":"<a>","n":3,"area_m2":17760.814493},"geometry":{"type":"Point","coordinates":[121.4920057,25.05]}}]}
     """
     # each distinct geometry reprojected and written once, single geometries made multi as uniform_geometry
-    # does, every number by array arithmetic (gridgeo.outputs.geojson)
-    texts = lonlat_texts(frame.geometry.to_numpy(), frame.crs, precision, multi=multi, known=known)
+    # does, every number by array arithmetic, the features joined as bytes (gridgeo.outputs.geojson)
+    kinds, bodies = lonlat_pieces(frame.geometry.to_numpy(), frame.crs, precision, multi=multi, known=known)
     columns = [c for c in frame.columns if c != frame.geometry.name]
     table = _gpkg_safe(frame[columns]) if columns else None
-    with open(path, "w", encoding="utf-8") as handle:
-        handle.write('{"type":"FeatureCollection","features":[')
+    with open(path, "wb") as handle:
+        handle.write(b'{"type":"FeatureCollection","features":[')
         # a block of features at a time: the file's text is never whole in memory (gigabytes at city scale)
-        for start in range(0, len(texts), _GEOJSON_BLOCK):
-            stop = min(start + _GEOJSON_BLOCK, len(texts))
+        for start in range(0, len(bodies), _GEOJSON_BLOCK):
+            stop = min(start + _GEOJSON_BLOCK, len(bodies))
             properties = _json_properties(None if table is None else table.iloc[start:stop], stop - start)
-            handle.write(("," if start else "") + ",".join(
-                f'{{"type":"Feature","properties":{props},"geometry":{geometry}}}'
-                for props, geometry in zip(properties, texts[start:stop])
-            ))  # fmt: skip
-        handle.write("]}\n")
+            handle.write(feature_bytes(properties, kinds[start:stop], bodies[start:stop], first=start == 0))
+        handle.write(b"]}" + os.linesep.encode("ascii"))  # the line break a text file gets on this platform, as before
 
 
-def _json_properties(frame: pd.DataFrame | None, n: int) -> list[str]:
-    """Each row as a JSON object (text), written by pandas' C encoder in one pass.
+def _json_properties(frame: pd.DataFrame | None, n: int) -> list[bytes]:
+    """Each row as a JSON object (UTF-8 bytes), written by pandas' C encoder in one pass.
 
     Floats are rounded to 6 decimals, missing values become ``null``, text stays
     UTF-8 (not ``\\u`` escapes) and dates are ISO 8601.
     """
     if frame is None or len(frame.columns) == 0 or n == 0:
-        return ["{}"] * n
+        return [b"{}"] * n
     frame = frame.copy()
     frame.columns = [str(c) for c in frame.columns]
     for column in frame.columns:
@@ -490,13 +487,13 @@ def _json_properties(frame: pd.DataFrame | None, n: int) -> list[str]:
             frame[column] = np.where(np.isfinite(values), np.round(values, 6), np.nan)
     # the values are rounded to 6 decimals already: written with 6 at most, never a binary tail
     options = {"force_ascii": False, "date_format": "iso", "double_precision": 6}
-    text = frame.to_json(orient="records", **options)
+    text = frame.to_json(orient="records", **options).encode("utf-8")
     # '[{…},{…}]' in half the time of pandas' lines=True, the same records: every '},{"' between two records is a
     # cut, and any other is inside a text ending in '},{' (where one piece too many shows it): then as pandas cuts it
-    lines = text[1:-1].replace('},{"', '}\n{"').split("\n")
+    lines = text[1:-1].replace(b'},{"', b'}\n{"').split(b"\n")
     if len(lines) != n:
         # JSON text never holds a raw newline inside a value, so pandas' records split cleanly
-        lines = frame.to_json(orient="records", lines=True, **options).rstrip("\n").split("\n")
+        lines = frame.to_json(orient="records", lines=True, **options).encode("utf-8").rstrip(b"\n").split(b"\n")
     if len(lines) != n:
         raise ValueError(f"property encoding produced {len(lines)} records for {n} features")
     return lines

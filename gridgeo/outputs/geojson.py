@@ -4,9 +4,18 @@
 of geometries already in EPSG:4326, rounded and oriented: the same text as
 shapely's ``to_geojson`` with every number in its shortest form at the given
 decimals (``121.4920057``, never ``121.49200570000001``), but without a
-Python call per number.  Equal geometries share one text
+Python call per number (the digits four at a time from tables,
+:mod:`gridgeo.outputs.numtext`).  Equal geometries share one text
 (:func:`distinct_geometries`), so the joint units of a building divided into
 several units are written from one computation.
+
+The writer of the files (:func:`gridgeo.outputs.export.write_geojson`) takes
+the texts as *pieces* (:func:`lonlat_pieces`): per feature a kind (a whole
+text, or the coordinates of a Polygon or of a MultiPolygon) and the bytes of
+its body, so a polygon written as a one-part MultiPolygon (``units``) or met
+again in a later layer (the footprint of a joint unit) shares the body of
+its first writing, and the features are joined as bytes without a text per
+feature.
 
 The fast path covers what the layers of a partition hold: polygons and
 multi-polygons in two dimensions, coordinates already rounded to ``precision``
@@ -29,8 +38,10 @@ import pyproj
 import shapely
 
 from ..inputs.crs import WGS84
+from .distinct import group
+from .numtext import compact, fraction_words, integer_words, word
 
-__all__ = ["lonlat_texts", "geometry_texts", "distinct_geometries", "trim_numbers"]
+__all__ = ["lonlat_texts", "lonlat_pieces", "feature_bytes", "geometry_texts", "distinct_geometries", "trim_numbers"]
 
 #: a decimal number with more than the wanted decimals (the wanted count is filled in)
 _LONG_NUMBER = r"-?\d+\.\d{%d,}(?:[eE][-+]?\d+)?"
@@ -39,16 +50,24 @@ _MAX_PRECISION = 9
 #: Python writes numbers below this size (other than 0) with an exponent (``1e-05``): written by shapely
 _MIN_VALUE = 1e-4
 
-#: vertices written at a time (a byte matrix of about 70 bytes a vertex while they are)
+#: vertices written at a time (a matrix of about 50 bytes a vertex while they are)
 _CHUNK_VERTICES = 400_000
 
 _POLYGON, _MULTIPOLYGON = 3, 6
-_HEADS = {_POLYGON: ('{"type":"Polygon","coordinates":[[', "]]}"), _MULTIPOLYGON: ('{"type":"MultiPolygon","coordinates":[[[', "]]]}")}
+#: the kinds of a piece: a whole text (shapely's, or ``null``), the coordinates of a Polygon, of a MultiPolygon
+WHOLE, POLYGON_BODY, MULTIPOLYGON_BODY = 0, 1, 2
+_BODY_OF = {_POLYGON: POLYGON_BODY, _MULTIPOLYGON: MULTIPOLYGON_BODY}
+#: what comes before and after the body of each kind in a geometry's text
+_HEADS = (b"", b'{"type":"Polygon","coordinates":[[', b'{"type":"MultiPolygon","coordinates":[[[')
+_TAILS = (b"", b"]]}", b"]]]}")
+#: a feature: its opening (a comma before all but the first), properties, the geometry's head, body and tail, "}"
+_OPEN_FIRST, _OPEN_NEXT = b'{"type":"Feature","properties":', b',{"type":"Feature","properties":'
+_MIDS = np.array([b',"geometry":' + head for head in _HEADS], dtype=object)
+_ENDS = np.array([tail + b"}" for tail in _TAILS], dtype=object)
 # what comes before a vertex "[x,y]": the first of a feature (nothing; the head is added per feature), the next
 # of the same ring, the first of the next ring of the polygon, the first of the next polygon of a multi-polygon
 _FIRST, _NEXT, _NEXT_RING, _NEXT_POLYGON = 0, 1, 2, 3
-_JOINS = ["", ",", "],[", "]],[["]
-_JOIN_WIDTH = max(len(j) for j in _JOINS)
+_JOINS = [b"", b",", b"],[", b"]],[["]
 
 
 def trim_numbers(texts: np.ndarray, precision: int) -> np.ndarray:
@@ -145,23 +164,38 @@ def geometry_texts(geoms: np.ndarray, precision: int = 7) -> np.ndarray:
     >>> geometry_texts(g).tolist()[1]
     '{"type":"Point","coordinates":[1.5,2.0]}'
     """
+    return _texts(*_geometry_pieces(geoms, precision))
+
+
+def _texts(kinds: np.ndarray, bodies: np.ndarray) -> np.ndarray:
+    """The geometry texts (str) of pieces."""
+    out = np.empty(len(bodies), dtype=object)
+    out[:] = [(_HEADS[k] + body + _TAILS[k]).decode("ascii") for k, body in zip(kinds.tolist(), bodies.tolist())]
+    return out
+
+
+def _geometry_pieces(geoms: np.ndarray, precision: int) -> tuple[np.ndarray, np.ndarray]:
+    """The kind (:data:`WHOLE`, :data:`POLYGON_BODY`, :data:`MULTIPOLYGON_BODY`) and body (bytes) of each geometry's text."""
     geoms = np.asarray(geoms, dtype=object)
-    out = np.empty(len(geoms), dtype=object)
+    kinds = np.zeros(len(geoms), dtype=np.int8)
+    bodies = np.empty(len(geoms), dtype=object)
     if not len(geoms):
-        return out
-    kinds = shapely.get_type_id(geoms)
+        return kinds, bodies
+    types = shapely.get_type_id(geoms)
     done = np.zeros(len(geoms), dtype=bool)
     if 0 <= precision <= _MAX_PRECISION:
         flat = ~shapely.has_z(geoms)
         for kind in (_POLYGON, _MULTIPOLYGON):
-            for rows in _chunks(np.flatnonzero((kinds == kind) & flat), geoms):
-                texts, ok = _polygon_texts(geoms[rows], kind, precision)
-                out[rows[ok]] = texts[ok]
+            for rows in _chunks(np.flatnonzero((types == kind) & flat), geoms):
+                written, ok = _polygon_bodies(geoms[rows], kind, precision)
+                bodies[rows[ok]] = written[ok]
+                kinds[rows[ok]] = _BODY_OF[kind]
                 done[rows[ok]] = True
     rest = np.flatnonzero(~done)
     if len(rest):
-        out[rest] = trim_numbers(shapely.to_geojson(geoms[rest]).astype(object), precision)
-    return out
+        texts = trim_numbers(shapely.to_geojson(geoms[rest]).astype(object), precision)
+        bodies[rest] = [text.encode("ascii") for text in texts]
+    return kinds, bodies
 
 
 def _chunks(rows: np.ndarray, geoms: np.ndarray) -> list[np.ndarray]:
@@ -173,13 +207,14 @@ def _chunks(rows: np.ndarray, geoms: np.ndarray) -> list[np.ndarray]:
     return [piece for piece in np.split(rows, np.unique(cuts)) if len(piece)]
 
 
-def _polygon_texts(geoms: np.ndarray, kind: int, precision: int) -> tuple[np.ndarray, np.ndarray]:
-    """The texts of polygons (or of multi-polygons: ``kind``) and which of them the fast path wrote.
+def _polygon_bodies(geoms: np.ndarray, kind: int, precision: int) -> tuple[np.ndarray, np.ndarray]:
+    """The bodies (bytes) of polygons (or of multi-polygons: ``kind``) and which of them the fast path wrote.
 
-    Each vertex becomes one row of a byte matrix (what joins it to the one
-    before, ``[``, x, ``,``, y, ``]``, and a line break after the last vertex
-    of a feature) with a mask of the bytes in use; the masked bytes, read row
-    by row, are every feature's coordinates, one per line.
+    Each vertex becomes one row of 4-byte words (what joins it to the one
+    before with ``[`` and the sign of x, x's digits, ``.``, its decimals,
+    ``,`` and the sign of y, y's, ``]`` and a line break after the last vertex
+    of a feature), the bytes not used zero (:mod:`gridgeo.outputs.numtext`);
+    the rows without their zero bytes are every feature's coordinates, one per line.
     """
     _, coords, offsets = shapely.to_ragged_array(geoms, include_z=False)
     if kind == _POLYGON:
@@ -201,15 +236,17 @@ def _polygon_texts(geoms: np.ndarray, kind: int, precision: int) -> tuple[np.nda
     scale = 10.0**precision
     with np.errstate(invalid="ignore", over="ignore"):
         size = np.abs(coords)
-        # finite, written without an exponent, and so fine a double that one number of `precision` decimals is nearest to it
-        short = np.isfinite(coords) & (np.spacing(size) * scale < 0.5) & ((size >= _MIN_VALUE) | (coords == 0))
-        ticks = np.where(short, np.rint(coords * scale), 0.0)
+        # finite, written without an exponent, and so fine a double that one number of `precision` decimals is nearest
+        # to it (np.spacing(size) * scale < 0.5: below a power of two, :func:`_fine_below`)
+        short = (size < _fine_below(precision)) & ((size >= _MIN_VALUE) | (coords == 0))
+        ticks = np.rint(coords * scale)
         short &= ticks / scale == coords  # the double nearest to a number of `precision` decimals
+        ticks[~short] = 0.0
     ok[vertex_feature[~short.all(axis=1)]] = False
-    texts = np.empty(n, dtype=object)
+    bodies = np.empty(n, dtype=object)
     keep = ok[vertex_feature]
     if not keep.any():
-        return texts, ok
+        return bodies, ok
     coords, ticks = coords[keep], ticks[keep].astype(np.int64)
     ring_starts = ring_offsets[:-1][ring_sizes > 0]
     polygon_starts = ring_offsets[polygon_rings[:-1][polygon_sizes > 0]]
@@ -224,109 +261,64 @@ def _polygon_texts(geoms: np.ndarray, kind: int, precision: int) -> tuple[np.nda
     ends = np.zeros(len(keep), dtype=bool)
     ends[np.concatenate([feature_starts[1:], [len(keep)]]) - 1] = True
     ends = ends[keep]
-    rows = len(coords)
-    x_width, y_width = (_number_width(ticks[:, i], precision) for i in (0, 1))
-    # the columns of a row: join, "[", x, ",", y, "]", line break
-    x_at = _JOIN_WIDTH + 1
-    y_at = x_at + x_width + 1
-    width = y_at + y_width + 2
-    matrix = np.empty((rows, width), dtype=np.uint8)
-    mask = np.ones((rows, width), dtype=bool)
-    join_bytes, join_mask = _joins()
-    matrix[:, :_JOIN_WIDTH] = join_bytes[starts]
-    mask[:, :_JOIN_WIDTH] = join_mask[starts]
-    matrix[:, x_at - 1] = ord("[")
-    _number_bytes(coords[:, 0], ticks[:, 0], precision, matrix[:, x_at : x_at + x_width], mask[:, x_at : x_at + x_width])
-    matrix[:, y_at - 1] = ord(",")
-    _number_bytes(coords[:, 1], ticks[:, 1], precision, matrix[:, y_at : y_at + y_width], mask[:, y_at : y_at + y_width])
-    matrix[:, -2] = ord("]")
-    matrix[:, -1] = ord("\n")
-    mask[:, -1] = ends
-    bodies = matrix[mask].tobytes().decode("ascii").split("\n")[:-1]
-    head, tail = _HEADS[kind]
-    texts[np.flatnonzero(ok)] = [head + body + tail for body in bodies]
-    return texts, ok
+    negative = np.signbit(coords)
+    unit = 10**precision
+    x_whole, y_whole = (np.abs(ticks[:, i]) // unit for i in (0, 1))
+    x_groups, y_groups = (max(1, -(-len(str(int(whole.max()))) // 4)) for whole in (x_whole, y_whole))
+    fraction_groups = max(1, -(-precision // 4))
+    width = 2 + x_groups + 1 + fraction_groups + 1 + y_groups + 1 + fraction_groups + 1
+    words = np.empty((width, len(coords)), dtype=np.uint32)  # a row per word: each written at once, read across at the end
+    opening = _openings()  # the join, "[" and x's sign: two words
+    choice = starts.astype(np.intp) * 2 + negative[:, 0]
+    words[0] = opening[0][choice]
+    words[1] = opening[1][choice]
+    at = 2
+    for i, (whole, groups) in enumerate(((x_whole, x_groups), (y_whole, y_groups))):
+        if i:
+            words[at] = np.where(negative[:, 1], word(b",-"), word(b","))
+            at += 1
+        columns = integer_words(whole, groups)
+        for column in columns:
+            words[at] = column
+            at += 1
+        words[at] = word(b".")
+        at += 1
+        for column in fraction_words(np.abs(ticks[:, i]) - whole * unit, precision):
+            words[at] = column
+            at += 1
+    words[at] = np.where(ends, word(b"]\n"), word(b"]"))
+    written = compact(words.T).split(b"\n")[:-1]
+    if len(written) != int(ok.sum()):  # pragma: no cover - every feature kept ends with one line break
+        raise RuntimeError(f"{len(written)} GeoJSON bodies written for {int(ok.sum())} features")
+    bodies[np.flatnonzero(ok)] = written
+    return bodies, ok
 
 
-@functools.lru_cache(maxsize=1)
-def _joins() -> tuple[np.ndarray, np.ndarray]:
-    """The bytes of each join (:data:`_JOINS`), left-aligned in :data:`_JOIN_WIDTH` columns, and their mask."""
-    join_bytes = np.zeros((len(_JOINS), _JOIN_WIDTH), dtype=np.uint8)
-    join_mask = np.zeros((len(_JOINS), _JOIN_WIDTH), dtype=bool)
-    for i, join in enumerate(_JOINS):
-        join_bytes[i, : len(join)] = np.frombuffer(join.encode("ascii"), dtype=np.uint8)
-        join_mask[i, : len(join)] = True
-    return join_bytes, join_mask
+@functools.cache
+def _fine_below(precision: int) -> float:
+    """The least power of two whose spacing times 10**precision is 0.5 or more: below it, and only there, doubles tell numbers of ``precision`` decimals apart.
 
-
-@functools.lru_cache(maxsize=1)
-def _digits4() -> np.ndarray:
-    """The four digits of every number 0-9999, zero-padded, as bytes (a 10,000 × 4 table)."""
-    numbers = np.arange(10_000)
-    return (np.stack([numbers // 1000, numbers // 100 % 10, numbers // 10 % 10, numbers % 10], axis=1) + ord("0")).astype(np.uint8)
-
-
-def _whole_digits(ticks: np.ndarray, precision: int) -> int:
-    """The most integer digits of any of the numbers (``ticks`` / 10**precision), at least one."""
-    largest = int(np.abs(ticks).max()) // 10**precision if len(ticks) else 0
-    return len(str(largest))
-
-
-def _number_width(ticks: np.ndarray, precision: int) -> int:
-    """The columns of the numbers' texts: a sign, the integer digits, a point and ``precision`` decimals (at least one)."""
-    return 1 + _whole_digits(ticks, precision) + 1 + max(precision, 1)
-
-
-def _digit_columns(numbers: np.ndarray, width: int) -> np.ndarray:
-    """The decimal digits of non-negative integers, zero-padded to ``width`` columns, as bytes (four at a time by table)."""
-    groups = -(-width // 4)
-    out = np.empty((len(numbers), 4 * groups), dtype=np.uint8)
-    rest = numbers
-    table = _digits4()
-    for group in range(groups - 1, -1, -1):
-        out[:, 4 * group : 4 * group + 4] = table[rest % 10_000]
-        rest = rest // 10_000
-    return out[:, 4 * groups - width :]
-
-
-def _number_bytes(values: np.ndarray, ticks: np.ndarray, precision: int, matrix: np.ndarray, mask: np.ndarray) -> None:
-    """Write the shortest text of each number into the rows of a byte ``matrix`` with the ``mask`` of the bytes in use.
-
-    ``ticks`` are ``values`` × 10**precision (exact integers); ``matrix`` has
-    :func:`_number_width` columns.  A number is its sign, its integer digits
-    without leading zeros (at least one), a point and its decimals without
-    trailing zeros (at least one): what Python's ``repr`` writes for a double
-    that is the nearest to a number of at most ``precision`` decimals and at
-    least 0.0001 in size (or 0).
+    The spacing of doubles grows with their size, one power of two at a time, so
+    ``np.spacing(size) * 10**precision < 0.5`` holds exactly for the sizes
+    (finite, not NaN) below this bound.
 
     Examples
     --------
-    >>> ticks = np.array([1215000, -2500, 30000, 0])
-    >>> b = np.empty((4, _number_width(ticks, 4)), dtype=np.uint8)
-    >>> m = np.ones(b.shape, dtype=bool)
-    >>> _number_bytes(np.array([121.5, -0.25, 3.0, -0.0]), ticks, 4, b, m)
-    >>> [bytes(row[keep]).decode() for row, keep in zip(b, m)]
-    ['121.5', '-0.25', '3.0', '-0.0']
+    >>> _fine_below(7), bool(np.spacing(np.nextafter(_fine_below(7), 0)) * 1e7 < 0.5), bool(np.spacing(_fine_below(7)) * 1e7 < 0.5)
+    (268435456.0, True, False)
     """
-    size = np.abs(ticks)
-    unit = 10**precision
-    whole, fraction = size // unit, size % unit
-    digits = _whole_digits(ticks, precision)
-    decimals = max(precision, 1)
-    matrix[:, 0] = ord("-")
-    mask[:, 0] = np.signbit(values)
-    matrix[:, 1 : 1 + digits] = _digit_columns(whole, digits)
-    shown = np.ones(len(values), dtype=np.int64)  # integer digits shown: no leading zeros, at least one
-    for power in range(1, digits):
-        shown += whole >= 10**power
-    mask[:, 1 : 1 + digits] = np.arange(digits) >= (digits - shown)[:, None]
-    matrix[:, 1 + digits] = ord(".")
-    mask[:, 1 + digits] = True
-    matrix[:, 2 + digits :] = _digit_columns(fraction, decimals) if precision else ord("0")
-    zeros = np.zeros(len(values), dtype=np.int64)  # trailing zeros of the decimals, all but one when there are only zeros
-    for power in range(1, decimals):
-        zeros += fraction % 10**power == 0
-    mask[:, 2 + digits :] = np.arange(decimals) < (decimals - zeros)[:, None]
+    bound = 2.0**-60
+    while np.spacing(bound) * 10.0**precision < 0.5:
+        bound *= 2.0
+    return bound
+
+
+@functools.lru_cache(maxsize=1)
+def _openings() -> tuple[np.ndarray, np.ndarray]:
+    """The two words before x of every (join, sign of x): the join of :data:`_JOINS`, ``[`` and ``-`` when x is negative."""
+    texts = [(join + b"[" + sign).ljust(8, b"\0") for join in _JOINS for sign in (b"", b"-")]
+    table = np.frombuffer(b"".join(texts), dtype=np.uint32).reshape(-1, 2)
+    return np.ascontiguousarray(table[:, 0]), np.ascontiguousarray(table[:, 1])
 
 
 def lonlat_texts(geoms: np.ndarray, crs, precision: int = 7, *, multi: bool = False, known: dict | None = None) -> np.ndarray:
@@ -336,7 +328,8 @@ def lonlat_texts(geoms: np.ndarray, crs, precision: int = 7, *, multi: bool = Fa
     (:func:`distinct_geometries`); missing and empty geometries are ``null``.
     Single geometries are written as multi-geometries where the layer mixes
     both, or always with ``multi`` (as
-    :func:`gridgeo.outputs.export.uniform_geometry` makes them).
+    :func:`gridgeo.outputs.export.uniform_geometry` makes them).  The texts of
+    :func:`lonlat_pieces`, whole.
 
     Parameters
     ----------
@@ -350,8 +343,9 @@ def lonlat_texts(geoms: np.ndarray, crs, precision: int = 7, *, multi: bool = Fa
     known : dict, optional
         Texts written before, shared between calls (layers): a geometry met
         again (the footprint of a joint unit of one building) is not written
-        again, and a single one made multi here is the multi-geometry of its
-        text.  Filled with the texts of this call's geometries.
+        again, and a single one made multi here shares the coordinates of its
+        text.  Filled with the texts of this call's geometries (per CRS and
+        precision).
 
     Returns
     -------
@@ -368,37 +362,87 @@ def lonlat_texts(geoms: np.ndarray, crs, precision: int = 7, *, multi: bool = Fa
     >>> lonlat_texts(g[:1], "EPSG:32651", multi=True, known=known).tolist()
     ['{"type":"MultiPoint","coordinates":[[123.0,0.0]]}']
     """
+    return _texts(*lonlat_pieces(geoms, crs, precision, multi=multi, known=known))
+
+
+def lonlat_pieces(geoms: np.ndarray, crs, precision: int = 7, *, multi: bool = False, known: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`lonlat_texts` as pieces: per geometry the kind of its text and its body (bytes).
+
+    The text of a geometry is ``head + body + tail`` of its kind
+    (:data:`WHOLE`: the body is the text; :data:`POLYGON_BODY`,
+    :data:`MULTIPOLYGON_BODY`: the body is the coordinates inside a
+    Polygon's or a MultiPolygon's text); :func:`feature_bytes` joins pieces
+    into features.  A Polygon made a one-part MultiPolygon keeps its body.
+
+    ``known`` maps ``(CRS as WKT, precision)`` to the keys and geometries of
+    the distinct geometries written before (:func:`gridgeo.outputs.distinct.group`),
+    their kinds and bodies; the geometries of this call are looked up and
+    added in one pass.
+
+    Examples
+    --------
+    >>> g = np.array([shapely.box(0, 0, 1, 1), None], dtype=object)
+    >>> kinds, bodies = lonlat_pieces(g, None, multi=True)
+    >>> kinds.tolist(), bodies.tolist()
+    ([2, 0], [b'[1.0,0.0],[1.0,1.0],[0.0,1.0],[0.0,0.0],[1.0,0.0]', b'null'])
+    """
     geoms = np.asarray(geoms, dtype=object)
-    texts = np.full(len(geoms), "null", dtype=object)
+    kinds = np.zeros(len(geoms), dtype=np.int8)
+    bodies = np.full(len(geoms), b"null", dtype=object)
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     if not present.any():
-        return texts
-    unique, codes, keys = _distinct(geoms[present])
-    promote = _promoted_kinds(shapely.get_type_id(geoms), multi)
-    kinds = shapely.get_type_id(unique)
-    unique_texts = np.empty(len(unique), dtype=object)
-    todo = np.ones(len(unique), dtype=bool)
+        return kinds, bodies
+    given = geoms[present]
     layer = (pyproj.CRS(crs).to_wkt() if crs is not None else None, precision)
-    if known:
-        for i, (key, kind) in enumerate(zip(keys, kinds.tolist())):
-            text = known.get((layer, key))
-            if text is not None:
-                unique_texts[i] = _as_multi(text) if kind in promote else text
-                todo[i] = False
-    if todo.any():
-        rows = np.flatnonzero(todo)
-        written = _lonlat_texts(_promoted(unique[rows], promote), crs, precision)
-        unique_texts[rows] = written
-        if known is not None:
-            for i, text in zip(rows.tolist(), written.tolist()):
-                if kinds[i] not in promote:  # the text of the geometry as given
-                    known[(layer, keys[i])] = text
-    texts[present] = unique_texts[codes]
-    return texts
+    before = known.get(layer) if known is not None else None
+    # each distinct geometry written once; one met in an earlier call (layer) keeps the pieces written then
+    codes, rows, after = group(given, before[:2] if before is not None else None)
+    new_kinds, new_bodies = _lonlat_pieces(given[rows], crs, precision)
+    all_kinds = np.concatenate([before[2], new_kinds]) if before is not None else new_kinds
+    all_bodies = np.concatenate([before[3], new_bodies]) if before is not None else new_bodies
+    if known is not None and after is not None:
+        known[layer] = (*after, all_kinds[: len(after[0])], all_bodies[: len(after[0])])
+    row_kinds, row_bodies = all_kinds[codes], all_bodies[codes]
+    promote = _promoted_kinds(shapely.get_type_id(geoms), multi)
+    if promote:
+        chosen = np.isin(shapely.get_type_id(given), sorted(promote))
+        row_kinds[chosen & (row_kinds == POLYGON_BODY)] = MULTIPOLYGON_BODY  # the same coordinates, one more bracket
+        whole = np.flatnonzero(chosen & (row_kinds == WHOLE))
+        if len(whole):
+            row_bodies[whole] = [_as_multi(body.decode("ascii")).encode("ascii") for body in row_bodies[whole]]
+    kinds[present] = row_kinds
+    bodies[present] = row_bodies
+    return kinds, bodies
 
 
-def _lonlat_texts(geoms: np.ndarray, crs, precision: int) -> np.ndarray:
-    """The texts of (distinct, present) geometries: reprojected and rounded in one pass, oriented, written."""
+def feature_bytes(properties: list[bytes], kinds: np.ndarray, bodies: np.ndarray, *, first: bool) -> bytes:
+    """The GeoJSON features of properties (JSON objects, bytes) and geometry pieces, joined by commas.
+
+    ``first``: the block opens the layer (no comma before its first feature).
+
+    Examples
+    --------
+    >>> kinds, bodies = lonlat_pieces(np.array([shapely.box(0, 0, 1, 1), None], dtype=object), None)
+    >>> print(feature_bytes([b'{"n":1}', b"{}"], kinds, bodies, first=True).decode())
+    {"type":"Feature","properties":{"n":1},"geometry":{"type":"Polygon","coordinates":[[[1.0,0.0],[1.0,1.0],[0.0,1.0],[0.0,0.0],[1.0,0.0]]]}},{"type":"Feature","properties":{},"geometry":null}
+    """
+    if not len(bodies):
+        return b""
+    parts = np.empty((len(bodies), 5), dtype=object)
+    parts[:, 0] = _OPEN_NEXT
+    if first:
+        parts[0, 0] = _OPEN_FIRST
+    parts[:, 1] = properties
+    parts[:, 2] = _MIDS[kinds]
+    parts[:, 3] = bodies
+    parts[:, 4] = _ENDS[kinds]
+    return b"".join(parts.ravel().tolist())
+
+
+def _lonlat_pieces(geoms: np.ndarray, crs, precision: int) -> tuple[np.ndarray, np.ndarray]:
+    """The pieces of (distinct, present) geometries: reprojected and rounded in one pass, oriented, written."""
+    if not len(geoms):
+        return np.zeros(0, dtype=np.int8), np.empty(0, dtype=object)
     if crs is not None and pyproj.CRS(crs) != WGS84:
         # reprojected and rounded in one pass over the coordinates (what to_crs(4326) computes)
         transformer = pyproj.Transformer.from_crs(crs, WGS84, always_xy=True)
@@ -413,11 +457,11 @@ def _lonlat_texts(geoms: np.ndarray, crs, precision: int) -> np.ndarray:
     # RFC 7946: exterior rings counter-clockwise
     polygonal = np.isin(shapely.get_type_id(geoms), (_POLYGON, _MULTIPOLYGON))
     rounded[polygonal] = shapely.orient_polygons(rounded[polygonal], exterior_cw=False)
-    return geometry_texts(rounded, precision)
+    return _geometry_pieces(rounded, precision)
 
 
-#: single geometry type → (its multi type, the function making it), as uniform_geometry pairs them
-_MULTI_OF = {0: (4, shapely.multipoints), 1: (5, shapely.multilinestrings), 3: (6, shapely.multipolygons)}
+#: single geometry type → its multi type, as uniform_geometry pairs them
+_MULTI_OF = {0: 4, 1: 5, 3: 6}
 
 
 def _promoted_kinds(layer_kinds: np.ndarray, multi: bool) -> set[int]:
@@ -426,21 +470,7 @@ def _promoted_kinds(layer_kinds: np.ndarray, multi: bool) -> set[int]:
     The rule of :func:`gridgeo.outputs.export.uniform_geometry`, decided on the whole layer.
     """
     present = set(np.unique(layer_kinds).tolist())
-    return {single for single, (several, _) in _MULTI_OF.items() if single in present and (multi or several in present)}
-
-
-def _promoted(geoms: np.ndarray, promote: set[int]) -> np.ndarray:
-    """``geoms`` with the single geometries of the types ``promote`` made one-part multi-geometries."""
-    if not promote:
-        return geoms
-    kinds = shapely.get_type_id(geoms)
-    out = geoms
-    for single in sorted(promote):
-        chosen = kinds == single
-        if chosen.any():
-            out = geoms.copy() if out is geoms else out
-            out[chosen] = _MULTI_OF[single][1](geoms[chosen], indices=np.arange(int(chosen.sum())))
-    return out
+    return {single for single, several in _MULTI_OF.items() if single in present and (multi or several in present)}
 
 
 def _as_multi(text: str) -> str:

@@ -138,20 +138,25 @@ def _wkb_array(geoms: np.ndarray, promoted: np.ndarray | None, multi: int):
     import pyarrow as pa
 
     little = sys.byteorder == "little"
-    head = np.frombuffer((b"\x01" if little else b"\x00") + struct.pack("<II" if little else ">II", multi, 1), dtype=np.uint8)
+    head = (b"\x01" if little else b"\x00") + struct.pack("<II" if little else ">II", multi, 1)
+    heads = np.array([b"", head], dtype=object)
     pieces, lengths = [], []
     for start in range(0, len(geoms), _WKB_SLICE):
         part = shapely.to_wkb(geoms[start : start + _WKB_SLICE])
         sizes = np.fromiter(map(len, part), dtype=np.int64, count=len(part))
-        piece = np.frombuffer(b"".join(part), dtype=np.uint8)
+        chosen = promoted[start : start + _WKB_SLICE] if promoted is not None else None
+        if chosen is not None and chosen.any():  # the header in front of each promoted row's bytes, joined with them
+            rows = np.empty((len(part), 2), dtype=object)
+            rows[:, 0] = heads[chosen.astype(np.intp)]
+            rows[:, 1] = part
+            joined = b"".join(rows.ravel().tolist())
+            sizes += chosen * len(head)
+            del rows
+        else:
+            joined = b"".join(part)
         del part
-        chosen = np.flatnonzero(promoted[start : start + _WKB_SLICE]) if promoted is not None else ()
-        if len(chosen):  # the header in front of each promoted row's bytes, all at once
-            starts = np.cumsum(sizes) - sizes
-            piece = np.insert(piece, np.repeat(starts[chosen], len(head)), np.tile(head, len(chosen)))
-            sizes[chosen] += len(head)
         lengths.append(sizes)
-        pieces.append(piece)
+        pieces.append(np.frombuffer(joined, dtype=np.uint8))
     offsets = np.zeros(len(geoms) + 1, dtype=np.int64)
     np.cumsum(np.concatenate(lengths), out=offsets[1:])
     data = np.empty(int(offsets[-1]), dtype=np.uint8)

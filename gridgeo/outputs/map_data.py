@@ -25,6 +25,7 @@ from ..labels import STATUS_LABELS, STATUS_MEANINGS
 from ..result import Partition
 from .columns import _flags
 from .map_geometry import _SCALE, _bounds, _display_geometry, _encode, _label_points, _origin, _unit_refs
+from .map_json import Ints
 from .styles import STATUS_STYLE, darker, fill_colours, grid_colours
 
 logger = logging.getLogger(__name__)
@@ -209,7 +210,7 @@ def _esc_all(values) -> list:
     >>> _esc_all(["a<b", None, 3, float("nan"), "x&y"])
     ['a&lt;b', None, '3', None, 'x&amp;y']
     """
-    values = list(values)
+    values = values.tolist() if isinstance(values, (pd.Series, np.ndarray)) else list(values)  # a Series at once, not item by item
     strings = [v for v in values if isinstance(v, str)]
     joined = "\x00".join(strings)
     if not strings or len(strings) != len(values) or joined.count("\x00") != len(strings) - 1:
@@ -231,14 +232,27 @@ def _num(value, digits: int | None = None):
 
 
 def _nums(values, digits: int | None = None) -> list:
-    """:func:`_num` of every value, vectorised."""
-    try:
-        a = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").to_numpy(dtype=float)
-    except (TypeError, ValueError):  # pragma: no cover - odd objects
-        return [_num(v, digits) for v in values]
+    """:func:`_num` of every value, vectorised; whole numbers all finite as :class:`Ints` (written from their array).
+
+    Examples
+    --------
+    >>> _nums([1, 2.6, None, "x"]), type(_nums([1, 2.6])).__name__, _nums([0.12345, float("inf")], 2)
+    ([1, 3, None, None], 'Ints', [0.12, None])
+    """
+    numbers = np.asarray(values.to_numpy() if isinstance(values, pd.Series) else values)
+    if numbers.dtype.kind in "iufb" and numbers.ndim == 1:  # numbers already: no conversion of each value
+        a = numbers.astype(float)
+    else:
+        try:
+            a = pd.to_numeric(pd.Series(list(values), dtype=object), errors="coerce").to_numpy(dtype=float)
+        except (TypeError, ValueError):  # pragma: no cover - odd objects
+            return [_num(v, digits) for v in values]
     finite = np.isfinite(a)
     if digits is None:
-        out = np.rint(np.where(finite, a, 0)).astype(np.int64).tolist()
+        whole = np.rint(np.where(finite, a, 0)).astype(np.int64)
+        if finite.all():
+            return Ints(whole)
+        out = whole.tolist()
     else:
         out = np.round(np.where(finite, a, 0), digits).tolist()
     return [v if ok else None for v, ok in zip(out, finite.tolist())]
@@ -471,7 +485,7 @@ def _map_data(result: Partition, *, lang: str, basemap: str, tianditu_key, barri
     id_col = id_col if isinstance(id_col, str) and id_col in buildings.columns and id_col != "building_code" else None
     b_props = {
         "code": _esc_all(_column(buildings, "building_code")),
-        "g": [grid_index.get(str(g), -1) for g in _column(buildings, "grid_code")],
+        "g": Ints(np.array([grid_index.get(str(g), -1) for g in _column(buildings, "grid_code")], dtype=np.int64)),
         "hh": _nums(_column(buildings, "households")),
     }
     if id_col:

@@ -15,9 +15,12 @@ import re
 import geopandas as gpd
 import numpy as np
 import pandas as pd
+import pyproj
 import shapely
 
 from ..inputs.chinacoords import to_gcj02
+from ..inputs.crs import WGS84
+from .distinct import group
 from .map_json import Ints
 
 SIMPLIFY_M = 0.5
@@ -32,30 +35,52 @@ def _display_geometry(geoseries: gpd.GeoSeries, metric, gcj: bool, known: dict |
     """Simplify in metres, convert to EPSG:4326 (and GCJ-02), round to 6 decimals.
 
     Every step works geometry by geometry, so equal geometries give equal
-    results: each distinct geometry is converted once and its result shared.
-    ``known`` carries the results over calls, keyed by CRS and WKB.
+    results: each distinct geometry is converted once and its result shared
+    (:func:`gridgeo.outputs.distinct.group`).  ``known`` carries the results
+    over calls, per CRS: the keys and geometries of the distinct geometries
+    converted before and their results, looked up and added in one pass.
     """
     if len(geoseries) == 0:
         return np.asarray([], dtype=object)
     known = {} if known is None else known
     crs = str(geoseries.crs)
     geoms = np.asarray(geoseries.array)
-    keys = [None if k is None else (crs, k) for k in shapely.to_wkb(geoms)]
-    first: dict = {}
-    for i, key in enumerate(keys):
-        if key is not None and key not in known and key not in first:
-            first[key] = i
-    if first:
-        rows = np.fromiter(first.values(), dtype=np.int64, count=len(first))
-        g = gpd.GeoSeries(geoms[rows], crs=geoseries.crs).to_crs(metric)
-        g = gpd.GeoSeries(_simplify(np.asarray(g.array)), crs=metric).to_crs(4326)
+    out = np.full(len(geoms), None, dtype=object)
+    present = ~shapely.is_missing(geoms)
+    if not present.any():
+        return out
+    given = geoms[present]
+    before = known.get(crs)
+    codes, rows, after = group(given, before[:2] if before is not None else None)  # distinct geometries, as GeoJSON finds them
+    done = _display(given[rows], geoseries.crs, metric, gcj)
+    done = np.concatenate([before[2], done]) if before is not None else done
+    if after is not None:
+        known[crs] = (*after, done[: len(after[0])])
+    out[present] = done[codes]
+    return out
+
+
+def _display(geoms: np.ndarray, crs, metric, gcj: bool) -> np.ndarray:
+    """The display geometries of (distinct, present) geometries of ``crs``: simplified in ``metric``, in EPSG:4326 (GCJ-02), rounded."""
+    if not len(geoms):
+        return np.empty(0, dtype=object)
+    g = gpd.GeoSeries(geoms, crs=crs).to_crs(metric)
+    simplified = _simplify(np.asarray(g.array))
+    if gcj or shapely.has_z(simplified).any():  # GCJ-02 between the two steps; 3D coordinates as GeoPandas takes them
+        g = gpd.GeoSeries(simplified, crs=metric).to_crs(4326)
         if gcj:
             g = to_gcj02(g)
-        done = shapely.transform(np.asarray(g.array), lambda c: np.round(c, DECIMALS))
-        known.update(zip(first, done))
-    out = np.empty(len(geoms), dtype=object)
-    out[:] = [None if key is None else known[key] for key in keys]
-    return out
+        return shapely.transform(np.asarray(g.array), lambda c: np.round(c, DECIMALS))
+    if pyproj.CRS.from_user_input(metric).is_exact_same(WGS84):
+        return shapely.transform(simplified, lambda c: np.round(c, DECIMALS))
+    # to EPSG:4326 and rounded in one pass over the coordinates: GeoPandas' to_crs (the same transformer) and the rounding
+    transformer = pyproj.Transformer.from_crs(metric, WGS84, always_xy=True)
+
+    def to_lonlat(xy):
+        lon, lat = transformer.transform(xy[:, 0], xy[:, 1])
+        return np.round(np.column_stack([lon, lat]), DECIMALS)
+
+    return shapely.transform(simplified, to_lonlat)
 
 
 def _simplify(geoms: np.ndarray) -> np.ndarray:
@@ -113,6 +138,9 @@ def _encode(geoms: np.ndarray, origin: tuple[int, int]) -> dict:
     n = len(geoms)
     if n == 0:
         return {"n": [], "r": [], "v": [], "xy": []}
+    polygons = _encode_polygons(geoms, origin)
+    if polygons is not None:
+        return polygons
     every, owner = shapely.get_coordinates(geoms, return_index=True)
     geoms[np.unique(owner[~np.isfinite(every).all(axis=1)])] = None  # a geometry with a non-finite coordinate draws nothing
     parts, part_of = shapely.get_parts(geoms, return_index=True)
@@ -139,6 +167,48 @@ def _encode(geoms: np.ndarray, origin: tuple[int, int]) -> dict:
         "n": Ints(np.bincount(part_of, minlength=n)),
         "r": Ints(np.bincount(leaf_part, minlength=len(parts))),
         "v": Ints(np.bincount(coord_leaf, minlength=len(leaves))),
+        "xy": Ints(deltas),
+    }
+
+
+def _encode_polygons(geoms: np.ndarray, origin: tuple[int, int]) -> dict | None:
+    """:func:`_encode` of a layer of polygons and multi-polygons (some missing or empty) from one ragged array; None for any other layer.
+
+    The same lists as the general way (parts, rings, then vertices taken one
+    level at a time), from the offsets of :func:`shapely.to_ragged_array`:
+    empty polygons have no part, rings leave out their closing vertex.  A
+    layer with other geometries or a coordinate that is not finite is left to
+    the general way.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> g = np.array([shapely.box(0, 0, 1e-6, 2e-6), None, shapely.Polygon()], dtype=object)
+    >>> _encode_polygons(g, (0, 0)) == _encode(np.array([g[0], None, None], dtype=object), (0, 0))
+    True
+    """
+    present = ~shapely.is_missing(geoms)
+    if not present.any() or not np.isin(shapely.get_type_id(geoms[present]), (3, 6)).all():
+        return None
+    _, coords, offsets = shapely.to_ragged_array(np.where(present, geoms, shapely.MultiPolygon()), include_z=False)
+    ring_offsets, polygon_rings = offsets[:2]
+    feature_polygons = offsets[2] if len(offsets) == 3 else np.arange(len(geoms) + 1)  # polygons only: one each
+    if not np.isfinite(coords).all():
+        return None
+    ring_sizes = np.diff(ring_offsets)
+    rings_of_polygon = np.diff(polygon_rings)
+    part_of = np.repeat(np.arange(len(geoms)), np.diff(feature_polygons))
+    parts = rings_of_polygon > 0  # an empty polygon is no part
+    # polygon rings without their closing vertex (a ring of one vertex keeps it)
+    closing = ring_offsets[1:][ring_sizes > 1] - 1
+    keep = np.ones(len(coords), dtype=bool)
+    keep[closing] = False
+    ints = np.rint(coords[keep] * _SCALE).astype(np.int64) - np.asarray(origin, dtype=np.int64)
+    deltas = np.diff(ints, axis=0, prepend=np.zeros((1, 2), dtype=np.int64))
+    return {
+        "n": Ints(np.bincount(part_of[parts], minlength=len(geoms))),
+        "r": Ints(rings_of_polygon[parts]),
+        "v": Ints(np.where(ring_sizes > 1, ring_sizes - 1, ring_sizes)),
         "xy": Ints(deltas),
     }
 
@@ -177,11 +247,16 @@ def _unit_refs(members: list, building_codes: list) -> tuple[list[int], list[int
     ([2, 1, 0, 0], [0, 1, 1], array([False, False,  True,  True]))
     """
     n = len(members)
-    texts = [t if isinstance(t, str) else "" for t in members]
+    texts = [t if isinstance(t, str) and "\n" not in t else "" for t in members]
     # the building codes of every unit, in C: the ranges cut off, one line per unit, members split on ';'
-    lines = re.sub(r":[^;\n]*", "", "\n".join(texts)).split("\n") if n else []
-    counts = np.fromiter((line.count(";") + 1 if line else 0 for line in lines), dtype=np.int64, count=n)
-    flat = ";".join(line for line in lines if line).split(";") if counts.sum() else []
+    text = re.sub(r":[^;\n]*", "", "\n".join(texts)) if n else ""
+    # the members of each unit: its ';' plus one, none for an empty line (counted on the bytes, all at once)
+    raw = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
+    breaks = np.flatnonzero(raw == ord("\n"))
+    empty = np.concatenate([breaks, [len(raw)]]) == np.concatenate([[0], breaks + 1]) if n else np.zeros(0, dtype=bool)
+    counts = np.bincount(np.searchsorted(breaks, np.flatnonzero(raw == ord(";"))), minlength=n) + 1
+    counts[empty] = 0
+    flat = ";".join(filter(None, text.split("\n"))).split(";") if counts.sum() else []
     codes = pd.Index([str(c) for c in building_codes])
     if not codes.is_unique:
         codes = codes.where(~codes.duplicated(), None)  # the first building of a code
@@ -192,4 +267,4 @@ def _unit_refs(members: list, building_codes: list) -> tuple[list[int], list[int
     keep = ~own[owner]
     pairs = pd.DataFrame({"u": owner[keep], "b": found[keep]})
     pairs = pairs[~pairs.duplicated()]  # a building named twice in a unit counts once
-    return np.bincount(pairs["u"].to_numpy(), minlength=n).tolist(), pairs["b"].tolist(), own
+    return Ints(np.bincount(pairs["u"].to_numpy(), minlength=n)), Ints(pairs["b"].to_numpy()), own

@@ -15,6 +15,8 @@ import json
 
 import numpy as np
 
+from .numtext import compact, integer_words, word
+
 __all__ = ["Ints", "int_list_text", "json_for_html", "safe_for_html"]
 
 #: values whose texts are made at a time (the byte matrix of a piece stays small)
@@ -92,9 +94,9 @@ def _emit(value, pieces: list[str]) -> None:
 def int_list_text(values: np.ndarray) -> str:
     """The JSON text of a list of integers (``json.dumps`` with ``","`` between them), written a piece at a time with array arithmetic.
 
-    Each value is a row of a byte matrix (a sign, its digits zero-padded, a
-    comma) with a mask of the bytes in use; the masked bytes, read row by row,
-    are the list's text.
+    Each value is a row of 4-byte words (its sign, its digits four at a time,
+    a comma) whose unused bytes are zero; the rows without their zero bytes
+    are the list's text (:mod:`gridgeo.outputs.numtext`).
 
     Examples
     --------
@@ -108,22 +110,16 @@ def int_list_text(values: np.ndarray) -> str:
         return "[]"
     if values.min() == np.iinfo(np.int64).min:  # its size has no int64: as Python writes it
         return _dumps(values.tolist())
-    from .geojson import _digit_columns
-
     texts = []
+    minus, comma = word(b"-"), word(b",")
     for start in range(0, len(values), _PIECE):
         piece = values[start : start + _PIECE]
         size = np.abs(piece)
-        width = len(str(int(size.max())))
-        shown = np.ones(len(piece), dtype=np.int64)  # digits shown: no leading zeros, at least one
-        for power in range(1, width):
-            shown += size >= 10**power
-        matrix = np.empty((len(piece), width + 2), dtype=np.uint8)
-        mask = np.ones(matrix.shape, dtype=bool)
-        matrix[:, 0] = ord("-")
-        mask[:, 0] = piece < 0
-        matrix[:, 1 : width + 1] = _digit_columns(size, width)
-        mask[:, 1 : width + 1] = np.arange(width) >= (width - shown)[:, None]
-        matrix[:, -1] = ord(",")
-        texts.append(matrix[mask].tobytes().decode("ascii"))
+        groups = max(1, -(-len(str(int(size.max()))) // 4))
+        words = np.empty((groups + 2, len(piece)), dtype=np.uint32)  # a row per word, read across at the end
+        words[0] = np.where(piece < 0, minus, 0)
+        for i, column in enumerate(integer_words(size, groups)):
+            words[1 + i] = column
+        words[-1] = comma
+        texts.append(compact(words.T).decode("ascii"))
     return "[" + "".join(texts)[:-1] + "]"
