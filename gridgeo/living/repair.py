@@ -219,9 +219,14 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
         trials.append(_GROWN)
     if weight > high and ctx.is_new is not None and code in candidates and any(ctx.is_new[b] for b in grids[code].members):
         # the flow that sends added buildings across the borders they lie at (its region may hold several neighbours)
+        # (both first regions are computed once here: every trial starts from the same grids)
+        first = {None: _flow_region(grids, code, ctx, set())}
         floored = _flow_region(grids, code, ctx, set(), floored=True)
-        if sorted(floored) != sorted(_flow_region(grids, code, ctx, set())) and len(floored) > 2:
+        if sorted(floored) != sorted(first[None]) and len(floored) > 2:
             trials.append(_FLOORED)
+            first[True] = floored
+    else:
+        first = {}
     start = {c: _copy_grid(g) for c, g in grids.items()}
     dirty_before, retired_before, number_before = set(dirty), set(ctx.retired), ctx.next_number
     best = None
@@ -233,11 +238,11 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
         ctx.retired.update(retired_before)
         ctx.next_number = number_before
         if region is None:
-            solved = _repair_along_flow(here, code, ctx, here_dirty)
+            solved = _repair_along_flow(here, code, ctx, here_dirty, first=first.get(None))
         elif region is _GROWN:
             solved = _repair_grown(here, code, ctx, here_dirty)
         elif region is _FLOORED:
-            solved = _repair_along_flow(here, code, ctx, here_dirty, floored=True)
+            solved = _repair_along_flow(here, code, ctx, here_dirty, floored=True, first=first.get(True))
         else:
             region = _with_compound_mates(here, region, ctx)
             solved = (len(region) > 1 or weight > high) and _repair_region(here, region, ctx, here_dirty)
@@ -301,17 +306,19 @@ def _copy_grid(grid: _Grid) -> _Grid:
 _FLOW_TRIES = 3
 
 
-def _repair_along_flow(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: set[str], *, floored: bool = False) -> bool:
+def _repair_along_flow(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: set[str], *, floored: bool = False, first: list[str] | None = None) -> bool:
     """Repair ``code`` with the grids the cheapest flow of households (:mod:`gridgeo.living.movebound`) links to it.
 
     The flow is computed on the grids as they are now; when its region cannot be
     repaired (the households it would move are not at the border: a building
     walled in behind another), the borders it crossed are closed and the flow is
-    computed again, up to :data:`_FLOW_TRIES` times.
+    computed again, up to :data:`_FLOW_TRIES` times.  ``first``: the first
+    flow's region when it is known already (:func:`_flow_region` of these grids).
     """
     closed: set[tuple[str, str]] = set()
     for _ in range(_FLOW_TRIES):
-        region = _with_compound_mates(grids, _flow_region(grids, code, ctx, closed, floored=floored), ctx)
+        flowed = first if first is not None and not closed else _flow_region(grids, code, ctx, closed, floored=floored)
+        region = _with_compound_mates(grids, flowed, ctx)
         if len(region) < 2:
             return False
         while not _repair_region(grids, region, ctx, dirty):
