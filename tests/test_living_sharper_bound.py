@@ -236,3 +236,52 @@ def test_added_buildings_at_two_borders_go_across_both(tmp_path):
     grids = result.grids[result.grids["community_code"] == "003"]
     assert grids["households"].between(low, high).all()
     assert result.changes["households_moved_lower_bound"] <= result.changes["households_moved"]
+
+
+def _excused_assignments(households, near, band):
+    """Every labelling of the cells whose grids (connected, none empty) are as many as a count next to the gap of a
+    total that admits none, each out of band on the side that count forces (the layouts ``infeasible_total`` excuses)."""
+    low, high = band
+    total = int(households.sum())
+    counts = {total // high, -(-total // low)} - {0}
+    for labels in itertools.product((0, 1, 2), repeat=len(households)):
+        labels = np.array(labels)
+        used = [g for g in (0, 1, 2) if (labels == g).any()]
+        if len(used) not in counts:
+            continue
+        above = total > len(used) * high
+        ok = True
+        for g in used:
+            nodes = np.flatnonzero(labels == g)
+            size = int(households[nodes].sum())
+            if not _connected(nodes.tolist(), near) or size == 0 or (not low <= size <= high and (size > high) != above):
+                ok = False
+                break
+        if ok:
+            yield labels
+
+
+def test_a_total_that_admits_no_grid_count_has_a_bound_over_the_counts_next_to_the_gap(monaco_plan):
+    # the same pieces of real grids, the band set so that their total admits no count and the first grid is above the
+    # maximum: every layout the update excuses (a count next to the gap, each grid out of band on the forced side)
+    # moves at least the bound reported for it, and on some piece that bound is above 0
+    checked = positive = 0
+    for geoms, building_geoms, home, households, near, rng in _instances(monaco_plan, per_grid=3, count=10):
+        is_new = np.zeros(len(home), dtype=bool)
+        is_new[rng.choice(np.flatnonzero(home == 0))] = True
+        total, first = int(households.sum()), int(households[home == 0].sum())
+        high = first - 1
+        if high < 1:
+            continue
+        fewest = -(-total // high)
+        low = total // fewest + 1
+        if low > high or len(range(max(1, -(-total // high)), total // low + 1)):
+            continue  # (the band must leave the total without a count)
+        band = (low, high)
+        for labels in _excused_assignments(households, near, band):
+            value, program, moved = _reported(geoms, building_geoms, home, households, is_new, labels, band)
+            assert value <= moved, (band, labels.tolist(), value, moved, program)
+            checked += 1
+            positive += value > 0
+    assert checked > 20
+    assert positive

@@ -114,6 +114,7 @@ def cheapest_moves(
     floors: dict | None = None,
     fresh_floors: dict | None = None,
     cuts: list | None = None,
+    count: int | None = None,
     relaxed: bool = False,
 ) -> MoveFlow:
     """The cheapest repair of one community in the border model: the bound and where its households cross.
@@ -176,6 +177,10 @@ def cheapest_moves(
         the households that were there before a building cuts off from the
         rest of its grid (:func:`gridgeo.living.cutcost.cut_costs`): when it
         leaves, at least that many of the grid's own old households leave.
+    count : int, optional
+        The number of grids (taking part) the repair ends with: the grids not
+        dissolved and the fresh ones.  Given, grids already in the band still
+        make a repair (the count may have to change).
     relaxed : bool
         Solve the linear relaxation (no integer variable): a lower value, in
         far less time on large programs.
@@ -216,7 +221,7 @@ def cheapest_moves(
     smallest = np.ones(k) if smallest is None else np.maximum(np.asarray(smallest, dtype=float), 1.0)
     total = old + new
     constrained = ~free & ~fixed
-    if not constrained.any() or all(low <= total[i] <= high for i in np.flatnonzero(constrained)):
+    if count is None and (not constrained.any() or all(low <= total[i] <= high for i in np.flatnonzero(constrained))):
         return MoveFlow(0)
     big = float(total[~fixed].sum()) + 1.0
     # arcs between bordering grids that take part, and to the fresh node beside each grid (index k + i)
@@ -349,6 +354,12 @@ def cheapest_moves(
             fresh_in += [entry for a in in_arcs[node] for entry in x_by_arc[a]]
             add(minus(fresh_in) + [(u_at + node - k, float(low))], 0.0)  # fresh >= low u
             add(fresh_in + [(u_at + node - k, -float(high))], 0.0)  # fresh <= high u
+    if count is not None:
+        # grids kept (not dissolved) plus grids created: exactly ``count``
+        plain = np.flatnonzero(~fixed)
+        tally = [(d_at + i, -1.0) for i in plain] + [(u_at + j, 1.0) for j in range(n_fresh) if not fixed[j % k]]
+        add(tally, float(count - len(plain)))
+        add([(c, -v) for c, v in tally], float(len(plain) - count))
     a_ub = coo_matrix((vals, (rows, cols)), shape=(len(rhs), n_var)).tocsr()
     upper = np.full(n_var, np.inf)
     upper[y_at : y_at + k] = 1.0

@@ -52,6 +52,7 @@ from collections import deque
 
 import numpy as np
 
+from ..partition.count import feasible_counts
 from .bordercost import transfer_floors
 from .cutcost import cut_costs, grid_cells, stays_connected
 from .movebound import cheapest_moves
@@ -122,20 +123,70 @@ def _community_bound(codes, geoms, members, finals, final_code, households, free
     old_hh = np.where(free_move, 0, households)
     largest = np.array([int(households[m].max()) if len(m) else 0 for m in members], dtype=np.int64)
     largest_old = np.array([int(old_hh[m].max()) if len(m) else 0 for m in members], dtype=np.int64)
-    smallest = np.array([int(households[m][households[m] > 0].min()) if (households[m] > 0).any() else 1 for m in members], dtype=np.int64)
     free = (largest > high) | flagged
     held = np.where(largest_old > high, largest_old, 0)
     old = np.array([int(old_hh[m].sum()) for m in members], dtype=np.int64)
     new = np.array([int(households[m][free_move[m]].sum()) for m in members], dtype=np.int64)
     constrained = ~free & ~fixed
     totals = old + new
+    borders = [(a, b) for a, b, _ in _borders(geoms) if not fixed[a] and not fixed[b]] if k > 1 else []
+    everything = int(totals.sum())
+    if k and not fixed.any() and not (largest > high).any() and everything and not len(feasible_counts(everything, low, high)):
+        return _infeasible_total_bound(codes, geoms, members, finals, final_code, households, free_move, building_geoms, band, borders)
     if not any(constrained[i] and not (low <= totals[i] <= high) for i in range(k)):
         return 0, FLOORS  # every grid in band (or without one) once placed: nothing must move
-    borders = [(a, b) for a, b, _ in _borders(geoms) if not fixed[a] and not fixed[b]]
     program, direct = _program_met(codes, members, finals, final_code, households, old_hh, band, fixed, free, held, borders)
     if program == NONE:
         return 0, NONE
-    common = dict(band=band, free=free, fixed=fixed, held=held, smallest=smallest)
+    return _solved(codes, geoms, members, finals, final_code, households, free_move, building_geoms, band, fixed, free, held, borders, program, direct)
+
+
+def _infeasible_total_bound(codes, geoms, members, finals, final_code, households, free_move, building_geoms, band, borders) -> tuple[int, str]:
+    """The bound of a community whose total ``T`` admits no grid count in the band (no grid taking no part, none above the maximum).
+
+    Every layout leaves a grid out of the band, and the update excuses that
+    (``infeasible_total``) only for a count next to the gap: ``T // high``
+    grids, each at least the minimum (those out of band above the maximum),
+    or ``ceil(T / low)`` grids, each at most the maximum (those out of band
+    below the minimum), none empty.  A result of that kind is a feasible point
+    of the program for its count, with the band opened on the forced side and
+    the grid count fixed; the bound is the least optimum over the two counts
+    (a repair may take either).  A result of another kind claims nothing.
+    """
+    low, high = band
+    k = len(codes)
+    total = int(sum(int(households[m].sum()) for m in members))
+    counts = sorted({total // high, -(-total // low)} - {0})
+
+    def opened(count):
+        return (low, total) if total > count * high else (1, high)  # above the maximum when the grids are too few
+
+    used = {c: m for c, m in finals.items() if len(m)}
+    if len(used) != len(finals) or len(used) not in counts:
+        return 0, NONE
+    none = np.zeros(k, dtype=bool)
+    old_hh = np.where(free_move, 0, households)
+    program, direct = _program_met(codes, members, used, final_code, households, old_hh, opened(len(used)), none, none, np.zeros(k, dtype=np.int64), borders)
+    if program == NONE:
+        return 0, NONE
+    values = [
+        _solved(codes, geoms, members, used, final_code, households, free_move, building_geoms, opened(c), none, none, np.zeros(k, dtype=np.int64), borders, program, direct, count=c)[0]
+        for c in counts
+    ]
+    return min(values), program
+
+
+def _solved(codes, geoms, members, finals, final_code, households, free_move, building_geoms, band, fixed, free, held, borders, program, direct, count=None) -> tuple[int, str]:
+    """The optimum of ``program`` (sharpened where the result meets the floors and cuts) for one community."""
+    low, high = band
+    k = len(codes)
+    old_hh = np.where(free_move, 0, households)
+    smallest = np.array([int(households[m][households[m] > 0].min()) if (households[m] > 0).any() else 1 for m in members], dtype=np.int64)
+    old = np.array([int(old_hh[m].sum()) for m in members], dtype=np.int64)
+    new = np.array([int(households[m][free_move[m]].sum()) for m in members], dtype=np.int64)
+    constrained = ~free & ~fixed
+    totals = old + new
+    common = dict(band=band, free=free, fixed=fixed, held=held, smallest=smallest, count=count)
     new_buildings = [households[m][free_move[m]] for m in members]
     if program == ANYWHERE:
         everywhere = [(a, b) for a in range(k) for b in range(a + 1, k) if not fixed[a] and not fixed[b]]
