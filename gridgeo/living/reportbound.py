@@ -29,9 +29,12 @@ also the households that were there before crossing each border out of a grid
 that is kept are at least the border's floor of all that crosses it.  For
 such a result the program's variables can be set to what the result did
 (households crossing each border, grids retired, new grids), so its optimum is
-at most the households the result moved.  A community whose result is in none
-of them (the update partitioned it afresh and a grid stays out of the band:
-its total admits no grid count, or the search failed) adds nothing.
+at most the households the result moved.  A community whose total admits no
+grid count is bounded over the counts next to the gap
+(:func:`_infeasible_total_bound`) when its result is a layout the update
+excuses.  A community whose result is in none of them (a grid stays out of
+the band otherwise: the update partitioned it afresh and the search failed)
+adds nothing.
 
 Every program (but the third, which does not keep added buildings whole) also
 knows that an added building whose cell holds its grid together cuts the
