@@ -228,6 +228,7 @@ def transfer_floors(
     *,
     givers: set[int] | None = None,
     exact: set[int] | None = None,
+    towards: dict[tuple[int, int], set[int]] | None = None,
 ) -> dict[tuple[int, int], BorderFloor]:
     """Per directed border ``(a, b)``: the lines of the least old households a transfer from ``a`` to ``b`` moves.
 
@@ -247,13 +248,21 @@ def transfer_floors(
     exact : set of int, optional
         Borders out of these grids also keep the pairs of :func:`breakpoints`
         (the exact floor, which a program needs integer variables for).
+    towards : dict, optional
+        ``(a, key) →`` a set of grids bordering ``a``: also give ``(a, key)``
+        (``key`` negative, not a grid) the floor of a transfer out of ``a``
+        that only has to reach *one of* the borders of ``a`` with these grids
+        (``dist`` from every cell touching any of them): the part inside
+        ``a`` of a grid the repair creates out of buildings of ``a`` and of
+        these grids reaches such a border (:mod:`gridgeo.living.movebound`,
+        joint fresh grids).  Computed for givers only.
 
     Returns
     -------
     dict
         ``(a, b) →`` :class:`BorderFloor` (lines of :func:`envelope_lines`); a
         border without cells touching it, or a grid that is not one polygon,
-        gets none.
+        gets none.  With ``towards``, also its keys.
 
     Examples
     --------
@@ -295,12 +304,18 @@ def transfer_floors(
             indptr, indices = np.zeros(2, dtype=np.int64), np.zeros(0, dtype=np.int64)
         boundaries = shapely.boundary(tess.cells)
         tree = shapely.STRtree(boundaries)
-        for b in sorted(directed[a]):
-            near = shapely.buffer(shapely.boundary(geoms[b]), 0.01)
-            hits = np.sort(tree.query(near, predicate="intersects"))
-            if not len(hits):
-                continue
-            touching = hits[shapely.length(shapely.intersection(boundaries[hits], near)) > _MIN_BORDER_M]
+        touching_of: dict[int, np.ndarray] = {}
+        extra = sorted(key for (g, key) in (towards or {}) if g == a)
+        for b in sorted(directed[a]) + extra:
+            if b >= 0:
+                near = shapely.buffer(shapely.boundary(geoms[b]), 0.01)
+                hits = np.sort(tree.query(near, predicate="intersects"))
+                if not len(hits):
+                    continue
+                touching = touching_of[b] = hits[shapely.length(shapely.intersection(boundaries[hits], near)) > _MIN_BORDER_M]
+            else:
+                sets = [touching_of[g] for g in sorted(towards[(a, b)]) if g in touching_of]
+                touching = np.unique(np.concatenate(sets)) if sets else np.zeros(0, dtype=np.int64)
             if not len(touching):
                 continue
             dist = _node_dijkstra(indptr, indices, old, touching)

@@ -39,6 +39,13 @@ households moves at least the envelope's ``α·x + β`` of them, at least
 ``min_j max(d_j, x − N_j)`` (binary variables pick the ``j``), and at least the
 depth of every added building in it.
 
+With ``fresh_floors``, a grid the repair creates is either *solo* (the
+buildings of one grid) or *joint* (buildings of several grids, each part
+carrying its grid's floor towards the borders it can reach the rest through:
+the new grid is in one piece).  With ``cuts``
+(:mod:`gridgeo.living.cutcost`), an added building whose cell holds its grid
+together takes the households it cuts off out of the grid when it leaves.
+
 The bound is the program's optimum, rounded up.  It bounds every repair whose
 result is a feasible point of the program; :mod:`gridgeo.living.reportbound`
 checks that the update's own result is one before it reports the bound (and
@@ -105,6 +112,9 @@ def cheapest_moves(
     fresh_from_neighbours: bool = True,
     new_buildings: list | None = None,
     floors: dict | None = None,
+    fresh_floors: dict | None = None,
+    cuts: list | None = None,
+    count: int | None = None,
     relaxed: bool = False,
 ) -> MoveFlow:
     """The cheapest repair of one community in the border model: the bound and where its households cross.
@@ -148,6 +158,29 @@ def cheapest_moves(
         picks the ``j``), and, with ``new_buildings``, at least the depth of
         every added building crossing (its ``depth``, aligned with
         ``new_buildings[a]``).
+    fresh_floors : dict, optional
+        ``(a, i) →`` :class:`~gridgeo.living.bordercost.BorderFloor` of a
+        transfer from ``a`` that reaches one of its borders with ``i`` and
+        the grids bordering ``i`` (:func:`gridgeo.living.bordercost.transfer_floors`
+        with ``towards``).  Given, the grids a repair creates beside grid
+        ``i`` are of two kinds: *solo* ones, made of buildings of ``i`` alone,
+        and *joint* ones, fed by ``i`` and the grids bordering it, whose part
+        in each grid ``a`` it takes from (not dissolved) carries the floor
+        ``(a, i)`` as a border does: a grid holding buildings of two grids or
+        more is connected, so each piece of it inside ``a`` touches a cell of
+        it outside ``a``, across a border of ``a`` with another of these
+        grids.  A missing key is no floor.  Without ``fresh_floors``, a new
+        grid beside ``i`` may gather any buildings of ``i`` and its
+        neighbours at no cost in cells.
+    cuts : list of array of float, optional
+        With ``new_buildings``: per grid, aligned with ``new_buildings[i]``,
+        the households that were there before a building cuts off from the
+        rest of its grid (:func:`gridgeo.living.cutcost.cut_costs`): when it
+        leaves, at least that many of the grid's own old households leave.
+    count : int, optional
+        The number of grids (taking part) the repair ends with: the grids not
+        dissolved and the fresh ones.  Given, grids already in the band still
+        make a repair (the count may have to change).
     relaxed : bool
         Solve the linear relaxation (no integer variable): a lower value, in
         far less time on large programs.
@@ -188,7 +221,7 @@ def cheapest_moves(
     smallest = np.ones(k) if smallest is None else np.maximum(np.asarray(smallest, dtype=float), 1.0)
     total = old + new
     constrained = ~free & ~fixed
-    if not constrained.any() or all(low <= total[i] <= high for i in np.flatnonzero(constrained)):
+    if count is None and (not constrained.any() or all(low <= total[i] <= high for i in np.flatnonzero(constrained))):
         return MoveFlow(0)
     big = float(total[~fixed].sum()) + 1.0
     # arcs between bordering grids that take part, and to the fresh node beside each grid (index k + i)
@@ -198,7 +231,13 @@ def cheapest_moves(
     for a, b in pairs:
         near[a].add(b)
         near[b].add(a)
-    arcs += sorted((j, k + i) for i in range(k) if not fixed[i] for j in (near[i] if fresh_from_neighbours else {i}))
+    joint = fresh_floors is not None and fresh_from_neighbours
+    n_fresh = 2 * k if joint else k  # fresh node k + i: solo (joint: from i alone); 2k + i: joint, with floors
+    if joint:
+        arcs += sorted((i, k + i) for i in range(k) if not fixed[i])
+        arcs += sorted((j, 2 * k + i) for i in range(k) if not fixed[i] for j in near[i])
+    else:
+        arcs += sorted((j, k + i) for i in range(k) if not fixed[i] for j in (near[i] if fresh_from_neighbours else {i}))
     m = len(arcs)
     tail = np.array([a for a, _ in arcs], dtype=np.int64)
     head = np.array([b for _, b in arcs], dtype=np.int64)
@@ -206,10 +245,12 @@ def cheapest_moves(
     # y (a grid sends any), d (grid dissolved), u (fresh grids beside each grid),
     # x (an added building leaves its grid whole along an arc: only with new_buildings)
     f_at, z_at, s_at, y_at, d_at, u_at = 0, m, 2 * m, 2 * m + k, 2 * m + 2 * k, 2 * m + 3 * k
-    n_var = 2 * m + 4 * k
+    n_var = 2 * m + 3 * k + n_fresh
+    x_at = n_var
     whole = new_buildings is not None
     x_arc, x_size, x_of = [], [], [[] for _ in range(k)]  # per x variable: its arc and households; per grid: its buildings' x
     x_building = []  # per x variable: the building's position in new_buildings[i]
+    x_cut = [[] for _ in range(k)]  # per grid, per entry of x_of: the old households the building cuts off
     if whole:
         out_of = [np.flatnonzero(tail == i) for i in range(k)]
         for i in range(k):
@@ -218,6 +259,7 @@ def cheapest_moves(
             sizes = [int(v) for v in new_buildings[i]]
             for j in sorted((j for j in range(len(sizes)) if sizes[j] > 0), key=lambda j: (-sizes[j], j)):
                 x_of[i].append([n_var + len(x_arc) + t for t in range(len(out_of[i]))])
+                x_cut[i].append(float(cuts[i][j]) if cuts is not None and cuts[i] is not None else 0.0)
                 x_arc.extend(out_of[i].tolist())
                 x_size.extend([float(sizes[j])] * len(out_of[i]))
                 x_building.extend([j] * len(out_of[i]))
@@ -225,12 +267,19 @@ def cheapest_moves(
     x_by_arc = [[] for _ in range(m)]
     x_depth_by_arc = [[] for _ in range(m)]  # (x variable, position of its building)
     for t, (a, size) in enumerate(zip(x_arc, x_size)):
-        x_by_arc[a].append((2 * m + 4 * k + t, size))
-        x_depth_by_arc[a].append((2 * m + 4 * k + t, x_building[t]))
-    # exact floors: one binary per pair (d_j, N_j) of a floored border, after the other variables
+        x_by_arc[a].append((x_at + t, size))
+        x_depth_by_arc[a].append((x_at + t, x_building[t]))
+
+    def floor_of_arc(a):
+        """The floor an arc carries: a border's, or the giving grid's towards any border into a joint fresh grid."""
+        if head[a] < k:
+            return (floors or {}).get((int(tail[a]), int(head[a])))
+        return fresh_floors.get((int(tail[a]), int(head[a]) - 2 * k)) if joint and head[a] >= 2 * k else None
+
+    # exact floors: one binary per pair (d_j, N_j) of a floored arc, after the other variables
     pick: dict[int, list[tuple[int, float, float]]] = {}
     for a in range(m):
-        floor = (floors or {}).get((int(tail[a]), int(head[a]))) if head[a] < k else None
+        floor = floor_of_arc(a)
         if floor is not None and floor.pairs is not None and len(floor.pairs):
             pick[a] = [(n_var + t, float(d), float(reach)) for t, (d, reach) in enumerate(floor.pairs)]
             n_var += len(floor.pairs)
@@ -246,7 +295,7 @@ def cheapest_moves(
         rhs.append(bound)
 
     out_arcs = [np.flatnonzero(tail == i) for i in range(k)]
-    in_arcs = [np.flatnonzero(head == i) for i in range(2 * k)]
+    in_arcs = [np.flatnonzero(head == i) for i in range(k + n_fresh)]
     for i in range(k):
         if fixed[i]:
             continue
@@ -263,8 +312,11 @@ def cheapest_moves(
             # own added buildings leave whole (x); z only passes on what came in, and only through a dissolved grid
             add(z_out + minus(z_in) + minus(x_in), 0.0)
             add(z_out + [(d_at + i, -big)], 0.0)
-            for variables in x_of[i]:
+            for variables, cut in zip(x_of[i], x_cut[i]):
                 add([(v, 1.0) for v in variables], 1.0)
+                if cut > 0:
+                    # a building holding its grid together takes the households it cuts off out of the grid with it
+                    add([(v, cut) for v in variables] + [(s_at + i, -1.0)], 0.0)
         else:
             add(z_out + minus(z_in), new[i])
             add(z_out + [(d_at + i, -big)], new[i])
@@ -277,10 +329,11 @@ def cheapest_moves(
             add(net + [(d_at + i, float(high))], high - total[i])  # final <= high, and 0 when dissolved
         else:
             add(minus(net), total[i])  # final >= 0
-        if floors:
-            # the old households crossing a border are at least the floor of all that crosses it (bordercost)
+        if floors or joint:
+            # the old households crossing a border (or into a joint fresh grid) are at least the floor of all
+            # that crosses it (bordercost)
             for a in out_arcs[i]:
-                floor = floors.get((i, int(head[a]))) if head[a] < k else None
+                floor = floor_of_arc(a)
                 if floor is None:
                     continue
                 crossing = [(f_at + a, 1.0), (z_at + a, 1.0)] + x_by_arc[a]
@@ -296,15 +349,22 @@ def cheapest_moves(
                     add([(c, 1.0) for c, _, _ in pick[a]], 1.0)
                     add([(f_at + a, -1.0), (d_at + i, -big)] + [(c, d) for c, d, _ in pick[a]], 0.0)
                     add(crossing + [(f_at + a, -1.0), (d_at + i, -big)] + [(c, -reach) for c, _, reach in pick[a]], 0.0)
-        fresh_in = [(f_at + a, 1.0) for a in in_arcs[k + i]] + [(z_at + a, 1.0) for a in in_arcs[k + i]]
-        fresh_in += [entry for a in in_arcs[k + i] for entry in x_by_arc[a]]
-        add(minus(fresh_in) + [(u_at + i, float(low))], 0.0)  # fresh >= low u
-        add(fresh_in + [(u_at + i, -float(high))], 0.0)  # fresh <= high u
+        for node in range(k + i, k + n_fresh, k):
+            fresh_in = [(f_at + a, 1.0) for a in in_arcs[node]] + [(z_at + a, 1.0) for a in in_arcs[node]]
+            fresh_in += [entry for a in in_arcs[node] for entry in x_by_arc[a]]
+            add(minus(fresh_in) + [(u_at + node - k, float(low))], 0.0)  # fresh >= low u
+            add(fresh_in + [(u_at + node - k, -float(high))], 0.0)  # fresh <= high u
+    if count is not None:
+        # grids kept (not dissolved) plus grids created: exactly ``count``
+        plain = np.flatnonzero(~fixed)
+        tally = [(d_at + i, -1.0) for i in plain] + [(u_at + j, 1.0) for j in range(n_fresh) if not fixed[j % k]]
+        add(tally, float(count - len(plain)))
+        add([(c, -v) for c, v in tally], float(len(plain) - count))
     a_ub = coo_matrix((vals, (rows, cols)), shape=(len(rhs), n_var)).tocsr()
     upper = np.full(n_var, np.inf)
     upper[y_at : y_at + k] = 1.0
     upper[d_at : d_at + k] = constrained.astype(float)
-    upper[2 * m + 4 * k :] = 1.0  # x and the picks of exact floors
+    upper[x_at:] = 1.0  # x and the picks of exact floors
     integrality = np.zeros(n_var)
     if not relaxed:
         integrality[y_at:] = 1  # a grid sends or not, is dissolved or not; fresh grids and added buildings come whole
@@ -324,7 +384,7 @@ def cheapest_moves(
     if solved.x is not None:
         flows = solved.x[f_at : f_at + m] + solved.x[z_at : z_at + m]
         for t, (a, size) in enumerate(zip(x_arc, x_size)):
-            flows[a] += size * solved.x[2 * m + 4 * k + t]
+            flows[a] += size * solved.x[x_at + t]
     used = flows > 0.5
     pairs_used = sorted({(int(a), int(b)) for a, b in zip(tail[used], head[used]) if b < k})
     return MoveFlow(int(math.ceil(value - 1e-6)), pairs_used)

@@ -11,6 +11,7 @@ import shapely
 from ..partition.count import feasible_counts
 from ..partition.engine import community_rng, partition_community
 from ..partition.notes import INFEASIBLE, GridNote, make_note
+from .bordercost import transfer_floors
 from .compounds import _compound_groups
 from .corridorfix import repair_through_corridors
 from .movebound import cheapest_moves
@@ -20,12 +21,13 @@ from .state import _Context, _existing_moved, _Grid, _is_bad, _note_for, _oversi
 logger = logging.getLogger(__name__)
 
 
-def _cheapest_flow(members: list[np.ndarray], geoms: np.ndarray, households: np.ndarray, is_new: np.ndarray | None, band, fixed: np.ndarray, *, free: np.ndarray | None = None, bound: bool = True, closed: set[tuple[int, int]] = frozenset()):
+def _cheapest_flow(members: list[np.ndarray], geoms: np.ndarray, households: np.ndarray, is_new: np.ndarray | None, band, fixed: np.ndarray, *, free: np.ndarray | None = None, bound: bool = True, closed: set[tuple[int, int]] = frozenset(), floors: dict | None = None):
     """:func:`gridgeo.living.movebound.cheapest_moves` of one community's grids (their buildings ``members`` and polygons).
 
     A grid holding a building above the band's maximum has no band and keeps
     that building, and so have the ``free`` grids.  ``bound=False`` plans the repair: grids are created out of
-    one grid only, and no household crosses the ``closed`` borders (pairs of positions).
+    one grid only, and no household crosses the ``closed`` borders (pairs of positions).  ``floors``: the cost in
+    cells of crossing a border (:func:`gridgeo.living.bordercost.transfer_floors`).
     """
     is_new = np.zeros(len(households), dtype=bool) if is_new is None else is_new
     old = np.array([int(households[m][~is_new[m]].sum()) for m in members], dtype=np.int64)
@@ -37,7 +39,7 @@ def _cheapest_flow(members: list[np.ndarray], geoms: np.ndarray, households: np.
     oversize = largest > band[1]
     return cheapest_moves(
         old, new, borders, band=band, free=oversize if free is None else oversize | free, fixed=fixed, held=np.where(largest_old > band[1], largest_old, 0),
-        smallest=smallest, fresh_from_neighbours=bound, new_buildings=[households[m][is_new[m]] for m in members],
+        smallest=smallest, fresh_from_neighbours=bound, new_buildings=[households[m][is_new[m]] for m in members], floors=floors,
     )
 
 
@@ -177,6 +179,8 @@ _PAIR_TRIES = 6
 _LOOKAHEAD = 2
 #: the trial of :func:`_repair_cheapest` that grows the region by the longest borders (:func:`_repair_grown`)
 _GROWN = ["grown"]
+#: the trial of :func:`_repair_cheapest` along the flow whose border crossings cost their cells (bordercost)
+_FLOORED = ["floored"]
 
 
 def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: set[str], community_geom=None) -> bool:
@@ -215,6 +219,16 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
     if _several_out_of_band(grids, dirty, ctx):
         # the region grown by the longest borders may repair them together
         trials.append(_GROWN)
+    if weight > high and ctx.is_new is not None and code in candidates and any(ctx.is_new[b] for b in grids[code].members):
+        # the flow that sends added buildings across the borders they lie at (its region may hold several neighbours)
+        # (both first regions are computed once here: every trial starts from the same grids)
+        first = {None: _flow_region(grids, code, ctx, set())}
+        floored = _flow_region(grids, code, ctx, set(), floored=True)
+        if sorted(floored) != sorted(first[None]) and len(floored) > 2:
+            trials.append(_FLOORED)
+            first[True] = floored
+    else:
+        first = {}
     start = {c: _copy_grid(g) for c, g in grids.items()}
     dirty_before, retired_before, number_before = set(dirty), set(ctx.retired), ctx.next_number
     best = None
@@ -226,9 +240,11 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
         ctx.retired.update(retired_before)
         ctx.next_number = number_before
         if region is None:
-            solved = _repair_along_flow(here, code, ctx, here_dirty)
+            solved = _repair_along_flow(here, code, ctx, here_dirty, first=first.get(None))
         elif region is _GROWN:
             solved = _repair_grown(here, code, ctx, here_dirty)
+        elif region is _FLOORED:
+            solved = _repair_along_flow(here, code, ctx, here_dirty, floored=True, first=first.get(True))
         else:
             region = _with_compound_mates(here, region, ctx)
             solved = (len(region) > 1 or weight > high) and _repair_region(here, region, ctx, here_dirty)
@@ -237,7 +253,7 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
             # fewest existing households moved
             left = sum(1 for c, g in here.items() if c in here_dirty and _is_bad(g, ctx))
             key = (left, _existing_moved(start, here, ctx))
-            how = "along the flow" if region is None else "in the region grown by its longest borders" if region is _GROWN else "with " + ", ".join(region)
+            how = "along the flow" if region is None else "in the region grown by its longest borders" if region is _GROWN else "along the flow with its cells' cost" if region is _FLOORED else "with " + ", ".join(region)
             logger.debug("community %s: grid %s repaired %s: %d grids left out of band, %d existing households moved", ctx.community_id, code, how, *key)
             solved_states.append((key, here, here_dirty, set(ctx.retired), ctx.next_number))
             if best is None or key < best[0]:
@@ -336,17 +352,19 @@ def _copy_grid(grid: _Grid) -> _Grid:
 _FLOW_TRIES = 3
 
 
-def _repair_along_flow(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: set[str]) -> bool:
+def _repair_along_flow(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: set[str], *, floored: bool = False, first: list[str] | None = None) -> bool:
     """Repair ``code`` with the grids the cheapest flow of households (:mod:`gridgeo.living.movebound`) links to it.
 
     The flow is computed on the grids as they are now; when its region cannot be
     repaired (the households it would move are not at the border: a building
     walled in behind another), the borders it crossed are closed and the flow is
-    computed again, up to :data:`_FLOW_TRIES` times.
+    computed again, up to :data:`_FLOW_TRIES` times.  ``first``: the first
+    flow's region when it is known already (:func:`_flow_region` of these grids).
     """
     closed: set[tuple[str, str]] = set()
     for _ in range(_FLOW_TRIES):
-        region = _with_compound_mates(grids, _flow_region(grids, code, ctx, closed), ctx)
+        flowed = first if first is not None and not closed else _flow_region(grids, code, ctx, closed, floored=floored)
+        region = _with_compound_mates(grids, flowed, ctx)
         if len(region) < 2:
             return False
         while not _repair_region(grids, region, ctx, dirty):
@@ -376,18 +394,25 @@ def _roomiest_neighbour(grids: dict[str, _Grid], region: list[str], ctx: _Contex
     return max(sorted(room), key=lambda c: room[c]) if room else None
 
 
-def _flow_region(grids: dict[str, _Grid], code: str, ctx: _Context, closed: set[tuple[str, str]]) -> list[str]:
+def _flow_region(grids: dict[str, _Grid], code: str, ctx: _Context, closed: set[tuple[str, str]], *, floored: bool = False) -> list[str]:
     """``code`` and the grids the cheapest flow of households links to it, nearest first (at most ``ctx.max_region``).
 
     Only grids that are still there and may change (not dedicated, not locked)
-    take part; households do not cross the ``closed`` borders.
+    take part; households do not cross the ``closed`` borders.  ``floored``:
+    crossing a border out of ``code`` costs the households on the way to it
+    (:func:`gridgeo.living.bordercost.transfer_floors`), so the flow sends
+    its added buildings across the borders they lie at.
     """
     codes = sorted(grids)
     fixed = np.array([grids[c].dedicated or grids[c].locked for c in codes], dtype=bool)
     members = [np.array(sorted(grids[c].members), dtype=np.int64) for c in codes]
     index = {c: i for i, c in enumerate(codes)}
     geoms = np.array([grids[c].geom for c in codes], dtype=object)
-    flow = _cheapest_flow(members, geoms, ctx.households, ctx.is_new, ctx.band, fixed, bound=False, closed={(index[a], index[b]) for a, b in closed})
+    floors = None
+    if floored and ctx.is_new is not None:
+        pairs = [(a, b) for a, b, _ in _borders(geoms) if not fixed[a] and not fixed[b]]
+        floors = transfer_floors(geoms, members, ctx.geoms, ctx.households, ctx.is_new, pairs, givers={index[code]}, exact={index[code]})
+    flow = _cheapest_flow(members, geoms, ctx.households, ctx.is_new, ctx.band, fixed, bound=False, closed={(index[a], index[b]) for a, b in closed}, floors=floors)
     # follow the flow away from the grid: where its households go when it has too many, where they come from
     # when it has too few (another grid out of band elsewhere in the flow is repaired on its own)
     sending = _weight(grids[code], ctx) > ctx.band[1]

@@ -9,7 +9,10 @@ whose assumptions the update's result meets:
 
 1. **Border transfers with their cost in cells** — the border program with the
    floors of :func:`gridgeo.living.bordercost.transfer_floors` on the borders
-   out of the grids the placement left out of the band and their neighbours;
+   out of the grids the placement left out of the band and their neighbours,
+   and new grids in one piece (their parts in each grid carry that grid's
+   floor towards the borders of the grids they are made of, when the result's
+   new grids meet them: :func:`_fresh_floors_met`);
 2. **Border transfers** — the same without the floors;
 3. **Any transfers** — every pair of grids of the community counts as
    bordering (without integer variables above :data:`_ANYWHERE_PAIRS` pairs).
@@ -26,9 +29,18 @@ also the households that were there before crossing each border out of a grid
 that is kept are at least the border's floor of all that crosses it.  For
 such a result the program's variables can be set to what the result did
 (households crossing each border, grids retired, new grids), so its optimum is
-at most the households the result moved.  A community whose result is in none
-of them (the update partitioned it afresh and a grid stays out of the band:
-its total admits no grid count, or the search failed) adds nothing.
+at most the households the result moved.  A community whose total admits no
+grid count is bounded over the counts next to the gap
+(:func:`_infeasible_total_bound`) when its result is a layout the update
+excuses.  A community whose result is in none of them (a grid stays out of
+the band otherwise: the update partitioned it afresh and the search failed)
+adds nothing.
+
+Every program (but the third, which does not keep added buildings whole) also
+knows that an added building whose cell holds its grid together cuts the
+households of the other pieces off when it leaves
+(:mod:`gridgeo.living.cutcost`), in the grids where the result keeps the
+buildings that stay connected among the grid's own cells (:func:`_cuts_met`).
 
 Households are counted as :attr:`Partition.changes` counts ``households_moved``:
 buildings present in both versions whose grid code changed.  A building whose
@@ -43,7 +55,9 @@ from collections import deque
 
 import numpy as np
 
+from ..partition.count import feasible_counts
 from .bordercost import transfer_floors
+from .cutcost import cut_costs, grid_cells, stays_connected
 from .movebound import cheapest_moves
 from .repair import _borders
 
@@ -112,32 +126,93 @@ def _community_bound(codes, geoms, members, finals, final_code, households, free
     old_hh = np.where(free_move, 0, households)
     largest = np.array([int(households[m].max()) if len(m) else 0 for m in members], dtype=np.int64)
     largest_old = np.array([int(old_hh[m].max()) if len(m) else 0 for m in members], dtype=np.int64)
-    smallest = np.array([int(households[m][households[m] > 0].min()) if (households[m] > 0).any() else 1 for m in members], dtype=np.int64)
     free = (largest > high) | flagged
     held = np.where(largest_old > high, largest_old, 0)
     old = np.array([int(old_hh[m].sum()) for m in members], dtype=np.int64)
     new = np.array([int(households[m][free_move[m]].sum()) for m in members], dtype=np.int64)
     constrained = ~free & ~fixed
     totals = old + new
+    borders = [(a, b) for a, b, _ in _borders(geoms) if not fixed[a] and not fixed[b]] if k > 1 else []
+    everything = int(totals.sum())
+    if k and not fixed.any() and not (largest > high).any() and everything and not len(feasible_counts(everything, low, high)):
+        return _infeasible_total_bound(codes, geoms, members, finals, final_code, households, free_move, building_geoms, band, borders)
     if not any(constrained[i] and not (low <= totals[i] <= high) for i in range(k)):
         return 0, FLOORS  # every grid in band (or without one) once placed: nothing must move
-    borders = [(a, b) for a, b, _ in _borders(geoms) if not fixed[a] and not fixed[b]]
     program, direct = _program_met(codes, members, finals, final_code, households, old_hh, band, fixed, free, held, borders)
     if program == NONE:
         return 0, NONE
-    common = dict(band=band, free=free, fixed=fixed, held=held, smallest=smallest)
+    return _solved(codes, geoms, members, finals, final_code, households, free_move, building_geoms, band, fixed, free, held, borders, program, direct)
+
+
+def _infeasible_total_bound(codes, geoms, members, finals, final_code, households, free_move, building_geoms, band, borders) -> tuple[int, str]:
+    """The bound of a community whose total ``T`` admits no grid count in the band (no grid taking no part, none above the maximum).
+
+    Every layout leaves a grid out of the band, and the update excuses that
+    (``infeasible_total``) only for a count next to the gap: ``T // high``
+    grids, each at least the minimum (those out of band above the maximum),
+    or ``ceil(T / low)`` grids, each at most the maximum (those out of band
+    below the minimum), none empty.  A result of that kind is a feasible point
+    of the program for its count, with the band opened on the forced side and
+    the grid count fixed; the bound is the least optimum over the two counts
+    (a repair may take either).  A result of another kind claims nothing.
+    """
+    low, high = band
+    k = len(codes)
+    total = int(sum(int(households[m].sum()) for m in members))
+    counts = sorted({total // high, -(-total // low)} - {0})
+
+    def opened(count):
+        return (low, total) if total > count * high else (1, high)  # above the maximum when the grids are too few
+
+    used = {c: m for c, m in finals.items() if len(m)}
+    if len(used) != len(finals) or len(used) not in counts:
+        return 0, NONE
+    none = np.zeros(k, dtype=bool)
+    old_hh = np.where(free_move, 0, households)
+    program, direct = _program_met(codes, members, used, final_code, households, old_hh, opened(len(used)), none, none, np.zeros(k, dtype=np.int64), borders)
+    if program == NONE:
+        return 0, NONE
+    values = [
+        _solved(codes, geoms, members, used, final_code, households, free_move, building_geoms, opened(c), none, none, np.zeros(k, dtype=np.int64), borders, program, direct, count=c)[0]
+        for c in counts
+    ]
+    return min(values), program
+
+
+def _solved(codes, geoms, members, finals, final_code, households, free_move, building_geoms, band, fixed, free, held, borders, program, direct, count=None) -> tuple[int, str]:
+    """The optimum of ``program`` (sharpened where the result meets the floors and cuts) for one community."""
+    low, high = band
+    k = len(codes)
+    old_hh = np.where(free_move, 0, households)
+    smallest = np.array([int(households[m][households[m] > 0].min()) if (households[m] > 0).any() else 1 for m in members], dtype=np.int64)
+    old = np.array([int(old_hh[m].sum()) for m in members], dtype=np.int64)
+    new = np.array([int(households[m][free_move[m]].sum()) for m in members], dtype=np.int64)
+    constrained = ~free & ~fixed
+    totals = old + new
+    common = dict(band=band, free=free, fixed=fixed, held=held, smallest=smallest, count=count)
     new_buildings = [households[m][free_move[m]] for m in members]
     if program == ANYWHERE:
         everywhere = [(a, b) for a in range(k) for b in range(a + 1, k) if not fixed[a] and not fixed[b]]
         return cheapest_moves(old, new, everywhere, relaxed=len(everywhere) > _ANYWHERE_PAIRS, **common).bound, ANYWHERE
-    floors = None
+    floors = fresh = None
+    out = {i for i in range(k) if constrained[i] and not (low <= totals[i] <= high)}
+    givers = out | {b for a, b in borders if a in out} | {a for a, b in borders if b in out}
     if program == FLOORS:
-        out = {i for i in range(k) if constrained[i] and not (low <= totals[i] <= high)}
-        givers = out | {b for a, b in borders if a in out} | {a for a, b in borders if b in out}
-        floors = transfer_floors(geoms, members, building_geoms, households, free_move, borders, givers=givers, exact=givers)
+        near = [{i} for i in range(k)]
+        for a, b in borders:
+            near[a].add(b)
+            near[b].add(a)
+        # a joint new grid beside i: its part in a reaches a border of a with i or a grid bordering i
+        towards = {(a, -1 - i): near[i] - {a} for i in range(k) if not fixed[i] for a in near[i] if a in givers}
+        found = transfer_floors(geoms, members, building_geoms, households, free_move, borders, givers=givers, exact=givers, towards=towards)
+        floors = {key: f for key, f in found.items() if key[1] >= 0}
+        fresh = {(a, -1 - key): f for (a, key), f in found.items() if key < 0}
         if not direct or not _floors_met(codes, members, final_code, households, old_hh, free_move, floors, constrained):
-            program, floors = BORDERS, None
-    return cheapest_moves(old, new, borders, new_buildings=new_buildings, floors=floors, **common).bound, program
+            program, floors, fresh = BORDERS, None, None
+        elif not _fresh_floors_met(codes, members, finals, final_code, households, old_hh, free_move, fresh, constrained, near):
+            fresh = None  # the border floors hold, the new grids' do not: new grids as the border program has them
+    cuts = _cuts_met(codes, geoms, members, final_code, households, free_move, building_geoms, givers)
+    return cheapest_moves(old, new, borders, new_buildings=new_buildings, floors=floors, fresh_floors=fresh, cuts=cuts, **common).bound, program
 
 
 def _program_met(codes, members, finals, final_code, households, old_hh, band, fixed, free, held, borders) -> tuple[str, bool]:
@@ -228,3 +303,85 @@ def _floors_met(codes, members, final_code, households, old_hh, free_move, floor
             if float(old_hh[moved].sum()) < floor.at(float(households[moved].sum()), added) - 1e-6:
                 return False
     return True
+
+
+def _fresh_floors_met(codes, members, finals, final_code, households, old_hh, free_move, fresh, constrained, near) -> bool:
+    """Whether every new grid of the result that holds buildings of two grids or more is a joint grid of the program.
+
+    That is: for some grid ``i`` whose neighbourhood (``near[i]``, itself
+    included) holds every grid ``a`` the new grid took buildings from, and for
+    each such ``a`` (unless the result retires it), the households that were
+    there before among them are at least the floor ``fresh[(a, i)]``
+    (:func:`gridgeo.living.bordercost.transfer_floors` with ``towards``) of
+    all that it took from ``a``.  A new grid made of one grid's buildings
+    alone is the program's solo grid and has no floor.  The program adds up,
+    per grid, what the joint grids beside one grid take from it; two joint
+    grids taking from the same grid are not checked as a sum, so such a
+    result does not meet the floors.
+    """
+    row = {c: i for i, c in enumerate(codes)}
+    present = set(final_code.tolist())
+    home_of = {}
+    for i, m in enumerate(members):
+        for b in m.tolist():
+            home_of[b] = i
+    taken_from: dict[int, int] = {}
+    for code, m in finals.items():
+        if code in row:
+            continue
+        homes = sorted({home_of[b] for b in m.tolist() if b in home_of})
+        if len(homes) < 2:
+            continue
+        for a in homes:
+            taken_from[a] = taken_from.get(a, 0) + 1
+            if taken_from[a] > 1:
+                return False
+        if not any(set(homes) <= near[i] and _joint_met(code, homes, i, members, final_code, households, old_hh, free_move, fresh, constrained, present, codes) for i in range(len(codes))):
+            return False
+    return True
+
+
+def _joint_met(code, homes, i, members, final_code, households, old_hh, free_move, fresh, constrained, present, codes) -> bool:
+    """Whether what the new grid ``code`` took from each of ``homes`` meets the floor of a joint grid beside ``i``."""
+    for a in homes:
+        if constrained[a] and codes[a] not in present:
+            continue  # a retired grid has no floor
+        floor = fresh.get((a, i))
+        if floor is None:
+            continue
+        mine = members[a]
+        added_at = np.cumsum(free_move[mine]) - 1
+        crossing = final_code[mine] == code
+        moved = mine[crossing]
+        added = added_at[crossing & free_move[mine] & (households[mine] > 0)]
+        if float(old_hh[moved].sum()) < floor.at(float(households[moved].sum()), added) - 1e-6:
+            return False
+    return True
+
+
+def _cuts_met(codes, geoms, members, final_code, households, free_move, building_geoms, givers) -> list:
+    """Per grid, the cut of each added building (:mod:`gridgeo.living.cutcost`), where the result meets its condition.
+
+    Only ``givers`` (the grids out of band once every building is placed and
+    their neighbours, as for the floors) are measured; the others get none
+    (None: no constraint, a weaker bound).  A grid whose buildings that keep
+    its code are not connected among its own cells gets none either: the
+    argument needs them connected.  Aligned with the added buildings of each
+    grid, in member order.
+    """
+    out = [None] * len(codes)
+    for i in sorted(givers):
+        m = members[i]
+        if not len(m) or not free_move[m].any():
+            continue
+        cells = grid_cells(geoms[i], building_geoms[m], households[m], free_move[m])
+        if cells is None:
+            continue
+        added = np.flatnonzero(free_move[m])
+        cut = cut_costs(cells, added)
+        if not (cut > 0).any():
+            continue
+        if not stays_connected(cells, final_code[m] == codes[i]):
+            continue
+        out[i] = cut
+    return out
