@@ -8,12 +8,29 @@ from dataclasses import dataclass
 
 from ..errors import FontMissingError
 from ..labels import check_lang
-from .report import CJK_FAMILIES
 
 logger = logging.getLogger(__name__)
 
-#: the font installed by scripts/install-system-deps.sh comes first, then the report's list
-PRINT_FAMILIES = ("WenQuanYi Micro Hei", *(f for f in CJK_FAMILIES if f != "WenQuanYi Micro Hei"))
+#: the font installed by scripts/install-system-deps.sh comes first, then other common fonts that cover Chinese
+PRINT_FAMILIES = (
+    "WenQuanYi Micro Hei",
+    "Noto Sans CJK SC",
+    "Noto Sans SC",
+    "Source Han Sans SC",
+    "Source Han Sans CN",
+    "WenQuanYi Zen Hei",
+    "Microsoft YaHei",
+    "SimHei",
+    "PingFang SC",
+    "Hiragino Sans GB",
+    "Heiti SC",
+    "Noto Sans CJK JP",
+    "Noto Sans CJK TC",
+    "Noto Sans CJK KR",
+    "AR PL UMing CN",
+    "AR PL UKai CN",
+    "Droid Sans Fallback",
+)
 _PROBE = "网格划分公示图社区户数建筑联户"
 
 
