@@ -8,10 +8,12 @@ internal error; 130 interrupted.
 
 One module per command (``partition``, ``validate``, ``living``: update and
 apply-edits, ``outputs``: export, map, report and print, ``demo``), the shared
-options in ``options``, the shared steps in ``steps``, the group in ``group``.
+options in ``options``, the shared steps in ``steps``, the group in ``group``, and the
+console command in ``entry`` (the group, then an exit that skips freeing every object).
 """
 
 from . import demo, living, outputs, partition, validate  # noqa: F401  (each registers its commands on main)
+from .entry import run
 from .group import main
 
-__all__ = ["main"]
+__all__ = ["main", "run"]
