@@ -16,7 +16,7 @@ from .compounds import _compound_groups
 from .corridorfix import repair_through_corridors
 from .movebound import cheapest_moves
 from .redraw import _existing_per_cell, _inherit, _pins_hold, _region_sites, _replace, _solve_labels
-from .state import _Context, _existing_moved, _Grid, _is_bad, _note_for, _oversize, _weight
+from .state import _Context, _existing_moved, _Grid, _is_bad, _note_for, _oversize, _restore, _set_numbering, _weight
 
 logger = logging.getLogger(__name__)
 
@@ -236,9 +236,7 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
     for region in trials:
         here = {c: _copy_grid(g) for c, g in start.items()}
         here_dirty = set(dirty_before)
-        ctx.retired.clear()
-        ctx.retired.update(retired_before)
-        ctx.next_number = number_before
+        _set_numbering(ctx, retired_before, number_before)
         if region is None:
             solved = _repair_along_flow(here, code, ctx, here_dirty, first=first.get(None))
         elif region is _GROWN:
@@ -266,14 +264,7 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
         finished = [(_completed_moved(start, state, ctx, community_geom), rank, state) for rank, state in enumerate([best] + cheaper)]
         moved, _, best = min(finished, key=lambda item: item[:2])
         logger.debug("community %s: grid %s: the completed repairs move %s existing households; %d kept", ctx.community_id, code, [item[0] for item in finished], moved)
-    state = (start, dirty_before, retired_before, number_before) if best is None else best[1:]
-    grids.clear()
-    grids.update(state[0])
-    dirty.clear()
-    dirty.update(state[1])
-    ctx.retired.clear()
-    ctx.retired.update(state[2])
-    ctx.next_number = state[3]
+    _restore(grids, dirty, ctx, (start, dirty_before, retired_before, number_before) if best is None else best[1:])
     return best is not None
 
 
@@ -297,27 +288,17 @@ def _repair_other_count(grids: dict[str, _Grid], code: str, ctx: _Context, dirty
         ctx.other_counts = previous
     if not solved:
         return False
-    state = (None, {c: _copy_grid(g) for c, g in grids.items()}, set(dirty), set(ctx.retired), ctx.next_number)
-    repaired = _completed_moved(start, state, ctx, community_geom)
+    retired, number = set(ctx.retired), ctx.next_number
+    repaired = _completed_moved(start, (None, grids, dirty, retired, number), ctx, community_geom)  # (it works on copies)
     afresh = {c: _copy_grid(g) for c, g in start.items()}
-    ctx.retired.clear()
-    ctx.retired.update(retired_before)
-    ctx.next_number = number_before
+    _set_numbering(ctx, retired_before, number_before)
     _repartition_whole(afresh, ctx, community_geom, set(dirty_before))
     whole = _existing_moved(start, afresh, ctx)
-    ctx.retired.clear()
-    ctx.retired.update(state[3])
-    ctx.next_number = state[4]
+    _set_numbering(ctx, retired, number)
     logger.debug("community %s: grid %s at another grid count: %d existing households moved, afresh %d", ctx.community_id, code, repaired, whole)
     if repaired < whole:
         return True
-    grids.clear()
-    grids.update(start)
-    dirty.clear()
-    dirty.update(dirty_before)
-    ctx.retired.clear()
-    ctx.retired.update(retired_before)
-    ctx.next_number = number_before
+    _restore(grids, dirty, ctx, (start, dirty_before, retired_before, number_before))
     return False
 
 
@@ -327,17 +308,13 @@ def _completed_moved(start: dict[str, _Grid], state, ctx: _Context, community_ge
     _, here, here_dirty, retired, number = state
     grids = {c: _copy_grid(g) for c, g in here.items()}
     retired_before, number_before = set(ctx.retired), ctx.next_number
-    ctx.retired.clear()
-    ctx.retired.update(retired)
-    ctx.next_number = number
+    _set_numbering(ctx, retired, number)
     ctx.lookahead = False
     try:
         _repair_community(grids, set(here_dirty), ctx, community_geom)
     finally:
         ctx.lookahead = True
-        ctx.retired.clear()
-        ctx.retired.update(retired_before)
-        ctx.next_number = number_before
+        _set_numbering(ctx, retired_before, number_before)
     return _existing_moved(start, grids, ctx)
 
 

@@ -27,7 +27,7 @@ from ..errors import SeamError
 from ..inputs.crs import reproject_polygons
 from .redraw import _fit_metric, _fit_seams
 from .repair import _repair_community, _repartition_whole
-from .state import _Context, _Grid
+from .state import _Context, _Grid, _restore
 
 __all__ = ["repair_fitted", "require_valid_coverage", "unmatched_grids"]
 
@@ -111,13 +111,7 @@ def repair_fitted(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, commu
                     "community %s: grids %s would not meet their neighbours exactly; repairing it %s",
                     ctx.community_id, ", ".join(bad[:10]), "again without border transfers" if attempt == "plain" else "afresh",
                 )
-                grids.clear()
-                grids.update({code: _copy(grid) for code, grid in start.items()})
-                dirty.clear()
-                dirty.update(dirty_before)
-                ctx.retired.clear()
-                ctx.retired.update(retired_before)
-                ctx.next_number = number_before
+                _restore(grids, dirty, ctx, ({code: _copy(grid) for code, grid in start.items()}, dirty_before, retired_before, number_before))
             ctx.transfers = attempt == "transfers"
             if attempt == "afresh":
                 _repartition_whole(grids, ctx, community_geom, dirty)

@@ -48,6 +48,22 @@ class _Context:
     other_counts: bool = False  # a region may settle at another grid count (the last try before a community is redrawn)
 
 
+def _set_numbering(ctx: _Context, retired: set[str], number: int) -> None:
+    """Put back the codes retired so far and the next grid number (a candidate repair starts from a saved state)."""
+    ctx.retired.clear()
+    ctx.retired.update(retired)
+    ctx.next_number = number
+
+
+def _restore(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, saved: tuple) -> None:
+    """Put ``grids``, ``dirty`` and the numbering back to ``saved``: (grids, dirty, retired codes, next number)."""
+    grids.clear()
+    grids.update(saved[0])
+    dirty.clear()
+    dirty.update(saved[1])
+    _set_numbering(ctx, saved[2], saved[3])
+
+
 class _Repair(_Search):
     """The local search of :mod:`gridgeo.partition.refine`, limited to moves that reduce the band miss."""
 
