@@ -44,8 +44,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from ..cells.adjacency import build_cell_graph
-from ..cells.tessellate import split_parts, tessellate_part
+from .cutcost import GridCells, grid_cells
 
 __all__ = ["BorderFloor", "transfer_floors", "envelope_lines", "floor_of", "breakpoints", "exact_floor"]
 
@@ -229,6 +228,7 @@ def transfer_floors(
     givers: set[int] | None = None,
     exact: set[int] | None = None,
     towards: dict[tuple[int, int], set[int]] | None = None,
+    cells: dict[int, GridCells | None] | None = None,
 ) -> dict[tuple[int, int], BorderFloor]:
     """Per directed border ``(a, b)``: the lines of the least old households a transfer from ``a`` to ``b`` moves.
 
@@ -256,6 +256,10 @@ def transfer_floors(
         ``a`` of a grid the repair creates out of buildings of ``a`` and of
         these grids reaches such a border (:mod:`gridgeo.living.movebound`,
         joint fresh grids).  Computed for givers only.
+    cells : dict, optional
+        Grid position → its :func:`gridgeo.living.cutcost.grid_cells` (None:
+        not one polygon), filled here as each grid is tessellated and read
+        first, so a caller measuring the same grids again tessellates each once.
 
     Returns
     -------
@@ -289,20 +293,18 @@ def transfer_floors(
         if givers is not None and a not in givers:
             continue
         m = np.asarray(members[a], dtype=np.int64)
-        parts = split_parts(geoms[a])
-        if len(m) == 0 or len(parts) != 1:
+        if len(m) == 0:
             continue
-        part = parts[0]
-        tess = tessellate_part(part, building_geoms[m])
-        n = len(tess.cells)
-        old = np.bincount(tess.site_of_building, weights=np.where(is_new[m], 0, households[m]), minlength=n).astype(float)
-        new = np.bincount(tess.site_of_building, weights=np.where(is_new[m], households[m], 0), minlength=n).astype(float)
-        if n > 1:
-            graph = build_cell_graph(tess.cells, (old + new).astype(np.int64), tess.anchors, None, outline_length=float(shapely.length(part)))
-            indptr, indices = graph.shared.indptr, graph.shared.indices
+        if cells is not None and a in cells:
+            grid = cells[a]
         else:
-            indptr, indices = np.zeros(2, dtype=np.int64), np.zeros(0, dtype=np.int64)
-        boundaries = shapely.boundary(tess.cells)
+            grid = grid_cells(geoms[a], building_geoms[m], households[m], is_new[m])
+            if cells is not None:
+                cells[a] = grid
+        if grid is None:
+            continue
+        old, new = grid.old, grid.new
+        boundaries = shapely.boundary(grid.cells)
         tree = shapely.STRtree(boundaries)
         touching_of: dict[int, np.ndarray] = {}
         extra = sorted(key for (g, key) in (towards or {}) if g == a)
@@ -318,10 +320,10 @@ def transfer_floors(
                 touching = np.unique(np.concatenate(sets)) if sets else np.zeros(0, dtype=np.int64)
             if not len(touching):
                 continue
-            dist = _node_dijkstra(indptr, indices, old, touching)
+            dist = _node_dijkstra(grid.indptr, grid.indices, old, touching)
             reached = np.isfinite(dist)
             lines = envelope_lines(dist[reached], new[reached], float((old + new)[reached].sum()))
             if len(lines):
                 kept = breakpoints(dist[reached], new[reached]) if exact is not None and a in exact else None
-                out[(a, b)] = BorderFloor(lines, kept, dist[tess.site_of_building[is_new[m]]])
+                out[(a, b)] = BorderFloor(lines, kept, dist[grid.site_of_building[is_new[m]]])
     return out

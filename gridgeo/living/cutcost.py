@@ -40,12 +40,15 @@ __all__ = ["GridCells", "grid_cells", "cut_costs", "stays_connected"]
 
 @dataclass(frozen=True)
 class GridCells:
-    """One grid's cell graph: neighbours (CSR ``indptr``, ``indices``), per building its cell, per cell its old households."""
+    """One grid's cell graph: neighbours (CSR ``indptr``, ``indices``), per building its cell, per cell its old
+    households (and, from :func:`grid_cells`, its added households and the cells themselves)."""
 
     indptr: np.ndarray
     indices: np.ndarray
     site_of_building: np.ndarray
     old: np.ndarray
+    new: np.ndarray | None = None
+    cells: np.ndarray | None = None
 
     @property
     def n(self) -> int:
@@ -56,6 +59,8 @@ def grid_cells(geom, buildings: np.ndarray, households: np.ndarray, is_new: np.n
     """The cells of one grid's polygon among its buildings (None when the polygon is not one piece or holds none).
 
     ``buildings``, ``households`` and ``is_new`` are per building of the grid.
+    The same cells serve the cut costs here and the border floors of
+    :func:`gridgeo.living.bordercost.transfer_floors`.
     """
     parts = split_parts(geom)
     if len(buildings) == 0 or len(parts) != 1:
@@ -66,13 +71,13 @@ def grid_cells(geom, buildings: np.ndarray, households: np.ndarray, is_new: np.n
     households = np.asarray(households, dtype=float)
     is_new = np.asarray(is_new, dtype=bool)
     old = np.bincount(tess.site_of_building, weights=np.where(is_new, 0, households), minlength=n).astype(float)
+    new = np.bincount(tess.site_of_building, weights=np.where(is_new, households, 0), minlength=n).astype(float)
     if n > 1:
-        weight = np.bincount(tess.site_of_building, weights=households, minlength=n).astype(np.int64)
-        graph = build_cell_graph(tess.cells, weight, tess.anchors, None, outline_length=float(shapely.length(part)))
+        graph = build_cell_graph(tess.cells, (old + new).astype(np.int64), tess.anchors, None, outline_length=float(shapely.length(part)))
         indptr, indices = graph.shared.indptr, graph.shared.indices
     else:
         indptr, indices = np.zeros(2, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    return GridCells(np.asarray(indptr), np.asarray(indices), np.asarray(tess.site_of_building), old)
+    return GridCells(np.asarray(indptr), np.asarray(indices), np.asarray(tess.site_of_building), old, new, tess.cells)
 
 
 def _components(cells: GridCells, keep: np.ndarray) -> tuple[int, np.ndarray]:

@@ -195,6 +195,7 @@ def _solved(codes, geoms, members, finals, final_code, households, free_move, bu
         everywhere = [(a, b) for a in range(k) for b in range(a + 1, k) if not fixed[a] and not fixed[b]]
         return cheapest_moves(old, new, everywhere, relaxed=len(everywhere) > _ANYWHERE_PAIRS, **common).bound, ANYWHERE
     floors = fresh = None
+    cells: dict = {}  # each grid tessellated once, for the floors and the cuts
     out = {i for i in range(k) if constrained[i] and not (low <= totals[i] <= high)}
     givers = out | {b for a, b in borders if a in out} | {a for a, b in borders if b in out}
     if program == FLOORS:
@@ -204,14 +205,14 @@ def _solved(codes, geoms, members, finals, final_code, households, free_move, bu
             near[b].add(a)
         # a joint new grid beside i: its part in a reaches a border of a with i or a grid bordering i
         towards = {(a, -1 - i): near[i] - {a} for i in range(k) if not fixed[i] for a in near[i] if a in givers}
-        found = transfer_floors(geoms, members, building_geoms, households, free_move, borders, givers=givers, exact=givers, towards=towards)
+        found = transfer_floors(geoms, members, building_geoms, households, free_move, borders, givers=givers, exact=givers, towards=towards, cells=cells)
         floors = {key: f for key, f in found.items() if key[1] >= 0}
         fresh = {(a, -1 - key): f for (a, key), f in found.items() if key < 0}
         if not direct or not _floors_met(codes, members, final_code, households, old_hh, free_move, floors, constrained):
             program, floors, fresh = BORDERS, None, None
         elif not _fresh_floors_met(codes, members, finals, final_code, households, old_hh, free_move, fresh, constrained, near):
             fresh = None  # the border floors hold, the new grids' do not: new grids as the border program has them
-    cuts = _cuts_met(codes, geoms, members, final_code, households, free_move, building_geoms, givers)
+    cuts = _cuts_met(codes, geoms, members, final_code, households, free_move, building_geoms, givers, cells)
     return cheapest_moves(old, new, borders, new_buildings=new_buildings, floors=floors, fresh_floors=fresh, cuts=cuts, **common).bound, program
 
 
@@ -359,7 +360,7 @@ def _joint_met(code, homes, i, members, final_code, households, old_hh, free_mov
     return True
 
 
-def _cuts_met(codes, geoms, members, final_code, households, free_move, building_geoms, givers) -> list:
+def _cuts_met(codes, geoms, members, final_code, households, free_move, building_geoms, givers, cells: dict) -> list:
     """Per grid, the cut of each added building (:mod:`gridgeo.living.cutcost`), where the result meets its condition.
 
     Only ``givers`` (the grids out of band once every building is placed and
@@ -367,21 +368,25 @@ def _cuts_met(codes, geoms, members, final_code, households, free_move, building
     (None: no constraint, a weaker bound).  A grid whose buildings that keep
     its code are not connected among its own cells gets none either: the
     argument needs them connected.  Aligned with the added buildings of each
-    grid, in member order.
+    grid, in member order.  ``cells``: the grids already tessellated (grid
+    position → :func:`gridgeo.living.cutcost.grid_cells`), filled with those
+    tessellated here.
     """
     out = [None] * len(codes)
     for i in sorted(givers):
         m = members[i]
         if not len(m) or not free_move[m].any():
             continue
-        cells = grid_cells(geoms[i], building_geoms[m], households[m], free_move[m])
-        if cells is None:
+        if i not in cells:
+            cells[i] = grid_cells(geoms[i], building_geoms[m], households[m], free_move[m])
+        grid = cells[i]
+        if grid is None:
             continue
         added = np.flatnonzero(free_move[m])
-        cut = cut_costs(cells, added)
+        cut = cut_costs(grid, added)
         if not (cut > 0).any():
             continue
-        if not stays_connected(cells, final_code[m] == codes[i]):
+        if not stays_connected(grid, final_code[m] == codes[i]):
             continue
         out[i] = cut
     return out
