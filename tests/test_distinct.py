@@ -73,3 +73,22 @@ def test_geometries_with_z_are_grouped_by_wkb_and_shared_with_no_call():
     _, _, before = group(np.array([shapely.Point(1, 2)], dtype=object))
     codes, rows, after = group(z, before)
     assert codes.tolist() == [1, 2, 1] and rows.tolist() == [0, 1] and after is None
+
+
+def test_the_same_objects_are_matched_without_keys(footprints, monkeypatch):
+    """Units sharing their building's footprint object: rows of one object, or of an object met before, are not keyed again."""
+    first = footprints[:100]
+    codes1, rows1, after = group(first)
+    # every row keyed and checked, as before the objects were looked at
+    reference_codes, reference_rows, reference_after = distinct._group_keyed(np.concatenate([footprints[50:150], footprints[50:150]]), *after)
+    keyed = []
+    real_keys = distinct._keys
+    monkeypatch.setattr(distinct, "_keys", lambda geoms: keyed.append(len(geoms)) or real_keys(geoms))
+    # the same rows again, as objects: 50 met in the first call, 50 new ones, each new one twice
+    second = np.concatenate([footprints[50:150], footprints[50:150]])
+    codes2, rows2, after2 = group(second, after)
+    assert _same_grouping(np.concatenate([codes1, codes2]), np.concatenate([first, second]))
+    assert keyed == [len(set(map(id, footprints[100:150])))]
+    # the same answer as keying every row
+    assert codes2.tolist() == reference_codes.tolist() and rows2.tolist() == reference_rows.tolist()
+    assert reference_after[0].tolist() == after2[0].tolist() and [id(g) for g in reference_after[1]] == [id(g) for g in after2[1]]

@@ -9,7 +9,10 @@ vertices at once, several times cheaper than writing and hashing WKB); two
 geometries of one key are the same only when GEOS finds them identical
 (``equals_identical``: type, parts, rings and coordinates), and a geometry
 that is not goes its own way.  Geometries with Z or M are grouped by their
-WKB.  This module never runs an algorithm.
+WKB.  Rows that hold the very same geometry object (the joint units of one
+building share its footprint object with the buildings layer) are matched by
+identity first, without computing or checking a key.  This module never runs
+an algorithm.
 """
 
 from __future__ import annotations
@@ -82,6 +85,41 @@ def group(geoms: np.ndarray, before: tuple[np.ndarray, np.ndarray] | None = None
         _, first = np.unique(codes, return_index=True)
         return codes.astype(np.int64) + shift, first.astype(np.int64), None
     known_keys, known_geoms = before if before is not None else (np.zeros(0, dtype=np.uint64), np.empty(0, dtype=object))
+    objects, inverse, met = _same_objects(geoms, known_geoms)
+    if len(objects) < len(geoms) or (met >= 0).any():  # one object in several rows, or met before: keyed once, or not at all
+        codes = np.empty(len(objects), dtype=np.int64)
+        codes[met >= 0] = met[met >= 0]
+        unmet = np.flatnonzero(met < 0)
+        sub_codes, sub_rows, after = _group_keyed(geoms[objects[unmet]], known_keys, known_geoms)
+        codes[unmet] = sub_codes
+        return codes[inverse], objects[unmet[sub_rows]], after
+    return _group_keyed(geoms, known_keys, known_geoms)
+
+
+def _same_objects(geoms: np.ndarray, known_geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The distinct objects of ``geoms`` (first rows, in order), each row's object, and each object's code before (or -1).
+
+    Objects alive at one time have distinct ids, so equal ids are one object:
+    the same geometry without comparing any coordinate.
+    """
+    ids = np.fromiter(map(id, geoms), dtype=np.int64, count=len(geoms))
+    _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    order = np.argsort(first, kind="stable")  # the objects in the order of their first row
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    objects = first[order]
+    met = np.full(len(objects), -1, dtype=np.int64)
+    if len(known_geoms) and len(objects):
+        known_ids = np.fromiter(map(id, known_geoms), dtype=np.int64, count=len(known_geoms))
+        sort = np.argsort(known_ids, kind="stable")
+        at = np.minimum(np.searchsorted(known_ids[sort], ids[objects]), len(sort) - 1)
+        found = known_ids[sort][at] == ids[objects]
+        met[found] = sort[at[found]]
+    return objects, rank[inverse.ravel()], met
+
+
+def _group_keyed(geoms: np.ndarray, known_keys: np.ndarray, known_geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """:func:`group` by keys checked exactly, for geometries (2D) of distinct objects."""
     n = len(known_keys)
     keys = _keys(geoms)
     codes, _ = pd.factorize(np.concatenate([known_keys, keys]))  # the keys before are distinct: their codes are 0..n-1

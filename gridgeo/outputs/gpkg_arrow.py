@@ -142,7 +142,7 @@ def _wkb_array(geoms: np.ndarray, promoted: np.ndarray | None, multi: int):
     heads = np.array([b"", head], dtype=object)
     pieces, lengths = [], []
     for start in range(0, len(geoms), _WKB_SLICE):
-        part = shapely.to_wkb(geoms[start : start + _WKB_SLICE])
+        part = _shared_wkb(geoms[start : start + _WKB_SLICE])
         sizes = np.fromiter(map(len, part), dtype=np.int64, count=len(part))
         chosen = promoted[start : start + _WKB_SLICE] if promoted is not None else None
         if chosen is not None and chosen.any():  # the header in front of each promoted row's bytes, joined with them
@@ -170,6 +170,23 @@ def _wkb_array(geoms: np.ndarray, promoted: np.ndarray | None, multi: int):
     if offsets[-1] <= _BINARY_LIMIT:
         return pa.Array.from_buffers(pa.binary(), len(geoms), [None, pa.py_buffer(offsets.astype(np.int32)), pa.py_buffer(data)])
     return pa.Array.from_buffers(pa.large_binary(), len(geoms), [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+
+
+def _shared_wkb(geoms: np.ndarray) -> np.ndarray:
+    """The WKB of each geometry, made once per object: the joint units of a building share its footprint object.
+
+    Examples
+    --------
+    >>> a = shapely.box(0, 0, 1, 1)
+    >>> wkb = _shared_wkb(np.array([a, shapely.Point(1, 2), a], dtype=object))
+    >>> wkb[0] is wkb[2], wkb[0] == shapely.to_wkb(a)
+    (True, True)
+    """
+    ids = np.fromiter(map(id, geoms), dtype=np.int64, count=len(geoms))
+    _, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
+    if len(first) == len(geoms):
+        return shapely.to_wkb(geoms)
+    return shapely.to_wkb(geoms[first])[inverse.ravel()]
 
 
 def _plain_column(values: pd.Series) -> bool:
