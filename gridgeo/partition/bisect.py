@@ -375,7 +375,7 @@ def _make_sides_connected(mask, edges: _EdgeCosts, w, rounds: int = 6):
                 indptr = np.concatenate([[0], np.cumsum(np.bincount(rows[kept], minlength=n))]).astype(np.int32)
                 # float64 data and int32 indices are what connected_components works on: no conversion copy
                 inside = sp.csr_matrix((np.ones(int(kept.sum())), cols[kept].astype(np.int32), indptr), shape=(n, n))
-                count, comp = connected_components(inside, directed=False)
+                count, comp = _symmetric_components(inside)
                 if not changed and count == int(mask.any()) + int(not mask.all()):
                     return mask  # one component per side: both are connected as they stand
             members = np.flatnonzero(on_side)
@@ -392,6 +392,32 @@ def _make_sides_connected(mask, edges: _EdgeCosts, w, rounds: int = 6):
         if not changed:
             return mask
     return None
+
+
+def _symmetric_components(graph: sp.csr_matrix) -> tuple[int, np.ndarray]:
+    """The connected components of a graph whose edges all come in both directions, numbered by their lowest node.
+
+    For such a graph the strongly connected components are the connected
+    ones, and scipy finds them without the transposed copy its undirected
+    search builds (a third of the cost on the small graphs of a bisection).
+    The labels are those of ``connected_components(graph, directed=False)``:
+    a component's number is the rank of its lowest node among the components'.
+
+    Examples
+    --------
+    >>> g = sp.csr_matrix(np.array([[0, 0, 1, 0], [0, 0, 0, 1], [1, 0, 0, 0], [0, 1, 0, 0]]))
+    >>> count, labels = _symmetric_components(g)
+    >>> count, labels.tolist()
+    (2, [0, 1, 0, 1])
+    """
+    count, labels = connected_components(graph, directed=True, connection="strong")
+    if count > 1:
+        first = np.unique(labels, return_index=True)[1]
+        if (np.diff(first) < 0).any():
+            rank = np.empty(count, dtype=labels.dtype)
+            rank[np.argsort(first, kind="stable")] = np.arange(count, dtype=labels.dtype)
+            labels = rank[labels]
+    return count, labels
 
 
 def _subtree_mask(order, parent, child, n):

@@ -20,7 +20,7 @@ from .. import timings
 from ..cells.adjacency import CellGraph, build_cell_graph
 from ..cells.tessellate import held_elsewhere, join_held_sites, merge_polygons, remove_spikes, split_parts, tessellate_part
 from ..governance.workload import straight_distances, walking_tour
-from ..units.cut import Unit, cut_households, cut_units, walking_order
+from ..units.cut import cut_households, cut_units, walking_order
 from .corridors import join_through_corridors
 from .notes import DETACHED, INFEASIBLE, OUT_OF_BAND, GridNote, make_note
 from .plan import barrier_crossings_lower_bound, partition_part
@@ -138,15 +138,14 @@ def _joint_units(task: CommunityTask, result: CommunityResult):
             grid_units.append([])
             continue
         order = positive[walking_order(xy[in_grid[positive]])]
+        # members numbered by their place in the grid (in_grid), not in the walk
         if task.household_breaks is None:
-            cut = cut_units(hh[order], *task.unit_band)
+            units = cut_units(hh[order], *task.unit_band, positions=order)
         else:  # a register: real doors, cut between staircases and floors where the band allows
-            cut = cut_households(hh[order], [task.household_breaks[in_grid[i]] for i in order], *task.unit_band)
-        position = order.tolist()
-        units = [Unit(u.households, tuple((position[i], a, z) for i, a, z in u.members), u.in_band) for u in cut]
+            units = cut_households(hh[order], [task.household_breaks[in_grid[i]] for i in order], *task.unit_band, positions=order)
         grid_units.append(units)
-        unit_sizes.extend(len(u.members) for u in cut)
-        member_parts.append(in_grid[order[[i for u in cut for i, _, _ in u.members]]])
+        unit_sizes.extend(len(u.members) for u in units)
+        member_parts.append(in_grid[[i for u in units for i, _, _ in u.members]])
     # geometry of every unit at once: its building, or the union of its buildings
     count = len(unit_sizes)
     unit_of = np.repeat(np.arange(count, dtype=np.int64), unit_sizes)
