@@ -35,6 +35,23 @@ def taipei():
     return xy, metric["hh_est"].to_numpy().astype(np.int64)
 
 
+@pytest.fixture(scope="module")
+def taipei_run_grids():
+    """The grid polygons (metric CRS) of every community of the real taipei_small slice, as the workers make them."""
+    from gridgeo.build import community_tasks
+    from gridgeo.inputs.validate import prepare_inputs
+    from gridgeo.partition.engine import run_community_task
+
+    prep = prepare_inputs(
+        read("taipei_small_communities.gpkg", "communities"),
+        read("taipei_small_buildings.gpkg", "buildings"),
+        households="hh_est",
+        building_id="building_id",
+    )
+    _, tasks = community_tasks(prep, np.arange(len(prep.community_ids)), (300, 500), (10, 15), 0)
+    return np.concatenate([run_community_task(task).grid_geoms for task in tasks])
+
+
 def _groups(xy, rng, count, largest):
     """``count`` groups of 2..``largest`` nearby points (a grid's buildings), as indices into ``xy``."""
     out = []
@@ -147,3 +164,27 @@ def test_walking_order_on_lists_equals_the_numpy_order(taipei, monkeypatch):
     monkeypatch.setattr(cut, "_LIST_POINTS", 0)
     for g, order in zip(groups, on_lists):
         assert order.tolist() == cut.walking_order(xy[g]).tolist()
+
+
+def test_spikes_found_at_once_are_those_remove_spikes_removes(taipei_run_grids):
+    from gridgeo.cells.tessellate import remove_spikes
+    from gridgeo.partition.engine import _without_spikes
+
+    grids = list(taipei_run_grids)
+    # real grids, and the same grids with a spike drawn out of the shell or of a hole, and as MultiPolygons
+    spiked = []
+    for polygon in grids[:40]:
+        shell = shapely.get_coordinates(polygon.exterior)[:-1]
+        x, y = shell[0]
+        tip = [(x + 3.0, y + 4.0)]
+        spiked.append(shapely.Polygon(np.vstack([shell[:1], tip, shell]), [hole.coords for hole in polygon.interiors]))
+        hole = shapely.get_coordinates(shapely.buffer(shapely.point_on_surface(polygon), 0.5, quad_segs=2).exterior)[:-1]
+        inner = np.vstack([hole[:1], hole[:1] + 0.2, hole])
+        spiked.append(shapely.Polygon(polygon.exterior.coords, [inner]))
+    multi = [shapely.MultiPolygon([spiked[0], shapely.box(-10, -10, -5, -5)]), shapely.Polygon()]
+    polygons = grids + spiked + multi
+    expected = [remove_spikes(p) for p in polygons]
+    found = _without_spikes(polygons)
+    assert [shapely.to_wkb(p) for p in found] == [shapely.to_wkb(p) for p in expected]
+    assert all(a is b for a, b in zip(found[: len(grids)], polygons[: len(grids)]))  # nothing to remove: the same objects
+    assert sum(a is not b for a, b in zip(found, polygons)) >= len(spiked)

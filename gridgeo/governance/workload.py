@@ -54,6 +54,7 @@ from ..defaults import DEFAULT_FACTOR, DEFAULT_HOUSEHOLDS_PER_HELPER  # re-expor
 from ..errors import InputError, Problem
 from ..inputs.crs import local_metric_crs
 from .network import RoadNetwork, build_road_network
+from .tourlists import nearest_neighbour_list, two_opt_list
 
 __all__ = [
     "DEFAULT_HOUSEHOLDS_PER_HELPER",
@@ -115,7 +116,7 @@ def nearest_neighbour_tour(dist: np.ndarray, *, start: int = 0) -> np.ndarray:
     if n == 0:
         return np.zeros(0, dtype=np.int64)
     if n <= _LIST_POINTS and np.isfinite(dist).all():
-        return np.array(_nearest_neighbour_list(dist.tolist(), int(start)), dtype=np.int64)
+        return np.array(nearest_neighbour_list(dist.tolist(), int(start)), dtype=np.int64)
     order = np.empty(n, dtype=np.int64)
     visited = np.zeros(n, dtype=bool)
     current = int(start)
@@ -129,26 +130,8 @@ def nearest_neighbour_tour(dist: np.ndarray, *, start: int = 0) -> np.ndarray:
     return order
 
 
-#: up to this many points the tours run on Python lists: numpy's cost per call is larger than the work
+#: up to this many points the tours run on Python lists (:mod:`gridgeo.governance.tourlists`)
 _LIST_POINTS = 16
-
-
-def _nearest_neighbour_list(dist: list, start: int) -> list:
-    """:func:`nearest_neighbour_tour` on a list of rows of finite distances (the same ties: the lower index)."""
-    n = len(dist)
-    visited = [False] * n
-    order = []
-    current = start
-    for _ in range(n - 1):
-        order.append(current)
-        visited[current] = True
-        row = dist[current]
-        least, current = math.inf, 0
-        for j in range(n):
-            if not visited[j] and row[j] < least:
-                least, current = row[j], j
-    order.append(current)
-    return order
 
 
 def tour_length(dist: np.ndarray, order) -> float:
@@ -198,7 +181,7 @@ def two_opt(dist: np.ndarray, order, *, max_moves: int | None = None) -> np.ndar
     limit = 10 * n if max_moves is None else int(max_moves)
     moves = 0
     if n <= _LIST_POINTS and np.isfinite(dist).all():
-        return np.array(_two_opt_list(dist.tolist(), tour.tolist(), limit), dtype=np.int64)
+        return np.array(two_opt_list(dist.tolist(), tour.tolist(), limit), dtype=np.int64)
     if n > 2 * _NEIGHBOURS:
         tour, moves = _two_opt_neighbours(dist, tour, limit)
     nxt = np.roll(np.arange(n), -1)
@@ -219,26 +202,6 @@ def two_opt(dist: np.ndarray, order, *, max_moves: int | None = None) -> np.ndar
 
 #: candidate partners per point in the first 2-opt phase
 _NEIGHBOURS = 8
-
-
-def _two_opt_list(dist: list, tour: list, limit: int) -> list:
-    """:func:`two_opt`'s full search on lists of finite distances: the same sums, the same first-best move."""
-    n = len(tour)
-    for _ in range(limit):
-        after = tour[1:] + tour[:1]
-        edge = [dist[a][b] for a, b in zip(tour, after)]
-        least, first, last = math.inf, -1, -1
-        for i in range(n - 2):
-            row, row_after, edge_i = dist[tour[i]], dist[after[i]], edge[i]
-            # the pair of edges (i, n - 1) meets at the start: no move
-            for j in range(i + 2, n if i else n - 1):
-                delta = row[tour[j]] + row_after[after[j]] - edge_i - edge[j]
-                if delta < least:
-                    least, first, last = delta, i, j
-        if not least < -1e-7:
-            break
-        tour[first + 1 : last + 1] = tour[first + 1 : last + 1][::-1]
-    return tour
 
 
 def _two_opt_neighbours(dist: np.ndarray, tour: np.ndarray, limit: int) -> tuple[np.ndarray, int]:

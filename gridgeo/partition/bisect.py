@@ -117,13 +117,16 @@ class _Context:
         cumulative = np.cumsum(w[order], axis=0)
         position = np.empty_like(order)
         position[order, np.arange(order.shape[1])] = np.arange(n)[:, None]
-        sweeps = []  # per orientation: (low_a, high_a, target, prefix length per direction, side A per direction)
+        sweeps = []  # per orientation: (target, prefix length per direction, side A per direction, edges cut per direction)
         for k_a, k_b in orientations:
             low_a, high_a, target = self._side_range(total, k_a, k_b)
             cut_at = _prefix_lengths(cumulative, target, low_a, high_a)
-            sweeps.append((target, cut_at, (position < cut_at).T))
+            masks = (position < cut_at).T
+            # the edges each sweep cuts, for every direction in one step (summed one sweep at a time below)
+            across = masks[:, sub_cost.rows] & ~masks[:, sub_cost.cols]
+            sweeps.append((target, cut_at, masks, across))
         for d in range(order.shape[1]):
-            for (k_a, k_b), (target, cut_at, masks) in zip(orientations, sweeps):
+            for (k_a, k_b), (target, cut_at, masks, across) in zip(orientations, sweeps):
                 mask = masks[d]
                 key = (mask.tobytes(), k_a)
                 if key in seen:
@@ -131,7 +134,7 @@ class _Context:
                 seen.add(key)
                 weight_a = int(cumulative[cut_at[d] - 1, d])
                 violation = _band_miss(weight_a, k_a, self.low, self.high) + _band_miss(total - weight_a, k_b, self.low, self.high)
-                cut = _cut_weight(mask, sub_cost)
+                cut = float(sub_cost.cost[across[d]].sum())  # as _cut_weight(mask, sub_cost)
                 score = cut / scale + _BALANCE_WEIGHT * abs(weight_a - target) / middle
                 candidates.append((violation, score, len(candidates), mask, k_a, k_b))
         if self.block is not None:
