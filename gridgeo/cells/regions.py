@@ -84,8 +84,8 @@ def site_regions(coords: np.ndarray, labels: np.ndarray, n_sites: int, frame) ->
         return None
     simplices = tri.simplices.astype(np.int64)
     neighbors = tri.neighbors.astype(np.int64)
-    centres, ccw = _circumcentres(points, simplices)
-    if centres is None:
+    ccw = _orientations(points, simplices)
+    if ccw is None:
         return None
     # counter-clockwise triangles: the edge opposite vertex k runs from vertex k+1 to vertex k+2
     flip = ~ccw
@@ -109,23 +109,44 @@ def site_regions(coords: np.ndarray, labels: np.ndarray, n_sites: int, frame) ->
     back = np.argmax(neighbors[n] == t[:, None], axis=1)
     ids = t * 3 + k
     target = n * 3 + back
-    nxt = np.minimum(np.searchsorted(ids, target), len(ids) - 1)
-    if (ids[nxt] != target).any():
+    # the boundary half-edge each one leads to, by a table over all half-edges (-1: not a boundary half-edge)
+    slot = np.full(3 * len(simplices), -1, dtype=np.int64)
+    slot[ids] = np.arange(len(ids))
+    nxt = slot[target]
+    if (nxt < 0).any():
         return None
     order, ring = _cycles(nxt)
-    vertices = centres[t[order]] + center
+    # a Voronoi vertex per triangle on a boundary (the others are never read)
+    used, at = np.unique(t, return_inverse=True)
+    centres = _circumcentres(points, simplices[used])
+    if centres is None:
+        return None
+    vertices = centres[at[order]] + center
     ring_site = owner[order]
     return _polygons(vertices, ring, ring_site, n_sites)
 
 
-def _circumcentres(points: np.ndarray, simplices: np.ndarray):
-    """Circumcentre of every triangle and whether it is counter-clockwise; ``(None, None)`` for a flat one."""
+def _orientations(points: np.ndarray, simplices: np.ndarray) -> np.ndarray | None:
+    """Whether each triangle is counter-clockwise; ``None`` when one is flat."""
     a = points[simplices[:, 0]]
     ab = points[simplices[:, 1]] - a
     ac = points[simplices[:, 2]] - a
     cross = ab[:, 0] * ac[:, 1] - ab[:, 1] * ac[:, 0]
     if not np.all(np.isfinite(cross)) or (cross == 0).any():
-        return None, None
+        return None
+    return cross > 0
+
+
+def _circumcentres(points: np.ndarray, simplices: np.ndarray) -> np.ndarray | None:
+    """Circumcentre of every triangle (none flat: see :func:`_orientations`); ``None`` when one is not finite.
+
+    Computed from the triangle's vertex 0 and the two edges leaving it; which
+    of vertices 1 and 2 comes first does not change a bit of the result.
+    """
+    a = points[simplices[:, 0]]
+    ab = points[simplices[:, 1]] - a
+    ac = points[simplices[:, 2]] - a
+    cross = ab[:, 0] * ac[:, 1] - ab[:, 1] * ac[:, 0]
     b2 = (ab**2).sum(axis=1)
     c2 = (ac**2).sum(axis=1)
     d = 2.0 * cross
@@ -133,8 +154,8 @@ def _circumcentres(points: np.ndarray, simplices: np.ndarray):
     uy = (ab[:, 0] * c2 - ac[:, 0] * b2) / d
     centres = a + np.column_stack([ux, uy])
     if not np.all(np.isfinite(centres)):
-        return None, None
-    return centres, cross > 0
+        return None
+    return centres
 
 
 def _cycles(nxt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -54,6 +54,7 @@ from ..defaults import DEFAULT_FACTOR, DEFAULT_HOUSEHOLDS_PER_HELPER  # re-expor
 from ..errors import InputError, Problem
 from ..inputs.crs import local_metric_crs
 from .network import RoadNetwork, build_road_network
+from .tourlists import nearest_neighbour_list, two_opt_list
 
 __all__ = [
     "DEFAULT_HOUSEHOLDS_PER_HELPER",
@@ -114,6 +115,8 @@ def nearest_neighbour_tour(dist: np.ndarray, *, start: int = 0) -> np.ndarray:
     n = len(dist)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
+    if n <= _LIST_POINTS and np.isfinite(dist).all():
+        return np.array(nearest_neighbour_list(dist.tolist(), int(start)), dtype=np.int64)
     order = np.empty(n, dtype=np.int64)
     visited = np.zeros(n, dtype=bool)
     current = int(start)
@@ -125,6 +128,10 @@ def nearest_neighbour_tour(dist: np.ndarray, *, start: int = 0) -> np.ndarray:
         row = np.where(visited, np.inf, dist[current])
         current = int(np.argmin(row))
     return order
+
+
+#: up to this many points the tours run on Python lists (:mod:`gridgeo.governance.tourlists`)
+_LIST_POINTS = 16
 
 
 def tour_length(dist: np.ndarray, order) -> float:
@@ -173,6 +180,8 @@ def two_opt(dist: np.ndarray, order, *, max_moves: int | None = None) -> np.ndar
         return tour
     limit = 10 * n if max_moves is None else int(max_moves)
     moves = 0
+    if n <= _LIST_POINTS and np.isfinite(dist).all():
+        return np.array(two_opt_list(dist.tolist(), tour.tolist(), limit), dtype=np.int64)
     if n > 2 * _NEIGHBOURS:
         tour, moves = _two_opt_neighbours(dist, tour, limit)
     nxt = np.roll(np.arange(n), -1)
@@ -212,7 +221,9 @@ def _two_opt_neighbours(dist: np.ndarray, tour: np.ndarray, limit: int) -> tuple
         lo, hi = np.minimum(rows, j), np.maximum(rows, j)
         after_hi = (hi + 1) % n
         ok = (hi - lo >= 2) & ~((lo == 0) & (hi == n - 1))
-        a, b, c, d = tour[lo], tour[lo + 1], tour[hi], tour[after_hi]
+        # a point at the same place as another can list itself among its neighbours (lo == hi, not ok): the
+        # wrap keeps its index in range at the tour's end
+        a, b, c, d = tour[lo], tour[(lo + 1) % n], tour[hi], tour[after_hi]
         delta = np.where(ok, dist[a, c] + dist[b, d] - dist[a, b] - dist[c, d], np.inf)
         best = int(np.argmin(delta))
         if not delta.flat[best] < -1e-7:

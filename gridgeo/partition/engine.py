@@ -20,7 +20,7 @@ from .. import timings
 from ..cells.adjacency import CellGraph, build_cell_graph
 from ..cells.tessellate import held_elsewhere, join_held_sites, merge_polygons, remove_spikes, split_parts, tessellate_part
 from ..governance.workload import straight_distances, walking_tour
-from ..units.cut import Unit, cut_households, cut_units, walking_order
+from ..units.cut import cut_households, cut_units, walking_order
 from .corridors import join_through_corridors
 from .notes import DETACHED, INFEASIBLE, OUT_OF_BAND, GridNote, make_note
 from .plan import barrier_crossings_lower_bound, partition_part
@@ -87,6 +87,8 @@ def run_community_task(task: CommunityTask) -> CommunityResult:
 
 
 def _run_community_task(task: CommunityTask) -> CommunityResult:
+    # each building's representative point, once for the held-site check, the units and the tours
+    points = shapely.point_on_surface(task.buildings)
     result = partition_community(
         task.geometry,
         task.buildings,
@@ -98,23 +100,24 @@ def _run_community_task(task: CommunityTask) -> CommunityResult:
         group_geoms=task.group_geoms,
         group_facility=task.group_facility,
         unit_band=task.unit_band,
+        points=points,
     )
+    xy = shapely.get_coordinates(points).reshape(-1, 2)
     with timings.stage("units"):
         if task.unit_band is not None:
-            result.grid_units, result.unit_geoms = _joint_units(task, result)
+            result.grid_units, result.unit_geoms = _joint_units(task, result, xy)
     with timings.stage("workload"):
-        result.grid_tours = _straight_tours(task.buildings, result.building_grid, len(result.grid_geoms))
+        result.grid_tours = _straight_tours(xy, result.building_grid, len(result.grid_geoms))
     return result
 
 
-def _straight_tours(buildings: np.ndarray, building_grid: np.ndarray, n_grids: int) -> np.ndarray:
-    """Per grid, the straight-line walking tour through its buildings' representative points.
+def _straight_tours(xy: np.ndarray, building_grid: np.ndarray, n_grids: int) -> np.ndarray:
+    """Per grid, the straight-line walking tour through its buildings' representative points ``xy``.
 
     The same figure :func:`gridgeo.governance.workload.grid_workload` computes without
     roads (buildings taken in the task's order, which is their code order);
     measured here so it runs in the community's worker.
     """
-    xy = shapely.get_coordinates(shapely.point_on_surface(buildings)).reshape(-1, 2)
     tours = np.zeros(n_grids)
     for g in range(n_grids):
         rows = np.flatnonzero(building_grid == g)
@@ -123,9 +126,10 @@ def _straight_tours(buildings: np.ndarray, building_grid: np.ndarray, n_grids: i
     return tours
 
 
-def _joint_units(task: CommunityTask, result: CommunityResult):
-    """Units of every grid, in walking order, with the union of their buildings as geometry."""
-    xy = shapely.get_coordinates(shapely.point_on_surface(task.buildings)).reshape(-1, 2)
+def _joint_units(task: CommunityTask, result: CommunityResult, xy: np.ndarray | None = None):
+    """Units of every grid, in walking order (through the buildings' representative points ``xy``), with the union of their buildings as geometry."""
+    if xy is None:
+        xy = shapely.get_coordinates(shapely.point_on_surface(task.buildings)).reshape(-1, 2)
     grid_units = []
     # per member of every unit, grid by grid: its unit and its building (for the geometries below)
     unit_sizes: list[int] = []
@@ -138,15 +142,14 @@ def _joint_units(task: CommunityTask, result: CommunityResult):
             grid_units.append([])
             continue
         order = positive[walking_order(xy[in_grid[positive]])]
+        # members numbered by their place in the grid (in_grid), not in the walk
         if task.household_breaks is None:
-            cut = cut_units(hh[order], *task.unit_band)
+            units = cut_units(hh[order], *task.unit_band, positions=order)
         else:  # a register: real doors, cut between staircases and floors where the band allows
-            cut = cut_households(hh[order], [task.household_breaks[in_grid[i]] for i in order], *task.unit_band)
-        position = order.tolist()
-        units = [Unit(u.households, tuple((position[i], a, z) for i, a, z in u.members), u.in_band) for u in cut]
+            units = cut_households(hh[order], [task.household_breaks[in_grid[i]] for i in order], *task.unit_band, positions=order)
         grid_units.append(units)
-        unit_sizes.extend(len(u.members) for u in cut)
-        member_parts.append(in_grid[order[[i for u in cut for i, _, _ in u.members]]])
+        unit_sizes.extend(len(u.members) for u in units)
+        member_parts.append(in_grid[[i for u in units for i, _, _ in u.members]])
     # geometry of every unit at once: its building, or the union of its buildings
     count = len(unit_sizes)
     unit_of = np.repeat(np.arange(count, dtype=np.int64), unit_sizes)
@@ -187,6 +190,7 @@ def partition_community(
     group_facility: np.ndarray | None = None,
     unit_band: tuple[int, int] | None = None,
     trace: list | None = None,
+    points: np.ndarray | None = None,
 ) -> CommunityResult:
     """Split one community into grids.
 
@@ -220,6 +224,9 @@ def partition_community(
         connected piece partitioned: its cell graph, the grid label per cell,
         the grid notes, and the index of its first grid in the result (for
         diagnostics such as :func:`gridgeo.barrier_audit.barrier_audit`).
+    points : ndarray of Point, optional
+        Each building's representative point (``shapely.point_on_surface``),
+        when the caller has them already; computed otherwise.
 
     Returns
     -------
@@ -235,6 +242,8 @@ def partition_community(
     [400.0, 400.0]
     """
     low, high = band
+    if points is None:
+        points = shapely.point_on_surface(buildings)
     with timings.stage("tessellation"):
         parts = split_parts(geometry)
         part_of = _assign_parts(parts, buildings)
@@ -282,7 +291,7 @@ def partition_community(
         # shares that building's site (one grid for both), unless that leaves more grids out of band
         split = None
         with timings.stage("tessellation"):
-            held = held_elsewhere(tess.cells, shapely.point_on_surface(buildings[members]), tess.site_of_building)
+            held = held_elsewhere(tess.cells, points[members], tess.site_of_building)
         if len(held):
             weight = np.bincount(tess.site_of_building, weights=households[members], minlength=len(tess.cells)).astype(np.int64)
             together = join_held_sites(tess, held, weight, high)
@@ -325,11 +334,13 @@ def partition_community(
             k = len(part_notes)
             notes.extend(part_notes)
             with timings.stage("grid polygons"):
+                merged = []
                 for label in range(k):
                     cells = piece_cells[labels == label]
                     if label in strips:
                         cells = np.concatenate([cells, np.array(strips[label], dtype=object)])
-                    grid_geoms.append(_dissolve(cells))
+                    merged.append(_merge_cells(cells))
+                grid_geoms.extend(_without_spikes(merged))
             crossings.extend(_barrier_crossings(sub, labels, k))
             if site_facility is not None and any(f is not None for f in site_facility[nodes]):
                 # dedicated grids sit outside the band: only the plain count bound holds
@@ -442,6 +453,12 @@ def _assign_parts(parts: np.ndarray, buildings: np.ndarray) -> np.ndarray:
 
 
 def _dissolve(cells: np.ndarray):
+    """One grid's polygon from its cells (a coverage), without zero-width spikes."""
+    return remove_spikes(_merge_cells(cells))
+
+
+def _merge_cells(cells: np.ndarray):
+    """The union of a grid's cells, one polygon where a hair-thin gap would leave two."""
     merged = cells[0] if len(cells) == 1 else merge_polygons(cells)
     if shapely.get_type_id(merged) != 3:
         merged = shapely.union_all(cells)
@@ -450,7 +467,46 @@ def _dissolve(cells: np.ndarray):
         closed = shapely.buffer(shapely.buffer(merged, 1e-6), -1e-6)
         if shapely.get_type_id(closed) == 3:
             merged = closed
-    return remove_spikes(merged)
+    return merged
+
+
+def _without_spikes(polygons: list) -> list:
+    """:func:`remove_spikes` of every polygon, called only where a ring goes out and back (checked for all rings at once).
+
+    A vertex is the tip of a spike when its two neighbours on the ring lie
+    within the tolerance of each other: the test :func:`remove_spikes` makes,
+    with the same arithmetic, so a polygon found without one is returned as it
+    is, as :func:`remove_spikes` returns it.
+    """
+    geoms = np.array(polygons, dtype=object)
+    simple = shapely.get_type_id(geoms) == 3
+    check = np.flatnonzero(simple)
+    rings, owner = shapely.get_rings(geoms[check], return_index=True)
+    coords, ring = shapely.get_coordinates(rings, return_index=True)
+    # each ring without its closing vertex; the neighbours of vertex i are i - 1 and i + 1 around the ring
+    size = np.bincount(ring, minlength=len(rings)) - 1
+    start = np.cumsum(np.r_[0, size[:-1] + 1])
+    keep = np.ones(len(coords), dtype=bool)
+    keep[start + size] = False
+    coords, ring = coords[keep], ring[keep]
+    first = np.repeat(start - np.arange(len(rings)), size)  # each ring's first vertex among the kept ones
+    place = np.arange(len(coords)) - first
+    length = size[ring]
+    before = first + (place - 1) % length
+    after = first + (place + 1) % length
+    back = np.hypot(*(coords[before] - coords[after]).T) <= _SPIKE_TOLERANCE
+    back &= length[ring] >= 3
+    spiked = np.zeros(len(geoms), dtype=bool)
+    spiked[check[np.unique(owner[ring[back]])]] = True
+    spiked |= ~simple
+    out = list(polygons)
+    for g in np.flatnonzero(spiked):
+        out[g] = remove_spikes(out[g])
+    return out
+
+
+#: the tolerance :func:`remove_spikes` uses by default
+_SPIKE_TOLERANCE = 1e-6
 
 
 def _barrier_crossings(graph, labels: np.ndarray, k: int) -> list[int]:

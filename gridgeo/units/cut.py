@@ -55,6 +55,8 @@ def walking_order(xy: np.ndarray) -> np.ndarray:
         # every distance at once (row i: the same hypot of the same differences as the loop below), a
         # visited point's column set to infinity: one row read and one argmin per step
         table = np.hypot(xy[None, :, 0] - xy[:, None, 0], xy[None, :, 1] - xy[:, None, 1])
+        if n <= _LIST_POINTS and np.isfinite(table).all():
+            return np.array(_nearest_walk(table.tolist(), current), dtype=np.int64)
         for step in range(n):
             order[step] = current
             table[:, current] = np.inf
@@ -73,7 +75,28 @@ def walking_order(xy: np.ndarray) -> np.ndarray:
     return order
 
 
-def cut_units(households: np.ndarray, low: int, high: int) -> list[Unit]:
+#: up to this many points :func:`walking_order` steps on Python lists (numpy's cost per call is larger than the work)
+_LIST_POINTS = 24
+
+
+def _nearest_walk(table: list, current: int) -> list:
+    """The nearest-neighbour walk of :func:`walking_order` on a list of rows of finite distances (ties: the lower index)."""
+    n = len(table)
+    free = [True] * n
+    order = []
+    for _ in range(n - 1):
+        order.append(current)
+        free[current] = False
+        row = table[current]
+        least, current = np.inf, 0
+        for j in range(n):
+            if free[j] and row[j] < least:
+                least, current = row[j], j
+    order.append(current)
+    return order
+
+
+def cut_units(households: np.ndarray, low: int, high: int, *, positions: np.ndarray | None = None) -> list[Unit]:
     """Cut an ordered household sequence into units of ``low``–``high`` households.
 
     Parameters
@@ -82,6 +105,9 @@ def cut_units(households: np.ndarray, low: int, high: int) -> list[Unit]:
         Households per building, in walking order (zeros allowed: such buildings join no unit).
     low, high : int
         Unit size band.
+    positions : ndarray of int, optional
+        Per building, the number its members report instead of its place in
+        ``households`` (the building's row in the caller's table, say).
 
     Returns
     -------
@@ -97,6 +123,8 @@ def cut_units(households: np.ndarray, low: int, high: int) -> list[Unit]:
     [1, 1, 1]
     >>> [u.households for u in cut_units(np.array([12, 48, 15]), 10, 15)]
     [12, 12, 12, 12, 12, 15]
+    >>> [u.members for u in cut_units(np.array([12, 13]), 10, 15, positions=np.array([7, 3]))]
+    [((7, 1, 12),), ((3, 1, 13),)]
     """
     households = np.asarray(households, dtype=np.int64)
     total = int(households.sum())
@@ -107,10 +135,10 @@ def cut_units(households: np.ndarray, low: int, high: int) -> list[Unit]:
         cuts = _cuts_between_buildings(ends[households > 0], low, high)
     else:
         cuts = _cuts_any(total, ends, low, high)
-    return _units_from_cuts(households, cuts, low, high)
+    return _units_from_cuts(households, cuts, low, high, positions)
 
 
-def cut_households(households: np.ndarray, breaks: list, low: int, high: int) -> list[Unit]:
+def cut_households(households: np.ndarray, breaks: list, low: int, high: int, *, positions: np.ndarray | None = None) -> list[Unit]:
     """Cut the households of buildings in walking order into units, splitting as few groups as possible.
 
     Parameters
@@ -124,6 +152,9 @@ def cut_households(households: np.ndarray, breaks: list, low: int, high: int) ->
         :func:`gridgeo.inputs.register.match_register`).
     low, high : int
         Unit size band.
+    positions : ndarray of int, optional
+        Per building, the number its members report instead of its place in
+        ``households``.
 
     Returns
     -------
@@ -182,7 +213,7 @@ def cut_households(households: np.ndarray, breaks: list, low: int, high: int) ->
     while p > 0:
         cuts.append(p)
         p -= choice[p]
-    return _units_from_cuts(households, [0] + cuts[::-1], low, high)
+    return _units_from_cuts(households, [0] + cuts[::-1], low, high, positions)
 
 
 def _cut_by_key(split, sizes, out_of_band, spread, base: float, total: int) -> np.ndarray:
@@ -223,21 +254,30 @@ def _cut_by_lexsort(split, sizes, out_of_band, spread, levels: int, total: int) 
     return choice
 
 
-def _units_from_cuts(households: np.ndarray, cuts: list[int], low: int, high: int) -> list[Unit]:
-    """Units between consecutive cut positions of the household sequence."""
+def _units_from_cuts(households: np.ndarray, cuts: list[int], low: int, high: int, positions: np.ndarray | None = None) -> list[Unit]:
+    """Units between consecutive cut positions of the household sequence (members numbered by ``positions`` when given)."""
     ends = np.cumsum(households)
     starts = np.concatenate([[0], ends[:-1]])
     cut = np.asarray(cuts, dtype=np.int64)
+    a, b = cut[:-1], cut[1:]
     # the buildings a unit [a, b) meets are consecutive: those ending after a and starting before b
-    lo = np.searchsorted(ends, cut[:-1], side="right").tolist()
-    hi = np.searchsorted(starts, cut[1:], side="left").tolist()
-    starts_, ends_, filled = starts.tolist(), ends.tolist(), (households > 0).tolist()
-    units = []
-    for a, b, i0, i1 in zip(cut[:-1].tolist(), cut[1:].tolist(), lo, hi):
-        members = tuple((i, max(a, starts_[i]) - starts_[i] + 1, min(b, ends_[i]) - starts_[i]) for i in range(i0, i1) if filled[i])
-        size = b - a
-        units.append(Unit(size, members, bool(low <= size <= high)))
-    return units
+    lo = np.searchsorted(ends, a, side="right")
+    hi = np.searchsorted(starts, b, side="left")
+    count = np.maximum(hi - lo, 0)
+    # every (unit, building) pair at once, in unit order, then building order; empty buildings join no unit
+    unit_of = np.repeat(np.arange(len(a)), count)
+    building = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count) + np.repeat(lo, count)
+    filled = households[building] > 0
+    unit_of, building = unit_of[filled], building[filled]
+    first = np.maximum(a[unit_of], starts[building]) - starts[building] + 1
+    last = np.minimum(b[unit_of], ends[building]) - starts[building]
+    number = building if positions is None else np.asarray(positions, dtype=np.int64)[building]
+    members = list(zip(number.tolist(), first.tolist(), last.tolist()))
+    bounds = np.searchsorted(unit_of, np.arange(len(a) + 1)).tolist()
+    return [
+        Unit(size, tuple(members[bounds[u] : bounds[u + 1]]), bool(low <= size <= high))
+        for u, size in enumerate((b - a).tolist())
+    ]
 
 
 def fits_units(households: float, low: int, high: int) -> bool:
@@ -296,6 +336,9 @@ def _cuts_between_buildings(ends: np.ndarray, low: int, high: int) -> list[int]:
         m = -(-lengths // high)
         spread = np.abs(lengths / np.maximum(m, 1) - middle) / (high - low + 1)
         stretch = np.where(ok, (m - 1) + 0.001 * spread, np.inf)
+        if n <= _LIST_DP:
+            _best_stretches(best, back, stretch.tolist(), j0)
+            continue
         for j in range(j0, min(j0 + rows, n)):
             cost = best[:j] + stretch[j - j0, :j]
             i = int(np.argmin(cost))
@@ -303,16 +346,42 @@ def _cuts_between_buildings(ends: np.ndarray, low: int, high: int) -> list[int]:
             back[j] = i
     cuts = []
     j = n - 1
+    starts = bounds.tolist()
     while j > 0:
-        i = back[j]
-        length = int(bounds[j] - bounds[i])
+        i = int(back[j])
+        length = starts[j] - starts[i]
+        # m near-equal sizes, the larger ones first
         m = -(-length // high)
-        sizes = np.full(m, length // m)
-        sizes[: length - sizes.sum()] += 1
-        positions = bounds[i] + np.cumsum(sizes)
-        cuts.extend(int(p) for p in positions[::-1])
+        size, larger = divmod(length, m)
+        position = starts[j]
+        for k in range(m - 1, -1, -1):
+            cuts.append(position)
+            position -= size + (k < larger)
         j = i
     return [0] + cuts[::-1]
+
+
+#: up to this many building boundaries :func:`_cuts_between_buildings` runs its program on lists
+_LIST_DP = 64
+
+
+def _best_stretches(best: np.ndarray, back: np.ndarray, stretch: list, j0: int) -> None:
+    """The program's steps ``j0 …`` on Python lists (cheaper than numpy calls on a few buildings).
+
+    The same sums and the same choice as ``argmin(best[:j] + stretch[j - j0, :j])``:
+    the first of the cheapest.
+    """
+    so_far = best.tolist()
+    for row_number, row in enumerate(stretch):
+        j = j0 + row_number
+        least, at = np.inf, 0
+        for i in range(j):
+            cost = so_far[i] + row[i]
+            if cost < least:
+                least, at = cost, i
+        so_far[j] = least
+        best[j] = least
+        back[j] = at
 
 
 def _cuts_any(total: int, ends: np.ndarray, low: int, high: int) -> list[int]:
