@@ -183,3 +183,15 @@ def test_an_edit_file_a_spreadsheet_saved_says_which_line_and_how_to_save_it(pla
     message = _user_error(result, *expected)
     assert "Error tokenizing" not in message and "codec" not in message
     assert not (tmp_path / "edited").exists()
+
+
+# -- update with a new building layer ------------------------------------------------------------------------
+@pytest.mark.parametrize(("renamed", "what"), [("hh_est", "households"), ("building_id", "building ids")])
+def test_an_update_layer_without_the_previous_columns_asks_for_the_column_not_an_option(plan, tmp_path, renamed, what):
+    """`update` has no --households or --building-id: a new layer whose column was renamed is told to name it back."""
+    buildings = gpd.read_file(DATA / "monaco_buildings.gpkg", layer="buildings")
+    buildings.rename(columns={renamed: f"{renamed}_2027"}).to_file(tmp_path / "buildings-2027.gpkg", layer="buildings")
+    result = CliRunner().invoke(main, ["update", str(plan), "--buildings", str(tmp_path / "buildings-2027.gpkg"), "-o", str(tmp_path / "out-2027"), "--no-map", "--no-report"])
+    message = _user_error(result, f"buildings-2027.gpkg: has no column '{renamed}', from which the previous plan read its {what}", f"rename yours to '{renamed}'", f"{renamed}_2027")
+    assert "omit --households" not in message and "--building-id" not in message
+    assert not (tmp_path / "out-2027").exists()
