@@ -195,3 +195,21 @@ def test_an_update_layer_without_the_previous_columns_asks_for_the_column_not_an
     message = _user_error(result, f"buildings-2027.gpkg: has no column '{renamed}', from which the previous plan read its {what}", f"rename yours to '{renamed}'", f"{renamed}_2027")
     assert "omit --households" not in message and "--building-id" not in message
     assert not (tmp_path / "out-2027").exists()
+
+
+# -- ids ---------------------------------------------------------------------------------------------------
+def test_empty_ids_are_one_problem_not_also_duplicates_of_nan(tmp_path):
+    """`--community-id name` where the names are empty (shanghai_bund's derived blocks have none): one problem naming
+    the rows, not a second one calling the empty values duplicates ('nan'); the same for building ids."""
+    communities = gpd.read_file(DATA / "taipei_small_communities.gpkg", layer="communities")
+    buildings = gpd.read_file(DATA / "taipei_small_buildings.gpkg", layer="buildings")
+    communities.loc[communities.index[1:], "community_id"] = None
+    buildings.loc[buildings.index[[4, 9]], "building_id"] = None
+    communities.to_file(tmp_path / "c.gpkg", layer="communities")
+    buildings.to_file(tmp_path / "b.gpkg", layer="buildings")
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "c.gpkg"), str(tmp_path / "b.gpkg"), "--households", "hh_est", "--building-id", "building_id"])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("2 problems:"), result.output
+    assert "c.gpkg: rows 2, 3: community id 'community_id' is empty — fix: give every community an id" in result.output
+    assert "b.gpkg: rows 5, 10: building id 'building_id' is empty — fix: give every building an id" in result.output
+    assert "duplicate" not in result.output and "nan" not in result.output
