@@ -131,7 +131,7 @@ def partition(
     default_storeys, dwelling_m2 : float
         Household estimation settings.
     labels : dict, optional
-        Names of the inputs used in messages (``communities``, ``buildings``, ``barriers``).
+        Names of the inputs used in messages (``communities``, ``buildings``, ``barriers``, ``dedicated``, ``compounds``).
     progress : bool
         Show a progress bar per community.
     workers : int
@@ -202,9 +202,13 @@ def partition(
     mark = time.perf_counter()
     band = parse_band(grid_size, "grid size")
     unit_band = parse_band(unit_size, "unit size")
-    if unit_band[0] > band[1]:
+    if unit_band[1] > band[1]:  # a joint unit lies inside one grid: 10:150 for 10:15 would cut units of up to 150 households
         raise InputError(
-            Problem("unit size", f"units of {unit_band[0]}–{unit_band[1]} households cannot fit in grids of at most {band[1]}", "make the unit band smaller than the grid band")
+            Problem(
+                "unit size",
+                f"units of {unit_band[0]}–{unit_band[1]} households cannot fit in grids of at most {band[1]}",
+                f"make the unit band's maximum at most {band[1]}, the grid band's maximum (joint units are usually 10:15)",
+            )
         )
     if barriers is not None and not isinstance(barriers, (list, tuple)):
         barriers = [barriers]
@@ -259,7 +263,7 @@ def partition(
     metric = prep.metric_crs
     areas = None
     if (dedicated is not None and len(dedicated)) or (compounds is not None and len(compounds)):
-        areas = assign_areas(prep, dedicated=dedicated, dedicated_type=dedicated_type, building_id=building_id, compounds=compounds, high=band[1])
+        areas = assign_areas(prep, dedicated=dedicated, dedicated_type=dedicated_type, building_id=building_id, compounds=compounds, high=band[1], labels=labels)
     c_codes = community_codes(prep.community_ids)
     community_order = np.argsort(c_codes.astype(str), kind="stable")
     n_buildings = len(prep.buildings)

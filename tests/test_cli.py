@@ -93,7 +93,7 @@ def test_validate_places_compounds(tmp_path):
     compound.to_file(tmp_path / "compounds.gpkg", layer="compounds")
     result = CliRunner().invoke(main, ["validate", *ARGS, "--compounds", str(tmp_path / "compounds.gpkg")])
     assert result.exit_code == 0, result.output
-    assert "1 dedicated facilities and compounds placed" in result.output
+    assert "1 compound: 1 kept whole" in result.output
 
 
 def test_validate_ok(tmp_path):

@@ -71,6 +71,7 @@ def assign_areas(
     compounds: gpd.GeoDataFrame | None = None,
     high: int,
     exclude: np.ndarray | None = None,
+    labels: dict[str, str] | None = None,
 ) -> AreaGroups:
     """Group the prepared buildings by dedicated facility and compound.
 
@@ -92,6 +93,9 @@ def assign_areas(
     exclude : ndarray of bool, optional
         Per prepared building, true when it belongs to no facility or compound
         (a living plan's update passes the buildings of its dedicated grids).
+    labels : dict, optional
+        Names of the inputs in messages: ``dedicated`` and ``compounds`` (their
+        file names on the command line); by default the words themselves.
 
     Returns
     -------
@@ -134,7 +138,7 @@ def assign_areas(
         kinds = shapely.get_type_id(geo)
         bad = np.flatnonzero(~np.isin(kinds, (3, 6)) | shapely.is_empty(geo))
         if len(bad):
-            problems.add(label, f"{describe_rows(bad)} are not polygons", "give polygons (the facility or compound grounds)")
+            problems.add(label, f"{describe_rows(bad + 1)} are not polygons", "give polygons (the facility or compound grounds)")
             return None
         invalid = ~shapely.is_valid(geo)
         if invalid.any():
@@ -162,9 +166,14 @@ def assign_areas(
         return f"row {row}"
 
     if dedicated is not None and len(dedicated):
-        label = "dedicated"
+        label = (labels or {}).get("dedicated", "dedicated")
         if dedicated_type not in dedicated.columns:
-            problems.add(label, f"has no column {dedicated_type!r} with the facility type", "add it (school, hospital, mall, enterprise, campus, market) or name it with --dedicated-type")
+            columns = ", ".join(str(c) for c in dedicated.columns if c != getattr(dedicated, "_geometry_column_name", None))
+            problems.add(
+                label,
+                f"has no column {dedicated_type!r} with the facility type (its columns: {columns})",
+                "name the type column with --dedicated-type COL, or add a column 'type' (school, hospital, mall, enterprise, campus, market)",
+            )
         elif isinstance(dedicated, gpd.GeoDataFrame) and dedicated.geometry.notna().any():
             geo = polygons(dedicated, label)
             if geo is not None:
@@ -192,7 +201,7 @@ def assign_areas(
                 wanted = dedicated[building_id].astype(str).to_numpy()
                 unknown = np.flatnonzero([w not in position for w in wanted])
                 if len(unknown):
-                    problems.add(label, f"{describe_rows(unknown)} name buildings that are not in any community ({', '.join(wanted[unknown][:5])})", "check the ids against the buildings layer")
+                    problems.add(label, f"{describe_rows(unknown + 1)}: {building_id} {', '.join(wanted[unknown][:5])} is not a building in any community", "check the ids against the buildings layer")
                 else:
                     types = dedicated[dedicated_type].astype(str).to_numpy()
                     key = dedicated["facility_id"].astype(str).to_numpy() if "facility_id" in dedicated.columns else types
@@ -209,7 +218,7 @@ def assign_areas(
                             facility.append(types[rows[0]])
                             names.append(str(facility_key))
     if compounds is not None and len(compounds):
-        label = "compounds"
+        label = (labels or {}).get("compounds", "compounds")
         geo = polygons(compounds, label)
         if geo is not None:
             for row, geom in enumerate(geo):

@@ -156,7 +156,7 @@ def _units_summary(changes: dict) -> str:
 @click.option("--format", "formats", multiple=True, metavar="FMT", help="Extra exports: shp, csv, xlsx.")
 @click.option("--map/--no-map", "make_map", default=True, show_default=True, help="Write map.html.")
 @click.option("--report/--no-report", "make_report", default=True, show_default=True, help="Write report.html.")
-@click.option("--lang", type=click.Choice(LANGS), default=None, help="Language of the map, report and messages (default: the run's).")
+@click.option("--lang", type=click.Choice(LANGS), default=None, help="Language of the map and report (default: the run's) and of the messages (default: the locale's).")
 @click.option("--roads", multiple=True, metavar="FILE", help="Roads for the walking tours and walks (default: the ones the plan recorded).")
 @click.option("--service-centres", metavar="FILE", help="Service centres for the walks (default: the plan's).")
 @click.option("--overwrite", is_flag=True, help="Replace NEW if it exists.")

@@ -118,7 +118,7 @@ def partition(communities, buildings, output, households, community_id, building
         _check_output(output, overwrite, [register_opts["register"]])
     comm, bldg, barrier_frames, labels = _read_inputs(communities, buildings, barriers, encoding, points)
     register_frame, register_kwargs = _read_register_options(register_opts, encoding, chosen, labels)
-    dedicated_frame, compound_frame = _read_areas(dedicated, compounds, encoding)
+    dedicated_frame, compound_frame = _read_areas(dedicated, compounds, encoding, labels)
     network, centres = _read_services(services["roads"], services["service_centres"], services["centre_id"], services["centre_name"], encoding, comm)
     mark = timings.lap("read and checks", mark)
     if progress is None:

@@ -206,21 +206,26 @@ def _read_inputs(communities: str, buildings: str, barriers, encoding: str | Non
     return frames[0], frames[1], barrier_frames, labels
 
 
-def _read_areas(dedicated: str | None, compounds: str | None, encoding: str | None):
-    """The --dedicated layer (or CSV of building ids) and the --compounds layer, None when not given."""
+def _read_areas(dedicated: str | None, compounds: str | None, encoding: str | None, labels: dict | None = None):
+    """The --dedicated layer (or CSV of building ids) and the --compounds layer, None when not given.
+
+    ``labels`` (the inputs' names in messages) receives ``dedicated`` and ``compounds``: their file names.
+    """
     import pandas as pd
 
-    from ..inputs.io import read_layer, split_layer_spec
+    from ..inputs.io import layer_label, read_layer, split_layer_spec
 
     frames = []
     problems = []
-    for spec in (dedicated, compounds):
+    for key, spec in (("dedicated", dedicated), ("compounds", compounds)):
         if not spec:
             frames.append(None)
             continue
         path, layer = split_layer_spec(spec)
+        if labels is not None:
+            labels[key] = layer_label(path, layer)
         try:
-            if path.lower().endswith(".csv") and spec is dedicated:
+            if path.lower().endswith(".csv") and key == "dedicated":
                 if not Path(path).exists():
                     raise InputError(Problem(path, "file not found", "check the path"))
                 frames.append(pd.read_csv(path, dtype=str, encoding=encoding or "utf-8-sig"))

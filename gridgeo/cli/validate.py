@@ -13,6 +13,7 @@ from ..messages import count, say, translate
 from .group import main
 from .options import (
     EXIT_PROBLEMS,
+    LANGS,
     REGISTER_PARAMS,
     _handle_errors,
     _lang,
@@ -36,8 +37,9 @@ from .steps import _check_register, _data_options, _read_areas, _read_inputs
 @code_options
 @point_table_options
 @functools.partial(register_options, roster=False)
+@click.option("--lang", type=click.Choice(LANGS), default=None, help="Language of the messages (default: the locale's).")
 @_handle_errors
-def validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding, grid_size, dedicated, dedicated_type, compounds, codes, points, register_opts=None):
+def validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding, grid_size, dedicated, dedicated_type, compounds, codes, points, register_opts=None, lang=None):
     """Check COMMUNITIES and BUILDINGS (and the facility, compound and code options) without partitioning.
 
     Every problem is listed at once, then every note (each once); exit 1 when
@@ -109,6 +111,7 @@ def _validate(communities, buildings, households, community_id, building_id, com
 
     problems = []
     prep = None
+    labels: dict = {}
     try:
         band = parse_band(grid_size, "grid size")
     except InputError as exc:
@@ -131,10 +134,10 @@ def _validate(communities, buildings, households, community_id, building_id, com
             problems += exc.problems
     if dedicated or compounds:
         try:
-            dedicated_frame, compound_frame = _read_areas(dedicated, compounds, encoding)
+            dedicated_frame, compound_frame = _read_areas(dedicated, compounds, encoding, labels)
             if prep is not None:  # placing them needs the checked inputs
-                areas = assign_areas(prep, dedicated=dedicated_frame, dedicated_type=dedicated_type, building_id=building_id, compounds=compound_frame, high=band[1])
-                prep.notes.append(f"{len(areas.geoms)} dedicated facilities and compounds placed in their communities")
+                areas = assign_areas(prep, dedicated=dedicated_frame, dedicated_type=dedicated_type, building_id=building_id, compounds=compound_frame, high=band[1], labels=labels)
+                prep.notes.append(_areas_note(areas, band[1]))
         except InputError as exc:
             problems += exc.problems
     register_notes = []
@@ -142,3 +145,29 @@ def _validate(communities, buildings, households, community_id, building_id, com
         found, register_notes = _check_register(register_opts, bldg if comm is not None else None, building_id, households, encoding, labels if comm is not None else {})
         problems += found
     return problems, prep, register_notes
+
+
+def _areas_note(areas, high: int) -> str:
+    """What `validate` found of --dedicated and --compounds: facilities made grids, compounds kept whole or split.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from types import SimpleNamespace
+    >>> areas = SimpleNamespace(facility=np.array(["school", None, None], dtype=object),
+    ...     compounds=pd.DataFrame({"compound": ["A", "B", "C"], "kept_whole": [True, True, False]}))
+    >>> _areas_note(areas, 500)
+    '1 dedicated facility placed in its community; 3 compounds: 2 kept whole, 1 above the grid maximum 500 (split between its buildings)'
+    """
+    n_facilities = sum(1 for kind in areas.facility if kind is not None)
+    parts = []
+    if n_facilities:
+        parts.append(f"{n_facilities} dedicated {'facility placed in its community' if n_facilities == 1 else 'facilities placed in their communities'}")
+    if len(areas.compounds):
+        whole = int(areas.compounds["kept_whole"].sum())
+        split = len(areas.compounds) - whole
+        parts.append(
+            f"{len(areas.compounds)} compound{'' if len(areas.compounds) == 1 else 's'}: {whole} kept whole"
+            + (f", {split} above the grid maximum {high} (split between {'its' if split == 1 else 'their'} buildings)" if split else "")
+        )
+    return "; ".join(parts) or "no dedicated facility or compound lies in a community"

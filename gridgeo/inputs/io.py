@@ -16,6 +16,7 @@ of building points is read by :func:`read_point_table` from its X and Y columns
 
 from __future__ import annotations
 
+import difflib
 import logging
 import posixpath
 import warnings
@@ -161,6 +162,9 @@ def read_layer(
     except InputError:
         raise
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
+        missing = _missing_layer(path, layer)
+        if missing is not None:
+            raise InputError(missing) from exc
         raise InputError(
             Problem(label, f"cannot be read as a vector layer ({_gdal_reason(exc)})", "check the file format and layer name")
         ) from exc
@@ -186,6 +190,28 @@ def _read_malformed(source: str, layer: str | None, label: str, exc: Exception, 
         f" ({describe_rows(missing + 1)})" if len(missing) else "",
     )
     return frame
+
+
+def _missing_layer(path: Path, layer: str | None) -> Problem | None:
+    """The problem of a layer name that the file does not hold (a typo in FILE.gpkg:LAYER), naming the layers it has.
+
+    None when no layer was named, the file's layers cannot be listed, or the layer exists (the error is another one).
+    """
+    if not layer:
+        return None
+    try:
+        names = [str(name) for name in pyogrio.list_layers(_zip_source(path, path.name) if path.suffix.lower() == ".zip" else str(path))[:, 0]]
+    except (InputError, pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, OSError):
+        return None
+    if layer in names or not names:
+        return None
+    close = difflib.get_close_matches(layer, names, n=1)
+    example = close[0] if close else names[0]
+    return Problem(
+        layer_label(path, layer),
+        f"has no layer {layer!r}; its layers: {', '.join(names)}",
+        f"name one of them, e.g. {path.name}:{example}",
+    )
 
 
 def _gdal_reason(exc: Exception) -> str:

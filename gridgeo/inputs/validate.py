@@ -141,7 +141,7 @@ def prepare_inputs(
         if missing.any():
             problems.add(c_label, f"{describe_rows(np.flatnonzero(missing) + 1)}: community id '{community_id}' is empty", "give every community an id")
         ids = ids.astype(str).to_numpy()
-        _check_duplicates(problems, c_label, ids, community_id)
+        _check_duplicates(problems, c_label, ids, community_id, skip=missing.to_numpy())
     else:
         ids = np.array([f"{i + 1}" for i in range(len(communities))], dtype=object)
         notes.append(f"{c_label}: no community id column; communities are numbered by row (1..{len(communities)})")
@@ -156,7 +156,7 @@ def prepare_inputs(
                 problems.add(b_label, f"{describe_rows(np.flatnonzero(missing) + 1)}: building id '{building_id}' is empty", "give every building an id")
             else:
                 names = bids.astype(str).to_numpy()
-            _check_duplicates(problems, b_label, bids.astype(str).to_numpy(), building_id)
+            _check_duplicates(problems, b_label, bids.astype(str).to_numpy(), building_id, skip=missing.to_numpy())
 
     def which(rows: np.ndarray) -> str:
         return name_rows(rows, names, building_id)
@@ -522,9 +522,12 @@ def _columns(frame: gpd.GeoDataFrame) -> str:
     return ", ".join(str(c) for c in frame.columns if c != frame.geometry.name)
 
 
-def _check_duplicates(problems: ProblemCollector, label: str, values: np.ndarray, column: str) -> None:
+def _check_duplicates(problems: ProblemCollector, label: str, values: np.ndarray, column: str, *, skip: np.ndarray | None = None) -> None:
+    """Name the rows whose ``column`` values repeat; rows in ``skip`` (empty ids, already a problem of their own) are left out."""
     series = pd.Series(values)
-    dup = series.duplicated(keep=False).to_numpy()
+    kept = np.ones(len(series), dtype=bool) if skip is None else ~np.asarray(skip, dtype=bool)
+    dup = np.zeros(len(series), dtype=bool)
+    dup[kept] = series[kept].duplicated(keep=False).to_numpy()
     if dup.any():
         shown = ", ".join(repr(v) for v in pd.unique(series[dup])[:5])
         problems.add(label, f"{describe_rows(np.flatnonzero(dup) + 1)}: duplicate {column} values ({shown})", f"make '{column}' unique")

@@ -35,9 +35,32 @@ def read_edits(path: str | Path) -> pd.DataFrame:
     try:
         frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True)
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(Problem(str(path), f"cannot be read as CSV: {exc}", "save it as UTF-8 CSV with the header building_code,grid_code[,action]")) from exc
+        raise InputError(_unreadable(path, exc)) from exc
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     return frame
+
+
+def _unreadable(path: Path, exc: Exception) -> Problem:
+    """The problem of an edit file pandas cannot read, in the planner's words: the line and what to change.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> print(_unreadable(Path("edits.csv"), pd.errors.ParserError("Error tokenizing data. C error: Expected 2 fields in line 5, saw 3\\n")))
+    edits.csv: line 5 has 3 fields where the header has 2 — fix: give every line the header's columns; a row with an action (lock, unlock) needs the header building_code,grid_code,action
+    """
+    usual = "save it as UTF-8 CSV with the header building_code,grid_code[,action]"
+    if isinstance(exc, UnicodeDecodeError):
+        return Problem(str(path), f"is not UTF-8 text ({exc.reason} at byte {exc.start})", f"{usual} (in Excel: Save As > CSV UTF-8)")
+    ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
+    if ragged:
+        expected, line, saw = ragged.groups()
+        return Problem(
+            str(path),
+            f"line {line} has {saw} fields where the header has {expected}",
+            "give every line the header's columns; a row with an action (lock, unlock) needs the header building_code,grid_code,action",
+        )
+    return Problem(str(path), f"cannot be read as CSV: {str(exc).strip()}", usual)
 
 
 def _lines(rows: list[int]) -> str:
@@ -73,7 +96,11 @@ def check_edits(previous: Partition, edits: pd.DataFrame, *, source: str = "edit
     problems = ProblemCollector()
     missing = [c for c in ("building_code", "grid_code") if c not in edits.columns]
     if missing:
-        problems.add(source, f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} (found: {', '.join(map(str, edits.columns)) or 'none'})", "use the header building_code,grid_code[,action]")
+        separator = next((sep for sep in (";", "\t") if len(edits.columns) == 1 and sep in str(edits.columns[0])), None)
+        fix = "use the header building_code,grid_code[,action]"
+        if separator:  # saved by a spreadsheet set to another list separator
+            fix = f"separate the columns with commas, not {'semicolons' if separator == ';' else 'tabs'} (header building_code,grid_code[,action])"
+        problems.add(source, f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)} (found: {', '.join(map(str, edits.columns)) or 'none'})", fix)
         problems.raise_if_any()
     frame = edits.astype(str).fillna("")
     frame = frame.apply(lambda column: column.str.strip())

@@ -110,7 +110,7 @@ import pandas as pd
 import shapely
 
 from ..cells.areas import AreaGroups
-from ..errors import AuditError
+from ..errors import AuditError, ProblemCollector
 from ..governance.codes import building_code
 from ..inputs.validate import prepare_inputs
 from ..outputs.gridindex import GRID_INDEX, load_grid_index, write_grid_index
@@ -224,6 +224,7 @@ def update(
     if barriers is not None and not isinstance(barriers, (list, tuple)):
         barriers = [barriers]
     building_id = params.get("building_id")
+    _require_columns(buildings, params, register=keeper is not None, label=(labels or {}).get("buildings", "buildings"))
     prep = prepare_inputs(
         prev.communities,
         buildings if keeper is None else keeper.buildings,
@@ -521,3 +522,15 @@ def _add_compounds(ctx: _Context, areas: AreaGroups, compound_of: np.ndarray, si
         ctx.barriers = outlines if ctx.barriers is None else np.concatenate([ctx.barriers, outlines])
 
 
+def _require_columns(buildings: gpd.GeoDataFrame, params: dict, *, register: bool, label: str) -> None:
+    """The new layer carries the columns the previous run read: its households (unless a register gives them) and ids.
+
+    The command has no --households or --building-id: the fix is the new layer's column, not an option.
+    """
+    problems = ProblemCollector()
+    wanted = [("households", params.get("households") if not register else None), ("building ids", params.get("building_id"))]
+    columns = ", ".join(str(c) for c in buildings.columns if c != buildings.geometry.name)
+    for what, column in wanted:
+        if column and column not in buildings.columns:
+            problems.add(label, f"has no column '{column}', from which the previous plan read its {what}", f"give the new layer that column (rename yours to '{column}'); its columns: {columns}")
+    problems.raise_if_any()

@@ -1,0 +1,215 @@
+"""What a new user trips over on real data: each mistake gets one message naming the file, the rows and the fix.
+
+Found by trying gridgeo as a planner would (a typo in a layer name, a facility table without the type column, a
+joint-unit band larger than the grid band, an edit file saved by a spreadsheet, `validate --lang zh`), on the
+Monaco slice of ``tests/data`` (2 real OSM quarters, 157 buildings) and the three Taipei villages.
+"""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from gridgeo.cli import main
+
+from .conftest import DATA
+
+MONACO = [f"{DATA / 'monaco_communities.gpkg'}:communities", f"{DATA / 'monaco_buildings.gpkg'}:buildings"]
+OPTIONS = ["--households", "hh_est", "--community-id", "community_id", "--building-id", "building_id"]
+FAST = ["--no-map", "--no-report", "--workers", "1"]
+
+
+def _user_error(result, *expected: str) -> str:
+    """An input error as the user sees it: exit 2, one ``Error:`` message holding ``expected`` and a fix, no traceback."""
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and result.exception is None or isinstance(result.exception, SystemExit)
+    message = result.output.strip().splitlines()[-1]
+    assert message.startswith("Error: ") and " — fix: " in message, message
+    for text in expected:
+        assert text in message, (text, message)
+    return message
+
+
+@pytest.fixture(scope="module")
+def plan(tmp_path_factory):
+    """The Monaco slice partitioned as a planner would, with no map or report (the edits only need the plan)."""
+    out = tmp_path_factory.mktemp("plan") / "out"
+    result = CliRunner().invoke(main, ["partition", *MONACO, *OPTIONS, *FAST, "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+# -- layer names ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("where", ["communities", "buildings", "barriers"])
+def test_a_typo_in_a_layer_name_lists_the_layers_of_the_file(tmp_path, where):
+    """`file.gpkg:LAYER` with a layer the file does not hold names the file's layers and the one meant."""
+    communities, buildings = MONACO
+    barriers = f"{DATA / 'monaco_roads.gpkg'}:roads"
+    typo = {"communities": f"{DATA / 'monaco_communities.gpkg'}:comunities", "buildings": f"{DATA / 'monaco_buildings.gpkg'}:building", "barriers": f"{DATA / 'monaco_roads.gpkg'}:raods"}[where]
+    if where == "communities":
+        communities = typo
+    elif where == "buildings":
+        buildings = typo
+    else:
+        barriers = typo
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["partition", communities, buildings, *OPTIONS, *FAST, "--barriers", barriers, "-o", str(out)])
+    name, layer = typo.rsplit("/", 1)[1].split(":")
+    meant = {"communities": "communities", "buildings": "buildings", "barriers": "roads"}[where]
+    _user_error(result, f"{name}:{layer}: has no layer '{layer}'; its layers: {meant}", f"fix: name one of them, e.g. {name}:{meant}")
+    assert not out.exists()
+
+
+def test_a_typo_in_a_layer_of_a_file_with_several_names_the_closest_one():
+    """A GeoPackage of several layers: every layer is listed and the closest name is the example of the fix."""
+    path = DATA / "helsinki_overlap.gpkg"
+    result = CliRunner().invoke(main, ["validate", f"{path}:communites", f"{path}:buildings"])
+    assert result.exit_code == 1, result.output
+    assert "helsinki_overlap.gpkg:communites: has no layer 'communites'; its layers: communities, buildings — fix: name one of them, e.g. helsinki_overlap.gpkg:communities" in result.output
+    assert "Traceback" not in result.output
+
+
+# -- dedicated facilities and compounds ---------------------------------------------------------------------
+def _facility_table(path, column: str = "type", ids: list[str] | None = None):
+    """A CSV of building ids (real Monaco buildings) naming dedicated facilities."""
+    buildings = gpd.read_file(DATA / "monaco_buildings.gpkg", layer="buildings")
+    chosen = ids or buildings.loc[buildings["building"] == "hotel", "building_id"].tolist()
+    pd.DataFrame({"building_id": chosen, column: "enterprise"}).to_csv(path, index=False)
+    return chosen
+
+
+def test_a_facility_table_without_the_type_column_names_the_file_and_its_columns(tmp_path):
+    """The error names the CSV (not the word "dedicated") and the columns it has, so the user can pick --dedicated-type."""
+    _facility_table(tmp_path / "facilities.csv", column="kind")
+    result = CliRunner().invoke(main, ["partition", *MONACO, *OPTIONS, *FAST, "--dedicated", str(tmp_path / "facilities.csv"), "-o", str(tmp_path / "out")])
+    _user_error(result, "facilities.csv: has no column 'type' with the facility type (its columns: building_id, kind)", "--dedicated-type COL")
+    assert not (tmp_path / "out").exists()
+    again = CliRunner().invoke(main, ["partition", *MONACO, *OPTIONS, *FAST, "--dedicated", str(tmp_path / "facilities.csv"), "--dedicated-type", "kind", "-o", str(tmp_path / "out")])
+    assert again.exit_code == 0, again.output
+    grids = gpd.read_file(tmp_path / "out" / "partition.gpkg", layer="grids")
+    assert (grids["grid_type"] == "dedicated").sum() >= 1
+
+
+def test_an_unknown_building_in_a_facility_table_is_named_by_its_row_counted_from_1(tmp_path):
+    """Rows are numbered as everywhere else (the first data row is row 1): the second row is row 2."""
+    buildings = gpd.read_file(DATA / "monaco_buildings.gpkg", layer="buildings")
+    known = buildings["building_id"].iloc[0]
+    _facility_table(tmp_path / "facilities.csv", ids=[known, "w-not-a-building"])
+    result = CliRunner().invoke(main, ["partition", *MONACO, *OPTIONS, *FAST, "--dedicated", str(tmp_path / "facilities.csv"), "-o", str(tmp_path / "out")])
+    _user_error(result, "facilities.csv: row 2: building_id w-not-a-building is not a building in any community")
+
+
+def test_validate_counts_facilities_and_compounds_as_they_will_be_placed(tmp_path):
+    """`validate` says how many compounds stay whole and how many are above the band's maximum, not one sum."""
+    communities = gpd.read_file(DATA / "monaco_communities.gpkg", layer="communities")
+    buildings = gpd.read_file(DATA / "monaco_buildings.gpkg", layer="buildings")
+    metric = buildings.to_crs(32632)
+    small = metric[(metric["hh_est"] > 0) & (metric["hh_est"] < 300)].iloc[[0]]
+    compounds = gpd.GeoDataFrame(
+        {"name": ["one block", "a whole quarter"]},
+        geometry=[small.geometry.iloc[0].buffer(2), communities.to_crs(32632).geometry.iloc[0].buffer(-1)],
+        crs=32632,
+    )
+    compounds.to_file(tmp_path / "compounds.gpkg", layer="compounds")
+    hotels = _facility_table(tmp_path / "facilities.csv")
+    result = CliRunner().invoke(main, ["validate", *MONACO, *OPTIONS, "--dedicated", str(tmp_path / "facilities.csv"), "--compounds", str(tmp_path / "compounds.gpkg")])
+    assert result.exit_code == 0, result.output
+    quarter = int(buildings.loc[buildings["community_id"] == communities["community_id"].iloc[0], "hh_est"].sum())
+    assert quarter > 500  # the whole quarter cannot be one grid of 300–500
+    assert len(hotels) == 2  # both hotels of MON-006, without a facility_id: one facility of type enterprise
+    assert "note: 1 dedicated facility placed in its community; 2 compounds: 1 kept whole, 1 above the grid maximum 500 (split between its buildings)" in result.output
+    # partition agrees: one compound kept whole, the quarter split
+    run = CliRunner().invoke(main, ["partition", *MONACO, *OPTIONS, *FAST, "--compounds", str(tmp_path / "compounds.gpkg"), "--dedicated", str(tmp_path / "facilities.csv"), "-o", str(tmp_path / "out")])
+    assert run.exit_code == 0, run.output
+    placed = gpd.read_file(tmp_path / "out" / "partition.gpkg", layer="compounds")
+    assert sorted(placed["kept_whole"].astype(bool).tolist()) == [False, True]
+
+
+# -- bands ---------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("unit_size", ["10:600", "10:501", "600:700"])
+def test_a_unit_band_above_the_grid_maximum_is_refused(tmp_path, unit_size):
+    """`--unit-size 10:150` for 10:15 would silently cut joint units of up to 150 households: a unit lies inside one grid."""
+    result = CliRunner().invoke(main, ["partition", *MONACO, *OPTIONS, *FAST, "--unit-size", unit_size, "-o", str(tmp_path / "out")])
+    low, high = unit_size.split(":")
+    _user_error(result, f"unit size: units of {low}–{high} households cannot fit in grids of at most 500", "at most 500")
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_unit_band_up_to_the_grid_maximum_still_runs(tmp_path):
+    """The largest unit band allowed (its maximum equal to the grid's) partitions as before, units within it."""
+    result = CliRunner().invoke(main, ["partition", *MONACO, *OPTIONS, *FAST, "--grid-size", "10:15", "--unit-size", "10:15", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    units = gpd.read_file(tmp_path / "out" / "partition.gpkg", layer="units")
+    assert units["households"].max() <= 15 or not units.loc[units["households"] > 15, "in_band"].astype(bool).any()
+
+
+# -- messages in Chinese -------------------------------------------------------------------------------------
+def test_validate_speaks_chinese_with_lang_zh_whatever_the_locale():
+    """`--lang zh` works for validate as for the other commands (the guide promises it for the command line)."""
+    result = CliRunner(env={"LC_ALL": "", "LC_MESSAGES": "", "LANG": "en_US.UTF-8"}).invoke(main, ["validate", *MONACO, *OPTIONS, "--lang", "zh"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("通过：2 个社区，157 栋建筑已归属")
+    english = CliRunner(env={"LC_ALL": "", "LC_MESSAGES": "", "LANG": "en_US.UTF-8"}).invoke(main, ["validate", *MONACO, *OPTIONS])
+    assert english.output.startswith("OK: 2 communities, 157 buildings assigned")
+
+
+def test_apply_edits_messages_follow_the_locale_not_the_run(plan, tmp_path):
+    """As `apply-edits --help` says: the map and report take the run's language, the messages the locale's."""
+    edits = tmp_path / "edits.csv"
+    edits.write_text("building_code,grid_code,action\n,001-01,lock\n", encoding="utf-8")
+    result = CliRunner(env={"LC_ALL": "", "LC_MESSAGES": "", "LANG": "en_US.UTF-8"}).invoke(main, ["apply-edits", str(plan), str(edits), "-o", str(tmp_path / "edited"), "--no-map"])
+    assert result.exit_code == 0, result.output
+    assert "1 grid locked" in result.output
+    assert 'lang = "zh"' in (tmp_path / "edited" / "config.toml").read_text(encoding="utf-8")  # the run's language, for the report
+
+
+# -- edit files saved by a spreadsheet -----------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("content", "encoding", "expected"),
+    [
+        ("building_code,grid_code\n{b},001-01\n,001-01,lock\n", "utf-8", ("edits.csv: line 3 has 3 fields where the header has 2", "building_code,grid_code,action")),
+        ("building_code;grid_code\n{b};001-01\n", "utf-8", ("edits.csv: missing columns building_code, grid_code (found: building_code;grid_code)", "commas, not semicolons")),
+        ("building_code,grid_code\n{b},001-01\n", "utf-16", ("edits.csv: is not UTF-8 text", "CSV UTF-8")),
+    ],
+    ids=["action_without_its_header", "semicolons", "utf16"],
+)
+def test_an_edit_file_a_spreadsheet_saved_says_which_line_and_how_to_save_it(plan, tmp_path, content, encoding, expected):
+    """A ragged line, semicolons, UTF-16: one message naming the line or the cause and the fix; nothing written."""
+    building = gpd.read_file(plan / "partition.gpkg", layer="buildings")["building_code"].iloc[0]
+    (tmp_path / "edits.csv").write_text(content.format(b=building), encoding=encoding)
+    result = CliRunner().invoke(main, ["apply-edits", str(plan), str(tmp_path / "edits.csv"), "-o", str(tmp_path / "edited"), "--no-map", "--no-report"])
+    message = _user_error(result, *expected)
+    assert "Error tokenizing" not in message and "codec" not in message
+    assert not (tmp_path / "edited").exists()
+
+
+# -- update with a new building layer ------------------------------------------------------------------------
+@pytest.mark.parametrize(("renamed", "what"), [("hh_est", "households"), ("building_id", "building ids")])
+def test_an_update_layer_without_the_previous_columns_asks_for_the_column_not_an_option(plan, tmp_path, renamed, what):
+    """`update` has no --households or --building-id: a new layer whose column was renamed is told to name it back."""
+    buildings = gpd.read_file(DATA / "monaco_buildings.gpkg", layer="buildings")
+    buildings.rename(columns={renamed: f"{renamed}_2027"}).to_file(tmp_path / "buildings-2027.gpkg", layer="buildings")
+    result = CliRunner().invoke(main, ["update", str(plan), "--buildings", str(tmp_path / "buildings-2027.gpkg"), "-o", str(tmp_path / "out-2027"), "--no-map", "--no-report"])
+    message = _user_error(result, f"buildings-2027.gpkg: has no column '{renamed}', from which the previous plan read its {what}", f"rename yours to '{renamed}'", f"{renamed}_2027")
+    assert "omit --households" not in message and "--building-id" not in message
+    assert not (tmp_path / "out-2027").exists()
+
+
+# -- ids ---------------------------------------------------------------------------------------------------
+def test_empty_ids_are_one_problem_not_also_duplicates_of_nan(tmp_path):
+    """`--community-id name` where the names are empty (shanghai_bund's derived blocks have none): one problem naming
+    the rows, not a second one calling the empty values duplicates ('nan'); the same for building ids."""
+    communities = gpd.read_file(DATA / "taipei_small_communities.gpkg", layer="communities")
+    buildings = gpd.read_file(DATA / "taipei_small_buildings.gpkg", layer="buildings")
+    communities.loc[communities.index[1:], "community_id"] = None
+    buildings.loc[buildings.index[[4, 9]], "building_id"] = None
+    communities.to_file(tmp_path / "c.gpkg", layer="communities")
+    buildings.to_file(tmp_path / "b.gpkg", layer="buildings")
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "c.gpkg"), str(tmp_path / "b.gpkg"), "--households", "hh_est", "--building-id", "building_id"])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("2 problems:"), result.output
+    assert "c.gpkg: rows 2, 3: community id 'community_id' is empty — fix: give every community an id" in result.output
+    assert "b.gpkg: rows 5, 10: building id 'building_id' is empty — fix: give every building an id" in result.output
+    assert "duplicate" not in result.output and "nan" not in result.output
