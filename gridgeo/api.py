@@ -292,14 +292,16 @@ def partition(
     release_memory("gathering", collect=None)  # a full collection only when the memory is tight
     mark = timings.lap("communities", mark)
     results = dict(zip(community_order, zip(member_lists, gathered)))
-    del gathered
+    del gathered, member_lists
     max_grids = max([1, *(result.n_grids for _, result in results.values())])
+    n_grids = [results[i][1].n_grids for i in range(len(c_codes))]
+    crossings_min = sum(int(results[i][1].barrier_crossings_min) for i in results)
     grid_width = width_for(max_grids, 2)
     building_width = width_for(max((len(m) for m, _ in results.values()), default=1), 5)
     unit_columns = UnitColumns(unit_band, register=held is not None)
     footprints = own_footprints(prep)  # the geometry of a unit of one building
     for ci in community_order:
-        members, result = results[ci]
+        members, result = results.pop(ci)  # its arrays let go once its rows are made
         ccode = str(c_codes[ci])
         cid = str(prep.community_ids[ci])
         geoms = result.grid_geoms
@@ -355,8 +357,6 @@ def partition(
             grid_geoms.append(geoms[g])
             if result.grid_tours is not None:
                 straight_tours[codes[g]] = float(result.grid_tours[g])
-    n_grids = [results[i][1].n_grids for i in range(len(c_codes))]
-    crossings_min = sum(int(results[i][1].barrier_crossings_min) for i in results)
     del results, footprints
     crs = prep.input_crs
     grids = gpd.GeoDataFrame(grid_rows, geometry=list(reproject_polygons(grid_geoms, metric, crs)) if grid_geoms else [], crs=crs)
@@ -375,6 +375,8 @@ def partition(
     out_buildings = _with_added_columns(prep, b_code, b_comm_code, b_grid, crs)
     # rows in code order: the output does not depend on the input's row order
     out_buildings = out_buildings.iloc[np.argsort(b_code.astype(str), kind="stable")]
+    if held is None:  # a building's code is in the layer now: its Python string is needed only by a register's rows
+        b_code = None
     unassigned = prep.unassigned
     if len(unassigned):
         unassigned = unassigned.iloc[geometry_order(unassigned.geometry.to_numpy())]

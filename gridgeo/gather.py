@@ -145,7 +145,7 @@ def gather_result(result: CommunityResult) -> Gathered:
     units = result.grid_units or [[] for _ in range(len(result.grid_geoms))]
     geoms = result.unit_geoms or [[] for _ in range(len(result.grid_geoms))]
     n_units = sum(len(grid) for grid in units)
-    unit_grid = np.empty(n_units, dtype=np.int64)
+    unit_grid = np.empty(n_units, dtype=np.int32)
     households = np.empty(n_units, dtype=np.int64)
     in_band = np.empty(n_units, dtype=bool)
     sizes = np.empty(n_units, dtype=np.int64)
@@ -163,22 +163,38 @@ def gather_result(result: CommunityResult) -> Gathered:
                 unit_geoms[u] = geom  # a union of buildings: the worker's geometry
             u += 1
     flat = np.asarray(members, dtype=np.int64).reshape(-1, 3)
+    # the smallest integers that hold the values (a city's 2.7 million units: about 80 MB less in the parent)
     return Gathered(
-        building_grid=np.asarray(result.building_grid, dtype=np.int64),
+        building_grid=_compact(result.building_grid),
         grid_geoms=result.grid_geoms,
         notes=result.notes,
         barrier_crossings=result.barrier_crossings,
         barrier_crossings_min=int(result.barrier_crossings_min),
         grid_tours=result.grid_tours,
-        unit_grid=unit_grid,
-        unit_households=households,
+        unit_grid=_compact(unit_grid),
+        unit_households=_compact(households),
         unit_in_band=in_band,
-        unit_starts=np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64),
-        member_building=flat[:, 0].copy(),
-        member_first=flat[:, 1].copy(),
-        member_last=flat[:, 2].copy(),
+        unit_starts=_compact(np.concatenate([[0], np.cumsum(sizes)])),
+        member_building=_compact(flat[:, 0]),
+        member_first=_compact(flat[:, 1]),
+        member_last=_compact(flat[:, 2]),
         unit_geoms=unit_geoms,
     )
+
+
+def _compact(values) -> np.ndarray:
+    """``values`` as 32-bit integers where they fit (always, short of a community of two billion households), else 64-bit.
+
+    Examples
+    --------
+    >>> _compact([1, 2]).dtype, _compact([2**40]).dtype
+    (dtype('int32'), dtype('int64'))
+    """
+    values = np.asarray(values, dtype=np.int64)
+    small = np.iinfo(np.int32)
+    if not len(values) or (values.min() >= small.min and values.max() <= small.max):
+        return values.astype(np.int32)
+    return values
 
 
 def run_and_gather(task: CommunityTask) -> Gathered:

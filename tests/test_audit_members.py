@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 
 import gridgeo
@@ -25,3 +26,33 @@ def test_a_household_counted_twice_or_missed_is_reported(monaco_run):
         units.loc[units.index[0], "members"] = text.replace(f"{code}:{a}-{z}", changed, 1)
         broken = gridgeo.Partition(**{**{f: getattr(result, f) for f in result.__dataclass_fields__}, "units": units})
         assert "unit members do not cover every household exactly once" in audit_partition(broken, buildings)
+
+
+
+def test_a_changed_attribute_is_reported_in_text_whole_and_decimal_columns(monaco_run):
+    """An input value changed in the output is found whatever the column's kind: Arrow text, integers, decimals (NaN equal to NaN)."""
+    result, buildings = monaco_run
+    buildings = buildings.copy()
+    buildings["note"] = pd.Series(["tall" if i % 3 else None for i in range(len(buildings))], index=buildings.index, dtype="str")
+    buildings["share"] = [float("nan") if i % 4 == 0 else i / 3 for i in range(len(buildings))]  # decimals with NaN
+    layers = {name: getattr(result, name).copy() for name in ("buildings", "unassigned")}
+    for frame in layers.values():
+        for column in ("note", "share"):
+            frame[column] = buildings[column].reindex(frame.index)
+
+    def audited(out):
+        return audit_partition(gridgeo.Partition(**{**{f: getattr(result, f) for f in result.__dataclass_fields__}, **layers, "buildings": out}), buildings)
+
+    assert audited(layers["buildings"]) == []
+    whole = next(c for c in buildings.columns if buildings[c].dtype.kind in "iu")
+    text = next(c for c in buildings.columns if str(buildings[c].dtype) == "str" and buildings[c].notna().all())
+    out = layers["buildings"]
+    filled = out.index[out["note"].isna().to_numpy()][0]
+    named = out.index[out["note"].notna().to_numpy()][0]
+    nan = out.index[out["share"].isna().to_numpy()][0]
+    valued = out.index[out["share"].notna().to_numpy()][0]
+    for column, row, value in ((text, out.index[0], "changed"), (whole, out.index[0], -12345), ("share", nan, 0.5), ("share", valued, float("nan")),
+                               ("note", filled, "other"), ("note", named, None), ("note", named, "TALL")):
+        changed = out.copy()
+        changed.loc[row, column] = value
+        assert audited(changed) == [f"input column {column!r} changed in 1 rows"], (column, value)

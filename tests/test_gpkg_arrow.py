@@ -98,3 +98,36 @@ def test_partition_gpkg_is_the_file_of_the_feature_path(taipei_small, tmp_path, 
     monkeypatch.setattr(export, "write_arrow_layer", lambda *args, **kwargs: False)
     export.write_outputs(result, tmp_path / "plain")
     assert file_hashes(tmp_path / "arrow") == file_hashes(tmp_path / "plain")
+
+
+@pytest.mark.parametrize("batch", [1, 7, 50])
+def test_layers_in_several_batches_are_the_file_of_one(monaco, tmp_path, monkeypatch, batch):
+    """Real buildings written in batches of a few rows (their WKB made batch by batch): the bytes of to_file, every layer after the first too."""
+    buildings = monaco[1].copy()
+    buildings["code"] = [f"b{i}" for i in range(len(buildings))]
+    plain, arrow = tmp_path / "plain.gpkg", tmp_path / "arrow.gpkg"
+    for layer, frame, promote in (("first", buildings, False), ("second", buildings.iloc[::-1].reset_index(drop=True), True)):
+        frame.to_file(plain, layer=layer, driver="GPKG", engine="pyogrio", **({"promote_to_multi": True} if promote else {}))
+    monkeypatch.setattr(gpkg_arrow, "_BATCH", batch)
+    assert len(buildings) > 3 * batch  # several batches per layer
+    for layer, frame, promote in (("first", buildings, False), ("second", buildings.iloc[::-1].reset_index(drop=True), True)):
+        assert gpkg_arrow.write_arrow_layer(frame, arrow, layer, promote=promote)
+    assert _digest(plain) == _digest(arrow)
+    read = pyogrio.read_dataframe(arrow, layer="second")
+    assert read["code"].tolist() == buildings["code"].tolist()[::-1]
+    assert shapely.equals(read.geometry.to_numpy(), buildings.geometry.to_numpy()[::-1]).all()
+
+
+def test_change_counter_set_back_only_where_sqlite_wrote_it(tmp_path):
+    """The header's change counter and its copy are set back by the extra batches; a file whose two differ is left alone."""
+    path = tmp_path / "x.gpkg"
+    header = bytearray(100)
+    header[24:28] = header[92:96] = (20).to_bytes(4, "big")
+    path.write_bytes(bytes(header) + b"rest")
+    gpkg_arrow._count_as_one_batch(path, 5)
+    data = path.read_bytes()
+    assert int.from_bytes(data[24:28], "big") == int.from_bytes(data[92:96], "big") == 16 and data[100:] == b"rest"
+    header[92:96] = (19).to_bytes(4, "big")
+    path.write_bytes(bytes(header))
+    gpkg_arrow._count_as_one_batch(path, 5)
+    assert path.read_bytes() == bytes(header)

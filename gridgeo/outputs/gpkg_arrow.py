@@ -8,11 +8,15 @@ feature built from Python objects per row.  At ~100,000 dense buildings this
 halves the GeoPackage's time on the command's own path.
 
 The file is byte-identical to the one of ``GeoDataFrame.to_file`` (pyogrio,
-without Arrow) on the layers this module accepts, because GDAL receives the
-same rows in one batch: Arrow batches become SQLite transactions of their own,
-so a table of several chunks (pandas builds its text columns in chunks) would
-give another page layout, and the table is therefore combined into one chunk
-first.  A single geometry of a layer written as multi-geometries (``promote``)
+without Arrow) on the layers this module accepts.  GDAL receives the rows in
+batches of ``_BATCH`` rows, each batch's WKB made only when GDAL asks for it,
+so a layer's WKB is never held whole (2.7 million joint units at city scale:
+about 1 GB).  Each Arrow batch is an SQLite transaction of its own, and the
+transactions leave one trace in the file: SQLite's change counter in the
+header (bytes 24–27, repeated in 92–95) counts them.  Everything else is the
+same bytes as one batch gives, so the counter is set back by the extra
+batches (:func:`_count_as_one_batch`) and the file is the one of one batch.
+A single geometry of a layer written as multi-geometries (``promote``)
 gets a one-part multi-geometry header in front of its WKB, as GDAL's own
 promotion writes it, without a multi-geometry object per row in memory.
 
@@ -38,8 +42,12 @@ __all__ = ["write_arrow_layer"]
 _TYPE_NAMES = {0: "Point", 1: "LineString", 3: "Polygon", 4: "MultiPoint", 5: "MultiLineString", 6: "MultiPolygon"}
 #: rows whose WKB is made at a time (their Python bytes objects live only that long)
 _WKB_SLICE = 65_536
-#: WKB bytes of a layer above which Arrow's 64-bit offsets are used (``large_binary``; the same file)
+#: WKB bytes of a batch above which Arrow's 64-bit offsets are used (``large_binary``; the same file)
 _BINARY_LIMIT = np.iinfo(np.int32).max
+#: rows handed to GDAL in one Arrow batch (the WKB held at a time); any size gives the same file
+_BATCH = 16_384
+#: offsets of SQLite's file change counter and of its copy, the version-valid-for number (big-endian 32 bits)
+_CHANGE_COUNTER, _VALID_FOR = 24, 92
 
 
 def write_arrow_layer(frame: gpd.GeoDataFrame, path, layer: str, *, promote: bool = False, dataset_options: dict | None = None) -> bool:
@@ -78,21 +86,47 @@ def write_arrow_layer(frame: gpd.GeoDataFrame, path, layer: str, *, promote: boo
     >>> write_arrow_layer(f.set_geometry([shapely.Point(0, 0), shapely.box(0, 0, 1, 1)]), p, "mixed")
     False
     """
-    prepared = _arrow_table(frame, promote=promote)
+    prepared = _arrow_batches(frame, promote=promote)
     if prepared is None:
         return False
-    table, geometry_type, crs = prepared
+    reader, n_batches, geometry_type, crs = prepared
     from pyogrio.raw import write_arrow
 
     write_arrow(
-        table, path, layer=layer, driver="GPKG", geometry_name=frame.geometry.name, geometry_type=geometry_type, crs=crs,
+        reader, path, layer=layer, driver="GPKG", geometry_name=frame.geometry.name, geometry_type=geometry_type, crs=crs,
         dataset_options=dataset_options,
     )
+    _count_as_one_batch(path, n_batches)
     return True
 
 
-def _arrow_table(frame: gpd.GeoDataFrame, *, promote: bool):
-    """``(table, geometry type, crs)`` as pyogrio's Arrow writing builds them, in one chunk; None when not accepted."""
+def _count_as_one_batch(path, n_batches: int) -> None:
+    """Set SQLite's change counter of ``path`` back by the transactions of the batches after the first.
+
+    GDAL commits each Arrow batch on its own, and SQLite counts every commit
+    in the header's change counter (and its copy, the version-valid-for
+    number); nothing else in the file depends on the batches.  With the
+    counter set back the file is the one a single batch writes.  A file whose
+    two counters differ (not written by one SQLite connection as expected)
+    is left as it is.
+    """
+    extra = n_batches - 1
+    if extra <= 0:
+        return
+    with open(path, "r+b") as db:
+        header = bytearray(db.read(100))
+        counter = struct.unpack(">I", header[_CHANGE_COUNTER : _CHANGE_COUNTER + 4])[0]
+        valid_for = struct.unpack(">I", header[_VALID_FOR : _VALID_FOR + 4])[0]
+        if counter != valid_for or counter < extra:
+            return
+        packed = struct.pack(">I", counter - extra)
+        for at in (_CHANGE_COUNTER, _VALID_FOR):
+            db.seek(at)
+            db.write(packed)
+
+
+def _arrow_batches(frame: gpd.GeoDataFrame, *, promote: bool):
+    """``(reader, batches, geometry type, crs)``: the layer as Arrow batches of ``_BATCH`` rows, made as they are read; None when not accepted."""
     import pyarrow as pa
 
     if not isinstance(frame, gpd.GeoDataFrame) or frame.geometry.name not in frame.columns or not len(frame):
@@ -115,18 +149,33 @@ def _arrow_table(frame: gpd.GeoDataFrame, *, promote: bool):
     if frame.crs:
         epsg = frame.crs.to_epsg()
         crs = f"EPSG:{epsg}" if epsg else frame.crs.to_wkt("WKT1_GDAL")
-    wkb = _wkb_array(geoms, kinds == single if promote and single in present else None, multi)
+    promoted = kinds == single if promote and single in present else None
     columns = [c for c in frame.columns if c != name]
-    if not columns:
-        return pa.Table.from_arrays([wkb], names=[name]), geometry_type, crs
-    table = pa.Table.from_pandas(pd.DataFrame({c: frame[c] for c in columns}, copy=False), preserve_index=False, nthreads=1)
-    table = table.replace_schema_metadata(None)  # pandas' own metadata: GDAL does not read it
-    for index, field in enumerate(table.schema):
-        if pa.types.is_null(field.type):  # a column without any value: text, as pyogrio writes it
-            table = table.set_column(index, field.with_type(pa.string()), table[index].cast(pa.string()))
-    table = table.add_column(list(frame.columns).index(name), name, wkb)
-    # one chunk, so one batch: GDAL writes the rows as the feature-by-feature path does (the same file)
-    return table.combine_chunks(), geometry_type, crs
+    if columns:  # the attributes without a copy (pandas' Arrow text as it is); each batch's slice is made contiguous when read
+        table = pa.Table.from_pandas(pd.DataFrame({c: frame[c] for c in columns}, copy=False), preserve_index=False, nthreads=1)
+        table = table.replace_schema_metadata(None)  # pandas' own metadata: GDAL does not read it
+        for index, field in enumerate(table.schema):
+            if pa.types.is_null(field.type):  # a column without any value: text, as pyogrio writes it
+                table = table.set_column(index, field.with_type(pa.string()), table[index].cast(pa.string()))
+    else:
+        table = pa.table({})
+    at = list(frame.columns).index(name)
+    starts = range(0, len(frame), _BATCH)
+    # 64-bit offsets when a batch's WKB could pass 2 GB (a bound from the vertex counts; the same file either way)
+    bound = 24 * int(shapely.get_num_coordinates(geoms).max(initial=0)) + 64
+    binary = pa.binary() if bound * min(_BATCH, len(frame)) <= _BINARY_LIMIT else pa.large_binary()
+    schema = table.schema.insert(at, pa.field(name, binary))
+
+    def batches():
+        for start in starts:
+            stop = min(start + _BATCH, len(frame))
+            wkb = _wkb_array(geoms[start:stop], None if promoted is None else promoted[start:stop], multi).cast(binary)
+            part = table.slice(start, stop - start).combine_chunks() if columns else pa.table({})
+            arrays = [part.column(i).combine_chunks() for i in range(part.num_columns)]
+            arrays.insert(at, wkb)
+            yield pa.RecordBatch.from_arrays(arrays, schema=schema)
+
+    return pa.RecordBatchReader.from_batches(schema, batches()), len(starts), geometry_type, crs
 
 
 def _wkb_array(geoms: np.ndarray, promoted: np.ndarray | None, multi: int):
