@@ -483,9 +483,19 @@ def _region_labels(grids: dict[str, _Grid], region: list[str], ctx: _Context, ke
     if site_label is None:
         return None
     new_members = [set(members[site_label[tess.site_of_building] == g].tolist()) for g in range(int(site_label.max()) + 1)]
+    if kept and any(not _in_band_or_oversize(group, ctx) for group in new_members):
+        return None  # a cell of several buildings (mended, or one footprint) above the band excuses no grid: none does
     cells = [tess.cells[site_label == g] for g in range(len(new_members))]
     moved = _moved(labels, site_label, graph.weight, existing) if ctx.is_new is not None else 0.0
     return moved, new_members, cells
+
+
+def _in_band_or_oversize(group: set[int], ctx: _Context) -> bool:
+    """Whether a grid of these buildings is in the band or holds a building above its maximum (it has no band)."""
+    if not group:
+        return False
+    households = ctx.households[sorted(group)]
+    return bool(ctx.band[0] <= int(households.sum()) <= ctx.band[1] or int(households.max()) > ctx.band[1])
 
 
 def _repartition_whole(grids: dict[str, _Grid], ctx: _Context, community_geom, dirty: set[str]) -> None:
