@@ -26,6 +26,7 @@ import numpy as np
 from scipy.sparse.csgraph import connected_components
 
 from ..partition.refine import _connected
+from .exactshed import cheapest_growth
 from .shed import _cut_off, _stays_one_piece
 
 __all__ = ["give_added", "split_added_group"]
@@ -88,6 +89,11 @@ def split_added_group(graph, labels: np.ndarray, grid: int, *, existing: np.ndar
         if held == 0 or held > high or held >= total:
             continue
         taken, held, paid = _top_up(group, labels == grid, weight, existing, frozen, indptr, indices, low, high)
+        # the cheapest top-up by search (gridgeo.living.exactshed): the greedy one takes the largest cells first
+        need, cap = max(low, total - high), min(high, total - low)
+        searched = cheapest_growth(graph, labels == grid, group, weight=weight, cost=existing, frozen=frozen, need=need, cap=cap) if need <= cap else None
+        if searched is not None and (taken is None or not (low <= total - held <= high) or searched[0] < paid):
+            paid, held, taken = searched
         if taken is None:
             continue
         rest = total - held

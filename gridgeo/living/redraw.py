@@ -18,6 +18,7 @@ from ..partition.plan import partition_part
 from ..partition.proof import walled_in
 from .addedgroup import give_added, split_added_group
 from .compounds import _compound_groups
+from .exactshed import shed_exactly
 from .seams import SEAM_TOLERANCE_M, fit_exactly, seam_tolerance
 from .shed import shed_cheaply
 from .state import _Context, _Grid, _note_for, _Repair
@@ -337,6 +338,8 @@ def _settle(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, big: np.nd
             # fifth and sixth: the two transfers again, ending each transfer with the cheapest single cell that covers what is still short
             options.append(shed_cheaply(graph, labels, low=low, high=high, cost=existing, frozen=frozen, excused=excused, best_fit=True))
             options.append(shed_cheaply(graph, labels, low=low, high=high, cost=existing, frozen=frozen, excused=excused, pockets=True, best_fit=True))
+            # a seventh: each transfer the cheapest connected set across one border, found by search (gridgeo.living.exactshed)
+            options.append(shed_exactly(graph, labels, low=low, high=high, cost=existing, frozen=frozen, excused=excused))
     options.insert(0, labels)
 
     def missing(labels):
@@ -345,7 +348,11 @@ def _settle(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, big: np.nd
 
     generators = [rng] + [copy.deepcopy(rng) for _ in options[1:]]  # each candidate draws the same numbers
     best = None
+    seen: list[np.ndarray] = []
     for labels, generator in zip(options, generators):
+        if any(np.array_equal(labels, other) for other in seen):
+            continue  # the same start draws the same numbers and ends the same: it cannot be cheaper
+        seen.append(labels)
         search = _Repair(graph, labels, low, high, k, frozen, excused)
         search.run(50 * graph.n)
         labels = search.labels

@@ -14,8 +14,9 @@ from ..partition.notes import INFEASIBLE, GridNote, make_note
 from .bordercost import transfer_floors
 from .compounds import _compound_groups
 from .corridorfix import repair_through_corridors
+from .keptcells import kept_sites
 from .movebound import cheapest_moves
-from .redraw import _existing_per_cell, _inherit, _pins_hold, _region_sites, _replace, _solve_labels
+from .redraw import _existing_per_cell, _inherit, _moved, _pins_hold, _region_sites, _replace, _solve_labels
 from .state import _Context, _existing_moved, _Grid, _is_bad, _note_for, _oversize, _restore, _set_numbering, _weight
 
 logger = logging.getLogger(__name__)
@@ -438,11 +439,35 @@ def _with_compound_mates(grids: dict[str, _Grid], region: list[str], ctx: _Conte
 
 
 def _repair_region(grids: dict[str, _Grid], region: list[str], ctx: _Context, dirty: set[str]) -> bool:
-    """Repair the grids of ``region`` inside the union of their polygons; False when that is not enough."""
+    """Repair the grids of ``region`` inside the union of their polygons; False when that is not enough.
+
+    The region's buildings are cut into cells twice: among each other (the
+    region tessellated as a whole) and, in an update, each grid among its own
+    buildings (:func:`gridgeo.living.keptcells.kept_sites`: the border between two
+    grids stays where it was).  Of the two repairs, the one moving fewer
+    households that were there before is kept (the first on a tie).
+    """
     region = sorted(region)
-    sites = _region_sites(grids, region, ctx)
-    if sites is None:
+    best = None
+    for kept in (False, True) if ctx.is_new is not None else (False,):
+        if best is not None and best[0] == 0:
+            break  # nobody who was there before moves: the grids' own cells cannot do better
+        solved = _region_labels(grids, region, ctx, kept)
+        if solved is not None and (best is None or solved[0] < best[0]):
+            best = solved
+    if best is None:
         return False
+    _, new_members, cells = best
+    _replace(grids, region, new_members, cells, ctx, dirty)
+    return True
+
+
+def _region_labels(grids: dict[str, _Grid], region: list[str], ctx: _Context, kept: bool):
+    """The repair of ``region`` on its cells (the grids' own ones when ``kept``): (existing households moved, buildings
+    per new grid, cells per new grid), or None when it fails."""
+    sites = kept_sites(grids, region, ctx) if kept else _region_sites(grids, region, ctx)
+    if sites is None:
+        return None
     members, _, tess, graph, labels = sites
     code_label = {c: i for i, c in enumerate(region)}
     # a pinned building's site stays in its grid
@@ -454,14 +479,23 @@ def _repair_region(grids: dict[str, _Grid], region: list[str], ctx: _Context, di
             labels[site] = pin_of[site] = code_label[code]
     rng = community_rng(ctx.seed, f"{ctx.community_id}:update:{region[0]}")
     existing = _existing_per_cell(ctx, members, tess, graph.n)
-    solved = _solve_labels(graph, labels, ctx, rng, pin_of, existing)
-    if solved is None:
-        return False
-    site_label = solved
+    site_label = _solve_labels(graph, labels, ctx, rng, pin_of, existing)
+    if site_label is None:
+        return None
     new_members = [set(members[site_label[tess.site_of_building] == g].tolist()) for g in range(int(site_label.max()) + 1)]
+    if kept and any(not _in_band_or_oversize(group, ctx) for group in new_members):
+        return None  # a cell of several buildings (mended, or one footprint) above the band excuses no grid: none does
     cells = [tess.cells[site_label == g] for g in range(len(new_members))]
-    _replace(grids, region, new_members, cells, ctx, dirty)
-    return True
+    moved = _moved(labels, site_label, graph.weight, existing) if ctx.is_new is not None else 0.0
+    return moved, new_members, cells
+
+
+def _in_band_or_oversize(group: set[int], ctx: _Context) -> bool:
+    """Whether a grid of these buildings is in the band or holds a building above its maximum (it has no band)."""
+    if not group:
+        return False
+    households = ctx.households[sorted(group)]
+    return bool(ctx.band[0] <= int(households.sum()) <= ctx.band[1] or int(households.max()) > ctx.band[1])
 
 
 def _repartition_whole(grids: dict[str, _Grid], ctx: _Context, community_geom, dirty: set[str]) -> None:

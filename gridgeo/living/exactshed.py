@@ -1,0 +1,203 @@
+"""The cheapest set of cells across one border, found by search instead of grown greedily.
+
+:func:`gridgeo.living.shed.shed_cheaply` grows a transfer from the border
+between two grids, cheapest cell first.  Greedy growth can overshoot: in
+monaco (5 % added at random, seed 2) a grid 76 households above the band's
+maximum lies next to a neighbour with room for 124; from their border an empty
+cell leads to an added 113-household building, but a 14-household added cell
+sits on the border too, is taken first (it costs nothing), and then the 113
+no longer fit the neighbour's room, so the transfer moves a 73-household
+building that was there before instead.
+
+:func:`shed_exactly` looks at every connected set of the giving grid's cells
+that touches the border (up to a budget of sets), keeps the giving grid in one
+piece and brings the grid out of band within the band without pushing the
+other out of it, and takes the set moving the fewest households that were
+there before (then the fewest households, then the fewest cells).  It repairs
+the grids out of band one transfer at a time, the cheapest first, as
+:func:`~gridgeo.living.shed.shed_cheaply` does.
+
+Arrays of one :class:`~gridgeo.cells.adjacency.CellGraph` only; no files.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["shed_exactly", "cheapest_set", "cheapest_growth"]
+
+#: most sets looked at per pair of grids: past it the best set found so far is used (a count: the result does not depend on the machine)
+SETS_BUDGET = 5000
+
+
+def shed_exactly(graph, labels: np.ndarray, *, low: int, high: int, cost: np.ndarray, frozen: np.ndarray | None = None, excused: np.ndarray | None = None, budget: int = SETS_BUDGET) -> np.ndarray:
+    """Labels with out-of-band grids repaired by the cheapest single-border transfers, each found by search.
+
+    Parameters
+    ----------
+    graph : CellGraph
+        Cells (``weight`` = households, ``shared`` = adjacency).
+    labels : ndarray of int
+        Grid label per cell (0..k-1).
+    low, high : int
+        The household band.
+    cost : ndarray
+        Per cell, what moving it costs (the households that were there before the update).
+    frozen : ndarray of bool, optional
+        Cells that never move.
+    excused : ndarray of bool, optional
+        Per grid: grids allowed outside the band (they neither give nor take).
+    budget : int
+        Most sets looked at per pair of grids.
+
+    Returns
+    -------
+    ndarray
+        New labels (the input is not changed).  A grid that no single
+        transfer brings into the band is left as it is (the caller's search
+        goes on from there).
+
+    Examples
+    --------
+    Grid 0 (cells 0–3) holds 10 + 3 + 0 + 6 households, 4 above a band of
+    5–15; grid 1 (cell 4, 7 households) has room for 8.  Cells 1 and 2 touch
+    the border.  Growing the cheapest cells first would take cell 1 (3, added)
+    and then find no room for cell 3 behind cell 2; the search hands over cells
+    2 and 3 (6 added households), moving nobody who was there before.
+
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from gridgeo.cells.adjacency import CellGraph
+    >>> edges = [(0, 1), (0, 2), (1, 4), (2, 4), (2, 3)]
+    >>> rows = [a for a, b in edges] + [b for a, b in edges]
+    >>> cols = [b for a, b in edges] + [a for a, b in edges]
+    >>> shared = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(5, 5))
+    >>> g = CellGraph(np.array([10, 3, 0, 6, 7]), np.ones(5), np.ones(5) * 4, np.zeros((5, 2)), shared, sp.csr_matrix((5, 5)))
+    >>> shed_exactly(g, np.array([0, 0, 0, 0, 1]), low=5, high=15, cost=np.array([10, 0, 0, 0, 7])).tolist()
+    [0, 0, 1, 1, 1]
+    """
+    labels = np.asarray(labels, dtype=np.int64).copy()
+    if not len(labels):
+        return labels
+    weight = np.asarray(graph.weight, dtype=np.int64)
+    cost = np.asarray(cost, dtype=np.float64)
+    frozen = np.zeros(len(labels), dtype=bool) if frozen is None else np.asarray(frozen, dtype=bool)
+    k = int(labels.max()) + 1
+    excused_k = np.zeros(k, dtype=bool)
+    if excused is not None:
+        e = np.asarray(excused, dtype=bool)[:k]
+        excused_k[: len(e)] = e
+    indptr, indices = graph.shared.indptr, graph.shared.indices
+    for _ in range(4 * k):
+        totals = np.bincount(labels, weights=weight, minlength=k).astype(np.int64)
+        out = [g for g in range(k) if not excused_k[g] and not (low <= totals[g] <= high)]
+        best = None
+        for g in out:
+            over = totals[g] > high
+            near = sorted({int(labels[j]) for c in np.flatnonzero(labels == g).tolist() for j in indices[indptr[c] : indptr[c + 1]].tolist()} - {g})
+            for h in near:
+                if excused_k[h]:
+                    continue
+                if over:
+                    giver, taker, need, cap = g, h, int(totals[g] - high), int(min(high - totals[h], totals[g] - low))
+                else:
+                    giver, taker, need, cap = h, g, int(low - totals[g]), int(min(totals[h] - low, high - totals[g]))
+                if cap < need:
+                    continue
+                found = cheapest_set(graph, labels, giver, taker, weight=weight, cost=cost, frozen=frozen, need=need, cap=cap, budget=budget)
+                if found is None:
+                    continue
+                key = (found[0], found[1], len(found[2]), g, h)
+                if best is None or key < best[0]:
+                    best = (key, found[2], taker)
+        if best is None:
+            break
+        labels[best[1]] = best[2]
+    return labels
+
+
+def cheapest_set(graph, labels: np.ndarray, giver: int, taker: int, *, weight: np.ndarray, cost: np.ndarray, frozen: np.ndarray, need: int, cap: int, budget: int = SETS_BUDGET):
+    """The cheapest connected set of ``giver``'s cells touching ``taker`` with ``need`` to ``cap`` households.
+
+    The rest of ``giver`` stays one piece (and keeps a cell).  Returns
+    (cost, households, cells) of the best set, the fewest households that
+    were there before first, or None when no set qualifies among the first
+    ``budget`` looked at.
+    """
+    indptr, indices = graph.shared.indptr, graph.shared.indices
+    inside = labels == giver
+    movable = inside & ~frozen
+    roots = [c for c in np.flatnonzero(movable).tolist() if any(labels[j] == taker for j in indices[indptr[c] : indptr[c + 1]].tolist())]
+    return _search(graph, inside, movable, [[c] for c in sorted(roots, key=lambda c: (float(cost[c]), -int(weight[c]), c))], weight, cost, need, cap, budget)
+
+
+def cheapest_growth(graph, inside: np.ndarray, start, *, weight: np.ndarray, cost: np.ndarray, frozen: np.ndarray, need: int, cap: int, budget: int = SETS_BUDGET):
+    """The cheapest connected set of cells of ``inside`` holding the cells ``start`` (connected), with ``need`` to ``cap`` households.
+
+    The rest of ``inside`` stays one piece (and keeps a cell).  Returns
+    (cost, households, cells) as :func:`cheapest_set`, or None.
+    """
+    start = [int(c) for c in start]
+    return _search(graph, np.asarray(inside, dtype=bool), np.asarray(inside, dtype=bool) & ~np.asarray(frozen, dtype=bool), [start], weight, cost, need, cap, budget)
+
+
+def _search(graph, inside: np.ndarray, movable: np.ndarray, starts: list[list[int]], weight, cost, need: int, cap: int, budget: int):
+    """Every connected set of ``movable`` cells growing from one of ``starts`` (each set once: a set is grown from the
+    first start it holds), cheapest first by pruning: the best (cost, households, cells) or None."""
+    indptr, indices = graph.shared.indptr, graph.shared.indices
+    if not starts:
+        return None
+    state = {"best": None, "left": budget}
+    nodes_in = [int(c) for c in np.flatnonzero(inside).tolist()]
+    near = {c: [int(j) for j in indices[indptr[c] : indptr[c + 1]].tolist() if inside[j]] for c in nodes_in}
+    can_move = {c: [j for j in near[c] if movable[j]] for c in nodes_in}
+
+    def rest_connected(chosen: list[int]) -> bool:
+        out = set(chosen)
+        rest = len(nodes_in) - len(out)
+        if rest <= 0:
+            return False
+        first = next(c for c in nodes_in if c not in out)
+        seen = {first}
+        stack = [first]
+        while stack:
+            for j in near[stack.pop()]:
+                if j not in out and j not in seen:
+                    seen.add(j)
+                    stack.append(j)
+        return len(seen) == rest
+
+    def visit(chosen: list[int], households: int, paid: float, candidates: list[int], banned: set[int]) -> None:
+        state["left"] -= 1
+        if households >= need:
+            key = (paid, households, len(chosen))
+            if state["best"] is not None and key >= state["best"][0]:
+                return  # a larger set costs at least as much and moves more
+            if rest_connected(chosen):
+                state["best"] = (key, list(chosen))
+                return
+            # the set cuts the giving grid in two: it may still go with the part it cuts off
+        candidates = list(candidates)
+        banned = set(banned)
+        while candidates and state["left"] > 0:
+            c = candidates.pop()
+            w, p = int(weight[c]), float(cost[c])
+            banned.add(c)
+            if households + w > cap or (state["best"] is not None and paid + p > state["best"][0][0]):
+                continue
+            grown = candidates + [j for j in can_move[c] if j not in banned and j not in candidates]
+            visit(chosen + [c], households + w, paid + p, grown, banned)
+
+    banned_roots: set[int] = set()
+    for start in starts:
+        if state["left"] <= 0:
+            break
+        w, p = int(weight[start].sum()), float(cost[start].sum())
+        banned_roots.update(start)
+        if w > cap or (state["best"] is not None and p > state["best"][0][0]):
+            continue
+        first = sorted({j for c in start for j in can_move.get(c, []) if j not in banned_roots})
+        visit(list(start), w, p, first, set(banned_roots))
+    if state["best"] is None:
+        return None
+    (paid, households, _), cells = state["best"]
+    return paid, households, np.array(sorted(cells), dtype=np.int64)
