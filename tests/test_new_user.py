@@ -7,6 +7,8 @@ Monaco slice of ``tests/data`` (2 real OSM quarters, 157 buildings) and the thre
 
 from __future__ import annotations
 
+import warnings
+
 import geopandas as gpd
 import pandas as pd
 import pytest
@@ -213,3 +215,112 @@ def test_empty_ids_are_one_problem_not_also_duplicates_of_nan(tmp_path):
     assert "c.gpkg: rows 2, 3: community id 'community_id' is empty — fix: give every community an id" in result.output
     assert "b.gpkg: rows 5, 10: building id 'building_id' is empty — fix: give every building an id" in result.output
     assert "duplicate" not in result.output and "nan" not in result.output
+
+
+def test_blank_ids_and_blank_households_are_empty_not_duplicates_or_text(tmp_path):
+    """Cells emptied in an attribute table are stored as '' or spaces, not NULL: '' ids are "empty" (every row named),
+    not "duplicate ''" (which left a single blank id unnamed); a blank households cell is "missing", not "not a number"."""
+    buildings = gpd.read_file(DATA / "monaco_buildings.gpkg", layer="buildings")
+    buildings.loc[buildings.index[[3, 4]], "building_id"] = ""
+    buildings.loc[buildings.index[9], "building_id"] = "  "
+    buildings["hh_est"] = buildings["hh_est"].astype(object)
+    buildings.loc[buildings.index[[1, 2]], "hh_est"] = " "
+    buildings.loc[buildings.index[6], "hh_est"] = "twelve"
+    buildings.to_file(tmp_path / "b.gpkg", layer="buildings")
+    result = CliRunner().invoke(main, ["validate", MONACO[0], str(tmp_path / "b.gpkg"), *OPTIONS])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("3 problems:"), result.output
+    assert "b.gpkg: rows 4, 5, 10: building id 'building_id' is empty — fix: give every building an id" in result.output
+    assert "b.gpkg: rows 2, 3: households 'hh_est' is missing — fix: fill in a count" in result.output
+    assert "b.gpkg: row 7: households 'hh_est' is not a number ('twelve') — fix: use whole numbers" in result.output
+    assert "duplicate" not in result.output and "' '" not in result.output
+
+
+# -- column names --------------------------------------------------------------------------------------------
+def _as_shapefile(frame: gpd.GeoDataFrame, path) -> None:
+    """Save ``frame`` as a GIS package would: field names cut to 10 characters (the warnings about it are expected)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frame.to_file(path)
+    assert all(len(name) <= 10 for name in gpd.read_file(path, rows=0).columns)
+
+
+def test_a_shapefile_cut_column_name_is_named_with_the_name_the_file_holds(tmp_path):
+    """Saved as a Shapefile, `building_id` becomes `building_i` and `community_id` `community_`: the fix names the
+    column the file holds and says why; a wrong letter case or a typo gets the closest name."""
+    communities = gpd.read_file(DATA / "monaco_communities.gpkg", layer="communities")
+    buildings = gpd.read_file(DATA / "monaco_buildings.gpkg", layer="buildings")
+    _as_shapefile(communities, tmp_path / "c.shp")
+    _as_shapefile(buildings, tmp_path / "b.shp")
+    shp = [str(tmp_path / "c.shp"), str(tmp_path / "b.shp")]
+    result = CliRunner().invoke(main, ["validate", *shp, "--households", "HH_EST", "--community-id", "community_id", "--building-id", "building_id"])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("3 problems:"), result.output
+    assert "c.shp: has no column 'community_id' — fix: use 'community_' (a Shapefile cuts field names to 10 characters); its columns: community_, name" in result.output
+    assert "b.shp: has no column 'building_id' — fix: use 'building_i' (a Shapefile cuts field names to 10 characters); its columns: building_i" in result.output
+    assert "b.shp: has no column 'HH_EST' — fix: use 'hh_est' (the closest name); its columns:" in result.output
+    fixed = CliRunner().invoke(main, ["validate", *shp, "--households", "hh_est", "--community-id", "community_", "--building-id", "building_i"])
+    assert fixed.exit_code == 0, fixed.output
+    assert fixed.output.startswith("OK: 2 communities, 157 buildings assigned, 0 unassigned")
+    unrelated = CliRunner().invoke(main, ["validate", *shp, "--households", "households"])
+    assert "has no column 'households' — fix: use one of: building_i," in unrelated.output
+
+
+def test_an_update_layer_saved_as_a_shapefile_is_told_the_name_does_not_fit(plan, tmp_path):
+    """The plan reads `building_id`, which a Shapefile cannot hold: renaming is no fix, a GeoPackage is; nothing written."""
+    buildings = gpd.read_file(DATA / "monaco_buildings.gpkg", layer="buildings")
+    _as_shapefile(buildings, tmp_path / "buildings-2027.shp")
+    result = CliRunner().invoke(main, ["update", str(plan), "--buildings", str(tmp_path / "buildings-2027.shp"), "-o", str(tmp_path / "out-2027"), "--no-map", "--no-report"])
+    _user_error(
+        result,
+        "buildings-2027.shp: has no column 'building_id', from which the previous plan read its building ids",
+        "a Shapefile cuts field names to 10 characters ('building_i'), so give the new layer as a GeoPackage",
+    )
+    assert not (tmp_path / "out-2027").exists()
+
+
+# -- edits, folders and export -------------------------------------------------------------------------------
+def test_an_unknown_action_is_quoted_as_the_user_wrote_it(plan, tmp_path):
+    """`moove` is shown as 'moove' (not as a Python list), beside the other problems of the file; nothing written."""
+    building = gpd.read_file(plan / "partition.gpkg", layer="buildings")["building_code"].iloc[0]
+    (tmp_path / "edits.csv").write_text(f"building_code,grid_code,action\n{building},001-01,moove\n,001-99,lock\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["apply-edits", str(plan), str(tmp_path / "edits.csv"), "-o", str(tmp_path / "edited"), "--no-map", "--no-report"])
+    assert result.exit_code == 2, result.output
+    assert "edits.csv: line 2: unknown action 'moove' — fix: use one of move, lock, unlock (empty means move)" in result.output
+    assert "edits.csv: line 3: cannot lock unknown grid 001-99" in result.output
+    assert "[" not in result.output and not (tmp_path / "edited").exists()
+
+
+@pytest.mark.parametrize("command", ["update", "map", "report", "print", "apply-edits"])
+def test_a_previous_run_that_is_not_there_is_not_found(tmp_path, command):
+    """A mistyped run folder is "folder not found", not "not a gridgeo output folder … run gridgeo partition first"."""
+    missing = str(tmp_path / "gridgeo-ou")
+    (tmp_path / "edits.csv").write_text("building_code,grid_code\n", encoding="utf-8")
+    extra = {"update": ["--buildings", MONACO[1], "-o", str(tmp_path / "new")], "apply-edits": [str(tmp_path / "edits.csv"), "-o", str(tmp_path / "new")]}
+    result = CliRunner().invoke(main, [command, missing, *extra.get(command, [])])
+    _user_error(result, f"{missing}: folder not found", "give the folder a gridgeo run wrote (its -o/--output)")
+    assert not (tmp_path / "new").exists()
+
+
+def test_export_to_a_file_says_the_files_are_already_written(plan):
+    """`gridgeo export OUT --to plans.gpkg` (a GIS user after a file): PostGIS only, and where the files already are."""
+    result = CliRunner().invoke(main, ["export", str(plan), "--to", "plans.gpkg", "--schema", "monaco"])
+    _user_error(result, "--to: 'plans.gpkg' is not a PostgreSQL URL", "partition.gpkg, grids.geojson", "--format shp")
+
+
+def test_demo_into_a_folder_of_other_files_names_the_demo_not_overwrite(tmp_path):
+    """`gridgeo demo -o FOLDER` has no --overwrite: the refusal says the demo will not replace it; the folder is kept."""
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    result = CliRunner().invoke(main, ["demo", "-o", str(tmp_path)])
+    message = _user_error(result, "is not empty and is not a gridgeo output folder", "so gridgeo demo will not replace it")
+    assert "--overwrite" not in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_the_exit_codes_are_in_the_help_and_hold():
+    """`gridgeo --help` (and so docs/cli.md) lists the exit codes; 1 for validate's problems and 2 for a usage error hold."""
+    text = CliRunner().invoke(main, ["--help"]).output
+    for code in ("0 done", "1 `validate` found problems", "2 a usage or input error", "3 a run that failed its own checks", "130 interrupted"):
+        assert code in " ".join(text.split()), code
+    assert CliRunner().invoke(main, ["validate", MONACO[0], MONACO[1], "--households", "nope"]).exit_code == 1
+    assert CliRunner().invoke(main, ["partition", *MONACO, "--households", "nope", "-o", "never-written"]).exit_code == 2

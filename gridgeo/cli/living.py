@@ -39,7 +39,7 @@ from .steps import (
 @click.option("--format", "formats", multiple=True, metavar="FMT", help="Extra exports: shp, csv, xlsx.")
 @click.option("--map/--no-map", "make_map", default=True, show_default=True, help="Write map.html.")
 @click.option("--report/--no-report", "make_report", default=True, show_default=True, help="Write report.html.")
-@click.option("--lang", type=click.Choice(LANGS), default=None, help="Language of the map and report (default: the previous run's).")
+@click.option("--lang", type=click.Choice(LANGS), default=None, help="Language of the map and report (default: the previous run's) and of the messages (default: the locale's).")
 @click.option("--overwrite", is_flag=True, help="Replace OUTDIR if it exists.")
 @register_options
 @_handle_errors

@@ -12,6 +12,7 @@ households.
 
 from __future__ import annotations
 
+import difflib
 import logging
 from dataclasses import dataclass, field
 
@@ -133,11 +134,11 @@ def prepare_inputs(
     if community_id is None and "community_id" in communities.columns:
         community_id = "community_id"
     if community_id is not None and community_id not in communities.columns:
-        problems.add(c_label, f"has no column '{community_id}'", f"use one of: {_columns(communities)}")
+        _no_column(problems, c_label, communities, community_id)
         community_id = None
     if community_id is not None:
         ids = communities[community_id]
-        missing = ids.isna() | (ids.astype(str).str.strip() == "")
+        missing = _blank(ids)
         if missing.any():
             problems.add(c_label, f"{describe_rows(np.flatnonzero(missing) + 1)}: community id '{community_id}' is empty", "give every community an id")
         ids = ids.astype(str).to_numpy()
@@ -148,10 +149,10 @@ def prepare_inputs(
     names = None  # building ids that name buildings in messages (else row numbers)
     if building_id is not None:
         if building_id not in buildings.columns:
-            problems.add(b_label, f"has no column '{building_id}'", f"use one of: {_columns(buildings)}")
+            _no_column(problems, b_label, buildings, building_id)
         else:
             bids = buildings[building_id]
-            missing = bids.isna()
+            missing = _blank(bids)
             if missing.any():
                 problems.add(b_label, f"{describe_rows(np.flatnonzero(missing) + 1)}: building id '{building_id}' is empty", "give every building an id")
             else:
@@ -190,11 +191,11 @@ def prepare_inputs(
     hh_values = None
     if households is not None:
         if households not in buildings.columns:
-            problems.add(b_label, f"has no column '{households}'", f"use one of: {_columns(buildings)}, or omit --households to estimate")
+            _no_column(problems, b_label, buildings, households, ", or omit --households to estimate")
         else:
             raw = buildings[households]
             numeric = pd.to_numeric(raw, errors="coerce")
-            missing = raw.isna().to_numpy()
+            missing = _blank(raw).to_numpy()
             text = (~missing) & numeric.isna().to_numpy()
             values = numeric.to_numpy(dtype=float)
             negative = np.isfinite(values) & (values < 0)
@@ -213,7 +214,7 @@ def prepare_inputs(
                 problems.add(b_label, f"{describe_rows(np.flatnonzero(infinite) + 1)}: households '{households}' is infinite", "use whole numbers")
             hh_values = np.where(np.isfinite(values), values, 0).astype(np.int64)
     if community_households is not None and community_households not in communities.columns:
-        problems.add(c_label, f"has no column '{community_households}'", f"use one of: {_columns(communities)}")
+        _no_column(problems, c_label, communities, community_households)
     problems.raise_if_any()
     _warn_duplicate_geometries(b_geoms, b_empty, b_label, notes, which=which)
 
@@ -518,8 +519,52 @@ def _looks_swapped(communities: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, c
     return None
 
 
+def _blank(values: pd.Series) -> pd.Series:
+    """Where ``values`` hold nothing: missing, or text of only spaces (a cell emptied in a spreadsheet or attribute table)."""
+    blank = values.isna()
+    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+        blank |= values.astype(str).str.strip() == ""
+    return blank
+
+
 def _columns(frame: gpd.GeoDataFrame) -> str:
     return ", ".join(str(c) for c in frame.columns if c != frame.geometry.name)
+
+
+SHAPEFILE_FIELD_LENGTH = 10  # a DBF field name holds at most 10 characters
+
+
+def meant_column(column: str, columns) -> tuple[str, str] | None:
+    """The column of ``columns`` that was meant by a missing ``column``, and why, when one stands out; else None.
+
+    A Shapefile cuts field names to 10 characters (``building_id`` is stored as ``building_i``); another letter case
+    or a typo gives the closest name.
+
+    Examples
+    --------
+    >>> meant_column("building_id", ["building_i", "osm_id", "hh_est"])
+    ('building_i', 'a Shapefile cuts field names to 10 characters')
+    >>> meant_column("HH_EST", ["building_id", "hh_est"])
+    ('hh_est', 'the closest name')
+    >>> meant_column("households", ["building_id", "hh_est"]) is None
+    True
+    """
+    names = [str(c) for c in columns]
+    if len(column) > SHAPEFILE_FIELD_LENGTH and column[:SHAPEFILE_FIELD_LENGTH] in names:
+        return column[:SHAPEFILE_FIELD_LENGTH], f"a Shapefile cuts field names to {SHAPEFILE_FIELD_LENGTH} characters"
+    lower = {name.lower(): name for name in names}
+    close = difflib.get_close_matches(column.lower(), list(lower), n=1, cutoff=0.75)
+    return (lower[close[0]], "the closest name") if close else None
+
+
+def _no_column(problems: ProblemCollector, label: str, frame: gpd.GeoDataFrame, column: str, tail: str = "") -> None:
+    """Add the problem of a missing column: the column meant when one stands out, and every column of the layer."""
+    meant = meant_column(column, [c for c in frame.columns if c != frame.geometry.name])
+    if meant is None:
+        fix = f"use one of: {_columns(frame)}{tail}"
+    else:
+        fix = f"use '{meant[0]}' ({meant[1]}); its columns: {_columns(frame)}{tail}"
+    problems.add(label, f"has no column '{column}'", fix)
 
 
 def _check_duplicates(problems: ProblemCollector, label: str, values: np.ndarray, column: str, *, skip: np.ndarray | None = None) -> None:

@@ -120,7 +120,7 @@ def check_edits(previous: Partition, edits: pd.DataFrame, *, source: str = "edit
 
     bad_action = group(~np.isin(action, ACTIONS))
     if bad_action:
-        problems.add(source, f"{_lines(bad_action)}: unknown action {sorted(set(action[bad_action]))}", f"use one of {', '.join(ACTIONS)} (empty means move)")
+        problems.add(source, f"{_lines(bad_action)}: unknown action {', '.join(repr(str(a)) for a in sorted(set(action[bad_action])))}", f"use one of {', '.join(ACTIONS)} (empty means move)")
     is_move, is_lock, is_unlock = action == "move", action == "lock", action == "unlock"
     no_building = group(is_move & (b_codes == ""))
     if no_building:
