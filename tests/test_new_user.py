@@ -324,3 +324,17 @@ def test_the_exit_codes_are_in_the_help_and_hold():
         assert code in " ".join(text.split()), code
     assert CliRunner().invoke(main, ["validate", MONACO[0], MONACO[1], "--households", "nope"]).exit_code == 1
     assert CliRunner().invoke(main, ["partition", *MONACO, "--households", "nope", "-o", "never-written"]).exit_code == 2
+
+
+def test_coordinate_columns_in_another_letter_case_are_named_as_the_header_has_them(tmp_path):
+    """A table of points with `X`, `Y` given as `--x x --y y`: the fix gives the options as they must be written."""
+    buildings = gpd.read_file(DATA / "monaco_buildings.gpkg", layer="buildings")
+    points = buildings.to_crs(32632).representative_point().to_crs(4326)
+    table = pd.DataFrame({"building_id": buildings["building_id"], "hh_est": buildings["hh_est"], "X": points.x.round(7), "Y": points.y.round(7)})
+    table.to_csv(tmp_path / "buildings.csv", index=False)
+    args = ["validate", MONACO[0], str(tmp_path / "buildings.csv"), *OPTIONS]
+    result = CliRunner().invoke(main, [*args, "--x", "x", "--y", "y"])
+    assert result.exit_code == 1, result.output
+    assert "buildings.csv: has no column 'x', 'y' (columns: building_id, hh_est, X, Y) — fix: name the coordinate columns exactly as in the header row: --x X --y Y" in result.output
+    fixed = CliRunner().invoke(main, [*args, "--x", "X", "--y", "Y"])
+    assert fixed.exit_code == 0 and fixed.output.startswith("OK: 2 communities, 157 buildings assigned"), fixed.output

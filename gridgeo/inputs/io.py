@@ -430,11 +430,14 @@ def read_point_table(
         if x is not None or y is not None:
             raise InputError(Problem(label, f"only --{'x' if x is not None else 'y'} names a coordinate column", "give both --x COL and --y COL"))
         raise InputError(Problem(label, "is a table: its coordinate columns must be named", _coordinate_fix(columns)))
-    missing = [c for c in ((wkt,) if wkt is not None else (x, y)) if c not in columns]
+    named = {"wkt": wkt} if wkt is not None else {"x": x, "y": y}
+    missing = [c for c in named.values() if c not in columns]
     if missing:
-        raise InputError(
-            Problem(label, f"has no column {', '.join(repr(c) for c in missing)} (columns: {', '.join(columns)})", "name the coordinate columns exactly as in the header row")
-        )
+        fix = "name the coordinate columns exactly as in the header row"
+        by_case = {c.lower(): c for c in columns}
+        if all(c.lower() in by_case for c in missing):  # another letter case: say the options as they should be
+            fix += ": " + " ".join(f"--{option} {by_case.get(c.lower(), c) if c not in columns else c}" for option, c in named.items())
+        raise InputError(Problem(label, f"has no column {', '.join(repr(c) for c in missing)} (columns: {', '.join(columns)})", fix))
     try:
         target = pyproj.CRS.from_user_input(crs if crs is not None else "EPSG:4326")
     except pyproj.exceptions.CRSError:
