@@ -338,3 +338,22 @@ def test_coordinate_columns_in_another_letter_case_are_named_as_the_header_has_t
     assert "buildings.csv: has no column 'x', 'y' (columns: building_id, hh_est, X, Y) — fix: name the coordinate columns exactly as in the header row: --x X --y Y" in result.output
     fixed = CliRunner().invoke(main, [*args, "--x", "X", "--y", "Y"])
     assert fixed.exit_code == 0 and fixed.output.startswith("OK: 2 communities, 157 buildings assigned"), fixed.output
+
+
+def test_an_unknown_grid_code_gets_the_community_s_codes_and_the_next_new_one(plan, tmp_path):
+    """`001-77x` or a grid of a community the plan lacks: the fix names the building's own community, its grid codes
+    and the code a new grid would take; problems come in the file's line order."""
+    buildings = gpd.read_file(plan / "partition.gpkg", layer="buildings")
+    grids = gpd.read_file(plan / "partition.gpkg", layer="grids")
+    building = buildings.loc[buildings["community_code"] == "001", "building_code"].iloc[0]
+    own = sorted(grids.loc[grids["community_code"] == "001", "grid_code"])
+    assert len(own) > 2
+    following = f"001-{max(int(code.split('-')[1]) for code in own if code.split('-')[1].isdigit()) + 1:02d}"
+    (tmp_path / "edits.csv").write_text(f"building_code,grid_code\n001-B99999,001-01\n{building},001-77x\n{building},009-01\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["apply-edits", str(plan), str(tmp_path / "edits.csv"), "-o", str(tmp_path / "edited"), "--no-map", "--no-report"])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("  - ")]
+    assert [line.split(": ")[1] for line in lines] == ["line 2", "line 3", "line 4"], lines
+    assert f"— fix: use a grid_code of the building's community 001 ({own[0]} … {own[-1]}), or {following} for a new grid" in lines[1]
+    assert "building code 001-B99999" in lines[0] and "'009-01'" in lines[2]
+    assert not (tmp_path / "edited").exists()
