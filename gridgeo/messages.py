@@ -65,7 +65,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "estimated": {"en": ", ESTIMATED", "zh": "，为估算值"},
     "services_summary": {
-        "en": "1+1+1+N teams: {helpers} in all; {flagged} with a workload far above their community's mean",
+        "en": "1+1+1+N teams: {helpers} in all; {flagged} with a workload far above the mean of the community",
         "zh": "1+1+1+N 队伍：共需兼职网格员/志愿者 {n_helpers} 人；{n_flagged} 个网格的工作量明显高于所在社区均值",
     },
     "coverage_summary": {
