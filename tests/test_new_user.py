@@ -357,3 +357,30 @@ def test_an_unknown_grid_code_gets_the_community_s_codes_and_the_next_new_one(pl
     assert f"— fix: use a grid_code of the building's community 001 ({own[0]} … {own[-1]}), or {following} for a new grid" in lines[1]
     assert "building code 001-B99999" in lines[0] and "'009-01'" in lines[2]
     assert not (tmp_path / "edited").exists()
+
+
+# -- which layer is which ------------------------------------------------------------------------------------
+def test_a_file_of_several_layers_given_twice_gets_each_argument_its_own_example():
+    """COMMUNITIES and BUILDINGS both given as a two-layer GeoPackage without `:LAYER`: each problem's example is the
+    layer meant for that argument (not the placeholder FILE.gpkg:LAYER twice)."""
+    path = str(DATA / "helsinki_overlap.gpkg")
+    result = CliRunner().invoke(main, ["validate", path, path])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("2 problems:"), result.output
+    for layer in ("communities", "buildings"):
+        assert f"helsinki_overlap.gpkg: has 2 layers (communities, buildings) — fix: name the layer, e.g. helsinki_overlap.gpkg:{layer} on the command line (layer='{layer}' in Python)" in result.output
+    assert "FILE.gpkg" not in result.output
+
+
+@pytest.mark.parametrize("command", ["validate", "partition"])
+def test_communities_and_buildings_swapped_are_said_to_be_swapped(tmp_path, command):
+    """BUILDINGS first and COMMUNITIES second: one problem saying so, not "duplicate community_id values" (the buildings'
+    community column read as ids); nothing is written. Given the right way round the same files pass."""
+    communities, buildings = MONACO
+    out = ["-o", str(tmp_path / "out"), *FAST] if command == "partition" else []
+    result = CliRunner().invoke(main, [command, buildings, communities, *out])
+    assert result.exit_code == (1 if command == "validate" else 2), result.output
+    assert "monaco_buildings.gpkg:buildings: has 157 features, more and smaller than the 2 of monaco_communities.gpkg:communities" in result.output
+    assert "the communities and the buildings look swapped — fix: give the communities first, then the buildings (monaco_communities.gpkg:communities monaco_buildings.gpkg:buildings)" in result.output
+    assert "duplicate" not in result.output and not (tmp_path / "out").exists()
+    assert CliRunner().invoke(main, ["validate", communities, buildings]).exit_code == 0

@@ -122,6 +122,9 @@ def prepare_inputs(
         except CRSError as exc:
             crs_problems.problems.extend(exc.problems)
     crs_problems.raise_if_any(CRSError)
+    swapped = _swapped_layers(communities, buildings, c_label, b_label)
+    if swapped is not None:
+        raise InputError(swapped)  # every other problem (duplicate "community" ids, …) would follow from it
     communities = _drop_m_values(communities, c_label, notes)
     buildings = _drop_m_values(buildings, b_label, notes)
 
@@ -517,6 +520,44 @@ def _looks_swapped(communities: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, c
     if shapely.intersects(shapely.box(*communities.total_bounds[[1, 0, 3, 2]]), b_box):
         return c_label
     return None
+
+
+def _swapped_layers(communities: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, c_label: str, b_label: str) -> Problem | None:
+    """The problem of COMMUNITIES and BUILDINGS given the wrong way round, else None.
+
+    Said only when both signs agree: more communities than buildings, and the typical community (median area) smaller
+    than the typical building footprint.  Real communities hold many buildings each, so neither happens by itself
+    in real data; buildings given as points never trigger it.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> blocks = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 500, 500)], crs=32651)
+    >>> houses = gpd.GeoDataFrame(geometry=[shapely.box(10 * i, 0, 10 * i + 8, 8) for i in range(5)], crs=32651)
+    >>> _swapped_layers(blocks, houses, "c.gpkg", "b.gpkg") is None
+    True
+    >>> print(_swapped_layers(houses, blocks, "b.gpkg", "c.gpkg"))  # doctest: +NORMALIZE_WHITESPACE
+    b.gpkg: has 5 features, more and smaller than the 1 of c.gpkg (median area 64 m² against 250,000 m²): the
+    communities and the buildings look swapped — fix: give the communities first, then the buildings (c.gpkg b.gpkg)
+    """
+    if len(communities) <= len(buildings):
+        return None
+    c_geoms = communities.geometry
+    b_geoms = buildings.geometry if CRS.from_user_input(buildings.crs) == CRS.from_user_input(communities.crs) else buildings.geometry.to_crs(communities.crs)
+    polygonal = shapely.get_type_id(b_geoms.to_numpy()) if len(b_geoms) else np.zeros(0)
+    if not np.isin(polygonal, (3, 6)).any():
+        return None  # buildings as points: no footprint to compare
+    metric = local_metric_crs(communities)
+    c_area = float(np.nanmedian(shapely.area(c_geoms.to_crs(metric).to_numpy())))
+    b_area = float(np.nanmedian(shapely.area(b_geoms[np.isin(polygonal, (3, 6))].to_crs(metric).to_numpy())))
+    if not c_area < b_area:
+        return None
+    return Problem(
+        c_label,
+        f"has {len(communities):,} features, more and smaller than the {len(buildings):,} of {b_label} (median area {c_area:,.0f} m² "
+        f"against {b_area:,.0f} m²): the communities and the buildings look swapped",
+        f"give the communities first, then the buildings ({b_label} {c_label})",
+    )
 
 
 def _blank(values: pd.Series) -> pd.Series:
