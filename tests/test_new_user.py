@@ -384,3 +384,17 @@ def test_communities_and_buildings_swapped_are_said_to_be_swapped(tmp_path, comm
     assert "the communities and the buildings look swapped — fix: give the communities first, then the buildings (monaco_communities.gpkg:communities monaco_buildings.gpkg:buildings)" in result.output
     assert "duplicate" not in result.output and not (tmp_path / "out").exists()
     assert CliRunner().invoke(main, ["validate", communities, buildings]).exit_code == 0
+
+
+# -- configuration files -------------------------------------------------------------------------------------
+def test_a_config_typo_gets_the_key_meant_and_a_band_without_quotes_the_syntax(tmp_path):
+    """`grid_sise` names `grid_size`; `grid-size = 300:500` (TOML wants text in quotes) shows how values are written."""
+    communities, buildings = MONACO
+    (tmp_path / "typo.toml").write_text(f'communities = "{communities}"\nbuildings = "{buildings}"\ngrid_sise = "300:500"\n', encoding="utf-8")
+    (tmp_path / "unquoted.toml").write_text("grid-size = 300:500\n", encoding="utf-8")
+    typo = CliRunner().invoke(main, ["partition", "--config", str(tmp_path / "typo.toml"), "-o", str(tmp_path / "out")])
+    assert typo.exit_code == 2 and "typo.toml: unknown key 'grid_sise' — fix: did you mean 'grid_size'? Else use one of:" in typo.output, typo.output
+    unquoted = CliRunner().invoke(main, ["partition", "--config", str(tmp_path / "unquoted.toml"), "-o", str(tmp_path / "out")])
+    assert unquoted.exit_code == 2, unquoted.output
+    assert 'unquoted.toml: is not valid TOML' in unquoted.output and 'fix: fix the syntax: text in quotes (grid-size = "300:500"' in unquoted.output
+    assert "Traceback" not in typo.output + unquoted.output and not (tmp_path / "out").exists()
