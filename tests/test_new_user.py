@@ -398,3 +398,32 @@ def test_a_config_typo_gets_the_key_meant_and_a_band_without_quotes_the_syntax(t
     assert unquoted.exit_code == 2, unquoted.output
     assert 'unquoted.toml: is not valid TOML' in unquoted.output and 'fix: fix the syntax: text in quotes (grid-size = "300:500"' in unquoted.output
     assert "Traceback" not in typo.output + unquoted.output and not (tmp_path / "out").exists()
+
+
+# -- register totals -----------------------------------------------------------------------------------------
+def test_register_totals_that_are_text_or_negative_are_named_and_empty_ones_are_said_to_keep_the_estimate(tmp_path):
+    """`--community-households COL` skipped 'unknown' and -5 without a word (those communities kept their estimates);
+    they are now problems naming the rows, and empty cells, which do keep the estimate, are listed in the note."""
+    communities = gpd.read_file(DATA / "monaco_communities.gpkg", layer="communities")
+    buildings = gpd.read_file(DATA / "monaco_buildings.gpkg", layer="buildings")
+    totals = buildings.groupby("community_id")["hh_est"].sum()
+    communities["register"] = communities["community_id"].map(totals).astype(object)
+    bad = communities.copy()
+    bad.loc[bad.index[0], "register"] = "unknown"
+    bad.loc[bad.index[1], "register"] = -5
+    bad.to_file(tmp_path / "bad.gpkg", layer="communities")
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "bad.gpkg"), MONACO[1], "--community-households", "register"])
+    assert result.exit_code == 1, result.output
+    assert "bad.gpkg: row 1: register total 'register' is not a number ('unknown') — fix: use whole numbers, or leave the cell empty" in result.output
+    assert "bad.gpkg: row 2: register total 'register' is negative — fix: use 0 or more" in result.output
+    partial = communities.copy()
+    partial.loc[partial.index[1], "register"] = None
+    partial.to_file(tmp_path / "partial.gpkg", layer="communities")
+    run = CliRunner().invoke(main, ["partition", str(tmp_path / "partial.gpkg"), MONACO[1], "--community-households", "register", *FAST, "-o", str(tmp_path / "out")])
+    assert run.exit_code == 0, run.output
+    missing = partial["community_id"].iloc[1]
+    notes = pd.read_json(tmp_path / "out" / "report.json", typ="series")["notes"]
+    assert any(f"households scaled to the register totals in 'register' (1 communities); 1 without a total keep their estimates ({missing})" in note for note in notes), notes
+    grids = gpd.read_file(tmp_path / "out" / "partition.gpkg", layer="grids")
+    scaled = partial["community_id"].iloc[0]
+    assert grids.loc[grids["community_id"] == scaled, "households"].sum() == totals[scaled]  # the one total given holds

@@ -218,6 +218,8 @@ def prepare_inputs(
             hh_values = np.where(np.isfinite(values), values, 0).astype(np.int64)
     if community_households is not None and community_households not in communities.columns:
         _no_column(problems, c_label, communities, community_households)
+    elif community_households is not None:
+        _check_register_totals(problems, c_label, communities[community_households], community_households)
     problems.raise_if_any()
     _warn_duplicate_geometries(b_geoms, b_empty, b_label, notes, which=which)
 
@@ -342,6 +344,10 @@ def prepare_inputs(
         totals = {i: int(v) for i, v in enumerate(totals_raw) if np.isfinite(v) and v >= 0}
         hh = calibrate_to_totals(hh, community_of, totals, shapely.area(b_metric))
         notes.append(f"households scaled to the register totals in '{community_households}' ({len(totals)} communities)")
+        if len(totals) < len(communities):
+            untotalled = [str(ids[i]) for i in range(len(communities)) if i not in totals]
+            shown = ", ".join(untotalled[:10]) + (f" and {len(untotalled) - 10} more" if len(untotalled) > 10 else "")
+            notes[-1] += f"; {len(untotalled)} without a total keep their estimates ({shown})"
         estimated = True
     totals = np.bincount(community_of, weights=hh, minlength=len(communities))
     empty = np.flatnonzero(totals == 0)
@@ -558,6 +564,23 @@ def _swapped_layers(communities: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, 
         f"against {b_area:,.0f} m²): the communities and the buildings look swapped",
         f"give the communities first, then the buildings ({b_label} {c_label})",
     )
+
+
+def _check_register_totals(problems: ProblemCollector, label: str, raw: pd.Series, column: str) -> None:
+    """Register totals are whole numbers of 0 or more; an empty cell (no total for that community) keeps its estimate."""
+    numeric = pd.to_numeric(raw, errors="coerce")
+    blank = _blank(raw).to_numpy()
+    values = numeric.to_numpy(dtype=float)
+    text = ~blank & numeric.isna().to_numpy()
+    if text.any():
+        shown = ", ".join(repr(v) for v in raw[text].astype(str).unique()[:5])
+        problems.add(label, f"{describe_rows(np.flatnonzero(text) + 1)}: register total '{column}' is not a number ({shown})", "use whole numbers, or leave the cell empty to keep that community's estimate")
+    negative = np.isfinite(values) & (values < 0)
+    if negative.any():
+        problems.add(label, f"{describe_rows(np.flatnonzero(negative) + 1)}: register total '{column}' is negative", "use 0 or more")
+    fractional = np.isfinite(values) & (values >= 0) & (values != np.round(values))
+    if fractional.any():
+        problems.add(label, f"{describe_rows(np.flatnonzero(fractional) + 1)}: register total '{column}' is not a whole number", "round the totals")
 
 
 def _blank(values: pd.Series) -> pd.Series:
