@@ -115,6 +115,8 @@ def say(key: str, lang: str, **values) -> str:
 _WARNINGS: list[tuple[str, str]] = [
     (r"households ESTIMATED from footprint × storeys × 0\.8 ÷ (.+?) m² \(storeys from (.+)\)",
      "户数为估算值：建筑面积 × 层数 × 0.8 ÷ {0} 平方米（层数来源：{1}）"),
+    (r"households scaled to the register totals in '(.+?)' \((\d+) communities\); (\d+) without a total keep their estimates \((.+)\)$",
+     "户数已按“{0}”字段的登记总数缩放（{1} 个社区）；{2} 个社区没有登记总数，保留估算值（{3}）"),
     (r"households scaled to the register totals in '(.+?)' \((\d+) communities\)", "户数已按“{0}”字段的登记总数缩放（{1} 个社区）"),
     (r"geometry computed in (.+)", "几何计算使用坐标系 {0}"),
     (r"(.+?) reprojected from (.+?) to (.+)", "{0} 已从 {1} 转换到 {2}"),

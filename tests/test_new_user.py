@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from gridgeo.cli import main
+from gridgeo.messages import translate
 
 from .conftest import DATA
 
@@ -423,7 +424,9 @@ def test_register_totals_that_are_text_or_negative_are_named_and_empty_ones_are_
     assert run.exit_code == 0, run.output
     missing = partial["community_id"].iloc[1]
     notes = pd.read_json(tmp_path / "out" / "report.json", typ="series")["notes"]
-    assert any(f"households scaled to the register totals in 'register' (1 communities); 1 without a total keep their estimates ({missing})" in note for note in notes), notes
+    note = next(note for note in notes if note.startswith("households scaled"))
+    assert note == f"households scaled to the register totals in 'register' (1 communities); 1 without a total keep their estimates ({missing})", notes
+    assert translate(note, "zh") == f"户数已按“register”字段的登记总数缩放（1 个社区）；1 个社区没有登记总数，保留估算值（{missing}）"
     grids = gpd.read_file(tmp_path / "out" / "partition.gpkg", layer="grids")
     scaled = partial["community_id"].iloc[0]
     assert grids.loc[grids["community_id"] == scaled, "households"].sum() == totals[scaled]  # the one total given holds
