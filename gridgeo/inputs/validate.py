@@ -532,8 +532,8 @@ def _swapped_layers(communities: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, 
     """The problem of COMMUNITIES and BUILDINGS given the wrong way round, else None.
 
     Said only when both signs agree: more communities than buildings, and the typical community (median area) smaller
-    than the typical building footprint.  Real communities hold many buildings each, so neither happens by itself
-    in real data; buildings given as points never trigger it.
+    than the typical building footprint.  A community without buildings, or a large footprint, happens in real data,
+    but not both signs at once; buildings given as points never trigger it.
 
     Examples
     --------
