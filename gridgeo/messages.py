@@ -152,7 +152,11 @@ _WARNINGS: list[tuple[str, str]] = [
      "未安装中文字体：社区 {0} 以标识代替中文名称打印"),
 ]
 _COMPILED = [(re.compile(pattern + r"$", re.S), zh) for pattern, zh in _WARNINGS]
-_ROWS = [(re.compile(r"\brows? ([\d, ]+?)(?= \(and|\)|;|$)"), "第 {0} 行"), (re.compile(r"\(and (\d+) more\)"), "（另有 {0} 个）")]
+_ROWS = [
+    (re.compile(r"\brows? ([\d, ]+?)(?= \(and|\)|;|$)"), "第 {0} 行"),
+    (re.compile(r"\(and (\d+) more\)"), "（另有 {0} 个）"),
+    (re.compile(r" and (\d+) more\b"), " 等，另有 {0} 个"),  # after a list of names: "w1, w2 and 5 more"
+]
 
 
 def translate(text: str, lang: str) -> str:

@@ -430,3 +430,16 @@ def test_register_totals_that_are_text_or_negative_are_named_and_empty_ones_are_
     grids = gpd.read_file(tmp_path / "out" / "partition.gpkg", layer="grids")
     scaled = partial["community_id"].iloc[0]
     assert grids.loc[grids["community_id"] == scaled, "households"].sum() == totals[scaled]  # the one total given holds
+
+
+def test_repeating_a_run_from_its_config_keeps_the_terminal_in_the_locale_s_language(plan, tmp_path):
+    """Every config.toml records `lang = "zh"` (the outputs' default): `partition --config OUT/config.toml` under an
+    English locale spoke Chinese on the terminal. The file sets the outputs' language; only a typed --lang the messages."""
+    english = {"LC_ALL": "", "LC_MESSAGES": "", "LANG": "en_US.UTF-8"}
+    assert 'lang = "zh"' in (plan / "config.toml").read_text(encoding="utf-8")
+    again = CliRunner(env=english).invoke(main, ["partition", "--config", str(plan / "config.toml"), "-o", str(tmp_path / "again")])
+    assert again.exit_code == 0, again.output
+    assert "grids, " in again.output and "joint units from 157 buildings" in again.output and "网格" not in again.output
+    assert 'lang = "zh"' in (tmp_path / "again" / "config.toml").read_text(encoding="utf-8")  # the outputs stay Chinese
+    typed = CliRunner(env=english).invoke(main, ["partition", "--config", str(plan / "config.toml"), "--lang", "zh", "-o", str(tmp_path / "typed")])
+    assert typed.exit_code == 0 and "个网格" in typed.output, typed.output

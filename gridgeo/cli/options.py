@@ -47,10 +47,15 @@ def _configure_logging(verbosity: int, lang: str = "en") -> _MessageFormatter:
 
 
 def _message_lang(ctx: click.Context) -> str:
-    """The language of the messages: the command's ``--lang`` when the user set it, else the locale's."""
+    """The language of the messages: the command's ``--lang`` when the user typed it, else the locale's.
+
+    A ``--config`` file's ``lang`` (every run's config.toml records the outputs' language, zh by default) sets the
+    outputs only: repeating a run from its config.toml does not switch the terminal's language.
+    """
     obj = ctx.find_root().obj or {}
     lang = obj.get("lang") or locale_lang()
-    if ctx.params.get("lang") in LANGS and ctx.get_parameter_source("lang") not in (None, click.core.ParameterSource.DEFAULT):
+    typed = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+    if ctx.params.get("lang") in LANGS and ctx.get_parameter_source("lang") in typed:
         lang = ctx.params["lang"]
     if obj.get("formatter") is not None:
         obj["formatter"].lang = lang
