@@ -9,6 +9,7 @@ with ``gridgeo partition --config OUTDIR/config.toml``.
 from __future__ import annotations
 
 import datetime
+import difflib
 import json
 import tomllib
 from pathlib import Path
@@ -101,13 +102,15 @@ def load_config(path: str | Path) -> dict:
     except FileNotFoundError:
         raise InputError(Problem(str(path), "file not found", "check the --config path")) from None
     except tomllib.TOMLDecodeError as exc:
-        raise InputError(Problem(path.name, f"is not valid TOML ({exc})", "fix the syntax")) from None
+        raise InputError(Problem(path.name, f"is not valid TOML ({exc})", 'fix the syntax: text in quotes (grid-size = "300:500", households = "hh"), lists in brackets (barriers = ["roads.gpkg:roads"])')) from None
     config = {}
     problems = []
     for key, value in raw.items():
         name = key.replace("-", "_")
         if name not in KEYS:
-            problems.append(Problem(path.name, f"unknown key '{key}'", f"use one of: {', '.join(sorted(KEYS))}"))
+            close = difflib.get_close_matches(name, list(KEYS), n=1, cutoff=0.75)
+            meant = f"did you mean '{close[0].replace('_', '-') if '-' in key else close[0]}'? Else " if close else ""
+            problems.append(Problem(path.name, f"unknown key '{key}'", f"{meant}use one of: {', '.join(sorted(KEYS))}"))
             continue
         if isinstance(value, int) and not isinstance(value, bool) and name in {"grid_size", "unit_size"}:
             problems.append(Problem(path.name, f"'{key}' must be text like \"300:500\"", "quote the band"))

@@ -65,7 +65,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "estimated": {"en": ", ESTIMATED", "zh": "，为估算值"},
     "services_summary": {
-        "en": "1+1+1+N teams: {helpers} in all; {flagged} with a workload far above their community's mean",
+        "en": "1+1+1+N teams: {helpers} in all; {flagged} with a workload far above the mean of the community",
         "zh": "1+1+1+N 队伍：共需兼职网格员/志愿者 {n_helpers} 人；{n_flagged} 个网格的工作量明显高于所在社区均值",
     },
     "coverage_summary": {
@@ -115,6 +115,8 @@ def say(key: str, lang: str, **values) -> str:
 _WARNINGS: list[tuple[str, str]] = [
     (r"households ESTIMATED from footprint × storeys × 0\.8 ÷ (.+?) m² \(storeys from (.+)\)",
      "户数为估算值：建筑面积 × 层数 × 0.8 ÷ {0} 平方米（层数来源：{1}）"),
+    (r"households scaled to the register totals in '(.+?)' \((\d+) communities\); (\d+) without a total keep their estimates \((.+)\)$",
+     "户数已按“{0}”字段的登记总数缩放（{1} 个社区）；{2} 个社区没有登记总数，保留估算值（{3}）"),
     (r"households scaled to the register totals in '(.+?)' \((\d+) communities\)", "户数已按“{0}”字段的登记总数缩放（{1} 个社区）"),
     (r"geometry computed in (.+)", "几何计算使用坐标系 {0}"),
     (r"(.+?) reprojected from (.+?) to (.+)", "{0} 已从 {1} 转换到 {2}"),
@@ -150,7 +152,11 @@ _WARNINGS: list[tuple[str, str]] = [
      "未安装中文字体：社区 {0} 以标识代替中文名称打印"),
 ]
 _COMPILED = [(re.compile(pattern + r"$", re.S), zh) for pattern, zh in _WARNINGS]
-_ROWS = [(re.compile(r"\brows? ([\d, ]+?)(?= \(and|\)|;|$)"), "第 {0} 行"), (re.compile(r"\(and (\d+) more\)"), "（另有 {0} 个）")]
+_ROWS = [
+    (re.compile(r"\brows? ([\d, ]+?)(?= \(and|\)|;|$)"), "第 {0} 行"),
+    (re.compile(r"\(and (\d+) more\)"), "（另有 {0} 个）"),
+    (re.compile(r" and (\d+) more\b"), " 等，另有 {0} 个"),  # after a list of names: "w1, w2 and 5 more"
+]
 
 
 def translate(text: str, lang: str) -> str:

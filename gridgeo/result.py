@@ -84,6 +84,10 @@ def read_outputs(outdir: str | Path) -> Partition:
     outdir = Path(outdir)
     gpkg = outdir / "partition.gpkg"
     report = outdir / "report.json"
+    if not outdir.exists():
+        raise InputError(Problem(str(outdir), "folder not found", "check the path: give the folder a gridgeo run wrote (its -o/--output)"))
+    if not outdir.is_dir():
+        raise InputError(Problem(str(outdir), "is a file, not a run's output folder", f"give the folder a gridgeo run wrote (its -o/--output), e.g. {outdir.parent}"))
     if not gpkg.exists() or not report.exists():
         raise InputError(
             Problem(str(outdir), "is not a gridgeo output folder (partition.gpkg or report.json missing)", "run gridgeo partition first")

@@ -317,7 +317,7 @@ def test_bad_edit_rows_are_one_input_error(plan):
         f"line 3: building {one} of community 001 cannot move to grid 002-01",
         f"line 5: building {two} is sent to 002-03 but also to 002-02",
         "line 6: cannot lock unknown grid 009-01",
-        "line 7: unknown action ['shove']",
+        "line 7: unknown action 'shove'",
         "line 7: no grid_code",
     ):
         assert fragment in text, fragment

@@ -7,12 +7,15 @@ Monaco slice of ``tests/data`` (2 real OSM quarters, 157 buildings) and the thre
 
 from __future__ import annotations
 
+import warnings
+
 import geopandas as gpd
 import pandas as pd
 import pytest
 from click.testing import CliRunner
 
 from gridgeo.cli import main
+from gridgeo.messages import translate
 
 from .conftest import DATA
 
@@ -213,3 +216,230 @@ def test_empty_ids_are_one_problem_not_also_duplicates_of_nan(tmp_path):
     assert "c.gpkg: rows 2, 3: community id 'community_id' is empty — fix: give every community an id" in result.output
     assert "b.gpkg: rows 5, 10: building id 'building_id' is empty — fix: give every building an id" in result.output
     assert "duplicate" not in result.output and "nan" not in result.output
+
+
+def test_blank_ids_and_blank_households_are_empty_not_duplicates_or_text(tmp_path):
+    """Cells emptied in an attribute table are stored as '' or spaces, not NULL: '' ids are "empty" (every row named),
+    not "duplicate ''" (which left a single blank id unnamed); a blank households cell is "missing", not "not a number"."""
+    buildings = gpd.read_file(DATA / "monaco_buildings.gpkg", layer="buildings")
+    buildings.loc[buildings.index[[3, 4]], "building_id"] = ""
+    buildings.loc[buildings.index[9], "building_id"] = "  "
+    buildings["hh_est"] = buildings["hh_est"].astype(object)
+    buildings.loc[buildings.index[[1, 2]], "hh_est"] = " "
+    buildings.loc[buildings.index[6], "hh_est"] = "twelve"
+    buildings.to_file(tmp_path / "b.gpkg", layer="buildings")
+    result = CliRunner().invoke(main, ["validate", MONACO[0], str(tmp_path / "b.gpkg"), *OPTIONS])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("3 problems:"), result.output
+    assert "b.gpkg: rows 4, 5, 10: building id 'building_id' is empty — fix: give every building an id" in result.output
+    assert "b.gpkg: rows 2, 3: households 'hh_est' is missing — fix: fill in a count" in result.output
+    assert "b.gpkg: row 7: households 'hh_est' is not a number ('twelve') — fix: use whole numbers" in result.output
+    assert "duplicate" not in result.output and "' '" not in result.output
+
+
+# -- column names --------------------------------------------------------------------------------------------
+def _as_shapefile(frame: gpd.GeoDataFrame, path) -> None:
+    """Save ``frame`` as a GIS package would: field names cut to 10 characters (the warnings about it are expected)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        frame.to_file(path)
+    assert all(len(name) <= 10 for name in gpd.read_file(path, rows=0).columns)
+
+
+def test_a_shapefile_cut_column_name_is_named_with_the_name_the_file_holds(tmp_path):
+    """Saved as a Shapefile, `building_id` becomes `building_i` and `community_id` `community_`: the fix names the
+    column the file holds and says why; a wrong letter case or a typo gets the closest name."""
+    communities = gpd.read_file(DATA / "monaco_communities.gpkg", layer="communities")
+    buildings = gpd.read_file(DATA / "monaco_buildings.gpkg", layer="buildings")
+    _as_shapefile(communities, tmp_path / "c.shp")
+    _as_shapefile(buildings, tmp_path / "b.shp")
+    shp = [str(tmp_path / "c.shp"), str(tmp_path / "b.shp")]
+    result = CliRunner().invoke(main, ["validate", *shp, "--households", "HH_EST", "--community-id", "community_id", "--building-id", "building_id"])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("3 problems:"), result.output
+    assert "c.shp: has no column 'community_id' — fix: use 'community_' (a Shapefile cuts field names to 10 characters); its columns: community_, name" in result.output
+    assert "b.shp: has no column 'building_id' — fix: use 'building_i' (a Shapefile cuts field names to 10 characters); its columns: building_i" in result.output
+    assert "b.shp: has no column 'HH_EST' — fix: use 'hh_est' (the closest name); its columns:" in result.output
+    fixed = CliRunner().invoke(main, ["validate", *shp, "--households", "hh_est", "--community-id", "community_", "--building-id", "building_i"])
+    assert fixed.exit_code == 0, fixed.output
+    assert fixed.output.startswith("OK: 2 communities, 157 buildings assigned, 0 unassigned")
+    unrelated = CliRunner().invoke(main, ["validate", *shp, "--households", "households"])
+    assert "has no column 'households' — fix: use one of: building_i," in unrelated.output
+
+
+def test_an_update_layer_saved_as_a_shapefile_is_told_the_name_does_not_fit(plan, tmp_path):
+    """The plan reads `building_id`, which a Shapefile cannot hold: renaming is no fix, a GeoPackage is; nothing written."""
+    buildings = gpd.read_file(DATA / "monaco_buildings.gpkg", layer="buildings")
+    _as_shapefile(buildings, tmp_path / "buildings-2027.shp")
+    result = CliRunner().invoke(main, ["update", str(plan), "--buildings", str(tmp_path / "buildings-2027.shp"), "-o", str(tmp_path / "out-2027"), "--no-map", "--no-report"])
+    _user_error(
+        result,
+        "buildings-2027.shp: has no column 'building_id', from which the previous plan read its building ids",
+        "a Shapefile cuts field names to 10 characters ('building_i'), so give the new layer as a GeoPackage",
+    )
+    assert not (tmp_path / "out-2027").exists()
+
+
+# -- edits, folders and export -------------------------------------------------------------------------------
+def test_an_unknown_action_is_quoted_as_the_user_wrote_it(plan, tmp_path):
+    """`moove` is shown as 'moove' (not as a Python list), beside the other problems of the file; nothing written."""
+    building = gpd.read_file(plan / "partition.gpkg", layer="buildings")["building_code"].iloc[0]
+    (tmp_path / "edits.csv").write_text(f"building_code,grid_code,action\n{building},001-01,moove\n,001-99,lock\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["apply-edits", str(plan), str(tmp_path / "edits.csv"), "-o", str(tmp_path / "edited"), "--no-map", "--no-report"])
+    assert result.exit_code == 2, result.output
+    assert "edits.csv: line 2: unknown action 'moove' — fix: use one of move, lock, unlock (empty means move)" in result.output
+    assert "edits.csv: line 3: cannot lock unknown grid 001-99" in result.output
+    assert "[" not in result.output and not (tmp_path / "edited").exists()
+
+
+@pytest.mark.parametrize("command", ["update", "map", "report", "print", "apply-edits"])
+def test_a_previous_run_that_is_not_there_is_not_found(tmp_path, command):
+    """A mistyped run folder is "folder not found", not "not a gridgeo output folder … run gridgeo partition first"."""
+    missing = str(tmp_path / "gridgeo-ou")
+    (tmp_path / "edits.csv").write_text("building_code,grid_code\n", encoding="utf-8")
+    extra = {"update": ["--buildings", MONACO[1], "-o", str(tmp_path / "new")], "apply-edits": [str(tmp_path / "edits.csv"), "-o", str(tmp_path / "new")]}
+    result = CliRunner().invoke(main, [command, missing, *extra.get(command, [])])
+    _user_error(result, f"{missing}: folder not found", "give the folder a gridgeo run wrote (its -o/--output)")
+    assert not (tmp_path / "new").exists()
+
+
+def test_export_to_a_file_says_the_files_are_already_written(plan):
+    """`gridgeo export OUT --to plans.gpkg` (a GIS user after a file): PostGIS only, and where the files already are."""
+    result = CliRunner().invoke(main, ["export", str(plan), "--to", "plans.gpkg", "--schema", "monaco"])
+    _user_error(result, "--to: 'plans.gpkg' is not a PostgreSQL URL", "partition.gpkg, grids.geojson", "--format shp")
+
+
+def test_demo_into_a_folder_of_other_files_names_the_demo_not_overwrite(tmp_path):
+    """`gridgeo demo -o FOLDER` has no --overwrite: the refusal says the demo will not replace it; the folder is kept."""
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    result = CliRunner().invoke(main, ["demo", "-o", str(tmp_path)])
+    message = _user_error(result, "is not empty and is not a gridgeo output folder", "so gridgeo demo will not replace it")
+    assert "--overwrite" not in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]
+
+
+def test_the_exit_codes_are_in_the_help_and_hold():
+    """`gridgeo --help` (and so docs/cli.md) lists the exit codes; 1 for validate's problems and 2 for a usage error hold."""
+    text = CliRunner().invoke(main, ["--help"]).output
+    for code in ("0 done", "1 `validate` found problems", "2 a usage or input error", "3 a run that failed its own checks", "130 interrupted"):
+        assert code in " ".join(text.split()), code
+    assert CliRunner().invoke(main, ["validate", MONACO[0], MONACO[1], "--households", "nope"]).exit_code == 1
+    assert CliRunner().invoke(main, ["partition", *MONACO, "--households", "nope", "-o", "never-written"]).exit_code == 2
+
+
+def test_coordinate_columns_in_another_letter_case_are_named_as_the_header_has_them(tmp_path):
+    """A table of points with `X`, `Y` given as `--x x --y y`: the fix gives the options as they must be written."""
+    buildings = gpd.read_file(DATA / "monaco_buildings.gpkg", layer="buildings")
+    points = buildings.to_crs(32632).representative_point().to_crs(4326)
+    table = pd.DataFrame({"building_id": buildings["building_id"], "hh_est": buildings["hh_est"], "X": points.x.round(7), "Y": points.y.round(7)})
+    table.to_csv(tmp_path / "buildings.csv", index=False)
+    args = ["validate", MONACO[0], str(tmp_path / "buildings.csv"), *OPTIONS]
+    result = CliRunner().invoke(main, [*args, "--x", "x", "--y", "y"])
+    assert result.exit_code == 1, result.output
+    assert "buildings.csv: has no column 'x', 'y' (columns: building_id, hh_est, X, Y) — fix: name the coordinate columns exactly as in the header row: --x X --y Y" in result.output
+    fixed = CliRunner().invoke(main, [*args, "--x", "X", "--y", "Y"])
+    assert fixed.exit_code == 0 and fixed.output.startswith("OK: 2 communities, 157 buildings assigned"), fixed.output
+
+
+def test_an_unknown_grid_code_gets_the_community_s_codes_and_the_next_new_one(plan, tmp_path):
+    """`001-77x` or a grid of a community the plan lacks: the fix names the building's own community, its grid codes
+    and the code a new grid would take; problems come in the file's line order."""
+    buildings = gpd.read_file(plan / "partition.gpkg", layer="buildings")
+    grids = gpd.read_file(plan / "partition.gpkg", layer="grids")
+    building = buildings.loc[buildings["community_code"] == "001", "building_code"].iloc[0]
+    own = sorted(grids.loc[grids["community_code"] == "001", "grid_code"])
+    assert len(own) > 2
+    following = f"001-{max(int(code.split('-')[1]) for code in own if code.split('-')[1].isdigit()) + 1:02d}"
+    (tmp_path / "edits.csv").write_text(f"building_code,grid_code\n001-B99999,001-01\n{building},001-77x\n{building},009-01\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["apply-edits", str(plan), str(tmp_path / "edits.csv"), "-o", str(tmp_path / "edited"), "--no-map", "--no-report"])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.output.splitlines() if line.startswith("  - ")]
+    assert [line.split(": ")[1] for line in lines] == ["line 2", "line 3", "line 4"], lines
+    assert f"— fix: use a grid_code of the building's community 001 ({own[0]} … {own[-1]}), or {following} for a new grid" in lines[1]
+    assert "building code 001-B99999" in lines[0] and "'009-01'" in lines[2]
+    assert not (tmp_path / "edited").exists()
+
+
+# -- which layer is which ------------------------------------------------------------------------------------
+def test_a_file_of_several_layers_given_twice_gets_each_argument_its_own_example():
+    """COMMUNITIES and BUILDINGS both given as a two-layer GeoPackage without `:LAYER`: each problem's example is the
+    layer meant for that argument (not the placeholder FILE.gpkg:LAYER twice)."""
+    path = str(DATA / "helsinki_overlap.gpkg")
+    result = CliRunner().invoke(main, ["validate", path, path])
+    assert result.exit_code == 1, result.output
+    assert result.output.startswith("2 problems:"), result.output
+    for layer in ("communities", "buildings"):
+        assert f"helsinki_overlap.gpkg: has 2 layers (communities, buildings) — fix: name the layer, e.g. helsinki_overlap.gpkg:{layer} on the command line (layer='{layer}' in Python)" in result.output
+    assert "FILE.gpkg" not in result.output
+
+
+@pytest.mark.parametrize("command", ["validate", "partition"])
+def test_communities_and_buildings_swapped_are_said_to_be_swapped(tmp_path, command):
+    """BUILDINGS first and COMMUNITIES second: one problem saying so, not "duplicate community_id values" (the buildings'
+    community column read as ids); nothing is written. Given the right way round the same files pass."""
+    communities, buildings = MONACO
+    out = ["-o", str(tmp_path / "out"), *FAST] if command == "partition" else []
+    result = CliRunner().invoke(main, [command, buildings, communities, *out])
+    assert result.exit_code == (1 if command == "validate" else 2), result.output
+    assert "monaco_buildings.gpkg:buildings: has 157 features, more and smaller than the 2 of monaco_communities.gpkg:communities" in result.output
+    assert "the communities and the buildings look swapped — fix: give the communities first, then the buildings (monaco_communities.gpkg:communities monaco_buildings.gpkg:buildings)" in result.output
+    assert "duplicate" not in result.output and not (tmp_path / "out").exists()
+    assert CliRunner().invoke(main, ["validate", communities, buildings]).exit_code == 0
+
+
+# -- configuration files -------------------------------------------------------------------------------------
+def test_a_config_typo_gets_the_key_meant_and_a_band_without_quotes_the_syntax(tmp_path):
+    """`grid_sise` names `grid_size`; `grid-size = 300:500` (TOML wants text in quotes) shows how values are written."""
+    communities, buildings = MONACO
+    (tmp_path / "typo.toml").write_text(f'communities = "{communities}"\nbuildings = "{buildings}"\ngrid_sise = "300:500"\n', encoding="utf-8")
+    (tmp_path / "unquoted.toml").write_text("grid-size = 300:500\n", encoding="utf-8")
+    typo = CliRunner().invoke(main, ["partition", "--config", str(tmp_path / "typo.toml"), "-o", str(tmp_path / "out")])
+    assert typo.exit_code == 2 and "typo.toml: unknown key 'grid_sise' — fix: did you mean 'grid_size'? Else use one of:" in typo.output, typo.output
+    unquoted = CliRunner().invoke(main, ["partition", "--config", str(tmp_path / "unquoted.toml"), "-o", str(tmp_path / "out")])
+    assert unquoted.exit_code == 2, unquoted.output
+    assert 'unquoted.toml: is not valid TOML' in unquoted.output and 'fix: fix the syntax: text in quotes (grid-size = "300:500"' in unquoted.output
+    assert "Traceback" not in typo.output + unquoted.output and not (tmp_path / "out").exists()
+
+
+# -- register totals -----------------------------------------------------------------------------------------
+def test_register_totals_that_are_text_or_negative_are_named_and_empty_ones_are_said_to_keep_the_estimate(tmp_path):
+    """`--community-households COL` skipped 'unknown' and -5 without a word (those communities kept their estimates);
+    they are now problems naming the rows, and empty cells, which do keep the estimate, are listed in the note."""
+    communities = gpd.read_file(DATA / "monaco_communities.gpkg", layer="communities")
+    buildings = gpd.read_file(DATA / "monaco_buildings.gpkg", layer="buildings")
+    totals = buildings.groupby("community_id")["hh_est"].sum()
+    communities["register"] = communities["community_id"].map(totals).astype(object)
+    bad = communities.copy()
+    bad.loc[bad.index[0], "register"] = "unknown"
+    bad.loc[bad.index[1], "register"] = -5
+    bad.to_file(tmp_path / "bad.gpkg", layer="communities")
+    result = CliRunner().invoke(main, ["validate", str(tmp_path / "bad.gpkg"), MONACO[1], "--community-households", "register"])
+    assert result.exit_code == 1, result.output
+    assert "bad.gpkg: row 1: register total 'register' is not a number ('unknown') — fix: use whole numbers, or leave the cell empty" in result.output
+    assert "bad.gpkg: row 2: register total 'register' is negative — fix: use 0 or more" in result.output
+    partial = communities.copy()
+    partial.loc[partial.index[1], "register"] = None
+    partial.to_file(tmp_path / "partial.gpkg", layer="communities")
+    run = CliRunner().invoke(main, ["partition", str(tmp_path / "partial.gpkg"), MONACO[1], "--community-households", "register", *FAST, "-o", str(tmp_path / "out")])
+    assert run.exit_code == 0, run.output
+    missing = partial["community_id"].iloc[1]
+    notes = pd.read_json(tmp_path / "out" / "report.json", typ="series")["notes"]
+    note = next(note for note in notes if note.startswith("households scaled"))
+    assert note == f"households scaled to the register totals in 'register' (1 communities); 1 without a total keep their estimates ({missing})", notes
+    assert translate(note, "zh") == f"户数已按“register”字段的登记总数缩放（1 个社区）；1 个社区没有登记总数，保留估算值（{missing}）"
+    grids = gpd.read_file(tmp_path / "out" / "partition.gpkg", layer="grids")
+    scaled = partial["community_id"].iloc[0]
+    assert grids.loc[grids["community_id"] == scaled, "households"].sum() == totals[scaled]  # the one total given holds
+
+
+def test_repeating_a_run_from_its_config_keeps_the_terminal_in_the_locale_s_language(plan, tmp_path):
+    """Every config.toml records `lang = "zh"` (the outputs' default): `partition --config OUT/config.toml` under an
+    English locale spoke Chinese on the terminal. The file sets the outputs' language; only a typed --lang the messages."""
+    english = {"LC_ALL": "", "LC_MESSAGES": "", "LANG": "en_US.UTF-8"}
+    assert 'lang = "zh"' in (plan / "config.toml").read_text(encoding="utf-8")
+    again = CliRunner(env=english).invoke(main, ["partition", "--config", str(plan / "config.toml"), "-o", str(tmp_path / "again")])
+    assert again.exit_code == 0, again.output
+    assert "grids, " in again.output and "joint units from 157 buildings" in again.output and "网格" not in again.output
+    assert 'lang = "zh"' in (tmp_path / "again" / "config.toml").read_text(encoding="utf-8")  # the outputs stay Chinese
+    typed = CliRunner(env=english).invoke(main, ["partition", "--config", str(plan / "config.toml"), "--lang", "zh", "-o", str(tmp_path / "typed")])
+    assert typed.exit_code == 0 and "个网格" in typed.output, typed.output

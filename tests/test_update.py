@@ -293,4 +293,4 @@ def test_cli_update(taipei_small, tmp_path):
     same = runner.invoke(main, ["update", str(folder), "--buildings", str(tmp_path / "new.gpkg"), "-o", str(folder), "--overwrite"])
     assert same.exit_code == 2 and "PREVIOUS_OUTDIR" in same.output
     missing = runner.invoke(main, ["update", str(tmp_path / "nope"), "--buildings", str(tmp_path / "new.gpkg"), "-o", str(tmp_path / "v3")])
-    assert missing.exit_code == 2 and "not a gridgeo output folder" in missing.output
+    assert missing.exit_code == 2 and "nope: folder not found" in missing.output

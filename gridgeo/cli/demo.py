@@ -8,6 +8,7 @@ import click
 
 from ..errors import InputError, Problem
 from ..messages import say
+from ..outputs.export import check_output_folder
 from .group import main
 from .options import LANGS, _handle_errors, _lang
 from .partition import partition
@@ -24,13 +25,14 @@ def _sample_folder() -> Path:
 
 
 @main.command()
-@click.option("-o", "--output", default="gridgeo-demo", show_default=True, type=click.Path(file_okay=False), help="Output folder (replaced if it exists).")
-@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True)
+@click.option("-o", "--output", default="gridgeo-demo", show_default=True, type=click.Path(file_okay=False), help="Output folder (replaced if it is an earlier gridgeo output; a folder holding other files is refused).")
+@click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True, help="Language of the map and report; when given, also of the messages (else the locale's).")
 @click.pass_context
 @_handle_errors
 def demo(ctx, output, lang):
     """Partition the sample data (four Taipei villages) into OUTPUT and say where the map is."""
     sample = _sample_folder()
+    check_output_folder(output, True, overwrite_hint="gridgeo demo")  # the demo replaces only an earlier output
     ctx.invoke(
         partition,
         communities=str(sample / "communities.shp"),

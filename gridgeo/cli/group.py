@@ -18,6 +18,10 @@ def main(ctx: click.Context, verbose: int, quiet: bool) -> None:
     """Split communities (社区) into governance grids (网格) and joint-household units (联户).
 
     Start with `gridgeo demo`, then `gridgeo partition --help`.
+
+    Exit codes: 0 done; 1 `validate` found problems; 2 a usage or input error (one message naming the file,
+    the rows and the fix; nothing is written); 3 a run that failed its own checks, or an internal error
+    (nothing is written; please report it with the -v output); 130 interrupted (nothing is written).
     """
     verbosity = -1 if quiet else verbose
     lang = locale_lang()

@@ -39,7 +39,7 @@ from .steps import (
 @click.option("--format", "formats", multiple=True, metavar="FMT", help="Extra exports: shp, csv, xlsx.")
 @click.option("--map/--no-map", "make_map", default=True, show_default=True, help="Write map.html.")
 @click.option("--report/--no-report", "make_report", default=True, show_default=True, help="Write report.html.")
-@click.option("--lang", type=click.Choice(LANGS), default=None, help="Language of the map and report (default: the previous run's).")
+@click.option("--lang", type=click.Choice(LANGS), default=None, help="Language of the map and report (default: the previous run's) and of the messages (default: the locale's).")
 @click.option("--overwrite", is_flag=True, help="Replace OUTDIR if it exists.")
 @register_options
 @_handle_errors
@@ -80,7 +80,7 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
             raise InputError(Problem(layer_label(path, layer), "is a table, and the previous run read its buildings from a map layer (no --x/--y or --wkt in its config.toml)", "give the new buildings as the same kind of layer as before"))
         frame = read_point_table(path, sheet=layer, encoding=encoding, **recorded)
     else:
-        frame = read_layer(path, layer=layer, encoding=encoding)
+        frame = read_layer(path, layer=layer, encoding=encoding, kind="buildings")
     barrier_frames = [read_layer(split_layer_spec(spec)[0], layer=split_layer_spec(spec)[1], encoding=encoding) for spec in barriers]
     road_specs, road_frames, centres = _living_services(prev, roads, service_centres, encoding)
     result = update(

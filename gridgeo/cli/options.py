@@ -6,6 +6,7 @@ import functools
 import logging
 import sys
 import warnings
+from pathlib import Path
 
 import click
 
@@ -46,10 +47,15 @@ def _configure_logging(verbosity: int, lang: str = "en") -> _MessageFormatter:
 
 
 def _message_lang(ctx: click.Context) -> str:
-    """The language of the messages: the command's ``--lang`` when the user set it, else the locale's."""
+    """The language of the messages: the command's ``--lang`` when the user typed it, else the locale's.
+
+    A ``--config`` file's ``lang`` (every run's config.toml records the outputs' language, zh by default) sets the
+    outputs only: repeating a run from its config.toml does not switch the terminal's language.
+    """
     obj = ctx.find_root().obj or {}
     lang = obj.get("lang") or locale_lang()
-    if ctx.params.get("lang") in LANGS and ctx.get_parameter_source("lang") not in (None, click.core.ParameterSource.DEFAULT):
+    typed = (click.core.ParameterSource.COMMANDLINE, click.core.ParameterSource.ENVIRONMENT)
+    if ctx.params.get("lang") in LANGS and ctx.get_parameter_source("lang") in typed:
         lang = ctx.params["lang"]
     if obj.get("formatter") is not None:
         obj["formatter"].lang = lang
@@ -206,6 +212,9 @@ def database_options(func):
     return _grouped(func, "database", DATABASE_PARAMS, options)
 
 
+FILE_SUFFIXES = (".gpkg", ".shp", ".geojson", ".json", ".zip", ".csv", ".xlsx", ".parquet", ".sqlite", ".kml", ".dxf")
+
+
 def _check_database(database: dict | None) -> None:
     """--to and --schema go together, and the URL is one gridgeo can use (no password in it)."""
     if not database or not (database.get("to") or database.get("schema")):
@@ -215,13 +224,21 @@ def _check_database(database: dict | None) -> None:
     from ..outputs.postgis import is_postgres, parse_postgres_url
 
     if not is_postgres(database["to"]):
-        raise InputError(Problem("--to", f"{database['to']!r} is not a PostgreSQL URL", "write postgresql://USER@HOST:PORT/DB"))
+        fix = "write postgresql://USER@HOST:PORT/DB"
+        if Path(str(database["to"])).suffix.lower() in FILE_SUFFIXES:
+            # a GIS user after a file: the run's folder already holds them
+            fix += (
+                "; --to writes into a PostGIS database only: the plan's files are in the run's output folder already "
+                "(partition.gpkg, grids.geojson, buildings.geojson, units.geojson), and --format shp on partition, update "
+                "or apply-edits adds Shapefiles under shp/"
+            )
+        raise InputError(Problem("--to", f"{database['to']!r} is not a PostgreSQL URL", fix))
     parse_postgres_url(database["to"])
 
 
 def map_options(func):
     options = [
-        click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True, help="Language of the map and report."),
+        click.option("--lang", type=click.Choice(LANGS), default="zh", show_default=True, help="Language of the map and report; when given, also of the messages (else the locale's)."),
         click.option("--basemap", type=click.Choice(BASEMAPS), default="osm", show_default=True, help="Map background (gaode shifts drawings to GCJ-02)."),
         click.option("--tianditu-key", metavar="KEY", envvar="TIANDITU_KEY", help="Tianditu (天地图) key for --basemap tianditu (or $TIANDITU_KEY)."),
     ]

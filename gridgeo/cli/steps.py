@@ -100,7 +100,7 @@ def _read_services(roads, service_centres, centre_id, centre_name, encoding, com
     for spec in roads:
         path, layer = split_layer_spec(spec)
         try:
-            road_frames.append(read_layer(path, layer=layer, encoding=encoding))
+            road_frames.append(read_layer(path, layer=layer, encoding=encoding, kind="roads"))
         except InputError as exc:
             problems += exc.problems
     if service_centres:
@@ -190,14 +190,14 @@ def _read_inputs(communities: str, buildings: str, barriers, encoding: str | Non
             if key == "buildings" and points:
                 given = ", ".join(f"--{name}" for name in points)
                 raise InputError(Problem(labels[key], f"is a map layer with its own geometry and CRS, so {given} do not apply", "leave them out: they describe a BUILDINGS table (CSV, XLSX) of points"))
-            frames.append(read_layer(path, layer=layer, encoding=encoding))
+            frames.append(read_layer(path, layer=layer, encoding=encoding, kind=key))
         except InputError as exc:
             problems += exc.problems
     barrier_frames = []
     for spec in barriers:
         path, layer = split_layer_spec(spec)
         try:
-            barrier_frames.append(read_layer(path, layer=layer, encoding=encoding))
+            barrier_frames.append(read_layer(path, layer=layer, encoding=encoding, kind="roads"))
         except InputError as exc:
             problems += exc.problems
     if problems:
@@ -230,7 +230,7 @@ def _read_areas(dedicated: str | None, compounds: str | None, encoding: str | No
                     raise InputError(Problem(path, "file not found", "check the path"))
                 frames.append(pd.read_csv(path, dtype=str, encoding=encoding or "utf-8-sig"))
             else:
-                frames.append(read_layer(path, layer=layer, encoding=encoding))
+                frames.append(read_layer(path, layer=layer, encoding=encoding, kind=key))
         except InputError as exc:
             problems += exc.problems
         except (UnicodeDecodeError, pd.errors.ParserError) as exc:

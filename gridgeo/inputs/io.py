@@ -68,6 +68,7 @@ def read_layer(
     layer: str | None = None,
     encoding: str | None = None,
     bbox: tuple[float, float, float, float] | None = None,
+    kind: str | None = None,
 ) -> gpd.GeoDataFrame:
     """Read one vector layer.
 
@@ -88,6 +89,9 @@ def read_layer(
         Read only the features whose extent meets this box, given in the
         layer's own CRS: the spatial index does the filtering, so a worker
         reads its communities' buildings without loading a whole province.
+    kind : str, optional
+        What the layer holds (``communities``, ``buildings``, ``roads``): when the file has several layers and none
+        is named, the error's example is the layer whose name is closest to it.
 
     Returns
     -------
@@ -132,12 +136,13 @@ def read_layer(
         if layer is None and suffix in {".gpkg", ".zip"}:
             layers = pyogrio.list_layers(source)
             if len(layers) > 1:
-                names = ", ".join(str(name) for name in layers[:, 0])
+                names = [str(name) for name in layers[:, 0]]
+                example = _closest_layer(kind, names)
                 raise InputError(
                     Problem(
                         label,
-                        f"has {len(layers)} layers ({names})",
-                        "name the layer, e.g. FILE.gpkg:LAYER on the command line or layer= in Python",
+                        f"has {len(layers)} layers ({', '.join(names)})",
+                        f"name the layer, e.g. {path.name}:{example} on the command line (layer={example!r} in Python)",
                     )
                 )
         kwargs = {}
@@ -190,6 +195,26 @@ def _read_malformed(source: str, layer: str | None, label: str, exc: Exception, 
         f" ({describe_rows(missing + 1)})" if len(missing) else "",
     )
     return frame
+
+
+def _closest_layer(kind: str | None, names: list[str]) -> str:
+    """The layer of ``names`` that most likely holds ``kind`` (its name contains it, or is closest to it), else the first.
+
+    Examples
+    --------
+    >>> _closest_layer("buildings", ["communities", "building_footprints"]), _closest_layer(None, ["a", "b"])
+    ('building_footprints', 'a')
+    """
+    if kind:
+        stem = kind.lower().rstrip("s")
+        for name in names:
+            if stem in name.lower():
+                return name
+        lowered = {name.lower(): name for name in names}
+        close = difflib.get_close_matches(kind.lower(), list(lowered), n=1, cutoff=0.4)
+        if close:
+            return lowered[close[0]]
+    return names[0]
 
 
 def _missing_layer(path: Path, layer: str | None) -> Problem | None:
@@ -430,11 +455,14 @@ def read_point_table(
         if x is not None or y is not None:
             raise InputError(Problem(label, f"only --{'x' if x is not None else 'y'} names a coordinate column", "give both --x COL and --y COL"))
         raise InputError(Problem(label, "is a table: its coordinate columns must be named", _coordinate_fix(columns)))
-    missing = [c for c in ((wkt,) if wkt is not None else (x, y)) if c not in columns]
+    named = {"wkt": wkt} if wkt is not None else {"x": x, "y": y}
+    missing = [c for c in named.values() if c not in columns]
     if missing:
-        raise InputError(
-            Problem(label, f"has no column {', '.join(repr(c) for c in missing)} (columns: {', '.join(columns)})", "name the coordinate columns exactly as in the header row")
-        )
+        fix = "name the coordinate columns exactly as in the header row"
+        by_case = {c.lower(): c for c in columns}
+        if all(c.lower() in by_case for c in missing):  # another letter case: say the options as they should be
+            fix += ": " + " ".join(f"--{option} {by_case.get(c.lower(), c) if c not in columns else c}" for option, c in named.items())
+        raise InputError(Problem(label, f"has no column {', '.join(repr(c) for c in missing)} (columns: {', '.join(columns)})", fix))
     try:
         target = pyproj.CRS.from_user_input(crs if crs is not None else "EPSG:4326")
     except pyproj.exceptions.CRSError:

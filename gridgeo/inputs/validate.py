@@ -12,6 +12,7 @@ households.
 
 from __future__ import annotations
 
+import difflib
 import logging
 from dataclasses import dataclass, field
 
@@ -121,6 +122,9 @@ def prepare_inputs(
         except CRSError as exc:
             crs_problems.problems.extend(exc.problems)
     crs_problems.raise_if_any(CRSError)
+    swapped = _swapped_layers(communities, buildings, c_label, b_label)
+    if swapped is not None:
+        raise InputError(swapped)  # every other problem (duplicate "community" ids, …) would follow from it
     communities = _drop_m_values(communities, c_label, notes)
     buildings = _drop_m_values(buildings, b_label, notes)
 
@@ -133,11 +137,11 @@ def prepare_inputs(
     if community_id is None and "community_id" in communities.columns:
         community_id = "community_id"
     if community_id is not None and community_id not in communities.columns:
-        problems.add(c_label, f"has no column '{community_id}'", f"use one of: {_columns(communities)}")
+        _no_column(problems, c_label, communities, community_id)
         community_id = None
     if community_id is not None:
         ids = communities[community_id]
-        missing = ids.isna() | (ids.astype(str).str.strip() == "")
+        missing = _blank(ids)
         if missing.any():
             problems.add(c_label, f"{describe_rows(np.flatnonzero(missing) + 1)}: community id '{community_id}' is empty", "give every community an id")
         ids = ids.astype(str).to_numpy()
@@ -148,10 +152,10 @@ def prepare_inputs(
     names = None  # building ids that name buildings in messages (else row numbers)
     if building_id is not None:
         if building_id not in buildings.columns:
-            problems.add(b_label, f"has no column '{building_id}'", f"use one of: {_columns(buildings)}")
+            _no_column(problems, b_label, buildings, building_id)
         else:
             bids = buildings[building_id]
-            missing = bids.isna()
+            missing = _blank(bids)
             if missing.any():
                 problems.add(b_label, f"{describe_rows(np.flatnonzero(missing) + 1)}: building id '{building_id}' is empty", "give every building an id")
             else:
@@ -190,11 +194,11 @@ def prepare_inputs(
     hh_values = None
     if households is not None:
         if households not in buildings.columns:
-            problems.add(b_label, f"has no column '{households}'", f"use one of: {_columns(buildings)}, or omit --households to estimate")
+            _no_column(problems, b_label, buildings, households, ", or omit --households to estimate")
         else:
             raw = buildings[households]
             numeric = pd.to_numeric(raw, errors="coerce")
-            missing = raw.isna().to_numpy()
+            missing = _blank(raw).to_numpy()
             text = (~missing) & numeric.isna().to_numpy()
             values = numeric.to_numpy(dtype=float)
             negative = np.isfinite(values) & (values < 0)
@@ -213,7 +217,9 @@ def prepare_inputs(
                 problems.add(b_label, f"{describe_rows(np.flatnonzero(infinite) + 1)}: households '{households}' is infinite", "use whole numbers")
             hh_values = np.where(np.isfinite(values), values, 0).astype(np.int64)
     if community_households is not None and community_households not in communities.columns:
-        problems.add(c_label, f"has no column '{community_households}'", f"use one of: {_columns(communities)}")
+        _no_column(problems, c_label, communities, community_households)
+    elif community_households is not None:
+        _check_register_totals(problems, c_label, communities[community_households], community_households)
     problems.raise_if_any()
     _warn_duplicate_geometries(b_geoms, b_empty, b_label, notes, which=which)
 
@@ -338,6 +344,10 @@ def prepare_inputs(
         totals = {i: int(v) for i, v in enumerate(totals_raw) if np.isfinite(v) and v >= 0}
         hh = calibrate_to_totals(hh, community_of, totals, shapely.area(b_metric))
         notes.append(f"households scaled to the register totals in '{community_households}' ({len(totals)} communities)")
+        if len(totals) < len(communities):
+            untotalled = [str(ids[i]) for i in range(len(communities)) if i not in totals]
+            shown = ", ".join(untotalled[:10]) + (f" and {len(untotalled) - 10} more" if len(untotalled) > 10 else "")
+            notes[-1] += f"; {len(untotalled)} without a total keep their estimates ({shown})"
         estimated = True
     totals = np.bincount(community_of, weights=hh, minlength=len(communities))
     empty = np.flatnonzero(totals == 0)
@@ -518,8 +528,107 @@ def _looks_swapped(communities: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, c
     return None
 
 
+def _swapped_layers(communities: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, c_label: str, b_label: str) -> Problem | None:
+    """The problem of COMMUNITIES and BUILDINGS given the wrong way round, else None.
+
+    Said only when both signs agree: more communities than buildings, and the typical community (median area) smaller
+    than the typical building footprint.  A community without buildings, or a large footprint, happens in real data,
+    but not both signs at once; buildings given as points never trigger it.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> blocks = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 500, 500)], crs=32651)
+    >>> houses = gpd.GeoDataFrame(geometry=[shapely.box(10 * i, 0, 10 * i + 8, 8) for i in range(5)], crs=32651)
+    >>> _swapped_layers(blocks, houses, "c.gpkg", "b.gpkg") is None
+    True
+    >>> print(_swapped_layers(houses, blocks, "b.gpkg", "c.gpkg"))  # doctest: +NORMALIZE_WHITESPACE
+    b.gpkg: has 5 features, more and smaller than the 1 of c.gpkg (median area 64 m² against 250,000 m²): the
+    communities and the buildings look swapped — fix: give the communities first, then the buildings (c.gpkg b.gpkg)
+    """
+    if len(communities) <= len(buildings):
+        return None
+    c_geoms = communities.geometry
+    b_geoms = buildings.geometry if CRS.from_user_input(buildings.crs) == CRS.from_user_input(communities.crs) else buildings.geometry.to_crs(communities.crs)
+    polygonal = shapely.get_type_id(b_geoms.to_numpy()) if len(b_geoms) else np.zeros(0)
+    if not np.isin(polygonal, (3, 6)).any():
+        return None  # buildings as points: no footprint to compare
+    metric = local_metric_crs(communities)
+    c_area = float(np.nanmedian(shapely.area(c_geoms.to_crs(metric).to_numpy())))
+    b_area = float(np.nanmedian(shapely.area(b_geoms[np.isin(polygonal, (3, 6))].to_crs(metric).to_numpy())))
+    if not c_area < b_area:
+        return None
+    return Problem(
+        c_label,
+        f"has {len(communities):,} features, more and smaller than the {len(buildings):,} of {b_label} (median area {c_area:,.0f} m² "
+        f"against {b_area:,.0f} m²): the communities and the buildings look swapped",
+        f"give the communities first, then the buildings ({b_label} {c_label})",
+    )
+
+
+def _check_register_totals(problems: ProblemCollector, label: str, raw: pd.Series, column: str) -> None:
+    """Register totals are whole numbers of 0 or more; an empty cell (no total for that community) keeps its estimate."""
+    numeric = pd.to_numeric(raw, errors="coerce")
+    blank = _blank(raw).to_numpy()
+    values = numeric.to_numpy(dtype=float)
+    text = ~blank & numeric.isna().to_numpy()
+    if text.any():
+        shown = ", ".join(repr(v) for v in raw[text].astype(str).unique()[:5])
+        problems.add(label, f"{describe_rows(np.flatnonzero(text) + 1)}: register total '{column}' is not a number ({shown})", "use whole numbers, or leave the cell empty to keep that community's estimate")
+    negative = np.isfinite(values) & (values < 0)
+    if negative.any():
+        problems.add(label, f"{describe_rows(np.flatnonzero(negative) + 1)}: register total '{column}' is negative", "use 0 or more")
+    fractional = np.isfinite(values) & (values >= 0) & (values != np.round(values))
+    if fractional.any():
+        problems.add(label, f"{describe_rows(np.flatnonzero(fractional) + 1)}: register total '{column}' is not a whole number", "round the totals")
+
+
+def _blank(values: pd.Series) -> pd.Series:
+    """Where ``values`` hold nothing: missing, or text of only spaces (a cell emptied in a spreadsheet or attribute table)."""
+    blank = values.isna()
+    if values.dtype == object or pd.api.types.is_string_dtype(values.dtype):
+        blank |= values.astype(str).str.strip() == ""
+    return blank
+
+
 def _columns(frame: gpd.GeoDataFrame) -> str:
     return ", ".join(str(c) for c in frame.columns if c != frame.geometry.name)
+
+
+SHAPEFILE_FIELD_LENGTH = 10  # a DBF field name holds at most 10 characters
+
+
+def meant_column(column: str, columns) -> tuple[str, str] | None:
+    """The column of ``columns`` that was meant by a missing ``column``, and why, when one stands out; else None.
+
+    A Shapefile cuts field names to 10 characters (``building_id`` is stored as ``building_i``); another letter case
+    or a typo gives the closest name.
+
+    Examples
+    --------
+    >>> meant_column("building_id", ["building_i", "osm_id", "hh_est"])
+    ('building_i', 'a Shapefile cuts field names to 10 characters')
+    >>> meant_column("HH_EST", ["building_id", "hh_est"])
+    ('hh_est', 'the closest name')
+    >>> meant_column("households", ["building_id", "hh_est"]) is None
+    True
+    """
+    names = [str(c) for c in columns]
+    if len(column) > SHAPEFILE_FIELD_LENGTH and column[:SHAPEFILE_FIELD_LENGTH] in names:
+        return column[:SHAPEFILE_FIELD_LENGTH], f"a Shapefile cuts field names to {SHAPEFILE_FIELD_LENGTH} characters"
+    lower = {name.lower(): name for name in names}
+    close = difflib.get_close_matches(column.lower(), list(lower), n=1, cutoff=0.75)
+    return (lower[close[0]], "the closest name") if close else None
+
+
+def _no_column(problems: ProblemCollector, label: str, frame: gpd.GeoDataFrame, column: str, tail: str = "") -> None:
+    """Add the problem of a missing column: the column meant when one stands out, and every column of the layer."""
+    meant = meant_column(column, [c for c in frame.columns if c != frame.geometry.name])
+    if meant is None:
+        fix = f"use one of: {_columns(frame)}{tail}"
+    else:
+        fix = f"use '{meant[0]}' ({meant[1]}); its columns: {_columns(frame)}{tail}"
+    problems.add(label, f"has no column '{column}'", fix)
 
 
 def _check_duplicates(problems: ProblemCollector, label: str, values: np.ndarray, column: str, *, skip: np.ndarray | None = None) -> None:

@@ -70,6 +70,25 @@ def _lines(rows: list[int]) -> str:
     return f"{'line' if len(rows) == 1 else 'lines'} {shown}{more}"
 
 
+def _first_line(problem) -> int:
+    """The first line a problem names (problems naming no line first), to list them in the file's order."""
+    hit = re.match(r"lines? (\d+)", problem.message)
+    return int(hit.group(1)) if hit else 0
+
+
+def _next_code(community: str, codes: list[str], retired) -> str:
+    """The first grid code of ``community`` after every code it has or had: what a new grid is called.
+
+    Examples
+    --------
+    >>> _next_code("001", ["001-01", "001-09"], {"001-10"})
+    '001-11'
+    """
+    numbers = [code.rsplit("-", 1)[1] for code in [*codes, *retired] if code.startswith(f"{community}-") and code.rsplit("-", 1)[1].isdigit()]
+    width = max((len(number) for number in numbers), default=2)  # the community's own width (3 digits past 99 grids)
+    return f"{community}-{max((int(n) for n in numbers), default=0) + 1:0{width}d}"
+
+
 def check_edits(previous: Partition, edits: pd.DataFrame, *, source: str = "edits") -> tuple[dict[str, str], list[str], list[str], dict[str, list[int]]]:
     """Validate an edit table against ``previous``; every problem together in one :class:`InputError`.
 
@@ -120,7 +139,7 @@ def check_edits(previous: Partition, edits: pd.DataFrame, *, source: str = "edit
 
     bad_action = group(~np.isin(action, ACTIONS))
     if bad_action:
-        problems.add(source, f"{_lines(bad_action)}: unknown action {sorted(set(action[bad_action]))}", f"use one of {', '.join(ACTIONS)} (empty means move)")
+        problems.add(source, f"{_lines(bad_action)}: unknown action {', '.join(repr(str(a)) for a in sorted(set(action[bad_action])))}", f"use one of {', '.join(ACTIONS)} (empty means move)")
     is_move, is_lock, is_unlock = action == "move", action == "lock", action == "unlock"
     no_building = group(is_move & (b_codes == ""))
     if no_building:
@@ -145,7 +164,7 @@ def check_edits(previous: Partition, edits: pd.DataFrame, *, source: str = "edit
         if target_comm is None:
             hit = re.match(r"^(.+)-(\d+)$", grid)
             if not hit or hit.group(1) not in communities:
-                malformed.append((i, grid))
+                malformed.append((i, grid, community))
                 continue
             if grid in retired:
                 retired_rows.append((i, grid))
@@ -160,8 +179,14 @@ def check_edits(previous: Partition, edits: pd.DataFrame, *, source: str = "edit
         moves[building] = grid
     for i, building in unknown:
         problems.add(source, f"{_lines([i])}: unknown building code {building}", "use a building_code of the plan's buildings layer")
-    for i, grid in malformed:
-        problems.add(source, f"{_lines([i])}: grid code {grid!r} is neither a grid of the plan nor a new code <community>-<number> of one of its communities", "use an existing grid_code, or e.g. 003-09 for a new grid of community 003")
+    for i, grid, community in malformed:
+        own = sorted(code for code, comm in grid_comm.items() if comm == community)
+        shown = f"{own[0]} … {own[-1]}" if len(own) > 2 else ", ".join(own)
+        problems.add(
+            source,
+            f"{_lines([i])}: grid code {grid!r} is neither a grid of the plan nor a new code <community>-<number> of one of its communities",
+            f"use a grid_code of the building's community {community} ({shown}), or {_next_code(community, own, retired)} for a new grid",
+        )
     for i, grid in retired_rows:
         problems.add(source, f"{_lines([i])}: grid code {grid} was retired and is never reused", "choose a new number for a new grid")
     for i, building, community, grid in foreign:
@@ -180,5 +205,6 @@ def check_edits(previous: Partition, edits: pd.DataFrame, *, source: str = "edit
             problems.add(source, f"{_lines(group(is_unlock & (g_codes == grid)))}: grid {grid} is not locked", "unlock only grids listed in the plan's report.json locked_grids")
         if grid in locks:
             problems.add(source, f"{_lines(group((is_lock | is_unlock) & (g_codes == grid)))}: grid {grid} is both locked and unlocked", "keep one of the two rows")
+    problems.problems.sort(key=_first_line)  # in the order of the file, as the user reads it
     problems.raise_if_any()
     return moves, locks, unlocks, lines

@@ -112,7 +112,7 @@ import shapely
 from ..cells.areas import AreaGroups
 from ..errors import AuditError, ProblemCollector
 from ..governance.codes import building_code
-from ..inputs.validate import prepare_inputs
+from ..inputs.validate import SHAPEFILE_FIELD_LENGTH, meant_column, prepare_inputs
 from ..outputs.gridindex import GRID_INDEX, load_grid_index, write_grid_index
 from ..partition.notes import DEDICATED, IN_BAND, GridNote
 from ..result import Partition
@@ -532,5 +532,12 @@ def _require_columns(buildings: gpd.GeoDataFrame, params: dict, *, register: boo
     columns = ", ".join(str(c) for c in buildings.columns if c != buildings.geometry.name)
     for what, column in wanted:
         if column and column not in buildings.columns:
-            problems.add(label, f"has no column '{column}', from which the previous plan read its {what}", f"give the new layer that column (rename yours to '{column}'); its columns: {columns}")
+            fix = f"give the new layer that column (rename yours to '{column}'); its columns: {columns}"
+            meant = meant_column(column, [c for c in buildings.columns if c != buildings.geometry.name])
+            if meant is not None and meant[0] == column[:SHAPEFILE_FIELD_LENGTH]:
+                # a Shapefile cannot hold the name at all: renaming it there is no fix
+                fix = f"{meant[1]} ('{meant[0]}'), so give the new layer as a GeoPackage (or GeoJSON) with the column '{column}'; its columns: {columns}"
+            elif meant is not None:
+                fix = f"give the new layer that column (rename yours to '{column}': '{meant[0]}' is {meant[1]}); its columns: {columns}"
+            problems.add(label, f"has no column '{column}', from which the previous plan read its {what}", fix)
     problems.raise_if_any()
