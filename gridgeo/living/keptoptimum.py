@@ -176,7 +176,7 @@ def kept_cells_optimum(
     # grids that may stay exactly as they were: flagged and untouched (their excuse holds), or own cells in pieces
     as_was, excused = [], []
     for g, code in enumerate(region):
-        flagged = grids[code].note.status != IN_BAND and code not in dirty
+        flagged = grids[code].note.status not in ("", IN_BAND) and code not in dirty
         if flagged or not _connected(adjacency, np.flatnonzero(home == g)):
             as_was.append(g)
         if flagged:
