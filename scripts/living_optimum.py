@@ -1,7 +1,7 @@
 """The update's repair against the exact cheapest repair in whole kept cells, and against the reported lower bound.
 
 Usage: python scripts/living_optimum.py DATA_DIR [DATA_DIR ...] [--shares 5] [--seeds 0,1,2]
-       [--modes spread] [--directions add] [--time-limit 20] [--max-cells 400] [--out rows.json]
+       [--modes spread] [--directions add] [--time-limit 20] [--max-cells 400] [--exact-cells 250] [-v] [--out rows.json]
 
 Runs of :mod:`scripts.living_matrix`'s kind (the same plan and the same updated buildings for a dataset, share,
 seed, mode and direction: its :func:`change_buildings`).  Each community the update repairs (a grid whose
@@ -11,7 +11,11 @@ cells (each grid cut into its own cells, every cell to one grid, every grid conn
 dedicated and locked grids untouched, new grids where the total allows them), with ``--time-limit`` seconds per
 community; communities above ``--max-cells`` cells are not solved.
 
-Printed per community (``-v``) and per run: the existing households the update moved, the optimum (or, when the
+Each run is updated twice: without the update's own kept-cell candidate (:func:`gridgeo.living.seamguard.exact_candidate`,
+the repair as it was before it: "before") and with it, up to ``--exact-cells`` cells.
+
+Printed per community (``-v``) and per run: the existing households the update moved (with the candidate, and
+before), the optimum (or, when the
 limit stopped the search, its proven bound and the best layout found), the reported lower bound
 (``households_moved_lower_bound`` of the update's ``changes``, per community as
 :mod:`gridgeo.living.reportbound` computed it), and the ratios moved / optimum and optimum / bound.  A run's
@@ -42,6 +46,7 @@ from living_matrix import OPTIONS, change_buildings  # noqa: E402
 
 import gridgeo  # noqa: E402
 import gridgeo.living.reportbound as reportbound  # noqa: E402
+import gridgeo.living.seamguard as seamguard  # noqa: E402
 import gridgeo.living.update as update_module  # noqa: E402
 from gridgeo.living.keptcells import kept_sites  # noqa: E402
 from gridgeo.living.keptoptimum import MAX_CELLS, kept_cells_optimum  # noqa: E402
@@ -136,50 +141,59 @@ def run(folder: Path, args, work: Path, capture: Capture) -> list[dict]:
                     fewer = buildings.drop(buildings.index[picked])
                     before, after = (fewer, buildings) if direction == "add" else (buildings, fewer)
                     plan = gridgeo.partition(communities, before, **OPTIONS)
-                    path = plan.to_files(work / f"{name}-{direction}-{share}-{mode}-{seed}")
                     case = f"{direction} {share}% {mode} seed {seed}"
-                    started = time.perf_counter()
-                    result = update_module.update(path, after, audit=False)
-                    seconds = time.perf_counter() - started
-                    captured, bounds = capture.take()
-                    rows.append(compare(name, case, result, captured, bounds, seconds, args))
+                    outcomes = []
+                    for step, cells in enumerate((0, args.exact_cells)):
+                        seamguard.EXACT_CELLS = cells  # first the repair without the kept-cell candidate, then with it
+                        path = plan.to_files(work / f"{name}-{direction}-{share}-{mode}-{seed}-{step}")
+                        started = time.perf_counter()
+                        result = update_module.update(path, after, audit=False)
+                        outcomes.append((result, *capture.take(), time.perf_counter() - started))
+                    rows.append(compare(name, case, outcomes, args))
     return rows
 
 
-def compare(name, case, result, captured, bounds, seconds, args) -> dict:
+def compare(name, case, outcomes, args) -> dict:
+    """One run's row: per community repaired, the households moved without and with the kept-cell candidate,
+    the optimum and the reported bound (of the update with the candidate)."""
+    (plain, captured, bounds_plain, seconds_plain), (result, captured_exact, bounds, seconds) = outcomes
+    after = {item["code"]: item for item in captured_exact}
     per = []
     for item in captured:
         best = kept_cells_optimum(item["start"], item["ctx"], item["dirty"], time_limit=args.time_limit, max_cells=args.max_cells, guess=bounds.get(item["code"], 0))
-        kept = in_kept_cells(item["start"], item["final"], item["ctx"])
+        exact = after.get(item["code"], item)
+        kept = in_kept_cells(item["start"], exact["final"], item["ctx"])
         entry = {
             "community": item["id"], "cells": best.cells, "grids": best.grids, "new_grids": best.new_grids, "status": best.status,
-            "moved": item["moved"], "optimum": best.value if best.status == "optimal" else None, "proven": best.bound, "best_found": best.value,
-            "bound": bounds.get(item["code"], 0), "in_kept_cells": kept, "rounds": best.rounds, "cuts": best.cuts, "seconds": best.seconds,
+            "moved_before": item["moved"], "moved": exact["moved"], "optimum": best.value if best.status == "optimal" else None,
+            "proven": best.bound, "best_found": best.value, "bound": bounds.get(item["code"], 0), "in_kept_cells": kept,
+            "rounds": best.rounds, "cuts": best.cuts, "seconds": best.seconds,
         }
-        entry["wrong"] = bool(kept and best.bound is not None and best.bound > item["moved"])
+        entry["wrong"] = bool(kept and best.bound is not None and best.bound > exact["moved"])
         per.append(entry)
-        logger.debug("  %-12s %4d cells %2d grids (+%d) %-9s moved %5d optimum %5s (proven %s, found %s) bound %5d kept %s, %d rounds %.1f s",
-                     item["id"], best.cells, best.grids, best.new_grids, best.status[:9], item["moved"], entry["optimum"], best.bound,
-                     best.value, entry["bound"], kept, best.rounds, best.seconds)
+        logger.debug("  %-12s %4d cells %2d grids (+%d) %-9s moved %5d (before %5d) optimum %5s (proven %s, found %s) bound %5d kept %s, %d rounds %.1f s",
+                     item["id"], best.cells, best.grids, best.new_grids, best.status[:9], exact["moved"], item["moved"], entry["optimum"],
+                     best.bound, best.value, entry["bound"], kept, best.rounds, best.seconds)
     solved = [e for e in per if e["proven"] is not None]
-    moved_all = int(result.changes["households_moved"])
     row = {
-        "dataset": name, "case": case, "update_seconds": round(seconds, 1), "moved": moved_all,
+        "dataset": name, "case": case, "seconds_before": round(seconds_plain, 1), "seconds": round(seconds, 1),
+        "moved_before": int(plain.changes["households_moved"]), "moved": int(result.changes["households_moved"]),
         "bound": int(result.changes.get("households_moved_lower_bound") or 0),
         "communities": len(per), "solved": len(solved), "optimal": sum(e["status"] == "optimal" for e in per),
-        "moved_solved": sum(e["moved"] for e in solved), "proven_solved": sum(e["proven"] for e in solved),
-        "found_solved": sum(e["best_found"] if e["best_found"] is not None else e["moved"] for e in solved),
+        "moved_before_solved": sum(e["moved_before"] for e in solved), "moved_solved": sum(e["moved"] for e in solved),
+        "proven_solved": sum(e["proven"] for e in solved),
+        "found_solved": sum(min(e["best_found"], e["moved"]) if e["best_found"] is not None else e["moved"] for e in solved),
         "bound_solved": sum(e["bound"] for e in solved), "per_community": per,
         "wrong": [e["community"] for e in per if e["wrong"]],
     }
     row["moved_per_optimum"] = round(row["moved_solved"] / row["proven_solved"], 2) if row["proven_solved"] else None
     row["optimum_per_bound"] = round(row["proven_solved"] / row["bound_solved"], 2) if row["bound_solved"] else None
     logger.info(
-        "%-21s %-24s moved %5d bound %5d | %d of %d communities solved (%d optimal): moved %5d, optimum >= %5d (best found %5d), "
-        "bound %5d; moved/optimum %s, optimum/bound %s%s",
-        name, case, moved_all, row["bound"], len(solved), len(per), row["optimal"], row["moved_solved"], row["proven_solved"],
-        row["found_solved"], row["bound_solved"], row["moved_per_optimum"], row["optimum_per_bound"],
-        f"; OPTIMUM ABOVE A KEPT-CELL RESULT in {row['wrong']}" if row["wrong"] else "",
+        "%-21s %-24s moved %5d before %5d (%4.1f s, %4.1f s before) bound %5d | %d of %d communities solved (%d optimal): "
+        "moved %5d (before %5d), optimum >= %5d (best found %5d), bound %5d; moved/optimum %s, optimum/bound %s%s",
+        name, case, row["moved"], row["moved_before"], seconds, seconds_plain, row["bound"], len(solved), len(per), row["optimal"],
+        row["moved_solved"], row["moved_before_solved"], row["proven_solved"], row["found_solved"], row["bound_solved"],
+        row["moved_per_optimum"], row["optimum_per_bound"], f"; OPTIMUM ABOVE A KEPT-CELL RESULT in {row['wrong']}" if row["wrong"] else "",
     )
     return row
 
@@ -194,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=20.0, help="seconds per community (default 20)")
     parser.add_argument("--max-cells", type=int, default=MAX_CELLS, help=f"communities with more cells are not solved (default {MAX_CELLS})")
     parser.add_argument("--out", type=Path)
+    parser.add_argument("--exact-cells", type=int, default=seamguard.EXACT_CELLS,
+                        help=f"the update's kept-cell candidate up to this many cells (default {seamguard.EXACT_CELLS}, the update's own)")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per community")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -205,8 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as work, Capture() as capture:
         for folder in args.folders:
             rows += run(folder, args, Path(work), capture)
-    keys = ("moved", "bound", "moved_solved", "proven_solved", "found_solved", "bound_solved", "communities", "solved", "optimal")
-    totals = {key: sum(r[key] for r in rows) for key in keys}
+    keys = ("moved_before", "moved", "bound", "moved_before_solved", "moved_solved", "proven_solved", "found_solved", "bound_solved",
+            "communities", "solved", "optimal", "seconds_before", "seconds")
+    totals = {key: round(sum(r[key] for r in rows), 1) for key in keys}
     logger.info("%d runs: %s", len(rows), ", ".join(f"{key} {value}" for key, value in totals.items()))
     wrong = [f"{r['dataset']} {r['case']}: {r['wrong']}" for r in rows if r["wrong"]]
     if wrong:

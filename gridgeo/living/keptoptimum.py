@@ -73,9 +73,10 @@ class KeptOptimum:
 
     ``status`` is ``"optimal"`` (``value`` is the optimum, equal to ``bound``), ``"limit"`` (the time or node
     limit stopped the search: ``bound`` is proven, ``value`` the best connected layout found or None),
-    ``"infeasible"`` (no layout in whole kept cells meets the band: ``bound`` None) or ``"skipped: …"`` (not
-    solved, with the reason).  ``members`` lists, per grid of the best layout (``codes``: the existing code, or
-    ``""`` for a new grid), the buildings it holds.
+    ``"infeasible"`` (no layout in whole kept cells meets the band: ``bound`` None), ``"above"`` (none moves at
+    most ``most``) or ``"skipped: …"`` (not solved, with the reason).  ``members`` lists, per grid of the best
+    layout (``codes``: the existing code, or ``""`` for a new grid), the buildings it holds, and ``polygons`` its
+    kept cells.
     """
 
     status: str
@@ -89,6 +90,7 @@ class KeptOptimum:
     seconds: float = 0.0
     codes: list[str] = field(default_factory=list)
     members: list[set[int]] = field(default_factory=list)
+    polygons: list = field(default_factory=list)
 
 
 def kept_cells_optimum(
@@ -101,6 +103,7 @@ def kept_cells_optimum(
     max_cells: int = MAX_CELLS,
     max_rounds: int = 200,
     guess: int | None = None,
+    most: int | None = None,
 ) -> KeptOptimum:
     """The cheapest repair of one community in whole kept cells (see the module docstring).
 
@@ -119,11 +122,15 @@ def kept_cells_optimum(
     max_cells : int
         Communities with more cells are skipped.
     max_rounds : int
-        Programs solved at most per ceiling (each adds the connectivity cuts the previous one violated).
+        Programs solved at most in all (each adds the connectivity cuts the previous one violated, or raises the
+        ceiling).
     guess : int, optional
         A first ceiling on the existing households moved (what a repair moved, say): the program is solved for
         layouts within the ceiling, which keeps it small; when none is within it, the ceiling is raised and the
         program solved again.  The optimum does not depend on it.
+    most : int, optional
+        Look only for layouts moving at most this many existing households (a repair to beat, less one): the
+        status is ``"above"`` (and ``bound`` ``most + 1``) when there is none.
 
     Returns
     -------
@@ -192,6 +199,8 @@ def kept_cells_optimum(
     community = _Community(n, k, home, weight, existing, big, neighbours, adjacency, as_was, excused, pinned, ctx.band)
     out = KeptOptimum("limit", cells=n, grids=k)
     ceiling = max(int(guess), 0) if guess is not None else max(low // 4, 1)
+    if most is not None:
+        ceiling = min(ceiling, most)
     everything = int(existing.sum())
     best = None
     pool = _Pool()
@@ -199,7 +208,7 @@ def kept_cells_optimum(
         ceiling = min(ceiling, everything)
         model = _Model(community, ceiling, pool)
         out.new_grids = max(out.new_grids, model.labels - k)
-        state = model.search(started, time_limit, node_limit, max_rounds)
+        state = model.search(started, time_limit, node_limit, max_rounds - out.rounds)
         out.rounds += model.rounds
         out.cuts += model.cut_count
         if state == "optimal":
@@ -210,7 +219,12 @@ def kept_cells_optimum(
             if ceiling >= everything:
                 out.status, out.bound = "infeasible", None
                 break
+            if most is not None and ceiling >= most:
+                out.status = "above"
+                break
             ceiling = ceiling + max(_STEP, ceiling // 2)
+            if most is not None:
+                ceiling = min(ceiling, most)
             continue
         # stopped at a limit: the program's proven bound holds for layouts up to the ceiling
         if model.bound is not None:
@@ -225,6 +239,7 @@ def kept_cells_optimum(
         used = sorted(set(best.tolist()))
         out.codes = [region[g] if g < k else "" for g in used]
         out.members = [set(members[best[cell] == g].tolist()) for g in used]
+        out.polygons = [tess.cells[best == g] for g in used]
     logger.debug("community %s: kept-cell optimum %s (bound %s, %s) in %d rounds, %d cuts, %.1f s",
                  ctx.community_id, out.value, out.bound, out.status, out.rounds, out.cuts, out.seconds)
     return out
