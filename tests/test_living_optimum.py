@@ -171,3 +171,82 @@ def test_the_optimum_is_deterministic(captured):
     first = kept_cells_optimum(start, ctx, dirty, time_limit=None)
     second = kept_cells_optimum(start, ctx, dirty, time_limit=None)
     assert (first.value, first.bound, first.codes, first.members) == (second.value, second.bound, second.codes, second.members)
+
+
+@pytest.fixture(scope="module")
+def seed_one(tmp_path_factory):
+    """A monaco plan without 5 % of its buildings (seed 1), and the full building layer."""
+    communities, buildings = load("monaco")
+    added = change_buildings(buildings, share=0.05, seed=1, concentrated=False)
+    plan = gridgeo.partition(communities, buildings.drop(buildings.index[added]), **OPTIONS)
+    return plan.to_files(tmp_path_factory.mktemp("candidate") / "plan"), buildings
+
+
+def _update(folder, buildings, cells):
+    import gridgeo.living.seamguard as seamguard
+
+    before = seamguard.EXACT_CELLS
+    seamguard.EXACT_CELLS = cells
+    try:
+        return update_module.update(folder, buildings, audit=True)
+    finally:
+        seamguard.EXACT_CELLS = before
+
+
+def _moved_by_community(result) -> dict[str, int]:
+    changes = result.changes
+    moved = {}
+    for row in changes["buildings_moved"]:
+        community = str(row["from"]).rsplit("-", 1)[0]
+        moved[community] = moved.get(community, 0) + int(row["households"])
+    return moved
+
+
+def test_the_kept_cell_candidate_moves_fewer_and_keeps_every_guarantee(seed_one):
+    folder, buildings = seed_one
+    without = _update(folder, buildings, 0)
+    with_candidate = _update(folder, buildings, 250)  # audited: every building once, households conserved, band or excuse
+    again = _update(folder, buildings, 250)
+    assert with_candidate.changes["households_moved"] < without.changes["households_moved"]
+    assert with_candidate.report["summary"]["coverage_valid"]
+    # no community moves more than the repair without the candidate
+    before, after = _moved_by_community(without), _moved_by_community(with_candidate)
+    assert all(after.get(c, 0) <= before.get(c, 0) for c in set(before) | set(after))
+    # the reported bound is still a bound
+    assert with_candidate.changes["households_moved_lower_bound"] <= with_candidate.changes["households_moved"]
+    # deterministic
+    assert with_candidate.grids["grid_code"].tolist() == again.grids["grid_code"].tolist()
+    assert with_candidate.buildings["grid_code"].tolist() == again.buildings["grid_code"].tolist()
+
+
+def test_a_candidate_whose_grids_would_not_meet_the_kept_ones_is_dropped(seed_one, monkeypatch):
+    import gridgeo.living.seamguard as seamguard
+
+    folder, buildings = seed_one
+    without = _update(folder, buildings, 0)
+    real = seamguard.unmatched_grids
+    calls = []
+
+    def refuse(grids, **kwargs):
+        calls.append(1)
+        return ["(refused)"]
+
+    # the candidate's check refuses; the repair's own check (in repair_fitted) is the real one
+    monkeypatch.setattr(seamguard, "exact_candidate", _with_check(seamguard.exact_candidate, refuse, real))
+    result = _update(folder, buildings, 250)
+    assert calls
+    assert result.buildings["grid_code"].tolist() == without.buildings["grid_code"].tolist()
+    assert result.changes["households_moved"] == without.changes["households_moved"]
+
+
+def _with_check(candidate, check, real):
+    import gridgeo.living.seamguard as seamguard
+
+    def wrapped(*args, **kwargs):
+        seamguard.unmatched_grids = check
+        try:
+            return candidate(*args, **kwargs)
+        finally:
+            seamguard.unmatched_grids = real
+
+    return wrapped
