@@ -11,23 +11,33 @@ of all grids are joined into one cell graph.  :func:`kept_cells_optimum` assigns
   was);
 * dedicated and locked grids take no part (no cell enters or leaves them) and a pinned building's cell stays in
   its pinned grid;
-* new grids may be created, at most as many as the community's total can hold: every grid that is not excused
-  holds at least the band's minimum and every excused grid holds a building above the maximum (or is a flagged grid
-  kept as it was), so no layout has more grids than ``total // low`` plus those; an existing grid left without
-  cells is retired.  A layout with a new grid while an existing code is left empty is no cheaper than the same
-  layout with that code given to the new grid, so this bound loses nothing;
+* new grids may be created, and an existing grid left without cells is retired;
 
 and minimises the households of buildings that were there before whose grid changes (a cell's existing
 households count when the cell ends in another grid than the one it was placed in).  It is a mixed-integer
-program (HiGHS through :func:`scipy.optimize.milp`): one binary per cell and grid, a cell that cannot be a grid on
-its own (fewer households than the band's minimum, no building above the maximum) needs a neighbour in its grid,
-and connectivity is added as it is violated: for a grid whose cells fall apart, a piece ``C``, a cell ``v`` of
-another piece and ``S`` the cells separating them (the neighbours of ``C`` that border the part of the graph
-holding ``v`` once ``C`` and its neighbours are taken out), every cell ``u`` of ``C`` gives
-``x[u] + x[v] − 1 ≤ Σ_{w∈S} x[w]`` for that grid: any path from ``u`` to ``v`` passes through ``S``.  The
-program is solved again until every grid is connected (the optimum) or the time or node limit is reached; the
-optimum of each program solved is a lower bound on the connected optimum (it has fewer constraints), and when the
-solver stops at a limit its proven bound is one too.
+program (HiGHS through :func:`scipy.optimize.milp`) with one binary per cell and grid, solved for layouts moving at
+most a *ceiling* of existing households, which keeps it small:
+
+* an existing grid in use keeps a cell of its own (a layout where it keeps none moves as many as the same layout
+  with a new grid in its place), so a cell can join it only along a path of cells whose existing households
+  outside it add up to at most the ceiling; a cell whose own existing households exceed the ceiling stays;
+* a new grid holds at least the band's minimum (or a building above the maximum), of which at most the ceiling
+  are existing households, so there are at most ``(added households + ceiling) // minimum`` of them, plus one per
+  cell above the maximum within the ceiling;
+* a cell that cannot be a grid on its own (fewer households than the minimum, no building above the maximum)
+  needs a neighbour in its grid; connectivity beyond that is added where a solution breaks it.  For a grid whose
+  cells fall apart, a piece ``C`` that cannot be the whole grid (none of the grid's own cells, or too few
+  households) gives ``x[u] ≤ Σ_{w∈N(C)} x[w]`` for each cell ``u`` of ``C`` (for every grid it cannot be on its
+  own); another piece gives, with a cell ``v`` of the main piece and ``S`` the cells separating them,
+  ``x[u] + x[v] − 1 ≤ Σ_{w∈S} x[w]``.  A grid that takes in a cell apart from its own gets a flow from its own
+  cells to every cell it takes in, and a grid whose own cells keep falling apart a flow from one root cell to
+  every cell it holds.
+
+A cell that changes grid also costs a little (less than one household in all), so of two layouts moving as many
+existing households the one moving fewer cells is cheaper.  The program is solved again until every grid is
+connected (the optimum within the ceiling) or a limit is reached; when no layout is within the ceiling, it is
+raised (the cuts and flows found so far are kept) and the program solved again.  The optimum of each program
+solved, and the proven bound of one a limit stopped, bounds the connected optimum from below (up to its ceiling).
 
 The optimum is the fewest existing households **any repair in whole kept cells** must move.  It bounds no repair
 that tessellates a region again as a whole (a building's cell then follows other lines, and a repair can move a
