@@ -1,7 +1,8 @@
 """The repair of one community of an updated plan, checked to give re-drawn grids that meet its kept grids exactly.
 
-:func:`repair_fitted` repairs a community (:func:`gridgeo.living.repair._repair_community`) and then fits its
-re-drawn grids to the grids kept around them exactly as the assembly of the new plan does
+:func:`repair_fitted` repairs a community (:func:`gridgeo.living.repair._repair_community`), takes the cheapest
+repair in whole kept cells in its place when that moves fewer existing households (:func:`exact_candidate`), and
+then fits its re-drawn grids to the grids kept around them exactly as the assembly of the new plan does
 (:func:`unmatched_grids`: the re-drawn grids meet each other in metres, are reprojected, and are fitted to the
 kept ones, :mod:`gridgeo.living.seams`).  When edges still do not match, that community alone is repaired again,
 from the state it had before its repair:
