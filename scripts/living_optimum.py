@@ -179,6 +179,7 @@ def compare(name, case, outcomes, args) -> dict:
         "dataset": name, "case": case, "seconds_before": round(seconds_plain, 1), "seconds": round(seconds, 1),
         "moved_before": int(plain.changes["households_moved"]), "moved": int(result.changes["households_moved"]),
         "bound": int(result.changes.get("households_moved_lower_bound") or 0),
+        "bound_before": int(plain.changes.get("households_moved_lower_bound") or 0),
         "communities": len(per), "solved": len(solved), "optimal": sum(e["status"] == "optimal" for e in per),
         "moved_before_solved": sum(e["moved_before"] for e in solved), "moved_solved": sum(e["moved"] for e in solved),
         "proven_solved": sum(e["proven"] for e in solved),
@@ -221,7 +222,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as work, Capture() as capture:
         for folder in args.folders:
             rows += run(folder, args, Path(work), capture)
-    keys = ("moved_before", "moved", "bound", "moved_before_solved", "moved_solved", "proven_solved", "found_solved", "bound_solved",
+    keys = ("moved_before", "moved", "bound_before", "bound", "moved_before_solved", "moved_solved", "proven_solved", "found_solved", "bound_solved",
             "communities", "solved", "optimal", "seconds_before", "seconds")
     totals = {key: round(sum(r[key] for r in rows), 1) for key in keys}
     logger.info("%d runs: %s", len(rows), ", ".join(f"{key} {value}" for key, value in totals.items()))
