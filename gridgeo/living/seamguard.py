@@ -35,10 +35,12 @@ __all__ = ["exact_candidate", "repair_fitted", "require_valid_coverage", "unmatc
 
 #: communities of at most this many kept cells also try the cheapest repair in whole kept cells (0: never)
 EXACT_CELLS = 250
+#: ... and whose repair moved at most this many existing households (the program grows with what it may move)
+EXACT_MOVED = 100
 #: branch-and-bound nodes per program of that repair (a count: the result does not depend on the machine)
-EXACT_NODES = 500
+EXACT_NODES = 300
 #: programs solved at most for it, in all (each adds the connectivity cuts the previous one violated)
-EXACT_ROUNDS = 40
+EXACT_ROUNDS = 20
 
 logger = logging.getLogger(__name__)
 
@@ -142,7 +144,8 @@ def exact_candidate(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, bef
     """Replace a community's repair by the cheapest repair in whole kept cells when that moves fewer existing households.
 
     ``grids`` and ``dirty`` hold the community's repair; ``before`` is the state before it (grids, dirty codes,
-    retired codes, next grid number).  For a community of at most :data:`EXACT_CELLS` kept cells
+    retired codes, next grid number).  For a community of at most :data:`EXACT_CELLS` kept cells whose repair moved
+    at most :data:`EXACT_MOVED` existing households
     (:func:`gridgeo.living.keptoptimum.kept_cells_optimum`, looking only for layouts moving fewer existing
     households than the repair did, with :data:`EXACT_NODES` nodes per program and :data:`EXACT_ROUNDS` programs
     at most: deterministic), the layout found is applied to the state before the repair: the grids whose
@@ -156,7 +159,7 @@ def exact_candidate(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, bef
     if EXACT_CELLS <= 0 or ctx.is_new is None:
         return False
     moved = _existing_moved(start, grids, ctx)
-    if moved <= 0:
+    if moved <= 0 or moved > EXACT_MOVED:
         return False
     found = kept_cells_optimum(
         {code: _copy(grid) for code, grid in start.items()}, ctx, set(dirty_before), time_limit=None, node_limit=EXACT_NODES,
