@@ -216,8 +216,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=20.0, help="seconds per community (default 20)")
     parser.add_argument("--max-cells", type=int, default=MAX_CELLS, help=f"communities with more cells are not solved (default {MAX_CELLS})")
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--exact-cells", type=int, default=seamguard.EXACT_CELLS,
-                        help=f"the update's kept-cell candidate up to this many cells (default {seamguard.EXACT_CELLS}, the update's own)")
+    parser.add_argument("--exact-cells", type=int, default=250,
+                        help="the update's kept-cell candidate up to this many cells (default 250; the update's own default is off)")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per community")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
