@@ -1,7 +1,8 @@
 """The repair of one community of an updated plan, checked to give re-drawn grids that meet its kept grids exactly.
 
-:func:`repair_fitted` repairs a community (:func:`gridgeo.living.repair._repair_community`) and then fits its
-re-drawn grids to the grids kept around them exactly as the assembly of the new plan does
+:func:`repair_fitted` repairs a community (:func:`gridgeo.living.repair._repair_community`), takes the cheapest
+repair in whole kept cells in its place when that moves fewer existing households (:func:`exact_candidate`), and
+then fits its re-drawn grids to the grids kept around them exactly as the assembly of the new plan does
 (:func:`unmatched_grids`: the re-drawn grids meet each other in metres, are reprojected, and are fitted to the
 kept ones, :mod:`gridgeo.living.seams`).  When edges still do not match, that community alone is repaired again,
 from the state it had before its repair:
@@ -25,11 +26,23 @@ import shapely
 
 from ..errors import SeamError
 from ..inputs.crs import reproject_polygons
-from .redraw import _fit_metric, _fit_seams
+from .keptoptimum import kept_cells_optimum
+from .redraw import _fit_metric, _fit_seams, _replace
 from .repair import _repair_community, _repartition_whole
-from .state import _Context, _Grid, _restore
+from .state import _Context, _existing_moved, _Grid, _is_bad, _restore, _set_numbering
 
-__all__ = ["repair_fitted", "require_valid_coverage", "unmatched_grids"]
+__all__ = ["exact_candidate", "repair_fitted", "require_valid_coverage", "unmatched_grids"]
+
+#: communities of at most this many kept cells also try the cheapest repair in whole kept cells (0: never, the
+#: default: with 250, the 40 runs of living_matrix.py --shares 5,10 --seeds 0 --no-chains moved 17,756 households
+#: instead of 18,038 but took 1,154 s of updates instead of 335)
+EXACT_CELLS = 0
+#: ... and whose repair moved at most this many existing households (the program grows with what it may move)
+EXACT_MOVED = 100
+#: branch-and-bound nodes per program of that repair (a count: the result does not depend on the machine)
+EXACT_NODES = 300
+#: programs solved at most for it, in all (each adds the connectivity cuts the previous one violated)
+EXACT_ROUNDS = 20
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +130,7 @@ def repair_fitted(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, commu
                 _repartition_whole(grids, ctx, community_geom, dirty)
             else:
                 _repair_community(grids, dirty, ctx, community_geom)
+                exact_candidate(grids, dirty, ctx, (start, dirty_before, retired_before, number_before), metric=metric, crs=crs, order=order)
             bad = unmatched_grids(grids, metric=metric, crs=crs, order=order)
             if not bad:
                 return attempt
@@ -126,6 +140,57 @@ def repair_fitted(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, commu
         f"community {ctx.community_id}: the re-drawn grids cannot be made to meet the grids kept around them exactly "
         f"(edges that do not match in grids {', '.join(bad[:10])}), also when repaired without border transfers and afresh"
     )
+
+
+def exact_candidate(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, before: tuple, *, metric, crs, order) -> bool:
+    """Replace a community's repair by the cheapest repair in whole kept cells when that moves fewer existing households.
+
+    ``grids`` and ``dirty`` hold the community's repair; ``before`` is the state before it (grids, dirty codes,
+    retired codes, next grid number).  For a community of at most :data:`EXACT_CELLS` kept cells whose repair moved
+    at most :data:`EXACT_MOVED` existing households
+    (:func:`gridgeo.living.keptoptimum.kept_cells_optimum`, looking only for layouts moving fewer existing
+    households than the repair did, with :data:`EXACT_NODES` nodes per program and :data:`EXACT_ROUNDS` programs
+    at most: deterministic), the layout found is applied to the state before the repair: the grids whose
+    buildings change are swapped for new ones as a repair region is (codes by household overlap, polygons drawn
+    again inside the union of theirs, else the union of their kept cells).  It is kept only when it moves fewer
+    existing households than the repair, leaves no grid that changed out of the band without an excuse, and its
+    re-drawn grids meet the kept ones exactly (:func:`unmatched_grids`); otherwise ``grids``, ``dirty`` and the
+    numbering stay as the repair left them.  Returns whether the layout was kept.
+    """
+    start, dirty_before, retired_before, number_before = before
+    if EXACT_CELLS <= 0 or ctx.is_new is None:
+        return False
+    moved = _existing_moved(start, grids, ctx)
+    if moved <= 0 or moved > EXACT_MOVED:
+        return False
+    found = kept_cells_optimum(
+        {code: _copy(grid) for code, grid in start.items()}, ctx, set(dirty_before), time_limit=None, node_limit=EXACT_NODES,
+        max_cells=EXACT_CELLS, max_rounds=EXACT_ROUNDS, guess=moved - 1, most=moved - 1,
+    )
+    if found.value is None or found.value >= moved:
+        return False
+    repaired = ({code: _copy(grid) for code, grid in grids.items()}, set(dirty), set(ctx.retired), ctx.next_number)
+    candidate = {code: _copy(grid) for code, grid in start.items()}
+    candidate_dirty = set(dirty_before)
+    _set_numbering(ctx, retired_before, number_before)
+    layout = dict(zip(found.codes, zip(found.members, found.polygons)))
+    changed = sorted(code for code in candidate if code in layout or (candidate[code].members and not candidate[code].dedicated and not candidate[code].locked))
+    changed = [code for code in changed if code not in layout or layout[code][0] != candidate[code].members]
+    groups = [(members, cells) for code, (members, cells) in ((c, layout[c]) for c in changed if c in layout)]
+    groups += [(members, cells) for code, members, cells in zip(found.codes, found.members, found.polygons) if not code]
+    if changed and groups:
+        _replace(candidate, changed, [m for m, _ in groups], [c for _, c in groups], ctx, candidate_dirty)
+    kept = (
+        _existing_moved(start, candidate, ctx) < moved
+        and not any(code in candidate_dirty and _is_bad(grid, ctx) for code, grid in candidate.items())
+        and not unmatched_grids(candidate, metric=metric, crs=crs, order=order)
+    )
+    if kept:
+        _restore(grids, dirty, ctx, (candidate, candidate_dirty, set(ctx.retired), ctx.next_number))
+        logger.debug("community %s: the cheapest repair in whole kept cells moves %d existing households instead of %d", ctx.community_id, found.value, moved)
+    else:
+        _restore(grids, dirty, ctx, repaired)
+    return kept
 
 
 def require_valid_coverage(grids) -> None:

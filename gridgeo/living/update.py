@@ -34,6 +34,10 @@ and a new building layer and returns a new :class:`~gridgeo.result.Partition`:
    partitioned afresh.  A community whose total admits no grid count keeps its
    grids when only that total puts them out of band (``infeasible_total``).
    Grids of a region whose buildings the repair did not touch keep their polygon.
+   When enabled (:data:`gridgeo.living.seamguard.EXACT_CELLS`, off by default: it costs time), in a community of at
+   most that many kept cells (each grid cut into its own buildings' cells) whose repair moved at most 100 existing
+   households, the cheapest repair in whole kept cells (:mod:`gridgeo.living.keptoptimum`, looking only for one that moves fewer existing households)
+   takes the repair's place when it moves fewer and its grids fit (:func:`gridgeo.living.seamguard.exact_candidate`).
 4. **Codes.**  The new grid with the largest household overlap with a previous grid
    inherits its code (each code at most once); other new grids take numbers after
    the community's highest number ever used; retired codes are recorded in the

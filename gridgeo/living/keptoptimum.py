@@ -1,0 +1,666 @@
+"""The cheapest repair of one community in whole kept cells, solved exactly.
+
+Every grid of a community is cut into its own cells (:func:`gridgeo.living.keptcells.kept_sites`: each grid
+tessellated inside its own polygon among its own buildings, added buildings included once placed), and the cells
+of all grids are joined into one cell graph.  :func:`kept_cells_optimum` assigns every cell to one grid so that
+
+* every grid that holds any cell is in the household band, or is excused as the update excuses it: it holds a
+  building above the band's maximum, or it is a grid the update did not touch (no building of it changed) that the
+  previous plan had already flagged and that stays exactly as it was;
+* every grid is connected in the cell graph (a grid whose own cells are not connected may also stay exactly as it
+  was);
+* dedicated and locked grids take no part (no cell enters or leaves them) and a pinned building's cell stays in
+  its pinned grid;
+* new grids may be created, and an existing grid left without cells is retired;
+
+and minimises the households of buildings that were there before whose grid changes (a cell's existing
+households count when the cell ends in another grid than the one it was placed in).  It is a mixed-integer
+program (HiGHS through :func:`scipy.optimize.milp`) with one binary per cell and grid, solved for layouts moving at
+most a *ceiling* of existing households, which keeps it small:
+
+* an existing grid in use keeps a cell of its own (a layout where it keeps none moves as many as the same layout
+  with a new grid in its place), so a cell can join it only along a path of cells whose existing households
+  outside it add up to at most the ceiling; a cell whose own existing households exceed the ceiling stays;
+* a new grid holds at least the band's minimum (or a building above the maximum), of which at most the ceiling
+  are existing households, so there are at most ``(added households + ceiling) // minimum`` of them, plus one per
+  cell above the maximum within the ceiling;
+* a cell that cannot be a grid on its own (fewer households than the minimum, no building above the maximum)
+  needs a neighbour in its grid; connectivity beyond that is added where a solution breaks it.  For a grid whose
+  cells fall apart, a piece ``C`` that cannot be the whole grid (none of the grid's own cells, or too few
+  households) gives ``x[u] ≤ Σ_{w∈N(C)} x[w]`` for each cell ``u`` of ``C`` (for every grid it cannot be on its
+  own); another piece gives, with a cell ``v`` of the main piece and ``S`` the cells separating them,
+  ``x[u] + x[v] − 1 ≤ Σ_{w∈S} x[w]``.  A grid that takes in a cell apart from its own gets a flow from its own
+  cells to every cell it takes in, and a grid whose own cells keep falling apart a flow from one root cell to
+  every cell it holds.
+
+A cell that changes grid also costs a little (less than one household in all), so of two layouts moving as many
+existing households the one moving fewer cells is cheaper.  The program is solved again until every grid is
+connected (the optimum within the ceiling) or a limit is reached; when no layout is within the ceiling, it is
+raised (the cuts and flows found so far are kept) and the program solved again.  The optimum of each program
+solved, and the proven bound of one a limit stopped, bounds the connected optimum from below (up to its ceiling).
+
+The optimum is the fewest existing households **any repair in whole kept cells** must move.  It bounds no repair
+that tessellates a region again as a whole (a building's cell then follows other lines, and a repair can move a
+part of what is one kept cell): it is a figure of its own, not the reported lower bound.
+
+Arrays and shapely geometries only; no files.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse.csgraph import connected_components, dijkstra
+
+from ..partition.count import feasible_counts
+from ..partition.notes import IN_BAND
+from .keptcells import kept_sites
+from .state import _Context, _Grid
+
+__all__ = ["KeptOptimum", "kept_cells_optimum"]
+
+logger = logging.getLogger(__name__)
+
+#: cells above which a community is not solved (the program has one binary per cell and grid)
+MAX_CELLS = 400
+#: rounds in which a grid falls apart before it is kept whole by a flow instead of cuts
+_SPLITS_BEFORE_FLOW = 8
+#: the least rise of the ceiling when no layout is within it
+_STEP = 4
+#: cells of one piece given a cut each when a grid falls apart (the first ones, in order)
+_CUTS_PER_PIECE = 6
+
+
+@dataclass
+class KeptOptimum:
+    """The outcome of :func:`kept_cells_optimum` for one community.
+
+    ``status`` is ``"optimal"`` (``value`` is the optimum, equal to ``bound``), ``"limit"`` (the time or node
+    limit stopped the search: ``bound`` is proven, ``value`` the best connected layout found or None),
+    ``"infeasible"`` (no layout in whole kept cells meets the band: ``bound`` None), ``"above"`` (none moves at
+    most ``most``) or ``"skipped: …"`` (not solved, with the reason).  ``members`` lists, per grid of the best
+    layout (``codes``: the existing code, or ``""`` for a new grid), the buildings it holds, and ``polygons`` its
+    kept cells.
+    """
+
+    status: str
+    cells: int = 0
+    grids: int = 0
+    new_grids: int = 0
+    bound: int | None = None
+    value: int | None = None
+    rounds: int = 0
+    cuts: int = 0
+    seconds: float = 0.0
+    codes: list[str] = field(default_factory=list)
+    members: list[set[int]] = field(default_factory=list)
+    polygons: list = field(default_factory=list)
+
+
+def kept_cells_optimum(
+    grids: dict[str, _Grid],
+    ctx: _Context,
+    dirty: set[str],
+    *,
+    time_limit: float | None = 60.0,
+    node_limit: int | None = None,
+    max_cells: int = MAX_CELLS,
+    max_rounds: int = 200,
+    guess: int | None = None,
+    most: int | None = None,
+) -> KeptOptimum:
+    """The cheapest repair of one community in whole kept cells (see the module docstring).
+
+    Parameters
+    ----------
+    grids : dict
+        The community's grids as the update placed every building (code → :class:`~gridgeo.living.state._Grid`).
+    ctx : _Context
+        The community's context (band, households, footprints, ``is_new``, pins).
+    dirty : set of str
+        Codes of grids whose buildings changed: a flagged grid not among them may stay out of band as it was.
+    time_limit : float or None
+        Seconds for the whole search (None: no limit; the result then does not depend on the machine).
+    node_limit : int or None
+        Branch-and-bound nodes per program solved (a count: deterministic).
+    max_cells : int
+        Communities with more cells are skipped.
+    max_rounds : int
+        Programs solved at most in all (each adds the connectivity cuts the previous one violated, or raises the
+        ceiling).
+    guess : int, optional
+        A first ceiling on the existing households moved (what a repair moved, say): the program is solved for
+        layouts within the ceiling, which keeps it small; when none is within it, the ceiling is raised and the
+        program solved again.  The optimum does not depend on it.
+    most : int, optional
+        Look only for layouts moving at most this many existing households (a repair to beat, less one): the
+        status is ``"above"`` (and ``bound`` ``most + 1``) when there is none.
+
+    Returns
+    -------
+    KeptOptimum
+
+    Examples
+    --------
+    Three grids of two buildings in a row; an added building of 120 households in the first puts it above the
+    band, and the cheapest repair hands one 100-household building at the border to the second grid, which had
+    room (the added building stays, it lies at the far end):
+
+    >>> import numpy as np, shapely
+    >>> from gridgeo.living.state import _Context, _Grid
+    >>> from gridgeo.partition.notes import GridNote
+    >>> geoms = np.array([shapely.box(x + 2, 2, x + 8, 8) for x in range(0, 70, 10)], dtype=object)
+    >>> households = np.array([120, 200, 200, 100, 200, 200, 200])
+    >>> ctx = _Context((300, 500), households, geoms, None, 0, "A", "001", 6)
+    >>> ctx.is_new = np.array([True, False, False, False, False, False, False])
+    >>> grids = {"001-01": _Grid("001-01", shapely.box(0, 0, 30, 10), {0, 1, 2}, GridNote()),
+    ...          "001-02": _Grid("001-02", shapely.box(30, 0, 50, 10), {3, 4}, GridNote()),
+    ...          "001-03": _Grid("001-03", shapely.box(50, 0, 70, 10), {5, 6}, GridNote())}
+    >>> best = kept_cells_optimum(grids, ctx, {"001-01"}, time_limit=None)
+    >>> best.status, best.bound, best.value
+    ('optimal', 200, 200)
+    >>> dict(zip(best.codes, (sorted(m) for m in best.members)))
+    {'001-01': [0, 1], '001-02': [2, 3, 4], '001-03': [5, 6]}
+    """
+    started = time.perf_counter()
+    region = sorted(c for c, g in grids.items() if not g.dedicated and not g.locked and g.members)
+    if not region:
+        return KeptOptimum("skipped: no grid to repair")
+    sites = kept_sites(grids, region, ctx)
+    if sites is None:
+        return KeptOptimum("skipped: no kept cells (a compound, a grid in pieces, or cells not connected)")
+    members, _, tess, graph, home = sites
+    n, k = graph.n, len(region)
+    if n > max_cells:
+        return KeptOptimum(f"skipped: {n} cells (above {max_cells})", cells=n, grids=k)
+    low, high = ctx.band
+    households = ctx.households[members]
+    is_new = ctx.is_new[members] if ctx.is_new is not None else np.zeros(len(members), dtype=bool)
+    cell = tess.site_of_building
+    weight = np.bincount(cell, weights=households, minlength=n).astype(np.int64)
+    existing = np.bincount(cell, weights=np.where(is_new, 0, households), minlength=n).astype(np.int64)
+    big = np.zeros(n, dtype=bool)
+    big[cell[households > high]] = True
+    adjacency = graph.shared.tocsr()
+    adjacency.sum_duplicates()
+    neighbours = [adjacency.indices[adjacency.indptr[c] : adjacency.indptr[c + 1]] for c in range(n)]
+    # grids that may stay exactly as they were: flagged and untouched (their excuse holds), or own cells in pieces
+    as_was, excused = [], []
+    for g, code in enumerate(region):
+        flagged = grids[code].note.status not in ("", IN_BAND) and code not in dirty
+        if flagged or not _connected(adjacency, np.flatnonzero(home == g)):
+            as_was.append(g)
+        if flagged:
+            excused.append(g)
+    pinned = np.full(n, -1, dtype=np.int64)
+    for local, b in enumerate(members.tolist()):
+        code = ctx.pins.get(b)
+        if code in region:
+            pinned[cell[local]] = region.index(code)
+    if not big.any() and not excused and not len(feasible_counts(int(weight.sum()), low, high)):
+        # every layout leaves a grid out of the band: the update excuses that (infeasible_total), this program does not
+        return KeptOptimum("skipped: the total admits no grid count", cells=n, grids=k)
+    community = _Community(n, k, home, weight, existing, big, neighbours, adjacency, as_was, excused, pinned, ctx.band)
+    out = KeptOptimum("limit", cells=n, grids=k)
+    ceiling = max(int(guess), 0) if guess is not None else max(low // 4, 1)
+    if most is not None:
+        ceiling = min(ceiling, most)
+    everything = int(existing.sum())
+    best = None
+    pool = _Pool()
+    while True:
+        ceiling = min(ceiling, everything)
+        model = _Model(community, ceiling, pool)
+        out.new_grids = max(out.new_grids, model.labels - k)
+        state = model.search(started, time_limit, node_limit, max_rounds - out.rounds)
+        out.rounds += model.rounds
+        out.cuts += model.cut_count
+        if state == "optimal":
+            out.status, out.value, out.bound, best = "optimal", model.value, model.value, model.best
+            break
+        if state == "above":  # no layout moves at most the ceiling
+            out.bound = max(out.bound or 0, ceiling + 1)
+            if ceiling >= everything:
+                out.status, out.bound = "infeasible", None
+                break
+            if most is not None and ceiling >= most:
+                out.status = "above"
+                break
+            ceiling = ceiling + max(_STEP, ceiling // 2)
+            if most is not None:
+                ceiling = min(ceiling, most)
+            continue
+        # stopped at a limit: the program's proven bound holds for layouts up to the ceiling
+        if model.bound is not None:
+            out.bound = max(out.bound or 0, min(model.bound, ceiling + 1))
+        if model.best is not None:
+            out.value, best = model.value, model.best
+        break
+    out.seconds = round(time.perf_counter() - started, 2)
+    if out.status == "limit" and out.value is not None and out.bound is not None and out.bound >= out.value:
+        out.status, out.bound = "optimal", out.value
+    if best is not None:
+        used = sorted(set(best.tolist()))
+        out.codes = [region[g] if g < k else "" for g in used]
+        out.members = [set(members[best[cell] == g].tolist()) for g in used]
+        out.polygons = [tess.cells[best == g] for g in used]
+    logger.debug("community %s: kept-cell optimum %s (bound %s, %s) in %d rounds, %d cuts, %.1f s",
+                 ctx.community_id, out.value, out.bound, out.status, out.rounds, out.cuts, out.seconds)
+    return out
+
+
+def _connected(adjacency: sp.csr_matrix, nodes: np.ndarray) -> bool:
+    if len(nodes) <= 1:
+        return True
+    return connected_components(adjacency[nodes][:, nodes], directed=False)[0] == 1
+
+
+@dataclass
+class _Community:
+    """What the program of one community is made of: per cell its grid, households (all, existing), whether it holds
+    a building above the maximum, its neighbours; the grids that may stay as they were (and those excused so)."""
+
+    n: int
+    k: int
+    home: np.ndarray
+    weight: np.ndarray
+    existing: np.ndarray
+    big: np.ndarray
+    neighbours: list
+    adjacency: sp.csr_matrix
+    as_was: list
+    excused: list
+    pinned: np.ndarray
+    band: tuple
+
+    def reach(self, label: int) -> np.ndarray:
+        """Per cell, the fewest existing households outside grid ``label`` on a path of cells from it (the cell's own included)."""
+        own = self.home == label
+        cost = np.where(own, 0.0, self.existing.astype(float)) + _EPS
+        matrix = self.adjacency.copy()
+        matrix.data = cost[matrix.indices]  # entering a cell costs its existing households (unless it is the grid's)
+        dist = dijkstra(matrix, directed=True, indices=np.flatnonzero(own), min_only=True)
+        return np.where(own, 0.0, dist)
+
+
+#: a step's cost added to every cell in the shortest paths (sparse matrices drop zeros); far below a household
+_EPS = 1e-7
+
+
+@dataclass
+class _Pool:
+    """The connectivity cuts and flows found so far, carried from one ceiling to the next."""
+
+    cuts: list = field(default_factory=list)
+    taken: set = field(default_factory=set)
+    rooted: set = field(default_factory=set)
+    splits: dict = field(default_factory=dict)
+    apart: set = field(default_factory=set)
+
+
+class _Model:
+    """The program of :func:`kept_cells_optimum` for layouts moving at most ``ceiling`` existing households.
+
+    Variables: ``x[c, l]`` for the pairs a layout within the ceiling can use (cell ``c`` in grid ``l``; ``l < k``
+    the existing grids, the rest new ones), ``u[l]`` (grid ``l`` holds a cell), ``e[l]`` (grid ``l`` is excused
+    from the band), ``w[g]`` (grid ``as_was[g]`` is exactly its own cells).  An existing grid that holds a cell
+    holds one of its own (otherwise the same layout with a new grid in its place moves as many).  A cell reaches an
+    existing grid only along a path whose existing households outside that grid are within the ceiling; a new grid
+    takes only cells whose existing households are within it; and the new grids are at most as many as the added
+    households and the ceiling can fill to the band's minimum, plus one per cell above the maximum within it.
+    """
+
+    def __init__(self, c: _Community, ceiling: int, pool: _Pool):
+        self.c, self.ceiling = c, ceiling
+        n, k = c.n, c.k
+        low, high = c.band
+        added = int(c.weight.sum() - c.existing.sum())
+        movable_big = int((c.big & (c.existing <= ceiling)).sum())
+        extra = max(0, (added + ceiling) // max(low, 1) + movable_big)
+        self.labels = labels = k + extra
+        allowed = np.zeros((n, labels), dtype=bool)
+        allowed[np.arange(n), c.home] = True
+        for g in range(k):
+            allowed[:, g] |= c.reach(g) <= ceiling + 1e-3
+        allowed[:, k:] = (c.existing <= ceiling)[:, None]
+        movable = c.existing <= ceiling
+        allowed[~movable] = False
+        allowed[np.flatnonzero(~movable), c.home[~movable]] = True
+        pin = np.flatnonzero(c.pinned >= 0)
+        allowed[pin] = False
+        allowed[pin, c.pinned[pin]] = True
+        cells, grids = np.nonzero(allowed)
+        self.var = np.full((n, labels), -1, dtype=np.int64)
+        self.var[cells, grids] = np.arange(len(cells))
+        x_count = len(cells)
+        self.u_at, self.e_at, self.w_at = x_count, x_count + labels, x_count + 2 * labels
+        self.as_was = {g: t for t, g in enumerate(c.as_was)}
+        self.n_var = x_count + 2 * labels + len(c.as_was)
+        self.rows, self.cols, self.vals, self.lower, self.upper = [], [], [], [], []
+        self.cut_count = self.rounds = 0
+        self.apart = pool.apart  # pieces cut off in every grid already
+        self.best, self.value, self.bound = None, None, None
+        cost = np.zeros(self.n_var)
+        moved = np.where(grids == c.home[cells], 0.0, c.existing[cells].astype(float))
+        self._add([(v, moved[v]) for v in range(x_count) if moved[v]], -np.inf, float(ceiling))
+        # a cell that changes grid costs a little more than its existing households (less than one in all): of two
+        # layouts moving as many, the one moving fewer cells is cheaper, so free cells stay where they are
+        self.tie = 0.5 / (n + 1)
+        cost[:x_count] = moved + np.where(grids == c.home[cells], 0.0, self.tie)
+        self.cost = cost
+        for cell in range(n):
+            self._add([(int(v), 1.0) for v in self.var[cell] if v >= 0], 1.0, 1.0)  # one grid per cell
+        total = float(c.weight.sum()) + 1.0
+        for label in range(labels):
+            column = [(cell, int(v)) for cell, v in enumerate(self.var[:, label]) if v >= 0]
+            u, e = self.u_at + label, self.e_at + label
+            load = [(v, float(c.weight[cell])) for cell, v in column if c.weight[cell]]
+            # a grid with a cell is used; a used grid holds at least the minimum unless excused, at most the maximum unless excused
+            self._add([(v, 1.0) for _, v in column] + [(u, -float(n))], -np.inf, 0.0)
+            self._add([(v, 1.0) for _, v in column] + [(u, -1.0)], 0.0, np.inf)
+            self._add(load + [(u, -float(low)), (e, float(low))], 0.0, np.inf)
+            self._add(load + [(e, -total)], -np.inf, float(high))
+            # an excuse: a building above the maximum in the grid, or the grid as it was (flagged, untouched)
+            reasons = [(v, -1.0) for cell, v in column if c.big[cell]]
+            if label in self.as_was and label in c.excused:
+                reasons.append((self.w_at + self.as_was[label], -1.0))
+            self._add([(e, 1.0)] + reasons, -np.inf, 0.0)
+            if label < k:
+                # an existing grid in use keeps a cell of its own
+                self._add([(u, 1.0)] + [(v, -1.0) for cell, v in column if c.home[cell] == label], -np.inf, 0.0)
+            elif label >= k + 1:
+                self._add([(u, 1.0), (u - 1, -1.0)], -np.inf, 0.0)  # new grids used in order (no symmetric copies)
+        for g, t in self.as_was.items():
+            w = self.w_at + t
+            for cell, v in enumerate(self.var[:, g]):
+                if v < 0:
+                    continue
+                self._add([(w, 1.0), (int(v), -1.0 if c.home[cell] == g else 1.0)], -np.inf, 0.0 if c.home[cell] == g else 1.0)
+        # a cell that cannot be a grid on its own needs a neighbour in its grid (unless the grid is as it was)
+        alone = (c.weight >= low) | c.big
+        for cell in range(n):
+            if alone[cell]:
+                continue
+            for label in range(labels):
+                v = self.var[cell, label]
+                if v < 0:
+                    continue
+                entries = [(int(v), 1.0)] + [(int(self.var[w, label]), -1.0) for w in c.neighbours[cell] if self.var[w, label] >= 0]
+                if label in self.as_was:
+                    entries.append((self.w_at + self.as_was[label], -1.0))
+                self._add(entries, -np.inf, 0.0)
+        self.f_at = self.n_var  # flow variables (continuous) from here on, added as grids need them
+        self.flowed: set[int] = set()  # grids with a rooted flow
+        self.taken_flowed: set[int] = set()  # grids with a flow to the cells they take in
+        self.splits = pool.splits  # rounds in which a grid's own cells fell apart
+        self.pool = pool
+        self.continuous: list[int] = []
+        self.pins = [(cell, int(c.pinned[cell])) for cell in pin.tolist()]
+        # what a lower ceiling learnt: its cuts and flows hold for every layout
+        for entries, upper in pool.cuts:
+            self._cut(entries, upper, keep=False)
+        for g in sorted(pool.taken):
+            self._flow_taken(g)
+        for g in sorted(pool.rooted):
+            self._flow(g)
+
+    def _flow_taken(self, g: int) -> None:
+        """Each cell existing grid ``g`` takes in is joined to a cell of its own by cells it takes in.
+
+        A flow over the cells ``g`` may take in: each such cell in ``g`` needs a unit, which comes from ``g``'s own
+        cells that stay in it and passes only through cells in ``g``.  Added for a grid once a layout has a piece
+        of it apart from its own cells.
+        """
+        c = self.c
+        self.taken_flowed.add(g)
+        self.pool.taken.add(g)
+        taken = np.flatnonzero((self.var[:, g] >= 0) & (c.home != g))
+        if not len(taken):
+            return
+        into = {int(b): [] for b in taken}
+        out_of = {int(b): [] for b in taken}
+        big_m = float(len(taken))
+        for b in taken.tolist():
+            for a in c.neighbours[b].tolist():
+                if self.var[a, g] < 0:
+                    continue
+                f = self.n_var
+                self.n_var += 1
+                self.continuous.append(f)
+                into[b].append(f)
+                if a in out_of:
+                    out_of[a].append(f)
+                self._add([(f, 1.0), (int(self.var[b, g]), -big_m)], -np.inf, 0.0)
+                self._add([(f, 1.0), (int(self.var[a, g]), -big_m)], -np.inf, 0.0)
+        for b in taken.tolist():
+            self._add([(f, 1.0) for f in into[b]] + [(f, -1.0) for f in out_of[b]] + [(int(self.var[b, g]), -1.0)], 0.0, np.inf)
+
+    def _flow(self, g: int) -> None:
+        """Grid ``g`` is connected: a flow from one of its cells (a root) reaches every other cell in it.
+
+        The root is one of the grid's own cells (an existing grid in use keeps one), any cell for a new grid.
+        Each cell in the grid but the root needs a unit, which passes only through cells in the grid.  Added for a
+        grid once a layout has it in pieces; the cuts stay for the other grids.
+        """
+        c = self.c
+        self.flowed.add(g)
+        self.pool.rooted.add(g)
+        cells = np.flatnonzero(self.var[:, g] >= 0)
+        roots = cells[c.home[cells] == g] if g < c.k else cells
+        if len(cells) <= 1:
+            return
+        big_m = float(len(cells))
+        root_of = {}
+        for cell in roots.tolist():
+            root_of[cell] = self.n_var
+            self.n_var += 1
+            self._add([(root_of[cell], 1.0), (int(self.var[cell, g]), -1.0)], -np.inf, 0.0)
+        # one root when the grid is in use (as it was: its own cells, already whole or not)
+        entries = [(r, 1.0) for r in root_of.values()] + [(self.u_at + g, -1.0)]
+        if g in self.as_was:
+            entries.append((self.w_at + self.as_was[g], 1.0))
+        self._add(entries, 0.0, 0.0 if g not in self.as_was else np.inf)
+        if g in self.as_was:
+            self._add([(r, 1.0) for r in root_of.values()] + [(self.u_at + g, -1.0)], -np.inf, 0.0)
+        into = {int(b): [] for b in cells}
+        out_of = {int(b): [] for b in cells}
+        for b in cells.tolist():
+            for a in c.neighbours[b].tolist():
+                if self.var[a, g] < 0:
+                    continue
+                f = self.n_var
+                self.n_var += 1
+                self.continuous.append(f)
+                into[b].append(f)
+                out_of[a].append(f)
+                self._add([(f, 1.0), (int(self.var[b, g]), -big_m)], -np.inf, 0.0)
+                self._add([(f, 1.0), (int(self.var[a, g]), -big_m)], -np.inf, 0.0)
+        for b in cells.tolist():
+            entries = [(f, 1.0) for f in into[b]] + [(f, -1.0) for f in out_of[b]] + [(int(self.var[b, g]), -1.0)]
+            if b in root_of:
+                entries.append((root_of[b], big_m))
+            if g in self.as_was:
+                entries.append((self.w_at + self.as_was[g], big_m))
+            self._add(entries, 0.0, np.inf)
+
+    def _add(self, entries, lower, upper):
+        row = len(self.lower)
+        for col, val in entries:
+            self.rows.append(row)
+            self.cols.append(col)
+            self.vals.append(val)
+        self.lower.append(lower)
+        self.upper.append(upper)
+
+    def search(self, started: float, time_limit, node_limit, max_rounds) -> str:
+        """Solve, adding connectivity cuts, until a connected optimum (``"optimal"``), no layout within the ceiling
+        (``"above"``), or a limit (``"limit"``: ``bound`` is proven for layouts within the ceiling)."""
+        n = self.c.n
+        for _ in range(max_rounds):
+            left = None if time_limit is None else time_limit - (time.perf_counter() - started)
+            if left is not None and left <= 0:
+                return "limit"
+            solved = self._solve(left, node_limit)
+            self.rounds += 1
+            if solved.status == 2:
+                return "above"
+            dual = getattr(solved, "mip_dual_bound", None)
+            proven = float(dual) if dual is not None and np.isfinite(dual) else (float(solved.fun) if solved.status == 0 else None)
+            if proven is not None:
+                # the objective exceeds the existing households moved by less than one half: they are at least this
+                self.bound = max(self.bound or 0, int(math.ceil(proven - self.tie * self.c.n - 1e-6)))
+            if solved.x is None:
+                return "limit"
+            chosen = np.round(solved.x) > 0.5
+            label = np.full(n, -1, dtype=np.int64)
+            cells, grids = np.nonzero(self.var >= 0)
+            pick = chosen[self.var[cells, grids]]
+            label[cells[pick]] = grids[pick]
+            if not self._separate(label):
+                value = int(round(float(self.c.existing[label != self.c.home].sum())))
+                if self.value is None or value < self.value:
+                    self.value, self.best = value, label
+                return "optimal" if solved.status == 0 else "limit"
+            if solved.status != 0:
+                return "limit"
+        return "limit"
+
+    def _solve(self, time_limit, node_limit):
+        matrix = sp.csr_matrix((self.vals, (self.rows, self.cols)), shape=(len(self.lower), self.n_var))
+        cost = np.zeros(self.n_var)
+        cost[: len(self.cost)] = self.cost
+        lb, ub = np.zeros(self.n_var), np.ones(self.n_var)
+        ub[self.continuous] = np.inf
+        integral = np.ones(self.n_var)
+        integral[self.continuous] = 0
+        for cell, g in self.pins:
+            lb[self.var[cell, g]] = 1.0
+        options = {"presolve": True, "mip_rel_gap": 1e-9}
+        if time_limit is not None:
+            options["time_limit"] = float(time_limit)
+        if node_limit is not None:
+            options["node_limit"] = int(node_limit)
+        return milp(
+            cost, constraints=LinearConstraint(matrix, np.array(self.lower), np.array(self.upper)),
+            bounds=Bounds(lb, ub), integrality=integral, options=options,
+        )
+
+    def _cut(self, entries: list, upper: float, *, keep: bool = True) -> None:
+        """Add a cut ``Σ coef · term ≤ upper`` over terms ``(cell, grid)`` (that cell in that grid) and ``("w", g)``
+        (grid ``g`` as it was); a term without a variable here is 0.  Kept in the pool for the next ceiling."""
+        if keep:
+            self.pool.cuts.append((entries, upper))
+        out = []
+        for (a, b), coef in entries:
+            if a == "w":
+                if b in self.as_was:
+                    out.append((self.w_at + self.as_was[b], coef))
+            elif self.var[a, b] >= 0:
+                out.append((int(self.var[a, b]), coef))
+        self._add(out, -np.inf, upper)
+
+    def _separate(self, label: np.ndarray) -> int:
+        """Add the cuts a layout (a grid per cell) violates; returns how many (0: every grid connected)."""
+        added = 0
+        neighbours = self.c.neighbours
+        for g in sorted(set(label.tolist())):
+            nodes = np.flatnonzero(label == g)
+            if len(nodes) <= 1:
+                continue
+            if g in self.as_was and np.array_equal(nodes, np.flatnonzero(self.c.home == g)):
+                continue
+            pieces = _pieces(nodes, neighbours)
+            if len(pieces) <= 1:
+                continue
+            if g in self.flowed:
+                continue  # (cannot happen: the flow keeps it whole)
+            home = self.c.home
+            main = max(range(len(pieces)), key=lambda p: (sum(home[q] == g for q in pieces[p]), len(pieces[p]), -pieces[p][0]))
+            v = pieces[main][0]
+            low = self.c.band[0]
+            for p, piece in enumerate(pieces):
+                if p == main:
+                    continue
+                own = any(home[q] == g for q in piece)
+                if g < self.c.k and not own and g not in self.taken_flowed:
+                    self._flow_taken(g)  # cells taken in, apart from the grid's own
+                    added += 1
+                if own or g >= self.c.k:
+                    self.splits[g] = self.splits.get(g, 0) + 1
+                # a piece that cannot be the whole grid (none of the grid's own cells, or too few households to be
+                # in band, no building above the maximum) reaches the rest of it through its neighbours
+                small = int(self.c.weight[piece].sum()) < low and not bool(self.c.big[piece].any())
+                apart = (g < self.c.k and not own) or small
+                if not apart:
+                    separator = _separator(piece, v, neighbours)
+                    right = [((w, g), -1.0) for w in separator] + [(("w", g), -1.0)]
+                    for u in piece[:_CUTS_PER_PIECE]:
+                        self._cut([((u, g), 1.0), ((v, g), 1.0)] + right, 1.0)
+                        added += 1
+                    continue
+                separator = sorted({w for q in piece for w in neighbours[q].tolist()} - set(piece))
+                key = tuple(piece)
+                if key in self.apart:
+                    continue
+                self.apart.add(key)
+                # the same piece cannot stand apart in any grid it cannot be on its own
+                for other in range(self.labels):
+                    if other < self.c.k and any(home[q] == other for q in piece) and not small:
+                        continue  # (the grid could keep just this piece of its own)
+                    if other >= self.c.k and not small:
+                        continue  # (a new grid could be just this piece)
+                    here = [q for q in piece if self.var[q, other] >= 0]
+                    if not here:
+                        continue
+                    right = [((w, other), -1.0) for w in separator] + [(("w", other), -1.0)]
+                    for u in here[:_CUTS_PER_PIECE]:
+                        self._cut([((u, other), 1.0)] + right, 0.0)
+                        added += 1
+            if self.splits.get(g, 0) >= _SPLITS_BEFORE_FLOW and g not in self.flowed:
+                self._flow(g)  # a grid whose own cells keep falling apart: connected by a flow from one root
+                added += 1
+        self.cut_count += added
+        return added
+
+
+def _pieces(nodes: np.ndarray, neighbours: list[np.ndarray]) -> list[list[int]]:
+    """The connected pieces of ``nodes`` (each sorted, in order of their first cell)."""
+    inside = set(nodes.tolist())
+    seen: set[int] = set()
+    out = []
+    for start in nodes.tolist():
+        if start in seen:
+            continue
+        piece, stack = [], [start]
+        seen.add(start)
+        while stack:
+            c = stack.pop()
+            piece.append(c)
+            for w in neighbours[c].tolist():
+                if w in inside and w not in seen:
+                    seen.add(w)
+                    stack.append(w)
+        out.append(sorted(piece))
+    return out
+
+
+def _separator(piece: list[int], v: int, neighbours: list[np.ndarray]) -> list[int]:
+    """The neighbours of ``piece`` that border the part of the graph holding ``v`` once ``piece`` and its neighbours are out."""
+    inside = set(piece)
+    around = {w for c in piece for w in neighbours[c].tolist()} - inside
+    if v in around:
+        return sorted(around)
+    reach, stack = {v}, [v]
+    while stack:
+        c = stack.pop()
+        for w in neighbours[c].tolist():
+            if w not in reach and w not in inside and w not in around:
+                reach.add(w)
+                stack.append(w)
+    return sorted(w for w in around if any(r in reach for r in neighbours[w].tolist()))
