@@ -189,11 +189,13 @@ def refused(name: str, case: str, error: Exception) -> dict:
     return {"dataset": name, "case": case, "invalid_coverage": [], "audit": [f"{type(error).__name__}: {error}"], "repaired_again": REDONE.take()}
 
 
-def run_dataset(folder: Path, args, work: Path) -> list[dict]:
-    name = folder.name
-    communities = gpd.read_file(folder / "communities.gpkg", layer="communities")
-    buildings = gpd.read_file(folder / "buildings.gpkg", layer="buildings")
-    rows = []
+def matrix_cases(name: str, communities: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, args):
+    """Per direction, share, mode and seed of ``args``: ``(case, stem, plan, after)``.
+
+    ``plan`` is the partition made before the change (without the chosen buildings when adding, with all of them
+    when removing), ``after`` the building layer the update gets, ``case`` the run's label and ``stem`` a folder
+    name for its files.
+    """
     for direction in args.directions:
         for share in args.shares:
             for mode in args.modes:
@@ -202,15 +204,23 @@ def run_dataset(folder: Path, args, work: Path) -> list[dict]:
                     fewer = buildings.drop(buildings.index[picked])
                     before, after = (fewer, buildings) if direction == "add" else (buildings, fewer)
                     plan = gridgeo.partition(communities, before, **OPTIONS)
-                    path = plan.to_files(work / f"{name}-{direction}-{share}-{mode}-{seed}")
-                    case = f"{direction} {share}% {mode} seed {seed}"
-                    started = time.perf_counter()
-                    try:
-                        result = update(path, after, audit=False)
-                    except SeamError as exc:
-                        rows.append(refused(name, case, exc))
-                        continue
-                    rows.append(record(name, case, result, after, time.perf_counter() - started, plan))
+                    yield f"{direction} {share}% {mode} seed {seed}", f"{name}-{direction}-{share}-{mode}-{seed}", plan, after
+
+
+def run_dataset(folder: Path, args, work: Path) -> list[dict]:
+    name = folder.name
+    communities = gpd.read_file(folder / "communities.gpkg", layer="communities")
+    buildings = gpd.read_file(folder / "buildings.gpkg", layer="buildings")
+    rows = []
+    for case, stem, plan, after in matrix_cases(name, communities, buildings, args):
+        path = plan.to_files(work / stem)
+        started = time.perf_counter()
+        try:
+            result = update(path, after, audit=False)
+        except SeamError as exc:
+            rows.append(refused(name, case, exc))
+            continue
+        rows.append(record(name, case, result, after, time.perf_counter() - started, plan))
     if args.chains:
         picked = change_buildings(buildings, share=0.05, seed=0, concentrated=False)
         plan = gridgeo.partition(communities, buildings.drop(buildings.index[picked]), **OPTIONS)

@@ -42,9 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import geopandas as gpd  # noqa: E402
 import numpy as np  # noqa: E402
-from living_matrix import OPTIONS, change_buildings  # noqa: E402
+from living_matrix import matrix_cases  # noqa: E402
 
-import gridgeo  # noqa: E402
 import gridgeo.living.reportbound as reportbound  # noqa: E402
 import gridgeo.living.seamguard as seamguard  # noqa: E402
 import gridgeo.living.update as update_module  # noqa: E402
@@ -134,29 +133,21 @@ def run(folder: Path, args, work: Path, capture: Capture) -> list[dict]:
     communities = gpd.read_file(folder / "communities.gpkg", layer="communities")
     buildings = gpd.read_file(folder / "buildings.gpkg", layer="buildings")
     rows = []
-    for direction in args.directions:
-        for share in args.shares:
-            for mode in args.modes:
-                for seed in args.seeds:
-                    picked = change_buildings(buildings, share=share / 100, seed=seed, concentrated=mode == "concentrated")
-                    fewer = buildings.drop(buildings.index[picked])
-                    before, after = (fewer, buildings) if direction == "add" else (buildings, fewer)
-                    plan = gridgeo.partition(communities, before, **OPTIONS)
-                    case = f"{direction} {share}% {mode} seed {seed}"
-                    outcomes = []
-                    for step, cells in enumerate((0, args.exact_cells)):
-                        seamguard.EXACT_CELLS = cells  # first the repair without the kept-cell candidate, then with it
-                        path = plan.to_files(work / f"{name}-{direction}-{share}-{mode}-{seed}-{step}")
-                        started = time.perf_counter()
-                        try:
-                            result = update_module.update(path, after, audit=False)
-                        except SeamError as exc:  # (a broken guarantee: reported, the run not compared)
-                            logger.info("%-21s %-24s stopped (%s): %s", name, case, "with" if step else "without", exc)
-                            capture.take()
-                            break
-                        outcomes.append((result, *capture.take(), time.perf_counter() - started))
-                    else:
-                        rows.append(compare(name, case, outcomes, args))
+    for case, stem, plan, after in matrix_cases(name, communities, buildings, args):
+        outcomes = []
+        for step, cells in enumerate((0, args.exact_cells)):
+            seamguard.EXACT_CELLS = cells  # first the repair without the kept-cell candidate, then with it
+            path = plan.to_files(work / f"{stem}-{step}")
+            started = time.perf_counter()
+            try:
+                result = update_module.update(path, after, audit=False)
+            except SeamError as exc:  # (a broken guarantee: reported, the run not compared)
+                logger.info("%-21s %-24s stopped (%s): %s", name, case, "with" if step else "without", exc)
+                capture.take()
+                break
+            outcomes.append((result, *capture.take(), time.perf_counter() - started))
+        else:
+            rows.append(compare(name, case, outcomes, args))
     return rows
 
 
