@@ -423,21 +423,7 @@ class _Model:
         taken = np.flatnonzero((self.var[:, g] >= 0) & (c.home != g))
         if not len(taken):
             return
-        into = {int(b): [] for b in taken}
-        out_of = {int(b): [] for b in taken}
-        big_m = float(len(taken))
-        for b in taken.tolist():
-            for a in c.neighbours[b].tolist():
-                if self.var[a, g] < 0:
-                    continue
-                f = self.n_var
-                self.n_var += 1
-                self.continuous.append(f)
-                into[b].append(f)
-                if a in out_of:
-                    out_of[a].append(f)
-                self._add([(f, 1.0), (int(self.var[b, g]), -big_m)], -np.inf, 0.0)
-                self._add([(f, 1.0), (int(self.var[a, g]), -big_m)], -np.inf, 0.0)
+        into, out_of = self._arcs(g, taken, float(len(taken)))
         for b in taken.tolist():
             self._add([(f, 1.0) for f in into[b]] + [(f, -1.0) for f in out_of[b]] + [(int(self.var[b, g]), -1.0)], 0.0, np.inf)
 
@@ -468,19 +454,7 @@ class _Model:
         self._add(entries, 0.0, 0.0 if g not in self.as_was else np.inf)
         if g in self.as_was:
             self._add([(r, 1.0) for r in root_of.values()] + [(self.u_at + g, -1.0)], -np.inf, 0.0)
-        into = {int(b): [] for b in cells}
-        out_of = {int(b): [] for b in cells}
-        for b in cells.tolist():
-            for a in c.neighbours[b].tolist():
-                if self.var[a, g] < 0:
-                    continue
-                f = self.n_var
-                self.n_var += 1
-                self.continuous.append(f)
-                into[b].append(f)
-                out_of[a].append(f)
-                self._add([(f, 1.0), (int(self.var[b, g]), -big_m)], -np.inf, 0.0)
-                self._add([(f, 1.0), (int(self.var[a, g]), -big_m)], -np.inf, 0.0)
+        into, out_of = self._arcs(g, cells, big_m)
         for b in cells.tolist():
             entries = [(f, 1.0) for f in into[b]] + [(f, -1.0) for f in out_of[b]] + [(int(self.var[b, g]), -1.0)]
             if b in root_of:
@@ -488,6 +462,26 @@ class _Model:
             if g in self.as_was:
                 entries.append((self.w_at + self.as_was[g], big_m))
             self._add(entries, 0.0, np.inf)
+
+    def _arcs(self, g: int, heads: np.ndarray, big_m: float) -> tuple[dict, dict]:
+        """Flow variables on the arcs ``a → b`` into each cell ``b`` of ``heads`` from a neighbour ``a`` that may be in
+        grid ``g``, each open only while both ends are in ``g``; per cell of ``heads``, the arcs into it and out of it."""
+        c = self.c
+        into = {int(b): [] for b in heads}
+        out_of = {int(b): [] for b in heads}
+        for b in heads.tolist():
+            for a in c.neighbours[b].tolist():
+                if self.var[a, g] < 0:
+                    continue
+                f = self.n_var
+                self.n_var += 1
+                self.continuous.append(f)
+                into[b].append(f)
+                if a in out_of:
+                    out_of[a].append(f)
+                self._add([(f, 1.0), (int(self.var[b, g]), -big_m)], -np.inf, 0.0)
+                self._add([(f, 1.0), (int(self.var[a, g]), -big_m)], -np.inf, 0.0)
+        return into, out_of
 
     def _add(self, entries, lower, upper):
         row = len(self.lower)

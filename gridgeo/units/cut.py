@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..governance.tourlists import nearest_neighbour_list
+
 __all__ = ["Unit", "walking_order", "cut_units", "cut_households", "fits_units", "fits_units_each"]
 
 #: up to this many points :func:`walking_order` computes all distances at once (8 MB at most)
@@ -56,7 +58,7 @@ def walking_order(xy: np.ndarray) -> np.ndarray:
         # visited point's column set to infinity: one row read and one argmin per step
         table = np.hypot(xy[None, :, 0] - xy[:, None, 0], xy[None, :, 1] - xy[:, None, 1])
         if n <= _LIST_POINTS and np.isfinite(table).all():
-            return np.array(_nearest_walk(table.tolist(), current), dtype=np.int64)
+            return np.array(nearest_neighbour_list(table.tolist(), current), dtype=np.int64)  # the same walk, ties to the lower index
         for step in range(n):
             order[step] = current
             table[:, current] = np.inf
@@ -77,23 +79,6 @@ def walking_order(xy: np.ndarray) -> np.ndarray:
 
 #: up to this many points :func:`walking_order` steps on Python lists (numpy's cost per call is larger than the work)
 _LIST_POINTS = 24
-
-
-def _nearest_walk(table: list, current: int) -> list:
-    """The nearest-neighbour walk of :func:`walking_order` on a list of rows of finite distances (ties: the lower index)."""
-    n = len(table)
-    free = [True] * n
-    order = []
-    for _ in range(n - 1):
-        order.append(current)
-        free[current] = False
-        row = table[current]
-        least, current = np.inf, 0
-        for j in range(n):
-            if free[j] and row[j] < least:
-                least, current = row[j], j
-    order.append(current)
-    return order
 
 
 def cut_units(households: np.ndarray, low: int, high: int, *, positions: np.ndarray | None = None) -> list[Unit]:
