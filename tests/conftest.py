@@ -35,6 +35,21 @@ def monaco():
     )
 
 
+@pytest.fixture(scope="module")
+def monaco_plan():
+    """The whole shared monaco set partitioned (households ``hh_est``): its grids and buildings in metres."""
+    import gridgeo
+    from gridgeo.inputs.crs import local_metric_crs
+
+    folder = SHARED / "monaco"
+    if not folder.exists():
+        pytest.skip(f"{folder} is not present (the shared data sits beside the repository in CI)")
+    options = {"households": "hh_est", "community_id": "community_id", "building_id": "building_id"}
+    plan = gridgeo.partition(gpd.read_file(folder / "communities.gpkg"), gpd.read_file(folder / "buildings.gpkg"), **options)
+    metric = local_metric_crs(plan.grids)
+    return plan.grids.to_crs(metric).reset_index(drop=True), plan.buildings.to_crs(metric).reset_index(drop=True)
+
+
 @pytest.fixture(scope="session")
 def taipei_small():
     return read("taipei_small_communities.gpkg", "communities"), read("taipei_small_buildings.gpkg", "buildings")

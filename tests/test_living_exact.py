@@ -17,7 +17,6 @@ import pytest
 import shapely
 
 import gridgeo
-from gridgeo.inputs.crs import local_metric_crs
 from gridgeo.living.exactshed import cheapest_growth, cheapest_set
 from gridgeo.living.keptcells import kept_sites
 from gridgeo.living.repair import _borders
@@ -25,20 +24,7 @@ from gridgeo.living.state import _Context, _Grid
 from gridgeo.living.update import update
 from gridgeo.partition.notes import GridNote
 
-from .conftest import SHARED
 from .test_living_plans import OPTIONS, change_buildings, check_living, load
-
-
-@pytest.fixture(scope="module")
-def monaco_plan():
-    import geopandas as gpd
-
-    folder = SHARED / "monaco"
-    if not folder.exists():
-        pytest.skip(f"{folder} is not present (the shared data sits beside the repository in CI)")
-    plan = gridgeo.partition(gpd.read_file(folder / "communities.gpkg"), gpd.read_file(folder / "buildings.gpkg"), **OPTIONS)
-    metric = local_metric_crs(plan.grids)
-    return plan.grids.to_crs(metric).reset_index(drop=True), plan.buildings.to_crs(metric).reset_index(drop=True)
 
 
 def _pairs(grids, most=12):
@@ -68,14 +54,20 @@ def _region(grids, buildings, a, b, per_grid=None):
     return region, sorted(codes), ctx
 
 
+def _kept_regions(grids, buildings, *, most=12, per_grid=None):
+    """``(region, codes, ctx, sites)`` of each pair of :func:`_pairs` whose kept cells could be made
+    (:func:`kept_sites` not None)."""
+    for a, b in _pairs(grids, most=most):
+        region, codes, ctx = _region(grids, buildings, a, b, per_grid=per_grid)
+        sites = kept_sites(region, codes, ctx)
+        if sites is not None:
+            yield region, codes, ctx, sites
+
+
 def test_each_grid_keeps_its_own_cells_on_real_grids(monaco_plan):
     grids, buildings = monaco_plan
     checked = 0
-    for a, b in _pairs(grids):
-        region, codes, ctx = _region(grids, buildings, a, b)
-        sites = kept_sites(region, codes, ctx)
-        if sites is None:
-            continue
+    for region, codes, ctx, sites in _kept_regions(grids, buildings):
         members, shape, tess, graph, labels = sites
         checked += 1
         for label, code in enumerate(codes):
@@ -114,11 +106,7 @@ def test_the_transfer_found_is_the_cheapest_of_all_on_real_cells(monaco_plan):
     grids, buildings = monaco_plan
     rng = np.random.default_rng(7)
     checked = found = 0
-    for a, b in _pairs(grids, most=40):
-        region, codes, ctx = _region(grids, buildings, a, b, per_grid=7)
-        sites = kept_sites(region, codes, ctx)
-        if sites is None:
-            continue
+    for *_, sites in _kept_regions(grids, buildings, most=40, per_grid=7):
         _, _, _, graph, labels = sites
         weight = graph.weight.astype(np.int64)
         for trial in range(3):
@@ -156,11 +144,7 @@ def test_the_top_up_found_is_the_cheapest_of_all_on_real_cells(monaco_plan):
     grids, buildings = monaco_plan
     rng = np.random.default_rng(11)
     checked = found = 0
-    for a, b in _pairs(grids, most=30):
-        region, codes, ctx = _region(grids, buildings, a, b, per_grid=8)
-        sites = kept_sites(region, codes, ctx)
-        if sites is None:
-            continue
+    for *_, sites in _kept_regions(grids, buildings, most=30, per_grid=8):
         _, _, _, graph, labels = sites
         weight = graph.weight.astype(np.int64)
         inside = labels == 0

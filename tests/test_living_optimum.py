@@ -23,7 +23,7 @@ from gridgeo.living.keptcells import kept_sites
 from gridgeo.living.keptoptimum import kept_cells_optimum
 from gridgeo.living.state import _existing_moved, _is_bad
 
-from .test_living_exact import _pairs, _region, monaco_plan  # noqa: F401  (a fixture)
+from .test_living_exact import _kept_regions
 from .test_living_plans import OPTIONS, change_buildings, load
 
 
@@ -55,14 +55,12 @@ def _connected(graph, nodes) -> bool:
     return connected_components(graph.shared[nodes][:, nodes], directed=False)[0] == 1
 
 
-def test_the_optimum_is_the_least_of_every_assignment_on_real_cells(monaco_plan):  # noqa: F811
+def test_the_optimum_is_the_least_of_every_assignment_on_real_cells(monaco_plan):
     grids, buildings = monaco_plan
     rng = np.random.default_rng(5)
     checked = moving = 0
-    for a, b in _pairs(grids, most=30):
-        region, codes, ctx = _region(grids, buildings, a, b, per_grid=4)
-        sites = kept_sites(region, codes, ctx)
-        if sites is None or sites[3].n > 8:
+    for region, codes, ctx, sites in _kept_regions(grids, buildings, most=30, per_grid=4):
+        if sites[3].n > 8:
             continue
         members, _, tess, graph, home = sites
         households = ctx.households.copy()

@@ -20,7 +20,6 @@ import shapely
 
 import gridgeo
 from gridgeo.cells.tessellate import tessellate_part
-from gridgeo.inputs.crs import local_metric_crs
 from gridgeo.living import reportbound
 from gridgeo.living.cutcost import cut_costs, grid_cells, stays_connected
 from gridgeo.living.movebound import cheapest_moves
@@ -29,18 +28,6 @@ from gridgeo.living.repair import _borders
 from .conftest import SHARED
 
 OPTIONS = {"households": "hh_est", "community_id": "community_id", "building_id": "building_id"}
-
-
-@pytest.fixture(scope="module")
-def monaco_plan():
-    import geopandas as gpd
-
-    folder = SHARED / "monaco"
-    if not folder.exists():
-        pytest.skip(f"{folder} is not present (the shared data sits beside the repository in CI)")
-    plan = gridgeo.partition(gpd.read_file(folder / "communities.gpkg"), gpd.read_file(folder / "buildings.gpkg"), **OPTIONS)
-    metric = local_metric_crs(plan.grids)
-    return plan.grids.to_crs(metric).reset_index(drop=True), plan.buildings.to_crs(metric).reset_index(drop=True)
 
 
 def _bordering_pairs(grids):
