@@ -194,16 +194,12 @@ def audit_partition(
         if not u_hh.astype(int).equals(g_hh.astype(int)):
             problems.append("unit households differ from their grid's households")
         # each building's households covered exactly once by unit members
-        covered: dict[str, int] = {}
         if getattr(result, "households", None) is not None:
             problems += _register_problems(result.households, units, out_b)
-        for text in units["members"] if getattr(result, "households", None) is None else ():
-            for item in str(text).split(";"):
-                code, _, span = item.rpartition(":")
-                a, _, z = span.partition("-")
-                covered[code] = covered.get(code, 0) + int(z) - int(a) + 1
-        if getattr(result, "households", None) is None and not _covers_exactly(covered, out_b, unique=unique_codes):
-            problems.append("unit members do not cover every household exactly once")
+        if getattr(result, "households", None) is None:
+            covered = _member_households(units["members"])
+            if covered is None or not _covers_exactly(covered, out_b, unique=unique_codes):
+                problems.append("unit members do not cover every household exactly once")
     c_hh = result.communities.set_index("community_id")["households"]
     g_by_c = grids.groupby("community_id")["households"].sum().reindex(c_hh.index, fill_value=0)
     if not g_by_c.astype(int).equals(c_hh.astype(int)):
@@ -247,26 +243,87 @@ def audit_partition(
     return problems
 
 
-def _covers_exactly(covered: dict[str, int], buildings: pd.DataFrame, *, unique: bool = False) -> bool:
-    """Whether ``covered`` (households per building code, from the units' members) is every building with households, exactly.
+def _arrow_text(values: pd.Series):
+    """``values`` as an Arrow string array, without a Python string per value where pandas keeps them in Arrow."""
+    import pyarrow as pa
 
-    The same test as comparing ``covered`` with a dict of the buildings with
-    households, without that dict (or a copy of the buildings) where the
-    codes are ``unique`` (known to be): a million buildings' codes are read once.
+    arrow = getattr(values.array, "_pa_array", None)
+    if arrow is not None and (pa.types.is_string(arrow.type) or pa.types.is_large_string(arrow.type)):
+        return arrow.cast(pa.large_string())  # one key type for the join below
+    return pa.array(values.astype(str).to_numpy(dtype=object), type=pa.large_string())
+
+
+def _member_households(members: pd.Series):
+    """Households per building code listed by the units' ``members`` (``code:first-last`` items joined by ``;``).
+
+    Read as columns (Arrow's string kernels), not item by item: a city's
+    hundreds of thousands of units are parsed in a few array passes.  The code
+    is everything before an item's last ``:``.  Returns an Arrow table with
+    columns ``code`` and ``n_sum`` (one row per code), or ``None`` when an item
+    is not of that form (which no complete partition writes).
+
+    Examples
+    --------
+    >>> table = _member_households(pd.Series(["A:1-10;B:1-2", "B:3-12", "C:D:1-1"]))
+    >>> dict(zip(table.column("code").to_pylist(), table.column("n_sum").to_pylist()))
+    {'A': 10, 'B': 12, 'C:D': 1}
+    >>> _member_households(pd.Series(["A:1-10;B"])) is None
+    True
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    texts = _arrow_text(members)
+    if texts.null_count:  # a unit without members
+        return None
+    items = pc.list_flatten(pc.split_pattern(texts, ";"))
+    code_span = pc.split_pattern(items, ":", max_splits=1, reverse=True)
+    if not pc.all(pc.equal(pc.list_value_length(code_span), 2)).as_py():
+        return None
+    first_last = pc.split_pattern(pc.list_element(code_span, 1), "-", max_splits=1)
+    if not pc.all(pc.equal(pc.list_value_length(first_last), 2)).as_py():
+        return None
+    try:
+        first = pc.cast(pc.list_element(first_last, 0), pa.int64())
+        last = pc.cast(pc.list_element(first_last, 1), pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # not a number
+        return None
+    table = pa.table({"code": pc.list_element(code_span, 0), "n": pc.add(pc.subtract(last, first), 1)})
+    return table.group_by("code", use_threads=False).aggregate([("n", "sum")])
+
+
+def _covers_exactly(covered, buildings: pd.DataFrame, *, unique: bool = False) -> bool:
+    """Whether ``covered`` (from :func:`_member_households`) is every building with households, exactly.
+
+    Each building code with households must appear once in ``covered`` with
+    its household count, and no other code may.  Where the codes are
+    ``unique`` (known to be) the two tables are joined in Arrow, so a
+    million buildings' codes never become Python strings; otherwise the last
+    of a repeated code counts, as in a dict.
 
     Examples
     --------
     >>> b = pd.DataFrame({"building_code": ["A", "B", "C"], "households": [3, 0, 2]})
-    >>> _covers_exactly({"A": 3, "C": 2}, b, unique=True), _covers_exactly({"A": 3, "C": 1}, b), _covers_exactly({"A": 3, "B": 0, "C": 2}, b, unique=True)
+    >>> covers = lambda text, unique: _covers_exactly(_member_households(pd.Series(text)), b, unique=unique)
+    >>> covers(["A:1-3", "C:1-2"], True), covers(["A:1-3;C:1-1"], False), covers(["A:1-3;B:1-0;C:1-2"], True)
     (True, False, False)
     """
+    import pyarrow as pa
+
     households = buildings["households"].to_numpy()
     positive = households > 0
-    codes = buildings["building_code"].to_numpy(dtype=object)[positive].tolist()
-    counts = households[positive].tolist()
+    codes = _arrow_text(buildings["building_code"]).filter(pa.array(positive))
+    counts = households[positive].astype(np.int64)
     if not unique:  # duplicate codes maybe (reported elsewhere): the last one counts, as in a dict
-        return covered == {code: int(n) for code, n in zip(codes, counts)}
-    return len(covered) == len(codes) and all(covered.get(code) == n for code, n in zip(codes, counts))
+        expected = dict(zip(codes.to_pylist(), counts.tolist()))
+        return dict(zip(covered.column("code").to_pylist(), covered.column("n_sum").to_pylist())) == expected
+    if covered.num_rows != len(counts):
+        return False
+    expected = pa.table({"code": codes, "n": counts})
+    joined = expected.join(covered, keys="code", join_type="inner", use_threads=False)
+    if joined.num_rows != len(counts):
+        return False
+    return bool(np.array_equal(joined.column("n").to_numpy(), joined.column("n_sum").to_numpy()))
 
 
 def _register_problems(households, units, buildings) -> list[str]:

@@ -26,6 +26,10 @@ def test_a_household_counted_twice_or_missed_is_reported(monaco_run):
         units.loc[units.index[0], "members"] = text.replace(f"{code}:{a}-{z}", changed, 1)
         broken = gridgeo.Partition(**{**{f: getattr(result, f) for f in result.__dataclass_fields__}, "units": units})
         assert "unit members do not cover every household exactly once" in audit_partition(broken, buildings)
+    for changed in ("", f"{code}:{a}", f"{code}:{a}-x;" + text):  # members missing or not of the form code:first-last
+        units.loc[units.index[0], "members"] = changed
+        broken = gridgeo.Partition(**{**{f: getattr(result, f) for f in result.__dataclass_fields__}, "units": units})
+        assert "unit members do not cover every household exactly once" in audit_partition(broken, buildings), changed
 
 
 
