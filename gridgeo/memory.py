@@ -17,7 +17,7 @@ import functools
 import gc
 import logging
 
-__all__ = ["available_bytes", "release_memory", "resident_mb", "memory_is_tight"]
+__all__ = ["available_bytes", "release_memory", "resident_mb", "memory_is_tight", "keep_freed_memory"]
 
 logger = logging.getLogger(__name__)
 
@@ -35,6 +35,43 @@ def _malloc_trim():
         trim.argtypes = [ctypes.c_size_t]
         trim.restype = ctypes.c_int
     return trim
+
+
+#: glibc's mallopt parameters: blocks at least this large come from mmap (M_MMAP_THRESHOLD), and the heap's free
+#: top is given back above this size (M_TRIM_THRESHOLD)
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+#: the largest mmap threshold glibc accepts on 64-bit systems (half its heap size), and the trim threshold set
+_MMAP_BYTES, _TRIM_BYTES = 32 << 20, 1 << 30
+
+
+def keep_freed_memory() -> bool:
+    """Have the C allocator of this process keep the memory it frees for its next blocks (glibc; False elsewhere).
+
+    By default glibc gives the free top of its heap back to the system as soon
+    as it exceeds 128 KiB and serves large blocks straight from the system, so
+    a writer that builds its file from many large temporary arrays pays a page
+    fault for every page of every one of them again (a third of a GeoJSON
+    writer's time at a hundred thousand buildings).  Here freed memory up to
+    1 GiB stays with the process and blocks up to 32 MiB come from its heap.
+    For a short-lived process, such as a forked writer, that costs at most its
+    largest moment of memory, which it reaches anyway.  Nothing held is changed.
+
+    Examples
+    --------
+    >>> keep_freed_memory() in (True, False)
+    True
+    """
+    if _malloc_trim() is None:  # not glibc
+        return False
+    try:
+        mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    trim = mallopt(_M_TRIM_THRESHOLD, _TRIM_BYTES)
+    mapped = mallopt(_M_MMAP_THRESHOLD, _MMAP_BYTES)
+    return bool(trim) and bool(mapped)
 
 
 #: the memory available counts as tight below this many times the process's resident memory: room for the

@@ -42,3 +42,38 @@ def test_release_memory_collects_when_asked_or_when_tight(monkeypatch, full_coll
     monkeypatch.setattr(memory, "memory_is_tight", lambda: True)
     memory.release_memory("tight", collect=None)
     assert len(full_collections) == 2
+
+
+_FAULTS_PROGRAM = """
+import resource, sys
+import numpy as np
+from gridgeo.memory import keep_freed_memory
+kept = keep_freed_memory() if sys.argv[1] == "keep" else None
+first = np.ones(3 << 17)  # 3 MiB from the system; freeing it raises glibc's thresholds to that size
+del first
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(5):  # a writer's pattern: rounds of large temporary arrays, made and freed together
+    arrays = [np.ones(3 << 17) for _ in range(10)]
+    del arrays
+print(kept, resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(memory._malloc_trim() is None, reason="glibc only")
+def test_keep_freed_memory_reuses_pages_instead_of_faulting_new_ones():
+    """With the setting the 30 MiB freed by one round serve the next; by default glibc gives them back and each round faults them in again."""
+    import subprocess
+    import sys
+
+    def faults(mode):
+        out = subprocess.run([sys.executable, "-c", _FAULTS_PROGRAM, mode], capture_output=True, text=True, check=True).stdout.split()
+        return out[0], int(out[1])
+
+    kept, with_setting = faults("keep")
+    _, by_default = faults("default")
+    import resource
+
+    pages_per_round = 30 * 2**20 // resource.getpagesize()
+    assert kept == "True"
+    assert by_default >= 4 * pages_per_round  # the rounds after the first fault their pages in again
+    assert with_setting <= 1.5 * pages_per_round  # the first round's pages, reused

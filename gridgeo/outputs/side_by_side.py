@@ -17,7 +17,7 @@ import os
 import threading
 
 from .. import timings
-from ..memory import available_bytes, resident_mb
+from ..memory import available_bytes, keep_freed_memory, resident_mb
 
 __all__ = ["run_side_by_side"]
 
@@ -118,6 +118,7 @@ def _child(job, send) -> None:
     """Run ``job`` in a forked child and report its exception (or None) and stage times to the parent."""
     error = None
     timings.take()  # the parent's totals, copied by the fork
+    keep_freed_memory()  # a writer's many large temporary arrays reuse the same pages instead of faulting in new ones
     try:
         job()
     except BaseException as exc:  # noqa: BLE001 - handed to the parent, which raises it
