@@ -312,9 +312,9 @@ def partition(
         centre = np.column_stack([np.nan_to_num(shapely.get_x(points)), np.nan_to_num(shapely.get_y(points))]).reshape(-1, 2)
         order = reading_order(centre[:, 0], centre[:, 1], np.sqrt(area / max(k, 1)))
         codes = _grid_codes(ccode, order, result.notes, grid_width)
-        for rank, b in enumerate(members):
-            b_code[b] = building_code(ccode, rank + 1, building_width)
-            b_comm_code[b] = ccode
+        b_code[members] = _numbered(building_code(ccode, 0, building_width)[: -building_width], len(members), building_width)
+        b_comm_code[members] = ccode
+        grid_area, grid_pp = shapely.area(geoms), polsby_popper(geoms)
         for g in order:
             in_grid = members[result.building_grid == g]
             hh = prep.households[in_grid]
@@ -343,8 +343,8 @@ def partition(
                     "households": int(hh.sum()),
                     "n_buildings": int(len(in_grid)),
                     "n_units": len(units),
-                    "area_m2": float(shapely.area(geoms[g])),
-                    "polsby_popper": float(polsby_popper([geoms[g]])[0]),
+                    "area_m2": float(grid_area[g]),
+                    "polsby_popper": float(grid_pp[g]),
                     "status": note.status,
                     "reason": note.reason,
                     "reason_zh": reason_text(note.code, dict(note.params), "zh"),
@@ -448,6 +448,21 @@ def partition(
     result = add_workload(result, straight_tours=straight_tours)
     timings.lap("workload", mark)
     return result
+
+
+_NUMBERS: dict[int, list[str]] = {}
+
+
+def _numbered(prefix: str, n: int, width: int) -> list[str]:
+    """``prefix`` followed by 1..n written with ``width`` digits (the building codes of a community, in rank order).
+
+    >>> _numbered("003-B", 2, 5)
+    ['003-B00001', '003-B00002']
+    """
+    known = _NUMBERS.get(width)
+    if known is None or len(known) < n:
+        known = _NUMBERS[width] = [f"{k:0{width}d}" for k in range(1, max(n, 2 * len(known or ())) + 1)]
+    return [prefix + number for number in known[:n]]
 
 
 def _unit_reason(in_band: bool, grid_households: int, unit_band) -> dict:

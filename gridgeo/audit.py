@@ -271,13 +271,32 @@ def _member_households(members: pd.Series):
     True
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     texts = _arrow_text(members)
     if texts.null_count:  # a unit without members
         return None
+    sums = []
+    for start in range(0, len(texts), _MEMBER_ROWS):  # a slice at a time: its copies stay small at city scale
+        part = _counted_items(texts.slice(start, _MEMBER_ROWS))
+        if part is None:
+            return None
+        sums.append(part.group_by("code", use_threads=False).aggregate([("n", "sum")]).rename_columns(["code", "n"]))
+    whole = pa.concat_tables(sums) if sums else pa.table({"code": pa.array([], pa.large_string()), "n": pa.array([], pa.int64())})
+    return whole.group_by("code", use_threads=False).aggregate([("n", "sum")])
+
+
+#: units' members parsed at a time by :func:`_member_households`
+_MEMBER_ROWS = 1 << 18
+
+
+def _counted_items(texts):
+    """Each ``code:first-last`` item of ``texts`` as a row (code, households); None when one is not of that form."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     items = pc.list_flatten(pc.split_pattern(texts, ";"))
     code_span = pc.split_pattern(items, ":", max_splits=1, reverse=True)
+    del items
     if not pc.all(pc.equal(pc.list_value_length(code_span), 2)).as_py():
         return None
     first_last = pc.split_pattern(pc.list_element(code_span, 1), "-", max_splits=1)
@@ -288,8 +307,7 @@ def _member_households(members: pd.Series):
         last = pc.cast(pc.list_element(first_last, 1), pa.int64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):  # not a number
         return None
-    table = pa.table({"code": pc.list_element(code_span, 0), "n": pc.add(pc.subtract(last, first), 1)})
-    return table.group_by("code", use_threads=False).aggregate([("n", "sum")])
+    return pa.table({"code": pc.list_element(code_span, 0), "n": pc.add(pc.subtract(last, first), 1)})
 
 
 def _covers_exactly(covered, buildings: pd.DataFrame, *, unique: bool = False) -> bool:

@@ -60,3 +60,17 @@ def test_a_changed_attribute_is_reported_in_text_whole_and_decimal_columns(monac
         changed = out.copy()
         changed.loc[row, column] = value
         assert audited(changed) == [f"input column {column!r} changed in 1 rows"], (column, value)
+
+
+def test_members_read_in_slices_count_the_same(monaco_run, monkeypatch):
+    """The members are parsed a slice of units at a time (city scale): a building split across slices is summed whole."""
+    from gridgeo import audit
+
+    result, _ = monaco_run
+    whole = audit._member_households(result.units["members"])
+    monkeypatch.setattr(audit, "_MEMBER_ROWS", 7)
+    sliced = audit._member_households(result.units["members"])
+    as_dict = lambda table: dict(zip(table.column("code").to_pylist(), table.column("n_sum").to_pylist()))  # noqa: E731
+    assert as_dict(sliced) == as_dict(whole)
+    assert sum(as_dict(whole).values()) == int(result.buildings["households"].sum())
+    assert audit._covers_exactly(sliced, result.buildings, unique=True)
