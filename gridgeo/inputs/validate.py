@@ -22,6 +22,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from ..arrays import on_threads
 from ..errors import CRSError, InputError, Problem, ProblemCollector, describe_rows
 from .crs import check_coordinates_fit_crs, local_metric_crs, require_crs
 from .households import HEIGHT_COLUMNS, LEVEL_COLUMNS, calibrate_to_totals, estimate_households
@@ -447,7 +448,7 @@ def name_rows(rows, names: np.ndarray | None = None, column: str | None = None, 
 def _warn_duplicate_geometries(geoms: np.ndarray, empty: np.ndarray, label: str, notes: list[str], *, which=name_rows) -> None:
     """Warn about buildings with exactly the same geometry (often entered twice: households would count twice)."""
     present = np.flatnonzero(~empty)
-    keys = pd.Series(shapely.to_wkb(geoms[present]))
+    keys = pd.Series(on_threads(shapely.to_wkb, geoms[present]))
     dup = keys.duplicated(keep=False).to_numpy()
     if dup.any():
         groups = keys[dup].nunique()
@@ -674,7 +675,7 @@ def _force_2d(geoms: np.ndarray) -> np.ndarray:
 def _repair(geoms: np.ndarray, label: str, notes: list[str], *, polygonal: bool, which=name_rows) -> np.ndarray:
     geoms = geoms.copy()
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
-    invalid = present & ~shapely.is_valid(np.where(present, geoms, None))
+    invalid = present & ~on_threads(shapely.is_valid, np.where(present, geoms, None))
     if invalid.any():
         fixed = shapely.make_valid(geoms[invalid])
         kinds = shapely.get_type_id(geoms[invalid])
