@@ -12,9 +12,13 @@ and a new building layer and returns a new :class:`~gridgeo.result.Partition`:
 2. **Placement.**  A new (or moved) building joins the previous grid holding its
    representative point, found through the spatial index of the previous grids
    (``grids.rtree.idx``/``.dat`` beside the output, rebuilt in memory when missing).
-3. **Repair.**  A grid whose buildings changed keeps its polygon and code when its
-   households stay in the band (or its excuse, an oversize building, still holds);
-   only its joint units are re-cut.  A grid that falls out of the band is repaired
+3. **Repair.**  A community left without households becomes one grid (per part), the
+   lowest code kept; a building that grew above the band's maximum (or an added one
+   above it) gets a grid of its own, the rest of its grid repaired as a grid out of
+   band (:mod:`gridgeo.living.carve`).  A grid whose buildings changed keeps its
+   polygon and code when its households stay in the band (or its excuse, an
+   oversize building that was above the maximum before, still holds); only its
+   joint units are re-cut.  A grid that falls out of the band is repaired
    with as few neighbours as needed: first with the grids that the cheapest flow
    of households links it to (:mod:`gridgeo.living.movebound`, computed on the grids as
    they are; when that region cannot be repaired, its borders are closed and the
