@@ -76,8 +76,8 @@ def carve_oversize(grids: dict[str, _Grid], dirty: set[str], ctx: _Context) -> l
     building above the maximum and other households, and hold no pinned
     building are cut.  The pieces are new grids (``dirty``), the large
     buildings' grids are marked dedicated (the caller clears the mark after the
-    repair) and ``ctx.is_new`` becomes a copy in which the buildings of the
-    pieces that lost the code are added ones.
+    repair), ``ctx.is_new`` becomes a copy in which the buildings of the
+    pieces that lost the code are added ones, and ``ctx.carved`` is set.
 
     Returns
     -------
@@ -129,6 +129,7 @@ def carve_oversize(grids: dict[str, _Grid], dirty: set[str], ctx: _Context) -> l
         existing = [_existing(m, ctx) for m in group_members]
         heir = min(range(len(groups)), key=lambda g: (-existing[g], -_weight_of(group_members[g], ctx), g))
         previous = grids.pop(code)
+        ctx.carved = True
         if ctx.is_new is not None:
             ctx.is_new = ctx.is_new.copy()
         taken = sum(1 for c in list(grids) + sorted(ctx.retired) if is_carved(c))
