@@ -160,14 +160,16 @@ def carve_oversize(grids: dict[str, _Grid], dirty: set[str], ctx: _Context) -> l
 def _pieces(graph, grid: _Grid, code: str, grids: dict[str, _Grid], tess, ctx: _Context):
     """The cells of each new grid of a cut: (nodes, holds a large building), large ones first; None when nothing is cut off.
 
-    Each cell above the maximum is a grid; each connected piece of the others
+    Each cell holding a building above the maximum is a grid; each connected piece of the others
     too, unless it has no households or is below the band and borders no
     other grid that may change (then it stays with the first large cell it
     borders, as a fresh partition joins it to the oversize grid).
     """
     low, high = ctx.band
-    big = np.flatnonzero(graph.weight > high)
-    rest = np.flatnonzero(graph.weight <= high)
+    largest = np.zeros(graph.n, dtype=np.int64)  # per cell, its largest building (a cell may hold several)
+    np.maximum.at(largest, tess.site_of_building, ctx.households[np.array(sorted(grid.members), dtype=np.int64)])
+    big = np.flatnonzero(largest > high)
+    rest = np.flatnonzero(largest <= high)
     if not len(big) or not len(rest):
         return None
     groups = [[int(s)] for s in big]
