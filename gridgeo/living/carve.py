@@ -5,9 +5,10 @@ repair (:mod:`gridgeo.living.repair`) never touches it.  When a building grows
 above the maximum (or an added one above it lands in a grid), its grid would
 keep every other building with it, where a fresh partition gives the building a
 grid of its own and grids the rest in the band.  :func:`carve_oversize` cuts
-such a grid into the cells of its own buildings: each building above the
-maximum is a grid of its own, every connected piece of the rest another, and
-the code stays with the piece holding the most households that were there
+such a grid into the cells of its own buildings: each building that grew
+above the maximum is a grid of its own, every connected piece of the rest
+another (a building that was above the maximum before stays with what the
+previous plan joined to it), and the code stays with the piece holding the most households that were there
 before (the large building, when it grew).  The other pieces take a temporary
 code (:func:`is_carved`) and are repaired as any grid out of the band (joined
 to neighbours with room, or kept as new grids in the band); the update numbers
@@ -15,6 +16,9 @@ those still there after the community's highest (:func:`name_carved`).  A
 piece without households, or one below the band that borders no other grid
 (reached only through the large building's cell), stays with the large
 building, as a fresh partition joins such a remainder to an oversize grid.
+An added building above the maximum gets a grid of its own only when that
+moves nobody who was there before (its cell does not cut the others apart);
+otherwise it stays in the grid holding it, which it excuses, as before.
 While the community is repaired the large buildings' grids take no part (they
 are held like dedicated grids), and the buildings of the pieces that lost the
 code count as added ones: they have changed grid already, so moving them again
@@ -74,7 +78,9 @@ def carve_oversize(grids: dict[str, _Grid], dirty: set[str], ctx: _Context) -> l
 
     Only grids in ``dirty`` that are neither dedicated nor locked, hold a grown
     building above the maximum and other households, and hold no pinned
-    building are cut.  The pieces are new grids (``dirty``), the large
+    building are cut; when the buildings above the maximum were all added
+    (none in ``ctx.grew``), only when every piece but the one keeping the code
+    holds no household that was there before.  The pieces are new grids (``dirty``), the large
     buildings' grids are marked dedicated (the caller clears the mark after the
     repair), ``ctx.is_new`` becomes a copy in which the buildings of the
     pieces that lost the code are added ones, and ``ctx.carved`` is set.
@@ -92,7 +98,8 @@ def carve_oversize(grids: dict[str, _Grid], dirty: set[str], ctx: _Context) -> l
     >>> geoms = np.array([shapely.box(x + 5, 40, x + 15, 60) for x in range(0, 200, 20)])
     >>> households = np.array([900] + [40] * 9)
     >>> ctx = _Context((300, 500), households, geoms, None, 0, "A", "001", 6)
-    >>> ctx.grown, ctx.is_new = households > 500, np.zeros(10, dtype=bool)
+    >>> ctx.grown = ctx.grew = households > 500
+    >>> ctx.is_new = np.zeros(10, dtype=bool)
     >>> grids = {"001-01": _Grid("001-01", shapely.box(0, 0, 200, 100), set(range(10)), GridNote())}
     >>> carve_oversize(grids, {"001-01"}, ctx)
     ['001-01']
@@ -109,7 +116,8 @@ def carve_oversize(grids: dict[str, _Grid], dirty: set[str], ctx: _Context) -> l
             continue
         members = np.array(sorted(grid.members), dtype=np.int64)
         households = ctx.households[members]
-        if not (ctx.grown[members] & (households > high)).any() or not int(households[households <= high].sum()):
+        grown = ctx.grown[members] & (households > high)
+        if not grown.any() or not int(households[~grown].sum()):
             continue
         if any(int(b) in ctx.pins for b in members):
             continue  # a pinned building keeps its grid as it is
@@ -128,6 +136,10 @@ def carve_oversize(grids: dict[str, _Grid], dirty: set[str], ctx: _Context) -> l
         group_members = [set(members[np.isin(tess.site_of_building, nodes)].tolist()) for nodes, _ in groups]
         existing = [_existing(m, ctx) for m in group_members]
         heir = min(range(len(groups)), key=lambda g: (-existing[g], -_weight_of(group_members[g], ctx), g))
+        if (ctx.grew is None or not ctx.grew[members].any()) and any(existing[g] for g in range(len(groups)) if g != heir):
+            # only added buildings are above the maximum, and their cells cut the households that were there apart
+            logger.debug("community %s: the added building above the maximum in grid %s cuts it apart; it stays in it", ctx.community_id, code)
+            continue
         previous = grids.pop(code)
         ctx.carved = True
         if ctx.is_new is not None:
@@ -160,16 +172,19 @@ def carve_oversize(grids: dict[str, _Grid], dirty: set[str], ctx: _Context) -> l
 def _pieces(graph, grid: _Grid, code: str, grids: dict[str, _Grid], tess, ctx: _Context):
     """The cells of each new grid of a cut: (nodes, holds a large building), large ones first; None when nothing is cut off.
 
-    Each cell holding a building above the maximum is a grid; each connected piece of the others
-    too, unless it has no households or is below the band and borders no
-    other grid that may change (then it stays with the first large cell it
-    borders, as a fresh partition joins it to the oversize grid).
+    Each cell holding a building that grew above the maximum is a grid; each
+    connected piece of the others too (with a building that was above the
+    maximum before, and what the previous plan joined to it), unless it has no
+    households or is below the band and borders no other grid that may change
+    (then it stays with the first large cell it borders, as a fresh partition
+    joins it to the oversize grid).
     """
     low, high = ctx.band
-    largest = np.zeros(graph.n, dtype=np.int64)  # per cell, its largest building (a cell may hold several)
-    np.maximum.at(largest, tess.site_of_building, ctx.households[np.array(sorted(grid.members), dtype=np.int64)])
-    big = np.flatnonzero(largest > high)
-    rest = np.flatnonzero(largest <= high)
+    members = np.array(sorted(grid.members), dtype=np.int64)
+    grown = np.zeros(graph.n, dtype=bool)  # cells holding a building that grew above the maximum (a cell may hold several)
+    grown[tess.site_of_building[ctx.grown[members] & (ctx.households[members] > high)]] = True
+    big = np.flatnonzero(grown)
+    rest = np.flatnonzero(~grown)
     if not len(big) or not len(rest):
         return None
     groups = [[int(s)] for s in big]

@@ -362,7 +362,7 @@ def update(
         context.next_number, context.width = _next_grid_number(ccode, list(grids) + sorted(retired_grids))
         context.pins = {i: code for i, code in pinned.items() if code in grids}
         context.is_new = is_new
-        context.grown = grown
+        context.grown, context.grew = grown, grown & ~is_new
         if compound_of is not None:
             _add_compounds(context, areas, compound_of, sizes, pi)
         community_geom = prep.community_geoms[pi]
