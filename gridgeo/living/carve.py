@@ -17,8 +17,9 @@ piece without households, or one below the band that borders no other grid
 (reached only through the large building's cell), stays with the large
 building, as a fresh partition joins such a remainder to an oversize grid.
 An added building above the maximum gets a grid of its own only when that
-moves nobody who was there before (its cell does not cut the others apart);
-otherwise it stays in the grid holding it, which it excuses, as before.
+moves nobody who was there before: its cell does not cut the others apart,
+and every piece is in the band (none calls for a repair); otherwise it stays
+in the grid holding it, which it excuses, as before.
 While the community is repaired the large buildings' grids take no part (they
 are held like dedicated grids), and the buildings of the pieces that lost the
 code count as added ones: they have changed grid already, so moving them again
@@ -80,7 +81,8 @@ def carve_oversize(grids: dict[str, _Grid], dirty: set[str], ctx: _Context) -> l
     building above the maximum and other households, and hold no pinned
     building are cut; when the buildings above the maximum were all added
     (none in ``ctx.grew``), only when every piece but the one keeping the code
-    holds no household that was there before.  The pieces are new grids (``dirty``), the large
+    holds no household that was there before and every piece without such a
+    building is in the band.  The pieces are new grids (``dirty``), the large
     buildings' grids are marked dedicated (the caller clears the mark after the
     repair), ``ctx.is_new`` becomes a copy in which the buildings of the
     pieces that lost the code are added ones, and ``ctx.carved`` is set.
@@ -136,9 +138,13 @@ def carve_oversize(grids: dict[str, _Grid], dirty: set[str], ctx: _Context) -> l
         group_members = [set(members[np.isin(tess.site_of_building, nodes)].tolist()) for nodes, _ in groups]
         existing = [_existing(m, ctx) for m in group_members]
         heir = min(range(len(groups)), key=lambda g: (-existing[g], -_weight_of(group_members[g], ctx), g))
-        if (ctx.grew is None or not ctx.grew[members].any()) and any(existing[g] for g in range(len(groups)) if g != heir):
-            # only added buildings are above the maximum, and their cells cut the households that were there apart
-            logger.debug("community %s: the added building above the maximum in grid %s cuts it apart; it stays in it", ctx.community_id, code)
+        if (ctx.grew is None or not ctx.grew[members].any()) and (
+            any(existing[g] for g in range(len(groups)) if g != heir)
+            or any(not big and not low <= _weight_of(own, ctx) <= high for (_, big), own in zip(groups, group_members))
+        ):
+            # only added buildings are above the maximum: cut only when that moves nobody who was there before, neither
+            # by itself (their cells cut those households apart) nor by the repair it calls for (a piece out of band)
+            logger.debug("community %s: an added building above the maximum stays in grid %s (a cut would move households)", ctx.community_id, code)
             continue
         previous = grids.pop(code)
         ctx.carved = True
