@@ -18,7 +18,8 @@ piece without households, or one below the band that borders no other grid
 building, as a fresh partition joins such a remainder to an oversize grid.
 An added building above the maximum gets a grid of its own only when that
 moves nobody who was there before: its cell does not cut the others apart,
-and every piece is in the band (none calls for a repair); otherwise it stays
+and every piece is in the band or holds a building above the maximum (none
+calls for a repair); otherwise it stays
 in the grid holding it, which it excuses, as before.
 While the community is repaired the large buildings' grids take no part (they
 are held like dedicated grids), and the buildings of the pieces that lost the
@@ -81,8 +82,8 @@ def carve_oversize(grids: dict[str, _Grid], dirty: set[str], ctx: _Context) -> l
     building above the maximum and other households, and hold no pinned
     building are cut; when the buildings above the maximum were all added
     (none in ``ctx.grew``), only when every piece but the one keeping the code
-    holds no household that was there before and every piece without such a
-    building is in the band.  The pieces are new grids (``dirty``), the large
+    holds no household that was there before and every other piece is in the
+    band or holds a building above the maximum.  The pieces are new grids (``dirty``), the large
     buildings' grids are marked dedicated (the caller clears the mark after the
     repair), ``ctx.is_new`` becomes a copy in which the buildings of the
     pieces that lost the code are added ones, and ``ctx.carved`` is set.
@@ -140,7 +141,7 @@ def carve_oversize(grids: dict[str, _Grid], dirty: set[str], ctx: _Context) -> l
         heir = min(range(len(groups)), key=lambda g: (-existing[g], -_weight_of(group_members[g], ctx), g))
         if (ctx.grew is None or not ctx.grew[members].any()) and (
             any(existing[g] for g in range(len(groups)) if g != heir)
-            or any(not big and not low <= _weight_of(own, ctx) <= high for (_, big), own in zip(groups, group_members))
+            or any(not big and not _in_band_or_excused(own, ctx) for (_, big), own in zip(groups, group_members))
         ):
             # only added buildings are above the maximum: cut only when that moves nobody who was there before, neither
             # by itself (their cells cut those households apart) nor by the repair it calls for (a piece out of band)
@@ -216,6 +217,12 @@ def _existing(members: set[int], ctx: _Context) -> int:
         return 0
     members = np.array(sorted(members), dtype=np.int64)
     return int(ctx.households[members].sum()) if ctx.is_new is None else int(ctx.households[members][~ctx.is_new[members]].sum())
+
+
+def _in_band_or_excused(members: set[int], ctx: _Context) -> bool:
+    """Whether a grid of ``members`` is in the band or holds a building above its maximum (it has no band)."""
+    households = ctx.households[sorted(members)]
+    return bool(ctx.band[0] <= int(households.sum()) <= ctx.band[1] or int(households.max()) > ctx.band[1])
 
 
 def _weight_of(members: set[int], ctx: _Context) -> int:
