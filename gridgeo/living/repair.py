@@ -12,6 +12,7 @@ from ..partition.count import feasible_counts
 from ..partition.engine import community_rng, partition_community
 from ..partition.notes import INFEASIBLE, GridNote, make_note
 from .bordercost import transfer_floors
+from .carve import carve_oversize, merge_cleared, release
 from .compounds import _compound_groups
 from .corridorfix import repair_through_corridors
 from .keptcells import kept_sites
@@ -72,7 +73,24 @@ def _repair_community(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, c
     A grid is repaired when it changed and left the band, or when it holds part
     of a compound that fits in one grid but lies in several; the region always
     holds every grid of the compounds it touches.
+
+    First, a community left without households becomes one grid
+    (:func:`gridgeo.living.carve.merge_cleared`), and a grid holding a building
+    that grew above the band is cut so that the building has a grid of its own
+    (:func:`gridgeo.living.carve.carve_oversize`: those grids take no part in
+    the rest of the repair).
     """
+    if merge_cleared(grids, ctx, community_geom, dirty):
+        return
+    apart = carve_oversize(grids, dirty, ctx)
+    try:
+        _repair_grids(grids, dirty, ctx, community_geom)
+    finally:
+        release(grids, apart, ctx)
+
+
+def _repair_grids(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, community_geom) -> None:
+    """The repair of :func:`_repair_community` once cleared communities and grown buildings are dealt with."""
     for code, grid in grids.items():
         if code in dirty:
             grid.note = _note_for(grid, ctx)
@@ -125,9 +143,9 @@ def _infeasible_excused(grids: dict[str, _Grid], ctx: _Context) -> dict[str, Gri
     mean is below the minimum, ``ceil(T / low)``: 552 households with 300–500 keep
     one grid or two, not three), and every grid out of band misses on the side
     the total forces for that count: above the maximum when ``k`` grids cannot
-    hold ``T`` within it, else below the minimum.  A community without
-    households keeps its grids too (``no_households``, as a fresh partition
-    flags it).  Returns code → note of each such grid; empty when the total
+    hold ``T`` within it, else below the minimum (a community without households
+    is made one grid before, :func:`gridgeo.living.carve.merge_cleared`).
+    Returns code → note of each such grid; empty when the total
     admits a count or the layout does not qualify (then the grids are repaired
     as any other).
     """
@@ -135,8 +153,8 @@ def _infeasible_excused(grids: dict[str, _Grid], ctx: _Context) -> dict[str, Gri
     plain = [c for c, g in grids.items() if not g.dedicated and not g.locked]
     weights = {c: _weight(grids[c], ctx) for c in plain}
     total, k = sum(weights.values()), len(plain)
-    if plain and not total:  # no household left to grid (a cleared community): the grids stay, flagged
-        return {c: make_note(INFEASIBLE, "no_households") for c in plain}
+    if not total:
+        return {}
     if not plain or any(g.locked for g in grids.values()) or any(_oversize(grids[c], ctx) or not grids[c].members for c in plain):
         return {}  # (a locked grid's households count in the community's total, but cannot move: no claim is made)
     if len(feasible_counts(total, low, high)):
@@ -513,8 +531,10 @@ def _repartition_whole(grids: dict[str, _Grid], ctx: _Context, community_geom, d
             return
         members = np.array(sorted(set().union(*(grids[c].members for c in region))), dtype=np.int64)
         if not int(ctx.households[members].sum()):
-            for c in region:  # no household left to grid (a cleared community): the grids stay, flagged
-                grids[c].note = make_note(INFEASIBLE, "no_households")
+            # no household left to grid (a cleared community): one grid, as a fresh partition draws it
+            if not merge_cleared(grids, ctx, community_geom, dirty):
+                for c in region:  # (a grid held for its pins has households: the others stay, flagged)
+                    grids[c].note = make_note(INFEASIBLE, "no_households")
             return
         kept_apart = any(g.dedicated or g.locked for g in grids.values()) or bool(holding)
         shape = shapely.union_all([grids[c].geom for c in region]) if kept_apart else community_geom

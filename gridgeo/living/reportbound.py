@@ -42,6 +42,11 @@ households of the other pieces off when it leaves
 (:mod:`gridgeo.living.cutcost`), in the grids where the result keeps the
 buildings that stay connected among the grid's own cells (:func:`_cuts_met`).
 
+A new grid made only of added buildings placed in one grid, one of them above
+the maximum (an added building given a grid of its own,
+:mod:`gridgeo.living.carve`), is counted in the grid they were placed in
+(:func:`_folded`): it moves nobody, and that grid has no band.
+
 Households are counted as :attr:`Partition.changes` counts ``households_moved``:
 buildings present in both versions whose grid code changed.  A building whose
 new geometry placed it in another grid than its previous one is free in the
@@ -101,6 +106,7 @@ def reported_lower_bound(codes, communities, geoms, home, previous, households, 
     communities = np.asarray(communities).astype(str)
     home = np.asarray(home).astype(str)
     free_move = np.asarray(is_new, dtype=bool) | (np.asarray(previous).astype(str) != home)
+    final = _folded(final, codes, home, households, np.asarray(is_new, dtype=bool), band)
     final_code = np.full(len(home), "", dtype=object)
     for code, grid in final.items():
         if grid.members:
@@ -118,6 +124,34 @@ def reported_lower_bound(codes, communities, geoms, home, previous, households, 
         used[ccode] = program
     logger.debug("lower bound on households moved: %d (programs per community: %s)", total, used)
     return int(total), used
+
+
+def _folded(final: dict, codes, home, households, is_new, band) -> dict:
+    """``final`` with each new grid made only of added buildings placed in one grid that is still there, one of them
+    above the band's maximum (:mod:`gridgeo.living.carve`), given back to that grid (code → buildings).
+
+    The programs have no new grid above the band, but such a grid moves nobody: with its buildings back in the
+    grid they were placed in, that grid holds a building above the maximum and has no band, and the households
+    moved are the same, so a program that bounds the layout folded so bounds the update's.
+    """
+    previous = set(np.asarray(codes).astype(str).tolist())
+    members = {code: set(grid.members) for code, grid in final.items()}
+    for code in sorted(members):
+        group = sorted(members[code])
+        if code in previous or not group or not is_new[group].all() or int(households[group].max()) <= band[1]:
+            continue
+        homes = set(home[group].tolist())
+        target = homes.pop() if len(homes) == 1 else None
+        if target in members and target != code:
+            members[target] |= members.pop(code)
+    return {code: _Members(group) for code, group in members.items()}
+
+
+class _Members:
+    """A grid of :func:`_folded`: its buildings only."""
+
+    def __init__(self, members: set[int]):
+        self.members = members
 
 
 def _community_bound(codes, geoms, members, finals, final_code, households, free_move, building_geoms, band, fixed, flagged) -> tuple[int, str]:

@@ -155,11 +155,13 @@ def exact_candidate(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, bef
     again inside the union of theirs, else the union of their kept cells).  It is kept only when it moves fewer
     existing households than the repair, leaves no grid that changed out of the band without an excuse, and its
     re-drawn grids meet the kept ones exactly (:func:`unmatched_grids`); otherwise ``grids``, ``dirty`` and the
-    numbering stay as the repair left them.  Returns whether the layout was kept.
+    numbering stay as the repair left them.  Not tried in a community where a grid was cut for a building grown
+    above the band (``ctx.carved``): the program starts from the grids before the cut, in which that grid may keep
+    every building.  Returns whether the layout was kept.
     """
     start, dirty_before, retired_before, number_before = before
-    if EXACT_CELLS <= 0 or ctx.is_new is None:
-        return False
+    if EXACT_CELLS <= 0 or ctx.is_new is None or ctx.carved:
+        return False  # (after a cut for a grown building, gridgeo.living.carve, the program would join its pieces again)
     moved = _existing_moved(start, grids, ctx)
     if moved <= 0 or moved > EXACT_MOVED:
         return False

@@ -43,6 +43,9 @@ class _Context:
     compound_size: np.ndarray | None = None  # per compound: its buildings that must stay together
     unit_band: tuple[int, int] | None = None  # joint-unit band: oversize grids that fit no unit cut take in households
     is_new: np.ndarray | None = None  # per building: added since the previous run (moving it moves no existing household)
+    grown: np.ndarray | None = None  # per building: above the band's maximum now, not in the previous run (added, or grown past it)
+    grew: np.ndarray | None = None  # per building: of those, the ones that were there before (grown past it)
+    carved: bool = False  # a grid was cut so that such a building has a grid of its own (gridgeo.living.carve)
     transfers: bool = True  # the repair also tries the cheapest single-border transfers (gridgeo.living.shed)
     lookahead: bool = True  # the repair compares candidates by their completed repair (gridgeo.living.repair)
     other_counts: bool = False  # a region may settle at another grid count (the last try before a community is redrawn)

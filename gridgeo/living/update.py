@@ -12,9 +12,13 @@ and a new building layer and returns a new :class:`~gridgeo.result.Partition`:
 2. **Placement.**  A new (or moved) building joins the previous grid holding its
    representative point, found through the spatial index of the previous grids
    (``grids.rtree.idx``/``.dat`` beside the output, rebuilt in memory when missing).
-3. **Repair.**  A grid whose buildings changed keeps its polygon and code when its
-   households stay in the band (or its excuse, an oversize building, still holds);
-   only its joint units are re-cut.  A grid that falls out of the band is repaired
+3. **Repair.**  A community left without households becomes one grid (per part), the
+   lowest code kept; a building that grew above the band's maximum (or an added one
+   above it) gets a grid of its own, the rest of its grid repaired as a grid out of
+   band (:mod:`gridgeo.living.carve`).  A grid whose buildings changed keeps its
+   polygon and code when its households stay in the band (or its excuse, an
+   oversize building that was above the maximum before, still holds); only its
+   joint units are re-cut.  A grid that falls out of the band is repaired
    with as few neighbours as needed: first with the grids that the cheapest flow
    of households links it to (:mod:`gridgeo.living.movebound`, computed on the grids as
    they are; when that region cannot be repaired, its borders are closed and the
@@ -121,6 +125,7 @@ from ..outputs.gridindex import GRID_INDEX, load_grid_index, write_grid_index
 from ..partition.notes import DEDICATED, IN_BAND, GridNote
 from ..result import Partition
 from .assemble import _assemble
+from .carve import name_carved
 from .compounds import _compound_outcomes, _join_compound_mates, _previous_compounds, _split_compound_grids
 from .lineage import add_services, parent_record, read_previous, service_settings
 from .reportbound import reported_lower_bound
@@ -296,6 +301,10 @@ def update(
     b_code, b_comm, match, home = b_code[canon], b_comm[canon], match[canon], home[canon]
     is_new, geom_changed, hh_changed = is_new[canon], geom_changed[canon], hh_changed[canon]
     m = np.flatnonzero(match >= 0)
+    # a building above the band's maximum that was not before (added, or grown past it) gets a grid of its own
+    previous_households = np.full(n, -1, dtype=np.int64)
+    previous_households[m] = pb_hh[match[m]]
+    grown = (prep.households > band[1]) & (previous_households <= band[1])
 
     # grids a planner edited (gridgeo.living.edits): locked or left in pieces by an edit stay as they are;
     # a pinned building stays in its pinned grid (which keeps its code), the rest of that grid may be repaired
@@ -353,11 +362,13 @@ def update(
         context.next_number, context.width = _next_grid_number(ccode, list(grids) + sorted(retired_grids))
         context.pins = {i: code for i, code in pinned.items() if code in grids}
         context.is_new = is_new
+        context.grown, context.grew = grown, grown & ~is_new
         if compound_of is not None:
             _add_compounds(context, areas, compound_of, sizes, pi)
         community_geom = prep.community_geoms[pi]
         if any(code in dirty_grids for code in grids):
             repair_fitted(grids, dirty_grids, context, community_geom, metric=metric, crs=crs, order=pg_codes)
+            name_carved(grids, context)  # pieces cut off a grown building's grid: numbered after the community's highest
         final.update(grids)
         retired_grids = context.retired
     previous_grid = np.full(n, "", dtype=object)
