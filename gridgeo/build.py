@@ -9,7 +9,6 @@ import numpy as np
 import shapely
 
 from . import __version__
-from .arrays import on_threads
 from .cells.areas import facility_letter
 from .governance.codes import grid_code
 from .labels import reason_text
@@ -45,7 +44,7 @@ def community_tasks(prep, community_order: np.ndarray, band, unit_band, seed: in
     """
     if anchor_xy is None:
         n = len(prep.building_geoms)
-        anchor_xy = shapely.get_coordinates(on_threads(shapely.point_on_surface, prep.building_geoms)).reshape(-1, 2) if n else np.zeros((0, 2))
+        anchor_xy = shapely.get_coordinates(shapely.point_on_surface(prep.building_geoms)).reshape(-1, 2) if n else np.zeros((0, 2))
     barrier_tree = shapely.STRtree(prep.barriers) if len(prep.barriers) else None
     tasks = []
     member_lists = []

@@ -448,7 +448,7 @@ def name_rows(rows, names: np.ndarray | None = None, column: str | None = None, 
 def _warn_duplicate_geometries(geoms: np.ndarray, empty: np.ndarray, label: str, notes: list[str], *, which=name_rows) -> None:
     """Warn about buildings with exactly the same geometry (often entered twice: households would count twice)."""
     present = np.flatnonzero(~empty)
-    keys = pd.Series(on_threads(shapely.to_wkb, geoms[present]))
+    keys = pd.Series(shapely.to_wkb(geoms[present]))
     dup = keys.duplicated(keep=False).to_numpy()
     if dup.any():
         groups = keys[dup].nunique()
