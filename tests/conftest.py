@@ -26,6 +26,14 @@ def read(name: str, layer: str) -> gpd.GeoDataFrame:
     return gpd.read_file(DATA / name, layer=layer)
 
 
+def shared_dataset(name: str) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Communities and buildings of the real dataset ``name`` of ../shared/data; the test is skipped without it."""
+    folder = SHARED / name
+    if not folder.exists():
+        pytest.skip(f"{folder} is not present (the shared data sits beside the repository in CI)")
+    return gpd.read_file(folder / "communities.gpkg", layer="communities"), gpd.read_file(folder / "buildings.gpkg", layer="buildings")
+
+
 @pytest.fixture(scope="session")
 def monaco():
     return (
@@ -41,11 +49,8 @@ def monaco_plan():
     import gridgeo
     from gridgeo.inputs.crs import local_metric_crs
 
-    folder = SHARED / "monaco"
-    if not folder.exists():
-        pytest.skip(f"{folder} is not present (the shared data sits beside the repository in CI)")
     options = {"households": "hh_est", "community_id": "community_id", "building_id": "building_id"}
-    plan = gridgeo.partition(gpd.read_file(folder / "communities.gpkg"), gpd.read_file(folder / "buildings.gpkg"), **options)
+    plan = gridgeo.partition(*shared_dataset("monaco"), **options)
     metric = local_metric_crs(plan.grids)
     return plan.grids.to_crs(metric).reset_index(drop=True), plan.buildings.to_crs(metric).reset_index(drop=True)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import geopandas as gpd
 import numpy as np
 import pytest
 import shapely
@@ -12,7 +11,7 @@ from gridgeo.audit import audit_partition
 from gridgeo.cells.adjacency import build_cell_graph
 from gridgeo.partition.corridors import bridge_pairs, carve_corridor
 
-from .conftest import SHARED
+from .conftest import shared_dataset
 
 
 def _check_split(via, corridor, rest, footprints):
@@ -64,11 +63,7 @@ def test_bridge_pairs_are_two_steps_apart_through_allowed_cells_only():
 
 
 def _shanghai_community(cid):
-    folder = SHARED / "shanghai_bund"
-    if not folder.exists():
-        pytest.skip(f"{folder} is not present (the shared data sits beside the repository in CI)")
-    communities = gpd.read_file(folder / "communities.gpkg", layer="communities")
-    buildings = gpd.read_file(folder / "buildings.gpkg", layer="buildings")
+    communities, buildings = shared_dataset("shanghai_bund")
     communities = communities[communities["community_id"] == cid]
     buildings = buildings[buildings["community_id"] == cid]
     return communities, buildings

@@ -21,7 +21,7 @@ import gridgeo
 from gridgeo.inputs.crs import local_metric_crs
 from gridgeo.living.update import update
 
-from .conftest import SHARED
+from .conftest import shared_dataset
 
 OPTIONS = {"households": "hh_est", "community_id": "community_id", "building_id": "building_id"}
 EXCUSES = {"oversize_building", "oversize_absorbed", "infeasible_total", "detached_part"}
@@ -30,11 +30,7 @@ EXCUSES = {"oversize_building", "oversize_absorbed", "infeasible_total", "detach
 @pytest.fixture(scope="module")
 def monaco_run(tmp_path_factory):
     """The shared monaco set partitioned and written: (plan, its folder, the building layer)."""
-    folder = SHARED / "monaco"
-    if not folder.exists():
-        pytest.skip(f"{folder} is not present (the shared data sits beside the repository in CI)")
-    communities = gpd.read_file(folder / "communities.gpkg", layer="communities")
-    buildings = gpd.read_file(folder / "buildings.gpkg", layer="buildings")
+    communities, buildings = shared_dataset("monaco")
     plan = gridgeo.partition(communities, buildings, **OPTIONS)
     out = plan.to_files(tmp_path_factory.mktemp("monaco") / "plan")
     return plan, out, buildings
