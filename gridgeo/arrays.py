@@ -7,8 +7,6 @@ same grouping with one ``lexsort``.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import shapely
 
@@ -108,10 +106,9 @@ def on_threads(func, geoms: np.ndarray, *, threads: int | None = None, minimum: 
     [1.0, 1.0, 1.0, 1.0, 1.0]
     """
     if threads is None:
-        try:
-            threads = len(os.sched_getaffinity(0))
-        except AttributeError:  # not on Linux
-            threads = os.cpu_count() or 1
+        from .parallel import default_workers
+
+        threads = default_workers()
     if threads <= 1 or len(geoms) < minimum:
         return func(geoms)
     from concurrent.futures import ThreadPoolExecutor

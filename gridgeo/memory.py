@@ -23,14 +23,20 @@ logger = logging.getLogger(__name__)
 
 
 @functools.cache
-def _malloc_trim():
-    """glibc's ``malloc_trim``, or None (another C library, another system)."""
+def _libc():
+    """The C library, or None where it cannot be loaded (found once: ``find_library`` asks ``ldconfig``)."""
     try:
         name = ctypes.util.find_library("c")
-        libc = ctypes.CDLL(name) if name else None
-        trim = getattr(libc, "malloc_trim", None) if libc is not None else None
+        return ctypes.CDLL(name) if name else None
     except OSError:
         return None
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's ``malloc_trim``, or None (another C library, another system)."""
+    libc = _libc()
+    trim = getattr(libc, "malloc_trim", None) if libc is not None else None
     if trim is not None:
         trim.argtypes = [ctypes.c_size_t]
         trim.restype = ctypes.c_int
@@ -63,9 +69,8 @@ def keep_freed_memory() -> bool:
     """
     if _malloc_trim() is None:  # not glibc
         return False
-    try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c")).mallopt
-    except (OSError, AttributeError):
+    mallopt = getattr(_libc(), "mallopt", None)
+    if mallopt is None:
         return False
     mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
     mallopt.restype = ctypes.c_int
