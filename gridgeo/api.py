@@ -23,7 +23,7 @@ from .cells.areas import assign_areas
 from .errors import AuditError, InputError, Problem
 from .gather import UnitColumns, own_footprints, run_and_gather
 from .governance.code_settings import apply_codes, prepare_codes
-from .governance.codes import building_code, community_codes, reading_order, unit_code, width_for
+from .governance.codes import building_codes, community_codes, reading_order, unit_codes, width_for
 from .governance.workload import add_workload
 from .inputs.crs import reproject_polygons
 from .inputs.validate import prepare_inputs
@@ -312,7 +312,7 @@ def partition(
         centre = np.column_stack([np.nan_to_num(shapely.get_x(points)), np.nan_to_num(shapely.get_y(points))]).reshape(-1, 2)
         order = reading_order(centre[:, 0], centre[:, 1], np.sqrt(area / max(k, 1)))
         codes = _grid_codes(ccode, order, result.notes, grid_width)
-        b_code[members] = _numbered(building_code(ccode, 0, building_width)[: -building_width], len(members), building_width)
+        b_code[members] = building_codes(ccode, len(members), building_width)
         b_comm_code[members] = ccode
         grid_area, grid_pp = shapely.area(geoms), polsby_popper(geoms)
         for g in order:
@@ -323,9 +323,8 @@ def partition(
             if held is None:  # every unit's "code:first-last;…" at once (gridgeo.gather)
                 texts = result.unit_texts(units, in_grid, b_code)
             else:  # the unit's household ids in walking order
-                for u_index, u in enumerate(units):
+                for u, u_code in zip(units, unit_codes(codes[g], len(units))):
                     unit_members = result.members(u)
-                    u_code = unit_code(codes[g], u_index + 1, width_for(len(units), 2))
                     ids = [(hid, in_grid[i]) for i, a, z in unit_members for hid in held["ids"][in_grid[i]][a - 1 : z]]
                     texts.append(";".join(hid for hid, _ in ids))
                     unit_buildings.append(";".join(b_code[in_grid[i]] for i, _, _ in unit_members))
@@ -448,21 +447,6 @@ def partition(
     result = add_workload(result, straight_tours=straight_tours)
     timings.lap("workload", mark)
     return result
-
-
-_NUMBERS: dict[int, list[str]] = {}
-
-
-def _numbered(prefix: str, n: int, width: int) -> list[str]:
-    """``prefix`` followed by 1..n written with ``width`` digits (the building codes of a community, in rank order).
-
-    >>> _numbered("003-B", 2, 5)
-    ['003-B00001', '003-B00002']
-    """
-    known = _NUMBERS.get(width)
-    if known is None or len(known) < n:
-        known = _NUMBERS[width] = [f"{k:0{width}d}" for k in range(1, max(n, 2 * len(known or ())) + 1)]
-    return [prefix + number for number in known[:n]]
 
 
 def _unit_reason(in_band: bool, grid_households: int, unit_band) -> dict:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from .governance.codes import unit_code, width_for
+from .governance.codes import unit_codes
 from .labels import reason_text
 from .partition.engine import CommunityResult, CommunityTask, run_community_task
 from .units.cut import Unit
@@ -259,7 +259,7 @@ class UnitColumns:
         if not len(units):
             return
         cols = self.columns
-        cols["unit_code"].extend([grid_code + suffix for suffix in _unit_suffixes(len(units))])
+        cols["unit_code"].extend(unit_codes(grid_code, len(units)))
         cols["grid_code"].extend([grid_code] * len(units))
         cols["community_id"].extend([community_id] * len(units))
         cols["community_code"].extend([community_code] * len(units))
@@ -320,22 +320,6 @@ class UnitColumns:
             out["building_codes"] = text("building_codes")
         out.update({"in_band": cat(self.in_band, bool), "reason": text("reason"), "reason_zh": text("reason_zh")})
         return out
-
-
-_SUFFIXES: dict[int, list[str]] = {}
-
-
-def _unit_suffixes(n: int) -> list[str]:
-    """What :func:`~gridgeo.governance.codes.unit_code` adds to a grid's code for units 1..n of a grid of ``n``.
-
-    >>> _unit_suffixes(3), _unit_suffixes(120)[-1]
-    (['-01', '-02', '-03'], '-120')
-    """
-    width = width_for(n, 2)
-    known = _SUFFIXES.get(width)
-    if known is None or len(known) < n:
-        known = _SUFFIXES[width] = [unit_code("", k, width) for k in range(1, max(n, 2 * len(known or ())) + 1)]
-    return known[:n]
 
 
 def _arrow_text_dtype():

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["reading_order", "community_codes", "grid_code", "building_code", "unit_code", "width_for"]
+__all__ = ["reading_order", "community_codes", "grid_code", "building_code", "building_codes", "unit_code", "unit_codes", "width_for"]
 
 
 def reading_order(x: np.ndarray, y: np.ndarray, row_height: float) -> np.ndarray:
@@ -82,3 +82,33 @@ def building_code(community: str, number: int, width: int = 5) -> str:
 def unit_code(grid: str, number: int, width: int = 2) -> str:
     """``003-07-05``"""
     return f"{grid}-{number:0{width}d}"
+
+
+def building_codes(community: str, count: int, width: int = 5) -> list[str]:
+    """:func:`building_code` of buildings 1..count of ``community``, at once.
+
+    >>> building_codes("003", 2) == [building_code("003", 1), building_code("003", 2)]
+    True
+    """
+    return [f"{community}-B" + number for number in _numbers(count, width)]
+
+
+def unit_codes(grid: str, count: int) -> list[str]:
+    """:func:`unit_code` of units 1..count of a grid of ``count`` units (width from the count), at once.
+
+    >>> unit_codes("003-07", 120)[-1], unit_codes("003-07", 3) == [unit_code("003-07", k) for k in (1, 2, 3)]
+    ('003-07-120', True)
+    """
+    return [f"{grid}-" + number for number in _numbers(count, width_for(count, 2))]
+
+
+#: the numbers 1, 2, … written with each width, made once for every code of a run
+_NUMBERS: dict[int, list[str]] = {}
+
+
+def _numbers(count: int, width: int) -> list[str]:
+    """``["0001", "0002", …]``: 1..count written with ``width`` digits (from a table grown as needed)."""
+    known = _NUMBERS.get(width)
+    if known is None or len(known) < count:
+        known = _NUMBERS[width] = [f"{k:0{width}d}" for k in range(1, max(count, 2 * len(known or ())) + 1)]
+    return known[:count]
