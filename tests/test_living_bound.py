@@ -24,7 +24,7 @@ from gridgeo.cells.tessellate import split_parts, tessellate_part
 from gridgeo.inputs.crs import local_metric_crs
 from gridgeo.living.bordercost import envelope_lines, floor_of, transfer_floors
 from gridgeo.living.movebound import cheapest_moves
-from gridgeo.living.repair import _borders
+from gridgeo.living.state import _borders
 from gridgeo.living.update import update
 
 from .conftest import REPO, SHARED

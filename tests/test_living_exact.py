@@ -19,8 +19,7 @@ import shapely
 import gridgeo
 from gridgeo.living.exactshed import cheapest_growth, cheapest_set
 from gridgeo.living.keptcells import kept_sites
-from gridgeo.living.repair import _borders
-from gridgeo.living.state import _Context, _Grid
+from gridgeo.living.state import _borders, _Context, _Grid
 from gridgeo.living.update import update
 from gridgeo.partition.notes import GridNote
 

@@ -16,7 +16,7 @@ from scipy.sparse.csgraph import connected_components
 from gridgeo.cells.adjacency import build_cell_graph
 from gridgeo.cells.tessellate import split_parts, tessellate_part
 from gridgeo.inputs.crs import local_metric_crs
-from gridgeo.living.repair import _borders
+from gridgeo.living.state import _borders
 
 from .test_living_bound import run_case
 

@@ -23,7 +23,7 @@ from gridgeo.cells.tessellate import tessellate_part
 from gridgeo.living import reportbound
 from gridgeo.living.cutcost import cut_costs, grid_cells, stays_connected
 from gridgeo.living.movebound import cheapest_moves
-from gridgeo.living.repair import _borders
+from gridgeo.living.state import _borders
 
 from .conftest import SHARED
 

@@ -47,7 +47,7 @@ from scipy.sparse.csgraph import connected_components
 from ..partition.engine import _dissolve
 from ..partition.notes import DETACHED, INFEASIBLE, OVERSIZE, _infeasible_note, make_note
 from .redraw import _new_code, _tessellate
-from .state import _Context, _Grid, _note_for, _weight
+from .state import BORDER_M, _borders, _Context, _Grid, _note_for, _shared_boundary, _weight
 
 logger = logging.getLogger(__name__)
 
@@ -55,8 +55,6 @@ __all__ = ["carve_oversize", "is_carved", "merge_cleared", "name_carved", "relea
 
 #: marks the temporary code of a piece carved off a grid (it sorts after every grid number)
 _CARVED = "~"
-#: two polygons border each other when their shared boundary is longer than this (metres)
-_BORDER_M = 0.05
 
 
 def is_carved(code: str) -> bool:
@@ -68,11 +66,6 @@ def is_carved(code: str) -> bool:
     (True, False)
     """
     return _CARVED in code
-
-
-def _borders(a, b) -> bool:
-    """Whether polygons ``a`` and ``b`` share a border longer than :data:`_BORDER_M`."""
-    return float(shapely.length(shapely.intersection(shapely.boundary(a), shapely.buffer(b, 0.01)))) > _BORDER_M
 
 
 def carve_oversize(grids: dict[str, _Grid], dirty: set[str], ctx: _Context) -> list[str]:
@@ -201,7 +194,7 @@ def _pieces(graph, grid: _Grid, code: str, grids: dict[str, _Grid], tess, ctx: _
     for c in range(count):
         nodes = rest[component == c]
         weight = int(graph.weight[nodes].sum())
-        if weight and (weight >= low or any(_borders(_dissolve(tess.cells[nodes]), g.geom) for g in others)):
+        if weight and (weight >= low or any(_shared_boundary(_dissolve(tess.cells[nodes]), g.geom) > BORDER_M for g in others)):
             cut.append(nodes.tolist())
             continue
         touching = [k for k, s in enumerate(big) if graph.shared[nodes][:, [int(s)]].sum() > 0]
@@ -293,7 +286,7 @@ def merge_cleared(grids: dict[str, _Grid], ctx: _Context, community_geom, dirty:
     low, high = ctx.band
     detached = community_geom is not None and len(shapely.get_parts(community_geom)) > 1
     geoms = [grids[c].geom for c in plain]
-    pairs = [(a, b) for a in range(len(plain)) for b in range(a + 1, len(plain)) if shapely.intersects(geoms[a], geoms[b]) and _borders(geoms[a], geoms[b])]
+    pairs = [(a, b) for a, b, _ in _borders(np.array(geoms, dtype=object))]
     adjacency = sp.coo_matrix((np.ones(len(pairs)), ([a for a, _ in pairs], [b for _, b in pairs])), shape=(len(plain), len(plain)))
     _, group = connected_components(adjacency, directed=False)
     for g in np.unique(group):

@@ -92,7 +92,7 @@ from .compounds import _compound_groups, _compound_outcomes, _previous_compounds
 from .edit_table import _SHOWN, ACTIONS, check_edits, read_edits
 from .lineage import add_services, parent_record, read_previous, service_settings
 from .seamguard import require_valid_coverage, unmatched_grids
-from .state import _Grid
+from .state import BORDER_M, _Grid, _shared_boundary
 from .unitkeep import REGISTER_COUNT, keep_plan_units, registered_layer
 from .update import _previous_note
 
@@ -178,8 +178,8 @@ def _redraw_community(grids: dict[str, _Grid], region: set[str], geoms: np.ndarr
         for p in empty:
             part = parts[p]
             outside = sorted(c for c, g in grids.items() if c not in region and g.geom is not None and g.members and not g.dedicated)
-            lengths = {c: float(shapely.length(shapely.intersection(shapely.boundary(part), shapely.buffer(grids[c].geom, 0.01)))) for c in outside}
-            lengths = {c: v for c, v in lengths.items() if v > 0.05}
+            lengths = {c: float(_shared_boundary(part, grids[c].geom)) for c in outside}
+            lengths = {c: v for c, v in lengths.items() if v > BORDER_M}
             if lengths:
                 region.add(max(sorted(lengths), key=lambda c: lengths[c]))
                 continue

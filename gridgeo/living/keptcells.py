@@ -33,14 +33,10 @@ from scipy.sparse.csgraph import connected_components
 
 from ..cells.adjacency import CellGraph, build_cell_graph
 from ..cells.tessellate import Tessellation, split_parts, tessellate_part
-from .state import _Context, _Grid
+from .state import BORDER_M, _Context, _Grid, _shared_boundary
 
 __all__ = ["kept_sites"]
 
-#: cells of two grids are neighbours when they meet along more than this (m), as grids do (gridgeo.living.repair._borders)
-_MIN_SHARED_M = 0.05
-#: how far (m) a cell's boundary may lie from its neighbour's and still count as shared (the grids' border is the same line)
-_SNAP_M = 0.01
 
 
 def kept_sites(grids: dict[str, _Grid], region: list[str], ctx: _Context):
@@ -129,8 +125,8 @@ def _joined_graph(cells: np.ndarray, weight: np.ndarray, anchors: np.ndarray, ow
     across = (left < right) & (owner[left] != owner[right])
     left, right = left[across], right[across]
     if len(left):
-        meet = shapely.length(shapely.intersection(shapely.boundary(cells[left]), shapely.buffer(cells[right], _SNAP_M)))
-        keep = meet > _MIN_SHARED_M
+        meet = _shared_boundary(cells[left], cells[right])  # cells of two grids meet as the grids do (state._borders)
+        keep = meet > BORDER_M
         left, right, meet = left[keep], right[keep], meet[keep]
         rows += [left, right]
         cols += [right, left]

@@ -18,7 +18,7 @@ from .corridorfix import repair_through_corridors
 from .keptcells import kept_sites
 from .movebound import cheapest_moves
 from .redraw import _existing_per_cell, _inherit, _moved, _pins_hold, _region_sites, _replace, _solve_labels
-from .state import _Context, _existing_moved, _Grid, _is_bad, _note_for, _oversize, _restore, _set_numbering, _weight
+from .state import _borders, _Context, _existing_moved, _Grid, _is_bad, _note_for, _oversize, _restore, _set_numbering, _weight
 
 logger = logging.getLogger(__name__)
 
@@ -43,20 +43,6 @@ def _cheapest_flow(members: list[np.ndarray], geoms: np.ndarray, households: np.
         old, new, borders, band=band, free=oversize if free is None else oversize | free, fixed=fixed, held=np.where(largest_old > band[1], largest_old, 0),
         smallest=smallest, fresh_from_neighbours=bound, new_buildings=[households[m][is_new[m]] for m in members], floors=floors,
     )
-
-
-def _borders(geoms: np.ndarray) -> list[tuple[int, int, float]]:
-    """Pairs of polygons (by position, first < second) sharing a border longer than 5 cm, with its length."""
-    geoms = np.asarray(geoms, dtype=object)
-    if len(geoms) < 2:
-        return []
-    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
-    keep = left < right
-    left, right = left[keep], right[keep]
-    if not len(left):
-        return []
-    lengths = shapely.length(shapely.intersection(shapely.boundary(geoms[left]), shapely.buffer(geoms[right], 0.01)))
-    return [(int(a), int(b), float(length)) for a, b, length in zip(left, right, lengths) if length > 0.05]
 
 
 def _shared_lengths(grids: dict[str, _Grid], codes: list[str]) -> dict[tuple[str, str], float]:

@@ -64,7 +64,7 @@ from ..partition.count import feasible_counts
 from .bordercost import transfer_floors
 from .cutcost import cut_costs, grid_cells, stays_connected
 from .movebound import cheapest_moves
-from .repair import _borders
+from .state import _borders
 
 logger = logging.getLogger(__name__)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+import shapely
 
 from ..partition.notes import IN_BAND, OUT_OF_BAND, OVERSIZE, GridNote, make_note
 from ..partition.refine import _Search
@@ -78,6 +79,31 @@ class _Repair(_Search):
 
 
 # -- the repair ----------------------------------------------------------------------------------------
+#: two polygons border each other when they share more than this length of boundary (metres)
+BORDER_M = 0.05
+#: how far (m) a boundary may lie from its neighbour's and still count as shared (two grids' border is one line)
+_BORDER_SNAP_M = 0.01
+
+
+def _shared_boundary(a, b):
+    """Length (m) of ``a``'s boundary that lies along ``b`` (element-wise over arrays)."""
+    return shapely.length(shapely.intersection(shapely.boundary(a), shapely.buffer(b, _BORDER_SNAP_M)))
+
+
+def _borders(geoms: np.ndarray) -> list[tuple[int, int, float]]:
+    """Pairs of polygons (by position, first < second) sharing a border longer than :data:`BORDER_M`, with its length."""
+    geoms = np.asarray(geoms, dtype=object)
+    if len(geoms) < 2:
+        return []
+    left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
+    keep = left < right
+    left, right = left[keep], right[keep]
+    if not len(left):
+        return []
+    lengths = _shared_boundary(geoms[left], geoms[right])
+    return [(int(a), int(b), float(length)) for a, b, length in zip(left, right, lengths) if length > BORDER_M]
+
+
 def _weight(grid: _Grid, ctx: _Context) -> int:
     return int(ctx.households[sorted(grid.members)].sum()) if grid.members else 0
 
