@@ -45,9 +45,9 @@ import shapely
 from scipy.sparse.csgraph import connected_components
 
 from ..partition.engine import _dissolve
-from ..partition.notes import DETACHED, INFEASIBLE, OVERSIZE, _infeasible_note, make_note
+from ..partition.notes import DETACHED, INFEASIBLE, OVERSIZE, GridNote, _infeasible_note, make_note
 from .redraw import _new_code, _tessellate
-from .state import BORDER_M, _borders, _Context, _Grid, _note_for, _shared_boundary, _weight
+from .state import BORDER_M, _borders, _Context, _Grid, _is_bad, _note_for, _shared_boundary, _weight
 
 logger = logging.getLogger(__name__)
 
@@ -134,7 +134,7 @@ def carve_oversize(grids: dict[str, _Grid], dirty: set[str], ctx: _Context) -> l
         heir = min(range(len(groups)), key=lambda g: (-existing[g], -_weight_of(group_members[g], ctx), g))
         if (ctx.grew is None or not ctx.grew[members].any()) and (
             any(existing[g] for g in range(len(groups)) if g != heir)
-            or any(not big and not _in_band_or_excused(own, ctx) for (_, big), own in zip(groups, group_members))
+            or any(not big and _is_bad(_Grid(code, None, own, GridNote()), ctx) for (_, big), own in zip(groups, group_members))
         ):
             # only added buildings are above the maximum: cut only when that moves nobody who was there before, neither
             # by itself (their cells cut those households apart) nor by the repair it calls for (a piece out of band)
@@ -210,12 +210,6 @@ def _existing(members: set[int], ctx: _Context) -> int:
         return 0
     members = np.array(sorted(members), dtype=np.int64)
     return int(ctx.households[members].sum()) if ctx.is_new is None else int(ctx.households[members][~ctx.is_new[members]].sum())
-
-
-def _in_band_or_excused(members: set[int], ctx: _Context) -> bool:
-    """Whether a grid of ``members`` is in the band or holds a building above its maximum (it has no band)."""
-    households = ctx.households[sorted(members)]
-    return bool(ctx.band[0] <= int(households.sum()) <= ctx.band[1] or int(households.max()) > ctx.band[1])
 
 
 def _weight_of(members: set[int], ctx: _Context) -> int:
