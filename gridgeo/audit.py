@@ -182,7 +182,9 @@ def audit_partition(
             if name not in frame.columns:
                 problems.append(f"input column {column!r} missing from the output")
                 continue
-            changed = _changed(buildings[column].iloc[rows], frame[name])
+            # a slice of rows at a time: the reordered copy of a million buildings' column is never whole
+            before, after = buildings[column], frame[name]
+            changed = sum(_changed(before.iloc[rows[i : i + _COMPARED_ROWS]], after.iloc[i : i + _COMPARED_ROWS]) for i in range(0, len(rows), _COMPARED_ROWS))
             if changed:
                 problems.append(f"input column {column!r} changed in {changed} rows")
     # households at every level
@@ -273,12 +275,13 @@ def _member_households(members: pd.Series):
     """
     import pyarrow as pa
 
-    texts = _arrow_text(members)
-    if texts.null_count:  # a unit without members
-        return None
     sums = []
-    for start in range(0, len(texts), _MEMBER_ROWS):  # a slice at a time: its copies stay small at city scale
-        part = _counted_items(texts.slice(start, _MEMBER_ROWS))
+    for start in range(0, len(members), _MEMBER_ROWS):  # a slice at a time, from the text on: its copies stay small at city scale
+        texts = _arrow_text(members.iloc[start : start + _MEMBER_ROWS])
+        if texts.null_count:  # a unit without members
+            return None
+        part = _counted_items(texts)
+        del texts
         if part is None:
             return None
         sums.append(part.group_by("code", use_threads=False).aggregate([("n", "sum")]).rename_columns(["code", "n"]))
@@ -288,6 +291,8 @@ def _member_households(members: pd.Series):
 
 #: units' members parsed at a time by :func:`_member_households`
 _MEMBER_ROWS = 1 << 18
+#: rows of an input column compared with the output's at a time by :func:`audit_partition`
+_COMPARED_ROWS = 1 << 17
 
 
 def _counted_items(texts):

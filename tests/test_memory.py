@@ -78,3 +78,19 @@ def test_keep_freed_memory_reuses_pages_instead_of_faulting_new_ones():
     assert with_setting <= 1.5 * pages_per_round  # the first round's pages, reused by the four after it
     # glibc's default gives the pages back and faults them in again every round (here 37,500 faults against 6,900)
     assert by_default >= with_setting
+
+
+def _arrow_pool(env: dict) -> str:
+    """The backend of pyarrow's default pool in a fresh process that imported the command line first."""
+    import os
+    import subprocess
+    import sys
+
+    program = "import gridgeo.cli, pyarrow; print(pyarrow.default_memory_pool().backend_name)"
+    environment = {k: v for k, v in os.environ.items() if k != "ARROW_DEFAULT_MEMORY_POOL"} | env
+    return subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True, env=environment).stdout.strip()
+
+
+def test_the_command_line_gives_arrow_the_system_allocator_unless_the_user_chose_one():
+    assert _arrow_pool({}) == "system"
+    assert _arrow_pool({"ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}) == "mimalloc"
