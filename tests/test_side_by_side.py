@@ -90,3 +90,25 @@ def test_writers_see_the_parent_frozen_and_it_is_thawed_after(tmp_path, forking)
     with pytest.raises(RuntimeError, match="a writer failed"):
         side_by_side.run_side_by_side([frozen("here"), failing])
     assert gc.get_freeze_count() == 0
+
+
+def test_one_process_per_core(tmp_path, monkeypatch, forking):
+    """On two cores one writer runs beside this process's job, two once it is done: never more processes than cores."""
+    import time
+
+    monkeypatch.setattr(side_by_side, "default_workers", lambda: 2)
+
+    def timed(name, seconds):
+        def job():
+            start = time.monotonic()
+            time.sleep(seconds)
+            (tmp_path / name).write_text(f"{start} {time.monotonic()}", encoding="ascii")
+
+        return job
+
+    side_by_side.run_side_by_side([timed(name, 0.4 if name == "a" else 0.2) for name in "abcde"])
+    spans = {name: tuple(map(float, (tmp_path / name).read_text(encoding="ascii").split())) for name in "abcde"}
+    assert spans["b"][0] < spans["a"][1]  # the first writer beside this process's job
+    assert all(spans[name][0] >= spans["a"][1] for name in "cde")  # the others once it is done
+    for t in sorted(start for start, _ in spans.values()):  # at most two at any start
+        assert sum(start <= t < end for start, end in spans.values()) <= 2

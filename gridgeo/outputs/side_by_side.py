@@ -18,6 +18,7 @@ import threading
 
 from .. import timings
 from ..memory import available_bytes, keep_freed_memory, resident_mb
+from ..parallel import default_workers
 
 __all__ = ["run_side_by_side"]
 
@@ -28,8 +29,13 @@ def run_side_by_side(jobs: list) -> None:
     The first job runs here; the others run in child processes forked from
     this one (so nothing is pickled on the way in) when the platform can fork,
     there is more than one core and no other thread is running (forking a
-    threaded process can deadlock), as many at a time as the available memory
-    holds (:func:`_forks_that_fit`).  A job without room waits for a writer to
+    threaded process can deadlock), one process per core: while this process
+    writes the first job, the other cores each take a writer, and once it is
+    done it only waits, so its core takes one more.  The writers are CPU-bound,
+    so more of them at a time would only share the cores: each would take
+    longer, the last would end no sooner.  The jobs start in their order,
+    and never more at a time than the available memory holds
+    (:func:`_forks_that_fit`).  A job without room waits for a writer to
     finish and is forked then; it runs here only when no writer is left to
     wait for and there is still no room, so this process does not take on the
     largest writers at city scale.  Without forking the jobs run one after the
@@ -47,8 +53,10 @@ def run_side_by_side(jobs: list) -> None:
     children: list = []  # running: (process, receiving end)
     pending = list(jobs[1:])
 
-    def fork_what_fits() -> None:
-        room = _forks_that_fit(len(pending)) if pending else 0
+    cores = default_workers()
+
+    def fork_what_fits(limit: int) -> None:
+        room = min(_forks_that_fit(len(pending)), max(0, limit - len(children))) if pending else 0
         for job in pending[:room]:
             receive, send = context.Pipe(duplex=False)
             child = context.Process(target=_child, args=(job, send), daemon=True)
@@ -61,11 +69,11 @@ def run_side_by_side(jobs: list) -> None:
     # collections then never walk them, so it neither spends the time nor writes to (and copies) the parent's pages
     gc.freeze()
     try:
-        fork_what_fits()
+        fork_what_fits(cores - 1)  # this process writes the first job meanwhile
         jobs[0]()
         while pending or children:
             if pending:
-                fork_what_fits()
+                fork_what_fits(cores)
                 if pending and not children:  # no room, and no writer to wait for: here
                     pending.pop(0)()
                     continue
