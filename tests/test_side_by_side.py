@@ -106,7 +106,7 @@ def test_one_process_per_core(tmp_path, monkeypatch, forking):
 
         return job
 
-    side_by_side.run_side_by_side([timed(name, 0.4 if name == "a" else 0.2) for name in "abcde"])
+    side_by_side.run_side_by_side([timed(name, 1.0 if name == "a" else 0.3) for name in "abcde"])
     spans = {name: tuple(map(float, (tmp_path / name).read_text(encoding="ascii").split())) for name in "abcde"}
     assert spans["b"][0] < spans["a"][1]  # the first writer beside this process's job
     assert all(spans[name][0] >= spans["a"][1] for name in "cde")  # the others once it is done
