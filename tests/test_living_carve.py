@@ -122,6 +122,8 @@ def test_a_building_grown_above_the_band_gets_a_grid_of_its_own(monaco_run, grid
     _others_untouched(plan, result, touched)
     assert {m["from"] for m in result.changes["buildings_moved"]} <= touched
     assert result.changes["households_moved"] >= left  # the rest moved (the grown building kept the code)
+    # the bound knows it: the grown building and the rest parted, so one side moved (min(5,000, left) = left)
+    assert result.changes["households_moved_lower_bound"] >= left
 
 
 def test_an_added_building_above_the_band_gets_a_new_grid_and_nobody_moves(monaco_run, tmp_path):

@@ -42,6 +42,11 @@ households of the other pieces off when it leaves
 (:mod:`gridgeo.living.cutcost`), in the grids where the result keeps the
 buildings that stay connected among the grid's own cells (:func:`_cuts_met`).
 
+Beside the programs, a building above the maximum that the result leaves alone
+in its grid parted from the other buildings of its previous grid, so the
+result moved at least the smaller side (:func:`_isolated_bound`); a community's
+bound is the larger of that count and its program's optimum.
+
 A new grid made only of added buildings placed in one grid, one of them above
 the maximum (an added building given a grid of its own,
 :mod:`gridgeo.living.carve`), is counted in the grid they were placed in
@@ -70,8 +75,9 @@ logger = logging.getLogger(__name__)
 
 __all__ = ["reported_lower_bound"]
 
-#: the programs, sharpest first (see the module docstring)
+#: the programs, sharpest first (see the module docstring), and the count of buildings given a grid of their own
 FLOORS, BORDERS, ANYWHERE, NONE = "border floors", "borders", "anywhere", "none"
+ISOLATED = "own grids"
 #: above this many pairs of grids, the program in which every pair borders is solved without integer variables
 _ANYWHERE_PAIRS = 300
 
@@ -120,10 +126,51 @@ def reported_lower_bound(codes, communities, geoms, home, previous, households, 
         members = [np.flatnonzero(home == code) for code in codes[rows]]
         finals = {c: np.array(sorted(g.members), dtype=np.int64) for c, g in final.items() if c.rsplit("-", 1)[0] == ccode}
         value, program = _community_bound(codes[rows], geoms[rows], members, finals, final_code, households, free_move, building_geoms, band, fixed[rows], flagged[rows])
+        isolated = _isolated_bound(members, finals, final_code, households, free_move, band, fixed[rows])
+        if isolated > value:
+            value, program = isolated, ISOLATED
         total += value
         used[ccode] = program
     logger.debug("lower bound on households moved: %d (programs per community: %s)", total, used)
     return int(total), used
+
+
+def _isolated_bound(members, finals, final_code, households, free_move, band, fixed) -> int:
+    """Households the result must move because it gives buildings above the maximum a grid of their own.
+
+    A building ``b`` above the band's maximum that was in its previous grid
+    ``g`` with other buildings, and that the result leaves alone in its grid
+    (:mod:`gridgeo.living.carve`), parts from them: either its grid keeps the
+    code ``g`` and every other building of ``g`` holding households moves, or
+    it takes another code and ``b`` moves.  So the result moves at least the
+    smaller of ``b``'s households and the others' (buildings counted as in the
+    programs: an added building, or one placed in another grid than its
+    previous one, is free).  Counted for previous grids with exactly one such
+    building, and summed over them (their buildings are different); a
+    community's bound is the larger of this and its program's optimum.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> hh, free = np.array([600, 40, 60, 10]), np.zeros(4, dtype=bool)
+    >>> members = [np.array([0, 1, 2]), np.array([3])]
+    >>> finals = {"001-01": np.array([0]), "001-02": np.array([1, 2, 3])}
+    >>> codes = np.array(["001-01", "001-02", "001-02", "001-02"])
+    >>> _isolated_bound(members, finals, codes, hh, free, (300, 500), np.zeros(2, dtype=bool))  # 40 + 60 left it
+    100
+    """
+    high = band[1]
+    total = 0
+    for grid, m in enumerate(members):
+        if fixed[grid] or not len(m):
+            continue
+        alone = [b for b in m[(households[m] > high) & ~free_move[m]] if final_code[b] and len(finals.get(final_code[b], ())) == 1]
+        if len(alone) != 1:
+            continue
+        b = alone[0]
+        others = int(np.where(free_move[m], 0, households[m]).sum()) - int(households[b])
+        total += min(int(households[b]), others)
+    return total
 
 
 def _folded(final: dict, codes, home, households, is_new, band) -> dict:
