@@ -22,6 +22,7 @@ from click.testing import CliRunner
 import gridgeo
 from gridgeo.audit import audit_partition
 from gridgeo.cli import main
+from gridgeo.config import load_config
 from gridgeo.errors import AuditError, SeamError
 from gridgeo.living import assemble, seamguard
 from gridgeo.living import edits as edits_module
@@ -223,6 +224,33 @@ def test_cli_update_writes_the_lower_bound_and_a_valid_coverage(monaco, tmp_path
     changes = json.loads((tmp_path / "v2" / "changes.json").read_text(encoding="utf-8"))
     assert 0 <= changes["households_moved_lower_bound"] <= changes["households_moved"]
     assert invalid_coverages(read_outputs(tmp_path / "v2")) == []
+
+
+def test_update_and_apply_edits_write_the_extra_exports_of_the_plan_they_continue(monaco, tmp_path):
+    """A plan made with --format csv keeps its roster through update and apply-edits (config.toml says so, the files are
+    there); --format '' asks for none."""
+    communities, buildings, _ = monaco
+    (tmp_path / "in").mkdir()
+    communities.to_file(tmp_path / "in" / "c.gpkg", layer="communities")
+    buildings.to_file(tmp_path / "in" / "b.gpkg", layer="buildings")
+    runner = CliRunner()
+    quick = ["--no-map", "--no-report"]
+    first = runner.invoke(main, ["-q", "partition", str(tmp_path / "in" / "c.gpkg"), str(tmp_path / "in" / "b.gpkg"), "--households", "hh_est", "--building-id", "building_id", "--format", "csv", "-o", str(tmp_path / "v1"), *quick])
+    assert first.exit_code == 0, first.output
+    assert (tmp_path / "v1" / "roster.csv").exists()
+    updated = runner.invoke(main, ["-q", "update", str(tmp_path / "v1"), "--buildings", str(tmp_path / "in" / "b.gpkg"), "-o", str(tmp_path / "v2"), *quick])
+    assert updated.exit_code == 0, updated.output
+    code = read_outputs(tmp_path / "v2").buildings["building_code"].iloc[0]
+    grid = read_outputs(tmp_path / "v2").buildings["grid_code"].iloc[0]
+    (tmp_path / "edits.csv").write_text(f"building_code,grid_code\n{code},{grid}\n", encoding="utf-8")
+    edited = runner.invoke(main, ["-q", "apply-edits", str(tmp_path / "v2"), str(tmp_path / "edits.csv"), "-o", str(tmp_path / "v3"), *quick])
+    assert edited.exit_code == 0, edited.output
+    none = runner.invoke(main, ["-q", "update", str(tmp_path / "v3"), "--buildings", str(tmp_path / "in" / "b.gpkg"), "-o", str(tmp_path / "v4"), "--format", "", *quick])
+    assert none.exit_code == 0, none.output
+    for folder, formats in (("v2", ["csv"]), ("v3", ["csv"]), ("v4", [])):
+        config = load_config(tmp_path / folder / "config.toml")
+        assert config["formats"] == formats, folder
+        assert (tmp_path / folder / "roster.csv").exists() == bool(formats), folder
 
 
 def test_added_buildings_leave_their_grid_whole_in_the_bound():

@@ -36,7 +36,7 @@ from .steps import (
 @click.option("--roads", multiple=True, metavar="FILE", help="Roads for the walking tours and walks (default: the ones the previous run recorded).")
 @click.option("--service-centres", metavar="FILE", help="Service centres for the walks (default: the previous run's).")
 @click.option("--encoding", metavar="ENC", help="Text encoding of an input Shapefile DBF (gbk, gb18030, …).")
-@click.option("--format", "formats", multiple=True, metavar="FMT", help="Extra exports: shp, csv, xlsx.")
+@click.option("--format", "formats", multiple=True, metavar="FMT", help="Extra exports: shp, csv, xlsx (default: the previous run's; --format '' for none).")
 @click.option("--map/--no-map", "make_map", default=True, show_default=True, help="Write map.html.")
 @click.option("--report/--no-report", "make_report", default=True, show_default=True, help="Write report.html.")
 @click.option("--lang", type=click.Choice(LANGS), default=None, help="Language of the map and report (default: the previous run's) and of the messages (default: the locale's).")
@@ -66,8 +66,8 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
         raise InputError(Problem("-o/--output", f"{output} is PREVIOUS_OUTDIR; writing there would replace the plan being updated", "write the update to a new folder"))
     register_opts = register_opts or {}
     _check_output(output, overwrite, [buildings, *barriers, *roads, *filter(None, [service_centres, register_opts.get("register")])])
-    chosen = _formats(formats)
     saved = _saved_config(prev)
+    chosen = _formats(formats or saved.get("formats", ()))  # the previous run's extra exports unless given
     register_labels: dict = {}
     register_frame, register_kwargs = _read_register_options(register_opts, encoding, chosen, register_labels)
     if register_kwargs and click.get_current_context().get_parameter_source("register_unmatched") == click.core.ParameterSource.DEFAULT:
@@ -94,12 +94,12 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
     lang = lang or saved.get("lang", "zh")
     writers = _writers(
         chosen, make_map=make_map, make_report=make_report, lang=lang, basemap=saved.get("basemap", "osm") if os.environ.get("TIANDITU_KEY") or saved.get("basemap") != "tianditu" else "osm",
-        tianditu_key=os.environ.get("TIANDITU_KEY"), barriers=_lines_layer(barrier_frames, result.grids.crs) if barrier_frames else None, shp_encoding=encoding or "utf-8",
+        tianditu_key=os.environ.get("TIANDITU_KEY"), barriers=_lines_layer(barrier_frames, result.grids.crs) if barrier_frames else None, shp_encoding=saved.get("shp_encoding") or encoding or "utf-8",
         personal=personal, unit_head=register_opts.get("unit_head"),
     )
     carried = _carried_config(
         saved, output, lang=lang, buildings=_absolute(buildings), barriers=[_absolute(spec) for spec in barriers], roads=roads, service_centres=service_centres,
-        **register_config,
+        formats=chosen, **register_config,
     )
     write_outputs(result, output, overwrite=overwrite, writers=writers, extra={"config.toml": carried})
     c = result.changes
@@ -153,7 +153,7 @@ def _units_summary(changes: dict) -> str:
 @click.argument("previous", metavar="OUTDIR", type=click.Path(file_okay=False))
 @click.argument("edits", metavar="EDITS.csv", type=click.Path(dir_okay=False))
 @click.option("-o", "--output", required=True, metavar="NEW", type=click.Path(file_okay=False), help="Output folder of the edited plan.")
-@click.option("--format", "formats", multiple=True, metavar="FMT", help="Extra exports: shp, csv, xlsx.")
+@click.option("--format", "formats", multiple=True, metavar="FMT", help="Extra exports: shp, csv, xlsx (default: the previous run's; --format '' for none).")
 @click.option("--map/--no-map", "make_map", default=True, show_default=True, help="Write map.html.")
 @click.option("--report/--no-report", "make_report", default=True, show_default=True, help="Write report.html.")
 @click.option("--lang", type=click.Choice(LANGS), default=None, help="Language of the map and report (default: the run's) and of the messages (default: the locale's).")
@@ -178,8 +178,8 @@ def apply_edits_command(previous, edits, output, formats, make_map, make_report,
     if prev.resolve() == Path(output).resolve():
         raise InputError(Problem("-o/--output", f"{output} is OUTDIR; writing there would replace the plan being edited", "write the edited plan to a new folder"))
     _check_output(output, overwrite, [edits, previous, *roads, *filter(None, [service_centres])])
-    chosen = _formats(formats)
     saved = _saved_config(prev)
+    chosen = _formats(formats or saved.get("formats", ()))  # the plan's extra exports unless given
     road_specs, road_frames, centres = _living_services(prev, roads, service_centres, None)
     result = apply_edits(prev, edits, roads=road_frames, service_centres=centres)
     if road_specs or service_centres:
@@ -187,9 +187,9 @@ def apply_edits_command(previous, edits, output, formats, make_map, make_report,
     lang = lang or saved.get("lang", "zh")
     writers = _writers(
         chosen, make_map=make_map, make_report=make_report, lang=lang, basemap="osm" if saved.get("basemap") == "tianditu" and not os.environ.get("TIANDITU_KEY") else saved.get("basemap", "osm"),
-        tianditu_key=os.environ.get("TIANDITU_KEY"), barriers=None, shp_encoding="utf-8",
+        tianditu_key=os.environ.get("TIANDITU_KEY"), barriers=None, shp_encoding=saved.get("shp_encoding") or "utf-8",
     )
-    carried = _carried_config(saved, output, lang=lang, roads=roads, service_centres=service_centres)
+    carried = _carried_config(saved, output, lang=lang, roads=roads, service_centres=service_centres, formats=chosen)
     write_outputs(result, output, overwrite=overwrite, writers=writers, extra={"config.toml": carried})
     record = result.edits
     if logger.getEffectiveLevel() <= logging.WARNING:
