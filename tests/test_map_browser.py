@@ -130,6 +130,34 @@ def test_picture_for_the_readme(browser, taipei_small, tmp_path):
     assert problems == []
 
 
+def test_an_updated_plan_shows_and_explains_what_changed(browser, taipei_small, tmp_path):
+    """After an update the changed grids are outlined dashed in colours no status uses, and the legend names each kind shown."""
+    from gridgeo.living.update import update
+
+    communities, buildings = taipei_small
+    folder = gridgeo.partition(communities, buildings, households="hh_est", community_id="community_id", building_id="building_id").to_files(tmp_path / "v1")
+    result = update(folder, buildings.drop(buildings.index[:14]))
+    (path,) = write_maps(result, tmp_path / "v2", lang="en")
+    kinds = {kind for kind, key in (("added", "grids_added"), ("reshaped", "grids_reshaped"), ("modified", "grids_modified")) if result.changes[key]}
+    assert kinds
+    context = browser.new_context(viewport={"width": 1280, "height": 860}, device_scale_factor=1)
+    pg = context.new_page()
+    problems = []
+    pg.on("pageerror", lambda exc: problems.append(str(exc)))
+    pg.route("**/*", _offline)
+    pg.goto(path.as_uri())
+    pg.wait_for_function("() => !!(window.gridgeo && window.gridgeo.ready)")
+    legend = pg.locator(".gg-legend").inner_text()
+    words = {"added": "new grid", "reshaped": "boundary changed", "modified": "buildings changed"}
+    for kind, text in words.items():
+        assert (f"This update: {text}" in legend) == (kind in kinds), (kind, legend)
+    swatches = pg.eval_on_selector_all(".gg-legend .gg-sw", "els => els.map(e => e.style.border)")
+    context.close()
+    assert problems == []
+    change = [b for b in swatches if "dashed" in b and ("rgb(1, 102, 94)" in b or "rgb(231, 41, 138)" in b or "rgb(140, 81, 10)" in b)]
+    assert len(change) == len(kinds)
+
+
 def test_tooltip_on_grid_hover(page, written):
     result, _ = written
     code = result.grids["grid_code"].iloc[-1]

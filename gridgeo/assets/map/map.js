@@ -298,6 +298,8 @@
   var patterns = {};
 
   var drawn = {};  // what the last draw showed (for the tests and the legend hint)
+  // grids an update changed: dashed, in colours no status outline uses (the legend lists them when shown)
+  var CHANGE_COLOUR = {added: '#01665e', reshaped: '#e7298a', modified: '#8c510a'}, CHANGE_DASH = [10, 4];
   function drawScene(ctx, V) {
     var grids = on.grids ? visible(G, V) : [], z = V.z;
     drawn = {grids: grids.length, outlined: 0, buildings: 0, units: 0, labels: 0, coverage: 0, workload: 0, centres: 0};
@@ -360,10 +362,12 @@
     if (on.changed && G.p.chg) {
       var cl = visible(G, V).filter(function (g) { return G.p.chg[g]; });
       var cg = buckets(cl, function (g) { return G.p.chg[g]; });
+      ctx.lineWidth = 4; ctx.setLineDash(CHANGE_DASH);
       Object.keys(cg).forEach(function (c) {
-        ctx.strokeStyle = {added: '#1b9e77', reshaped: '#d95f02', modified: '#7570b3'}[c] || '#000'; ctx.lineWidth = 4;
+        ctx.strokeStyle = CHANGE_COLOUR[c] || '#000';
         strokeList(ctx, G, cg[c], V, true);
       });
+      ctx.setLineDash([]);
     }
     if (on.compounds && layers.compounds) {
       var K = layers.compounds, kl = visible(K, V);
@@ -880,6 +884,10 @@
     });
     h += '<div><span class="gg-sw" style="border:3px solid #111;background:none"></span><span>' + T.communities + '</span></div>';
     h += '<div><span class="gg-sw" style="border:1px dashed #1a1a1a;background:none"></span><span>' + T.units + '</span></div>';
+    if (toggles.changed) ['added', 'reshaped', 'modified'].forEach(function (c) {
+      if (G.p.chg.indexOf(c) < 0) return;
+      h += '<div><span class="gg-sw" style="border:3px dashed ' + CHANGE_COLOUR[c] + ';background:none"></span><span>' + T.change + ': ' + T['change_' + c] + '</span></div>';
+    });
     if (toggles.coverage) h += '<div><span class="gg-sw" style="background:repeating-linear-gradient(45deg,#c51b7d 0 3px,transparent 3px 7px)"></span><span>' + T.beyond_walk + '</span></div>';
     if (toggles.workload) h += '<div><span class="gg-sw" style="background:radial-gradient(#08306b 1.5px,transparent 2px) 0 0/6px 6px"></span><span>' + T.high_workload + '</span></div>';
     if (toggles.centres) h += '<div><span class="gg-sw" style="width:12px;height:12px;border-radius:50%;border:2px solid #fff;background:#c51b7d;box-shadow:0 0 0 1px #999"></span><span>' + T.service_centres + '</span></div>';
