@@ -112,10 +112,8 @@ def test_ready_and_stats_count_every_feature(page, written):
     assert page.problems == []
 
 
-def test_picture_for_the_readme(browser, taipei_small, tmp_path):
-    """docs/map.png: the slice as it is (no injected text, no made-up flag), offline."""
-    communities, buildings = taipei_small
-    (path,) = write_maps(gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id"), tmp_path)
+def _opened(browser, path):
+    """``path`` open offline in a new page, once its map is ready: (context, page, page errors)."""
     context = browser.new_context(viewport={"width": 1280, "height": 860}, device_scale_factor=1)
     pg = context.new_page()
     problems = []
@@ -124,6 +122,14 @@ def test_picture_for_the_readme(browser, taipei_small, tmp_path):
     pg.goto(path.as_uri())
     pg.wait_for_function("() => !!(window.gridgeo && window.gridgeo.ready)")
     pg.evaluate("window.gridgeo.ready")
+    return context, pg, problems
+
+
+def test_picture_for_the_readme(browser, taipei_small, tmp_path):
+    """docs/map.png: the slice as it is (no injected text, no made-up flag), offline."""
+    communities, buildings = taipei_small
+    (path,) = write_maps(gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id"), tmp_path)
+    context, pg, problems = _opened(browser, path)
     REPO.joinpath("docs").mkdir(exist_ok=True)
     pg.screenshot(path=str(REPO / "docs" / "map.png"))
     context.close()
@@ -140,13 +146,7 @@ def test_an_updated_plan_shows_and_explains_what_changed(browser, taipei_small, 
     (path,) = write_maps(result, tmp_path / "v2", lang="en")
     kinds = {kind for kind, key in (("added", "grids_added"), ("reshaped", "grids_reshaped"), ("modified", "grids_modified")) if result.changes[key]}
     assert kinds
-    context = browser.new_context(viewport={"width": 1280, "height": 860}, device_scale_factor=1)
-    pg = context.new_page()
-    problems = []
-    pg.on("pageerror", lambda exc: problems.append(str(exc)))
-    pg.route("**/*", _offline)
-    pg.goto(path.as_uri())
-    pg.wait_for_function("() => !!(window.gridgeo && window.gridgeo.ready)")
+    context, pg, problems = _opened(browser, path)
     legend = pg.locator(".gg-legend").inner_text()
     words = {"added": "new grid", "reshaped": "boundary changed", "modified": "buildings changed"}
     for kind, text in words.items():
