@@ -158,6 +158,25 @@ def test_an_updated_plan_shows_and_explains_what_changed(browser, taipei_small, 
     assert len(change) == len(kinds)
 
 
+def test_a_flagged_grid_keeps_its_label_where_it_does_not_fit(browser, taipei_small, tmp_path):
+    """A building above the band gets a grid of its own, often smaller than its label: flagged, it is labelled first and
+    anyway, while an in-band grid too small for its label is not."""
+    communities, buildings = taipei_small
+    buildings = buildings.copy()
+    areas = buildings.to_crs(3826).geometry.area
+    small = areas.idxmin()  # the smallest footprint: its lone grid is the smallest
+    buildings.loc[small, "hh_est"] = 5000
+    result = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id")
+    code = result.buildings.set_index("building_id").loc[buildings.loc[small, "building_id"], "grid_code"]
+    assert result.grids.set_index("grid_code").loc[code, "status"] == "oversize_building"
+    (path,) = write_maps(result, tmp_path, lang="en")
+    context, pg, problems = _opened(browser, path)
+    labelled = pg.evaluate("window.gridgeo.drawn().labelled")
+    context.close()
+    assert problems == []
+    assert code in labelled and labelled[0] == code
+
+
 def test_tooltip_on_grid_hover(page, written):
     result, _ = written
     code = result.grids["grid_code"].iloc[-1]

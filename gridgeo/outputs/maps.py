@@ -28,7 +28,8 @@ communities and grids at every zoom (below zoom 14 an in-band grid smaller than
 48 pixels shows by its fill alone, without an outline), buildings from zoom 15,
 joint units (the outlines of their buildings) from zoom 17 and their codes from
 zoom 18.  Grid labels (code and households) are drawn where they fit inside
-their grid without overlapping another label.  Hover and clicks are answered
+their grid without overlapping another label; flagged grids' labels first, and
+even where they overflow their grid.  Hover and clicks are answered
 from a uniform grid index (point in polygon).  Overlays other than the grids,
 their labels, the communities, buildings, units and the flags (grids that need
 attention, buildings outside every community, grids changed by an update) are

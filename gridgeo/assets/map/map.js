@@ -302,7 +302,7 @@
   var CHANGE_COLOUR = {added: '#01665e', reshaped: '#e7298a', modified: '#8c510a'}, CHANGE_DASH = [10, 4];
   function drawScene(ctx, V) {
     var grids = on.grids ? visible(G, V) : [], z = V.z;
-    drawn = {grids: grids.length, outlined: 0, buildings: 0, units: 0, labels: 0, coverage: 0, workload: 0, centres: 0};
+    drawn = {grids: grids.length, outlined: 0, buildings: 0, units: 0, labels: 0, labelled: [], coverage: 0, workload: 0, centres: 0};
     if (grids.length) {
       ctx.globalAlpha = 0.5;
       fillGroups(ctx, G, grids, V, function (g) { return G.p.k[g]; }, function (k) { ctx.fillStyle = D.palette[k]; });
@@ -432,7 +432,7 @@
       for (i = Math.floor(x0 / s); i <= Math.floor(x1 / s); i++) (this.cells[i + ',' + j] || (this.cells[i + ',' + j] = [])).push(r);
     }
   };
-  var gridText = null, gridOrder = null, gridRank = null;
+  var gridText = null, gridOrder = null, gridRank = null, gridFlagged = null;
   function gridLabel(g) {
     if (!gridText) gridText = new Array(G.count);
     if (gridText[g] === undefined) {
@@ -444,15 +444,19 @@
   var FONT_CODE = '600 12px system-ui, "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", sans-serif';
   var FONT_SMALL = '11px system-ui, "PingFang SC", "Microsoft YaHei", "Noto Sans CJK SC", sans-serif';
   function drawGridLabels(ctx, V, grids, placer) {
-    if (!gridOrder) {  // biggest grids first, so that they keep their labels when space is short
-      gridOrder = new Int32Array(G.count); gridRank = new Int32Array(G.count);
-      var ids = []; for (var i = 0; i < G.count; i++) ids.push(i);
-      ids.sort(function (a, b) { return (G.bx1[b] - G.bx0[b]) * (G.by1[b] - G.by0[b]) - (G.bx1[a] - G.bx0[a]) * (G.by1[a] - G.by0[a]) || a - b; });
+    if (!gridOrder) {  // flagged grids first (the ones to check), then the biggest, so they keep their labels when space is short
+      gridOrder = new Int32Array(G.count); gridRank = new Int32Array(G.count); gridFlagged = new Uint8Array(G.count);
+      var ids = []; for (var i = 0; i < G.count; i++) { ids.push(i); gridFlagged[i] = G.p.status[i] !== 'in_band' ? 1 : 0; }
+      ids.sort(function (a, b) { return gridFlagged[b] - gridFlagged[a] || (G.bx1[b] - G.bx0[b]) * (G.by1[b] - G.by0[b]) - (G.bx1[a] - G.bx0[a]) * (G.by1[a] - G.by0[a]) || a - b; });
       ids.forEach(function (g, r) { gridOrder[r] = g; gridRank[g] = r; });
     }
-    var list = grids.filter(function (g) { return (G.bx1[g] - G.bx0[g]) * V.sc > 40 && (G.by1[g] - G.by0[g]) * V.sc > 24; });
+    // a flagged grid (a lone oversize building's, say) is labelled once it shows at all, even where its label overflows it
+    var list = grids.filter(function (g) {
+      var bw = (G.bx1[g] - G.bx0[g]) * V.sc, bh = (G.by1[g] - G.by0[g]) * V.sc;
+      return gridFlagged[g] ? bw > 6 && bh > 6 : bw > 40 && bh > 24;
+    });
     list.sort(function (a, b) { return gridRank[a] - gridRank[b]; });
-    var n = 0;
+    var n = 0, labelled = [];
     ctx.textAlign = 'center'; ctx.textBaseline = 'middle'; ctx.lineJoin = 'round';
     for (var k = 0; k < list.length; k++) {
       var g = list[k], t = gridLabel(g);
@@ -461,7 +465,7 @@
       var w = Math.max(w1, w2) + 6, h = t[1] ? 30 : 16;
       var x = G.lx[g] * V.sc - V.ox, y = G.ly[g] * V.sc - V.oy;
       var bw = (G.bx1[g] - G.bx0[g]) * V.sc, bh = (G.by1[g] - G.by0[g]) * V.sc;
-      if (w > bw * 0.9 || h > bh * 0.8) continue;  // does not fit inside its grid
+      if (!gridFlagged[g] && (w > bw * 0.9 || h > bh * 0.8)) continue;  // does not fit inside its grid
       var x0 = x - w / 2, y0 = y - h / 2, x1 = x + w / 2, y1 = y + h / 2;
       if (x1 < 0 || y1 < 0 || x0 > V.w || y0 > V.h) continue;
       if (!placer.free(x0, y0, x1, y1)) continue;
@@ -470,9 +474,9 @@
       var ty = t[1] ? y - 7 : y;
       ctx.font = FONT_CODE; ctx.strokeText(t[0], x, ty); ctx.fillText(t[0], x, ty);
       if (t[1]) { ctx.font = FONT_SMALL; ctx.strokeText(t[1], x, y + 8); ctx.fillText(t[1], x, y + 8); }
-      n++;
+      n++; labelled.push(decode(G.p.code[g]));
     }
-    drawn.labels = n;
+    drawn.labels = n; drawn.labelled = labelled;
   }
   function unitGroupText(units) {
     var first = decode(U.p.code[units[0]]);
