@@ -240,8 +240,7 @@ def test_update_and_apply_edits_write_the_extra_exports_of_the_plan_they_continu
     assert (tmp_path / "v1" / "roster.csv").exists()
     updated = runner.invoke(main, ["-q", "update", str(tmp_path / "v1"), "--buildings", str(tmp_path / "in" / "b.gpkg"), "-o", str(tmp_path / "v2"), *quick])
     assert updated.exit_code == 0, updated.output
-    code = read_outputs(tmp_path / "v2").buildings["building_code"].iloc[0]
-    grid = read_outputs(tmp_path / "v2").buildings["grid_code"].iloc[0]
+    code, grid = read_outputs(tmp_path / "v2").buildings[["building_code", "grid_code"]].iloc[0]
     (tmp_path / "edits.csv").write_text(f"building_code,grid_code\n{code},{grid}\n", encoding="utf-8")
     edited = runner.invoke(main, ["-q", "apply-edits", str(tmp_path / "v2"), str(tmp_path / "edits.csv"), "-o", str(tmp_path / "v3"), *quick])
     assert edited.exit_code == 0, edited.output

@@ -159,8 +159,7 @@ def test_an_updated_plan_shows_and_explains_what_changed(browser, taipei_small, 
 
 
 def test_a_flagged_grid_keeps_its_label_where_it_does_not_fit(browser, taipei_small, tmp_path):
-    """A building above the band gets a grid of its own, often smaller than its label: flagged, it is labelled first and
-    anyway, while an in-band grid too small for its label is not."""
+    """A building above the band gets a grid of its own, often smaller than its label: flagged, it is labelled, and first."""
     communities, buildings = taipei_small
     buildings = buildings.copy()
     areas = buildings.to_crs(3826).geometry.area

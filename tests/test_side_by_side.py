@@ -19,7 +19,7 @@ def _writer(folder, name):
 
 @pytest.fixture
 def forking(monkeypatch):
-    monkeypatch.setattr(side_by_side.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(side_by_side, "default_workers", lambda: 2)
     # other tests may leave idle threads (a Dask cluster's) in this process; these jobs only write a file
     monkeypatch.setattr(side_by_side.threading, "active_count", lambda: 1)
 
@@ -92,11 +92,9 @@ def test_writers_see_the_parent_frozen_and_it_is_thawed_after(tmp_path, forking)
     assert gc.get_freeze_count() == 0
 
 
-def test_one_process_per_core(tmp_path, monkeypatch, forking):
+def test_one_process_per_core(tmp_path, forking):
     """On two cores one writer runs beside this process's job, two once it is done: never more processes than cores."""
     import time
-
-    monkeypatch.setattr(side_by_side, "default_workers", lambda: 2)
 
     def timed(name, seconds):
         def job():

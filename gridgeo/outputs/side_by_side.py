@@ -28,7 +28,7 @@ def run_side_by_side(jobs: list) -> None:
 
     The first job runs here; the others run in child processes forked from
     this one (so nothing is pickled on the way in) when the platform can fork,
-    there is more than one core and no other thread is running (forking a
+    this process may use more than one core and no other thread is running (forking a
     threaded process can deadlock), one process per core: while this process
     writes the first job, the other cores each take a writer, and once it is
     done it only waits, so its core takes one more.  The writers are CPU-bound,
@@ -42,7 +42,8 @@ def run_side_by_side(jobs: list) -> None:
     other.  An exception in any job (including an interrupt) is raised here
     after every child has stopped.
     """
-    can_fork = "fork" in multiprocessing.get_all_start_methods() and (os.cpu_count() or 1) > 1
+    cores = default_workers()
+    can_fork = "fork" in multiprocessing.get_all_start_methods() and cores > 1
     if len(jobs) < 2 or not can_fork or threading.active_count() > 1:
         for job in jobs:
             job()
@@ -52,8 +53,6 @@ def run_side_by_side(jobs: list) -> None:
     context = multiprocessing.get_context("fork")
     children: list = []  # running: (process, receiving end)
     pending = list(jobs[1:])
-
-    cores = default_workers()
 
     def fork_what_fits(limit: int) -> None:
         room = min(_forks_that_fit(len(pending)), max(0, limit - len(children))) if pending else 0

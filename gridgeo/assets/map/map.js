@@ -474,7 +474,7 @@
       var ty = t[1] ? y - 7 : y;
       ctx.font = FONT_CODE; ctx.strokeText(t[0], x, ty); ctx.fillText(t[0], x, ty);
       if (t[1]) { ctx.font = FONT_SMALL; ctx.strokeText(t[1], x, y + 8); ctx.fillText(t[1], x, y + 8); }
-      n++; labelled.push(decode(G.p.code[g]));
+      n++; labelled.push(t[0]);
     }
     drawn.labels = n; drawn.labelled = labelled;
   }
