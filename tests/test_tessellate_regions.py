@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import shapely
 
+import gridgeo.cells.regions as regions_module
 import gridgeo.cells.tessellate as tessellate
 from gridgeo.cells.regions import site_regions
 from gridgeo.cells.tessellate import _dissolve_by_site, _multipoint, _samples, split_parts, tessellate_part
@@ -88,12 +89,42 @@ def test_a_site_in_two_pieces_is_a_multipolygon_with_each_hole_in_its_piece():
     assert shapely.coverage_is_valid(shapely.intersection(regions, frame))
 
 
-def test_degenerate_samples_fall_back_to_geos():
-    # an exact square lattice (no jitter): every four samples are cocircular, the traced rings meet in points
+def test_cocircular_samples_give_the_regions_of_geos():
+    # an exact square lattice (no jitter): every four samples are cocircular, so the Delaunay triangulation is
+    # not unique and Voronoi vertices coincide; the traced regions are still those of GEOS's Voronoi diagram
     xs, ys = np.meshgrid(np.arange(6) * 5.0, np.arange(6) * 5.0)
     coords = np.column_stack([xs.ravel(), ys.ravel()])
     labels = np.arange(36) % 4
-    assert site_regions(coords, labels, 4, shapely.box(-1, -1, 26, 26)) is None
+    frame = shapely.box(-1, -1, 26, 26)
+    clipped = shapely.intersection(site_regions(coords, labels, 4, frame), frame)
+    assert shapely.coverage_is_valid(clipped)
+    voronoi = shapely.get_parts(shapely.voronoi_polygons(shapely.multipoints(coords), extend_to=frame.buffer(10), ordered=True))
+    for site in range(4):
+        geos = shapely.intersection(shapely.union_all(voronoi[labels == site]), frame)
+        assert shapely.area(shapely.symmetric_difference(clipped[site], geos)) < 1e-9
+
+
+def test_cdt_and_qhull_give_the_same_regions(taipei_parts, monkeypatch):
+    # the samples are jittered, so their triangulation is unique: CDT's and Qhull's give the same regions, bit for bit
+    part, footprints = taipei_parts[0]
+    coords, labels = _samples(footprints)
+    n_sites = int(labels.max()) + 1
+    with_cdt = site_regions(coords, labels, n_sites, part)
+
+    def refuse(*args):
+        raise RuntimeError("refused")
+
+    monkeypatch.setattr(regions_module.pythoncdt, "Triangulation", refuse)  # as CDT refuses input: Qhull takes over
+    with_qhull = site_regions(coords, labels, n_sites, part)
+    assert len(with_cdt) == n_sites
+    assert (shapely.to_wkb(with_cdt) == shapely.to_wkb(with_qhull)).all()
+
+
+def test_duplicate_samples_are_left_to_qhull():
+    # CDT refuses a repeated point; Qhull keeps one of the two and the regions are still traced
+    coords = np.array([[0.0, 0.0], [10.0, 0.3], [0.2, 10.0], [10.1, 10.2], [10.0, 0.3]])
+    regions = site_regions(coords, np.array([0, 1, 0, 1, 1]), 2, shapely.box(-1, -1, 11, 11))
+    assert regions is not None and shapely.coverage_is_valid(shapely.intersection(regions, shapely.box(-1, -1, 11, 11)))
     # tessellate_part jitters its samples (a sub-millimetre fixed jitter): the same lattice of points tiles
     part = shapely.box(-10, -10, 60, 60)
     footprints = shapely.points(coords[::3] * 2)

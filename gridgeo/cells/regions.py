@@ -4,8 +4,7 @@ A site's cell (before clipping) is the union of the Voronoi regions of its
 samples.  Its boundary is made only of the Voronoi ridges between two samples
 of *different* sites; the ridges between samples of one building, most of
 them, lie inside the cell.  So instead of building every sample's region and
-dissolving them per site, this module triangulates the samples once (Qhull,
-through :class:`scipy.spatial.Delaunay`), keeps the Delaunay edges whose ends
+dissolving them per site, this module triangulates the samples once, keeps the Delaunay edges whose ends
 belong to two sites, and follows them around each site: a Voronoi vertex is
 the circumcentre of a triangle, and the next ridge of a site's boundary is
 found in the same triangle.  The rings come out closed and oriented (shells
@@ -16,6 +15,13 @@ Three guard points far outside the frame close every relevant region: each
 point of the frame is nearer to a sample than to any guard, so the guards
 change no region inside it.
 
+The triangulation comes from CDT (``pythoncdt``: incremental insertion with
+exact orientation and in-circle predicates), 3 to 6 times faster than Qhull
+(:class:`scipy.spatial.Delaunay`) on the samples of a community; Qhull takes
+over when CDT refuses the points.  The samples are jittered (no four on a
+circle), so their Delaunay triangulation is unique and both give the same
+triangles.
+
 Degenerate input (a zero-area triangle, a ring that does not close into a
 valid polygon) returns ``None``; the caller then uses GEOS's Voronoi
 diagram instead.  The result depends only on the samples and their order.
@@ -24,12 +30,15 @@ diagram instead.  The result depends only on the samples and their order.
 from __future__ import annotations
 
 import numpy as np
+import pythoncdt
 import shapely
 from scipy.spatial import Delaunay, QhullError
 
 __all__ = ["site_regions"]
 
 _GUARD_REACH = 10.0
+#: the columns of a triangle turned to start at vertex 0, 1 or 2 (orientation kept)
+_TURNS = np.array([[0, 1, 2], [1, 2, 0], [2, 0, 1]])
 
 
 def site_regions(coords: np.ndarray, labels: np.ndarray, n_sites: int, frame) -> np.ndarray | None:
@@ -78,12 +87,10 @@ def site_regions(coords: np.ndarray, labels: np.ndarray, n_sites: int, frame) ->
     guards = _GUARD_REACH * reach * np.column_stack([np.cos(angle), np.sin(angle)])
     points = np.vstack([coords - center, guards])
     label = np.r_[labels, np.full(3, n_sites, dtype=np.int64)]
-    try:
-        tri = Delaunay(points)
-    except (QhullError, ValueError):  # Qhull refuses flat input
+    triangulation = _delaunay(points)
+    if triangulation is None:
         return None
-    simplices = tri.simplices.astype(np.int64)
-    neighbors = tri.neighbors.astype(np.int64)
+    simplices, neighbors = triangulation
     ccw = _orientations(points, simplices)
     if ccw is None:
         return None
@@ -91,6 +98,7 @@ def site_regions(coords: np.ndarray, labels: np.ndarray, n_sites: int, frame) ->
     flip = ~ccw
     simplices[flip] = simplices[flip][:, [0, 2, 1]]
     neighbors[flip] = neighbors[flip][:, [0, 2, 1]]
+    simplices, neighbors = _canonical(simplices, neighbors)
     site = label[simplices]
     start, end = site[:, [1, 2, 0]], site[:, [2, 0, 1]]
     # a boundary half-edge: its start belongs to a real site, its end to another; the ridge dual to it
@@ -124,6 +132,57 @@ def site_regions(coords: np.ndarray, labels: np.ndarray, n_sites: int, frame) ->
     vertices = centres[at[order]] + center
     ring_site = owner[order]
     return _polygons(vertices, ring, ring_site, n_sites)
+
+
+def _delaunay(points: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The Delaunay triangles of ``points`` (distinct) and their neighbours, or ``None`` for flat input.
+
+    In scipy's convention: neighbour ``k`` of a triangle lies across the edge
+    opposite its vertex ``k``, -1 where there is none.
+    """
+    if not np.isfinite(points).all():
+        return None
+    try:
+        triangulation = pythoncdt.Triangulation(
+            pythoncdt.VertexInsertionOrder.AUTO, pythoncdt.IntersectingConstraintEdges.NOT_ALLOWED, 0.0
+        )
+        triangulation.insert_vertices(np.ascontiguousarray(points, dtype=np.float64))
+        triangulation.erase_super_triangle()
+        triangles = triangulation.triangles_array(copy=True)
+    except (RuntimeError, ValueError):  # CDT refuses duplicate points: Qhull decides
+        triangles = None
+    if triangles is not None and len(triangles):
+        simplices = triangles["vertices"].astype(np.int64)
+        # CDT's neighbour k lies across the edge from vertex k to vertex k + 1, opposite vertex k + 2
+        neighbors = triangles["neighbors"].astype(np.int64)[:, [1, 2, 0]]
+        neighbors[neighbors == pythoncdt.NO_NEIGHBOR] = -1
+        return simplices, neighbors
+    try:
+        tri = Delaunay(points)
+    except (QhullError, ValueError):  # Qhull refuses flat input
+        return None
+    return tri.simplices.astype(np.int64), tri.neighbors.astype(np.int64)
+
+
+def _canonical(simplices: np.ndarray, neighbors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Counter-clockwise triangles in one order whatever the triangulator: each from its lowest vertex, sorted.
+
+    The rings traced later start at the lowest-numbered boundary half-edge and
+    a circumcentre is computed from a triangle's first vertex, so this order
+    makes the regions depend on the samples alone.
+    """
+    m = len(simplices)
+    columns = _TURNS[np.argmin(simplices, axis=1)]
+    simplices, neighbors = np.take_along_axis(simplices, columns, 1), np.take_along_axis(neighbors, columns, 1)
+    n = int(simplices.max()) + 1
+    if n < 2**21:  # the three vertex numbers as one 63-bit key: one sort instead of three
+        order = np.argsort((simplices[:, 0] * n + simplices[:, 1]) * n + simplices[:, 2])
+    else:
+        order = np.lexsort((simplices[:, 2], simplices[:, 1], simplices[:, 0]))
+    position = np.empty(m + 1, dtype=np.int64)
+    position[order] = np.arange(m)
+    position[m] = -1  # no neighbour stays -1
+    return simplices[order], position[neighbors[order]]
 
 
 def _orientations(points: np.ndarray, simplices: np.ndarray) -> np.ndarray | None:
