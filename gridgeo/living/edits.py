@@ -90,7 +90,7 @@ from ..result import Partition
 from .assemble import _assemble
 from .compounds import _compound_groups, _compound_outcomes, _previous_compounds
 from .edit_table import _SHOWN, ACTIONS, check_edits, read_edits
-from .lineage import add_services, parent_record, read_previous, service_settings
+from .lineage import add_services, kept_grid_colours, parent_record, read_previous, service_settings
 from .seamguard import require_valid_coverage, unmatched_grids
 from .state import BORDER_M, _Grid, _shared_boundary
 from .unitkeep import REGISTER_COUNT, keep_plan_units, registered_layer
@@ -482,6 +482,7 @@ def apply_edits(
     changes["parent"] = parent
     result.report["changes"] = {key: (len(value) if isinstance(value, list) else value) for key, value in changes.items() if key != "parent"}
     result.changes = changes
+    result.grid_colours = kept_grid_colours(prev, final)  # the map keeps each surviving grid's colour
     if not result.report["summary"]["coverage_valid"]:
         require_valid_coverage(result.grids)  # each re-drawn community was checked (the seam guard above)
     if registered:
