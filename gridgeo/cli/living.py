@@ -165,9 +165,9 @@ def apply_edits_command(previous, edits, output, formats, make_map, make_report,
     """Apply a planner's edits in EDITS.csv to the plan in OUTDIR, writing NEW.
 
     EDITS.csv has the header building_code,grid_code[,action]: a row moves (pins)
-    the building into the grid (a new code such as 003-09 creates a grid); action
-    lock (or unlock) with an empty building_code locks a whole grid against
-    `gridgeo update`.  Only the grids the moves touch are re-drawn; every edit is
+    the building into the grid (a new grid takes its community's next free
+    number, such as 003-10 after 003-09); action lock (or unlock) with an empty
+    building_code locks a whole grid against `gridgeo update`.  Only the grids the moves touch are re-drawn; every edit is
     kept, and each constraint it breaks (band, one piece) is flagged and listed in
     NEW/edits.json.
     """
