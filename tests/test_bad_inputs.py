@@ -611,7 +611,7 @@ CASES = [
     Case("output_folder_exists", _output_exists, "error", ("out", "exists", "--overwrite")),
     Case("output_folder_exists_overwrite", _output_overwrite, "accepted", (), _check_replaced),
     Case("output_folder_not_from_gridgeo", _output_not_gridgeo, "error", ("out", "is not a gridgeo output folder")),
-    Case("output_folder_holds_the_inputs", _output_holds_inputs, "error", ("-o/--output", "holds the input file c.gpkg")),
+    Case("output_folder_holds_the_inputs", _output_holds_inputs, "error", ("-o/--output", "holds the input file", "inputs/c.gpkg;")),  # as given
     Case("output_path_is_a_file", _output_is_a_file, "error", ("is a file",), lines=3, fix=False),
     Case("output_folder_read_only", _read_only, "error", ("out: permission denied: cannot write in", "nothing was written")),
     Case("disk_full", _failing(DISK_FULL), "error", ("disk full while writing (grids.geojson)", "nothing was written")),
