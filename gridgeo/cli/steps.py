@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import InputError, Problem
+from ..messages import count
 from .options import FORMATS, REGISTER_PARAMS
 
 
@@ -66,8 +67,8 @@ def _check_register(opts: dict, buildings, building_id, households, encoding, la
     except InputError as exc:
         return problems + exc.problems, []
     notes = [
-        f"{labels['register']}: {int(matched.counts.sum())} households in {int((matched.counts > 0).sum())} buildings; "
-        f"{len(matched.buildings_without)} buildings without households; {len(matched.unmatched)} unassigned households; "
+        f"{labels['register']}: {count(int(matched.counts.sum()), 'household')} in {count(int((matched.counts > 0).sum()), 'building')}; "
+        f"{count(len(matched.buildings_without), 'building')} without households; {count(len(matched.unmatched), 'unassigned household')}; "
         f"personal columns (left out of shared outputs): {', '.join(checked.personal_columns) or 'none'}"
     ]
     return problems, notes + matched.notes
