@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -57,6 +59,7 @@ class Partition:
     service_centres: gpd.GeoDataFrame | None = None
     households: pd.DataFrame | None = None
     unassigned_households: pd.DataFrame | None = None
+    grid_colours: dict | None = None
 
     def to_files(self, outdir: str | Path, *, overwrite: bool = False) -> Path:
         """Write ``partition.gpkg``, the GeoJSON files and ``report.json`` into ``outdir``.
@@ -124,6 +127,7 @@ def read_outputs(outdir: str | Path) -> Partition:
         unassigned_households=(_table(gpkg, "unassigned_households") if "unassigned_households" in layers else _no_households())
         if "households" in layers
         else None,
+        grid_colours=_stored_colours(gpkg) if "layer_styles" in layers else None,
     )
 
 
@@ -131,6 +135,32 @@ def _table(gpkg: Path, name: str) -> pd.DataFrame:
     """A table without geometry of the GeoPackage (ids as text, as written)."""
     frame = pyogrio.read_dataframe(gpkg, layer=name, read_geometry=False)
     return frame.drop(columns=[c for c in ("fid",) if c in frame.columns])
+
+
+def _stored_colours(gpkg: Path) -> dict | None:
+    """Grid code → fill colour index, from the style of the grids in ``layer_styles`` that gridgeo wrote.
+
+    The style has one category per colour (label ``颜色 k / colour k``) listing
+    its grid codes (:func:`gridgeo.outputs.geopackage.layer_qml`); None when the
+    style is missing or not gridgeo's (restyled in QGIS and saved as default).
+    """
+    import sqlite3
+    import xml.etree.ElementTree as ET
+
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{gpkg}?mode=ro", uri=True)) as db:
+            row = db.execute("SELECT styleQML FROM layer_styles WHERE f_table_name = 'grids' AND useAsDefault ORDER BY id LIMIT 1").fetchone()
+        categories = ET.fromstring(row[0]).findall("./renderer-v2/categories/category") if row and row[0] else []
+    except (sqlite3.Error, ET.ParseError):
+        return None
+    colours = {}
+    for category in categories:
+        hit = re.fullmatch(r"颜色 (\d+) / colour \d+", category.get("label", ""))
+        if not hit:
+            return None
+        for value in category.findall("val"):
+            colours[value.get("value")] = int(hit.group(1)) - 1
+    return colours or None
 
 
 def _no_households() -> pd.DataFrame:

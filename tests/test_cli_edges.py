@@ -141,7 +141,7 @@ def test_apply_edits_summary_counts_the_pins_report_json_lists(tmp_path):
     assert result.exit_code == 0, result.output
     report = json.loads((edited / "report.json").read_text(encoding="utf-8"))
     assert report["pinned_buildings"] == {first["building_code"]: target}
-    assert "1 building moved, 0 pinned where they stand (1 pinned in the plan)" in result.output
+    assert "1 building moved, 0 pinned in place (1 pinned in the plan)" in result.output
 
 
 # -- help -------------------------------------------------------------------------------------------------

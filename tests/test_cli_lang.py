@@ -106,3 +106,31 @@ def test_validate_notes_translated_on_real_data():
     assert notes
     for note in notes:
         assert translate(note, "zh") != note and CJK.search(translate(note, "zh")), note
+
+
+def test_counts_of_one_are_singular_in_english_and_translated_in_chinese(tmp_path):
+    """The real Taipei slice with one straddling building left (of its three), one community without households and
+    one self-intersecting footprint: "1 building straddles", "1 community has", "1 invalid geometry", never
+    "1 buildings straddle", and every such note still has its Chinese."""
+    import geopandas as gpd
+    import shapely
+
+    communities, buildings = (gpd.read_file(path) for path in TAIPEI)
+    buildings = buildings.drop(buildings.index[[17, 44]]).reset_index(drop=True)  # rows 18 and 45 straddle too
+    buildings.loc[buildings["community_id"] == "6300600017", "hh_est"] = 0
+    x, y = buildings.geometry[30].centroid.coords[0]
+    d = 0.00005
+    buildings.loc[30, "geometry"] = shapely.Polygon([(x - d, y - d), (x + d, y + d), (x + d, y - d), (x - d, y + d)])  # a bow-tie
+    path = tmp_path / "b.gpkg"
+    buildings.to_file(path)
+    args = ["validate", TAIPEI[0], str(path), "--households", "hh_est", "--building-id", "building_id"]
+    en = CliRunner().invoke(main, [*args, "--lang", "en"], env=ENGLISH_LOCALE)
+    assert en.exit_code == 0, en.output
+    notes = [line[len("  note: "):] for line in en.stdout.splitlines() if line.startswith("  note: ")]
+    for text in ("b.gpkg: 1 building straddles two or more communities", "1 community has no households (6300600017)", "b.gpkg: repaired 1 invalid geometry with make_valid"):
+        assert any(text in note for note in notes), (text, notes)
+    assert not re.search(r"\b1 (buildings|communities|geometries|groups|pairs|parts)\b", en.stdout), en.stdout
+    for note in notes:
+        assert translate(note, "zh") != note and CJK.search(translate(note, "zh")), note
+    zh = CliRunner().invoke(main, [*args, "--lang", "zh"], env=CHINESE_LOCALE)
+    assert "1 栋建筑跨越两个或多个社区" in zh.stdout and "1 个社区没有住户" in zh.stdout and "已用 make_valid 修复 1 个无效几何" in zh.stdout, zh.stdout

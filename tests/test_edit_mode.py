@@ -366,6 +366,8 @@ def test_api_review_through_apply_edits(plan, moves, harness, browse, tmp_path):
     other = next(c for c in result.grids["grid_code"] if c.split("-")[0] != b1.split("-")[0])
     assert "cannot move to grid" in page.error("gridgeo.edit.move([arg[0]], arg[1])", [b1, other])
     assert "neither a grid of the plan" in page.error("gridgeo.edit.move([arg], 'nope')", b1)
+    typo, free = _typo_and_next(result, s1)  # a typo'd code would create a grid: refused, naming the next free one
+    assert f"the next free grid code in community {s1.split('-')[0]} is {free}" in page.error("gridgeo.edit.move([arg[0]], arg[1])", [b1, typo])
     assert page.js("gridgeo.edit.csv()") == text
 
     # the file, through the command line as a planner runs it
@@ -434,6 +436,19 @@ def test_load_round_trip_and_its_problems(plan, moves, harness, browse):
     assert page.js("gridgeo.edit.csv()") == f"building_code,grid_code,action\n{b1},{own},move\n"
     assert page.js("gridgeo.edit.summary()") == []
     assert "no columns building_code and grid_code" in page.error("gridgeo.edit.load('a,b\\n1,2\\n')")
+    # a new grid code that is not the community's next free number, as apply-edits refuses it
+    typo, free = _typo_and_next(result, own)
+    message = page.error("gridgeo.edit.load(arg)", f"building_code,grid_code\n{b1},{typo}\n")
+    assert f"line 2: grid code {typo} is not a grid of community {own.split('-')[0]}" in message and f"is {free}" in message
+    assert page.js("gridgeo.edit.csv()") == f"building_code,grid_code,action\n{b1},{own},move\n"
+
+
+def _typo_and_next(result, grid: str) -> tuple[str, str]:
+    """A code 20 numbers past the highest of ``grid``'s community, and the community's next free code."""
+    prefix = grid.rsplit("-", 1)[0]
+    numbers = [c.rsplit("-", 1)[1] for c in result.grids["grid_code"] if c.startswith(f"{prefix}-")]
+    width, top = max(len(n) for n in numbers), max(int(n) for n in numbers)
+    return f"{prefix}-{top + 20:0{width}d}", f"{prefix}-{top + 1:0{width}d}"
 
 
 def _click_building(page, code):

@@ -160,13 +160,56 @@ def test_new_grid_code_creates_a_grid_and_locks_are_recorded(plan):
     folder, _ = plan
     previous = read_outputs(folder)
     code = _nearest_building(previous, "003-02", "003-01")
-    edits = pd.DataFrame({"building_code": [code, ""], "grid_code": ["003-09", "002-03"], "action": ["", "lock"]})
+    new = _next_free(previous, "003")
+    edits = pd.DataFrame({"building_code": [code, ""], "grid_code": [new, "002-03"], "action": ["", "lock"]})
     edited = apply_edits(previous, edits)
-    assert edited.edits["grids_created"] == ["003-09"]
-    assert edited.buildings.set_index("building_code").loc[code, "grid_code"] == "003-09"
+    assert edited.edits["grids_created"] == [new]
+    assert edited.buildings.set_index("building_code").loc[code, "grid_code"] == new
     assert edited.report["locked_grids"] == ["002-03"]
     assert audit_partition(edited, _layer_input(previous), quality=False) == []
-    assert [i["grid_code"] for i in edited.edits["broken_constraints"] if i["constraint"] == "band"] == ["003-09"]
+    assert [i["grid_code"] for i in edited.edits["broken_constraints"] if i["constraint"] == "band"] == [new]
+
+
+def _next_free(previous, community: str, step: int = 0) -> str:
+    """The grid code ``step`` numbers after the community's highest (its grids' and its retired ones')."""
+    codes = [*previous.grids["grid_code"].astype(str), *previous.report.get("retired_grid_codes", [])]
+    numbers = [c.rsplit("-", 1)[1] for c in codes if c.startswith(f"{community}-")]
+    return f"{community}-{max(int(n) for n in numbers) + 1 + step:0{max(len(n) for n in numbers)}d}"
+
+
+def test_a_move_to_a_code_that_is_not_the_next_free_number_is_an_error_naming_the_fix(plan, tmp_path):
+    """A typo'd grid code would silently create a grid: a new grid must take its community's next free number
+    (several new grids: consecutive ones, in any order), else every such row is listed with that number, exit 2
+    and nothing is written."""
+    folder, _ = plan
+    previous = read_outputs(folder)
+    b = previous.buildings
+    first, second, third = (str(c) for c in b.loc[b["community_code"] == "001", "building_code"].iloc[:3])
+    other = str(b.loc[b["community_code"] == "002", "building_code"].iloc[0])
+    nxt, after = _next_free(previous, "001"), _next_free(previous, "001", 1)
+    typo = _next_free(previous, "001", 76)
+    # two new grids of one community, given in reverse order: consecutive next numbers, accepted
+    edited = apply_edits(previous, _edits((first, after), (second, nxt)))
+    assert edited.edits["grids_created"] == [nxt, after]
+    assert edited.buildings.set_index("building_code").loc[[first, second], "grid_code"].tolist() == [after, nxt]
+    # a typo beside a good new code, and a community whose first new code skips a number: every bad row at once
+    skipped = _next_free(previous, "002", 1)
+    with pytest.raises(InputError) as info:
+        apply_edits(previous, _edits((first, nxt), (second, typo), (third, typo), (other, skipped)), source="my/edits.csv")
+    assert len(info.value.problems) == 2
+    text = str(info.value)
+    assert f"my/edits.csv: lines 3, 4: grid code {typo} is not a grid of community 001" in text
+    assert f"the next free grid code in community 001 is {after}" in text
+    assert f"my/edits.csv: line 5: grid code {skipped} is not a grid of community 002" in text
+    assert f"the next free grid code in community 002 is {_next_free(previous, '002')}" in text
+    # the command: exit 2, the message as typed, no traceback, nothing written
+    csv = tmp_path / "edits.csv"
+    csv.write_text(f"building_code,grid_code\n{first},{typo}\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["apply-edits", str(folder), str(csv), "-o", str(tmp_path / "never"), "--lang", "en"])
+    assert result.exit_code == 2, result.output
+    assert f"{csv}: line 2: grid code {typo} is not a grid of community 001" in result.output
+    assert f"the next free grid code in community 001 is {nxt}" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "never").exists()
 
 
 def test_edits_are_deterministic(plan, tmp_path):

@@ -425,7 +425,7 @@ def test_register_totals_that_are_text_or_negative_are_named_and_empty_ones_are_
     missing = partial["community_id"].iloc[1]
     notes = pd.read_json(tmp_path / "out" / "report.json", typ="series")["notes"]
     note = next(note for note in notes if note.startswith("households scaled"))
-    assert note == f"households scaled to the register totals in 'register' (1 communities); 1 without a total keep their estimates ({missing})", notes
+    assert note == f"households scaled to the register totals in 'register' (1 community); 1 without a total keeps its estimate ({missing})", notes
     assert translate(note, "zh") == f"户数已按“register”字段的登记总数缩放（1 个社区）；1 个社区没有登记总数，保留估算值（{missing}）"
     grids = gpd.read_file(tmp_path / "out" / "partition.gpkg", layer="grids")
     scaled = partial["community_id"].iloc[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import geopandas as gpd
 import numpy as np
@@ -294,3 +295,33 @@ def test_cli_update(taipei_small, tmp_path):
     assert same.exit_code == 2 and "PREVIOUS_OUTDIR" in same.output
     missing = runner.invoke(main, ["update", str(tmp_path / "nope"), "--buildings", str(tmp_path / "new.gpkg"), "-o", str(tmp_path / "v3")])
     assert missing.exit_code == 2 and "nope: folder not found" in missing.output
+
+
+def test_update_and_apply_edits_name_input_files_as_the_user_typed_them(taipei_small, tmp_path, monkeypatch):
+    """Planners keep one folder per year with the same file names: a message names the file as typed
+    (``2028/buildings.gpkg``), never its name alone, and nothing is written."""
+    communities, buildings = taipei_small
+    monkeypatch.chdir(tmp_path)
+    gridgeo.partition(communities, buildings, **OPTIONS).to_files(tmp_path / "v1")
+    for year in ("2027", "2028"):
+        (tmp_path / year).mkdir()
+    buildings.to_file(tmp_path / "2027" / "buildings.gpkg", layer="buildings")
+    buildings.drop(columns=["hh_est"]).to_file(tmp_path / "2028" / "buildings.gpkg", layer="buildings")
+    runner = CliRunner()
+    typed = os.path.join("2028", "buildings.gpkg")
+    for spec, expected in (
+        (typed, f"Error: {typed}: has no column 'hh_est'"),  # the new layer, checked by update
+        (f"{typed}:nope", f"Error: {typed}:nope: has no layer 'nope'; its layers: buildings — fix: name one of them, e.g. {typed}:buildings"),
+    ):
+        result = runner.invoke(main, ["update", "v1", "--buildings", spec, "-o", "v2", "--lang", "en"])
+        assert result.exit_code == 2 and expected in result.output, result.output
+    # an output folder holding an input names the input as given
+    result = runner.invoke(main, ["update", "v1", "--buildings", os.path.join("2027", "buildings.gpkg"), "-o", "2027", "--overwrite"])
+    assert result.exit_code == 2 and f"2027 holds the input file {os.path.join('2027', 'buildings.gpkg')};" in result.output, result.output
+    # the edits file, as typed
+    edits = tmp_path / "2028" / "edits.csv"
+    edits.write_text("building_code,grid_code\n001-B99999,001-01\n", encoding="utf-8")
+    typed = os.path.join("2028", "edits.csv")
+    result = runner.invoke(main, ["apply-edits", "v1", typed, "-o", "v2", "--lang", "en"])
+    assert result.exit_code == 2 and f"Error: {typed}: line 2: unknown building code 001-B99999" in result.output, result.output
+    assert not (tmp_path / "v2").exists()

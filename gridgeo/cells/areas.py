@@ -27,6 +27,7 @@ import shapely
 
 from ..errors import ProblemCollector, describe_rows
 from ..inputs.crs import require_crs
+from ..messages import count
 
 __all__ = ["AreaGroups", "assign_areas", "facility_letter"]
 
@@ -144,7 +145,7 @@ def assign_areas(
         if invalid.any():
             geo = geo.copy()
             geo[invalid] = shapely.make_valid(geo[invalid])
-            logger.warning("%s: %d invalid polygons repaired with make_valid", label, int(invalid.sum()))
+            logger.warning("%s: %s repaired with make_valid", label, count(int(invalid.sum()), "invalid polygon"))
         return geo
 
     def home(geom) -> tuple[int, object] | None:

@@ -69,7 +69,7 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
     saved = _saved_config(prev)
     chosen = _formats(formats or saved.get("formats", ()))  # the previous run's extra exports unless given
     register_labels: dict = {}
-    register_frame, register_kwargs = _read_register_options(register_opts, encoding, chosen, register_labels)
+    register_frame, register_kwargs = _read_register_options(register_opts, encoding, chosen, register_labels, full_labels=True)
     if register_kwargs and click.get_current_context().get_parameter_source("register_unmatched") == click.core.ParameterSource.DEFAULT:
         register_kwargs["register_unmatched"] = None  # as the previous run recorded it
     barriers = barriers or tuple(saved.get("barriers", ()))
@@ -77,15 +77,15 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
     if is_table(path):  # a table of points, read as the previous run read its own (--x/--y/--wkt/--crs in its config.toml)
         recorded = {name: saved[name] for name in POINT_PARAMS if saved.get(name) is not None}
         if not recorded.get("wkt") and not (recorded.get("x") and recorded.get("y")):
-            raise InputError(Problem(layer_label(path, layer), "is a table, and the previous run read its buildings from a map layer (no --x/--y or --wkt in its config.toml)", "give the new buildings as the same kind of layer as before"))
-        frame = read_point_table(path, sheet=layer, encoding=encoding, **recorded)
+            raise InputError(Problem(layer_label(path, layer, full=True), "is a table, and the previous run read its buildings from a map layer (no --x/--y or --wkt in its config.toml)", "give the new buildings as the same kind of layer as before"))
+        frame = read_point_table(path, sheet=layer, encoding=encoding, full_label=True, **recorded)
     else:
-        frame = read_layer(path, layer=layer, encoding=encoding, kind="buildings")
-    barrier_frames = [read_layer(split_layer_spec(spec)[0], layer=split_layer_spec(spec)[1], encoding=encoding) for spec in barriers]
+        frame = read_layer(path, layer=layer, encoding=encoding, kind="buildings", full_label=True)
+    barrier_frames = [read_layer(split_layer_spec(spec)[0], layer=split_layer_spec(spec)[1], encoding=encoding, full_label=True) for spec in barriers]
     road_specs, road_frames, centres = _living_services(prev, roads, service_centres, encoding)
     result = update(
         prev, frame, barriers=barrier_frames or None, roads=road_frames, service_centres=centres,
-        labels={"buildings": layer_label(path, layer), "communities": f"{previous}/partition.gpkg:communities", **register_labels},
+        labels={"buildings": layer_label(path, layer, full=True), "communities": f"{previous}/partition.gpkg:communities", **register_labels},
         **register_kwargs,
     )
     personal, register_config = _update_register_outputs(result, register_frame, register_opts)
@@ -165,9 +165,9 @@ def apply_edits_command(previous, edits, output, formats, make_map, make_report,
     """Apply a planner's edits in EDITS.csv to the plan in OUTDIR, writing NEW.
 
     EDITS.csv has the header building_code,grid_code[,action]: a row moves (pins)
-    the building into the grid (a new code such as 003-09 creates a grid); action
-    lock (or unlock) with an empty building_code locks a whole grid against
-    `gridgeo update`.  Only the grids the moves touch are re-drawn; every edit is
+    the building into the grid (a new grid takes its community's next free
+    number, such as 003-10 after 003-09); action lock (or unlock) with an empty
+    building_code locks a whole grid against `gridgeo update`.  Only the grids the moves touch are re-drawn; every edit is
     kept, and each constraint it breaks (band, one piece) is flagged and listed in
     NEW/edits.json.
     """

@@ -5,10 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import InputError, Problem
+from ..messages import count
 from .options import FORMATS, REGISTER_PARAMS
 
 
-def _read_register_options(opts: dict, encoding, formats, labels: dict):
+def _read_register_options(opts: dict, encoding, formats, labels: dict, *, full_labels: bool = False):
     """Check the register options and read the register: (register frame or None, keyword options of gridgeo.partition)."""
     from ..inputs.io import layer_label, split_layer_spec
     from ..inputs.register import read_register
@@ -24,7 +25,7 @@ def _read_register_options(opts: dict, encoding, formats, labels: dict):
     if opts.get("personal") and not {"csv", "xlsx"} & set(formats):
         problems.append(Problem("--personal", "personal columns go only to the csv/xlsx rosters, and neither is written", "add --format csv,xlsx, or omit --personal"))
     path, layer = split_layer_spec(opts["register"])
-    labels["register"] = layer_label(path, layer)
+    labels["register"] = layer_label(path, layer, full=full_labels)  # update names it as given
     frame = None
     try:
         frame = read_register(path, layer=layer, encoding=opts.get("register_encoding") or encoding)
@@ -66,8 +67,8 @@ def _check_register(opts: dict, buildings, building_id, households, encoding, la
     except InputError as exc:
         return problems + exc.problems, []
     notes = [
-        f"{labels['register']}: {int(matched.counts.sum())} households in {int((matched.counts > 0).sum())} buildings; "
-        f"{len(matched.buildings_without)} buildings without households; {len(matched.unmatched)} unassigned households; "
+        f"{labels['register']}: {count(int(matched.counts.sum()), 'household')} in {count(int((matched.counts > 0).sum()), 'building')}; "
+        f"{count(len(matched.buildings_without), 'building')} without households; {count(len(matched.unmatched), 'unassigned household')}; "
         f"personal columns (left out of shared outputs): {', '.join(checked.personal_columns) or 'none'}"
     ]
     return problems, notes + matched.notes
@@ -165,11 +166,11 @@ def _living_services(previous: Path, roads, service_centres, encoding):
             recorded = {}
     if not roads and "roads" not in recorded:
         roads = tuple(_saved_config(previous).get("roads", ()))
-    road_frames = [read_layer(split_layer_spec(spec)[0], layer=split_layer_spec(spec)[1], encoding=encoding) for spec in roads] or None
+    road_frames = [read_layer(split_layer_spec(spec)[0], layer=split_layer_spec(spec)[1], encoding=encoding, full_label=True) for spec in roads] or None
     centres = None
     if service_centres:
         path, layer = split_layer_spec(service_centres)
-        centres = prepare_centres(read_layer(path, layer=layer, encoding=encoding), id_column=recorded.get("centre_id"), name_column=recorded.get("centre_name"))
+        centres = prepare_centres(read_layer(path, layer=layer, encoding=encoding, full_label=True), id_column=recorded.get("centre_id"), name_column=recorded.get("centre_name"))
     return tuple(roads), road_frames, centres
 
 
@@ -270,10 +271,11 @@ def _check_output(output: str, overwrite: bool, specs) -> None:
 
     out = Path(output).resolve()
     for spec in specs:
-        path = Path(split_layer_spec(spec)[0]).resolve()
+        given = split_layer_spec(spec)[0]
+        path = Path(given).resolve()
         if path == out or out in path.parents:
             raise InputError(
-                Problem("-o/--output", f"{output} holds the input file {path.name}; writing there would replace it", "write the output to another folder")
+                Problem("-o/--output", f"{output} holds the input file {given}; writing there would replace it", "write the output to another folder")
             )
     check_output_folder(output, overwrite, overwrite_hint="--overwrite")
 

@@ -52,13 +52,23 @@ _Y_NAMES = ("y", "lat", "latitude", "纬度", "y坐标", "northing")
 _WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "shape")
 
 
-def layer_label(path: str | Path, layer: str | None = None) -> str:
-    """A short label for messages: ``buildings.shp``, ``data.gpkg:buildings`` or a PostgreSQL URL (without password)."""
+def layer_label(path: str | Path, layer: str | None = None, *, full: bool = False) -> str:
+    """A label for messages: ``buildings.shp``, ``data.gpkg:buildings`` or a PostgreSQL URL (without password).
+
+    With ``full`` the file is named as given (``in/2027/buildings.gpkg:buildings``), so a user with several
+    folders of the same file names knows which one a message is about: errors and warnings about an input use
+    it; the notes of a fresh partition's report name the file alone.
+
+    Examples
+    --------
+    >>> layer_label("in/2027/buildings.gpkg", "buildings"), layer_label("in/2027/buildings.gpkg", "buildings", full=True)
+    ('buildings.gpkg:buildings', 'in/2027/buildings.gpkg:buildings')
+    """
     if isinstance(path, str) and path.lower().startswith(("postgresql://", "postgres://")):
         from ..outputs.postgis import postgres_label
 
         return postgres_label(path)
-    name = Path(path).name
+    name = str(path) if full else Path(path).name
     return f"{name}:{layer}" if layer else name
 
 
@@ -69,6 +79,7 @@ def read_layer(
     encoding: str | None = None,
     bbox: tuple[float, float, float, float] | None = None,
     kind: str | None = None,
+    full_label: bool = False,
 ) -> gpd.GeoDataFrame:
     """Read one vector layer.
 
@@ -85,6 +96,9 @@ def read_layer(
     encoding : str, optional
         Text encoding of a Shapefile's DBF (``gbk``, ``gb18030``, ``utf-8``);
         overrides the ``.cpg`` file.
+    full_label : bool
+        Name the file in messages as given (:func:`layer_label`), not by its
+        name alone (``gridgeo update``).
     bbox : (minx, miny, maxx, maxy), optional
         Read only the features whose extent meets this box, given in the
         layer's own CRS: the spatial index does the filtering, so a worker
@@ -113,7 +127,7 @@ def read_layer(
 
         return read_postgis(path, bbox=bbox)
     path = Path(path)
-    label = layer_label(path, layer)
+    label = layer_label(path, layer, full=full_label)
     if not path.exists():
         raise InputError(Problem(str(path), "file not found", "check the path"))
     suffix = path.suffix.lower()
@@ -142,7 +156,7 @@ def read_layer(
                     Problem(
                         label,
                         f"has {len(layers)} layers ({', '.join(names)})",
-                        f"name the layer, e.g. {path.name}:{example} on the command line (layer={example!r} in Python)",
+                        f"name the layer, e.g. {layer_label(path, example, full=full_label)} on the command line (layer={example!r} in Python)",
                     )
                 )
         kwargs = {}
@@ -167,7 +181,7 @@ def read_layer(
     except InputError:
         raise
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError) as exc:
-        missing = _missing_layer(path, layer)
+        missing = _missing_layer(path, layer, full=full_label)
         if missing is not None:
             raise InputError(missing) from exc
         raise InputError(
@@ -217,7 +231,7 @@ def _closest_layer(kind: str | None, names: list[str]) -> str:
     return names[0]
 
 
-def _missing_layer(path: Path, layer: str | None) -> Problem | None:
+def _missing_layer(path: Path, layer: str | None, *, full: bool = False) -> Problem | None:
     """The problem of a layer name that the file does not hold (a typo in FILE.gpkg:LAYER), naming the layers it has.
 
     None when no layer was named, the file's layers cannot be listed, or the layer exists (the error is another one).
@@ -233,9 +247,9 @@ def _missing_layer(path: Path, layer: str | None) -> Problem | None:
     close = difflib.get_close_matches(layer, names, n=1)
     example = close[0] if close else names[0]
     return Problem(
-        layer_label(path, layer),
+        layer_label(path, layer, full=full),
         f"has no layer {layer!r}; its layers: {', '.join(names)}",
-        f"name one of them, e.g. {path.name}:{example}",
+        f"name one of them, e.g. {layer_label(path, example, full=full)}",
     )
 
 
@@ -391,6 +405,7 @@ def read_point_table(
     crs: str | int | pyproj.CRS | None = "EPSG:4326",
     sheet: str | None = None,
     encoding: str | None = None,
+    full_label: bool = False,
 ) -> gpd.GeoDataFrame:
     """Read a table (CSV or Excel) of buildings as points, from X and Y columns or a WKT column.
 
@@ -411,6 +426,8 @@ def read_point_table(
         The worksheet of a workbook with several (``FILE.xlsx:SHEET`` on the command line).
     encoding : str, optional
         Text encoding of a CSV (``gbk``, ``gb18030``); default UTF-8.
+    full_label : bool
+        Name the file in messages as given, not by its name alone (``gridgeo update``).
 
     Returns
     -------
@@ -441,7 +458,7 @@ def read_point_table(
     (['007', '008'], [24, 12], 4326, 'POINT (121.5011 25.0532)')
     """
     path = Path(path)
-    label = layer_label(path, sheet)
+    label = layer_label(path, sheet, full=full_label)
     if not path.exists():
         raise InputError(Problem(str(path), "file not found", "check the path"))
     if path.is_file() and path.stat().st_size == 0:

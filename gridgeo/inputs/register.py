@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem, ProblemCollector, describe_rows
+from ..messages import count
 
 __all__ = [
     "Register",
@@ -419,7 +420,8 @@ def match_register(
     )
     if len(kept):
         notes.append(
-            f"{register.label}: {len(kept)} households whose building is not in {buildings_label} are listed as unassigned households"
+            f"{register.label}: {count(len(kept), 'household')} whose building is not in {buildings_label} "
+            + ("is listed as an unassigned household" if len(kept) == 1 else "are listed as unassigned households")
         )
         logger.warning(notes[-1])
     order = register.order_columns
@@ -443,7 +445,8 @@ def match_register(
     if without:
         shown = ", ".join(without[:10]) + (f" and {len(without) - 10} more" if len(without) > 10 else "")
         notes.append(
-            f"{register.label}: {len(without)} buildings have no household in the register and count 0 households ({shown})"
+            f"{register.label}: {count(len(without), 'building')} {'has' if len(without) == 1 else 'have'} no household in the register "
+            f"and {'counts' if len(without) == 1 else 'count'} 0 households ({shown})"
         )
         logger.warning(notes[-1])
     order_values = pd.DataFrame(values, columns=list(order), index=pd.Index(ids, name="household_id"))

@@ -24,6 +24,7 @@ from pyproj import CRS
 
 from ..arrays import on_threads
 from ..errors import CRSError, InputError, Problem, ProblemCollector, describe_rows
+from ..messages import count
 from .crs import check_coordinates_fit_crs, local_metric_crs, require_crs
 from .households import HEIGHT_COLUMNS, LEVEL_COLUMNS, calibrate_to_totals, estimate_households
 
@@ -279,7 +280,7 @@ def prepare_inputs(
             else:
                 straddlers = describe_rows(straddling + 1)
             notes.append(
-                f"{b_label}: {len(straddling)} buildings straddle two or more communities; each went to the "
+                f"{b_label}: {count(len(straddling), 'building')} {'straddles' if len(straddling) == 1 else 'straddle'} two or more communities; each went to the "
                 f"community holding most of its footprint ({straddlers})"
             )
             logger.warning(notes[-1])
@@ -301,7 +302,8 @@ def prepare_inputs(
             rows = np.flatnonzero(reason == what)
             if len(rows):
                 kinds.append(f"{len(rows)} {text}: {which(rows)}")
-        notes.append(f"{b_label}: {int(outside.sum())} buildings are kept in the 'unassigned' layer with the reason ({'; '.join(kinds)})")
+        n = int(outside.sum())
+        notes.append(f"{b_label}: {count(n, 'building')} {'is' if n == 1 else 'are'} kept in the 'unassigned' layer with the reason ({'; '.join(kinds)})")
         logger.warning(notes[-1])
     assigned = np.flatnonzero(~outside)
     # every building assigned (the usual case): a view, not a second copy of the input's columns (copy-on-write)
@@ -344,11 +346,11 @@ def prepare_inputs(
         totals_raw = pd.to_numeric(communities[community_households], errors="coerce")
         totals = {i: int(v) for i, v in enumerate(totals_raw) if np.isfinite(v) and v >= 0}
         hh = calibrate_to_totals(hh, community_of, totals, shapely.area(b_metric))
-        notes.append(f"households scaled to the register totals in '{community_households}' ({len(totals)} communities)")
+        notes.append(f"households scaled to the register totals in '{community_households}' ({count(len(totals), 'community', 'communities')})")
         if len(totals) < len(communities):
             untotalled = [str(ids[i]) for i in range(len(communities)) if i not in totals]
             shown = ", ".join(untotalled[:10]) + (f" and {len(untotalled) - 10} more" if len(untotalled) > 10 else "")
-            notes[-1] += f"; {len(untotalled)} without a total keep their estimates ({shown})"
+            notes[-1] += f"; {len(untotalled)} without a total {'keeps its estimate' if len(untotalled) == 1 else 'keep their estimates'} ({shown})"
         estimated = True
     totals = np.bincount(community_of, weights=hh, minlength=len(communities))
     empty = np.flatnonzero(totals == 0)
@@ -358,7 +360,7 @@ def prepare_inputs(
         logger.warning(notes[-1])
     elif len(empty):
         shown = ", ".join(str(x) for x in ids[empty][:10]) + (f" and {len(empty) - 10} more" if len(empty) > 10 else "")
-        notes.append(f"{c_label}: {len(empty)} communities have no households ({shown}); each is one grid flagged infeasible_total")
+        notes.append(f"{c_label}: {count(len(empty), 'community', 'communities')} {'has' if len(empty) == 1 else 'have'} no households ({shown}); each is one grid flagged infeasible_total")
         logger.warning(notes[-1])
 
     return Prepared(
@@ -396,7 +398,7 @@ def _drop_slivers(geoms: np.ndarray, label: str, notes: list[str]) -> np.ndarray
         dropped += int((~keep).sum())
         out[i] = shapely.multipolygons(parts[keep]) if keep.sum() > 1 else parts[keep][0]
     if dropped:
-        notes.append(f"{label}: dropped {dropped} sliver parts smaller than {SLIVER_M2:g} m² from multi-part communities")
+        notes.append(f"{label}: dropped {count(dropped, 'sliver part')} smaller than {SLIVER_M2:g} m² from multi-part communities")
         logger.warning(notes[-1])
     return out
 
@@ -411,7 +413,7 @@ def _drop_m_values(frame: gpd.GeoDataFrame, label: str, notes: list[str]) -> gpd
     geoms = frame.geometry.to_numpy()
     has_z = shapely.has_z(geoms)
     if has_z.any():
-        notes.append(f"{label}: {int(has_z.sum())} geometries have Z coordinates; grids are computed in 2D")
+        notes.append(f"{label}: {count(int(has_z.sum()), 'geometry', 'geometries')} {'has' if int(has_z.sum()) == 1 else 'have'} Z coordinates; grids are computed in 2D")
         logger.info(notes[-1])
     has_m = shapely.has_m(geoms)
     if not has_m.any():
@@ -421,7 +423,7 @@ def _drop_m_values(frame: gpd.GeoDataFrame, label: str, notes: list[str]) -> gpd
         chosen = has_m & (has_z == with_z)
         if chosen.any():
             fixed[chosen] = shapely.from_wkb(shapely.to_wkb(geoms[chosen], output_dimension=dimension, flavor="iso"))
-    notes.append(f"{label}: dropped the M (measure) values of {int(has_m.sum())} geometries ({describe_rows(np.flatnonzero(has_m) + 1)}); X, Y and Z are kept")
+    notes.append(f"{label}: dropped the M (measure) values of {count(int(has_m.sum()), 'geometry', 'geometries')} ({describe_rows(np.flatnonzero(has_m) + 1)}); X, Y and Z are kept")
     logger.warning(notes[-1])
     return frame.set_geometry(gpd.GeoSeries(fixed, index=frame.index, crs=frame.crs))
 
@@ -453,7 +455,7 @@ def _warn_duplicate_geometries(geoms: np.ndarray, empty: np.ndarray, label: str,
     if dup.any():
         groups = keys[dup].nunique()
         notes.append(
-            f"{label}: {which(present[dup])} have the same geometry as another building ({groups} groups); they share one "
+            f"{label}: {which(present[dup])} have the same geometry as another building ({count(groups, 'group')}); they share one "
             "cell and one grid (check for buildings entered twice: their households count twice)"
         )
         logger.warning(notes[-1])
@@ -505,7 +507,7 @@ def _warn_overlaps(geoms: np.ndarray, ids: np.ndarray, label: str, notes: list[s
     more = f" and {len(big) - 5} more" if len(big) > 5 else ""
     problem = Problem(
         label,
-        f"{len(big)} pairs of communities overlap: {'; '.join(pairs)}{more}; a building in an overlap goes to the community "
+        f"{count(len(big), 'pair')} of communities {'overlaps' if len(big) == 1 else 'overlap'}: {'; '.join(pairs)}{more}; a building in an overlap goes to the community "
         "holding most of its footprint and the grids of both cover the overlap",
         "clip the boundaries so they do not overlap",
     )
@@ -681,7 +683,7 @@ def _repair(geoms: np.ndarray, label: str, notes: list[str], *, polygonal: bool,
         kinds = shapely.get_type_id(geoms[invalid])
         fixed = np.array([_keep_kind(f, k) for f, k in zip(fixed, kinds)], dtype=object)
         geoms[invalid] = fixed
-        notes.append(f"{label}: repaired {int(invalid.sum())} invalid geometries with make_valid ({which(np.flatnonzero(invalid))})")
+        notes.append(f"{label}: repaired {count(int(invalid.sum()), 'invalid geometry', 'invalid geometries')} with make_valid ({which(np.flatnonzero(invalid))})")
         logger.warning(notes[-1])
     return geoms
 

@@ -89,6 +89,47 @@ def _next_code(community: str, codes: list[str], retired) -> str:
     return f"{community}-{max((int(n) for n in numbers), default=0) + 1:0{width}d}"
 
 
+def _own_range(grid_comm: dict[str, str], community: str) -> str:
+    """The grid codes of ``community``, shortened: ``001-01 … 001-12``."""
+    own = sorted(code for code, comm in grid_comm.items() if comm == community)
+    return f"{own[0]} … {own[-1]}" if len(own) > 2 else ", ".join(own) or "none"
+
+
+def _not_next(new_rows: dict[str, list[int]], grid_comm: dict[str, str], retired) -> list[tuple[list[int], str, str, list[str]]]:
+    """The new grid codes that are not their community's next free numbers.
+
+    A move to a code the plan does not have creates a grid, so a typo would
+    create one silently: a new code must be the community's next free number
+    (:func:`_next_code`), and several new grids of one community in one file
+    take consecutive numbers from there.  Returns ``(rows, code, community,
+    free codes)`` for every other code, the free codes being the numbers the
+    file's new grids leave unused, in order.
+
+    Examples
+    --------
+    >>> grids = {f"001-{n:02d}": "001" for n in range(1, 13)}
+    >>> _not_next({"001-13": [0], "001-77": [1, 3]}, grids, set())
+    [([1, 3], '001-77', '001', ['001-14'])]
+    >>> _not_next({"001-14": [0], "001-13": [2]}, grids, set())
+    []
+    """
+    by_community: dict[str, list[str]] = {}
+    for code in new_rows:
+        by_community.setdefault(code.rsplit("-", 1)[0], []).append(code)
+    out = []
+    for community in sorted(by_community):
+        codes = by_community[community]
+        own = [code for code, comm in grid_comm.items() if comm == community]
+        first = _next_code(community, own, retired)
+        width = len(first.rsplit("-", 1)[1])
+        start = int(first.rsplit("-", 1)[1])
+        expected = [f"{community}-{start + k:0{width}d}" for k in range(len(codes))]
+        free = [code for code in expected if code not in new_rows]
+        for code in sorted(c for c in codes if c not in expected):
+            out.append((sorted(new_rows[code]), code, community, free))
+    return out
+
+
 def check_edits(previous: Partition, edits: pd.DataFrame, *, source: str = "edits") -> tuple[dict[str, str], list[str], list[str], dict[str, list[int]]]:
     """Validate an edit table against ``previous``; every problem together in one :class:`InputError`.
 
@@ -153,6 +194,7 @@ def check_edits(previous: Partition, edits: pd.DataFrame, *, source: str = "edit
     moves: dict[str, str] = {}
     lines: dict[str, list[int]] = {}
     unknown, foreign, retired_rows, malformed, conflicts = [], [], [], [], []
+    new_rows: dict[str, list[int]] = {}  # codes of no grid of the plan (new grids) → the rows that name them
     for i in group(is_move & (b_codes != "") & (g_codes != "")):
         building, grid = b_codes[i], g_codes[i]
         lines.setdefault(building, []).append(i)
@@ -170,6 +212,7 @@ def check_edits(previous: Partition, edits: pd.DataFrame, *, source: str = "edit
                 retired_rows.append((i, grid))
                 continue
             target_comm = hit.group(1)
+            new_rows.setdefault(grid, []).append(i)
         if target_comm != community:
             foreign.append((i, building, community, grid))
             continue
@@ -188,11 +231,21 @@ def check_edits(previous: Partition, edits: pd.DataFrame, *, source: str = "edit
             f"use a grid_code of the building's community {community} ({shown}), or {_next_code(community, own, retired)} for a new grid",
         )
     for i, grid in retired_rows:
-        problems.add(source, f"{_lines([i])}: grid code {grid} was retired and is never reused", "choose a new number for a new grid")
+        community = grid.rsplit("-", 1)[0]
+        own = [code for code, comm in grid_comm.items() if comm == community]
+        problems.add(source, f"{_lines([i])}: grid code {grid} was retired and is never reused", f"for a new grid use the next free grid code in community {community}, {_next_code(community, own, retired)}")
     for i, building, community, grid in foreign:
         problems.add(source, f"{_lines([i])}: building {building} of community {community} cannot move to grid {grid} of another community", "every grid belongs to exactly one community: move it to a grid of its own community")
     for i, building, first, second in conflicts:
         problems.add(source, f"{_lines([i])}: building {building} is sent to {second} but also to {first}", "keep one row per building")
+    for rows, grid, community, free in _not_next(new_rows, grid_comm, retired):
+        problems.add(
+            source,
+            f"{_lines(rows)}: grid code {grid} is not a grid of community {community}, and a new grid takes the community's next free number",
+            f"the next free grid code in community {community} is {free[0]}"
+            + (f" (then {', '.join(free[1:])})" if len(free) > 1 else "")
+            + f"; use it for a new grid, or a grid_code of the plan ({_own_range(grid_comm, community)}) to move the building into an existing grid",
+        )
     created = set(moves.values()) - set(grid_comm)
     locks = sorted({g_codes[i] for i in group(is_lock & (g_codes != ""))})
     unlocks = sorted({g_codes[i] for i in group(is_unlock & (g_codes != ""))})

@@ -17,11 +17,13 @@ lock      empty            required     lock the grid: ``gridgeo update`` keeps 
 unlock    empty            required     remove an earlier lock
 ========  ===============  ===========  ==============================================
 
-A move's grid may be a new code of the building's community (``003-09``): it
-creates that grid.  A move to the building's own grid pins it without changing
+A move's grid may be a new code of the building's community: it creates that
+grid, and must be the community's next free number (``003-10`` when its
+highest code, present or retired, is ``003-09``; several new grids of one
+community take consecutive numbers from there), so that a typo creates none.  A move to the building's own grid pins it without changing
 anything.  Every problem in the file (unknown building or grid codes, a grid of
 another community, a retired grid code, one building sent to two grids, an
-unknown action) is collected into one :class:`~gridgeo.errors.InputError`
+a new code that is not the next free number, an unknown action) is collected into one :class:`~gridgeo.errors.InputError`
 naming the file, the lines and the fix; nothing is applied then.
 
 Applying the moves:
@@ -90,7 +92,7 @@ from ..result import Partition
 from .assemble import _assemble
 from .compounds import _compound_groups, _compound_outcomes, _previous_compounds
 from .edit_table import _SHOWN, ACTIONS, check_edits, read_edits
-from .lineage import add_services, parent_record, read_previous, service_settings
+from .lineage import add_services, kept_grid_colours, parent_record, read_previous, service_settings
 from .seamguard import require_valid_coverage, unmatched_grids
 from .state import BORDER_M, _Grid, _shared_boundary
 from .unitkeep import REGISTER_COUNT, keep_plan_units, registered_layer
@@ -482,6 +484,7 @@ def apply_edits(
     changes["parent"] = parent
     result.report["changes"] = {key: (len(value) if isinstance(value, list) else value) for key, value in changes.items() if key != "parent"}
     result.changes = changes
+    result.grid_colours = kept_grid_colours(prev, final)  # the map keeps each surviving grid's colour
     if not result.report["summary"]["coverage_valid"]:
         require_valid_coverage(result.grids)  # each re-drawn community was checked (the seam guard above)
     if registered:

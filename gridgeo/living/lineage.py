@@ -34,7 +34,7 @@ from ..api import parse_band
 from ..errors import InputError, Problem
 from ..result import Partition, read_outputs
 
-__all__ = ["PreviousRun", "ServiceSettings", "read_previous", "parent_record", "report_hash", "service_settings", "add_services"]
+__all__ = ["PreviousRun", "ServiceSettings", "read_previous", "kept_grid_colours", "parent_record", "report_hash", "service_settings", "add_services"]
 
 logger = logging.getLogger(__name__)
 
@@ -77,6 +77,24 @@ class PreviousRun:
     def where(self) -> str:
         """The run's name in messages."""
         return str(self.path) if self.path is not None else "previous"
+
+
+def kept_grid_colours(previous: Partition, codes) -> dict | None:
+    """The fill colours of the previous version's grids whose codes the new version has (:attr:`Partition.grid_colours`).
+
+    None when the previous version carries none (a plan made in memory, never
+    written and read back): the new version is then coloured afresh.
+
+    Examples
+    --------
+    >>> import geopandas as gpd
+    >>> plan = Partition(*([gpd.GeoDataFrame()] * 5), grid_colours={"001-01": 0, "001-02": 3})
+    >>> kept_grid_colours(plan, ["001-02", "001-03"])
+    {'001-02': 3}
+    """
+    codes = set(codes)
+    colours = getattr(previous, "grid_colours", None)
+    return {code: colour for code, colour in colours.items() if code in codes} if colours else None
 
 
 def read_previous(previous: Partition | str | Path, *, fix: str = "give a folder written by gridgeo partition, update or apply-edits") -> PreviousRun:

@@ -127,7 +127,7 @@ from ..result import Partition
 from .assemble import _assemble
 from .carve import name_carved
 from .compounds import _compound_outcomes, _join_compound_mates, _previous_compounds, _split_compound_grids
-from .lineage import add_services, parent_record, read_previous, service_settings
+from .lineage import add_services, kept_grid_colours, parent_record, read_previous, service_settings
 from .reportbound import reported_lower_bound
 from .seamguard import repair_fitted, require_valid_coverage
 from .state import _Context, _Grid
@@ -402,6 +402,7 @@ def update(
     changes["parent"] = parent
     result.report["changes"] = {key: (len(value) if isinstance(value, list) else value) for key, value in changes.items() if key != "parent"}
     result.changes = changes
+    result.grid_colours = kept_grid_colours(prev, final)  # the map keeps each surviving grid's colour
     if not result.report["summary"]["coverage_valid"]:
         require_valid_coverage(result.grids)  # each repaired community was checked (gridgeo.living.seamguard)
     if keeper is not None:

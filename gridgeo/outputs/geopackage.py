@@ -356,7 +356,7 @@ _CONSTRAINTS_DDL = (
 _SCHEMA_EXTENSION = "http://www.geopackage.org/spec120/#extension_schema"
 
 
-def describe_geopackage(path: str | Path, layers: list[tuple[str, gpd.GeoDataFrame]]) -> dict[str, str]:
+def describe_geopackage(path: str | Path, layers: list[tuple[str, gpd.GeoDataFrame]], *, keep: dict | None = None, late=()) -> dict[str, str]:
     """Add descriptions, field aliases, unique code indexes and QGIS styles to a written GeoPackage.
 
     Parameters
@@ -365,6 +365,9 @@ def describe_geopackage(path: str | Path, layers: list[tuple[str, gpd.GeoDataFra
         ``partition.gpkg`` as :func:`gridgeo.outputs.export.write_outputs` wrote it.
     layers : list of (name, GeoDataFrame)
         The layers written, in order (the styles follow their columns and geometry).
+    keep, late
+        The grid colours to keep and the grids that keep theirs last
+        (:func:`gridgeo.outputs.styles.plan_colours`), as on the map.
 
     Returns
     -------
@@ -390,7 +393,7 @@ def describe_geopackage(path: str | Path, layers: list[tuple[str, gpd.GeoDataFra
     path = Path(path)
     styles = []
     for name, frame in layers:
-        colours = grid_colours(frame.to_crs(local_metric_crs(frame)) if frame.crs is not None else frame) if name == "grids" else None
+        colours = grid_colours(frame.to_crs(local_metric_crs(frame)) if frame.crs is not None else frame, keep, late) if name == "grids" else None
         styles.append(
             {
                 "f_table_catalog": "",

@@ -13,7 +13,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-__all__ = ["PALETTE", "STATUS_STYLE", "darker", "fill_colours", "grid_colours"]
+__all__ = ["PALETTE", "STATUS_STYLE", "darker", "fill_colours", "grid_colours", "kept_colours"]
 
 #: Fill colours of grids (ColorBrewer Set3, 12 classes, its grey replaced by tan so that no grid looks
 #: like "nothing"); buildings use darker shades of their grid's colour.
@@ -56,13 +56,25 @@ def _hsl_to_rgb(h: float, s: float, l: float) -> tuple[int, int, int]:  # noqa: 
     return int(r * 255), int(g * 255), int(b * 255)
 
 
-def grid_colours(grids: gpd.GeoDataFrame) -> np.ndarray:
+def grid_colours(grids: gpd.GeoDataFrame, keep: dict | None = None, late=()) -> np.ndarray:
     """Colour index per grid such that grids that touch or overlap never share one.
 
     Smallest-last greedy colouring (at most 6 colours on a planar adjacency),
     each vertex taking the least used colour its neighbours leave free; ties go
     to the lower index and vertices are ordered by grid code, so the result is
     deterministic.
+
+    Parameters
+    ----------
+    grids : GeoDataFrame
+        The grids (``grid_code``), in a metric CRS.
+    keep : dict, optional
+        Grid code → colour index to keep (the previous version of an updated or
+        edited plan): a grid listed keeps its colour unless a neighbour kept the
+        same one first; only the others are coloured, as above, around them.
+    late : iterable of str
+        Codes in ``keep`` whose colour is kept only after every other grid's
+        (grids whose polygon changed: a grid drawn as before wins a clash).
 
     Examples
     --------
@@ -71,6 +83,8 @@ def grid_colours(grids: gpd.GeoDataFrame) -> np.ndarray:
     >>> colour = grid_colours(row)
     >>> colour.tolist(), bool(colour[0] != colour[1] != colour[2])
     ([2, 1, 0, 3], True)
+    >>> grid_colours(row, keep={"a": 5, "b": 5, "c": 0}, late={"b"}).tolist()  # b clashes with a: coloured again
+    [5, 2, 0, 1]
     """
     n = len(grids)
     if n == 0:
@@ -90,11 +104,21 @@ def grid_colours(grids: gpd.GeoDataFrame) -> np.ndarray:
     rank = [0] * n
     for r, i in enumerate(sorted(range(n), key=lambda i: (codes[i], i))):
         rank[i] = r
-    # smallest-last order: the vertex of least (degree, rank) left, from a heap whose stale entries are skipped
-    degree = [len(s) for s in neighbours]
-    removed = [False] * n
+    colour = [-1] * n
+    used = [0] * len(PALETTE)
+    keep = {str(code): int(c) for code, c in (keep or {}).items() if int(c) >= 0}
+    late = {str(code) for code in late}
+    for i in sorted((i for i in range(n) if codes[i] in keep), key=lambda i: (codes[i] in late, rank[i])):
+        c = keep[codes[i]]
+        if all(colour[u] != c for u in neighbours[i]):  # else a neighbour kept it first: coloured again below
+            colour[i] = c
+            used.extend([0] * (c + 1 - len(used)))
+            used[c] += 1
+    # smallest-last order of the grids left: the vertex of least (degree, rank), from a heap whose stale entries are skipped
+    removed = [colour[i] >= 0 for i in range(n)]
+    degree = [sum(1 for u in s if not removed[u]) for s in neighbours]
     order = []
-    heap = [(degree[i], rank[i], i) for i in range(n)]
+    heap = [(degree[i], rank[i], i) for i in range(n) if not removed[i]]
     heapq.heapify(heap)
     pop, push = heapq.heappop, heapq.heappush
     while heap:
@@ -107,8 +131,6 @@ def grid_colours(grids: gpd.GeoDataFrame) -> np.ndarray:
             if not removed[u]:
                 degree[u] -= 1
                 push(heap, (degree[u], rank[u], u))
-    colour = [-1] * n
-    used = [0] * len(PALETTE)
     for v in reversed(order):
         taken = {colour[u] for u in neighbours[v]}
         best = -1  # the least used colour left free, the lower index on a tie
@@ -121,3 +143,17 @@ def grid_colours(grids: gpd.GeoDataFrame) -> np.ndarray:
         colour[v] = best
         used[best] += 1
     return np.array(colour, dtype=int)
+
+
+def kept_colours(result) -> tuple[dict | None, list[str]]:
+    """The ``keep`` and ``late`` arguments of :func:`grid_colours` for a plan: the colours it keeps and the grids
+    whose polygon changed (``result.changes["grids_reshaped"]`` of an update or an edit), which keep theirs last.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> kept_colours(SimpleNamespace(grid_colours={"001-01": 2}, changes={"grids_reshaped": ["001-01"]}))
+    ({'001-01': 2}, ['001-01'])
+    """
+    changes = getattr(result, "changes", None) or {}
+    return getattr(result, "grid_colours", None), [str(code) for code in changes.get("grids_reshaped", []) or []]

@@ -34,6 +34,7 @@
       lasso_help: 'Click the map to draw the lasso, then "Finish lasso".', pick_help: 'Click buildings to select them; click a grid (or type its code) for the target.',
       moved: 'moved', locked: 'locked', unlocked: 'unlocked', loaded: 'loaded', pinned: 'pinned',
       unknown_building: 'unknown building code {0}', unknown_grid: 'grid code {0} is neither a grid of the plan nor a new code <community>-<number> of one of its communities',
+      not_next: 'grid code {0} is not a grid of community {1}, and a new grid takes the community\'s next free number: the next free grid code in community {1} is {2}',
       retired: 'grid code {0} was retired and is never reused', foreign: 'building {0} of community {1} cannot move to grid {2} of community {3}: every grid belongs to exactly one community',
       locked_grid: 'grid {0} is locked: unlock it before moving buildings in or out', no_buildings: 'no building given', no_target: 'no target grid: click a grid or type its code',
       already: 'every building given is already in grid {0}', not_locked: 'grid {0} is not locked', already_locked: 'grid {0} is already locked',
@@ -54,6 +55,7 @@
       lasso_help: '在地图上点击画出套索，然后点“完成套索”。', pick_help: '点击建筑进行选择；点击网格（或输入编码）作为目标。',
       moved: '移动', locked: '锁定', unlocked: '解锁', loaded: '载入', pinned: '指定',
       unknown_building: '未知建筑编码 {0}', unknown_grid: '网格编码 {0} 既不是本方案的网格，也不是某社区的新编码 <社区>-<序号>',
+      not_next: '网格编码 {0} 不是社区 {1} 的网格；新网格须用该社区下一个空闲编号：社区 {1} 的下一个空闲网格编码是 {2}',
       retired: '网格编码 {0} 已撤销，不再使用', foreign: '建筑 {0} 属于社区 {1}，不能移入社区 {3} 的网格 {2}：每个网格只属于一个社区',
       locked_grid: '网格 {0} 已锁定：先解锁才能移入或移出建筑', no_buildings: '未给出建筑', no_target: '未给出目标网格：点击网格或输入其编码',
       already: '所给建筑都已在网格 {0} 中', not_locked: '网格 {0} 未锁定', already_locked: '网格 {0} 已锁定',
@@ -108,6 +110,34 @@
     return null;
   }
 
+  // a new grid takes its community's next free number (after its grids', its retired ones' and `extra`), as apply-edits
+  // requires: a typo'd code would otherwise create a grid
+  function nextCodes(community, extra, count) {
+    var numbers = [];
+    G.code.concat(Object.keys(retired), extra).forEach(function (code) {
+      var hit = /^(.+)-(\d+)$/.exec(code);
+      if (hit && hit[1] === community) { numbers.push(hit[2]); }
+    });
+    var width = numbers.reduce(function (w, n) { return Math.max(w, n.length); }, 2);
+    var top = numbers.reduce(function (m, n) { return Math.max(m, parseInt(n, 10)); }, 0);
+    var out = [];
+    for (var k = 1; k <= count; k++) { var n = String(top + k); while (n.length < width) { n = '0' + n; } out.push(community + '-' + n); }
+    return out;
+  }
+  // the problems of new grid codes `lines` (code → the first CSV line naming it) that are not the next free numbers
+  function notNext(lines) {
+    var problems = [], byCommunity = Object.create(null);
+    Object.keys(lines).forEach(function (code) { var c = communityOfGrid(code); (byCommunity[c] = byCommunity[c] || []).push(code); });
+    Object.keys(byCommunity).sort().forEach(function (community) {
+      var codes = byCommunity[community], expected = nextCodes(community, [], codes.length);
+      var free = expected.filter(function (code) { return !(code in lines); });
+      codes.sort().forEach(function (code) {
+        if (expected.indexOf(code) < 0) { problems.push(say('csv_line', lines[code], say('not_next', code, community, free[0]))); }
+      });
+    });
+    return problems;
+  }
+
   // ---- state: the current grid of every moved building, the locks, the history ---------------
   var state = { moved: Object.create(null), locked: Object.assign(Object.create(null), baseLocked), pins: Object.create(null) };
   var done = [], undone = [];
@@ -145,6 +175,8 @@
       problems.push(say('no_target'));
     } else if (community === null) {
       problems.push(retired[code] ? say('retired', code) : say('unknown_grid', code));
+    } else if (!gridExists(code) && code !== nextCodes(community, inUse(), 1)[0]) {
+      problems.push(say('not_next', code, community, nextCodes(community, inUse(), 1)[0]));
     } else if (isLocked(code)) {
       problems.push(say('locked_grid', code));
     }
@@ -204,6 +236,8 @@
       from: moving.map(function (i) { return gridOf(i); })
     });
   }
+
+  function inUse() { return Object.keys(state.moved).map(function (k) { return state.moved[k]; }); }
 
   function gridExists(code) {
     if (code in gridIdx) { return true; }
@@ -378,7 +412,7 @@
     var cb = header.indexOf('building_code'), cg = header.indexOf('grid_code'), ca = header.indexOf('action');
     if (cb < 0 || cg < 0) { fail([say('csv_header', header.join(', ') || '-')]); }
     var problems = [], moved = Object.create(null), pins = Object.create(null), sentTo = Object.create(null);
-    var locks = Object.create(null), unlocks = Object.create(null);
+    var locks = Object.create(null), unlocks = Object.create(null), newLines = Object.create(null);
     rows.forEach(function (r, k) {
       var line = k + 2;
       var bc = (r[cb] || '').trim(), gc = (r[cg] || '').trim(), action = ca < 0 ? '' : (r[ca] || '').trim().toLowerCase();
@@ -400,9 +434,11 @@
       if (bc in sentTo && sentTo[bc] !== gc) { problems.push(say('csv_twice', line, bc, gc, sentTo[bc])); return; }
       sentTo[bc] = gc;
       if (gc === baseGrid[i]) { pins[i] = true; } else { moved[i] = gc; }
+      if (!(gc in gridIdx) && !(gc in newLines)) { newLines[gc] = line; }  // a new grid: the first line naming it
     });
     var created = Object.create(null);
     Object.keys(moved).forEach(function (k) { created[moved[k]] = true; });
+    problems = problems.concat(notNext(newLines));
     var locked = Object.assign(Object.create(null), baseLocked);
     Object.keys(locks).forEach(function (g) {
       if (!(g in gridIdx) && !created[g]) { problems.push(say('csv_line', locks[g], say('lock_unknown', g))); }
