@@ -159,6 +159,31 @@ def test_touching_grids_never_share_a_colour(taipei):
         assert touching >= len(geoms) - 1  # grids tile a community: the check is not vacuous
 
 
+@pytest.mark.parametrize("plan", ["taipei", "monaco_result"])
+def test_printed_fills_are_the_maps(plan, request):
+    """A grid has the same fill on its printed notice as on map.html (the plan's colouring, not one per page)."""
+    result = request.getfixturevalue(plan)
+    from matplotlib.colors import to_rgba
+
+    from gridgeo.outputs.map_data import _map_data
+    from gridgeo.outputs.styles import fill_colours
+
+    data = _map_data(result, lang="en", basemap="osm", tianditu_key=None, barriers=None, title=None, data_attribution=None)
+    index = data["layers"]["grids"]["p"]["k"]
+    palette = fill_colours(max(index) + 1)
+    on_map = dict(zip(result.grids["grid_code"], (palette[k] for k in index)))
+    compared = 0
+    for code in sorted(set(result.grids["community_code"])):
+        fig = print_figure(result, code, date=DATE)
+        fills = next(c for c in fig.axes[1].collections if c.get_gid() == "grid-fills").get_facecolors()
+        codes = sorted(result.grids.loc[result.grids["community_code"] == code, "grid_code"])
+        assert len(fills) == len(codes)
+        for grid, fill in zip(codes, fills):
+            assert np.allclose(fill[:3], to_rgba(on_map[grid])[:3]), grid
+            compared += 1
+    assert compared == len(result.grids)
+
+
 def test_flagged_grids_show_their_status_and_reason(monaco_result):
     monaco = monaco_result
     flagged = monaco.grids[monaco.grids["status"] != "in_band"]

@@ -26,7 +26,7 @@ from ..result import Partition
 from .columns import _flags
 from .map_geometry import _SCALE, _bounds, _display_geometry, _encode, _label_points, _origin, _unit_refs
 from .map_json import Ints
-from .styles import STATUS_STYLE, darker, fill_colours, grid_colours, kept_colours
+from .styles import STATUS_STYLE, darker, fill_colours, plan_colours
 
 logger = logging.getLogger(__name__)
 
@@ -474,7 +474,7 @@ def _map_data(result: Partition, *, lang: str, basemap: str, tianditu_key, barri
     names = _community_names(communities)
 
     # grids: colours that differ between neighbours (gridgeo.outputs.styles; an updated plan keeps its previous ones), figures, status
-    colour = grid_colours(grids.to_crs(metric), *kept_colours(result)) if len(grids) else np.zeros(0, dtype=int)
+    colour = plan_colours(result)
     palette = fill_colours(int(colour.max()) + 1 if len(colour) else 0)
     grid_props = _grid_props(grids, colour, names, lang, getattr(result, "changes", None) or {})
     grid_geoms = _display_geometry(grids.geometry, metric, gcj)

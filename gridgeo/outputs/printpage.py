@@ -24,7 +24,7 @@ from ..labels import localized_reasons, status_label
 from ..result import Partition
 from .printfonts import _is_cjk, _needs_cjk
 from .report import NAME_COLUMNS
-from .styles import fill_colours, grid_colours
+from .styles import fill_colours, plan_colours
 
 logger = logging.getLogger(__name__)
 
@@ -88,6 +88,7 @@ class _Prepared:
     grids: gpd.GeoDataFrame
     buildings: gpd.GeoDataFrame
     codes: list[str]
+    fills: dict[str, str]  # grid code -> fill colour, the plan's (:func:`gridgeo.outputs.styles.plan_colours`)
 
 
 def _prepare(result: Partition) -> _Prepared:
@@ -109,6 +110,9 @@ def _prepare(result: Partition) -> _Prepared:
     if buildings is None or "community_code" not in buildings.columns:
         buildings = gpd.GeoDataFrame({"community_code": []}, geometry=gpd.GeoSeries([], crs=metric), crs=metric)
     codes = sorted({str(c) for c in communities["community_code"].dropna()} | {str(c) for c in grids["community_code"].dropna()})
+    colour = plan_colours(result)
+    palette = fill_colours(int(colour.max()) + 1 if len(colour) else 0)
+    fills = {str(code): palette[k] for code, k in zip(grids["grid_code"], colour)}
     return _Prepared(
         result=result,
         metric=metric,
@@ -116,6 +120,7 @@ def _prepare(result: Partition) -> _Prepared:
         grids=grids.to_crs(metric),
         buildings=buildings.to_crs(metric) if len(buildings) else buildings.set_crs(metric, allow_override=True),
         codes=codes,
+        fills=fills,
     )
 
 
@@ -366,9 +371,8 @@ def _page(prep: _Prepared, code: str, lang: str, date: dt.date, data_attribution
             if not _missing(reason) and str(reason).strip():
                 line += ("：" if lang == "zh" else ": ") + str(reason).strip()
             reasons.append(line)
-    # colours: touching grids never share one
-    colour_index = grid_colours(grids) if len(grids) else np.zeros(0, dtype=int)
-    palette = fill_colours(int(colour_index.max()) + 1 if len(colour_index) else 0)
+    # colours: the plan's (touching grids never share one), as on the map and in QGIS
+    colours = [prep.fills[str(c)] for c in grids["grid_code"]] if len(grids) else []
     # neighbouring communities, drawn as context
     geoms = communities.geometry
     others = prep.communities[prep.communities["community_code"].astype(str) != code].geometry
@@ -384,7 +388,7 @@ def _page(prep: _Prepared, code: str, lang: str, date: dt.date, data_attribution
         community=geoms,
         buildings=buildings,
         neighbours=others,
-        colours=[palette[k] for k in colour_index],
+        colours=colours,
         reasons=reasons,
         estimated=estimated,
     )

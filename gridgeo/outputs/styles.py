@@ -13,7 +13,7 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-__all__ = ["PALETTE", "STATUS_STYLE", "darker", "fill_colours", "grid_colours", "kept_colours"]
+__all__ = ["PALETTE", "STATUS_STYLE", "darker", "fill_colours", "grid_colours", "kept_colours", "plan_colours"]
 
 #: Fill colours of grids (ColorBrewer Set3, 12 classes, its grey replaced by tan so that no grid looks
 #: like "nothing"); buildings use darker shades of their grid's colour.
@@ -157,3 +157,24 @@ def kept_colours(result) -> tuple[dict | None, list[str]]:
     """
     changes = getattr(result, "changes", None) or {}
     return getattr(result, "grid_colours", None), [str(code) for code in changes.get("grids_reshaped", []) or []]
+
+
+def plan_colours(result) -> np.ndarray:
+    """Colour index of every grid of a plan (rows of ``result.grids``), as the map, the print maps and the
+    GeoPackage's style draw it: :func:`grid_colours` in the grids' local metric CRS, keeping the colours of the
+    previous version of an updated or edited plan (:func:`kept_colours`).
+
+    Examples
+    --------
+    >>> import shapely
+    >>> from types import SimpleNamespace
+    >>> g = gpd.GeoDataFrame({"grid_code": ["a", "b"]}, geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)], crs=32651)
+    >>> plan_colours(SimpleNamespace(grids=g)).tolist(), plan_colours(SimpleNamespace(grids=g, grid_colours={"a": 4})).tolist()
+    ([1, 0], [4, 0])
+    """
+    from ..inputs.crs import local_metric_crs
+
+    grids = result.grids
+    if grids is None or not len(grids):
+        return np.zeros(0, dtype=int)
+    return grid_colours(grids.to_crs(local_metric_crs(grids)), *kept_colours(result))
