@@ -120,6 +120,8 @@ _WARNINGS: list[tuple[str, str]] = [
     (r"households scaled to the register totals in '(.+?)' \((\d+) communit(?:y|ies)\)", "户数已按“{0}”字段的登记总数缩放（{1} 个社区）"),
     (r"geometry computed in (.+)", "几何计算使用坐标系 {0}"),
     (r"(.+?) reprojected from (.+?) to (.+)", "{0} 已从 {1} 转换到 {2}"),
+    (r"(.+?): no community id column; communities are numbered by row \(1\.\.(\d+)\); '(.+?)' holds a different value in every row: pass --community-id (.+?) \(community_id=.+ in Python\) to keep those ids",
+     "{0}：没有社区标识字段，社区按行号编号（1..{1}）；字段“{2}”每行取值各不相同，如要保留这些标识，请加 --community-id {3}"),
     (r"(.+?): no community id column; communities are numbered by row \(1\.\.(\d+)\)", "{0}：没有社区标识字段，社区按行号编号（1..{1}）"),
     (r"(.+?): (\d+) buildings? straddles? two or more communities; each went to the community holding most of its footprint \((.+)\)",
      "{0}：{1} 栋建筑跨越两个或多个社区，每栋已归入占其占地面积最多的社区（{2}）"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 import pytest
 import shapely
@@ -141,3 +143,21 @@ def test_errors_are_value_errors():
     with pytest.raises(ValueError) as info:
         gridgeo.partition(c, b, households="nope")
     assert isinstance(info.value, gridgeo.GridgeoError)
+
+
+def test_without_a_community_id_the_id_column_is_suggested():
+    # the sample's communities keep their ids in 'comm_id'; without --community-id they are numbered by row,
+    # and validate says which column would keep them
+    from click.testing import CliRunner
+
+    from gridgeo.cli import main
+
+    sample = Path(__file__).resolve().parents[1] / "sample_shapefiles"
+    args = ["validate", str(sample / "communities.shp"), str(sample / "buildings.shp"), "--households", "hh_est"]
+    english = CliRunner().invoke(main, [*args, "--lang", "en"])
+    assert english.exit_code == 0, english.output
+    assert "numbered by row (1..4); 'comm_id' holds a different value in every row: pass --community-id comm_id" in english.output
+    chinese = CliRunner().invoke(main, [*args, "--lang", "zh"])
+    assert "社区按行号编号（1..4）；字段“comm_id”每行取值各不相同，如要保留这些标识，请加 --community-id comm_id" in chinese.output
+    given = CliRunner().invoke(main, [*args, "--community-id", "comm_id", "--lang", "en"])
+    assert given.exit_code == 0 and "numbered by row" not in given.output

@@ -150,7 +150,11 @@ def prepare_inputs(
         _check_duplicates(problems, c_label, ids, community_id, skip=missing.to_numpy())
     else:
         ids = np.array([f"{i + 1}" for i in range(len(communities))], dtype=object)
-        notes.append(f"{c_label}: no community id column; communities are numbered by row (1..{len(communities)})")
+        note = f"{c_label}: no community id column; communities are numbered by row (1..{len(communities)})"
+        candidate = id_column_candidate(communities)
+        if candidate is not None:
+            note += f"; '{candidate}' holds a different value in every row: pass --community-id {candidate} (community_id={candidate!r} in Python) to keep those ids"
+        notes.append(note)
     names = None  # building ids that name buildings in messages (else row numbers)
     if building_id is not None:
         if building_id not in buildings.columns:
@@ -599,6 +603,33 @@ def _columns(frame: gpd.GeoDataFrame) -> str:
 
 
 SHAPEFILE_FIELD_LENGTH = 10  # a DBF field name holds at most 10 characters
+
+
+#: words of a column name that says it identifies its rows (English and Chinese)
+_ID_WORDS = ("id", "code", "编码", "代码", "编号")
+
+
+def id_column_candidate(frame: pd.DataFrame) -> str | None:
+    """The first column whose name says it is an id (``…id``, ``…code``, 编码, 代码, 编号) and whose values are all given
+    and all different, or None.
+
+    Examples
+    --------
+    >>> id_column_candidate(pd.DataFrame({"name": ["a", "b"], "comm_id": ["X1", "X2"], "zone_code": ["Z", "Z"]}))
+    'comm_id'
+    >>> id_column_candidate(pd.DataFrame({"name": ["a", "b"]})) is None
+    True
+    """
+    for column in frame.columns:
+        if isinstance(frame, gpd.GeoDataFrame) and column == frame.geometry.name:
+            continue
+        name = str(column).lower()
+        if not (name.endswith(_ID_WORDS) or "编码" in name or "代码" in name or "编号" in name):
+            continue
+        values = frame[column]
+        if not _blank(values).any() and not values.astype(str).duplicated().any():
+            return str(column)
+    return None
 
 
 def meant_column(column: str, columns) -> tuple[str, str] | None:
