@@ -20,11 +20,13 @@ unlock    empty            required     remove an earlier lock
 A move's grid may be a new code of the building's community: it creates that
 grid, and must be the community's next free number (``003-10`` when its
 highest code, present or retired, is ``003-09``; several new grids of one
-community take consecutive numbers from there), so that a typo creates none.  A move to the building's own grid pins it without changing
-anything.  Every problem in the file (unknown building or grid codes, a grid of
-another community, a retired grid code, one building sent to two grids, an
-a new code that is not the next free number, an unknown action) is collected into one :class:`~gridgeo.errors.InputError`
-naming the file, the lines and the fix; nothing is applied then.
+community take consecutive numbers from there), so that a typo creates none.
+A move to the building's own grid pins it without changing anything.  Every
+problem in the file (unknown building or grid codes, a grid of another
+community, a retired grid code, one building sent to two grids, a new code that
+is not the next free number, an unknown action) is collected into one
+:class:`~gridgeo.errors.InputError` naming the file, the lines and the fix;
+nothing is applied then.
 
 Applying the moves:
 
