@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import numpy as np
 import pythoncdt
+import scipy.sparse as sp
 import shapely
+from scipy.sparse.csgraph import connected_components, depth_first_order
 from scipy.spatial import Delaunay, QhullError
 
 __all__ = ["site_regions"]
@@ -228,28 +230,35 @@ def _cycles(nxt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The cycles of the permutation ``nxt``: the elements in cycle order, and the cycle of each.
 
     Cycles are numbered by their smallest element, each starts there (so the
-    result depends only on ``nxt``); found by pointer doubling, in
-    ``O(m log L)`` array operations for cycles of length ``L`` at most.
+    result depends only on ``nxt``).  The cycles are the weak components of
+    the graph ``i -> nxt[i]``; each cycle's last element (the one before its
+    smallest) is then sent on to the next cycle's smallest instead, which makes
+    one path through every element, and a depth-first walk along it from
+    element 0 gives the order: two passes in scipy's compiled graph code.
+
+    Examples
+    --------
+    >>> order, ring = _cycles(np.array([2, 4, 0, 1, 3]))
+    >>> order.tolist(), ring.tolist()
+    ([0, 2, 1, 4, 3], [0, 0, 1, 1, 1])
     """
     m = len(nxt)
-    low = np.arange(m)
-    jump = nxt.copy()
-    while True:
-        lower = np.minimum(low, low[jump])
-        jump = jump[jump]
-        if np.array_equal(lower, low):
-            break
-        low = lower
-    # each cycle cut before its smallest element: the distance to the cut orders it
-    last = nxt == low[nxt]
-    succ = np.where(last, np.arange(m), nxt)
-    dist = (~last).astype(np.int64)
-    while not last[succ].all():
-        dist = dist + dist[succ]
-        succ = succ[succ]
-    order = np.lexsort((-dist, low))
-    _, ring = np.unique(low[order], return_inverse=True)
-    return order, ring
+    ids = np.arange(m)
+    arrows = np.ones(m, dtype=np.int8)
+    count, label = connected_components(sp.csr_matrix((arrows, (ids, nxt)), shape=(m, m)), directed=True, connection="weak")
+    low = np.full(count, m, dtype=np.int64)
+    np.minimum.at(low, label, ids)
+    by_low = np.argsort(low)
+    rank = np.empty(count, dtype=np.int64)
+    rank[by_low] = np.arange(count)
+    onward = np.r_[low[by_low][1:], -1]  # the smallest element of the next cycle; the last cycle ends the path
+    succ = nxt.copy()
+    last = nxt == low[label]
+    succ[last] = onward[rank[label[last]]]
+    kept = succ >= 0
+    path = sp.csr_matrix((arrows[kept], (ids[kept], succ[kept])), shape=(m, m))
+    order = depth_first_order(path, 0, directed=True, return_predecessors=False)
+    return order, rank[label[order]]
 
 
 def _polygons(vertices: np.ndarray, ring: np.ndarray, ring_site: np.ndarray, n_sites: int) -> np.ndarray | None:
