@@ -20,6 +20,44 @@ logger = logging.getLogger(__name__)
 ADDED_BUILDING_COLUMNS = ("building_code", "community_code", "grid_code", "households", "households_estimated")
 
 
+def input_names(columns, added=ADDED_BUILDING_COLUMNS) -> dict[str, str]:
+    """Input columns named as a column gridgeo adds, and the names they keep in the output.
+
+    Each takes ``input_`` in front, once more while that name is taken too: an
+    earlier gridgeo output given as input already holds ``input_households``
+    beside ``households``, and both are kept.
+
+    Parameters
+    ----------
+    columns : iterable of str
+        The input layer's columns.
+    added : tuple of str
+        The columns gridgeo adds to that layer.
+
+    Returns
+    -------
+    dict
+        Input name → output name, for the clashing columns only.
+
+    Examples
+    --------
+    >>> input_names(["bldg_id", "households"])
+    {'households': 'input_households'}
+    >>> input_names(["households", "input_households", "grid_code"])
+    {'grid_code': 'input_grid_code', 'households': 'input_input_households'}
+    """
+    taken = {str(c) for c in columns}
+    names = {}
+    for column in added:
+        if column in taken:
+            name = f"input_{column}"
+            while name in taken:
+                name = f"input_{name}"
+            names[column] = name
+            taken.add(name)
+    return names
+
+
 def community_tasks(prep, community_order: np.ndarray, band, unit_band, seed: int, areas=None, anchor_xy=None):
     """The buildings (in canonical order) and the :class:`CommunityTask` of every community, in ``community_order``.
 
@@ -157,10 +195,7 @@ def _canonical_order(geoms: np.ndarray, xy: np.ndarray, community) -> np.ndarray
 
 def _with_added_columns(prep, b_code, b_comm_code, b_grid, crs) -> gpd.GeoDataFrame:
     frame = prep.buildings.copy(deep=False)  # copy-on-write: the columns added below never reach prep.buildings
-    renamed = {}
-    for column in ADDED_BUILDING_COLUMNS:
-        if column in frame.columns:
-            renamed[column] = f"input_{column}"
+    renamed = input_names(frame.columns)
     if renamed:
         frame = frame.rename(columns=renamed)
         prep.notes.append(
