@@ -18,6 +18,8 @@ from .partition.notes import DEDICATED
 
 logger = logging.getLogger(__name__)
 ADDED_BUILDING_COLUMNS = ("building_code", "community_code", "grid_code", "households", "households_estimated")
+#: the columns gridgeo writes into the communities layer (an input column of the same name is kept as ``input_…``)
+ADDED_COMMUNITY_COLUMNS = ("community_id", "community_code", "households", "n_buildings", "n_grids")
 
 
 def input_names(columns, added=ADDED_BUILDING_COLUMNS) -> dict[str, str]:
