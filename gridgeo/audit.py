@@ -21,8 +21,8 @@ import pandas as pd
 import shapely
 
 from .arrays import on_threads
-from .build import input_names
 from .inputs.crs import local_metric_crs
+from .inputs.names import UNASSIGNED_COLUMNS, input_names
 from .metrics import EXCUSES, PROVEN_INFEASIBLE, community_metrics
 
 __all__ = ["audit_partition"]
@@ -172,7 +172,7 @@ def audit_partition(
             problems += check_standard_codes(grids, scheme)
     # attributes unchanged (input index labels are kept on the output rows)
     renamed = input_names(buildings.columns)  # input columns named as gridgeo's own keep input_… names in the buildings
-    for frame, names in ((out_b, renamed), (result.unassigned, {})):
+    for frame, names in ((out_b, renamed), (result.unassigned, input_names(buildings.columns, UNASSIGNED_COLUMNS))):
         rows = buildings.index.get_indexer_for(frame.index)  # one column taken at a time, not a copy of the whole input
         if (rows < 0).any():
             problems.append(f"{int((rows < 0).sum())} output rows have no input row")

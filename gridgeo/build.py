@@ -11,53 +11,15 @@ import shapely
 from . import __version__
 from .cells.areas import facility_letter
 from .governance.codes import grid_code
+from .inputs.names import input_names
 from .labels import reason_text
 from .metrics import summarize
 from .partition.engine import CommunityTask
 from .partition.notes import DEDICATED
 
 logger = logging.getLogger(__name__)
-ADDED_BUILDING_COLUMNS = ("building_code", "community_code", "grid_code", "households", "households_estimated")
 #: the columns gridgeo writes into the communities layer (an input column of the same name is kept as ``input_…``)
 ADDED_COMMUNITY_COLUMNS = ("community_id", "community_code", "households", "n_buildings", "n_grids")
-
-
-def input_names(columns, added=ADDED_BUILDING_COLUMNS) -> dict[str, str]:
-    """Input columns named as a column gridgeo adds, and the names they keep in the output.
-
-    Each takes ``input_`` in front, once more while that name is taken too: an
-    earlier gridgeo output given as input already holds ``input_households``
-    beside ``households``, and both are kept.
-
-    Parameters
-    ----------
-    columns : iterable of str
-        The input layer's columns.
-    added : tuple of str
-        The columns gridgeo adds to that layer.
-
-    Returns
-    -------
-    dict
-        Input name → output name, for the clashing columns only.
-
-    Examples
-    --------
-    >>> input_names(["bldg_id", "households"])
-    {'households': 'input_households'}
-    >>> input_names(["households", "input_households", "grid_code"])
-    {'grid_code': 'input_grid_code', 'households': 'input_input_households'}
-    """
-    taken = {str(c) for c in columns}
-    names = {}
-    for column in added:
-        if column in taken:
-            name = f"input_{column}"
-            while name in taken:
-                name = f"input_{name}"
-            names[column] = name
-            taken.add(name)
-    return names
 
 
 def community_tasks(prep, community_order: np.ndarray, band, unit_band, seed: int, areas=None, anchor_xy=None):

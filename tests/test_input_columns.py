@@ -67,3 +67,24 @@ def test_an_earlier_output_given_again_as_input_keeps_every_generation(taipei_sm
     again = edited.buildings.set_index("building_id")
     for column in ("input_grid_code", "input_input_grid_code", "grid_code"):
         assert again[column].sort_index().equals(kept[column].sort_index()), column
+
+
+def test_a_reason_column_of_the_buildings_is_kept_beside_the_unassigned_reason(taipei_small, tmp_path):
+    # the unassigned layer's 'reason' overwrote an input column of that name, and the audit then stopped the run
+    # ("input column 'reason' changed", exit 3) whenever a building lay outside every community
+    communities, buildings = taipei_small
+    buildings = buildings.assign(reason=[f"survey {i}" for i in range(len(buildings))])
+    outside = buildings.iloc[:2].assign(building_id=["far-1", "far-2"], reason=["moved", "demolished"])
+    outside = outside.set_geometry(outside.geometry.translate(0.05, 0))  # about 5 km east of the slice
+    layer = gpd.GeoDataFrame(pd.concat([buildings, outside], ignore_index=True), crs=buildings.crs)
+    result = gridgeo.partition(communities, layer, households="hh_est", building_id="building_id")
+    lost = result.unassigned.set_index("building_id")
+    assert lost["input_reason"].to_dict() == {"far-1": "moved", "far-2": "demolished"}
+    assert set(lost["reason"]) == {"outside every community"}
+    assert result.buildings.set_index("building_id")["reason"].to_dict() == buildings.set_index("building_id")["reason"].to_dict()
+    assert any("its column 'reason' is kept as 'input_reason'" in note for note in result.report["notes"])
+    # apply-edits reads the layer back with the input's own reasons
+    result.to_files(tmp_path / "plan", overwrite=True)
+    edited = apply_edits(tmp_path / "plan", pd.DataFrame({"building_code": [""], "grid_code": [str(result.grids["grid_code"].iloc[0])], "action": ["lock"]}))
+    assert edited.unassigned.set_index("building_id")["input_reason"].to_dict() == {"far-1": "moved", "far-2": "demolished"}
+    assert edited.buildings.set_index("building_id")["reason"].to_dict() == buildings.set_index("building_id")["reason"].to_dict()
