@@ -119,6 +119,8 @@ _WARNINGS: list[tuple[str, str]] = [
      "户数已按“{0}”字段的登记总数缩放（{1} 个社区）；{2} 个社区没有登记总数，保留估算值（{3}）"),
     (r"households scaled to the register totals in '(.+?)' \((\d+) communit(?:y|ies)\)", "户数已按“{0}”字段的登记总数缩放（{1} 个社区）"),
     (r"geometry computed in (.+)", "几何计算使用坐标系 {0}"),
+    (r"--shp-encoding (.+?) has no effect: Shapefiles are written only with --format shp \(add it, e.g. --format shp,csv\)",
+     "--shp-encoding {0} 未起作用：只有加 --format shp 才会输出 Shapefile（请加上，例如 --format shp,csv）"),
     (r"(.+?) reprojected from (.+?) to (.+)", "{0} 已从 {1} 转换到 {2}"),
     (r"(.+?): no community id column; communities are numbered by row \(1\.\.(\d+)\); '(.+?)' holds a different value in every row: pass --community-id (.+?) \(community_id=.+ in Python\) to keep those ids",
      "{0}：没有社区标识字段，社区按行号编号（1..{1}）；字段“{2}”每行取值各不相同，如要保留这些标识，请加 --community-id {3}"),
