@@ -218,7 +218,7 @@ def partition(communities, buildings, output, households, community_id, building
 
         tables = write_postgis(result, database["to"], schema=database["schema"], overwrite=overwrite)
         if logger.getEffectiveLevel() <= logging.WARNING:
-            click.echo(f"{len(tables)} tables written into PostgreSQL schema {database['schema']}: {', '.join(tables)}", err=True)
+            click.echo(say("wrote_tables", _lang(), tables=count(len(tables), "table"), n=len(tables), schema=database["schema"], names=", ".join(tables)))
     mark = time.perf_counter()
     if timings_file:
         _write_timings(timings_file, started, mark, result, workers or default_workers())
