@@ -118,6 +118,13 @@ def test_coordinates_that_do_not_fit_the_crs_name_the_option_to_give(taipei, tab
     assert run.exit_code == 2 and "pass --crs" in run.output and not (tables / "out").exists(), run.output
     fixed = runner.invoke(main, ["validate", str(tables / "c.gpkg"), str(tables / "twd97.csv"), "--x", "E", "--y", "N", "--crs", "EPSG:3826", "--households", "hh_est"])
     assert fixed.exit_code == 0 and "284 buildings assigned" in fixed.output, fixed.output
+    # the other way round: longitudes and latitudes with a projected --crs (the docs' example EPSG:4547, copied)
+    with pytest.raises(CRSError) as info:
+        read_point_table(tables / "b.csv", x="lon", y="lat", crs="EPSG:4547")
+    text = str(info.value)
+    assert "b.csv: coordinates (" in text and "look like longitudes and latitudes, yet --crs EPSG:4547 (CGCS2000 / 3-degree Gauss-Kruger CM 114E) is projected" in text
+    assert "fix: leave out --crs" in text
+    assert read_point_table(tables / "b.csv", x="lon", y="lat").geometry.geom_equals_exact(points, tolerance=0, align=False).all()
 
 
 def test_workbook_with_several_sheets_needs_a_sheet(tmp_path):

@@ -520,9 +520,40 @@ def read_point_table(
     issue = check_coordinates_fit_crs(frame, label)
     if issue is not None:  # the table has no .prj to blame: the fix is an option
         raise CRSError(Problem(label, issue.message, _table_crs_fix(issue, x, y, crs)))
+    lonlat = _lonlat_in_projected_crs(frame, target, crs, label)
+    if lonlat is not None:
+        raise CRSError(lonlat)
     if empty.any():
         logger.warning("%s: no coordinates in %s; kept without geometry", label, describe_rows(np.flatnonzero(empty) + 1))
     return frame
+
+
+def _lonlat_in_projected_crs(frame: gpd.GeoDataFrame, target: pyproj.CRS, crs, label: str) -> Problem | None:
+    """The problem of longitudes and latitudes read in a projected ``--crs`` (a copied example's ``--crs EPSG:4547``), else None.
+
+    Said only when every coordinate is a possible longitude and latitude and, read in ``target``, every point lies
+    outside the CRS's area of use: projected numbers that small are metres from the false origin, far from it.
+    """
+    area = target.area_of_use
+    if not target.is_projected or area is None or frame.empty or frame.geometry.isna().all():
+        return None
+    minx, miny, maxx, maxy = frame.total_bounds
+    if not (np.all(np.isfinite([minx, miny, maxx, maxy])) and -180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90):
+        return None
+    try:
+        lon, lat = pyproj.Transformer.from_crs(target, 4326, always_xy=True).transform([minx, maxx, minx, maxx], [miny, miny, maxy, maxy])
+    except pyproj.exceptions.ProjError:
+        return None
+    west, south, east, north = area.bounds
+    inside = [west - 1 <= a <= east + 1 and south - 1 <= b <= north + 1 for a, b in zip(lon, lat) if np.isfinite(a) and np.isfinite(b)]
+    if any(inside):
+        return None
+    return Problem(
+        label,
+        f"coordinates ({minx:.4f}, {miny:.4f}) – ({maxx:.4f}, {maxy:.4f}) look like longitudes and latitudes, yet --crs {crs} "
+        f"({target.name}) is projected: read in it, they lie far outside its area ({area.name.rstrip('.')})",
+        "leave out --crs (the default EPSG:4326 reads longitudes and latitudes), or give the CRS the coordinates are in",
+    )
 
 
 def _table_crs_fix(issue: Problem, x: str | None, y: str | None, crs) -> str:
