@@ -18,7 +18,16 @@ import shapely
 
 from . import timings
 from .arrays import geometry_order
-from .build import _compound_layer, _compound_report, _grid_codes, _report, _with_added_columns, community_tasks
+from .build import (
+    ADDED_COMMUNITY_COLUMNS,
+    _compound_layer,
+    _compound_report,
+    _grid_codes,
+    _report,
+    _with_added_columns,
+    community_tasks,
+    input_names,
+)
 from .cells.areas import assign_areas
 from .errors import AuditError, InputError, Problem
 from .gather import UnitColumns, own_footprints, run_and_gather
@@ -380,6 +389,12 @@ def partition(
     if len(unassigned):
         unassigned = unassigned.iloc[geometry_order(unassigned.geometry.to_numpy())]
     out_communities = prep.communities.copy()
+    # an input column named as one of gridgeo's is kept as input_… (the id column itself becomes gridgeo's community_id)
+    own = ADDED_COMMUNITY_COLUMNS if community_id not in (None, "community_id") else ADDED_COMMUNITY_COLUMNS[1:]
+    renamed = input_names(out_communities.columns, own)
+    if renamed:
+        out_communities = out_communities.rename(columns=renamed)
+        prep.notes.append("input community columns renamed to keep gridgeo's own names free: " + ", ".join(f"{a} → {b}" for a, b in renamed.items()))
     out_communities["community_id"] = prep.community_ids
     out_communities["community_code"] = c_codes
     hh_per = np.bincount(prep.building_community, weights=prep.households, minlength=len(c_codes)).astype(np.int64)

@@ -22,6 +22,7 @@ import shapely
 
 from .arrays import on_threads
 from .inputs.crs import local_metric_crs
+from .inputs.names import UNASSIGNED_COLUMNS, input_names
 from .metrics import EXCUSES, PROVEN_INFEASIBLE, community_metrics
 
 __all__ = ["audit_partition"]
@@ -170,7 +171,8 @@ def audit_partition(
         else:
             problems += check_standard_codes(grids, scheme)
     # attributes unchanged (input index labels are kept on the output rows)
-    for frame in (out_b, result.unassigned):
+    renamed = input_names(buildings.columns)  # input columns named as gridgeo's own keep input_… names in the buildings
+    for frame, names in ((out_b, renamed), (result.unassigned, input_names(buildings.columns, UNASSIGNED_COLUMNS))):
         rows = buildings.index.get_indexer_for(frame.index)  # one column taken at a time, not a copy of the whole input
         if (rows < 0).any():
             problems.append(f"{int((rows < 0).sum())} output rows have no input row")
@@ -178,7 +180,7 @@ def audit_partition(
         for column in buildings.columns:
             if column == buildings.geometry.name:
                 continue
-            name = column if column in frame.columns and f"input_{column}" not in frame.columns else f"input_{column}"
+            name = names.get(column, column)
             if name not in frame.columns:
                 problems.append(f"input column {column!r} missing from the output")
                 continue

@@ -11,13 +11,15 @@ import shapely
 from . import __version__
 from .cells.areas import facility_letter
 from .governance.codes import grid_code
+from .inputs.names import input_names
 from .labels import reason_text
 from .metrics import summarize
 from .partition.engine import CommunityTask
 from .partition.notes import DEDICATED
 
 logger = logging.getLogger(__name__)
-ADDED_BUILDING_COLUMNS = ("building_code", "community_code", "grid_code", "households", "households_estimated")
+#: the columns gridgeo writes into the communities layer (an input column of the same name is kept as ``input_…``)
+ADDED_COMMUNITY_COLUMNS = ("community_id", "community_code", "households", "n_buildings", "n_grids")
 
 
 def community_tasks(prep, community_order: np.ndarray, band, unit_band, seed: int, areas=None, anchor_xy=None):
@@ -157,10 +159,7 @@ def _canonical_order(geoms: np.ndarray, xy: np.ndarray, community) -> np.ndarray
 
 def _with_added_columns(prep, b_code, b_comm_code, b_grid, crs) -> gpd.GeoDataFrame:
     frame = prep.buildings.copy(deep=False)  # copy-on-write: the columns added below never reach prep.buildings
-    renamed = {}
-    for column in ADDED_BUILDING_COLUMNS:
-        if column in frame.columns:
-            renamed[column] = f"input_{column}"
+    renamed = input_names(frame.columns)
     if renamed:
         frame = frame.rename(columns=renamed)
         prep.notes.append(

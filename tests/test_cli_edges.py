@@ -172,3 +172,16 @@ def test_partition_city_writes_what_the_command_writes(tmp_path, monkeypatch):
     assert {k: v for k, v in file_hashes(again).items() if k in same} == {k: v for k, v in file_hashes(city).items() if k in same}
     assert partition_city.main([*ARGS[:2], str(tmp_path / "bad"), "--households", "nope"]) == 2
     assert not (tmp_path / "bad").exists()
+
+
+def test_shp_encoding_without_shapefiles_says_it_has_no_effect(tmp_path):
+    # the README pairs --format shp with --shp-encoding gbk; given alone it wrote no Shapefile and said nothing
+    alone = _invoke(["partition", *ARGS, *QUICK, "--shp-encoding", "gbk", "-o", str(tmp_path / "alone")])
+    assert alone.exit_code == 0, alone.output
+    assert "WARNING: --shp-encoding gbk has no effect: Shapefiles are written only with --format shp" in alone.output
+    assert not (tmp_path / "alone" / "shp").exists()
+    chinese = _invoke(["partition", *ARGS, *QUICK, "--shp-encoding", "gbk", "--lang", "zh", "-o", str(tmp_path / "zh")])
+    assert "警告：--shp-encoding gbk 未起作用：只有加 --format shp 才会输出 Shapefile" in chinese.output, chinese.output
+    both = _invoke(["partition", *ARGS, *QUICK, "--format", "shp", "--shp-encoding", "gbk", "-o", str(tmp_path / "both")])
+    assert both.exit_code == 0 and "has no effect" not in both.output, both.output
+    assert (tmp_path / "both" / "shp" / "grids.cpg").read_text() == "GBK"

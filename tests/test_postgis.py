@@ -239,3 +239,13 @@ def test_bad_database_inputs_are_clear_errors(server):
     assert result.exit_code == 1 and "cannot connect" in result.output and "Traceback" not in result.output, result.output
     result = CliRunner().invoke(main, ["export", "nowhere", "--to", server])
     assert result.exit_code == 2 and "--schema" in result.output
+
+
+def test_export_says_what_it_wrote_on_stdout(server, plan):
+    # its one line of summary went to stderr in English only: `gridgeo export … > export.log` logged nothing
+    done = CliRunner().invoke(main, ["export", str(plan), "--to", server, "--schema", "summary"])
+    assert done.exit_code == 0, done.output
+    assert done.stdout == "4 tables written into PostgreSQL schema summary: summary.communities, summary.grids, summary.buildings, summary.units\n"
+    assert done.stderr == ""
+    zh = CliRunner(env={"LC_ALL": "zh_CN.UTF-8"}).invoke(main, ["export", str(plan), "--to", server, "--schema", "summary", "--overwrite"])
+    assert zh.exit_code == 0 and zh.stdout.startswith("已写入 PostgreSQL 模式 summary 的 4 张表：summary.communities"), zh.output

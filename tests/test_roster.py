@@ -10,6 +10,7 @@ import pytest
 
 import gridgeo
 from gridgeo.governance.roster import GRID_COLUMNS, STAFF_COLUMNS, UNIT_COLUMNS, grid_roster, unit_roster, write_roster
+from gridgeo.labels import column_label
 
 #: what gridgeo.partition adds to every grid (gridgeo.governance.workload), in roster order; coverage only with service centres
 TEAM_COLUMNS = ("tour_m", "workload_index", "workload_flag", "helpers_n")
@@ -108,3 +109,34 @@ def test_english_files(result, tmp_path):
     back = pd.read_csv(io.BytesIO(roster_csv.read_bytes()), encoding="utf-8-sig")
     assert list(back.columns) == list(GRID_COLUMNS + TEAM_COLUMNS + STAFF_COLUMNS)
     assert [c.value for c in openpyxl.load_workbook(xlsx)["units"][1]] == list(UNIT_COLUMNS)
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_xlsx_codes_are_text_and_reals_show_the_csv_decimals(result, tmp_path, lang):
+    # an English workbook used to leave its code columns in Excel's General format (only the Chinese headers were
+    # matched), and every real number showed one decimal (workload_index 0.875 as 0.9) where the CSV has 0.875
+    roster_csv, units_csv, xlsx = write_roster(result, tmp_path, lang=lang)
+    workbook = openpyxl.load_workbook(xlsx)
+
+    def header(column):
+        return column if lang == "en" else column_label(column, lang)
+
+    for sheet, path, codes in ((workbook["grids"], roster_csv, ("grid_code", "community_id", "community_code")), (workbook["units"], units_csv, ("unit_code", "grid_code", "members"))):
+        names = [cell.value for cell in sheet[1]]
+        csv = pd.read_csv(path, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+        for column in codes:
+            cells = [row[0] for row in sheet.iter_rows(min_row=2, min_col=names.index(header(column)) + 1, max_col=names.index(header(column)) + 1)]
+            assert [c.value for c in cells] == csv[header(column)].tolist(), column  # as in the CSV: 001 stays 001
+            assert all(c.data_type == "s" and c.number_format == "@" for c in cells), column
+    grids = workbook["grids"]
+    names = [cell.value for cell in grids[1]]
+    csv = pd.read_csv(roster_csv, encoding="utf-8-sig", dtype=str, keep_default_na=False)
+    needed = 0
+    for column in ("area_m2", "tour_m", "workload_index"):
+        j = names.index(header(column)) + 1
+        for cell, text in zip((row[0] for row in grids.iter_rows(min_row=2, min_col=j, max_col=j)), csv[header(column)]):
+            decimals = len(text.partition(".")[2])
+            shown = len(cell.number_format.partition(".")[2])  # the decimals Excel shows at most
+            assert float(text) == cell.value and decimals <= shown, (column, text, cell.number_format)
+            needed = max(needed, decimals)
+    assert needed > 1  # the sample has values a one-decimal format would round (workload_index 0.875)

@@ -138,3 +138,23 @@ def test_bad_encoding_names(result, tmp_path):
     for encoding in ("no-such-codec", "utf-16"):
         with pytest.raises(gridgeo.InputError):
             write_shapefiles(result, tmp_path, encoding=encoding)
+
+
+def test_point_buildings_write_multipoint_units(taipei_small, tmp_path):
+    # buildings given as points (a CSV of coordinates): a joint unit of one building is a Point, of several a MultiPoint,
+    # two Shapefile types; writing units.shp used to stop with GDAL's "non-point (MULTIPOINT) geometry to point shapefile"
+    communities, buildings = taipei_small
+    points = buildings.set_geometry(buildings.geometry.representative_point())
+    result = gridgeo.partition(communities, points, households="hh_est", building_id="building_id")
+    kinds = set(result.units.geom_type)
+    assert kinds == {"Point", "MultiPoint"}  # the case at hand: both kinds in one layer
+    for encoding in ("utf-8", "gbk"):
+        folder = tmp_path / encoding
+        write_shapefiles(result, folder, encoding=encoding)
+        units = gpd.read_file(folder / "units.shp")
+        assert set(units.geom_type) == {"MultiPoint"} and units["unit_code"].tolist() == result.units["unit_code"].tolist()
+        assert units.geometry.geom_equals(result.units.geometry).all()  # the same points (a Point equals its one-part MultiPoint)
+        built = gpd.read_file(folder / "buildings.shp")
+        assert set(built.geom_type) == {"Point"} and len(built) == len(points)
+        assert built.geometry.geom_equals_exact(result.buildings.geometry, tolerance=1e-9, align=False).all()
+        assert set(gpd.read_file(folder / "grids.shp").geom_type) <= {"Polygon", "MultiPolygon"}

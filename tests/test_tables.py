@@ -15,7 +15,7 @@ from click.testing import CliRunner
 
 import gridgeo
 from gridgeo.cli import main
-from gridgeo.errors import InputError
+from gridgeo.errors import CRSError, InputError
 from gridgeo.inputs.io import read_layer, read_point_table
 
 from .conftest import DATA
@@ -94,6 +94,37 @@ def test_table_errors_name_the_file_and_the_fix(tmp_path, options, message):
     with pytest.raises(InputError) as info:
         read_point_table(path, **options)
     assert message in str(info.value) and "fix:" in str(info.value)
+
+
+def test_coordinates_that_do_not_fit_the_crs_name_the_option_to_give(taipei, tables):
+    # a table has no .prj: projected coordinates read with the default --crs, or X and Y swapped, are fixed by an option
+    communities, buildings = taipei
+    points = buildings.geometry.representative_point()
+    metric = points.to_crs(3826)
+    pd.DataFrame({"building_id": buildings["building_id"], "E": metric.x, "N": metric.y, "hh_est": buildings["hh_est"]}).to_csv(tables / "twd97.csv", index=False)
+    with pytest.raises(CRSError) as info:
+        read_point_table(tables / "twd97.csv", x="E", y="N")
+    text = str(info.value)
+    assert "twd97.csv: coordinates (" in text and "are not longitudes and latitudes" in text
+    assert "fix: pass --crs with the CRS of the coordinates" in text and ".prj" not in text
+    read = read_point_table(tables / "twd97.csv", x="E", y="N", crs="EPSG:3826")  # the fix works
+    assert read.crs.to_epsg() == 3826 and read.to_crs(4326).geometry.geom_equals_exact(points, tolerance=1e-7, align=False).all()
+    with pytest.raises(CRSError, match=r"swapped\), .* — fix: swap the coordinate columns: --x lon --y lat \(X is the longitude\)"):
+        read_point_table(tables / "b.csv", x="lat", y="lon")
+    runner = CliRunner()
+    checked = runner.invoke(main, ["validate", str(tables / "c.gpkg"), str(tables / "twd97.csv"), "--x", "E", "--y", "N", "--households", "hh_est"])
+    assert checked.exit_code == 1 and "1 problem:" in checked.output and "pass --crs" in checked.output, checked.output
+    run = runner.invoke(main, ["partition", str(tables / "c.gpkg"), str(tables / "twd97.csv"), "--x", "E", "--y", "N", "--households", "hh_est", "-o", str(tables / "out")])
+    assert run.exit_code == 2 and "pass --crs" in run.output and not (tables / "out").exists(), run.output
+    fixed = runner.invoke(main, ["validate", str(tables / "c.gpkg"), str(tables / "twd97.csv"), "--x", "E", "--y", "N", "--crs", "EPSG:3826", "--households", "hh_est"])
+    assert fixed.exit_code == 0 and "284 buildings assigned" in fixed.output, fixed.output
+    # the other way round: longitudes and latitudes with a projected --crs (the docs' example EPSG:4547, copied)
+    with pytest.raises(CRSError) as info:
+        read_point_table(tables / "b.csv", x="lon", y="lat", crs="EPSG:4547")
+    text = str(info.value)
+    assert "b.csv: coordinates (" in text and "look like longitudes and latitudes, yet --crs EPSG:4547 (CGCS2000 / 3-degree Gauss-Kruger CM 114E) is projected" in text
+    assert "fix: leave out --crs" in text
+    assert read_point_table(tables / "b.csv", x="lon", y="lat").geometry.geom_equals_exact(points, tolerance=0, align=False).all()
 
 
 def test_workbook_with_several_sheets_needs_a_sheet(tmp_path):

@@ -34,7 +34,7 @@ def export_command(outdir, to, schema, overwrite):
 
     _check_database({"to": to, "schema": schema})
     tables = write_postgis(read_outputs(outdir), to, schema=schema, overwrite=overwrite)
-    click.echo(f"{len(tables)} tables written into schema {schema}: {', '.join(tables)}", err=True)
+    click.echo(say("wrote_tables", _lang(), tables=count(len(tables), "table"), n=len(tables), schema=schema, names=", ".join(tables)))  # the summary on stdout
 
 
 @main.command("map")

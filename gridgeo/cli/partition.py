@@ -100,6 +100,8 @@ def partition(communities, buildings, output, households, community_id, building
         raise InputError(Problem("command line", f"missing {', '.join(missing)}", "give them as arguments or in --config"))
     _check_output(output, overwrite, [communities, buildings, *barriers, *(spec for spec in (dedicated, compounds) if spec), *services["roads"], *filter(None, [services["service_centres"]])])
     chosen = _formats(formats)
+    if shp_encoding and "shp" not in chosen:
+        logger.warning("--shp-encoding %s has no effect: Shapefiles are written only with --format shp (add it, e.g. --format shp,csv)", shp_encoding)
     _check_database(database)
     if database.get("to"):
         from ..outputs.postgis import check_postgis_target
@@ -216,7 +218,7 @@ def partition(communities, buildings, output, households, community_id, building
 
         tables = write_postgis(result, database["to"], schema=database["schema"], overwrite=overwrite)
         if logger.getEffectiveLevel() <= logging.WARNING:
-            click.echo(f"{len(tables)} tables written into PostgreSQL schema {database['schema']}: {', '.join(tables)}", err=True)
+            click.echo(say("wrote_tables", _lang(), tables=count(len(tables), "table"), n=len(tables), schema=database["schema"], names=", ".join(tables)))
     mark = time.perf_counter()
     if timings_file:
         _write_timings(timings_file, started, mark, result, workers or default_workers())

@@ -83,6 +83,8 @@ _TEXT = ("grid_code", "standard_code", "valid_from", "valid_to", "responsible_un
 _TEXT += ("building_codes", "member_households", "unit_head", "household_id", "building_id", "building_code")
 _INTEGER = ("households", "n_buildings", "n_units", "helpers_n", "position")
 _FLAGS = ("workload_flag", "coverage_flag")
+#: Excel's format of real numbers: at least one decimal and up to the CSV's six (0.875 shows as 0.875, not 0.9)
+REAL_FORMAT = "0.0#####"
 #: document properties of every workbook written (so rewrites are byte-identical)
 FIXED_DATETIME = datetime.datetime(2000, 1, 1, 0, 0, 0)
 _ZIP_DATETIME = (1980, 1, 1, 0, 0, 0)
@@ -275,7 +277,9 @@ def write_roster(
         (GDAL's sidecar, so QGIS reads numbers as numbers; not for a file that starts
         with a notice of personal data); the workbook has the sheets
         ``grids`` and ``units``, each with a bold, frozen header row, a filter
-        and column widths fitted to the text.
+        and column widths fitted to the text; codes and other text columns
+        are text cells formatted as text (``@``: ``001`` stays ``001`` when
+        edited), real numbers show up to the CSV's six decimals.
 
     Examples
     --------
@@ -344,6 +348,11 @@ def _text(value) -> str:
     return str(value)
 
 
+def _header(column: str, lang: str) -> str:
+    """The header of ``column`` in a roster of ``lang``: the machine name in English, the Chinese label in Chinese."""
+    return column if lang == "en" else column_label(column, lang)
+
+
 def _localise(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     if lang == "en":
         return frame
@@ -353,11 +362,12 @@ def _localise(frame: pd.DataFrame, lang: str) -> pd.DataFrame:
     for column in _FLAGS:
         if column in out:
             out[column] = out[column].map(lambda v: FLAG_WORDS[lang].get(bool(v), "") if not pd.isna(v) else "")
-    return out.rename(columns={c: column_label(c, lang) for c in out.columns})
+    return out.rename(columns={c: _header(c, lang) for c in out.columns})
 
 
 def _text_labels(lang: str) -> set[str]:
-    return {column_label(c, lang) for c in _TEXT}
+    """The headers of the text columns as :func:`_localise` writes them (an English roster keeps the machine names)."""
+    return {_header(c, lang) for c in _TEXT}
 
 
 def _personal_labels(personal: pd.DataFrame | None) -> set[str]:
@@ -401,7 +411,7 @@ def _xlsx_bytes(sheets: dict[str, pd.DataFrame], *, text_columns: set[str], noti
                 if text_like[j - 1]:
                     cell.number_format = "@"
                 elif isinstance(value, float):
-                    cell.number_format = "0.0"
+                    cell.number_format = REAL_FORMAT
         for j, name in enumerate(columns, start=1):
             values = [_display_width(str(v)) for v in frame.iloc[:, j - 1].tolist() if _cell_value(v) is not None]
             width = max([_display_width(name)] + values) + 2

@@ -31,7 +31,8 @@ import pyproj
 import shapely
 import shapely.errors
 
-from ..errors import InputError, Problem, describe_rows
+from ..errors import CRSError, InputError, Problem, describe_rows
+from .crs import check_coordinates_fit_crs
 
 __all__ = ["read_layer", "layer_label", "read_point_table", "is_table", "TABLE_SUFFIXES"]
 
@@ -446,7 +447,10 @@ def read_point_table(
         The file is missing, empty or unreadable; the coordinate columns are
         not given (the message suggests the columns that look like
         coordinates) or not in the table; a coordinate or WKT value cannot be
-        read (naming the rows); the CRS is unknown.
+        read (naming the rows); the CRS is unknown.  A :class:`~gridgeo.errors.CRSError`
+        when the coordinates do not fit a geographic ``crs`` (projected numbers
+        read as longitudes and latitudes, or latitude and longitude swapped):
+        the fix names the options to give (``--crs``, or ``--x``/``--y`` swapped).
 
     Examples
     --------
@@ -512,9 +516,65 @@ def read_point_table(
         geoms = np.full(len(table), None, dtype=object)
         geoms[~empty] = shapely.points(values[x][~empty], values[y][~empty])
         attributes = table
+    frame = gpd.GeoDataFrame(attributes.reset_index(drop=True), geometry=gpd.GeoSeries(geoms, crs=target), crs=target)
+    issue = check_coordinates_fit_crs(frame, label)
+    if issue is not None:  # the table has no .prj to blame: the fix is an option
+        raise CRSError(Problem(label, issue.message, _table_crs_fix(issue, x, y, crs)))
+    lonlat = _lonlat_in_projected_crs(frame, target, crs, label)
+    if lonlat is not None:
+        raise CRSError(lonlat)
     if empty.any():
         logger.warning("%s: no coordinates in %s; kept without geometry", label, describe_rows(np.flatnonzero(empty) + 1))
-    return gpd.GeoDataFrame(attributes.reset_index(drop=True), geometry=gpd.GeoSeries(geoms, crs=target), crs=target)
+    return frame
+
+
+def _lonlat_in_projected_crs(frame: gpd.GeoDataFrame, target: pyproj.CRS, crs, label: str) -> Problem | None:
+    """The problem of longitudes and latitudes read in a projected ``--crs`` (a copied example's ``--crs EPSG:4547``), else None.
+
+    Said only when every coordinate is a possible longitude and latitude and, read in ``target``, every point lies
+    outside the CRS's area of use: projected numbers that small are metres from the false origin, far from it.
+    """
+    area = target.area_of_use
+    if not target.is_projected or area is None or frame.empty or frame.geometry.isna().all():
+        return None
+    minx, miny, maxx, maxy = frame.total_bounds
+    if not (np.all(np.isfinite([minx, miny, maxx, maxy])) and -180 <= minx and maxx <= 180 and -90 <= miny and maxy <= 90):
+        return None
+    try:
+        lon, lat = pyproj.Transformer.from_crs(target, 4326, always_xy=True).transform([minx, maxx, minx, maxx], [miny, miny, maxy, maxy])
+    except pyproj.exceptions.ProjError:
+        return None
+    west, south, east, north = area.bounds
+    inside = [west - 1 <= a <= east + 1 and south - 1 <= b <= north + 1 for a, b in zip(lon, lat) if np.isfinite(a) and np.isfinite(b)]
+    if any(inside):
+        return None
+    return Problem(
+        label,
+        f"coordinates ({minx:.4f}, {miny:.4f}) – ({maxx:.4f}, {maxy:.4f}) look like longitudes and latitudes, yet --crs {crs} "
+        f"({target.name}) is projected: read in it, they lie far outside its area ({area.name.rstrip('.')})",
+        "leave out --crs (the default EPSG:4326 reads longitudes and latitudes), or give the CRS the coordinates are in",
+    )
+
+
+def _table_crs_fix(issue: Problem, x: str | None, y: str | None, crs) -> str:
+    """The fix for coordinates of a table that do not fit its (geographic) ``--crs``: the options to give, not a .prj.
+
+    Examples
+    --------
+    >>> _table_crs_fix(Problem("b.csv", "… look like latitude, longitude (swapped) …"), "lat", "lon", None)
+    'swap the coordinate columns: --x lon --y lat (X is the longitude)'
+    >>> _table_crs_fix(Problem("b.csv", "… are not longitudes and latitudes …"), "E", "N", None)[:60]
+    'pass --crs with the CRS of the coordinates, e.g. --crs EPSG:'
+    """
+    if "swapped" in issue.message:
+        if x is not None and y is not None:
+            return f"swap the coordinate columns: --x {y} --y {x} (X is the longitude)"
+        return "write the WKT with the longitude first (POINT (121.5 25.05))"
+    given = "the default --crs EPSG:4326" if crs is None or str(crs).upper() == "EPSG:4326" else f"--crs {crs}"
+    return (
+        "pass --crs with the CRS of the coordinates, e.g. --crs EPSG:4547 (CGCS2000 / 3-degree Gauss-Kruger CM 114E) "
+        f"or --crs EPSG:3826 (TWD97 / TM2 zone 121); {given} reads them as longitudes and latitudes"
+    )
 
 
 def _blank(value) -> bool:

@@ -27,6 +27,7 @@ from ..errors import CRSError, InputError, Problem, ProblemCollector, describe_r
 from ..messages import count
 from .crs import check_coordinates_fit_crs, local_metric_crs, require_crs
 from .households import HEIGHT_COLUMNS, LEVEL_COLUMNS, calibrate_to_totals, estimate_households
+from .names import UNASSIGNED_COLUMNS, input_names
 
 __all__ = ["Prepared", "prepare_inputs", "name_rows", "OUTSIDE", "NO_GEOMETRY"]
 
@@ -313,6 +314,10 @@ def prepare_inputs(
     # every building assigned (the usual case): a view, not a second copy of the input's columns (copy-on-write)
     kept = buildings.iloc[:] if len(assigned) == len(buildings) else buildings.iloc[assigned]
     unassigned = buildings.iloc[np.flatnonzero(outside)].copy()
+    renamed = input_names(unassigned.columns, UNASSIGNED_COLUMNS)  # an input column 'reason' is kept as input_reason
+    unassigned = unassigned.rename(columns=renamed)
+    if renamed and len(unassigned):
+        notes.append(f"{b_label}: its column 'reason' is kept as '{renamed['reason']}' in the 'unassigned' layer, whose 'reason' says why each building is there")
     unassigned["reason"] = reason[outside]
 
     # -- households, given or estimated ------------------------------------------------------------

@@ -84,9 +84,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..build import ADDED_BUILDING_COLUMNS
 from ..cells.tessellate import split_parts, tessellate_part
 from ..errors import AuditError, SeamError
+from ..inputs.names import ADDED_BUILDING_COLUMNS, UNASSIGNED_COLUMNS, original_names
 from ..inputs.validate import prepare_inputs
 from ..partition.engine import _assign_parts, _dissolve
 from ..partition.notes import DEDICATED, DETACHED, IN_BAND, INFEASIBLE, OUT_OF_BAND, OVERSIZE, GridNote, make_note
@@ -111,10 +111,12 @@ EDITED_SPLIT = "edited_split"
 def _input_layer(previous: Partition) -> gpd.GeoDataFrame:
     """The building layer the previous run was given: its buildings and unassigned rows, gridgeo's columns removed."""
     out = previous.buildings.drop(columns=[c for c in ADDED_BUILDING_COLUMNS if c in previous.buildings.columns])
-    out = out.rename(columns={f"input_{c}": c for c in ADDED_BUILDING_COLUMNS if f"input_{c}" in out.columns})
+    out = out.rename(columns=original_names(out.columns))
     frames = [out]
     if len(previous.unassigned):
-        extra = previous.unassigned[[c for c in out.columns if c in previous.unassigned.columns]]
+        unassigned = previous.unassigned.drop(columns=[c for c in UNASSIGNED_COLUMNS if c in previous.unassigned.columns])
+        unassigned = unassigned.rename(columns=original_names(unassigned.columns, UNASSIGNED_COLUMNS))  # an input 'reason'
+        extra = unassigned[[c for c in out.columns if c in unassigned.columns]]
         frames.append(extra.to_crs(out.crs) if extra.crs != out.crs else extra)
     layer = gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), geometry=out.geometry.name, crs=out.crs)
     return layer

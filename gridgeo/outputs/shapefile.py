@@ -28,6 +28,10 @@ The format's limits are handled in the open, never silently:
   dates and times become ISO 8601 text.
 * **Geometry**: one kind per file; a layer mixing points and polygons (or
   holding geometry collections) is an :class:`~gridgeo.errors.InputError`.
+  Points and multipoints are two Shapefile types (a polygon Shapefile holds
+  polygons and multipolygons alike): a point layer that holds any MultiPoint
+  is written as MultiPoint throughout, and so are the joint units of point
+  buildings (a unit of several buildings is a MultiPoint), as in the GeoPackage.
 
 Files are written into a temporary folder and moved into ``folder`` when all
 are complete.  The ``.dbf`` header date is fixed (2000-01-01), so the same
@@ -53,6 +57,7 @@ import pyogrio
 import shapely
 
 from ..errors import InputError, Problem, ProblemCollector, describe_rows
+from .export import ALWAYS_MULTI, uniform_geometry
 
 __all__ = ["LAYERS", "ABBREVIATIONS", "shapefile_field_names", "write_shapefiles"]
 
@@ -150,7 +155,8 @@ def write_shapefiles(result, folder: str | Path, *, encoding: str = "utf-8") -> 
         for column in bad_names:
             problems.add(f"{layer}.shp", f"field name '{column}' has characters {cpg} cannot encode", _fix(codec))
         data = _prepare(frame, layer, columns, codec, cpg, problems)
-        _check_geometry(data, layer, problems)
+        if _check_geometry(data, layer, problems) == ["point"]:
+            data = uniform_geometry(data, multi=layer in ALWAYS_MULTI)  # Point and MultiPoint are two Shapefile types
         data = data.rename(columns={c: names[str(c)] for c in columns})
         prepared.append((layer, data))
         records += [(layer, str(c), names[str(c)]) for c in columns]
@@ -354,18 +360,20 @@ _FAMILIES = {
 }
 
 
-def _check_geometry(frame: gpd.GeoDataFrame, layer: str, problems: ProblemCollector) -> None:
+def _check_geometry(frame: gpd.GeoDataFrame, layer: str, problems: ProblemCollector) -> list[str]:
+    """Add a problem when ``frame`` holds geometries a Shapefile cannot; return its geometry families (``["point"]``, …)."""
     geoms = frame.geometry.to_numpy()
     present = ~(shapely.is_missing(geoms) | shapely.is_empty(geoms))
     kinds = np.array([_FAMILIES.get(t, "other") for t in frame.geometry.geom_type.fillna("").to_numpy()])[present]
     if not len(kinds):
-        return
+        return []
     other = np.flatnonzero(present)[kinds == "other"]
     if len(other):
         problems.add(f"{layer}.shp", f"{describe_rows(other + 1)} hold geometry collections, which a Shapefile cannot store", "use the GeoPackage")
     families = sorted(set(kinds) - {"other"})
     if len(families) > 1:
         problems.add(f"{layer}.shp", f"mixes {' and '.join(families)} geometries; a Shapefile holds one kind", "use the GeoPackage")
+    return families
 
 
 def _write_fields_csv(path: Path, records: list[tuple[str, str, str]]) -> None:
