@@ -120,6 +120,8 @@ _WARNINGS: list[tuple[str, str]] = [
      "户数已按“{0}”字段的登记总数缩放（{1} 个社区）；{2} 个社区没有登记总数，保留估算值（{3}）"),
     (r"households scaled to the register totals in '(.+?)' \((\d+) communit(?:y|ies)\)", "户数已按“{0}”字段的登记总数缩放（{1} 个社区）"),
     (r"geometry computed in (.+)", "几何计算使用坐标系 {0}"),
+    (r"input building columns renamed to keep gridgeo's own names free: (.+)", "输入的建筑字段已改名，以免与 gridgeo 自己的字段重名：{0}"),
+    (r"input community columns renamed to keep gridgeo's own names free: (.+)", "输入的社区字段已改名，以免与 gridgeo 自己的字段重名：{0}"),
     (r"--shp-encoding (.+?) has no effect: Shapefiles are written only with --format shp \(add it, e.g. --format shp,csv\)",
      "--shp-encoding {0} 未起作用：只有加 --format shp 才会输出 Shapefile（请加上，例如 --format shp,csv）"),
     (r"(.+?) reprojected from (.+?) to (.+)", "{0} 已从 {1} 转换到 {2}"),

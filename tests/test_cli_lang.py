@@ -134,3 +134,21 @@ def test_counts_of_one_are_singular_in_english_and_translated_in_chinese(tmp_pat
         assert translate(note, "zh") != note and CJK.search(translate(note, "zh")), note
     zh = CliRunner().invoke(main, [*args, "--lang", "zh"], env=CHINESE_LOCALE)
     assert "1 栋建筑跨越两个或多个社区" in zh.stdout and "1 个社区没有住户" in zh.stdout and "已用 make_valid 修复 1 个无效几何" in zh.stdout, zh.stdout
+
+
+def test_renamed_input_columns_are_said_in_chinese_too():
+    """Input columns named as gridgeo's own (a buildings 'households', a communities 'n_buildings') are kept as
+    input_…; the report's notes that say so have their Chinese, like every other note of the run."""
+    import geopandas as gpd
+
+    import gridgeo
+
+    communities, buildings = (gpd.read_file(path) for path in TAIPEI)
+    communities["n_buildings"] = 1
+    buildings["households"] = buildings["hh_est"]
+    result = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id")
+    notes = result.report["notes"]
+    renamed = [note for note in notes if "columns renamed" in note]
+    assert len(renamed) == 2, notes
+    for note in notes:
+        assert translate(note, "zh") != note and CJK.search(translate(note, "zh")), note
