@@ -158,3 +158,32 @@ def test_point_buildings_write_multipoint_units(taipei_small, tmp_path):
         assert set(built.geom_type) == {"Point"} and len(built) == len(points)
         assert built.geometry.geom_equals_exact(result.buildings.geometry, tolerance=1e-9, align=False).all()
         assert set(gpd.read_file(folder / "grids.shp").geom_type) <= {"Polygon", "MultiPolygon"}
+
+
+def _dbf_fields(path) -> dict[str, tuple[str, int, int]]:
+    """Name -> (type, width, decimals) of every field of a .dbf, from its header."""
+    data = path.read_bytes()
+    count = (int.from_bytes(data[8:10], "little") - 33) // 32
+    fields = {}
+    for i in range(count):
+        record = data[32 + 32 * i : 64 + 32 * i]
+        fields[record[:11].split(b"\0")[0].decode("ascii")] = (chr(record[11]), record[16], record[17])
+    return fields
+
+
+def test_whole_numbers_are_long_integer_fields(written, result):
+    """Counts and flags are N(9,0) fields, which ArcGIS reads as Long Integer (GDAL's 64-bit N(18,0) reads as
+    Double); a whole number of ten digits or more keeps the wide field."""
+    _, folder, _ = written
+    fields = pd.read_csv(folder / "fields.csv", encoding="utf-8-sig")
+    short = dict(zip(zip(fields["layer"], fields["field"]), fields["shapefile_field"]))
+    grids = _dbf_fields(folder / "grids.dbf")
+    for column in ("households", "n_buildings", "n_units", "households_estimated"):
+        assert grids[short["grids", column]] == ("N", 9, 0), column
+    assert _dbf_fields(folder / "units.dbf")[short["units", "households"]] == ("N", 9, 0)
+    assert grids[short["grids", "area_m2"]] == ("N", 24, 6)  # reals as before
+    wide = dataclasses.replace(result, grids=result.grids.assign(register_no=6300600014 + result.grids.index.to_numpy()))
+    target = folder.parent / "wide"
+    write_shapefiles(wide, target)
+    assert _dbf_fields(target / "grids.dbf")["register_n"][2] == 0 and _dbf_fields(target / "grids.dbf")["register_n"][1] > 9
+    assert gpd.read_file(target / "grids.shp")["register_n"].tolist() == wide.grids["register_no"].tolist()

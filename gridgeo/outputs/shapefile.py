@@ -289,6 +289,30 @@ def _as_frame(frame) -> gpd.GeoDataFrame:
     return frame
 
 
+#: the widest whole numbers a .dbf field of GDAL's Integer type (``N(9,0)``) holds
+_DBF_INTEGER_RANGE = (-99_999_999, 999_999_999)
+
+
+def _narrow_integers(values: pd.Series) -> pd.Series:
+    """Whole numbers as 32-bit when every one fits nine digits, so GDAL writes an ``N(9,0)`` field.
+
+    GDAL writes 64-bit integers as ``N(18,0)``, which ArcGIS reads as Double;
+    nine digits or fewer it reads as Long Integer.  Larger values keep 64 bits.
+
+    Examples
+    --------
+    >>> _narrow_integers(pd.Series([3, 412])).dtype, _narrow_integers(pd.Series([1, None], dtype="Int64")).dtype
+    (dtype('int32'), Int32Dtype())
+    >>> _narrow_integers(pd.Series([6300600014])).dtype
+    dtype('int64')
+    """
+    present = values.dropna()
+    low, high = _DBF_INTEGER_RANGE
+    if len(present) and (present.min() < low or present.max() > high):
+        return values
+    return values.astype("Int32" if isinstance(values.dtype, pd.api.extensions.ExtensionDtype) else "int32")
+
+
 def _is_missing(value) -> bool:
     return value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and np.isnan(value))
 
@@ -305,17 +329,20 @@ def _prepare(frame: gpd.GeoDataFrame, layer: str, columns, codec: str, cpg: str,
     for column in columns:
         values = out[column]
         if pd.api.types.is_bool_dtype(values.dtype):
-            out[column] = values.astype("Int64") if values.isna().any() else values.astype("int64")
+            out[column] = _narrow_integers(values.astype("Int64") if values.isna().any() else values.astype("int64"))
             continue
         if pd.api.types.is_datetime64_any_dtype(values.dtype):
             out[column] = values.map(lambda v: None if _is_missing(v) else v.isoformat()).astype(object)
+            continue
+        if pd.api.types.is_integer_dtype(values.dtype):
+            out[column] = _narrow_integers(values)
             continue
         if pd.api.types.is_numeric_dtype(values.dtype):
             continue
         items = values.tolist()
         present = [v for v in items if not _is_missing(v)]
         if present and all(isinstance(v, (bool, np.bool_)) for v in present):
-            out[column] = pd.array([None if _is_missing(v) else int(bool(v)) for v in items], dtype="Int64")
+            out[column] = _narrow_integers(pd.Series([None if _is_missing(v) else int(bool(v)) for v in items], index=out.index, dtype="Int64"))
             continue
         texts: list[str | None] = []
         bad_rows: list[str] = []
