@@ -65,6 +65,7 @@ __all__ = [
     "CodeScheme",
     "parse_code_scheme",
     "add_standard_codes",
+    "renumber_standard_codes",
     "add_grid_details",
     "parse_date",
     "validate_code",
@@ -458,6 +459,51 @@ def add_standard_codes(
         out = out.drop(columns="standard_code")
         at = min(at, len(out.columns))
     out.insert(at, "standard_code", codes)
+    return out
+
+
+def renumber_standard_codes(grids: pd.DataFrame, previous: pd.DataFrame, scheme: str | CodeScheme) -> pd.DataFrame:
+    """A copy of an updated or edited plan's ``grids`` with the standard codes of its grids as they are now.
+
+    Each community's administrative fields (and object class) are read from a
+    standard code its grids had in the ``previous`` plan; the grid numbers
+    follow the ``grid_code`` order of the grids it has now, 1, 2, … (``00`` for
+    an undivided community in CJ/T 349-2010), as in a fresh partition.  A grid
+    code keeps its standard code unless a grid before it in its community was
+    added or retired.
+
+    Examples
+    --------
+    >>> before = pd.DataFrame({"grid_code": ["001-01", "001-02"], "community_code": ["001", "001"],
+    ...                        "standard_code": ["110105001002001", "110105001002002"]})
+    >>> now = pd.DataFrame({"grid_code": ["001-01", "001-02", "001-03"], "community_code": ["001"] * 3,
+    ...                     "standard_code": ["110105001002001", "110105001002002", None]})
+    >>> renumber_standard_codes(now, before, "db11")["standard_code"].tolist()
+    ['110105001002001', '110105001002002', '110105001002003']
+    """
+    parsed = _scheme(scheme)
+    out = grids.copy()
+    if parsed is None or not len(out):
+        return out
+    fields: dict[str, dict[str, str]] = {}
+    for community, code in zip(previous["community_code"].astype(str), previous["standard_code"]):
+        match = parsed.pattern.fullmatch(str(code)) if isinstance(code, str) else None
+        if match is not None and community not in fields:
+            fields[community] = match.groupdict()
+    communities = out["community_code"].astype(str).to_numpy()
+    missing = sorted(set(communities) - set(fields))
+    if missing:
+        raise InputError(Problem("previous plan", f"no standard code to read the administrative codes of communities {missing[:10]} from", "partition again with --code-scheme"))
+    codes = np.empty(len(out), dtype=object)
+    order = np.lexsort((out["grid_code"].astype(str).to_numpy(), communities))
+    sizes = pd.Series(communities).value_counts()
+    rank: dict[str, int] = {}
+    for i in order:
+        community = communities[i]
+        rank[community] = rank.get(community, 0) + 1
+        number = 0 if parsed.undivided_zero and sizes[community] == 1 else rank[community]
+        codes[i] = parsed.render(fields[community], number)
+    out["standard_code"] = codes
     return out
 
 

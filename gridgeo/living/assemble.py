@@ -10,6 +10,7 @@ import shapely
 from ..arrays import geometry_order
 from ..build import _report, _with_added_columns
 from ..governance.codes import width_for
+from ..governance.standard_codes import renumber_standard_codes
 from ..inputs.crs import reproject_polygons
 from ..labels import reason_text
 from ..metrics import community_metrics, polsby_popper
@@ -133,6 +134,7 @@ def _assemble(prev, prep, final, pg, pg_codes, prev_members, match, b_code, b_co
         for at in _fit_seams(grid_geoms, metric_at, grid_communities, crs):
             final[order[at]].polygon_kept = False  # a kept grid that had to take a vertex: reported as reshaped
     grids = gpd.GeoDataFrame(pd.DataFrame(grid_rows, columns=[c for c in pg.columns if c != pg.geometry.name]), geometry=list(grid_geoms), crs=crs)
+    grids = _codes_and_details(grids, pg, prev.report.get("parameters", {}))
     for column in pg.columns:
         if column != pg.geometry.name and column in grids and pg[column].dtype != object and not grids[column].isna().any():
             grids[column] = grids[column].astype(pg[column].dtype)
@@ -192,3 +194,20 @@ def _assemble(prev, prep, final, pg, pg_codes, prev_members, match, b_code, b_co
         "share_households_moved": float(moved_hh / compared_hh) if compared_hh else 0.0,
     }
     return result, changes
+
+
+def _codes_and_details(grids: gpd.GeoDataFrame, previous: gpd.GeoDataFrame, parameters: dict) -> gpd.GeoDataFrame:
+    """The grids with the standard codes of the plan's code scheme renumbered as they are now, and the details a new
+    grid has no previous row for (``valid_from``, ``valid_to``, ``responsible_unit``) taken from its community's
+    grids in the previous plan."""
+    scheme = parameters.get("code_scheme")
+    if scheme and scheme != "default" and "standard_code" in grids.columns:
+        grids = renumber_standard_codes(grids, previous, scheme)
+    communities = grids["community_code"].astype(str)
+    for column in ("valid_from", "valid_to", "responsible_unit"):
+        if column in grids.columns and grids[column].isna().any():
+            known = previous[["community_code", column]].dropna()
+            by_community = dict(zip(known["community_code"].astype(str), known[column]))
+            missing = grids[column].isna()
+            grids.loc[missing, column] = communities[missing].map(by_community)
+    return grids
