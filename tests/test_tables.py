@@ -197,3 +197,17 @@ def test_update_reads_a_new_table_as_the_run_read_its_own(taipei, tables):
     refused = CliRunner().invoke(main, ["update", str(plain), "--buildings", str(tables / "b2.csv"), "-o", str(tables / "v3")])
     assert refused.exit_code == 2 and "b2.csv: is a table, and the previous run read its buildings from a map layer" in refused.output, refused.output
     assert not (tables / "v3").exists()
+
+
+def test_ids_and_codes_that_look_like_numbers_stay_text(taipei, tables):
+    """The village ids of the Taipei slice (6300600014, …) are digits only; in a CSV their column, named …_id, stays
+    text, as in the GeoPackage, so it still joins to the village layer's ids. A column of plain numbers otherwise
+    named is read as numbers."""
+    _, buildings = taipei
+    table = pd.read_csv(tables / "b.csv", dtype=str).assign(sheet_code="3842", 编号="0012")
+    table.to_csv(tables / "ids.csv", index=False)
+    points = read_point_table(tables / "ids.csv", x="lon", y="lat")
+    assert points["community_id"].tolist() == buildings["community_id"].astype(str).tolist()
+    assert points["community_id"].map(type).eq(str).all() and points["community_id"].str.fullmatch(r"\d{10}").all()
+    assert points["sheet_code"].eq("3842").all() and points["编号"].eq("0012").all()
+    assert points["hh_est"].dtype.kind == "i"

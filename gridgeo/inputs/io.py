@@ -33,6 +33,7 @@ import shapely.errors
 
 from ..errors import CRSError, InputError, Problem, describe_rows
 from .crs import check_coordinates_fit_crs
+from .names import names_an_id
 
 __all__ = ["read_layer", "layer_label", "read_point_table", "is_table", "TABLE_SUFFIXES"]
 
@@ -623,7 +624,8 @@ def _read_table(path: Path, label: str, *, sheet: str | None, encoding: str | No
     if not len(table):
         raise InputError(Problem(label, "has no rows", "check that the right file was given"))
     for column in table.columns:
-        table[column] = _numbers_or_text(table[column])
+        if not names_an_id(column):  # ids and codes stay text even when they look like numbers (6300600014, 3842)
+            table[column] = _numbers_or_text(table[column])
     return table
 
 

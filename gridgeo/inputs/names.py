@@ -7,7 +7,7 @@ layer back.  Light on purpose: the input checks, the assembly of a result and it
 
 from __future__ import annotations
 
-__all__ = ["ADDED_BUILDING_COLUMNS", "UNASSIGNED_COLUMNS", "input_names", "original_names"]
+__all__ = ["ADDED_BUILDING_COLUMNS", "UNASSIGNED_COLUMNS", "input_names", "original_names", "names_an_id"]
 
 #: the columns gridgeo adds to the buildings layer
 ADDED_BUILDING_COLUMNS = ("building_code", "community_code", "grid_code", "households", "households_estimated")
@@ -73,3 +73,21 @@ def original_names(columns, added=ADDED_BUILDING_COLUMNS) -> dict[str, str]:
         if last is not None:
             names[last] = column
     return names
+
+
+#: endings of a column name that says the column identifies its rows or holds a code
+_ID_ENDINGS = ("id", "code")
+#: the same in Chinese, anywhere in the name
+_ID_WORDS = ("编码", "代码", "编号")
+
+
+def names_an_id(name) -> bool:
+    """Whether a column's name says it holds ids or codes (``…id``, ``…code``, 编码, 代码, 编号), which stay text.
+
+    Examples
+    --------
+    >>> [names_an_id(n) for n in ("village_id", "BLDG_CODE", "社区编码", "hh_est", "lon")]
+    [True, True, True, False, False]
+    """
+    text = str(name).lower()
+    return text.endswith(_ID_ENDINGS) or any(word in text for word in _ID_WORDS)

@@ -27,7 +27,7 @@ from ..errors import CRSError, InputError, Problem, ProblemCollector, describe_r
 from ..messages import count
 from .crs import check_coordinates_fit_crs, local_metric_crs, require_crs
 from .households import HEIGHT_COLUMNS, LEVEL_COLUMNS, calibrate_to_totals, estimate_households
-from .names import UNASSIGNED_COLUMNS, input_names
+from .names import UNASSIGNED_COLUMNS, input_names, names_an_id
 
 __all__ = ["Prepared", "prepare_inputs", "name_rows", "OUTSIDE", "NO_GEOMETRY"]
 
@@ -610,10 +610,6 @@ def _columns(frame: gpd.GeoDataFrame) -> str:
 SHAPEFILE_FIELD_LENGTH = 10  # a DBF field name holds at most 10 characters
 
 
-#: words of a column name that says it identifies its rows (English and Chinese)
-_ID_WORDS = ("id", "code", "编码", "代码", "编号")
-
-
 def id_column_candidate(frame: pd.DataFrame) -> str | None:
     """The first column whose name says it is an id (``…id``, ``…code``, 编码, 代码, 编号) and whose values are all given
     and all different, or None.
@@ -628,8 +624,7 @@ def id_column_candidate(frame: pd.DataFrame) -> str | None:
     for column in frame.columns:
         if isinstance(frame, gpd.GeoDataFrame) and column == frame.geometry.name:
             continue
-        name = str(column).lower()
-        if not (name.endswith(_ID_WORDS) or "编码" in name or "代码" in name or "编号" in name):
+        if not names_an_id(column):
             continue
         values = frame[column]
         if not _blank(values).any() and not values.astype(str).duplicated().any():
