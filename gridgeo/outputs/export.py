@@ -56,7 +56,7 @@ from .geojson import feature_bytes, lonlat_pieces
 from .geopackage import describe_geopackage, write_qgis_project
 from .gpkg_arrow import write_arrow_layer
 from .side_by_side import run_side_by_side
-from .styles import kept_colours
+from .styles import plan_colours
 
 __all__ = ["write_outputs", "write_geojson", "uniform_geometry", "to_json_safe", "check_output_folder", "GPKG_VERSION"]
 
@@ -237,8 +237,8 @@ def write_outputs(
                 for name, frame in _household_tables(result):  # tables without geometry
                     pyogrio.write_dataframe(frame, gpkg, layer=name, driver="GPKG")
                 # layer descriptions, Chinese field aliases, unique code indexes and QGIS's default styles
-                keep, late = kept_colours(result)  # the colours of the map: an updated plan keeps its previous ones
-                styles = describe_geopackage(gpkg, written, keep=keep, late=late)
+                # the colours of the map (an updated plan keeps its previous ones)
+                styles = describe_geopackage(gpkg, written, colours=plan_colours(result))
                 write_qgis_project(staging, written, styles)  # gridgeo.qgz: every layer, relative paths, the same styles
 
         # the files are independent: on a multi-core machine they are written side by side,

@@ -356,7 +356,7 @@ _CONSTRAINTS_DDL = (
 _SCHEMA_EXTENSION = "http://www.geopackage.org/spec120/#extension_schema"
 
 
-def describe_geopackage(path: str | Path, layers: list[tuple[str, gpd.GeoDataFrame]], *, keep: dict | None = None, late=()) -> dict[str, str]:
+def describe_geopackage(path: str | Path, layers: list[tuple[str, gpd.GeoDataFrame]], *, colours: np.ndarray | None = None) -> dict[str, str]:
     """Add descriptions, field aliases, unique code indexes and QGIS styles to a written GeoPackage.
 
     Parameters
@@ -365,9 +365,10 @@ def describe_geopackage(path: str | Path, layers: list[tuple[str, gpd.GeoDataFra
         ``partition.gpkg`` as :func:`gridgeo.outputs.export.write_outputs` wrote it.
     layers : list of (name, GeoDataFrame)
         The layers written, in order (the styles follow their columns and geometry).
-    keep, late
-        The grid colours to keep and the grids that keep theirs last
-        (:func:`gridgeo.outputs.styles.plan_colours`), as on the map.
+    colours : ndarray of int, optional
+        The colour index of each row of the ``grids`` layer, the map's
+        (:func:`gridgeo.outputs.styles.plan_colours`); by default the grids are
+        coloured afresh.
 
     Returns
     -------
@@ -393,7 +394,9 @@ def describe_geopackage(path: str | Path, layers: list[tuple[str, gpd.GeoDataFra
     path = Path(path)
     styles = []
     for name, frame in layers:
-        colours = grid_colours(frame.to_crs(local_metric_crs(frame)) if frame.crs is not None else frame, keep, late) if name == "grids" else None
+        fills = None
+        if name == "grids":
+            fills = colours if colours is not None else grid_colours(frame.to_crs(local_metric_crs(frame)) if frame.crs is not None else frame)
         styles.append(
             {
                 "f_table_catalog": "",
@@ -401,7 +404,7 @@ def describe_geopackage(path: str | Path, layers: list[tuple[str, gpd.GeoDataFra
                 "f_table_name": name,
                 "f_geometry_column": "geom",
                 "styleName": name,
-                "styleQML": layer_qml(name, frame, colours=colours),
+                "styleQML": layer_qml(name, frame, colours=fills),
                 "styleSLD": "",
                 "useAsDefault": True,
                 "description": f"gridgeo: {LAYER_DESCRIPTIONS.get(name, name)}",
