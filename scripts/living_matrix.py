@@ -20,7 +20,8 @@ coverage is checked again with ``shapely.coverage_is_valid`` per community.  Pri
 of existing households that changed grid, the lower bound on households any repair must move
 (``changes.json``: ``households_moved_lower_bound``), their ratio, the grids modified, reshaped,
 added and retired, and "away": grids that changed although they neither touch the area of the buildings
-added or removed (its convex hull) nor border a grid that does, and how many communities had to be
+added or removed (its convex hull) nor border a grid that does (and how many of them the totals forced:
+the grids near the change could not hold its households at their count), and how many communities had to be
 repaired again on their own because their first repair gave grids that could not be fitted to the grids
 kept around them (:mod:`gridgeo.living.seamguard`).  An update that stops with ``SeamError`` counts as a
 broken guarantee.  Exit status 1 when any audit finds a violation or any reported lower bound exceeds the
@@ -129,13 +130,23 @@ def audit(result, buildings: gpd.GeoDataFrame) -> list[str]:
     return problems + ([f"grids out of band without an excuse: {defects.tolist()[:10]}"] if len(defects) else [])
 
 
-def changed_away(previous, result) -> int:
+def changed_away(previous, result) -> tuple[int, int]:
     """Grids that changed (modified, reshaped or retired) although they neither touch the changed buildings' area
-    (the convex hull of the buildings added or removed) nor border a grid that does."""
+    (the convex hull of the buildings added or removed) nor border a grid that does, and how many of them the
+    totals forced at the grid count.
+
+    A community's *near* grids are those that touch the area or border a grid that does.  When the households
+    located in them after the change (every building of the result whose representative point lies in one of
+    their previous polygons) are more than their count times the maximum, or fewer than their count times the
+    minimum, no repair that keeps their count can stay among them: the change has to pass beyond them or a grid
+    be added or retired among them (which moves the households of a whole grid).  The away grids of such a
+    community are counted as forced.
+    """
     changes = result.changes
     codes = set(changes["buildings_added"]) | set(changes["buildings_removed"])
     if not codes:
-        return 0
+        return 0, 0
+    low, high = result.report["parameters"]["grid_size"]
     metric = local_metric_crs(previous.grids)
     before = previous.buildings.to_crs(metric)
     after = result.buildings.to_crs(metric)
@@ -147,7 +158,16 @@ def changed_away(previous, result) -> int:
     for code in touching:
         near |= set(grids.index[grids.geometry.intersects(grids.geometry[code].buffer(0.01))])
     moved = set(changes["grids_modified"]) | set(changes["grids_reshaped"]) | set(changes["grids_retired"])
-    return len(moved - near)
+    away = moved - near
+    points = shapely.point_on_surface(after.geometry.to_numpy())
+    forced = 0
+    for community in sorted(set(grids.loc[sorted(away), "community_id"])):
+        mine = sorted(c for c in near if grids.loc[c, "community_id"] == community)
+        region = shapely.union_all(grids.geometry[mine].to_numpy())
+        held = int(after["households"].to_numpy()[shapely.contains(region, points)].sum())
+        if not len(mine) * low <= held <= len(mine) * high:
+            forced += sum(1 for c in away if grids.loc[c, "community_id"] == community)
+    return len(away), forced
 
 
 def record(name: str, case: str, result, buildings: gpd.GeoDataFrame, seconds: float, previous=None) -> dict:
@@ -169,16 +189,16 @@ def record(name: str, case: str, result, buildings: gpd.GeoDataFrame, seconds: f
         "invalid_coverage": invalid_coverages(result),
         "audit": audit(result, buildings),
         "defects": int(result.report["summary"]["n_defects"]),
-        "changed_away": changed_away(previous, result) if previous is not None else None,
+        **dict(zip(("changed_away", "away_forced"), changed_away(previous, result) if previous is not None else (None, None))),
         # the reported lower bound must not exceed what the repair moved (a claim of changes.json)
         "bound_above_moved": bool(bound is not None and bound > moved),
         # communities whose first repair gave grids that could not be fitted to their kept neighbours
         "repaired_again": REDONE.take(),
     }
     logger.info(
-        "%-22s %-31s moved %6.2f %% (%d hh, bound %s) modified %d reshaped %d added %d retired %d, away %s; invalid %d audit %d, repaired again %d (%.1f s)",
+        "%-22s %-31s moved %6.2f %% (%d hh, bound %s) modified %d reshaped %d added %d retired %d, away %s (forced %s); invalid %d audit %d, repaired again %d (%.1f s)",
         name, case, 100 * row["share_moved"], moved, bound, row["grids_modified"], row["grids_reshaped"], row["grids_added"],
-        row["grids_retired"], row["changed_away"], len(row["invalid_coverage"]), len(row["audit"]), len(row["repaired_again"]), seconds,
+        row["grids_retired"], row["changed_away"], row["away_forced"], len(row["invalid_coverage"]), len(row["audit"]), len(row["repaired_again"]), seconds,
     )
     return row
 
@@ -216,7 +236,7 @@ def run_dataset(folder: Path, args, work: Path) -> list[dict]:
         path = plan.to_files(work / stem)
         started = time.perf_counter()
         try:
-            result = update(path, after, audit=False)
+            result = update(path, after, audit=False, kept_cell_bound=args.kept_cell_bound)
         except SeamError as exc:
             rows.append(refused(name, case, exc))
             continue
@@ -226,7 +246,7 @@ def run_dataset(folder: Path, args, work: Path) -> list[dict]:
         plan = gridgeo.partition(communities, buildings.drop(buildings.index[picked]), **OPTIONS)
         started = time.perf_counter()
         try:
-            second = update(plan.to_files(work / f"{name}-chain-1"), buildings, audit=False)
+            second = update(plan.to_files(work / f"{name}-chain-1"), buildings, audit=False, kept_cell_bound=args.kept_cell_bound)
         except SeamError as exc:
             return rows + [refused(name, "chain: update +5% spread", exc)]
         rows.append(record(name, "chain: update +5% spread", second, buildings, time.perf_counter() - started))
@@ -242,7 +262,7 @@ def run_dataset(folder: Path, args, work: Path) -> list[dict]:
         fewer = buildings.drop(buildings.index[removed])
         started = time.perf_counter()
         try:
-            fourth = update(third.to_files(work / f"{name}-chain-3"), fewer, audit=False)
+            fourth = update(third.to_files(work / f"{name}-chain-3"), fewer, audit=False, kept_cell_bound=args.kept_cell_bound)
         except SeamError as exc:
             return rows + [refused(name, "chain: update -5% concentrated", exc)]
         rows.append(record(name, "chain: update -5% concentrated", fourth, fewer, time.perf_counter() - started))
@@ -257,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default="spread,concentrated", type=lambda s: s.split(","))
     parser.add_argument("--directions", default="add,remove", type=lambda s: s.split(","))
     parser.add_argument("--no-chains", dest="chains", action="store_false")
+    parser.add_argument("--kept-cell-bound", action="store_true", help="updates also bound the households moved by the cheapest repair in whole kept cells")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -40,10 +40,14 @@ from .steps import (
 @click.option("--map/--no-map", "make_map", default=True, show_default=True, help="Write map.html.")
 @click.option("--report/--no-report", "make_report", default=True, show_default=True, help="Write report.html.")
 @click.option("--lang", type=click.Choice(LANGS), default=None, help="Language of the map and report (default: the previous run's) and of the messages (default: the locale's).")
+@click.option(
+    "--kept-cell-bound", is_flag=True,
+    help="Also bound the households moved (changes.json) by the cheapest repair in whole kept cells: an integer program per repaired community, within fixed limits. Sharper; seconds to a minute per repaired community.",
+)
 @click.option("--overwrite", is_flag=True, help="Replace OUTDIR if it exists.")
 @register_options
 @_handle_errors
-def update_command(previous, buildings, output, barriers, roads, service_centres, encoding, formats, make_map, make_report, lang, overwrite, register_opts=None):
+def update_command(previous, buildings, output, barriers, roads, service_centres, encoding, formats, make_map, make_report, lang, kept_cell_bound, overwrite, register_opts=None):
     """Update the plan in PREVIOUS_OUTDIR for a new building layer, writing OUTDIR.
 
     Unchanged grids keep their polygons and codes; only grids whose buildings or
@@ -86,7 +90,7 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
     result = update(
         prev, frame, barriers=barrier_frames or None, roads=road_frames, service_centres=centres,
         labels={"buildings": layer_label(path, layer, full=True), "communities": f"{previous}/partition.gpkg:communities", **register_labels},
-        **register_kwargs,
+        kept_cell_bound=kept_cell_bound, **register_kwargs,
     )
     personal, register_config = _update_register_outputs(result, register_frame, register_opts)
     if road_specs or service_centres:

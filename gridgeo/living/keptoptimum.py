@@ -63,12 +63,16 @@ from ..partition.notes import IN_BAND
 from .keptcells import kept_sites
 from .state import _Context, _Grid
 
-__all__ = ["KeptOptimum", "kept_cells_optimum"]
+__all__ = ["KeptOptimum", "kept_cells_optimum", "kept_cells_bound"]
 
 logger = logging.getLogger(__name__)
 
 #: cells above which a community is not solved (the program has one binary per cell and grid)
 MAX_CELLS = 400
+#: the limits of :func:`kept_cells_bound`: branch-and-bound nodes per program, programs in all, and cells
+BOUND_NODES = 30
+BOUND_ROUNDS = 6
+BOUND_CELLS = 600
 #: rounds in which a grid falls apart before it is kept whole by a flow instead of cuts
 _SPLITS_BEFORE_FLOW = 8
 #: the least rise of the ceiling when no layout is within it
@@ -149,7 +153,7 @@ def kept_cells_optimum(
     Examples
     --------
     Three grids of two buildings in a row; an added building of 120 households in the first puts it above the
-    band, and the cheapest repair hands one 100-household building at the border to the second grid, which had
+    band, and the cheapest repair hands the 200-household building at the border to the second grid, which had
     room (the added building stays, it lies at the far end):
 
     >>> import numpy as np, shapely
@@ -253,6 +257,127 @@ def kept_cells_optimum(
     logger.debug("community %s: kept-cell optimum %s (bound %s, %s) in %d rounds, %d cuts, %.1f s",
                  ctx.community_id, out.value, out.bound, out.status, out.rounds, out.cuts, out.seconds)
     return out
+
+
+def kept_cells_bound(
+    start: dict[str, _Grid],
+    final: dict[str, _Grid],
+    dirty: set[str],
+    ctx: _Context,
+    *,
+    node_limit: int = BOUND_NODES,
+    max_rounds: int = BOUND_ROUNDS,
+    max_cells: int = BOUND_CELLS,
+) -> int | None:
+    """The fewest existing households a repair in whole kept cells moves, when the community's repair is one.
+
+    ``start`` holds the community's grids as the update placed every building,
+    ``final`` the grids its repair gave.  The repair is a layout of the program
+    of :func:`kept_cells_optimum` when every kept cell lies in one grid of it,
+    every grid that holds one is connected among them (or is exactly as it
+    was), no building enters or leaves a dedicated or locked grid, every
+    pinned building stays in its pinned grid, and every grid is in the band,
+    holds a building above the maximum, or is a flagged grid of the previous
+    plan that the update did not touch and that stays exactly as it was.  Then
+    the program's optimum, or the bound proven within ``node_limit``
+    branch-and-bound nodes per program and ``max_rounds`` programs (counts:
+    the result does not depend on the machine), is at most what the repair
+    moved counted from where the update placed each building, and that figure is
+    returned.  None when the repair is no such layout, the community has no
+    kept cells or more than ``max_cells`` of them, or the program proves nothing.
+
+    Parameters
+    ----------
+    start, final : dict
+        Code → :class:`~gridgeo.living.state._Grid`: the grids before and after the repair.
+    dirty : set of str
+        Codes of grids whose buildings changed before the repair.
+    ctx : _Context
+        The community's context.
+    node_limit, max_rounds, max_cells : int
+        The limits of :func:`kept_cells_optimum`.
+
+    Returns
+    -------
+    int or None
+
+    Examples
+    --------
+    The three grids of :func:`kept_cells_optimum`'s example, repaired by handing the 200-household building at the
+    border to the second grid: no repair in whole kept cells moves fewer than those 200 households.
+
+    >>> import numpy as np, shapely
+    >>> from gridgeo.living.state import _Context, _Grid
+    >>> from gridgeo.partition.notes import GridNote
+    >>> geoms = np.array([shapely.box(x + 2, 2, x + 8, 8) for x in range(0, 70, 10)], dtype=object)
+    >>> ctx = _Context((300, 500), np.array([120, 200, 200, 100, 200, 200, 200]), geoms, None, 0, "A", "001", 6)
+    >>> ctx.is_new = np.array([True, False, False, False, False, False, False])
+    >>> def grid(code, x0, x1, members):
+    ...     return _Grid(code, shapely.box(x0, 0, x1, 10), set(members), GridNote())
+    >>> start = {"001-01": grid("001-01", 0, 30, {0, 1, 2}), "001-02": grid("001-02", 30, 50, {3, 4}),
+    ...          "001-03": grid("001-03", 50, 70, {5, 6})}
+    >>> final = {"001-01": grid("001-01", 0, 20, {0, 1}), "001-02": grid("001-02", 20, 50, {2, 3, 4}),
+    ...          "001-03": grid("001-03", 50, 70, {5, 6})}
+    >>> kept_cells_bound(start, final, {"001-01"}, ctx)
+    200
+    """
+    region = sorted(c for c, g in start.items() if not g.dedicated and not g.locked and g.members)
+    if not region:
+        return None
+    inside = set().union(*(start[c].members for c in region))
+    others = {c for c in start if c not in region}
+    low, high = ctx.band
+    code_of: dict[int, str] = {}
+    for code, grid in final.items():
+        held = set(grid.members) & inside
+        if not held:
+            continue
+        if code in others or held != set(grid.members):
+            return _no_bound(ctx, f"grid {code} takes part and not, or a building crossed a dedicated or locked grid's border")
+        same = code in start and set(grid.members) == start[code].members
+        flagged = code in start and start[code].note.status not in ("", IN_BAND) and code not in dirty
+        households = ctx.households[sorted(grid.members)]
+        if not (low <= int(households.sum()) <= high or int(households.max()) > high or (flagged and same)):
+            return _no_bound(ctx, f"grid {code} is out of band with an excuse the program does not know")
+        code_of.update(dict.fromkeys(grid.members, code))
+    if set(code_of) != inside or any(code_of.get(b, code) != code for b, code in ctx.pins.items() if b in inside):
+        return _no_bound(ctx, "a building left the repaired grids, or a pin is broken")
+    sites = kept_sites(start, region, ctx)
+    if sites is None:
+        return _no_bound(ctx, "no kept cells")
+    members, _, tess, graph, home = sites
+    if graph.n > max_cells:
+        return _no_bound(ctx, f"{graph.n} cells, above {max_cells}")
+    label: dict[int, str] = {}
+    for local, site in enumerate(tess.site_of_building.tolist()):
+        if label.setdefault(site, code_of[int(members[local])]) != code_of[int(members[local])]:
+            return _no_bound(ctx, "a kept cell is split between grids")
+    cells = np.array([label[s] for s in range(graph.n)], dtype=object)
+    adjacency = graph.shared.tocsr()
+    for code in sorted(set(cells.tolist())):
+        nodes = np.flatnonzero(cells == code)
+        exact = code in start and set(final[code].members) == start[code].members
+        if len(nodes) > 1 and not exact and not _connected(adjacency, nodes):
+            return _no_bound(ctx, f"grid {code} is not connected among the kept cells")
+    is_new = ctx.is_new if ctx.is_new is not None else np.zeros(len(ctx.households), dtype=bool)
+    placed = {b: c for c in region for b in start[c].members}
+    moved = int(sum(int(ctx.households[b]) for b in sorted(inside) if not is_new[b] and code_of[b] != placed[b]))
+    if moved == 0:
+        return 0
+    best = kept_cells_optimum(start, ctx, dirty, time_limit=None, node_limit=node_limit, max_cells=max_cells, max_rounds=max_rounds, guess=moved)
+    if best.bound is None:
+        return _no_bound(ctx, f"the program proved nothing ({best.status})")
+    if best.bound > moved:  # (the repair is a layout of the program: its optimum cannot exceed what it moved)
+        logger.warning("community %s: the kept-cell bound %d exceeds the %d households its repair moved; not reported", ctx.community_id, best.bound, moved)
+        return None
+    logger.debug("community %s: kept-cell bound %d (repair moved %d, %s)", ctx.community_id, best.bound, moved, best.status)
+    return int(best.bound)
+
+
+def _no_bound(ctx: _Context, reason: str) -> None:
+    """Log why a community's repair gets no kept-cell bound."""
+    logger.debug("community %s: no kept-cell bound: %s", ctx.community_id, reason)
+    return None
 
 
 def _connected(adjacency: sp.csr_matrix, nodes: np.ndarray) -> bool:

@@ -42,6 +42,16 @@ households of the other pieces off when it leaves
 (:mod:`gridgeo.living.cutcost`), in the grids where the result keeps the
 buildings that stay connected among the grid's own cells (:func:`_cuts_met`).
 
+When asked (``update(..., kept_cell_bound=True)``), a community whose repair
+moves whole kept cells — every grid cut into its own cells, every cell kept
+whole in one grid (:func:`gridgeo.living.keptoptimum.kept_cells_bound`) — is
+also bounded by the cheapest such repair, solved as an integer program within
+fixed node limits (its optimum, or the bound proven when the limits stop it).
+Its households are counted from where the update placed each building; the
+households of buildings placed away from their previous grid are taken off,
+since the result may count them differently.  The community's bound is the
+larger of that figure and its program's.
+
 Beside the programs, a building above the maximum that the result leaves alone
 in its grid parted from the other buildings of its previous grid, so the
 result moved at least the smaller side (:func:`_isolated_bound`); a community's
@@ -78,11 +88,12 @@ __all__ = ["reported_lower_bound"]
 #: the programs, sharpest first (see the module docstring), and the count of buildings given a grid of their own
 FLOORS, BORDERS, ANYWHERE, NONE = "border floors", "borders", "anywhere", "none"
 ISOLATED = "own grids"
+KEPT = "kept cells"
 #: above this many pairs of grids, the program in which every pair borders is solved without integer variables
 _ANYWHERE_PAIRS = 300
 
 
-def reported_lower_bound(codes, communities, geoms, home, previous, households, is_new, building_geoms, band, fixed_codes, flagged_codes, final) -> tuple[int, dict[str, str]]:
+def reported_lower_bound(codes, communities, geoms, home, previous, households, is_new, building_geoms, band, fixed_codes, flagged_codes, final, *, kept=None) -> tuple[int, dict[str, str]]:
     """The lower bound on households moved, summed over communities, and the program used for each community.
 
     Parameters
@@ -102,6 +113,11 @@ def reported_lower_bound(codes, communities, geoms, home, previous, households, 
         previous plan flagged (no band).
     final : dict
         Code → the update's final grid (``members``: building positions).
+    kept : dict, optional
+        Community code → the fewest existing households a repair in whole kept
+        cells moves, counted from where each building was placed
+        (:func:`gridgeo.living.keptoptimum.kept_cells_bound`), for the
+        communities whose repair is one.
 
     Returns
     -------
@@ -126,6 +142,11 @@ def reported_lower_bound(codes, communities, geoms, home, previous, households, 
         members = [np.flatnonzero(home == code) for code in codes[rows]]
         finals = {c: np.array(sorted(g.members), dtype=np.int64) for c, g in final.items() if c.rsplit("-", 1)[0] == ccode}
         value, program = _community_bound(codes[rows], geoms[rows], members, finals, final_code, households, free_move, building_geoms, band, fixed[rows], flagged[rows])
+        if kept and ccode in kept:
+            # counted from the placement: a building placed away from its previous grid may count there and not here
+            away = sum(int(households[m][free_move[m] & ~np.asarray(is_new, dtype=bool)[m]].sum()) for m, f in zip(members, fixed[rows]) if not f)
+            if kept[ccode] - away > value:
+                value, program = kept[ccode] - away, KEPT
         isolated = _isolated_bound(members, finals, final_code, households, free_move, band, fixed[rows])
         if isolated > value:
             value, program = isolated, ISOLATED

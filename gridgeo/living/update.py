@@ -127,9 +127,10 @@ from ..result import Partition
 from .assemble import _assemble
 from .carve import name_carved
 from .compounds import _compound_outcomes, _join_compound_mates, _previous_compounds, _split_compound_grids
+from .keptoptimum import kept_cells_bound
 from .lineage import add_services, kept_grid_colours, parent_record, read_previous, service_settings
 from .reportbound import reported_lower_bound
-from .seamguard import repair_fitted, require_valid_coverage
+from .seamguard import _copy, repair_fitted, require_valid_coverage
 from .state import _Context, _Grid
 from .unitkeep import REGISTER_COUNT, keep_register_units, register_for_update, require_register
 
@@ -158,6 +159,7 @@ def update(
     register_household: str | None = None,
     register_order: str | list[str] | None = None,
     register_unmatched: str | None = None,
+    kept_cell_bound: bool = False,
 ) -> Partition:
     """Update a previous partition for a new building layer, changing as little as possible.
 
@@ -191,6 +193,12 @@ def update(
     register_building, register_household, register_order, register_unmatched : optional
         The register's columns and the treatment of rows of unknown buildings, as
         in :func:`gridgeo.partition` (default: what the previous plan recorded).
+    kept_cell_bound : bool
+        Also bound the households moved, in every community whose repair moves
+        whole kept cells, by the cheapest such repair: an integer program per
+        repaired community, solved within fixed node limits
+        (:func:`gridgeo.living.keptoptimum.kept_cells_bound`).  Sharper, and
+        slower (seconds to a minute per repaired community).
 
     Returns
     -------
@@ -342,6 +350,7 @@ def update(
         sizes = np.bincount(compound_of[compound_of >= 0], minlength=len(areas.geoms))
     barrier_tree = shapely.STRtree(prep.barriers) if len(prep.barriers) else None
     final: dict[str, _Grid] = {}
+    kept_bounds: dict[str, int | None] = {}
     order = sorted(set(pg_comm.tolist()))
     for ccode in order:
         rows = np.flatnonzero(pg_comm == ccode)
@@ -367,14 +376,18 @@ def update(
             _add_compounds(context, areas, compound_of, sizes, pi)
         community_geom = prep.community_geoms[pi]
         if any(code in dirty_grids for code in grids):
+            start, dirty_before = {code: _copy(grid) for code, grid in grids.items()}, set(dirty_grids)
             repair_fitted(grids, dirty_grids, context, community_geom, metric=metric, crs=crs, order=pg_codes)
             name_carved(grids, context)  # pieces cut off a grown building's grid: numbered after the community's highest
+            if kept_cell_bound and not context.carved:
+                kept_bounds[ccode] = kept_cells_bound(start, grids, dirty_before, context)
         final.update(grids)
         retired_grids = context.retired
     previous_grid = np.full(n, "", dtype=object)
     previous_grid[m] = pb_grid[match[m]]
     lower_bound, _ = reported_lower_bound(
-        pg_codes, pg_comm, pg_metric, home, previous_grid, prep.households, is_new, prep.building_geoms, band, dedicated_codes | protected, flagged, final
+        pg_codes, pg_comm, pg_metric, home, previous_grid, prep.households, is_new, prep.building_geoms, band, dedicated_codes | protected, flagged, final,
+        kept={c: b for c, b in kept_bounds.items() if b is not None},
     )
 
     result, changes = _assemble(

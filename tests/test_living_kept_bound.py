@@ -1,0 +1,129 @@
+"""The kept-cell bound of an update (``update(..., kept_cell_bound=True)``, ``gridgeo update --kept-cell-bound``).
+
+On a real monaco update (5 % of the buildings added at random, seed 1): the bound is at least the programs' bound
+and at most the households the update moved, the plan itself is the same as without it, and it is the same run
+after run; a community's repair that is not a layout in whole kept cells (a grid taking a cell that does not touch
+it) gets no kept-cell bound, and one that is gets at most what it moved from where the update placed each
+building.  The CLI writes the same bound in changes.json.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import gridgeo
+import gridgeo.living.update as update_module
+from gridgeo.cli import main
+from gridgeo.living.keptcells import kept_sites
+from gridgeo.living.keptoptimum import kept_cells_bound
+from gridgeo.living.state import _existing_moved, _is_bad
+
+from .test_living_optimum import _copy
+from .test_living_plans import OPTIONS, change_buildings, load
+
+
+@pytest.fixture(scope="module")
+def monaco_update(tmp_path_factory):
+    """A monaco plan without 5 % of its buildings (seed 1), the full layer, and the update with and without the bound."""
+    communities, buildings = load("monaco")
+    added = change_buildings(buildings, share=0.05, seed=1, concentrated=False)
+    plan = gridgeo.partition(communities, buildings.drop(buildings.index[added]), **OPTIONS)
+    folder = plan.to_files(tmp_path_factory.mktemp("kept_bound") / "plan")
+    plain = update_module.update(folder, buildings, audit=True)
+    sharp = update_module.update(folder, buildings, audit=True, kept_cell_bound=True)
+    return folder, buildings, plain, sharp
+
+
+def test_the_kept_cell_bound_is_sharper_and_never_above_what_moved(monaco_update):
+    folder, buildings, plain, sharp = monaco_update
+    moved = sharp.changes["households_moved"]
+    assert plain.changes["households_moved_lower_bound"] < sharp.changes["households_moved_lower_bound"] <= moved
+    # the plan is the same: only the bound changes
+    assert sharp.changes["households_moved"] == plain.changes["households_moved"]
+    assert sharp.buildings["grid_code"].tolist() == plain.buildings["grid_code"].tolist()
+    assert sharp.grids["geometry"].to_wkb().tolist() == plain.grids["geometry"].to_wkb().tolist()
+    again = update_module.update(folder, buildings, audit=False, kept_cell_bound=True)
+    assert again.changes["households_moved_lower_bound"] == sharp.changes["households_moved_lower_bound"]
+
+
+@pytest.fixture(scope="module")
+def repaired(monaco_update):
+    """The communities the update repairs, as it holds them before and after the repair."""
+    folder, buildings, _, _ = monaco_update
+    out = []
+    original = update_module.repair_fitted
+
+    def capture(grids, dirty, ctx, community_geom, **kwargs):
+        start, before = {code: _copy(grid) for code, grid in grids.items()}, set(dirty)
+        repairs = any(code in dirty and _is_bad(grid, ctx) for code, grid in grids.items())
+        done = original(grids, dirty, ctx, community_geom, **kwargs)
+        if repairs:
+            out.append((start, before, ctx, {code: _copy(grid) for code, grid in grids.items()}))
+        return done
+
+    update_module.repair_fitted = capture
+    try:
+        update_module.update(folder, buildings, audit=False)
+    finally:
+        update_module.repair_fitted = original
+    return out
+
+
+def test_a_repair_in_kept_cells_is_bounded_by_what_it_moved(repaired):
+    bounded = 0
+    for start, dirty, ctx, final in repaired:
+        bound = kept_cells_bound(start, final, dirty, ctx)
+        if bound is not None:
+            bounded += 1
+            assert 0 <= bound <= _existing_moved(start, final, ctx)
+    assert bounded >= 2
+
+
+def test_a_grid_taking_a_cell_that_does_not_touch_it_gets_no_kept_cell_bound(repaired):
+    tried = 0
+    for start, dirty, ctx, final in repaired:
+        if kept_cells_bound(start, final, dirty, ctx) is None:
+            continue
+        region = sorted(c for c, g in start.items() if not g.dedicated and not g.locked and g.members)
+        members, _, tess, graph, _ = kept_sites(start, region, ctx)
+        cell_of = dict(zip(members.tolist(), tess.site_of_building.tolist()))
+        adjacency = graph.shared.tocsr()
+        codes = sorted(c for c, g in final.items() if g.members)
+        for giver in codes:
+            for taker in codes:
+                theirs = {cell_of[b] for b in final[taker].members}
+                # a building of another grid alone in its cell, whose cell touches none of the taker's cells
+                far = [
+                    b for b in sorted(final[giver].members)
+                    if giver != taker and len(final[giver].members) > 1
+                    and not set(adjacency.indices[adjacency.indptr[cell_of[b]] : adjacency.indptr[cell_of[b] + 1]].tolist()) & theirs
+                    and sum(1 for m in members.tolist() if cell_of[m] == cell_of[b]) == 1
+                ]
+                if not far:
+                    continue
+                changed = {code: _copy(grid) for code, grid in final.items()}
+                changed[giver].members.discard(far[0])
+                changed[taker].members.add(far[0])
+                assert kept_cells_bound(start, changed, dirty, ctx) is None
+                tried += 1
+                break
+            else:
+                continue
+            break
+    assert tried >= 1
+
+
+def test_the_cli_writes_the_same_bound(monaco_update, tmp_path):
+    folder, buildings, _, sharp = monaco_update
+    buildings.to_file(tmp_path / "new.gpkg", layer="buildings")
+    out = tmp_path / "v2"
+    result = CliRunner().invoke(main, ["-q", "update", str(folder), "--buildings", str(tmp_path / "new.gpkg"), "-o", str(out), "--kept-cell-bound", "--no-map", "--no-report"])
+    assert result.exit_code == 0, result.output
+    changes = json.loads((out / "changes.json").read_text(encoding="utf-8"))
+    assert changes["households_moved_lower_bound"] == sharp.changes["households_moved_lower_bound"]
+    assert changes["households_moved"] == sharp.changes["households_moved"]
+    assert np.isfinite(changes["share_households_moved"])
