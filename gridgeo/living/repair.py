@@ -194,7 +194,9 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
     The candidates: the region along the cheapest flow (:func:`_repair_along_flow`);
     ``code`` with each neighbour that has room for what it has too much (or
     to spare for what it lacks), up to :data:`_PAIR_TRIES` of them (an added
-    building on the border with a grid that has room goes there); and, for a
+    building on the border with a grid that has room goes there); ``code``
+    with every neighbour that has room at once, so that what it has too much
+    (or lacks) may cross several borders, each its cheapest part; and, for a
     grid above the band, ``code`` alone (split in two, the new grid made of
     its added buildings when they form a connected group,
     :func:`gridgeo.living.addedgroup.split_added_group`); and, when several
@@ -218,7 +220,11 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
             if a == code and not _oversize(grids[b], ctx):
                 w = _weight(grids[b], ctx)
                 room[b] = high - w if weight > high else w - low
-        trials += [[code, b] for b in sorted(room, key=lambda c: (-room[c], c))[:_PAIR_TRIES] if room[b] > 0]
+        roomy = [b for b in sorted(room, key=lambda c: (-room[c], c)) if room[b] > 0]
+        trials += [[code, b] for b in roomy[:_PAIR_TRIES]]
+        if len(roomy) > 1:
+            # every neighbour with room at once: what is too much may go across several borders, each its cheapest part
+            trials.append([code] + sorted(roomy[: ctx.max_region - 1]))
     if weight > high and code in candidates:
         trials.append([code])
     if _several_out_of_band(grids, dirty, ctx):
