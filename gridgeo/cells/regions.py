@@ -39,8 +39,8 @@ from scipy.spatial import Delaunay, QhullError
 __all__ = ["site_regions"]
 
 _GUARD_REACH = 10.0
-#: the columns of a triangle turned to start at vertex 0, 1 or 2 (orientation kept)
-_TURNS = np.array([[0, 1, 2], [1, 2, 0], [2, 0, 1]])
+#: the columns of a triangle turned to start at vertex 0, 1 or 2, orientation kept (rows 0-2) or reversed (rows 3-5)
+_TURNS = np.array([[0, 1, 2], [1, 2, 0], [2, 0, 1], [0, 2, 1], [1, 0, 2], [2, 1, 0]])
 
 
 def site_regions(coords: np.ndarray, labels: np.ndarray, n_sites: int, frame) -> np.ndarray | None:
@@ -97,10 +97,7 @@ def site_regions(coords: np.ndarray, labels: np.ndarray, n_sites: int, frame) ->
     if ccw is None:
         return None
     # counter-clockwise triangles: the edge opposite vertex k runs from vertex k+1 to vertex k+2
-    flip = ~ccw
-    simplices[flip] = simplices[flip][:, [0, 2, 1]]
-    neighbors[flip] = neighbors[flip][:, [0, 2, 1]]
-    simplices, neighbors = _canonical(simplices, neighbors)
+    simplices, neighbors = _canonical(simplices, neighbors, ccw)
     site = label[simplices]
     start, end = site[:, [1, 2, 0]], site[:, [2, 0, 1]]
     # a boundary half-edge: its start belongs to a real site, its end to another; the ridge dual to it
@@ -126,8 +123,9 @@ def site_regions(coords: np.ndarray, labels: np.ndarray, n_sites: int, frame) ->
     if (nxt < 0).any():
         return None
     order, ring = _cycles(nxt)
-    # a Voronoi vertex per triangle on a boundary (the others are never read)
-    used, at = np.unique(t, return_inverse=True)
+    # a Voronoi vertex per triangle on a boundary (the others are never read); t is sorted (np.nonzero's order)
+    first = np.r_[True, t[1:] != t[:-1]]
+    used, at = t[first], np.cumsum(first) - 1
     centres = _circumcentres(points, simplices[used])
     if centres is None:
         return None
@@ -173,15 +171,18 @@ def _delaunay(points: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     return tri.simplices.astype(np.int64), tri.neighbors.astype(np.int64)
 
 
-def _canonical(simplices: np.ndarray, neighbors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _canonical(simplices: np.ndarray, neighbors: np.ndarray, ccw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Counter-clockwise triangles in one order whatever the triangulator: each from its lowest vertex, sorted.
 
-    The rings traced later start at the lowest-numbered boundary half-edge and
-    a circumcentre is computed from a triangle's first vertex, so this order
+    ``ccw`` says which triangles are counter-clockwise already; the others are
+    reversed (their last two vertices, and neighbours, swapped) in the same
+    step that turns each triangle to start at its lowest vertex.  The rings
+    traced later start at the lowest-numbered boundary half-edge and a
+    circumcentre is computed from a triangle's first vertex, so this order
     makes the regions depend on the samples alone.
     """
     m = len(simplices)
-    columns = _TURNS[np.argmin(simplices, axis=1)]
+    columns = _TURNS[np.argmin(simplices, axis=1) + np.where(ccw, 0, 3)]
     simplices, neighbors = np.take_along_axis(simplices, columns, 1), np.take_along_axis(neighbors, columns, 1)
     n = int(simplices.max()) + 1
     if n < 2**21:  # the three vertex numbers as one 63-bit key: one sort instead of three
@@ -244,8 +245,11 @@ def _cycles(nxt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     m = len(nxt)
     ids = np.arange(m)
-    arrows = np.ones(m, dtype=np.int8)
-    count, label = connected_components(sp.csr_matrix((arrows, (ids, nxt)), shape=(m, m)), directed=True, connection="weak")
+    # one arrow out of every element: the compressed rows are built directly (no sort of (row, column) pairs);
+    # float weights, the type the graph routines work in (no conversion there)
+    arrows = np.ones(m)
+    graph = sp.csr_matrix((arrows, nxt, np.arange(m + 1)), shape=(m, m))
+    count, label = connected_components(graph, directed=True, connection="weak")
     low = np.full(count, m, dtype=np.int64)
     np.minimum.at(low, label, ids)
     by_low = np.argsort(low)
@@ -256,7 +260,7 @@ def _cycles(nxt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     last = nxt == low[label]
     succ[last] = onward[rank[label[last]]]
     kept = succ >= 0
-    path = sp.csr_matrix((arrows[kept], (ids[kept], succ[kept])), shape=(m, m))
+    path = sp.csr_matrix((arrows[kept], succ[kept], np.r_[0, np.cumsum(kept)]), shape=(m, m))
     order = depth_first_order(path, 0, directed=True, return_predecessors=False)
     return order, rank[label[order]]
 
