@@ -173,7 +173,8 @@ def _delaunay(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] |
         triangles = None
     if triangles is not None and len(triangles):
         simplices = triangles["vertices"].astype(np.int64)
-        inside = simplices.min(axis=1) >= 3
+        inside = np.ones(len(simplices), dtype=bool)
+        inside[np.flatnonzero(simplices.ravel() < 3) // 3] = False  # a few triangles: a flat test, not a row-wise one
         if inside.any():
             # CDT's neighbour k lies across the edge from vertex k to vertex k + 1, opposite vertex k + 2
             raw = triangles["neighbors"][:, [1, 2, 0]]
@@ -205,9 +206,9 @@ def _ranks(triangles: np.ndarray) -> np.ndarray:
 
 def _orientations(points: np.ndarray, simplices: np.ndarray, inside: np.ndarray) -> np.ndarray | None:
     """Whether each triangle is counter-clockwise; ``None`` when one of those ``inside`` is flat."""
-    a = points[simplices[:, 0]]
-    ab = points[simplices[:, 1]] - a
-    ac = points[simplices[:, 2]] - a
+    corners = points[simplices]
+    ab = corners[:, 1] - corners[:, 0]
+    ac = corners[:, 2] - corners[:, 0]
     cross = ab[:, 0] * ac[:, 1] - ab[:, 1] * ac[:, 0]
     if (inside & ~(np.isfinite(cross) & (cross != 0))).any():
         return None
