@@ -172,14 +172,25 @@ def _shared_by_segments(cells: np.ndarray):
     key is then its two vertex numbers, smaller first, so one integer sort puts
     the segments in the lexicographic order of their rounded endpoints.
     """
-    rings, ring_owner = shapely.get_rings(cells, return_index=True)
-    coords, ring_of = shapely.get_coordinates(rings, return_index=True)
+    # the cells' coordinates, ring after ring (exterior first), without a ring object per ring: a segment joins
+    # two consecutive coordinates of one cell, except from a ring's last coordinate to the next ring's first
+    coords, cell_of = shapely.get_coordinates(cells, return_index=True)
+    follows = cell_of[1:] == cell_of[:-1]
+    holed = np.flatnonzero(shapely.get_num_interior_rings(cells) > 0)
+    if len(holed):
+        sizes = shapely.get_num_coordinates(cells)
+        rings, ring_of = shapely.get_rings(cells[holed], return_index=True)
+        # each ring's last coordinate: its cell's first coordinate, plus the sizes of the cell's rings up to it
+        through = np.cumsum(shapely.get_num_coordinates(rings))
+        before = np.r_[0, through][np.searchsorted(ring_of, np.arange(len(holed)))]
+        last = (np.cumsum(sizes) - sizes)[holed][ring_of] + through - before[ring_of] - 1
+        follows[last[last < len(follows)]] = False
     order, vertex = group_rows(np.round(coords, 6) + 0.0)
     number = np.empty(len(coords), dtype=np.int64)
     number[order] = vertex
-    same_ring = np.flatnonzero(ring_of[1:] == ring_of[:-1])
+    same_ring = np.flatnonzero(follows)
     a, b = number[same_ring], number[same_ring + 1]
-    owner = ring_owner[ring_of[same_ring]]
+    owner = cell_of[same_ring]
     key = np.minimum(a, b) * (int(vertex[-1]) + 1 if len(vertex) else 1) + np.maximum(a, b)
     order = np.argsort(key, kind="stable")
     key = key[order]
