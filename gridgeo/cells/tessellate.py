@@ -77,9 +77,8 @@ def _samples(buildings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         inner[small] = shapely.point_on_surface(buildings[polygonal][small])
         shrunk[polygonal] = inner
     dense = shapely.segmentize(shrunk, _SPACING_M)
-    dense_kinds = shapely.get_type_id(dense)
-    boundaries = np.where((dense_kinds == 3) | (dense_kinds == 6), shapely.boundary(dense), dense)
-    coords, index = shapely.get_coordinates(boundaries, return_index=True)
+    # the samples: the coordinates of every ring (exterior first), as in the outlines' boundaries, or the point
+    coords, index = shapely.get_coordinates(dense, return_index=True)
     # closed rings repeat their first vertex: drop exact duplicates within and across buildings
     order, group = group_rows(np.round(coords, 3) + 0.0)
     starts = np.ones(len(group), dtype=bool)
