@@ -132,6 +132,7 @@ def tessellate_part(
     *,
     groups: np.ndarray | None = None,
     group_geoms: np.ndarray | None = None,
+    points: np.ndarray | None = None,
 ) -> Tessellation:
     """Tessellate one polygon ``part`` among ``buildings`` (all inside it).
 
@@ -148,6 +149,9 @@ def tessellate_part(
         facility's grounds, a compound's wall).
     group_geoms : ndarray of Polygon, optional
         The polygon of each group, inside ``part``; a group may hold no building.
+    points : ndarray of Point, optional
+        Each building's representative point (``shapely.point_on_surface``),
+        when the caller has them already; computed otherwise.
 
     Returns
     -------
@@ -181,13 +185,16 @@ def tessellate_part(
     unit_of_building[grouped] = len(loose) + groups[grouped]
     group_units = len(loose) + np.arange(len(group_geoms))
     m = len(units)
-    unit_anchors = shapely.point_on_surface(units)
+    if points is None:
+        unit_anchors = shapely.point_on_surface(units)
+    else:
+        unit_anchors = np.concatenate([np.asarray(points, dtype=object)[loose], shapely.point_on_surface(np.asarray(group_geoms, dtype=object))])
     if m == 1:
         return Tessellation(np.array([part], dtype=object), np.zeros(n, dtype=np.int64), np.zeros(len(group_geoms), dtype=np.int64), unit_anchors)
     coords, labels = _samples(units)
     # units left without samples of their own join the site of the unit they duplicate
     site_of_unit = np.full(m, -1, dtype=np.int64)
-    present = np.unique(labels)
+    present = labels[np.flatnonzero(np.diff(labels, prepend=-1))]  # the labels are grouped by unit, in unit order
     site_of_unit[present] = np.arange(len(present))
     missing = np.flatnonzero(site_of_unit < 0)
     if len(missing):
@@ -540,13 +547,16 @@ def join_held_sites(tess: Tessellation, held: np.ndarray, weight: np.ndarray, hi
     if not merged:
         return tess
     kept, new_of_old = np.unique(roots, return_inverse=True)
-    cells = np.empty(len(kept), dtype=object)
-    anchors = np.empty(len(kept), dtype=object)
-    for new, r in enumerate(kept):
-        members = np.flatnonzero(roots == r)
-        cells[new] = merged.get(int(r), tess.cells[r])
-        # the point of the site with the most households anchors the joined site
-        anchors[new] = tess.anchors[members[int(np.argmax(weight[members]))]] if tess.anchors is not None else None
+    # a root left alone is its own site (a rejected join was undone above): its cell and anchor stay
+    cells = tess.cells[kept]
+    anchors = tess.anchors[kept] if tess.anchors is not None else np.full(len(kept), None, dtype=object)
+    for r, union in merged.items():
+        new = int(np.searchsorted(kept, r))
+        cells[new] = union
+        if tess.anchors is not None:
+            # the point of the site with the most households anchors the joined site
+            members = np.flatnonzero(roots == r)
+            anchors[new] = tess.anchors[members[int(np.argmax(weight[members]))]]
     return Tessellation(
         cells,
         new_of_old[tess.site_of_building],

@@ -279,9 +279,9 @@ def partition_community(
             continue
         with timings.stage("tessellation"):
             if local_groups is not None and len(here):
-                tess = tessellate_part(part, buildings[members], groups=local_groups, group_geoms=clipped)
+                tess = tessellate_part(part, buildings[members], groups=local_groups, group_geoms=clipped, points=points[members])
             else:
-                tess = tessellate_part(part, buildings[members])
+                tess = tessellate_part(part, buildings[members], points=points[members])
         local_barriers = None
         if barriers is not None and len(barriers):
             hits = shapely.STRtree(barriers).query(part, predicate="intersects")
