@@ -124,7 +124,8 @@ def site_regions(coords: np.ndarray, labels: np.ndarray, n_sites: int, frame) ->
     n = neighbors[t, j]
     if (n < 0).any() or not inside[n].all():
         return None
-    back = np.argmax(neighbors[n] == t[:, None], axis=1)
+    around = neighbors[n]  # n's neighbours: t is one of them (the first match, as argmax would find it)
+    back = np.where(around[:, 0] == t, 0, np.where(around[:, 1] == t, 1, 2))
     ids = t * 3 + k
     target = n * 3 + back
     # the boundary half-edge each one leads to, by a table over all half-edges (-1: not a boundary half-edge)
@@ -204,12 +205,22 @@ def _ranks(triangles: np.ndarray) -> np.ndarray:
     return rank
 
 
+def _corners(points: np.ndarray, simplices: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The x and the y of each triangle's vertex 0, and its edges to vertices 1 and 2 (x, y), as flat arrays.
+
+    One gather per coordinate and vertex from contiguous columns: several times
+    cheaper than gathering rows of ``points``, with the same values.
+    """
+    x, y = np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
+    first, second, third = simplices.T
+    ax, ay = x[first], y[first]
+    return ax, ay, x[second] - ax, y[second] - ay, x[third] - ax, y[third] - ay
+
+
 def _orientations(points: np.ndarray, simplices: np.ndarray, inside: np.ndarray) -> np.ndarray | None:
     """Whether each triangle is counter-clockwise; ``None`` when one of those ``inside`` is flat."""
-    corners = points[simplices]
-    ab = corners[:, 1] - corners[:, 0]
-    ac = corners[:, 2] - corners[:, 0]
-    cross = ab[:, 0] * ac[:, 1] - ab[:, 1] * ac[:, 0]
+    _, _, abx, aby, acx, acy = _corners(points, simplices)
+    cross = abx * acy - aby * acx
     if (inside & ~(np.isfinite(cross) & (cross != 0))).any():
         return None
     return cross > 0
@@ -221,16 +232,14 @@ def _circumcentres(points: np.ndarray, simplices: np.ndarray) -> np.ndarray | No
     Computed from the triangle's vertex 0 and the two edges leaving it; which
     of vertices 1 and 2 comes first does not change a bit of the result.
     """
-    a = points[simplices[:, 0]]
-    ab = points[simplices[:, 1]] - a
-    ac = points[simplices[:, 2]] - a
-    cross = ab[:, 0] * ac[:, 1] - ab[:, 1] * ac[:, 0]
-    b2 = (ab**2).sum(axis=1)
-    c2 = (ac**2).sum(axis=1)
+    ax, ay, abx, aby, acx, acy = _corners(points, simplices)
+    cross = abx * acy - aby * acx
+    b2 = abx * abx + aby * aby
+    c2 = acx * acx + acy * acy
     d = 2.0 * cross
-    ux = (ac[:, 1] * b2 - ab[:, 1] * c2) / d
-    uy = (ab[:, 0] * c2 - ac[:, 0] * b2) / d
-    centres = a + np.column_stack([ux, uy])
+    ux = (acy * b2 - aby * c2) / d
+    uy = (abx * c2 - acx * b2) / d
+    centres = np.column_stack([ax + ux, ay + uy])
     if not np.all(np.isfinite(centres)):
         return None
     return centres
