@@ -147,7 +147,8 @@ def site_regions(coords: np.ndarray, labels: np.ndarray, n_sites: int, frame) ->
     centres = _circumcentres(points, turned)
     if centres is None:
         return None
-    vertices = centres[at[order]] + center
+    corner = at[order]
+    vertices = np.column_stack([centres[:, 0][corner] + center[0], centres[:, 1][corner] + center[1]])
     ring_site = owner[order]
     return _polygons(vertices, ring, ring_site, n_sites)
 

@@ -83,7 +83,9 @@ def _samples(buildings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     order, group = group_rows(np.round(coords, 3) + 0.0)
     starts = np.ones(len(group), dtype=bool)
     starts[1:] = group[1:] != group[:-1]
-    first = np.sort(order[starts])
+    kept = np.zeros(len(coords), dtype=bool)
+    kept[order[starts]] = True  # the first of each group (the sort is stable), in input order
+    first = np.flatnonzero(kept)
     coords = coords[first]
     # GEOS returns broken Voronoi cells for collinear / cocircular samples (regular layouts);
     # a fixed sub-millimetre jitter removes the degeneracy and keeps results reproducible
