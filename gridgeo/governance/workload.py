@@ -213,18 +213,24 @@ def _two_opt_neighbours(dist: np.ndarray, tour: np.ndarray, limit: int) -> tuple
     n = len(tour)
     neighbours = np.argsort(dist, axis=1, kind="stable")[:, 1 : _NEIGHBOURS + 1]
     rows = np.arange(n)[:, None]
+    steps = np.arange(n)
+    flat = dist.ravel()
+    ring = np.empty(n + 1, dtype=np.int64)  # the tour and its first point again: ring[x + 1] follows ring[x]
     position = np.empty(n, dtype=np.int64)
     moves = 0
     while moves < limit:
-        position[tour] = np.arange(n)
+        position[tour] = steps
         j = position[neighbours[tour]]  # tour position of each neighbour of the point at position i
         lo, hi = np.minimum(rows, j), np.maximum(rows, j)
-        after_hi = (hi + 1) % n
-        ok = (hi - lo >= 2) & ~((lo == 0) & (hi == n - 1))
-        # a point at the same place as another can list itself among its neighbours (lo == hi, not ok): the
-        # wrap keeps its index in range at the tour's end
-        a, b, c, d = tour[lo], tour[(lo + 1) % n], tour[hi], tour[after_hi]
-        delta = np.where(ok, dist[a, c] + dist[b, d] - dist[a, b] - dist[c, d], np.inf)
+        gap = hi - lo
+        # edges that meet make no move: neighbouring positions, or the first and the last edge of the tour
+        ok = (gap >= 2) & (gap != n - 1)
+        ring[:n] = tour
+        ring[n] = tour[0]
+        a, c = ring[lo] * n, ring[hi]
+        b, d = ring[lo + 1], ring[hi + 1]
+        edge = flat[tour * n + ring[1:]]  # edge x joins tour[x] to tour[x + 1]
+        delta = np.where(ok, flat[a + c] + flat[b * n + d] - edge[lo] - edge[hi], np.inf)
         best = int(np.argmin(delta))
         if not delta.flat[best] < -1e-7:
             break
