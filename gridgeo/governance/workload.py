@@ -118,15 +118,15 @@ def nearest_neighbour_tour(dist: np.ndarray, *, start: int = 0) -> np.ndarray:
     if n <= _LIST_POINTS and np.isfinite(dist).all():
         return np.array(nearest_neighbour_list(dist.tolist(), int(start)), dtype=np.int64)
     order = np.empty(n, dtype=np.int64)
-    visited = np.zeros(n, dtype=bool)
+    # a visited point's column set to infinity in a copy of the table: one row read and one argmin per step
+    table = np.array(dist, dtype=np.float64)
     current = int(start)
     for step in range(n):
         order[step] = current
-        visited[current] = True
+        table[:, current] = np.inf
         if step == n - 1:
             break
-        row = np.where(visited, np.inf, dist[current])
-        current = int(np.argmin(row))
+        current = int(np.argmin(table[current]))
     return order
 
 
