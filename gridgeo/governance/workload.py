@@ -187,10 +187,11 @@ def two_opt(dist: np.ndarray, order, *, max_moves: int | None = None) -> np.ndar
     nxt = np.roll(np.arange(n), -1)
     valid = np.triu(np.ones((n, n), dtype=bool), 2)
     valid[0, n - 1] = False  # the two edges meet at the start
+    steps, following = np.arange(n), np.ix_(nxt, nxt)
     for _ in range(limit - moves):
         p = dist[np.ix_(tour, tour)]
-        edge = p[np.arange(n), nxt]
-        delta = p + p[np.ix_(nxt, nxt)] - edge[:, None] - edge[None, :]
+        edge = p[steps, nxt]
+        delta = p + p[following] - edge[:, None] - edge[None, :]
         delta = np.where(valid, delta, np.inf)
         best = int(np.argmin(delta))
         if not delta.flat[best] < -1e-7:
