@@ -196,6 +196,12 @@ def _ranks(triangles: np.ndarray) -> np.ndarray:
 
     The three numbers as one key below 2**60 (so that ``3 * key + 2`` stays an
     int64), else each row's rank.
+
+    Examples
+    --------
+    >>> rows = np.array([[3, 9, 4], [3, 5, 7], [1, 8, 2]])
+    >>> _ranks(rows).argsort().tolist(), _ranks(rows + 2**20).tolist()
+    ([2, 1, 0], [2, 1, 0])
     """
     n = int(triangles.max()) + 1
     if n < 2**20:
