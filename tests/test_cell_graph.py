@@ -55,3 +55,15 @@ def test_cells_with_holes_share_their_hole_rings_and_no_edge_across_rings():
     assert _pairs(left, right, lengths) == _pairs(*_shared_by_intersection(cells))
     graph = build_cell_graph(cells, np.ones(6, dtype=np.int64), shapely.point_on_surface(cells), outline_length=160.0)
     assert graph.shared.nnz == 10 and graph.shared[0, 2] == 14.0
+
+
+def test_only_polygon_cells_are_matched_by_segments():
+    # a MultiPolygon (or empty) cell has no rings to match, as shapely.get_rings gives none: its parts' last and
+    # first vertices are never joined into a segment, and the polygons' shared edges are unchanged beside it
+    pieces = shapely.MultiPolygon([shapely.box(30, 30, 40, 40), shapely.box(0, 30, 10, 40)])
+    block = shapely.Polygon([(0, 0), (30, 0), (30, 30), (10, 30), (0, 30)])  # a vertex where its northern neighbour starts
+    plain = [block, shapely.box(30, 0, 40, 30), shapely.box(10, 30, 30, 40)]
+    with_others = np.array([plain[0], pieces, plain[1], shapely.Polygon(), plain[2]], dtype=object)
+    left, right, lengths = _shared_by_segments(with_others)
+    assert _pairs(left, right, lengths) == {(0, 2): 30.0, (0, 4): 20.0}
+    assert _pairs(*_shared_by_segments(np.array(plain, dtype=object))) == {(0, 1): 30.0, (0, 2): 20.0}

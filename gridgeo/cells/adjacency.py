@@ -172,14 +172,17 @@ def _shared_by_segments(cells: np.ndarray):
     key is then its two vertex numbers, smaller first, so one integer sort puts
     the segments in the lexicographic order of their rounded endpoints.
     """
-    # the cells' coordinates, ring after ring (exterior first), without a ring object per ring: a segment joins
-    # two consecutive coordinates of one cell, except from a ring's last coordinate to the next ring's first
-    coords, cell_of = shapely.get_coordinates(cells, return_index=True)
+    # the Polygon cells' coordinates, ring after ring (exterior first), without a ring object per ring: a segment
+    # joins two consecutive coordinates of one cell, except from a ring's last coordinate to the next ring's first
+    # (other geometry types have no rings here, as for shapely.get_rings)
+    polygons = np.flatnonzero(shapely.get_type_id(cells) == 3)
+    coords, which = shapely.get_coordinates(cells[polygons], return_index=True)
+    cell_of = polygons[which]
     follows = cell_of[1:] == cell_of[:-1]
-    holed = np.flatnonzero(shapely.get_num_interior_rings(cells) > 0)
+    holed = np.flatnonzero(shapely.get_num_interior_rings(cells[polygons]) > 0)
     if len(holed):
-        sizes = shapely.get_num_coordinates(cells)
-        rings, ring_of = shapely.get_rings(cells[holed], return_index=True)
+        sizes = shapely.get_num_coordinates(cells[polygons])
+        rings, ring_of = shapely.get_rings(cells[polygons[holed]], return_index=True)
         # each ring's last coordinate: its cell's first coordinate, plus the sizes of the cell's rings up to it
         through = np.cumsum(shapely.get_num_coordinates(rings))
         before = np.r_[0, through][np.searchsorted(ring_of, np.arange(len(holed)))]
