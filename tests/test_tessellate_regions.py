@@ -120,6 +120,29 @@ def test_cdt_and_qhull_give_the_same_regions(taipei_parts, monkeypatch):
     assert (shapely.to_wkb(with_cdt) == shapely.to_wkb(with_qhull)).all()
 
 
+def test_triangles_handed_either_way_round_give_the_same_regions(taipei_parts, monkeypatch):
+    # a triangulator may hand a triangle from any vertex and clockwise: every third triangle turned, every second
+    # reversed (vertices 1 and 2 swapped, with their neighbours), and the regions are the same to the bit
+    part, footprints = taipei_parts[2]
+    coords, labels = _samples(footprints)
+    n_sites = int(labels.max()) + 1
+    expected = site_regions(coords, labels, n_sites, part)
+    delaunay = regions_module._delaunay
+
+    def shuffled(points):
+        simplices, neighbors, inside = delaunay(points)
+        turn = np.arange(len(simplices)) % 3 == 0
+        simplices[turn], neighbors[turn] = simplices[turn][:, [1, 2, 0]], neighbors[turn][:, [1, 2, 0]]
+        flip = np.arange(len(simplices)) % 2 == 1
+        simplices[flip], neighbors[flip] = simplices[flip][:, [0, 2, 1]], neighbors[flip][:, [0, 2, 1]]
+        return simplices, neighbors, inside
+
+    monkeypatch.setattr(regions_module, "_delaunay", shuffled)
+    again = site_regions(coords, labels, n_sites, part)
+    assert expected is not None and again is not None
+    assert (shapely.to_wkb(again) == shapely.to_wkb(expected)).all()
+
+
 def test_duplicate_samples_are_left_to_qhull():
     # CDT refuses a repeated point; Qhull keeps one of the two and the regions are still traced
     coords = np.array([[0.0, 0.0], [10.0, 0.3], [0.2, 10.0], [10.1, 10.2], [10.0, 0.3]])

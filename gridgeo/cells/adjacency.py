@@ -165,19 +165,42 @@ def _shared_by_intersection(cells: np.ndarray):
 
 
 def _shared_by_segments(cells: np.ndarray):
-    """Shared boundary length of every pair of cells, by matching identical boundary segments."""
-    rings, ring_owner = shapely.get_rings(cells, return_index=True)
-    coords, ring_of = shapely.get_coordinates(rings, return_index=True)
-    same_ring = ring_of[1:] == ring_of[:-1]
-    start, end = coords[:-1][same_ring], coords[1:][same_ring]
-    owner = ring_owner[ring_of[:-1][same_ring]]
-    a, b = np.round(start, 6), np.round(end, 6)
-    swap = (a[:, 0] > b[:, 0]) | ((a[:, 0] == b[:, 0]) & (a[:, 1] > b[:, 1]))
-    key = np.concatenate([np.where(swap[:, None], b, a), np.where(swap[:, None], a, b)], axis=1)
-    order, segment = group_rows(key + 0.0)
-    length = np.hypot(*(end - start).T)
+    """Shared boundary length of every pair of cells, by matching identical boundary segments.
+
+    Vertices are matched first (rounded to the micrometre), each numbered by
+    its rank in the lexicographic order of the rounded coordinates; a segment's
+    key is then its two vertex numbers, smaller first, so one integer sort puts
+    the segments in the lexicographic order of their rounded endpoints.
+    """
+    # the Polygon cells' coordinates, ring after ring (exterior first), without a ring object per ring: a segment
+    # joins two consecutive coordinates of one cell, except from a ring's last coordinate to the next ring's first
+    # (other geometry types have no rings here, as for shapely.get_rings)
+    polygons = np.flatnonzero(shapely.get_type_id(cells) == 3)
+    coords, which = shapely.get_coordinates(cells[polygons], return_index=True)
+    cell_of = polygons[which]
+    follows = cell_of[1:] == cell_of[:-1]
+    holed = np.flatnonzero(shapely.get_num_interior_rings(cells[polygons]) > 0)
+    if len(holed):
+        sizes = shapely.get_num_coordinates(cells[polygons])
+        rings, ring_of = shapely.get_rings(cells[polygons[holed]], return_index=True)
+        # each ring's last coordinate: its cell's first coordinate, plus the sizes of the cell's rings up to it
+        through = np.cumsum(shapely.get_num_coordinates(rings))
+        before = np.r_[0, through][np.searchsorted(ring_of, np.arange(len(holed)))]
+        last = (np.cumsum(sizes) - sizes)[holed][ring_of] + through - before[ring_of] - 1
+        follows[last[last < len(follows)]] = False
+    order, vertex = group_rows(np.round(coords, 6) + 0.0)
+    number = np.empty(len(coords), dtype=np.int64)
+    number[order] = vertex
+    same_ring = np.flatnonzero(follows)
+    a, b = number[same_ring], number[same_ring + 1]
+    owner = cell_of[same_ring]
+    key = np.minimum(a, b) * (int(vertex[-1]) + 1 if len(vertex) else 1) + np.maximum(a, b)
+    order = np.argsort(key, kind="stable")
+    key = key[order]
+    x, y = np.ascontiguousarray(coords[:, 0]), np.ascontiguousarray(coords[:, 1])  # gathers from columns: cheaper
+    length = np.hypot(x[same_ring + 1] - x[same_ring], y[same_ring + 1] - y[same_ring])
     owner, length = owner[order], length[order]
-    twin = np.flatnonzero((segment[1:] == segment[:-1]) & (owner[1:] != owner[:-1]))
+    twin = np.flatnonzero((key[1:] == key[:-1]) & (owner[1:] != owner[:-1]))
     first, second = owner[twin], owner[twin + 1]
     lo, hi = np.minimum(first, second), np.maximum(first, second)
     pair = lo.astype(np.int64) * len(cells) + hi

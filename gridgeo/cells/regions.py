@@ -20,7 +20,13 @@ exact orientation and in-circle predicates), 3 to 6 times faster than Qhull
 (:class:`scipy.spatial.Delaunay`) on the samples of a community; Qhull takes
 over when CDT refuses the points.  The samples are jittered (no four on a
 circle), so their Delaunay triangulation is unique and both give the same
-triangles.
+triangles, numbered differently: the rings are traced in the triangulator's
+numbering, then started and ordered by a key of each boundary half-edge
+made of vertex numbers only (its triangle's vertices from the lowest,
+counter-clockwise, then its place there), and each circumcentre is computed
+from its triangle's lowest vertex, so the regions are the same to the bit
+whichever triangulator ran, without sorting the triangulation (only the
+rings, by their smallest key).
 
 Degenerate input (a zero-area triangle, a ring that does not close into a
 valid polygon) returns ``None``; the caller then uses GEOS's Voronoi
@@ -87,25 +93,27 @@ def site_regions(coords: np.ndarray, labels: np.ndarray, n_sites: int, frame) ->
     # not four, since four guards on a circle are a degenerate (cocircular) input, which slows Qhull down
     angle = np.pi / 2 + np.arange(3) * 2 * np.pi / 3
     guards = _GUARD_REACH * reach * np.column_stack([np.cos(angle), np.sin(angle)])
-    points = np.vstack([coords - center, guards])
-    label = np.r_[labels, np.full(3, n_sites, dtype=np.int64)]
-    triangulation = _delaunay(points)
+    # the triangulators number the points from 3 (CDT's own enclosing vertices are 0-2; their coordinates
+    # are never read, only their triangles' orientation, which is ignored)
+    points = np.vstack([np.zeros((3, 2)), coords - center, guards])
+    label = np.r_[np.full(3, n_sites + 1, dtype=np.int64), labels, np.full(3, n_sites, dtype=np.int64)]
+    triangulation = _delaunay(points[3:])
     if triangulation is None:
         return None
-    simplices, neighbors = triangulation
-    ccw = _orientations(points, simplices)
+    simplices, neighbors, inside = triangulation
+    ccw = _orientations(points, simplices, inside)
     if ccw is None:
         return None
     # counter-clockwise triangles: the edge opposite vertex k runs from vertex k+1 to vertex k+2
-    flip = ~ccw
-    simplices[flip] = simplices[flip][:, [0, 2, 1]]
-    neighbors[flip] = neighbors[flip][:, [0, 2, 1]]
-    simplices, neighbors = _canonical(simplices, neighbors)
+    flip = inside & ~ccw
+    if flip.any():
+        simplices[flip] = simplices[flip][:, [0, 2, 1]]
+        neighbors[flip] = neighbors[flip][:, [0, 2, 1]]
     site = label[simplices]
     start, end = site[:, [1, 2, 0]], site[:, [2, 0, 1]]
     # a boundary half-edge: its start belongs to a real site, its end to another; the ridge dual to it
     # runs from the neighbour's circumcentre to this triangle's, with the start's site on its left
-    t, k = np.nonzero((start != end) & (start < n_sites))
+    t, k = np.nonzero((start != end) & (start < n_sites) & inside[:, None])
     if not len(t):
         return None
     owner = start[t, k]
@@ -114,9 +122,10 @@ def site_regions(coords: np.ndarray, labels: np.ndarray, n_sites: int, frame) ->
     third = site[t, k]
     j = np.where(third != owner, (k + 2) % 3, (k + 1) % 3)
     n = neighbors[t, j]
-    if (n < 0).any():
+    if (n < 0).any() or not inside[n].all():
         return None
-    back = np.argmax(neighbors[n] == t[:, None], axis=1)
+    around = neighbors[n]  # n's neighbours: t is one of them (the first match, as argmax would find it)
+    back = np.where(around[:, 0] == t, 0, np.where(around[:, 1] == t, 1, 2))
     ids = t * 3 + k
     target = n * 3 + back
     # the boundary half-edge each one leads to, by a table over all half-edges (-1: not a boundary half-edge)
@@ -125,22 +134,34 @@ def site_regions(coords: np.ndarray, labels: np.ndarray, n_sites: int, frame) ->
     nxt = slot[target]
     if (nxt < 0).any():
         return None
-    order, ring = _cycles(nxt)
-    # a Voronoi vertex per triangle on a boundary (the others are never read)
-    used, at = np.unique(t, return_inverse=True)
-    centres = _circumcentres(points, simplices[used])
+    # the triangles on a boundary (t is sorted: np.nonzero's order), each turned to start at its lowest vertex
+    first = np.r_[True, t[1:] != t[:-1]]
+    used, at = t[first], np.cumsum(first) - 1
+    lowest = np.argmin(simplices[used], axis=1)
+    turned = np.take_along_axis(simplices[used], _TURNS[lowest], 1)
+    # each boundary half-edge's place in one order whatever the triangulator: by its triangle's vertex numbers
+    # (from the lowest, counter-clockwise), then by its place in the turned triangle
+    key = _ranks(turned)[at] * 3 + (k - lowest[at]) % 3
+    order, ring = _cycles(nxt, key)
+    # a Voronoi vertex per triangle on a boundary (the others are never read), computed from its lowest vertex
+    centres = _circumcentres(points, turned)
     if centres is None:
         return None
-    vertices = centres[at[order]] + center
+    corner = at[order]
+    vertices = np.column_stack([centres[:, 0][corner] + center[0], centres[:, 1][corner] + center[1]])
     ring_site = owner[order]
     return _polygons(vertices, ring, ring_site, n_sites)
 
 
-def _delaunay(points: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+def _delaunay(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """The Delaunay triangles of ``points`` (distinct) and their neighbours, or ``None`` for flat input.
 
-    In scipy's convention: neighbour ``k`` of a triangle lies across the edge
-    opposite its vertex ``k``, -1 where there is none.
+    Vertex numbers are ``3 + `` the point's index (CDT's own enclosing
+    vertices are 0-2).  Neighbour ``k`` of a triangle lies across the edge
+    opposite its vertex ``k`` (scipy's convention), -1 where there is none.
+    ``inside`` marks the triangles of the points alone: CDT's triangles on its
+    enclosing vertices stay in the arrays (dropping them would renumber the
+    others) and are never traced.
     """
     if not np.isfinite(points).all():
         return None
@@ -149,58 +170,65 @@ def _delaunay(points: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
             pythoncdt.VertexInsertionOrder.AUTO, pythoncdt.IntersectingConstraintEdges.NOT_ALLOWED, 0.0
         )
         triangulation.insert_vertices(np.ascontiguousarray(points, dtype=np.float64))
-        triangles = triangulation.triangles_array(copy=True)
+        triangles = triangulation.triangles_array(copy=False)  # read below, while the triangulation lives
     except (RuntimeError, ValueError):  # CDT refuses duplicate points: Qhull decides
         triangles = None
     if triangles is not None and len(triangles):
-        # CDT's own super-triangle (vertices 0-2) encloses the points: its triangles go here, in array
-        # operations, rather than in CDT's erase_super_triangle (a quarter of the triangulation's time)
         simplices = triangles["vertices"].astype(np.int64)
-        inside = (simplices >= 3).all(axis=1)
-        m = len(simplices)
-        position = np.full(m + 1, -1, dtype=np.int64)  # the last entry: no neighbour
-        position[np.flatnonzero(inside)] = np.arange(int(inside.sum()))
-        neighbors = triangles["neighbors"].astype(np.int64)
-        neighbors[neighbors == pythoncdt.NO_NEIGHBOR] = m
-        # CDT's neighbour k lies across the edge from vertex k to vertex k + 1, opposite vertex k + 2
-        neighbors = position[neighbors[inside][:, [1, 2, 0]]]
-        if len(neighbors):
-            return simplices[inside] - 3, neighbors
+        inside = np.ones(len(simplices), dtype=bool)
+        inside[np.flatnonzero(simplices.ravel() < 3) // 3] = False  # a few triangles: a flat test, not a row-wise one
+        if inside.any():
+            # CDT's neighbour k lies across the edge from vertex k to vertex k + 1, opposite vertex k + 2
+            raw = triangles["neighbors"][:, [1, 2, 0]]
+            neighbors = raw.astype(np.int64)
+            neighbors[raw == pythoncdt.NO_NEIGHBOR] = -1
+            return simplices, neighbors, inside
     try:
         tri = Delaunay(points)
     except (QhullError, ValueError):  # Qhull refuses flat input
         return None
-    return tri.simplices.astype(np.int64), tri.neighbors.astype(np.int64)
+    simplices = tri.simplices.astype(np.int64) + 3
+    return simplices, tri.neighbors.astype(np.int64), np.ones(len(simplices), dtype=bool)
 
 
-def _canonical(simplices: np.ndarray, neighbors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Counter-clockwise triangles in one order whatever the triangulator: each from its lowest vertex, sorted.
+def _ranks(triangles: np.ndarray) -> np.ndarray:
+    """Integers in the lexicographic order of the rows of ``triangles`` (vertex numbers, distinct rows).
 
-    The rings traced later start at the lowest-numbered boundary half-edge and
-    a circumcentre is computed from a triangle's first vertex, so this order
-    makes the regions depend on the samples alone.
+    The three numbers as one key below 2**60 (so that ``3 * key + 2`` stays an
+    int64), else each row's rank.
+
+    Examples
+    --------
+    >>> rows = np.array([[3, 9, 4], [3, 5, 7], [1, 8, 2]])
+    >>> _ranks(rows).argsort().tolist(), _ranks(rows + 2**20).tolist()
+    ([2, 1, 0], [2, 1, 0])
     """
-    m = len(simplices)
-    columns = _TURNS[np.argmin(simplices, axis=1)]
-    simplices, neighbors = np.take_along_axis(simplices, columns, 1), np.take_along_axis(neighbors, columns, 1)
-    n = int(simplices.max()) + 1
-    if n < 2**21:  # the three vertex numbers as one 63-bit key: one sort instead of three
-        order = np.argsort((simplices[:, 0] * n + simplices[:, 1]) * n + simplices[:, 2])
-    else:
-        order = np.lexsort((simplices[:, 2], simplices[:, 1], simplices[:, 0]))
-    position = np.empty(m + 1, dtype=np.int64)
-    position[order] = np.arange(m)
-    position[m] = -1  # no neighbour stays -1
-    return simplices[order], position[neighbors[order]]
+    n = int(triangles.max()) + 1
+    if n < 2**20:
+        return (triangles[:, 0] * n + triangles[:, 1]) * n + triangles[:, 2]
+    order = np.lexsort((triangles[:, 2], triangles[:, 1], triangles[:, 0]))
+    rank = np.empty(len(triangles), dtype=np.int64)
+    rank[order] = np.arange(len(triangles))
+    return rank
 
 
-def _orientations(points: np.ndarray, simplices: np.ndarray) -> np.ndarray | None:
-    """Whether each triangle is counter-clockwise; ``None`` when one is flat."""
-    a = points[simplices[:, 0]]
-    ab = points[simplices[:, 1]] - a
-    ac = points[simplices[:, 2]] - a
-    cross = ab[:, 0] * ac[:, 1] - ab[:, 1] * ac[:, 0]
-    if not np.all(np.isfinite(cross)) or (cross == 0).any():
+def _corners(points: np.ndarray, simplices: np.ndarray) -> tuple[np.ndarray, ...]:
+    """The x and the y of each triangle's vertex 0, and its edges to vertices 1 and 2 (x, y), as flat arrays.
+
+    One gather per coordinate and vertex from contiguous columns: several times
+    cheaper than gathering rows of ``points``, with the same values.
+    """
+    x, y = np.ascontiguousarray(points[:, 0]), np.ascontiguousarray(points[:, 1])
+    first, second, third = simplices.T
+    ax, ay = x[first], y[first]
+    return ax, ay, x[second] - ax, y[second] - ay, x[third] - ax, y[third] - ay
+
+
+def _orientations(points: np.ndarray, simplices: np.ndarray, inside: np.ndarray) -> np.ndarray | None:
+    """Whether each triangle is counter-clockwise; ``None`` when one of those ``inside`` is flat."""
+    _, _, abx, aby, acx, acy = _corners(points, simplices)
+    cross = abx * acy - aby * acx
+    if (inside & ~(np.isfinite(cross) & (cross != 0))).any():
         return None
     return cross > 0
 
@@ -211,53 +239,62 @@ def _circumcentres(points: np.ndarray, simplices: np.ndarray) -> np.ndarray | No
     Computed from the triangle's vertex 0 and the two edges leaving it; which
     of vertices 1 and 2 comes first does not change a bit of the result.
     """
-    a = points[simplices[:, 0]]
-    ab = points[simplices[:, 1]] - a
-    ac = points[simplices[:, 2]] - a
-    cross = ab[:, 0] * ac[:, 1] - ab[:, 1] * ac[:, 0]
-    b2 = (ab**2).sum(axis=1)
-    c2 = (ac**2).sum(axis=1)
+    ax, ay, abx, aby, acx, acy = _corners(points, simplices)
+    cross = abx * acy - aby * acx
+    b2 = abx * abx + aby * aby
+    c2 = acx * acx + acy * acy
     d = 2.0 * cross
-    ux = (ac[:, 1] * b2 - ab[:, 1] * c2) / d
-    uy = (ab[:, 0] * c2 - ac[:, 0] * b2) / d
-    centres = a + np.column_stack([ux, uy])
+    ux = (acy * b2 - aby * c2) / d
+    uy = (abx * c2 - acx * b2) / d
+    centres = np.column_stack([ax + ux, ay + uy])
     if not np.all(np.isfinite(centres)):
         return None
     return centres
 
 
-def _cycles(nxt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _cycles(nxt: np.ndarray, key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The cycles of the permutation ``nxt``: the elements in cycle order, and the cycle of each.
 
-    Cycles are numbered by their smallest element, each starts there (so the
-    result depends only on ``nxt``).  The cycles are the weak components of
-    the graph ``i -> nxt[i]``; each cycle's last element (the one before its
-    smallest) is then sent on to the next cycle's smallest instead, which makes
-    one path through every element, and a depth-first walk along it from
-    element 0 gives the order: two passes in scipy's compiled graph code.
+    Cycles are numbered in the order of their element of smallest ``key``
+    (distinct keys), each starts there (so the result depends only on ``nxt``
+    and the order of the keys, not on how the elements are numbered).  The
+    cycles are the weak components of the graph ``i -> nxt[i]``; each cycle's
+    last element (the one before its start) is then sent on to the next
+    cycle's start instead, which makes one path through every element, and a
+    depth-first walk along it from the first cycle's start gives the order:
+    two passes in scipy's compiled graph code.
 
     Examples
     --------
-    >>> order, ring = _cycles(np.array([2, 4, 0, 1, 3]))
+    >>> order, ring = _cycles(np.array([2, 4, 0, 1, 3]), np.array([0, 1, 2, 3, 4]))
     >>> order.tolist(), ring.tolist()
     ([0, 2, 1, 4, 3], [0, 0, 1, 1, 1])
+    >>> order, ring = _cycles(np.array([2, 4, 0, 1, 3]), np.array([5, 6, 7, 0, 9]))
+    >>> order.tolist(), ring.tolist()
+    ([3, 1, 4, 0, 2], [0, 0, 0, 1, 1])
     """
     m = len(nxt)
     ids = np.arange(m)
-    arrows = np.ones(m, dtype=np.int8)
-    count, label = connected_components(sp.csr_matrix((arrows, (ids, nxt)), shape=(m, m)), directed=True, connection="weak")
-    low = np.full(count, m, dtype=np.int64)
-    np.minimum.at(low, label, ids)
+    # one arrow out of every element: the compressed rows are built directly (no sort of (row, column) pairs);
+    # float weights, the type the graph routines work in (no conversion there)
+    arrows = np.ones(m)
+    graph = sp.csr_matrix((arrows, nxt, np.arange(m + 1)), shape=(m, m))
+    count, label = connected_components(graph, directed=True, connection="weak")
+    low = np.full(count, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(low, label, key)
+    first = np.empty(count, dtype=np.int64)  # each cycle's start: its element of smallest key
+    at_low = key == low[label]
+    first[label[at_low]] = ids[at_low]
     by_low = np.argsort(low)
     rank = np.empty(count, dtype=np.int64)
     rank[by_low] = np.arange(count)
-    onward = np.r_[low[by_low][1:], -1]  # the smallest element of the next cycle; the last cycle ends the path
+    onward = np.r_[first[by_low][1:], -1]  # the start of the next cycle; the last cycle ends the path
     succ = nxt.copy()
-    last = nxt == low[label]
+    last = nxt == first[label]
     succ[last] = onward[rank[label[last]]]
     kept = succ >= 0
-    path = sp.csr_matrix((arrows[kept], (ids[kept], succ[kept])), shape=(m, m))
-    order = depth_first_order(path, 0, directed=True, return_predecessors=False)
+    path = sp.csr_matrix((arrows[kept], succ[kept], np.r_[0, np.cumsum(kept)]), shape=(m, m))
+    order = depth_first_order(path, int(first[by_low[0]]), directed=True, return_predecessors=False)
     return order, rank[label[order]]
 
 

@@ -69,7 +69,7 @@ def split_parts(geometry) -> np.ndarray:
 def _samples(buildings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Boundary samples of shrunk footprints (or the points themselves), with building labels."""
     kinds = shapely.get_type_id(buildings)
-    polygonal = np.isin(kinds, (3, 6))
+    polygonal = (kinds == 3) | (kinds == 6)
     shrunk = buildings.copy()
     if polygonal.any():
         inner = shapely.buffer(buildings[polygonal], -_SHRINK_M, join_style="mitre")
@@ -77,15 +77,15 @@ def _samples(buildings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         inner[small] = shapely.point_on_surface(buildings[polygonal][small])
         shrunk[polygonal] = inner
     dense = shapely.segmentize(shrunk, _SPACING_M)
-    boundaries = np.where(
-        np.isin(shapely.get_type_id(dense), (3, 6)), shapely.boundary(dense), dense
-    )
-    coords, index = shapely.get_coordinates(boundaries, return_index=True)
+    # the samples: the coordinates of every ring (exterior first), as in the outlines' boundaries, or the point
+    coords, index = shapely.get_coordinates(dense, return_index=True)
     # closed rings repeat their first vertex: drop exact duplicates within and across buildings
     order, group = group_rows(np.round(coords, 3) + 0.0)
     starts = np.ones(len(group), dtype=bool)
     starts[1:] = group[1:] != group[:-1]
-    first = np.sort(order[starts])
+    kept = np.zeros(len(coords), dtype=bool)
+    kept[order[starts]] = True  # the first of each group (the sort is stable), in input order
+    first = np.flatnonzero(kept)
     coords = coords[first]
     # GEOS returns broken Voronoi cells for collinear / cocircular samples (regular layouts);
     # a fixed sub-millimetre jitter removes the degeneracy and keeps results reproducible
@@ -134,6 +134,7 @@ def tessellate_part(
     *,
     groups: np.ndarray | None = None,
     group_geoms: np.ndarray | None = None,
+    points: np.ndarray | None = None,
 ) -> Tessellation:
     """Tessellate one polygon ``part`` among ``buildings`` (all inside it).
 
@@ -150,6 +151,9 @@ def tessellate_part(
         facility's grounds, a compound's wall).
     group_geoms : ndarray of Polygon, optional
         The polygon of each group, inside ``part``; a group may hold no building.
+    points : ndarray of Point, optional
+        Each building's representative point (``shapely.point_on_surface``),
+        when the caller has them already; computed otherwise.
 
     Returns
     -------
@@ -183,13 +187,16 @@ def tessellate_part(
     unit_of_building[grouped] = len(loose) + groups[grouped]
     group_units = len(loose) + np.arange(len(group_geoms))
     m = len(units)
-    unit_anchors = shapely.point_on_surface(units)
+    if points is None:
+        unit_anchors = shapely.point_on_surface(units)
+    else:
+        unit_anchors = np.concatenate([np.asarray(points, dtype=object)[loose], shapely.point_on_surface(np.asarray(group_geoms, dtype=object))])
     if m == 1:
         return Tessellation(np.array([part], dtype=object), np.zeros(n, dtype=np.int64), np.zeros(len(group_geoms), dtype=np.int64), unit_anchors)
     coords, labels = _samples(units)
     # units left without samples of their own join the site of the unit they duplicate
     site_of_unit = np.full(m, -1, dtype=np.int64)
-    present = np.unique(labels)
+    present = labels[np.flatnonzero(np.diff(labels, prepend=-1))]  # the labels are grouped by unit, in unit order
     site_of_unit[present] = np.arange(len(present))
     missing = np.flatnonzero(site_of_unit < 0)
     if len(missing):
@@ -542,13 +549,16 @@ def join_held_sites(tess: Tessellation, held: np.ndarray, weight: np.ndarray, hi
     if not merged:
         return tess
     kept, new_of_old = np.unique(roots, return_inverse=True)
-    cells = np.empty(len(kept), dtype=object)
-    anchors = np.empty(len(kept), dtype=object)
-    for new, r in enumerate(kept):
-        members = np.flatnonzero(roots == r)
-        cells[new] = merged.get(int(r), tess.cells[r])
-        # the point of the site with the most households anchors the joined site
-        anchors[new] = tess.anchors[members[int(np.argmax(weight[members]))]] if tess.anchors is not None else None
+    # a root left alone is its own site (a rejected join was undone above): its cell and anchor stay
+    cells = tess.cells[kept]
+    anchors = tess.anchors[kept] if tess.anchors is not None else np.full(len(kept), None, dtype=object)
+    for r, union in merged.items():
+        new = int(np.searchsorted(kept, r))
+        cells[new] = union
+        if tess.anchors is not None:
+            # the point of the site with the most households anchors the joined site
+            members = np.flatnonzero(roots == r)
+            anchors[new] = tess.anchors[members[int(np.argmax(weight[members]))]]
     return Tessellation(
         cells,
         new_of_old[tess.site_of_building],

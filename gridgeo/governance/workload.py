@@ -118,15 +118,15 @@ def nearest_neighbour_tour(dist: np.ndarray, *, start: int = 0) -> np.ndarray:
     if n <= _LIST_POINTS and np.isfinite(dist).all():
         return np.array(nearest_neighbour_list(dist.tolist(), int(start)), dtype=np.int64)
     order = np.empty(n, dtype=np.int64)
-    visited = np.zeros(n, dtype=bool)
+    # a visited point's column set to infinity in a copy of the table: one row read and one argmin per step
+    table = np.array(dist, dtype=np.float64)
     current = int(start)
     for step in range(n):
         order[step] = current
-        visited[current] = True
+        table[:, current] = np.inf
         if step == n - 1:
             break
-        row = np.where(visited, np.inf, dist[current])
-        current = int(np.argmin(row))
+        current = int(np.argmin(table[current]))
     return order
 
 
@@ -187,10 +187,11 @@ def two_opt(dist: np.ndarray, order, *, max_moves: int | None = None) -> np.ndar
     nxt = np.roll(np.arange(n), -1)
     valid = np.triu(np.ones((n, n), dtype=bool), 2)
     valid[0, n - 1] = False  # the two edges meet at the start
+    steps, following = np.arange(n), np.ix_(nxt, nxt)
     for _ in range(limit - moves):
         p = dist[np.ix_(tour, tour)]
-        edge = p[np.arange(n), nxt]
-        delta = p + p[np.ix_(nxt, nxt)] - edge[:, None] - edge[None, :]
+        edge = p[steps, nxt]
+        delta = p + p[following] - edge[:, None] - edge[None, :]
         delta = np.where(valid, delta, np.inf)
         best = int(np.argmin(delta))
         if not delta.flat[best] < -1e-7:
@@ -213,18 +214,24 @@ def _two_opt_neighbours(dist: np.ndarray, tour: np.ndarray, limit: int) -> tuple
     n = len(tour)
     neighbours = np.argsort(dist, axis=1, kind="stable")[:, 1 : _NEIGHBOURS + 1]
     rows = np.arange(n)[:, None]
+    steps = np.arange(n)
+    flat = dist.ravel()
+    ring = np.empty(n + 1, dtype=np.int64)  # the tour and its first point again: ring[x + 1] follows ring[x]
     position = np.empty(n, dtype=np.int64)
     moves = 0
     while moves < limit:
-        position[tour] = np.arange(n)
+        position[tour] = steps
         j = position[neighbours[tour]]  # tour position of each neighbour of the point at position i
         lo, hi = np.minimum(rows, j), np.maximum(rows, j)
-        after_hi = (hi + 1) % n
-        ok = (hi - lo >= 2) & ~((lo == 0) & (hi == n - 1))
-        # a point at the same place as another can list itself among its neighbours (lo == hi, not ok): the
-        # wrap keeps its index in range at the tour's end
-        a, b, c, d = tour[lo], tour[(lo + 1) % n], tour[hi], tour[after_hi]
-        delta = np.where(ok, dist[a, c] + dist[b, d] - dist[a, b] - dist[c, d], np.inf)
+        gap = hi - lo
+        # edges that meet make no move: neighbouring positions, or the first and the last edge of the tour
+        ok = (gap >= 2) & (gap != n - 1)
+        ring[:n] = tour
+        ring[n] = tour[0]
+        a, c = ring[lo] * n, ring[hi]
+        b, d = ring[lo + 1], ring[hi + 1]
+        edge = flat[tour * n + ring[1:]]  # edge x joins tour[x] to tour[x + 1]
+        delta = np.where(ok, flat[a + c] + flat[b * n + d] - edge[lo] - edge[hi], np.inf)
         best = int(np.argmin(delta))
         if not delta.flat[best] < -1e-7:
             break

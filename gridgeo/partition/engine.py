@@ -279,9 +279,9 @@ def partition_community(
             continue
         with timings.stage("tessellation"):
             if local_groups is not None and len(here):
-                tess = tessellate_part(part, buildings[members], groups=local_groups, group_geoms=clipped)
+                tess = tessellate_part(part, buildings[members], groups=local_groups, group_geoms=clipped, points=points[members])
             else:
-                tess = tessellate_part(part, buildings[members])
+                tess = tessellate_part(part, buildings[members], points=points[members])
         local_barriers = None
         if barriers is not None and len(barriers):
             hits = shapely.STRtree(barriers).query(part, predicate="intersects")
@@ -485,7 +485,7 @@ def _without_spikes(polygons: list) -> list:
     coords, ring = shapely.get_coordinates(rings, return_index=True)
     # each ring without its closing vertex; the neighbours of vertex i are i - 1 and i + 1 around the ring
     size = np.bincount(ring, minlength=len(rings)) - 1
-    start = np.cumsum(np.r_[0, size[:-1] + 1])
+    start = np.cumsum(np.concatenate([[0], size[:-1] + 1]))
     keep = np.ones(len(coords), dtype=bool)
     keep[start + size] = False
     coords, ring = coords[keep], ring[keep]
@@ -494,7 +494,8 @@ def _without_spikes(polygons: list) -> list:
     length = size[ring]
     before = first + (place - 1) % length
     after = first + (place + 1) % length
-    back = np.hypot(*(coords[before] - coords[after]).T) <= _SPIKE_TOLERANCE
+    x, y = np.ascontiguousarray(coords[:, 0]), np.ascontiguousarray(coords[:, 1])  # gathers from columns: cheaper
+    back = np.hypot(x[before] - x[after], y[before] - y[after]) <= _SPIKE_TOLERANCE
     back &= length[ring] >= 3
     spiked = np.zeros(len(geoms), dtype=bool)
     spiked[check[np.unique(owner[ring[back]])]] = True
