@@ -496,7 +496,7 @@ def _without_spikes(polygons: list) -> list:
     after = first + (place + 1) % length
     x, y = np.ascontiguousarray(coords[:, 0]), np.ascontiguousarray(coords[:, 1])  # gathers from columns: cheaper
     back = np.hypot(x[before] - x[after], y[before] - y[after]) <= _SPIKE_TOLERANCE
-    back &= length[ring] >= 3
+    back &= length >= 3  # (rings of fewer than three vertices have no spike to take)
     spiked = np.zeros(len(geoms), dtype=bool)
     spiked[check[np.unique(owner[ring[back]])]] = True
     spiked |= ~simple
