@@ -205,7 +205,8 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
     fewest grids out of the band, then moving the fewest existing households
     (counted by grid code), is kept, unless one moving fewer households
     (leaving more grids out of band) moves fewer once the community's repair is
-    completed from it: the :data:`_LOOKAHEAD` cheapest such candidates and the
+    completed from it: the :data:`_LOOKAHEAD` cheapest such candidates (distinct repairs: two regions can give
+    the same one) and the
     first one are each completed on a copy (with the usual greedy choice, no
     look-ahead inside), and the candidate whose completion moves the fewest
     existing households is kept (the first one on a tie).
@@ -269,7 +270,7 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
                 best = solved_states[-1]
             if key[1] == 0:
                 break
-    cheaper = sorted((s for s in solved_states if s[0][1] < best[0][1]), key=lambda s: s[0][1])[:_LOOKAHEAD] if best is not None else []
+    cheaper = _distinct(sorted((s for s in solved_states if s[0][1] < best[0][1]), key=lambda s: s[0][1]), best)[:_LOOKAHEAD] if best is not None else []
     if cheaper and ctx.lookahead and community_geom is not None:
         # a region that leaves more grids out of band but moves fewer households: compare the completed repairs
         finished = [(_completed_moved(start, state, ctx, community_geom), rank, state) for rank, state in enumerate([best] + cheaper)]
@@ -277,6 +278,23 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
         logger.debug("community %s: grid %s: the completed repairs move %s existing households; %d kept", ctx.community_id, code, [item[0] for item in finished], moved)
     _restore(grids, dirty, ctx, (start, dirty_before, retired_before, number_before) if best is None else best[1:])
     return best is not None
+
+
+def _distinct(states: list, best) -> list:
+    """``states`` without those whose grids hold the same buildings as ``best`` or as an earlier one (two regions
+    can give the same repair; completing it twice would take the place of another candidate)."""
+    seen = {_layout(best[1])}
+    out = []
+    for state in states:
+        layout = _layout(state[1])
+        if layout not in seen:
+            seen.add(layout)
+            out.append(state)
+    return out
+
+
+def _layout(grids: dict[str, _Grid]) -> tuple:
+    return tuple(sorted((code, tuple(sorted(grid.members))) for code, grid in grids.items()))
 
 
 def _repair_other_count(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: set[str], community_geom) -> bool:
