@@ -305,7 +305,7 @@ def _fit_count(
                     continue
             largest = plain[np.lexsort((plain, -weights[plain]))[0]]
             nodes = np.flatnonzero(labels == largest)
-            local, _ = partition_part(graph.subgraph(nodes), low, high, rng)
+            local, _ = partition_part(graph.subgraph(nodes), low, high, rng, explain=False)  # (the labels only)
             if local.max() < 1:
                 return None
             labels[nodes[local > 0]] = local[local > 0] + k - 1

@@ -44,6 +44,7 @@ def partition_part(
     *,
     detached: bool = False,
     dedicated: np.ndarray | None = None,
+    explain: bool = True,
 ) -> tuple[np.ndarray, list[GridNote]]:
     """Split one connected community part into grids.
 
@@ -69,6 +70,10 @@ def partition_part(
         Per cell, the facility type when the cell is a dedicated facility
         (专属网格: school, hospital, ...), else None.  Each such cell is a grid of
         its own outside the household band; the rest is split around it.
+    explain : bool
+        Explain every grid left out of the band (:func:`defect_note`: a proof
+        that no split exists, where one applies).  False for a caller that only
+        wants the labels: such a grid's note is then a bare ``out_of_band``.
 
     Notes
     -----
@@ -168,7 +173,7 @@ def partition_part(
         # the band is a constraint, barriers an objective: when the barrier-guided search leaves a
         # grid out of band, the barrier-blind search gets its chance and wins if it misses less
         blind = CellGraph(graph.weight, graph.area, graph.perimeter, graph.xy, graph.shared, _empty_like(graph.barrier))
-        blind_labels, blind_notes = partition_part(blind, low, high, rng, detached=detached, dedicated=dedicated)
+        blind_labels, blind_notes = partition_part(blind, low, high, rng, detached=detached, dedicated=dedicated, explain=explain)
         blind_weights = np.bincount(blind_labels, weights=graph.weight, minlength=len(blind_notes))
         blind_missed = sum(
             _miss(blind_weights[g], low, high) for g, note in enumerate(blind_notes) if note.status in ("", IN_BAND, OUT_OF_BAND)
@@ -182,6 +187,8 @@ def partition_part(
             final.append(note)
         elif low <= weights[label] <= high:
             final.append(GridNote(IN_BAND))
+        elif not explain:
+            final.append(GridNote(OUT_OF_BAND))
         else:
             final.append(defect_note(graph, labels, label, weights, low, high, ordinary=~excused_any))
     return labels, final
