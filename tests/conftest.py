@@ -9,6 +9,10 @@ from pathlib import Path
 
 import geopandas as gpd
 import pytest
+import shapely
+
+from gridgeo.cells.tessellate import split_parts
+from gridgeo.inputs.crs import local_metric_crs
 
 HERE = Path(__file__).parent
 DATA = HERE / "data"
@@ -86,3 +90,18 @@ def browser():
         instance = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         yield instance
         instance.close()
+
+
+@pytest.fixture(scope="session")
+def taipei_parts():
+    """The three real Taipei villages of tests/data, in a metric CRS, with their buildings."""
+    communities = read("taipei_small_communities.gpkg", "communities")
+    buildings = read("taipei_small_buildings.gpkg", "buildings")
+    crs = local_metric_crs(communities)
+    communities, buildings = communities.to_crs(crs), buildings.to_crs(crs)
+    out = []
+    for cid, geometry in zip(communities["community_id"], communities.geometry):
+        part = split_parts(geometry)[0]
+        footprints = buildings.geometry.to_numpy()[(buildings["community_id"] == cid).to_numpy()]
+        out.append((part, footprints[shapely.within(shapely.point_on_surface(footprints), part)]))
+    return out

@@ -7,10 +7,7 @@ import pytest
 import shapely
 
 from gridgeo.cells.adjacency import _shared_by_intersection, _shared_by_segments, build_cell_graph
-from gridgeo.cells.tessellate import split_parts, tessellate_part
-from gridgeo.inputs.crs import local_metric_crs
-
-from .conftest import read
+from gridgeo.cells.tessellate import tessellate_part
 
 
 def _pairs(left, right, lengths):
@@ -18,18 +15,9 @@ def _pairs(left, right, lengths):
 
 
 @pytest.fixture(scope="module")
-def taipei_cells():
+def taipei_cells(taipei_parts):
     """Cells of the three real Taipei villages of tests/data, in a metric CRS, with their parts."""
-    communities = read("taipei_small_communities.gpkg", "communities")
-    buildings = read("taipei_small_buildings.gpkg", "buildings")
-    crs = local_metric_crs(communities)
-    communities, buildings = communities.to_crs(crs), buildings.to_crs(crs)
-    out = []
-    for cid, geometry in zip(communities["community_id"], communities.geometry):
-        part = split_parts(geometry)[0]
-        footprints = buildings.geometry.to_numpy()[(buildings["community_id"] == cid).to_numpy()]
-        out.append((part, tessellate_part(part, footprints[shapely.within(shapely.point_on_surface(footprints), part)])))
-    return out
+    return [(part, tessellate_part(part, footprints)) for part, footprints in taipei_parts]
 
 
 def test_matched_segments_give_the_measured_shared_lengths(taipei_cells):

@@ -20,9 +20,9 @@ import gridgeo.living.update as update_module
 from gridgeo.cli import main
 from gridgeo.living.keptcells import kept_sites
 from gridgeo.living.keptoptimum import kept_cells_bound
-from gridgeo.living.state import _existing_moved, _is_bad
+from gridgeo.living.state import _existing_moved
 
-from .test_living_optimum import _copy
+from .test_living_optimum import _copy, repaired_communities
 from .test_living_plans import OPTIONS, change_buildings, load
 
 
@@ -54,23 +54,7 @@ def test_the_kept_cell_bound_is_sharper_and_never_above_what_moved(monaco_update
 def repaired(monaco_update):
     """The communities the update repairs, as it holds them before and after the repair."""
     folder, buildings, _, _ = monaco_update
-    out = []
-    original = update_module.repair_fitted
-
-    def capture(grids, dirty, ctx, community_geom, **kwargs):
-        start, before = {code: _copy(grid) for code, grid in grids.items()}, set(dirty)
-        repairs = any(code in dirty and _is_bad(grid, ctx) for code, grid in grids.items())
-        done = original(grids, dirty, ctx, community_geom, **kwargs)
-        if repairs:
-            out.append((start, before, ctx, {code: _copy(grid) for code, grid in grids.items()}))
-        return done
-
-    update_module.repair_fitted = capture
-    try:
-        update_module.update(folder, buildings, audit=False)
-    finally:
-        update_module.repair_fitted = original
-    return out
+    return repaired_communities(folder, buildings)
 
 
 def test_a_repair_in_kept_cells_is_bounded_by_what_it_moved(repaired):

@@ -93,6 +93,12 @@ def captured(tmp_path_factory):
     communities, buildings = load("monaco")
     added = change_buildings(buildings, share=0.05, seed=1, concentrated=False)
     plan = gridgeo.partition(communities, buildings.drop(buildings.index[added]), **OPTIONS)
+    return repaired_communities(plan.to_files(tmp_path_factory.mktemp("optimum") / "plan"), buildings)
+
+
+def repaired_communities(folder, buildings) -> list[tuple]:
+    """``(start, dirty, ctx, final)`` of every community the update of the plan in ``folder`` repairs: its grids
+    before the repair, the grids whose buildings changed, its context, and its grids after the repair."""
     out = []
     original = update_module.repair_fitted
 
@@ -107,7 +113,7 @@ def captured(tmp_path_factory):
 
     update_module.repair_fitted = capture
     try:
-        update_module.update(plan.to_files(tmp_path_factory.mktemp("optimum") / "plan"), buildings, audit=False)
+        update_module.update(folder, buildings, audit=False)
     finally:
         update_module.repair_fitted = original
     return out

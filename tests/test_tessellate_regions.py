@@ -9,25 +9,7 @@ import shapely
 import gridgeo.cells.regions as regions_module
 import gridgeo.cells.tessellate as tessellate
 from gridgeo.cells.regions import site_regions
-from gridgeo.cells.tessellate import _dissolve_by_site, _multipoint, _samples, split_parts, tessellate_part
-from gridgeo.inputs.crs import local_metric_crs
-
-from .conftest import read
-
-
-@pytest.fixture(scope="module")
-def taipei_parts():
-    """The three real Taipei villages of tests/data, in a metric CRS, with their buildings."""
-    communities = read("taipei_small_communities.gpkg", "communities")
-    buildings = read("taipei_small_buildings.gpkg", "buildings")
-    crs = local_metric_crs(communities)
-    communities, buildings = communities.to_crs(crs), buildings.to_crs(crs)
-    out = []
-    for cid, geometry in zip(communities["community_id"], communities.geometry):
-        part = split_parts(geometry)[0]
-        footprints = buildings.geometry.to_numpy()[(buildings["community_id"] == cid).to_numpy()]
-        out.append((part, footprints[shapely.within(shapely.point_on_surface(footprints), part)]))
-    return out
+from gridgeo.cells.tessellate import _dissolve_by_site, _multipoint, _samples, tessellate_part
 
 
 def _geos_regions(coords, labels, n_sites, part):
