@@ -4,7 +4,7 @@ On a real monaco update (5 % of the buildings added at random, seed 1): the boun
 and at most the households the update moved, the plan itself is the same as without it, and it is the same run
 after run; a community's repair that is not a layout in whole kept cells (a grid taking a cell that does not touch
 it) gets no kept-cell bound, and one that is gets at most what it moved from where the update placed each
-building.  The CLI writes the same bound in changes.json.
+building.  The CLI writes the same bound in changes.json, and two worker processes give the same plan and bound.
 """
 
 from __future__ import annotations
@@ -111,3 +111,12 @@ def test_the_cli_writes_the_same_bound(monaco_update, tmp_path):
     assert changes["households_moved_lower_bound"] == sharp.changes["households_moved_lower_bound"]
     assert changes["households_moved"] == sharp.changes["households_moved"]
     assert np.isfinite(changes["share_households_moved"])
+
+
+def test_two_worker_processes_give_the_same_plan_and_bound(monaco_update):
+    folder, buildings, _, sharp = monaco_update
+    forked = update_module.update(folder, buildings, audit=True, kept_cell_bound=True, workers=2)
+    assert forked.buildings["grid_code"].tolist() == sharp.buildings["grid_code"].tolist()
+    assert forked.grids["grid_code"].tolist() == sharp.grids["grid_code"].tolist()
+    assert forked.grids["geometry"].to_wkb().tolist() == sharp.grids["geometry"].to_wkb().tolist()
+    assert {k: v for k, v in forked.changes.items() if k != "parent"} == {k: v for k, v in sharp.changes.items() if k != "parent"}

@@ -44,10 +44,11 @@ from .steps import (
     "--kept-cell-bound", is_flag=True,
     help="Also bound the households moved (changes.json) by the cheapest repair in whole kept cells: an integer program per repaired community, within fixed limits. Sharper; seconds to a minute per repaired community.",
 )
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes repairing communities in parallel (default: all cores); results do not depend on it.")
 @click.option("--overwrite", is_flag=True, help="Replace OUTDIR if it exists.")
 @register_options
 @_handle_errors
-def update_command(previous, buildings, output, barriers, roads, service_centres, encoding, formats, make_map, make_report, lang, kept_cell_bound, overwrite, register_opts=None):
+def update_command(previous, buildings, output, barriers, roads, service_centres, encoding, formats, make_map, make_report, lang, kept_cell_bound, workers, overwrite, register_opts=None):
     """Update the plan in PREVIOUS_OUTDIR for a new building layer, writing OUTDIR.
 
     Unchanged grids keep their polygons and codes; only grids whose buildings or
@@ -64,6 +65,7 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
     from ..inputs.io import is_table, layer_label, read_layer, read_point_table, split_layer_spec
     from ..living.update import update
     from ..outputs.export import write_outputs
+    from ..parallel import default_workers
 
     prev = Path(previous)
     if prev.resolve() == Path(output).resolve():
@@ -90,7 +92,7 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
     result = update(
         prev, frame, barriers=barrier_frames or None, roads=road_frames, service_centres=centres,
         labels={"buildings": layer_label(path, layer, full=True), "communities": f"{previous}/partition.gpkg:communities", **register_labels},
-        kept_cell_bound=kept_cell_bound, **register_kwargs,
+        kept_cell_bound=kept_cell_bound, workers=workers or default_workers(), **register_kwargs,
     )
     personal, register_config = _update_register_outputs(result, register_frame, register_opts)
     if road_specs or service_centres:

@@ -122,6 +122,7 @@ from ..errors import AuditError, ProblemCollector
 from ..governance.codes import building_code
 from ..inputs.validate import SHAPEFILE_FIELD_LENGTH, meant_column, prepare_inputs
 from ..outputs.gridindex import GRID_INDEX, load_grid_index, write_grid_index
+from ..parallel import map_completed
 from ..partition.notes import DEDICATED, IN_BAND, GridNote
 from ..result import Partition
 from .assemble import _assemble
@@ -160,6 +161,7 @@ def update(
     register_order: str | list[str] | None = None,
     register_unmatched: str | None = None,
     kept_cell_bound: bool = False,
+    workers: int = 1,
 ) -> Partition:
     """Update a previous partition for a new building layer, changing as little as possible.
 
@@ -199,6 +201,9 @@ def update(
         repaired community, solved within fixed node limits
         (:func:`gridgeo.living.keptoptimum.kept_cells_bound`).  Sharper, and
         slower (seconds to a minute per repaired community).
+    workers : int
+        Processes repairing communities in parallel (forked from this one); the
+        result does not depend on it.
 
     Returns
     -------
@@ -349,10 +354,10 @@ def update(
         dirty_grids |= _split_compound_grids(home, compound_of)
         sizes = np.bincount(compound_of[compound_of >= 0], minlength=len(areas.geoms))
     barrier_tree = shapely.STRtree(prep.barriers) if len(prep.barriers) else None
-    final: dict[str, _Grid] = {}
     kept_bounds: dict[str, int | None] = {}
-    order = sorted(set(pg_comm.tolist()))
-    for ccode in order:
+    retired_before = set(retired_grids)
+    entries: list[tuple[str, dict[str, _Grid], _Context, object]] = []  # per community, in order
+    for ccode in sorted(set(pg_comm.tolist())):
         rows = np.flatnonzero(pg_comm == ccode)
         ci = int(np.flatnonzero(prev.communities["community_code"].astype(str).to_numpy() == ccode)[0])
         cid = str(prev.communities["community_id"].iloc[ci])
@@ -367,27 +372,35 @@ def update(
             grids[code] = _Grid(code, pg_metric[r], members, note, dedicated, True, pg.geometry.iloc[r], row.to_dict())
             grids[code].locked = code in protected
         local_barriers = _local_barriers(barrier_tree, prep.barriers, prep.community_geoms[[pi]])
-        context = _Context(band, prep.households, prep.building_geoms, local_barriers, seed, cid, ccode, max_region, retired_grids, unit_band=unit_band)
-        context.next_number, context.width = _next_grid_number(ccode, list(grids) + sorted(retired_grids))
+        # (each community its own set of retired codes: codes start with the community's, so none sees another's)
+        context = _Context(band, prep.households, prep.building_geoms, local_barriers, seed, cid, ccode, max_region, set(retired_before), unit_band=unit_band)
+        context.next_number, context.width = _next_grid_number(ccode, list(grids) + sorted(retired_before))
         context.pins = {i: code for i, code in pinned.items() if code in grids}
         context.is_new = is_new
         context.grown, context.grew = grown, grown & ~is_new
         if compound_of is not None:
             _add_compounds(context, areas, compound_of, sizes, pi)
-        community_geom = prep.community_geoms[pi]
-        if any(code in dirty_grids for code in grids):
-            start, dirty_before = {code: _copy(grid) for code, grid in grids.items()}, set(dirty_grids)
-            repair_fitted(grids, dirty_grids, context, community_geom, metric=metric, crs=crs, order=pg_codes)
-            name_carved(grids, context)  # pieces cut off a grown building's grid: numbered after the community's highest
-            if kept_cell_bound and not context.carved:
-                kept_bounds[ccode] = kept_cells_bound(start, grids, dirty_before, context)
+        entries.append((ccode, grids, context, prep.community_geoms[pi]))
+    repaired = [i for i, (_, grids, _, _) in enumerate(entries) if any(code in dirty_grids for code in grids)]
+    _REPAIRS[:] = [(entries[i][1], set(dirty_grids), entries[i][2], entries[i][3], metric, crs, pg_codes, kept_cell_bound) for i in repaired]
+    try:
+        weights = [sum(len(g.members) for g in entries[i][1].values()) for i in repaired]
+        for position, (grids, retired, bound) in map_completed(_repair_community_task, range(len(repaired)), workers=workers, weights=weights, desc="repairs"):
+            ccode, _, context, community_geom = entries[repaired[position]]
+            entries[repaired[position]] = (ccode, grids, context, community_geom)
+            retired_grids |= retired
+            if bound is not None:
+                kept_bounds[ccode] = bound
+    finally:
+        _REPAIRS.clear()
+    final: dict[str, _Grid] = {}
+    for _, grids, _, _ in entries:
         final.update(grids)
-        retired_grids = context.retired
     previous_grid = np.full(n, "", dtype=object)
     previous_grid[m] = pb_grid[match[m]]
     lower_bound, _ = reported_lower_bound(
         pg_codes, pg_comm, pg_metric, home, previous_grid, prep.households, is_new, prep.building_geoms, band, dedicated_codes | protected, flagged, final,
-        kept={c: b for c, b in kept_bounds.items() if b is not None},
+        kept=kept_bounds,
     )
 
     result, changes = _assemble(
@@ -513,6 +526,21 @@ def _number_new_buildings(b_code, is_new, b_comm, prep, pb_codes, retired) -> No
         w = max(width, len(str(start + len(new))))
         for rank, i in enumerate(new):
             b_code[i] = building_code(ccode, start + rank + 1, w)
+
+
+#: the communities an update repairs, read by :func:`_repair_community_task` (in this process, or in a worker
+#: forked while the update runs: nothing large is pickled on the way in)
+_REPAIRS: list[tuple] = []
+
+
+def _repair_community_task(position: int) -> tuple[dict[str, _Grid], set[str], int | None]:
+    """Repair one community of :data:`_REPAIRS`: its grids, the codes it retired, and its kept-cell bound (or None)."""
+    grids, dirty, context, community_geom, metric, crs, order, kept_cell_bound = _REPAIRS[position]
+    start, dirty_before = {code: _copy(grid) for code, grid in grids.items()}, set(dirty)
+    repair_fitted(grids, dirty, context, community_geom, metric=metric, crs=crs, order=order)
+    name_carved(grids, context)  # pieces cut off a grown building's grid: numbered after the community's highest
+    bound = kept_cells_bound(start, grids, dirty_before, context) if kept_cell_bound and not context.carved else None
+    return grids, set(context.retired), bound
 
 
 def _next_grid_number(ccode: str, codes: list[str]) -> tuple[int, int]:
