@@ -215,8 +215,9 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
     trials: list[list[str] | None] = [None]
     candidates = [c for c, g in grids.items() if not g.dedicated and not g.locked]
     if code in candidates and len(candidates) > 1:
+        shared = _shared_lengths(grids, candidates)
         room = {}
-        for (a, b), _ in _shared_lengths(grids, candidates).items():
+        for (a, b), _ in shared.items():
             if a == code and not _oversize(grids[b], ctx):
                 w = _weight(grids[b], ctx)
                 room[b] = high - w if weight > high else w - low
@@ -225,6 +226,11 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
         if len(roomy) > 1:
             # every neighbour with room at once: what is too much may go across several borders, each its cheapest part
             trials.append([code] + sorted(roomy[: ctx.max_region - 1]))
+        unbanded = sorted(b for (a, b) in shared if a == code and _oversize(grids[b], ctx))
+        if weight > high and unbanded and ctx.is_new is not None and any(ctx.is_new[b] for b in grids[code].members):
+            # the neighbours holding a building above the maximum have no band: added buildings may go there,
+            # their empty cells keeping the grid in one piece (gridgeo.living.addedgroup.give_added)
+            trials.append([code] + unbanded[: ctx.max_region - 1])
     if weight > high and code in candidates:
         trials.append([code])
     if _several_out_of_band(grids, dirty, ctx):
