@@ -13,6 +13,9 @@ The same holds across a border: a grid above the band whose added buildings
 lie at its border with a grid that has room can hand them over
 (:func:`give_added`), also when they are walled in behind one another (a cell
 that would cut the grid in two goes together with the added cells it cuts off).
+A grid holding a building above the maximum has no band: it may take them too,
+and its empty cells may then join the giving grid where the added ones held it
+together.
 
 It works on arrays of one :class:`~gridgeo.cells.adjacency.CellGraph` and never
 reads or writes files.
@@ -179,7 +182,11 @@ def give_added(
     frozen : ndarray of bool, optional
         Cells that never move.
     excused : ndarray of bool, optional
-        Per grid: grids allowed outside the band (they neither give nor take).
+        Per grid: grids allowed outside the band (they neither give nor take, unless ``takes_excused``).
+    takes_excused : bool
+        An excused grid (one holding a building above the maximum has no band) may take what a grid above the
+        band hands over, and its empty cells (no households, not frozen) may join the giving grid where a cell's
+        leaving would cut it in two, as long as every grid they change stays one piece.
 
     Returns
     -------
@@ -206,6 +213,21 @@ def give_added(
 
     >>> give_added(g, np.array([0, 0, 0, 1, 1, 0]), low=5, high=12, existing=np.array([5, 5, 0, 3, 3, 1])).tolist()
     [0, 0, 0, 1, 1, 0]
+
+    A grid without band (cell 3 above the maximum) takes the added cell 1; its empty cell 4 joins grid 0, which cell 1
+    held together.
+
+    >>> edges = [(0, 1), (1, 2), (1, 3), (0, 4), (4, 2), (3, 4)]
+    >>> rows = [a for a, b in edges] + [b for a, b in edges]
+    >>> cols = [b for a, b in edges] + [a for a, b in edges]
+    >>> shared = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(5, 5))
+    >>> weight = np.array([5, 3, 5, 20, 0])
+    >>> g = CellGraph(weight, np.ones(5), np.ones(5) * 4, np.zeros((5, 2)), shared, sp.csr_matrix((5, 5)))
+    >>> kw = dict(low=5, high=12, existing=np.array([5, 0, 5, 20, 0]), frozen=weight > 12, excused=np.array([False, True]))
+    >>> give_added(g, np.array([0, 0, 0, 1, 1]), **kw).tolist()
+    [0, 0, 0, 1, 1]
+    >>> give_added(g, np.array([0, 0, 0, 1, 1]), takes_excused=True, **kw).tolist()
+    [0, 1, 0, 1, 0]
     """
     labels = np.asarray(labels, dtype=np.int64).copy()
     if not len(labels):

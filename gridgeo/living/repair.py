@@ -196,7 +196,10 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
     to spare for what it lacks), up to :data:`_PAIR_TRIES` of them (an added
     building on the border with a grid that has room goes there); ``code``
     with every neighbour that has room at once, so that what it has too much
-    (or lacks) may cross several borders, each its cheapest part; and, for a
+    (or lacks) may cross several borders, each its cheapest part; for a grid
+    above the band holding added buildings, ``code`` with its neighbours that
+    hold a building above the maximum (no band: added buildings may go there,
+    :func:`gridgeo.living.addedgroup.give_added`); and, for a
     grid above the band, ``code`` alone (split in two, the new grid made of
     its added buildings when they form a connected group,
     :func:`gridgeo.living.addedgroup.split_added_group`); and, when several
