@@ -126,3 +126,26 @@ def test_added_buildings_go_to_a_neighbour_without_band(tmp_path):
     # what left went to grids holding a building above the maximum
     largest = placed.groupby("grid_code")["households"].max()
     assert all(int(largest[code]) > high for code in set(left["grid_code"]))
+
+
+def test_a_large_added_building_goes_to_a_neighbour_that_passes_its_cheapest_part_on(tmp_path):
+    # munich_altstadt +5 % spread (seed 0): grid 005-12 of MUN-005 goes 103 households above the band with an added
+    # 161-household building on its border with 005-17, which has room for 103 only; 005-17 takes the building and
+    # passes its cheapest part on to 005-18 (a chain, :func:`gridgeo.living.repair._repair_cheapest`).  The update
+    # used to move 81 existing households of 005-12 to 005-06 instead
+    plan, result, after = run_case("munich_altstadt", "add", 0.05, "spread", 0, tmp_path)
+    check_living(plan, result, after)
+    low, high = (int(v) for v in plan.report["parameters"]["grid_size"])
+    before = dict(zip(plan.buildings["building_code"], plan.buildings["grid_code"]))
+    placed = result.buildings
+    polygon = plan.grids.set_index("grid_code").geometry["005-12"]
+    added = placed[~placed["building_code"].isin(before)]
+    inside = added[shapely.within(shapely.point_on_surface(added.geometry.to_numpy()), polygon)]
+    old_total = int(plan.buildings.loc[plan.buildings["grid_code"] == "005-12", "households"].sum())
+    assert old_total + int(inside["households"].sum()) > high  # the added buildings pushed it above the band
+    left = inside[inside["grid_code"] != "005-12"]
+    assert len(left) and int(left["households"].max()) > high - int(plan.grids.set_index("grid_code").loc["005-17", "households"])
+    # nobody who was there before left 005-12, and the grids are in the band
+    assert sum(m["households"] for m in result.changes["buildings_moved"] if m["from"] == "005-12") == 0
+    grids = result.grids.set_index("grid_code")
+    assert grids.loc[["005-12", "005-17", "005-18"], "households"].between(low, high).all()
