@@ -19,6 +19,7 @@ from gridgeo.inputs.crs import local_metric_crs
 from gridgeo.living.state import _borders
 
 from .test_living_bound import run_case
+from .test_living_plans import check_living
 
 
 def _handover_figure(metric_grids, code, neighbour, buildings, grid_of, is_new, households, excess, room):
@@ -97,3 +98,54 @@ def test_an_added_building_on_the_border_goes_to_the_neighbour_with_room(tmp_pat
                 assert moved_from.get(code, 0) <= figure, (code, neighbour, moved_from.get(code, 0), figure)
                 checked.append(code)
     assert "052-02" in checked
+
+
+def test_added_buildings_go_to_a_neighbour_without_band(tmp_path):
+    # shanghai_bund +5 % spread (seed 2): grid 024-03 of SHA-B029 goes 82 households above the band with an added
+    # 111-household building; its neighbours with room are behind existing households, but it borders grids that
+    # hold a building above the maximum (no band), and the added building reaches one of them through cells
+    # without households.  The kept-cell optimum moves nobody; the update used to move 96 existing households to
+    # 024-01 (:func:`gridgeo.living.repair._repair_cheapest`, :func:`gridgeo.living.addedgroup.give_added`)
+    plan, result, after = run_case("shanghai_bund", "add", 0.05, "spread", 2, tmp_path)
+    check_living(plan, result, after)
+    low, high = (int(v) for v in plan.report["parameters"]["grid_size"])
+    before = dict(zip(plan.buildings["building_code"], plan.buildings["grid_code"]))
+    grids = result.grids.set_index("grid_code")
+    community = grids.loc["024-03", "community_code"]
+    codes = set(grids.index[grids["community_code"] == community])
+    placed = result.buildings
+    # the added buildings lying in 024-03 as the plan drew it: the grid held them before the repair
+    polygon = plan.grids.set_index("grid_code").geometry["024-03"]
+    added = placed[~placed["building_code"].isin(before)]
+    inside = added[shapely.within(shapely.point_on_surface(added.geometry.to_numpy()), polygon)]
+    left = inside[inside["grid_code"] != "024-03"]
+    assert len(left) and int(grids.loc["024-03", "households"]) + int(left["households"].sum()) > high
+    assert low <= int(grids.loc["024-03", "households"]) <= high
+    # nobody who was there before moved in that community
+    assert sum(m["households"] for m in result.changes["buildings_moved"] if m["from"] in codes) == 0
+    # what left went to grids holding a building above the maximum
+    largest = placed.groupby("grid_code")["households"].max()
+    assert all(int(largest[code]) > high for code in set(left["grid_code"]))
+
+
+def test_a_large_added_building_goes_to_a_neighbour_that_passes_its_cheapest_part_on(tmp_path):
+    # munich_altstadt +5 % spread (seed 0): grid 005-12 of MUN-005 goes 103 households above the band with an added
+    # 161-household building on its border with 005-17, which has room for 103 only; 005-17 takes the building and
+    # passes its cheapest part on to 005-18 (a chain, :func:`gridgeo.living.repair._repair_cheapest`).  The update
+    # used to move 81 existing households of 005-12 to 005-06 instead
+    plan, result, after = run_case("munich_altstadt", "add", 0.05, "spread", 0, tmp_path)
+    check_living(plan, result, after)
+    low, high = (int(v) for v in plan.report["parameters"]["grid_size"])
+    before = dict(zip(plan.buildings["building_code"], plan.buildings["grid_code"]))
+    placed = result.buildings
+    polygon = plan.grids.set_index("grid_code").geometry["005-12"]
+    added = placed[~placed["building_code"].isin(before)]
+    inside = added[shapely.within(shapely.point_on_surface(added.geometry.to_numpy()), polygon)]
+    old_total = int(plan.buildings.loc[plan.buildings["grid_code"] == "005-12", "households"].sum())
+    assert old_total + int(inside["households"].sum()) > high  # the added buildings pushed it above the band
+    left = inside[inside["grid_code"] != "005-12"]
+    assert len(left) and int(left["households"].max()) > high - int(plan.grids.set_index("grid_code").loc["005-17", "households"])
+    # nobody who was there before left 005-12, and the grids are in the band
+    assert sum(m["households"] for m in result.changes["buildings_moved"] if m["from"] == "005-12") == 0
+    grids = result.grids.set_index("grid_code")
+    assert grids.loc[["005-12", "005-17", "005-18"], "households"].between(low, high).all()

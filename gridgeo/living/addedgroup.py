@@ -13,6 +13,9 @@ The same holds across a border: a grid above the band whose added buildings
 lie at its border with a grid that has room can hand them over
 (:func:`give_added`), also when they are walled in behind one another (a cell
 that would cut the grid in two goes together with the added cells it cuts off).
+A grid holding a building above the maximum has no band: it may take them too,
+and its empty cells may then join the giving grid where the added ones held it
+together.
 
 It works on arrays of one :class:`~gridgeo.cells.adjacency.CellGraph` and never
 reads or writes files.
@@ -21,6 +24,7 @@ reads or writes files.
 from __future__ import annotations
 
 import heapq
+from collections import deque
 
 import numpy as np
 from scipy.sparse.csgraph import connected_components
@@ -152,7 +156,9 @@ def _top_up(group, inside, weight, existing, frozen, indptr, indices, low, high)
     return np.array(sorted(group), dtype=np.int64), held, paid
 
 
-def give_added(graph, labels: np.ndarray, *, low: int, high: int, existing: np.ndarray, frozen: np.ndarray | None = None, excused: np.ndarray | None = None) -> np.ndarray:
+def give_added(
+    graph, labels: np.ndarray, *, low: int, high: int, existing: np.ndarray, frozen: np.ndarray | None = None, excused: np.ndarray | None = None, takes_excused: bool = False
+) -> np.ndarray:
     """Labels with out-of-band grids repaired by handing cells without existing households across one border.
 
     For every grid out of the band and every neighbour that can take (or
@@ -176,7 +182,11 @@ def give_added(graph, labels: np.ndarray, *, low: int, high: int, existing: np.n
     frozen : ndarray of bool, optional
         Cells that never move.
     excused : ndarray of bool, optional
-        Per grid: grids allowed outside the band (they neither give nor take).
+        Per grid: grids allowed outside the band (they neither give nor take, unless ``takes_excused``).
+    takes_excused : bool
+        An excused grid (one holding a building above the maximum has no band) may take what a grid above the
+        band hands over, and its empty cells (no households, not frozen) may join the giving grid where a cell's
+        leaving would cut it in two, as long as every grid they change stays one piece.
 
     Returns
     -------
@@ -203,6 +213,21 @@ def give_added(graph, labels: np.ndarray, *, low: int, high: int, existing: np.n
 
     >>> give_added(g, np.array([0, 0, 0, 1, 1, 0]), low=5, high=12, existing=np.array([5, 5, 0, 3, 3, 1])).tolist()
     [0, 0, 0, 1, 1, 0]
+
+    A grid without band (cell 3 above the maximum) takes the added cell 1; its empty cell 4 joins grid 0, which cell 1
+    held together.
+
+    >>> edges = [(0, 1), (1, 2), (1, 3), (0, 4), (4, 2), (3, 4)]
+    >>> rows = [a for a, b in edges] + [b for a, b in edges]
+    >>> cols = [b for a, b in edges] + [a for a, b in edges]
+    >>> shared = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(5, 5))
+    >>> weight = np.array([5, 3, 5, 20, 0])
+    >>> g = CellGraph(weight, np.ones(5), np.ones(5) * 4, np.zeros((5, 2)), shared, sp.csr_matrix((5, 5)))
+    >>> kw = dict(low=5, high=12, existing=np.array([5, 0, 5, 20, 0]), frozen=weight > 12, excused=np.array([False, True]))
+    >>> give_added(g, np.array([0, 0, 0, 1, 1]), **kw).tolist()
+    [0, 0, 0, 1, 1]
+    >>> give_added(g, np.array([0, 0, 0, 1, 1]), takes_excused=True, **kw).tolist()
+    [0, 1, 0, 1, 0]
     """
     labels = np.asarray(labels, dtype=np.int64).copy()
     if not len(labels):
@@ -226,22 +251,29 @@ def give_added(graph, labels: np.ndarray, *, low: int, high: int, existing: np.n
             near = sorted({int(labels[j]) for c in np.flatnonzero(labels == g).tolist() for j in indices[indptr[c] : indptr[c + 1]].tolist()} - {g})
             best = None
             for h in near:
-                if excused_k[h]:
+                if excused_k[h] and not (over and takes_excused):
                     continue
                 if over:
-                    giver, taker, need, cap = g, h, int(totals[g] - high), int(min(high - totals[h], totals[g] - low))
+                    # a grid excused from the band (one holding a building above the maximum) has no maximum
+                    room = totals[g] - low if excused_k[h] else min(high - totals[h], totals[g] - low)
+                    giver, taker, need, cap = g, h, int(totals[g] - high), int(room)
                 else:
                     giver, taker, need, cap = h, g, int(low - totals[g]), int(min(totals[h] - low, high - totals[g]))
                 if cap <= 0:
                     continue
-                taken, moved = _hand_over(giver, taker, labels, weight, free, existing, graph.shared, need, cap)
+                # with takes_excused, empty cells of excused grids may join the giving grid to keep it in one piece
+                bridges = (weight == 0) & free & excused_k[labels] if takes_excused else None
+                taken, moved, joined = _hand_over(giver, taker, labels, weight, free, existing, graph.shared, need, cap, bridges)
                 if moved <= 0:
                     continue
-                key = (moved < need, -min(moved, need), len(taken), h)
+                if joined and not _all_one_piece(labels, taken, taker, joined, giver, indptr, indices):
+                    continue
+                key = (moved < need, -min(moved, need), len(taken) + len(joined), h)
                 if best is None or key < best[0]:
-                    best = (key, taken, taker)
+                    best = (key, taken, taker, joined, giver)
             if best is not None:
                 labels[best[1]] = best[2]
+                labels[best[3]] = best[4]
                 progress = True
                 break
         if not progress:
@@ -249,10 +281,15 @@ def give_added(graph, labels: np.ndarray, *, low: int, high: int, existing: np.n
     return labels
 
 
-def _hand_over(giver, taker, labels, weight, free, existing, shared, need, cap):
-    """Cells without existing households moved from ``giver`` to ``taker`` (with the parts they cut off): (cells, households)."""
+def _hand_over(giver, taker, labels, weight, free, existing, shared, need, cap, bridges=None):
+    """Cells without existing households moved from ``giver`` to ``taker`` (with the parts they cut off): (cells, households, joined).
+
+    ``bridges``: cells of other grids (empty, of grids without a band) that may join ``giver`` when a cell's
+    leaving would cut it in two and they join the pieces again (``joined``: those cells).
+    """
     indptr, indices = shared.indptr, shared.indices
     inside = labels == giver
+    joined: list[int] = []
     heap = []
     seen = set()
     for c in np.flatnonzero(inside & free).tolist():
@@ -269,16 +306,36 @@ def _hand_over(giver, taker, labels, weight, free, existing, shared, need, cap):
         if moved + w > cap or inside.sum() <= 1:
             continue
         group = [c]
+        bridge: list[int] = []
         if not _stays_one_piece(c, inside, indptr, indices):
             cut = _cut_off(c, inside, shared, existing)  # the part without most existing households, then most cells
             if cut is not None:
                 if not free[cut].all() or existing[cut].sum() > 0:
-                    continue
-                group += cut.tolist()
+                    if bridges is None:
+                        continue
+                    # empty cells of other grids than the taker first, then of any grid without a band
+                    # a cell whose leaving would cut its own grid in two (the taker with what it takes) is tried last
+                    after = labels.copy()
+                    after[taken + group] = taker
+                    safe = bridges.copy()
+                    for j in np.flatnonzero(bridges).tolist():
+                        safe[j] = _stays_one_piece(j, after == after[j], indptr, indices)
+                    for mask in (safe & (labels != taker), safe, bridges):
+                        bridge = _bridge(c, inside, labels, mask, shared)
+                        if bridge and _all_one_piece(labels, taken + group, taker, joined + bridge, giver, indptr, indices):
+                            break
+                    else:
+                        continue
+                else:
+                    group += cut.tolist()
         w = int(weight[group].sum())
         if moved + w > cap or len(group) >= int(inside.sum()):
             continue
         inside[group] = False
+        inside[bridge] = True
+        labels = labels.copy() if bridge else labels
+        labels[bridge] = giver
+        joined += bridge
         taken += group
         moved += w
         for cell in group:
@@ -286,4 +343,55 @@ def _hand_over(giver, taker, labels, weight, free, existing, shared, need, cap):
                 if inside[j] and free[j] and j not in seen:
                     seen.add(j)
                     heapq.heappush(heap, (-int(weight[j]), j))
-    return taken, moved
+    return taken, moved, joined
+
+
+def _all_one_piece(labels, taken, taker, joined, giver, indptr, indices) -> bool:
+    """Whether every grid that ``taken`` (to ``taker``) and ``joined`` (to ``giver``) change stays one piece."""
+    after = labels.copy()
+    after[taken] = taker
+    after[joined] = giver
+    owners = {int(labels[j]) for j in joined} | {taker, giver}
+    return all(_connected(after == g, indptr, indices) for g in owners if (after == g).any())
+
+
+def _bridge(c, inside, labels, bridges, shared) -> list[int] | None:
+    """Cells of ``bridges`` that join the pieces ``inside`` falls into without ``c`` again (their own grids staying one
+    piece), or None when there are none."""
+    rest = inside.copy()
+    rest[c] = False
+    nodes = np.flatnonzero(rest)
+    count, piece = connected_components(shared[nodes][:, nodes], directed=False)
+    if count < 2:
+        return []
+    allowed = rest | bridges
+    allowed[c] = False
+    reach = np.flatnonzero(allowed)
+    count_all, piece_all = connected_components(shared[reach][:, reach], directed=False)
+    where = dict(zip(reach.tolist(), piece_all.tolist()))
+    if len({where[int(n)] for n in nodes}) > 1:
+        return None
+    # the fewest bridge cells on shortest paths from the first piece to every other one
+    indptr, indices = shared.indptr, shared.indices
+    first = nodes[piece == piece[0]]
+    parent = {int(n): -1 for n in first}
+    queue = deque(int(n) for n in first)
+    while queue:
+        cur = queue.popleft()
+        for j in indices[indptr[cur] : indptr[cur + 1]].tolist():
+            if allowed[j] and j not in parent:
+                parent[j] = cur
+                queue.append(j)
+    chosen: set[int] = set()
+    for p in range(1, count):
+        cur = int(nodes[piece == p][0])
+        while cur != -1:
+            if not rest[cur]:
+                chosen.add(cur)
+            cur = parent[cur]
+    out = sorted(chosen)
+    for owner in {int(labels[j]) for j in out}:
+        left = (labels == owner) & ~np.isin(np.arange(len(labels)), out)
+        if left.any() and not _connected(left, indptr, indices):
+            return None
+    return out

@@ -340,6 +340,9 @@ def _settle(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, big: np.nd
             options.append(shed_cheaply(graph, labels, low=low, high=high, cost=existing, frozen=frozen, excused=excused, pockets=True, best_fit=True))
             # a seventh: each transfer the cheapest connected set across one border, found by search (gridgeo.living.exactshed)
             options.append(shed_exactly(graph, labels, low=low, high=high, cost=existing, frozen=frozen, excused=excused))
+            if excused.any():
+                # an eighth: added buildings handed also to a grid holding a building above the maximum (it has no band)
+                options.append(give_added(graph, start, low=low, high=high, existing=existing, frozen=frozen, excused=excused, takes_excused=True))
     options.insert(0, labels)
 
     def missing(labels):

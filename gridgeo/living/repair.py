@@ -180,6 +180,8 @@ def _repair_grown(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: set[
 
 #: most neighbours tried on their own with a grid out of band (those with the most room first)
 _PAIR_TRIES = 6
+#: neighbours with room tried as the first link of a chain (:func:`_repair_cheapest`)
+_CHAIN_TRIES = 2
 #: candidates moving fewer households (leaving more grids out of band) whose completed repair is compared
 _LOOKAHEAD = 2
 #: the trial of :func:`_repair_cheapest` that grows the region by the longest borders (:func:`_repair_grown`)
@@ -196,7 +198,10 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
     to spare for what it lacks), up to :data:`_PAIR_TRIES` of them (an added
     building on the border with a grid that has room goes there); ``code``
     with every neighbour that has room at once, so that what it has too much
-    (or lacks) may cross several borders, each its cheapest part; and, for a
+    (or lacks) may cross several borders, each its cheapest part; for a grid
+    above the band holding added buildings, ``code`` with its neighbours that
+    hold a building above the maximum (no band: added buildings may go there,
+    :func:`gridgeo.living.addedgroup.give_added`); and, for a
     grid above the band, ``code`` alone (split in two, the new grid made of
     its added buildings when they form a connected group,
     :func:`gridgeo.living.addedgroup.split_added_group`); and, when several
@@ -216,8 +221,9 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
     trials: list[list[str] | None] = [None]
     candidates = [c for c, g in grids.items() if not g.dedicated and not g.locked]
     if code in candidates and len(candidates) > 1:
+        shared = _shared_lengths(grids, candidates)
         room = {}
-        for (a, b), _ in _shared_lengths(grids, candidates).items():
+        for (a, b), _ in shared.items():
             if a == code and not _oversize(grids[b], ctx):
                 w = _weight(grids[b], ctx)
                 room[b] = high - w if weight > high else w - low
@@ -226,6 +232,23 @@ def _repair_cheapest(grids: dict[str, _Grid], code: str, ctx: _Context, dirty: s
         if len(roomy) > 1:
             # every neighbour with room at once: what is too much may go across several borders, each its cheapest part
             trials.append([code] + sorted(roomy[: ctx.max_region - 1]))
+        for b in roomy[:_CHAIN_TRIES] if not _several_out_of_band(grids, dirty, ctx) else ():
+            # a chain: a neighbour takes what is too much (a large added building it has not the room for) and
+            # passes its own cheapest part on to its neighbours with room (only for the last grid out of band:
+            # with others still to repair, its cheaper first step can leave a dearer one later)
+            passed = {}
+            for (x, y), _ in shared.items():
+                if x == b and y != code and not _oversize(grids[y], ctx):
+                    w = _weight(grids[y], ctx)
+                    passed[y] = high - w if weight > high else w - low
+            beyond = [c for c in sorted(passed, key=lambda c: (-passed[c], c)) if passed[c] > 0 and c not in room]
+            if beyond:
+                trials.append([code, b] + sorted(beyond[: ctx.max_region - 2]))
+        unbanded = sorted(b for (a, b) in shared if a == code and _oversize(grids[b], ctx))
+        if weight > high and unbanded and ctx.is_new is not None and any(ctx.is_new[b] for b in grids[code].members):
+            # the neighbours holding a building above the maximum have no band: added buildings may go there,
+            # their empty cells keeping the grid in one piece (gridgeo.living.addedgroup.give_added)
+            trials.append([code] + unbanded[: ctx.max_region - 1])
     if weight > high and code in candidates:
         trials.append([code])
     if _several_out_of_band(grids, dirty, ctx):
