@@ -49,7 +49,7 @@ import gridgeo.living.seamguard as seamguard  # noqa: E402
 import gridgeo.living.update as update_module  # noqa: E402
 from gridgeo.errors import SeamError  # noqa: E402
 from gridgeo.living.keptcells import kept_sites  # noqa: E402
-from gridgeo.living.keptoptimum import MAX_CELLS, kept_cells_optimum  # noqa: E402
+from gridgeo.living.keptoptimum import MAX_CELLS, kept_cell_labels, kept_cells_optimum  # noqa: E402
 from gridgeo.living.state import _existing_moved, _is_bad  # noqa: E402
 
 logger = logging.getLogger("living_optimum")
@@ -112,15 +112,11 @@ def in_kept_cells(start, final, ctx) -> bool | None:
     if sites is None:
         return None
     members, _, tess, graph, _ = sites
-    code_of = {b: c for c, g in final.items() for b in g.members}
-    final_code = np.array([code_of.get(int(b), "") for b in members.tolist()], dtype=object)
-    label = {}
-    for local, site in enumerate(tess.site_of_building.tolist()):
-        if label.setdefault(site, final_code[local]) != final_code[local]:
-            return False
+    cells = kept_cell_labels(final, members, tess, graph.n)
+    if cells is None:
+        return False
     from scipy.sparse.csgraph import connected_components
 
-    cells = np.array([label[s] for s in range(graph.n)], dtype=object)
     for code in sorted(set(cells.tolist())):
         nodes = np.flatnonzero(cells == code)
         if len(nodes) > 1 and connected_components(graph.shared[nodes][:, nodes], directed=False)[0] != 1:

@@ -20,7 +20,7 @@ from scipy.sparse.csgraph import connected_components
 import gridgeo
 import gridgeo.living.update as update_module
 from gridgeo.living.keptcells import kept_sites
-from gridgeo.living.keptoptimum import kept_cells_optimum
+from gridgeo.living.keptoptimum import kept_cell_labels, kept_cells_optimum
 from gridgeo.living.state import _existing_moved, _is_bad
 
 from .test_living_exact import _kept_regions
@@ -161,12 +161,9 @@ def _grid_of(group):
 
 
 def _in_kept_cells(final, members, tess, graph) -> bool:
-    code_of = {b: c for c, g in final.items() for b in g.members}
-    label = {}
-    for local, site in enumerate(tess.site_of_building.tolist()):
-        if label.setdefault(site, code_of[int(members[local])]) != code_of[int(members[local])]:
-            return False
-    cells = np.array([label[s] for s in range(graph.n)], dtype=object)
+    cells = kept_cell_labels(final, members, tess, graph.n)
+    if cells is None:
+        return False
     return all(_connected(graph, np.flatnonzero(cells == code)) for code in set(cells.tolist()))
 
 

@@ -63,7 +63,7 @@ from ..partition.notes import IN_BAND
 from .keptcells import kept_sites
 from .state import _Context, _Grid
 
-__all__ = ["KeptOptimum", "kept_cells_optimum", "kept_cells_bound"]
+__all__ = ["KeptOptimum", "kept_cells_optimum", "kept_cells_bound", "kept_cell_labels"]
 
 logger = logging.getLogger(__name__)
 
@@ -348,11 +348,9 @@ def kept_cells_bound(
     members, _, tess, graph, home = sites
     if graph.n > max_cells:
         return _no_bound(ctx, f"{graph.n} cells, above {max_cells}")
-    label: dict[int, str] = {}
-    for local, site in enumerate(tess.site_of_building.tolist()):
-        if label.setdefault(site, code_of[int(members[local])]) != code_of[int(members[local])]:
-            return _no_bound(ctx, "a kept cell is split between grids")
-    cells = np.array([label[s] for s in range(graph.n)], dtype=object)
+    cells = kept_cell_labels(final, members, tess, graph.n)
+    if cells is None:
+        return _no_bound(ctx, "a kept cell is split between grids")
     adjacency = graph.shared.tocsr()
     for code in sorted(set(cells.tolist())):
         nodes = np.flatnonzero(cells == code)
@@ -372,6 +370,31 @@ def kept_cells_bound(
         return None
     logger.debug("community %s: kept-cell bound %d (repair moved %d, %s)", ctx.community_id, best.bound, moved, best.status)
     return int(best.bound)
+
+
+def kept_cell_labels(final: dict[str, _Grid], members: np.ndarray, tess, n: int) -> np.ndarray | None:
+    """Per kept cell, the code of the grid of ``final`` holding its buildings (``""``: none); None when a cell's
+    buildings lie in several grids.  ``members`` and ``tess`` are those of :func:`gridgeo.living.keptcells.kept_sites`
+    (``n`` cells).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> tess = SimpleNamespace(site_of_building=np.array([0, 0, 1]))
+    >>> final = {"001-01": SimpleNamespace(members={4, 5}), "001-02": SimpleNamespace(members={6})}
+    >>> kept_cell_labels(final, np.array([4, 5, 6]), tess, 2).tolist()
+    ['001-01', '001-02']
+    >>> final = {"001-01": SimpleNamespace(members={4}), "001-02": SimpleNamespace(members={5, 6})}
+    >>> kept_cell_labels(final, np.array([4, 5, 6]), tess, 2) is None
+    True
+    """
+    code_of = {b: c for c, g in final.items() for b in g.members}
+    label: dict[int, str] = {}
+    for local, site in enumerate(tess.site_of_building.tolist()):
+        code = code_of.get(int(members[local]), "")
+        if label.setdefault(site, code) != code:
+            return None
+    return np.array([label.get(s, "") for s in range(n)], dtype=object)
 
 
 def _no_bound(ctx: _Context, reason: str) -> None:

@@ -127,8 +127,9 @@ def reported_lower_bound(codes, communities, geoms, home, previous, households, 
     codes = np.asarray(codes).astype(str)
     communities = np.asarray(communities).astype(str)
     home = np.asarray(home).astype(str)
-    free_move = np.asarray(is_new, dtype=bool) | (np.asarray(previous).astype(str) != home)
-    final = _folded(final, codes, home, households, np.asarray(is_new, dtype=bool), band)
+    is_new = np.asarray(is_new, dtype=bool)
+    free_move = is_new | (np.asarray(previous).astype(str) != home)
+    final = _folded(final, codes, home, households, is_new, band)
     final_code = np.full(len(home), "", dtype=object)
     for code, grid in final.items():
         if grid.members:
@@ -144,7 +145,7 @@ def reported_lower_bound(codes, communities, geoms, home, previous, households, 
         value, program = _community_bound(codes[rows], geoms[rows], members, finals, final_code, households, free_move, building_geoms, band, fixed[rows], flagged[rows])
         if kept and ccode in kept:
             # counted from the placement: a building placed away from its previous grid may count there and not here
-            away = sum(int(households[m][free_move[m] & ~np.asarray(is_new, dtype=bool)[m]].sum()) for m, f in zip(members, fixed[rows]) if not f)
+            away = sum(int(households[m][free_move[m] & ~is_new[m]].sum()) for m, f in zip(members, fixed[rows]) if not f)
             if kept[ccode] - away > value:
                 value, program = kept[ccode] - away, KEPT
         isolated = _isolated_bound(members, finals, final_code, households, free_move, band, fixed[rows])

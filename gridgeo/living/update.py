@@ -536,10 +536,11 @@ _REPAIRS: list[tuple] = []
 def _repair_community_task(position: int) -> tuple[dict[str, _Grid], set[str], int | None]:
     """Repair one community of :data:`_REPAIRS`: its grids, the codes it retired, and its kept-cell bound (or None)."""
     grids, dirty, context, community_geom, metric, crs, order, kept_cell_bound = _REPAIRS[position]
-    start, dirty_before = {code: _copy(grid) for code, grid in grids.items()}, set(dirty)
+    # (the grids before the repair are kept only for the kept-cell bound)
+    before = ({code: _copy(grid) for code, grid in grids.items()}, set(dirty)) if kept_cell_bound else None
     repair_fitted(grids, dirty, context, community_geom, metric=metric, crs=crs, order=order)
     name_carved(grids, context)  # pieces cut off a grown building's grid: numbered after the community's highest
-    bound = kept_cells_bound(start, grids, dirty_before, context) if kept_cell_bound and not context.carved else None
+    bound = kept_cells_bound(before[0], grids, before[1], context) if before is not None and not context.carved else None
     return grids, set(context.retired), bound
 
 
