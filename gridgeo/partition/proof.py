@@ -28,6 +28,8 @@ __all__ = ["stranded_cell", "enclosed_pocket", "forced_pockets", "walled_in", "n
 
 MAX_EXHAUSTIVE = 40
 _BUDGET = 200_000
+#: subsets sharing a lowest cell above which :func:`_covers` filters them as an array
+_ARRAY_FROM = 24
 _SUBSETS = Memo(capacity=4 * _BUDGET)  # answers of in_band_connected_subsets (gridgeo.partition.memo), sets counted one each
 _SPLITS = Memo()  # answers of exact_split
 
@@ -259,8 +261,21 @@ def _in_band_connected_subsets(graph: CellGraph, low: int, high: int, budget: in
 def _covers(n: int, good: list[int], limit: int = 20000, budget: int = _BUDGET, state: dict | None = None):
     """Yield splits of all n cells into subsets from ``good`` (as lists of bit masks).
 
-    ``state["cut_short"]`` becomes True when the search stopped at ``budget``
-    before it was complete (so the absence of a split proves nothing).
+    A depth-first search: at each step the lowest cell not yet covered is
+    covered by each subset of ``good`` whose lowest cell it is and that
+    overlaps nothing chosen, in the order of ``good``.  A step is one visit of
+    a state (the cells covered so far); a state from which no split was found
+    is not searched again.  ``state["cut_short"]`` becomes True when the search
+    stopped at ``budget`` steps before it was complete (so the absence of a
+    split proves nothing); it stops after ``limit`` splits.  The search runs on
+    an explicit stack (no recursion): one frame per chosen subset.
+
+    Examples
+    --------
+    Three cells in a row, subsets {0}, {0, 1}, {1, 2} and {2}:
+
+    >>> list(_covers(3, [0b001, 0b011, 0b110, 0b100]))
+    [[1, 6], [3, 4]]
     """
     state = {} if state is None else state
     state["cut_short"] = False
@@ -269,36 +284,52 @@ def _covers(n: int, good: list[int], limit: int = 20000, budget: int = _BUDGET, 
     for bits in good:
         lowest = (bits & -bits).bit_length() - 1
         by_lowest.setdefault(lowest, []).append(bits)
-    found = 0
-    steps = 0
+    # long lists are filtered as arrays (fewer than 64 cells: a mask fits in an int64)
+    as_array = {lowest: np.array(masks, dtype=np.int64) for lowest, masks in by_lowest.items() if len(masks) > _ARRAY_FROM and n < 64}
+    found = steps = 0
     dead: set[int] = set()
-
-    def walk(used: int, chosen: list[int]):
-        nonlocal found, steps
-        if found >= limit:
-            return
-        if steps > budget:
-            state["cut_short"] = True
-            return
-        steps += 1
-        if used == full:
-            found += 1
-            yield list(chosen)
-            return
-        if used in dead:
-            return
-        before = found
-        free = ~used & full
-        lowest = (free & -free).bit_length() - 1
-        for bits in by_lowest.get(lowest, []):
-            if not bits & used:
-                chosen.append(bits)
-                yield from walk(used | bits, chosen)
-                chosen.pop()
-        if found == before and steps <= budget:
-            dead.add(used)
-
-    yield from walk(0, [])
+    frames: list[list] = []  # per state being searched: [cells covered, splits found before it, subsets that fit, next one]
+    chosen: list[int] = []  # the subset each frame but the last descended into
+    used = 0
+    while True:
+        # visit ``used``: a new frame, or nothing more to search from it
+        opened = False
+        if found < limit:
+            if steps > budget:
+                state["cut_short"] = True
+            else:
+                steps += 1
+                if used == full:
+                    found += 1
+                    yield list(chosen)
+                elif used not in dead:
+                    free = ~used & full
+                    lowest = (free & -free).bit_length() - 1
+                    masks = as_array.get(lowest)
+                    if masks is not None:
+                        fits = masks[(masks & used) == 0].tolist()
+                    else:
+                        fits = [bits for bits in by_lowest.get(lowest, ()) if not bits & used]
+                    frames.append([used, found, fits, 0])
+                    opened = True
+        if not opened:
+            if not frames:
+                return
+            chosen.pop()  # back in the frame that descended
+        while True:
+            frame = frames[-1]
+            fits, at = frame[2], frame[3]
+            if at < len(fits):
+                frame[3] = at + 1
+                chosen.append(fits[at])
+                used = frame[0] | fits[at]
+                break
+            if found == frame[1] and steps <= budget:
+                dead.add(frame[0])
+            frames.pop()
+            if not frames:
+                return
+            chosen.pop()
 
 
 @timings.timed("repairs and proofs")
