@@ -56,7 +56,7 @@ from .geojson import feature_bytes, lonlat_pieces
 from .geopackage import describe_geopackage, write_qgis_project
 from .gpkg_arrow import write_arrow_layer
 from .side_by_side import run_side_by_side
-from .styles import plan_colours
+from .styles import colours_once, plan_colours
 
 __all__ = ["write_outputs", "write_geojson", "uniform_geometry", "to_json_safe", "check_output_folder", "GPKG_VERSION"]
 
@@ -241,30 +241,40 @@ def write_outputs(
                 styles = describe_geopackage(gpkg, written, colours=plan_colours(result))
                 write_qgis_project(staging, written, styles)  # gridgeo.qgz: every layer, relative paths, the same styles
 
+        def small_files():
+            # report.json, the register's tables, the grid index and the extra files: written by this process
+            # after the GeoPackage, while the writers forked beside it are still at work
+            (staging / "report.json").write_text(
+                json.dumps(to_json_safe(result.report), ensure_ascii=False, indent=2, sort_keys=False) + "\n",
+                encoding="utf-8",
+            )
+            for name, frame in _household_tables(result):
+                (staging / f"{name}.csv").write_bytes(csv_bytes(frame))
+                (staging / f"{name}.csvt").write_text(csvt_text(frame) + "\r\n", encoding="utf-8")
+            if getattr(result, "changes", None) is not None:
+                (staging / "changes.json").write_text(
+                    json.dumps(to_json_safe(result.changes), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+                )
+            if getattr(result, "edits", None) is not None:
+                (staging / "edits.json").write_text(json.dumps(to_json_safe(result.edits), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            from .gridindex import write_grid_index
+
+            write_grid_index(result.grids, staging)  # grids.rtree.idx/.dat: places new buildings in `gridgeo update`
+            for name, text in (extra or {}).items():
+                (staging / name).write_text(text, encoding="utf-8")
+
+        def here():
+            geopackage()
+            with timings.stage("small files"):
+                small_files()
+
         # the files are independent: on a multi-core machine they are written side by side,
         # and so are the extra outputs (map, report, …), each of which reads only ``result``
         extras = [functools.partial(writer, result, staging) for writer in writers]
         release_memory("before the writers", collect=None)  # a smaller parent when the memory is tight: more writers fit beside it (_forks_that_fit)
-        with timings.stage("GeoJSON and extras, waited for"):
-            run_side_by_side([geopackage, geojson("buildings", "units", "grids"), *extras])
-        (staging / "report.json").write_text(
-            json.dumps(to_json_safe(result.report), ensure_ascii=False, indent=2, sort_keys=False) + "\n",
-            encoding="utf-8",
-        )
-        for name, frame in _household_tables(result):
-            (staging / f"{name}.csv").write_bytes(csv_bytes(frame))
-            (staging / f"{name}.csvt").write_text(csvt_text(frame) + "\r\n", encoding="utf-8")
-        if getattr(result, "changes", None) is not None:
-            (staging / "changes.json").write_text(
-                json.dumps(to_json_safe(result.changes), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-            )
-        if getattr(result, "edits", None) is not None:
-            (staging / "edits.json").write_text(json.dumps(to_json_safe(result.edits), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        from .gridindex import write_grid_index
-
-        write_grid_index(result.grids, staging)  # grids.rtree.idx/.dat: places new buildings in `gridgeo update`
-        for name, text in (extra or {}).items():
-            (staging / name).write_text(text, encoding="utf-8")
+        # the grids are coloured once, by the GeoPackage's styles: the map forked after them inherits the colours
+        with timings.stage("GeoJSON and extras, waited for"), colours_once(result):
+            run_side_by_side([here, geojson("buildings", "units", "grids"), *extras])
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(staging, 0o777 & ~umask)
