@@ -58,7 +58,8 @@ def test_geojson_written_together_is_each_layer_written_alone(run, tmp_path):
 
 def test_the_grids_are_coloured_once_per_write_with_the_same_colours(run, tmp_path, monkeypatch):
     """write_outputs colours the grids once (the GeoPackage's styles; the map forked after them inherits the
-    colours): the map draws the colours of a separate colouring, and outside a write every call colours again."""
+    colours): the map draws the colours of a separate colouring, its run key is the written report's sha256,
+    and outside a write every call colours again."""
     from gridgeo.outputs import map_data, maps, styles
 
     calls, drawn = [], []
@@ -73,5 +74,7 @@ def test_the_grids_are_coloured_once_per_write_with_the_same_colours(run, tmp_pa
     assert (out / "map.html").exists() and (out / "partition.gpkg").exists()
     assert len(calls) == 2  # one more for the whole write, the GeoPackage's and the map's
     assert drawn == [expected.tolist()]
+    # the map's edit mode is keyed to the sha256 of the report.json written beside it (its text is made once too)
+    assert _sha(out / "report.json") in (out / "map.html").read_text(encoding="utf-8")
     assert styles.plan_colours(run).tolist() == expected.tolist()
     assert len(calls) == 3  # outside a write: coloured again

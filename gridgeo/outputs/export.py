@@ -55,10 +55,11 @@ from .files import csv_bytes, csvt_text
 from .geojson import feature_bytes, lonlat_pieces
 from .geopackage import describe_geopackage, write_qgis_project
 from .gpkg_arrow import write_arrow_layer
+from .once import computed_once, once
 from .side_by_side import run_side_by_side
-from .styles import colours_once, plan_colours
+from .styles import plan_colours
 
-__all__ = ["write_outputs", "write_geojson", "uniform_geometry", "to_json_safe", "check_output_folder", "GPKG_VERSION"]
+__all__ = ["write_outputs", "write_geojson", "uniform_geometry", "to_json_safe", "report_json", "check_output_folder", "GPKG_VERSION"]
 
 logger = logging.getLogger(__name__)
 
@@ -244,10 +245,7 @@ def write_outputs(
         def small_files():
             # report.json, the register's tables, the grid index and the extra files: written by this process
             # after the GeoPackage, while the writers forked beside it are still at work
-            (staging / "report.json").write_text(
-                json.dumps(to_json_safe(result.report), ensure_ascii=False, indent=2, sort_keys=False) + "\n",
-                encoding="utf-8",
-            )
+            (staging / "report.json").write_text(report_json(result.report), encoding="utf-8")
             for name, frame in _household_tables(result):
                 (staging / f"{name}.csv").write_bytes(csv_bytes(frame))
                 (staging / f"{name}.csvt").write_text(csvt_text(frame) + "\r\n", encoding="utf-8")
@@ -264,6 +262,7 @@ def write_outputs(
                 (staging / name).write_text(text, encoding="utf-8")
 
         def here():
+            report_json(result.report)  # its text, which the map's edit mode hashes too: the writers forked later inherit it
             geopackage()
             with timings.stage("small files"):
                 small_files()
@@ -272,8 +271,9 @@ def write_outputs(
         # and so are the extra outputs (map, report, …), each of which reads only ``result``
         extras = [functools.partial(writer, result, staging) for writer in writers]
         release_memory("before the writers", collect=None)  # a smaller parent when the memory is tight: more writers fit beside it (_forks_that_fit)
-        # the grids are coloured once, by the GeoPackage's styles: the map forked after them inherits the colours
-        with timings.stage("GeoJSON and extras, waited for"), colours_once(result):
+        # the grids' colours and report.json's text are computed once, here (gridgeo.outputs.once): the map
+        # forked after the GeoPackage inherits them
+        with timings.stage("GeoJSON and extras, waited for"), computed_once(result, result.report):
             run_side_by_side([here, geojson("buildings", "units", "grids"), *extras])
         umask = os.umask(0)
         os.umask(umask)
@@ -509,6 +509,28 @@ def _json_properties(frame: pd.DataFrame | None, n: int) -> list[bytes]:
     if len(lines) != n:
         raise ValueError(f"property encoding produced {len(lines)} records for {n} features")
     return lines
+
+
+def report_json(report: dict) -> str:
+    """The text of ``report.json``: :func:`to_json_safe`, UTF-8 characters, an indent of 2, a final line break.
+
+    Computed once while a plan is written (:mod:`gridgeo.outputs.once`): the
+    file and the map's run key (its sha256) share it.
+
+    Examples
+    --------
+    >>> print(report_json({"grids": 2, "share": 0.12345678, "name": "网格"}), end="")
+    {
+      "grids": 2,
+      "share": 0.123457,
+      "name": "网格"
+    }
+    """
+    return once(_report_text, report)
+
+
+def _report_text(report: dict) -> str:
+    return json.dumps(to_json_safe(report), ensure_ascii=False, indent=2, sort_keys=False) + "\n"
 
 
 def to_json_safe(value):

@@ -7,15 +7,13 @@ grid has the same fill in ``map.html``, on a printed notice and in QGIS.
 from __future__ import annotations
 
 import colorsys
-import contextlib
 import heapq
-from collections.abc import Iterator
 
 import geopandas as gpd
 import numpy as np
 import shapely
 
-__all__ = ["PALETTE", "STATUS_STYLE", "darker", "fill_colours", "grid_colours", "kept_colours", "plan_colours", "colours_once"]
+__all__ = ["PALETTE", "STATUS_STYLE", "darker", "fill_colours", "grid_colours", "kept_colours", "plan_colours"]
 
 #: Fill colours of grids (ColorBrewer Set3, 12 classes, its grey replaced by tan so that no grid looks
 #: like "nothing"); buildings use darker shades of their grid's colour.
@@ -164,7 +162,8 @@ def kept_colours(result) -> tuple[dict | None, list[str]]:
 def plan_colours(result) -> np.ndarray:
     """Colour index of every grid of a plan (rows of ``result.grids``), as the map, the print maps and the
     GeoPackage's style draw it: :func:`grid_colours` in the grids' local metric CRS, keeping the colours of the
-    previous version of an updated or edited plan (:func:`kept_colours`).
+    previous version of an updated or edited plan (:func:`kept_colours`).  Computed once while the plan is
+    written (:mod:`gridgeo.outputs.once`).
 
     Examples
     --------
@@ -174,50 +173,15 @@ def plan_colours(result) -> np.ndarray:
     >>> plan_colours(SimpleNamespace(grids=g)).tolist(), plan_colours(SimpleNamespace(grids=g, grid_colours={"a": 4})).tolist()
     ([1, 0], [4, 0])
     """
+    from .once import once
+
+    return once(_plan_colours, result).copy()  # the same colours for every file of a plan being written
+
+
+def _plan_colours(result) -> np.ndarray:
     from ..inputs.crs import local_metric_crs
 
-    slot = next((s for s in _ONCE if s[0] is result), None)
-    if slot is not None and slot[1] is not None:
-        return slot[1].copy()
     grids = result.grids
     if grids is None or not len(grids):
         return np.zeros(0, dtype=int)
-    colours = grid_colours(grids.to_crs(local_metric_crs(grids)), *kept_colours(result))
-    if slot is not None:
-        slot[1] = colours.copy()
-    return colours
-
-
-#: the plans inside :func:`colours_once` blocks: [result, its colours once computed]
-_ONCE: list[list] = []
-
-
-@contextlib.contextmanager
-def colours_once(result) -> Iterator[None]:
-    """Inside the block, :func:`plan_colours` of ``result`` is computed once and then repeated.
-
-    :func:`gridgeo.outputs.export.write_outputs` writes a plan that does not
-    change meanwhile: the GeoPackage's styles take its colours, and the map
-    (and the print maps) forked after them inherit them instead of colouring
-    the grids again.  Outside the block every call computes them.
-
-    Examples
-    --------
-    >>> import shapely
-    >>> from types import SimpleNamespace
-    >>> g = gpd.GeoDataFrame({"grid_code": ["a", "b"]}, geometry=[shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)], crs=32651)
-    >>> plan = SimpleNamespace(grids=g)
-    >>> with colours_once(plan):
-    ...     first = plan_colours(plan)
-    ...     plan.grids = g.iloc[:1]  # not done while a plan is written: the colours stay those of the first call
-    ...     plan_colours(plan).tolist() == first.tolist()
-    True
-    >>> plan_colours(plan).tolist()
-    [0]
-    """
-    slot = [result, None]
-    _ONCE.append(slot)
-    try:
-        yield
-    finally:
-        _ONCE.remove(slot)
+    return grid_colours(grids.to_crs(local_metric_crs(grids)), *kept_colours(result))
