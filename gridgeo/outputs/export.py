@@ -244,7 +244,7 @@ def write_outputs(
 
         def small_files():
             # report.json, the register's tables, the grid index and the extra files: written by this process
-            # after the GeoPackage, while the writers forked beside it are still at work
+            # after the GeoPackage, once the next writer (the map) is forked, while the writers still work
             (staging / "report.json").write_text(report_json(result.report), encoding="utf-8")
             for name, frame in _household_tables(result):
                 (staging / f"{name}.csv").write_bytes(csv_bytes(frame))
@@ -264,6 +264,8 @@ def write_outputs(
         def here():
             report_json(result.report)  # its text, which the map's edit mode hashes too: the writers forked later inherit it
             geopackage()
+
+        def then():
             with timings.stage("small files"):
                 small_files()
 
@@ -274,7 +276,7 @@ def write_outputs(
         # the grids' colours and report.json's text are computed once, here (gridgeo.outputs.once): the map
         # forked after the GeoPackage inherits them
         with timings.stage("GeoJSON and extras, waited for"), computed_once(result, result.report):
-            run_side_by_side([here, geojson("buildings", "units", "grids"), *extras])
+            run_side_by_side([here, geojson("buildings", "units", "grids"), *extras], then=then)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(staging, 0o777 & ~umask)
