@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from .arrays import on_threads
+from .arrays import THREADED_MINIMUM_LARGE, on_threads
 from .inputs.crs import local_metric_crs
 from .inputs.names import UNASSIGNED_COLUMNS, input_names
 from .metrics import EXCUSES, PROVEN_INFEASIBLE, community_metrics
@@ -216,7 +216,7 @@ def audit_partition(
     pieces = (kinds != 3) & ~(edited_split & (kinds == 6))
     if pieces.any():
         problems.append(f"{int(pieces.sum())} grids are not one polygon: {grids['grid_code'][pieces].tolist()[:10]}")
-    invalid = ~on_threads(shapely.is_valid, grids.geometry.to_numpy(), minimum=2_000)  # grids: large polygons
+    invalid = ~on_threads(shapely.is_valid, grids.geometry.to_numpy(), minimum=THREADED_MINIMUM_LARGE)  # grids: large polygons
     if invalid.any():
         problems.append(f"{int(invalid.sum())} grid polygons are not valid: {grids['grid_code'][invalid].tolist()[:10]}")
     per_comm = per_community if per_community is not None else community_metrics(grids, result.communities, band=band)
