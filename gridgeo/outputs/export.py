@@ -220,11 +220,12 @@ def write_outputs(
 
             return job
 
+        written = []  # the layers as written (gridgeo.outputs.geopackage's styles and project read them)
+
         def geopackage():
             # through Arrow in one batch where the layer allows it (gridgeo.outputs.gpkg_arrow: the same file,
             # written faster), else feature by feature as GeoDataFrame.to_file does
             with timings.stage("GeoPackage"), _unsynchronised_sqlite():
-                written = []
                 for i, (name, frame) in enumerate(layers):
                     options = {"dataset_options": {"VERSION": GPKG_VERSION}} if i == 0 else {}
                     data, promote = _gpkg_layer(frame, multi=name in ALWAYS_MULTI)
@@ -237,6 +238,9 @@ def write_outputs(
                     release_memory(f"GeoPackage layer {name}", collect=False)  # freed by reference counts: no collection
                 for name, frame in _household_tables(result):  # tables without geometry
                     pyogrio.write_dataframe(frame, gpkg, layer=name, driver="GPKG")
+
+        def geopackage_styles():
+            with timings.stage("GeoPackage"):
                 # layer descriptions, Chinese field aliases, unique code indexes and QGIS's default styles
                 # the colours of the map (an updated plan keeps its previous ones)
                 styles = describe_geopackage(gpkg, written, colours=plan_colours(result))
@@ -244,7 +248,7 @@ def write_outputs(
 
         def small_files():
             # report.json, the register's tables, the grid index and the extra files: written by this process
-            # after the GeoPackage, once the next writer (the map) is forked, while the writers still work
+            # once the next writer (the map) is forked, while the writers still work
             (staging / "report.json").write_text(report_json(result.report), encoding="utf-8")
             for name, frame in _household_tables(result):
                 (staging / f"{name}.csv").write_bytes(csv_bytes(frame))
@@ -262,10 +266,14 @@ def write_outputs(
                 (staging / name).write_text(text, encoding="utf-8")
 
         def here():
-            report_json(result.report)  # its text, which the map's edit mode hashes too: the writers forked later inherit it
+            # what the map shares with other files, made once here: the writers forked later inherit it
+            report_json(result.report)  # the text of report.json, whose sha256 keys the map's edit mode
+            plan_colours(result)  # the grids' colours, which the GeoPackage's styles give QGIS
             geopackage()
 
         def then():
+            # once the map's writer is forked: the GeoPackage's styles and project, and the small files
+            geopackage_styles()
             with timings.stage("small files"):
                 small_files()
 
