@@ -120,3 +120,19 @@ def test_two_worker_processes_give_the_same_plan_and_bound(monaco_update):
     assert forked.grids["grid_code"].tolist() == sharp.grids["grid_code"].tolist()
     assert forked.grids["geometry"].to_wkb().tolist() == sharp.grids["geometry"].to_wkb().tolist()
     assert {k: v for k, v in forked.changes.items() if k != "parent"} == {k: v for k, v in sharp.changes.items() if k != "parent"}
+
+
+def test_tighter_limits_never_give_a_higher_kept_cell_bound(repaired):
+    # the programs are solved in a fixed order and the bound is the best any of them proves: a limit that stops the
+    # search sooner (fewer programs, no program with connectivity flows) proves a prefix of the same sequence
+    seen = []
+    for start, dirty, ctx, final in repaired:
+        full = kept_cells_bound(start, final, dirty, ctx)
+        if full is None:
+            continue
+        first = kept_cells_bound(start, final, dirty, ctx, max_rounds=1)
+        no_flows = kept_cells_bound(start, final, dirty, ctx, max_columns=0)
+        assert first is not None and no_flows is not None
+        assert first <= no_flows <= full <= _existing_moved(start, final, ctx)
+        seen.append((first, full))
+    assert any(first < full for first, full in seen)

@@ -42,7 +42,7 @@ from .steps import (
 @click.option("--lang", type=click.Choice(LANGS), default=None, help="Language of the map and report (default: the previous run's) and of the messages (default: the locale's).")
 @click.option(
     "--kept-cell-bound", is_flag=True,
-    help="Also bound the households moved (changes.json) by the cheapest repair in whole kept cells: an integer program per repaired community, within fixed limits. Sharper; seconds to a minute per repaired community.",
+    help="Also bound the households moved (changes.json) by the cheapest repair in whole kept cells: an integer program per repaired community, within fixed limits. Sharper; up to some 20 s per repaired community.",
 )
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes repairing communities in parallel (default: all cores); results do not depend on it.")
 @click.option("--overwrite", is_flag=True, help="Replace OUTDIR if it exists.")

@@ -61,13 +61,20 @@ def _assemble(prev, prep, final, pg, pg_codes, prev_members, match, b_code, b_co
     metric_geoms, metric_at = [], []
     comm_id_of_code = dict(zip(prev.communities["community_code"].astype(str), prev.communities["community_id"].astype(str)))
     new_unit_rows, new_unit_geoms = [], []
+    # the previous rows of unchanged grids, and their units, gathered once
+    attributes = pg.drop(columns=pg.geometry.name)
+    unit_grid = prev_units["grid_code"].astype(str).to_numpy()
+    unit_order = np.argsort(unit_grid, kind="stable")
+    unit_names, unit_starts = np.unique(unit_grid[unit_order], return_index=True)
+    units_at = dict(zip(unit_names.tolist(), np.split(unit_order, unit_starts[1:]))) if len(unit_order) else {}
+    kept_units = []
     for code in order:
         grid = final[code]
         if code in unchanged:
-            row = pg.iloc[prev_row_of[code]].drop(labels=pg.geometry.name).to_dict()
+            row = attributes.iloc[prev_row_of[code]].to_dict()
             grid_rows.append(row)
             grid_geoms.append(grid.original)
-            unit_frames.append(prev_units[prev_units["grid_code"].astype(str) == code])
+            kept_units.append(units_at.get(code, np.zeros(0, dtype=np.int64)))
             continue
         members = np.array(sorted(grid.members), dtype=np.int64)
         ccode = code.rsplit("-", 1)[0]
@@ -139,6 +146,8 @@ def _assemble(prev, prep, final, pg, pg_codes, prev_members, match, b_code, b_co
         if column != pg.geometry.name and column in grids and pg[column].dtype != object and not grids[column].isna().any():
             grids[column] = grids[column].astype(pg[column].dtype)
     fresh_units = gpd.GeoDataFrame(new_unit_rows, geometry=list(new_unit_geoms), crs=metric).to_crs(crs) if new_unit_rows else None
+    if kept_units:
+        unit_frames.append(prev_units.iloc[np.concatenate(kept_units)])
     parts = [f for f in unit_frames if len(f)] + ([fresh_units] if fresh_units is not None else [])
     units = gpd.GeoDataFrame(pd.concat(parts, ignore_index=True), geometry=prev_units.geometry.name, crs=crs) if parts else prev_units.iloc[0:0]
     if len(units):

@@ -33,7 +33,7 @@ from scipy.sparse.csgraph import connected_components
 
 from ..cells.adjacency import CellGraph, build_cell_graph
 from ..cells.tessellate import Tessellation, split_parts, tessellate_part
-from .state import BORDER_M, _Context, _Grid, _shared_boundary
+from .state import BORDER_M, _cached, _Context, _Grid, _shared_boundary
 
 __all__ = ["kept_sites"]
 
@@ -82,7 +82,7 @@ def kept_sites(grids: dict[str, _Grid], region: list[str], ctx: _Context):
         parts = split_parts(grids[code].geom)
         if not len(mine) or len(parts) != 1:
             return None
-        tess = _own_cells(parts[0], ctx.geoms[mine])
+        tess = _cached(ctx, ("own", shapely.to_wkb(parts[0]), mine.tobytes()), _own_cells, parts[0], ctx.geoms[mine])
         if tess is None:
             return None
         offset = len(cells)

@@ -71,8 +71,11 @@ logger = logging.getLogger(__name__)
 MAX_CELLS = 400
 #: the limits of :func:`kept_cells_bound`: branch-and-bound nodes per program, programs in all, and cells
 BOUND_NODES = 30
-BOUND_ROUNDS = 6
+BOUND_ROUNDS = 20
 BOUND_CELLS = 600
+#: columns (variables) above which :func:`kept_cells_bound` solves no program with connectivity flows: that large, each
+#: solve takes seconds and seldom raises the bound
+BOUND_COLUMNS = 3000
 #: rounds in which a grid falls apart before it is kept whole by a flow instead of cuts
 _SPLITS_BEFORE_FLOW = 8
 #: the least rise of the ceiling when no layout is within it
@@ -118,6 +121,7 @@ def kept_cells_optimum(
     max_rounds: int = 200,
     guess: int | None = None,
     most: int | None = None,
+    max_columns: int | None = None,
 ) -> KeptOptimum:
     """The cheapest repair of one community in whole kept cells (see the module docstring).
 
@@ -145,6 +149,9 @@ def kept_cells_optimum(
     most : int, optional
         Look only for layouts moving at most this many existing households (a repair to beat, less one): the
         status is ``"above"`` (and ``bound`` ``most + 1``) when there is none.
+    max_columns : int, optional
+        A program whose connectivity flows bring it above this many columns (binaries and flows) is not solved:
+        the search stops at the limit with the bound proven so far (a count: deterministic).
 
     Returns
     -------
@@ -222,7 +229,7 @@ def kept_cells_optimum(
         ceiling = min(ceiling, everything)
         model = _Model(community, ceiling, pool)
         out.new_grids = max(out.new_grids, model.labels - k)
-        state = model.search(started, time_limit, node_limit, max_rounds - out.rounds)
+        state = model.search(started, time_limit, node_limit, max_rounds - out.rounds, max_columns)
         out.rounds += model.rounds
         out.cuts += model.cut_count
         if state == "optimal":
@@ -268,6 +275,7 @@ def kept_cells_bound(
     node_limit: int = BOUND_NODES,
     max_rounds: int = BOUND_ROUNDS,
     max_cells: int = BOUND_CELLS,
+    max_columns: int = BOUND_COLUMNS,
 ) -> int | None:
     """The fewest existing households a repair in whole kept cells moves, when the community's repair is one.
 
@@ -280,8 +288,9 @@ def kept_cells_bound(
     holds a building above the maximum, or is a flagged grid of the previous
     plan that the update did not touch and that stays exactly as it was.  Then
     the program's optimum, or the bound proven within ``node_limit``
-    branch-and-bound nodes per program and ``max_rounds`` programs (counts:
-    the result does not depend on the machine), is at most what the repair
+    branch-and-bound nodes per program, ``max_rounds`` programs and programs
+    of at most ``max_columns`` columns (counts: the result does not depend on
+    the machine), is at most what the repair
     moved counted from where the update placed each building, and that figure is
     returned.  None when the repair is no such layout, the community has no
     kept cells or more than ``max_cells`` of them, or the program proves nothing.
@@ -294,7 +303,7 @@ def kept_cells_bound(
         Codes of grids whose buildings changed before the repair.
     ctx : _Context
         The community's context.
-    node_limit, max_rounds, max_cells : int
+    node_limit, max_rounds, max_cells, max_columns : int
         The limits of :func:`kept_cells_optimum`.
 
     Returns
@@ -362,7 +371,7 @@ def kept_cells_bound(
     moved = int(sum(int(ctx.households[b]) for b in sorted(inside) if not is_new[b] and code_of[b] != placed[b]))
     if moved == 0:
         return 0
-    best = kept_cells_optimum(start, ctx, dirty, time_limit=None, node_limit=node_limit, max_cells=max_cells, max_rounds=max_rounds, guess=moved)
+    best = kept_cells_optimum(start, ctx, dirty, time_limit=None, node_limit=node_limit, max_cells=max_cells, max_rounds=max_rounds, guess=moved, max_columns=max_columns)
     if best.bound is None:
         return _no_bound(ctx, f"the program proved nothing ({best.status})")
     if best.bound > moved:  # (the repair is a layout of the program: its optimum cannot exceed what it moved)
@@ -640,7 +649,7 @@ class _Model:
         self.lower.append(lower)
         self.upper.append(upper)
 
-    def search(self, started: float, time_limit, node_limit, max_rounds) -> str:
+    def search(self, started: float, time_limit, node_limit, max_rounds, max_columns=None) -> str:
         """Solve, adding connectivity cuts, until a connected optimum (``"optimal"``), no layout within the ceiling
         (``"above"``), or a limit (``"limit"``: ``bound`` is proven for layouts within the ceiling)."""
         n = self.c.n
@@ -648,6 +657,8 @@ class _Model:
             left = None if time_limit is None else time_limit - (time.perf_counter() - started)
             if left is not None and left <= 0:
                 return "limit"
+            if max_columns is not None and self.continuous and self.n_var > max_columns:
+                return "limit"  # (flows made the program too large: the bound so far stands)
             solved = self._solve(left, node_limit)
             self.rounds += 1
             if solved.status == 2:

@@ -21,7 +21,7 @@ from .compounds import _compound_groups
 from .exactshed import shed_exactly
 from .seams import SEAM_TOLERANCE_M, fit_exactly, seam_tolerance
 from .shed import shed_cheaply
-from .state import _Context, _Grid, _note_for, _Repair
+from .state import _cached, _Context, _Grid, _note_for, _Repair
 
 
 def _tessellate(region, members: np.ndarray, ctx: _Context):
@@ -33,7 +33,12 @@ def _tessellate(region, members: np.ndarray, ctx: _Context):
     parts = split_parts(region)
     if len(parts) != 1 or len(members) == 0:
         return None
-    part = parts[0]
+    key = ("region", shapely.to_wkb(parts[0]), members.tobytes())
+    return _cached(ctx, key, _drawn, parts[0], members, ctx)
+
+
+def _drawn(part, members: np.ndarray, ctx: _Context):
+    """The cells and cell graph of :func:`_tessellate` (None when they cannot be drawn)."""
     groups, outlines = _compound_groups(members, part, ctx.compound_of, ctx.compound_geoms, ctx.compound_size)
     tess = _mended(tessellate_part(part, ctx.geoms[members], groups=groups, group_geoms=outlines), part, ctx.geoms[members])
     if tess is None:

@@ -75,6 +75,7 @@ from collections import deque
 
 import numpy as np
 
+from ..parallel import map_completed
 from ..partition.count import feasible_counts
 from .bordercost import transfer_floors
 from .cutcost import cut_costs, grid_cells, stays_connected
@@ -93,7 +94,7 @@ KEPT = "kept cells"
 _ANYWHERE_PAIRS = 300
 
 
-def reported_lower_bound(codes, communities, geoms, home, previous, households, is_new, building_geoms, band, fixed_codes, flagged_codes, final, *, kept=None) -> tuple[int, dict[str, str]]:
+def reported_lower_bound(codes, communities, geoms, home, previous, households, is_new, building_geoms, band, fixed_codes, flagged_codes, final, *, kept=None, workers: int = 1) -> tuple[int, dict[str, str]]:
     """The lower bound on households moved, summed over communities, and the program used for each community.
 
     Parameters
@@ -118,6 +119,9 @@ def reported_lower_bound(codes, communities, geoms, home, previous, households, 
         cells moves, counted from where each building was placed
         (:func:`gridgeo.living.keptoptimum.kept_cells_bound`), for the
         communities whose repair is one.
+    workers : int
+        Processes bounding communities in parallel (forked from this one); the
+        result does not depend on the count.
 
     Returns
     -------
@@ -137,24 +141,54 @@ def reported_lower_bound(codes, communities, geoms, home, previous, households, 
     final_code = final_code.astype(str)
     fixed = np.isin(codes, sorted(fixed_codes))
     flagged = np.isin(codes, sorted(flagged_codes))
-    total, used = 0, {}
-    for ccode in sorted(set(communities.tolist())):
+    # the buildings placed in each previous grid, and each community's final grids, gathered once
+    order = np.argsort(home, kind="stable")
+    names, starts = np.unique(home[order], return_index=True)
+    placed = dict(zip(names.tolist(), np.split(order, starts[1:]))) if len(order) else {}
+    empty = np.zeros(0, dtype=np.int64)
+    finals_of: dict[str, dict] = {}
+    for c, g in final.items():
+        finals_of.setdefault(c.rsplit("-", 1)[0], {})[c] = np.array(sorted(g.members), dtype=np.int64)
+    names = sorted(set(communities.tolist()))
+    jobs = []
+    for ccode in names:
         rows = np.flatnonzero(communities == ccode)
-        members = [np.flatnonzero(home == code) for code in codes[rows]]
-        finals = {c: np.array(sorted(g.members), dtype=np.int64) for c, g in final.items() if c.rsplit("-", 1)[0] == ccode}
-        value, program = _community_bound(codes[rows], geoms[rows], members, finals, final_code, households, free_move, building_geoms, band, fixed[rows], flagged[rows])
-        if kept and ccode in kept:
-            # counted from the placement: a building placed away from its previous grid may count there and not here
-            away = sum(int(households[m][free_move[m] & ~is_new[m]].sum()) for m, f in zip(members, fixed[rows]) if not f)
-            if kept[ccode] - away > value:
-                value, program = kept[ccode] - away, KEPT
-        isolated = _isolated_bound(members, finals, final_code, households, free_move, band, fixed[rows])
-        if isolated > value:
-            value, program = isolated, ISOLATED
+        members = [placed.get(code, empty) for code in codes[rows].tolist()]
+        jobs.append((ccode, rows, members, finals_of.get(ccode, {}), (kept or {}).get(ccode)))
+    _BOUND_JOBS[:] = [(jobs, codes, geoms, final_code, households, free_move, is_new, building_geoms, band, fixed, flagged)]
+    try:
+        weights = [sum(len(m) for m in job[2]) for job in jobs]
+        found = dict(map_completed(_community_task, range(len(jobs)), workers=workers, weights=weights, desc="bounds"))
+    finally:
+        _BOUND_JOBS.clear()
+    total, used = 0, {}
+    for position, ccode in enumerate(names):
+        value, program = found[position]
         total += value
         used[ccode] = program
     logger.debug("lower bound on households moved: %d (programs per community: %s)", total, used)
     return int(total), used
+
+
+#: what :func:`_community_task` reads (in this process, or in a worker forked while the bound is computed: nothing
+#: large is pickled on the way in)
+_BOUND_JOBS: list[tuple] = []
+
+
+def _community_task(position: int) -> tuple[int, str]:
+    """The bound of one community of :data:`_BOUND_JOBS` and the program (or count) it comes from."""
+    jobs, codes, geoms, final_code, households, free_move, is_new, building_geoms, band, fixed, flagged = _BOUND_JOBS[0]
+    ccode, rows, members, finals, kept = jobs[position]
+    value, program = _community_bound(codes[rows], geoms[rows], members, finals, final_code, households, free_move, building_geoms, band, fixed[rows], flagged[rows])
+    if kept is not None:
+        # counted from the placement: a building placed away from its previous grid may count there and not here
+        away = sum(int(households[m][free_move[m] & ~is_new[m]].sum()) for m, f in zip(members, fixed[rows]) if not f)
+        if kept - away > value:
+            value, program = kept - away, KEPT
+    isolated = _isolated_bound(members, finals, final_code, households, free_move, band, fixed[rows])
+    if isolated > value:
+        value, program = isolated, ISOLATED
+    return int(value), program
 
 
 def _isolated_bound(members, finals, final_code, households, free_move, band, fixed) -> int:

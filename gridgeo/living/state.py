@@ -50,6 +50,33 @@ class _Context:
     transfers: bool = True  # the repair also tries the cheapest single-border transfers (gridgeo.living.shed)
     lookahead: bool = True  # the repair compares candidates by their completed repair (gridgeo.living.repair)
     other_counts: bool = False  # a region may settle at another grid count (the last try before a community is redrawn)
+    #: cells already drawn in this community, by what they depend on (:func:`_cached`): candidate repairs tessellate
+    #: the same grids and regions again and again
+    drawn: dict = field(default_factory=dict, repr=False, compare=False)
+
+
+def _cached(ctx: _Context, key: tuple, draw, *args):
+    """``draw(*args)`` for ``key`` in ``ctx``'s community, drawn once; each call gets its own copy of the arrays.
+
+    The key names everything the cells depend on besides the context's buildings, barriers and compounds, which do
+    not change while a community is repaired.
+    """
+    if key not in ctx.drawn:
+        ctx.drawn[key] = draw(*args)
+    return _fresh(ctx.drawn[key])
+
+
+def _fresh(value):
+    """A copy of tessellations and cell graphs (tuples of them, or None) whose arrays a caller may change."""
+    if value is None or isinstance(value, (int, float, str)):
+        return value
+    if isinstance(value, tuple):
+        return tuple(_fresh(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return value.copy()
+    if hasattr(value, "copy") and hasattr(value, "tocsr"):
+        return value.copy()  # (a sparse matrix)
+    return type(value)(*(_fresh(getattr(value, name)) for name in value.__dataclass_fields__))
 
 
 def _set_numbering(ctx: _Context, retired: set[str], number: int) -> None:

@@ -400,7 +400,7 @@ def update(
     previous_grid[m] = pb_grid[match[m]]
     lower_bound, _ = reported_lower_bound(
         pg_codes, pg_comm, pg_metric, home, previous_grid, prep.households, is_new, prep.building_geoms, band, dedicated_codes | protected, flagged, final,
-        kept=kept_bounds,
+        kept=kept_bounds, workers=workers,
     )
 
     result, changes = _assemble(
