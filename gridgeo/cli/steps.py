@@ -328,14 +328,19 @@ def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, bar
             )
         )
     if make_report:
-        from ..outputs.report import write_report
-
-        writers.append(lambda result, folder: write_report(result, folder, lang=lang))
+        writers.append(lambda result, folder: _write_report(result, folder, lang=lang))
     if make_print:
         from ..outputs.printmap import write_print_maps
 
         writers.append(lambda result, folder: write_print_maps(result, folder, lang=lang, data_attribution=print_attribution, progress=progress))
     return tuple(writers)
+
+
+def _write_report(result, folder, *, lang) -> None:
+    """report.html, imported in the writer that writes it (forked beside the GeoPackage), not before the fork."""
+    from ..outputs.report import write_report
+
+    write_report(result, folder, lang=lang)
 
 
 def _carried_config(saved: dict, output, *, lang, roads=(), service_centres=None, **changes) -> str:
