@@ -55,8 +55,11 @@ def map_ordered(
     Parameters
     ----------
     func : callable
-        A module-level function (it is pickled to the workers).
+        A module-level function (it is pickled to the workers where they are
+        not forked, and to a Dask cluster).
     items : sequence
+        Where the pool forks its workers (Linux) they inherit ``func`` and the
+        items and are sent only positions; otherwise each item is pickled.
     workers : int
         Processes of a local pool; 1 runs in this process.
     scheduler : str, optional
@@ -112,16 +115,38 @@ def map_completed(
         for i, item in enumerate(progress_bar(items, enabled=progress, desc=desc, total=len(items))):
             yield i, func(item)
         return
+    import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     order = _heaviest_first(weights, len(items))
-    with ProcessPoolExecutor(max_workers=min(workers, len(items))) as pool:
+    context = multiprocessing.get_context()
+    # forked workers hold the items already (a copy of this process's memory, made as the pool starts): each is
+    # sent its position instead of a pickled copy, which this process would pickle and the worker unpickle
+    forked = context.get_start_method() == "fork"
+    held = {"initializer": _hold, "initargs": (func, items)} if forked else {}
+    with ProcessPoolExecutor(max_workers=min(workers, len(items)), mp_context=context, **held) as pool:
         position = {}
         for i in order:
-            position[pool.submit(func, items[i])] = i
+            position[pool.submit(_call_held, i) if forked else pool.submit(func, items[i])] = i
         for future in progress_bar(as_completed(list(position)), enabled=progress, desc=desc, total=len(items)):
             i = position.pop(future)
             yield i, future.result()
+
+
+#: the function and items of the pool this worker process belongs to (:func:`_hold`)
+_HELD: tuple | None = None
+
+
+def _hold(func, items) -> None:
+    """A forked worker's initializer: keep the function and the items it inherited from the parent (nothing pickled)."""
+    global _HELD
+    _HELD = (func, items)
+
+
+def _call_held(i: int):
+    """``func(items[i])`` in a forked worker, of the function and items :func:`_hold` kept."""
+    func, items = _HELD
+    return func(items[i])
 
 
 def _heaviest_first(weights: Sequence[float] | None, n: int) -> list[int]:

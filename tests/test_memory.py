@@ -94,3 +94,32 @@ def _arrow_pool(env: dict) -> str:
 def test_the_command_line_gives_arrow_the_system_allocator_unless_the_user_chose_one():
     assert _arrow_pool({}) == "system"
     assert _arrow_pool({"ARROW_DEFAULT_MEMORY_POOL": "mimalloc"}) == "mimalloc"
+
+
+def test_imports_uncollected_pauses_the_collector_and_freezes_what_lives():
+    """Inside the block no collection runs however many objects are made; after it they are out of the
+    collector's reach (frozen) and the collector is back as it was."""
+    started = []
+
+    def callback(phase, info):
+        if phase == "start":
+            started.append(info["generation"])
+
+    gc.callbacks.append(callback)
+    try:
+        with memory.imports_uncollected():
+            assert not gc.isenabled()
+            made = [[i] for i in range(200_000)]  # far beyond the youngest generation's threshold (2,000)
+        assert started == []
+        assert gc.isenabled()
+        assert gc.get_freeze_count() >= len(made)
+        gc.disable()
+        try:
+            with memory.imports_uncollected():
+                pass
+            assert not gc.isenabled()  # a collector paused before stays paused
+        finally:
+            gc.enable()
+    finally:
+        gc.callbacks.remove(callback)
+        gc.unfreeze()

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
@@ -81,3 +83,15 @@ def test_progress_bar_leaves_no_thread_behind():
     before = {t.name for t in threading.enumerate()}
     assert [x for x in progress_bar(range(3), enabled=True, desc="test", mininterval=0) if time.sleep(0.01) is None] == [0, 1, 2]
     assert {t.name for t in threading.enumerate()} <= before
+
+
+@pytest.mark.skipif(multiprocessing.get_context().get_start_method() != "fork", reason="forked workers only")
+def test_forked_workers_are_sent_positions_not_pickled_items():
+    """Where the pool forks its workers they inherit the function and the items: neither is pickled (a lambda and
+    items that cannot be pickled work), and the results are those of a serial run, each at its item's position."""
+    from gridgeo.parallel import map_completed, map_ordered
+
+    items = [(threading.Lock(), n) for n in range(7)]  # a lock cannot be pickled
+    square = lambda item: item[1] ** 2  # noqa: E731  (nor can a lambda)
+    assert map_ordered(square, items, workers=2, weights=[n % 3 for n in range(7)]) == [n**2 for n in range(7)]
+    assert sorted(map_completed(square, items, workers=2)) == [(n, n**2) for n in range(7)]

@@ -110,3 +110,24 @@ def test_one_process_per_core(tmp_path, forking):
     assert all(spans[name][0] >= spans["a"][1] for name in "cde")  # the others once it is done
     for t in sorted(start for start, _ in spans.values()):  # at most two at any start
         assert sum(start <= t < end for start, end in spans.values()) <= 2
+
+
+def test_then_runs_here_while_the_next_writers_work(tmp_path, forking):
+    """``then`` runs in this process once the first job is done and the next writer is forked, before that writer
+    ends; without forking it runs after every job."""
+    import time
+
+    def timed(name, seconds):
+        def job():
+            time.sleep(seconds)
+            (tmp_path / name).write_text(f"{os.getpid()} {time.monotonic()}", encoding="ascii")
+
+        return job
+
+    side_by_side.run_side_by_side([timed("a", 0.2), timed("b", 0.2), timed("c", 1.0)], then=timed("then", 0.0))
+    ended = {name: (tmp_path / name).read_text(encoding="ascii").split() for name in ("a", "b", "c", "then")}
+    assert int(ended["then"][0]) == int(ended["a"][0]) == os.getpid() != int(ended["c"][0])
+    assert float(ended["a"][1]) <= float(ended["then"][1]) < float(ended["c"][1])  # c (forked after a) still at work
+    order = []
+    side_by_side.run_side_by_side([lambda: order.append("a")], then=lambda: order.append("then"))  # one job: no fork
+    assert order == ["a", "then"]

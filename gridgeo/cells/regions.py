@@ -40,7 +40,6 @@ import pythoncdt
 import scipy.sparse as sp
 import shapely
 from scipy.sparse.csgraph import connected_components, depth_first_order
-from scipy.spatial import Delaunay, QhullError
 
 __all__ = ["site_regions"]
 
@@ -183,6 +182,9 @@ def _delaunay(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] |
             neighbors = raw.astype(np.int64)
             neighbors[raw == pythoncdt.NO_NEIGHBOR] = -1
             return simplices, neighbors, inside
+    # imported here: scipy.spatial (and scipy.special with it) takes a tenth of a second, and CDT nearly always answers
+    from scipy.spatial import Delaunay, QhullError
+
     try:
         tri = Delaunay(points)
     except (QhullError, ValueError):  # Qhull refuses flat input

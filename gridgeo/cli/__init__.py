@@ -12,13 +12,14 @@ options in ``options``, the shared steps in ``steps``, the group in ``group``, a
 console command in ``entry`` (the group, then an exit that skips freeing every object).
 """
 
-from ..memory import arrow_on_system_allocator
+from ..memory import arrow_on_system_allocator, imports_uncollected
 
 # before the commands import pandas (and with it pyarrow): Arrow's freed buffers go back to the system
 arrow_on_system_allocator()
 
-from . import demo, living, outputs, partition, validate  # noqa: E402, F401  (each registers its commands on main)
-from .entry import run  # noqa: E402
-from .group import main  # noqa: E402
+with imports_uncollected():  # no collector's rounds over the modules imported (gridgeo.memory)
+    from . import demo, living, outputs, partition, validate  # noqa: F401  (each registers its commands on main)
+    from .entry import run
+    from .group import main
 
 __all__ = ["main", "run"]

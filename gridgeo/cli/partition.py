@@ -88,10 +88,13 @@ def partition(communities, buildings, output, households, community_id, building
     started = timings.process_age()
     mark = time.perf_counter()
     timings.take()
-    from ..api import partition as run_partition
-    from ..config import dump_config
-    from ..outputs.export import write_outputs
-    from ..parallel import default_workers
+    from ..memory import imports_uncollected
+
+    with imports_uncollected():  # the algorithms' modules, scipy's among them (gridgeo.memory)
+        from ..api import partition as run_partition
+        from ..config import dump_config
+        from ..outputs.export import write_outputs
+        from ..parallel import default_workers
 
     mark = timings.lap("start-up", mark)
 

@@ -317,10 +317,8 @@ def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, bar
             writers.append(lambda result, folder: write_roster(result, folder, lang=lang))
         else:  # a register's personal columns: only here, with --personal
             writers.append(lambda result, folder: write_roster(result, folder, lang=lang, personal=personal, unit_head=unit_head))
-    if make_report:
-        from ..outputs.report import write_report
-
-        writers.append(lambda result, folder: write_report(result, folder, lang=lang))
+    # the map before the report: the writers are forked in this order, one per core (gridgeo.outputs.side_by_side),
+    # and the map, the larger, then starts as soon as the GeoPackage is written
     if make_map:
         from ..outputs.maps import write_maps
 
@@ -329,11 +327,20 @@ def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, bar
                 result, folder, lang=lang, basemap=basemap, tianditu_key=tianditu_key, barriers=barriers, service_centres=service_centres
             )
         )
+    if make_report:
+        writers.append(lambda result, folder: _write_report(result, folder, lang=lang))
     if make_print:
         from ..outputs.printmap import write_print_maps
 
         writers.append(lambda result, folder: write_print_maps(result, folder, lang=lang, data_attribution=print_attribution, progress=progress))
     return tuple(writers)
+
+
+def _write_report(result, folder, *, lang) -> None:
+    """report.html, imported in the writer that writes it (forked beside the GeoPackage), not before the fork."""
+    from ..outputs.report import write_report
+
+    write_report(result, folder, lang=lang)
 
 
 def _carried_config(saved: dict, output, *, lang, roads=(), service_centres=None, **changes) -> str:

@@ -33,7 +33,6 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import shapely
-from scipy.spatial import cKDTree
 
 from ..defaults import DEFAULT_LIMIT_MIN, DEFAULT_SPEED  # re-exported: the defaults of the options
 from ..errors import CRSError, InputError, Problem, ProblemCollector, describe_rows
@@ -294,6 +293,10 @@ def grid_coverage(
     network = roads if roads is None or isinstance(roads, RoadNetwork) else build_road_network(roads, crs=metric)
     origins = grid_origins(grids, buildings, crs=metric)
     centre_xy = shapely.get_coordinates(points.to_crs(metric).geometry.to_numpy()).reshape(-1, 2)
+    # imported here: scipy.spatial (and scipy.special with it) costs a tenth of a second of every command that
+    # imports this module (`gridgeo partition` reads its service centres with it) and only coverage needs it
+    from scipy.spatial import cKDTree
+
     straight, straight_nearest = cKDTree(centre_xy).query(origins, k=1)
     straight_nearest = np.asarray(straight_nearest, dtype=np.int64)
     route = np.full(len(out), "straight", dtype=object)

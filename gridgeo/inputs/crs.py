@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 from pyproj import CRS
 
-from ..arrays import on_threads
+from ..arrays import THREADED_MINIMUM_LARGE, on_threads
 from ..errors import CRSError, Problem
 
 __all__ = ["require_crs", "local_metric_crs", "check_coordinates_fit_crs", "reproject_polygons", "WGS84"]
@@ -144,7 +144,7 @@ def reproject_polygons(geoms, source, target) -> np.ndarray:
     (True, 'Polygon')
     """
     out = gpd.GeoSeries(list(geoms), crs=source).to_crs(target).to_numpy()
-    broken = np.flatnonzero(~shapely.is_missing(out) & ~on_threads(shapely.is_valid, out, minimum=2_000))
+    broken = np.flatnonzero(~shapely.is_missing(out) & ~on_threads(shapely.is_valid, out, minimum=THREADED_MINIMUM_LARGE))
     for i in broken:
         parts = shapely.get_parts(shapely.make_valid(out[i]))
         parts = parts[np.isin(shapely.get_type_id(parts), (3,))]

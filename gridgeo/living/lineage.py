@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import json
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,10 +148,9 @@ def report_hash(path: Path | None, report: dict) -> str:
     """sha256 of a run's ``report.json`` (of its JSON text when the run came from memory)."""
     if path is not None and (path / "report.json").exists():
         return hashlib.sha256((path / "report.json").read_bytes()).hexdigest()
-    from ..outputs.export import to_json_safe
+    from ..outputs.export import report_json
 
-    text = json.dumps(to_json_safe(report), ensure_ascii=False, indent=2, sort_keys=False) + "\n"
-    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+    return hashlib.sha256(report_json(report).encode("utf-8")).hexdigest()
 
 
 def parent_record(run: PreviousRun) -> dict:

@@ -55,10 +55,11 @@ from .files import csv_bytes, csvt_text
 from .geojson import feature_bytes, lonlat_pieces
 from .geopackage import describe_geopackage, write_qgis_project
 from .gpkg_arrow import write_arrow_layer
+from .once import computed_once, once
 from .side_by_side import run_side_by_side
 from .styles import plan_colours
 
-__all__ = ["write_outputs", "write_geojson", "uniform_geometry", "to_json_safe", "check_output_folder", "GPKG_VERSION"]
+__all__ = ["write_outputs", "write_geojson", "uniform_geometry", "to_json_safe", "report_json", "check_output_folder", "GPKG_VERSION"]
 
 logger = logging.getLogger(__name__)
 
@@ -219,11 +220,12 @@ def write_outputs(
 
             return job
 
+        written = []  # the layers as written (gridgeo.outputs.geopackage's styles and project read them)
+
         def geopackage():
             # through Arrow in one batch where the layer allows it (gridgeo.outputs.gpkg_arrow: the same file,
             # written faster), else feature by feature as GeoDataFrame.to_file does
             with timings.stage("GeoPackage"), _unsynchronised_sqlite():
-                written = []
                 for i, (name, frame) in enumerate(layers):
                     options = {"dataset_options": {"VERSION": GPKG_VERSION}} if i == 0 else {}
                     data, promote = _gpkg_layer(frame, multi=name in ALWAYS_MULTI)
@@ -236,35 +238,53 @@ def write_outputs(
                     release_memory(f"GeoPackage layer {name}", collect=False)  # freed by reference counts: no collection
                 for name, frame in _household_tables(result):  # tables without geometry
                     pyogrio.write_dataframe(frame, gpkg, layer=name, driver="GPKG")
+
+        def geopackage_styles():
+            with timings.stage("GeoPackage"):
                 # layer descriptions, Chinese field aliases, unique code indexes and QGIS's default styles
                 # the colours of the map (an updated plan keeps its previous ones)
                 styles = describe_geopackage(gpkg, written, colours=plan_colours(result))
                 write_qgis_project(staging, written, styles)  # gridgeo.qgz: every layer, relative paths, the same styles
 
+        def small_files():
+            # report.json, the register's tables, the grid index and the extra files: written by this process
+            # once the next writer (the map) is forked, while the writers still work
+            (staging / "report.json").write_text(report_json(result.report), encoding="utf-8")
+            for name, frame in _household_tables(result):
+                (staging / f"{name}.csv").write_bytes(csv_bytes(frame))
+                (staging / f"{name}.csvt").write_text(csvt_text(frame) + "\r\n", encoding="utf-8")
+            if getattr(result, "changes", None) is not None:
+                (staging / "changes.json").write_text(
+                    json.dumps(to_json_safe(result.changes), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+                )
+            if getattr(result, "edits", None) is not None:
+                (staging / "edits.json").write_text(json.dumps(to_json_safe(result.edits), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+            from .gridindex import write_grid_index
+
+            write_grid_index(result.grids, staging)  # grids.rtree.idx/.dat: places new buildings in `gridgeo update`
+            for name, text in (extra or {}).items():
+                (staging / name).write_text(text, encoding="utf-8")
+
+        def here():
+            # what the map shares with other files, made once here: the writers forked later inherit it
+            report_json(result.report)  # the text of report.json, whose sha256 keys the map's edit mode
+            plan_colours(result)  # the grids' colours, which the GeoPackage's styles give QGIS
+            geopackage()
+
+        def then():
+            # once the map's writer is forked: the GeoPackage's styles and project, and the small files
+            geopackage_styles()
+            with timings.stage("small files"):
+                small_files()
+
         # the files are independent: on a multi-core machine they are written side by side,
         # and so are the extra outputs (map, report, …), each of which reads only ``result``
         extras = [functools.partial(writer, result, staging) for writer in writers]
         release_memory("before the writers", collect=None)  # a smaller parent when the memory is tight: more writers fit beside it (_forks_that_fit)
-        with timings.stage("GeoJSON and extras, waited for"):
-            run_side_by_side([geopackage, geojson("buildings", "units", "grids"), *extras])
-        (staging / "report.json").write_text(
-            json.dumps(to_json_safe(result.report), ensure_ascii=False, indent=2, sort_keys=False) + "\n",
-            encoding="utf-8",
-        )
-        for name, frame in _household_tables(result):
-            (staging / f"{name}.csv").write_bytes(csv_bytes(frame))
-            (staging / f"{name}.csvt").write_text(csvt_text(frame) + "\r\n", encoding="utf-8")
-        if getattr(result, "changes", None) is not None:
-            (staging / "changes.json").write_text(
-                json.dumps(to_json_safe(result.changes), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
-            )
-        if getattr(result, "edits", None) is not None:
-            (staging / "edits.json").write_text(json.dumps(to_json_safe(result.edits), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        from .gridindex import write_grid_index
-
-        write_grid_index(result.grids, staging)  # grids.rtree.idx/.dat: places new buildings in `gridgeo update`
-        for name, text in (extra or {}).items():
-            (staging / name).write_text(text, encoding="utf-8")
+        # the grids' colours and report.json's text are computed once, here (gridgeo.outputs.once): the map
+        # forked after the GeoPackage inherits them
+        with timings.stage("GeoJSON and extras, waited for"), computed_once(result, result.report):
+            run_side_by_side([here, geojson("buildings", "units", "grids"), *extras], then=then)
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(staging, 0o777 & ~umask)
@@ -499,6 +519,28 @@ def _json_properties(frame: pd.DataFrame | None, n: int) -> list[bytes]:
     if len(lines) != n:
         raise ValueError(f"property encoding produced {len(lines)} records for {n} features")
     return lines
+
+
+def report_json(report: dict) -> str:
+    """The text of ``report.json``: :func:`to_json_safe`, UTF-8 characters, an indent of 2, a final line break.
+
+    Computed once while a plan is written (:mod:`gridgeo.outputs.once`): the
+    file and the map's run key (its sha256) share it.
+
+    Examples
+    --------
+    >>> print(report_json({"grids": 2, "share": 0.12345678, "name": "网格"}), end="")
+    {
+      "grids": 2,
+      "share": 0.123457,
+      "name": "网格"
+    }
+    """
+    return once(_report_text, report)
+
+
+def _report_text(report: dict) -> str:
+    return json.dumps(to_json_safe(report), ensure_ascii=False, indent=2, sort_keys=False) + "\n"
 
 
 def to_json_safe(value):

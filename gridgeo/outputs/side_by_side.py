@@ -23,7 +23,7 @@ from ..parallel import default_workers
 __all__ = ["run_side_by_side"]
 
 
-def run_side_by_side(jobs: list) -> None:
+def run_side_by_side(jobs: list, *, then=None) -> None:
     """Run independent writing jobs (callables without arguments), in forked processes when possible.
 
     The first job runs here; the others run in child processes forked from
@@ -40,13 +40,18 @@ def run_side_by_side(jobs: list) -> None:
     wait for and there is still no room, so this process does not take on the
     largest writers at city scale.  Without forking the jobs run one after the
     other.  An exception in any job (including an interrupt) is raised here
-    after every child has stopped.
+    after every child has stopped.  ``then`` (a callable, optional) runs here
+    once the first job is done and the writers that then fit are forked, while
+    they work (after every job when they run one after the other): small
+    files that need not hold back the next writer.
     """
     cores = default_workers()
     can_fork = "fork" in multiprocessing.get_all_start_methods() and cores > 1
     if len(jobs) < 2 or not can_fork or threading.active_count() > 1:
         for job in jobs:
             job()
+        if then is not None:
+            then()
         return
     from multiprocessing.connection import wait
 
@@ -76,6 +81,10 @@ def run_side_by_side(jobs: list) -> None:
                 if pending and not children:  # no room, and no writer to wait for: here
                     pending.pop(0)()
                     continue
+            if then is not None:  # the next writers are at work: this process's own small job meanwhile
+                then, after = None, then
+                after()
+                continue
             if not children:
                 continue
             ready = wait([receive for _, receive in children])
@@ -91,6 +100,8 @@ def run_side_by_side(jobs: list) -> None:
                 children.remove((child, receive))
                 if error is not None:
                     raise error
+        if then is not None:  # every job ran here or was done before (no writer was left to wait for)
+            then()
     finally:
         for child, receive in children:
             if child.is_alive():

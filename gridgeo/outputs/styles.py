@@ -162,7 +162,8 @@ def kept_colours(result) -> tuple[dict | None, list[str]]:
 def plan_colours(result) -> np.ndarray:
     """Colour index of every grid of a plan (rows of ``result.grids``), as the map, the print maps and the
     GeoPackage's style draw it: :func:`grid_colours` in the grids' local metric CRS, keeping the colours of the
-    previous version of an updated or edited plan (:func:`kept_colours`).
+    previous version of an updated or edited plan (:func:`kept_colours`).  Computed once while the plan is
+    written (:mod:`gridgeo.outputs.once`).
 
     Examples
     --------
@@ -172,6 +173,12 @@ def plan_colours(result) -> np.ndarray:
     >>> plan_colours(SimpleNamespace(grids=g)).tolist(), plan_colours(SimpleNamespace(grids=g, grid_colours={"a": 4})).tolist()
     ([1, 0], [4, 0])
     """
+    from .once import once
+
+    return once(_plan_colours, result).copy()  # the same colours for every file of a plan being written
+
+
+def _plan_colours(result) -> np.ndarray:
     from ..inputs.crs import local_metric_crs
 
     grids = result.grids
