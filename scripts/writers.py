@@ -1,4 +1,4 @@
-"""CPU seconds of each writer of ``gridgeo partition`` (GeoPackage, GeoJSON, report, map), each in a forked process as the command runs it.
+"""CPU seconds of each writer of ``gridgeo partition`` (GeoPackage, GeoJSON, map, report), each in a forked process as the command runs it.
 
 Usage: python scripts/writers.py FOLDER [--households COL] [--repeats N] [--out FILE.json]
 
@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 #: the writing jobs of a default run, in the order write_outputs hands them over (GeoPackage, GeoJSON, then the extras)
-JOBS = ("GeoPackage", "GeoJSON", "report", "map")
+JOBS = ("GeoPackage", "GeoJSON", "map", "report")  # the order the command forks them in
 
 
 def _cpu_in_child(job) -> float:
@@ -70,7 +70,7 @@ def main(argv: list[str] | None = None) -> int:
 
     seconds: dict[str, list[float]] = {}
 
-    def timed_side_by_side(jobs: list) -> None:
+    def timed_side_by_side(jobs: list, *, then=None) -> None:
         if len(jobs) != len(JOBS):
             raise RuntimeError(f"{len(jobs)} writing jobs, expected {len(JOBS)} ({', '.join(JOBS)})")
         gc.freeze()  # as run_side_by_side does before it forks the writers
@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
                 seconds[name] = [_cpu_in_child(job) for _ in range(args.repeats)]
         finally:
             gc.unfreeze()
+        if then is not None:
+            then()  # what the command's own process writes meanwhile (report.json, the GeoPackage's styles, …)
 
     export.run_side_by_side = timed_side_by_side
     with tempfile.TemporaryDirectory() as tmp:
