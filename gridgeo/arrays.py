@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import shapely
 
-__all__ = ["group_rows", "geometry_order", "on_threads"]
+__all__ = ["group_rows", "positions_by_value", "geometry_order", "on_threads"]
 
 
 def group_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -49,6 +49,22 @@ def group_rows(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         ordered = keys[order]
         np.any(ordered[1:] != ordered[:-1], axis=1, out=new[1:])
     return order, np.cumsum(new) - 1
+
+
+def positions_by_value(values: np.ndarray) -> dict:
+    """The positions of each value of ``values`` (ascending), found with one sort instead of one scan per value.
+
+    Examples
+    --------
+    >>> {k: v.tolist() for k, v in positions_by_value(np.array(["b", "a", "b"])).items()}
+    {'a': [1], 'b': [0, 2]}
+    """
+    values = np.asarray(values)
+    if not len(values):
+        return {}
+    order = np.argsort(values, kind="stable")
+    names, starts = np.unique(values[order], return_index=True)
+    return dict(zip(names.tolist(), np.split(order, starts[1:])))
 
 
 def _row_sort(keys: np.ndarray) -> np.ndarray:

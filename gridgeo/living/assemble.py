@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..arrays import geometry_order
+from ..arrays import geometry_order, positions_by_value
 from ..build import _report, _with_added_columns
 from ..governance.codes import width_for
 from ..governance.standard_codes import renumber_standard_codes
@@ -63,10 +63,7 @@ def _assemble(prev, prep, final, pg, pg_codes, prev_members, match, b_code, b_co
     new_unit_rows, new_unit_geoms = [], []
     # the previous rows of unchanged grids, and their units, gathered once
     attributes = pg.drop(columns=pg.geometry.name)
-    unit_grid = prev_units["grid_code"].astype(str).to_numpy()
-    unit_order = np.argsort(unit_grid, kind="stable")
-    unit_names, unit_starts = np.unique(unit_grid[unit_order], return_index=True)
-    units_at = dict(zip(unit_names.tolist(), np.split(unit_order, unit_starts[1:]))) if len(unit_order) else {}
+    units_at = positions_by_value(prev_units["grid_code"].astype(str).to_numpy())
     kept_units = []
     for code in order:
         grid = final[code]

@@ -75,6 +75,7 @@ from collections import deque
 
 import numpy as np
 
+from ..arrays import positions_by_value
 from ..parallel import map_completed
 from ..partition.count import feasible_counts
 from .bordercost import transfer_floors
@@ -142,9 +143,7 @@ def reported_lower_bound(codes, communities, geoms, home, previous, households, 
     fixed = np.isin(codes, sorted(fixed_codes))
     flagged = np.isin(codes, sorted(flagged_codes))
     # the buildings placed in each previous grid, and each community's final grids, gathered once
-    order = np.argsort(home, kind="stable")
-    names, starts = np.unique(home[order], return_index=True)
-    placed = dict(zip(names.tolist(), np.split(order, starts[1:]))) if len(order) else {}
+    placed = positions_by_value(home)
     empty = np.zeros(0, dtype=np.int64)
     finals_of: dict[str, dict] = {}
     for c, g in final.items():
@@ -155,12 +154,10 @@ def reported_lower_bound(codes, communities, geoms, home, previous, households, 
         rows = np.flatnonzero(communities == ccode)
         members = [placed.get(code, empty) for code in codes[rows].tolist()]
         jobs.append((ccode, rows, members, finals_of.get(ccode, {}), (kept or {}).get(ccode)))
-    _BOUND_JOBS[:] = [(jobs, codes, geoms, final_code, households, free_move, is_new, building_geoms, band, fixed, flagged)]
-    try:
-        weights = [sum(len(m) for m in job[2]) for job in jobs]
-        found = dict(map_completed(_community_task, range(len(jobs)), workers=workers, weights=weights, desc="bounds"))
-    finally:
-        _BOUND_JOBS.clear()
+    # (forked workers inherit the tasks: nothing large is pickled on the way in, gridgeo.parallel)
+    shared = (codes, geoms, final_code, households, free_move, is_new, building_geoms, band, fixed, flagged)
+    weights = [sum(len(m) for m in job[2]) for job in jobs]
+    found = dict(map_completed(_community_task, [(job, shared) for job in jobs], workers=workers, weights=weights, desc="bounds"))
     total, used = 0, {}
     for position, ccode in enumerate(names):
         value, program = found[position]
@@ -170,15 +167,11 @@ def reported_lower_bound(codes, communities, geoms, home, previous, households, 
     return int(total), used
 
 
-#: what :func:`_community_task` reads (in this process, or in a worker forked while the bound is computed: nothing
-#: large is pickled on the way in)
-_BOUND_JOBS: list[tuple] = []
-
-
-def _community_task(position: int) -> tuple[int, str]:
-    """The bound of one community of :data:`_BOUND_JOBS` and the program (or count) it comes from."""
-    jobs, codes, geoms, final_code, households, free_move, is_new, building_geoms, band, fixed, flagged = _BOUND_JOBS[0]
-    ccode, rows, members, finals, kept = jobs[position]
+def _community_task(task: tuple) -> tuple[int, str]:
+    """The bound of one community (its part of the job, and what every community shares) and the program (or count)
+    it comes from."""
+    (ccode, rows, members, finals, kept), shared = task
+    codes, geoms, final_code, households, free_move, is_new, building_geoms, band, fixed, flagged = shared
     value, program = _community_bound(codes[rows], geoms[rows], members, finals, final_code, households, free_move, building_geoms, band, fixed[rows], flagged[rows])
     if kept is not None:
         # counted from the placement: a building placed away from its previous grid may count there and not here

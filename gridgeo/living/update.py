@@ -117,6 +117,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ..arrays import positions_by_value
 from ..cells.areas import AreaGroups
 from ..errors import AuditError, ProblemCollector
 from ..governance.codes import building_code
@@ -357,6 +358,7 @@ def update(
     kept_bounds: dict[str, int | None] = {}
     retired_before = set(retired_grids)
     entries: list[tuple[str, dict[str, _Grid], _Context, object]] = []  # per community, in order
+    placed = positions_by_value(home.astype(str))  # the buildings placed in each previous grid
     for ccode in sorted(set(pg_comm.tolist())):
         rows = np.flatnonzero(pg_comm == ccode)
         ci = int(np.flatnonzero(prev.communities["community_code"].astype(str).to_numpy() == ccode)[0])
@@ -366,7 +368,7 @@ def update(
         for r in rows:
             code = pg_codes[r]
             row = pg.iloc[r]
-            members = {int(i) for i in np.flatnonzero(home == code)}
+            members = set(placed.get(str(code), np.zeros(0, dtype=np.int64)).tolist())
             dedicated = str(row.get("status", "")) == DEDICATED
             note = _previous_note(row)
             grids[code] = _Grid(code, pg_metric[r], members, note, dedicated, True, pg.geometry.iloc[r], row.to_dict())
@@ -382,17 +384,15 @@ def update(
             _add_compounds(context, areas, compound_of, sizes, pi)
         entries.append((ccode, grids, context, prep.community_geoms[pi]))
     repaired = [i for i, (_, grids, _, _) in enumerate(entries) if any(code in dirty_grids for code in grids)]
-    _REPAIRS[:] = [(entries[i][1], set(dirty_grids), entries[i][2], entries[i][3], metric, crs, pg_codes, kept_cell_bound) for i in repaired]
-    try:
-        weights = [sum(len(g.members) for g in entries[i][1].values()) for i in repaired]
-        for position, (grids, retired, bound) in map_completed(_repair_community_task, range(len(repaired)), workers=workers, weights=weights, desc="repairs"):
-            ccode, _, context, community_geom = entries[repaired[position]]
-            entries[repaired[position]] = (ccode, grids, context, community_geom)
-            retired_grids |= retired
-            if bound is not None:
-                kept_bounds[ccode] = bound
-    finally:
-        _REPAIRS.clear()
+    # (forked workers inherit the tasks: nothing large is pickled on the way in, gridgeo.parallel)
+    tasks = [(entries[i][1], set(dirty_grids), entries[i][2], entries[i][3], metric, crs, pg_codes, kept_cell_bound) for i in repaired]
+    weights = [sum(len(g.members) for g in entries[i][1].values()) for i in repaired]
+    for position, (grids, retired, bound) in map_completed(_repair_community_task, tasks, workers=workers, weights=weights, desc="repairs"):
+        ccode, _, context, community_geom = entries[repaired[position]]
+        entries[repaired[position]] = (ccode, grids, context, community_geom)
+        retired_grids |= retired
+        if bound is not None:
+            kept_bounds[ccode] = bound
     final: dict[str, _Grid] = {}
     for _, grids, _, _ in entries:
         final.update(grids)
@@ -528,14 +528,9 @@ def _number_new_buildings(b_code, is_new, b_comm, prep, pb_codes, retired) -> No
             b_code[i] = building_code(ccode, start + rank + 1, w)
 
 
-#: the communities an update repairs, read by :func:`_repair_community_task` (in this process, or in a worker
-#: forked while the update runs: nothing large is pickled on the way in)
-_REPAIRS: list[tuple] = []
-
-
-def _repair_community_task(position: int) -> tuple[dict[str, _Grid], set[str], int | None]:
-    """Repair one community of :data:`_REPAIRS`: its grids, the codes it retired, and its kept-cell bound (or None)."""
-    grids, dirty, context, community_geom, metric, crs, order, kept_cell_bound = _REPAIRS[position]
+def _repair_community_task(task: tuple) -> tuple[dict[str, _Grid], set[str], int | None]:
+    """Repair one community: its grids, the codes it retired, and its kept-cell bound (or None)."""
+    grids, dirty, context, community_geom, metric, crs, order, kept_cell_bound = task
     # (the grids before the repair are kept only for the kept-cell bound)
     before = ({code: _copy(grid) for code, grid in grids.items()}, set(dirty)) if kept_cell_bound else None
     repair_fitted(grids, dirty, context, community_geom, metric=metric, crs=crs, order=order)
