@@ -272,3 +272,78 @@ def test_a_total_that_admits_no_grid_count_has_a_bound_over_the_counts_next_to_t
             positive += value > 0
     assert checked > 20
     assert positive
+
+
+def test_a_result_that_keeps_the_grid_count_is_bounded_among_repairs_that_keep_it(monaco_plan, monkeypatch):
+    # the same pieces of real grids: a result ending with as many grids as the community had is bounded by the
+    # programs with that count fixed (reportbound._count_kept); that bound is still at most what the result moves,
+    # never below the bound over every count, and above it on some piece (a new grid there would cost less)
+    checked = raised = 0
+    for geoms, building_geoms, home, households, near, rng in _instances(monaco_plan, per_grid=3, count=10):
+        is_new = np.zeros(len(home), dtype=bool)
+        is_new[rng.choice(np.flatnonzero(home == 0), size=int(rng.integers(1, 3)), replace=False)] = True
+        first, second = int(households[home == 0].sum()), int(households[home == 1].sum())
+        for high in sorted({first - 1, max(first - int(households[is_new].min()), 1), (first + second) // 2}):
+            low = max(1, min(second, high // 3))
+            if not (0 < low <= high < first):
+                continue
+            band = (low, high)
+            for labels in _valid_assignments(households, near, band):
+                if len(set(labels.tolist())) != 2:
+                    continue  # the count changed: no count is given to the programs
+                value, program, moved = _reported(geoms, building_geoms, home, households, is_new, labels, band)
+                with monkeypatch.context() as patch:
+                    patch.setattr(reportbound, "_count_kept", lambda *args: None)
+                    every_count, _, _ = _reported(geoms, building_geoms, home, households, is_new, labels, band)
+                assert every_count <= value <= moved, (band, labels.tolist(), every_count, value, moved, program)
+                checked += 1
+                raised += value > every_count
+    assert checked > 100
+    assert raised
+
+
+def _whole_assignments(home, households, is_new, band, k):
+    """Every assignment of the buildings to the ``k`` grids or up to two new ones with every grid used in the band:
+    (labels, grids used, existing households moved)."""
+    low, high = band
+    for labels in itertools.product(range(k + 2), repeat=len(home)):
+        labels = np.array(labels)
+        if (labels == k + 1).any() and not (labels == k).any():
+            continue  # (the new grids in order: the second only with the first)
+        used = sorted(set(labels.tolist()))
+        if all(low <= int(households[labels == g].sum()) <= high for g in used):
+            yield labels, len(used), int(households[(~is_new) & (labels != home)].sum())
+
+
+def test_the_program_over_every_pair_keeps_added_buildings_whole_and_bounds_every_repair():
+    # random communities of three grids, a few buildings each (one or two added): the program in which every pair of
+    # grids borders (reportbound's "anywhere"), with added buildings whole and the grid count given or not, is at most
+    # the fewest existing households any assignment of whole buildings to grids in the band moves (exhaustive), and
+    # keeping buildings whole raises it on some of them
+    rng = np.random.default_rng(3)
+    k, everywhere = 3, [(0, 1), (0, 2), (1, 2)]
+    checked = sharper = 0
+    for _ in range(60):
+        home = np.repeat(np.arange(k), 2)
+        households = rng.integers(5, 60, size=len(home))
+        is_new = np.zeros(len(home), dtype=bool)
+        is_new[rng.choice(len(home), size=int(rng.integers(1, 3)), replace=False)] = True
+        totals = np.bincount(home, weights=households, minlength=k)
+        high = int(rng.integers(int(totals.min()), int(totals.max()) + 1))
+        band = (max(1, high // 2), high)
+        found = list(_whole_assignments(home, households, is_new, band, k))
+        if not found or all(band[0] <= t <= band[1] for t in totals):
+            continue
+        old = [int(households[(home == g) & ~is_new].sum()) for g in range(k)]
+        new = [int(households[(home == g) & is_new].sum()) for g in range(k)]
+        whole = [households[(home == g) & is_new] for g in range(k)]
+        for count in (None, k):
+            least = min((moved for _, used, moved in found if count is None or used == count), default=None)
+            if least is None:
+                continue
+            bound = cheapest_moves(old, new, everywhere, band=band, new_buildings=whole, count=count).bound
+            assert bound <= least, (households.tolist(), is_new.tolist(), band, count, bound, least)
+            sharper += bound > cheapest_moves(old, new, everywhere, band=band, count=count).bound
+            checked += 1
+    assert checked > 40
+    assert sharper

@@ -15,7 +15,8 @@ whose assumptions the update's result meets:
    new grids meet them: :func:`_fresh_floors_met`);
 2. **Border transfers** — the same without the floors;
 3. **Any transfers** — every pair of grids of the community counts as
-   bordering (without integer variables above :data:`_ANYWHERE_PAIRS` pairs).
+   bordering (without integer variables above :data:`_ANYWHERE_PAIRS` pairs;
+   below it, added buildings leave their grid whole, as in the others).
 
 Each program is a relaxation of a set of results: a result is in it when every
 grid it keeps (a previous code) ends in the band (or has no band there: it
@@ -36,7 +37,12 @@ excuses.  A community whose result is in none of them (a grid stays out of
 the band otherwise: the update partitioned it afresh and the search failed)
 adds nothing.
 
-Every program (but the third, which does not keep added buildings whole) also
+When the result ends with as many grids (taking part) as the community had,
+every program also fixes that count (:func:`_count_kept`): the bound is then
+over repairs that keep the grid count; a result with another count is bounded
+over every count.
+
+Every program (but the third, which has no cells) also
 knows that an added building whose cell holds its grid together cuts the
 households of the other pieces off when it leaves
 (:mod:`gridgeo.living.cutcost`), in the grids where the result keeps the
@@ -271,7 +277,27 @@ def _community_bound(codes, geoms, members, finals, final_code, households, free
     program, direct = _program_met(codes, members, finals, final_code, households, old_hh, band, fixed, free, held, borders)
     if program == NONE:
         return 0, NONE
-    return _solved(codes, geoms, members, finals, final_code, households, free_move, building_geoms, band, fixed, free, held, borders, program, direct)
+    return _solved(codes, geoms, members, finals, final_code, households, free_move, building_geoms, band, fixed, free, held, borders, program, direct, count=_count_kept(codes, finals, fixed))
+
+
+def _count_kept(codes, finals, fixed) -> int | None:
+    """The community's grid count (of grids taking part) when the result ends with as many as it had, else None.
+
+    Given to the programs, it limits them to repairs that keep the count, the kind such a result is; a result with
+    another count (the repair created or retired a grid) is bounded over every count.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> codes, fixed = np.array(["001-01", "001-02", "001-03"]), np.array([False, False, True])
+    >>> _count_kept(codes, {"001-01": np.array([0, 1]), "001-04": np.array([2]), "001-03": np.array([3])}, fixed)
+    2
+    >>> _count_kept(codes, {"001-01": np.array([0, 1, 2]), "001-03": np.array([3])}, fixed) is None
+    True
+    """
+    row = {c: i for i, c in enumerate(codes.tolist())}
+    ending = sum(1 for c, m in finals.items() if len(m) and not (c in row and fixed[row[c]]))
+    return ending if ending == int((~fixed).sum()) else None
 
 
 def _infeasible_total_bound(codes, geoms, members, finals, final_code, households, free_move, building_geoms, band, borders) -> tuple[int, str]:
@@ -323,7 +349,9 @@ def _solved(codes, geoms, members, finals, final_code, households, free_move, bu
     new_buildings = [households[m][free_move[m]] for m in members]
     if program == ANYWHERE:
         everywhere = [(a, b) for a in range(k) for b in range(a + 1, k) if not fixed[a] and not fixed[b]]
-        return cheapest_moves(old, new, everywhere, relaxed=len(everywhere) > _ANYWHERE_PAIRS, **common).bound, ANYWHERE
+        relaxed = len(everywhere) > _ANYWHERE_PAIRS
+        whole = None if relaxed else new_buildings  # (the added buildings' variables grow with every pair)
+        return cheapest_moves(old, new, everywhere, relaxed=relaxed, new_buildings=whole, **common).bound, ANYWHERE
     floors = fresh = None
     cells: dict = {}  # each grid tessellated once, for the floors and the cuts
     out = {i for i in range(k) if constrained[i] and not (low <= totals[i] <= high)}
