@@ -122,6 +122,7 @@ def kept_cells_optimum(
     guess: int | None = None,
     most: int | None = None,
     max_columns: int | None = None,
+    count: int | None = None,
 ) -> KeptOptimum:
     """The cheapest repair of one community in whole kept cells (see the module docstring).
 
@@ -152,6 +153,8 @@ def kept_cells_optimum(
     max_columns : int, optional
         A program whose connectivity flows bring it above this many columns (binaries and flows) is not solved:
         the search stops at the limit with the bound proven so far (a count: deterministic).
+    count : int, optional
+        Only layouts with this many grids in use (the repaired grids kept and the new ones).
 
     Returns
     -------
@@ -217,7 +220,7 @@ def kept_cells_optimum(
     if not big.any() and not excused and not len(feasible_counts(int(weight.sum()), low, high)):
         # every layout leaves a grid out of the band: the update excuses that (infeasible_total), this program does not
         return KeptOptimum("skipped: the total admits no grid count", cells=n, grids=k)
-    community = _Community(n, k, home, weight, existing, big, neighbours, adjacency, as_was, excused, pinned, ctx.band)
+    community = _Community(n, k, home, weight, existing, big, neighbours, adjacency, as_was, excused, pinned, ctx.band, count)
     out = KeptOptimum("limit", cells=n, grids=k)
     ceiling = max(int(guess), 0) if guess is not None else max(low // 4, 1)
     if most is not None:
@@ -292,7 +295,9 @@ def kept_cells_bound(
     of at most ``max_columns`` columns (counts: the result does not depend on
     the machine), is at most what the repair
     moved counted from where the update placed each building, and that figure is
-    returned.  None when the repair is no such layout, the community has no
+    returned.  A repair that ends with as many grids as it started with is a
+    layout of the program limited to that many grids (``count``), which is
+    solved instead.  None when the repair is no such layout, the community has no
     kept cells or more than ``max_cells`` of them, or the program proves nothing.
 
     Parameters
@@ -371,7 +376,10 @@ def kept_cells_bound(
     moved = int(sum(int(ctx.households[b]) for b in sorted(inside) if not is_new[b] and code_of[b] != placed[b]))
     if moved == 0:
         return 0
-    best = kept_cells_optimum(start, ctx, dirty, time_limit=None, node_limit=node_limit, max_cells=max_cells, max_rounds=max_rounds, guess=moved, max_columns=max_columns)
+    # a repair that keeps the grid count is bounded among those that keep it (a new grid beside an overfull one, say,
+    # is not of its kind)
+    count = len(region) if len(set(code_of.values())) == len(region) else None
+    best = kept_cells_optimum(start, ctx, dirty, time_limit=None, node_limit=node_limit, max_cells=max_cells, max_rounds=max_rounds, guess=moved, max_columns=max_columns, count=count)
     if best.bound is None:
         return _no_bound(ctx, f"the program proved nothing ({best.status})")
     if best.bound > moved:  # (the repair is a layout of the program: its optimum cannot exceed what it moved)
@@ -435,6 +443,7 @@ class _Community:
     excused: list
     pinned: np.ndarray
     band: tuple
+    count: int | None = None  # grids in use, when fixed
 
     def reach(self, label: int) -> np.ndarray:
         """Per cell, the fewest existing households outside grid ``label`` on a path of cells from it (the cell's own included)."""
@@ -533,6 +542,8 @@ class _Model:
                 self._add([(u, 1.0)] + [(v, -1.0) for cell, v in column if c.home[cell] == label], -np.inf, 0.0)
             elif label >= k + 1:
                 self._add([(u, 1.0), (u - 1, -1.0)], -np.inf, 0.0)  # new grids used in order (no symmetric copies)
+        if c.count is not None:
+            self._add([(self.u_at + label, 1.0) for label in range(labels)], float(c.count), float(c.count))
         for g, t in self.as_was.items():
             w = self.w_at + t
             for cell, v in enumerate(self.var[:, g]):

@@ -51,7 +51,8 @@ buildings that stay connected among the grid's own cells (:func:`_cuts_met`).
 When asked (``update(..., kept_cell_bound=True)``), a community whose repair
 moves whole kept cells — every grid cut into its own cells, every cell kept
 whole in one grid (:func:`gridgeo.living.keptoptimum.kept_cells_bound`) — is
-also bounded by the cheapest such repair, solved as an integer program within
+also bounded by the cheapest such repair (one keeping the grid count, when the
+result keeps it), solved as an integer program within
 fixed node limits (its optimum, or the bound proven when the limits stop it).
 Its households are counted from where the update placed each building; the
 households of buildings placed away from their previous grid are taken off,
