@@ -136,3 +136,28 @@ def test_tighter_limits_never_give_a_higher_kept_cell_bound(repaired):
         assert first <= no_flows <= full <= _existing_moved(start, final, ctx)
         seen.append((first, full))
     assert any(first < full for first, full in seen)
+
+
+def test_the_kept_cell_program_is_solved_only_where_the_bound_may_still_rise(monaco_update, monkeypatch):
+    # a community whose programs' bound already reaches what it moved is not given to the kept-cell program: the
+    # bound is the same as when every community is, with fewer programs solved
+    from gridgeo.living import reportbound
+
+    folder, buildings, _, sharp = monaco_update
+    solved = []
+    real = reportbound.kept_cells_bound
+
+    def counted(*args, **kwargs):
+        solved.append(args[3].community_id)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(reportbound, "kept_cells_bound", counted)
+    monkeypatch.setattr(reportbound, "_may_rise", lambda value, moved: True)
+    everywhere = update_module.update(folder, buildings, audit=False, kept_cell_bound=True, workers=1)
+    every_count = len(solved)
+    monkeypatch.undo()
+    monkeypatch.setattr(reportbound, "kept_cells_bound", counted)
+    solved.clear()
+    assert everywhere.changes["households_moved_lower_bound"] == sharp.changes["households_moved_lower_bound"]
+    update_module.update(folder, buildings, audit=False, kept_cell_bound=True, workers=1)
+    assert 0 < len(solved) < every_count

@@ -87,6 +87,7 @@ from ..parallel import map_completed
 from ..partition.count import feasible_counts
 from .bordercost import transfer_floors
 from .cutcost import cut_costs, grid_cells, stays_connected
+from .keptoptimum import kept_cells_bound
 from .movebound import cheapest_moves
 from .state import _borders
 
@@ -123,10 +124,13 @@ def reported_lower_bound(codes, communities, geoms, home, previous, households, 
     final : dict
         Code → the update's final grid (``members``: building positions).
     kept : dict, optional
-        Community code → the fewest existing households a repair in whole kept
-        cells moves, counted from where each building was placed
-        (:func:`gridgeo.living.keptoptimum.kept_cells_bound`), for the
-        communities whose repair is one.
+        Community code → the arguments of
+        :func:`gridgeo.living.keptoptimum.kept_cells_bound` (the grids before
+        and after its repair, the codes changed, its context): the fewest
+        existing households a repair in whole kept cells moves, counted from
+        where each building was placed, also bounds that community when its
+        repair is one.  Solved only where the programs' bound is below what the
+        community's result moved.
     workers : int
         Processes bounding communities in parallel (forked from this one); the
         result does not depend on the count.
@@ -180,15 +184,25 @@ def _community_task(task: tuple) -> tuple[int, str]:
     (ccode, rows, members, finals, kept), shared = task
     codes, geoms, final_code, households, free_move, is_new, building_geoms, band, fixed, flagged = shared
     value, program = _community_bound(codes[rows], geoms[rows], members, finals, final_code, households, free_move, building_geoms, band, fixed[rows], flagged[rows])
-    if kept is not None:
-        # counted from the placement: a building placed away from its previous grid may count there and not here
-        away = sum(int(households[m][free_move[m] & ~is_new[m]].sum()) for m, f in zip(members, fixed[rows]) if not f)
-        if kept - away > value:
-            value, program = kept - away, KEPT
     isolated = _isolated_bound(members, finals, final_code, households, free_move, band, fixed[rows])
     if isolated > value:
         value, program = isolated, ISOLATED
+    # counted from the placement: a building placed away from its previous grid may count there and not here
+    away = sum(int(households[m][free_move[m] & ~is_new[m]].sum()) for m, f in zip(members, fixed[rows]) if not f)
+    # what the result moved here at most (a building placed away counted whatever became of it): at that, the
+    # bound cannot rise, and the kept-cell program is not solved
+    moved = away + sum(int(households[m][~free_move[m] & (final_code[m] != code)].sum()) for m, code in zip(members, codes[rows].tolist()))
+    if kept is not None and _may_rise(value, moved):
+        found = kept_cells_bound(*kept)
+        if found is not None and found - away > value:
+            value, program = found - away, KEPT
     return int(value), program
+
+
+def _may_rise(value: int, moved: int) -> bool:
+    """Whether a community's bound ``value`` may still rise: it is below what the community moved (at most
+    ``moved``), which no bound exceeds."""
+    return value < moved
 
 
 def _isolated_bound(members, finals, final_code, households, free_move, band, fixed) -> int:

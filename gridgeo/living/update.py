@@ -129,7 +129,6 @@ from ..result import Partition
 from .assemble import _assemble
 from .carve import name_carved
 from .compounds import _compound_outcomes, _join_compound_mates, _previous_compounds, _split_compound_grids
-from .keptoptimum import kept_cells_bound
 from .lineage import add_services, kept_grid_colours, parent_record, read_previous, service_settings
 from .reportbound import reported_lower_bound
 from .seamguard import _copy, repair_fitted, require_valid_coverage
@@ -355,7 +354,7 @@ def update(
         dirty_grids |= _split_compound_grids(home, compound_of)
         sizes = np.bincount(compound_of[compound_of >= 0], minlength=len(areas.geoms))
     barrier_tree = shapely.STRtree(prep.barriers) if len(prep.barriers) else None
-    kept_bounds: dict[str, int | None] = {}
+    kept_inputs: dict[str, tuple] = {}  # per community: what its kept-cell bound is computed from, when asked
     retired_before = set(retired_grids)
     entries: list[tuple[str, dict[str, _Grid], _Context, object]] = []  # per community, in order
     placed = positions_by_value(home.astype(str))  # the buildings placed in each previous grid
@@ -387,12 +386,12 @@ def update(
     # (forked workers inherit the tasks: nothing large is pickled on the way in, gridgeo.parallel)
     tasks = [(entries[i][1], set(dirty_grids), entries[i][2], entries[i][3], metric, crs, pg_codes, kept_cell_bound) for i in repaired]
     weights = [sum(len(g.members) for g in entries[i][1].values()) for i in repaired]
-    for position, (grids, retired, bound) in map_completed(_repair_community_task, tasks, workers=workers, weights=weights, desc="repairs"):
+    for position, (grids, retired, before) in map_completed(_repair_community_task, tasks, workers=workers, weights=weights, desc="repairs"):
         ccode, _, context, community_geom = entries[repaired[position]]
         entries[repaired[position]] = (ccode, grids, context, community_geom)
         retired_grids |= retired
-        if bound is not None:
-            kept_bounds[ccode] = bound
+        if before is not None:
+            kept_inputs[ccode] = (before[0], grids, before[1], context)
     final: dict[str, _Grid] = {}
     for _, grids, _, _ in entries:
         final.update(grids)
@@ -400,7 +399,7 @@ def update(
     previous_grid[m] = pb_grid[match[m]]
     lower_bound, _ = reported_lower_bound(
         pg_codes, pg_comm, pg_metric, home, previous_grid, prep.households, is_new, prep.building_geoms, band, dedicated_codes | protected, flagged, final,
-        kept=kept_bounds, workers=workers,
+        kept=kept_inputs, workers=workers,
     )
 
     result, changes = _assemble(
@@ -528,15 +527,16 @@ def _number_new_buildings(b_code, is_new, b_comm, prep, pb_codes, retired) -> No
             b_code[i] = building_code(ccode, start + rank + 1, w)
 
 
-def _repair_community_task(task: tuple) -> tuple[dict[str, _Grid], set[str], int | None]:
-    """Repair one community: its grids, the codes it retired, and its kept-cell bound (or None)."""
+def _repair_community_task(task: tuple) -> tuple[dict[str, _Grid], set[str], tuple | None]:
+    """Repair one community: its grids, the codes it retired, and (for the kept-cell bound, None otherwise) its grids
+    and changed codes before the repair."""
     grids, dirty, context, community_geom, metric, crs, order, kept_cell_bound = task
     # (the grids before the repair are kept only for the kept-cell bound)
     before = ({code: _copy(grid) for code, grid in grids.items()}, set(dirty)) if kept_cell_bound else None
     repair_fitted(grids, dirty, context, community_geom, metric=metric, crs=crs, order=order)
     name_carved(grids, context)  # pieces cut off a grown building's grid: numbered after the community's highest
-    bound = kept_cells_bound(before[0], grids, before[1], context) if before is not None and not context.carved else None
-    return grids, set(context.retired), bound
+    # (after a cut for a grown building, gridgeo.living.carve, the kept-cell program would join its pieces again)
+    return grids, set(context.retired), before if not context.carved else None
 
 
 def _next_grid_number(ccode: str, codes: list[str]) -> tuple[int, int]:
