@@ -277,7 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--modes", default="spread,concentrated", type=lambda s: s.split(","))
     parser.add_argument("--directions", default="add,remove", type=lambda s: s.split(","))
     parser.add_argument("--no-chains", dest="chains", action="store_false")
-    parser.add_argument("--kept-cell-bound", action="store_true", help="updates also bound the households moved by the cheapest repair in whole kept cells")
+    parser.add_argument("--no-kept-cell-bound", dest="kept_cell_bound", action="store_false", help="updates bound the households moved without the cheapest repair in whole kept cells (faster, looser)")
     parser.add_argument("--out", type=Path)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

@@ -41,8 +41,8 @@ from .steps import (
 @click.option("--report/--no-report", "make_report", default=True, show_default=True, help="Write report.html.")
 @click.option("--lang", type=click.Choice(LANGS), default=None, help="Language of the map and report (default: the previous run's) and of the messages (default: the locale's).")
 @click.option(
-    "--kept-cell-bound", is_flag=True,
-    help="Also bound the households moved (changes.json) by the cheapest repair in whole kept cells: an integer program per repaired community, within fixed limits. Sharper; up to some 20 s per repaired community.",
+    "--kept-cell-bound/--no-kept-cell-bound", default=True, show_default=True,
+    help="Also bound the households moved (changes.json) by the cheapest repair in whole kept cells where the other programs leave a gap: an integer program per such community, within fixed limits (up to some seconds each). --no-kept-cell-bound: faster, a looser bound.",
 )
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes repairing communities in parallel (default: all cores); results do not depend on it.")
 @click.option("--overwrite", is_flag=True, help="Replace OUTDIR if it exists.")

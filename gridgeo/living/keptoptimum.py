@@ -76,6 +76,9 @@ BOUND_CELLS = 600
 #: columns (variables) above which :func:`kept_cells_bound` solves no program with connectivity flows: that large, each
 #: solve takes seconds and seldom raises the bound
 BOUND_COLUMNS = 3000
+#: columns of all the programs :func:`kept_cells_bound` solves for one community, summed: programs grow with the cuts
+#: and flows each round adds, and a community whose programs stay large would take a minute
+BOUND_WORK = 10000
 #: rounds in which a grid falls apart before it is kept whole by a flow instead of cuts
 _SPLITS_BEFORE_FLOW = 8
 #: the least rise of the ceiling when no layout is within it
@@ -103,6 +106,7 @@ class KeptOptimum:
     bound: int | None = None
     value: int | None = None
     rounds: int = 0
+    work: int = 0  # columns of the programs solved, summed
     cuts: int = 0
     seconds: float = 0.0
     codes: list[str] = field(default_factory=list)
@@ -123,6 +127,7 @@ def kept_cells_optimum(
     most: int | None = None,
     max_columns: int | None = None,
     count: int | None = None,
+    max_work: int | None = None,
 ) -> KeptOptimum:
     """The cheapest repair of one community in whole kept cells (see the module docstring).
 
@@ -155,6 +160,9 @@ def kept_cells_optimum(
         the search stops at the limit with the bound proven so far (a count: deterministic).
     count : int, optional
         Only layouts with this many grids in use (the repaired grids kept and the new ones).
+    max_work : int, optional
+        The columns of every program solved, summed, stay within this: the search stops at the limit, with the
+        bound proven so far, before a program that would pass it (a count: deterministic).
 
     Returns
     -------
@@ -232,8 +240,9 @@ def kept_cells_optimum(
         ceiling = min(ceiling, everything)
         model = _Model(community, ceiling, pool)
         out.new_grids = max(out.new_grids, model.labels - k)
-        state = model.search(started, time_limit, node_limit, max_rounds - out.rounds, max_columns)
+        state = model.search(started, time_limit, node_limit, max_rounds - out.rounds, max_columns, None if max_work is None else max_work - out.work)
         out.rounds += model.rounds
+        out.work += model.work
         out.cuts += model.cut_count
         if state == "optimal":
             out.status, out.value, out.bound, best = "optimal", model.value, model.value, model.best
@@ -279,6 +288,7 @@ def kept_cells_bound(
     max_rounds: int = BOUND_ROUNDS,
     max_cells: int = BOUND_CELLS,
     max_columns: int = BOUND_COLUMNS,
+    max_work: int = BOUND_WORK,
 ) -> int | None:
     """The fewest existing households a repair in whole kept cells moves, when the community's repair is one.
 
@@ -379,7 +389,10 @@ def kept_cells_bound(
     # a repair that keeps the grid count is bounded among those that keep it (a new grid beside an overfull one, say,
     # is not of its kind)
     count = len(region) if len(set(code_of.values())) == len(region) else None
-    best = kept_cells_optimum(start, ctx, dirty, time_limit=None, node_limit=node_limit, max_cells=max_cells, max_rounds=max_rounds, guess=moved, max_columns=max_columns, count=count)
+    best = kept_cells_optimum(
+        start, ctx, dirty, time_limit=None, node_limit=node_limit, max_cells=max_cells, max_rounds=max_rounds, guess=moved,
+        max_columns=max_columns, count=count, max_work=max_work,
+    )
     if best.bound is None:
         return _no_bound(ctx, f"the program proved nothing ({best.status})")
     if best.bound > moved:  # (the repair is a layout of the program: its optimum cannot exceed what it moved)
@@ -509,7 +522,7 @@ class _Model:
         self.as_was = {g: t for t, g in enumerate(c.as_was)}
         self.n_var = x_count + 2 * labels + len(c.as_was)
         self.rows, self.cols, self.vals, self.lower, self.upper = [], [], [], [], []
-        self.cut_count = self.rounds = 0
+        self.cut_count = self.rounds = self.work = 0
         self.apart = pool.apart  # pieces cut off in every grid already
         self.best, self.value, self.bound = None, None, None
         cost = np.zeros(self.n_var)
@@ -660,9 +673,10 @@ class _Model:
         self.lower.append(lower)
         self.upper.append(upper)
 
-    def search(self, started: float, time_limit, node_limit, max_rounds, max_columns=None) -> str:
+    def search(self, started: float, time_limit, node_limit, max_rounds, max_columns=None, max_work=None) -> str:
         """Solve, adding connectivity cuts, until a connected optimum (``"optimal"``), no layout within the ceiling
-        (``"above"``), or a limit (``"limit"``: ``bound`` is proven for layouts within the ceiling)."""
+        (``"above"``), or a limit (``"limit"``: ``bound`` is proven for layouts within the ceiling).  ``max_work``:
+        columns of the programs this search may still solve, summed."""
         n = self.c.n
         for _ in range(max_rounds):
             left = None if time_limit is None else time_limit - (time.perf_counter() - started)
@@ -670,8 +684,11 @@ class _Model:
                 return "limit"
             if max_columns is not None and self.continuous and self.n_var > max_columns:
                 return "limit"  # (flows made the program too large: the bound so far stands)
+            if max_work is not None and self.work + self.n_var > max_work:
+                return "limit"  # (the programs solved so far were as large as the search may afford)
             solved = self._solve(left, node_limit)
             self.rounds += 1
+            self.work += self.n_var
             if solved.status == 2:
                 return "above"
             dual = getattr(solved, "mip_dual_bound", None)

@@ -160,7 +160,7 @@ def update(
     register_household: str | None = None,
     register_order: str | list[str] | None = None,
     register_unmatched: str | None = None,
-    kept_cell_bound: bool = False,
+    kept_cell_bound: bool = True,
     workers: int = 1,
 ) -> Partition:
     """Update a previous partition for a new building layer, changing as little as possible.
@@ -197,10 +197,10 @@ def update(
         in :func:`gridgeo.partition` (default: what the previous plan recorded).
     kept_cell_bound : bool
         Also bound the households moved, in every community whose repair moves
-        whole kept cells, by the cheapest such repair: an integer program per
-        repaired community, solved within fixed node limits
-        (:func:`gridgeo.living.keptoptimum.kept_cells_bound`).  Sharper, and
-        slower (seconds to a minute per repaired community).
+        whole kept cells and whose programs' bound is below what it moved, by
+        the cheapest such repair: an integer program per such community, solved
+        within fixed limits (:func:`gridgeo.living.keptoptimum.kept_cells_bound`;
+        up to some seconds each).  False: the programs' bound alone, faster.
     workers : int
         Processes repairing communities in parallel (forked from this one); the
         result does not depend on it.
