@@ -78,7 +78,7 @@ BOUND_CELLS = 600
 BOUND_COLUMNS = 3000
 #: columns of all the programs :func:`kept_cells_bound` solves for one community, summed: programs grow with the cuts
 #: and flows each round adds, and a community whose programs stay large would take a minute
-BOUND_WORK = 10000
+BOUND_WORK = 12000
 #: rounds in which a grid falls apart before it is kept whole by a flow instead of cuts
 _SPLITS_BEFORE_FLOW = 8
 #: the least rise of the ceiling when no layout is within it
