@@ -129,35 +129,40 @@ def _reported(geoms, building_geoms, home, households, is_new, labels, band):
     return value, program, moved
 
 
-def test_every_valid_repair_of_real_cells_moves_at_least_the_reported_bound(monaco_plan):
-    # pieces of real grids: 3 buildings of each of two bordering grids, one or two of the first grid's marked added,
-    # the band set so that the first grid is above it; every valid result moves at least the bound reported for it
-    checked = sharper = 0
+def _banded(monaco_plan):
+    """The pieces of :func:`_instances` (3 buildings per grid), one or two of the first grid's buildings marked added,
+    each with the bands that put the first grid above the maximum: (..., is_new, band) per band."""
     for geoms, building_geoms, home, households, near, rng in _instances(monaco_plan, per_grid=3, count=10):
         is_new = np.zeros(len(home), dtype=bool)
         is_new[rng.choice(np.flatnonzero(home == 0), size=int(rng.integers(1, 3)), replace=False)] = True
         first, second = int(households[home == 0].sum()), int(households[home == 1].sum())
         for high in sorted({first - 1, max(first - int(households[is_new].min()), 1), (first + second) // 2}):
             low = max(1, min(second, high // 3))
-            if not (0 < low <= high < first):
-                continue
-            band = (low, high)
-            results = list(_valid_assignments(households, near, band))
-            if not results:
-                continue
-            least = min(int(households[(~is_new) & (r != home)].sum()) for r in results)
-            for labels in results:
-                value, program, moved = _reported(geoms, building_geoms, home, households, is_new, labels, band)
-                assert value <= moved, (band, labels.tolist(), value, moved, program)
-                checked += 1
-            # the program without the new arguments, for the cheapest result: the new ones only ever add to it
-            old = [int(households[(home == g) & ~is_new].sum()) for g in (0, 1)]
-            new = [int(households[(home == g) & is_new].sum()) for g in (0, 1)]
-            plain = cheapest_moves(old, new, [(0, 1)], band=band, new_buildings=[households[(home == g) & is_new] for g in (0, 1)]).bound
-            best = min(_reported(geoms, building_geoms, home, households, is_new, r, band)[0] for r in results
-                        if int(households[(~is_new) & (r != home)].sum()) == least)
-            assert best <= least
-            sharper += best > plain
+            if 0 < low <= high < first:
+                yield geoms, building_geoms, home, households, near, is_new, (low, high)
+
+
+def test_every_valid_repair_of_real_cells_moves_at_least_the_reported_bound(monaco_plan):
+    # pieces of real grids: 3 buildings of each of two bordering grids, one or two of the first grid's marked added,
+    # the band set so that the first grid is above it; every valid result moves at least the bound reported for it
+    checked = sharper = 0
+    for geoms, building_geoms, home, households, near, is_new, band in _banded(monaco_plan):
+        results = list(_valid_assignments(households, near, band))
+        if not results:
+            continue
+        least = min(int(households[(~is_new) & (r != home)].sum()) for r in results)
+        for labels in results:
+            value, program, moved = _reported(geoms, building_geoms, home, households, is_new, labels, band)
+            assert value <= moved, (band, labels.tolist(), value, moved, program)
+            checked += 1
+        # the program without the new arguments, for the cheapest result: the new ones only ever add to it
+        old = [int(households[(home == g) & ~is_new].sum()) for g in (0, 1)]
+        new = [int(households[(home == g) & is_new].sum()) for g in (0, 1)]
+        plain = cheapest_moves(old, new, [(0, 1)], band=band, new_buildings=[households[(home == g) & is_new] for g in (0, 1)]).bound
+        best = min(_reported(geoms, building_geoms, home, households, is_new, r, band)[0] for r in results
+                    if int(households[(~is_new) & (r != home)].sum()) == least)
+        assert best <= least
+        sharper += best > plain
     assert checked > 200
     assert sharper  # on some piece the new arguments raise the bound
 
@@ -279,25 +284,17 @@ def test_a_result_that_keeps_the_grid_count_is_bounded_among_repairs_that_keep_i
     # programs with that count fixed (reportbound._count_kept); that bound is still at most what the result moves,
     # never below the bound over every count, and above it on some piece (a new grid there would cost less)
     checked = raised = 0
-    for geoms, building_geoms, home, households, near, rng in _instances(monaco_plan, per_grid=3, count=10):
-        is_new = np.zeros(len(home), dtype=bool)
-        is_new[rng.choice(np.flatnonzero(home == 0), size=int(rng.integers(1, 3)), replace=False)] = True
-        first, second = int(households[home == 0].sum()), int(households[home == 1].sum())
-        for high in sorted({first - 1, max(first - int(households[is_new].min()), 1), (first + second) // 2}):
-            low = max(1, min(second, high // 3))
-            if not (0 < low <= high < first):
-                continue
-            band = (low, high)
-            for labels in _valid_assignments(households, near, band):
-                if len(set(labels.tolist())) != 2:
-                    continue  # the count changed: no count is given to the programs
-                value, program, moved = _reported(geoms, building_geoms, home, households, is_new, labels, band)
-                with monkeypatch.context() as patch:
-                    patch.setattr(reportbound, "_count_kept", lambda *args: None)
-                    every_count, _, _ = _reported(geoms, building_geoms, home, households, is_new, labels, band)
-                assert every_count <= value <= moved, (band, labels.tolist(), every_count, value, moved, program)
-                checked += 1
-                raised += value > every_count
+    for geoms, building_geoms, home, households, near, is_new, band in _banded(monaco_plan):
+        for labels in _valid_assignments(households, near, band):
+            if len(set(labels.tolist())) != 2:
+                continue  # the count changed: no count is given to the programs
+            value, program, moved = _reported(geoms, building_geoms, home, households, is_new, labels, band)
+            with monkeypatch.context() as patch:
+                patch.setattr(reportbound, "_count_kept", lambda *args: None)
+                every_count, _, _ = _reported(geoms, building_geoms, home, households, is_new, labels, band)
+            assert every_count <= value <= moved, (band, labels.tolist(), every_count, value, moved, program)
+            checked += 1
+            raised += value > every_count
     assert checked > 100
     assert raised
 
