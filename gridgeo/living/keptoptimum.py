@@ -301,9 +301,9 @@ def kept_cells_bound(
     holds a building above the maximum, or is a flagged grid of the previous
     plan that the update did not touch and that stays exactly as it was.  Then
     the program's optimum, or the bound proven within ``node_limit``
-    branch-and-bound nodes per program, ``max_rounds`` programs and programs
-    of at most ``max_columns`` columns (counts: the result does not depend on
-    the machine), is at most what the repair
+    branch-and-bound nodes per program, ``max_rounds`` programs, programs
+    of at most ``max_columns`` columns and ``max_work`` columns in all (counts:
+    the result does not depend on the machine), is at most what the repair
     moved counted from where the update placed each building, and that figure is
     returned.  A repair that ends with as many grids as it started with is a
     layout of the program limited to that many grids (``count``), which is
@@ -318,7 +318,7 @@ def kept_cells_bound(
         Codes of grids whose buildings changed before the repair.
     ctx : _Context
         The community's context.
-    node_limit, max_rounds, max_cells, max_columns : int
+    node_limit, max_rounds, max_cells, max_columns, max_work : int
         The limits of :func:`kept_cells_optimum`.
 
     Returns

@@ -48,12 +48,13 @@ households of the other pieces off when it leaves
 (:mod:`gridgeo.living.cutcost`), in the grids where the result keeps the
 buildings that stay connected among the grid's own cells (:func:`_cuts_met`).
 
-When asked (``update(..., kept_cell_bound=True)``), a community whose repair
+Unless turned off (``update(..., kept_cell_bound=False)``), a community whose repair
 moves whole kept cells — every grid cut into its own cells, every cell kept
 whole in one grid (:func:`gridgeo.living.keptoptimum.kept_cells_bound`) — is
 also bounded by the cheapest such repair (one keeping the grid count, when the
 result keeps it), solved as an integer program within
-fixed node limits (its optimum, or the bound proven when the limits stop it).
+fixed limits (its optimum, or the bound proven when the limits stop it), where
+the programs' bound is still below what the community moved (:func:`_may_rise`).
 Its households are counted from where the update placed each building; the
 households of buildings placed away from their previous grid are taken off,
 since the result may count them differently.  The community's bound is the

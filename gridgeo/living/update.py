@@ -391,7 +391,7 @@ def update(
         entries[repaired[position]] = (ccode, grids, context, community_geom)
         retired_grids |= retired
         if before is not None:
-            kept_inputs[ccode] = (before[0], grids, before[1], context)
+            kept_inputs[ccode] = (before, grids, set(dirty_grids), context)
     final: dict[str, _Grid] = {}
     for _, grids, _, _ in entries:
         final.update(grids)
@@ -527,12 +527,12 @@ def _number_new_buildings(b_code, is_new, b_comm, prep, pb_codes, retired) -> No
             b_code[i] = building_code(ccode, start + rank + 1, w)
 
 
-def _repair_community_task(task: tuple) -> tuple[dict[str, _Grid], set[str], tuple | None]:
+def _repair_community_task(task: tuple) -> tuple[dict[str, _Grid], set[str], dict[str, _Grid] | None]:
     """Repair one community: its grids, the codes it retired, and (for the kept-cell bound, None otherwise) its grids
-    and changed codes before the repair."""
+    before the repair (the codes changed before it are the update's ``dirty_grids``: the repair adds to a copy)."""
     grids, dirty, context, community_geom, metric, crs, order, kept_cell_bound = task
     # (the grids before the repair are kept only for the kept-cell bound)
-    before = ({code: _copy(grid) for code, grid in grids.items()}, set(dirty)) if kept_cell_bound else None
+    before = {code: _copy(grid) for code, grid in grids.items()} if kept_cell_bound else None
     repair_fitted(grids, dirty, context, community_geom, metric=metric, crs=crs, order=order)
     name_carved(grids, context)  # pieces cut off a grown building's grid: numbered after the community's highest
     # (after a cut for a grown building, gridgeo.living.carve, the kept-cell program would join its pieces again)
