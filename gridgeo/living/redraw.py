@@ -345,8 +345,11 @@ def _settle(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, big: np.nd
             options.append(shed_cheaply(graph, labels, low=low, high=high, cost=existing, frozen=frozen, excused=excused, pockets=True, best_fit=True))
             # a seventh: each transfer the cheapest connected set across one border, found by search (gridgeo.living.exactshed)
             options.append(shed_exactly(graph, labels, low=low, high=high, cost=existing, frozen=frozen, excused=excused))
+            # an eighth: the same, a grid above the band handing a neighbour more than its room, which passes the
+            # overflow on (a chain across two borders or more, where no single border takes enough)
+            options.append(shed_exactly(graph, labels, low=low, high=high, cost=existing, frozen=frozen, excused=excused, overflow=True))
             if excused.any():
-                # an eighth: added buildings handed also to a grid holding a building above the maximum (it has no band)
+                # a ninth: added buildings handed also to a grid holding a building above the maximum (it has no band)
                 options.append(give_added(graph, start, low=low, high=high, existing=existing, frozen=frozen, excused=excused, takes_excused=True))
     options.insert(0, labels)
 
