@@ -170,3 +170,27 @@ def test_an_excess_no_single_border_takes_passes_along_a_chain(tmp_path):
     assert out_of_016 < 290, out_of_016
     # the target for 5 % spread growth: within 1.5 times the reported lower bound
     assert moved <= 1.5 * result.changes["households_moved_lower_bound"], (moved, result.changes["households_moved_lower_bound"])
+
+
+def test_a_new_grid_of_added_buildings_is_topped_up_across_a_border(tmp_path):
+    # munich_altstadt +5 % spread (seed 1): a 229-household building is added in 004-01 (439 households), which no
+    # neighbour has room for; a new grid is needed.  Topped up inside 004-01 it took 87 existing households; the
+    # building lies at the border with 004-02, whose added 16 households and small buildings next to it top it up
+    # for fewer (:func:`gridgeo.living.addedgroup.split_added_across`)
+    plan, result, after = run_case("munich_altstadt", "add", 0.05, "spread", 1, tmp_path)
+    check_living(plan, result, after)
+    low, high = (int(v) for v in plan.report["parameters"]["grid_size"])
+    before = set(plan.buildings["building_code"])
+    placed = result.buildings
+    added = placed[~placed["building_code"].isin(before)]
+    largest = added.loc[added["households"].idxmax()]
+    assert int(largest["households"]) > high - int(plan.grids["households"].min())  # no grid has room for it
+    new_grid = str(largest["grid_code"])
+    assert new_grid not in set(plan.grids["grid_code"])  # it is in a new grid
+    grids = result.grids.set_index("grid_code")
+    community = grids.loc[new_grid, "community_code"]
+    assert grids.loc[grids["community_code"] == community, "households"].between(low, high).all()
+    moves = [m for m in result.changes["buildings_moved"] if m["to"] == new_grid]
+    # existing households of more than one grid could top it up; it took them from one, fewer than the 87 of 004-01
+    assert len({m["from"] for m in moves}) == 1 and sum(m["households"] for m in moves) < 87
+    assert all(m["from"] != "004-01" for m in result.changes["buildings_moved"])

@@ -33,7 +33,7 @@ from ..partition.refine import _connected
 from .exactshed import cheapest_growth
 from .shed import _cut_off, _stays_one_piece
 
-__all__ = ["give_added", "split_added_group"]
+__all__ = ["give_added", "split_added_across", "split_added_group"]
 
 
 def split_added_group(graph, labels: np.ndarray, grid: int, *, existing: np.ndarray, low: int, high: int, frozen: np.ndarray | None = None) -> np.ndarray | None:
@@ -109,6 +109,139 @@ def split_added_group(graph, labels: np.ndarray, grid: int, *, existing: np.ndar
     out = labels.copy()
     out[best[1]] = int(labels.max()) + 1
     return out
+
+
+def split_added_across(graph, labels: np.ndarray, *, existing: np.ndarray, low: int, high: int, frozen: np.ndarray | None = None, excused: np.ndarray | None = None) -> np.ndarray | None:
+    """Labels where a group of added buildings, topped up across grid borders, is a new grid.
+
+    :func:`split_added_group` looks inside one grid.  Added buildings on both
+    sides of a border (or joined by cells without households across it), or
+    one next to a neighbour's small buildings, can make a new grid where one
+    grid's cells alone would move more: each connected group of cells holding
+    only added buildings, with at least half the band's minimum, is topped up
+    with the cheapest connected cells of any grid taking part (by search,
+    :func:`gridgeo.living.exactshed.cheapest_growth`, and greedily, cheapest
+    per household first), and becomes the new grid when every grid it takes
+    from keeps a cell and stays in one piece.
+
+    Parameters
+    ----------
+    graph : CellGraph
+        Cells (``weight`` = households, ``shared`` = adjacency).
+    labels : ndarray of int
+        Grid label per cell (0..k-1).
+    existing : ndarray
+        Per cell, the households of buildings that were there before the update.
+    low, high : int
+        The household band.
+    frozen : ndarray of bool, optional
+        Cells that never change grid.
+    excused : ndarray of bool, optional
+        Per grid: grids without a band (holding a building above the maximum); their cells stay.
+
+    Returns
+    -------
+    ndarray or None
+        New labels (the input is not changed), the new grid labelled
+        ``labels.max() + 1`` and holding between ``low`` and ``high``
+        households; of several groups, the one moving the fewest existing
+        households, then the heaviest.  None when no group can be topped up.
+
+    Examples
+    --------
+    Two grids of three cells in a row; the added cells 2 and 3 (8 households
+    each) meet at the border.  Together with cell 1 (2 households) they make a
+    grid of 18, and each grid keeps a cell (within grid 0 alone, the 8 added
+    households would need cells 0 and 1: 11 moved).
+
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from gridgeo.cells.adjacency import CellGraph
+    >>> edges = [(i, i + 1) for i in range(5)]
+    >>> rows = [a for a, b in edges] + [b for a, b in edges]
+    >>> cols = [b for a, b in edges] + [a for a, b in edges]
+    >>> shared = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(6, 6))
+    >>> g = CellGraph(np.array([9, 2, 8, 8, 5, 9]), np.ones(6), np.ones(6) * 4, np.zeros((6, 2)), shared, sp.csr_matrix((6, 6)))
+    >>> split_added_across(g, np.array([0, 0, 0, 1, 1, 1]), existing=np.array([9, 2, 0, 0, 5, 9]), low=18, high=25).tolist()
+    [0, 2, 2, 2, 1, 1]
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    weight = np.asarray(graph.weight, dtype=np.int64)
+    existing = np.asarray(existing, dtype=np.float64)
+    frozen = np.zeros(len(labels), dtype=bool) if frozen is None else np.asarray(frozen, dtype=bool)
+    k = int(labels.max()) + 1 if len(labels) else 0
+    excused_k = np.zeros(k, dtype=bool)
+    if excused is not None:
+        e = np.asarray(excused, dtype=bool)[:k]
+        excused_k[: len(e)] = e
+    inside = ~excused_k[labels] & ~frozen
+    # groups of added buildings that touch, and groups joined by cells without households too (those can be many,
+    # then the first groups are topped up with them as needed)
+    groups = []
+    for free in (np.flatnonzero(inside & (existing == 0) & (weight > 0)), np.flatnonzero(inside & (existing == 0))):
+        if len(free):
+            count, piece = connected_components(graph.shared[free][:, free], directed=False)
+            groups += [free[piece == p] for p in range(count)]
+    groups = list({tuple(g.tolist()): g for g in groups}.values())  # (a group without empty cells comes once)
+    indptr, indices = graph.shared.indptr, graph.shared.indices
+    best = None
+    for group in groups:
+        held = int(weight[group].sum())
+        if held > high or 2 * held < low:
+            continue  # too large for a grid, or too small to start one (a new grid of mostly existing households)
+        # the cheapest top-up by search, and the greedy one (cheapest cells per household first: the search can spend
+        # its budget among many small cells before it finds any set)
+        searched = cheapest_growth(graph, inside, group, weight=weight, cost=existing, frozen=frozen, need=low, cap=high, labels=labels)
+        for found in (searched, _top_up_across(group, labels, inside, weight, existing, indptr, indices, low, high)):
+            if found is None:
+                continue
+            paid, held, taken = found
+            out = labels.copy()
+            out[taken] = k
+            if any(not (out == g).any() or not _connected(out == g, indptr, indices) for g in set(labels[taken].tolist())):
+                continue  # a grid it takes from would lose its last cell or fall in two
+            key = (paid, -held, int(taken.min()))
+            if best is None or key < best[0]:
+                best = (key, out)
+    return None if best is None else best[1]
+
+
+def _top_up_across(group, labels, movable, weight, existing, indptr, indices, low, high):
+    """``group`` grown by the cheapest cells (fewest existing households per household) of any grid until it holds
+    ``low``, each grid it takes from staying in one piece: (cost, households, cells) or None."""
+    left = np.ones(len(labels), dtype=bool)
+    left[group] = False
+    taken = [int(c) for c in group]
+    held = int(weight[taken].sum())
+    paid = 0.0
+    heap: list = []
+    seen = set(taken)
+
+    def push(c):
+        for j in indices[indptr[c] : indptr[c + 1]].tolist():
+            if movable[j] and j not in seen:
+                seen.add(j)
+                heapq.heappush(heap, (float(existing[j]) / max(int(weight[j]), 1), -int(weight[j]), j))
+
+    for c in taken:
+        push(c)
+    refused = []
+    while held < low and heap:
+        *_, c = heapq.heappop(heap)
+        mine = left & (labels == labels[c])
+        if held + int(weight[c]) > high or mine.sum() <= 1 or not _stays_one_piece(c, mine, indptr, indices):
+            refused.append(c)
+            continue
+        left[c] = False
+        taken.append(c)
+        held += int(weight[c])
+        paid += float(existing[c])
+        push(c)
+        for r in refused:  # a cell refused before may fit now that its neighbour left
+            heapq.heappush(heap, (float(existing[r]) / max(int(weight[r]), 1), -int(weight[r]), r))
+        refused = []
+    if held < low:
+        return None
+    return paid, held, np.array(sorted(taken), dtype=np.int64)
 
 
 def _top_up(group, inside, weight, existing, frozen, indptr, indices, low, high):

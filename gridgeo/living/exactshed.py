@@ -162,19 +162,22 @@ def cheapest_set(graph, labels: np.ndarray, giver: int, taker: int, *, weight: n
     return _search(graph, inside, movable, [[c] for c in sorted(roots, key=lambda c: (float(cost[c]), -int(weight[c]), c))], weight, cost, need, cap, budget)
 
 
-def cheapest_growth(graph, inside: np.ndarray, start, *, weight: np.ndarray, cost: np.ndarray, frozen: np.ndarray, need: int, cap: int, budget: int = SETS_BUDGET):
+def cheapest_growth(graph, inside: np.ndarray, start, *, weight: np.ndarray, cost: np.ndarray, frozen: np.ndarray, need: int, cap: int, budget: int = SETS_BUDGET, labels: np.ndarray | None = None):
     """The cheapest connected set of cells of ``inside`` holding the cells ``start`` (connected), with ``need`` to ``cap`` households.
 
-    The rest of ``inside`` stays one piece (and keeps a cell).  Returns
-    (cost, households, cells) as :func:`cheapest_set`, or None.
+    The rest of ``inside`` stays one piece (and keeps a cell); with
+    ``labels`` (a grid per cell), the rest of each grid it takes cells from
+    does instead.  Returns (cost, households, cells) as
+    :func:`cheapest_set`, or None.
     """
     start = [int(c) for c in start]
-    return _search(graph, np.asarray(inside, dtype=bool), np.asarray(inside, dtype=bool) & ~np.asarray(frozen, dtype=bool), [start], weight, cost, need, cap, budget)
+    return _search(graph, np.asarray(inside, dtype=bool), np.asarray(inside, dtype=bool) & ~np.asarray(frozen, dtype=bool), [start], weight, cost, need, cap, budget, labels=labels)
 
 
-def _search(graph, inside: np.ndarray, movable: np.ndarray, starts: list[list[int]], weight, cost, need: int, cap: int, budget: int):
+def _search(graph, inside: np.ndarray, movable: np.ndarray, starts: list[list[int]], weight, cost, need: int, cap: int, budget: int, labels: np.ndarray | None = None):
     """Every connected set of ``movable`` cells growing from one of ``starts`` (each set once: a set is grown from the
-    first start it holds), cheapest first by pruning: the best (cost, households, cells) or None."""
+    first start it holds), cheapest first by pruning: the best (cost, households, cells) or None.  ``labels``: what
+    must stay one piece is each grid the set takes from, not all of ``inside``."""
     indptr, indices = graph.shared.indptr, graph.shared.indices
     if not starts:
         return None
@@ -182,18 +185,27 @@ def _search(graph, inside: np.ndarray, movable: np.ndarray, starts: list[list[in
     nodes_in = [int(c) for c in np.flatnonzero(inside).tolist()]
     near = {c: [int(j) for j in indices[indptr[c] : indptr[c + 1]].tolist() if inside[j]] for c in nodes_in}
     can_move = {c: [j for j in near[c] if movable[j]] for c in nodes_in}
+    of_grid: dict[int, list[int]] = {}
+    if labels is not None:
+        for c in nodes_in:
+            of_grid.setdefault(int(labels[c]), []).append(c)
 
     def rest_connected(chosen: list[int]) -> bool:
+        if labels is None:
+            return one_piece(nodes_in, set(chosen))
         out = set(chosen)
-        rest = len(nodes_in) - len(out)
+        return all(one_piece(of_grid[g], out) for g in sorted({int(labels[c]) for c in chosen}))
+
+    def one_piece(nodes: list[int], out: set[int]) -> bool:
+        rest = len(nodes) - sum(1 for c in nodes if c in out)
         if rest <= 0:
             return False
-        first = next(c for c in nodes_in if c not in out)
+        first = next(c for c in nodes if c not in out)
         seen = {first}
         stack = [first]
         while stack:
             for j in near[stack.pop()]:
-                if j not in out and j not in seen:
+                if j not in out and j not in seen and (labels is None or labels[j] == labels[first]):
                     seen.add(j)
                     stack.append(j)
         return len(seen) == rest

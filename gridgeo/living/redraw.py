@@ -16,7 +16,7 @@ from ..partition.engine import _assign_parts, _dissolve
 from ..partition.notes import GridNote
 from ..partition.plan import partition_part
 from ..partition.proof import walled_in
-from .addedgroup import give_added, split_added_group
+from .addedgroup import give_added, split_added_across, split_added_group
 from .compounds import _compound_groups
 from .exactshed import shed_exactly
 from .seams import SEAM_TOLERANCE_M, fit_exactly, seam_tolerance
@@ -215,6 +215,7 @@ def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, pin_
     big = graph.weight > high
     original = labels.copy()
     spare = copy.deepcopy(rng)  # the candidate splitting off added buildings draws its own numbers
+    spare_across = copy.deepcopy(rng)  # and so does the one taking added buildings across a border
     counted = _fit_count(graph, labels, ctx, rng, big, fixed)
     if counted is None:
         return None
@@ -227,6 +228,16 @@ def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, pin_
         other = _fit_count(graph, original.copy(), ctx, spare, big, fixed, existing=existing)
         if other is not None and not other[1] and not np.array_equal(other[0], labels):
             alternative = _settle(graph, other[0], ctx, spare, big, fixed, existing)
+            if alternative is not None and (best is None or _moved(original, alternative, graph.weight, existing) < _moved(original, best, graph.weight, existing)):
+                best = alternative
+        # a third: the new grid made of added buildings on both sides of a border, topped up with the cheapest cells
+        k = int(original.max()) + 1
+        excused = np.zeros(k, dtype=bool)
+        excused[np.unique(original[big])] = True
+        across = split_added_across(graph, original, existing=existing, low=low, high=high, frozen=big | fixed, excused=excused)
+        counted_across = _fit_count(graph, across, ctx, spare_across, big, fixed, existing=existing) if across is not None else None
+        if counted_across is not None and not counted_across[1]:
+            alternative = _settle(graph, counted_across[0], ctx, spare_across, big, fixed, existing)
             if alternative is not None and (best is None or _moved(original, alternative, graph.weight, existing) < _moved(original, best, graph.weight, existing)):
                 best = alternative
     if best is None and ctx.other_counts:
