@@ -59,8 +59,10 @@ def shed_exactly(graph, labels: np.ndarray, *, low: int, high: int, cost: np.nda
         a later transfer (a chain of two borders or more, found one transfer
         at a time).  Transfers are ranked by what they move plus the
         overflow (households the next transfer moves at most), and a cell
-        that changed hands moves no more.  Off: every transfer fits the
-        taker's room.
+        that changed hands moves no more; the overflow is less than what
+        the giver had too much (a chain's excess shrinks at every border)
+        unless the set moves nobody who was there before (added buildings
+        and empty cells).  Off: every transfer fits the taker's room.
 
     Returns
     -------
@@ -88,16 +90,17 @@ def shed_exactly(graph, labels: np.ndarray, *, low: int, high: int, cost: np.nda
     [0, 0, 1, 1, 1]
 
     A chain: grids 0 (cells 0–1), 1 (cells 2–3) and 2 (cell 4) in a row.
-    Grid 0 holds 3 households too many, and the only cell at its border
+    Grid 0 holds 4 households too many, and the only cell at its border
     (cell 1, 8 added households) is more than grid 1's room of 5.  With
-    ``overflow`` grid 1 takes it and passes 6 of its own on to grid 2.
+    ``overflow`` grid 1 takes it (3 too many now) and passes 6 of its own on
+    to grid 2.
 
     >>> edges = [(0, 1), (1, 2), (2, 3), (3, 4)]
     >>> rows = [a for a, b in edges] + [b for a, b in edges]
     >>> cols = [b for a, b in edges] + [a for a, b in edges]
     >>> shared = sp.csr_matrix((np.ones(len(rows)), (rows, cols)), shape=(5, 5))
-    >>> g = CellGraph(np.array([10, 8, 4, 6, 7]), np.ones(5), np.ones(5) * 4, np.zeros((5, 2)), shared, sp.csr_matrix((5, 5)))
-    >>> labels, cost = np.array([0, 0, 1, 1, 2]), np.array([10, 0, 4, 6, 7])
+    >>> g = CellGraph(np.array([11, 8, 4, 6, 7]), np.ones(5), np.ones(5) * 4, np.zeros((5, 2)), shared, sp.csr_matrix((5, 5)))
+    >>> labels, cost = np.array([0, 0, 1, 1, 2]), np.array([11, 0, 4, 6, 7])
     >>> shed_exactly(g, labels, low=5, high=15, cost=cost).tolist()  # no single transfer fits
     [0, 0, 1, 1, 2]
     >>> shed_exactly(g, labels, low=5, high=15, cost=cost, overflow=True).tolist()
@@ -136,6 +139,8 @@ def shed_exactly(graph, labels: np.ndarray, *, low: int, high: int, cost: np.nda
                 if found is None:
                     continue
                 spill = max(0, found[1] - room) if over else 0  # what the taker must pass on (0 unless overflow)
+                if spill >= need and found[0] > 0:
+                    continue  # a chain's excess shrinks at every border, unless the set moves nobody who was there
                 key = (found[0] + spill, found[0], found[1], len(found[2]), g, h)
                 if best is None or key < best[0]:
                     best = (key, found[2], taker)
