@@ -185,3 +185,34 @@ def test_an_update_with_buildings_added_keeps_every_guarantee(tmp_path):
     moved, bound = result.changes["households_moved"], result.changes["households_moved_lower_bound"]
     assert bound <= moved
     assert moved < 89, moved  # 89 households (bound 10) before the grids' own cells and the searched transfers (78 now)
+
+
+def test_the_new_grid_floor_bounds_every_new_grid_on_real_cells(monaco_plan):
+    """:func:`gridgeo.living.keptoptimum.new_grid_floor` against every connected set of real kept cells: none holding
+    the band's minimum has fewer existing households than the floor."""
+    from gridgeo.living.keptoptimum import new_grid_floor
+
+    grids, buildings = monaco_plan
+    rng = np.random.default_rng(5)
+    checked = tight = 0
+    for region, codes, ctx, sites in _kept_regions(grids, buildings, most=30, per_grid=6):
+        members, _, tess, graph, _ = sites
+        households = ctx.households[members]
+        ctx.is_new = np.zeros(len(ctx.households), dtype=bool)
+        ctx.is_new[members] = rng.random(len(members)) < 0.3
+        cell = tess.site_of_building
+        weight = np.bincount(cell, weights=households, minlength=graph.n)
+        existing = np.bincount(cell, weights=np.where(ctx.is_new[members], 0, households), minlength=graph.n)
+        low = max(1, int(weight.sum() * rng.uniform(0.2, 0.6)))
+        ctx.band = (low, int(weight.sum()) + 1)
+        floor = new_grid_floor(members, tess, graph, ctx)
+        cheapest = None
+        for size in range(1, graph.n + 1):
+            for chosen in itertools.combinations(range(graph.n), size):
+                if weight[list(chosen)].sum() >= low and _connected(set(chosen), graph):
+                    cost = float(existing[list(chosen)].sum())
+                    cheapest = cost if cheapest is None else min(cheapest, cost)
+        assert cheapest is not None and floor <= cheapest + 1e-6, (floor, cheapest)
+        checked += 1
+        tight += floor > 0
+    assert checked >= 10 and tight >= 3, (checked, tight)

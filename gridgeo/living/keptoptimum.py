@@ -63,7 +63,7 @@ from ..partition.notes import IN_BAND
 from .keptcells import kept_sites
 from .state import _Context, _Grid
 
-__all__ = ["KeptOptimum", "kept_cells_optimum", "kept_cells_bound", "kept_cell_labels"]
+__all__ = ["new_grid_floor", "KeptOptimum", "kept_cells_optimum", "kept_cells_bound", "kept_cell_labels"]
 
 logger = logging.getLogger(__name__)
 
@@ -126,7 +126,7 @@ def kept_cells_optimum(
     guess: int | None = None,
     most: int | None = None,
     max_columns: int | None = None,
-    count: int | None = None,
+    count: int | tuple[int, int] | None = None,
     max_work: int | None = None,
 ) -> KeptOptimum:
     """The cheapest repair of one community in whole kept cells (see the module docstring).
@@ -158,8 +158,9 @@ def kept_cells_optimum(
     max_columns : int, optional
         A program whose connectivity flows bring it above this many columns (binaries and flows) is not solved:
         the search stops at the limit with the bound proven so far (a count: deterministic).
-    count : int, optional
-        Only layouts with this many grids in use (the repaired grids kept and the new ones).
+    count : int or (int, int), optional
+        Only layouts with this many grids in use (the repaired grids kept and the new ones), or with the
+        fewest to the most of a pair.
     max_work : int, optional
         The columns of every program solved, summed, stay within this: the search stops at the limit, with the
         bound proven so far, before a program that would pass it (a count: deterministic).
@@ -387,19 +388,117 @@ def kept_cells_bound(
     if moved == 0:
         return 0
     # a repair that keeps the grid count is bounded among those that keep it (a new grid beside an overfull one, say,
-    # is not of its kind)
-    count = len(region) if len(set(code_of.values())) == len(region) else None
+    # is not of its kind); one that adds grids, by the smaller of the bounds with fewer grids and with more
+    used = len(set(code_of.values()))
+    count = len(region) if used == len(region) else None
+    floor = new_grid_floor(members, tess, graph, ctx) if used > len(region) else 0
+    if floor > 0:
+        # more grids than before: one with as many or fewer is bounded by the program limited to those, one with more
+        # holds a new grid, whose existing households all move (new_grid_floor); the smaller bounds both
+        count = (1, len(region))
     best = kept_cells_optimum(
         start, ctx, dirty, time_limit=None, node_limit=node_limit, max_cells=max_cells, max_rounds=max_rounds, guess=moved,
         max_columns=max_columns, count=count, max_work=max_work,
     )
-    if best.bound is None:
-        return _no_bound(ctx, f"the program proved nothing ({best.status})")
+    if floor > 0:
+        fewer = math.inf if best.status == "infeasible" else best.bound
+        if fewer is None:
+            return _no_bound(ctx, f"the program with at most {len(region)} grids proved nothing ({best.status})")
+        more = floor
+        if fewer > floor:
+            # the repair's own kind (more grids): the program limited to those may prove more than the new grid's floor
+            more_grids = kept_cells_optimum(
+                start, ctx, dirty, time_limit=None, node_limit=node_limit, max_cells=max_cells, max_rounds=max_rounds, guess=moved,
+                max_columns=max_columns, count=(len(region) + 1, graph.n), max_work=max_work,
+            )
+            if more_grids.bound is not None:
+                more = max(floor, more_grids.bound)
+        logger.debug("community %s: at most %d grids: %s; more: %d (a new grid moves at least %d)", ctx.community_id, len(region), fewer, more, floor)
+        best.bound = int(min(fewer, more))
     if best.bound > moved:  # (the repair is a layout of the program: its optimum cannot exceed what it moved)
         logger.warning("community %s: the kept-cell bound %d exceeds the %d households its repair moved; not reported", ctx.community_id, best.bound, moved)
         return None
     logger.debug("community %s: kept-cell bound %d (repair moved %d, %s)", ctx.community_id, best.bound, moved, best.status)
     return int(best.bound)
+
+
+def new_grid_floor(members: np.ndarray, tess, graph, ctx: _Context) -> int:
+    """The fewest existing households a new grid of kept cells holds: what a repair adding a grid moves at least.
+
+    A repair in whole kept cells that ends with more grids than the community
+    had gives one of them a new code, so every existing household in it moves.
+    That grid is connected among the kept cells, holds no pinned building and
+    at least the band's minimum (it holds no building above the maximum: with
+    one in the community, the figure is 0).  Let ``S`` be its cells, ``C``
+    their existing households and ``s`` any cell of it: every cell of ``S``
+    lies within ``C`` of ``s`` (a path inside ``S``, counting the existing
+    households of each cell on it, ``s`` included), so ``S`` holds at most
+    the added households of the cells that near plus ``C`` existing ones, and
+    ``C + added(s, C) ≥ minimum``.  The figure is the least such ``C`` over
+    every cell ``s``.
+
+    Parameters
+    ----------
+    members, tess, graph
+        The community's kept cells (:func:`gridgeo.living.keptcells.kept_sites`).
+    ctx : _Context
+        The community's context (band, households, ``is_new``, pins).
+
+    Returns
+    -------
+    int
+
+    Examples
+    --------
+    Five cells in a row, an added 200-household building in the middle and existing buildings of 40, 10, 30 and
+    90 households; the band's minimum is 300.  Within 100 existing households of the added building lie the
+    cells of 40, 10 and 30 (not the 90: the path to it costs 120), so a new grid moving 100 could reach the
+    minimum, and none moving fewer: the figure is 100 (the cheapest new grid, 10 + 200 + 30 + 90, moves 130).
+
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from types import SimpleNamespace
+    >>> from gridgeo.living.state import _Context
+    >>> edges = [(0, 1), (1, 2), (2, 3), (3, 4)]
+    >>> rows = [a for a, b in edges] + [b for a, b in edges]
+    >>> cols = [b for a, b in edges] + [a for a, b in edges]
+    >>> graph = SimpleNamespace(n=5, shared=sp.csr_matrix((np.ones(8), (rows, cols)), shape=(5, 5)))
+    >>> ctx = _Context((300, 500), np.array([40, 10, 200, 30, 90]), None, None, 0, "A", "001", 6)
+    >>> ctx.is_new = np.array([False, False, True, False, False])
+    >>> new_grid_floor(np.arange(5), SimpleNamespace(site_of_building=np.arange(5)), graph, ctx)
+    100
+    """
+    low, high = ctx.band
+    n = graph.n
+    households = ctx.households[members]
+    if not n or (households > high).any():
+        return 0
+    is_new = ctx.is_new[members] if ctx.is_new is not None else np.zeros(len(members), dtype=bool)
+    cell = tess.site_of_building
+    existing = np.bincount(cell, weights=np.where(is_new, 0, households), minlength=n)
+    added = np.bincount(cell, weights=np.where(is_new, households, 0), minlength=n)
+    open_cell = np.ones(n, dtype=bool)
+    for local, b in enumerate(members.tolist()):
+        if ctx.pins.get(b) is not None:
+            open_cell[cell[local]] = False  # a pinned building stays in its grid: its cell is in no new grid
+    nodes = np.flatnonzero(open_cell)
+    if not len(nodes):
+        return 0
+    matrix = graph.shared.tocsr()[nodes][:, nodes].tocsr()
+    matrix.data = existing[nodes][matrix.indices] + _EPS  # entering a cell costs its existing households
+    reach = dijkstra(matrix, directed=True) + existing[nodes][:, None]  # from each cell, its own included
+    best = math.inf
+    for row in reach:
+        order = np.argsort(row, kind="stable")
+        near = row[order]
+        taken = np.cumsum(added[nodes][order])  # added households within each distance
+        finite = np.isfinite(near)
+        # the least C with C >= near[j] (cells 0..j within reach) and C + taken[j] >= the minimum, below near[j + 1]
+        need = np.maximum(near, low - taken)
+        nxt = np.append(near[1:], math.inf)
+        fits = finite & (need < nxt + 1e-6)
+        if fits.any():
+            best = min(best, float(need[fits].min()))
+    return 0 if not math.isfinite(best) else max(int(math.ceil(best - 1e-4)), 0)
 
 
 def kept_cell_labels(final: dict[str, _Grid], members: np.ndarray, tess, n: int) -> np.ndarray | None:
@@ -456,7 +555,7 @@ class _Community:
     excused: list
     pinned: np.ndarray
     band: tuple
-    count: int | None = None  # grids in use, when fixed
+    count: int | tuple[int, int] | None = None  # grids in use, when fixed (or the fewest and most)
 
     def reach(self, label: int) -> np.ndarray:
         """Per cell, the fewest existing households outside grid ``label`` on a path of cells from it (the cell's own included)."""
@@ -556,7 +655,8 @@ class _Model:
             elif label >= k + 1:
                 self._add([(u, 1.0), (u - 1, -1.0)], -np.inf, 0.0)  # new grids used in order (no symmetric copies)
         if c.count is not None:
-            self._add([(self.u_at + label, 1.0) for label in range(labels)], float(c.count), float(c.count))
+            fewest, most_grids = (c.count, c.count) if isinstance(c.count, int) else c.count
+            self._add([(self.u_at + label, 1.0) for label in range(labels)], float(fewest), float(most_grids))
         for g, t in self.as_was.items():
             w = self.w_at + t
             for cell, v in enumerate(self.var[:, g]):
