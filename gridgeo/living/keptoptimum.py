@@ -454,6 +454,8 @@ def new_grid_floor(members: np.ndarray, tess, graph, ctx: _Context) -> int:
     90 households; the band's minimum is 300.  Within 100 existing households of the added building lie the
     cells of 40, 10 and 30 (not the 90: the path to it costs 120), so a new grid moving 100 could reach the
     minimum, and none moving fewer: the figure is 100 (the cheapest new grid, 10 + 200 + 30 + 90, moves 130).
+    With the 40 added too, a grid holding both added buildings moves at least the 10 between them, and 60 for the
+    minimum; one holding only the 200, 100; so the figure is 60 (the cheapest real one still moves 10 + 30 + 90).
 
     >>> import numpy as np, scipy.sparse as sp
     >>> from types import SimpleNamespace
@@ -466,6 +468,9 @@ def new_grid_floor(members: np.ndarray, tess, graph, ctx: _Context) -> int:
     >>> ctx.is_new = np.array([False, False, True, False, False])
     >>> new_grid_floor(np.arange(5), SimpleNamespace(site_of_building=np.arange(5)), graph, ctx)
     100
+    >>> ctx.is_new = np.array([True, False, True, False, False])
+    >>> new_grid_floor(np.arange(5), SimpleNamespace(site_of_building=np.arange(5)), graph, ctx)
+    60
     """
     low, high = ctx.band
     n = graph.n
@@ -486,6 +491,9 @@ def new_grid_floor(members: np.ndarray, tess, graph, ctx: _Context) -> int:
     matrix = graph.shared.tocsr()[nodes][:, nodes].tocsr()
     matrix.data = existing[nodes][matrix.indices] + _EPS  # entering a cell costs its existing households
     reach = dijkstra(matrix, directed=True) + existing[nodes][:, None]  # from each cell, its own included
+    sharper = _prize_floor(reach, added[nodes], low)
+    if sharper is not None:
+        return sharper
     best = math.inf
     for row in reach:
         order = np.argsort(row, kind="stable")
@@ -499,6 +507,53 @@ def new_grid_floor(members: np.ndarray, tess, graph, ctx: _Context) -> int:
         if fits.any():
             best = min(best, float(need[fits].min()))
     return 0 if not math.isfinite(best) else max(int(math.ceil(best - 1e-4)), 0)
+
+
+#: most groups of added buildings whose every subset :func:`_prize_floor` looks at (2**14 subsets)
+_PRIZE_GROUPS = 14
+
+
+def _prize_floor(reach: np.ndarray, added: np.ndarray, low: int) -> int | None:
+    """The new grid's floor from the cells holding added households, or None when they form too many groups.
+
+    ``reach[u, v]``: the fewest existing households on a path of cells from
+    ``u`` to ``v``, both included.  A new grid ``S`` holding the added cells
+    ``Q`` moves at least the households on a path inside it between any two of
+    them, and at least the minimum less ``Q``'s added households, so at least
+    the larger of the two; the floor is the least such figure over every
+    ``Q`` (and the minimum itself for a grid without added households).  That
+    is at least what the distance from one cell gives (:func:`new_grid_floor`),
+    since every cell of ``Q`` lies within the larger figure of any of them.
+    Cells joined by paths without existing households go together (a grid
+    with one of them may take the others for nothing), and at most
+    :data:`_PRIZE_GROUPS` such groups are looked at.
+    """
+    prizes = np.flatnonzero(added > 0)
+    if not len(prizes):
+        return int(low)
+    near = np.minimum(reach[np.ix_(prizes, prizes)], reach[np.ix_(prizes, prizes)].T)
+    group = np.arange(len(prizes))
+    for a, b in zip(*np.nonzero(near < 0.5)):  # no existing household on the way: one group
+        ga, gb = group[a], group[b]
+        if ga != gb:
+            group[group == gb] = ga
+    groups = np.unique(group)
+    m = len(groups)
+    if m > _PRIZE_GROUPS:
+        return None
+    weight = np.array([float(added[prizes[group == g]].sum()) for g in groups])
+    apart = np.array([[float(near[np.ix_(group == g, group == h)].max()) for h in groups] for g in groups])
+    best = float(low)
+    diameter = np.zeros(1 << m)
+    households = np.zeros(1 << m)
+    for mask in range(1, 1 << m):
+        first = (mask & -mask).bit_length() - 1
+        rest = mask & (mask - 1)
+        inside = [j for j in range(m) if rest >> j & 1]
+        diameter[mask] = max(diameter[rest], float(apart[first, inside].max()) if inside else 0.0)
+        households[mask] = households[rest] + weight[first]
+        best = min(best, max(diameter[mask], low - households[mask]))
+    return max(int(math.ceil(best - 1e-4)), 0)
 
 
 def kept_cell_labels(final: dict[str, _Grid], members: np.ndarray, tess, n: int) -> np.ndarray | None:
