@@ -52,7 +52,9 @@ Unless turned off (``update(..., kept_cell_bound=False)``), a community whose re
 moves whole kept cells — every grid cut into its own cells, every cell kept
 whole in one grid (:func:`gridgeo.living.keptoptimum.kept_cells_bound`) — is
 also bounded by the cheapest such repair (one keeping the grid count, when the
-result keeps it), solved as an integer program within
+result keeps it; when it adds grids, the smaller of the cheapest with as many
+grids or fewer and, with more, the larger of the cheapest such and the new
+grid's floor, :func:`gridgeo.living.keptoptimum.new_grid_floor`), solved as an integer program within
 fixed limits (its optimum, or the bound proven when the limits stop it), where
 the programs' bound is still below what the community moved (:func:`_may_rise`).
 Its households are counted from where the update placed each building; the
