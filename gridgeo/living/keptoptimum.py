@@ -308,7 +308,11 @@ def kept_cells_bound(
     moved counted from where the update placed each building, and that figure is
     returned.  A repair that ends with as many grids as it started with is a
     layout of the program limited to that many grids (``count``), which is
-    solved instead.  None when the repair is no such layout, the community has no
+    solved instead.  For a repair that ends with more grids, when the new
+    grid's floor (:func:`new_grid_floor`) is above the program's bound, the
+    program limited to as many grids or fewer is solved too (within what is
+    left of ``max_work``), and the smaller of its bound and the floor, when
+    larger, is returned.  None when the repair is no such layout, the community has no
     kept cells or more than ``max_cells`` of them, or the program proves nothing.
 
     Parameters
@@ -388,33 +392,29 @@ def kept_cells_bound(
     if moved == 0:
         return 0
     # a repair that keeps the grid count is bounded among those that keep it (a new grid beside an overfull one, say,
-    # is not of its kind); one that adds grids, by the smaller of the bounds with fewer grids and with more
+    # is not of its kind)
     used = len(set(code_of.values()))
     count = len(region) if used == len(region) else None
-    floor = new_grid_floor(members, tess, graph, ctx) if used > len(region) else 0
-    if floor > 0:
-        # more grids than before: one with as many or fewer is bounded by the program limited to those, one with more
-        # holds a new grid, whose existing households all move (new_grid_floor); the smaller bounds both
-        count = (1, len(region))
     best = kept_cells_optimum(
         start, ctx, dirty, time_limit=None, node_limit=node_limit, max_cells=max_cells, max_rounds=max_rounds, guess=moved,
         max_columns=max_columns, count=count, max_work=max_work,
     )
-    if floor > 0:
-        fewer = math.inf if best.status == "infeasible" else best.bound
-        if fewer is None:
-            return _no_bound(ctx, f"the program with at most {len(region)} grids proved nothing ({best.status})")
-        more = floor
-        if fewer > floor:
-            # the repair's own kind (more grids): the program limited to those may prove more than the new grid's floor
-            more_grids = kept_cells_optimum(
-                start, ctx, dirty, time_limit=None, node_limit=node_limit, max_cells=max_cells, max_rounds=max_rounds, guess=moved,
-                max_columns=max_columns, count=(len(region) + 1, graph.n), max_work=max_work,
-            )
-            if more_grids.bound is not None:
-                more = max(floor, more_grids.bound)
-        logger.debug("community %s: at most %d grids: %s; more: %d (a new grid moves at least %d)", ctx.community_id, len(region), fewer, more, floor)
-        best.bound = int(min(fewer, more))
+    if best.bound is None:
+        return _no_bound(ctx, f"the program proved nothing ({best.status})")
+    floor = new_grid_floor(members, tess, graph, ctx) if used > len(region) else 0
+    left = None if max_work is None else max_work - best.work
+    if floor > best.bound and (left is None or left > 0):
+        # more grids than before: one with as many or fewer is bounded by the program limited to those, one with more
+        # holds a new grid, whose existing households all move (new_grid_floor); the smaller bounds both (within
+        # what is left of the work limit)
+        fewer = kept_cells_optimum(
+            start, ctx, dirty, time_limit=None, node_limit=node_limit, max_cells=max_cells, max_rounds=max_rounds,
+            guess=moved, max_columns=max_columns, count=(1, len(region)), max_work=left,
+        )
+        bound = math.inf if fewer.status == "infeasible" else fewer.bound
+        logger.debug("community %s: at most %d grids: %s; a new grid moves at least %d", ctx.community_id, len(region), bound, floor)
+        if bound is not None:
+            best.bound = int(max(best.bound, min(bound, floor)))
     if best.bound > moved:  # (the repair is a layout of the program: its optimum cannot exceed what it moved)
         logger.warning("community %s: the kept-cell bound %d exceeds the %d households its repair moved; not reported", ctx.community_id, best.bound, moved)
         return None
