@@ -195,7 +195,7 @@ def test_the_new_grid_floor_bounds_every_new_grid_on_real_cells(monaco_plan):
     grids, buildings = monaco_plan
     rng = np.random.default_rng(5)
     checked = tight = 0
-    for region, codes, ctx, sites in _kept_regions(grids, buildings, most=30, per_grid=6):
+    for _, _, ctx, sites in _kept_regions(grids, buildings, most=30, per_grid=6):
         members, _, tess, graph, _ = sites
         households = ctx.households[members]
         ctx.is_new = np.zeros(len(ctx.households), dtype=bool)
