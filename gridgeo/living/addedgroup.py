@@ -92,7 +92,10 @@ def split_added_group(graph, labels: np.ndarray, grid: int, *, existing: np.ndar
         held = int(weight[group].sum())
         if held == 0 or held > high or held >= total:
             continue
-        taken, held, paid = _top_up(group, labels == grid, weight, existing, frozen, indptr, indices, low, high)
+        rest = labels == grid
+        rest[group] = False
+        grown = _top_up(group, labels, (labels == grid) & ~frozen, weight, existing, indptr, indices, low, high) if rest.any() and _connected(rest, indptr, indices) else None
+        paid, held, taken = grown if grown is not None else (0.0, 0, None)
         # the cheapest top-up by search (gridgeo.living.exactshed): the greedy one takes the largest cells first
         need, cap = max(low, total - high), min(high, total - low)
         searched = cheapest_growth(graph, labels == grid, group, weight=weight, cost=existing, frozen=frozen, need=need, cap=cap) if need <= cap else None
@@ -191,7 +194,7 @@ def split_added_across(graph, labels: np.ndarray, *, existing: np.ndarray, low: 
         # the cheapest top-up by search, and the greedy one (cheapest cells per household first: the search can spend
         # its budget among many small cells before it finds any set)
         searched = cheapest_growth(graph, inside, group, weight=weight, cost=existing, frozen=frozen, need=low, cap=high, labels=labels)
-        for found in (searched, _top_up_across(group, labels, inside, weight, existing, indptr, indices, low, high)):
+        for found in (searched, _top_up(group, labels, inside, weight, existing, indptr, indices, low, high)):
             if found is None:
                 continue
             paid, held, taken = found
@@ -205,9 +208,11 @@ def split_added_across(graph, labels: np.ndarray, *, existing: np.ndarray, low: 
     return None if best is None else best[1]
 
 
-def _top_up_across(group, labels, movable, weight, existing, indptr, indices, low, high):
-    """``group`` grown by the cheapest cells (fewest existing households per household) of any grid until it holds
-    ``low``, each grid it takes from staying in one piece: (cost, households, cells) or None."""
+def _top_up(group, labels, movable, weight, existing, indptr, indices, low, high):
+    """``group`` grown by the cheapest ``movable`` cells (fewest existing households per household) until it holds
+    ``low``, each grid (``labels``) it takes cells from staying in one piece (and keeping a cell): (cost, households,
+    cells) or None.  Each grid is taken to be in one piece without ``group`` (:func:`split_added_group` checks it
+    first, :func:`split_added_across` checks the grids it returns)."""
     left = np.ones(len(labels), dtype=bool)
     left[group] = False
     taken = [int(c) for c in group]
@@ -242,51 +247,6 @@ def _top_up_across(group, labels, movable, weight, existing, indptr, indices, lo
     if held < low:
         return None
     return paid, held, np.array(sorted(taken), dtype=np.int64)
-
-
-def _top_up(group, inside, weight, existing, frozen, indptr, indices, low, high):
-    """``group`` grown by the cheapest cells of its grid until it holds ``low``: (cells, households, cost) or (None, 0, 0)."""
-    inside = inside.copy()
-    group = [int(c) for c in group]
-    for c in group:
-        inside[c] = False
-    if not inside.any() or not _connected(inside, indptr, indices):
-        return None, 0, 0.0
-    held = int(weight[group].sum())
-    paid = 0.0
-    heap = []
-    seen = set(group)
-
-    def push(c):
-        for j in indices[indptr[c] : indptr[c + 1]].tolist():
-            if inside[j] and not frozen[j] and j not in seen:
-                seen.add(j)
-                heapq.heappush(heap, (float(existing[j]) / max(int(weight[j]), 1), -int(weight[j]), j))
-
-    for c in group:
-        push(c)
-    refused = []
-    while held < low and heap:
-        *_, c = heapq.heappop(heap)
-        w = int(weight[c])
-        if held + w > high or inside.sum() <= 1 or not _stays_one_piece(c, inside, indptr, indices):
-            refused.append(c)
-            continue
-        inside[c] = False
-        group.append(c)
-        held += w
-        paid += float(existing[c])
-        push(c)
-        for r in refused:  # a cell refused before may fit now that its neighbour left
-            seen.discard(r)
-        for r in refused:
-            if inside[r] and r not in seen:
-                seen.add(r)
-                heapq.heappush(heap, (float(existing[r]) / max(int(weight[r]), 1), -int(weight[r]), r))
-        refused = []
-    if held < low:
-        return None, 0, 0.0
-    return np.array(sorted(group), dtype=np.int64), held, paid
 
 
 def give_added(

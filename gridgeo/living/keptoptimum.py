@@ -128,6 +128,7 @@ def kept_cells_optimum(
     max_columns: int | None = None,
     count: int | tuple[int, int] | None = None,
     max_work: int | None = None,
+    sites: tuple | None = None,
 ) -> KeptOptimum:
     """The cheapest repair of one community in whole kept cells (see the module docstring).
 
@@ -164,6 +165,9 @@ def kept_cells_optimum(
     max_work : int, optional
         The columns of every program solved, summed, stay within this: the search stops at the limit, with the
         bound proven so far, before a program that would pass it (a count: deterministic).
+    sites : tuple, optional
+        The community's kept cells when they are made already (:func:`gridgeo.living.keptcells.kept_sites` of its
+        grids that take part, in code order).
 
     Returns
     -------
@@ -195,7 +199,8 @@ def kept_cells_optimum(
     region = sorted(c for c, g in grids.items() if not g.dedicated and not g.locked and g.members)
     if not region:
         return KeptOptimum("skipped: no grid to repair")
-    sites = kept_sites(grids, region, ctx)
+    if sites is None:
+        sites = kept_sites(grids, region, ctx)
     if sites is None:
         return KeptOptimum("skipped: no kept cells (a compound, a grid in pieces, or cells not connected)")
     members, _, tess, graph, home = sites
@@ -397,7 +402,7 @@ def kept_cells_bound(
     count = len(region) if used == len(region) else None
     best = kept_cells_optimum(
         start, ctx, dirty, time_limit=None, node_limit=node_limit, max_cells=max_cells, max_rounds=max_rounds, guess=moved,
-        max_columns=max_columns, count=count, max_work=max_work,
+        max_columns=max_columns, count=count, max_work=max_work, sites=sites,
     )
     if best.bound is None:
         return _no_bound(ctx, f"the program proved nothing ({best.status})")
@@ -409,7 +414,7 @@ def kept_cells_bound(
         # what is left of the work limit)
         fewer = kept_cells_optimum(
             start, ctx, dirty, time_limit=None, node_limit=node_limit, max_cells=max_cells, max_rounds=max_rounds,
-            guess=moved, max_columns=max_columns, count=(1, len(region)), max_work=left,
+            guess=moved, max_columns=max_columns, count=(1, len(region)), max_work=left, sites=sites,
         )
         bound = math.inf if fewer.status == "infeasible" else fewer.bound
         logger.debug("community %s: at most %d grids: %s; a new grid moves at least %d", ctx.community_id, len(region), bound, floor)
