@@ -1,7 +1,7 @@
 """The update's repair against the exact cheapest repair in whole kept cells, and against the reported lower bound.
 
 Usage: python scripts/living_optimum.py DATA_DIR [DATA_DIR ...] [--shares 5] [--seeds 0,1,2]
-       [--modes spread] [--directions add] [--time-limit 20] [--max-cells 400] [--exact-cells 250] [-v] [--out rows.json]
+       [--modes spread] [--directions add] [--time-limit 20] [--max-cells 400] [--exact-cells 600] [-v] [--out rows.json]
 
 Runs of :mod:`scripts.living_matrix`'s kind (the same plan and the same updated buildings for a dataset, share,
 seed, mode and direction: its :func:`change_buildings`).  Each community the update repairs (a grid whose
@@ -203,8 +203,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit", type=float, default=20.0, help="seconds per community (default 20)")
     parser.add_argument("--max-cells", type=int, default=MAX_CELLS, help=f"communities with more cells are not solved (default {MAX_CELLS})")
     parser.add_argument("--out", type=Path)
-    parser.add_argument("--exact-cells", type=int, default=250,
-                        help="the update's kept-cell candidate up to this many cells (default 250; the update's own default is off)")
+    parser.add_argument("--exact-cells", type=int, default=seamguard.EXACT_CELLS,
+                        help=f"the update's kept-cell candidate up to this many cells (default {seamguard.EXACT_CELLS}, the update's own)")
     parser.add_argument("-v", "--verbose", action="store_true", help="one line per community")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")

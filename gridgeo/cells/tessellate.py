@@ -200,9 +200,14 @@ def tessellate_part(
     site_of_unit[present] = np.arange(len(present))
     missing = np.flatnonzero(site_of_unit < 0)
     if len(missing):
-        tree = shapely.STRtree(shapely.points(coords))
-        nearest = tree.nearest(unit_anchors[missing])
-        site_of_unit[missing] = site_of_unit[labels[nearest]]
+        # a unit drawn exactly as another shares its site; the others (a footprint whose samples all lie on or
+        # in other buildings) join the site of the nearest sample, and the units drawn as they are follow them
+        leader = _join_duplicates(units, site_of_unit, missing)
+        alone = missing[(leader == missing) & (site_of_unit[missing] < 0)]
+        if len(alone):
+            nearest = shapely.STRtree(shapely.points(coords)).nearest(unit_anchors[alone])
+            site_of_unit[alone] = site_of_unit[labels[nearest]]
+        site_of_unit[missing] = site_of_unit[leader]
     n_sites = len(present)
     anchors = np.empty(n_sites, dtype=object)
     anchors[site_of_unit] = unit_anchors
@@ -469,6 +474,51 @@ def _absorb_strays(kept: np.ndarray, strays: np.ndarray) -> list:
     kept[cells[single]] = merged[single]
     joined[which[single[np.searchsorted(cells, target)]]] = True
     return list(strays[~joined])
+
+
+def _join_duplicates(units: np.ndarray, site_of_unit: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """Give each unit of ``missing`` the site of a unit drawn with exactly its outline (in place); the units left.
+
+    Identical outlines (the parts of one tower mapped as stacked outlines of
+    different heights, a building entered twice) give identical samples: only
+    the first keeps them, and the others must join its site, not the site of
+    whichever sample lies nearest (a neighbour's, when the outline is large).
+    Returns ``leader``: per unit of ``missing``, the unit whose site it takes
+    once that has one (itself when it still needs a site of its own, or the
+    first of ``missing`` drawn as it is).
+
+    Examples
+    --------
+    >>> import numpy as np, shapely
+    >>> units = np.array([shapely.box(0, 0, 1, 1), shapely.box(5, 0, 6, 1), shapely.box(0, 0, 1, 1),
+    ...                   shapely.box(8, 0, 9, 1), shapely.box(8, 0, 9, 1)])
+    >>> sites = np.array([0, 1, -1, -1, -1])
+    >>> _join_duplicates(units, sites, np.array([2, 3, 4])).tolist()
+    [0, 3, 3]
+    >>> sites.tolist()
+    [0, 1, 0, -1, -1]
+    """
+    leader = missing.copy()
+    if not len(missing):
+        return leader
+    # only outlines with the same bounds can be identical: compare those by their normalised form
+    bounds = [tuple(row) for row in np.round(shapely.bounds(units), 9).tolist()]
+    wanted = {bounds[u] for u in missing.tolist()}
+    candidates = np.array([u for u, b in enumerate(bounds) if b in wanted], dtype=np.int64)
+    keys = dict(zip(candidates.tolist(), shapely.to_wkb(shapely.normalize(units[candidates])).tolist()))
+    first: dict[bytes, int] = {}
+    for unit in candidates.tolist():
+        if site_of_unit[unit] >= 0:
+            first.setdefault(keys[unit], unit)
+    for position, unit in enumerate(missing.tolist()):
+        key = keys[unit]
+        if key in first:
+            leader[position] = first[key]
+            if site_of_unit[first[key]] >= 0:
+                site_of_unit[unit] = site_of_unit[first[key]]
+        else:
+            first[key] = unit
+    return leader
 
 
 def held_elsewhere(cells: np.ndarray, points: np.ndarray, site_of_point: np.ndarray) -> np.ndarray:

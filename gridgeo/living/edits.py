@@ -96,7 +96,7 @@ from .compounds import _compound_groups, _compound_outcomes, _previous_compounds
 from .edit_table import _SHOWN, ACTIONS, check_edits, read_edits
 from .lineage import add_services, kept_grid_colours, parent_record, read_previous, service_settings
 from .seamguard import require_valid_coverage, unmatched_grids
-from .state import BORDER_M, _Grid, _shared_boundary
+from .state import BORDER_M, _Grid, _shared_boundary, largest_cell, outline_groups
 from .unitkeep import REGISTER_COUNT, keep_plan_units, registered_layer
 from .update import _previous_note
 
@@ -154,10 +154,11 @@ def _draw_edited(grids: dict[str, _Grid], region: set[str], prep, band, real_mov
         if not grids[code].members and code not in kept_empty:
             retired.append(code)
             del grids[code]
+    outline = outline_groups(prep.building_geoms) if polygons else None
     for code in sorted(polygons):
         grid = grids[code]
         moved = sorted({m["building_code"] for m in real_moves if code in (m["from"], m["to"])})
-        grid.note = _edit_note(grid, prep.households, band, moved, grid.previous_row)
+        grid.note = _edit_note(grid, prep.households, band, moved, grid.previous_row, outline=outline)
     for code in sorted(kept_empty & set(grids)):
         grids[code].note = make_note(OUT_OF_BAND, "manual_edit_empty", low=band[0], high=band[1])
         grids[code].polygon_kept = True
@@ -224,7 +225,7 @@ def _redraw_community(grids: dict[str, _Grid], region: set[str], geoms: np.ndarr
     return out
 
 
-def _edit_note(grid: _Grid, households: np.ndarray, band: tuple[int, int], moved: list[str], previous_row: dict | None) -> GridNote:
+def _edit_note(grid: _Grid, households: np.ndarray, band: tuple[int, int], moved: list[str], previous_row: dict | None, *, outline: np.ndarray | None = None) -> GridNote:
     """Status and reason of a re-drawn grid: in band, excused, or a broken constraint of a manual edit."""
     if grid.dedicated:
         return grid.note
@@ -237,8 +238,9 @@ def _edit_note(grid: _Grid, households: np.ndarray, band: tuple[int, int], moved
         return make_note(EDITED_SPLIT, "manual_edit_split", pieces=pieces, households=weight, low=low, high=high, moved=listed)
     if low <= weight <= high:
         return GridNote(IN_BAND)
-    if members and int(households[members].max()) > high:
-        return make_note(OVERSIZE, "oversize_building", households=int(households[members].max()), high=high)
+    largest = largest_cell(households, outline, members)  # (buildings drawn with one outline share a cell)
+    if largest > high:
+        return make_note(OVERSIZE, "oversize_building", households=largest, high=high)
     previous_status = str((previous_row or {}).get("status", "") or "")
     if previous_status in (INFEASIBLE, DETACHED):
         return _previous_note(previous_row)

@@ -61,7 +61,7 @@ from scipy.sparse.csgraph import connected_components, dijkstra
 from ..partition.count import feasible_counts
 from ..partition.notes import IN_BAND
 from .keptcells import kept_sites
-from .state import _Context, _Grid
+from .state import _Context, _Grid, largest_cell
 
 __all__ = ["new_grid_floor", "KeptOptimum", "kept_cells_optimum", "kept_cells_bound", "kept_cell_labels"]
 
@@ -213,8 +213,7 @@ def kept_cells_optimum(
     cell = tess.site_of_building
     weight = np.bincount(cell, weights=households, minlength=n).astype(np.int64)
     existing = np.bincount(cell, weights=np.where(is_new, 0, households), minlength=n).astype(np.int64)
-    big = np.zeros(n, dtype=bool)
-    big[cell[households > high]] = True
+    big = weight > high  # (a building above the maximum, or the buildings of one outline: one cell)
     adjacency = graph.shared.tocsr()
     adjacency.sum_duplicates()
     neighbours = [adjacency.indices[adjacency.indptr[c] : adjacency.indptr[c + 1]] for c in range(n)]
@@ -371,7 +370,7 @@ def kept_cells_bound(
         same = code in start and set(grid.members) == start[code].members
         flagged = code in start and start[code].note.status not in ("", IN_BAND) and code not in dirty
         households = ctx.households[sorted(grid.members)]
-        if not (low <= int(households.sum()) <= high or int(households.max()) > high or (flagged and same)):
+        if not (low <= int(households.sum()) <= high or largest_cell(ctx.households, ctx.outline, grid.members) > high or (flagged and same)):
             return _no_bound(ctx, f"grid {code} is out of band with an excuse the program does not know")
         code_of.update(dict.fromkeys(grid.members, code))
     if set(code_of) != inside or any(code_of.get(b, code) != code for b, code in ctx.pins.items() if b in inside):
@@ -433,8 +432,9 @@ def new_grid_floor(members: np.ndarray, tess, graph, ctx: _Context) -> int:
     A repair in whole kept cells that ends with more grids than the community
     had gives one of them a new code, so every existing household in it moves.
     That grid is connected among the kept cells, holds no pinned building and
-    at least the band's minimum (it holds no building above the maximum: with
-    one in the community, the figure is 0).  Let ``S`` be its cells, ``C``
+    at least the band's minimum (it holds no cell above the maximum, a
+    building or the buildings of one outline: with one in the community, the
+    figure is 0).  Let ``S`` be its cells, ``C``
     their existing households and ``s`` any cell of it: every cell of ``S``
     lies within ``C`` of ``s`` (a path inside ``S``, counting the existing
     households of each cell on it, ``s`` included), so ``S`` holds at most
@@ -480,12 +480,14 @@ def new_grid_floor(members: np.ndarray, tess, graph, ctx: _Context) -> int:
     low, high = ctx.band
     n = graph.n
     households = ctx.households[members]
-    if not n or (households > high).any():
+    if not n:
         return 0
     is_new = ctx.is_new[members] if ctx.is_new is not None else np.zeros(len(members), dtype=bool)
     cell = tess.site_of_building
     existing = np.bincount(cell, weights=np.where(is_new, 0, households), minlength=n)
     added = np.bincount(cell, weights=np.where(is_new, households, 0), minlength=n)
+    if (existing + added > high).any():
+        return 0  # (a cell above the maximum: a building, or the buildings of one outline)
     open_cell = np.ones(n, dtype=bool)
     for local, b in enumerate(members.tolist()):
         if ctx.pins.get(b) is not None:

@@ -18,23 +18,38 @@ from .corridorfix import repair_through_corridors
 from .keptcells import kept_sites
 from .movebound import cheapest_moves
 from .redraw import _existing_per_cell, _inherit, _moved, _pins_hold, _region_sites, _replace, _solve_labels
-from .state import _borders, _Context, _existing_moved, _Grid, _is_bad, _note_for, _oversize, _restore, _set_numbering, _weight
+from .state import (
+    _borders,
+    _Context,
+    _existing_moved,
+    _Grid,
+    _is_bad,
+    _largest,
+    _note_for,
+    _oversize,
+    _restore,
+    _set_numbering,
+    _weight,
+    largest_cell,
+)
 
 logger = logging.getLogger(__name__)
 
 
-def _cheapest_flow(members: list[np.ndarray], geoms: np.ndarray, households: np.ndarray, is_new: np.ndarray | None, band, fixed: np.ndarray, *, free: np.ndarray | None = None, bound: bool = True, closed: set[tuple[int, int]] = frozenset(), floors: dict | None = None):
+def _cheapest_flow(members: list[np.ndarray], geoms: np.ndarray, households: np.ndarray, is_new: np.ndarray | None, band, fixed: np.ndarray, *, free: np.ndarray | None = None, bound: bool = True, closed: set[tuple[int, int]] = frozenset(), floors: dict | None = None, outline: np.ndarray | None = None):
     """:func:`gridgeo.living.movebound.cheapest_moves` of one community's grids (their buildings ``members`` and polygons).
 
     A grid holding a building above the band's maximum has no band and keeps
     that building, and so have the ``free`` grids.  ``bound=False`` plans the repair: grids are created out of
     one grid only, and no household crosses the ``closed`` borders (pairs of positions).  ``floors``: the cost in
-    cells of crossing a border (:func:`gridgeo.living.bordercost.transfer_floors`).
+    cells of crossing a border (:func:`gridgeo.living.bordercost.transfer_floors`).  ``outline``: per building, its
+    outline group (:func:`gridgeo.living.state.outline_groups`): a grid whose largest cell is above the maximum has
+    no band.
     """
     is_new = np.zeros(len(households), dtype=bool) if is_new is None else is_new
     old = np.array([int(households[m][~is_new[m]].sum()) for m in members], dtype=np.int64)
     new = np.array([int(households[m][is_new[m]].sum()) for m in members], dtype=np.int64)
-    largest = np.array([int(households[m].max()) if len(m) else 0 for m in members], dtype=np.int64)
+    largest = np.array([largest_cell(households, outline, m) for m in members], dtype=np.int64)
     largest_old = np.array([int(households[m][~is_new[m]].max()) if (~is_new[m]).any() else 0 for m in members], dtype=np.int64)
     smallest = np.array([int(households[m][households[m] > 0].min()) if (households[m] > 0).any() else 1 for m in members], dtype=np.int64)
     borders = [(a, b) for a, b, _ in _borders(geoms) if (a, b) not in closed and (b, a) not in closed]
@@ -441,7 +456,7 @@ def _flow_region(grids: dict[str, _Grid], code: str, ctx: _Context, closed: set[
     if floored and ctx.is_new is not None:
         pairs = [(a, b) for a, b, _ in _borders(geoms) if not fixed[a] and not fixed[b]]
         floors = transfer_floors(geoms, members, ctx.geoms, ctx.households, ctx.is_new, pairs, givers={index[code]}, exact={index[code]})
-    flow = _cheapest_flow(members, geoms, ctx.households, ctx.is_new, ctx.band, fixed, bound=False, closed={(index[a], index[b]) for a, b in closed}, floors=floors)
+    flow = _cheapest_flow(members, geoms, ctx.households, ctx.is_new, ctx.band, fixed, bound=False, closed={(index[a], index[b]) for a, b in closed}, floors=floors, outline=ctx.outline)
     # follow the flow away from the grid: where its households go when it has too many, where they come from
     # when it has too few (another grid out of band elsewhere in the flow is repaired on its own)
     sending = _weight(grids[code], ctx) > ctx.band[1]
@@ -546,7 +561,7 @@ def _in_band_or_oversize(group: set[int], ctx: _Context) -> bool:
     if not group:
         return False
     households = ctx.households[sorted(group)]
-    return bool(ctx.band[0] <= int(households.sum()) <= ctx.band[1] or int(households.max()) > ctx.band[1])
+    return bool(ctx.band[0] <= int(households.sum()) <= ctx.band[1] or _largest(group, ctx) > ctx.band[1])
 
 
 def _repartition_whole(grids: dict[str, _Grid], ctx: _Context, community_geom, dirty: set[str]) -> None:

@@ -92,7 +92,7 @@ from .bordercost import transfer_floors
 from .cutcost import cut_costs, grid_cells, stays_connected
 from .keptoptimum import kept_cells_bound
 from .movebound import cheapest_moves
-from .state import _borders
+from .state import _borders, largest_cell
 
 logger = logging.getLogger(__name__)
 
@@ -106,7 +106,7 @@ KEPT = "kept cells"
 _ANYWHERE_PAIRS = 300
 
 
-def reported_lower_bound(codes, communities, geoms, home, previous, households, is_new, building_geoms, band, fixed_codes, flagged_codes, final, *, kept=None, workers: int = 1) -> tuple[int, dict[str, str]]:
+def reported_lower_bound(codes, communities, geoms, home, previous, households, is_new, building_geoms, band, fixed_codes, flagged_codes, final, *, kept=None, workers: int = 1, outline=None) -> tuple[int, dict[str, str]]:
     """The lower bound on households moved, summed over communities, and the program used for each community.
 
     Parameters
@@ -137,6 +137,11 @@ def reported_lower_bound(codes, communities, geoms, home, previous, households, 
     workers : int
         Processes bounding communities in parallel (forked from this one); the
         result does not depend on the count.
+    outline : array, optional
+        Per building, its outline group
+        (:func:`gridgeo.living.state.outline_groups`: buildings drawn with one
+        outline share one cell): a grid whose largest cell is above the
+        maximum has no band.
 
     Returns
     -------
@@ -169,7 +174,7 @@ def reported_lower_bound(codes, communities, geoms, home, previous, households, 
         members = [placed.get(code, empty) for code in codes[rows].tolist()]
         jobs.append((ccode, rows, members, finals_of.get(ccode, {}), (kept or {}).get(ccode)))
     # (forked workers inherit the tasks: nothing large is pickled on the way in, gridgeo.parallel)
-    shared = (codes, geoms, final_code, households, free_move, is_new, building_geoms, band, fixed, flagged)
+    shared = (codes, geoms, final_code, households, free_move, is_new, building_geoms, band, fixed, flagged, outline)
     weights = [sum(len(m) for m in job[2]) for job in jobs]
     found = dict(map_completed(_community_task, [(job, shared) for job in jobs], workers=workers, weights=weights, desc="bounds"))
     total, used = 0, {}
@@ -185,8 +190,8 @@ def _community_task(task: tuple) -> tuple[int, str]:
     """The bound of one community (its part of the job, and what every community shares) and the program (or count)
     it comes from."""
     (ccode, rows, members, finals, kept), shared = task
-    codes, geoms, final_code, households, free_move, is_new, building_geoms, band, fixed, flagged = shared
-    value, program = _community_bound(codes[rows], geoms[rows], members, finals, final_code, households, free_move, building_geoms, band, fixed[rows], flagged[rows])
+    codes, geoms, final_code, households, free_move, is_new, building_geoms, band, fixed, flagged, outline = shared
+    value, program = _community_bound(codes[rows], geoms[rows], members, finals, final_code, households, free_move, building_geoms, band, fixed[rows], flagged[rows], outline)
     isolated = _isolated_bound(members, finals, final_code, households, free_move, band, fixed[rows])
     if isolated > value:
         value, program = isolated, ISOLATED
@@ -274,11 +279,11 @@ class _Members:
         self.members = members
 
 
-def _community_bound(codes, geoms, members, finals, final_code, households, free_move, building_geoms, band, fixed, flagged) -> tuple[int, str]:
+def _community_bound(codes, geoms, members, finals, final_code, households, free_move, building_geoms, band, fixed, flagged, outline=None) -> tuple[int, str]:
     low, high = band
     k = len(codes)
     old_hh = np.where(free_move, 0, households)
-    largest = np.array([int(households[m].max()) if len(m) else 0 for m in members], dtype=np.int64)
+    largest = np.array([largest_cell(households, outline, m) for m in members], dtype=np.int64)  # (its largest cell)
     largest_old = np.array([int(old_hh[m].max()) if len(m) else 0 for m in members], dtype=np.int64)
     free = (largest > high) | flagged
     held = np.where(largest_old > high, largest_old, 0)

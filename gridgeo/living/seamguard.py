@@ -26,23 +26,25 @@ import shapely
 
 from ..errors import SeamError
 from ..inputs.crs import reproject_polygons
-from .keptoptimum import kept_cells_optimum
+from .keptoptimum import BOUND_CELLS, BOUND_NODES, BOUND_ROUNDS, kept_cells_optimum
 from .redraw import _fit_metric, _fit_seams, _replace
 from .repair import _repair_community, _repartition_whole
 from .state import _Context, _existing_moved, _Grid, _is_bad, _restore, _set_numbering
 
 __all__ = ["exact_candidate", "repair_fitted", "require_valid_coverage", "unmatched_grids"]
 
-#: communities of at most this many kept cells also try the cheapest repair in whole kept cells (0: never, the
-#: default: with 250, the 40 runs of living_matrix.py --shares 5,10 --seeds 0 --no-chains moved 17,756 households
-#: instead of 18,038 but took 1,154 s of updates instead of 335)
-EXACT_CELLS = 0
-#: ... and whose repair moved at most this many existing households (the program grows with what it may move)
-EXACT_MOVED = 100
-#: branch-and-bound nodes per program of that repair (a count: the result does not depend on the machine)
-EXACT_NODES = 300
-#: programs solved at most for it, in all (each adds the connectivity cuts the previous one violated)
-EXACT_ROUNDS = 20
+#: communities of at most this many kept cells also try the cheapest repair in whole kept cells (0: never), within
+#: the kept-cell bound's limits on nodes and programs (:data:`gridgeo.living.keptoptimum.BOUND_NODES` per program,
+#: ``BOUND_ROUNDS``) and the ones below: counts, not time
+EXACT_CELLS = BOUND_CELLS
+#: ... solving no program with connectivity flows above this many columns (a grid kept whole by cuts only; the flows'
+#: programs take seconds each: on the dense ~14k update one of 2,751 columns took 20 s and found nothing)
+EXACT_COLUMNS = 2000
+#: ... in a community whose repair moved at most this many existing households (the program grows with its ceiling)
+EXACT_MOVED = 200
+#: ... and within this many columns of all its programs, summed (the layouts found on the dense ~14k update took at
+#: most 3,923; searches that find nothing go on to the limit: the kept-cell bound's 12,000 made the test suite 11 min)
+EXACT_WORK = 4000
 
 logger = logging.getLogger(__name__)
 
@@ -147,10 +149,9 @@ def exact_candidate(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, bef
 
     ``grids`` and ``dirty`` hold the community's repair; ``before`` is the state before it (grids, dirty codes,
     retired codes, next grid number).  For a community of at most :data:`EXACT_CELLS` kept cells whose repair moved
-    at most :data:`EXACT_MOVED` existing households
-    (:func:`gridgeo.living.keptoptimum.kept_cells_optimum`, looking only for layouts moving fewer existing
-    households than the repair did, with :data:`EXACT_NODES` nodes per program and :data:`EXACT_ROUNDS` programs
-    at most: deterministic), the layout found is applied to the state before the repair: the grids whose
+    existing households, at most :data:`EXACT_MOVED` (:func:`gridgeo.living.keptoptimum.kept_cells_optimum`, looking only for layouts moving
+    fewer existing households than the repair did, within the kept-cell bound's limits on nodes, programs and
+    columns: deterministic), the layout found is applied to the state before the repair: the grids whose
     buildings change are swapped for new ones as a repair region is (codes by household overlap, polygons drawn
     again inside the union of theirs, else the union of their kept cells).  It is kept only when it moves fewer
     existing households than the repair, leaves no grid that changed out of the band without an excuse, and its
@@ -166,8 +167,9 @@ def exact_candidate(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, bef
     if moved <= 0 or moved > EXACT_MOVED:
         return False
     found = kept_cells_optimum(
-        {code: _copy(grid) for code, grid in start.items()}, ctx, set(dirty_before), time_limit=None, node_limit=EXACT_NODES,
-        max_cells=EXACT_CELLS, max_rounds=EXACT_ROUNDS, guess=moved - 1, most=moved - 1,
+        {code: _copy(grid) for code, grid in start.items()}, ctx, set(dirty_before), time_limit=None, node_limit=BOUND_NODES,
+        max_cells=EXACT_CELLS, max_rounds=BOUND_ROUNDS, guess=moved - 1, most=moved - 1, max_columns=EXACT_COLUMNS,
+        max_work=EXACT_WORK,
     )
     if found.value is None or found.value >= moved:
         return False

@@ -44,6 +44,9 @@ class _Context:
     compound_size: np.ndarray | None = None  # per compound: its buildings that must stay together
     unit_band: tuple[int, int] | None = None  # joint-unit band: oversize grids that fit no unit cut take in households
     is_new: np.ndarray | None = None  # per building: added since the previous run (moving it moves no existing household)
+    #: per building: its outline group (:func:`outline_groups`): the parts of one tower given as stacked outlines share
+    #: one cell, which no grid border can cut
+    outline: np.ndarray | None = None
     grown: np.ndarray | None = None  # per building: above the band's maximum now, not in the previous run (added, or grown past it)
     grew: np.ndarray | None = None  # per building: of those, the ones that were there before (grown past it)
     carved: bool = False  # a grid was cut so that such a building has a grid of its own (gridgeo.living.carve)
@@ -135,8 +138,59 @@ def _weight(grid: _Grid, ctx: _Context) -> int:
     return int(ctx.households[sorted(grid.members)].sum()) if grid.members else 0
 
 
+def outline_groups(geoms: np.ndarray) -> np.ndarray:
+    """Per building, a group number shared by the buildings drawn with exactly its outline (one per building else).
+
+    Buildings with the same outline (the parts of one tower mapped as stacked
+    outlines of different heights, or one address given twice) share one cell
+    of the tessellation, so they end in one grid, and what decides whether
+    that grid has a band is their sum, as a fresh partition counts it (a cell
+    above the maximum is a grid's excuse, ``oversize_building``):
+    :func:`largest_cell`.
+
+    Examples
+    --------
+    >>> import shapely
+    >>> outline_groups(np.array([shapely.box(0, 0, 10, 10), shapely.box(20, 0, 30, 10), shapely.box(0, 0, 10, 10)])).tolist()
+    [0, 1, 0]
+    """
+    geoms = np.asarray(geoms, dtype=object)
+    if not len(geoms):
+        return np.zeros(0, dtype=np.int64)
+    _, group = np.unique(shapely.to_wkb(shapely.normalize(geoms)), return_inverse=True)
+    return group.astype(np.int64)
+
+
+def largest_cell(households: np.ndarray, outline: np.ndarray | None, members) -> int:
+    """The households of the largest cell among the buildings ``members``: a building, or the buildings of one
+    outline (:func:`outline_groups`) among them.
+
+    Examples
+    --------
+    >>> largest_cell(np.array([300, 250, 400]), np.array([0, 0, 1]), [0, 1, 2])
+    550
+    >>> largest_cell(np.array([300, 250, 400]), None, [0, 1, 2])
+    400
+    """
+    members = np.asarray(sorted(members), dtype=np.int64)
+    if not len(members):
+        return 0
+    held = households[members]
+    if outline is None:
+        return int(held.max())
+    _, group = np.unique(outline[members], return_inverse=True)
+    if len(group) == group.max() + 1:
+        return int(held.max())  # (no two share an outline)
+    return int(np.bincount(group, weights=held).max())
+
+
+def _largest(members, ctx: _Context) -> int:
+    """The households of the largest cell's buildings among ``members`` (:func:`largest_cell`)."""
+    return largest_cell(ctx.households, ctx.outline, members)
+
+
 def _oversize(grid: _Grid, ctx: _Context) -> bool:
-    return bool(grid.members) and int(ctx.households[sorted(grid.members)].max()) > ctx.band[1]
+    return bool(grid.members) and _largest(grid.members, ctx) > ctx.band[1]
 
 
 def _is_bad(grid: _Grid, ctx: _Context) -> bool:
@@ -153,7 +207,7 @@ def _note_for(grid: _Grid, ctx: _Context) -> GridNote:
     if ctx.band[0] <= w <= ctx.band[1]:
         return GridNote(IN_BAND)
     if _oversize(grid, ctx):
-        return make_note(OVERSIZE, "oversize_building", households=int(ctx.households[sorted(grid.members)].max()), high=ctx.band[1])
+        return make_note(OVERSIZE, "oversize_building", households=_largest(grid.members, ctx), high=ctx.band[1])
     if grid.locked and grid.note.status != "edited_split":
         return make_note(OUT_OF_BAND, "locked_grid", households=w, low=ctx.band[0], high=ctx.band[1])
     return grid.note

@@ -38,10 +38,11 @@ and a new building layer and returns a new :class:`~gridgeo.result.Partition`:
    partitioned afresh.  A community whose total admits no grid count keeps its
    grids when only that total puts them out of band (``infeasible_total``).
    Grids of a region whose buildings the repair did not touch keep their polygon.
-   When enabled (:data:`gridgeo.living.seamguard.EXACT_CELLS`, off by default: it costs time), in a community of at
-   most that many kept cells (each grid cut into its own buildings' cells) whose repair moved at most 100 existing
-   households, the cheapest repair in whole kept cells (:mod:`gridgeo.living.keptoptimum`, looking only for one that moves fewer existing households)
-   takes the repair's place when it moves fewer and its grids fit (:func:`gridgeo.living.seamguard.exact_candidate`).
+   In a community of at most :data:`gridgeo.living.seamguard.EXACT_CELLS` kept cells (each grid cut into its own
+   buildings' cells) whose repair moved at most :data:`~gridgeo.living.seamguard.EXACT_MOVED` existing households,
+   the cheapest repair in whole kept cells (:mod:`gridgeo.living.keptoptimum`, looking only for one that moves fewer
+   existing households, within fixed counts of nodes, programs and columns) takes the repair's place when it moves
+   fewer and its grids fit (:func:`gridgeo.living.seamguard.exact_candidate`).
 4. **Codes.**  The new grid with the largest household overlap with a previous grid
    inherits its code (each code at most once); other new grids take numbers after
    the community's highest number ever used; retired codes are recorded in the
@@ -132,7 +133,7 @@ from .compounds import _compound_outcomes, _join_compound_mates, _previous_compo
 from .lineage import add_services, kept_grid_colours, parent_record, read_previous, service_settings
 from .reportbound import reported_lower_bound
 from .seamguard import _copy, repair_fitted, require_valid_coverage
-from .state import _Context, _Grid
+from .state import _Context, _Grid, outline_groups
 from .unitkeep import REGISTER_COUNT, keep_register_units, register_for_update, require_register
 
 __all__ = ["update", "GRID_INDEX", "write_grid_index", "load_grid_index"]
@@ -299,6 +300,7 @@ def update(
     place = np.flatnonzero(is_new | geom_changed)
     if len(place):
         home[place] = _place(prep.building_geoms[place], b_comm[place], home[place], pg, pg_codes, pg_comm, pg_metric, metric, prev_path)
+        _follow_same_outline(home, place, np.setdiff1d(m, place), prep.building_geoms, prep.households)
 
     # building codes: kept, or numbered after the highest ever used in the community
     b_code = np.full(n, "", dtype=object)
@@ -318,6 +320,8 @@ def update(
     previous_households = np.full(n, -1, dtype=np.int64)
     previous_households[m] = pb_hh[match[m]]
     grown = (prep.households > band[1]) & (previous_households <= band[1])
+    # buildings drawn with one outline share a cell: their sum decides whether a grid has a band
+    outline = outline_groups(prep.building_geoms)
 
     # grids a planner edited (gridgeo.living.edits): locked or left in pieces by an edit stay as they are;
     # a pinned building stays in its pinned grid (which keeps its code), the rest of that grid may be repaired
@@ -378,6 +382,7 @@ def update(
         context.next_number, context.width = _next_grid_number(ccode, list(grids) + sorted(retired_before))
         context.pins = {i: code for i, code in pinned.items() if code in grids}
         context.is_new = is_new
+        context.outline = outline
         context.grown, context.grew = grown, grown & ~is_new
         if compound_of is not None:
             _add_compounds(context, areas, compound_of, sizes, pi)
@@ -399,7 +404,7 @@ def update(
     previous_grid[m] = pb_grid[match[m]]
     lower_bound, _ = reported_lower_bound(
         pg_codes, pg_comm, pg_metric, home, previous_grid, prep.households, is_new, prep.building_geoms, band, dedicated_codes | protected, flagged, final,
-        kept=kept_inputs, workers=workers,
+        kept=kept_inputs, workers=workers, outline=outline,
     )
 
     result, changes = _assemble(
@@ -503,6 +508,41 @@ def _place(geoms, comm, current, pg, pg_codes, pg_comm, pg_metric, metric, folde
         distance = shapely.distance(pg_metric[own], point)
         out[k] = pg_codes[own[int(np.argmin(distance))]]
     return out
+
+
+def _follow_same_outline(home: np.ndarray, placed: np.ndarray, kept: np.ndarray, geoms: np.ndarray, households: np.ndarray) -> None:
+    """Place each of ``placed`` drawn with exactly the outline of buildings of ``kept`` in their grid (in place).
+
+    Buildings with one outline (the parts of a tower mapped as stacked
+    outlines) share one cell and so one grid; a part added later may have its
+    representative point in a neighbour's cell (a podium drawn around the
+    tower), and goes where the parts already there are: the grid holding most
+    of their households (the first code on a tie).
+
+    Examples
+    --------
+    >>> import shapely
+    >>> geoms = np.array([shapely.box(0, 0, 1, 1), shapely.box(0, 0, 1, 1), shapely.box(3, 0, 4, 1)], dtype=object)
+    >>> home = np.array(["001-01", "001-02", "001-02"], dtype=object)
+    >>> _follow_same_outline(home, np.array([1, 2]), np.array([0]), geoms, np.array([5, 7, 9]))
+    >>> home.tolist()
+    ['001-01', '001-01', '001-02']
+    """
+    if not len(placed) or not len(kept):
+        return
+    bounds = np.round(shapely.bounds(geoms), 9)
+    wanted = {tuple(row) for row in bounds[placed].tolist()}
+    near = np.array([i for i in kept.tolist() if tuple(bounds[i].tolist()) in wanted], dtype=np.int64)
+    if not len(near):
+        return
+    grids_of: dict[bytes, dict[str, int]] = {}
+    for i, key in zip(near.tolist(), shapely.to_wkb(shapely.normalize(geoms[near])).tolist()):
+        held = grids_of.setdefault(key, {})
+        held[str(home[i])] = held.get(str(home[i]), 0) + int(households[i])
+    for i, key in zip(placed.tolist(), shapely.to_wkb(shapely.normalize(geoms[placed])).tolist()):
+        held = grids_of.get(key)
+        if held:
+            home[i] = min(held, key=lambda code: (-held[code], code))
 
 
 def _number_new_buildings(b_code, is_new, b_comm, prep, pb_codes, retired) -> None:
