@@ -298,9 +298,12 @@ def update(
     home = np.full(n, "", dtype=object)
     home[m] = pb_grid[match[m]]
     place = np.flatnonzero(is_new | geom_changed)
+    # buildings drawn with one outline share a cell: they follow one another, and their sum decides whether a grid
+    # has a band
+    outline = outline_groups(prep.building_geoms)
     if len(place):
         home[place] = _place(prep.building_geoms[place], b_comm[place], home[place], pg, pg_codes, pg_comm, pg_metric, metric, prev_path)
-        _follow_same_outline(home, place, np.setdiff1d(m, place), prep.building_geoms, prep.households)
+        _follow_same_outline(home, place, np.setdiff1d(m, place), outline, prep.households)
 
     # building codes: kept, or numbered after the highest ever used in the community
     b_code = np.full(n, "", dtype=object)
@@ -320,8 +323,7 @@ def update(
     previous_households = np.full(n, -1, dtype=np.int64)
     previous_households[m] = pb_hh[match[m]]
     grown = (prep.households > band[1]) & (previous_households <= band[1])
-    # buildings drawn with one outline share a cell: their sum decides whether a grid has a band
-    outline = outline_groups(prep.building_geoms)
+    outline = outline[canon]
 
     # grids a planner edited (gridgeo.living.edits): locked or left in pieces by an edit stay as they are;
     # a pinned building stays in its pinned grid (which keeps its code), the rest of that grid may be repaired
@@ -510,37 +512,29 @@ def _place(geoms, comm, current, pg, pg_codes, pg_comm, pg_metric, metric, folde
     return out
 
 
-def _follow_same_outline(home: np.ndarray, placed: np.ndarray, kept: np.ndarray, geoms: np.ndarray, households: np.ndarray) -> None:
+def _follow_same_outline(home: np.ndarray, placed: np.ndarray, kept: np.ndarray, outline: np.ndarray, households: np.ndarray) -> None:
     """Place each of ``placed`` drawn with exactly the outline of buildings of ``kept`` in their grid (in place).
 
-    Buildings with one outline (the parts of a tower mapped as stacked
-    outlines) share one cell and so one grid; a part added later may have its
-    representative point in a neighbour's cell (a podium drawn around the
-    tower), and goes where the parts already there are: the grid holding most
-    of their households (the first code on a tie).
+    Buildings with one outline (``outline``: :func:`gridgeo.living.state.outline_groups`; the parts of a tower mapped
+    as stacked outlines) share one cell and so one grid; a part added later may have its representative point in a
+    neighbour's cell (a podium drawn around the tower), and goes where the parts already there are: the grid holding
+    most of their households (the first code on a tie).
 
     Examples
     --------
-    >>> import shapely
-    >>> geoms = np.array([shapely.box(0, 0, 1, 1), shapely.box(0, 0, 1, 1), shapely.box(3, 0, 4, 1)], dtype=object)
     >>> home = np.array(["001-01", "001-02", "001-02"], dtype=object)
-    >>> _follow_same_outline(home, np.array([1, 2]), np.array([0]), geoms, np.array([5, 7, 9]))
+    >>> _follow_same_outline(home, np.array([1, 2]), np.array([0]), np.array([0, 0, 1]), np.array([5, 7, 9]))
     >>> home.tolist()
     ['001-01', '001-01', '001-02']
     """
-    if not len(placed) or not len(kept):
-        return
-    bounds = np.round(shapely.bounds(geoms), 9)
-    wanted = {tuple(row) for row in bounds[placed].tolist()}
-    near = np.array([i for i in kept.tolist() if tuple(bounds[i].tolist()) in wanted], dtype=np.int64)
-    if not len(near):
-        return
-    grids_of: dict[bytes, dict[str, int]] = {}
-    for i, key in zip(near.tolist(), shapely.to_wkb(shapely.normalize(geoms[near])).tolist()):
-        held = grids_of.setdefault(key, {})
-        held[str(home[i])] = held.get(str(home[i]), 0) + int(households[i])
-    for i, key in zip(placed.tolist(), shapely.to_wkb(shapely.normalize(geoms[placed])).tolist()):
-        held = grids_of.get(key)
+    wanted = set(outline[placed].tolist())
+    grids_of: dict[int, dict[str, int]] = {}
+    for i in kept.tolist():
+        if outline[i] in wanted:
+            held = grids_of.setdefault(int(outline[i]), {})
+            held[str(home[i])] = held.get(str(home[i]), 0) + int(households[i])
+    for i in placed.tolist():
+        held = grids_of.get(int(outline[i]))
         if held:
             home[i] = min(held, key=lambda code: (-held[code], code))
 
