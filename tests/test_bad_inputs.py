@@ -311,6 +311,17 @@ def _duplicate_geometry(b):
     return gpd.GeoDataFrame(pd.concat([b, twin], ignore_index=True), crs=b.crs)
 
 
+def _duplicate_outline_redrawn(b):
+    """The same footprint digitised again from another corner, running the other way: the same outline."""
+    polygon = b.geometry.iloc[2]
+    ring = list(polygon.exterior.coords)[:-1]
+    redrawn = shapely.Polygon(list(reversed(ring[1:] + ring[:1])))
+    assert shapely.equals(redrawn, polygon) and redrawn.wkb != polygon.wkb
+    twin = b.iloc[[2]].assign(bldg_id="redrawn-row-3")
+    twin = twin.set_geometry([redrawn], crs=b.crs)
+    return gpd.GeoDataFrame(pd.concat([b, twin], ignore_index=True), crs=b.crs)
+
+
 def _overlapping(c):
     c.loc[0, "geometry"] = c.geometry[0].buffer(0.0004)  # ~40 m into the neighbour
     return c
@@ -589,6 +600,7 @@ CASES = [
         _check_unassigned("no geometry (empty or missing)"),
     ),
     Case("duplicate_geometries", _buildings(_duplicate_geometry), "repair", ("bldg_id tpe-004444, twin-of-row-3 have the same geometry",)),
+    Case("duplicate_outline_redrawn", _buildings(_duplicate_outline_redrawn), "repair", ("bldg_id tpe-004444, redrawn-row-3 have the same geometry",)),
     Case("overlapping_communities", _communities(_overlapping), "repair", ("c.gpkg: 1 pair of communities overlaps: 6300600014 & 6300600017",)),
     Case("community_with_hole_and_enclave", _communities(_hole_and_enclave), "accepted", (), _check_enclave),
     Case("multipolygon_community_islands", _islands, "flag", (), _status("detached_part", "MON-006")),

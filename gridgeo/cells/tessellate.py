@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from ..arrays import group_rows
+from ..arrays import group_rows, outline_keys
 from ..partition.bisect import find_root
 from .regions import site_regions
 
@@ -505,7 +505,7 @@ def _join_duplicates(units: np.ndarray, site_of_unit: np.ndarray, missing: np.nd
     bounds = [tuple(row) for row in np.round(shapely.bounds(units), 9).tolist()]
     wanted = {bounds[u] for u in missing.tolist()}
     candidates = np.array([u for u, b in enumerate(bounds) if b in wanted], dtype=np.int64)
-    keys = dict(zip(candidates.tolist(), shapely.to_wkb(shapely.normalize(units[candidates])).tolist()))
+    keys = dict(zip(candidates.tolist(), outline_keys(units[candidates]).tolist()))
     first: dict[bytes, int] = {}
     for unit in candidates.tolist():
         if site_of_unit[unit] >= 0:

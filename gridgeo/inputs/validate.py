@@ -22,7 +22,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from ..arrays import on_threads
+from ..arrays import on_threads, outline_keys
 from ..errors import CRSError, InputError, Problem, ProblemCollector, describe_rows
 from ..messages import count
 from .crs import check_coordinates_fit_crs, local_metric_crs, require_crs
@@ -457,9 +457,10 @@ def name_rows(rows, names: np.ndarray | None = None, column: str | None = None, 
 
 
 def _warn_duplicate_geometries(geoms: np.ndarray, empty: np.ndarray, label: str, notes: list[str], *, which=name_rows) -> None:
-    """Warn about buildings with exactly the same geometry (often entered twice: households would count twice)."""
+    """Warn about buildings drawn with exactly the same outline (:func:`gridgeo.arrays.outline_keys`: whatever vertex
+    a ring starts at and whichever way it runs), often entered twice: households would count twice."""
     present = np.flatnonzero(~empty)
-    keys = pd.Series(shapely.to_wkb(geoms[present]))
+    keys = pd.Series(outline_keys(geoms[present]))
     dup = keys.duplicated(keep=False).to_numpy()
     if dup.any():
         groups = keys[dup].nunique()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
+from ..arrays import outline_groups as _outline_groups
 from ..partition.notes import IN_BAND, OUT_OF_BAND, OVERSIZE, GridNote, make_note
 from ..partition.refine import _Search
 
@@ -53,6 +54,7 @@ class _Context:
     transfers: bool = True  # the repair also tries the cheapest single-border transfers (gridgeo.living.shed)
     lookahead: bool = True  # the repair compares candidates by their completed repair (gridgeo.living.repair)
     other_counts: bool = False  # a region may settle at another grid count (the last try before a community is redrawn)
+    kept_cell_candidate: bool = True  # the last candidate is the cheapest repair in whole kept cells (gridgeo.living.seamguard)
     #: cells already drawn in this community, by what they depend on (:func:`_cached`): candidate repairs tessellate
     #: the same grids and regions again and again
     drawn: dict = field(default_factory=dict, repr=False, compare=False)
@@ -141,12 +143,12 @@ def _weight(grid: _Grid, ctx: _Context) -> int:
 def outline_groups(geoms: np.ndarray) -> np.ndarray:
     """Per building, a group number shared by the buildings drawn with exactly its outline (one per building else).
 
-    Buildings with the same outline (the parts of one tower mapped as stacked
-    outlines of different heights, or one address given twice) share one cell
-    of the tessellation, so they end in one grid, and what decides whether
-    that grid has a band is their sum, as a fresh partition counts it (a cell
-    above the maximum is a grid's excuse, ``oversize_building``):
-    :func:`largest_cell`.
+    Buildings with the same outline (:func:`gridgeo.arrays.outline_keys`: the
+    parts of one tower mapped as stacked outlines of different heights, or one
+    address given twice) share one cell of the tessellation, so they end in
+    one grid, and what decides whether that grid has a band is their sum, as a
+    fresh partition counts it (a cell above the maximum is a grid's excuse,
+    ``oversize_building``): :func:`largest_cell`.
 
     Examples
     --------
@@ -154,11 +156,7 @@ def outline_groups(geoms: np.ndarray) -> np.ndarray:
     >>> outline_groups(np.array([shapely.box(0, 0, 10, 10), shapely.box(20, 0, 30, 10), shapely.box(0, 0, 10, 10)])).tolist()
     [0, 1, 0]
     """
-    geoms = np.asarray(geoms, dtype=object)
-    if not len(geoms):
-        return np.zeros(0, dtype=np.int64)
-    _, group = np.unique(shapely.to_wkb(shapely.normalize(geoms)), return_inverse=True)
-    return group.astype(np.int64)
+    return _outline_groups(geoms)
 
 
 def largest_cell(households: np.ndarray, outline: np.ndarray | None, members) -> int:
