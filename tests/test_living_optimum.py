@@ -218,7 +218,7 @@ def _moved_by_community(result) -> dict[str, int]:
 
 def test_the_kept_cell_candidate_moves_fewer_and_keeps_every_guarantee(seed_one):
     folder, buildings = seed_one
-    without = _update(folder, buildings, 0)
+    without = update_module.update(folder, buildings, audit=True, kept_cell_candidate=False)
     with_candidate = _update(folder, buildings, 250)  # audited: every building once, households conserved, band or excuse
     again = _update(folder, buildings, 250)
     assert with_candidate.changes["households_moved"] < without.changes["households_moved"]

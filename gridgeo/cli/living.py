@@ -42,13 +42,17 @@ from .steps import (
 @click.option("--lang", type=click.Choice(LANGS), default=None, help="Language of the map and report (default: the previous run's) and of the messages (default: the locale's).")
 @click.option(
     "--kept-cell-bound/--no-kept-cell-bound", default=True, show_default=True,
-    help="Also bound the households moved (changes.json) by the cheapest repair in whole kept cells where the other programs leave a gap: an integer program per such community, within fixed limits (up to some seconds each). --no-kept-cell-bound: faster, a looser bound.",
+    help="Also bound the households moved (changes.json) by the cheapest repair in whole kept cells where the other programs leave a gap: an integer program per such community, within fixed limits (seconds each; tens of seconds in some communities). --no-kept-cell-bound: faster, a looser bound.",
+)
+@click.option(
+    "--kept-cell-candidate/--no-kept-cell-candidate", default=True, show_default=True,
+    help="Try, as each repaired community's last candidate, the cheapest repair in whole kept cells: an integer program per community, within fixed limits (seconds each; tens of seconds in some communities). --no-kept-cell-candidate: faster, and the repair may move more households.",
 )
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes repairing communities in parallel (default: all cores); results do not depend on it.")
 @click.option("--overwrite", is_flag=True, help="Replace OUTDIR if it exists.")
 @register_options
 @_handle_errors
-def update_command(previous, buildings, output, barriers, roads, service_centres, encoding, formats, make_map, make_report, lang, kept_cell_bound, workers, overwrite, register_opts=None):
+def update_command(previous, buildings, output, barriers, roads, service_centres, encoding, formats, make_map, make_report, lang, kept_cell_bound, kept_cell_candidate, workers, overwrite, register_opts=None):
     """Update the plan in PREVIOUS_OUTDIR for a new building layer, writing OUTDIR.
 
     Unchanged grids keep their polygons and codes; only grids whose buildings or
@@ -92,7 +96,7 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
     result = update(
         prev, frame, barriers=barrier_frames or None, roads=road_frames, service_centres=centres,
         labels={"buildings": layer_label(path, layer, full=True), "communities": f"{previous}/partition.gpkg:communities", **register_labels},
-        kept_cell_bound=kept_cell_bound, workers=workers or default_workers(), **register_kwargs,
+        kept_cell_bound=kept_cell_bound, kept_cell_candidate=kept_cell_candidate, workers=workers or default_workers(), **register_kwargs,
     )
     personal, register_config = _update_register_outputs(result, register_frame, register_opts)
     if road_specs or service_centres:

@@ -158,10 +158,11 @@ def exact_candidate(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, bef
     re-drawn grids meet the kept ones exactly (:func:`unmatched_grids`); otherwise ``grids``, ``dirty`` and the
     numbering stay as the repair left them.  Not tried in a community where a grid was cut for a building grown
     above the band (``ctx.carved``): the program starts from the grids before the cut, in which that grid may keep
-    every building.  Returns whether the layout was kept.
+    every building, nor when the update was asked not to (``update(..., kept_cell_candidate=False)``,
+    ``ctx.kept_cell_candidate``).  Returns whether the layout was kept.
     """
     start, dirty_before, retired_before, number_before = before
-    if EXACT_CELLS <= 0 or ctx.is_new is None or ctx.carved:
+    if EXACT_CELLS <= 0 or not ctx.kept_cell_candidate or ctx.is_new is None or ctx.carved:
         return False  # (after a cut for a grown building, gridgeo.living.carve, the program would join its pieces again)
     moved = _existing_moved(start, grids, ctx)
     if moved <= 0 or moved > EXACT_MOVED:

@@ -162,6 +162,7 @@ def update(
     register_order: str | list[str] | None = None,
     register_unmatched: str | None = None,
     kept_cell_bound: bool = True,
+    kept_cell_candidate: bool = True,
     workers: int = 1,
 ) -> Partition:
     """Update a previous partition for a new building layer, changing as little as possible.
@@ -201,7 +202,14 @@ def update(
         whole kept cells and whose programs' bound is below what it moved, by
         the cheapest such repair: an integer program per such community, solved
         within fixed limits (:func:`gridgeo.living.keptoptimum.kept_cells_bound`;
-        up to some seconds each).  False: the programs' bound alone, faster.
+        seconds each, tens of seconds in some communities).  False: the
+        programs' bound alone, faster.
+    kept_cell_candidate : bool
+        Try, as a community's last repair candidate, the cheapest repair in
+        whole kept cells (:func:`gridgeo.living.seamguard.exact_candidate`):
+        an integer program per community whose repair moved existing
+        households, within fixed limits.  False: faster, and the repair may
+        move more households.
     workers : int
         Processes repairing communities in parallel (forked from this one); the
         result does not depend on it.
@@ -385,6 +393,7 @@ def update(
         context.pins = {i: code for i, code in pinned.items() if code in grids}
         context.is_new = is_new
         context.outline = outline
+        context.kept_cell_candidate = kept_cell_candidate
         context.grown, context.grew = grown, grown & ~is_new
         if compound_of is not None:
             _add_compounds(context, areas, compound_of, sizes, pi)
