@@ -21,6 +21,7 @@ from gridgeo.living.state import _borders
 from gridgeo.living.update import update
 
 from .test_living_bound import OPTIONS, load, run_case
+from .test_living_corridors import community_case
 from .test_living_plans import check_living
 
 
@@ -60,10 +61,12 @@ def _handover_figure(metric_grids, code, neighbour, buildings, grid_of, is_new, 
 
 
 def test_an_added_building_on_the_border_goes_to_the_neighbour_with_room(tmp_path):
-    # taipei +5 % spread (seed 0): grid 052-02 of 6300700033 goes 34 households above the band, with an added
-    # 34-household building on its border with 052-03, which has room; the update used to move 71 existing
-    # households to 052-04 instead
-    plan, result, after = run_case("taipei_wanhua_datong", "add", 0.05, "spread", 0, tmp_path)
+    # taipei +5 % spread (seed 0), community 6300700033 (052 in the whole dataset, 001 alone): grid 001-02 goes 34
+    # households above the band, with an added 34-household building on its border with 001-03, which has room; the
+    # update used to move 71 existing households to 001-04 instead.  (A community is partitioned and repaired on its
+    # own: alone, it gets the plan it gets in the whole dataset, under its own code.)
+    plan, result, after = community_case("taipei_wanhua_datong", "6300700033", 0, tmp_path)
+    check_living(plan, result, after)
     low, high = (int(v) for v in plan.report["parameters"]["grid_size"])
     metric = local_metric_crs(plan.grids)
     grids = plan.grids.to_crs(metric).reset_index(drop=True)
@@ -99,30 +102,31 @@ def test_an_added_building_on_the_border_goes_to_the_neighbour_with_room(tmp_pat
             if figure is not None:
                 assert moved_from.get(code, 0) <= figure, (code, neighbour, moved_from.get(code, 0), figure)
                 checked.append(code)
-    assert "052-02" in checked
+    assert "001-02" in checked
 
 
 def test_added_buildings_go_to_a_neighbour_without_band(tmp_path):
-    # shanghai_bund +5 % spread (seed 2): grid 024-03 of SHA-B029 goes 82 households above the band with an added
-    # 111-household building; its neighbours with room are behind existing households, but it borders grids that
-    # hold a building above the maximum (no band), and the added building reaches one of them through cells
-    # without households.  The kept-cell optimum moves nobody; the update used to move 96 existing households to
-    # 024-01 (:func:`gridgeo.living.repair._repair_cheapest`, :func:`gridgeo.living.addedgroup.give_added`)
-    plan, result, after = run_case("shanghai_bund", "add", 0.05, "spread", 2, tmp_path)
+    # shanghai_bund +5 % spread (seed 2), SHA-B029 (024 in the whole dataset, 001 alone): grid 001-03 goes 82
+    # households above the band with an added 111-household building; its neighbours with room are behind existing
+    # households, but it borders grids that hold a building above the maximum (no band), and the added building
+    # reaches one of them through cells without households.  The kept-cell optimum moves nobody; the update used to
+    # move 96 existing households to 001-01 (:func:`gridgeo.living.repair._repair_cheapest`,
+    # :func:`gridgeo.living.addedgroup.give_added`)
+    plan, result, after = community_case("shanghai_bund", "SHA-B029", 2, tmp_path)
     check_living(plan, result, after)
     low, high = (int(v) for v in plan.report["parameters"]["grid_size"])
     before = dict(zip(plan.buildings["building_code"], plan.buildings["grid_code"]))
     grids = result.grids.set_index("grid_code")
-    community = grids.loc["024-03", "community_code"]
+    community = grids.loc["001-03", "community_code"]
     codes = set(grids.index[grids["community_code"] == community])
     placed = result.buildings
-    # the added buildings lying in 024-03 as the plan drew it: the grid held them before the repair
-    polygon = plan.grids.set_index("grid_code").geometry["024-03"]
+    # the added buildings lying in 001-03 as the plan drew it: the grid held them before the repair
+    polygon = plan.grids.set_index("grid_code").geometry["001-03"]
     added = placed[~placed["building_code"].isin(before)]
     inside = added[shapely.within(shapely.point_on_surface(added.geometry.to_numpy()), polygon)]
-    left = inside[inside["grid_code"] != "024-03"]
-    assert len(left) and int(grids.loc["024-03", "households"]) + int(left["households"].sum()) > high
-    assert low <= int(grids.loc["024-03", "households"]) <= high
+    left = inside[inside["grid_code"] != "001-03"]
+    assert len(left) and int(grids.loc["001-03", "households"]) + int(left["households"].sum()) > high
+    assert low <= int(grids.loc["001-03", "households"]) <= high
     # nobody who was there before moved in that community
     assert sum(m["households"] for m in result.changes["buildings_moved"] if m["from"] in codes) == 0
     # what left went to grids holding a building above the maximum
@@ -131,26 +135,27 @@ def test_added_buildings_go_to_a_neighbour_without_band(tmp_path):
 
 
 def test_a_large_added_building_goes_to_a_neighbour_that_passes_its_cheapest_part_on(tmp_path):
-    # munich_altstadt +5 % spread (seed 0): grid 005-12 of MUN-005 goes 103 households above the band with an added
-    # 161-household building on its border with 005-17, which has room for 103 only; 005-17 takes the building and
-    # passes its cheapest part on to 005-18 (a chain, :func:`gridgeo.living.repair._repair_cheapest`).  The update
-    # used to move 81 existing households of 005-12 to 005-06 instead
-    plan, result, after = run_case("munich_altstadt", "add", 0.05, "spread", 0, tmp_path)
+    # munich_altstadt +5 % spread (seed 0), MUN-005 (005 in the whole dataset, 001 alone): grid 001-12 goes 103
+    # households above the band with an added 161-household building on its border with 001-17, which has room for
+    # 103 only; 001-17 takes the building and passes its cheapest part on to 001-18 (a chain,
+    # :func:`gridgeo.living.repair._repair_cheapest`).  The update used to move 81 existing households of 001-12 to
+    # 001-06 instead
+    plan, result, after = community_case("munich_altstadt", "MUN-005", 0, tmp_path)
     check_living(plan, result, after)
     low, high = (int(v) for v in plan.report["parameters"]["grid_size"])
     before = dict(zip(plan.buildings["building_code"], plan.buildings["grid_code"]))
     placed = result.buildings
-    polygon = plan.grids.set_index("grid_code").geometry["005-12"]
+    polygon = plan.grids.set_index("grid_code").geometry["001-12"]
     added = placed[~placed["building_code"].isin(before)]
     inside = added[shapely.within(shapely.point_on_surface(added.geometry.to_numpy()), polygon)]
-    old_total = int(plan.buildings.loc[plan.buildings["grid_code"] == "005-12", "households"].sum())
+    old_total = int(plan.buildings.loc[plan.buildings["grid_code"] == "001-12", "households"].sum())
     assert old_total + int(inside["households"].sum()) > high  # the added buildings pushed it above the band
-    left = inside[inside["grid_code"] != "005-12"]
-    assert len(left) and int(left["households"].max()) > high - int(plan.grids.set_index("grid_code").loc["005-17", "households"])
-    # nobody who was there before left 005-12, and the grids are in the band
-    assert sum(m["households"] for m in result.changes["buildings_moved"] if m["from"] == "005-12") == 0
+    left = inside[inside["grid_code"] != "001-12"]
+    assert len(left) and int(left["households"].max()) > high - int(plan.grids.set_index("grid_code").loc["001-17", "households"])
+    # nobody who was there before left 001-12, and the grids are in the band
+    assert sum(m["households"] for m in result.changes["buildings_moved"] if m["from"] == "001-12") == 0
     grids = result.grids.set_index("grid_code")
-    assert grids.loc[["005-12", "005-17", "005-18"], "households"].between(low, high).all()
+    assert grids.loc[["001-12", "001-17", "001-18"], "households"].between(low, high).all()
 
 
 def test_an_excess_no_single_border_takes_passes_along_a_chain(tmp_path):
@@ -175,11 +180,11 @@ def test_an_excess_no_single_border_takes_passes_along_a_chain(tmp_path):
 
 
 def test_a_new_grid_of_added_buildings_is_topped_up_across_a_border(tmp_path):
-    # munich_altstadt +5 % spread (seed 1): a 229-household building is added in 004-01 (439 households), which no
-    # neighbour has room for; a new grid is needed.  Topped up inside 004-01 it took 87 existing households; the
-    # building lies at the border with 004-02, whose added 16 households and small buildings next to it top it up
-    # for fewer (:func:`gridgeo.living.addedgroup.split_added_across`)
-    plan, result, after = run_case("munich_altstadt", "add", 0.05, "spread", 1, tmp_path)
+    # munich_altstadt +5 % spread (seed 1), MUN-004 (004 in the whole dataset, 001 alone): a 229-household building
+    # is added in 001-01 (439 households), which no neighbour has room for; a new grid is needed.  Topped up inside
+    # 001-01 it took 87 existing households; the building lies at the border with 001-02, whose added 16 households
+    # and small buildings next to it top it up for fewer (:func:`gridgeo.living.addedgroup.split_added_across`)
+    plan, result, after = community_case("munich_altstadt", "MUN-004", 1, tmp_path)
     check_living(plan, result, after)
     low, high = (int(v) for v in plan.report["parameters"]["grid_size"])
     before = set(plan.buildings["building_code"])
@@ -193,9 +198,9 @@ def test_a_new_grid_of_added_buildings_is_topped_up_across_a_border(tmp_path):
     community = grids.loc[new_grid, "community_code"]
     assert grids.loc[grids["community_code"] == community, "households"].between(low, high).all()
     moves = [m for m in result.changes["buildings_moved"] if m["to"] == new_grid]
-    # existing households of more than one grid could top it up; it took them from one, fewer than the 87 of 004-01
+    # existing households of more than one grid could top it up; it took them from one, fewer than the 87 of 001-01
     assert len({m["from"] for m in moves}) == 1 and sum(m["households"] for m in moves) < 87
-    assert all(m["from"] != "004-01" for m in result.changes["buildings_moved"])
+    assert all(m["from"] != "001-01" for m in result.changes["buildings_moved"])
 
 
 def test_parts_of_one_tower_drawn_with_one_outline_leave_their_grid_without_band(tmp_path):

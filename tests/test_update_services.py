@@ -154,7 +154,7 @@ def test_a_chain_of_updates_keeps_the_barriers_and_settings(monaco, tmp_path):
         layer = buildings.drop(buildings.index[rng.choice(len(buildings), 20, replace=False)])
         layer.to_file(tmp_path / f"b{step}.gpkg", layer="buildings")
         result = CliRunner().invoke(
-            main, ["update", str(tmp_path / f"v{step - 1}"), "--buildings", str(tmp_path / f"b{step}.gpkg"), "-o", str(tmp_path / f"v{step}"), "--no-map", "--no-report"]
+            main, ["update", str(tmp_path / f"v{step - 1}"), "--buildings", str(tmp_path / f"b{step}.gpkg"), "-o", str(tmp_path / f"v{step}"), "--no-map", "--no-report", "--no-kept-cell-bound", "--no-kept-cell-candidate"]
         )
         assert result.exit_code == 0, result.output
         config = load_config(tmp_path / f"v{step}" / "config.toml")
