@@ -9,6 +9,7 @@ building.  The CLI writes the same bound in changes.json, and two worker process
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -128,6 +129,7 @@ def test_tighter_limits_never_give_a_higher_kept_cell_bound(repaired):
     # same sequence
     seen = []
     for start, dirty, ctx, final in repaired:
+        ctx = dataclasses.replace(ctx, kept_known=None)  # (the programs alone, without what the candidate proved)
         full = kept_cells_bound(start, final, dirty, ctx)
         if full is None:
             continue
@@ -165,3 +167,43 @@ def test_the_kept_cell_program_is_solved_only_where_the_bound_may_still_rise(mon
     assert everywhere.changes["households_moved_lower_bound"] == sharp.changes["households_moved_lower_bound"]
     update_module.update(folder, buildings, audit=False, kept_cell_bound=True, workers=1)
     assert 0 < len(solved) < every_count
+
+
+def test_the_bound_starts_from_what_the_kept_cell_candidate_proved(repaired):
+    # the update's last repair candidate solves the kept-cell program of the same grids (gridgeo.living.seamguard):
+    # what it proves bounds every repair in whole kept cells, so the kept-cell bound starts from it, and where it
+    # reaches what the repair moved no program is solved
+    proved = 0
+    for start, dirty, ctx, final in repaired:
+        alone = kept_cells_bound(start, final, dirty, dataclasses.replace(ctx, kept_known=None))
+        both = kept_cells_bound(start, final, dirty, ctx)
+        if ctx.kept_known is None or alone is None:
+            continue
+        proved += 1
+        moved = _existing_moved(start, final, ctx)
+        assert ctx.kept_known <= moved  # a bound (the repair is a layout of the program)
+        assert max(alone, ctx.kept_known) <= both <= moved
+    assert proved >= 1
+
+
+def test_a_proof_that_reaches_what_moved_solves_no_program(monkeypatch):
+    import shapely
+
+    from gridgeo.living import keptoptimum
+    from gridgeo.living.state import _Context, _Grid
+    from gridgeo.partition.notes import GridNote
+
+    geoms = np.array([shapely.box(x + 2, 2, x + 8, 8) for x in range(0, 70, 10)], dtype=object)
+    ctx = _Context((300, 500), np.array([120, 200, 200, 100, 200, 200, 200]), geoms, None, 0, "A", "001", 6)
+    ctx.is_new = np.array([True, False, False, False, False, False, False])
+
+    def grid(code, x0, x1, members):
+        return _Grid(code, shapely.box(x0, 0, x1, 10), set(members), GridNote())
+
+    start = {"001-01": grid("001-01", 0, 30, {0, 1, 2}), "001-02": grid("001-02", 30, 50, {3, 4}), "001-03": grid("001-03", 50, 70, {5, 6})}
+    final = {"001-01": grid("001-01", 0, 20, {0, 1}), "001-02": grid("001-02", 20, 50, {2, 3, 4}), "001-03": grid("001-03", 50, 70, {5, 6})}
+    assert kept_cells_bound(start, final, {"001-01"}, ctx) == 200  # solved: the optimum
+    calls = []
+    monkeypatch.setattr(keptoptimum, "kept_cells_optimum", lambda *a, **k: calls.append(1))
+    ctx.kept_known = 200
+    assert kept_cells_bound(start, final, {"001-01"}, ctx) == 200 and not calls

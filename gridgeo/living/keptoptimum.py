@@ -55,11 +55,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import scipy.sparse as sp
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint
 from scipy.sparse.csgraph import connected_components, dijkstra
 
 from ..partition.count import feasible_counts
 from ..partition.notes import IN_BAND
+from ..solver import milp
 from .keptcells import kept_sites
 from .state import _Context, _Grid, largest_cell
 
@@ -316,7 +317,11 @@ def kept_cells_bound(
     grid's floor (:func:`new_grid_floor`) is above the program's bound, the
     program limited to as many grids or fewer is solved too (within what is
     left of ``max_work``), and the smaller of its bound and the floor, when
-    larger, is returned.  None when the repair is no such layout, the community has no
+    larger, is returned.  What the update's kept-cell candidate proved for
+    the same grids (``ctx.kept_known``, :func:`gridgeo.living.seamguard.exact_candidate`:
+    a bound over every repair in whole kept cells, at any grid count) is a
+    floor of the figure; when it reaches what the repair moved, that is the
+    figure and no program is solved.  None when the repair is no such layout, the community has no
     kept cells or more than ``max_cells`` of them, or the program proves nothing.
 
     Parameters
@@ -395,6 +400,10 @@ def kept_cells_bound(
     moved = int(sum(int(ctx.households[b]) for b in sorted(inside) if not is_new[b] and code_of[b] != placed[b]))
     if moved == 0:
         return 0
+    known = ctx.kept_known  # (what the update's kept-cell candidate proved for these grids, gridgeo.living.seamguard)
+    if known is not None and known >= moved:
+        logger.debug("community %s: kept-cell bound %d (repair moved %d, as the candidate proved)", ctx.community_id, moved, moved)
+        return int(moved)
     # a repair that keeps the grid count is bounded among those that keep it (a new grid beside an overfull one, say,
     # is not of its kind)
     used = len(set(code_of.values()))
@@ -403,6 +412,8 @@ def kept_cells_bound(
         start, ctx, dirty, time_limit=None, node_limit=node_limit, max_cells=max_cells, max_rounds=max_rounds, guess=moved,
         max_columns=max_columns, count=count, max_work=max_work, sites=sites,
     )
+    if known is not None:
+        best.bound = max(best.bound or 0, int(known))
     if best.bound is None:
         return _no_bound(ctx, f"the program proved nothing ({best.status})")
     floor = new_grid_floor(members, tess, graph, ctx) if used > len(region) else 0

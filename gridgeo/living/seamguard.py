@@ -159,7 +159,9 @@ def exact_candidate(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, bef
     numbering stay as the repair left them.  Not tried in a community where a grid was cut for a building grown
     above the band (``ctx.carved``): the program starts from the grids before the cut, in which that grid may keep
     every building, nor when the update was asked not to (``update(..., kept_cell_candidate=False)``,
-    ``ctx.kept_cell_candidate``).  Returns whether the layout was kept.
+    ``ctx.kept_cell_candidate``).  The program's proven bound (no repair in whole kept cells of the grids before the
+    repair moves fewer existing households) is kept in ``ctx.kept_known``, where the kept-cell bound starts from it
+    (:func:`gridgeo.living.keptoptimum.kept_cells_bound`).  Returns whether the layout was kept.
     """
     start, dirty_before, retired_before, number_before = before
     if EXACT_CELLS <= 0 or not ctx.kept_cell_candidate or ctx.is_new is None or ctx.carved:
@@ -172,6 +174,8 @@ def exact_candidate(grids: dict[str, _Grid], dirty: set[str], ctx: _Context, bef
         max_cells=EXACT_CELLS, max_rounds=BOUND_ROUNDS, guess=moved - 1, most=moved - 1, max_columns=EXACT_COLUMNS,
         max_work=EXACT_WORK,
     )
+    if found.bound is not None:  # (a bound on every repair in whole kept cells of these grids: the kept-cell bound's start)
+        ctx.kept_known = max(ctx.kept_known or 0, int(found.bound))
     if found.value is None or found.value >= moved:
         return False
     repaired = ({code: _copy(grid) for code, grid in grids.items()}, set(dirty), set(ctx.retired), ctx.next_number)

@@ -55,6 +55,9 @@ class _Context:
     lookahead: bool = True  # the repair compares candidates by their completed repair (gridgeo.living.repair)
     other_counts: bool = False  # a region may settle at another grid count (the last try before a community is redrawn)
     kept_cell_candidate: bool = True  # the last candidate is the cheapest repair in whole kept cells (gridgeo.living.seamguard)
+    #: the fewest existing households a repair in whole kept cells moves, as far as that candidate proved it (None: not
+    #: tried): the kept-cell bound starts from it (gridgeo.living.keptoptimum.kept_cells_bound)
+    kept_known: int | None = None
     #: cells already drawn in this community, by what they depend on (:func:`_cached`): candidate repairs tessellate
     #: the same grids and regions again and again
     drawn: dict = field(default_factory=dict, repr=False, compare=False)

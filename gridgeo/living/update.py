@@ -402,8 +402,9 @@ def update(
     # (forked workers inherit the tasks: nothing large is pickled on the way in, gridgeo.parallel)
     tasks = [(entries[i][1], set(dirty_grids), entries[i][2], entries[i][3], metric, crs, pg_codes, kept_cell_bound) for i in repaired]
     weights = [sum(len(g.members) for g in entries[i][1].values()) for i in repaired]
-    for position, (grids, retired, before) in map_completed(_repair_community_task, tasks, workers=workers, weights=weights, desc="repairs"):
+    for position, (grids, retired, before, known) in map_completed(_repair_community_task, tasks, workers=workers, weights=weights, desc="repairs"):
         ccode, _, context, community_geom = entries[repaired[position]]
+        context.kept_known = known  # (what the kept-cell candidate proved, from the worker that repaired the community)
         entries[repaired[position]] = (ccode, grids, context, community_geom)
         retired_grids |= retired
         if before is not None:
@@ -570,16 +571,17 @@ def _number_new_buildings(b_code, is_new, b_comm, prep, pb_codes, retired) -> No
             b_code[i] = building_code(ccode, start + rank + 1, w)
 
 
-def _repair_community_task(task: tuple) -> tuple[dict[str, _Grid], set[str], dict[str, _Grid] | None]:
-    """Repair one community: its grids, the codes it retired, and (for the kept-cell bound, None otherwise) its grids
-    before the repair (the codes changed before it are the update's ``dirty_grids``: the repair adds to a copy)."""
+def _repair_community_task(task: tuple) -> tuple[dict[str, _Grid], set[str], dict[str, _Grid] | None, int | None]:
+    """Repair one community: its grids, the codes it retired, (for the kept-cell bound, None otherwise) its grids
+    before the repair (the codes changed before it are the update's ``dirty_grids``: the repair adds to a copy), and
+    the bound the kept-cell candidate proved (``_Context.kept_known``)."""
     grids, dirty, context, community_geom, metric, crs, order, kept_cell_bound = task
     # (the grids before the repair are kept only for the kept-cell bound)
     before = {code: _copy(grid) for code, grid in grids.items()} if kept_cell_bound else None
     repair_fitted(grids, dirty, context, community_geom, metric=metric, crs=crs, order=order)
     name_carved(grids, context)  # pieces cut off a grown building's grid: numbered after the community's highest
     # (after a cut for a grown building, gridgeo.living.carve, the kept-cell program would join its pieces again)
-    return grids, set(context.retired), before if not context.carved else None
+    return grids, set(context.retired), before if not context.carved else None, context.kept_known
 
 
 def _next_grid_number(ccode: str, codes: list[str]) -> tuple[int, int]:
