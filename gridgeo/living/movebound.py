@@ -60,8 +60,10 @@ import math
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.optimize import Bounds, LinearConstraint
 from scipy.sparse import coo_matrix
+
+from ..solver import milp
 
 __all__ = ["MoveFlow", "cheapest_moves", "households_to_move"]
 

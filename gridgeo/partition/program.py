@@ -144,7 +144,9 @@ def _costs(graph: CellGraph, members: sp.csc_array) -> np.ndarray:
 def _solve(members: sp.csc_array, cost: np.ndarray) -> tuple[str, list[int]]:
     """Solve the set partition; ``("split", columns)``, ``("none", [])`` or ``("unknown", [])``."""
     # imported here: scipy.optimize takes a third of a second, and most runs never solve a program
-    from scipy.optimize import Bounds, LinearConstraint, milp
+    from scipy.optimize import Bounds, LinearConstraint
+
+    from ..solver import milp
 
     m = members.shape[1]
     result = milp(
