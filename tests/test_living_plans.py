@@ -69,10 +69,10 @@ def check_living(previous: Partition, result: Partition, buildings: gpd.GeoDataF
             assert shapely.to_wkb(geom) == shapely.to_wkb(old[code]), code
 
 
-# every dataset gets 5 % added at random; the three smaller ones also 5 % removed and a new estate (the whole
-# matrix, 1/5/10 %, three seeds and chains, is scripts/living_matrix.py)
+# every dataset gets 5 % added at random; the two smallest also 5 % removed and a new estate (the whole matrix,
+# 1/5/10 %, three seeds and chains, on all five, is scripts/living_matrix.py)
 CASES = [(name, 0.05, True, False) for name in DATASETS] + [
-    (name, 0.05, added, concentrated) for name in DATASETS[:3] for added, concentrated in ((False, False), (True, True))
+    (name, 0.05, added, concentrated) for name in DATASETS[:2] for added, concentrated in ((False, False), (True, True))
 ] + [
     # a cleared block in porto: a re-drawn grid (003-12) carried a needle where it met the other one, which once
     # fitted broke the seam with its kept neighbour 003-11; it fits now with the border transfers on
@@ -470,7 +470,7 @@ def test_an_update_and_an_edit_keep_the_colour_of_every_grid_drawn_as_before(tmp
     v1 = gridgeo.partition(communities, buildings.drop(buildings.index[changed]), **OPTIONS).to_files(tmp_path / "v1")
     first = read_outputs(v1)
     assert set(first.grid_colours) == set(first.grids["grid_code"]) and _colour_clashes(first.grids, first.grid_colours) == []
-    updated = update(v1, buildings)
+    updated = update(v1, buildings, kept_cell_bound=False)  # (the bound does not change the plan or its colours)
     assert updated.changes["grids_added"] and updated.changes["grids_reshaped"]
     second = read_outputs(updated.to_files(tmp_path / "v2"))
     kept = _check_colours_kept(first, second, updated)
