@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import os
 import sys
 
@@ -70,8 +71,9 @@ def milp(*args, **kwargs):
         return scipy_milp(*args, **kwargs)
 
 
+@functools.cache
 def _libc():
-    """The C library of this process (None where it cannot be loaded)."""
+    """The C library of this process (None where it cannot be loaded), loaded once."""
     try:
         return ctypes.CDLL(None)
     except OSError:

@@ -84,6 +84,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from ..arrays import outline_groups
 from ..cells.tessellate import split_parts, tessellate_part
 from ..errors import AuditError, SeamError
 from ..inputs.names import ADDED_BUILDING_COLUMNS, UNASSIGNED_COLUMNS, original_names
@@ -96,7 +97,7 @@ from .compounds import _compound_groups, _compound_outcomes, _previous_compounds
 from .edit_table import _SHOWN, ACTIONS, check_edits, read_edits
 from .lineage import add_services, kept_grid_colours, parent_record, read_previous, service_settings
 from .seamguard import require_valid_coverage, unmatched_grids
-from .state import BORDER_M, _Grid, _shared_boundary, largest_cell, outline_groups
+from .state import BORDER_M, _Grid, _shared_boundary, largest_cell
 from .unitkeep import REGISTER_COUNT, keep_plan_units, registered_layer
 from .update import _previous_note
 

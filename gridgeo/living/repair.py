@@ -43,7 +43,7 @@ def _cheapest_flow(members: list[np.ndarray], geoms: np.ndarray, households: np.
     that building, and so have the ``free`` grids.  ``bound=False`` plans the repair: grids are created out of
     one grid only, and no household crosses the ``closed`` borders (pairs of positions).  ``floors``: the cost in
     cells of crossing a border (:func:`gridgeo.living.bordercost.transfer_floors`).  ``outline``: per building, its
-    outline group (:func:`gridgeo.living.state.outline_groups`): a grid whose largest cell is above the maximum has
+    outline group (:func:`gridgeo.arrays.outline_groups`): a grid whose largest cell is above the maximum has
     no band.
     """
     is_new = np.zeros(len(households), dtype=bool) if is_new is None else is_new

@@ -139,7 +139,7 @@ def reported_lower_bound(codes, communities, geoms, home, previous, households, 
         result does not depend on the count.
     outline : array, optional
         Per building, its outline group
-        (:func:`gridgeo.living.state.outline_groups`: buildings drawn with one
+        (:func:`gridgeo.arrays.outline_groups`: buildings drawn with one
         outline share one cell): a grid whose largest cell is above the
         maximum has no band.
 

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 import numpy as np
 import shapely
 
-from ..arrays import outline_groups as _outline_groups
 from ..partition.notes import IN_BAND, OUT_OF_BAND, OVERSIZE, GridNote, make_note
 from ..partition.refine import _Search
 
@@ -45,8 +44,8 @@ class _Context:
     compound_size: np.ndarray | None = None  # per compound: its buildings that must stay together
     unit_band: tuple[int, int] | None = None  # joint-unit band: oversize grids that fit no unit cut take in households
     is_new: np.ndarray | None = None  # per building: added since the previous run (moving it moves no existing household)
-    #: per building: its outline group (:func:`outline_groups`): the parts of one tower given as stacked outlines share
-    #: one cell, which no grid border can cut
+    #: per building: its outline group (:func:`gridgeo.arrays.outline_groups`): the parts of one tower given as stacked
+    #: outlines share one cell, which no grid border can cut, and their sum decides whether a grid has a band
     outline: np.ndarray | None = None
     grown: np.ndarray | None = None  # per building: above the band's maximum now, not in the previous run (added, or grown past it)
     grew: np.ndarray | None = None  # per building: of those, the ones that were there before (grown past it)
@@ -143,28 +142,9 @@ def _weight(grid: _Grid, ctx: _Context) -> int:
     return int(ctx.households[sorted(grid.members)].sum()) if grid.members else 0
 
 
-def outline_groups(geoms: np.ndarray) -> np.ndarray:
-    """Per building, a group number shared by the buildings drawn with exactly its outline (one per building else).
-
-    Buildings with the same outline (:func:`gridgeo.arrays.outline_keys`: the
-    parts of one tower mapped as stacked outlines of different heights, or one
-    address given twice) share one cell of the tessellation, so they end in
-    one grid, and what decides whether that grid has a band is their sum, as a
-    fresh partition counts it (a cell above the maximum is a grid's excuse,
-    ``oversize_building``): :func:`largest_cell`.
-
-    Examples
-    --------
-    >>> import shapely
-    >>> outline_groups(np.array([shapely.box(0, 0, 10, 10), shapely.box(20, 0, 30, 10), shapely.box(0, 0, 10, 10)])).tolist()
-    [0, 1, 0]
-    """
-    return _outline_groups(geoms)
-
-
 def largest_cell(households: np.ndarray, outline: np.ndarray | None, members) -> int:
     """The households of the largest cell among the buildings ``members``: a building, or the buildings of one
-    outline (:func:`outline_groups`) among them.
+    outline (:func:`gridgeo.arrays.outline_groups`) among them.
 
     Examples
     --------

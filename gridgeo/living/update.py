@@ -118,7 +118,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from ..arrays import positions_by_value
+from ..arrays import outline_groups, positions_by_value
 from ..cells.areas import AreaGroups
 from ..errors import AuditError, ProblemCollector
 from ..governance.codes import building_code
@@ -133,7 +133,7 @@ from .compounds import _compound_outcomes, _join_compound_mates, _previous_compo
 from .lineage import add_services, kept_grid_colours, parent_record, read_previous, service_settings
 from .reportbound import reported_lower_bound
 from .seamguard import _copy, repair_fitted, require_valid_coverage
-from .state import _Context, _Grid, outline_groups
+from .state import _Context, _Grid
 from .unitkeep import REGISTER_COUNT, keep_register_units, register_for_update, require_register
 
 __all__ = ["update", "GRID_INDEX", "write_grid_index", "load_grid_index"]
@@ -525,7 +525,7 @@ def _place(geoms, comm, current, pg, pg_codes, pg_comm, pg_metric, metric, folde
 def _follow_same_outline(home: np.ndarray, placed: np.ndarray, kept: np.ndarray, outline: np.ndarray, households: np.ndarray) -> None:
     """Place each of ``placed`` drawn with exactly the outline of buildings of ``kept`` in their grid (in place).
 
-    Buildings with one outline (``outline``: :func:`gridgeo.living.state.outline_groups`; the parts of a tower mapped
+    Buildings with one outline (``outline``: :func:`gridgeo.arrays.outline_groups`; the parts of a tower mapped
     as stacked outlines) share one cell and so one grid; a part added later may have its representative point in a
     neighbour's cell (a podium drawn around the tower), and goes where the parts already there are: the grid holding
     most of their households (the first code on a tie).
