@@ -73,10 +73,15 @@ MESSAGES: dict[str, dict[str, str]] = {
         "zh": "；{n_flagged} 个网格到 {n_centres} 个服务中心的步行时间超过 {limit} 分钟",
     },
     "update_summary": {
-        "en": "{added} added, {retired} retired, {reshaped} reshaped, {modified} with other buildings; {moved} and "
-        "{households} ({share:.2f} %) changed grid (lower bound for such a repair: {n_bound}); written to {output}",
-        "zh": "新增 {n_added} 个网格，撤销 {n_retired} 个，调整边界 {n_reshaped} 个，建筑变化 {n_modified} 个；"
+        "en": "buildings: {n_b_added} added, {n_b_removed} removed; grids: {n_added} added, {retired} retired, {reshaped} "
+        "reshaped, {modified} with other buildings; {moved} and {households} ({share:.2f} %) changed grid (lower bound for "
+        "such a repair: {n_bound}); written to {output}",
+        "zh": "建筑新增 {n_b_added} 栋、拆除 {n_b_removed} 栋；新增 {n_added} 个网格，撤销 {n_retired} 个，调整边界 {n_reshaped} 个，建筑变化 {n_modified} 个；"
         "{n_moved} 栋建筑、{n_households} 户（{share:.2f} %）更换了网格（同类修复的下界：{n_bound} 户）；已写入 {output}",
+    },
+    "plan_quality": {
+        "en": "the plan written: {grids} in {communities}; {excused} flagged with a reason, {defects} ({proven} proven unavoidable)",
+        "zh": "写出的方案：共 {n_grids} 个网格，分属 {n_communities} 个社区；{n_excused} 个网格因有豁免理由被标记，缺陷 {n_defects} 个（其中 {n_proven} 个已证明无法避免）",
     },
     "units_summary": {
         "en": "joint units: {n_kept} of {compared} households kept their unit, {moved} changed unit; {added} new in the register, {removed} gone (list in changes.json)",

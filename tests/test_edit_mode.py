@@ -522,7 +522,9 @@ def test_review_by_clicks_survives_a_reload_and_downloads_the_file(plan, moves, 
     p.click("[data-edit='redo']")
     p.click("[data-edit='redo']")
     assert page.js("gridgeo.edit.csv()") == expected_csv
-    # a reload keeps the review (localStorage), drawn in the view
+    # a reload keeps the review (localStorage), drawn in the view; (the renderer hands localStorage writes to the
+    # browser process asynchronously: on a loaded machine a reload at once can come before the last one lands)
+    p.wait_for_timeout(500)
     p.reload()
     p.wait_for_function("window.gridgeo && window.gridgeo.edit")
     assert page.js("gridgeo.edit.csv()") == expected_csv

@@ -379,6 +379,9 @@ def test_cli_apply_edits(plan, tmp_path):
     result = runner.invoke(main, ["apply-edits", str(folder), str(csv), "-o", str(out), "--no-map", "--no-report", "--lang", "en"])
     assert result.exit_code == 0, result.output
     assert "1 building moved" in result.output and "kept: 001-01 [band]: manual edit:" in result.output
+    summary = json.loads((out / "report.json").read_text(encoding="utf-8"))["summary"]
+    assert f"the plan written: {summary['n_grids']} grids" in result.output and f"{summary['n_defects']} defect" in result.output
+    assert "map:" not in result.output  # (--no-map)
     record = json.loads((out / "edits.json").read_text(encoding="utf-8"))
     assert record["moves"][0]["building_code"] == code and record["moves"][0]["lines"] == [2]
     report = json.loads((out / "report.json").read_text(encoding="utf-8"))

@@ -48,11 +48,15 @@ from .steps import (
     "--kept-cell-candidate/--no-kept-cell-candidate", default=True, show_default=True,
     help="Try, as each repaired community's last candidate, the cheapest repair in whole kept cells: an integer program per community, within fixed limits (seconds each; tens of seconds in some communities). --no-kept-cell-candidate: faster, and the repair may move more households.",
 )
+@click.option(
+    "--allow-removal", is_flag=True,
+    help="Accept a building layer that removes more than half of the plan's households (by default an error: a layer of the new buildings only, or of one community, would retire most grids).",
+)
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Processes repairing communities in parallel (default: all cores); results do not depend on it.")
 @click.option("--overwrite", is_flag=True, help="Replace OUTDIR if it exists.")
 @register_options
 @_handle_errors
-def update_command(previous, buildings, output, barriers, roads, service_centres, encoding, formats, make_map, make_report, lang, kept_cell_bound, kept_cell_candidate, workers, overwrite, register_opts=None):
+def update_command(previous, buildings, output, barriers, roads, service_centres, encoding, formats, make_map, make_report, lang, kept_cell_bound, kept_cell_candidate, allow_removal, workers, overwrite, register_opts=None):
     """Update the plan in PREVIOUS_OUTDIR for a new building layer, writing OUTDIR.
 
     Unchanged grids keep their polygons and codes; only grids whose buildings or
@@ -96,7 +100,8 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
     result = update(
         prev, frame, barriers=barrier_frames or None, roads=road_frames, service_centres=centres,
         labels={"buildings": layer_label(path, layer, full=True), "communities": f"{previous}/partition.gpkg:communities", **register_labels},
-        kept_cell_bound=kept_cell_bound, kept_cell_candidate=kept_cell_candidate, workers=workers or default_workers(), **register_kwargs,
+        kept_cell_bound=kept_cell_bound, kept_cell_candidate=kept_cell_candidate, allow_removal=allow_removal, workers=workers or default_workers(),
+        **register_kwargs,
     )
     personal, register_config = _update_register_outputs(result, register_frame, register_opts)
     if road_specs or service_centres:
@@ -116,7 +121,7 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
     if logger.getEffectiveLevel() <= logging.WARNING:
         n = {"added": len(c["grids_added"]), "retired": len(c["grids_retired"]), "reshaped": len(c["grids_reshaped"]),
              "modified": len(c["grids_modified"]), "moved": len(c["buildings_moved"]), "households": c["households_moved"],
-             "bound": c.get("households_moved_lower_bound", 0)}
+             "bound": c.get("households_moved_lower_bound", 0), "b_added": len(c["buildings_added"]), "b_removed": len(c["buildings_removed"])}
         click.echo(say(
             "update_summary", _lang(), output=output, share=100 * c["share_households_moved"], added=count(n["added"], "grid") + "",
             retired=str(n["retired"]), reshaped=str(n["reshaped"]), modified=str(n["modified"]), moved=count(n["moved"], "building"),
@@ -124,6 +129,20 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
         ))
         if "households_kept_in_unit" in c:
             click.echo(_units_summary(c))
+        _echo_plan_quality(result, output, make_map)
+
+
+def _echo_plan_quality(result, output, make_map: bool) -> None:
+    """The written plan's flagged grids and defects (as ``partition`` reports them), and where its map is."""
+    s = result.report["summary"]
+    q = {"grids": s["n_grids"], "communities": s["n_communities"], "excused": s["n_excused"], "defects": s["n_defects"],
+         "proven": s.get("n_defects_proven_infeasible", 0)}
+    click.echo(say(
+        "plan_quality", _lang(), grids=count(q["grids"], "grid"), communities=count(q["communities"], "community", "communities"),
+        excused=count(q["excused"], "grid"), defects=count(q["defects"], "defect"), proven=q["proven"], **{f"n_{k}": v for k, v in q.items()},
+    ))
+    if make_map:
+        click.echo(say("wrote_map", _lang(), path=Path(output) / "map.html"))
 
 
 def _update_register_outputs(result, frame, opts: dict) -> tuple:
@@ -217,3 +236,4 @@ def apply_edits_command(previous, edits, output, formats, make_map, make_report,
             click.echo(say("kept", words, text=line))
         if "households_kept_in_unit" in result.changes:
             click.echo(_units_summary(result.changes))
+        _echo_plan_quality(result, output, make_map)

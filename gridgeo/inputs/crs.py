@@ -40,15 +40,21 @@ def require_crs(frame: gpd.GeoDataFrame, source: str) -> CRS:
     4326
     """
     if frame.crs is None:
-        raise CRSError(
-            Problem(
-                source,
-                "has no coordinate reference system (no .prj file or CRS metadata)",
-                "add a .prj (e.g. save the layer from QGIS with its CRS set) or convert the file "
-                "to GeoPackage with its CRS",
-            )
-        )
+        raise CRSError(Problem(source, "has no coordinate reference system (no .prj file or CRS metadata)", _missing_crs_fix(source)))
     return CRS.from_user_input(frame.crs)
+
+
+def _missing_crs_fix(source: str) -> str:
+    """How to give a layer named ``source`` its CRS: a Shapefile lacks its .prj, any other file its CRS metadata.
+
+    >>> _missing_crs_fix("roads.shp").startswith("add a .prj")
+    True
+    >>> _missing_crs_fix("new.gpkg:buildings").startswith("set the layer's CRS")
+    True
+    """
+    if any(part in source.lower() for part in (".shp", ".zip", ".dbf")):
+        return "add a .prj (e.g. save the layer from QGIS with its CRS set) or convert the file to GeoPackage with its CRS"
+    return "set the layer's CRS and save it again (QGIS: Layer ▸ Set CRS of Layer, then Export ▸ Save Features As… with that CRS)"
 
 
 def check_coordinates_fit_crs(frame: gpd.GeoDataFrame, source: str) -> Problem | None:

@@ -637,7 +637,8 @@ def meant_column(column: str, columns) -> tuple[str, str] | None:
     """The column of ``columns`` that was meant by a missing ``column``, and why, when one stands out; else None.
 
     A Shapefile cuts field names to 10 characters (``building_id`` is stored as ``building_i``); another letter case
-    or a typo gives the closest name.
+    or a typo gives the closest name, but an id column is never taken for one that is not (``building``, the
+    building's type, is not what ``building_id`` meant), nor the other way round.
 
     Examples
     --------
@@ -647,11 +648,14 @@ def meant_column(column: str, columns) -> tuple[str, str] | None:
     ('hh_est', 'the closest name')
     >>> meant_column("households", ["building_id", "hh_est"]) is None
     True
+    >>> meant_column("building_id", ["building", "osm_id", "hh_est"]) is None
+    True
     """
     names = [str(c) for c in columns]
     if len(column) > SHAPEFILE_FIELD_LENGTH and column[:SHAPEFILE_FIELD_LENGTH] in names:
         return column[:SHAPEFILE_FIELD_LENGTH], f"a Shapefile cuts field names to {SHAPEFILE_FIELD_LENGTH} characters"
-    lower = {name.lower(): name for name in names}
+    is_id = column.lower().endswith("id")
+    lower = {name.lower(): name for name in names if name.lower().endswith("id") == is_id}
     close = difflib.get_close_matches(column.lower(), list(lower), n=1, cutoff=0.75)
     return (lower[close[0]], "the closest name") if close else None
 

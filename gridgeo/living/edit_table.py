@@ -220,8 +220,20 @@ def check_edits(previous: Partition, edits: pd.DataFrame, *, source: str = "edit
             conflicts.append((i, building, moves[building], grid))
             continue
         moves[building] = grid
+    gone = set(previous.report.get("retired_building_codes", []))
+    id_column = previous.report.get("parameters", {}).get("building_id")
+    by_id = {}
+    for column in (f"input_{id_column}", id_column) if id_column else ():
+        if column in buildings.columns:
+            by_id = dict(zip(buildings[column].astype(str), buildings["building_code"].astype(str)))
+            break
     for i, building in unknown:
-        problems.add(source, f"{_lines([i])}: unknown building code {building}", "use a building_code of the plan's buildings layer")
+        if building in gone:
+            problems.add(source, f"{_lines([i])}: building {building} is no longer in the plan (an update removed it; its code stays retired)", "leave the row out, or name the building_code of a building of the plan")
+        elif building in by_id:
+            problems.add(source, f"{_lines([i])}: {building} is a {id_column}, not a building code", f"use its building_code, {by_id[building]}")
+        else:
+            problems.add(source, f"{_lines([i])}: unknown building code {building}", "use a building_code of the plan's buildings layer")
     for i, grid, community in malformed:
         own = sorted(code for code, comm in grid_comm.items() if comm == community)
         shown = f"{own[0]} … {own[-1]}" if len(own) > 2 else ", ".join(own)

@@ -130,6 +130,7 @@ from ..result import Partition
 from .assemble import _assemble
 from .carve import name_carved
 from .compounds import _compound_outcomes, _join_compound_mates, _previous_compounds, _split_compound_grids
+from .layercheck import check_new_layer
 from .lineage import add_services, kept_grid_colours, parent_record, read_previous, service_settings
 from .reportbound import reported_lower_bound
 from .seamguard import _copy, repair_fitted, require_valid_coverage
@@ -163,6 +164,7 @@ def update(
     register_unmatched: str | None = None,
     kept_cell_bound: bool = True,
     kept_cell_candidate: bool = True,
+    allow_removal: bool = False,
     workers: int = 1,
 ) -> Partition:
     """Update a previous partition for a new building layer, changing as little as possible.
@@ -210,6 +212,11 @@ def update(
         an integer program per community whose repair moved existing
         households, within fixed limits.  False: faster, and the repair may
         move more households.
+    allow_removal : bool
+        Accept a layer that removes more than half of the plan's households
+        (:data:`gridgeo.living.layercheck.MOST_REMOVED`); by default that is
+        an error, as is a layer whose buildings lie shifted as a whole from
+        where the plan has them (:func:`gridgeo.living.layercheck.check_new_layer`).
     workers : int
         Processes repairing communities in parallel (forked from this one); the
         result does not depend on it.
@@ -225,7 +232,8 @@ def update(
     ------
     InputError
         The previous folder is not a gridgeo output, the new buildings have
-        problems, or the previous run measured along roads (or to service
+        problems (among them: most of the plan's buildings missing, or the layer
+        shifted as a whole), or the previous run measured along roads (or to service
         centres) that are neither given nor recorded.
 
     Examples
@@ -288,12 +296,18 @@ def update(
     pg_comm = pg["community_code"].astype(str).to_numpy()
     pg_metric = pg.geometry.to_crs(metric).to_numpy()
 
-    match = _match(prep, pb, pb_geom, building_id)
+    match, by_id = _match(prep, pb, pb_geom, building_id)
     same_comm = match >= 0
     same_comm[same_comm] = pb_comm[match[same_comm]] == b_comm[same_comm]
-    match = np.where(same_comm, match, -1)
     matched_prev = np.zeros(len(pb), dtype=bool)
-    matched_prev[match[match >= 0]] = True
+    matched_prev[match[same_comm]] = True
+    # (before any work: a layer of the new buildings only, or one shifted as a whole, would rewrite the plan)
+    id_of_code = {code: cid for cid, code in comm_code_of_id.items()}
+    check_new_layer(
+        match, pb_hh, pb_geom, prep.building_geoms, label=(labels or {}).get("buildings", "buildings"), building_id=building_id if by_id else None,
+        removed=~matched_prev, community_of_previous=np.array([id_of_code.get(c, c) for c in pb_comm.tolist()], dtype=object), allow_removal=allow_removal,
+    )
+    match = np.where(same_comm, match, -1)
     geom_changed = np.zeros(n, dtype=bool)
     hh_changed = np.zeros(n, dtype=bool)
     m = np.flatnonzero(match >= 0)
@@ -465,23 +479,23 @@ def update(
 
 
 # -- matching and placement ------------------------------------------------------------------------------
-def _match(prep, pb: gpd.GeoDataFrame, pb_geom: np.ndarray, building_id: str | None) -> np.ndarray:
-    """Index of the previous building matched to each new building, -1 when none."""
+def _match(prep, pb: gpd.GeoDataFrame, pb_geom: np.ndarray, building_id: str | None) -> tuple[np.ndarray, bool]:
+    """Index of the previous building matched to each new building, -1 when none; and whether by ``building_id``."""
     n = len(prep.buildings)
     match = np.full(n, -1, dtype=np.int64)
     if n == 0 or len(pb) == 0:
-        return match
+        return match, False
     if building_id and building_id in prep.buildings.columns:
         column = building_id if building_id in pb.columns and f"input_{building_id}" not in pb.columns else f"input_{building_id}"
         if column in pb.columns:
             lookup = {str(v): j for j, v in enumerate(pb[column].astype(str).to_numpy())}
             match[:] = [lookup.get(str(v), -1) for v in prep.buildings[building_id].astype(str).to_numpy()]
-            return match
+            return match, True
     # by footprint overlap (IoU), or by position for points; mutual best pairs only
     tree = shapely.STRtree(pb_geom)
     new_idx, old_idx = tree.query(prep.building_geoms, predicate="intersects")
     if len(new_idx) == 0:
-        return match
+        return match, False
     a, b = prep.building_geoms[new_idx], pb_geom[old_idx]
     polygonal = np.isin(shapely.get_type_id(a), (3, 6)) & np.isin(shapely.get_type_id(b), (3, 6))
     inter = np.where(polygonal, shapely.area(shapely.intersection(a, b)), 0.0)
@@ -496,7 +510,7 @@ def _match(prep, pb: gpd.GeoDataFrame, pb_geom: np.ndarray, building_id: str | N
         if not taken_new[i] and not taken_old[j]:
             match[i] = j
             taken_new[i] = taken_old[j] = True
-    return match
+    return match, False
 
 
 def _place(geoms, comm, current, pg, pg_codes, pg_comm, pg_metric, metric, folder) -> np.ndarray:
