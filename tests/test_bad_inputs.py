@@ -728,7 +728,7 @@ def test_real_process_prints_one_line_and_no_traceback(base: Base, tmp_path: Pat
     assert plain.returncode == 2
     assert plain.stdout == ""
     assert plain.stderr.splitlines() == [
-        "Error: b.gpkg: row 5: households 'hh_est' is negative — fix: use 0 or more",
+        "Error: b.gpkg: row 5 (bldg_id tpe-004446): households 'hh_est' is negative — fix: use 0 or more",
     ]
     verbose = subprocess.run([*command[:3], "-v", *command[3:]], capture_output=True, text=True, env=env, cwd=REPO, check=False)
     assert verbose.returncode == 2 and "Traceback" in verbose.stderr

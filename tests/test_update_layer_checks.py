@@ -118,3 +118,24 @@ def test_edits_name_a_removed_building_and_an_id_for_what_they_are(plan, tmp_pat
     assert result.exit_code == 2, result.output
     assert f"line 2: building {first['building_code']} is no longer in the plan (an update removed it" in result.output
     assert f"line 3: {second['building_id']} is a building_id, not a building code — fix: use its building_code, {second['building_code']}" in result.output
+
+
+def test_an_update_does_not_repeat_the_repairs_of_the_plans_own_communities(tmp_path, caplog):
+    """shanghai_bund's SHA-B037 becomes invalid once the plan's WGS 84 copy is taken to metres again: the partition
+    said it was repaired, and an update keeps the note in its report without warning about it each time."""
+    from .conftest import SHARED
+
+    folder = SHARED / "shanghai_bund"
+    if not folder.exists():
+        pytest.skip(f"{folder} is not present")
+    communities = gpd.read_file(folder / "communities.gpkg", layer="communities")
+    buildings = gpd.read_file(folder / "buildings.gpkg", layer="buildings")
+    mine = communities[communities["community_id"] == "SHA-B037"]
+    layer = buildings[buildings["community_id"] == "SHA-B037"]
+    plan = gridgeo.partition(mine, layer, **OPTIONS).to_files(tmp_path / "v1")
+    caplog.clear()  # (the partition's own warnings)
+    with caplog.at_level("WARNING"):
+        updated = update(plan, layer.iloc[1:])
+    said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert not [m for m in said if "make_valid" in m or "sliver" in m], said
+    assert any("make_valid" in note for note in updated.report["notes"])

@@ -34,6 +34,24 @@ def test_missing_crs_names_both_layers():
     assert "c.shp" in text and "b.shp" in text and ".prj" in text
 
 
+def test_a_missing_crs_is_listed_with_the_other_problems_of_the_layer():
+    """Every problem at once: a layer without CRS and with bad counts and ids gets one message naming them all."""
+    c, b = _layers(households=[60, None, -3, 60, 60, 60])
+    b.loc[4, "bid"] = "b3"
+    b = b.set_crs(None, allow_override=True)
+    with pytest.raises(InputError) as info:
+        gridgeo.partition(c, b, households="hh", building_id="bid", labels={"buildings": "b.gpkg"})
+    text = [str(p) for p in info.value.problems]
+    assert len(text) == 4 and text[0].startswith("b.gpkg: has no coordinate reference system")
+    assert "set the layer's CRS" in text[0] and ".prj" not in text[0]  # (a GeoPackage has no .prj)
+    assert "b.gpkg: rows 4, 5: duplicate bid values ('b3')" in text[1]
+    assert text[2].startswith("b.gpkg: row 2 (bid b1): households 'hh' is missing")
+    assert text[3].startswith("b.gpkg: row 3 (bid b2): households 'hh' is negative")
+    # without other problems the error is still the CRS one alone
+    with pytest.raises(CRSError):
+        gridgeo.partition(c, _layers()[1].set_crs(None, allow_override=True), households="hh")
+
+
 def test_projected_coordinates_labelled_wgs84_are_caught():
     c, b = _layers()
     c = c.set_crs(4326, allow_override=True)

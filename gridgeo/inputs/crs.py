@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import geopandas as gpd
 import numpy as np
@@ -40,21 +41,27 @@ def require_crs(frame: gpd.GeoDataFrame, source: str) -> CRS:
     4326
     """
     if frame.crs is None:
-        raise CRSError(Problem(source, "has no coordinate reference system (no .prj file or CRS metadata)", _missing_crs_fix(source)))
+        raise CRSError(Problem(source, *_missing_crs(source)))
     return CRS.from_user_input(frame.crs)
 
 
-def _missing_crs_fix(source: str) -> str:
-    """How to give a layer named ``source`` its CRS: a Shapefile lacks its .prj, any other file its CRS metadata.
+def _missing_crs(source: str) -> tuple[str, str]:
+    """What is missing and how to give a layer named ``source`` its CRS: a Shapefile lacks its .prj, another file its
+    CRS metadata, a layer given in Python its ``crs``.
 
-    >>> _missing_crs_fix("roads.shp").startswith("add a .prj")
+    >>> _missing_crs("roads.shp")[1].startswith("add a .prj")
     True
-    >>> _missing_crs_fix("new.gpkg:buildings").startswith("set the layer's CRS")
-    True
+    >>> _missing_crs("new.gpkg:buildings")
+    ('has no coordinate reference system (no CRS metadata)', "set the layer's CRS and save it again (QGIS: Layer ▸ Set CRS of Layer, then Export ▸ Save Features As… with that CRS)")
+    >>> _missing_crs("buildings")[1]
+    "set the GeoDataFrame's CRS (gdf.set_crs(...)) or read it from a file that records one"
     """
-    if any(part in source.lower() for part in (".shp", ".zip", ".dbf")):
-        return "add a .prj (e.g. save the layer from QGIS with its CRS set) or convert the file to GeoPackage with its CRS"
-    return "set the layer's CRS and save it again (QGIS: Layer ▸ Set CRS of Layer, then Export ▸ Save Features As… with that CRS)"
+    name = source.lower()
+    if any(part in name for part in (".shp", ".zip", ".dbf")):
+        return "has no coordinate reference system (no .prj file)", "add a .prj (e.g. save the layer from QGIS with its CRS set) or convert the file to GeoPackage with its CRS"
+    if re.search(r"\.[a-z0-9]{2,8}(:|$)", name):  # (a file, FILE or FILE:LAYER)
+        return "has no coordinate reference system (no CRS metadata)", "set the layer's CRS and save it again (QGIS: Layer ▸ Set CRS of Layer, then Export ▸ Save Features As… with that CRS)"
+    return "has no coordinate reference system", "set the GeoDataFrame's CRS (gdf.set_crs(...)) or read it from a file that records one"
 
 
 def check_coordinates_fit_crs(frame: gpd.GeoDataFrame, source: str) -> Problem | None:

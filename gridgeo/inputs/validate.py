@@ -124,17 +124,19 @@ def prepare_inputs(
             require_crs(frame, label)
         except CRSError as exc:
             crs_problems.problems.extend(exc.problems)
-    crs_problems.raise_if_any(CRSError)
-    swapped = _swapped_layers(communities, buildings, c_label, b_label)
-    if swapped is not None:
-        raise InputError(swapped)  # every other problem (duplicate "community" ids, …) would follow from it
+    # (a CRS problem is raised together with the problems of ids, households and geometry types found below)
+    if not crs_problems:
+        swapped = _swapped_layers(communities, buildings, c_label, b_label)
+        if swapped is not None:
+            raise InputError(swapped)  # every other problem (duplicate "community" ids, …) would follow from it
     communities = _drop_m_values(communities, c_label, notes)
     buildings = _drop_m_values(buildings, b_label, notes)
 
-    input_crs = CRS.from_user_input(communities.crs)
-    if CRS.from_user_input(buildings.crs) != input_crs:
-        notes.append(f"{b_label} reprojected from {CRS.from_user_input(buildings.crs).name} to {input_crs.name}")
-        logger.info(notes[-1])
+    if not crs_problems:
+        input_crs = CRS.from_user_input(communities.crs)
+        if CRS.from_user_input(buildings.crs) != input_crs:
+            notes.append(f"{b_label} reprojected from {CRS.from_user_input(buildings.crs).name} to {input_crs.name}")
+            logger.info(notes[-1])
 
     # -- ids ------------------------------------------------------------------------------
     if community_id is None and "community_id" in communities.columns:
@@ -212,21 +214,24 @@ def prepare_inputs(
             fractional = np.isfinite(values) & (values >= 0) & (values != np.round(values))
             infinite = ~missing & ~text & ~np.isfinite(values)
             if missing.any():
-                problems.add(b_label, f"{describe_rows(np.flatnonzero(missing) + 1)}: households '{households}' is missing", "fill in a count (0 for non-residential buildings)")
+                problems.add(b_label, f"{rows_and_ids(np.flatnonzero(missing), names, building_id)}: households '{households}' is missing", "fill in a count (0 for non-residential buildings)")
             if text.any():
                 shown = ", ".join(repr(v) for v in raw[text].astype(str).unique()[:5])
-                problems.add(b_label, f"{describe_rows(np.flatnonzero(text) + 1)}: households '{households}' is not a number ({shown})", "use whole numbers")
+                problems.add(b_label, f"{rows_and_ids(np.flatnonzero(text), names, building_id)}: households '{households}' is not a number ({shown})", "use whole numbers")
             if negative.any():
-                problems.add(b_label, f"{describe_rows(np.flatnonzero(negative) + 1)}: households '{households}' is negative", "use 0 or more")
+                problems.add(b_label, f"{rows_and_ids(np.flatnonzero(negative), names, building_id)}: households '{households}' is negative", "use 0 or more")
             if fractional.any():
-                problems.add(b_label, f"{describe_rows(np.flatnonzero(fractional) + 1)}: households '{households}' is not a whole number", "round the counts")
+                problems.add(b_label, f"{rows_and_ids(np.flatnonzero(fractional), names, building_id)}: households '{households}' is not a whole number", "round the counts")
             if infinite.any():
-                problems.add(b_label, f"{describe_rows(np.flatnonzero(infinite) + 1)}: households '{households}' is infinite", "use whole numbers")
+                problems.add(b_label, f"{rows_and_ids(np.flatnonzero(infinite), names, building_id)}: households '{households}' is infinite", "use whole numbers")
             hh_values = np.where(np.isfinite(values), values, 0).astype(np.int64)
     if community_households is not None and community_households not in communities.columns:
         _no_column(problems, c_label, communities, community_households)
     elif community_households is not None:
         _check_register_totals(problems, c_label, communities[community_households], community_households)
+    if crs_problems and not problems:
+        crs_problems.raise_if_any(CRSError)
+    problems.problems[:0] = crs_problems.problems
     problems.raise_if_any()
     _warn_duplicate_geometries(b_geoms, b_empty, b_label, notes, which=which)
 
@@ -454,6 +459,29 @@ def name_rows(rows, names: np.ndarray | None = None, column: str | None = None, 
     shown = [str(v) for v in np.asarray(names)[rows]]
     more = f" (and {len(shown) - limit} more)" if len(shown) > limit else ""
     return f"{column} {', '.join(shown[:limit])}{more}"
+
+
+def rows_and_ids(rows, names: np.ndarray | None = None, column: str | None = None, limit: int = 10) -> str:
+    """Name rows of a layer (0-based positions) by row number, and by their id column too when one is given.
+
+    A row number counts the layer's features in order (from 1); a GeoPackage's feature ids may skip numbers where
+    features were deleted, so an error names the ids as well, which a user can search for.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rows_and_ids([4])
+    'row 5'
+    >>> rows_and_ids(np.array([0, 2]), np.array(["a", "b", "c"]), "bldg_id")
+    'rows 1, 3 (bldg_id a, c)'
+    """
+    rows = np.asarray(rows, dtype=np.int64)
+    if names is None or column is None:
+        return describe_rows(rows + 1, limit)
+    word = "row" if len(rows) == 1 else "rows"
+    ids = ", ".join(str(v) for v in np.asarray(names)[rows[:limit]])
+    more = f" (and {len(rows) - limit} more)" if len(rows) > limit else ""
+    return f"{word} {', '.join(str(r + 1) for r in rows[:limit])} ({column} {ids}){more}"
 
 
 def _warn_duplicate_geometries(geoms: np.ndarray, empty: np.ndarray, label: str, notes: list[str], *, which=name_rows) -> None:

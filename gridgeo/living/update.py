@@ -109,6 +109,7 @@ that changed unit.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 from pathlib import Path
@@ -264,18 +265,19 @@ def update(
         barriers = [barriers]
     building_id = params.get("building_id")
     _require_columns(buildings, params, register=keeper is not None, label=(labels or {}).get("buildings", "buildings"))
-    prep = prepare_inputs(
-        prev.communities,
-        buildings if keeper is None else keeper.buildings,
-        households=params.get("households") if keeper is None else REGISTER_COUNT,
-        community_id="community_id",
-        building_id=building_id,
-        community_households=params.get("community_households"),
-        barriers=list(barriers) if barriers else None,
-        labels=labels,
-        default_storeys=float(params.get("default_storeys", 3.0)),
-        dwelling_m2=float(params.get("dwelling_m2", 90.0)),
-    )
+    with _said_before(labels):
+        prep = prepare_inputs(
+            prev.communities,
+            buildings if keeper is None else keeper.buildings,
+            households=params.get("households") if keeper is None else REGISTER_COUNT,
+            community_id="community_id",
+            building_id=building_id,
+            community_households=params.get("community_households"),
+            barriers=list(barriers) if barriers else None,
+            labels=labels,
+            default_storeys=float(params.get("default_storeys", 3.0)),
+            dwelling_m2=float(params.get("dwelling_m2", 90.0)),
+        )
     if keeper is not None:
         prep.buildings, prep.unassigned = prep.buildings.drop(columns=REGISTER_COUNT), prep.unassigned.drop(columns=REGISTER_COUNT)
         prep.notes.extend(keeper.matched.notes)
@@ -476,6 +478,31 @@ def update(
         if problems:
             raise AuditError("the updated plan does not match the input: " + "; ".join(problems))
     return result
+
+
+class _SaidBefore(logging.Filter):
+    """Drops the warnings about repairs of the plan's own communities layer (``make_valid``, slivers): the
+    partition that wrote the plan said them, and every later update would say them again (they stay in the notes)."""
+
+    def __init__(self, label: str):
+        super().__init__()
+        self.prefix = f"{label}: "
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not (message.startswith(self.prefix) and ("with make_valid" in message or "sliver part" in message))
+
+
+@contextlib.contextmanager
+def _said_before(labels: dict | None):
+    """:class:`_SaidBefore` on the input checks' logger for the duration of the block."""
+    target = logging.getLogger("gridgeo.inputs.validate")
+    quiet = _SaidBefore((labels or {}).get("communities", "communities"))
+    target.addFilter(quiet)
+    try:
+        yield
+    finally:
+        target.removeFilter(quiet)
 
 
 # -- matching and placement ------------------------------------------------------------------------------
