@@ -267,17 +267,23 @@ def test_a_shapefile_cut_column_name_is_named_with_the_name_the_file_holds(tmp_p
     assert "has no column 'households' — fix: use one of: building_i," in unrelated.output
 
 
-def test_an_update_layer_saved_as_a_shapefile_is_told_the_name_does_not_fit(plan, tmp_path):
-    """The plan reads `building_id`, which a Shapefile cannot hold: renaming is no fix, a GeoPackage is; nothing written."""
+def test_an_update_layer_saved_as_a_shapefile_reads_the_cut_id_column(plan, tmp_path):
+    """The plan reads `building_id`, which a Shapefile stores as `building_i` (its own 10-character rule): the update
+    reads the ids from there, says so, and matches every building; another name is still refused with the columns."""
     buildings = gpd.read_file(DATA / "monaco_buildings.gpkg", layer="buildings")
     _as_shapefile(buildings, tmp_path / "buildings-2027.shp")
-    result = CliRunner().invoke(main, ["update", str(plan), "--buildings", str(tmp_path / "buildings-2027.shp"), "-o", str(tmp_path / "out-2027"), "--no-map", "--no-report"])
-    _user_error(
-        result,
-        "buildings-2027.shp: has no column 'building_id', from which the previous plan read its building ids",
-        "a Shapefile cuts field names to 10 characters ('building_i'), so give the new layer as a GeoPackage",
-    )
-    assert not (tmp_path / "out-2027").exists()
+    out = tmp_path / "out-2027"
+    result = CliRunner().invoke(main, ["update", str(plan), "--buildings", str(tmp_path / "buildings-2027.shp"), "-o", str(out), "--no-map", "--no-report", "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    assert "buildings-2027.shp: the plan's building_id read from 'building_i' (a Shapefile cuts field names to 10 characters)" in result.output
+    assert "buildings: 0 added, 0 removed;" in result.output  # (every building matched by its id)
+    written = gpd.read_file(out / "partition.gpkg", layer="buildings")
+    assert sorted(written["building_id"]) == sorted(buildings["building_id"])
+    renamed = buildings.rename(columns={"building_id": "bid"})
+    _as_shapefile(renamed, tmp_path / "other.shp")
+    result = CliRunner().invoke(main, ["update", str(plan), "--buildings", str(tmp_path / "other.shp"), "-o", str(tmp_path / "never"), "--no-map", "--no-report"])
+    _user_error(result, "other.shp: has no column 'building_id', from which the previous plan read its building ids", "rename yours to 'building_i' (a Shapefile cuts 'building_id' to 10 characters)")
+    assert not (tmp_path / "never").exists()
 
 
 # -- edits, folders and export -------------------------------------------------------------------------------

@@ -252,6 +252,7 @@ def update(
     """
     run = read_previous(previous, fix="update a folder written by gridgeo partition, update or apply-edits")
     require_register(run, register, "update")
+    buildings, cut_notes = _uncut_columns(buildings, run.params, register=register is not None, label=(labels or {}).get("buildings", "buildings"))
     keeper = None  # a register plan: the new register's counts, and its units re-cut keeping households (gridgeo.living.unitkeep)
     if register is not None:
         keeper = register_for_update(
@@ -278,6 +279,7 @@ def update(
             default_storeys=float(params.get("default_storeys", 3.0)),
             dwelling_m2=float(params.get("dwelling_m2", 90.0)),
         )
+    prep.notes[:0] = cut_notes
     if keeper is not None:
         prep.buildings, prep.unassigned = prep.buildings.drop(columns=REGISTER_COUNT), prep.unassigned.drop(columns=REGISTER_COUNT)
         prep.notes.extend(keeper.matched.notes)
@@ -661,6 +663,32 @@ def _add_compounds(ctx: _Context, areas: AreaGroups, compound_of: np.ndarray, si
         ctx.barriers = outlines if ctx.barriers is None else np.concatenate([ctx.barriers, outlines])
 
 
+def _uncut_columns(buildings: gpd.GeoDataFrame, params: dict, *, register: bool, label: str) -> tuple[gpd.GeoDataFrame, list[str]]:
+    """The new layer with the plan's column names where a Shapefile cut them to 10 characters, and a note for each.
+
+    A plan that read ``building_id`` finds ``building_i`` in a Shapefile: the cut is the Shapefile's own rule, so the
+    column is read under its full name (the layer given is not changed: a renamed copy is returned).
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> layer = gpd.GeoDataFrame({"building_i": ["a"], "hh": [3]}, geometry=[shapely.box(0, 0, 1, 1)], crs=32651)
+    >>> renamed, notes = _uncut_columns(layer, {"building_id": "building_id", "households": "hh"}, register=False, label="b.shp")
+    >>> list(renamed.columns), notes
+    (['building_id', 'hh', 'geometry'], ["b.shp: the plan's building_id read from 'building_i' (a Shapefile cuts field names to 10 characters)"])
+    """
+    renames, notes = {}, []
+    for column in (params.get("households") if not register else None, params.get("building_id")):
+        if not column or column in buildings.columns or len(column) <= SHAPEFILE_FIELD_LENGTH:
+            continue
+        cut = column[:SHAPEFILE_FIELD_LENGTH]
+        if cut in buildings.columns and cut not in renames:
+            renames[cut] = column
+            notes.append(f"{label}: the plan's {column} read from '{cut}' (a Shapefile cuts field names to {SHAPEFILE_FIELD_LENGTH} characters)")
+            logger.warning(notes[-1])
+    return (buildings.rename(columns=renames) if renames else buildings), notes
+
+
 def _require_columns(buildings: gpd.GeoDataFrame, params: dict, *, register: bool, label: str) -> None:
     """The new layer carries the columns the previous run read: its households (unless a register gives them) and ids.
 
@@ -671,12 +699,13 @@ def _require_columns(buildings: gpd.GeoDataFrame, params: dict, *, register: boo
     columns = ", ".join(str(c) for c in buildings.columns if c != buildings.geometry.name)
     for what, column in wanted:
         if column and column not in buildings.columns:
-            fix = f"give the new layer that column (rename yours to '{column}'); its columns: {columns}"
+            # (a Shapefile's name cut to 10 characters is read as the column already, _uncut_columns)
+            name = f"'{column}'"
+            if len(column) > SHAPEFILE_FIELD_LENGTH and ".shp" in label.lower():
+                name = f"'{column[:SHAPEFILE_FIELD_LENGTH]}' (a Shapefile cuts '{column}' to {SHAPEFILE_FIELD_LENGTH} characters)"
+            fix = f"give the new layer that column (rename yours to {name}); its columns: {columns}"
             meant = meant_column(column, [c for c in buildings.columns if c != buildings.geometry.name])
-            if meant is not None and meant[0] == column[:SHAPEFILE_FIELD_LENGTH]:
-                # a Shapefile cannot hold the name at all: renaming it there is no fix
-                fix = f"{meant[1]} ('{meant[0]}'), so give the new layer as a GeoPackage (or GeoJSON) with the column '{column}'; its columns: {columns}"
-            elif meant is not None:
-                fix = f"give the new layer that column (rename yours to '{column}': '{meant[0]}' is {meant[1]}); its columns: {columns}"
+            if meant is not None:
+                fix = f"give the new layer that column (rename yours to {name}: '{meant[0]}' is {meant[1]}); its columns: {columns}"
             problems.add(label, f"has no column '{column}', from which the previous plan read its {what}", fix)
     problems.raise_if_any()
