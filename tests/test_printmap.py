@@ -429,3 +429,26 @@ def test_no_detail_page_where_labels_have_room(sample):
     assert _overlaps(_label_extents(fig)) == 0
     assert print_figure(result, "004", date=DATE, detail=1) is None
     assert not any(p.get_gid() == "detail-frame" for p in fig.axes[1].patches)
+
+
+def test_update_and_apply_edits_draw_the_notices_again_as_the_plan_did(run_dir, tmp_path):
+    """A plan written with --print keeps its notices through apply-edits and update (its config.toml says so), drawn
+    for the new grids with the plan's attribution; --no-print leaves them out and says so in the next config."""
+    plan = gridgeo.read_outputs(run_dir)
+    buildings = plan.buildings
+    code, grid = buildings["building_code"].iloc[0], buildings["grid_code"].iloc[0]
+    (tmp_path / "edits.csv").write_text(f"building_code,grid_code,action\n,{grid},lock\n", encoding="utf-8")
+    edited = tmp_path / "edited"
+    result = CliRunner().invoke(main, ["apply-edits", str(run_dir), str(tmp_path / "edits.csv"), "-o", str(edited), "--no-map", "--no-report", "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    assert f"print: {edited / 'print'}" in result.output
+    pages = sorted(p.name for p in (edited / "print").iterdir())
+    assert pages == sorted(p.name for p in (run_dir / "print").iterdir()) and pages  # one PNG and PDF per community, as before
+    assert 'print = true' in (edited / "config.toml").read_text(encoding="utf-8")
+    assert ATTRIBUTION in (edited / "config.toml").read_text(encoding="utf-8")
+    layer = DATA / "taipei_small_buildings.gpkg"
+    updated = tmp_path / "updated"
+    result = CliRunner().invoke(main, ["update", str(edited), "--buildings", str(layer), "-o", str(updated), "--no-map", "--no-report", "--no-print", "--lang", "en"])
+    assert result.exit_code == 0, result.output
+    assert not (updated / "print").exists() and "print = false" in (updated / "config.toml").read_text(encoding="utf-8")
+    assert code in set(gridgeo.read_outputs(updated).buildings["building_code"])

@@ -39,6 +39,7 @@ from .steps import (
 @click.option("--format", "formats", multiple=True, metavar="FMT", help="Extra exports: shp, csv, xlsx (default: the previous run's; --format '' for none).")
 @click.option("--map/--no-map", "make_map", default=True, show_default=True, help="Write map.html.")
 @click.option("--report/--no-report", "make_report", default=True, show_default=True, help="Write report.html.")
+@click.option("--print/--no-print", "make_print", default=None, help="Write the printable notices (print/), as the previous run did unless given.")
 @click.option("--lang", type=click.Choice(LANGS), default=None, help="Language of the map and report (default: the previous run's) and of the messages (default: the locale's).")
 @click.option(
     "--kept-cell-bound/--no-kept-cell-bound", default=True, show_default=True,
@@ -56,7 +57,7 @@ from .steps import (
 @click.option("--overwrite", is_flag=True, help="Replace OUTDIR if it exists.")
 @register_options
 @_handle_errors
-def update_command(previous, buildings, output, barriers, roads, service_centres, encoding, formats, make_map, make_report, lang, kept_cell_bound, kept_cell_candidate, allow_removal, workers, overwrite, register_opts=None):
+def update_command(previous, buildings, output, barriers, roads, service_centres, encoding, formats, make_map, make_report, make_print, lang, kept_cell_bound, kept_cell_candidate, allow_removal, workers, overwrite, register_opts=None):
     """Update the plan in PREVIOUS_OUTDIR for a new building layer, writing OUTDIR.
 
     Unchanged grids keep their polygons and codes; only grids whose buildings or
@@ -107,14 +108,15 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
     if road_specs or service_centres:
         _record_service_sources(result, road_specs, service_centres, result.report["parameters"].get("centre_id"), result.report["parameters"].get("centre_name"))
     lang = lang or saved.get("lang", "zh")
+    make_print = bool(saved.get("print")) if make_print is None else make_print  # (the notices of the previous run, redrawn)
     writers = _writers(
         chosen, make_map=make_map, make_report=make_report, lang=lang, basemap=saved.get("basemap", "osm") if os.environ.get("TIANDITU_KEY") or saved.get("basemap") != "tianditu" else "osm",
         tianditu_key=os.environ.get("TIANDITU_KEY"), barriers=_lines_layer(barrier_frames, result.grids.crs) if barrier_frames else None, shp_encoding=saved.get("shp_encoding") or encoding or "utf-8",
-        personal=personal, unit_head=register_opts.get("unit_head"),
+        personal=personal, unit_head=register_opts.get("unit_head"), make_print=make_print, print_attribution=saved.get("print_attribution"),
     )
     carried = _carried_config(
         saved, output, lang=lang, buildings=_absolute(buildings), barriers=[_absolute(spec) for spec in barriers], roads=roads, service_centres=service_centres,
-        formats=chosen, **register_config,
+        formats=chosen, print=make_print, **register_config,
     )
     write_outputs(result, output, overwrite=overwrite, writers=writers, extra={"config.toml": carried})
     c = result.changes
@@ -129,11 +131,11 @@ def update_command(previous, buildings, output, barriers, roads, service_centres
         ))
         if "households_kept_in_unit" in c:
             click.echo(_units_summary(c))
-        _echo_plan_quality(result, output, make_map)
+        _echo_plan_quality(result, output, make_map, make_print)
 
 
-def _echo_plan_quality(result, output, make_map: bool) -> None:
-    """The written plan's flagged grids and defects (as ``partition`` reports them), and where its map is."""
+def _echo_plan_quality(result, output, make_map: bool, make_print: bool = False) -> None:
+    """The written plan's flagged grids and defects (as ``partition`` reports them), and where its map and notices are."""
     s = result.report["summary"]
     q = {"grids": s["n_grids"], "communities": s["n_communities"], "excused": s["n_excused"], "defects": s["n_defects"],
          "proven": s.get("n_defects_proven_infeasible", 0)}
@@ -143,6 +145,8 @@ def _echo_plan_quality(result, output, make_map: bool) -> None:
     ))
     if make_map:
         click.echo(say("wrote_map", _lang(), path=Path(output) / "map.html"))
+    if make_print:
+        click.echo(say("wrote_print", _lang(), path=Path(output) / "print"))
 
 
 def _update_register_outputs(result, frame, opts: dict) -> tuple:
@@ -185,12 +189,13 @@ def _units_summary(changes: dict) -> str:
 @click.option("--format", "formats", multiple=True, metavar="FMT", help="Extra exports: shp, csv, xlsx (default: the previous run's; --format '' for none).")
 @click.option("--map/--no-map", "make_map", default=True, show_default=True, help="Write map.html.")
 @click.option("--report/--no-report", "make_report", default=True, show_default=True, help="Write report.html.")
+@click.option("--print/--no-print", "make_print", default=None, help="Write the printable notices (print/), as the previous run did unless given.")
 @click.option("--lang", type=click.Choice(LANGS), default=None, help="Language of the map and report (default: the run's) and of the messages (default: the locale's).")
 @click.option("--roads", multiple=True, metavar="FILE", help="Roads for the walking tours and walks (default: the ones the plan recorded).")
 @click.option("--service-centres", metavar="FILE", help="Service centres for the walks (default: the plan's).")
 @click.option("--overwrite", is_flag=True, help="Replace NEW if it exists.")
 @_handle_errors
-def apply_edits_command(previous, edits, output, formats, make_map, make_report, lang, roads, service_centres, overwrite):
+def apply_edits_command(previous, edits, output, formats, make_map, make_report, make_print, lang, roads, service_centres, overwrite):
     """Apply a planner's edits in EDITS.csv to the plan in OUTDIR, writing NEW.
 
     EDITS.csv has the header building_code,grid_code[,action]: a row moves (pins)
@@ -214,11 +219,13 @@ def apply_edits_command(previous, edits, output, formats, make_map, make_report,
     if road_specs or service_centres:
         _record_service_sources(result, road_specs, service_centres, result.report["parameters"].get("centre_id"), result.report["parameters"].get("centre_name"))
     lang = lang or saved.get("lang", "zh")
+    make_print = bool(saved.get("print")) if make_print is None else make_print  # (the notices of the plan, redrawn)
     writers = _writers(
         chosen, make_map=make_map, make_report=make_report, lang=lang, basemap="osm" if saved.get("basemap") == "tianditu" and not os.environ.get("TIANDITU_KEY") else saved.get("basemap", "osm"),
         tianditu_key=os.environ.get("TIANDITU_KEY"), barriers=None, shp_encoding=saved.get("shp_encoding") or "utf-8",
+        make_print=make_print, print_attribution=saved.get("print_attribution"),
     )
-    carried = _carried_config(saved, output, lang=lang, roads=roads, service_centres=service_centres, formats=chosen)
+    carried = _carried_config(saved, output, lang=lang, roads=roads, service_centres=service_centres, formats=chosen, print=make_print)
     write_outputs(result, output, overwrite=overwrite, writers=writers, extra={"config.toml": carried})
     record = result.edits
     if logger.getEffectiveLevel() <= logging.WARNING:
@@ -236,4 +243,4 @@ def apply_edits_command(previous, edits, output, formats, make_map, make_report,
             click.echo(say("kept", words, text=line))
         if "households_kept_in_unit" in result.changes:
             click.echo(_units_summary(result.changes))
-        _echo_plan_quality(result, output, make_map)
+        _echo_plan_quality(result, output, make_map, make_print)

@@ -456,8 +456,43 @@ def _lonlat_pieces(geoms: np.ndarray, crs, precision: int) -> tuple[np.ndarray, 
         rounded = shapely.transform(geoms, lambda xy: np.round(xy, precision))
     # RFC 7946: exterior rings counter-clockwise
     polygonal = np.isin(shapely.get_type_id(geoms), (_POLYGON, _MULTIPOLYGON))
+    _mend_rounded(rounded, polygonal, precision)
     rounded[polygonal] = shapely.orient_polygons(rounded[polygonal], exterior_cw=False)
     return _geometry_pieces(rounded, precision)
+
+
+def _mend_rounded(rounded: np.ndarray, polygonal: np.ndarray, precision: int) -> None:
+    """Polygons that rounding made invalid, made valid again in place (same type, no area lost).
+
+    Two vertices closer than the rounding (a spike a few millimetres wide, pieces that nearly touch) fall on one
+    point: the ring touches or crosses itself, and GIS tools refuse the feature.  Its valid form by structure,
+    without the collapsed spikes, is kept when it is of the same type (a polygon stays a polygon; a multi-polygon's
+    parts stay its parts) and its area is the same to a square centimetre; its coordinates are rounded again.
+
+    Examples
+    --------
+    A square with a spike 4 millimetres wide (in degrees: 4e-8), which rounding to 7 decimals folds onto itself:
+
+    >>> spiked = shapely.Polygon([(0, 0), (1e-3, 0), (1e-3, 5e-4), (2e-3, 5e-4), (2e-3, 5.0004e-4 - 1e-12), (1e-3, 5.0004e-4), (1e-3, 1e-3), (0, 1e-3)])
+    >>> rounded = np.array([shapely.transform(spiked, lambda xy: np.round(xy, 7))], dtype=object)
+    >>> bool(shapely.is_valid(rounded[0]))
+    False
+    >>> _mend_rounded(rounded, np.array([True]), 7)
+    >>> bool(shapely.is_valid(rounded[0])), rounded[0].geom_type
+    (True, 'Polygon')
+    """
+    broken = np.flatnonzero(polygonal & ~shapely.is_valid(rounded))
+    if not len(broken):
+        return
+    mended = shapely.make_valid(rounded[broken], method="structure", keep_collapsed=False)
+    mended = shapely.transform(mended, lambda xy: np.round(xy, precision))
+    for i, geom in zip(broken.tolist(), mended):
+        kind = shapely.get_type_id(rounded[i])
+        if kind == _MULTIPOLYGON and shapely.get_type_id(geom) == _POLYGON:
+            geom = shapely.MultiPolygon([geom])
+        if shapely.get_type_id(geom) != kind or abs(float(shapely.area(geom)) - float(shapely.area(rounded[i]))) > 1e-12:
+            continue  # (in degrees, 1e-12 is about a square centimetre)
+        rounded[i] = geom
 
 
 #: single geometry type → its multi type, as uniform_geometry pairs them
