@@ -140,3 +140,18 @@ def test_xlsx_codes_are_text_and_reals_show_the_csv_decimals(result, tmp_path, l
             assert float(text) == cell.value and decimals <= shown, (column, text, cell.number_format)
             needed = max(needed, decimals)
     assert needed > 1  # the sample has values a one-decimal format would round (workload_index 0.875)
+
+
+@pytest.mark.parametrize("kind", ["csv", "xlsx"])
+def test_each_format_writes_its_own_files_only(result, tmp_path, kind):
+    """`--format csv` writes the CSVs (and their .csvt), `--format xlsx` the workbook; both together write all."""
+    from gridgeo.cli.steps import _writers
+
+    writers = _writers([kind], make_map=False, make_report=False, lang="en", basemap="osm", tianditu_key=None, barriers=None, shp_encoding="utf-8")
+    assert len(writers) == 1
+    writers[0](result, tmp_path)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    expected = {"csv": ["roster.csv", "roster.csvt", "units.csv", "units.csvt"], "xlsx": ["roster.xlsx"]}[kind]
+    assert names == expected
+    both = write_roster(result, tmp_path / "both", lang="en")
+    assert [p.name for p in both] == ["roster.csv", "units.csv", "roster.xlsx"]

@@ -313,10 +313,11 @@ def _writers(formats, *, make_map, make_report, lang, basemap, tianditu_key, bar
     if "csv" in formats or "xlsx" in formats:
         from ..governance.roster import write_roster
 
+        kinds = tuple(kind for kind in ("csv", "xlsx") if kind in formats)
         if personal is None:
-            writers.append(lambda result, folder: write_roster(result, folder, lang=lang))
+            writers.append(lambda result, folder: write_roster(result, folder, lang=lang, kinds=kinds))
         else:  # a register's personal columns: only here, with --personal
-            writers.append(lambda result, folder: write_roster(result, folder, lang=lang, personal=personal, unit_head=unit_head))
+            writers.append(lambda result, folder: write_roster(result, folder, lang=lang, personal=personal, unit_head=unit_head, kinds=kinds))
     # the map before the report: the writers are forked in this order, one per core (gridgeo.outputs.side_by_side),
     # and the map, the larger, then starts as soon as the GeoPackage is written
     if make_map:

@@ -245,9 +245,10 @@ def _unit_heads(households: pd.DataFrame, values: pd.Series) -> dict:
 
 
 def write_roster(
-    result, outdir: str | Path, *, lang: str = "zh", personal: pd.DataFrame | None = None, unit_head: str | None = None
+    result, outdir: str | Path, *, lang: str = "zh", personal: pd.DataFrame | None = None, unit_head: str | None = None,
+    kinds: tuple[str, ...] = ("csv", "xlsx"),
 ) -> list[Path]:
-    """Write ``roster.csv``, ``units.csv`` and ``roster.xlsx`` into ``outdir``.
+    """Write ``roster.csv``, ``units.csv`` and ``roster.xlsx`` into ``outdir`` (the CSVs and the workbook as ``kinds`` asks).
 
     Parameters
     ----------
@@ -267,6 +268,8 @@ def write_roster(
         A column of ``personal`` that fills the units' ``unit_head`` (联户长)
         (see :func:`unit_roster`); ``units.csv`` and the ``units`` sheet then
         begin with the notice row too.
+    kinds : tuple of {"csv", "xlsx"}
+        The forms written: the CSV files, the workbook, or both (``--format csv``, ``--format xlsx``).
 
     Returns
     -------
@@ -296,6 +299,9 @@ def write_roster(
     units = unit_roster(result, lang=lang, personal=personal, unit_head=unit_head)
     outdir = Path(outdir)
     outdir.mkdir(parents=True, exist_ok=True)
+    unknown = set(kinds) - {"csv", "xlsx"}
+    if unknown or not kinds:
+        raise ValueError(f"kinds: {sorted(unknown) or 'none'}; use csv and/or xlsx")
     paths = [outdir / "roster.csv", outdir / "units.csv", outdir / "roster.xlsx"]
     sheets = {"grids": grids, "units": units}
     notices = {}
@@ -307,14 +313,18 @@ def write_roster(
                 notices["units"] = PERSONAL_NOTICE[lang].format(columns=unit_head)
     elif personal is not None:
         raise InputError(Problem("roster", "personal columns were given for a run without a household register", "partition with a register first"))
-    for path, frame, notice in ((paths[0], grids, None), (paths[1], units, notices.get("units"))):
-        write_atomic(path, csv_bytes(frame, notice=notice))
-        if notice is None:
-            write_atomic(path.with_suffix(".csvt"), csvt_text(frame) + "\r\n")
-    write_atomic(paths[2], _xlsx_bytes(sheets, text_columns=_text_labels(lang) | _personal_labels(personal), notices=notices))
-    if personal is not None:
+    if "csv" in kinds:
+        for path, frame, notice in ((paths[0], grids, None), (paths[1], units, notices.get("units"))):
+            write_atomic(path, csv_bytes(frame, notice=notice))
+            if notice is None:
+                write_atomic(path.with_suffix(".csvt"), csvt_text(frame) + "\r\n")
+    if "xlsx" in kinds:
+        write_atomic(paths[2], _xlsx_bytes(sheets, text_columns=_text_labels(lang) | _personal_labels(personal), notices=notices))
+    if personal is not None and "csv" in kinds:
         paths.append(outdir / "household_roster.csv")
         write_atomic(paths[3], csv_bytes(sheets["households"], notice=notices["households"]))
+    paths = [path for path in paths if path.suffix != ".csv" or "csv" in kinds]
+    paths = [path for path in paths if path.suffix != ".xlsx" or "xlsx" in kinds]
     logger.info("wrote %s", ", ".join(str(p) for p in paths))
     return paths
 
