@@ -197,6 +197,12 @@ def test_barriers_through_the_command_line_and_map_rerender(tmp_path):
     result = CliRunner().invoke(main, ["map", str(out), "--barriers", f"{DATA / 'monaco_roads.gpkg'}:roads", "--lang", "zh"])
     assert result.exit_code == 0, result.output
     assert 'lang="zh' in (out / "map.html").read_text(encoding="utf-8")
+    # a Tianditu basemap without a key: the command's options in the fix, as partition says it; the map unchanged
+    before = (out / "map.html").read_bytes()
+    result = CliRunner(env={"TIANDITU_KEY": ""}).invoke(main, ["map", str(out), "--basemap", "tianditu", "--lang", "en"])
+    assert result.exit_code == 2, result.output
+    assert "--basemap tianditu: needs a Tianditu key — fix: pass --tianditu-key KEY (or set TIANDITU_KEY), or use --basemap osm" in result.output
+    assert "tianditu_key=" not in result.output and (out / "map.html").read_bytes() == before
 
 
 def test_saved_config_uses_absolute_paths(run_dir):

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import click
 
+from ..errors import InputError, Problem
 from ..messages import count, say
 from .group import main
 from .options import BASEMAPS, LANGS, _check_database, _handle_errors, _lang, logger
@@ -63,6 +64,8 @@ def map_command(outdir, lang, basemap, tianditu_key, barriers, review, workers):
     saved = _saved_config(outdir)
     lang = lang or saved.get("lang", "zh")
     basemap = basemap or saved.get("basemap", "osm")
+    if basemap == "tianditu" and not (tianditu_key or "").strip():  # (the library's message names its arguments)
+        raise InputError(Problem("--basemap tianditu", "needs a Tianditu key", "pass --tianditu-key KEY (or set TIANDITU_KEY), or use --basemap osm"))
     barriers = barriers or tuple(saved.get("barriers", ()))
     centres = None
     if saved.get("service_centres"):  # the run's service centres, drawn again
