@@ -23,7 +23,7 @@ import shapely
 import gridgeo
 from gridgeo.inputs.crs import WGS84
 from gridgeo.outputs.export import uniform_geometry, write_geojson
-from gridgeo.outputs.geojson import distinct_geometries, geometry_texts, lonlat_texts, trim_numbers
+from gridgeo.outputs.geojson import _mend_rounded, distinct_geometries, geometry_texts, lonlat_texts, trim_numbers
 
 DATA = Path(__file__).parent / "data"
 
@@ -44,6 +44,7 @@ def _reference(geoms: np.ndarray, crs, precision: int = 7) -> list[str]:
     else:
         rounded[present] = shapely.transform(geoms[present], lambda xy: np.round(xy, precision))
     polygonal = present & np.isin(shapely.get_type_id(geoms), (3, 6))
+    _mend_rounded(rounded, polygonal, precision)  # (a polygon the rounding folded, valid again: tests/test_output_validity.py)
     rounded[polygonal] = shapely.orient_polygons(rounded[polygonal], exterior_cw=False)
     texts = np.full(len(geoms), "null", dtype=object)
     if present.any():
