@@ -214,16 +214,16 @@ def prepare_inputs(
             fractional = np.isfinite(values) & (values >= 0) & (values != np.round(values))
             infinite = ~missing & ~text & ~np.isfinite(values)
             if missing.any():
-                problems.add(b_label, f"{rows_and_ids(np.flatnonzero(missing), names, building_id)}: households '{households}' is missing", "fill in a count (0 for non-residential buildings)")
+                problems.add(b_label, f"{name_rows(np.flatnonzero(missing), names, building_id, numbers=True)}: households '{households}' is missing", "fill in a count (0 for non-residential buildings)")
             if text.any():
                 shown = ", ".join(repr(v) for v in raw[text].astype(str).unique()[:5])
-                problems.add(b_label, f"{rows_and_ids(np.flatnonzero(text), names, building_id)}: households '{households}' is not a number ({shown})", "use whole numbers")
+                problems.add(b_label, f"{name_rows(np.flatnonzero(text), names, building_id, numbers=True)}: households '{households}' is not a number ({shown})", "use whole numbers")
             if negative.any():
-                problems.add(b_label, f"{rows_and_ids(np.flatnonzero(negative), names, building_id)}: households '{households}' is negative", "use 0 or more")
+                problems.add(b_label, f"{name_rows(np.flatnonzero(negative), names, building_id, numbers=True)}: households '{households}' is negative", "use 0 or more")
             if fractional.any():
-                problems.add(b_label, f"{rows_and_ids(np.flatnonzero(fractional), names, building_id)}: households '{households}' is not a whole number", "round the counts")
+                problems.add(b_label, f"{name_rows(np.flatnonzero(fractional), names, building_id, numbers=True)}: households '{households}' is not a whole number", "round the counts")
             if infinite.any():
-                problems.add(b_label, f"{rows_and_ids(np.flatnonzero(infinite), names, building_id)}: households '{households}' is infinite", "use whole numbers")
+                problems.add(b_label, f"{name_rows(np.flatnonzero(infinite), names, building_id, numbers=True)}: households '{households}' is infinite", "use whole numbers")
             hh_values = np.where(np.isfinite(values), values, 0).astype(np.int64)
     if community_households is not None and community_households not in communities.columns:
         _no_column(problems, c_label, communities, community_households)
@@ -442,8 +442,12 @@ def _drop_m_values(frame: gpd.GeoDataFrame, label: str, notes: list[str]) -> gpd
     return frame.set_geometry(gpd.GeoSeries(fixed, index=frame.index, crs=frame.crs))
 
 
-def name_rows(rows, names: np.ndarray | None = None, column: str | None = None, limit: int = 10) -> str:
+def name_rows(rows, names: np.ndarray | None = None, column: str | None = None, limit: int = 10, *, numbers: bool = False) -> str:
     """Name rows of a layer (0-based positions) by their id column when one is given, else by row number.
+
+    With ``numbers`` the row numbers come first and the ids after them (for errors: a row number counts the
+    layer's features in order, from 1, and a GeoPackage's feature ids may skip numbers where features were
+    deleted, so the ids are what a user can search for).
 
     Examples
     --------
@@ -452,36 +456,20 @@ def name_rows(rows, names: np.ndarray | None = None, column: str | None = None, 
     'rows 1, 3'
     >>> name_rows(np.array([0, 2]), np.array(["a", "b", "c"]), "bldg_id")
     'bldg_id a, c'
+    >>> name_rows(np.array([0, 2]), np.array(["a", "b", "c"]), "bldg_id", numbers=True)
+    'rows 1, 3 (bldg_id a, c)'
+    >>> name_rows([4], numbers=True)
+    'row 5'
     """
     rows = np.asarray(rows, dtype=np.int64)
     if names is None or column is None:
         return describe_rows(rows + 1, limit)
     shown = [str(v) for v in np.asarray(names)[rows]]
     more = f" (and {len(shown) - limit} more)" if len(shown) > limit else ""
+    if numbers:
+        word = "row" if len(rows) == 1 else "rows"
+        return f"{word} {', '.join(str(r + 1) for r in rows[:limit])} ({column} {', '.join(shown[:limit])}){more}"
     return f"{column} {', '.join(shown[:limit])}{more}"
-
-
-def rows_and_ids(rows, names: np.ndarray | None = None, column: str | None = None, limit: int = 10) -> str:
-    """Name rows of a layer (0-based positions) by row number, and by their id column too when one is given.
-
-    A row number counts the layer's features in order (from 1); a GeoPackage's feature ids may skip numbers where
-    features were deleted, so an error names the ids as well, which a user can search for.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> rows_and_ids([4])
-    'row 5'
-    >>> rows_and_ids(np.array([0, 2]), np.array(["a", "b", "c"]), "bldg_id")
-    'rows 1, 3 (bldg_id a, c)'
-    """
-    rows = np.asarray(rows, dtype=np.int64)
-    if names is None or column is None:
-        return describe_rows(rows + 1, limit)
-    word = "row" if len(rows) == 1 else "rows"
-    ids = ", ".join(str(v) for v in np.asarray(names)[rows[:limit]])
-    more = f" (and {len(rows) - limit} more)" if len(rows) > limit else ""
-    return f"{word} {', '.join(str(r + 1) for r in rows[:limit])} ({column} {ids}){more}"
 
 
 def _warn_duplicate_geometries(geoms: np.ndarray, empty: np.ndarray, label: str, notes: list[str], *, which=name_rows) -> None:
