@@ -101,6 +101,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "note": {"en": "  note: {text}", "zh": "  说明：{text}"},
     "wrote_map": {"en": "map: {path}", "zh": "地图：{path}"},
+    "wrote_file": {"en": "wrote: {path}", "zh": "已写出：{path}"},
     "wrote_tables": {"en": "{tables} written into PostgreSQL schema {schema}: {names}", "zh": "已写入 PostgreSQL 模式 {schema} 的 {n} 张表：{names}"},
     "wrote_report": {"en": "report: {path}", "zh": "报告：{path}"},
     "wrote_print": {"en": "print: {path}", "zh": "公示图：{path}"},

@@ -312,7 +312,7 @@ def test_a_previous_run_that_is_not_there_is_not_found(tmp_path, command):
 def test_export_to_a_file_says_the_files_are_already_written(plan):
     """`gridgeo export OUT --to plans.gpkg` (a GIS user after a file): PostGIS only, and where the files already are."""
     result = CliRunner().invoke(main, ["export", str(plan), "--to", "plans.gpkg", "--schema", "monaco"])
-    _user_error(result, "--to: 'plans.gpkg' is not a PostgreSQL URL", "partition.gpkg, grids.geojson", "--format shp")
+    _user_error(result, "--to: 'plans.gpkg' is not a PostgreSQL URL", "partition.gpkg, grids.geojson", "gridgeo export OUTDIR --format shp adds Shapefiles")
 
 
 def test_demo_into_a_folder_of_other_files_names_the_demo_not_overwrite(tmp_path):

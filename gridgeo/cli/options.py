@@ -229,8 +229,8 @@ def _check_database(database: dict | None) -> None:
             # a GIS user after a file: the run's folder already holds them
             fix += (
                 "; --to writes into a PostGIS database only: the plan's files are in the run's output folder already "
-                "(partition.gpkg, grids.geojson, buildings.geojson, units.geojson), and --format shp on partition, update "
-                "or apply-edits adds Shapefiles under shp/"
+                "(partition.gpkg, grids.geojson, buildings.geojson, units.geojson), and gridgeo export OUTDIR --format shp "
+                "adds Shapefiles under shp/ (--format csv,xlsx the rosters)"
             )
         raise InputError(Problem("--to", f"{database['to']!r} is not a PostgreSQL URL", fix))
     parse_postgres_url(database["to"])

@@ -16,26 +16,79 @@ from .group import main
 from .options import BASEMAPS, LANGS, _check_database, _handle_errors, _lang, logger
 from .steps import _lines_layer, _saved_config
 
+# -- export: PostGIS tables, or the extra file formats of a finished plan ------------------------------------
+#: the formats ``export --format`` adds to a plan folder (the GeoPackage and GeoJSON files are always there)
+ADDED_FORMATS = ("shp", "csv", "xlsx")
 
-# -- export to PostGIS ------------------------------------------------------------------------------------
+
 @main.command("export")
 @click.argument("outdir", metavar="OUTDIR", type=click.Path(file_okay=False))
-@click.option("--to", "to", required=True, metavar="URL", help="postgresql://USER@HOST:PORT/DB (password from PGPASSWORD or ~/.pgpass, never the URL).")
-@click.option("--schema", required=True, metavar="NAME", help="Schema of the tables (created if missing).")
-@click.option("--overwrite", is_flag=True, help="Replace tables of the same names in the schema.")
+@click.option("--to", "to", metavar="URL", help="postgresql://USER@HOST:PORT/DB (password from PGPASSWORD or ~/.pgpass, never the URL).")
+@click.option("--schema", metavar="NAME", help="Schema of the tables (created if missing).")
+@click.option("--format", "formats", multiple=True, metavar="FMT", help="Add files to OUTDIR: shp (Shapefiles under shp/), csv, xlsx (the rosters); comma-separated or repeated.")
+@click.option("--shp-encoding", metavar="ENC", default=None, help="DBF encoding of the Shapefiles (default: the run's, else utf-8; gbk for older ArcGIS).")
+@click.option("--overwrite", is_flag=True, help="Replace tables of the same names in the schema (files of the same names are always replaced).")
 @_handle_errors
-def export_command(outdir, to, schema, overwrite):
-    """Write the plan in OUTDIR into PostGIS: one table per layer, in one transaction.
+def export_command(outdir, to, schema, formats, shp_encoding, overwrite):
+    """Write the plan in OUTDIR into PostGIS (--to, --schema), or add Shapefiles and rosters to OUTDIR (--format).
 
-    Primary keys on the codes, buildings.grid_code and units.grid_code as foreign keys to grids,
-    GiST indexes, the input SRID and comments; a failure leaves the schema as it was.
+    PostGIS: one table per layer, in one transaction; primary keys on the codes, buildings.grid_code and
+    units.grid_code as foreign keys to grids, GiST indexes, the input SRID and comments; a failure leaves the schema
+    as it was.  --format writes the files a run given that --format writes, from the plan as it is (nothing is
+    computed again), each into place once complete; OUTDIR's config.toml then lists them, so an update or edit of
+    the plan writes them too.
     """
-    from ..outputs.postgis import write_postgis
     from ..result import read_outputs
+    from .steps import _formats
 
-    _check_database({"to": to, "schema": schema})
-    tables = write_postgis(read_outputs(outdir), to, schema=schema, overwrite=overwrite)
-    click.echo(say("wrote_tables", _lang(), tables=count(len(tables), "table"), n=len(tables), schema=schema, names=", ".join(tables)))  # the summary on stdout
+    chosen = _formats(formats)
+    if not to and not schema and not chosen:
+        raise InputError(Problem("export", "nothing to export", "give --to URL --schema NAME for PostGIS, or --format shp,csv,xlsx for files in OUTDIR"))
+    already = [f for f in chosen if f not in ADDED_FORMATS]
+    if already:
+        raise InputError(Problem("--format", f"{', '.join(already)}: every run writes these already (partition.gpkg, *.geojson)", f"use {', '.join(ADDED_FORMATS)}"))
+    if to or schema:
+        _check_database({"to": to, "schema": schema})
+    result = read_outputs(outdir)
+    if chosen:
+        _add_files(result, Path(outdir), chosen, shp_encoding)
+    if to:
+        from ..outputs.postgis import write_postgis
+
+        tables = write_postgis(result, to, schema=schema, overwrite=overwrite)
+        click.echo(say("wrote_tables", _lang(), tables=count(len(tables), "table"), n=len(tables), schema=schema, names=", ".join(tables)))  # the summary on stdout
+
+
+def _add_files(result, outdir: Path, chosen: list[str], shp_encoding: str | None) -> None:
+    """Write the ``chosen`` extra formats of ``result`` into ``outdir`` (staged, then moved into place) and list them in
+    its config.toml."""
+    import shutil
+
+    from ..config import dump_config
+    from .steps import _writers
+
+    saved = _saved_config(outdir)
+    encoding = shp_encoding or saved.get("shp_encoding") or "utf-8"
+    lang = saved.get("lang", "zh")
+    writers = _writers(chosen, make_map=False, make_report=False, lang=lang, basemap="osm", tianditu_key=None, barriers=None, shp_encoding=encoding)
+    with tempfile.TemporaryDirectory(dir=outdir) as staging:
+        for write in writers:
+            write(result, Path(staging))
+        for path in sorted(Path(staging).iterdir()):
+            target = outdir / path.name
+            if path.is_dir():
+                if target.exists():
+                    shutil.rmtree(target)
+                os.replace(path, target)
+            else:
+                os.replace(path, target)
+            click.echo(say("wrote_file", _lang(), path=target))
+    if (outdir / "config.toml").exists():
+        listed = list(dict.fromkeys([*saved.get("formats", ()), *chosen]))
+        config = {**saved, "formats": listed}
+        if "shp" in chosen:
+            config["shp_encoding"] = encoding
+        (outdir / "config.toml").write_text(dump_config({k: v for k, v in config.items() if v is not None}), encoding="utf-8")
 
 
 @main.command("map")
