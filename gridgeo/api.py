@@ -309,6 +309,7 @@ def partition(
     building_width = width_for(max((len(m) for m, _ in results.values()), default=1), 5)
     unit_columns = UnitColumns(unit_band, register=held is not None)
     footprints = own_footprints(prep)  # the geometry of a unit of one building
+    apart: list = []  # dedicated facilities whose buildings their grid does not hold (gridgeo.api._dedicated_apart)
     for ci in community_order:
         members, result = results.pop(ci)  # its arrays let go once its rows are made
         ccode = str(c_codes[ci])
@@ -343,6 +344,8 @@ def partition(
             unit_columns.add_grid(result, g, codes[g], cid, ccode, texts, int(hh.sum()), unit_geoms, unit_buildings)
             b_grid[in_grid] = codes[g]
             note = result.notes[g]
+            if note.status == DEDICATED and areas is not None:
+                _dedicated_apart(apart, geoms[g], in_grid, prep, areas, building_id, (labels or {}).get("dedicated", "dedicated"))
             grid_rows.append(
                 {
                     "grid_code": codes[g],
@@ -366,6 +369,8 @@ def partition(
             if result.grid_tours is not None:
                 straight_tours[codes[g]] = float(result.grid_tours[g])
     del results, footprints
+    if apart:
+        raise InputError(apart)  # (before anything is written)
     crs = prep.input_crs
     grids = gpd.GeoDataFrame(grid_rows, geometry=list(reproject_polygons(grid_geoms, metric, crs)) if grid_geoms else [], crs=crs)
     if not len(grid_rows):
@@ -472,3 +477,27 @@ def _unit_reason(in_band: bool, grid_households: int, unit_band) -> dict:
     return {"reason": reason_text("unit_unfit", params, "en"), "reason_zh": reason_text("unit_unfit", params, "zh")}
 
 
+
+
+def _dedicated_apart(problems: list, grid_geom, in_grid: np.ndarray, prep, areas, building_id: str | None, label: str) -> None:
+    """Add the problem of a dedicated grid whose polygon does not hold its buildings (each by its representative point).
+
+    A facility given as a table of buildings takes their footprints as its grounds; buildings that stand apart,
+    with other buildings between them, give grounds in pieces, and the grid, one piece, holds only some of them:
+    the others would be coded in it but drawn inside a neighbouring grid.
+    """
+    if not len(in_grid):
+        return
+    points = shapely.point_on_surface(prep.building_geoms[in_grid])
+    outside = in_grid[~shapely.covers(grid_geom, points)]
+    if not len(outside):
+        return
+    groups = areas.building_group[in_grid]
+    name = str(areas.names[groups[groups >= 0][0]]) if (groups >= 0).any() else "?"
+    ids = prep.buildings[building_id].astype(str).to_numpy()[outside] if building_id in prep.buildings.columns else np.array([f"building {i + 1}" for i in outside])
+    shown = ", ".join(ids[:5].tolist()) + (f" and {len(ids) - 5} more" if len(ids) > 5 else "")
+    problems.append(Problem(
+        label,
+        f"facility {name}: its buildings stand apart, with other buildings between them, and its grid (one piece) cannot hold {shown}",
+        "give each part its own facility_id (a dedicated grid each), or give the grounds as a polygon that joins them",
+    ))

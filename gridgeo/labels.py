@@ -74,7 +74,7 @@ REASONS: dict[str, dict[str, str]] = {
         "zh": "社区的分离地块（飞地或岛），没有建筑；单独成为网格",
     },
     "dedicated": {
-        "en": "dedicated grid (专属网格) for a {facility} with {households} households; outside the household band by rule",
+        "en": "dedicated grid (专属网格) of type {facility}, with {households} households; outside the household band by rule",
         "zh": "{facility}专属网格，{households} 户；按规定不受户数区间限制",
     },
     "compound_too_big": {

@@ -243,6 +243,12 @@ def assign_areas(
                     {"compound": name, "community_index": ci, "households": total, "n_buildings": int(len(inside)), "kept_whole": kept, "outline": clipped, "members": inside}
                 )
     problems.raise_if_any()
+    other = sorted({str(f) for f in facility if f is not None and facility_letter(f) == "X"})
+    if other:
+        logger.warning(
+            "%s: facility type %s is none of %s: coded X (other)", (labels or {}).get("dedicated", "dedicated"),
+            ", ".join(repr(t) for t in other), ", ".join(f"{en} ({zh})" for en, zh in _KNOWN_TYPES),
+        )
     building_group[building_group < 0] = -1
     return AreaGroups(
         building_group=building_group,
@@ -256,6 +262,13 @@ def assign_areas(
 
 #: one letter per facility type in dedicated grid codes (``003-H01``: the first hospital grid of 003)
 FACILITY_LETTERS = {"school": "S", "hospital": "H", "mall": "M", "enterprise": "E", "campus": "C", "market": "K", "government": "G"}
+#: the types named in the warning about other types (English and the first Chinese word)
+_KNOWN_TYPES = [("school", "学校"), ("hospital", "医院"), ("mall", "商场"), ("enterprise", "企业"), ("campus", "园区"), ("market", "市场"), ("government", "政府")]
+#: the types in Chinese, as a street office writes them
+FACILITY_LETTERS.update({
+    "学校": "S", "小学": "S", "中学": "S", "大学": "S", "幼儿园": "S", "医院": "H", "卫生院": "H", "商场": "M", "购物中心": "M",
+    "企业": "E", "公司": "E", "工厂": "E", "园区": "C", "市场": "K", "菜市场": "K", "农贸市场": "K", "政府": "G", "机关": "G",
+})
 
 
 def facility_letter(facility: str) -> str:
@@ -263,7 +276,7 @@ def facility_letter(facility: str) -> str:
 
     Examples
     --------
-    >>> facility_letter("Hospital"), facility_letter("医院")
-    ('H', 'X')
+    >>> facility_letter("Hospital"), facility_letter("医院"), facility_letter("shelter")
+    ('H', 'H', 'X')
     """
     return FACILITY_LETTERS.get(str(facility).strip().lower(), "X")

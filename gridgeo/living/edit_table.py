@@ -265,6 +265,20 @@ def check_edits(previous: Partition, edits: pd.DataFrame, *, source: str = "edit
         lines.setdefault(grid, []).extend(group(is_lock & (g_codes == grid)))
         if grid not in grid_comm and grid not in created:
             problems.add(source, f"{_lines(group(is_lock & (g_codes == grid)))}: cannot lock unknown grid {grid}", "lock a grid_code of the plan (or one created by a move in this file)")
+    # a grid locked in the plan refuses moves in and out (as in the map's edit mode) unless this file unlocks it
+    grid_of_building = dict(zip(buildings["building_code"].astype(str), buildings["grid_code"].astype(str)))
+    held = locked - set(unlocks)
+    for building, grid in moves.items():
+        current = grid_of_building.get(building)
+        if current == grid:
+            continue  # (a pin where the building is)
+        for code, way in ((current, "out of"), (grid, "into")):
+            if code in held:
+                problems.add(
+                    source,
+                    f"{_lines(lines[building])}: grid {code} is locked (report.json locked_grids): a move {way} it is refused",
+                    f"unlock it in the same file first (a row ,{code},unlock), or leave the row out",
+                )
     for grid in unlocks:
         if grid not in locked:
             problems.add(source, f"{_lines(group(is_unlock & (g_codes == grid)))}: grid {grid} is not locked", "unlock only grids listed in the plan's report.json locked_grids")
