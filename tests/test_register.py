@@ -504,6 +504,7 @@ def test_validate_checks_a_register(register, tmp_path):
     good = CliRunner().invoke(main, [*base, "--register", str(tmp_path / "good.csv")])
     assert good.exit_code == 0, good.output
     assert f"{len(register)} households in {register['楼栋'].nunique()} buildings" in good.output
+    assert "ESTIMATED" not in good.output and "估算" not in good.output  # (the register gives the households)
     assert not _leaks_in(good.output, _personal_values(register))
 
 

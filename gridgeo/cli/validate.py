@@ -50,7 +50,11 @@ def validate(communities, buildings, households, community_id, building_id, comm
         problems, prep, register_notes = _validate(communities, buildings, households, community_id, building_id, community_households, barriers, encoding, grid_size, dedicated, dedicated_type, compounds, codes, points, register_opts)
     problem_texts = {str(problem) for problem in problems}
     notes = [note for note in (prep.notes if prep is not None else []) + register_notes if note not in problem_texts]
-    held.release(problem_texts | set(notes))
+    unused = set()
+    if register_notes:  # (the register gives the households: the estimate the checks made without it is not used)
+        unused = {note for note in notes if note.startswith("households ESTIMATED")}
+        notes = [note for note in notes if note not in unused]
+    held.release(problem_texts | set(notes) | unused)
     if problems:
         click.echo(say("problems", _lang(), problems=count(len(problems), "problem"), n=len(problems)))
         for problem in problems:
