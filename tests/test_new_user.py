@@ -121,8 +121,8 @@ def test_validate_counts_facilities_and_compounds_as_they_will_be_placed(tmp_pat
     assert result.exit_code == 0, result.output
     quarter = int(buildings.loc[buildings["community_id"] == communities["community_id"].iloc[0], "hh_est"].sum())
     assert quarter > 500  # the whole quarter cannot be one grid of 300–500
-    assert len(hotels) == 2  # both hotels of MON-006, without a facility_id: one facility of type enterprise
-    assert "note: 1 dedicated facility placed in its community; 2 compounds: 1 kept whole, 1 above the grid maximum 500 (split between its buildings)" in result.output
+    assert len(hotels) == 2  # both hotels of MON-006, without a facility_id: a facility each (they stand apart)
+    assert "note: 2 dedicated facilities placed in their communities; 2 compounds: 1 kept whole, 1 above the grid maximum 500 (split between its buildings)" in result.output
     # partition agrees: one compound kept whole, the quarter split
     run = CliRunner().invoke(main, ["partition", *MONACO, *OPTIONS, *FAST, "--compounds", str(tmp_path / "compounds.gpkg"), "--dedicated", str(tmp_path / "facilities.csv"), "-o", str(tmp_path / "out")])
     assert run.exit_code == 0, run.output

@@ -205,7 +205,8 @@ def assign_areas(
                     problems.add(label, f"{describe_rows(unknown + 1)}: {building_id} {', '.join(wanted[unknown][:5])} is not a building in any community", "check the ids against the buildings layer")
                 else:
                     types = dedicated[dedicated_type].astype(str).to_numpy()
-                    key = dedicated["facility_id"].astype(str).to_numpy() if "facility_id" in dedicated.columns else types
+                    # buildings of one facility_id make one facility; without that column each building is its own
+                    key = dedicated["facility_id"].astype(str).to_numpy() if "facility_id" in dedicated.columns else wanted
                     for facility_key in dict.fromkeys(key):
                         rows = np.flatnonzero(key == facility_key)
                         members = np.array([position[w] for w in wanted[rows]], dtype=np.int64)
