@@ -501,6 +501,15 @@ def test_validate_checks_a_register(register, tmp_path):
             "--register-encoding", "gbk", "--register-building", "楼栋", "--register-household", "户号", "--register-order", ",".join(ORDER)]
     bad = CliRunner().invoke(main, [*base, "--register", str(tmp_path / "broken.csv")])
     assert bad.exit_code == 1 and "rows 4, 6, 41: duplicate household ids" in bad.output
+    # a row naming an unknown building is listed with the row problems, in one run (partition and validate alike)
+    broken.loc[10, "楼栋"] = "w-not-a-building"
+    broken.to_csv(tmp_path / "broken.csv", index=False, encoding="gbk")
+    both = CliRunner().invoke(main, [*base, "--register", str(tmp_path / "broken.csv")])
+    assert both.exit_code == 1 and "rows 4, 6, 41: duplicate household ids" in both.output
+    assert "row 11: building '楼栋' not in" in both.output and "'w-not-a-building'" in both.output
+    assert "ESTIMATED" not in both.output
+    run = CliRunner().invoke(main, ["partition", *base[1:], "--register", str(tmp_path / "broken.csv"), "-o", str(tmp_path / "never")])
+    assert run.exit_code == 2 and "duplicate household ids" in run.output and "row 11: building '楼栋' not in" in run.output
     good = CliRunner().invoke(main, [*base, "--register", str(tmp_path / "good.csv")])
     assert good.exit_code == 0, good.output
     assert f"{len(register)} households in {register['楼栋'].nunique()} buildings" in good.output

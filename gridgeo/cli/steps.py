@@ -58,7 +58,10 @@ def _check_register(opts: dict, buildings, building_id, households, encoding, la
     if households:
         problems.append(Problem("--households", f"'{households}' given with a register, which gives the households per building", "omit --households when a register is given"))
     try:
-        checked = prepare_register(frame, building=opts.get("register_building"), household=opts.get("register_household"), order=opts.get("register_order"), label=labels["register"])
+        known = None
+        if building_id is not None and buildings is not None and building_id in buildings.columns and (opts.get("register_unmatched") or "error") == "error":
+            known = (buildings[building_id].to_numpy(), labels.get("buildings", "buildings"), building_id)
+        checked = prepare_register(frame, building=opts.get("register_building"), household=opts.get("register_household"), order=opts.get("register_order"), label=labels["register"], known=known)
         if building_id is None or buildings is None or building_id not in buildings.columns:
             return problems, []
         matched = match_register(

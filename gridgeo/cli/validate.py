@@ -51,7 +51,7 @@ def validate(communities, buildings, households, community_id, building_id, comm
     problem_texts = {str(problem) for problem in problems}
     notes = [note for note in (prep.notes if prep is not None else []) + register_notes if note not in problem_texts]
     unused = set()
-    if register_notes:  # (the register gives the households: the estimate the checks made without it is not used)
+    if register_opts and register_opts.get("register"):  # (the register gives the households: the estimate made without it is not used)
         unused = {note for note in notes if note.startswith("households ESTIMATED")}
         notes = [note for note in notes if note not in unused]
     held.release(problem_texts | set(notes) | unused)

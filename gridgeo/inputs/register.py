@@ -271,6 +271,7 @@ def prepare_register(
     household: str,
     order: str | list[str] | tuple[str, ...] | None = None,
     label: str = "register",
+    known: tuple | None = None,
 ) -> Register:
     """Check a register and keep its non-personal columns.
 
@@ -288,6 +289,9 @@ def prepare_register(
         Without them the households keep the register's row order.
     label : str
         The register's name in messages.
+    known : (building ids, buildings label, building column), optional
+        The buildings the register will be matched to (:func:`match_register` with ``unmatched="error"``): when
+        the rows have problems, rows naming an unknown building are listed with them, so that one run says all.
 
     Returns
     -------
@@ -346,12 +350,29 @@ def prepare_register(
             f"{describe_rows(np.flatnonzero(separator) + 1)}: household id holds ';'",
             "use ids without ';' (it separates the members of a unit)",
         )
+    if problems and known is not None:
+        ids, buildings_label, building_column = known
+        keys = set(id_keys(pd.Series(np.asarray(ids, dtype=object))).tolist())
+        unknown = np.array([key != "" and key not in keys for key in bkeys], dtype=bool)
+        if unknown.any():
+            problems.problems.append(_unknown_buildings(label, building, np.flatnonzero(unknown) + 1, bkeys[unknown], buildings_label, building_column))
     problems.raise_if_any()
     table = pd.DataFrame({"household_id": hids, "building_key": bkeys, "row": np.arange(1, len(register) + 1, dtype=np.int64)})
     for column in order:
         table[column] = id_keys(register[column])
     personal = tuple(c for c in columns if c not in {building, household, *order})
     return Register(table, building, household, order, personal, label)
+
+
+def _unknown_buildings(label: str, column: str, rows, keys, buildings_label: str, building_column: str) -> Problem:
+    """The problem of register rows (numbered from 1) whose building ``keys`` are not among the buildings."""
+    names = list(pd.unique(np.asarray(keys, dtype=object)))
+    shown = ", ".join(repr(v) for v in names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
+    return Problem(
+        label,
+        f"{describe_rows(rows)}: building '{column}' not in {buildings_label} column '{building_column}' ({len(names)} building id{'s' if len(names) != 1 else ''}: {shown})",
+        "correct the building ids, or pass --register-unmatched keep to list these households as unassigned",
+    )
 
 
 def match_register(
@@ -400,15 +421,8 @@ def match_register(
     unknown = building_of < 0
     notes = []
     if unknown.any() and unmatched == "error":
-        names = list(pd.unique(table["building_key"].to_numpy()[unknown]))
-        shown = ", ".join(repr(v) for v in names[:10]) + (f" and {len(names) - 10} more" if len(names) > 10 else "")
         raise InputError(
-            Problem(
-                register.label,
-                f"{describe_rows(table['row'].to_numpy()[unknown])}: building '{register.building_column}' not in {buildings_label} "
-                f"column '{building_column}' ({len(names)} building id{'s' if len(names) != 1 else ''}: {shown})",
-                "correct the building ids, or pass --register-unmatched keep to list these households as unassigned",
-            )
+            _unknown_buildings(register.label, register.building_column, table["row"].to_numpy()[unknown], table["building_key"].to_numpy()[unknown], buildings_label, building_column)
         )
     kept = pd.DataFrame(
         {

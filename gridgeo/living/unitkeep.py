@@ -203,8 +203,9 @@ def register_for_update(
         raise InputError(
             Problem(labels.get("buildings", "buildings"), f"has no column '{building_id}', the building id the register refers to", "give the new buildings with the same id column as before")
         )
+    known = (buildings[building_id].to_numpy(), labels.get("buildings", "buildings"), building_id) if options["register_unmatched"] == "error" else None
     checked = prepare_register(
-        register, building=options["register_building"], household=options["register_household"], order=options["register_order"], label=label
+        register, building=options["register_building"], household=options["register_household"], order=options["register_order"], label=label, known=known
     )
     matched = match_register(
         checked, buildings[building_id].to_numpy(), unmatched=options["register_unmatched"], buildings_label=labels.get("buildings", "buildings"), building_column=building_id

@@ -32,7 +32,8 @@ def _match_register(register, buildings, *, building_id, households, community_h
         )
     matched = None
     try:
-        checked = prepare_register(register, building=building_column, household=household_column, order=order, label=label)
+        known = (buildings[building_id].to_numpy(), labels.get("buildings", "buildings"), building_id) if unmatched == "error" and building_id in buildings.columns else None
+        checked = prepare_register(register, building=building_column, household=household_column, order=order, label=label, known=known)
         if building_id is not None and building_id in buildings.columns:
             matched = match_register(
                 checked, buildings[building_id].to_numpy(), unmatched=unmatched, buildings_label=labels.get("buildings", "buildings"), building_column=building_id
