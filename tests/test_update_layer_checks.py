@@ -139,3 +139,16 @@ def test_an_update_does_not_repeat_the_repairs_of_the_plans_own_communities(tmp_
     said = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert not [m for m in said if "make_valid" in m or "sliver" in m], said
     assert any("make_valid" in note for note in updated.report["notes"])
+
+
+def test_a_plan_matched_by_footprint_names_a_shifted_layer_too(taipei_small, tmp_path):
+    """Without building ids a shifted layer matches no footprint: the removal is refused and the message asks about it."""
+    communities, buildings = taipei_small
+    plan = gridgeo.partition(communities, buildings, households="hh_est").to_files(tmp_path / "v1")
+    metric = _metric(buildings)
+    shifted = metric.set_geometry(metric.geometry.translate(380.0, -310.0)).to_crs(buildings.crs)
+    with pytest.raises(InputError) as info:
+        update(plan, shifted, labels={"buildings": "gcj.gpkg"})
+    text = str(info.value)
+    assert f"gcj.gpkg: {len(buildings):,} of the plan's {len(buildings):,} buildings" in text
+    assert "overlaps one of the plan's (is the layer shifted, or in a wrong CRS?)" in text

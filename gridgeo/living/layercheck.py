@@ -116,6 +116,8 @@ def _removal_problem(match, previous_households, removed, *, label, building_id,
     matched = int((np.asarray(match) >= 0).sum())
     if building_id and matched == 0 and len(match):
         message += f"; none of the layer's {len(match):,} {building_id} values is a building of the plan (were the ids renumbered?)"
+    elif not building_id and matched == 0 and len(match):
+        message += f"; none of the layer's {len(match):,} footprints overlaps one of the plan's (is the layer shifted, or in a wrong CRS?)"
     if community_of_previous is not None:
         codes = np.asarray(community_of_previous).astype(str)
         emptied = sorted(c for c in set(codes.tolist()) if removed[codes == c].all())
