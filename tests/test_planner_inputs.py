@@ -73,3 +73,26 @@ def test_a_locked_grid_refuses_moves_in_and_out_unless_the_file_unlocks_it(tmp_p
     assert result.exit_code == 0, result.output
     moved = read_outputs(tmp_path / "v4").buildings.set_index("building_code")
     assert moved.loc[leaving, "grid_code"] == other and locked not in read_outputs(tmp_path / "v4").report.get("locked_grids", [])
+
+
+def test_grounds_that_cross_a_community_line_say_what_stays_on_the_other_side(caplog):
+    """Hospital grounds drawn 30 m around Centre Cardio (w94252399) reach into the next community: the two buildings
+    there stay ordinary buildings of it (a grid never crosses a community line), and a warning says so."""
+    import geopandas as gpd
+
+    communities, buildings = shared_dataset("monaco")
+    metric = buildings.to_crs(32632)
+    hospital = metric.loc[metric["building_id"] == "w94252399"].geometry.iloc[0]
+    grounds = gpd.GeoDataFrame({"type": ["hospital"], "name": ["Centre Cardio"]}, geometry=[hospital.buffer(30).convex_hull], crs=32632)
+    with caplog.at_level(logging.WARNING):
+        result = gridgeo.partition(communities, buildings, households="hh_est", building_id="building_id", dedicated=grounds)
+    points = metric.geometry.representative_point()
+    inside = metric[points.within(grounds.geometry.iloc[0])]
+    home = inside["community_id"].value_counts().index[0]
+    other = inside[inside["community_id"] != home]
+    assert len(other) >= 1
+    said = [r.getMessage() for r in caplog.records if "crosses into another community" in r.getMessage()]
+    assert said and said[0].startswith(f"dedicated facility Centre Cardio crosses into another community: its {len(other)} building")
+    placed = result.buildings.set_index("building_id").loc[other["building_id"], "grid_code"]
+    types = result.grids.set_index("grid_code").loc[placed, "grid_type"]
+    assert (types == "basic").all()  # (ordinary buildings of their own community)

@@ -185,6 +185,15 @@ def assign_areas(
                         continue
                     ci, clipped = found
                     group = len(geoms)
+                    elsewhere = np.flatnonzero(prep.building_community != ci)
+                    elsewhere = elsewhere[shapely.intersects(geom, points[elsewhere])]
+                    if len(elsewhere):
+                        logger.warning(
+                            "dedicated facility %s crosses into another community: its %s there (%s) stay ordinary buildings of "
+                            "that community (a grid never crosses a community line; give the grounds of each side as a facility of "
+                            "its own to make them dedicated too)", label_of(dedicated, row), count(len(elsewhere), "building"),
+                            count(int(prep.households[elsewhere].sum()), "household"),
+                        )
                     inside = np.flatnonzero((prep.building_community == ci) & (building_group == -1))
                     inside = inside[shapely.intersects(clipped, points[inside])]
                     building_group[inside] = group
