@@ -34,7 +34,7 @@ from .gather import UnitColumns, own_footprints, run_and_gather
 from .governance.code_settings import apply_codes, prepare_codes
 from .governance.codes import building_codes, community_codes, reading_order, unit_codes, width_for
 from .governance.workload import add_workload
-from .inputs.crs import reproject_areas, reproject_polygons
+from .inputs.crs import reproject_polygons
 from .inputs.validate import prepare_inputs
 from .labels import reason_text
 from .memory import release_memory
@@ -377,7 +377,7 @@ def partition(
         grids = gpd.GeoDataFrame(columns=["grid_code", "geometry"], geometry="geometry", crs=crs)
     grids = apply_codes(grids, code_settings, prep.community_ids)
     prep.notes.extend(code_settings.notes)
-    units_frame = gpd.GeoDataFrame(unit_columns.frame_columns(), geometry=list(reproject_areas(unit_columns.geoms, metric, crs)), crs=crs)
+    units_frame = gpd.GeoDataFrame(unit_columns.frame_columns(), geometry=list(reproject_polygons(unit_columns.geoms, metric, crs, whole=True)), crs=crs)
     del unit_columns
     release_memory("assembly", collect=None)
     if not len(units_frame):

@@ -76,12 +76,9 @@ def _add_files(result, outdir: Path, chosen: list[str], shp_encoding: str | None
             write(result, Path(staging))
         for path in sorted(Path(staging).iterdir()):
             target = outdir / path.name
-            if path.is_dir():
-                if target.exists():
-                    shutil.rmtree(target)
-                os.replace(path, target)
-            else:
-                os.replace(path, target)
+            if path.is_dir() and target.exists():
+                shutil.rmtree(target)  # (a folder is not replaced by a rename onto it: shp/ of an earlier export)
+            os.replace(path, target)
             click.echo(say("wrote_file", _lang(), path=target))
     if (outdir / "config.toml").exists():
         listed = list(dict.fromkeys([*saved.get("formats", ()), *chosen]))

@@ -302,7 +302,6 @@ def write_roster(
     unknown = set(kinds) - {"csv", "xlsx"}
     if unknown or not kinds:
         raise ValueError(f"kinds: {sorted(unknown) or 'none'}; use csv and/or xlsx")
-    paths = [outdir / "roster.csv", outdir / "units.csv", outdir / "roster.xlsx"]
     sheets = {"grids": grids, "units": units}
     notices = {}
     if getattr(result, "households", None) is not None:
@@ -313,18 +312,19 @@ def write_roster(
                 notices["units"] = PERSONAL_NOTICE[lang].format(columns=unit_head)
     elif personal is not None:
         raise InputError(Problem("roster", "personal columns were given for a run without a household register", "partition with a register first"))
+    paths = []  # (what was written, in this order)
     if "csv" in kinds:
-        for path, frame, notice in ((paths[0], grids, None), (paths[1], units, notices.get("units"))):
-            write_atomic(path, csv_bytes(frame, notice=notice))
+        for name, frame, notice in (("roster.csv", grids, None), ("units.csv", units, notices.get("units"))):
+            paths.append(outdir / name)
+            write_atomic(paths[-1], csv_bytes(frame, notice=notice))
             if notice is None:
-                write_atomic(path.with_suffix(".csvt"), csvt_text(frame) + "\r\n")
+                write_atomic(paths[-1].with_suffix(".csvt"), csvt_text(frame) + "\r\n")
     if "xlsx" in kinds:
-        write_atomic(paths[2], _xlsx_bytes(sheets, text_columns=_text_labels(lang) | _personal_labels(personal), notices=notices))
+        paths.append(outdir / "roster.xlsx")
+        write_atomic(paths[-1], _xlsx_bytes(sheets, text_columns=_text_labels(lang) | _personal_labels(personal), notices=notices))
     if personal is not None and "csv" in kinds:
         paths.append(outdir / "household_roster.csv")
-        write_atomic(paths[3], csv_bytes(sheets["households"], notice=notices["households"]))
-    paths = [path for path in paths if path.suffix != ".csv" or "csv" in kinds]
-    paths = [path for path in paths if path.suffix != ".xlsx" or "xlsx" in kinds]
+        write_atomic(paths[-1], csv_bytes(sheets["households"], notice=notices["households"]))
     logger.info("wrote %s", ", ".join(str(p) for p in paths))
     return paths
 

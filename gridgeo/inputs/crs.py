@@ -22,7 +22,7 @@ from pyproj import CRS
 from ..arrays import THREADED_MINIMUM_LARGE, on_threads
 from ..errors import CRSError, Problem
 
-__all__ = ["require_crs", "local_metric_crs", "check_coordinates_fit_crs", "reproject_polygons", "reproject_areas", "WGS84"]
+__all__ = ["require_crs", "local_metric_crs", "check_coordinates_fit_crs", "reproject_polygons", "WGS84"]
 
 logger = logging.getLogger(__name__)
 
@@ -141,13 +141,18 @@ def _is_cgcs2000(crs: CRS) -> bool:
     return "China Geodetic Coordinate System 2000" in datum or "CGCS2000" in datum
 
 
-def reproject_polygons(geoms, source, target) -> np.ndarray:
-    """Polygons reprojected from ``source`` to ``target``, each still a valid polygon.
+def reproject_polygons(geoms, source, target, *, whole: bool = False) -> np.ndarray:
+    """Polygons reprojected from ``source`` to ``target``, each still valid.
 
     A sliver a few millimetres wide that is valid in metres can cross itself
     after reprojection (the transform is not exactly affine at that scale).  Such
-    a polygon is repaired: its valid form keeps the largest piece, which loses at
-    most the sliver's tip (far below a square metre); how many were repaired is logged.
+    a polygon is repaired with ``make_valid``: its valid form keeps the largest
+    piece, which loses at most the sliver's tip (far below a square metre).  With
+    ``whole``, for layers whose features may be several pieces (joint units: the
+    cells of their buildings, where two pieces that nearly touch in metres can
+    overlap after reprojection, or a piece can be degenerate), it keeps every
+    polygonal part instead (a MultiPolygon when there are several), so no area is
+    dropped.  How many were repaired is logged.
 
     Examples
     --------
@@ -155,32 +160,8 @@ def reproject_polygons(geoms, source, target) -> np.ndarray:
     >>> out = reproject_polygons([shapely.box(500000, 2700000, 500100, 2700100)], 32651, 4326)
     >>> bool(shapely.is_valid(out[0])), out[0].geom_type
     (True, 'Polygon')
-    """
-    out = gpd.GeoSeries(list(geoms), crs=source).to_crs(target).to_numpy()
-    broken = np.flatnonzero(~shapely.is_missing(out) & ~on_threads(shapely.is_valid, out, minimum=THREADED_MINIMUM_LARGE))
-    for i in broken:
-        parts = shapely.get_parts(shapely.make_valid(out[i]))
-        parts = parts[np.isin(shapely.get_type_id(parts), (3,))]
-        if len(parts):
-            out[i] = parts[int(np.argmax(shapely.area(parts)))]
-    if len(broken):
-        logger.info("%d polygons repaired after reprojection to %s (self-intersections of millimetre slivers)", len(broken), CRS.from_user_input(target).name)
-    return out
-
-
-def reproject_areas(geoms, source, target) -> np.ndarray:
-    """Polygonal geometries reprojected from ``source`` to ``target``, each valid, none of its area dropped.
-
-    For layers whose features may be several pieces (joint units: the cells of their buildings): two pieces that
-    nearly touch in metres can overlap after reprojection, and a piece can be degenerate (too few points).  Such a
-    feature is repaired with ``make_valid``, keeping every polygonal part (a MultiPolygon when there are several);
-    how many were repaired is logged.
-
-    Examples
-    --------
-    >>> import shapely
     >>> touching = shapely.MultiPolygon([shapely.box(0, 0, 1, 1), shapely.box(1, 0, 2, 1)])  # (invalid: they share an edge)
-    >>> out = reproject_areas([touching], 32651, 32651)
+    >>> out = reproject_polygons([touching], 32651, 32651, whole=True)
     >>> bool(shapely.is_valid(out[0])), round(float(shapely.area(out[0])), 6)
     (True, 2.0)
     """
@@ -188,9 +169,15 @@ def reproject_areas(geoms, source, target) -> np.ndarray:
     broken = np.flatnonzero(~shapely.is_missing(out) & ~on_threads(shapely.is_valid, out, minimum=THREADED_MINIMUM_LARGE))
     for i in broken:
         parts = shapely.get_parts(shapely.make_valid(out[i]))
-        polygons = [p for p in parts if shapely.get_type_id(p) == 3] + [q for p in parts if shapely.get_type_id(p) == 6 for q in shapely.get_parts(p)]
+        if not whole:
+            parts = parts[shapely.get_type_id(parts) == 3]
+            if len(parts):
+                out[i] = parts[int(np.argmax(shapely.area(parts)))]
+            continue
+        kinds = shapely.get_type_id(parts)
+        polygons = [*parts[kinds == 3], *shapely.get_parts(parts[kinds == 6])]  # (the polygons, then a multi-polygon's)
         if polygons:
             out[i] = polygons[0] if len(polygons) == 1 and shapely.get_type_id(out[i]) == 3 else shapely.MultiPolygon(polygons)
     if len(broken):
-        logger.info("%d areas repaired after reprojection to %s (pieces that overlap or are degenerate)", len(broken), CRS.from_user_input(target).name)
+        logger.info("%d polygons repaired after reprojection to %s (slivers crossing themselves, pieces overlapping)", len(broken), CRS.from_user_input(target).name)
     return out

@@ -11,7 +11,7 @@ from ..arrays import geometry_order, positions_by_value
 from ..build import _report, _with_added_columns
 from ..governance.codes import width_for
 from ..governance.standard_codes import renumber_standard_codes
-from ..inputs.crs import reproject_areas, reproject_polygons
+from ..inputs.crs import reproject_polygons
 from ..labels import reason_text
 from ..metrics import community_metrics, polsby_popper
 from ..partition.engine import CommunityTask, _joint_units
@@ -142,7 +142,7 @@ def _assemble(prev, prep, final, pg, pg_codes, prev_members, match, b_code, b_co
     for column in pg.columns:
         if column != pg.geometry.name and column in grids and pg[column].dtype != object and not grids[column].isna().any():
             grids[column] = grids[column].astype(pg[column].dtype)
-    fresh_units = gpd.GeoDataFrame(new_unit_rows, geometry=list(reproject_areas(new_unit_geoms, metric, crs)), crs=crs) if new_unit_rows else None
+    fresh_units = gpd.GeoDataFrame(new_unit_rows, geometry=list(reproject_polygons(new_unit_geoms, metric, crs, whole=True)), crs=crs) if new_unit_rows else None
     if kept_units:
         unit_frames.append(prev_units.iloc[np.concatenate(kept_units)])
     parts = [f for f in unit_frames if len(f)] + ([fresh_units] if fresh_units is not None else [])

@@ -38,7 +38,7 @@ import shapely
 from scipy.optimize import linear_sum_assignment
 
 from ..errors import AuditError
-from ..inputs.crs import reproject_areas
+from ..inputs.crs import reproject_polygons
 from .cut import cut_households, walking_order
 
 __all__ = ["KeptUnit", "HouseholdSource", "UnitRecut", "cut_keeping", "recut_units"]
@@ -463,7 +463,7 @@ def recut_units(
                 for k, (h, b) in enumerate(zip(hids, building_at[unit.positions]), start=1)
             )
     crs = result.grids.crs
-    units = gpd.GeoDataFrame(rows, geometry=list(reproject_areas(geoms, metric_crs, crs)), crs=crs) if rows else result.units.iloc[0:0].copy()
+    units = gpd.GeoDataFrame(rows, geometry=list(reproject_polygons(geoms, metric_crs, crs, whole=True)), crs=crs) if rows else result.units.iloc[0:0].copy()
     if len(units):
         units = units.iloc[np.argsort(units["unit_code"].astype(str).to_numpy(), kind="stable")].reset_index(drop=True)
     households = pd.DataFrame(table, columns=["household_id", "building_id", "building_code", "grid_code", "unit_code", "position"])
