@@ -184,6 +184,7 @@ def _report(grids, communities, units, band, unit_band, prep, seed, crossings_mi
             "n_communities": int(len(communities)),
             "n_buildings": int(len(prep.buildings)),
             "n_unassigned": int(len(prep.unassigned)),
+            "households_unassigned": prep.unassigned_households,
             "households": int(prep.households.sum()),
             "households_estimated": bool(prep.households_estimated),
             "barrier_crossings_min": int(crossings_min),

@@ -62,6 +62,11 @@ class InputError(GridgeoError, ValueError):
         self.problems: list[Problem] = list(problems)
         super().__init__(self._format())
 
+    def __reduce__(self):
+        # rebuilt from its problems (a writer process sends it to the parent): from the message, every problem would
+        # become one problem of a file named "input"
+        return type(self), (self.problems,)
+
     def _format(self) -> str:
         if len(self.problems) == 1:
             return str(self.problems[0])
@@ -92,7 +97,21 @@ class SeamError(AuditError):
 
 
 class OutputExistsError(GridgeoError, FileExistsError):
-    """The output folder exists and ``overwrite`` was not given (or may not be replaced)."""
+    """The output folder exists and ``overwrite`` was not given (or may not be replaced).
+
+    Examples
+    --------
+    >>> error = OutputExistsError(Problem("out", "exists", "pass --overwrite to replace it, or choose another folder"))
+    >>> str(error), error.problems[0].message
+    ('out: exists — fix: pass --overwrite to replace it, or choose another folder', 'exists')
+    """
+
+    def __init__(self, problem: Problem | str):
+        self.problems: list[Problem] = [problem] if isinstance(problem, Problem) else []
+        super().__init__(str(problem))
+
+    def __reduce__(self):
+        return type(self), (self.problems[0] if self.problems else str(self),)
 
 
 class FontMissingError(GridgeoError):

@@ -177,6 +177,7 @@ COLUMN_LABELS: dict[str, dict[str, str]] = {
     "responsible_unit": {"zh": "责任单位", "en": "responsible unit"},
     "building_code": {"zh": "建筑编码", "en": "building code"},
     "households": {"zh": "户数", "en": "households"},
+    "households_estimated": {"zh": "户数为估算", "en": "households estimated"},
     "n_buildings": {"zh": "建筑数", "en": "buildings"},
     "n_units": {"zh": "联户数", "en": "joint units"},
     "area_m2": {"zh": "面积（平方米）", "en": "area (m²)"},

@@ -152,3 +152,38 @@ def test_renamed_input_columns_are_said_in_chinese_too():
     assert len(renamed) == 2, notes
     for note in notes:
         assert translate(note, "zh") != note and CJK.search(translate(note, "zh")), note
+
+
+def test_errors_are_chinese_under_a_chinese_locale(tmp_path):
+    """The errors a planner meets first — a folder that exists, a missing file, a mistyped layer or column, household
+    counts that are not numbers, a bad edits file — name the file, what is wrong and the fix in Chinese (only the
+    prefix was Chinese), and stay English under an English locale."""
+    import geopandas as gpd
+
+    out = tmp_path / "out"
+    _partition(tmp_path, ENGLISH_LOCALE)
+
+    def error(*args, env=CHINESE_LOCALE):
+        result = CliRunner().invoke(main, list(args), env=env)
+        assert result.exit_code == 2, result.output
+        return result.stderr.strip()
+
+    assert error("partition", *TAIPEI, "-o", str(out)) == f"错误：{out}：已存在——修正：加 --overwrite 覆盖它，或换一个文件夹"
+    assert error("partition", *TAIPEI, "-o", str(out), env=ENGLISH_LOCALE) == f"Error: {out}: exists — fix: pass --overwrite to replace it, or choose another folder"
+    missing = str(tmp_path / "nothing.gpkg")
+    assert error("partition", TAIPEI[0], missing, "-o", str(tmp_path / "a")) == f"错误：{missing}：文件不存在——修正：请检查路径"
+    layer = error("partition", f"{TAIPEI[0]}:communites", TAIPEI[1], "-o", str(tmp_path / "a"))
+    assert "没有图层 'communites'；它的图层有：" in layer and "——修正：请指定其中一个，例如" in layer
+    column = error("partition", *TAIPEI, "--households", "hh_estt", "-o", str(tmp_path / "a"))
+    assert "没有字段“hh_estt”——修正：请使用“hh_est”（名称最接近）；它的字段有：" in column and "或去掉 --households，按估算户数" in column
+    buildings = gpd.read_file(TAIPEI[1])
+    buildings["hh_text"] = buildings["hh_est"].astype(str)
+    buildings.loc[[2, 4], "hh_text"] = "多"
+    buildings.to_file(tmp_path / "b.gpkg", layer="buildings")
+    counts = error("partition", TAIPEI[0], str(tmp_path / "b.gpkg"), "--households", "hh_text", "-o", str(tmp_path / "a"))
+    assert "b.gpkg：第 3, 5 行：户数字段“hh_text”不是数字" in counts and "——修正：请使用整数" in counts
+    edits = tmp_path / "edits.csv"
+    edits.write_text("building_code,grid_code\nzzz,001-01\n", encoding="utf-8")
+    edit = error("apply-edits", str(out), str(edits), "-o", str(tmp_path / "e"))
+    assert edit == f"错误：{edits}：第 2 行：未知的建筑编码 zzz——修正：请使用方案 buildings 图层中的 building_code"
+    assert not any(p.exists() for p in (tmp_path / "a", tmp_path / "e"))

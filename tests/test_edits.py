@@ -139,6 +139,54 @@ def test_non_adjacent_move_is_kept_as_a_split_grid(plan, tmp_path):
     assert json.loads((out / "edits.json").read_text(encoding="utf-8"))["broken_constraints"][0]["constraint"] == "one_piece"
 
 
+def test_a_split_grid_is_named_in_the_summary_and_drawn_with_its_own_status_on_the_map(plan, tmp_path):
+    """`apply-edits` says how many grids the edits left in pieces, and map.html shows them under their own status
+    (it listed them under a raw "_other" heading, with no legend entry)."""
+    folder, _ = plan
+    previous = read_outputs(folder)
+    codes = sorted(c for c in previous.grids["grid_code"] if c.startswith("002-") and c != "002-01")
+    source = next(c for c in codes if not _adjacent(previous.grids, c, "002-01"))
+    b = previous.buildings
+    code = str(b[(b["grid_code"] == source) & (b["households"] < 100)].sort_values("building_code").iloc[-1]["building_code"])
+    edits = tmp_path / "edits.csv"
+    edits.write_text(f"building_code,grid_code,action\n{code},002-01,move\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["apply-edits", str(folder), str(edits), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "1 grid left in several pieces by the edits, kept as edited (status edited_split)" in result.output
+    assert "0 grids locked, 0 unlocked" in result.output
+    page = (out / "map.html").read_text(encoding="utf-8")
+    assert '"edited_split"' in page and '"_other"' in page  # the status's own style, and the fallback for unknown ones
+    grids = gpd.read_file(out / "partition.gpkg", layer="grids")
+    assert (grids["status"] == EDITED_SPLIT).sum() == 1
+    from gridgeo.outputs.map_data import _grid_props  # noqa: PLC0415 (the columns the map draws)
+
+    drawn = _grid_props(grids, np.zeros(len(grids), dtype=int), {}, "en", {})["status"]
+    assert EDITED_SPLIT in drawn and "_other" not in drawn
+
+
+def test_an_edits_file_saved_as_gbk_is_read_with_encoding_and_one_without_rows_is_named(plan, tmp_path):
+    """A CSV saved by Chinese Excel (GBK, with a 备注 column) is read with --encoding gbk; a file holding only its
+    header says the plan is written unchanged (it did so silently)."""
+    folder, _ = plan
+    previous = read_outputs(folder)
+    b = previous.buildings
+    code = str(b[b["grid_code"] == "002-02"].sort_values("building_code").iloc[0]["building_code"])
+    gbk = tmp_path / "edits_gbk.csv"
+    gbk.write_bytes(f"building_code,grid_code,action,备注\n{code},002-02,move,原地指定\n".encode("gbk"))
+    refused = CliRunner().invoke(main, ["apply-edits", str(folder), str(gbk), "-o", str(tmp_path / "a")])
+    assert refused.exit_code == 2 and "--encoding gbk" in refused.output and not (tmp_path / "a").exists()
+    read = CliRunner().invoke(main, ["apply-edits", str(folder), str(gbk), "-o", str(tmp_path / "b"), "--encoding", "gbk", "--no-map", "--no-report"])
+    assert read.exit_code == 0, read.output
+    assert json.loads((tmp_path / "b" / "edits.json").read_text(encoding="utf-8"))["moves"][0]["building_code"] == code
+    empty = tmp_path / "empty.csv"
+    empty.write_text("building_code,grid_code\n", encoding="utf-8")
+    unchanged = CliRunner().invoke(main, ["apply-edits", str(folder), str(empty), "-o", str(tmp_path / "c"), "--no-map", "--no-report"])
+    assert unchanged.exit_code == 0 and "has no edit rows (only its header): the plan is written again unchanged" in unchanged.output
+    kept = read_outputs(tmp_path / "c")
+    assert _polygons(kept) == _polygons(previous)
+
+
 def test_emptied_grid_is_retired_and_its_area_redrawn(plan):
     folder, _ = plan
     previous = read_outputs(folder)
@@ -166,6 +214,9 @@ def test_new_grid_code_creates_a_grid_and_locks_are_recorded(plan):
     assert edited.edits["grids_created"] == [new]
     assert edited.buildings.set_index("building_code").loc[code, "grid_code"] == new
     assert edited.report["locked_grids"] == ["002-03"]
+    # the grids layer says which grid is locked (GIS users saw it nowhere outside the map's edit mode)
+    assert edited.grids.loc[edited.grids["locked"], "grid_code"].tolist() == ["002-03"]
+    assert "locked" not in previous.grids.columns
     assert audit_partition(edited, _layer_input(previous), quality=False) == []
     assert [i["grid_code"] for i in edited.edits["broken_constraints"] if i["constraint"] == "band"] == [new]
 
@@ -261,6 +312,9 @@ def test_update_keeps_locked_grids_when_buildings_change(plan):
     assert row["status"] == "out_of_band" and row["reason"].startswith("kept as the planner edited it")
     assert updated.changes["grids_reshaped"] == [] and updated.changes["grids_modified"] == ["001-01"]
     assert updated.buildings.set_index("building_code").loc[code, "grid_code"] == "001-02"
+    assert updated.grids.loc[updated.grids["locked"], "grid_code"].tolist() == ["001-01"]
+    unlocked = apply_edits(updated, pd.DataFrame({"building_code": [""], "grid_code": ["001-01"], "action": ["unlock"]}))
+    assert "locked" not in unlocked.grids.columns and unlocked.report["locked_grids"] == []
     assert audit_partition(updated, remaining, quality=False) == []
 
 

@@ -77,6 +77,29 @@ def test_gb18030_shapefile_runs_through_the_cli(sample_frames, tmp_path):
     assert set(written["name"]) == set(communities["name"])
 
 
+def test_encoding_for_a_gbk_shapefile_leaves_a_geopackage_given_with_it_alone(sample_frames, tmp_path):
+    """--encoding names the Shapefile's text; the GeoPackage beside it stores UTF-8 and is read as such (it crashed)."""
+    communities, buildings = sample_frames
+    communities.to_file(tmp_path / "c.shp", encoding="gbk")
+    (tmp_path / "c.cpg").unlink(missing_ok=True)
+    buildings.to_file(tmp_path / "b.gpkg", layer="buildings")
+    out = tmp_path / "out"
+    args = ["partition", str(tmp_path / "c.shp"), str(tmp_path / "b.gpkg"), "--households", "hh_est", "--community-id", "comm_id", "-o", str(out), "--no-map"]
+    refused = CliRunner().invoke(main, args)
+    assert refused.exit_code == 2 and "--encoding gbk" in refused.output and not out.exists()
+    result = CliRunner().invoke(main, [*args, "--encoding", "gbk"])
+    assert result.exit_code == 0, result.output
+    written = gpd.read_file(out / "partition.gpkg", layer="communities")
+    assert set(written["name"]) == set(communities["name"])
+    assert gpd.read_file(out / "partition.gpkg", layer="buildings")["households"].sum() == buildings["hh_est"].sum()
+
+
+def test_an_unknown_encoding_name_is_refused_before_any_work(sample_frames, tmp_path):
+    result = CliRunner().invoke(main, ["partition", str(SAMPLE / "communities.shp"), str(SAMPLE / "buildings.shp"), "--encoding", "gbkk", "-o", str(tmp_path / "out")])
+    assert result.exit_code == 2 and "'gbkk' is not a text encoding" in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "out").exists()
+
+
 def test_zipped_shapefile(sample_frames, tmp_path):
     _, buildings = sample_frames
     with zipfile.ZipFile(tmp_path / "b.zip", "w") as archive:
@@ -105,3 +128,25 @@ def test_buildings_as_points(sample_frames):
     assert int(result.grids["households"].sum()) == int(buildings["hh_est"].sum())
     assert (result.grids.geom_type == "Polygon").all()
     assert result.report["summary"]["n_defects"] == result.report["summary"]["n_defects_proven_infeasible"]
+
+
+def test_a_shifted_building_layer_says_how_many_households_fell_outside_and_why(sample_frames, tmp_path):
+    """Buildings shifted off their communities (GCJ-02 read as WGS 84 …) are kept in 'unassigned': the warning gives
+    their households and share and asks whether the layers line up; the summary line repeats them."""
+    communities, buildings = sample_frames
+    metric = buildings.to_crs(buildings.estimate_utm_crs())
+    metric["geometry"] = metric.geometry.translate(350, -300)
+    shifted = metric.to_crs(buildings.crs)
+    shifted.to_file(tmp_path / "shifted.gpkg", layer="buildings")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(main, ["partition", str(SAMPLE / "communities.shp"), str(tmp_path / "shifted.gpkg"), "--households", "hh_est", "-o", str(out), "--no-map"])
+    assert result.exit_code == 0, result.output
+    report = __import__("json").loads((out / "report.json").read_text(encoding="utf-8"))
+    s = report["summary"]
+    assert s["n_unassigned"] > 0 and s["households_unassigned"] + s["households"] == int(buildings["hh_est"].sum())
+    share = 100 * s["households_unassigned"] / int(buildings["hh_est"].sum())
+    assert share >= 20, share
+    assert f"({s['households_unassigned']} households, {share:.1f} % of the layer's)" in result.output
+    assert "the two layers do not line up: check each layer's CRS" in result.output
+    assert f"{s['n_unassigned']} buildings ({s['households_unassigned']} households) outside every community" in result.output
+    assert len(gpd.read_file(out / "partition.gpkg", layer="unassigned")) == s["n_unassigned"]

@@ -388,3 +388,12 @@ def test_report_size_at_city_scale(units_band_result):
         page = build_report_html(city, lang=lang)
         assert len(page.encode("utf-8")) <= 1_000_000
         assert page.count('class="flagged-grid"') == n_flagged  # still every flagged grid, folded
+
+
+def test_the_input_notes_are_chinese_in_a_chinese_report(flagged_result, page_zh, page_en):
+    """report.html's 输入说明 lists the run's notes in Chinese where gridgeo knows them (they were all English)."""
+    notes_zh = re.search(r'<ul id="notes">(.*?)</ul>', page_zh, re.S).group(1)
+    notes_en = re.search(r'<ul id="notes">(.*?)</ul>', page_en, re.S).group(1)
+    assert notes_zh.count("<li>") == notes_en.count("<li>") == len(flagged_result.report["notes"])
+    assert "geometry computed in" in notes_en and "geometry computed in" not in notes_zh and "几何计算使用坐标系" in notes_zh
+    assert "栋建筑跨越两个或多个社区" in notes_zh

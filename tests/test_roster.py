@@ -18,6 +18,8 @@ TEAM_COLUMNS = ("tour_m", "workload_index", "workload_flag", "helpers_n")
 openpyxl = pytest.importorskip("openpyxl")
 
 STAFF_ZH = ["网格党支部书记", "网格长", "专职网格员", "兼职网格员/志愿者"]
+#: the sample's communities have a name column: the roster lists it after the community code
+NAMED_COLUMNS = GRID_COLUMNS[:3] + ("community_name",) + GRID_COLUMNS[3:]
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +35,9 @@ def written(result, tmp_path_factory):
 
 def test_grid_roster_rows_and_columns(result):
     roster = grid_roster(result)
-    assert list(roster.columns) == list(GRID_COLUMNS + TEAM_COLUMNS + STAFF_COLUMNS)
+    assert list(roster.columns) == list(NAMED_COLUMNS + TEAM_COLUMNS + STAFF_COLUMNS)
+    names = dict(zip(result.communities["community_code"], result.communities["name"]))
+    assert roster["community_name"].tolist() == [names[c] for c in roster["community_code"]] and all(roster["community_name"])
     assert len(roster) == len(result.grids)
     assert roster["grid_code"].tolist() == sorted(result.grids["grid_code"])
     assert roster["households"].sum() == result.grids["households"].sum()
@@ -82,7 +86,7 @@ def test_xlsx_sheets_header_widths(written, result):
     assert header[-4:] == STAFF_ZH and all(cell.font.b for cell in grids[1])
     assert all(cell.value is None for row in grids.iter_rows(min_row=2, min_col=len(header) - 3) for cell in row)
     # codes stay text (leading zeros kept), counts are numbers
-    assert grids["A2"].value == sorted(result.grids["grid_code"])[0] and isinstance(grids["D2"].value, int)
+    assert grids["A2"].value == sorted(result.grids["grid_code"])[0] and isinstance(grids["E2"].value, int)
     widths = [grids.column_dimensions[c].width for c in "ABCDEFGHIJKLM"]
     assert all(8 <= w <= 60 for w in widths)
     assert workbook.properties.created == workbook.properties.modified
@@ -107,7 +111,7 @@ def test_formula_like_text_stays_text(result, tmp_path):
 def test_english_files(result, tmp_path):
     roster_csv, _, xlsx = write_roster(result, tmp_path, lang="en")
     back = pd.read_csv(io.BytesIO(roster_csv.read_bytes()), encoding="utf-8-sig")
-    assert list(back.columns) == list(GRID_COLUMNS + TEAM_COLUMNS + STAFF_COLUMNS)
+    assert list(back.columns) == list(NAMED_COLUMNS + TEAM_COLUMNS + STAFF_COLUMNS)
     assert [c.value for c in openpyxl.load_workbook(xlsx)["units"][1]] == list(UNIT_COLUMNS)
 
 
@@ -155,3 +159,22 @@ def test_each_format_writes_its_own_files_only(result, tmp_path, kind):
     assert names == expected
     both = write_roster(result, tmp_path / "both", lang="en")
     assert [p.name for p in both] == ["roster.csv", "units.csv", "roster.xlsx"]
+
+
+def test_estimated_households_are_flagged_in_the_rosters(sample, tmp_path):
+    """A run without household counts says so in roster.csv, units.csv and roster.xlsx, as the map and layers do."""
+    communities, buildings = sample
+    estimated = gridgeo.partition(communities, buildings.drop(columns=["hh_est"]))
+    assert estimated.buildings["households_estimated"].all()
+    grids, units = grid_roster(estimated), unit_roster(estimated)
+    assert list(grids.columns[:6]) == ["grid_code", "community_id", "community_code", "community_name", "households", "households_estimated"]
+    assert grids["households_estimated"].all() and units["households_estimated"].all()
+    assert units["households"].sum() == estimated.buildings["households"].sum()
+    paths = write_roster(estimated, tmp_path, lang="zh")
+    csv = pd.read_csv(tmp_path / "roster.csv", encoding="utf-8-sig", dtype=str)
+    assert set(csv["户数为估算"]) == {"是"}
+    assert set(pd.read_csv(tmp_path / "units.csv", encoding="utf-8-sig", dtype=str)["户数为估算"]) == {"是"}
+    book = openpyxl.load_workbook(next(p for p in paths if p.suffix == ".xlsx"))
+    assert all("户数为估算" in [c.value for c in sheet[1]] for sheet in book.worksheets if sheet.max_row > 1)
+    # a run with households given keeps its columns (and bytes) as before
+    assert "households_estimated" not in grid_roster(gridgeo.partition(communities, buildings, households="hh_est")).columns

@@ -187,3 +187,33 @@ def test_whole_numbers_are_long_integer_fields(written, result):
     write_shapefiles(wide, target)
     assert _dbf_fields(target / "grids.dbf")["register_n"][2] == 0 and _dbf_fields(target / "grids.dbf")["register_n"][1] > 9
     assert gpd.read_file(target / "grids.shp")["register_n"].tolist() == wide.grids["register_no"].tolist()
+
+
+def test_points_among_footprints_with_format_shp_are_refused_before_the_run(tmp_path):
+    """Two buildings given as points among Monaco's footprints: --format shp stops at once naming the rows (it failed
+    after the whole run, naming a file "input"); the same run without shp writes both kinds in the GeoPackage."""
+    import pickle
+
+    from click.testing import CliRunner
+
+    from gridgeo.cli import main
+    from gridgeo.errors import InputError, Problem
+
+    from .conftest import DATA
+
+    buildings = gpd.read_file(DATA / "monaco_buildings.gpkg")
+    buildings.loc[[10, 20], "geometry"] = buildings.loc[[10, 20]].geometry.representative_point()
+    buildings.to_file(tmp_path / "b.gpkg", layer="buildings")
+    args = ["partition", str(DATA / "monaco_communities.gpkg"), str(tmp_path / "b.gpkg"), "--households", "hh_est", "--no-map", "--no-report"]
+    refused = CliRunner().invoke(main, [*args, "--format", "shp", "-o", str(tmp_path / "shp")])
+    assert refused.exit_code == 2, refused.output
+    assert "b.gpkg: rows 11, 21 are points among polygon footprints" in refused.output and "leave shp out of --format" in refused.output
+    assert not (tmp_path / "shp").exists()
+    written = CliRunner().invoke(main, [*args, "-o", str(tmp_path / "gpkg")])
+    assert written.exit_code == 0, written.output
+    kinds = set(gpd.read_file(tmp_path / "gpkg" / "partition.gpkg", layer="buildings").geom_type)
+    assert "Point" in kinds and kinds - {"Point"} <= {"Polygon", "MultiPolygon"} and len(kinds) > 1
+    # an error sent from a writer process keeps its problems (it came back as one problem of a file named "input")
+    error = InputError([Problem("buildings.shp", "mixes point and polygon geometries", "use the GeoPackage"), Problem("units.shp", "rows 3")])
+    back = pickle.loads(pickle.dumps(error))
+    assert type(back) is InputError and back.problems == error.problems and str(back) == str(error)

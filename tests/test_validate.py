@@ -179,3 +179,32 @@ def test_without_a_community_id_the_id_column_is_suggested():
     assert "社区按行号编号（1..4）；字段“comm_id”每行取值各不相同，如要保留这些标识，请加 --community-id comm_id" in chinese.output
     given = CliRunner().invoke(main, [*args, "--community-id", "comm_id", "--lang", "en"])
     assert given.exit_code == 0 and "numbered by row" not in given.output
+
+
+def test_estimates_give_no_households_to_buildings_of_non_residential_use():
+    """Monaco's slice without counts: its hotels, church, chapel, garage, roofs … (OpenStreetMap's `building`) hold
+    0 estimated households, the rest their footprint × storeys estimate; the warning names the uses (in Chinese too)."""
+    from gridgeo.inputs.households import estimate_households
+    from gridgeo.messages import translate
+
+    data = Path(__file__).parent / "data"
+    communities = gpd.read_file(data / "monaco_communities.gpkg")
+    buildings = gpd.read_file(data / "monaco_buildings.gpkg").drop(columns=["hh_est"])
+    result = gridgeo.partition(communities, buildings)
+    out = result.buildings.set_index("building_id")
+    uses = buildings.set_index("building_id")["building"]
+    idle = uses[uses.isin(["roof", "hotel", "commercial", "church", "chapel", "construction", "garage", "public"])].index
+    assert len(idle) == 16 and (out.loc[idle, "households"] == 0).all()
+    lived = uses.index.difference(idle)
+    metric = buildings.set_index("building_id").to_crs(result.grids.estimate_utm_crs()).loc[lived]
+    expected, _ = estimate_households(
+        metric.geometry.area.to_numpy(), levels=metric["levels"].to_numpy(), height_m=metric["height_m"].to_numpy()
+    )
+    assert abs(int(out.loc[lived, "households"].sum()) - int(expected.sum())) <= 0.01 * expected.sum()
+    assert out["households_estimated"].all() and result.grids["households"].sum() == out["households"].sum()
+    note = next(n for n in result.report["notes"] if n.startswith("households ESTIMATED"))
+    assert "16 buildings of non-residential use in 'building' (roof 8, hotel 2," in note
+    assert "16 栋非住宅用途的建筑（字段“building”：roof 8, hotel 2," in translate(note, "zh")
+    # with the counts given, the use changes nothing
+    given = gridgeo.partition(communities, gpd.read_file(data / "monaco_buildings.gpkg"), households="hh_est")
+    assert given.buildings["households"].sum() == gpd.read_file(data / "monaco_buildings.gpkg")["hh_est"].sum()

@@ -11,7 +11,7 @@ import click
 from ..errors import InputError, Problem
 from ..messages import count, say
 from .group import main
-from .options import LANGS, POINT_PARAMS, _handle_errors, _lang, logger, register_options
+from .options import LANGS, POINT_PARAMS, _handle_errors, _lang, known_encoding, logger, register_options
 from .steps import (
     _absolute,
     _carried_config,
@@ -35,7 +35,7 @@ from .steps import (
 @click.option("--barriers", multiple=True, metavar="FILE", help="Barrier lines for re-partitioned grids (default: the previous run's, from its config.toml).")
 @click.option("--roads", multiple=True, metavar="FILE", help="Roads for the walking tours and walks (default: the ones the previous run recorded).")
 @click.option("--service-centres", metavar="FILE", help="Service centres for the walks (default: the previous run's).")
-@click.option("--encoding", metavar="ENC", help="Text encoding of an input Shapefile DBF (gbk, gb18030, …).")
+@click.option("--encoding", metavar="ENC", callback=known_encoding, help="Text encoding of an input Shapefile DBF or CSV table (gbk, gb18030, …).")
 @click.option("--format", "formats", multiple=True, metavar="FMT", help="Extra exports: shp, csv, xlsx (default: the previous run's; --format '' for none).")
 @click.option("--map/--no-map", "make_map", default=True, show_default=True, help="Write map.html.")
 @click.option("--report/--no-report", "make_report", default=True, show_default=True, help="Write report.html.")
@@ -143,6 +143,10 @@ def _echo_plan_quality(result, output, make_map: bool, make_print: bool = False)
         "plan_quality", _lang(), grids=count(q["grids"], "grid"), communities=count(q["communities"], "community", "communities"),
         excused=count(q["excused"], "grid"), defects=count(q["defects"], "defect"), proven=q["proven"], **{f"n_{k}": v for k, v in q.items()},
     ))
+    grids = result.grids
+    split = int((grids["status"].astype(str) == "edited_split").sum()) if grids is not None and "status" in grids else 0
+    if split:
+        click.echo(say("plan_split", _lang(), grids=count(split, "grid"), n_grids=split))
     if make_map:
         click.echo(say("wrote_map", _lang(), path=Path(output) / "map.html"))
     if make_print:
@@ -193,9 +197,10 @@ def _units_summary(changes: dict) -> str:
 @click.option("--lang", type=click.Choice(LANGS), default=None, help="Language of the map and report (default: the run's) and of the messages (default: the locale's).")
 @click.option("--roads", multiple=True, metavar="FILE", help="Roads for the walking tours and walks (default: the ones the plan recorded).")
 @click.option("--service-centres", metavar="FILE", help="Service centres for the walks (default: the plan's).")
+@click.option("--encoding", metavar="ENC", callback=known_encoding, help="Text encoding of EDITS.csv (default UTF-8; gbk for a CSV saved by Chinese Excel).")
 @click.option("--overwrite", is_flag=True, help="Replace NEW if it exists.")
 @_handle_errors
-def apply_edits_command(previous, edits, output, formats, make_map, make_report, make_print, lang, roads, service_centres, overwrite):
+def apply_edits_command(previous, edits, output, formats, make_map, make_report, make_print, lang, roads, service_centres, encoding, overwrite):
     """Apply a planner's edits in EDITS.csv to the plan in OUTDIR, writing NEW.
 
     EDITS.csv has the header building_code,grid_code[,action]: a row moves (pins)
@@ -215,7 +220,12 @@ def apply_edits_command(previous, edits, output, formats, make_map, make_report,
     saved = _saved_config(prev)
     chosen = _formats(formats or saved.get("formats", ()))  # the plan's extra exports unless given
     road_specs, road_frames, centres = _living_services(prev, roads, service_centres, None)
-    result = apply_edits(prev, edits, roads=road_frames, service_centres=centres)
+    from ..living.edit_table import read_edits
+
+    table = read_edits(edits, encoding=encoding)
+    if not len(table):
+        logger.warning("%s has no edit rows (only its header): the plan is written again unchanged", edits)
+    result = apply_edits(prev, table, source=str(edits), roads=road_frames, service_centres=centres)
     if road_specs or service_centres:
         _record_service_sources(result, road_specs, service_centres, result.report["parameters"].get("centre_id"), result.report["parameters"].get("centre_name"))
     lang = lang or saved.get("lang", "zh")
@@ -231,12 +241,12 @@ def apply_edits_command(previous, edits, output, formats, make_map, make_report,
     if logger.getEffectiveLevel() <= logging.WARNING:
         moved = sum(1 for m in record["moves"] if m["from"] != m["to"])
         pinned = len(result.report.get("pinned_buildings", {}))  # a move pins too; earlier edits' pins stay
-        n = {"moved": moved, "stayed": len(record["moves"]) - moved, "pinned": pinned, "locked": len(record["locked"]), "redrawn": len(record["grids_redrawn"]),
+        n = {"moved": moved, "stayed": len(record["moves"]) - moved, "pinned": pinned, "locked": len(record["locked"]), "unlocked": len(record.get("unlocked", [])), "redrawn": len(record["grids_redrawn"]),
              "created": len(record["grids_created"]), "retired": len(record["grids_retired"]), "broken": len(record["broken_constraints"])}
         words = _lang()
         click.echo(say(
             "edits_summary", words, output=output, moved=count(n["moved"], "building"), stayed=str(n["stayed"]), pinned=str(n["pinned"]),
-            locked=count(n["locked"], "grid"), redrawn=count(n["redrawn"], "grid"), created=str(n["created"]), retired=str(n["retired"]),
+            locked=count(n["locked"], "grid"), unlocked=str(n["unlocked"]), redrawn=count(n["redrawn"], "grid"), created=str(n["created"]), retired=str(n["retired"]),
             broken=count(n["broken"], "broken constraint"), **{f"n_{k}": v for k, v in n.items()},
         ))
         for line in broken_summary(result, words):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import functools
 import logging
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 import click
 
 from ..errors import AuditError, GridgeoError, InputError, Problem
-from ..messages import locale_lang, say, translate_warning
+from ..messages import error_text, locale_lang, say, translate_warning
 
 logger = logging.getLogger("gridgeo")
 EXIT_PROBLEMS = 1
@@ -94,7 +95,7 @@ def _handle_errors(func):
         except GridgeoError as exc:
             if verbose:
                 logger.exception("error")
-            click.echo(say("error", lang, text=exc), err=True)
+            click.echo(say("error", lang, text=error_text(exc, lang)), err=True)
             ctx.exit(EXIT_USAGE)
         except KeyboardInterrupt:
             click.echo(say("interrupted", lang), err=True)
@@ -144,6 +145,17 @@ def _grouped(func, keyword: str, params, options):
     return wrapper
 
 
+def known_encoding(_ctx, param, value: str | None) -> str | None:
+    """``--encoding``: a text encoding Python knows (``gbk``, ``gb18030``, ``big5``, ``utf-8``, ``cp1252`` …)."""
+    if value is None:
+        return None
+    try:
+        codecs.lookup(value)
+    except LookupError:
+        raise click.BadParameter(f"{value!r} is not a text encoding; use gbk, gb18030, big5, utf-8 or cp1252 (the encoding the file was saved in)", param=param) from None
+    return value
+
+
 def input_options(func):
     """Options shared by commands that read communities and buildings."""
     options = [
@@ -152,7 +164,7 @@ def input_options(func):
         click.option("--building-id", metavar="COL", help="Buildings id column (checked for duplicates)."),
         click.option("--community-households", metavar="COL", help="Communities column with register totals; estimates are scaled to them."),
         click.option("--barriers", multiple=True, metavar="FILE", help="Line layer (roads, rivers, walls) grid boundaries should follow; repeatable; FILE.gpkg:LAYER picks a layer."),
-        click.option("--encoding", metavar="ENC", help="Text encoding of input Shapefile DBFs (gbk, gb18030, …); overrides a .cpg."),
+        click.option("--encoding", metavar="ENC", callback=known_encoding, help="Text encoding of input Shapefile DBFs and CSV tables (gbk, gb18030, …); overrides a .cpg."),
     ]
     for option in reversed(options):
         func = option(func)
@@ -281,7 +293,7 @@ def register_options(func, roster: bool = True):
         click.option("--register-household", metavar="COL", help="Register column with the unique household id."),
         click.option("--register-order", metavar="COL[,COL…]", help="Register columns giving the walking order inside a building, outermost first (e.g. staircase,floor,door; natural sort: 2-10 after 2-9). Units split as few staircases, then floors, as the band allows."),
         click.option("--register-unmatched", type=click.Choice(("error", "keep")), default="error", show_default=True, help="Register rows whose building is not in BUILDINGS: an error naming the rows, or kept as unassigned households."),
-        click.option("--register-encoding", metavar="ENC", help="Text encoding of a CSV register (gbk, gb18030 for files saved by Chinese Excel; default: --encoding, else UTF-8)."),
+        click.option("--register-encoding", metavar="ENC", callback=known_encoding, help="Text encoding of a CSV register (gbk, gb18030 for files saved by Chinese Excel; default: --encoding, else UTF-8)."),
         click.option("--personal", is_flag=True, help="Write the register's other (personal) columns to the csv/xlsx rosters, each file marked by a notice row. Without it no personal value is written anywhere."),
         click.option("--unit-head", metavar="COL", help="Personal register column that fills the units' 联户长 (unit head) column: its value for the first household of the unit that has one (needs --personal)."),
     ]

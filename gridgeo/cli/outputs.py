@@ -13,7 +13,7 @@ import click
 from ..errors import InputError, Problem
 from ..messages import count, say
 from .group import main
-from .options import BASEMAPS, LANGS, _check_database, _handle_errors, _lang, logger
+from .options import BASEMAPS, LANGS, _check_database, _handle_errors, _lang, known_encoding, logger
 from .steps import _lines_layer, _saved_config
 
 # -- export: PostGIS tables, or the extra file formats of a finished plan ------------------------------------
@@ -26,7 +26,7 @@ ADDED_FORMATS = ("shp", "csv", "xlsx")
 @click.option("--to", "to", metavar="URL", help="postgresql://USER@HOST:PORT/DB (password from PGPASSWORD or ~/.pgpass, never the URL).")
 @click.option("--schema", metavar="NAME", help="Schema of the tables (created if missing).")
 @click.option("--format", "formats", multiple=True, metavar="FMT", help="Add files to OUTDIR: shp (Shapefiles under shp/), csv, xlsx (the rosters); comma-separated or repeated.")
-@click.option("--shp-encoding", metavar="ENC", default=None, help="DBF encoding of the Shapefiles (default: the run's, else utf-8; gbk for older ArcGIS).")
+@click.option("--shp-encoding", metavar="ENC", default=None, callback=known_encoding, help="DBF encoding of the Shapefiles (default: the run's, else utf-8; gbk for older ArcGIS).")
 @click.option("--overwrite", is_flag=True, help="Replace tables of the same names in the schema (files of the same names are always replaced).")
 @_handle_errors
 def export_command(outdir, to, schema, formats, shp_encoding, overwrite):

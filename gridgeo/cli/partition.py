@@ -20,6 +20,7 @@ from .options import (
     code_options,
     database_options,
     input_options,
+    known_encoding,
     logger,
     map_options,
     point_table_options,
@@ -57,7 +58,7 @@ from .steps import (
 @click.option("--dedicated-type", default="type", show_default=True, metavar="COL", help="Column of --dedicated with the facility type (school, hospital, mall, enterprise, campus, market).")
 @click.option("--compounds", metavar="FILE", help="Residential compound (小区) polygons: a compound that fits the band's maximum is never split.")
 @click.option("--format", "formats", multiple=True, metavar="FMT", help="Extra exports: shp, csv, xlsx (GeoPackage and GeoJSON are always written); repeatable or comma-separated.")
-@click.option("--shp-encoding", default=None, metavar="ENC", help="Encoding of exported Shapefiles (default utf-8, or --encoding when given; gbk for older Chinese GIS software).")
+@click.option("--shp-encoding", default=None, metavar="ENC", callback=known_encoding, help="Encoding of exported Shapefiles (default utf-8, or --encoding when given; gbk for older Chinese GIS software).")
 @click.option("--map/--no-map", "make_map", default=True, show_default=True, help="Write map.html.")
 @click.option("--report/--no-report", "make_report", default=True, show_default=True, help="Write report.html.")
 @click.option("--print/--no-print", "make_print", default=False, show_default=True, help="Write print/<community>.png and .pdf: A3 notice maps (公示图), about 1-2 s per community.")
@@ -122,6 +123,12 @@ def partition(communities, buildings, output, households, community_id, building
     if register_opts.get("register"):
         _check_output(output, overwrite, [register_opts["register"]])
     comm, bldg, barrier_frames, labels = _read_inputs(communities, buildings, barriers, encoding, points)
+    if "shp" in chosen:
+        from ..outputs.shapefile import mixed_kinds
+
+        mixed = mixed_kinds(bldg, labels["buildings"])
+        if mixed is not None:
+            raise InputError(mixed)  # before the run, not when the Shapefiles are written
     register_frame, register_kwargs = _read_register_options(register_opts, encoding, chosen, labels)
     dedicated_frame, compound_frame = _read_areas(dedicated, compounds, encoding, labels)
     network, centres = _read_services(services["roads"], services["service_centres"], services["centre_id"], services["centre_name"], encoding, comm)
@@ -238,6 +245,10 @@ def partition(communities, buildings, output, households, community_id, building
             households=count(n["households"], "household"), communities=count(n["communities"], "community", "communities"),
             excused=count(n["excused"], "grid"), defects=count(n["defects"], "defect"), proven=proven, **{f"n_{k}": v for k, v in n.items()},
         ))  # the summary on stdout, warnings on stderr
+        if s.get("n_unassigned"):
+            away = s.get("households_unassigned")
+            households = "" if away is None else (f" ({count(away, 'household')})" if lang == "en" else f"（{away} 户）")
+            click.echo(say("unassigned_summary", lang, buildings=count(s["n_unassigned"], "building"), n_buildings=s["n_unassigned"], households=households))
         if make_map:
             click.echo(say("wrote_map", lang, path=Path(output) / "map.html"))
         if make_print:

@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem
+from ..inputs.names import community_name_column
 from ..labels import FLAG_WORDS, check_lang, column_label, status_label
 from ..outputs.files import csv_bytes, csvt_text, write_atomic
 
@@ -79,10 +80,10 @@ PERSONAL_NOTICE = {
     "en": "CONTAINS PERSONAL DATA ({columns}): for grid work only; do not publish, forward or upload to shared files",
 }
 
-_TEXT = ("grid_code", "standard_code", "valid_from", "valid_to", "responsible_unit", "community_id", "community_code", "status", "reason", "unit_code", "members", "centre_name") + STAFF_COLUMNS
+_TEXT = ("grid_code", "standard_code", "valid_from", "valid_to", "responsible_unit", "community_id", "community_code", "community_name", "status", "reason", "unit_code", "members", "centre_name") + STAFF_COLUMNS
 _TEXT += ("building_codes", "member_households", "unit_head", "household_id", "building_id", "building_code")
 _INTEGER = ("households", "n_buildings", "n_units", "helpers_n", "position")
-_FLAGS = ("workload_flag", "coverage_flag")
+_FLAGS = ("workload_flag", "coverage_flag", "households_estimated")
 #: Excel's format of real numbers: at least one decimal and up to the CSV's six (0.875 shows as 0.875, not 0.9)
 REAL_FORMAT = "0.0#####"
 #: document properties of every workbook written (so rewrites are byte-identical)
@@ -131,6 +132,12 @@ def grid_roster(result, *, lang: str = "en") -> pd.DataFrame:
     columns += tuple(c for c in DETAIL_COLUMNS if c in present)
     columns += tuple(c for c in WORKLOAD_COLUMNS if c in present)
     frame = _table(result.grids, columns, "grid_code", "grids")
+    names = _community_names(result)
+    if names:
+        frame.insert(int(frame.columns.get_loc("community_code")) + 1, "community_name", frame["community_code"].astype(str).map(names).fillna(""))
+    if "households_estimated" in present and result.grids["households_estimated"].fillna(False).astype(bool).any():
+        flags = result.grids.set_index("grid_code")["households_estimated"].fillna(False).astype(bool)
+        frame.insert(int(frame.columns.get_loc("households")) + 1, "households_estimated", frame["grid_code"].map(flags).fillna(False).astype(bool))
     if lang == "zh" and "reason_zh" in result.grids:
         zh = result.grids.set_index("grid_code")["reason_zh"]
         frame["reason"] = frame["grid_code"].map(zh).fillna(frame["reason"])
@@ -177,9 +184,9 @@ def unit_roster(result, *, lang: str = "en", personal: pd.DataFrame | None = Non
     if getattr(result, "households", None) is None:
         if personal is not None or unit_head is not None:
             raise InputError(Problem("roster", "personal columns were given for a run without a household register", "partition with a register first"))
-        return _localise(_table(result.units, UNIT_COLUMNS, "unit_code", "units"), lang)
+        return _localise(_estimated_units(_table(result.units, UNIT_COLUMNS, "unit_code", "units"), result), lang)
     units = result.units.rename(columns={"members": "member_households"})
-    frame = _table(units, REGISTER_UNIT_COLUMNS[:-1], "unit_code", "units")
+    frame = _estimated_units(_table(units, REGISTER_UNIT_COLUMNS[:-1], "unit_code", "units"), result)
     frame["unit_head"] = ""
     if unit_head is not None:
         if personal is None or unit_head not in personal.columns:
@@ -188,6 +195,31 @@ def unit_roster(result, *, lang: str = "en", personal: pd.DataFrame | None = Non
         heads = _unit_heads(result.households, personal[unit_head])
         frame["unit_head"] = frame["unit_code"].map(heads).fillna("").astype(object)
     return _localise(frame, lang)
+
+
+def _community_names(result) -> dict[str, str]:
+    """community_code → the community's name, from its layer's name column (:data:`gridgeo.inputs.names.COMMUNITY_NAME_COLUMNS`); empty without one."""
+    communities = result.communities
+    if communities is None or "community_code" not in communities:
+        return {}
+    column = community_name_column(communities.columns)
+    if column is None:
+        return {}
+    return {str(code): _text(name).strip() for code, name in zip(communities["community_code"], communities[column])}
+
+
+def _estimated_units(frame: pd.DataFrame, result) -> pd.DataFrame:
+    """``frame`` (units) with ``households_estimated`` after ``households`` when any of its buildings' households were
+    estimated (a unit holding one such building is flagged); unchanged for a run whose households were all given."""
+    buildings = result.buildings
+    if buildings is None or "households_estimated" not in buildings or not buildings["households_estimated"].fillna(False).astype(bool).any():
+        return frame
+    estimated = set(buildings.loc[buildings["households_estimated"].fillna(False).astype(bool), "building_code"].astype(str))
+    listed = frame["building_codes"] if "building_codes" in frame else frame["members"]
+    flags = [any(part.split(":", 1)[0] in estimated for part in str(text).split(";") if part) for text in listed]
+    frame = frame.copy()
+    frame.insert(int(frame.columns.get_loc("households")) + 1, "households_estimated", flags)
+    return frame
 
 
 def household_roster(result, *, lang: str = "en", personal: pd.DataFrame | None = None) -> pd.DataFrame:

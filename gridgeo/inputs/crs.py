@@ -89,10 +89,28 @@ def check_coordinates_fit_crs(frame: gpd.GeoDataFrame, source: str) -> Problem |
             source,
             f"coordinates ({minx:.0f}, {miny:.0f}) – ({maxx:.0f}, {maxy:.0f}) are not longitudes and "
             f"latitudes, yet the layer's CRS is geographic ({crs.name})",
-            "the .prj is wrong: set the layer's real projected CRS (for example a Gauss-Krüger or UTM "
-            "zone) before running gridgeo",
+            _wrong_geographic_fix(source),
         )
     return None
+
+
+def _wrong_geographic_fix(source: str) -> str:
+    """How to give a layer holding projected coordinates its real CRS, in the terms of its file.
+
+    Examples
+    --------
+    >>> _wrong_geographic_fix("b.shp")[:20], _wrong_geographic_fix("b.geojson")[:28], _wrong_geographic_fix("buildings")[:25]
+    ('the .prj is wrong: s', 'GeoJSON is longitude, latitu', "set the GeoDataFrame's re")
+    """
+    name = source.lower()
+    zone = "(for example a Gauss-Krüger or UTM zone)"
+    if any(part in name for part in (".shp", ".zip", ".dbf")):
+        return f"the .prj is wrong: set the layer's real projected CRS {zone} before running gridgeo"
+    if any(part in name for part in (".geojson", ".json")):
+        return f"GeoJSON is longitude, latitude (EPSG:4326) by definition: convert the file to it from its real projected CRS {zone}, or save it as GeoPackage with that CRS"
+    if re.search(r"\.[a-z0-9]{2,8}(:|$)", name):
+        return f"the file's CRS is wrong: set the layer's real projected CRS {zone} and save it again (QGIS: Layer ▸ Set CRS of Layer)"
+    return f"set the GeoDataFrame's real projected CRS {zone} with gdf.set_crs(..., allow_override=True)"
 
 
 def local_metric_crs(frame: gpd.GeoDataFrame) -> CRS:

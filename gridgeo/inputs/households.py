@@ -2,7 +2,9 @@
 
 An estimate is ``footprint m² × storeys × net_ratio ÷ dwelling_m2`` rounded to
 whole households, with storeys from a levels column, else a height column
-(÷ ``storey_height_m``), else ``default_storeys``.  When a community's register
+(÷ ``storey_height_m``), else ``default_storeys``; a building whose use (a
+``building`` column, as OpenStreetMap's) is not residential (shops, offices,
+schools, churches, garages, …: :data:`NON_RESIDENTIAL`) gets none.  When a community's register
 total is known, estimates are scaled so that each community adds up to it
 exactly (largest-remainder apportionment).  Estimated counts are flagged in
 every output.
@@ -14,12 +16,33 @@ import numpy as np
 import pandas as pd
 
 __all__ = [
+    "TYPE_COLUMNS",
+    "NON_RESIDENTIAL",
+    "non_residential",
     "LEVEL_COLUMNS",
     "HEIGHT_COLUMNS",
     "estimate_households",
     "apportion",
     "calibrate_to_totals",
 ]
+
+#: columns naming a building's use (OpenStreetMap's ``building`` tag first)
+TYPE_COLUMNS = ("building", "building_type", "建筑类型", "建筑用途", "用途")
+#: uses whose buildings hold no households when households are estimated (OpenStreetMap ``building`` values, and the
+#: same in Chinese); ``yes``, unknown and residential uses keep their estimate
+NON_RESIDENTIAL = frozenset(
+    {
+        "commercial", "retail", "office", "industrial", "warehouse", "manufacture", "supermarket", "shop", "kiosk", "hotel",
+        "school", "university", "college", "kindergarten", "hospital", "clinic", "public", "civic", "government",
+        "church", "cathedral", "chapel", "mosque", "temple", "shrine", "synagogue", "monastery", "religious",
+        "stadium", "sports_hall", "sports_centre", "grandstand", "pavilion", "museum", "fire_station", "train_station",
+        "transportation", "parking", "garage", "garages", "carport", "hangar", "service", "shed", "roof", "toilets",
+        "barn", "greenhouse", "farm_auxiliary", "bunker", "bridge", "ruins", "collapsed", "construction", "power",
+        "substation", "transformer_tower", "water_tower", "tower", "communications_tower",
+        "商业", "商场", "商铺", "办公", "写字楼", "工业", "工厂", "厂房", "仓库", "酒店", "宾馆", "学校", "幼儿园", "医院",
+        "政府", "机关", "公共建筑", "教堂", "寺庙", "体育馆", "车库", "停车场", "车站",
+    }
+)  # fmt: skip
 
 LEVEL_COLUMNS = ("levels", "building:levels", "building_levels", "floors", "storeys", "stories", "levels_est", "层数")
 HEIGHT_COLUMNS = ("height", "height_m", "building_height", "高度")
@@ -78,6 +101,18 @@ def estimate_households(
     storeys = np.where(np.isnan(storeys), default_storeys, storeys)
     households = np.round(area * storeys * net_ratio / dwelling_m2).astype(np.int64)
     return np.maximum(households, 0), source.astype(str)
+
+
+def non_residential(uses) -> np.ndarray:
+    """Per building, whether its use (a :data:`TYPE_COLUMNS` value) is one of :data:`NON_RESIDENTIAL`.
+
+    Examples
+    --------
+    >>> non_residential(["apartments", "Commercial", "yes", None, "学校"]).tolist()
+    [False, True, False, False, True]
+    """
+    text = pd.Series(uses, dtype=object).map(lambda v: str(v).strip().lower() if isinstance(v, str) else "")
+    return text.isin(NON_RESIDENTIAL).to_numpy()
 
 
 def apportion(total: int, weights: np.ndarray) -> np.ndarray:

@@ -147,6 +147,10 @@ def read_layer(
         if suffix in _PARQUET:
             return gpd.read_parquet(path, bbox=tuple(bbox) if bbox is not None else None)
         source = _zip_source(path, label) if suffix == ".zip" else str(path)
+        if encoding is not None and not _holds_dbf(path, suffix):
+            # GeoPackage, GeoJSON, FlatGeobuf … store UTF-8 by definition: the option is for the Shapefiles and CSVs given with them
+            logger.debug("%s: stores UTF-8 text; --encoding %s applies to Shapefiles and CSV files only", label, encoding)
+            encoding = None
         if encoding is None and suffix in {".shp", ".zip"}:
             encoding = _guess_dbf_encoding(path, label)
         if layer is None and suffix in {".gpkg", ".zip"}:
@@ -271,6 +275,16 @@ def _sibling(path: Path, suffix: str) -> Path | None:
         if candidate.exists():
             return candidate
     return None
+
+
+def _holds_dbf(path: Path, suffix: str) -> bool:
+    """Whether the layer's text is a DBF attribute table, in whatever encoding it was saved (a Shapefile, or a zip of one)."""
+    if suffix in {".shp", ".dbf"}:
+        return True
+    if suffix == ".zip":
+        with zipfile.ZipFile(path) as archive:
+            return any(name.lower().endswith(".dbf") for name in archive.namelist())
+    return False
 
 
 def _zip_source(path: Path, label: str) -> str:

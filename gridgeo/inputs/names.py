@@ -7,12 +7,28 @@ layer back.  Light on purpose: the input checks, the assembly of a result and it
 
 from __future__ import annotations
 
-__all__ = ["ADDED_BUILDING_COLUMNS", "UNASSIGNED_COLUMNS", "input_names", "original_names", "names_an_id"]
+__all__ = ["ADDED_BUILDING_COLUMNS", "UNASSIGNED_COLUMNS", "COMMUNITY_NAME_COLUMNS", "input_names", "original_names", "names_an_id", "community_name_column"]
 
 #: the columns gridgeo adds to the buildings layer
 ADDED_BUILDING_COLUMNS = ("building_code", "community_code", "grid_code", "households", "households_estimated")
 #: the column gridgeo adds to the unassigned buildings (why each is unassigned)
 UNASSIGNED_COLUMNS = ("reason",)
+
+
+#: the columns of a communities layer that name a community, the first present used (map, report, edit mode, roster)
+COMMUNITY_NAME_COLUMNS = ("name", "Name", "NAME", "community_name", "名称", "社区名称", "社区", "comm_name")
+
+
+def community_name_column(columns) -> str | None:
+    """The first of :data:`COMMUNITY_NAME_COLUMNS` among ``columns``, or None.
+
+    Examples
+    --------
+    >>> community_name_column(["community_id", "社区名称", "name_en"]), community_name_column(["id"])
+    ('社区名称', None)
+    """
+    present = set(columns)
+    return next((c for c in COMMUNITY_NAME_COLUMNS if c in present), None)
 
 
 def input_names(columns, added=ADDED_BUILDING_COLUMNS) -> dict[str, str]:

@@ -26,7 +26,7 @@ from ..arrays import on_threads, outline_keys
 from ..errors import CRSError, InputError, Problem, ProblemCollector, describe_rows
 from ..messages import count
 from .crs import check_coordinates_fit_crs, local_metric_crs, require_crs
-from .households import HEIGHT_COLUMNS, LEVEL_COLUMNS, calibrate_to_totals, estimate_households
+from .households import HEIGHT_COLUMNS, LEVEL_COLUMNS, TYPE_COLUMNS, calibrate_to_totals, estimate_households, non_residential
 from .names import UNASSIGNED_COLUMNS, input_names, names_an_id
 
 __all__ = ["Prepared", "prepare_inputs", "name_rows", "OUTSIDE", "NO_GEOMETRY"]
@@ -34,6 +34,9 @@ __all__ = ["Prepared", "prepare_inputs", "name_rows", "OUTSIDE", "NO_GEOMETRY"]
 logger = logging.getLogger(__name__)
 
 OUTSIDE = "outside every community"
+#: the share of the buildings' households (of the buildings, when households are estimated) outside every community
+#: from which the warning asks whether the layers line up
+MISALIGNED_SHARE = 0.2
 NO_GEOMETRY = "no geometry (empty or missing)"
 POLYGONAL = {"Polygon", "MultiPolygon"}
 PUNCTUAL = {"Point", "MultiPoint"}
@@ -57,6 +60,7 @@ class Prepared:
     metric_crs: CRS
     notes: list[str] = field(default_factory=list)
     overlaps: list[Problem] = field(default_factory=list)  # communities overlapping (also a note): `gridgeo validate` fails on them
+    unassigned_households: int | None = None  # households of the unassigned buildings (None when households are estimated)
 
 
 def prepare_inputs(
@@ -313,7 +317,19 @@ def prepare_inputs(
             if len(rows):
                 kinds.append(f"{len(rows)} {text}: {which(rows)}")
         n = int(outside.sum())
-        notes.append(f"{b_label}: {count(n, 'building')} {'is' if n == 1 else 'are'} kept in the 'unassigned' layer with the reason ({'; '.join(kinds)})")
+        held = ""
+        if hh_values is not None:
+            away, total = int(hh_values[outside].sum()), int(hh_values.sum())
+            held = f" ({count(away, 'household')}, {100 * away / total if total else 0:.1f} % of the layer's)"
+            share = away / total if total else n / len(buildings)
+        else:
+            share = n / len(buildings)
+        notes.append(f"{b_label}: {count(n, 'building')}{held} {'is' if n == 1 else 'are'} kept in the 'unassigned' layer with the reason ({'; '.join(kinds)})")
+        if share >= MISALIGNED_SHARE and (reason == OUTSIDE).any():
+            notes[-1] += (
+                "; if they belong to these communities, the two layers do not line up: check each layer's CRS (GCJ-02 or BD-09 "
+                "coordinates read as WGS 84 lie 300–700 m off) and that both cover the same place"
+            )
         logger.warning(notes[-1])
     assigned = np.flatnonzero(~outside)
     # every building assigned (the usual case): a view, not a second copy of the input's columns (copy-on-write)
@@ -355,6 +371,14 @@ def prepare_inputs(
             f"households ESTIMATED from footprint × storeys × 0.8 ÷ {dwelling_m2:g} m² (storeys from {used}"
             f"{'; levels column ' + repr(levels) if levels else ''}{'; height column ' + repr(height) if height else ''})"
         )
+        use = _use_column(kept)
+        if use is not None:
+            idle = non_residential(kept[use].to_numpy())
+            if idle.any():
+                hh = np.where(idle, 0, hh)
+                kinds = pd.Series(kept[use].to_numpy()[idle]).astype(str).str.strip().str.lower().value_counts()
+                shown = ", ".join(f"{k} {v}" for k, v in kinds.head(8).items()) + (f" and {len(kinds) - 8} more" if len(kinds) > 8 else "")
+                notes[-1] += f"; {count(int(idle.sum()), 'building')} of non-residential use in '{use}' ({shown}) get 0 (give counts where people live in them)"
         logger.warning(notes[-1])
     if community_households is not None:
         totals_raw = pd.to_numeric(communities[community_households], errors="coerce")
@@ -392,6 +416,7 @@ def prepare_inputs(
         metric_crs=metric,
         notes=notes,
         overlaps=overlaps,
+        unassigned_households=None if hh_values is None else int(hh_values[np.flatnonzero(outside)].sum()),
     )
 
 
@@ -695,6 +720,16 @@ def _check_duplicates(problems: ProblemCollector, label: str, values: np.ndarray
     if dup.any():
         shown = ", ".join(repr(v) for v in pd.unique(series[dup])[:5])
         problems.add(label, f"{describe_rows(np.flatnonzero(dup) + 1)}: duplicate {column} values ({shown})", f"make '{column}' unique")
+
+
+def _use_column(frame: pd.DataFrame) -> str | None:
+    """The first of :data:`~gridgeo.inputs.households.TYPE_COLUMNS` (any case) that holds text: a building's use."""
+    lower = {str(c).lower(): c for c in frame.columns}
+    for name in TYPE_COLUMNS:
+        column = lower.get(name)
+        if column is not None and frame[column].map(lambda v: isinstance(v, str) and bool(v.strip())).any():
+            return column
+    return None
 
 
 def _first_column(frame: pd.DataFrame, names) -> str | None:

@@ -18,8 +18,8 @@ ACTIONS = ("move", "lock", "unlock")
 _SHOWN = 5
 
 
-def read_edits(path: str | Path) -> pd.DataFrame:
-    """Read an edit file (CSV, UTF-8 with or without BOM) as text columns.
+def read_edits(path: str | Path, *, encoding: str | None = None) -> pd.DataFrame:
+    """Read an edit file (CSV, UTF-8 with or without BOM, or ``encoding``: ``gbk`` for Chinese Excel) as text columns.
 
     Examples
     --------
@@ -33,14 +33,14 @@ def read_edits(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise InputError(Problem(str(path), "does not exist or is not a file", "give the CSV of edits (columns building_code,grid_code[,action])"))
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig", skipinitialspace=True)
+        frame = pd.read_csv(path, dtype=str, keep_default_na=False, encoding=encoding or "utf-8-sig", skipinitialspace=True)
     except (UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
-        raise InputError(_unreadable(path, exc)) from exc
+        raise InputError(_unreadable(path, exc, encoding)) from exc
     frame.columns = [str(c).strip().lower() for c in frame.columns]
     return frame
 
 
-def _unreadable(path: Path, exc: Exception) -> Problem:
+def _unreadable(path: Path, exc: Exception, encoding: str | None = None) -> Problem:
     """The problem of an edit file pandas cannot read, in the planner's words: the line and what to change.
 
     Examples
@@ -51,7 +51,9 @@ def _unreadable(path: Path, exc: Exception) -> Problem:
     """
     usual = "save it as UTF-8 CSV with the header building_code,grid_code[,action]"
     if isinstance(exc, UnicodeDecodeError):
-        return Problem(str(path), f"is not UTF-8 text ({exc.reason} at byte {exc.start})", f"{usual} (in Excel: Save As > CSV UTF-8)")
+        if encoding:
+            return Problem(str(path), f"is not {encoding} text ({exc.reason} at byte {exc.start})", "pass the encoding it was saved in with --encoding, or save it as UTF-8 CSV")
+        return Problem(str(path), f"is not UTF-8 text ({exc.reason} at byte {exc.start})", f"{usual} (in Excel: Save As > CSV UTF-8), or pass --encoding gbk for a CSV saved by Chinese Excel")
     ragged = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(exc))
     if ragged:
         expected, line, saw = ragged.groups()

@@ -95,7 +95,7 @@ from ..result import Partition
 from .assemble import _assemble
 from .compounds import _compound_groups, _compound_outcomes, _previous_compounds
 from .edit_table import _SHOWN, ACTIONS, check_edits, read_edits
-from .lineage import add_services, kept_grid_colours, parent_record, read_previous, service_settings
+from .lineage import add_services, kept_grid_colours, mark_locked, parent_record, read_previous, service_settings
 from .seamguard import require_valid_coverage, unmatched_grids
 from .state import BORDER_M, _Grid, _shared_boundary, largest_cell
 from .unitkeep import REGISTER_COUNT, keep_plan_units, registered_layer
@@ -476,6 +476,7 @@ def apply_edits(
     result.report["retired_grid_codes"] = sorted(set(report.get("retired_grid_codes", [])) | set(changes["grids_retired"]))
     result.report["retired_building_codes"] = sorted(report.get("retired_building_codes", []))
     result.report["locked_grids"] = locked
+    result.grids = mark_locked(result.grids, locked)
     result.report["pinned_buildings"] = dict(sorted(pins.items()))
     result.report["edits"] = {
         "source": source,

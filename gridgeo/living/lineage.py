@@ -33,7 +33,7 @@ from ..api import parse_band
 from ..errors import InputError, Problem
 from ..result import Partition, read_outputs
 
-__all__ = ["PreviousRun", "ServiceSettings", "read_previous", "kept_grid_colours", "parent_record", "report_hash", "service_settings", "add_services"]
+__all__ = ["PreviousRun", "ServiceSettings", "read_previous", "kept_grid_colours", "parent_record", "report_hash", "service_settings", "add_services", "mark_locked"]
 
 logger = logging.getLogger(__name__)
 
@@ -312,3 +312,23 @@ def add_services(result: Partition, settings: ServiceSettings) -> Partition:
         )
     return result
 
+
+
+def mark_locked(grids: gpd.GeoDataFrame, locked) -> gpd.GeoDataFrame:
+    """``grids`` with a ``locked`` column (true for the grids a planner locked) when any grid is locked; without one
+    otherwise (a plan whose last lock was lifted drops it).  The input is not changed.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> grids = gpd.GeoDataFrame({"grid_code": ["001-01", "001-02"]}, geometry=[shapely.box(0, 0, 1, 1)] * 2)
+    >>> mark_locked(grids, ["001-02"])["locked"].tolist(), list(mark_locked(grids, []).columns)
+    ([False, True], ['grid_code', 'geometry'])
+    """
+    out = grids.drop(columns=["locked"], errors="ignore")
+    locked = {str(code) for code in locked}
+    if not locked:
+        return out
+    out = out.copy()
+    out.insert(out.columns.get_loc(out.geometry.name), "locked", out["grid_code"].astype(str).isin(locked).to_numpy())
+    return out

@@ -132,7 +132,7 @@ from .assemble import _assemble
 from .carve import name_carved
 from .compounds import _compound_outcomes, _join_compound_mates, _previous_compounds, _split_compound_grids
 from .layercheck import check_new_layer
-from .lineage import add_services, kept_grid_colours, parent_record, read_previous, service_settings
+from .lineage import add_services, kept_grid_colours, mark_locked, parent_record, read_previous, service_settings
 from .reportbound import reported_lower_bound
 from .seamguard import _copy, repair_fitted, require_valid_coverage
 from .state import _Context, _Grid
@@ -456,6 +456,7 @@ def update(
         codes_now = set(result.buildings["grid_code"].astype(str)) | set(result.grids["grid_code"].astype(str))
         grid_of = dict(zip(result.buildings["building_code"].astype(str), result.buildings["grid_code"].astype(str)))
         result.report["locked_grids"] = sorted(c for c in run.locks if c in codes_now)
+        result.grids = mark_locked(result.grids, result.report["locked_grids"])
         result.report["pinned_buildings"] = {b: g for b, g in sorted(pins.items()) if b in grid_of}
         changes["pins_broken"] = [{"building_code": b, "pinned": g, "grid_code": grid_of[b]} for b, g in sorted(pins.items()) if b in grid_of and grid_of[b] != g]
     changes["households_moved_lower_bound"] = lower_bound

@@ -44,6 +44,7 @@ from ..cells.adjacency import _shared_by_intersection, _shared_by_segments
 from ..cells.tessellate import split_parts, tessellate_part
 from ..errors import InputError, Problem
 from ..inputs.crs import local_metric_crs
+from ..inputs.names import community_name_column
 from ..living.lineage import report_hash
 from ..parallel import map_ordered
 from ..partition.engine import _assign_parts
@@ -61,7 +62,6 @@ EDIT_MODEL_VERSION = 1
 _MIN_SHARED_M = 1e-6
 _MIN_SHARED_ACROSS_M = 1e-3
 #: the community name columns looked for, in order (as the report looks for them)
-_NAME_COLUMNS = ("name", "Name", "NAME", "community_name", "名称", "社区名称", "社区", "comm_name")
 
 
 def _text(values) -> list[str]:
@@ -73,7 +73,7 @@ def _text(values) -> list[str]:
 def _community_names(communities) -> dict[str, str]:
     if "community_code" not in communities.columns:
         return {}
-    column = next((c for c in _NAME_COLUMNS if c in communities.columns), None)
+    column = community_name_column(communities.columns)
     if column is None:
         return {}
     return dict(zip(_text(communities["community_code"]), _text(communities[column])))

@@ -109,19 +109,17 @@ def check_output_folder(outdir: str | Path, overwrite: bool, *, overwrite_hint: 
     if not outdir.exists() and not outdir.is_symlink():
         return
     if not outdir.is_dir():
-        raise OutputExistsError(str(Problem(str(outdir), "exists and is not a folder", "choose a folder name for -o/--output")))
+        raise OutputExistsError(Problem(str(outdir), "exists and is not a folder", "choose a folder name for -o/--output"))
     if any(outdir.iterdir()) and not any((outdir / name).exists() for name in OUTPUT_MARKERS):
         raise OutputExistsError(
-            str(
-                Problem(
-                    str(outdir),
-                    f"is not empty and is not a gridgeo output folder (no report.json or partition.gpkg), so {overwrite_hint} will not replace it",
-                    "choose a new folder, or empty this one yourself",
-                )
+            Problem(
+                str(outdir),
+                f"is not empty and is not a gridgeo output folder (no report.json or partition.gpkg), so {overwrite_hint} will not replace it",
+                "choose a new folder, or empty this one yourself",
             )
         )
     if not overwrite:
-        raise OutputExistsError(str(Problem(str(outdir), "exists", f"pass {overwrite_hint} to replace it, or choose another folder")))
+        raise OutputExistsError(Problem(str(outdir), "exists", f"pass {overwrite_hint} to replace it, or choose another folder"))
 
 
 def _output_error(exc: BaseException, outdir: Path) -> OutputError | None:

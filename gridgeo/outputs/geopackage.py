@@ -96,6 +96,7 @@ COLUMN_MEANINGS = {
     "valid_from": "first day the grid is valid",
     "valid_to": "last day the grid is valid",
     "responsible_unit": "the unit responsible for the grid",
+    "locked": "true when a planner locked the grid (apply-edits): updates keep it as it is",
 }
 #: aliases of columns without a label in gridgeo.labels (Chinese, English)
 _MORE_LABELS = {
@@ -106,8 +107,8 @@ _MORE_LABELS = {
     "barrier_crossings": ("跨越障碍次数", "barrier crossings"),
     "grid_type": ("网格类型", "grid type"),
     "facility_type": ("专属设施类型", "facility type"),
-    "households_estimated": ("户数为估算", "households estimated"),
     "in_band": ("户数在区间内", "in band"),
+    "locked": ("已锁定", "locked"),
 }
 #: the column of each layer that is a unique key
 UNIQUE_CODES = {"grids": "grid_code", "buildings": "building_code", "units": "unit_code"}

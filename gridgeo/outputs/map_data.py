@@ -21,6 +21,7 @@ import shapely
 
 from ..errors import InputError, Problem
 from ..inputs.crs import local_metric_crs
+from ..inputs.names import community_name_column
 from ..labels import STATUS_LABELS, STATUS_MEANINGS
 from ..result import Partition
 from .columns import _flags
@@ -64,6 +65,7 @@ LABELS = {
         "search_button": "查找",
         "not_found": "未找到",
         "legend": "网格状态（边框）",
+        "other_status": "其他状态",
         "fill_note": "填充色只用于区分相邻网格",
         "basemap": "底图",
         "data_by": "网格划分：gridgeo",
@@ -132,6 +134,7 @@ LABELS = {
         "search_button": "Find",
         "not_found": "Nothing found",
         "legend": "Grid status (outline)",
+        "other_status": "other status",
         "fill_note": "Fill colours only tell neighbouring grids apart",
         "basemap": "Basemap",
         "data_by": "Grids: gridgeo",
@@ -180,7 +183,6 @@ _OSM_ATTR = '&copy; <a href="https://www.openstreetmap.org/copyright">OpenStreet
 _TIANDITU_ATTR = '&copy; <a href="https://www.tianditu.gov.cn/">天地图 Tianditu</a>'
 _GAODE_ATTR = '&copy; <a href="https://www.amap.com/">高德地图 AutoNavi</a> (GCJ-02)'
 
-_NAME_COLUMNS = ("name", "NAME", "Name", "名称", "社区名称", "community_name")
 
 _ASSETS = ("assets", "map")
 
@@ -354,7 +356,7 @@ def _community_names(communities: gpd.GeoDataFrame) -> dict[str, str]:
     """community_code → 'id name' (the id, and a name column when there is one)."""
     if communities is None or "community_code" not in communities:
         return {}
-    name_col = next((c for c in _NAME_COLUMNS if c in communities.columns), None)
+    name_col = community_name_column(communities.columns)
     out = {}
     columns = [c for c in ("community_id", name_col) if c and c in communities]
     for code, *values in zip(communities["community_code"], *(communities[c] for c in columns)):
@@ -514,7 +516,7 @@ def _map_data(result: Partition, *, lang: str, basemap: str, tianditu_key, barri
     # communities
     c_codes = _column(communities, "community_code")
     c_props = {"code": _esc_all(c_codes), "name": [_esc(names.get(str(c), "")) for c in c_codes]}
-    name_col = next((c for c in _NAME_COLUMNS if communities is not None and c in communities.columns), None)
+    name_col = community_name_column(communities.columns) if communities is not None else None
     for key, column in (("id", "community_id"), ("nm", name_col)):  # searched on their own too
         if column and communities is not None and column in communities:
             c_props[key] = [_esc(v) for v in communities[column]]

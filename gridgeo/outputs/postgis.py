@@ -194,7 +194,7 @@ def check_postgis_target(url: str, *, schema: str, overwrite: bool) -> None:
         existing = [name for name in TABLES if conn.execute("SELECT to_regclass(%s)", (f"{_ident(schema)}.{_ident(name)}",)).fetchone()[0] is not None]
     if existing and not overwrite:
         names = ", ".join(f"{schema}.{n}" for n in existing)
-        raise OutputExistsError(str(Problem(label, f"{'table' if len(existing) == 1 else 'tables'} {names} already exist", "pass --overwrite (overwrite=True) to replace them, or choose another --schema")))
+        raise OutputExistsError(Problem(label, f"{'table' if len(existing) == 1 else 'tables'} {names} already exist", "pass --overwrite (overwrite=True) to replace them, or choose another --schema"))
 
 
 def _layers(result) -> list[tuple[str, gpd.GeoDataFrame]]:
@@ -290,7 +290,7 @@ def write_postgis(result, url: str, *, schema: str, overwrite: bool = False) -> 
                 ]  # fmt: skip
                 if existing and not overwrite:
                     names = ", ".join(f"{schema}.{n}" for n in existing)
-                    raise OutputExistsError(str(Problem(label, f"{'table' if len(existing) == 1 else 'tables'} {names} already exist", "pass --overwrite (overwrite=True) to replace them, or choose another --schema")))
+                    raise OutputExistsError(Problem(label, f"{'table' if len(existing) == 1 else 'tables'} {names} already exist", "pass --overwrite (overwrite=True) to replace them, or choose another --schema"))
                 conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_ident(schema)}")
                 for name in reversed([n for n, _ in layers]):
                     conn.execute(f"DROP TABLE IF EXISTS {_ident(schema)}.{_ident(name)} CASCADE")

@@ -48,6 +48,7 @@ _STATUS_STYLE = {  # outline of a flagged grid: colour, width (pt), line style
     "detached_part": ("#2c7bb6", 2.4, (0, (1, 2))),
     "dedicated": ("#1a9641", 2.4, (0, (3, 1.5))),
     "out_of_band": ("#d7191c", 3.0, "solid"),
+    "edited_split": ("#808000", 2.4, (0, (6, 2, 1.5, 2))),
     "_other": ("#000000", 2.0, (0, (1, 2))),
 }
 

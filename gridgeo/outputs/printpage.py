@@ -20,10 +20,10 @@ from shapely.ops import polylabel
 from .. import __version__
 from ..errors import InputError, Problem
 from ..inputs.crs import local_metric_crs
+from ..inputs.names import COMMUNITY_NAME_COLUMNS
 from ..labels import localized_reasons, status_label
 from ..result import Partition
 from .printfonts import _is_cjk, _needs_cjk
-from .report import NAME_COLUMNS
 from .styles import fill_colours, plan_colours
 
 logger = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ _T: dict[str, dict[str, str]] = {
     "more": {"zh": "另有 {n} 个网格未列出，见 grids.geojson", "en": "{n} more grids not listed: see grids.geojson"},
     "flagged": {"zh": "说明", "en": "Notes"},
     "estimated": {
-        "zh": "注：户数为估算值（建筑面积 × 层数），仅供参考，请核实。",
+        "zh": "注：户数为估算值（占地面积 × 层数），仅供参考，请核实。",
         "en": "Note: households are ESTIMATES (footprint × storeys); verify before use.",
     },
     "hh_label": {"zh": "{hh}户", "en": "{hh} hh"},
@@ -161,7 +161,7 @@ def _fmt(value) -> str:
 def _community_name(row: pd.Series | None) -> str:
     if row is None:
         return ""
-    for column in NAME_COLUMNS:
+    for column in COMMUNITY_NAME_COLUMNS:
         if column in row.index and not _missing(row[column]) and str(row[column]).strip():
             return str(row[column]).strip()
     return ""

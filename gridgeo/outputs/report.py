@@ -25,7 +25,9 @@ import numpy as np
 import pandas as pd
 
 from .. import timings
+from ..inputs.names import community_name_column
 from ..labels import check_lang
+from ..messages import translate
 from .files import write_atomic
 from .report_flagged import _flagged_table
 from .report_html import _community_codes, _e, _figure, _int, _missing, _num, _pct, _ratio, _yes
@@ -37,7 +39,6 @@ __all__ = ["build_report_html", "write_report"]
 logger = logging.getLogger(__name__)
 
 #: columns of ``result.communities`` tried, in order, for community names
-NAME_COLUMNS = ("name", "Name", "NAME", "community_name", "名称", "社区名称", "社区", "comm_name")
 
 _T: dict[str, dict[str, str]] = {
     "title": {"zh": "网格划分报告", "en": "Grid partition report"},
@@ -46,12 +47,12 @@ _T: dict[str, dict[str, str]] = {
     "unit_band": {"zh": "联户户数区间", "en": "joint unit households band"},
     "seed": {"zh": "随机种子", "en": "seed"},
     "households_column": {"zh": "户数字段", "en": "households column"},
-    "estimated_source": {"zh": "（按建筑面积与层数估算）", "en": "(estimated from footprint and storeys)"},
+    "estimated_source": {"zh": "（按占地面积与层数估算）", "en": "(estimated from footprint and storeys)"},
     "input_crs": {"zh": "输入坐标系", "en": "input CRS"},
     "metric_crs": {"zh": "计算坐标系", "en": "metric CRS"},
     "version": {"zh": "gridgeo 版本", "en": "gridgeo version"},
     "estimated_banner": {
-        "zh": "注意：户数为估算值（建筑面积 × 层数），不是登记数据；使用前请核实。",
+        "zh": "注意：户数为估算值（占地面积 × 层数），不是登记数据；使用前请核实。",
         "en": "Note: households are ESTIMATES (footprint × storeys), not register counts; verify before use.",
     },
     "summary": {"zh": "概览", "en": "Summary"},
@@ -199,7 +200,7 @@ def build_report_html(result, *, lang: str = "zh", name_column: str | None = Non
     if summary.get("households_estimated"):
         parts.append(f'<div class="banner" id="estimated">{_e(t["estimated_banner"])}</div>')
     parts += [f"<h2>{_e(t['summary'])}</h2>", _summary_table(summary, t, _spread(result.grids))]
-    parts += [f"<h2>{_e(t['notes'])}</h2>", _notes(report.get("notes", []), t)]
+    parts += [f"<h2>{_e(t['notes'])}</h2>", _notes([translate(note, lang) for note in report.get("notes", [])], t)]
     parts += [f"<h2>{_e(t['plots'])}</h2>"]
     households = _numbers(result.grids, "households")
     pp = _polsby_popper(result.grids)
@@ -350,7 +351,7 @@ def _community_names(communities, name_column: str | None) -> dict[str, str]:
         return {}
     column = name_column
     if column is None:
-        column = next((c for c in NAME_COLUMNS if c in communities.columns), None)
+        column = community_name_column(communities.columns)
     elif column not in communities.columns:
         logger.warning("communities have no column %r; the report shows no community names", column)
         column = None

@@ -59,7 +59,7 @@ import shapely
 from ..errors import InputError, Problem, ProblemCollector, describe_rows
 from .export import ALWAYS_MULTI, uniform_geometry
 
-__all__ = ["LAYERS", "ABBREVIATIONS", "shapefile_field_names", "write_shapefiles"]
+__all__ = ["LAYERS", "ABBREVIATIONS", "mixed_kinds", "shapefile_field_names", "write_shapefiles"]
 
 logger = logging.getLogger(__name__)
 
@@ -401,6 +401,34 @@ def _check_geometry(frame: gpd.GeoDataFrame, layer: str, problems: ProblemCollec
     if len(families) > 1:
         problems.add(f"{layer}.shp", f"mixes {' and '.join(families)} geometries; a Shapefile holds one kind", "use the GeoPackage")
     return families
+
+
+def mixed_kinds(frame: gpd.GeoDataFrame, label: str) -> Problem | None:
+    """The problem of an input layer mixing points and polygons, which Shapefiles of its buildings cannot hold, or None.
+
+    ``--format shp`` checks the buildings before the run (its buildings and joint units would mix kinds too), naming
+    the rows of the fewer kind.
+
+    Examples
+    --------
+    >>> import geopandas as gpd, shapely
+    >>> frame = gpd.GeoDataFrame(geometry=[shapely.box(0, 0, 1, 1), shapely.Point(5, 5), shapely.box(2, 0, 3, 1)])
+    >>> print(mixed_kinds(frame, "b.gpkg"))
+    b.gpkg: row 2 is a point among polygon footprints, and a Shapefile holds one kind of geometry — fix: leave shp out of --format (the GeoPackage and GeoJSON hold both), or give footprints for those buildings
+    """
+    kinds = np.array([_FAMILIES.get(t, "other") for t in frame.geometry.geom_type.fillna("").to_numpy()])
+    points, polygons = np.flatnonzero(kinds == "point"), np.flatnonzero(kinds == "polygon")
+    if not len(points) or not len(polygons):
+        return None
+    fewer, word = (points, "a point among polygon footprints") if len(points) <= len(polygons) else (polygons, "a polygon among points")
+    verb = "is" if len(fewer) == 1 else "are"
+    what = word if len(fewer) == 1 else word.replace("a point among", "points among").replace("a polygon among", "polygons among")
+    return Problem(
+        label,
+        f"{describe_rows(fewer + 1)} {verb} {what}, and a Shapefile holds one kind of geometry",
+        "leave shp out of --format (the GeoPackage and GeoJSON hold both), or give "
+        + ("footprints for those buildings" if len(fewer) == len(points) else "points for every building"),
+    )
 
 
 def _write_fields_csv(path: Path, records: list[tuple[str, str, str]]) -> None:

@@ -30,6 +30,7 @@ STATUS_STYLE = {
     "detached_part": {"color": "#2c7bb6", "weight": 4, "dashArray": "2 6"},
     "dedicated": {"color": "#1a9641", "weight": 4, "dashArray": "6 3"},
     "out_of_band": {"color": "#d7191c", "weight": 5, "dashArray": None},
+    "edited_split": {"color": "#808000", "weight": 4, "dashArray": "12 4 3 4"},
     "_other": {"color": "#000000", "weight": 3, "dashArray": "1 4"},
 }
 

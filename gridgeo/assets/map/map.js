@@ -817,7 +817,7 @@
       FLAGGED_ORDER.concat(Object.keys(by).filter(function (s) { return FLAGGED_ORDER.indexOf(s) < 0; })).forEach(function (s) {
         if (!by[s]) return;
         var st = D.statusStyle[s] || D.statusStyle._other;
-        html.push('<h5>' + (T.status_words[s] || s) + ' (' + fmt(by[s].length) + ')</h5>');
+        html.push('<h5>' + (T.status_words[s] || T.other_status) + ' (' + fmt(by[s].length) + ')</h5>');
         by[s].forEach(function (g) {
           html.push('<div class="gg-frow" data-g="' + g + '" style="border-left-color:' + st.color + '"><b>' + G.p.code[g] + '</b> ' +
             fmt(G.p.hh ? G.p.hh[g] : null) + ' ' + (G.p.reason && G.p.reason[g] ? '<span class="gg-reason">' + G.p.reason[g] + '</span>' : '') + '</div>');
@@ -881,7 +881,9 @@
   var Legend = L.Control.extend({options: {position: 'bottomright'}, onAdd: function () {
     var div = L.DomUtil.create('div', 'gg-box gg-legend');
     var h = '<h4>' + T.legend + '</h4>';
-    ['in_band', 'oversize_building', 'infeasible_total', 'detached_part', 'dedicated', 'out_of_band'].forEach(function (s) {
+    var shown = ['in_band', 'oversize_building', 'infeasible_total', 'detached_part', 'dedicated', 'out_of_band'];
+    if (G.p.status.indexOf('edited_split') >= 0) shown.push('edited_split');  // only plans a planner's edits left in pieces
+    shown.forEach(function (s) {
       var st = D.statusStyle[s];
       h += '<div><span class="gg-sw" style="border:' + Math.min(st.weight, 4) + 'px ' + (st.dashArray ? 'dashed' : 'solid') +
         ' ' + st.color + '"></span><span><b>' + T.status_words[s] + '</b> \u2014 ' + T.status_meaning[s] + '</span></div>';
