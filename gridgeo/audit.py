@@ -114,6 +114,23 @@ def _mismatch(grids: gpd.GeoDataFrame, community_id) -> str:
     return f"{length:.1f} m of edges that do not match a neighbour's, in grids {', '.join(codes[:10])}"
 
 
+def _input_rows(buildings: gpd.GeoDataFrame, frame: pd.DataFrame, key: str | None, names: dict) -> np.ndarray:
+    """Per output row, the position of its input row (-1: none): by index label (a result keeps its input's labels),
+    unless those rows' building ids mostly disagree — a plan read back from its files has new labels in file order —
+    and the run's building id, unique in the input, matches them instead."""
+    by_label = buildings.index.get_indexer_for(frame.index)
+    out_key = names.get(key, key) if key else None
+    if not key or key not in buildings.columns or out_key not in frame.columns or not len(frame):
+        return by_label
+    ids = buildings[key].astype(str)
+    given = frame[out_key].astype(str).to_numpy()
+    if (by_label >= 0).all() and (ids.to_numpy()[by_label] == given).mean() >= 0.5:
+        return by_label  # (a value changed in a few rows, the id among them, is then a change, not a missing row)
+    if ids.duplicated().any():
+        return by_label
+    return pd.Index(ids).get_indexer(given)
+
+
 def audit_partition(
     result,
     buildings: gpd.GeoDataFrame,
@@ -170,10 +187,13 @@ def audit_partition(
             problems.append(f"code scheme {scheme} but the grids have no standard_code")
         else:
             problems += check_standard_codes(grids, scheme)
-    # attributes unchanged (input index labels are kept on the output rows)
+    # attributes unchanged (input index labels are kept on the output rows; a plan read back from its files is
+    # matched by its building id, when the run had one)
     renamed = input_names(buildings.columns)  # input columns named as gridgeo's own keep input_… names in the buildings
     for frame, names in ((out_b, renamed), (result.unassigned, input_names(buildings.columns, UNASSIGNED_COLUMNS))):
-        rows = buildings.index.get_indexer_for(frame.index)  # one column taken at a time, not a copy of the whole input
+        if not len(frame):
+            continue  # (no unassigned building: a plan read back has no such layer at all)
+        rows = _input_rows(buildings, frame, params.get("building_id"), names)  # one column taken at a time, not a copy of the whole input
         if (rows < 0).any():
             problems.append(f"{int((rows < 0).sum())} output rows have no input row")
             continue

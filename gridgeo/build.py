@@ -185,6 +185,7 @@ def _report(grids, communities, units, band, unit_band, prep, seed, crossings_mi
             "n_buildings": int(len(prep.buildings)),
             "n_unassigned": int(len(prep.unassigned)),
             "households_unassigned": prep.unassigned_households,
+            "community_overlap_m2": round(float(prep.community_overlap_m2), 1),
             "households": int(prep.households.sum()),
             "households_estimated": bool(prep.households_estimated),
             "barrier_crossings_min": int(crossings_min),

@@ -206,6 +206,8 @@ _PROBLEMS: list[tuple[str, str]] = [
     (r"is not empty and is not a gridgeo output folder \(no report\.json or partition\.gpkg\), so (.+?) will not replace it",
      "不是空文件夹，也不是 gridgeo 的输出文件夹（没有 report.json 或 partition.gpkg），所以 {0} 不会覆盖它"),
     (r"choose a new folder, or empty this one yourself", "请换一个新文件夹，或自己清空这个文件夹"),
+    (r"holds (?:a file|files) gridgeo did not write \((.+)\), which (.+?) would delete", "含有不是 gridgeo 写出的文件（{0}），{1} 会把它们删除"),
+    (r"move them out of the folder, or choose another folder", "请把它们移出该文件夹，或换一个文件夹"),
     (r"choose a folder name for -o/--output", "请为 -o/--output 指定一个文件夹名"),
     (r"is empty \(0 bytes\)", "是空文件（0 字节）"),
     (r"export the (?:layer|table) again; the file was not written completely", "请重新导出：文件没有写完整"),

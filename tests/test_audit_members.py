@@ -82,3 +82,16 @@ def test_members_read_in_slices_count_the_same(monaco_run, monkeypatch):
     assert as_dict(sliced) == as_dict(whole)
     assert sum(as_dict(whole).values()) == int(result.buildings["households"].sum())
     assert audit._covers_exactly(sliced, result.buildings, unique=True)
+
+
+def test_a_plan_read_back_from_its_files_is_audited_against_its_input(sample, tmp_path):
+    """`audit_partition(read_outputs(folder), buildings)` matches rows by the run's building id (the files hold the
+    buildings in another order, with new index labels): no false problem, and a real change is still found."""
+    communities, buildings = sample
+    result = gridgeo.partition(communities, buildings, households="hh_est", building_id="bldg_id")
+    back = gridgeo.read_outputs(result.to_files(tmp_path / "out"))
+    assert not back.buildings.index.equals(result.buildings.index) or not (back.buildings["bldg_id"].to_numpy() == result.buildings["bldg_id"].to_numpy()).all()
+    assert audit_partition(result, buildings) == [] and audit_partition(back, buildings) == []
+    changed = buildings.copy()
+    changed.loc[changed.index[5], "hh_est"] = 999
+    assert audit_partition(back, changed) == ["input column 'hh_est' changed in 1 rows"]

@@ -58,6 +58,20 @@ def test_a_folder_overwrite_would_not_replace_is_refused_as_such_at_once(tmp_pat
     assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
 
 
+def test_overwrite_never_deletes_a_file_gridgeo_did_not_write(tmp_path):
+    """An earlier output holding a planner's own file is not replaced (the file was deleted with the folder); once the
+    file is moved out, --overwrite replaces the output."""
+    out = tmp_path / "out"
+    assert _invoke(["partition", *ARGS, *QUICK, "-o", str(out)]).exit_code == 0
+    (out / "mynotes.txt").write_text("keep me", encoding="utf-8")
+    refused = _invoke(["partition", *ARGS, *QUICK, "-o", str(out), "--overwrite"])
+    assert refused.exit_code == 2, refused.output
+    assert "holds a file gridgeo did not write (mynotes.txt), which --overwrite would delete" in refused.output
+    assert (out / "mynotes.txt").read_text(encoding="utf-8") == "keep me" and (out / "report.json").exists()
+    (out / "mynotes.txt").unlink()
+    assert _invoke(["partition", *ARGS, *QUICK, "-o", str(out), "--overwrite"]).exit_code == 0
+
+
 # -- validate -------------------------------------------------------------------------------------------
 @pytest.fixture()
 def overlapping(tmp_path):
@@ -84,6 +98,21 @@ def test_validate_fails_on_overlapping_communities(overlapping):
     assert "clip the boundaries" in problems[0]
     shown = sum(float(m.replace(",", "")) for m in re.findall(r": ([\d,]+) m²", problems[0]))
     assert shown == pytest.approx(expected, rel=0.02)  # the areas measured in the local UTM zone, not TWD97
+
+
+def test_a_run_on_overlapping_communities_reports_the_overlap_beside_the_coverage(overlapping, tmp_path):
+    """The grids of each community tile it (coverage valid within each), but the overlap of the input communities is
+    covered twice: report.json and report.html say how much (the report said only 覆盖有效 是, 最大重叠 0)."""
+    path, expected = overlapping
+    out = tmp_path / "out"
+    result = _invoke(["partition", str(path), str(DATA / "taipei_small_buildings.gpkg"), "--households", "hh_est", "--no-map", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "report.json").read_text(encoding="utf-8"))["summary"]
+    assert summary["coverage_valid"] is True
+    assert summary["community_overlap_m2"] == pytest.approx(expected, rel=0.02)
+    page = (out / "report.html").read_text(encoding="utf-8")
+    row = re.search(r'<tr id="summary-community_overlap"><th>(.*?)</th><td class="n bad">([\d,]+)</td>', page)
+    assert row and row.group(1).startswith("输入的社区相互重叠") and float(row.group(2).replace(",", "")) == pytest.approx(expected, rel=0.02)
 
 
 def _messages(output: str) -> list[str]:

@@ -116,14 +116,18 @@ def test_edit_pushing_a_grid_out_of_band_is_kept_and_reported(plan):
     assert edited.report["summary"]["n_defects"] == 1
 
 
-def test_non_adjacent_move_is_kept_as_a_split_grid(plan, tmp_path):
-    folder, _ = plan
-    previous = read_outputs(folder)
-    # the first grid of community 002 that does not touch 002-01
+def _far_building(previous) -> str:
+    """A building (under 100 households) of the first grid of community 002 that does not touch 002-01."""
     codes = sorted(c for c in previous.grids["grid_code"] if c.startswith("002-") and c != "002-01")
     source = next(c for c in codes if not _adjacent(previous.grids, c, "002-01"))
     b = previous.buildings
-    code = str(b[(b["grid_code"] == source) & (b["households"] < 100)].sort_values("building_code").iloc[-1]["building_code"])
+    return str(b[(b["grid_code"] == source) & (b["households"] < 100)].sort_values("building_code").iloc[-1]["building_code"])
+
+
+def test_non_adjacent_move_is_kept_as_a_split_grid(plan, tmp_path):
+    folder, _ = plan
+    previous = read_outputs(folder)
+    code = _far_building(previous)
     edited = apply_edits(previous, _edits((code, "002-01")))
     grids = edited.grids.set_index("grid_code")
     assert grids.loc["002-01", "status"] == EDITED_SPLIT
@@ -143,11 +147,7 @@ def test_a_split_grid_is_named_in_the_summary_and_drawn_with_its_own_status_on_t
     """`apply-edits` says how many grids the edits left in pieces, and map.html shows them under their own status
     (it listed them under a raw "_other" heading, with no legend entry)."""
     folder, _ = plan
-    previous = read_outputs(folder)
-    codes = sorted(c for c in previous.grids["grid_code"] if c.startswith("002-") and c != "002-01")
-    source = next(c for c in codes if not _adjacent(previous.grids, c, "002-01"))
-    b = previous.buildings
-    code = str(b[(b["grid_code"] == source) & (b["households"] < 100)].sort_values("building_code").iloc[-1]["building_code"])
+    code = _far_building(read_outputs(folder))
     edits = tmp_path / "edits.csv"
     edits.write_text(f"building_code,grid_code,action\n{code},002-01,move\n", encoding="utf-8")
     out = tmp_path / "out"
@@ -157,6 +157,7 @@ def test_a_split_grid_is_named_in_the_summary_and_drawn_with_its_own_status_on_t
     assert "0 grids locked, 0 unlocked" in result.output
     page = (out / "map.html").read_text(encoding="utf-8")
     assert '"edited_split"' in page and '"_other"' in page  # the status's own style, and the fallback for unknown ones
+    assert "本次调整变化的网格" in page and "本次更新变化的网格" not in page  # edits, not an update
     grids = gpd.read_file(out / "partition.gpkg", layer="grids")
     assert (grids["status"] == EDITED_SPLIT).sum() == 1
     from gridgeo.outputs.map_data import _grid_props  # noqa: PLC0415 (the columns the map draws)

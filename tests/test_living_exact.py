@@ -104,7 +104,7 @@ def test_the_transfer_found_is_the_cheapest_of_all_on_real_cells(monaco_plan):
     """Every set of the giving grid's cells, checked one by one: none qualifying is cheaper than the one found."""
     grids, buildings = monaco_plan
     rng = np.random.default_rng(7)
-    checked = found = 0
+    checked = found = seeded = 0
     for *_, sites in _kept_regions(grids, buildings, most=40, per_grid=7):
         _, _, _, graph, labels = sites
         weight = graph.weight.astype(np.int64)
@@ -134,7 +134,16 @@ def test_the_transfer_found_is_the_cheapest_of_all_on_real_cells(monaco_plan):
                 continue
             found += 1
             assert got is not None and (got[0], got[1]) == best, (got, best)
-    assert checked >= 30 and found >= 10, (checked, found)
+            # with almost no budget the set found without search stands: it qualifies, and costs no less than the best
+            quick = cheapest_set(graph, labels, giver, taker, weight=weight, cost=cost, frozen=np.zeros(graph.n, dtype=bool), need=need, cap=cap, budget=1)
+            if quick is not None:
+                chosen = set(quick[2].tolist())
+                assert chosen <= set(mine.tolist()) and need <= quick[1] == int(weight[list(chosen)].sum()) <= cap
+                assert _connected(chosen, graph) and _connected(set(mine.tolist()) - chosen, graph)
+                assert any(labels[j] == taker for c in chosen for j in graph.shared.indices[graph.shared.indptr[c] : graph.shared.indptr[c + 1]].tolist())
+                assert (quick[0], quick[1]) >= best
+                seeded += 1
+    assert checked >= 30 and found >= 10 and seeded >= 5, (checked, found, seeded)
 
 
 def test_the_top_up_found_is_the_cheapest_of_all_on_real_cells(monaco_plan):

@@ -312,3 +312,37 @@ def test_edit_mode_hooks(page, written):
     assert model["grids"]["code"] == sorted(result.grids["grid_code"]) and model["adjacency"] is None
     assert page.evaluate("(code) => window.gridgeo.view.setBuildingGrid(code, '001-99')", building["building_code"]) is True  # a new code: grey
     assert page.problems == []
+
+
+def test_on_a_phone_the_panels_fold_and_a_tapped_grid_shows_on_screen(browser, written):
+    """At 390×844 the legend and layer list start folded (they covered half the screen), the search suggestions lie
+    above the flagged list, and a grid's popup fits the screen; on a laptop the legend starts open."""
+    result, path = written
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    pg = phone.new_page()
+    pg.route("**/*", _offline)
+    pg.goto(path.as_uri())
+    pg.wait_for_function("() => !!(window.gridgeo && window.gridgeo.ready)")
+    pg.evaluate("window.gridgeo.ready")
+    legend = pg.locator(".gg-legend").bounding_box()
+    assert legend["height"] < 50 and legend["width"] < 200, legend
+    assert pg.locator(".leaflet-control-layers-expanded").count() == 0
+    pg.fill(".gg-search input", result.grids["grid_code"].iloc[0][:5])
+    first = pg.locator(".gg-suggest div").first
+    box = first.bounding_box()
+    on_top = pg.evaluate("([x, y]) => { const e = document.elementFromPoint(x, y); return !!e.closest('.gg-suggest'); }", [box["x"] + 20, box["y"] + box["height"] / 2])
+    assert on_top  # not hidden under the flagged list
+    pg.touchscreen.tap(box["x"] + 20, box["y"] + box["height"] / 2)
+    pg.wait_for_selector(".leaflet-popup-content-wrapper")
+    popup = pg.locator(".leaflet-popup-content-wrapper").bounding_box()
+    assert popup["x"] >= 0 and popup["x"] + popup["width"] <= 390 and popup["y"] >= 0 and popup["y"] + popup["height"] <= 844, popup
+    pg.locator(".gg-legend h4").tap()
+    assert pg.locator(".gg-legend").bounding_box()["height"] > 150  # unfolded on request
+    phone.close()
+    laptop = browser.new_context(viewport={"width": 1280, "height": 860})
+    lp = laptop.new_page()
+    lp.route("**/*", _offline)
+    lp.goto(path.as_uri())
+    lp.wait_for_function("() => !!(window.gridgeo && window.gridgeo.ready)")
+    assert lp.locator(".gg-legend").bounding_box()["height"] > 150 and lp.locator(".leaflet-control-layers-expanded").count() == 1
+    laptop.close()

@@ -46,3 +46,17 @@ def test_readme_planner_recipe_command_runs(tmp_path, monkeypatch):
     args[args.index("-o") + 1] = str(tmp_path / "out")
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 0, result.output
+
+
+def test_the_guides_python_example_runs_as_written(tmp_path, monkeypatch):
+    """docs/guide.md's Python API block, run as a user copies it (it used `roads` and `centres` it never defined)."""
+    text = (REPO / "docs" / "guide.md").read_text(encoding="utf-8")
+    section = text.split("## Python API", 1)[1]
+    code = re.search(r"```python\n(.+?)\n```", section, flags=re.S).group(1)
+    monkeypatch.chdir(REPO)
+    code = code.replace('"out"', repr(str(tmp_path / "out")))
+    namespace: dict = {}
+    exec(compile(code, "guide.md", "exec"), namespace)  # noqa: S102 (the documentation's own example)
+    again = namespace["again"]
+    assert {"walk_min", "coverage_flag", "tour_m"} <= set(again.grids.columns)
+    assert again.buildings["households"].sum() == namespace["buildings"]["hh_est"].sum()

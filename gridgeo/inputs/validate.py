@@ -61,6 +61,7 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
     overlaps: list[Problem] = field(default_factory=list)  # communities overlapping (also a note): `gridgeo validate` fails on them
     unassigned_households: int | None = None  # households of the unassigned buildings (None when households are estimated)
+    community_overlap_m2: float = 0.0  # area where communities of the input overlap (their grids overlap there too)
 
 
 def prepare_inputs(
@@ -245,7 +246,7 @@ def prepare_inputs(
     c_metric = _repair(communities.to_crs(metric).geometry.to_numpy(), c_label, notes, polygonal=True)
     b_metric_all = _repair(buildings.to_crs(metric).geometry.to_numpy(), b_label, notes, polygonal=False, which=which)
     c_metric = _drop_slivers(shapely.force_2d(c_metric), c_label, notes)
-    overlaps = _warn_overlaps(c_metric, ids, c_label, notes)
+    overlaps, overlap_m2 = _warn_overlaps(c_metric, ids, c_label, notes)
     b_metric_all = _force_2d(b_metric_all)
     _warn_nested_footprints(b_metric_all, b_label, notes, which=which)
     barrier_lines = []
@@ -417,6 +418,7 @@ def prepare_inputs(
         notes=notes,
         overlaps=overlaps,
         unassigned_households=None if hh_values is None else int(hh_values[np.flatnonzero(outside)].sum()),
+        community_overlap_m2=overlap_m2,
     )
 
 
@@ -540,20 +542,21 @@ def _warn_nested_footprints(geoms: np.ndarray, label: str, notes: list[str], *, 
         logger.warning(notes[-1])
 
 
-def _warn_overlaps(geoms: np.ndarray, ids: np.ndarray, label: str, notes: list[str]) -> list[Problem]:
+def _warn_overlaps(geoms: np.ndarray, ids: np.ndarray, label: str, notes: list[str]) -> tuple[list[Problem], float]:
     """Warn about communities overlapping by more than ``SLIVER_M2`` (their grids will overlap there too).
 
-    Returns the overlap as a problem (empty list when none): partitioning goes on, `gridgeo validate` fails.
+    Returns the overlap as a problem (empty list when none; partitioning goes on, `gridgeo validate` fails) and the
+    area of those overlaps in m².
     """
     left, right = shapely.STRtree(geoms).query(geoms, predicate="intersects")
     keep = left < right
     left, right = left[keep], right[keep]
     if not len(left):
-        return []
+        return [], 0.0
     area = shapely.area(shapely.intersection(geoms[left], geoms[right]))
     big = np.flatnonzero(area > SLIVER_M2)
     if not len(big):
-        return []
+        return [], 0.0
     pairs = [f"{ids[left[i]]} & {ids[right[i]]} (rows {left[i] + 1}, {right[i] + 1}: {area[i]:,.0f} m²)" for i in big[:5]]
     more = f" and {len(big) - 5} more" if len(big) > 5 else ""
     problem = Problem(
@@ -564,7 +567,7 @@ def _warn_overlaps(geoms: np.ndarray, ids: np.ndarray, label: str, notes: list[s
     )
     notes.append(str(problem))
     logger.warning(notes[-1])
-    return [problem]
+    return [problem], float(area[big].sum())
 
 
 def _looks_swapped(communities: gpd.GeoDataFrame, buildings: gpd.GeoDataFrame, c_label: str, b_label: str) -> str | None:

@@ -35,6 +35,8 @@ __all__ = ["shed_exactly", "cheapest_set", "cheapest_growth"]
 
 #: most sets looked at per pair of grids: past it the best set found so far is used (a count: the result does not depend on the machine)
 SETS_BUDGET = 5000
+#: border cells a transfer's first set (found without search) is grown from, the cheapest first
+SEED_ROOTS = 3
 
 
 def shed_exactly(graph, labels: np.ndarray, *, low: int, high: int, cost: np.ndarray, frozen: np.ndarray | None = None, excused: np.ndarray | None = None, budget: int = SETS_BUDGET, overflow: bool = False) -> np.ndarray:
@@ -167,7 +169,13 @@ def cheapest_set(graph, labels: np.ndarray, giver: int, taker: int, *, weight: n
     inside = labels == giver
     movable = inside & ~frozen
     roots = [c for c in np.flatnonzero(movable).tolist() if any(labels[j] == taker for j in indices[indptr[c] : indptr[c + 1]].tolist())]
-    return _search(graph, inside, movable, [[c] for c in sorted(roots, key=lambda c: (float(cost[c]), -int(weight[c]), c))], weight, cost, need, cap, budget)
+    roots = sorted(roots, key=lambda c: (float(cost[c]), -int(weight[c]), c))
+    seed = None
+    for root in roots[:SEED_ROOTS]:  # a first set to beat, grown from each of the cheapest cells at the border
+        found = _grown_then_pruned(graph, inside, movable, [root], weight, cost, need, cap, None)
+        if found is not None and (seed is None or (found[0], found[1], len(found[2])) < (seed[0], seed[1], len(seed[2]))):
+            seed = found
+    return _search(graph, inside, movable, [[c] for c in roots], weight, cost, need, cap, budget, seed=seed)
 
 
 def cheapest_growth(graph, inside: np.ndarray, start, *, weight: np.ndarray, cost: np.ndarray, frozen: np.ndarray, need: int, cap: int, budget: int = SETS_BUDGET, labels: np.ndarray | None = None):

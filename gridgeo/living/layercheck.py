@@ -28,6 +28,8 @@ __all__ = ["MOST_REMOVED", "SHIFT_M", "check_new_layer"]
 
 #: share of the plan's households (of its buildings, when it has none) an update may remove without ``allow_removal``
 MOST_REMOVED = 0.5
+#: a plan matched by footprint: below this share of the layer's footprints overlapping the plan's, the layer may be shifted
+FEW_MATCHED = 0.1
 #: metres: matched buildings displaced alike by more than this (their median displacement) mean a shifted layer
 SHIFT_M = 30.0
 #: share of the matched buildings that must be displaced alike (within a tenth of the shift, or 5 m) to call it a shift
@@ -118,6 +120,11 @@ def _removal_problem(match, previous_households, removed, *, label, building_id,
         message += f"; none of the layer's {len(match):,} {building_id} values is a building of the plan (were the ids renumbered?)"
     elif not building_id and matched == 0 and len(match):
         message += f"; none of the layer's {len(match):,} footprints overlaps one of the plan's (is the layer shifted, or in a wrong CRS?)"
+    elif not building_id and len(match) and matched < FEW_MATCHED * min(len(match), len(households)):
+        message += (
+            f"; only {matched:,} of the layer's {len(match):,} footprints overlap one of the plan's (is the layer shifted, "
+            "or in a wrong CRS?)"
+        )
     if community_of_previous is not None:
         codes = np.asarray(community_of_previous).astype(str)
         emptied = sorted(c for c in set(codes.tolist()) if removed[codes == c].all())
@@ -128,6 +135,7 @@ def _removal_problem(match, previous_households, removed, *, label, building_id,
         "give the complete building layer as it is now (update compares the whole layer with the plan, not only the "
         "changes)"
         + (f", with the plan's {building_id} values" if building_id else "")
+        + ("" if building_id else "; a layer shifted as a whole (GCJ-02 or BD-09 read as WGS 84) or in a wrong CRS must be converted first")
         + "; if that many buildings were really demolished, run again with --allow-removal"
     )
     return Problem(label, message, fix)

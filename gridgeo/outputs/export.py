@@ -67,6 +67,15 @@ GEOJSON_LAYERS = ("grids", "buildings", "units")
 _FIXED_DATE = "2000-01-01T00:00:00.000Z"
 #: files that mark a folder as an earlier gridgeo output, which ``overwrite`` may replace
 OUTPUT_MARKERS = ("report.json", "partition.gpkg")
+#: every file and folder a command writes into an output folder: --overwrite replaces a folder holding only these
+OUTPUT_NAMES = frozenset(
+    {
+        "report.json", "partition.gpkg", "config.toml", "map.html", "report.html", "changes.json", "edits.json",
+        "gridgeo.qgz", "grids.geojson", "buildings.geojson", "units.geojson", "grids.rtree.dat", "grids.rtree.idx",
+        "roster.csv", "roster.csvt", "roster.xlsx", "units.csv", "units.csvt", "household_roster.csv",
+        "household_roster.csvt", "shp", "print",
+    }
+)  # fmt: skip
 #: GeoPackage version written: 1.2 is read without warnings by GDAL >= 2.2 and QGIS 3.x (GDAL's default, 1.4, is not by GDAL < 3.7)
 GPKG_VERSION = "1.2"
 #: GeoJSON features turned into text and written at a time
@@ -120,6 +129,16 @@ def check_output_folder(outdir: str | Path, overwrite: bool, *, overwrite_hint: 
         )
     if not overwrite:
         raise OutputExistsError(Problem(str(outdir), "exists", f"pass {overwrite_hint} to replace it, or choose another folder"))
+    foreign = sorted(entry.name for entry in outdir.iterdir() if entry.name not in OUTPUT_NAMES)
+    if foreign:
+        shown = ", ".join(foreign[:5]) + (f" and {len(foreign) - 5} more" if len(foreign) > 5 else "")
+        raise OutputExistsError(
+            Problem(
+                str(outdir),
+                f"holds {'a file' if len(foreign) == 1 else 'files'} gridgeo did not write ({shown}), which {overwrite_hint} would delete",
+                "move them out of the folder, or choose another folder",
+            )
+        )
 
 
 def _output_error(exc: BaseException, outdir: Path) -> OutputError | None:

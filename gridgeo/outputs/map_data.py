@@ -174,6 +174,12 @@ LABELS = {
     },
 }
 
+#: the words of the changes layer for a plan apply-edits wrote
+_EDIT_WORDS = {
+    "zh": {"change": "本次调整", "changed_grids": "本次调整变化的网格"},
+    "en": {"change": "These edits", "changed_grids": "Grids changed by these edits"},
+}
+
 for _lang, _words in LABELS.items():
     _words["status_words"] = {key: words[_lang] for key, words in STATUS_LABELS.items()}
     _words["status_meaning"] = {key: words[_lang] for key, words in STATUS_MEANINGS.items()}
@@ -461,6 +467,8 @@ def _grid_props(grids: gpd.GeoDataFrame, colour: np.ndarray, names: dict, lang: 
 
 def _map_data(result: Partition, *, lang: str, basemap: str, tianditu_key, barriers, title, data_attribution, service_centres=None, edit_model=None) -> dict:
     labels = _check_lang(lang)
+    if result.edits is not None:  # a plan apply-edits wrote: its changes are a planner's edits, not an update
+        labels = {**labels, **_EDIT_WORDS[lang]}
     base = _basemap_config(basemap, tianditu_key, lang)
     gcj = basemap == "gaode"
     grids, buildings, units, communities, unassigned = (

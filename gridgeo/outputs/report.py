@@ -68,7 +68,8 @@ _T: dict[str, dict[str, str]] = {
     "defects": {"zh": "缺陷网格（其中已证明不可行）", "en": "defects (of which proven infeasible)"},
     "one_piece": {"zh": "单一连片网格占比", "en": "grids in one piece"},
     "tiling": {"zh": "拼接：最大空隙 / 最大重叠", "en": "tiling: largest gap / overlap"},
-    "coverage_valid": {"zh": "覆盖有效", "en": "valid coverage"},
+    "coverage_valid": {"zh": "覆盖有效（各社区内）", "en": "valid coverage (within each community)"},
+    "community_overlap": {"zh": "输入的社区相互重叠（平方米，其网格在此也重叠）", "en": "input communities overlapping (m²; their grids overlap there too)"},
     "pp": {"zh": "紧凑度 Polsby-Popper 均值 / 最小值", "en": "Polsby-Popper mean / min"},
     "spread": {"zh": "区间内网格户数的离散系数（标准差 / 均值）", "en": "spread of households over grids in band (coefficient of variation)"},
     "max_min": {"zh": "区间内网格户数 最多 / 最少（倍数）", "en": "grids in band: most / fewest households (ratio)"},
@@ -298,6 +299,7 @@ def _summary_table(s: dict, t: dict, spread: dict | None = None) -> str:
         ("one_piece", t["one_piece"], _pct(s.get("share_one_piece"))),
         ("tiling", t["tiling"], f"{_pct(s.get('max_gap_ratio'), 4)} / {_pct(s.get('max_overlap_ratio'), 4)}"),
         ("coverage_valid", t["coverage_valid"], _yes(s.get("coverage_valid"), t)),
+        *([("community_overlap", t["community_overlap"], f"{float(s['community_overlap_m2']):,.0f}")] if s.get("community_overlap_m2") else []),
         ("polsby_popper", t["pp"], f"{_num(s.get('polsby_popper_mean'))} / {_num(s.get('polsby_popper_min'))}"),
         ("spread", t["spread"], _pct(spread.get("cv"))),
         ("max_min", t["max_min"], f"{_int(spread.get('max'))} / {_int(spread.get('min'))} ({_ratio(spread.get('max'), spread.get('min'))})"),
@@ -308,7 +310,7 @@ def _summary_table(s: dict, t: dict, spread: dict | None = None) -> str:
     for key, label, value in rows:
         bad = (key == "defects" and not _missing(defects) and int(defects) > 0) or (
             key == "households_estimated" and bool(s.get("households_estimated"))
-        )
+        ) or key == "community_overlap"
         cls = ' class="n bad"' if bad else ' class="n"'
         body.append(f'<tr id="summary-{_e(key)}"><th>{_e(label)}</th><td{cls}>{_e(value)}</td></tr>')
     return '<table id="summary">\n' + "\n".join(body) + "\n</table>\n" + f'<p id="balance-note" class="params">{_e(t["balance_note"])}</p>'

@@ -612,7 +612,10 @@
     return '<div class="gg-popup"><b>' + T.service_centres + '</b><table>' + row(T.centre_id, P.p.id[i]) + row(T.centre_name, P.p.name[i]) +
       (has(P.p.n[i]) ? row(T.grids_served, fmt(P.p.n[i])) : '') + '</table></div>';
   }
-  var popup = L.popup({maxWidth: 380});
+  // a phone: panels start folded, and a popup fits the screen and opens clear of the search box and flagged list
+  var NARROW = window.innerWidth < 640;
+  var popup = L.popup({maxWidth: Math.min(380, window.innerWidth - 50), autoPanPaddingTopLeft: L.point(10, NARROW ? 100 : 20),
+                       autoPanPaddingBottomRight: L.point(10, 20)});
   function openGridPopup(g, latlng) {
     popup.setLatLng(latlng || centreOf(G, g)).setContent(gridPopup(g)).openOn(map);
   }
@@ -901,9 +904,17 @@
       return '<span class="gg-sw" style="width:10px;background:' + c + '"></span>'; }).join('') + ' ' + T.fill_note + '</div>';
     h += '<div class="gg-hint" id="gg-hint">' + T.zoom_hint + '</div>';
     div.innerHTML = h;
+    // the title folds the legend away (folded from the start on a phone, where it would cover half the map)
+    var head = div.querySelector('h4');
+    head.className = 'gg-fold';
+    head.setAttribute('role', 'button');
+    L.DomEvent.on(head, 'click', function () { L.DomUtil.hasClass(div, 'gg-folded') ? L.DomUtil.removeClass(div, 'gg-folded') : L.DomUtil.addClass(div, 'gg-folded'); });
+    if (NARROW) L.DomUtil.addClass(div, 'gg-folded');
+    L.DomEvent.disableClickPropagation(div);
     return div;
   }});
   var legend = new Legend().addTo(map);
+  map.on('popupopen', function () { if (NARROW) L.DomUtil.addClass(legend.getContainer(), 'gg-folded'); });
   var Title = L.Control.extend({options: {position: 'bottomleft'}, onAdd: function () {
     var div = L.DomUtil.create('div', 'gg-box gg-title'); div.innerHTML = D.title; return div;
   }});
@@ -988,7 +999,7 @@
     } else {
       map.setView([0, 0], 2);
     }
-    L.control.layers(baseLayers, overlays, {collapsed: false, position: 'topright'}).addTo(map);
+    L.control.layers(baseLayers, overlays, {collapsed: NARROW, position: 'topright'}).addTo(map);
     scene.addTo(map);
     top.addTo(map);
     hint();
