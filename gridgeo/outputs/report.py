@@ -74,7 +74,7 @@ _T: dict[str, dict[str, str]] = {
     "spread": {"zh": "区间内网格户数的离散系数（标准差 / 均值）", "en": "spread of households over grids in band (coefficient of variation)"},
     "max_min": {"zh": "区间内网格户数 最多 / 最少（倍数）", "en": "grids in band: most / fewest households (ratio)"},
     "balance_note": {"zh": "各社区的均衡度（社区内 |网格户数 − 均值| / 均值 的最大值）见“各社区”表。", "en": "The balance of each community (largest |grid households − mean| / mean within it) is in the per-community table."},
-    "barriers": {"zh": "跨越障碍次数（下限）", "en": "barrier crossings (lower bound)"},
+    "barriers": {"zh": "跨越障碍次数（括号内为可证明的下限）", "en": "barrier crossings (in brackets: the proven lower bound)"},
     "units": {"zh": "联户数 / 在区间内占比", "en": "joint units / in band"},
     "yes": {"zh": "是", "en": "yes"},
     "no": {"zh": "否", "en": "no"},
@@ -143,8 +143,8 @@ _T: dict[str, dict[str, str]] = {
     "walk_caption": {"zh": "各网格到最近服务中心的步行时间（虚线为 {m} 分钟）", "en": "Walk from each grid to its nearest service centre (dashed: {m} minutes)"},
     "governance_notes": {"zh": "说明", "en": "Notes"},
     "footer": {
-        "zh": "由 gridgeo 生成。所有指标的定义见 gridgeo.metrics。",
-        "en": "Made by gridgeo. The measures are defined in gridgeo.metrics.",
+        "zh": "由 gridgeo 生成。所有指标的定义见 gridgeo 文档 docs/how-it-works.md（代码：gridgeo.metrics）。",
+        "en": "Made by gridgeo. The measures are defined in gridgeo's docs/how-it-works.md (code: gridgeo.metrics).",
     },
 }
 
