@@ -81,7 +81,12 @@ def test_xlsx_sheets_header_widths(written, result):
     assert workbook.sheetnames == ["grids", "units"]
     grids, units = workbook["grids"], workbook["units"]
     assert grids.max_row == len(result.grids) + 1 and units.max_row == len(result.units) + 1
-    assert grids.freeze_panes == "A2" and units.freeze_panes == "A2"
+    assert grids.freeze_panes == "B2" and units.freeze_panes == "B2"  # the header and the code stay in view
+    # the team's columns, to be filled in by hand, are shaded (header and cells); the page prints landscape, one wide
+    staff = [cell.column for cell in grids[1] if cell.value in STAFF_ZH]
+    assert len(staff) == 4 and all(grids.cell(row=r, column=c).fill.start_color.rgb.endswith("FFF2CC") for r in (1, 2) for c in staff)
+    assert not grids.cell(row=2, column=1).fill.start_color.rgb.endswith("FFF2CC")
+    assert grids.page_setup.orientation == "landscape" and grids.page_setup.fitToWidth == 1 and grids.print_title_rows == "$1:$1"
     header = [cell.value for cell in grids[1]]
     assert header[-4:] == STAFF_ZH and all(cell.font.b for cell in grids[1])
     assert all(cell.value is None for row in grids.iter_rows(min_row=2, min_col=len(header) - 3) for cell in row)

@@ -84,6 +84,8 @@ _TEXT = ("grid_code", "standard_code", "valid_from", "valid_to", "responsible_un
 _TEXT += ("building_codes", "member_households", "unit_head", "household_id", "building_id", "building_code")
 _INTEGER = ("households", "n_buildings", "n_units", "helpers_n", "position")
 _FLAGS = ("workload_flag", "coverage_flag", "households_estimated")
+#: the shade of the roster's columns to fill in by hand (the team, the unit head): light yellow
+FILL_IN_COLOUR = "FFF2CC"
 #: Excel's format of real numbers: at least one decimal and up to the CSV's six (0.875 shows as 0.875, not 0.9)
 REAL_FORMAT = "0.0#####"
 #: document properties of every workbook written (so rewrites are byte-identical)
@@ -353,7 +355,10 @@ def write_roster(
                 write_atomic(paths[-1].with_suffix(".csvt"), csvt_text(frame) + "\r\n")
     if "xlsx" in kinds:
         paths.append(outdir / "roster.xlsx")
-        write_atomic(paths[-1], _xlsx_bytes(sheets, text_columns=_text_labels(lang) | _personal_labels(personal), notices=notices))
+        write_atomic(
+            paths[-1],
+            _xlsx_bytes(sheets, text_columns=_text_labels(lang) | _personal_labels(personal), notices=notices, to_fill={_header(c, lang) for c in (*STAFF_COLUMNS, "unit_head")}),
+        )
     if personal is not None and "csv" in kinds:
         paths.append(outdir / "household_roster.csv")
         write_atomic(paths[-1], csv_bytes(sheets["households"], notice=notices["households"]))
@@ -425,15 +430,18 @@ def _display_width(text: str) -> int:
     return sum(2 if unicodedata.east_asian_width(ch) in "WF" else 1 for ch in text)
 
 
-def _xlsx_bytes(sheets: dict[str, pd.DataFrame], *, text_columns: set[str], notices: dict[str, str] | None = None) -> bytes:
+def _xlsx_bytes(sheets: dict[str, pd.DataFrame], *, text_columns: set[str], notices: dict[str, str] | None = None, to_fill: set[str] = frozenset()) -> bytes:
+    """The workbook: one sheet per frame, a bold frozen header, the code column frozen too, the columns ``to_fill``
+    (the team, to be filled in by hand) shaded, filters, and a landscape page one sheet wide with the header repeated."""
     from openpyxl import Workbook
-    from openpyxl.styles import Font
+    from openpyxl.styles import Font, PatternFill
     from openpyxl.utils import get_column_letter
     from openpyxl.xml.functions import tostring
 
     workbook = Workbook()
     workbook.remove(workbook.active)
     bold = Font(bold=True)
+    shade = PatternFill("solid", start_color=FILL_IN_COLOUR, end_color=FILL_IN_COLOUR)
     for title, frame in sheets.items():
         sheet = workbook.create_sheet(title)
         columns = [str(c) for c in frame.columns]
@@ -444,10 +452,15 @@ def _xlsx_bytes(sheets: dict[str, pd.DataFrame], *, text_columns: set[str], noti
         for j, name in enumerate(columns, start=1):
             sheet.cell(row=top, column=j, value=name).font = bold
         text_like = [name in text_columns for name in columns]
+        filled = [name in to_fill for name in columns]
+        for j in (j for j, fill in enumerate(filled, start=1) if fill):
+            sheet.cell(row=top, column=j).fill = shade
         for i, row in enumerate(frame.itertuples(index=False, name=None), start=top + 1):
             for j, value in enumerate(row, start=1):
                 value = _cell_value(value)
                 cell = sheet.cell(row=i, column=j, value=value)
+                if filled[j - 1]:
+                    cell.fill = shade
                 if isinstance(value, str) and cell.data_type == "f":
                     cell.data_type = "s"  # text from the data is never a formula
                 if text_like[j - 1]:
@@ -458,9 +471,14 @@ def _xlsx_bytes(sheets: dict[str, pd.DataFrame], *, text_columns: set[str], noti
             values = [_display_width(str(v)) for v in frame.iloc[:, j - 1].tolist() if _cell_value(v) is not None]
             width = max([_display_width(name)] + values) + 2
             sheet.column_dimensions[get_column_letter(j)].width = min(max(width, 8), 60)
-        sheet.freeze_panes = f"A{top + 1}"
+        sheet.freeze_panes = f"B{top + 1}" if columns else f"A{top + 1}"  # the header and the code stay in view
         if columns:
             sheet.auto_filter.ref = f"A{top}:{get_column_letter(len(columns))}{max(len(frame) + top, top)}"
+            sheet.print_title_rows = f"{top}:{top}"
+        sheet.page_setup.orientation = "landscape"
+        sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+        sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
+        sheet.sheet_properties.pageSetUpPr.fitToPage = True
     workbook.properties.creator = "gridgeo"
     workbook.properties.created = FIXED_DATETIME
     buffer = io.BytesIO()
