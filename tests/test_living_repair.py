@@ -234,3 +234,21 @@ def test_parts_of_one_tower_drawn_with_one_outline_leave_their_grid_without_band
     # nothing else changed: no household that was there before changes grid, and the bound agrees
     assert result.changes["households_moved"] == 0
     assert result.changes["households_moved_lower_bound"] == 0
+
+
+def test_added_buildings_that_fill_two_new_grids_make_both_without_splitting_the_rest_afresh(tmp_path):
+    # monaco +5 % spread (seed 4), MON-002: two added buildings of 306 and 263 households land in one grid of 432.
+    # The first becomes a new grid of its own; what was left (709) was split afresh, moving a 104-household building
+    # that was there before into the second new grid.  Made the same way as the first (the 263 topped up with the
+    # cheapest cells, :func:`gridgeo.living.redraw._more_added_grids`), the second moves fewer.
+    plan, result, after = community_case("monaco", "MON-002", 4, tmp_path)
+    check_living(plan, result, after)
+    low, high = (int(v) for v in plan.report["parameters"]["grid_size"])
+    before = set(plan.buildings["building_code"])
+    added = result.buildings[~result.buildings["building_code"].isin(before)].sort_values("households", ascending=False)
+    first, second = added.iloc[0], added.iloc[1]
+    assert (int(first["households"]), int(second["households"])) == (306, 263)
+    old_codes = set(plan.grids["grid_code"])
+    assert first["grid_code"] not in old_codes and second["grid_code"] not in old_codes and first["grid_code"] != second["grid_code"]
+    assert result.grids["households"].between(low, high).all()
+    assert result.changes["households_moved"] < 104
