@@ -330,18 +330,38 @@ _PROBLEMS_COMPILED = [(re.compile(pattern + r"$", re.S), zh) for pattern, zh in 
 _LINES = re.compile(r"\blines? ([\d, ]+?)(?= \(and|\)|;|:|$)")
 
 
-def _translate_part(text: str) -> str:
-    """One part of a problem (its message or its fix) in Chinese when its pattern is known, else as it is."""
-    for pattern, template in _PROBLEMS_COMPILED:
+def _translated(text: str, compiled, rows) -> str | None:
+    """``text`` in Chinese by the first of the ``compiled`` patterns it matches (row lists in its parts by ``rows``), or None."""
+    for pattern, template in compiled:
         match = pattern.match(text)
         if match:
             parts = []
             for part in match.groups():
-                for rows, words in [*_ROWS, (_LINES, "第 {0} 行")]:
-                    part = rows.sub(lambda m, w=words: w.format(m.group(1)), part)
+                for found, words in rows:
+                    part = found.sub(lambda m, w=words: w.format(m.group(1)), part)
                 parts.append(part)
             return template.format(*parts)
-    return translate(text, "zh")
+    return None
+
+
+def _translate_part(text: str) -> str:
+    """One part of a problem (its message or its fix) in Chinese when its pattern is known, else as it is."""
+    found = _translated(text, _PROBLEMS_COMPILED, [*_ROWS, (_LINES, "第 {0} 行")])
+    return found if found is not None else translate(text, "zh")
+
+
+def problem_text(problem, lang: str) -> str:
+    """One :class:`~gridgeo.errors.Problem` for the user: its file, what is wrong and the fix, in ``lang`` where known.
+
+    Examples
+    --------
+    >>> from gridgeo.errors import Problem
+    >>> problem_text(Problem("a.gpkg", "file not found", "check the path"), "zh")
+    'a.gpkg：文件不存在——修正：请检查路径'
+    """
+    if lang != "zh":
+        return str(problem)
+    return f"{problem.source}：{_translate_part(problem.message)}" + (f"——修正：{_translate_part(problem.fix)}" if problem.fix else "")
 
 
 def error_text(error: BaseException, lang: str) -> str:
@@ -361,7 +381,7 @@ def error_text(error: BaseException, lang: str) -> str:
         return str(error)
     if not problems:
         return translate(str(error), lang)
-    lines = [f"{p.source}：{_translate_part(p.message)}" + (f"——修正：{_translate_part(p.fix)}" if p.fix else "") for p in problems]
+    lines = [problem_text(p, lang) for p in problems]
     if len(lines) == 1:
         return lines[0]
     return "\n".join([f"输入中有 {len(lines)} 个问题：", *(f"  - {line}" for line in lines)])
@@ -375,16 +395,8 @@ def translate(text: str, lang: str) -> str:
     """
     if lang != "zh":
         return text
-    for pattern, template in _COMPILED:
-        match = pattern.match(text)
-        if match:
-            parts = []
-            for part in match.groups():
-                for rows, words in _ROWS:
-                    part = rows.sub(lambda m, w=words: w.format(m.group(1)), part)
-                parts.append(part)
-            return template.format(*parts)
-    return text
+    found = _translated(text, _COMPILED, _ROWS)
+    return found if found is not None else text
 
 
 def translate_warning(text: str, lang: str) -> str:

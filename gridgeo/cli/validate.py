@@ -9,7 +9,7 @@ import sys
 import click
 
 from ..errors import InputError
-from ..messages import count, error_text, say, translate
+from ..messages import count, problem_text, say, translate
 from .group import main
 from .options import (
     EXIT_PROBLEMS,
@@ -58,7 +58,7 @@ def validate(communities, buildings, households, community_id, building_id, comm
     if problems:
         click.echo(say("problems", _lang(), problems=count(len(problems), "problem"), n=len(problems)))
         for problem in problems:
-            click.echo(f"  - {error_text(InputError(problem), _lang())}")
+            click.echo(f"  - {problem_text(problem, _lang())}")
     else:
         n = {"communities": len(prep.communities), "buildings": len(prep.buildings), "unassigned": len(prep.unassigned)}
         click.echo(say("ok", _lang(), communities=count(n["communities"], "community", "communities"), buildings=count(n["buildings"], "building"),

@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import InputError, Problem
-from ..inputs.names import community_name_column
+from ..inputs.names import community_names
 from ..labels import FLAG_WORDS, check_lang, column_label, status_label
 from ..outputs.files import csv_bytes, csvt_text, write_atomic
 
@@ -134,7 +134,7 @@ def grid_roster(result, *, lang: str = "en") -> pd.DataFrame:
     columns += tuple(c for c in DETAIL_COLUMNS if c in present)
     columns += tuple(c for c in WORKLOAD_COLUMNS if c in present)
     frame = _table(result.grids, columns, "grid_code", "grids")
-    names = _community_names(result)
+    names = {code: name.strip() for code, name in community_names(result.communities).items()}
     if names:
         frame.insert(int(frame.columns.get_loc("community_code")) + 1, "community_name", frame["community_code"].astype(str).map(names).fillna(""))
     if "households_estimated" in present and result.grids["households_estimated"].fillna(False).astype(bool).any():
@@ -197,17 +197,6 @@ def unit_roster(result, *, lang: str = "en", personal: pd.DataFrame | None = Non
         heads = _unit_heads(result.households, personal[unit_head])
         frame["unit_head"] = frame["unit_code"].map(heads).fillna("").astype(object)
     return _localise(frame, lang)
-
-
-def _community_names(result) -> dict[str, str]:
-    """community_code → the community's name, from its layer's name column (:data:`gridgeo.inputs.names.COMMUNITY_NAME_COLUMNS`); empty without one."""
-    communities = result.communities
-    if communities is None or "community_code" not in communities:
-        return {}
-    column = community_name_column(communities.columns)
-    if column is None:
-        return {}
-    return {str(code): _text(name).strip() for code, name in zip(communities["community_code"], communities[column])}
 
 
 def _estimated_units(frame: pd.DataFrame, result) -> pd.DataFrame:

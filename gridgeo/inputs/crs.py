@@ -56,12 +56,31 @@ def _missing_crs(source: str) -> tuple[str, str]:
     >>> _missing_crs("buildings")[1]
     "set the GeoDataFrame's CRS (gdf.set_crs(...)) or read it from a file that records one"
     """
-    name = source.lower()
-    if any(part in name for part in (".shp", ".zip", ".dbf")):
+    kind = _source_kind(source)
+    if kind == "shapefile":
         return "has no coordinate reference system (no .prj file)", "add a .prj (e.g. save the layer from QGIS with its CRS set) or convert the file to GeoPackage with its CRS"
-    if re.search(r"\.[a-z0-9]{2,8}(:|$)", name):  # (a file, FILE or FILE:LAYER)
+    if kind != "frame":
         return "has no coordinate reference system (no CRS metadata)", "set the layer's CRS and save it again (QGIS: Layer ▸ Set CRS of Layer, then Export ▸ Save Features As… with that CRS)"
     return "has no coordinate reference system", "set the GeoDataFrame's CRS (gdf.set_crs(...)) or read it from a file that records one"
+
+
+def _source_kind(source: str) -> str:
+    """What a layer named ``source`` was read from: ``"shapefile"`` (.shp, .dbf, a zip of them), ``"geojson"``, another
+    ``"file"`` (FILE or FILE:LAYER), or a ``"frame"`` (a GeoDataFrame given in Python).
+
+    Examples
+    --------
+    >>> [_source_kind(s) for s in ("roads.shp", "b.geojson", "new.gpkg:buildings", "buildings")]
+    ['shapefile', 'geojson', 'file', 'frame']
+    """
+    name = source.lower()
+    if any(part in name for part in (".shp", ".zip", ".dbf")):
+        return "shapefile"
+    if any(part in name for part in (".geojson", ".json")):
+        return "geojson"
+    if re.search(r"\.[a-z0-9]{2,8}(:|$)", name):  # (a file, FILE or FILE:LAYER)
+        return "file"
+    return "frame"
 
 
 def check_coordinates_fit_crs(frame: gpd.GeoDataFrame, source: str) -> Problem | None:
@@ -102,13 +121,13 @@ def _wrong_geographic_fix(source: str) -> str:
     >>> _wrong_geographic_fix("b.shp")[:20], _wrong_geographic_fix("b.geojson")[:28], _wrong_geographic_fix("buildings")[:25]
     ('the .prj is wrong: s', 'GeoJSON is longitude, latitu', "set the GeoDataFrame's re")
     """
-    name = source.lower()
+    kind = _source_kind(source)
     zone = "(for example a Gauss-Krüger or UTM zone)"
-    if any(part in name for part in (".shp", ".zip", ".dbf")):
+    if kind == "shapefile":
         return f"the .prj is wrong: set the layer's real projected CRS {zone} before running gridgeo"
-    if any(part in name for part in (".geojson", ".json")):
+    if kind == "geojson":
         return f"GeoJSON is longitude, latitude (EPSG:4326) by definition: convert the file to it from its real projected CRS {zone}, or save it as GeoPackage with that CRS"
-    if re.search(r"\.[a-z0-9]{2,8}(:|$)", name):
+    if kind == "file":
         return f"the file's CRS is wrong: set the layer's real projected CRS {zone} and save it again (QGIS: Layer ▸ Set CRS of Layer)"
     return f"set the GeoDataFrame's real projected CRS {zone} with gdf.set_crs(..., allow_override=True)"
 

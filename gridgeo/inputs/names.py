@@ -7,7 +7,7 @@ layer back.  Light on purpose: the input checks, the assembly of a result and it
 
 from __future__ import annotations
 
-__all__ = ["ADDED_BUILDING_COLUMNS", "UNASSIGNED_COLUMNS", "COMMUNITY_NAME_COLUMNS", "input_names", "original_names", "names_an_id", "community_name_column"]
+__all__ = ["ADDED_BUILDING_COLUMNS", "UNASSIGNED_COLUMNS", "COMMUNITY_NAME_COLUMNS", "input_names", "original_names", "names_an_id", "community_name_column", "community_names"]
 
 #: the columns gridgeo adds to the buildings layer
 ADDED_BUILDING_COLUMNS = ("building_code", "community_code", "grid_code", "households", "households_estimated")
@@ -29,6 +29,29 @@ def community_name_column(columns) -> str | None:
     """
     present = set(columns)
     return next((c for c in COMMUNITY_NAME_COLUMNS if c in present), None)
+
+
+def community_names(communities) -> dict[str, str]:
+    """community_code → name, from the first :data:`COMMUNITY_NAME_COLUMNS` column of ``communities`` (``""`` for a
+    missing value); empty without such a column or codes.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> community_names(pd.DataFrame({"community_code": ["001", "002"], "名称": ["永昌里", None]}))
+    {'001': '永昌里', '002': ''}
+    """
+    if communities is None or "community_code" not in communities.columns:
+        return {}
+    column = community_name_column(communities.columns)
+    if column is None:
+        return {}
+    import pandas as pd  # (this module stays light for its other callers)
+
+    def text(value) -> str:
+        return "" if pd.isna(value) else str(value)
+
+    return {text(code): text(name) for code, name in zip(communities["community_code"], communities[column])}
 
 
 def input_names(columns, added=ADDED_BUILDING_COLUMNS) -> dict[str, str]:

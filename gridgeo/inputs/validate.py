@@ -372,7 +372,7 @@ def prepare_inputs(
             f"households ESTIMATED from footprint × storeys × 0.8 ÷ {dwelling_m2:g} m² (storeys from {used}"
             f"{'; levels column ' + repr(levels) if levels else ''}{'; height column ' + repr(height) if height else ''})"
         )
-        use = _use_column(kept)
+        use = _first_column(kept, TYPE_COLUMNS, text=True)  # a building's use
         if use is not None:
             idle = non_residential(kept[use].to_numpy())
             if idle.any():
@@ -725,22 +725,14 @@ def _check_duplicates(problems: ProblemCollector, label: str, values: np.ndarray
         problems.add(label, f"{describe_rows(np.flatnonzero(dup) + 1)}: duplicate {column} values ({shown})", f"make '{column}' unique")
 
 
-def _use_column(frame: pd.DataFrame) -> str | None:
-    """The first of :data:`~gridgeo.inputs.households.TYPE_COLUMNS` (any case) that holds text: a building's use."""
-    lower = {str(c).lower(): c for c in frame.columns}
-    for name in TYPE_COLUMNS:
-        column = lower.get(name)
-        if column is not None and frame[column].map(lambda v: isinstance(v, str) and bool(v.strip())).any():
-            return column
-    return None
-
-
-def _first_column(frame: pd.DataFrame, names) -> str | None:
+def _first_column(frame: pd.DataFrame, names, *, text: bool = False) -> str | None:
+    """The first of ``names`` (any case) that is a column of ``frame`` holding a number (with ``text``: some text)."""
     lower = {str(c).lower(): c for c in frame.columns}
     for name in names:
         if name in lower:
             column = lower[name]
-            if pd.to_numeric(frame[column], errors="coerce").notna().any():
+            values = frame[column]
+            if values.map(lambda v: isinstance(v, str) and bool(v.strip())).any() if text else pd.to_numeric(values, errors="coerce").notna().any():
                 return column
     return None
 

@@ -31,6 +31,8 @@ import heapq
 import numpy as np
 from scipy.sparse.csgraph import connected_components
 
+from ..partition.refine import _connected
+
 __all__ = ["shed_exactly", "cheapest_set", "cheapest_growth"]
 
 #: most sets looked at per pair of grids: past it the best set found so far is used (a count: the result does not depend on the machine)
@@ -270,26 +272,19 @@ def _grown_then_pruned(graph, inside: np.ndarray, movable: np.ndarray, start: li
                 return None
             chosen[off] = True
     held = int(weight[chosen].sum())
-    if held > cap or not _one_piece(graph.shared, np.flatnonzero(chosen)):
+    if held > cap or not _connected(chosen, indptr, indices):
         return None  # (a grid in pieces before: what it lost need not touch the set)
     fixed = set(start)
     for c in sorted(np.flatnonzero(chosen).tolist(), key=lambda c: (-float(cost[c]), int(weight[c]), c)):
         if c in fixed or held - int(weight[c]) < need:
             continue
         chosen[c] = False
-        members = np.flatnonzero(chosen)
-        home = np.flatnonzero(inside & (grid == grid[c]) & ~chosen)
-        if _one_piece(graph.shared, members) and _one_piece(graph.shared, home):
+        if _connected(chosen, indptr, indices) and _connected(inside & (grid == grid[c]) & ~chosen, indptr, indices):
             held -= int(weight[c])
         else:
             chosen[c] = True
     cells = np.flatnonzero(chosen)
     return float(cost[cells].sum()), held, [int(c) for c in cells]
-
-
-def _one_piece(shared, cells: np.ndarray) -> bool:
-    """Whether ``cells`` are connected in the adjacency ``shared``."""
-    return len(cells) > 0 and connected_components(shared[cells][:, cells], directed=False)[0] == 1
 
 
 def _search(

@@ -232,32 +232,40 @@ def _solve_labels(graph: CellGraph, labels: np.ndarray, ctx: _Context, rng, pin_
         other = _fit_count(graph, original.copy(), ctx, spare, big, fixed, existing=existing)
         if other is not None and not other[1] and not np.array_equal(other[0], labels):
             alternative = _settle(graph, other[0], ctx, spare, big, fixed, existing)
-            if alternative is not None and (best is None or _moved(original, alternative, graph.weight, existing) < _moved(original, best, graph.weight, existing)):
-                best = alternative
+            best = _fewer_moved(original, alternative, best, graph.weight, existing)
         # a third: the new grid made of added buildings on both sides of a border, topped up with the cheapest cells
-        k = int(original.max()) + 1
-        excused = np.zeros(k, dtype=bool)
-        excused[np.unique(original[big])] = True
-        across = split_added_across(graph, original, existing=existing, low=low, high=high, frozen=big | fixed, excused=excused)
+        across = split_added_across(graph, original, existing=existing, low=low, high=high, frozen=big | fixed, excused=_excused(original, big))
         more = _more_added_grids(graph, across, existing, low, high, big, fixed, spare_more)
         counted_across = _fit_count(graph, across, ctx, spare_across, big, fixed, existing=existing) if across is not None else None
         if counted_across is not None and not counted_across[1]:
             alternative = _settle(graph, counted_across[0], ctx, spare_across, big, fixed, existing)
-            if alternative is not None and (best is None or _moved(original, alternative, graph.weight, existing) < _moved(original, best, graph.weight, existing)):
-                best = alternative
+            best = _fewer_moved(original, alternative, best, graph.weight, existing)
         # a fourth, where the added buildings make more than one new grid: the next group, topped up, the next grid
         for labels_more, generator in more:
             counted_more = _fit_count(graph, labels_more, ctx, generator, big, fixed, existing=existing)
             if counted_more is None:
                 continue
             alternative = counted_more[0] if counted_more[1] else _settle(graph, counted_more[0], ctx, generator, big, fixed, existing)
-            if alternative is not None and (best is None or _moved(original, alternative, graph.weight, existing) < _moved(original, best, graph.weight, existing)):
-                best = alternative
+            best = _fewer_moved(original, alternative, best, graph.weight, existing)
     if best is None and ctx.other_counts:
         best = _other_count(graph, original, labels, ctx, spare, big, fixed, existing)
     if best is None:
         return None
     return best if _pins_hold(best, pin_of) else None
+
+
+def _excused(labels: np.ndarray, big: np.ndarray) -> np.ndarray:
+    """Per grid of ``labels``, whether it has no band (it holds a cell above the maximum, ``big``)."""
+    excused = np.zeros(int(labels.max()) + 1, dtype=bool)
+    excused[np.unique(labels[big])] = True
+    return excused
+
+
+def _fewer_moved(original: np.ndarray, alternative: np.ndarray | None, best: np.ndarray | None, weight: np.ndarray, existing: np.ndarray) -> np.ndarray | None:
+    """``alternative`` when it exists and moves fewer existing households than ``best`` (or there is no best), else ``best``."""
+    if alternative is not None and (best is None or _moved(original, alternative, weight, existing) < _moved(original, best, weight, existing)):
+        return alternative
+    return best
 
 
 def _more_added_grids(graph: CellGraph, across: np.ndarray | None, existing: np.ndarray, low: int, high: int, big: np.ndarray, fixed: np.ndarray, rng) -> list:
@@ -273,11 +281,9 @@ def _more_added_grids(graph: CellGraph, across: np.ndarray | None, existing: np.
     for _ in range(MORE_ADDED_GRIDS):
         if again is None:
             break
-        k = int(again.max()) + 1
-        excused = np.zeros(k, dtype=bool)
-        excused[np.unique(again[big])] = True
-        totals = np.bincount(again, weights=graph.weight, minlength=k)
-        if not any(totals[g] > high for g in range(k) if not excused[g]):
+        excused = _excused(again, big)
+        totals = np.bincount(again, weights=graph.weight, minlength=len(excused))
+        if not (totals[~excused] > high).any():
             break
         again = split_added_across(graph, again, existing=existing, low=low, high=high, frozen=big | fixed, excused=excused)
         if again is not None:

@@ -44,7 +44,7 @@ from ..cells.adjacency import _shared_by_intersection, _shared_by_segments
 from ..cells.tessellate import split_parts, tessellate_part
 from ..errors import InputError, Problem
 from ..inputs.crs import local_metric_crs
-from ..inputs.names import community_name_column
+from ..inputs.names import community_names
 from ..living.lineage import report_hash
 from ..parallel import map_ordered
 from ..partition.engine import _assign_parts
@@ -61,22 +61,12 @@ EDIT_MODEL_VERSION = 1
 #: graph counts it (:mod:`gridgeo.cells.adjacency`); across two grids, measured against a 0.1 mm buffer, a little more
 _MIN_SHARED_M = 1e-6
 _MIN_SHARED_ACROSS_M = 1e-3
-#: the community name columns looked for, in order (as the report looks for them)
 
 
 def _text(values) -> list[str]:
     """Each value as text, ``""`` when missing."""
     objects, missing = _values_missing(values)
     return ["" if m else str(v) for v, m in zip(objects, missing)]
-
-
-def _community_names(communities) -> dict[str, str]:
-    if "community_code" not in communities.columns:
-        return {}
-    column = community_name_column(communities.columns)
-    if column is None:
-        return {}
-    return dict(zip(_text(communities["community_code"]), _text(communities[column])))
 
 
 def _within(cells: np.ndarray, outline: float) -> tuple[np.ndarray, np.ndarray]:
@@ -260,7 +250,7 @@ def edit_model(result: Partition, *, run_key: str | None = None, lang: str = "zh
     b_codes = [b_codes[i] for i in b_order]
     b_grid = _text(buildings["grid_code"]) if len(buildings) else []
     b_comm = _text(buildings["community_code"]) if len(buildings) else []
-    names = _community_names(result.communities)
+    names = community_names(result.communities)
     c_codes = sorted(set(names) | set(g_comm) | set(b_comm))
     c_index = {c: i for i, c in enumerate(c_codes)}
     g_index = {g: i for i, g in enumerate(g_codes)}
